@@ -1,0 +1,434 @@
+//! The engine: opening (recovery), the write path with group commit, checkpoints and repair.
+//!
+//! Write path: validate → encode → append → sync → apply. Nothing is visible to readers before
+//! the sync that made it durable succeeded, and a failed append or sync poisons the memory:
+//! every later write is refused until it is reopened (and so recovered from the log).
+
+use crate::error::{Error, Result};
+use crate::model::Op;
+use crate::snapshot;
+use crate::state::{Db, Overlay};
+use crate::storage::{Storage, StorageError};
+use crate::vector::{HnswParams, SealInput, Sealed, VectorCounts};
+use crate::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
+
+/// Options for [`Memory::open`].
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Options {
+    /// The vector dimension to fix for a new memory (checked against an existing one).
+    pub dimension: Option<u32>,
+    /// Parameters of the sealed vector index.
+    pub hnsw: HnswParams,
+}
+
+/// What recovery found and did when a memory was opened.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RecoveryReport {
+    /// Sequence number covered by the snapshot that was loaded (`None`: no snapshot).
+    pub snapshot_seq: Option<u64>,
+    /// Log records applied on top of the snapshot.
+    pub records_replayed: u64,
+    /// Log records skipped because the snapshot already covers them.
+    pub records_skipped: u64,
+    /// Bytes of a torn final record that were truncated.
+    pub torn_bytes_dropped: u64,
+    /// Sequence number of the last applied record.
+    pub last_seq: u64,
+}
+
+/// What [`repair`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Valid records kept.
+    pub records_kept: u64,
+    /// Log length after the repair.
+    pub truncated_at: u64,
+    /// Bytes removed from the end of the log.
+    pub bytes_dropped: u64,
+}
+
+/// What a checkpoint did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointReport {
+    /// The sequence number the new snapshot covers.
+    pub seq: u64,
+    /// Size of the snapshot in bytes.
+    pub snapshot_bytes: u64,
+    /// Log bytes dropped because the snapshot covers them.
+    pub log_bytes_dropped: u64,
+}
+
+/// Counts for monitoring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Number of concepts.
+    pub concepts: u64,
+    /// Number of associations.
+    pub associations: u64,
+    /// The vector dimension, once fixed.
+    pub dimension: Option<u32>,
+    /// Vectors served by the sealed index, by the fresh tier, and stale sealed entries.
+    pub vectors: VectorCounts,
+    /// Sequence number of the last acknowledged record.
+    pub last_seq: u64,
+    /// Size of the log in bytes.
+    pub log_bytes: u64,
+    /// Sequence number covered by the last checkpoint.
+    pub checkpoint_seq: Option<u64>,
+    /// Why the memory refuses writes, if it does.
+    pub poisoned: Option<String>,
+}
+
+fn storage_err(during: &'static str) -> impl Fn(StorageError) -> Error {
+    move |e| Error::Storage {
+        during,
+        message: e.message,
+    }
+}
+
+/// Adapts a storage's log to the scanner.
+struct LogReader<'a, S: Storage> {
+    storage: &'a mut S,
+    len: u64,
+}
+
+impl<S: Storage> LogSource for LogReader<'_, S> {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.storage
+            .log_read(offset, buf)
+            .map_err(storage_err("log read"))
+    }
+}
+
+/// An open memory: its state, its storage, and the write path.
+pub struct Memory<S: Storage> {
+    storage: S,
+    db: Db,
+    overlay: Overlay,
+    staged: Vec<(u64, Vec<Op>)>,
+    next_seq: u64,
+    log_bytes: u64,
+    checkpoint_seq: Option<u64>,
+    poisoned: Option<String>,
+}
+
+impl<S: Storage> Memory<S> {
+    /// Opens a memory: loads the snapshot, replays newer log records, truncates a torn tail, and
+    /// refuses (with the offset and sequence number) a log with a bad record followed by valid
+    /// ones, or a snapshot that fails its checks.
+    pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
+        let mut report = RecoveryReport::default();
+        let mut db = match storage
+            .snapshot_read()
+            .map_err(storage_err("snapshot read"))?
+        {
+            Some(bytes) => {
+                let db = snapshot::decode((*bytes).as_ref(), options.hnsw)?;
+                report.snapshot_seq = Some(db.last_seq);
+                db
+            }
+            None => Db::new(options.hnsw),
+        };
+        let covered = db.last_seq;
+
+        let mut len = storage.log_len().map_err(storage_err("log length"))?;
+        if len < LOG_HEADER_BYTES {
+            // A new log, or one whose creation was cut short before its header was synced.
+            if len > 0 {
+                storage
+                    .log_truncate(0)
+                    .map_err(storage_err("log truncate"))?;
+                report.torn_bytes_dropped = len;
+            }
+            storage
+                .log_append(&wal::encode_header())
+                .map_err(storage_err("log append"))?;
+            storage.log_sync().map_err(storage_err("log sync"))?;
+            len = LOG_HEADER_BYTES;
+        }
+        let mut skipped = 0u64;
+        let mut replayed = 0u64;
+        let end = wal::scan(
+            &mut LogReader {
+                storage: &mut storage,
+                len,
+            },
+            |offset, seq, ops| {
+                if seq <= db.last_seq {
+                    skipped += 1;
+                    return Ok(());
+                }
+                let corrupt = |reason: String| Error::CorruptLog {
+                    offset,
+                    seq,
+                    reason,
+                };
+                if seq != db.last_seq + 1 {
+                    return Err(corrupt(format!(
+                        "record {seq} follows state at {}: records {}..{seq} are missing",
+                        db.last_seq,
+                        db.last_seq + 1
+                    )));
+                }
+                let mut check = Overlay::default();
+                check.stage(&db, &ops).map_err(|e| {
+                    corrupt(format!(
+                        "record {seq} does not apply to the state before it: {e}"
+                    ))
+                })?;
+                db.apply(seq, &ops);
+                replayed += 1;
+                Ok(())
+            },
+        )?;
+        match end.tail {
+            Tail::Clean => {}
+            Tail::Torn { offset, bytes } => {
+                storage
+                    .log_truncate(offset)
+                    .map_err(storage_err("log truncate"))?;
+                report.torn_bytes_dropped += bytes;
+            }
+            Tail::Corrupt {
+                offset,
+                seq,
+                reason,
+            } => {
+                return Err(Error::CorruptLog {
+                    offset,
+                    seq,
+                    reason,
+                });
+            }
+        }
+        let mut log_bytes = end.valid_len;
+        if replayed == 0 && skipped > 0 {
+            // Finish a checkpoint that was interrupted after its snapshot was in place.
+            storage
+                .log_truncate(LOG_HEADER_BYTES)
+                .map_err(storage_err("log truncate"))?;
+            log_bytes = LOG_HEADER_BYTES;
+        }
+        report.records_replayed = replayed;
+        report.records_skipped = skipped;
+        report.last_seq = db.last_seq;
+        let mut memory = Memory {
+            storage,
+            db,
+            overlay: Overlay::default(),
+            staged: Vec::new(),
+            next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
+            log_bytes,
+            checkpoint_seq: report.snapshot_seq,
+            poisoned: None,
+        };
+        if let Some(dimension) = options.dimension {
+            match memory.db.dimension {
+                Some(existing) if existing != dimension => {
+                    return Err(Error::DimensionMismatch {
+                        expected: existing,
+                        actual: dimension,
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    memory.write(vec![Op::SetDimension { dimension }])?;
+                }
+            }
+        }
+        Ok((memory, report))
+    }
+
+    /// The state as of the last acknowledged write: every read goes through this.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Whether (and why) the memory refuses writes.
+    pub fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
+    }
+
+    fn poison(&mut self, error: Error) -> Error {
+        self.poisoned = Some(error.to_string());
+        self.staged.clear();
+        self.overlay.clear();
+        error
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes one atomic batch durably and applies it: returns its sequence number once synced.
+    pub fn write(&mut self, ops: Vec<Op>) -> Result<u64> {
+        if !self.staged.is_empty() {
+            return Err(Error::Conflict {
+                reason: "a group commit is staged; commit it before writing".into(),
+            });
+        }
+        let seq = self.stage(ops)?;
+        self.commit()?;
+        Ok(seq)
+    }
+
+    /// Group commit, first half: validates a batch against the state plus everything staged
+    /// before it, encodes it and appends it to the log, without syncing. Returns the batch's
+    /// sequence number. The batch is neither durable nor visible until [`commit`](Self::commit).
+    /// A batch that fails validation leaves nothing behind and does not affect other batches.
+    pub fn stage(&mut self, ops: Vec<Op>) -> Result<u64> {
+        self.check_writable()?;
+        let seq = self.next_seq;
+        let record = wal::encode_record(seq, &ops)?;
+        self.overlay.stage(&self.db, &ops)?;
+        if let Err(e) = self.storage.log_append(&record) {
+            return Err(self.poison(storage_err("log append")(e)));
+        }
+        self.log_bytes += record.len() as u64;
+        self.next_seq += 1;
+        self.staged.push((seq, ops));
+        Ok(seq)
+    }
+
+    /// Number of staged batches waiting for [`commit`](Self::commit).
+    pub fn staged(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Group commit, second half: one sync for every staged batch, then all of them become
+    /// visible together. Returns the last sequence number committed (`None` if nothing was
+    /// staged). If the sync fails the memory is poisoned and none of them is acknowledged.
+    pub fn commit(&mut self) -> Result<Option<u64>> {
+        self.check_writable()?;
+        if self.staged.is_empty() {
+            return Ok(None);
+        }
+        if let Err(e) = self.storage.log_sync() {
+            return Err(self.poison(storage_err("log sync")(e)));
+        }
+        let mut last = None;
+        for (seq, ops) in self.staged.drain(..) {
+            self.db.apply(seq, &ops);
+            last = Some(seq);
+        }
+        self.overlay.clear();
+        Ok(last)
+    }
+
+    /// Writes a snapshot of the whole state through the storage (atomically), then drops the
+    /// log records it covers. Refused while a group commit is staged.
+    pub fn checkpoint(&mut self) -> Result<CheckpointReport> {
+        self.check_writable()?;
+        if !self.staged.is_empty() {
+            return Err(Error::Conflict {
+                reason: "a group commit is staged; commit it before a checkpoint".into(),
+            });
+        }
+        let bytes = snapshot::encode(&self.db)?;
+        // A failed replacement leaves the old snapshot and the whole log: nothing is lost, so
+        // the memory stays writable.
+        self.storage
+            .snapshot_replace(&bytes)
+            .map_err(storage_err("snapshot replace"))?;
+        let dropped = self.log_bytes - LOG_HEADER_BYTES;
+        if let Err(e) = self.storage.log_truncate(LOG_HEADER_BYTES) {
+            return Err(self.poison(storage_err("log truncate")(e)));
+        }
+        self.log_bytes = LOG_HEADER_BYTES;
+        self.checkpoint_seq = Some(self.db.last_seq);
+        Ok(CheckpointReport {
+            seq: self.db.last_seq,
+            snapshot_bytes: bytes.len() as u64,
+            log_bytes_dropped: dropped,
+        })
+    }
+
+    /// A frozen view of every live vector, for building a new sealed index off the write path.
+    pub fn freeze_vectors(&self) -> SealInput {
+        self.db.vectors.freeze()
+    }
+
+    /// Installs an index built from [`freeze_vectors`](Self::freeze_vectors); writes made since
+    /// the freeze stay searchable.
+    pub fn install_vectors(&mut self, sealed: Sealed) {
+        self.db.vectors.install(sealed);
+    }
+
+    /// Freezes, builds and installs on this thread.
+    pub fn seal_vectors(&mut self) {
+        let sealed = self.freeze_vectors().build();
+        self.install_vectors(sealed);
+    }
+
+    /// Counts for monitoring.
+    pub fn stats(&self) -> Stats {
+        let counts = self.db.counts();
+        Stats {
+            concepts: counts.concepts,
+            associations: counts.associations,
+            dimension: counts.dimension,
+            vectors: counts.vectors,
+            last_seq: counts.last_seq,
+            log_bytes: self.log_bytes,
+            checkpoint_seq: self.checkpoint_seq,
+            poisoned: self.poisoned.clone(),
+        }
+    }
+
+    /// The storage, e.g. for fault injection in tests or a host's own bookkeeping. Writing
+    /// through it behind the engine's back corrupts the memory.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
+    }
+
+    /// Gives the storage back (e.g. to simulate a crash and reopen).
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+}
+
+/// Truncates the log at its first bad record (or torn tail), keeping every valid record before
+/// it. Records after a corrupt one are lost: hosts should copy the log aside first.
+pub fn repair<S: Storage>(storage: &mut S) -> Result<RepairReport> {
+    let len = storage.log_len().map_err(storage_err("log length"))?;
+    let header_ok = len >= LOG_HEADER_BYTES && {
+        let mut header = [0u8; LOG_HEADER_BYTES as usize];
+        storage
+            .log_read(0, &mut header)
+            .map_err(storage_err("log read"))?;
+        wal::check_header(&header).is_ok()
+    };
+    if !header_ok {
+        storage
+            .log_truncate(0)
+            .map_err(storage_err("log truncate"))?;
+        storage
+            .log_append(&wal::encode_header())
+            .map_err(storage_err("log append"))?;
+        storage.log_sync().map_err(storage_err("log sync"))?;
+        return Ok(RepairReport {
+            records_kept: 0,
+            truncated_at: 0,
+            bytes_dropped: len,
+        });
+    }
+    let end = wal::scan(&mut LogReader { storage, len }, |_, _, _| Ok(()))?;
+    if end.valid_len < len {
+        storage
+            .log_truncate(end.valid_len)
+            .map_err(storage_err("log truncate"))?;
+    }
+    Ok(RepairReport {
+        records_kept: end.records,
+        truncated_at: end.valid_len,
+        bytes_dropped: len - end.valid_len,
+    })
+}

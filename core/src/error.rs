@@ -1,0 +1,153 @@
+//! Every way a Sutra operation can fail, one variant per cause.
+//!
+//! Each variant has a stable machine-readable [`Error::code`] that hosts put on the wire
+//! (the HTTP API and the JavaScript API use the same codes), and a message that names the
+//! field, the value and the limit involved.
+
+use crate::model::Kind;
+
+/// Errors returned by the core engine.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// An id was not 32 lowercase hexadecimal characters.
+    #[error("invalid concept id {text:?}: a concept id is 32 lowercase hexadecimal characters (128 bits), e.g. \"0123456789abcdef0123456789abcdef\"")]
+    InvalidId {
+        /// The offending text (shortened when long).
+        text: String,
+    },
+    /// A field had a value outside its domain.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The field, e.g. `confidence` or `ops[3].metadata`.
+        field: String,
+        /// What was wrong, naming the value and the allowed range.
+        reason: String,
+    },
+    /// A field exceeded an explicit limit.
+    #[error("{field} is too large: {actual} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// The field, e.g. `content` (bytes) or `k`.
+        field: String,
+        /// The limit.
+        limit: u64,
+        /// The value that was given.
+        actual: u64,
+    },
+    /// An embedding's dimension differs from the memory's dimension.
+    #[error(
+        "embedding has dimension {actual}, but this memory's vectors have dimension {expected}"
+    )]
+    DimensionMismatch {
+        /// The memory's dimension.
+        expected: u32,
+        /// The embedding's dimension.
+        actual: u32,
+    },
+    /// A concept the operation needs does not exist.
+    #[error("concept {id} not found")]
+    ConceptNotFound {
+        /// The missing concept.
+        id: String,
+    },
+    /// An association the operation needs does not exist.
+    #[error("association {source_id} -[{kind}]-> {target} not found")]
+    AssociationNotFound {
+        /// Source concept.
+        source_id: String,
+        /// Target concept.
+        target: String,
+        /// Association kind.
+        kind: Kind,
+    },
+    /// The operation conflicts with the memory's state (e.g. a staged group is pending).
+    #[error("conflict: {reason}")]
+    Conflict {
+        /// What conflicted.
+        reason: String,
+    },
+    /// An earlier write failed to reach the disk; the memory refuses writes until reopened.
+    #[error("memory is poisoned by an earlier storage failure and refuses writes until it is reopened: {cause}")]
+    Poisoned {
+        /// The failure that poisoned the memory.
+        cause: String,
+    },
+    /// The storage reported an I/O error.
+    #[error("storage error during {during}: {message}")]
+    Storage {
+        /// The step that failed, e.g. `log sync`.
+        during: &'static str,
+        /// The storage's own message.
+        message: String,
+    },
+    /// The write-ahead log holds a bad record followed by valid ones, or a record that does not
+    /// follow from the state before it.
+    #[error("write-ahead log is corrupt at byte offset {offset} (record with sequence number {seq}): {reason}. Repair truncates the log at this offset; the records from here on are lost")]
+    CorruptLog {
+        /// Byte offset of the first bad record.
+        offset: u64,
+        /// The sequence number that record should have had.
+        seq: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The snapshot failed a check.
+    #[error("snapshot is corrupt: {reason}")]
+    CorruptSnapshot {
+        /// What was wrong.
+        reason: String,
+    },
+    /// A file was written by a format version this build does not read.
+    #[error("{file} has format version {found}, this build reads version {supported}")]
+    UnsupportedVersion {
+        /// `log` or `snapshot`.
+        file: &'static str,
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+}
+
+impl Error {
+    /// The stable machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "invalid_id",
+            Error::Invalid { .. } => "invalid_argument",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::DimensionMismatch { .. } => "dimension_mismatch",
+            Error::ConceptNotFound { .. } => "concept_not_found",
+            Error::AssociationNotFound { .. } => "association_not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Poisoned { .. } => "poisoned",
+            Error::Storage { .. } => "storage_error",
+            Error::CorruptLog { .. } => "corrupt_log",
+            Error::CorruptSnapshot { .. } => "corrupt_snapshot",
+            Error::UnsupportedVersion { .. } => "unsupported_version",
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn limit(field: impl Into<String>, limit: u64, actual: u64) -> Self {
+        Error::LimitExceeded {
+            field: field.into(),
+            limit,
+            actual,
+        }
+    }
+
+    pub(crate) fn corrupt_snapshot(reason: impl Into<String>) -> Self {
+        Error::CorruptSnapshot {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result alias for the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,745 @@
+//! Graph queries: the explainable reasoning trail.
+//!
+//! - [`shortest_path`]: fewest hops, bidirectional breadth-first search.
+//! - [`most_confident_path`]: maximises the product of confidences (Dijkstra on −ln confidence,
+//!   over (concept, depth) states so the depth limit is exact).
+//! - [`k_best_paths`]: the k most confident loopless paths (Yen's algorithm).
+//! - [`neighbourhood`]: concepts within n hops.
+//!
+//! Every search counts the concepts it expands against a budget and reports when the budget
+//! ran out instead of running unbounded. Results are deterministic: ties are broken by id order.
+
+use crate::error::{Error, Result};
+use crate::id::ConceptId;
+use crate::limits::*;
+use crate::model::{Association, Kind, KindSet};
+use crate::state::{assoc, Db, EdgeData};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Which way associations may be followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Only from source to target.
+    #[default]
+    Forward,
+    /// Either way.
+    Both,
+}
+
+/// Options for path queries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathOptions {
+    /// Which way associations may be followed.
+    pub direction: Direction,
+    /// Which kinds may be followed.
+    pub kinds: KindSet,
+    /// Most hops in a path (1..=16; default 6).
+    pub max_depth: u32,
+    /// Most concepts the search may expand (default 100,000).
+    pub visited_max: u32,
+}
+
+impl Default for PathOptions {
+    fn default() -> Self {
+        PathOptions {
+            direction: Direction::Forward,
+            kinds: KindSet::ALL,
+            max_depth: PATH_DEPTH_DEFAULT,
+            visited_max: VISITED_NODES_DEFAULT,
+        }
+    }
+}
+
+impl PathOptions {
+    fn validate(&self) -> Result<()> {
+        if self.max_depth == 0 {
+            return Err(Error::invalid("max_depth", "must be at least 1"));
+        }
+        if self.max_depth > PATH_DEPTH_MAX {
+            return Err(Error::limit(
+                "max_depth",
+                u64::from(PATH_DEPTH_MAX),
+                u64::from(self.max_depth),
+            ));
+        }
+        if self.visited_max == 0 {
+            return Err(Error::invalid("visited_max", "must be at least 1"));
+        }
+        if self.visited_max > VISITED_NODES_MAX {
+            return Err(Error::limit(
+                "visited_max",
+                u64::from(VISITED_NODES_MAX),
+                u64::from(self.visited_max),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One hop of a path: the association taken, and whether it was followed against its direction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step {
+    /// The association (as stored: its own source and target).
+    pub association: Association,
+    /// True when the hop went from the association's target to its source.
+    pub reversed: bool,
+}
+
+impl Step {
+    /// Where the hop starts.
+    pub fn from(&self) -> ConceptId {
+        if self.reversed {
+            self.association.target
+        } else {
+            self.association.source
+        }
+    }
+
+    /// Where the hop ends.
+    pub fn to(&self) -> ConceptId {
+        if self.reversed {
+            self.association.source
+        } else {
+            self.association.target
+        }
+    }
+
+    fn key(&self) -> StepKey {
+        (
+            self.association.source,
+            self.association.target,
+            self.association.kind,
+            self.reversed,
+        )
+    }
+}
+
+type StepKey = (ConceptId, ConceptId, Kind, bool);
+
+/// A path: its concepts in order, the associations taken, and its confidence (the product of
+/// the associations' confidences; 1 for a path of no hops).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    /// The concepts, from start to end.
+    pub concepts: Vec<ConceptId>,
+    /// The hops; `steps[i]` leads from `concepts[i]` to `concepts[i + 1]`.
+    pub steps: Vec<Step>,
+    /// Product of the steps' confidences.
+    pub confidence: f32,
+}
+
+impl Path {
+    fn single(id: ConceptId) -> Path {
+        Path {
+            concepts: vec![id],
+            steps: Vec::new(),
+            confidence: 1.0,
+        }
+    }
+
+    fn from_steps(start: ConceptId, steps: Vec<Step>) -> Path {
+        let mut concepts = vec![start];
+        concepts.extend(steps.iter().map(Step::to));
+        let confidence = steps
+            .iter()
+            .map(|s| f64::from(s.association.confidence))
+            .product::<f64>() as f32;
+        Path {
+            concepts,
+            steps,
+            confidence,
+        }
+    }
+}
+
+/// The answer of a path query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathsResult {
+    /// The paths found, best first (empty when none within the limits).
+    pub paths: Vec<Path>,
+    /// How many concepts the search expanded.
+    pub visited: u32,
+    /// True when the search stopped because it hit its visited-node budget: a path may exist
+    /// that was not found.
+    pub budget_exhausted: bool,
+}
+
+struct Budget {
+    max: u32,
+    used: u32,
+    exhausted: bool,
+}
+
+impl Budget {
+    fn new(max: u32) -> Self {
+        Budget {
+            max,
+            used: 0,
+            exhausted: false,
+        }
+    }
+
+    /// Takes one unit; false (and remembers it) when none is left.
+    fn take(&mut self) -> bool {
+        if self.used >= self.max {
+            self.exhausted = true;
+            return false;
+        }
+        self.used += 1;
+        true
+    }
+}
+
+/// Calls `f(next, step)` for every hop allowed from `node`, in a deterministic order.
+fn for_each_hop(
+    db: &Db,
+    node: ConceptId,
+    direction: Direction,
+    kinds: KindSet,
+    reverse: bool,
+    mut f: impl FnMut(ConceptId, Step),
+) {
+    // `reverse` walks hops backwards (used by the backward half of the bidirectional search):
+    // in Forward mode a backward hop from `node` follows an association that ends at `node`.
+    let follow_out = direction == Direction::Both || !reverse;
+    let follow_in = direction == Direction::Both || reverse;
+    if follow_out {
+        if let Some(edges) = db.out.get(&node) {
+            for ((target, kind), data) in edges {
+                if kinds.contains(*kind) {
+                    f(
+                        *target,
+                        Step {
+                            association: assoc(node, *target, *kind, data),
+                            reversed: false,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    if follow_in {
+        if let Some(edges) = db.inc.get(&node) {
+            for (source, kind) in edges.keys() {
+                if !kinds.contains(*kind) {
+                    continue;
+                }
+                if let Some(data) = db.out.get(source).and_then(|m| m.get(&(node, *kind))) {
+                    f(
+                        *source,
+                        Step {
+                            association: assoc(*source, node, *kind, data),
+                            reversed: true,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn require(db: &Db, id: ConceptId) -> Result<()> {
+    if db.concepts.contains_key(&id) {
+        Ok(())
+    } else {
+        Err(Error::ConceptNotFound { id: id.to_string() })
+    }
+}
+
+/// The most confident single hop from `a` to `b` (several associations may join them).
+fn best_hop(db: &Db, a: ConceptId, b: ConceptId, opts: &PathOptions) -> Option<Step> {
+    let mut best: Option<Step> = None;
+    for_each_hop(db, a, opts.direction, opts.kinds, false, |next, step| {
+        if next == b && best.is_none_or(|s| step.association.confidence > s.association.confidence)
+        {
+            best = Some(step);
+        }
+    });
+    best
+}
+
+/// Fewest-hops path from `from` to `to` (bidirectional BFS). Among the hops between two
+/// consecutive concepts the most confident association is reported.
+pub fn shortest_path(
+    db: &Db,
+    from: ConceptId,
+    to: ConceptId,
+    opts: &PathOptions,
+) -> Result<PathsResult> {
+    opts.validate()?;
+    require(db, from)?;
+    require(db, to)?;
+    let mut budget = Budget::new(opts.visited_max);
+    if from == to {
+        return Ok(PathsResult {
+            paths: vec![Path::single(from)],
+            visited: 0,
+            budget_exhausted: false,
+        });
+    }
+    // parent maps: node -> (previous node toward the side's root, depth)
+    let mut fwd: FxHashMap<ConceptId, (ConceptId, u32)> = FxHashMap::default();
+    let mut bwd: FxHashMap<ConceptId, (ConceptId, u32)> = FxHashMap::default();
+    fwd.insert(from, (from, 0));
+    bwd.insert(to, (to, 0));
+    let mut fwd_layer = vec![from];
+    let mut bwd_layer = vec![to];
+    let (mut fwd_depth, mut bwd_depth) = (0u32, 0u32);
+    let mut meeting: Option<(ConceptId, u32)> = None;
+    'search: while !fwd_layer.is_empty()
+        && !bwd_layer.is_empty()
+        && fwd_depth + bwd_depth < opts.max_depth
+    {
+        let forward = fwd_layer.len() <= bwd_layer.len();
+        let (layer, seen, other, depth) = if forward {
+            (&mut fwd_layer, &mut fwd, &bwd, &mut fwd_depth)
+        } else {
+            (&mut bwd_layer, &mut bwd, &fwd, &mut bwd_depth)
+        };
+        let mut next_layer = Vec::new();
+        for &node in layer.iter() {
+            if !budget.take() {
+                break 'search;
+            }
+            for_each_hop(db, node, opts.direction, opts.kinds, !forward, |next, _| {
+                if seen.contains_key(&next) {
+                    return;
+                }
+                seen.insert(next, (node, *depth + 1));
+                if let Some(&(_, other_depth)) = other.get(&next) {
+                    let total = *depth + 1 + other_depth;
+                    if total <= opts.max_depth && meeting.is_none_or(|(_, best)| total < best) {
+                        meeting = Some((next, total));
+                    }
+                }
+                next_layer.push(next);
+            });
+        }
+        *depth += 1;
+        *layer = next_layer;
+        if meeting.is_some() {
+            break;
+        }
+    }
+    let paths = match meeting {
+        None => Vec::new(),
+        Some((middle, _)) => {
+            let mut nodes = vec![middle];
+            let mut at = middle;
+            while at != from {
+                at = fwd[&at].0;
+                nodes.push(at);
+            }
+            nodes.reverse();
+            let mut at = middle;
+            while at != to {
+                at = bwd[&at].0;
+                nodes.push(at);
+            }
+            let mut steps = Vec::with_capacity(nodes.len() - 1);
+            for pair in nodes.windows(2) {
+                match best_hop(db, pair[0], pair[1], opts) {
+                    Some(step) => steps.push(step),
+                    None => {
+                        return Err(Error::Conflict {
+                            reason: "internal: path hop vanished during the search".into(),
+                        })
+                    }
+                }
+            }
+            vec![Path::from_steps(from, steps)]
+        }
+    };
+    Ok(PathsResult {
+        paths,
+        visited: budget.used,
+        budget_exhausted: budget.exhausted && meeting.is_none(),
+    })
+}
+
+#[derive(PartialEq)]
+struct QueueItem {
+    cost: f64,
+    order: u64,
+    state: usize,
+}
+
+impl Eq for QueueItem {}
+
+impl Ord for QueueItem {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Min-heap on cost, then on insertion order (determinism).
+        other
+            .cost
+            .total_cmp(&self.cost)
+            .then_with(|| other.order.cmp(&self.order))
+    }
+}
+
+impl PartialOrd for QueueItem {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Concepts and hops a spur search of Yen's algorithm may not use.
+#[derive(Default)]
+struct Bans {
+    nodes: FxHashSet<ConceptId>,
+    steps: FxHashSet<StepKey>,
+}
+
+struct State {
+    node: ConceptId,
+    depth: u32,
+    parent: Option<(usize, Step)>,
+}
+
+/// Most confident path from `from` to `to` within `max_depth` hops, avoiding the banned
+/// concepts and hops.
+fn dijkstra(
+    db: &Db,
+    from: ConceptId,
+    to: ConceptId,
+    opts: &PathOptions,
+    max_depth: u32,
+    bans: &Bans,
+    budget: &mut Budget,
+) -> Option<Path> {
+    let mut states = vec![State {
+        node: from,
+        depth: 0,
+        parent: None,
+    }];
+    let mut heap = BinaryHeap::new();
+    heap.push(QueueItem {
+        cost: 0.0,
+        order: 0,
+        state: 0,
+    });
+    let mut order = 1u64;
+    // The smallest depth at which each concept has been settled.
+    let mut settled: FxHashMap<ConceptId, u32> = FxHashMap::default();
+    while let Some(QueueItem { cost, state, .. }) = heap.pop() {
+        let (node, depth) = (states[state].node, states[state].depth);
+        if settled.get(&node).is_some_and(|&d| d <= depth) {
+            continue;
+        }
+        settled.insert(node, depth);
+        if node == to {
+            let mut steps = Vec::with_capacity(depth as usize);
+            let mut at = state;
+            while let Some((parent, step)) = states[at].parent {
+                steps.push(step);
+                at = parent;
+            }
+            steps.reverse();
+            return Some(Path::from_steps(from, steps));
+        }
+        if depth >= max_depth {
+            continue;
+        }
+        if !budget.take() {
+            return None;
+        }
+        for_each_hop(db, node, opts.direction, opts.kinds, false, |next, step| {
+            let confidence = step.association.confidence;
+            if confidence <= 0.0 || bans.nodes.contains(&next) || bans.steps.contains(&step.key()) {
+                return;
+            }
+            if settled.get(&next).is_some_and(|&d| d <= depth + 1) {
+                return;
+            }
+            states.push(State {
+                node: next,
+                depth: depth + 1,
+                parent: Some((state, step)),
+            });
+            heap.push(QueueItem {
+                cost: cost - f64::from(confidence).ln(),
+                order,
+                state: states.len() - 1,
+            });
+            order += 1;
+        });
+    }
+    None
+}
+
+/// The path from `from` to `to` whose product of confidences is highest.
+pub fn most_confident_path(
+    db: &Db,
+    from: ConceptId,
+    to: ConceptId,
+    opts: &PathOptions,
+) -> Result<PathsResult> {
+    k_best_paths(db, from, to, 1, opts)
+}
+
+/// Orders candidate paths: most confident first, then fewer hops, then by concept ids.
+fn better(a: &Path, b: &Path) -> Ordering {
+    b.confidence
+        .total_cmp(&a.confidence)
+        .then(a.steps.len().cmp(&b.steps.len()))
+        .then_with(|| a.concepts.cmp(&b.concepts))
+        .then_with(|| {
+            let ka: Vec<StepKey> = a.steps.iter().map(Step::key).collect();
+            let kb: Vec<StepKey> = b.steps.iter().map(Step::key).collect();
+            ka.cmp(&kb)
+        })
+}
+
+fn same_route(a: &Path, b: &Path) -> bool {
+    a.steps.len() == b.steps.len()
+        && a.steps
+            .iter()
+            .zip(&b.steps)
+            .all(|(x, y)| x.key() == y.key())
+}
+
+/// The `k` most confident loopless paths (Yen's algorithm), best first.
+pub fn k_best_paths(
+    db: &Db,
+    from: ConceptId,
+    to: ConceptId,
+    k: u32,
+    opts: &PathOptions,
+) -> Result<PathsResult> {
+    opts.validate()?;
+    if k == 0 {
+        return Err(Error::invalid("k", "must be at least 1"));
+    }
+    if k > PATHS_K_MAX {
+        return Err(Error::limit("k", u64::from(PATHS_K_MAX), u64::from(k)));
+    }
+    require(db, from)?;
+    require(db, to)?;
+    if from == to {
+        return Ok(PathsResult {
+            paths: vec![Path::single(from)],
+            visited: 0,
+            budget_exhausted: false,
+        });
+    }
+    let mut budget = Budget::new(opts.visited_max);
+    let Some(first) = dijkstra(
+        db,
+        from,
+        to,
+        opts,
+        opts.max_depth,
+        &Bans::default(),
+        &mut budget,
+    ) else {
+        return Ok(PathsResult {
+            paths: Vec::new(),
+            visited: budget.used,
+            budget_exhausted: budget.exhausted,
+        });
+    };
+    let mut accepted = vec![first];
+    let mut candidates: Vec<Path> = Vec::new();
+    while (accepted.len() as u32) < k && !budget.exhausted {
+        let last = accepted[accepted.len() - 1].clone();
+        for i in 0..last.steps.len() {
+            let spur = last.concepts[i];
+            let root_steps = &last.steps[..i];
+            let mut bans = Bans::default();
+            for p in &accepted {
+                if p.steps.len() > i
+                    && p.steps[..i]
+                        .iter()
+                        .zip(root_steps)
+                        .all(|(x, y)| x.key() == y.key())
+                {
+                    bans.steps.insert(p.steps[i].key());
+                }
+            }
+            bans.nodes.extend(last.concepts[..i].iter().copied());
+            let depth_left = opts.max_depth - i as u32;
+            let Some(spur_path) = dijkstra(db, spur, to, opts, depth_left, &bans, &mut budget)
+            else {
+                if budget.exhausted {
+                    break;
+                }
+                continue;
+            };
+            let mut steps = root_steps.to_vec();
+            steps.extend(spur_path.steps);
+            let candidate = Path::from_steps(from, steps);
+            if !accepted
+                .iter()
+                .chain(&candidates)
+                .any(|p| same_route(p, &candidate))
+            {
+                candidates.push(candidate);
+            }
+        }
+        if candidates.is_empty() {
+            break;
+        }
+        candidates.sort_by(better);
+        accepted.push(candidates.remove(0));
+    }
+    Ok(PathsResult {
+        paths: accepted,
+        visited: budget.used,
+        budget_exhausted: budget.exhausted,
+    })
+}
+
+/// The concepts within some hops of a centre, and the associations among them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Neighbourhood {
+    /// Concepts and their distance in hops from the centre (the centre first, at 0).
+    pub concepts: Vec<(ConceptId, u32)>,
+    /// Associations whose both ends are in `concepts` and whose kind is allowed.
+    pub associations: Vec<Association>,
+    /// True when the node or association limit cut the answer short.
+    pub truncated: bool,
+}
+
+/// Concepts within `depth` hops of `centre` (at most `limit`), and the associations among them.
+pub fn neighbourhood(
+    db: &Db,
+    centre: ConceptId,
+    depth: u32,
+    direction: Direction,
+    kinds: KindSet,
+    limit: u32,
+) -> Result<Neighbourhood> {
+    if depth > NEIGHBOURHOOD_DEPTH_MAX {
+        return Err(Error::limit(
+            "depth",
+            u64::from(NEIGHBOURHOOD_DEPTH_MAX),
+            u64::from(depth),
+        ));
+    }
+    if limit == 0 {
+        return Err(Error::invalid("limit", "must be at least 1"));
+    }
+    if limit > NEIGHBOURHOOD_NODES_MAX {
+        return Err(Error::limit(
+            "limit",
+            u64::from(NEIGHBOURHOOD_NODES_MAX),
+            u64::from(limit),
+        ));
+    }
+    require(db, centre)?;
+    let mut hops: FxHashMap<ConceptId, u32> = FxHashMap::default();
+    let mut order = vec![(centre, 0u32)];
+    hops.insert(centre, 0);
+    let mut queue = VecDeque::from([centre]);
+    let mut truncated = false;
+    'bfs: while let Some(node) = queue.pop_front() {
+        let d = hops[&node];
+        if d >= depth {
+            continue;
+        }
+        let mut found = Vec::new();
+        for_each_hop(db, node, direction, kinds, false, |next, _| {
+            found.push(next)
+        });
+        for next in found {
+            if hops.contains_key(&next) {
+                continue;
+            }
+            if order.len() >= limit as usize {
+                truncated = true;
+                break 'bfs;
+            }
+            hops.insert(next, d + 1);
+            order.push((next, d + 1));
+            queue.push_back(next);
+        }
+    }
+    let mut associations = Vec::new();
+    'edges: for (id, _) in &order {
+        if let Some(edges) = db.out.get(id) {
+            for ((target, kind), data) in edges {
+                if kinds.contains(*kind) && hops.contains_key(target) {
+                    if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
+                        truncated = true;
+                        break 'edges;
+                    }
+                    associations.push(assoc(*id, *target, *kind, data));
+                }
+            }
+        }
+    }
+    Ok(Neighbourhood {
+        concepts: order,
+        associations,
+        truncated,
+    })
+}
+
+/// Which associations of a concept to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Listing {
+    /// Those that start at the concept.
+    #[default]
+    Out,
+    /// Those that end at the concept.
+    In,
+    /// Both.
+    Both,
+}
+
+/// The associations of `id` (outgoing first, each side in (other end, kind) order) that pass the
+/// filters, at most `limit`.
+pub fn associations_of(
+    db: &Db,
+    id: ConceptId,
+    listing: Listing,
+    kinds: KindSet,
+    min_confidence: f32,
+    limit: u32,
+) -> Result<Vec<Association>> {
+    if limit > ASSOCIATIONS_LIMIT_MAX {
+        return Err(Error::limit(
+            "limit",
+            u64::from(ASSOCIATIONS_LIMIT_MAX),
+            u64::from(limit),
+        ));
+    }
+    if !(0.0..=1.0).contains(&min_confidence) {
+        return Err(Error::invalid(
+            "min_confidence",
+            format!("{min_confidence} is outside 0..=1"),
+        ));
+    }
+    require(db, id)?;
+    let keep =
+        |kind: Kind, data: &EdgeData| kinds.contains(kind) && data.confidence >= min_confidence;
+    let mut out = Vec::new();
+    if matches!(listing, Listing::Out | Listing::Both) {
+        if let Some(edges) = db.out.get(&id) {
+            for ((target, kind), data) in edges {
+                if out.len() >= limit as usize {
+                    return Ok(out);
+                }
+                if keep(*kind, data) {
+                    out.push(assoc(id, *target, *kind, data));
+                }
+            }
+        }
+    }
+    if matches!(listing, Listing::In | Listing::Both) {
+        if let Some(edges) = db.inc.get(&id) {
+            for (source, kind) in edges.keys() {
+                if out.len() >= limit as usize {
+                    return Ok(out);
+                }
+                if let Some(data) = db.out.get(source).and_then(|m| m.get(&(id, *kind))) {
+                    if keep(*kind, data) {
+                        out.push(assoc(*source, id, *kind, data));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}

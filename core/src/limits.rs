@@ -1,0 +1,38 @@
+//! Every limit the engine enforces, in one place. Names carry their unit.
+
+/// Largest concept content, in bytes of UTF-8.
+pub const CONTENT_BYTES_MAX: usize = 256 * 1024;
+/// Most metadata entries on one concept.
+pub const METADATA_ENTRIES_MAX: usize = 64;
+/// Largest metadata key, in bytes.
+pub const METADATA_KEY_BYTES_MAX: usize = 256;
+/// Largest metadata value, in bytes.
+pub const METADATA_VALUE_BYTES_MAX: usize = 8 * 1024;
+/// Largest total of all metadata keys and values of one concept, in bytes.
+pub const METADATA_BYTES_MAX: usize = 64 * 1024;
+/// Largest embedding dimension.
+pub const DIMENSION_MAX: u32 = 4096;
+/// Most operations in one batch (one log record).
+pub const BATCH_OPS_MAX: usize = 10_000;
+/// Largest encoded batch (one log record payload), in bytes.
+pub const BATCH_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Default maximum path depth (hops) for path queries.
+pub const PATH_DEPTH_DEFAULT: u32 = 6;
+/// Largest path depth (hops) a path query may ask for.
+pub const PATH_DEPTH_MAX: u32 = 16;
+/// Most paths a k-best-paths query may ask for.
+pub const PATHS_K_MAX: u32 = 10;
+/// Default number of nodes a graph search may visit before it stops and says so.
+pub const VISITED_NODES_DEFAULT: u32 = 100_000;
+/// Largest visited-node budget a graph search may ask for.
+pub const VISITED_NODES_MAX: u32 = 2_000_000;
+/// Most results of one vector search.
+pub const VECTOR_K_MAX: u32 = 1000;
+/// Most concepts in one scan page.
+pub const SCAN_LIMIT_MAX: u32 = 1000;
+/// Most associations one listing returns.
+pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
+/// Most hops of a neighbourhood query.
+pub const NEIGHBOURHOOD_DEPTH_MAX: u32 = 4;
+/// Most concepts a neighbourhood query returns.
+pub const NEIGHBOURHOOD_NODES_MAX: u32 = 2000;

@@ -1,0 +1,258 @@
+//! Read queries on a [`Db`]: lookups, scans, associations, paths, vector search, stats.
+
+use crate::error::{Error, Result};
+use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
+use crate::id::ConceptId;
+use crate::limits::{SCAN_LIMIT_MAX, VECTOR_K_MAX};
+use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
+use crate::state::Db;
+use crate::vector::VectorCounts;
+use std::ops::Bound;
+
+/// One page of a concept scan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<'a> {
+    /// Concepts in id order.
+    pub concepts: Vec<&'a Concept>,
+    /// Pass as `after` to get the next page; `None` at the end.
+    pub next: Option<ConceptId>,
+}
+
+/// A vector search hit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    /// The concept.
+    pub id: ConceptId,
+    /// Cosine similarity to the query (−1..=1).
+    pub score: f32,
+}
+
+/// Counts that describe a state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Number of concepts.
+    pub concepts: u64,
+    /// Number of associations.
+    pub associations: u64,
+    /// The memory's vector dimension, once fixed.
+    pub dimension: Option<u32>,
+    /// Vector index tiers.
+    pub vectors: VectorCounts,
+    /// Sequence number of the last applied record.
+    pub last_seq: u64,
+}
+
+impl Db {
+    /// A concept by id.
+    pub fn concept(&self, id: ConceptId) -> Option<&Concept> {
+        self.concepts.get(&id)
+    }
+
+    /// An association by key.
+    pub fn get_association(&self, key: &AssociationKey) -> Option<Association> {
+        self.association(key)
+    }
+
+    /// Concepts in id order, starting after `after`, at most `limit` (1..=1000).
+    pub fn scan(&self, after: Option<ConceptId>, limit: u32) -> Result<Page<'_>> {
+        if limit == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
+        }
+        if limit > SCAN_LIMIT_MAX {
+            return Err(Error::limit(
+                "limit",
+                u64::from(SCAN_LIMIT_MAX),
+                u64::from(limit),
+            ));
+        }
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut iter = self
+            .concepts
+            .range((start, Bound::Unbounded))
+            .map(|(_, c)| c);
+        let concepts: Vec<&Concept> = iter.by_ref().take(limit as usize).collect();
+        let next = if iter.next().is_some() {
+            concepts.last().map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(Page { concepts, next })
+    }
+
+    /// Associations of a concept, filtered by direction, kinds and minimum confidence.
+    pub fn associations(
+        &self,
+        id: ConceptId,
+        listing: Listing,
+        kinds: KindSet,
+        min_confidence: f32,
+        limit: u32,
+    ) -> Result<Vec<Association>> {
+        graph::associations_of(self, id, listing, kinds, min_confidence, limit)
+    }
+
+    /// Fewest-hops path.
+    pub fn shortest_path(
+        &self,
+        from: ConceptId,
+        to: ConceptId,
+        opts: &PathOptions,
+    ) -> Result<PathsResult> {
+        graph::shortest_path(self, from, to, opts)
+    }
+
+    /// Most confident path.
+    pub fn most_confident_path(
+        &self,
+        from: ConceptId,
+        to: ConceptId,
+        opts: &PathOptions,
+    ) -> Result<PathsResult> {
+        graph::most_confident_path(self, from, to, opts)
+    }
+
+    /// The k most confident loopless paths.
+    pub fn k_best_paths(
+        &self,
+        from: ConceptId,
+        to: ConceptId,
+        k: u32,
+        opts: &PathOptions,
+    ) -> Result<PathsResult> {
+        graph::k_best_paths(self, from, to, k, opts)
+    }
+
+    /// Concepts within `depth` hops of `centre`.
+    pub fn neighbourhood(
+        &self,
+        centre: ConceptId,
+        depth: u32,
+        direction: Direction,
+        kinds: KindSet,
+        limit: u32,
+    ) -> Result<Neighbourhood> {
+        graph::neighbourhood(self, centre, depth, direction, kinds, limit)
+    }
+
+    fn check_k(k: u32) -> Result<()> {
+        if k == 0 {
+            return Err(Error::invalid("k", "must be at least 1"));
+        }
+        if k > VECTOR_K_MAX {
+            return Err(Error::limit("k", u64::from(VECTOR_K_MAX), u64::from(k)));
+        }
+        Ok(())
+    }
+
+    /// The `k` concepts whose embeddings are most similar (cosine) to `query`, best first.
+    pub fn search_vectors(&self, query: &[f32], k: u32) -> Result<Vec<Hit>> {
+        Self::check_k(k)?;
+        check_embedding("vector", query)?;
+        let Some(expected) = self.dimension else {
+            return Err(Error::invalid(
+                "vector",
+                "this memory holds no vectors yet (its dimension is not fixed)",
+            ));
+        };
+        if query.len() as u32 != expected {
+            return Err(Error::DimensionMismatch {
+                expected,
+                actual: query.len() as u32,
+            });
+        }
+        Ok(self
+            .vectors
+            .search(query, k as usize, None)
+            .into_iter()
+            .map(|(id, score)| Hit { id, score })
+            .collect())
+    }
+
+    /// The `k` concepts most similar to concept `id` (itself excluded), best first.
+    pub fn similar_to(&self, id: ConceptId, k: u32) -> Result<Vec<Hit>> {
+        Self::check_k(k)?;
+        let concept = self
+            .concepts
+            .get(&id)
+            .ok_or_else(|| Error::ConceptNotFound { id: id.to_string() })?;
+        let Some(query) = &concept.embedding else {
+            return Err(Error::invalid(
+                "id",
+                format!("concept {id} has no embedding to search by"),
+            ));
+        };
+        Ok(self
+            .vectors
+            .search(query, k as usize, Some(id))
+            .into_iter()
+            .map(|(id, score)| Hit { id, score })
+            .collect())
+    }
+
+    /// Exact vector search (no index), for measuring recall.
+    pub fn search_vectors_exact(&self, query: &[f32], k: u32) -> Vec<Hit> {
+        self.vectors
+            .search_exact(query, k as usize)
+            .into_iter()
+            .map(|(id, score)| Hit { id, score })
+            .collect()
+    }
+
+    /// Counts describing the state.
+    pub fn counts(&self) -> StateCounts {
+        StateCounts {
+            concepts: self.concepts.len() as u64,
+            associations: self.association_count,
+            dimension: self.dimension,
+            vectors: self.vectors.counts(),
+            last_seq: self.last_seq,
+        }
+    }
+
+    /// A digest of the logical state (concepts, associations, dimension): equal digests mean
+    /// equal data. Independent of how the state was reached (log, snapshot, index tiers).
+    pub fn digest(&self) -> u128 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut put = |bytes: &[u8]| hasher.update(bytes);
+        put(&self
+            .dimension
+            .map_or(0u64, |d| u64::from(d) + 1)
+            .to_le_bytes());
+        for c in self.concepts.values() {
+            if let Ok(bytes) = postcard::to_allocvec(c) {
+                put(&(bytes.len() as u64).to_le_bytes());
+                put(&bytes);
+            }
+        }
+        let mut associations: Vec<Association> = self
+            .out
+            .iter()
+            .flat_map(|(s, edges)| {
+                edges
+                    .iter()
+                    .map(|((t, k), d)| crate::state::assoc(*s, *t, *k, d))
+            })
+            .collect();
+        associations.sort_unstable_by_key(|a| a.key());
+        for a in &associations {
+            if let Ok(bytes) = postcard::to_allocvec(a) {
+                put(&bytes);
+            }
+        }
+        hasher.digest128()
+    }
+
+    /// Every concept, in id order.
+    pub fn concepts(&self) -> impl Iterator<Item = &Concept> {
+        self.concepts.values()
+    }
+
+    /// Every association, grouped by source (sources in no particular order).
+    pub fn all_associations(&self) -> impl Iterator<Item = Association> + '_ {
+        self.out.iter().flat_map(|(s, edges)| {
+            edges
+                .iter()
+                .map(|((t, k), d)| crate::state::assoc(*s, *t, *k, d))
+        })
+    }
+}

@@ -1,0 +1,405 @@
+//! The snapshot (`storage.dat`) format: one versioned, checksummed file holding a whole state.
+//!
+//! ```text
+//! header (32 bytes): magic "SUTRASNP" | version u32 | section count u32 | covered seq u64
+//!                    | reserved u32 (0) | crc32(header[0..28] ‖ section table) u32
+//! section table:     per section (32 bytes): kind u32 | reserved u32 (0) | offset u64 | length u64
+//!                    | crc32(section bytes) u32 | reserved u32 (0)
+//! sections:          each starting at a multiple of 64 bytes, zero padding between them
+//! ```
+//!
+//! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
+//! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
+
+use crate::error::{Error, Result};
+use crate::id::ConceptId;
+use crate::model::{Association, Metadata};
+use crate::state::{assoc, Db, EdgeData};
+use crate::vector::{HnswParams, IndexImage, VectorIndex};
+use serde::{Deserialize, Serialize};
+
+/// The snapshot file's magic bytes.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
+/// The snapshot format version this build writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+const HEADER_BYTES: usize = 32;
+const TABLE_ENTRY_BYTES: usize = 32;
+const SECTION_ALIGN: usize = 64;
+
+/// Section kinds, in the order they are written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+enum Section {
+    Meta = 1,
+    Concepts = 2,
+    Associations = 3,
+    Vectors = 4,
+    VectorIndex = 5,
+}
+
+const SECTIONS: [Section; 5] = [
+    Section::Meta,
+    Section::Concepts,
+    Section::Associations,
+    Section::Vectors,
+    Section::VectorIndex,
+];
+
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+struct Meta {
+    dimension: Option<u32>,
+    concepts: u64,
+    associations: u64,
+    vectors: u64,
+}
+
+/// A concept without its embedding (that lives in the vectors section, in concept order).
+#[derive(Serialize)]
+struct ConceptOut<'a> {
+    id: ConceptId,
+    content: &'a str,
+    has_vector: bool,
+    strength: f32,
+    confidence: f32,
+    metadata: &'a Metadata,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct ConceptIn {
+    id: ConceptId,
+    content: String,
+    has_vector: bool,
+    strength: f32,
+    confidence: f32,
+    metadata: Metadata,
+    created_ms: u64,
+    updated_ms: u64,
+}
+
+/// Serializes an exact-size iterator as a sequence without collecting it.
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I: Iterator<Item = T> + ExactSizeIterator, T: Serialize> Serialize for Seq<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.take() {
+            Some(iter) => s.collect_seq(iter),
+            None => Err(serde::ser::Error::custom("sequence serialized twice")),
+        }
+    }
+}
+
+fn seq<I: Iterator<Item = T> + ExactSizeIterator, T: Serialize>(iter: I) -> Seq<I> {
+    Seq(std::cell::Cell::new(Some(iter)))
+}
+
+fn encode_err(what: &str, e: postcard::Error) -> Error {
+    Error::Storage {
+        during: "snapshot encode",
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Encodes the whole state as a snapshot covering `db.last_seq`.
+pub fn encode(db: &Db) -> Result<Vec<u8>> {
+    let vectors_count = db
+        .concepts
+        .values()
+        .filter(|c| c.embedding.is_some())
+        .count() as u64;
+    let meta = Meta {
+        dimension: db.dimension,
+        concepts: db.concepts.len() as u64,
+        associations: db.association_count,
+        vectors: vectors_count,
+    };
+    let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS.len());
+    sections.push(postcard::to_allocvec(&meta).map_err(|e| encode_err("meta", e))?);
+    let concepts = seq(db.concepts.values().map(|c| ConceptOut {
+        id: c.id,
+        content: &c.content,
+        has_vector: c.embedding.is_some(),
+        strength: c.strength,
+        confidence: c.confidence,
+        metadata: &c.metadata,
+        created_ms: c.created_ms,
+        updated_ms: c.updated_ms,
+    }));
+    sections.push(postcard::to_allocvec(&concepts).map_err(|e| encode_err("concepts", e))?);
+    let mut associations: Vec<Association> = Vec::with_capacity(db.association_count as usize);
+    for (source, edges) in &db.out {
+        for ((target, kind), data) in edges {
+            associations.push(assoc(*source, *target, *kind, data));
+        }
+    }
+    associations.sort_unstable_by_key(|a| a.key());
+    sections.push(postcard::to_allocvec(&associations).map_err(|e| encode_err("associations", e))?);
+    let mut vectors =
+        Vec::with_capacity(vectors_count as usize * db.dimension.unwrap_or(0) as usize * 4);
+    for concept in db.concepts.values() {
+        if let Some(v) = &concept.embedding {
+            for x in v {
+                vectors.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+    sections.push(vectors);
+    sections.push(
+        postcard::to_allocvec(&db.vectors.image()).map_err(|e| encode_err("vector index", e))?,
+    );
+
+    let table_end = HEADER_BYTES + TABLE_ENTRY_BYTES * SECTIONS.len();
+    let mut offset = align(table_end);
+    let mut table = Vec::with_capacity(TABLE_ENTRY_BYTES * SECTIONS.len());
+    for (kind, bytes) in SECTIONS.iter().zip(&sections) {
+        table.extend_from_slice(&(*kind as u32).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&(offset as u64).to_le_bytes());
+        table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        table.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        offset = align(offset + bytes.len());
+    }
+    let mut out = Vec::with_capacity(offset);
+    out.extend_from_slice(&SNAPSHOT_MAGIC);
+    out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(SECTIONS.len() as u32).to_le_bytes());
+    out.extend_from_slice(&db.last_seq.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&out[..28]);
+    crc.update(&table);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&table);
+    for bytes in &sections {
+        out.resize(align(out.len()), 0);
+        out.extend_from_slice(bytes);
+    }
+    Ok(out)
+}
+
+fn align(n: usize) -> usize {
+    n.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Reads only the sequence number a snapshot covers, after checking its header.
+pub fn covered_seq(bytes: &[u8]) -> Result<u64> {
+    Ok(check_header(bytes)?.0)
+}
+
+/// Checks header and table; returns (covered seq, sections in `SECTIONS` order).
+fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(Error::corrupt_snapshot(format!(
+            "file of {} bytes is shorter than the {HEADER_BYTES}-byte header",
+            bytes.len()
+        )));
+    }
+    if bytes[..8] != SNAPSHOT_MAGIC {
+        return Err(Error::corrupt_snapshot(
+            "file does not start with the magic bytes SUTRASNP",
+        ));
+    }
+    let count = u32_at(bytes, 12) as usize;
+    if count != SECTIONS.len() {
+        return Err(Error::corrupt_snapshot(format!(
+            "header lists {count} sections, expected {}",
+            SECTIONS.len()
+        )));
+    }
+    let table_end = HEADER_BYTES + TABLE_ENTRY_BYTES * count;
+    if bytes.len() < table_end {
+        return Err(Error::corrupt_snapshot(
+            "file ends inside the section table",
+        ));
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&bytes[..28]);
+    crc.update(&bytes[HEADER_BYTES..table_end]);
+    if crc.finalize() != u32_at(bytes, 28) {
+        return Err(Error::corrupt_snapshot("header checksum does not match"));
+    }
+    let version = u32_at(bytes, 8);
+    if version != SNAPSHOT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: "snapshot",
+            found: version,
+            supported: SNAPSHOT_VERSION,
+        });
+    }
+    let covered = u64_at(bytes, 16);
+    let mut sections = Vec::with_capacity(count);
+    // Every byte of the file is checked: sections by their checksums, the rest must be zero
+    // padding, so no flipped bit anywhere can go unnoticed.
+    let mut covered_to = table_end;
+    for (i, expected) in SECTIONS.iter().enumerate() {
+        let at = HEADER_BYTES + i * TABLE_ENTRY_BYTES;
+        let kind = u32_at(bytes, at);
+        if kind != *expected as u32 {
+            return Err(Error::corrupt_snapshot(format!(
+                "section {i} has kind {kind}, expected {expected:?} ({})",
+                *expected as u32
+            )));
+        }
+        let offset = u64_at(bytes, at + 8);
+        let len = u64_at(bytes, at + 16);
+        let end = offset.checked_add(len).filter(|&e| e <= bytes.len() as u64);
+        let Some(end) = end else {
+            return Err(Error::corrupt_snapshot(format!(
+                "{expected:?} section (offset {offset}, {len} bytes) runs past the end of the file ({} bytes)",
+                bytes.len()
+            )));
+        };
+        if offset % SECTION_ALIGN as u64 != 0 || offset < table_end as u64 {
+            return Err(Error::corrupt_snapshot(format!(
+                "{expected:?} section has a bad offset {offset}"
+            )));
+        }
+        let (offset, end) = (offset as usize, end as usize);
+        if offset < covered_to {
+            return Err(Error::corrupt_snapshot(format!(
+                "{expected:?} section overlaps the one before it"
+            )));
+        }
+        if bytes[covered_to..offset].iter().any(|&b| b != 0) {
+            return Err(Error::corrupt_snapshot(format!(
+                "padding before the {expected:?} section is not zero"
+            )));
+        }
+        covered_to = end;
+        let section = &bytes[offset..end];
+        if crc32fast::hash(section) != u32_at(bytes, at + 24) {
+            return Err(Error::corrupt_snapshot(format!(
+                "{expected:?} section checksum does not match"
+            )));
+        }
+        sections.push(section);
+    }
+    if covered_to != bytes.len() {
+        return Err(Error::corrupt_snapshot(format!(
+            "{} unexpected bytes after the last section",
+            bytes.len() - covered_to
+        )));
+    }
+    Ok((covered, sections))
+}
+
+fn decode_section<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(Error::corrupt_snapshot(format!(
+            "{what} section has {} trailing bytes",
+            rest.len()
+        ))),
+        Err(e) => Err(Error::corrupt_snapshot(format!(
+            "{what} section does not decode: {e}"
+        ))),
+    }
+}
+
+/// Decodes and checks a snapshot into a state.
+pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
+    let (covered, sections) = check_header(bytes)?;
+    let meta: Meta = decode_section("meta", sections[0])?;
+    let concepts: Vec<ConceptIn> = decode_section("concepts", sections[1])?;
+    let associations: Vec<Association> = decode_section("associations", sections[2])?;
+    let vector_bytes = sections[3];
+    let image: IndexImage = decode_section("vector index", sections[4])?;
+
+    let bad = |reason: String| Err(Error::corrupt_snapshot(reason));
+    if concepts.len() as u64 != meta.concepts || associations.len() as u64 != meta.associations {
+        return bad("counts in the meta section do not match the sections".into());
+    }
+    let dim = meta.dimension.unwrap_or(0) as usize;
+    if vector_bytes.len() as u64 != meta.vectors * dim as u64 * 4 {
+        return bad(format!(
+            "vectors section has {} bytes, expected {} vectors of dimension {dim}",
+            vector_bytes.len(),
+            meta.vectors
+        ));
+    }
+    let mut db = Db::new(params);
+    db.dimension = meta.dimension;
+    db.last_seq = covered;
+    let mut floats = vector_bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+    let mut previous: Option<ConceptId> = None;
+    for c in concepts {
+        if previous.is_some_and(|p| p >= c.id) {
+            return bad(format!(
+                "concepts are not in strictly increasing id order at {}",
+                c.id
+            ));
+        }
+        previous = Some(c.id);
+        let embedding = if c.has_vector {
+            let v: Vec<f32> = floats.by_ref().take(dim).collect();
+            if v.len() != dim || dim == 0 {
+                return bad("vectors section ends before the last vector".into());
+            }
+            Some(v)
+        } else {
+            None
+        };
+        db.concepts.insert(
+            c.id,
+            crate::model::Concept {
+                id: c.id,
+                content: c.content,
+                embedding,
+                strength: c.strength,
+                confidence: c.confidence,
+                metadata: c.metadata,
+                created_ms: c.created_ms,
+                updated_ms: c.updated_ms,
+            },
+        );
+    }
+    for a in associations {
+        if !db.concepts.contains_key(&a.source) || !db.concepts.contains_key(&a.target) {
+            return bad(format!(
+                "association {} -> {} has a missing endpoint",
+                a.source, a.target
+            ));
+        }
+        let edges = db.out.entry(a.source).or_default();
+        let data = EdgeData {
+            confidence: a.confidence,
+            weight: a.weight,
+            created_ms: a.created_ms,
+            updated_ms: a.updated_ms,
+        };
+        if edges.insert((a.target, a.kind), data).is_some() {
+            return bad(format!(
+                "association {} -> {} appears twice",
+                a.source, a.target
+            ));
+        }
+        db.inc
+            .entry(a.target)
+            .or_default()
+            .insert((a.source, a.kind), ());
+        db.association_count += 1;
+    }
+    let embeddings = db
+        .concepts
+        .values()
+        .filter_map(|c| c.embedding.as_deref().map(|v| (c.id, v)));
+    db.vectors =
+        VectorIndex::restore(params, image, embeddings).map_err(Error::corrupt_snapshot)?;
+    Ok(db)
+}

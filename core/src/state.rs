@@ -1,0 +1,376 @@
+//! The in-memory state of a memory: concepts, both-way association adjacency, the vector
+//! index, and the validation and application of operations.
+
+use crate::error::{Error, Result};
+use crate::id::ConceptId;
+use crate::limits::BATCH_OPS_MAX;
+use crate::model::{check_dimension, Association, AssociationKey, Concept, Kind, Op};
+use crate::vector::{HnswParams, VectorIndex};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
+
+/// The stored part of an association (its key is where it is stored).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct EdgeData {
+    pub confidence: f32,
+    pub weight: f32,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// Everything readers see: the state as of the last applied (acknowledged) record.
+pub struct Db {
+    pub(crate) concepts: BTreeMap<ConceptId, Concept>,
+    /// Outgoing associations: source → (target, kind) → data.
+    pub(crate) out: FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), EdgeData>>,
+    /// Incoming associations: target → {(source, kind)}.
+    pub(crate) inc: FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), ()>>,
+    pub(crate) association_count: u64,
+    pub(crate) dimension: Option<u32>,
+    pub(crate) vectors: VectorIndex,
+    /// Sequence number of the last applied record (0: none).
+    pub(crate) last_seq: u64,
+}
+
+impl Db {
+    pub(crate) fn new(params: HnswParams) -> Self {
+        Db {
+            concepts: BTreeMap::new(),
+            out: FxHashMap::default(),
+            inc: FxHashMap::default(),
+            association_count: 0,
+            dimension: None,
+            vectors: VectorIndex::new(params),
+            last_seq: 0,
+        }
+    }
+
+    pub(crate) fn has_association(&self, key: &AssociationKey) -> bool {
+        self.out
+            .get(&key.source)
+            .is_some_and(|m| m.contains_key(&(key.target, key.kind)))
+    }
+
+    pub(crate) fn association(&self, key: &AssociationKey) -> Option<Association> {
+        let data = self.out.get(&key.source)?.get(&(key.target, key.kind))?;
+        Some(assoc(key.source, key.target, key.kind, data))
+    }
+
+    /// Applies one validated batch. Validation guarantees it cannot fail; replay re-checks and
+    /// reports a violation as corruption instead of applying half a batch.
+    pub(crate) fn apply(&mut self, seq: u64, ops: &[Op]) {
+        for op in ops {
+            self.apply_op(op);
+        }
+        self.last_seq = seq;
+    }
+
+    fn apply_op(&mut self, op: &Op) {
+        match op {
+            Op::PutConcept {
+                id,
+                content,
+                embedding,
+                strength,
+                confidence,
+                metadata,
+                at_ms,
+            } => {
+                let created_ms = self.concepts.get(id).map_or(*at_ms, |c| c.created_ms);
+                match embedding {
+                    Some(v) => {
+                        if self.dimension.is_none() {
+                            self.dimension = Some(v.len() as u32);
+                        }
+                        self.vectors.upsert(*id, v);
+                    }
+                    None => self.vectors.remove(id),
+                }
+                self.concepts.insert(
+                    *id,
+                    Concept {
+                        id: *id,
+                        content: content.clone(),
+                        embedding: embedding.clone(),
+                        strength: *strength,
+                        confidence: *confidence,
+                        metadata: metadata.clone(),
+                        created_ms,
+                        updated_ms: *at_ms,
+                    },
+                );
+            }
+            Op::DeleteConcept { id } => {
+                if self.concepts.remove(id).is_none() {
+                    return;
+                }
+                self.vectors.remove(id);
+                if let Some(outgoing) = self.out.remove(id) {
+                    for (target, kind) in outgoing.keys() {
+                        self.association_count -= 1;
+                        remove_nested(&mut self.inc, target, &(*id, *kind));
+                    }
+                }
+                if let Some(incoming) = self.inc.remove(id) {
+                    for (source, kind) in incoming.keys() {
+                        if remove_nested(&mut self.out, source, &(*id, *kind)) {
+                            self.association_count -= 1;
+                        }
+                    }
+                }
+            }
+            Op::PutAssociation {
+                source,
+                target,
+                kind,
+                confidence,
+                weight,
+                at_ms,
+            } => {
+                let edges = self.out.entry(*source).or_default();
+                let created_ms = edges
+                    .get(&(*target, *kind))
+                    .map_or(*at_ms, |e| e.created_ms);
+                let fresh = edges
+                    .insert(
+                        (*target, *kind),
+                        EdgeData {
+                            confidence: *confidence,
+                            weight: *weight,
+                            created_ms,
+                            updated_ms: *at_ms,
+                        },
+                    )
+                    .is_none();
+                if fresh {
+                    self.association_count += 1;
+                    self.inc
+                        .entry(*target)
+                        .or_default()
+                        .insert((*source, *kind), ());
+                }
+            }
+            Op::DeleteAssociation { key } => {
+                if remove_nested(&mut self.out, &key.source, &(key.target, key.kind)) {
+                    self.association_count -= 1;
+                    remove_nested(&mut self.inc, &key.target, &(key.source, key.kind));
+                }
+            }
+            Op::SetDimension { dimension } => {
+                self.dimension = Some(*dimension);
+            }
+        }
+    }
+}
+
+/// Removes `key` from the inner map at `outer`, dropping the inner map when it empties.
+fn remove_nested<V>(
+    map: &mut FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), V>>,
+    outer: &ConceptId,
+    key: &(ConceptId, Kind),
+) -> bool {
+    let Some(inner) = map.get_mut(outer) else {
+        return false;
+    };
+    let removed = inner.remove(key).is_some();
+    if inner.is_empty() {
+        map.remove(outer);
+    }
+    removed
+}
+
+pub(crate) fn assoc(
+    source: ConceptId,
+    target: ConceptId,
+    kind: Kind,
+    data: &EdgeData,
+) -> Association {
+    Association {
+        source,
+        target,
+        kind,
+        confidence: data.confidence,
+        weight: data.weight,
+        created_ms: data.created_ms,
+        updated_ms: data.updated_ms,
+    }
+}
+
+/// What operations staged but not yet applied will change, so that a batch is validated
+/// against the state it will really be applied to (the committed state plus everything staged
+/// before it).
+#[derive(Default)]
+pub(crate) struct Overlay {
+    concepts: FxHashMap<ConceptId, bool>,
+    /// Concepts deleted by a staged op: their committed associations are gone.
+    deleted: FxHashSet<ConceptId>,
+    associations: FxHashMap<AssociationKey, bool>,
+    dimension: Option<u32>,
+}
+
+impl Overlay {
+    pub(crate) fn clear(&mut self) {
+        *self = Overlay::default();
+    }
+
+    fn concept_exists(&self, db: &Db, id: &ConceptId) -> bool {
+        self.concepts
+            .get(id)
+            .copied()
+            .unwrap_or_else(|| db.concepts.contains_key(id))
+    }
+
+    fn association_exists(&self, db: &Db, key: &AssociationKey) -> bool {
+        if let Some(&exists) = self.associations.get(key) {
+            return exists;
+        }
+        !self.deleted.contains(&key.source)
+            && !self.deleted.contains(&key.target)
+            && db.has_association(key)
+    }
+
+    fn dimension(&self, db: &Db) -> Option<u32> {
+        self.dimension.or(db.dimension)
+    }
+
+    /// Validates a batch against `db` as changed by this overlay and, when it is valid, records
+    /// its effects. On error the overlay is unchanged.
+    pub(crate) fn stage(&mut self, db: &Db, ops: &[Op]) -> Result<()> {
+        if ops.is_empty() {
+            return Err(Error::invalid(
+                "ops",
+                "a batch needs at least one operation",
+            ));
+        }
+        if ops.len() > BATCH_OPS_MAX {
+            return Err(Error::limit(
+                "ops (operations in a batch)",
+                BATCH_OPS_MAX as u64,
+                ops.len() as u64,
+            ));
+        }
+        // Validate on a scratch copy of what this batch touches, so a failure leaves no trace.
+        let mut scratch = Overlay {
+            concepts: FxHashMap::default(),
+            deleted: FxHashSet::default(),
+            associations: FxHashMap::default(),
+            dimension: self.dimension,
+        };
+        let view = Layered {
+            base: self,
+            top: &mut scratch,
+        };
+        view.check(db, ops)?;
+        self.concepts.extend(scratch.concepts);
+        if !scratch.deleted.is_empty() {
+            let gone = &scratch.deleted;
+            self.associations
+                .retain(|k, _| !gone.contains(&k.source) && !gone.contains(&k.target));
+        }
+        self.deleted.extend(scratch.deleted);
+        self.associations.extend(scratch.associations);
+        self.dimension = scratch.dimension;
+        Ok(())
+    }
+}
+
+/// The overlay of the batch being validated on top of the overlay of staged batches.
+struct Layered<'a> {
+    base: &'a Overlay,
+    top: &'a mut Overlay,
+}
+
+impl Layered<'_> {
+    fn concept_exists(&self, db: &Db, id: &ConceptId) -> bool {
+        match self.top.concepts.get(id) {
+            Some(&e) => e,
+            None => self.base.concept_exists(db, id),
+        }
+    }
+
+    fn association_exists(&self, db: &Db, key: &AssociationKey) -> bool {
+        if let Some(&exists) = self.top.associations.get(key) {
+            return exists;
+        }
+        if self.top.deleted.contains(&key.source) || self.top.deleted.contains(&key.target) {
+            return false;
+        }
+        self.base.association_exists(db, key)
+    }
+
+    fn check(self, db: &Db, ops: &[Op]) -> Result<()> {
+        for (i, op) in ops.iter().enumerate() {
+            let field = format!("ops[{i}]");
+            op.validate_shape(&field)?;
+            match op {
+                Op::PutConcept { id, embedding, .. } => {
+                    if let Some(v) = embedding {
+                        let actual = v.len() as u32;
+                        match self.top.dimension.or(self.base.dimension(db)) {
+                            Some(expected) if expected != actual => {
+                                return Err(Error::DimensionMismatch { expected, actual });
+                            }
+                            Some(_) => {}
+                            None => self.top.dimension = Some(actual),
+                        }
+                    }
+                    self.top.concepts.insert(*id, true);
+                }
+                Op::DeleteConcept { id } => {
+                    if !self.concept_exists(db, id) {
+                        return Err(Error::ConceptNotFound { id: id.to_string() });
+                    }
+                    self.top.concepts.insert(*id, false);
+                    self.top.deleted.insert(*id);
+                    // Associations staged in this batch touching it go too.
+                    self.top
+                        .associations
+                        .retain(|k, _| k.source != *id && k.target != *id);
+                }
+                Op::PutAssociation {
+                    source,
+                    target,
+                    kind,
+                    ..
+                } => {
+                    for end in [source, target] {
+                        if !self.concept_exists(db, end) {
+                            return Err(Error::ConceptNotFound {
+                                id: end.to_string(),
+                            });
+                        }
+                    }
+                    let key = AssociationKey {
+                        source: *source,
+                        target: *target,
+                        kind: *kind,
+                    };
+                    self.top.associations.insert(key, true);
+                }
+                Op::DeleteAssociation { key } => {
+                    if !self.association_exists(db, key) {
+                        return Err(Error::AssociationNotFound {
+                            source_id: key.source.to_string(),
+                            target: key.target.to_string(),
+                            kind: key.kind,
+                        });
+                    }
+                    self.top.associations.insert(*key, false);
+                }
+                Op::SetDimension { dimension } => {
+                    check_dimension(&format!("{field}.dimension"), *dimension)?;
+                    match self.top.dimension.or(self.base.dimension(db)) {
+                        Some(existing) if existing != *dimension => {
+                            return Err(Error::DimensionMismatch {
+                                expected: existing,
+                                actual: *dimension,
+                            });
+                        }
+                        _ => self.top.dimension = Some(*dimension),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

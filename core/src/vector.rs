@@ -1,0 +1,494 @@
+//! Vector search: a tiered index of a sealed HNSW graph (instant-distance), an exact "fresh" tier
+//! for vectors written since the last seal, and version checks that hide stale sealed entries.
+//!
+//! Every live vector has a version (`vseq`), bumped when its concept is re-embedded. A sealed
+//! entry is valid only while the concept's current version equals the one it was sealed with, so
+//! deleted and re-embedded concepts never show stale results, and no separate tombstone list has to
+//! be kept in step. A concept is searchable as soon as its write is applied (fresh tier).
+//!
+//! Re-sealing is split so hosts choose the thread: [`VectorIndex::freeze`] copies a frozen view
+//! (cheap, under the host's lock), [`SealInput::build`] builds the graph (slow, anywhere, no
+//! access to the index), and [`VectorIndex::install`] swaps it in and keeps everything written
+//! meanwhile in the fresh tier.
+
+use crate::id::ConceptId;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// Cosine similarity needs unit vectors; the dot product of two of them is the similarity.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    // Eight independent accumulators let the compiler keep the loop in SIMD registers.
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
+}
+
+/// A unit-length vector (the index's point type).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Unit(Box<[f32]>);
+
+impl Unit {
+    /// Normalizes `v` (which the caller has checked is finite and non-zero).
+    pub fn new(v: &[f32]) -> Unit {
+        let norm = v
+            .iter()
+            .map(|x| f64::from(*x) * f64::from(*x))
+            .sum::<f64>()
+            .sqrt();
+        let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
+        Unit(v.iter().map(|x| x * inv).collect())
+    }
+
+    /// Its components.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl instant_distance::Point for Unit {
+    fn distance(&self, other: &Self) -> f32 {
+        1.0 - dot(&self.0, &other.0)
+    }
+}
+
+/// Parameters of the sealed HNSW graph, chosen by measurement (see `docs/FORMAT.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// Candidate list size while building.
+    pub ef_construction: usize,
+    /// Candidate list size while searching (fixed when the graph is built).
+    pub ef_search: usize,
+    /// Whether to use the neighbour-selection heuristic (better graphs, much slower builds).
+    pub heuristic: bool,
+    /// Seed for the layer assignment; fixed, so builds are deterministic.
+    pub seed: u64,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            ef_construction: 64,
+            ef_search: 128,
+            heuristic: false,
+            seed: 0x5u64 << 60 | 0x7574_7261,
+        }
+    }
+}
+
+/// What a sealed entry stands for: a concept and the version of its vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The concept.
+    pub id: ConceptId,
+    /// The vector version it was sealed with.
+    pub vseq: u64,
+}
+
+/// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
+/// trait so it can be replaced.
+trait Ann {
+    /// Up to the index's candidate-list size of nearest entries as (entry, similarity).
+    fn search(&self, query: &Unit, out: &mut Vec<(Entry, f32)>);
+    /// Every entry and its point.
+    fn for_each(&self, f: &mut dyn FnMut(Entry, &Unit));
+    /// How many entries a search returns at most.
+    fn candidates_max(&self) -> usize;
+    /// Number of entries.
+    fn len(&self) -> usize;
+}
+
+/// A built HNSW graph over a frozen set of vectors.
+#[derive(Serialize, Deserialize)]
+pub struct Sealed {
+    map: instant_distance::HnswMap<Unit, Entry>,
+    params: HnswParams,
+    len: usize,
+}
+
+impl Ann for Sealed {
+    fn search(&self, query: &Unit, out: &mut Vec<(Entry, f32)>) {
+        let mut search = instant_distance::Search::default();
+        out.extend(
+            self.map
+                .search(query, &mut search)
+                .map(|item| (*item.value, 1.0 - item.distance)),
+        );
+    }
+    fn for_each(&self, f: &mut dyn FnMut(Entry, &Unit)) {
+        for (pid, point) in self.map.iter() {
+            if let Some(entry) = self.map.values.get(pid.into_inner() as usize) {
+                f(*entry, point);
+            }
+        }
+    }
+    fn candidates_max(&self) -> usize {
+        self.params.ef_search
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A frozen view of every live vector, ready to be built into a sealed graph.
+pub struct SealInput {
+    entries: Vec<(Entry, Unit)>,
+    params: HnswParams,
+}
+
+impl SealInput {
+    /// Number of vectors in the view.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Builds the graph. Slow (seconds for 100,000 vectors); call it on whatever thread the host
+    /// chooses. Deterministic: the same view gives the same graph.
+    pub fn build(self) -> Sealed {
+        let len = self.entries.len();
+        let params = self.params;
+        let (values, points): (Vec<Entry>, Vec<Unit>) = self.entries.into_iter().unzip();
+        let builder = instant_distance::Builder::default()
+            .ef_construction(params.ef_construction)
+            .ef_search(params.ef_search)
+            .seed(params.seed)
+            .select_heuristic(if params.heuristic {
+                Some(instant_distance::Heuristic::default())
+            } else {
+                None
+            });
+        let build = move || builder.build(points, values);
+        Sealed {
+            map: single_threaded(build),
+            params,
+            len,
+        }
+    }
+}
+
+/// instant-distance inserts points in parallel with rayon, and parallel insertion order is not
+/// deterministic. Running the build in a one-thread pool keeps it deterministic (and on the
+/// budget of one core, which is what the benchmarks target).
+#[cfg(not(target_arch = "wasm32"))]
+fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(f),
+        // Without a pool (thread creation refused) build on this thread through the global pool.
+        Err(_) => f(),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    f()
+}
+
+/// Counts for stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorCounts {
+    /// Live vectors served by the sealed graph.
+    pub sealed: u64,
+    /// Live vectors served by the exact fresh tier.
+    pub fresh: u64,
+    /// Sealed entries hidden because their concept was deleted or re-embedded.
+    pub stale: u64,
+}
+
+/// The tiered vector index.
+pub struct VectorIndex {
+    params: HnswParams,
+    /// Current vector version of every concept that has a vector.
+    current: FxHashMap<ConceptId, u64>,
+    /// Vectors not (validly) in the sealed graph.
+    fresh: FxHashMap<ConceptId, Unit>,
+    sealed: Option<Sealed>,
+    /// Version each sealed concept was sealed with.
+    sealed_vseq: FxHashMap<ConceptId, u64>,
+    sealed_live: usize,
+    next_vseq: u64,
+}
+
+/// What a snapshot keeps of the index.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IndexImage {
+    pub sealed: Option<Sealed>,
+    /// Current versions, sorted by id.
+    pub current: Vec<(ConceptId, u64)>,
+    pub next_vseq: u64,
+}
+
+impl VectorIndex {
+    /// An empty index.
+    pub fn new(params: HnswParams) -> Self {
+        VectorIndex {
+            params,
+            current: FxHashMap::default(),
+            fresh: FxHashMap::default(),
+            sealed: None,
+            sealed_vseq: FxHashMap::default(),
+            sealed_live: 0,
+            next_vseq: 1,
+        }
+    }
+
+    fn sealed_valid(&self, id: &ConceptId, vseq: u64) -> bool {
+        self.current.get(id) == Some(&vseq)
+    }
+
+    fn forget(&mut self, id: &ConceptId) {
+        if let Some(old) = self.current.remove(id) {
+            if self.sealed_vseq.get(id) == Some(&old) {
+                self.sealed_live -= 1;
+            }
+            self.fresh.remove(id);
+        }
+    }
+
+    /// Sets (or replaces) a concept's vector.
+    pub fn upsert(&mut self, id: ConceptId, vector: &[f32]) {
+        self.forget(&id);
+        let vseq = self.next_vseq;
+        self.next_vseq += 1;
+        self.current.insert(id, vseq);
+        self.fresh.insert(id, Unit::new(vector));
+    }
+
+    /// Removes a concept's vector, if it has one.
+    pub fn remove(&mut self, id: &ConceptId) {
+        self.forget(id);
+    }
+
+    /// Counts for stats.
+    pub fn counts(&self) -> VectorCounts {
+        let sealed_total = self.sealed.as_ref().map_or(0, |s| s.len());
+        VectorCounts {
+            sealed: self.sealed_live as u64,
+            fresh: self.fresh.len() as u64,
+            stale: (sealed_total - self.sealed_live) as u64,
+        }
+    }
+
+    /// The `k` most similar live vectors to `query` (already checked: finite, non-zero, right
+    /// dimension), best first; ties broken by id. `exclude` is left out (search by a concept).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        exclude: Option<ConceptId>,
+    ) -> Vec<(ConceptId, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let query = Unit::new(query);
+        let mut hits: Vec<(ConceptId, f32)> = Vec::new();
+        let keep = |id: &ConceptId| exclude != Some(*id);
+        if let Some(sealed) = &self.sealed {
+            let wanted = k.min(self.sealed_live);
+            let mut found = Vec::new();
+            if k < sealed.candidates_max() {
+                sealed.search(&query, &mut found);
+                found.retain(|(e, _)| self.sealed_valid(&e.id, e.vseq) && keep(&e.id));
+            }
+            if found.len() < wanted.saturating_sub(usize::from(exclude.is_some())) {
+                // Too many stale entries or too large a k for the graph's candidate list:
+                // answer exactly instead of returning fewer results than exist.
+                found.clear();
+                sealed.for_each(&mut |e, point| {
+                    if self.sealed_valid(&e.id, e.vseq) && keep(&e.id) {
+                        found.push((e, dot(point.as_slice(), query.as_slice())));
+                    }
+                });
+            }
+            hits.extend(found.into_iter().map(|(e, s)| (e.id, s)));
+        }
+        hits.extend(
+            self.fresh
+                .iter()
+                .filter(|(id, _)| keep(id))
+                .map(|(id, v)| (*id, dot(v.as_slice(), query.as_slice()))),
+        );
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
+    }
+
+    /// The exact answer, for tests and recall measurement.
+    pub fn search_exact(&self, query: &[f32], k: usize) -> Vec<(ConceptId, f32)> {
+        let query = Unit::new(query);
+        let mut hits = Vec::new();
+        if let Some(sealed) = &self.sealed {
+            sealed.for_each(&mut |e, point| {
+                if self.sealed_valid(&e.id, e.vseq) {
+                    hits.push((e.id, dot(point.as_slice(), query.as_slice())));
+                }
+            });
+        }
+        hits.extend(
+            self.fresh
+                .iter()
+                .map(|(id, v)| (*id, dot(v.as_slice(), query.as_slice()))),
+        );
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        hits
+    }
+
+    /// A frozen copy of every live vector, to build a new sealed graph from.
+    pub fn freeze(&self) -> SealInput {
+        let mut entries: Vec<(Entry, Unit)> = Vec::with_capacity(self.current.len());
+        if let Some(sealed) = &self.sealed {
+            sealed.for_each(&mut |e, point| {
+                if self.sealed_valid(&e.id, e.vseq) {
+                    entries.push((e, point.clone()));
+                }
+            });
+        }
+        for (id, unit) in &self.fresh {
+            if let Some(&vseq) = self.current.get(id) {
+                entries.push((Entry { id: *id, vseq }, unit.clone()));
+            }
+        }
+        entries.sort_by_key(|(e, _)| e.id);
+        SealInput {
+            entries,
+            params: self.params,
+        }
+    }
+
+    /// Swaps in a sealed graph built from an earlier [`freeze`](Self::freeze). Vectors written,
+    /// replaced or deleted since the freeze stay correct: the fresh tier keeps what the graph
+    /// does not hold at its current version.
+    pub fn install(&mut self, sealed: Sealed) {
+        let mut sealed_vseq = FxHashMap::default();
+        sealed.for_each(&mut |e, _| {
+            sealed_vseq.insert(e.id, e.vseq);
+        });
+        let current = &self.current;
+        self.fresh
+            .retain(|id, _| sealed_vseq.get(id) != current.get(id));
+        self.sealed_live = sealed_vseq
+            .iter()
+            .filter(|(id, vseq)| current.get(id) == Some(vseq))
+            .count();
+        self.sealed_vseq = sealed_vseq;
+        self.sealed = Some(sealed);
+    }
+
+    /// The image a snapshot stores.
+    pub(crate) fn image(&self) -> IndexImageRef<'_> {
+        let mut current: Vec<(ConceptId, u64)> =
+            self.current.iter().map(|(k, v)| (*k, *v)).collect();
+        current.sort_unstable();
+        IndexImageRef {
+            sealed: self.sealed.as_ref(),
+            current,
+            next_vseq: self.next_vseq,
+        }
+    }
+
+    /// Rebuilds the index from a snapshot image and the concepts' embeddings.
+    pub(crate) fn restore<'a>(
+        params: HnswParams,
+        image: IndexImage,
+        embeddings: impl Iterator<Item = (ConceptId, &'a [f32])>,
+    ) -> Result<Self, String> {
+        let mut index = VectorIndex::new(params);
+        index.next_vseq = image.next_vseq;
+        index.current = image.current.into_iter().collect();
+        let mut with_vectors = 0usize;
+        for (id, vector) in embeddings {
+            with_vectors += 1;
+            match index.current.get(&id) {
+                Some(&vseq) if vseq < index.next_vseq => {
+                    index.fresh.insert(id, Unit::new(vector));
+                }
+                _ => {
+                    return Err(format!(
+                        "vector index has no valid version for concept {id}"
+                    ))
+                }
+            }
+        }
+        if with_vectors != index.current.len() {
+            return Err(format!(
+                "vector index lists {} vectors but {with_vectors} concepts have embeddings",
+                index.current.len()
+            ));
+        }
+        if let Some(sealed) = image.sealed {
+            index.install(sealed);
+        }
+        Ok(index)
+    }
+}
+
+/// Borrowed form of [`IndexImage`] for encoding.
+#[derive(Serialize)]
+pub(crate) struct IndexImageRef<'a> {
+    pub sealed: Option<&'a Sealed>,
+    pub current: Vec<(ConceptId, u64)>,
+    pub next_vseq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.3).cos()).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-4);
+    }
+
+    fn v(x: f32, y: f32) -> Vec<f32> {
+        vec![x, y]
+    }
+
+    #[test]
+    fn fresh_sealed_and_stale_entries_merge_correctly() {
+        let mut index = VectorIndex::new(HnswParams::default());
+        let ids: Vec<ConceptId> = (1..=4).map(ConceptId).collect();
+        index.upsert(ids[0], &v(1.0, 0.0));
+        index.upsert(ids[1], &v(0.0, 1.0));
+        index.upsert(ids[2], &v(1.0, 1.0));
+        let frozen = index.freeze();
+        // Written while the build runs: must stay visible after install.
+        index.upsert(ids[3], &v(1.0, 0.1));
+        index.upsert(ids[1], &v(1.0, 0.05)); // re-embedded
+        index.remove(&ids[2]);
+        index.install(frozen.build());
+        let counts = index.counts();
+        assert_eq!(
+            counts,
+            VectorCounts {
+                sealed: 1,
+                fresh: 2,
+                stale: 2
+            }
+        );
+        let hits = index.search(&v(1.0, 0.0), 10, None);
+        let order: Vec<ConceptId> = hits.iter().map(|h| h.0).collect();
+        assert_eq!(order, vec![ids[0], ids[1], ids[3]]);
+        assert!((hits[0].1 - 1.0).abs() < 1e-6);
+        assert_eq!(index.search(&v(1.0, 0.0), 10, Some(ids[0])).len(), 2);
+    }
+}

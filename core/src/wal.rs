@@ -1,0 +1,443 @@
+//! The write-ahead log format: encoding records and scanning a log for recovery.
+//!
+//! Byte layout (all integers little-endian; see `docs/FORMAT.md`):
+//!
+//! ```text
+//! file header (16 bytes): magic "SUTRAWAL" | version u32 | crc32(magic ‖ version) u32
+//! record:                 length u32 | crc32(seq ‖ payload) u32 | seq u64 | payload[length]
+//! ```
+//!
+//! The payload is one batch: a postcard-encoded `Vec<Op>`.
+
+use crate::error::{Error, Result};
+use crate::limits::BATCH_BYTES_MAX;
+use crate::model::Op;
+
+/// The log file's magic bytes.
+pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
+/// The log format version this build writes and reads.
+pub const LOG_VERSION: u32 = 1;
+/// Size of the file header.
+pub const LOG_HEADER_BYTES: u64 = 16;
+/// Size of a record's header (length, crc, sequence number).
+pub const RECORD_HEADER_BYTES: usize = 16;
+/// Largest payload a record may declare; anything longer is a bad record.
+pub const RECORD_PAYLOAD_BYTES_MAX: usize = BATCH_BYTES_MAX;
+
+/// The 16-byte file header.
+pub fn encode_header() -> [u8; LOG_HEADER_BYTES as usize] {
+    let mut out = [0u8; LOG_HEADER_BYTES as usize];
+    out[..8].copy_from_slice(&LOG_MAGIC);
+    out[8..12].copy_from_slice(&LOG_VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&out[..12]);
+    out[12..16].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Checks a file header.
+pub fn check_header(bytes: &[u8]) -> Result<()> {
+    let corrupt = |reason: &str| Error::CorruptLog {
+        offset: 0,
+        seq: 0,
+        reason: reason.to_string(),
+    };
+    if bytes.len() < LOG_HEADER_BYTES as usize {
+        return Err(corrupt("file header is shorter than 16 bytes"));
+    }
+    if bytes[..8] != LOG_MAGIC {
+        return Err(corrupt("file does not start with the magic bytes SUTRAWAL"));
+    }
+    let crc = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    if crc != crc32fast::hash(&bytes[..12]) {
+        return Err(corrupt("file header checksum does not match"));
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version != LOG_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: "log",
+            found: version,
+            supported: LOG_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Encodes one batch as a complete record (header and payload).
+pub fn encode_record(seq: u64, ops: &[Op]) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; RECORD_HEADER_BYTES];
+    let mut out = postcard::to_extend(ops, std::mem::take(&mut out))
+        .map_err(|e| Error::invalid("batch", format!("cannot be encoded: {e}")))?;
+    let payload_len = out.len() - RECORD_HEADER_BYTES;
+    if payload_len > RECORD_PAYLOAD_BYTES_MAX {
+        return Err(Error::limit(
+            "batch (encoded bytes)",
+            RECORD_PAYLOAD_BYTES_MAX as u64,
+            payload_len as u64,
+        ));
+    }
+    out[8..16].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32fast::hash(&out[8..]);
+    out[0..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// Random access to the bytes of a log, as a storage provides it.
+pub trait LogSource {
+    /// Length of the log in bytes.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the bytes at `offset`; the range is within `size()`.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()>;
+}
+
+impl LogSource for &[u8] {
+    fn size(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let start = offset as usize;
+        buf.copy_from_slice(&self[start..start + buf.len()]);
+        Ok(())
+    }
+}
+
+/// How a scan of the log ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tail {
+    /// Every byte belonged to a valid record.
+    Clean,
+    /// A bad or incomplete record with nothing valid after it: a torn write.
+    Torn {
+        /// Where the torn record starts (the log's valid length).
+        offset: u64,
+        /// How many bytes follow `offset`.
+        bytes: u64,
+    },
+    /// A bad record followed by at least one valid record.
+    Corrupt {
+        /// Where the bad record starts.
+        offset: u64,
+        /// The sequence number it should have had.
+        seq: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// What a scan found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanEnd {
+    /// Bytes of the log up to the end of the last valid record (at least the header).
+    pub valid_len: u64,
+    /// Sequence number of the last valid record.
+    pub last_seq: Option<u64>,
+    /// Number of valid records.
+    pub records: u64,
+    /// How it ended.
+    pub tail: Tail,
+}
+
+/// A record that failed a check, and why.
+struct Bad {
+    reason: String,
+}
+
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// Buffered sequential reader over a [`LogSource`].
+struct Cursor<'a, S: LogSource> {
+    source: &'a mut S,
+    len: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+impl<S: LogSource> Cursor<'_, S> {
+    /// Returns `n` bytes at `offset`, or `None` when they run past the end of the log.
+    fn bytes(&mut self, offset: u64, n: usize) -> Result<Option<&[u8]>> {
+        let end = match offset.checked_add(n as u64) {
+            Some(end) if end <= self.len => end,
+            _ => return Ok(None),
+        };
+        let buf_end = self.buf_start + self.buf.len() as u64;
+        if offset < self.buf_start || end > buf_end {
+            let want = n.max(READ_CHUNK_BYTES).min((self.len - offset) as usize);
+            self.buf.resize(want, 0);
+            self.source.read_at(offset, &mut self.buf)?;
+            self.buf_start = offset;
+        }
+        let start = (offset - self.buf_start) as usize;
+        Ok(Some(&self.buf[start..start + n]))
+    }
+
+    /// Checks the record at `offset`: `Ok(Ok((seq, payload_len)))` when valid.
+    fn check(
+        &mut self,
+        offset: u64,
+        expected_seq: Option<u64>,
+    ) -> Result<Result<(u64, usize), Bad>> {
+        let Some(head) = self.bytes(offset, RECORD_HEADER_BYTES)? else {
+            return Ok(Err(Bad {
+                reason: "incomplete record header".into(),
+            }));
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > RECORD_PAYLOAD_BYTES_MAX {
+            return Ok(Err(Bad {
+                reason: format!(
+                    "declared length {len} exceeds the record limit {RECORD_PAYLOAD_BYTES_MAX}"
+                ),
+            }));
+        }
+        let Some(body) = self.bytes(offset + 8, 8 + len)? else {
+            return Ok(Err(Bad {
+                reason: format!("record of {len} payload bytes runs past the end of the log"),
+            }));
+        };
+        if crc32fast::hash(body) != crc {
+            return Ok(Err(Bad {
+                reason: "checksum mismatch".into(),
+            }));
+        }
+        let seq = u64::from_le_bytes([
+            body[0], body[1], body[2], body[3], body[4], body[5], body[6], body[7],
+        ]);
+        if let Some(expected) = expected_seq {
+            if seq != expected {
+                return Ok(Err(Bad {
+                    reason: format!("sequence number {seq} where {expected} was expected"),
+                }));
+            }
+        }
+        Ok(Ok((seq, len)))
+    }
+}
+
+/// Decodes a record payload.
+pub fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
+    match postcard::take_from_bytes::<Vec<Op>>(payload) {
+        Ok((ops, [])) => Ok(ops),
+        Ok((_, rest)) => Err(format!("{} trailing bytes after the batch", rest.len())),
+        Err(e) => Err(format!("payload does not decode: {e}")),
+    }
+}
+
+/// Scans a whole log: checks the header, then hands every valid record to `on_record` in order,
+/// and classifies what ends the log. Never skips a record: the scan stops at the first bad one.
+///
+/// `on_record` receives the record's byte offset, its sequence number and the decoded batch; an error from it stops the
+/// scan and is returned.
+pub fn scan<S: LogSource>(
+    source: &mut S,
+    mut on_record: impl FnMut(u64, u64, Vec<Op>) -> Result<()>,
+) -> Result<ScanEnd> {
+    let len = source.size();
+    if len < LOG_HEADER_BYTES {
+        return Err(Error::CorruptLog {
+            offset: 0,
+            seq: 0,
+            reason: format!("log of {len} bytes is shorter than its 16-byte header"),
+        });
+    }
+    let mut header = [0u8; LOG_HEADER_BYTES as usize];
+    source.read_at(0, &mut header)?;
+    check_header(&header)?;
+    let mut cursor = Cursor {
+        source,
+        len,
+        buf: Vec::new(),
+        buf_start: 0,
+    };
+    let mut offset = LOG_HEADER_BYTES;
+    let mut last_seq: Option<u64> = None;
+    let mut records = 0u64;
+    while offset < len {
+        let expected = last_seq.map(|s| s + 1);
+        let bad = match cursor.check(offset, expected)? {
+            Ok((seq, payload_len)) => {
+                let start = offset + RECORD_HEADER_BYTES as u64;
+                let payload = cursor
+                    .bytes(start, payload_len)?
+                    .ok_or_else(|| Error::Storage {
+                        during: "log read",
+                        message: "record vanished while reading".into(),
+                    })?;
+                match decode_payload(payload) {
+                    Ok(ops) => {
+                        on_record(offset, seq, ops)?;
+                        last_seq = Some(seq);
+                        records += 1;
+                        offset = start + payload_len as u64;
+                        continue;
+                    }
+                    Err(reason) => Bad { reason },
+                }
+            }
+            Err(bad) => bad,
+        };
+        // A bad record: torn tail unless some valid record follows it.
+        let tail = if valid_record_after(&mut cursor, offset, last_seq)? {
+            Tail::Corrupt {
+                offset,
+                seq: expected.unwrap_or(0),
+                reason: format!(
+                    "{}; valid records follow it, so it is not a torn tail",
+                    bad.reason
+                ),
+            }
+        } else {
+            Tail::Torn {
+                offset,
+                bytes: len - offset,
+            }
+        };
+        return Ok(ScanEnd {
+            valid_len: offset,
+            last_seq,
+            records,
+            tail,
+        });
+    }
+    Ok(ScanEnd {
+        valid_len: offset,
+        last_seq,
+        records,
+        tail: Tail::Clean,
+    })
+}
+
+/// Whether any byte position after `bad_offset` starts a record with a valid checksum and a
+/// sequence number after `last_seq`.
+fn valid_record_after<S: LogSource>(
+    cursor: &mut Cursor<'_, S>,
+    bad_offset: u64,
+    last_seq: Option<u64>,
+) -> Result<bool> {
+    let mut pos = bad_offset + 1;
+    while pos + RECORD_HEADER_BYTES as u64 <= cursor.len {
+        if let Ok((seq, _)) = cursor.check(pos, None)? {
+            if last_seq.is_none_or(|last| seq > last) {
+                return Ok(true);
+            }
+        }
+        pos += 1;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ConceptId;
+    use crate::model::ConceptInput;
+
+    fn log_of(batches: &[Vec<Op>]) -> Vec<u8> {
+        let mut log = encode_header().to_vec();
+        for (i, ops) in batches.iter().enumerate() {
+            log.extend(encode_record(i as u64 + 1, ops).expect("encode"));
+        }
+        log
+    }
+
+    fn batch(n: usize) -> Vec<Op> {
+        (0..n)
+            .map(|i| Op::put_concept(ConceptInput::new(format!("concept {i}")), 7))
+            .collect()
+    }
+
+    type Records = Vec<(u64, Vec<Op>)>;
+
+    fn collect(log: &[u8]) -> Result<(Records, ScanEnd)> {
+        let mut seen = Vec::new();
+        let end = scan(&mut &log[..], |_, seq, ops| {
+            seen.push((seq, ops));
+            Ok(())
+        })?;
+        Ok((seen, end))
+    }
+
+    #[test]
+    fn round_trips_records() {
+        let batches = vec![
+            batch(1),
+            batch(3),
+            vec![Op::DeleteConcept { id: ConceptId(9) }],
+        ];
+        let log = log_of(&batches);
+        let (seen, end) = collect(&log).expect("scan");
+        assert_eq!(end.tail, Tail::Clean);
+        assert_eq!(end.valid_len, log.len() as u64);
+        assert_eq!(end.last_seq, Some(3));
+        assert_eq!(
+            seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            seen.into_iter().map(|(_, o)| o).collect::<Vec<_>>(),
+            batches
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_reported_with_its_size() {
+        let log = log_of(&[batch(2), batch(2)]);
+        let first_end = (LOG_HEADER_BYTES as usize) + encode_record(1, &batch(2)).expect("e").len();
+        for cut in first_end..log.len() {
+            let (seen, end) = collect(&log[..cut]).expect("scan");
+            assert_eq!(seen.len(), 1, "cut at {cut}");
+            if cut == first_end {
+                assert_eq!(end.tail, Tail::Clean);
+            } else {
+                assert_eq!(
+                    end.tail,
+                    Tail::Torn {
+                        offset: first_end as u64,
+                        bytes: (cut - first_end) as u64
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_record_followed_by_good_is_corruption() {
+        let mut log = log_of(&[batch(1), batch(1), batch(1)]);
+        let second = LOG_HEADER_BYTES as usize + encode_record(1, &batch(1)).expect("e").len();
+        log[second + 20] ^= 0x10;
+        let (seen, end) = collect(&log).expect("scan");
+        assert_eq!(seen.len(), 1);
+        match end.tail {
+            Tail::Corrupt { offset, seq, .. } => {
+                assert_eq!(offset, second as u64);
+                assert_eq!(seq, 2);
+            }
+            other => panic!("expected corruption, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn out_of_order_sequence_is_a_bad_record() {
+        let mut log = encode_header().to_vec();
+        log.extend(encode_record(1, &batch(1)).expect("e"));
+        log.extend(encode_record(3, &batch(1)).expect("e"));
+        let (seen, end) = collect(&log).expect("scan");
+        assert_eq!(seen.len(), 1);
+        assert!(matches!(end.tail, Tail::Torn { .. }), "{:?}", end.tail);
+    }
+
+    #[test]
+    fn bad_header_is_refused() {
+        let mut log = log_of(&[batch(1)]);
+        log[3] ^= 1;
+        assert_eq!(collect(&log).expect_err("magic").code(), "corrupt_log");
+        let mut log = log_of(&[batch(1)]);
+        log[8] = 9;
+        let crc = crc32fast::hash(&log[..12]);
+        log[12..16].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            collect(&log).expect_err("version").code(),
+            "unsupported_version"
+        );
+    }
+}

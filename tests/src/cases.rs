@@ -1,0 +1,699 @@
+//! The replay cases. Each takes a [`Harness`] and panics with a message on failure.
+
+use crate::fixtures::{concept, concepts, id, link, open, write};
+use crate::Harness;
+use sutra_core::sim::{CrashMode, SnapshotStep};
+use sutra_core::{AssociationKey, Concept, Db, Error, Kind, KindSet, Listing, Memory, Op, Options};
+
+/// A named case.
+pub type Case<H> = (&'static str, fn(&mut H));
+
+/// Every case, in order, with its name.
+pub fn all<H: Harness>() -> Vec<Case<H>> {
+    vec![
+        (
+            "every_operation_survives_reopen",
+            every_operation_survives_reopen::<H>,
+        ),
+        (
+            "unsynced_writes_vanish_whole",
+            unsynced_writes_vanish_whole::<H>,
+        ),
+        ("torn_tail_at_every_offset", torn_tail_at_every_offset::<H>),
+        (
+            "bit_flips_in_log_are_detected",
+            bit_flips_in_log_are_detected::<H>,
+        ),
+        (
+            "bit_flips_in_snapshot_are_detected",
+            bit_flips_in_snapshot_are_detected::<H>,
+        ),
+        (
+            "checkpoint_crash_at_every_step",
+            checkpoint_crash_at_every_step::<H>,
+        ),
+        (
+            "interrupted_checkpoint_log_trim",
+            interrupted_checkpoint_log_trim::<H>,
+        ),
+        (
+            "batches_are_atomic_across_crashes",
+            batches_are_atomic_across_crashes::<H>,
+        ),
+        ("deletes_replay", deletes_replay::<H>),
+        ("failed_sync_poisons", failed_sync_poisons::<H>),
+        ("replay_is_deterministic", replay_is_deterministic::<H>),
+        (
+            "corruption_is_refused_and_repair_truncates",
+            corruption_is_refused_and_repair_truncates::<H>,
+        ),
+        (
+            "sequence_numbers_survive_checkpoints",
+            sequence_numbers_survive_checkpoints::<H>,
+        ),
+    ]
+}
+
+/// Runs every case, printing each name.
+pub fn run_all<H: Harness>(harness: &mut H) {
+    for (name, case) in all::<H>() {
+        eprintln!("replay case: {name}");
+        case(harness);
+    }
+}
+
+fn concepts_of(db: &Db) -> Vec<Concept> {
+    db.concepts().cloned().collect()
+}
+
+fn associations_of(db: &Db) -> Vec<sutra_core::Association> {
+    let mut all: Vec<_> = db.all_associations().collect();
+    all.sort_by_key(|a| a.key());
+    all
+}
+
+fn assert_same(actual: &Db, expected: &Db, context: &str) {
+    assert_eq!(
+        concepts_of(actual),
+        concepts_of(expected),
+        "{context}: concepts differ"
+    );
+    assert_eq!(
+        associations_of(actual),
+        associations_of(expected),
+        "{context}: associations differ"
+    );
+    assert_eq!(
+        actual.counts().dimension,
+        expected.counts().dimension,
+        "{context}: dimension differs"
+    );
+    assert_eq!(
+        actual.digest(),
+        expected.digest(),
+        "{context}: digests differ"
+    );
+}
+
+/// Builds the expected state by applying batches to a fresh simulated memory.
+fn expected_state(batches: &[Vec<Op>]) -> Memory<sutra_core::sim::SimStorage> {
+    let (mut memory, _) = open(sutra_core::sim::SimDisk::new(0).open());
+    for batch in batches {
+        write(&mut memory, batch.clone());
+    }
+    memory
+}
+
+fn rich_batches() -> Vec<Vec<Op>> {
+    vec![
+        concepts(0, 6),
+        vec![
+            link(0, 1, Kind::Semantic),
+            link(1, 2, Kind::Causal),
+            link(2, 3, Kind::Temporal),
+            link(3, 4, Kind::Hierarchical),
+            link(4, 5, Kind::Compositional),
+            link(5, 0, Kind::Semantic),
+            link(0, 1, Kind::Causal),
+        ],
+        // Upserts: concept 1 learned again (created_ms must stay), association updated.
+        vec![concept_updated(1), link(0, 1, Kind::Semantic)],
+        vec![Op::DeleteAssociation {
+            key: AssociationKey {
+                source: id(2),
+                target: id(3),
+                kind: Kind::Temporal,
+            },
+        }],
+        vec![Op::DeleteConcept { id: id(4) }],
+        concepts(6, 2),
+    ]
+}
+
+fn concept_updated(i: u64) -> Op {
+    match concept(i) {
+        Op::PutConcept {
+            id,
+            content,
+            embedding,
+            metadata,
+            at_ms,
+            ..
+        } => Op::PutConcept {
+            id,
+            content,
+            embedding: embedding.map(|v| v.iter().map(|x| -x).collect()),
+            strength: 42.0,
+            confidence: 0.99,
+            metadata,
+            at_ms: at_ms + 5_000,
+        },
+        other => other,
+    }
+}
+
+/// Every operation kind survives write → reopen (clean and after a crash) with every field equal.
+pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
+    let batches = rich_batches();
+    let expected = expected_state(&batches);
+    let e = expected.db();
+    // Spot-check the expectation itself so the comparison below means something.
+    let c1 = e.concept(id(1)).expect("concept 1");
+    assert_eq!(c1.strength, 42.0);
+    assert_eq!(c1.created_ms, 1_700_000_000_001);
+    assert_eq!(c1.updated_ms, 1_700_000_005_001);
+    assert!(e.concept(id(4)).is_none());
+    assert_eq!(
+        e.counts().associations,
+        4,
+        "7 put, 1 deleted, 2 cascaded with concept 4"
+    );
+    let a01 = e
+        .associations(id(0), Listing::Out, KindSet::ALL, 0.0, 100)
+        .expect("list");
+    assert_eq!(a01.len(), 2);
+
+    let (mut memory, _) = open(h.create());
+    for batch in &batches {
+        write(&mut memory, batch.clone());
+    }
+    assert_same(memory.db(), e, "live");
+    let storage = h.reopen(memory.into_storage());
+    let (memory, report) = open(storage);
+    assert_eq!(report.records_replayed, batches.len() as u64);
+    assert_eq!(report.torn_bytes_dropped, 0);
+    assert_same(memory.db(), e, "after clean reopen");
+    let storage = h.crash(memory.into_storage(), CrashMode::DropPending);
+    let (mut memory, _) = open(storage);
+    assert_same(memory.db(), e, "after crash");
+    // Through a checkpoint too: the snapshot must carry every field.
+    memory.seal_vectors();
+    memory.checkpoint().expect("checkpoint");
+    let storage = h.crash(memory.into_storage(), CrashMode::DropPending);
+    let (memory, report) = open(storage);
+    assert_eq!(report.snapshot_seq, Some(batches.len() as u64));
+    assert_eq!(report.records_replayed, 0);
+    assert_same(memory.db(), e, "after checkpoint and crash");
+    let hits = memory.db().similar_to(id(1), 3).expect("search");
+    assert!(!hits.is_empty() && hits.iter().all(|hit| hit.id != id(1) && hit.id != id(4)));
+}
+
+/// Acknowledged writes always survive; staged (unsynced) ones survive whole, in order, or not at all.
+pub fn unsynced_writes_vanish_whole<H: Harness>(h: &mut H) {
+    let acked = vec![concepts(0, 3), vec![link(0, 1, Kind::Causal)]];
+    let staged = vec![
+        concepts(10, 4),
+        vec![
+            link(10, 11, Kind::Semantic),
+            Op::DeleteConcept { id: id(2) },
+        ],
+        concepts(20, 3),
+    ];
+    let prefixes: Vec<u128> = (0..=staged.len())
+        .map(|n| {
+            let mut all = acked.clone();
+            all.extend(staged[..n].iter().cloned());
+            expected_state(&all).db().digest()
+        })
+        .collect();
+    for mode in CrashMode::ALL {
+        for round in 0..8 {
+            let (mut memory, _) = open(h.create());
+            for batch in &acked {
+                write(&mut memory, batch.clone());
+            }
+            for batch in &staged {
+                memory.stage(batch.clone()).expect("stage");
+            }
+            // Staged batches are not visible before their sync.
+            assert_eq!(
+                memory.db().digest(),
+                prefixes[0],
+                "staged writes became visible before sync"
+            );
+            let storage = h.crash(memory.into_storage(), mode);
+            let (memory, _) = open(storage);
+            let digest = memory.db().digest();
+            let survived = prefixes.iter().position(|d| *d == digest);
+            assert!(
+                survived.is_some(),
+                "{mode:?} round {round}: state after the crash is not the acknowledged state plus a prefix of whole batches"
+            );
+            if mode == CrashMode::DropPending {
+                assert_eq!(survived, Some(0), "dropped writes came back");
+            }
+            if mode == CrashMode::KeepPending {
+                assert_eq!(survived, Some(staged.len()), "kept writes were lost");
+            }
+        }
+    }
+}
+
+/// A log cut at every byte offset inside its last record recovers exactly the records before it.
+pub fn torn_tail_at_every_offset<H: Harness>(h: &mut H) {
+    let batches = vec![
+        concepts(0, 2),
+        vec![link(0, 1, Kind::Causal)],
+        concepts(5, 2),
+    ];
+    let before = expected_state(&batches[..2]).db().digest();
+    let all = expected_state(&batches).db().digest();
+    let (mut memory, _) = open(h.create());
+    for batch in &batches[..2] {
+        write(&mut memory, batch.clone());
+    }
+    let mut storage = memory.into_storage();
+    let prefix_len = h.log_bytes(&mut storage).len();
+    let (mut memory, _) = open(storage);
+    write(&mut memory, batches[2].clone());
+    let mut storage = memory.into_storage();
+    let full = h.log_bytes(&mut storage);
+    assert!(full.len() > prefix_len);
+    for cut in prefix_len..=full.len() {
+        storage = h.set_log_bytes(storage, full[..cut].to_vec());
+        let (memory, report) = open(storage);
+        let expect = if cut == full.len() { all } else { before };
+        assert_eq!(
+            memory.db().digest(),
+            expect,
+            "cut at {cut} of {}",
+            full.len()
+        );
+        assert_eq!(
+            report.torn_bytes_dropped,
+            (cut - prefix_len) as u64 % (full.len() - prefix_len) as u64
+        );
+        storage = memory.into_storage();
+        // The torn bytes are gone for good: the next open finds a clean log.
+        let (mut memory, report) = open(h.reopen(storage));
+        assert_eq!(
+            report.torn_bytes_dropped, 0,
+            "cut at {cut}: tail not truncated"
+        );
+        // And the memory takes new writes after it.
+        write(&mut memory, concepts(100, 1));
+        storage = h.reopen(memory.into_storage());
+        let (memory, _) = open(storage);
+        assert!(
+            memory.db().concept(id(100)).is_some(),
+            "cut at {cut}: write after recovery lost"
+        );
+        storage = memory.into_storage();
+    }
+}
+
+fn record_starts(log: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = sutra_core::wal::LOG_HEADER_BYTES as usize;
+    while at + 4 <= log.len() {
+        starts.push(at);
+        let len = u32::from_le_bytes([log[at], log[at + 1], log[at + 2], log[at + 3]]) as usize;
+        at += sutra_core::wal::RECORD_HEADER_BYTES + len;
+    }
+    starts
+}
+
+/// A flipped bit at every byte of a small log is detected: the log is cut before the damaged
+/// record (torn tail) or opening fails with corruption — never different data.
+pub fn bit_flips_in_log_are_detected<H: Harness>(h: &mut H) {
+    let batches = vec![
+        concepts(0, 2),
+        vec![link(0, 1, Kind::Causal)],
+        vec![concept(7)],
+    ];
+    let digests: Vec<u128> = (0..=batches.len())
+        .map(|n| expected_state(&batches[..n]).db().digest())
+        .collect();
+    let (mut memory, _) = open(h.create());
+    for batch in &batches {
+        write(&mut memory, batch.clone());
+    }
+    let mut storage = memory.into_storage();
+    let log = h.log_bytes(&mut storage);
+    let starts = record_starts(&log);
+    assert_eq!(starts.len(), batches.len());
+    let (mut torn, mut refused) = (0, 0);
+    for byte in 0..log.len() {
+        let mut damaged = log.clone();
+        damaged[byte] ^= 1 << (byte % 8);
+        storage = h.set_log_bytes(storage, damaged);
+        match Memory::open(storage, Options::default()) {
+            Ok((memory, report)) => {
+                let record = starts.iter().rposition(|&s| s <= byte);
+                let Some(record) = record else {
+                    panic!("flip in the log header at byte {byte} was not detected");
+                };
+                assert_eq!(
+                    memory.db().digest(),
+                    digests[record],
+                    "flip at byte {byte} (record {record}) loaded different data"
+                );
+                assert!(
+                    report.torn_bytes_dropped > 0,
+                    "flip at byte {byte}: nothing reported"
+                );
+                torn += 1;
+                storage = memory.into_storage();
+            }
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e,
+                        Error::CorruptLog { .. } | Error::UnsupportedVersion { .. }
+                    ),
+                    "flip at byte {byte}: unexpected error {e}"
+                );
+                refused += 1;
+                let fresh = h.create();
+                storage = h.set_log_bytes(fresh, log.clone());
+            }
+        }
+    }
+    assert!(
+        torn > 0 && refused > 0,
+        "expected both outcomes, got torn {torn}, refused {refused}"
+    );
+}
+
+/// A flipped bit at every byte of a small snapshot is detected: opening fails.
+pub fn bit_flips_in_snapshot_are_detected<H: Harness>(h: &mut H) {
+    let (mut memory, _) = open(h.create());
+    write(&mut memory, concepts(0, 3));
+    write(
+        &mut memory,
+        vec![link(0, 1, Kind::Causal), link(1, 2, Kind::Semantic)],
+    );
+    memory.seal_vectors();
+    write(&mut memory, concepts(3, 1));
+    memory.checkpoint().expect("checkpoint");
+    let mut storage = memory.into_storage();
+    let snapshot = h.snapshot_bytes(&mut storage).expect("snapshot written");
+    assert!(
+        snapshot.len() < 64 * 1024,
+        "snapshot should be small for this case"
+    );
+    for byte in 0..snapshot.len() {
+        let mut damaged = snapshot.clone();
+        damaged[byte] ^= 1 << (byte % 8);
+        storage = h.set_snapshot_bytes(storage, damaged);
+        match Memory::open(storage, Options::default()) {
+            Ok(_) => panic!(
+                "flip at snapshot byte {byte} of {} was loaded",
+                snapshot.len()
+            ),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    Error::CorruptSnapshot { .. } | Error::UnsupportedVersion { .. }
+                ),
+                "flip at byte {byte}: unexpected error {e}"
+            ),
+        }
+        storage = h.create();
+    }
+}
+
+/// A crash at each step of a checkpoint leaves the old or the new state, never a mix.
+pub fn checkpoint_crash_at_every_step<H: Harness>(h: &mut H) {
+    let first = vec![concepts(0, 3), vec![link(0, 1, Kind::Causal)]];
+    let second = vec![vec![Op::DeleteConcept { id: id(1) }], concepts(3, 2)];
+    let mut both = first.clone();
+    both.extend(second.iter().cloned());
+    let a = expected_state(&first).db().digest();
+    let ab = expected_state(&both).db().digest();
+    for step in SnapshotStep::ALL {
+        for mode in CrashMode::ALL {
+            // Crash during the first checkpoint (no snapshot yet).
+            let (mut memory, _) = open(h.create());
+            for batch in &first {
+                write(&mut memory, batch.clone());
+            }
+            let mut storage = memory.into_storage();
+            h.crash_snapshot_at(&mut storage, step);
+            let (mut memory, _) = open(storage);
+            assert!(
+                memory.checkpoint().is_err(),
+                "{step:?}: injected crash did not fail the checkpoint"
+            );
+            let storage = h.crash(memory.into_storage(), mode);
+            let (mut memory, _) = open(storage);
+            assert_eq!(
+                memory.db().digest(),
+                a,
+                "{step:?}/{mode:?}: first checkpoint crash changed the data"
+            );
+            // A good checkpoint, more writes, then a crash during the second checkpoint.
+            memory.checkpoint().expect("checkpoint");
+            for batch in &second {
+                write(&mut memory, batch.clone());
+            }
+            let mut storage = memory.into_storage();
+            h.crash_snapshot_at(&mut storage, step);
+            let (mut memory, _) = open(storage);
+            assert!(memory.checkpoint().is_err());
+            let storage = h.crash(memory.into_storage(), mode);
+            let (memory, _) = open(storage);
+            assert_eq!(
+                memory.db().digest(),
+                ab,
+                "{step:?}/{mode:?}: second checkpoint crash changed the data"
+            );
+        }
+    }
+}
+
+/// A crash after the snapshot was replaced but before the log was trimmed: the covered records
+/// are skipped on replay (idempotent), and the trim is finished.
+pub fn interrupted_checkpoint_log_trim<H: Harness>(h: &mut H) {
+    let batches = vec![
+        concepts(0, 3),
+        vec![link(0, 2, Kind::Hierarchical)],
+        vec![Op::DeleteConcept { id: id(1) }],
+    ];
+    let expected = expected_state(&batches).db().digest();
+    let (mut memory, _) = open(h.create());
+    for batch in &batches {
+        write(&mut memory, batch.clone());
+    }
+    let mut storage = memory.into_storage();
+    let old_log = h.log_bytes(&mut storage);
+    let (mut memory, _) = open(storage);
+    memory.checkpoint().expect("checkpoint");
+    let storage = h.set_log_bytes(memory.into_storage(), old_log);
+    let (mut memory, report) = open(storage);
+    assert_eq!(report.records_skipped, 3);
+    assert_eq!(report.records_replayed, 0);
+    assert_eq!(memory.db().digest(), expected);
+    assert_eq!(
+        memory.stats().log_bytes,
+        sutra_core::wal::LOG_HEADER_BYTES,
+        "trim not finished"
+    );
+    let seq = write(&mut memory, concepts(9, 1));
+    assert_eq!(seq, 4, "sequence numbers continue after the snapshot");
+    let (memory, _) = open(h.crash(memory.into_storage(), CrashMode::DropPending));
+    assert!(memory.db().concept(id(9)).is_some());
+}
+
+/// A large batch cut anywhere by a crash is all there or not there at all.
+pub fn batches_are_atomic_across_crashes<H: Harness>(h: &mut H) {
+    let mut big = concepts(0, 40);
+    for i in 0..39 {
+        big.push(link(i, i + 1, Kind::Temporal));
+    }
+    let none = expected_state(&[concepts(100, 1)]).db().digest();
+    let whole = expected_state(&[concepts(100, 1), big.clone()])
+        .db()
+        .digest();
+    let mut outcomes = [0u32; 2];
+    for mode in [
+        CrashMode::TornPrefix,
+        CrashMode::Garbled,
+        CrashMode::TornPrefix,
+        CrashMode::Garbled,
+    ] {
+        for _ in 0..16 {
+            let (mut memory, _) = open(h.create());
+            write(&mut memory, concepts(100, 1));
+            memory.stage(big.clone()).expect("stage");
+            let (memory, _) = open(h.crash(memory.into_storage(), mode));
+            let digest = memory.db().digest();
+            if digest == none {
+                outcomes[0] += 1;
+            } else if digest == whole {
+                outcomes[1] += 1;
+            } else {
+                panic!(
+                    "{mode:?}: batch half applied ({} concepts)",
+                    memory.db().counts().concepts
+                );
+            }
+        }
+    }
+    assert!(
+        outcomes[0] > 0,
+        "no crash lost the unsynced batch: the crash modes are not exercised"
+    );
+}
+
+/// Deletes (with their cascades) replay exactly.
+pub fn deletes_replay<H: Harness>(h: &mut H) {
+    let (mut memory, _) = open(h.create());
+    write(&mut memory, concepts(0, 4));
+    write(
+        &mut memory,
+        vec![
+            link(0, 1, Kind::Causal),
+            link(1, 2, Kind::Causal),
+            link(2, 1, Kind::Semantic),
+            link(3, 1, Kind::Temporal),
+            link(2, 3, Kind::Causal),
+        ],
+    );
+    write(&mut memory, vec![Op::DeleteConcept { id: id(1) }]);
+    write(
+        &mut memory,
+        vec![Op::DeleteAssociation {
+            key: AssociationKey {
+                source: id(2),
+                target: id(3),
+                kind: Kind::Causal,
+            },
+        }],
+    );
+    let err = memory
+        .write(vec![Op::DeleteConcept { id: id(1) }])
+        .expect_err("deleting twice");
+    assert_eq!(err.code(), "concept_not_found");
+    let (memory, _) = open(h.crash(memory.into_storage(), CrashMode::KeepPending));
+    let db = memory.db();
+    assert!(db.concept(id(1)).is_none());
+    assert_eq!(db.counts().concepts, 3);
+    assert_eq!(
+        db.counts().associations,
+        0,
+        "cascaded and deleted associations came back"
+    );
+    for i in [0, 2, 3] {
+        assert!(db
+            .associations(id(i), Listing::Both, KindSet::ALL, 0.0, 100)
+            .expect("list")
+            .is_empty());
+    }
+    assert!(db
+        .similar_to(id(2), 10)
+        .expect("search")
+        .iter()
+        .all(|hit| hit.id != id(1)));
+}
+
+/// A failed sync poisons the memory: the write is not acknowledged or visible, later writes are
+/// refused, reads go on, and reopening recovers.
+pub fn failed_sync_poisons<H: Harness>(h: &mut H) {
+    for mode in [CrashMode::DropPending, CrashMode::KeepPending] {
+        let (mut memory, _) = open(h.create());
+        write(&mut memory, concepts(0, 2));
+        let mut storage = memory.into_storage();
+        h.fail_sync_after(&mut storage, 1);
+        let (mut memory, _) = open(storage);
+        write(&mut memory, concepts(2, 1));
+        let err = memory.write(concepts(3, 1)).expect_err("sync fails");
+        assert_eq!(err.code(), "storage_error", "{err}");
+        assert!(
+            memory.db().concept(id(3)).is_none(),
+            "unsynced write became visible"
+        );
+        let err = memory.write(concepts(4, 1)).expect_err("poisoned");
+        assert_eq!(err.code(), "poisoned");
+        assert!(err.to_string().contains("log sync"), "{err}");
+        assert!(
+            memory.checkpoint().is_err(),
+            "a poisoned memory wrote a checkpoint"
+        );
+        assert!(memory.stats().poisoned.is_some());
+        assert_eq!(memory.db().counts().concepts, 3, "reads must go on");
+        let (mut reopened, _) = open(h.crash(memory.into_storage(), mode));
+        let n = reopened.db().counts().concepts;
+        let expected = if mode == CrashMode::KeepPending { 4 } else { 3 };
+        assert_eq!(
+            n, expected,
+            "{mode:?}: the unacknowledged write must be whole or absent"
+        );
+        assert!(
+            reopened.db().concept(id(4)).is_none(),
+            "a refused write appeared"
+        );
+        write(&mut reopened, concepts(5, 1));
+        assert!(reopened.db().concept(id(5)).is_some());
+    }
+}
+
+/// Replaying the same bytes twice gives an identical state.
+pub fn replay_is_deterministic<H: Harness>(h: &mut H) {
+    let (mut memory, _) = open(h.create());
+    for batch in rich_batches() {
+        write(&mut memory, batch);
+    }
+    let live = memory.db().digest();
+    let mut storage = memory.into_storage();
+    let log = h.log_bytes(&mut storage);
+    let fresh = h.create();
+    let (first, _) = open(h.set_log_bytes(fresh, log.clone()));
+    let fresh = h.create();
+    let (second, _) = open(h.set_log_bytes(fresh, log));
+    assert_eq!(first.db().digest(), live);
+    assert_eq!(second.db().digest(), live);
+    assert_same(first.db(), second.db(), "two replays");
+}
+
+/// A bad record followed by valid ones refuses to open, naming offset and sequence number;
+/// repair truncates there and the records before it load.
+pub fn corruption_is_refused_and_repair_truncates<H: Harness>(h: &mut H) {
+    let batches = vec![concepts(0, 2), concepts(2, 2), concepts(4, 2)];
+    let first = expected_state(&batches[..1]).db().digest();
+    let (mut memory, _) = open(h.create());
+    for batch in &batches {
+        write(&mut memory, batch.clone());
+    }
+    let mut storage = memory.into_storage();
+    let mut log = h.log_bytes(&mut storage);
+    let starts = record_starts(&log);
+    log[starts[1] + 20] ^= 0x40;
+    let storage = h.set_log_bytes(storage, log.clone());
+    let storage = match Memory::open(storage, Options::default()) {
+        Err(Error::CorruptLog { offset, seq, .. }) => {
+            assert_eq!(offset, starts[1] as u64);
+            assert_eq!(seq, 2);
+            h.create()
+        }
+        Err(e) => panic!("wrong error {e}"),
+        Ok(_) => panic!("a corrupt log was opened"),
+    };
+    let mut storage = h.set_log_bytes(storage, log.clone());
+    let report = sutra_core::repair(&mut storage).expect("repair");
+    assert_eq!(report.truncated_at, starts[1] as u64);
+    assert_eq!(report.records_kept, 1);
+    assert_eq!(report.bytes_dropped, (log.len() - starts[1]) as u64);
+    let (memory, _) = open(h.reopen(storage));
+    assert_eq!(memory.db().digest(), first);
+}
+
+/// Sequence numbers never reset, not even by checkpoints and reopens.
+pub fn sequence_numbers_survive_checkpoints<H: Harness>(h: &mut H) {
+    let (mut memory, _) = open(h.create());
+    let mut last = 0;
+    for round in 0..4u64 {
+        for i in 0..3 {
+            let seq = write(&mut memory, concepts(round * 10 + i, 1));
+            assert_eq!(seq, last + 1);
+            last = seq;
+        }
+        if round % 2 == 0 {
+            memory.checkpoint().expect("checkpoint");
+        }
+        let (reopened, report) = open(h.crash(memory.into_storage(), CrashMode::DropPending));
+        assert_eq!(report.last_seq, last);
+        memory = reopened;
+    }
+    assert_eq!(memory.stats().last_seq, 12);
+}

@@ -1,0 +1,65 @@
+//! # sutra-replay: the shared replay and crash suite
+//!
+//! The cases are written once, against a [`Harness`]: something that can create a storage,
+//! crash the process holding it, reopen it, and reach its raw bytes. Every storage
+//! implementation runs every case: the simulated disk here, files in the native server, OPFS in
+//! the browser build.
+//!
+//! Each case asserts data a user cares about (the concept is there with every field equal after
+//! the crash; the half-written batch is not), never only that a call returned.
+
+pub mod cases;
+pub mod fixtures;
+pub mod model;
+pub mod sim_harness;
+
+use sutra_core::sim::{CrashMode, SnapshotStep};
+use sutra_core::Storage;
+
+/// What a storage implementation provides to run the suite.
+pub trait Harness {
+    /// The storage under test.
+    type Storage: Storage;
+
+    /// A new, empty storage in a place no other case uses.
+    fn create(&mut self) -> Self::Storage;
+
+    /// Simulates a crash of the process holding `storage`: the handle is dropped without any
+    /// further sync and bytes not yet synced are treated according to `mode` (storages that
+    /// cannot lose written bytes, like files after a process kill, may treat every mode as
+    /// `KeepPending` for bytes the OS accepted, but must honour `TornPrefix` by cutting the file).
+    /// Returns the storage as a restarted process opens it.
+    fn crash(&mut self, storage: Self::Storage, mode: CrashMode) -> Self::Storage;
+
+    /// Closes cleanly and opens again.
+    fn reopen(&mut self, storage: Self::Storage) -> Self::Storage;
+
+    /// The durable bytes of the log.
+    fn log_bytes(&mut self, storage: &mut Self::Storage) -> Vec<u8>;
+
+    /// Replaces the log's bytes (durably) and returns the reopened storage.
+    fn set_log_bytes(&mut self, storage: Self::Storage, bytes: Vec<u8>) -> Self::Storage;
+
+    /// The durable bytes of the snapshot.
+    fn snapshot_bytes(&mut self, storage: &mut Self::Storage) -> Option<Vec<u8>>;
+
+    /// Replaces the snapshot's bytes (durably) and returns the reopened storage.
+    fn set_snapshot_bytes(&mut self, storage: Self::Storage, bytes: Vec<u8>) -> Self::Storage;
+
+    /// Makes the sync after the next `n` successful ones fail.
+    fn fail_sync_after(&mut self, storage: &mut Self::Storage, n: u64);
+
+    /// Makes the next snapshot replacement crash at `step`.
+    fn crash_snapshot_at(&mut self, storage: &mut Self::Storage, step: SnapshotStep);
+}
+
+/// Reads a positive integer from the environment, with a default.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(text) => match text.trim().parse() {
+            Ok(value) => value,
+            Err(_) => panic!("{name}={text:?} is not a whole number"),
+        },
+        Err(_) => default,
+    }
+}
