@@ -1,0 +1,275 @@
+//! The engine's write path and reads: group commit, validation, upserts, scans, listings.
+
+use sutra_core::sim::{SimDisk, SimStorage};
+use sutra_core::{ConceptId, ConceptInput, Kind, KindSet, Listing, Memory, Op, Options};
+
+fn open(disk: &SimDisk, dimension: Option<u32>) -> Memory<SimStorage> {
+    Memory::open(
+        disk.open(),
+        Options {
+            dimension,
+            ..Options::default()
+        },
+    )
+    .expect("open")
+    .0
+}
+
+fn c(text: &str) -> Op {
+    Op::put_concept(ConceptInput::new(text), 10)
+}
+
+fn id(text: &str) -> ConceptId {
+    ConceptId::from_content(text)
+}
+
+#[test]
+fn group_commit_costs_one_sync_and_publishes_together() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    m.write(vec![c("y")]).expect("write");
+    let syncs_before = disk.syncs();
+    let a = m.stage(vec![c("x")]).expect("stage a");
+    // Validated against the staged batch before it: x exists once a commits.
+    let b = m
+        .stage(vec![Op::put_association(
+            id("x"),
+            id("y"),
+            Kind::Causal,
+            0.5,
+            1.0,
+            11,
+        )])
+        .expect("stage b");
+    let err = m
+        .stage(vec![Op::put_association(
+            id("x"),
+            id("nowhere"),
+            Kind::Causal,
+            0.5,
+            1.0,
+            11,
+        )])
+        .expect_err("missing endpoint");
+    assert_eq!(err.code(), "concept_not_found");
+    assert!(err.to_string().contains(&id("nowhere").to_string()));
+    // A deletion staged after them sees both.
+    let d = m
+        .stage(vec![Op::DeleteConcept { id: id("y") }])
+        .expect("stage d");
+    assert_eq!(
+        (a, b, d),
+        (2, 3, 4),
+        "consecutive sequence numbers, the refused batch takes none"
+    );
+    assert!(m.db().concept(id("x")).is_none(), "visible before its sync");
+    assert_eq!(m.commit().expect("commit"), Some(4));
+    assert_eq!(
+        disk.syncs() - syncs_before,
+        1,
+        "one sync for the whole group"
+    );
+    assert!(m.db().concept(id("x")).is_some());
+    assert!(m.db().concept(id("y")).is_none());
+    assert_eq!(m.db().counts().associations, 0, "cascaded with y");
+    assert_eq!(m.commit().expect("empty commit"), None);
+}
+
+#[test]
+fn refused_batch_leaves_no_trace_in_a_group() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    // Second op fails: the first must not count as staged for later batches.
+    let err = m
+        .stage(vec![c("p"), Op::DeleteConcept { id: id("ghost") }])
+        .expect_err("ghost");
+    assert_eq!(err.code(), "concept_not_found");
+    let err = m
+        .stage(vec![Op::put_association(
+            id("p"),
+            id("p"),
+            Kind::Semantic,
+            1.0,
+            1.0,
+            1,
+        )])
+        .expect_err("p was never staged");
+    assert_eq!(err.code(), "concept_not_found");
+    assert_eq!(m.staged(), 0);
+}
+
+#[test]
+fn learning_the_same_text_twice_updates_one_concept() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    m.write(vec![Op::put_concept(ConceptInput::new("gravity"), 100)])
+        .expect("first");
+    let mut again = ConceptInput::new("gravity");
+    again.strength = 3.0;
+    m.write(vec![Op::put_concept(again, 200)]).expect("second");
+    assert_eq!(m.db().counts().concepts, 1);
+    let g = m.db().concept(id("gravity")).expect("there");
+    assert_eq!((g.created_ms, g.updated_ms, g.strength), (100, 200, 3.0));
+}
+
+#[test]
+fn dimension_is_fixed_at_creation_or_by_the_first_embedding() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, Some(3));
+    let err = m
+        .write(vec![Op::put_concept(
+            ConceptInput::new("v").with_embedding(vec![1.0, 2.0]),
+            1,
+        )])
+        .expect_err("wrong dimension");
+    assert_eq!(
+        err.to_string(),
+        "embedding has dimension 2, but this memory's vectors have dimension 3"
+    );
+    drop(m);
+    disk.crash(sutra_core::sim::CrashMode::DropPending);
+    let m = open(&disk, None);
+    assert_eq!(m.stats().dimension, Some(3), "dimension survives a crash");
+    drop(m);
+    let err = Memory::open(
+        disk.open(),
+        Options {
+            dimension: Some(4),
+            ..Options::default()
+        },
+    )
+    .err()
+    .expect("mismatch");
+    assert_eq!(err.code(), "dimension_mismatch");
+
+    let disk = SimDisk::new(2);
+    let mut m = open(&disk, None);
+    m.write(vec![Op::put_concept(
+        ConceptInput::new("v").with_embedding(vec![1.0, 2.0]),
+        1,
+    )])
+    .expect("first fixes it");
+    assert_eq!(m.stats().dimension, Some(2));
+    let err = m
+        .write(vec![Op::put_concept(
+            ConceptInput::new("w").with_embedding(vec![1.0, 2.0, 3.0]),
+            1,
+        )])
+        .expect_err("second differs");
+    assert_eq!(err.code(), "dimension_mismatch");
+    // Within one batch the first embedding fixes it for the rest.
+    let disk = SimDisk::new(3);
+    let mut m = open(&disk, None);
+    let err = m
+        .write(vec![
+            Op::put_concept(ConceptInput::new("a").with_embedding(vec![1.0]), 1),
+            Op::put_concept(ConceptInput::new("b").with_embedding(vec![1.0, 1.0]), 1),
+        ])
+        .expect_err("mixed");
+    assert_eq!(err.code(), "dimension_mismatch");
+    assert_eq!(m.stats().dimension, None, "a refused batch fixes nothing");
+}
+
+#[test]
+fn scan_pages_through_every_concept_once() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    m.write((0..25).map(|i| c(&format!("item {i}"))).collect())
+        .expect("write");
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = m.db().scan(after, 10).expect("scan");
+        seen.extend(page.concepts.iter().map(|c| c.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        m.db().scan(None, 1001).expect_err("limit").code(),
+        "limit_exceeded"
+    );
+}
+
+#[test]
+fn association_listing_filters() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    m.write(vec![c("a"), c("b"), c("d")]).expect("concepts");
+    m.write(vec![
+        Op::put_association(id("a"), id("b"), Kind::Causal, 0.9, 1.0, 1),
+        Op::put_association(id("a"), id("b"), Kind::Semantic, 0.2, 1.0, 1),
+        Op::put_association(id("d"), id("a"), Kind::Temporal, 0.6, 1.0, 1),
+    ])
+    .expect("links");
+    let db = m.db();
+    assert_eq!(
+        db.associations(id("a"), Listing::Out, KindSet::ALL, 0.0, 100)
+            .expect("out")
+            .len(),
+        2
+    );
+    let incoming = db
+        .associations(id("a"), Listing::In, KindSet::ALL, 0.0, 100)
+        .expect("in");
+    assert_eq!(incoming.len(), 1);
+    assert_eq!(incoming[0].source, id("d"));
+    assert_eq!(
+        db.associations(id("a"), Listing::Both, KindSet::ALL, 0.5, 100)
+            .expect("both")
+            .len(),
+        2
+    );
+    let causal = db
+        .associations(
+            id("a"),
+            Listing::Both,
+            KindSet::of(&[Kind::Causal]),
+            0.0,
+            100,
+        )
+        .expect("kind");
+    assert_eq!(causal.len(), 1);
+    assert_eq!(causal[0].confidence, 0.9);
+    assert_eq!(
+        db.associations(id("a"), Listing::Both, KindSet::ALL, 0.0, 1)
+            .expect("limit")
+            .len(),
+        1
+    );
+    assert_eq!(
+        db.associations(id("zz"), Listing::Out, KindSet::ALL, 0.0, 1)
+            .expect_err("missing")
+            .code(),
+        "concept_not_found"
+    );
+    let err = m
+        .write(vec![Op::DeleteAssociation {
+            key: sutra_core::AssociationKey {
+                source: id("b"),
+                target: id("a"),
+                kind: Kind::Causal,
+            },
+        }])
+        .expect_err("no such association");
+    assert_eq!(err.code(), "association_not_found");
+}
+
+#[test]
+fn batch_limits_are_enforced() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    let err = m.write(vec![]).expect_err("empty");
+    assert_eq!(err.code(), "invalid_argument");
+    let too_many: Vec<Op> = (0..10_001).map(|i| c(&format!("n{i}"))).collect();
+    let err = m.write(too_many).expect_err("too many");
+    assert_eq!(
+        err.to_string(),
+        "ops (operations in a batch) is too large: 10001 exceeds the limit of 10000"
+    );
+    assert!(m.poisoned().is_none(), "bad input must not poison");
+    m.write(vec![c("still fine")]).expect("writable");
+}

@@ -1,0 +1,416 @@
+//! Path queries on hand-built graphs with known answers, and against brute force on random ones.
+
+use sutra_core::sim::{Rng, SimDisk, SimStorage};
+use sutra_core::{
+    ConceptId, ConceptInput, Direction, Kind, KindSet, Memory, Op, Options, PathOptions,
+};
+
+fn memory() -> Memory<SimStorage> {
+    Memory::open(SimDisk::new(1).open(), Options::default())
+        .expect("open")
+        .0
+}
+
+fn cid(name: &str) -> ConceptId {
+    ConceptId::from_content(name)
+}
+
+/// Builds a memory from `(source, target, kind, confidence)` edges between named concepts.
+fn graph(edges: &[(&str, &str, Kind, f32)]) -> Memory<SimStorage> {
+    let mut m = memory();
+    let mut names: Vec<&str> = edges.iter().flat_map(|e| [e.0, e.1]).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut ops: Vec<Op> = names
+        .iter()
+        .map(|n| Op::put_concept(ConceptInput::new(*n), 1))
+        .collect();
+    ops.extend(
+        edges
+            .iter()
+            .map(|(s, t, k, c)| Op::put_association(cid(s), cid(t), *k, *c, 1.0, 2)),
+    );
+    m.write(ops).expect("write graph");
+    m
+}
+
+fn names(path: &sutra_core::Path, all: &[&str]) -> Vec<String> {
+    path.concepts
+        .iter()
+        .map(|id| {
+            all.iter()
+                .find(|n| cid(n) == *id)
+                .map_or_else(|| id.to_string(), |n| n.to_string())
+        })
+        .collect()
+}
+
+const NAMES: [&str; 9] = ["A", "B", "C", "D", "E", "F", "G", "H", "X"];
+
+fn sample() -> Memory<SimStorage> {
+    use Kind::*;
+    graph(&[
+        ("A", "B", Causal, 0.9),
+        ("B", "C", Causal, 0.9),
+        ("C", "D", Causal, 0.9),
+        ("A", "E", Semantic, 0.5),
+        ("E", "D", Semantic, 0.4),
+        ("A", "F", Temporal, 0.95),
+        ("F", "G", Temporal, 0.95),
+        ("G", "H", Temporal, 0.95),
+        ("H", "D", Temporal, 0.95),
+        ("A", "B", Semantic, 0.3),
+        ("X", "A", Hierarchical, 0.7),
+    ])
+}
+
+#[test]
+fn shortest_path_takes_fewest_hops_and_reports_the_trail() {
+    let m = sample();
+    let r = m
+        .db()
+        .shortest_path(cid("A"), cid("D"), &PathOptions::default())
+        .expect("query");
+    assert!(!r.budget_exhausted);
+    assert_eq!(r.paths.len(), 1);
+    let p = &r.paths[0];
+    assert_eq!(names(p, &NAMES), ["A", "E", "D"]);
+    assert_eq!(p.steps.len(), 2);
+    assert_eq!(p.steps[0].association.kind, Kind::Semantic);
+    assert_eq!(p.steps[1].association.confidence, 0.4);
+    assert!((p.confidence - 0.2).abs() < 1e-6);
+
+    // Only causal links: the long way round.
+    let causal = PathOptions {
+        kinds: KindSet::of(&[Kind::Causal]),
+        ..PathOptions::default()
+    };
+    let r = m
+        .db()
+        .shortest_path(cid("A"), cid("D"), &causal)
+        .expect("query");
+    assert_eq!(names(&r.paths[0], &NAMES), ["A", "B", "C", "D"]);
+    // A→B has two associations: the more confident one is reported.
+    let all = m
+        .db()
+        .shortest_path(cid("A"), cid("B"), &PathOptions::default())
+        .expect("query");
+    assert_eq!(all.paths[0].steps[0].association.kind, Kind::Causal);
+
+    // Forward only: no way back from D to A. Both ways: D → E → A, walked against the arrows.
+    let none = m
+        .db()
+        .shortest_path(cid("D"), cid("A"), &PathOptions::default())
+        .expect("query");
+    assert!(none.paths.is_empty() && !none.budget_exhausted);
+    let both = PathOptions {
+        direction: Direction::Both,
+        ..PathOptions::default()
+    };
+    let back = m
+        .db()
+        .shortest_path(cid("D"), cid("A"), &both)
+        .expect("query");
+    assert_eq!(names(&back.paths[0], &NAMES), ["D", "E", "A"]);
+    assert!(back.paths[0].steps.iter().all(|s| s.reversed));
+    assert_eq!(back.paths[0].steps[0].association.source, cid("E"));
+
+    // Depth limit.
+    let shallow = PathOptions {
+        max_depth: 1,
+        ..PathOptions::default()
+    };
+    assert!(m
+        .db()
+        .shortest_path(cid("A"), cid("D"), &shallow)
+        .expect("query")
+        .paths
+        .is_empty());
+    // Same concept: a path of no hops.
+    let same = m
+        .db()
+        .shortest_path(cid("A"), cid("A"), &PathOptions::default())
+        .expect("query");
+    assert_eq!(same.paths[0].concepts, vec![cid("A")]);
+    assert_eq!(same.paths[0].confidence, 1.0);
+}
+
+#[test]
+fn most_confident_path_maximises_the_product() {
+    let m = sample();
+    let r = m
+        .db()
+        .most_confident_path(cid("A"), cid("D"), &PathOptions::default())
+        .expect("query");
+    let p = &r.paths[0];
+    assert_eq!(names(p, &NAMES), ["A", "F", "G", "H", "D"]);
+    assert!((p.confidence - 0.95f32.powi(4)).abs() < 1e-5);
+    // Within three hops the causal chain wins; the depth limit is exact.
+    let three = PathOptions {
+        max_depth: 3,
+        ..PathOptions::default()
+    };
+    let r = m
+        .db()
+        .most_confident_path(cid("A"), cid("D"), &three)
+        .expect("query");
+    assert_eq!(names(&r.paths[0], &NAMES), ["A", "B", "C", "D"]);
+    assert!((r.paths[0].confidence - 0.729).abs() < 1e-5);
+}
+
+#[test]
+fn k_best_paths_in_order_with_parallel_associations_distinct() {
+    let m = sample();
+    let r = m
+        .db()
+        .k_best_paths(cid("A"), cid("D"), 10, &PathOptions::default())
+        .expect("query");
+    let found: Vec<(Vec<String>, f32)> = r
+        .paths
+        .iter()
+        .map(|p| (names(p, &NAMES), p.confidence))
+        .collect();
+    // A→B exists twice (causal 0.9, semantic 0.3), so A-B-C-D appears twice.
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_eq!(found[0].0, ["A", "F", "G", "H", "D"]);
+    assert_eq!(found[1].0, ["A", "B", "C", "D"]);
+    assert!((found[1].1 - 0.729).abs() < 1e-5);
+    assert_eq!(found[2].0, ["A", "B", "C", "D"]);
+    assert!((found[2].1 - 0.243).abs() < 1e-5);
+    assert_eq!(found[3].0, ["A", "E", "D"]);
+    assert_eq!(r.paths[2].steps[0].association.kind, Kind::Semantic);
+    let two = m
+        .db()
+        .k_best_paths(cid("A"), cid("D"), 2, &PathOptions::default())
+        .expect("query");
+    assert_eq!(two.paths.len(), 2);
+}
+
+#[test]
+fn limits_and_unknown_concepts_are_clear_errors() {
+    let m = sample();
+    let deep = PathOptions {
+        max_depth: 17,
+        ..PathOptions::default()
+    };
+    let err = m
+        .db()
+        .shortest_path(cid("A"), cid("D"), &deep)
+        .expect_err("too deep");
+    assert_eq!(
+        err.to_string(),
+        "max_depth is too large: 17 exceeds the limit of 16"
+    );
+    let err = m
+        .db()
+        .k_best_paths(cid("A"), cid("D"), 11, &PathOptions::default())
+        .expect_err("k");
+    assert_eq!(err.code(), "limit_exceeded");
+    let err = m
+        .db()
+        .most_confident_path(cid("A"), cid("nope"), &PathOptions::default())
+        .expect_err("missing");
+    assert_eq!(err.code(), "concept_not_found");
+    assert!(err.to_string().contains(&cid("nope").to_string()));
+}
+
+#[test]
+fn searches_stop_at_their_budget_and_say_so() {
+    // A chain of 200 concepts plus a dense fan at the start.
+    let mut m = memory();
+    let mut ops: Vec<Op> = (0..200)
+        .map(|i| Op::put_concept(ConceptInput::new(format!("n{i}")), 1))
+        .collect();
+    for i in 0..199 {
+        ops.push(Op::put_association(
+            cid(&format!("n{i}")),
+            cid(&format!("n{}", i + 1)),
+            Kind::Causal,
+            0.9,
+            1.0,
+            1,
+        ));
+    }
+    for i in 2..150 {
+        ops.push(Op::put_association(
+            cid("n0"),
+            cid(&format!("n{i}")),
+            Kind::Semantic,
+            0.1,
+            1.0,
+            1,
+        ));
+    }
+    m.write(ops).expect("write");
+    let tight = PathOptions {
+        max_depth: 16,
+        visited_max: 5,
+        direction: Direction::Forward,
+        kinds: KindSet::ALL,
+    };
+    let r = m
+        .db()
+        .most_confident_path(cid("n0"), cid("n199"), &tight)
+        .expect("query");
+    assert!(r.paths.is_empty());
+    assert!(r.budget_exhausted);
+    assert_eq!(r.visited, 5);
+    let r = m
+        .db()
+        .shortest_path(cid("n0"), cid("n199"), &tight)
+        .expect("query");
+    assert!(r.budget_exhausted && r.paths.is_empty());
+    let r = m
+        .db()
+        .k_best_paths(cid("n0"), cid("n199"), 3, &tight)
+        .expect("query");
+    assert!(r.budget_exhausted);
+    // With enough budget the path is found (n0 → n149 → … is 51 hops: beyond 16, so none).
+    let roomy = PathOptions {
+        max_depth: 16,
+        visited_max: 100_000,
+        ..tight
+    };
+    let r = m
+        .db()
+        .shortest_path(cid("n0"), cid("n160"), &roomy)
+        .expect("query");
+    assert!(!r.budget_exhausted);
+    assert_eq!(r.paths[0].steps.len(), 12, "n0 → n149 → … → n160");
+}
+
+/// All simple paths from `from` to `to` with at most `depth` hops, as products of confidences.
+fn brute_force(edges: &[(usize, usize, f32)], from: usize, to: usize, depth: usize) -> Vec<f32> {
+    fn walk(
+        edges: &[(usize, usize, f32)],
+        at: usize,
+        to: usize,
+        depth: usize,
+        seen: &mut Vec<usize>,
+        conf: f64,
+        out: &mut Vec<f32>,
+    ) {
+        if at == to {
+            out.push(conf as f32);
+            return;
+        }
+        if depth == 0 {
+            return;
+        }
+        for &(s, t, c) in edges {
+            if s == at && !seen.contains(&t) && c > 0.0 {
+                seen.push(t);
+                walk(edges, t, to, depth - 1, seen, conf * f64::from(c), out);
+                seen.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(edges, from, to, depth, &mut vec![from], 1.0, &mut out);
+    out.sort_by(|a, b| b.total_cmp(a));
+    out
+}
+
+#[test]
+fn k_best_paths_match_brute_force_on_random_graphs() {
+    let mut rng = Rng::new(42);
+    for round in 0..60 {
+        let n = 6 + rng.below(5) as usize;
+        let mut edges: Vec<(usize, usize, f32)> = Vec::new();
+        for s in 0..n {
+            for t in 0..n {
+                if s != t && rng.chance(30) {
+                    edges.push((s, t, 0.05 + rng.unit_f32() * 0.95));
+                }
+            }
+        }
+        let mut m = memory();
+        let mut ops: Vec<Op> = (0..n)
+            .map(|i| Op::put_concept(ConceptInput::new(format!("v{i}")), 1))
+            .collect();
+        ops.extend(edges.iter().map(|(s, t, c)| {
+            Op::put_association(
+                cid(&format!("v{s}")),
+                cid(&format!("v{t}")),
+                Kind::Semantic,
+                *c,
+                1.0,
+                1,
+            )
+        }));
+        m.write(ops).expect("write");
+        let depth = 2 + rng.below(4) as usize;
+        let opts = PathOptions {
+            max_depth: depth as u32,
+            ..PathOptions::default()
+        };
+        let expected = brute_force(&edges, 0, n - 1, depth);
+        let got = m
+            .db()
+            .k_best_paths(cid("v0"), cid(&format!("v{}", n - 1)), 10, &opts)
+            .expect("query");
+        let confidences: Vec<f32> = got.paths.iter().map(|p| p.confidence).collect();
+        let want: Vec<f32> = expected.iter().take(10).copied().collect();
+        assert_eq!(
+            confidences.len(),
+            want.len(),
+            "round {round}: {confidences:?} vs {want:?}"
+        );
+        for (a, b) in confidences.iter().zip(&want) {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "round {round}: {confidences:?} vs {want:?}"
+            );
+        }
+        for p in &got.paths {
+            assert!(p.steps.len() <= depth);
+            let mut seen = p.concepts.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(
+                seen.len(),
+                p.concepts.len(),
+                "round {round}: path has a loop"
+            );
+        }
+        // The shortest path has as few hops as the fewest-hop brute-force path.
+        let shortest = m
+            .db()
+            .shortest_path(cid("v0"), cid(&format!("v{}", n - 1)), &opts)
+            .expect("query");
+        assert_eq!(
+            shortest.paths.is_empty(),
+            expected.is_empty(),
+            "round {round}"
+        );
+    }
+}
+
+#[test]
+fn neighbourhood_is_bounded() {
+    let m = sample();
+    let n = m
+        .db()
+        .neighbourhood(cid("A"), 1, Direction::Forward, KindSet::ALL, 100)
+        .expect("query");
+    let mut ids: Vec<ConceptId> = n.concepts.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    let mut want = vec![cid("A"), cid("B"), cid("E"), cid("F")];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    assert_eq!(n.concepts[0], (cid("A"), 0));
+    assert_eq!(n.associations.len(), 4, "A→B twice, A→E, A→F");
+    let cut = m
+        .db()
+        .neighbourhood(cid("A"), 3, Direction::Both, KindSet::ALL, 3)
+        .expect("query");
+    assert_eq!(cut.concepts.len(), 3);
+    assert!(cut.truncated);
+    assert_eq!(
+        m.db()
+            .neighbourhood(cid("A"), 5, Direction::Both, KindSet::ALL, 3)
+            .expect_err("deep")
+            .code(),
+        "limit_exceeded"
+    );
+}
