@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::model::{Association, Metadata};
 use crate::state::{assoc, Db, EdgeData};
-use crate::vector::{HnswParams, IndexImage, VectorIndex};
+use crate::vector::{HnswParams, VectorIndex};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.
@@ -149,10 +149,20 @@ pub fn encode(db: &Db) -> Result<Vec<u8>> {
         postcard::to_allocvec(&db.vectors.image()).map_err(|e| encode_err("vector index", e))?,
     );
 
+    Ok(assemble(db.last_seq, &sections))
+}
+
+/// Frames the five sections (meta, concepts, associations, vectors, vector index, in that
+/// order) into a snapshot file covering `covered_seq`: header, section table with checksums,
+/// 64-byte aligned sections. Public so that fuzzing can reach the section decoders.
+pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
     let table_end = HEADER_BYTES + TABLE_ENTRY_BYTES * SECTIONS.len();
     let mut offset = align(table_end);
     let mut table = Vec::with_capacity(TABLE_ENTRY_BYTES * SECTIONS.len());
-    for (kind, bytes) in SECTIONS.iter().zip(&sections) {
+    let empty = Vec::new();
+    let section = |i: usize| sections.get(i).unwrap_or(&empty);
+    for (i, kind) in SECTIONS.iter().enumerate() {
+        let bytes = section(i);
         table.extend_from_slice(&(*kind as u32).to_le_bytes());
         table.extend_from_slice(&0u32.to_le_bytes());
         table.extend_from_slice(&(offset as u64).to_le_bytes());
@@ -165,18 +175,18 @@ pub fn encode(db: &Db) -> Result<Vec<u8>> {
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     out.extend_from_slice(&(SECTIONS.len() as u32).to_le_bytes());
-    out.extend_from_slice(&db.last_seq.to_le_bytes());
+    out.extend_from_slice(&covered_seq.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     let mut crc = crc32fast::Hasher::new();
     crc.update(&out[..28]);
     crc.update(&table);
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&table);
-    for bytes in &sections {
+    for i in 0..SECTIONS.len() {
         out.resize(align(out.len()), 0);
-        out.extend_from_slice(bytes);
+        out.extend_from_slice(section(i));
     }
-    Ok(out)
+    out
 }
 
 fn align(n: usize) -> usize {
@@ -317,7 +327,6 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
     let concepts: Vec<ConceptIn> = decode_section("concepts", sections[1])?;
     let associations: Vec<Association> = decode_section("associations", sections[2])?;
     let vector_bytes = sections[3];
-    let image: IndexImage = decode_section("vector index", sections[4])?;
 
     let bad = |reason: String| Err(Error::corrupt_snapshot(reason));
     if concepts.len() as u64 != meta.concepts || associations.len() as u64 != meta.associations {
@@ -331,6 +340,8 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
             meta.vectors
         ));
     }
+    let image = crate::vector::decode_image(sections[4], meta.dimension)
+        .map_err(Error::corrupt_snapshot)?;
     let mut db = Db::new(params);
     db.dimension = meta.dimension;
     db.last_seq = covered;

@@ -439,6 +439,139 @@ impl VectorIndex {
     }
 }
 
+/// Decodes a snapshot's index image, checking the graph's structure first: instant-distance
+/// indexes its arrays with the stored neighbour ids unchecked, so a graph that passed its
+/// checksum but is inconsistent (a bug, or a crafted file) must be refused here rather than panic
+/// in a later search.
+pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<IndexImage, String> {
+    let shape: ImageShape = match postcard::take_from_bytes(bytes) {
+        Ok((shape, [])) => shape,
+        Ok((_, rest)) => {
+            return Err(format!(
+                "vector index section has {} trailing bytes",
+                rest.len()
+            ))
+        }
+        Err(e) => return Err(format!("vector index section does not decode: {e}")),
+    };
+    if let Some(sealed) = &shape.sealed {
+        sealed.check(dimension)?;
+    }
+    match postcard::take_from_bytes::<IndexImage>(bytes) {
+        Ok((image, [])) => Ok(image),
+        Ok(_) => Err("vector index section has trailing bytes".into()),
+        Err(e) => Err(format!("vector index section does not decode: {e}")),
+    }
+}
+
+/// Mirror of the serialized layout of instant-distance 0.6's `HnswMap` (checked against the
+/// real thing by a test), used only to validate a graph before instant-distance loads it.
+#[derive(Deserialize)]
+struct ImageShape {
+    sealed: Option<SealedShape>,
+    #[allow(dead_code)]
+    current: Vec<(ConceptId, u64)>,
+    #[allow(dead_code)]
+    next_vseq: u64,
+}
+
+#[derive(Deserialize)]
+struct SealedShape {
+    map: MapShape,
+    #[allow(dead_code)]
+    params: HnswParams,
+    len: usize,
+}
+
+#[derive(Deserialize)]
+struct MapShape {
+    hnsw: HnswShape,
+    values: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct HnswShape {
+    #[allow(dead_code)]
+    ef_search: usize,
+    points: Vec<Unit>,
+    zero: Vec<Neighbours<64>>,
+    layers: Vec<Vec<Neighbours<32>>>,
+}
+
+/// A fixed-size neighbour list (serialized as a tuple of point ids; `u32::MAX` ends it).
+struct Neighbours<const N: usize>(Vec<u32>);
+
+impl<'de, const N: usize> Deserialize<'de> for Neighbours<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<const N: usize>;
+        impl<'de, const N: usize> serde::de::Visitor<'de> for Visit<N> {
+            type Value = Neighbours<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{N} point ids")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut ids = Vec::with_capacity(N);
+                for i in 0..N {
+                    match seq.next_element::<u32>()? {
+                        Some(id) => ids.push(id),
+                        None => return Err(serde::de::Error::invalid_length(i, &self)),
+                    }
+                }
+                Ok(Neighbours(ids))
+            }
+        }
+        d.deserialize_tuple(N, Visit::<N>)
+    }
+}
+
+impl SealedShape {
+    fn check(&self, dimension: Option<u32>) -> Result<(), String> {
+        let h = &self.map.hnsw;
+        let n = h.points.len();
+        if self.map.values.len() != n || self.len != n || h.zero.len() != n {
+            return Err(format!(
+                "vector graph sizes disagree: {n} points, {} values, {} nodes",
+                self.map.values.len(),
+                h.zero.len()
+            ));
+        }
+        if let Some(dim) = dimension {
+            if let Some(p) = h.points.iter().find(|p| p.0.len() != dim as usize) {
+                return Err(format!(
+                    "vector graph holds a point of dimension {}, expected {dim}",
+                    p.0.len()
+                ));
+            }
+        }
+        let in_range =
+            |ids: &[u32], len: usize| ids.iter().all(|&id| id == u32::MAX || (id as usize) < len);
+        if !h.zero.iter().all(|node| in_range(&node.0, n)) {
+            return Err("vector graph has a neighbour id out of range in layer 0".into());
+        }
+        let mut below = n;
+        for (i, layer) in h.layers.iter().enumerate() {
+            if layer.len() > below || (n > 0 && layer.is_empty()) {
+                return Err(format!(
+                    "vector graph layer {} has a bad size {}",
+                    i + 1,
+                    layer.len()
+                ));
+            }
+            if !layer.iter().all(|node| in_range(&node.0, layer.len())) {
+                return Err(format!(
+                    "vector graph has a neighbour id out of range in layer {}",
+                    i + 1
+                ));
+            }
+            below = layer.len();
+        }
+        Ok(())
+    }
+}
+
 /// Borrowed form of [`IndexImage`] for encoding.
 #[derive(Serialize)]
 pub(crate) struct IndexImageRef<'a> {
@@ -490,5 +623,62 @@ mod tests {
         assert_eq!(order, vec![ids[0], ids[1], ids[3]]);
         assert!((hits[0].1 - 1.0).abs() < 1e-6);
         assert_eq!(index.search(&v(1.0, 0.0), 10, Some(ids[0])).len(), 2);
+    }
+
+    fn image_bytes(n: u64) -> Vec<u8> {
+        let mut index = VectorIndex::new(HnswParams::default());
+        for i in 0..n {
+            let x = i as f32;
+            index.upsert(
+                ConceptId(u128::from(i)),
+                &[x.sin() + 1.5, x.cos(), (x * 0.3).sin()],
+            );
+        }
+        let sealed = index.freeze().build();
+        index.install(sealed);
+        postcard::to_allocvec(&index.image()).expect("encode")
+    }
+
+    #[test]
+    fn the_layout_mirror_matches_instant_distance() {
+        for n in [0, 1, 5, 300] {
+            let bytes = image_bytes(n);
+            let image = decode_image(&bytes, Some(3)).expect("a real graph passes the checks");
+            assert_eq!(image.sealed.map(|s| s.len), Some(n as usize));
+        }
+        assert!(
+            decode_image(&image_bytes(5), Some(4)).is_err(),
+            "wrong dimension"
+        );
+    }
+
+    #[test]
+    fn out_of_range_neighbours_are_refused() {
+        let bytes = image_bytes(40);
+        let shape: ImageShape = postcard::from_bytes(&bytes).expect("shape");
+        let n = shape.sealed.as_ref().map_or(0, |s| s.map.hnsw.points.len());
+        assert_eq!(n, 40);
+        // Find a neighbour id in the encoding and replace it with one past the end: re-encode the
+        // mirror with a bad id by editing the first zero-layer node.
+        let mut found = 0;
+        for pos in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            // 40 as a postcard varint is the single byte 40 (< 128).
+            if bad[pos] < 40 {
+                bad[pos] = 41;
+                if let Ok(shape) = postcard::from_bytes::<ImageShape>(&bad) {
+                    if let Some(sealed) = &shape.sealed {
+                        if sealed.check(Some(3)).is_err() {
+                            found += 1;
+                            assert!(decode_image(&bad, Some(3)).is_err());
+                        }
+                    }
+                }
+            }
+            if found > 3 {
+                break;
+            }
+        }
+        assert!(found > 0, "no neighbour id could be pushed out of range");
     }
 }
