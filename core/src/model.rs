@@ -230,8 +230,11 @@ pub enum Op {
         confidence: f32,
         /// Its metadata.
         metadata: Metadata,
-        /// When (ms).
+        /// When (ms): the concept's `updated_ms`, and its `created_ms` when it is new.
         at_ms: u64,
+        /// An explicit creation time (import of an exported memory); `None` keeps the existing
+        /// concept's creation time, or uses `at_ms` for a new one.
+        created_ms: Option<u64>,
     },
     /// Delete a concept and every association that touches it.
     DeleteConcept {
@@ -250,8 +253,10 @@ pub enum Op {
         confidence: f32,
         /// Weight (finite, ≥ 0).
         weight: f32,
-        /// When (ms).
+        /// When (ms): its `updated_ms`, and its `created_ms` when it is new.
         at_ms: u64,
+        /// An explicit creation time (import); `None` keeps the existing one or uses `at_ms`.
+        created_ms: Option<u64>,
     },
     /// Delete one association.
     DeleteAssociation {
@@ -277,6 +282,7 @@ impl Op {
             confidence: input.confidence,
             metadata: input.metadata,
             at_ms,
+            created_ms: None,
         }
     }
 
@@ -296,6 +302,7 @@ impl Op {
             confidence,
             weight,
             at_ms,
+            created_ms: None,
         }
     }
 
@@ -308,8 +315,11 @@ impl Op {
                 strength,
                 confidence,
                 metadata,
+                at_ms,
+                created_ms,
                 ..
             } => {
+                check_created(field, *created_ms, *at_ms)?;
                 if content.len() > CONTENT_BYTES_MAX {
                     return Err(Error::limit(
                         format!("{field}.content (bytes)"),
@@ -332,8 +342,13 @@ impl Op {
                 Ok(())
             }
             Op::PutAssociation {
-                confidence, weight, ..
+                confidence,
+                weight,
+                at_ms,
+                created_ms,
+                ..
             } => {
+                check_created(field, *created_ms, *at_ms)?;
                 check_unit(&format!("{field}.confidence"), *confidence)?;
                 check_strength(&format!("{field}.weight"), *weight)
             }
@@ -342,6 +357,16 @@ impl Op {
             }
             Op::DeleteConcept { .. } | Op::DeleteAssociation { .. } => Ok(()),
         }
+    }
+}
+
+fn check_created(field: &str, created_ms: Option<u64>, at_ms: u64) -> Result<()> {
+    match created_ms {
+        Some(created) if created > at_ms => Err(Error::invalid(
+            format!("{field}.created_ms"),
+            format!("{created} is after the update time {at_ms}"),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -75,8 +75,10 @@ impl Db {
                 confidence,
                 metadata,
                 at_ms,
+                created_ms,
             } => {
-                let created_ms = self.concepts.get(id).map_or(*at_ms, |c| c.created_ms);
+                let created_ms = created_ms
+                    .unwrap_or_else(|| self.concepts.get(id).map_or(*at_ms, |c| c.created_ms));
                 match embedding {
                     Some(v) => {
                         if self.dimension.is_none() {
@@ -126,11 +128,14 @@ impl Db {
                 confidence,
                 weight,
                 at_ms,
+                created_ms,
             } => {
                 let edges = self.out.entry(*source).or_default();
-                let created_ms = edges
-                    .get(&(*target, *kind))
-                    .map_or(*at_ms, |e| e.created_ms);
+                let created_ms = created_ms.unwrap_or_else(|| {
+                    edges
+                        .get(&(*target, *kind))
+                        .map_or(*at_ms, |e| e.created_ms)
+                });
                 let fresh = edges
                     .insert(
                         (*target, *kind),

@@ -273,3 +273,26 @@ fn batch_limits_are_enforced() {
     assert!(m.poisoned().is_none(), "bad input must not poison");
     m.write(vec![c("still fine")]).expect("writable");
 }
+
+#[test]
+fn explicit_creation_times_are_kept_and_checked() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    let mut op = Op::put_concept(ConceptInput::new("imported"), 500);
+    if let Op::PutConcept { created_ms, .. } = &mut op {
+        *created_ms = Some(100);
+    }
+    m.write(vec![op]).expect("import");
+    let c = m.db().concept(id("imported")).expect("there");
+    assert_eq!((c.created_ms, c.updated_ms), (100, 500));
+    let mut late =
+        Op::put_association(id("imported"), id("imported"), Kind::Semantic, 0.5, 1.0, 10);
+    if let Op::PutAssociation { created_ms, .. } = &mut late {
+        *created_ms = Some(11);
+    }
+    let err = m.write(vec![late]).expect_err("created after updated");
+    assert_eq!(
+        err.to_string(),
+        "invalid ops[0].created_ms: 11 is after the update time 10"
+    );
+}

@@ -147,6 +147,7 @@ fn concept_updated(i: u64) -> Op {
             confidence: 0.99,
             metadata,
             at_ms: at_ms + 5_000,
+            created_ms: None,
         },
         other => other,
     }

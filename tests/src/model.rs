@@ -43,7 +43,11 @@ impl Model {
                 confidence,
                 metadata,
                 at_ms,
+                created_ms,
             } => {
+                if created_ms.is_some_and(|c| c > *at_ms) {
+                    return false;
+                }
                 if let Some(v) = embedding {
                     match self.dimension {
                         Some(d) if d as usize != v.len() => return false,
@@ -51,7 +55,8 @@ impl Model {
                         None => self.dimension = Some(v.len() as u32),
                     }
                 }
-                let created_ms = self.concepts.get(id).map_or(*at_ms, |c| c.created_ms);
+                let created_ms = created_ms
+                    .unwrap_or_else(|| self.concepts.get(id).map_or(*at_ms, |c| c.created_ms));
                 self.concepts.insert(
                     *id,
                     Concept {
@@ -82,7 +87,11 @@ impl Model {
                 confidence,
                 weight,
                 at_ms,
+                created_ms,
             } => {
+                if created_ms.is_some_and(|c| c > *at_ms) {
+                    return false;
+                }
                 if !self.concepts.contains_key(source) || !self.concepts.contains_key(target) {
                     return false;
                 }
@@ -91,7 +100,9 @@ impl Model {
                     target: *target,
                     kind: *kind,
                 };
-                let created_ms = self.associations.get(&key).map_or(*at_ms, |a| a.created_ms);
+                let created_ms = created_ms.unwrap_or_else(|| {
+                    self.associations.get(&key).map_or(*at_ms, |a| a.created_ms)
+                });
                 self.associations.insert(
                     key,
                     Association {
@@ -189,7 +200,15 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
                 metadata.insert(format!("k{}", rng.below(5)), format!("v{}", rng.below(100)));
             }
             input.metadata = metadata;
-            Op::put_concept(input, *clock)
+            let mut op = Op::put_concept(input, *clock);
+            if let Op::PutConcept { created_ms, .. } = &mut op {
+                // Import-style explicit creation times, now and then one that is invalid.
+                if rng.chance(10) {
+                    *created_ms =
+                        Some(clock.saturating_sub(rng.below(5000)) + rng.below(2) * 10_000);
+                }
+            }
+            op
         }
         45..=74 => Op::put_association(
             id(rng),
