@@ -11,6 +11,7 @@ use crate::state::{Db, Overlay};
 use crate::storage::{Storage, StorageError};
 use crate::vector::{HnswParams, SealInput, Sealed, VectorCounts};
 use crate::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Options for [`Memory::open`].
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -103,16 +104,88 @@ impl<S: Storage> LogSource for LogReader<'_, S> {
     }
 }
 
-/// An open memory: its state, its storage, and the write path.
+/// What the writer knows that readers may ask about.
+#[derive(Clone, Debug, Default)]
+struct Status {
+    log_bytes: u64,
+    checkpoint_seq: Option<u64>,
+    poisoned: Option<String>,
+}
+
+/// The part of a memory that readers share with its writer.
+struct Shared {
+    db: RwLock<Db>,
+    status: Mutex<Status>,
+}
+
+impl Shared {
+    // A panic while a lock was held can only come from a bug in the engine; the state it
+    // guards was validated before any change, so reads go on rather than cascade the panic.
+    fn read(&self) -> RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Db> {
+        self.db.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn status(&self) -> MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A cheap, cloneable read handle on a memory, for other threads: reads take a read lock that
+/// the writer holds only while it applies already-synced batches (never during I/O).
+#[derive(Clone)]
+pub struct Reader {
+    shared: Arc<Shared>,
+}
+
+impl Reader {
+    /// The state as of the last acknowledged write.
+    pub fn db(&self) -> RwLockReadGuard<'_, Db> {
+        self.shared.read()
+    }
+
+    /// Counts for monitoring.
+    pub fn stats(&self) -> Stats {
+        let counts = self.shared.read().counts();
+        let status = self.shared.status().clone();
+        Stats {
+            concepts: counts.concepts,
+            associations: counts.associations,
+            dimension: counts.dimension,
+            vectors: counts.vectors,
+            last_seq: counts.last_seq,
+            log_bytes: status.log_bytes,
+            checkpoint_seq: status.checkpoint_seq,
+            poisoned: status.poisoned,
+        }
+    }
+
+    /// A frozen view of every live vector, for building a new sealed index on any thread.
+    pub fn freeze_vectors(&self) -> SealInput {
+        self.shared.read().vectors.freeze()
+    }
+
+    /// Installs an index built from [`freeze_vectors`](Self::freeze_vectors); writes made since
+    /// the freeze stay searchable and correct. The index is not logged: it is rebuilt from the
+    /// data if lost, and a checkpoint stores it.
+    pub fn install_vectors(&self, sealed: Sealed) {
+        self.shared.write().vectors.install(sealed);
+    }
+}
+
+/// An open memory: its state, its storage, and the write path. Owned by one writer (a thread
+/// or a worker); other threads read through [`Reader`]s.
 pub struct Memory<S: Storage> {
     storage: S,
-    db: Db,
+    shared: Arc<Shared>,
+    reader: Reader,
     overlay: Overlay,
     staged: Vec<(u64, Vec<Op>)>,
     next_seq: u64,
     log_bytes: u64,
-    checkpoint_seq: Option<u64>,
-    poisoned: Option<String>,
 }
 
 impl<S: Storage> Memory<S> {
@@ -215,18 +288,28 @@ impl<S: Storage> Memory<S> {
         report.records_replayed = replayed;
         report.records_skipped = skipped;
         report.last_seq = db.last_seq;
+        let existing_dimension = db.dimension;
+        let shared = Arc::new(Shared {
+            db: RwLock::new(db),
+            status: Mutex::new(Status {
+                log_bytes,
+                checkpoint_seq: report.snapshot_seq,
+                poisoned: None,
+            }),
+        });
         let mut memory = Memory {
             storage,
-            db,
+            reader: Reader {
+                shared: shared.clone(),
+            },
+            shared,
             overlay: Overlay::default(),
             staged: Vec::new(),
             next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
             log_bytes,
-            checkpoint_seq: report.snapshot_seq,
-            poisoned: None,
         };
         if let Some(dimension) = options.dimension {
-            match memory.db.dimension {
+            match existing_dimension {
                 Some(existing) if existing != dimension => {
                     return Err(Error::DimensionMismatch {
                         expected: existing,
@@ -243,29 +326,39 @@ impl<S: Storage> Memory<S> {
     }
 
     /// The state as of the last acknowledged write: every read goes through this.
-    pub fn db(&self) -> &Db {
-        &self.db
+    pub fn db(&self) -> RwLockReadGuard<'_, Db> {
+        self.shared.read()
+    }
+
+    /// A read handle for other threads.
+    pub fn reader(&self) -> Reader {
+        self.reader.clone()
     }
 
     /// Whether (and why) the memory refuses writes.
-    pub fn poisoned(&self) -> Option<&str> {
-        self.poisoned.as_deref()
+    pub fn poisoned(&self) -> Option<String> {
+        self.shared.status().poisoned.clone()
     }
 
     fn poison(&mut self, error: Error) -> Error {
-        self.poisoned = Some(error.to_string());
+        self.shared.status().poisoned = Some(error.to_string());
         self.staged.clear();
         self.overlay.clear();
         error
     }
 
     fn check_writable(&self) -> Result<()> {
-        match &self.poisoned {
+        match &self.shared.status().poisoned {
             Some(cause) => Err(Error::Poisoned {
                 cause: cause.clone(),
             }),
             None => Ok(()),
         }
+    }
+
+    fn set_log_bytes(&mut self, log_bytes: u64) {
+        self.log_bytes = log_bytes;
+        self.shared.status().log_bytes = log_bytes;
     }
 
     /// Writes one atomic batch durably and applies it: returns its sequence number once synced.
@@ -288,11 +381,11 @@ impl<S: Storage> Memory<S> {
         self.check_writable()?;
         let seq = self.next_seq;
         let record = wal::encode_record(seq, &ops)?;
-        self.overlay.stage(&self.db, &ops)?;
+        self.overlay.stage(&self.shared.read(), &ops)?;
         if let Err(e) = self.storage.log_append(&record) {
             return Err(self.poison(storage_err("log append")(e)));
         }
-        self.log_bytes += record.len() as u64;
+        self.set_log_bytes(self.log_bytes + record.len() as u64);
         self.next_seq += 1;
         self.staged.push((seq, ops));
         Ok(seq)
@@ -311,14 +404,17 @@ impl<S: Storage> Memory<S> {
         if self.staged.is_empty() {
             return Ok(None);
         }
+        // The sync runs with no lock held: readers go on meanwhile.
         if let Err(e) = self.storage.log_sync() {
             return Err(self.poison(storage_err("log sync")(e)));
         }
         let mut last = None;
+        let mut db = self.shared.write();
         for (seq, ops) in self.staged.drain(..) {
-            self.db.apply(seq, &ops);
+            db.apply(seq, &ops);
             last = Some(seq);
         }
+        drop(db);
         self.overlay.clear();
         Ok(last)
     }
@@ -332,7 +428,12 @@ impl<S: Storage> Memory<S> {
                 reason: "a group commit is staged; commit it before a checkpoint".into(),
             });
         }
-        let bytes = snapshot::encode(&self.db)?;
+        // Encoded under a read lock (readers go on); written with no lock held. Only this
+        // writer changes the data, so the state cannot move in between.
+        let (bytes, seq) = {
+            let db = self.shared.read();
+            (snapshot::encode(&db)?, db.last_seq)
+        };
         // A failed replacement leaves the old snapshot and the whole log: nothing is lost, so
         // the memory stays writable.
         self.storage
@@ -342,45 +443,30 @@ impl<S: Storage> Memory<S> {
         if let Err(e) = self.storage.log_truncate(LOG_HEADER_BYTES) {
             return Err(self.poison(storage_err("log truncate")(e)));
         }
-        self.log_bytes = LOG_HEADER_BYTES;
-        self.checkpoint_seq = Some(self.db.last_seq);
+        self.set_log_bytes(LOG_HEADER_BYTES);
+        self.shared.status().checkpoint_seq = Some(seq);
         Ok(CheckpointReport {
-            seq: self.db.last_seq,
+            seq,
             snapshot_bytes: bytes.len() as u64,
             log_bytes_dropped: dropped,
         })
     }
 
-    /// A frozen view of every live vector, for building a new sealed index off the write path.
-    pub fn freeze_vectors(&self) -> SealInput {
-        self.db.vectors.freeze()
+    /// Size of the log in bytes, staged batches included.
+    pub fn log_bytes(&self) -> u64 {
+        self.log_bytes
     }
 
-    /// Installs an index built from [`freeze_vectors`](Self::freeze_vectors); writes made since
-    /// the freeze stay searchable.
-    pub fn install_vectors(&mut self, sealed: Sealed) {
-        self.db.vectors.install(sealed);
-    }
-
-    /// Freezes, builds and installs on this thread.
+    /// Freezes, builds and installs the vector index on this thread (hosts with threads do the
+    /// build elsewhere through [`Reader::freeze_vectors`] and [`Reader::install_vectors`]).
     pub fn seal_vectors(&mut self) {
-        let sealed = self.freeze_vectors().build();
-        self.install_vectors(sealed);
+        let sealed = self.reader.freeze_vectors().build();
+        self.reader.install_vectors(sealed);
     }
 
     /// Counts for monitoring.
     pub fn stats(&self) -> Stats {
-        let counts = self.db.counts();
-        Stats {
-            concepts: counts.concepts,
-            associations: counts.associations,
-            dimension: counts.dimension,
-            vectors: counts.vectors,
-            last_seq: counts.last_seq,
-            log_bytes: self.log_bytes,
-            checkpoint_seq: self.checkpoint_seq,
-            poisoned: self.poisoned.clone(),
-        }
+        self.reader.stats()
     }
 
     /// The storage, e.g. for fault injection in tests or a host's own bookkeeping. Writing

@@ -24,7 +24,9 @@ pub mod storage;
 pub mod vector;
 pub mod wal;
 
-pub use engine::{repair, CheckpointReport, Memory, Options, RecoveryReport, RepairReport, Stats};
+pub use engine::{
+    repair, CheckpointReport, Memory, Options, Reader, RecoveryReport, RepairReport, Stats,
+};
 pub use error::{Error, Result};
 pub use graph::{Direction, Listing, Neighbourhood, Path, PathOptions, PathsResult, Step};
 pub use id::ConceptId;

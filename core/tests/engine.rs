@@ -108,7 +108,8 @@ fn learning_the_same_text_twice_updates_one_concept() {
     again.strength = 3.0;
     m.write(vec![Op::put_concept(again, 200)]).expect("second");
     assert_eq!(m.db().counts().concepts, 1);
-    let g = m.db().concept(id("gravity")).expect("there");
+    let db = m.db();
+    let g = db.concept(id("gravity")).expect("there");
     assert_eq!((g.created_ms, g.updated_ms, g.strength), (100, 200, 3.0));
 }
 
@@ -179,7 +180,8 @@ fn scan_pages_through_every_concept_once() {
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = m.db().scan(after, 10).expect("scan");
+        let db = m.db();
+        let page = db.scan(after, 10).expect("scan");
         seen.extend(page.concepts.iter().map(|c| c.id));
         match page.next {
             Some(next) => after = Some(next),
@@ -246,6 +248,7 @@ fn association_listing_filters() {
             .code(),
         "concept_not_found"
     );
+    drop(db);
     let err = m
         .write(vec![Op::DeleteAssociation {
             key: sutra_core::AssociationKey {
@@ -283,8 +286,10 @@ fn explicit_creation_times_are_kept_and_checked() {
         *created_ms = Some(100);
     }
     m.write(vec![op]).expect("import");
-    let c = m.db().concept(id("imported")).expect("there");
+    let db = m.db();
+    let c = db.concept(id("imported")).expect("there");
     assert_eq!((c.created_ms, c.updated_ms), (100, 500));
+    drop(db);
     let mut late =
         Op::put_association(id("imported"), id("imported"), Kind::Semantic, 0.5, 1.0, 10);
     if let Op::PutAssociation { created_ms, .. } = &mut late {
@@ -295,4 +300,30 @@ fn explicit_creation_times_are_kept_and_checked() {
         err.to_string(),
         "invalid ops[0].created_ms: 11 is after the update time 10"
     );
+}
+
+#[test]
+fn readers_on_other_threads_see_each_acknowledged_write() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    let reader = m.reader();
+    let watcher = std::thread::spawn(move || {
+        // Counts only ever grow, one whole batch (two concepts) at a time.
+        let mut last = 0;
+        while last < 200 {
+            let now = reader.db().counts().concepts;
+            assert!(now >= last && now % 2 == 0, "saw {now} after {last}");
+            last = now;
+            std::thread::yield_now();
+        }
+        reader.stats()
+    });
+    for i in 0..100 {
+        m.write(vec![c(&format!("left {i}")), c(&format!("right {i}"))])
+            .expect("write");
+    }
+    let stats = watcher.join().expect("reader thread");
+    assert_eq!(stats.concepts, 200);
+    assert_eq!(stats.last_seq, 100);
+    assert!(stats.log_bytes > 16);
 }

@@ -116,6 +116,7 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     assert!(recall >= 0.95, "recall@10 {recall} < 0.95");
 
     // After re-sealing everything is in the graph and recall holds.
+    drop(db);
     memory.seal_vectors();
     let counts = memory.stats().vectors;
     assert_eq!((counts.sealed, counts.fresh, counts.stale), (19_500, 0, 0));

@@ -157,7 +157,7 @@ fn concept_updated(i: u64) -> Op {
 pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
     let batches = rich_batches();
     let expected = expected_state(&batches);
-    let e = expected.db();
+    let e = &*expected.db();
     // Spot-check the expectation itself so the comparison below means something.
     let c1 = e.concept(id(1)).expect("concept 1");
     assert_eq!(c1.strength, 42.0);
@@ -178,15 +178,15 @@ pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
     for batch in &batches {
         write(&mut memory, batch.clone());
     }
-    assert_same(memory.db(), e, "live");
+    assert_same(&memory.db(), e, "live");
     let storage = h.reopen(memory.into_storage());
     let (memory, report) = open(storage);
     assert_eq!(report.records_replayed, batches.len() as u64);
     assert_eq!(report.torn_bytes_dropped, 0);
-    assert_same(memory.db(), e, "after clean reopen");
+    assert_same(&memory.db(), e, "after clean reopen");
     let storage = h.crash(memory.into_storage(), CrashMode::DropPending);
     let (mut memory, _) = open(storage);
-    assert_same(memory.db(), e, "after crash");
+    assert_same(&memory.db(), e, "after crash");
     // Through a checkpoint too: the snapshot must carry every field.
     memory.seal_vectors();
     memory.checkpoint().expect("checkpoint");
@@ -194,7 +194,7 @@ pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
     let (memory, report) = open(storage);
     assert_eq!(report.snapshot_seq, Some(batches.len() as u64));
     assert_eq!(report.records_replayed, 0);
-    assert_same(memory.db(), e, "after checkpoint and crash");
+    assert_same(&memory.db(), e, "after checkpoint and crash");
     let hits = memory.db().similar_to(id(1), 3).expect("search");
     assert!(!hits.is_empty() && hits.iter().all(|hit| hit.id != id(1) && hit.id != id(4)));
 }
@@ -644,7 +644,7 @@ pub fn replay_is_deterministic<H: Harness>(h: &mut H) {
     let (second, _) = open(h.set_log_bytes(fresh, log));
     assert_eq!(first.db().digest(), live);
     assert_eq!(second.db().digest(), live);
-    assert_same(first.db(), second.db(), "two replays");
+    assert_same(&first.db(), &second.db(), "two replays");
 }
 
 /// A bad record followed by valid ones refuses to open, naming offset and sequence number;

@@ -398,7 +398,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
                     }
                 }
                 model
-                    .matches(memory.db())
+                    .matches(&memory.db())
                     .map_err(|e| fail(format!("failed commit became visible: {e}")))?;
             }
             1 if in_flight.is_empty() => {
@@ -416,7 +416,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
                 model = probe;
                 in_flight.clear();
                 model
-                    .matches(memory.db())
+                    .matches(&memory.db())
                     .map_err(|e| fail(format!("after group commit: {e}")))?;
             }
             _ => {}
@@ -427,7 +427,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
         // The acknowledged state plus some prefix of the in-flight batches, nothing else.
         stats.crashes += 1;
         let mut candidate = model.clone();
-        let mut matched = candidate.matches(memory.db()).is_ok();
+        let mut matched = candidate.matches(&memory.db()).is_ok();
         let mut survivors = 0;
         for batch in &in_flight {
             if matched {
@@ -435,7 +435,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
             }
             candidate.apply(batch);
             survivors += 1;
-            matched = candidate.matches(memory.db()).is_ok();
+            matched = candidate.matches(&memory.db()).is_ok();
         }
         if survivors > 0 {
             stats.in_flight_survived += 1;
@@ -444,7 +444,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
             stats.in_flight_lost += 1;
         }
         if !matched {
-            let why = model.matches(memory.db()).err().unwrap_or_default();
+            let why = model.matches(&memory.db()).err().unwrap_or_default();
             return Err(fail(format!(
                 "after {mode:?} crash the state is neither the acknowledged state nor a prefix of in-flight batches ({why})"
             )));
@@ -453,7 +453,7 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
         check_search(&memory, &model, &mut rng).map_err(fail)?;
     }
     model
-        .matches(memory.db())
+        .matches(&memory.db())
         .map_err(|e| format!("seed {seed}, at the end: {e}"))?;
     Ok(stats)
 }
