@@ -8,6 +8,7 @@
 //! No files, no clock, no threads of its own, no randomness it was not given: timestamps come
 //! from the caller inside each operation and are logged, so replay reproduces them exactly.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod engine;
 pub mod error;

@@ -1,0 +1,224 @@
+//! The core's storage trait on files: one directory per memory holding the log (`wal.log`), the
+//! snapshot (`storage.dat`) and a lock file (`LOCK`).
+//!
+//! - The log is written at its end and made durable with `fdatasync` before anything is
+//!   acknowledged; a new log file is followed by a directory sync.
+//! - The snapshot is read through a memory map; it is replaced by write-temp, sync, rename,
+//!   sync-directory, so a crash leaves the old file or the new one, whole.
+//! - An advisory lock (`flock`) on `LOCK` makes a second process fail at once with a clear
+//!   error instead of corrupting the files.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use sutra_core::{SnapshotBytes, Storage, StorageError};
+
+/// The log's file name.
+pub const LOG_FILE: &str = "wal.log";
+/// The snapshot's file name.
+pub const SNAPSHOT_FILE: &str = "storage.dat";
+/// The snapshot being written.
+pub const SNAPSHOT_TEMP_FILE: &str = "storage.dat.tmp";
+/// The lock file's name.
+pub const LOCK_FILE: &str = "LOCK";
+
+fn io_err<'a>(what: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> StorageError + 'a {
+    move |e| StorageError::new(format!("{what} {}: {e}", path.display()))
+}
+
+/// Syncs a directory so that a file created or renamed in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync directory", dir))
+}
+
+/// The files of one memory.
+#[derive(Debug)]
+pub struct FileStorage {
+    dir: PathBuf,
+    log: File,
+    log_len: u64,
+    synced_len: u64,
+    // Held for the storage's lifetime: dropping it releases the advisory lock.
+    _lock: File,
+}
+
+impl FileStorage {
+    /// Opens (creating if needed) the memory in `dir`, taking its lock.
+    pub fn open(dir: &Path) -> Result<FileStorage, StorageError> {
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StorageError::new(format!(
+                    "memory at {} is already open in another process (its lock file {} is held)",
+                    dir.display(),
+                    lock_path.display()
+                )))
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(StorageError::new(format!(
+                    "lock {}: {e}",
+                    lock_path.display()
+                )))
+            }
+        }
+        let log_path = dir.join(LOG_FILE);
+        let existed = log_path.exists();
+        let log = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .map_err(io_err("open", &log_path))?;
+        if !existed {
+            sync_dir(dir)?;
+        }
+        let log_len = log.metadata().map_err(io_err("stat", &log_path))?.len();
+        // A stale temporary snapshot from a crash mid-checkpoint is never read; remove it.
+        let temp = dir.join(SNAPSHOT_TEMP_FILE);
+        if temp.exists() {
+            fs::remove_file(&temp).map_err(io_err("remove", &temp))?;
+        }
+        Ok(FileStorage {
+            dir: dir.to_path_buf(),
+            log,
+            log_len,
+            synced_len: log_len,
+            _lock: lock,
+        })
+    }
+
+    /// The memory's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Length of the log that the last successful sync made durable (as far as this process
+    /// knows): crash tests use it to cut unsynced bytes.
+    pub fn synced_log_len(&self) -> u64 {
+        self.synced_len
+    }
+
+    /// A second handle on the log file (for syncing it from another thread).
+    pub fn log_file(&self) -> Result<File, StorageError> {
+        self.log
+            .try_clone()
+            .map_err(io_err("duplicate", &self.dir.join(LOG_FILE)))
+    }
+
+    /// Snapshot replacement, step 1: write the new snapshot to the temporary file.
+    pub fn snapshot_write_temp(&self, bytes: &[u8]) -> Result<File, StorageError> {
+        let temp = self.dir.join(SNAPSHOT_TEMP_FILE);
+        let mut file = File::create(&temp).map_err(io_err("create", &temp))?;
+        file.write_all(bytes).map_err(io_err("write", &temp))?;
+        Ok(file)
+    }
+
+    /// Snapshot replacement, step 2: make the temporary file durable.
+    pub fn snapshot_sync_temp(&self, file: &File) -> Result<(), StorageError> {
+        file.sync_all()
+            .map_err(io_err("sync", &self.dir.join(SNAPSHOT_TEMP_FILE)))
+    }
+
+    /// Snapshot replacement, step 3: rename it over the snapshot (atomic).
+    pub fn snapshot_rename(&self) -> Result<(), StorageError> {
+        let target = self.dir.join(SNAPSHOT_FILE);
+        fs::rename(self.dir.join(SNAPSHOT_TEMP_FILE), &target)
+            .map_err(io_err("rename onto", &target))
+    }
+
+    /// Snapshot replacement, step 4: make the rename durable.
+    pub fn snapshot_sync_dir(&self) -> Result<(), StorageError> {
+        sync_dir(&self.dir)
+    }
+}
+
+/// A memory-mapped snapshot.
+struct Mapped(memmap2::Mmap);
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+#[allow(unsafe_code)]
+fn map(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is undefined behaviour only if the file changes underneath it. The
+    // snapshot file is never written in place: a checkpoint writes a temporary file and renames
+    // it over `storage.dat`, which leaves this mapping on the old inode; and the memory's lock
+    // keeps other Sutra processes out of the directory.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+impl Storage for FileStorage {
+    fn log_len(&mut self) -> Result<u64, StorageError> {
+        Ok(self.log_len)
+    }
+
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.log
+            .read_exact_at(buf, offset)
+            .map_err(io_err("read", &self.dir.join(LOG_FILE)))
+    }
+
+    fn log_append(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.log
+            .write_all_at(bytes, self.log_len)
+            .map_err(io_err("write", &self.dir.join(LOG_FILE)))?;
+        self.log_len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn log_sync(&mut self) -> Result<(), StorageError> {
+        self.log
+            .sync_data()
+            .map_err(io_err("fdatasync", &self.dir.join(LOG_FILE)))?;
+        self.synced_len = self.log_len;
+        Ok(())
+    }
+
+    fn log_truncate(&mut self, len: u64) -> Result<(), StorageError> {
+        let path = self.dir.join(LOG_FILE);
+        self.log.set_len(len).map_err(io_err("truncate", &path))?;
+        self.log.sync_data().map_err(io_err("fdatasync", &path))?;
+        self.log_len = len;
+        self.synced_len = self.synced_len.min(len);
+        Ok(())
+    }
+
+    fn snapshot_read(&mut self) -> Result<Option<SnapshotBytes>, StorageError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        let len = file.metadata().map_err(io_err("stat", &path))?.len();
+        if len == 0 {
+            // An empty mapping is an error on some systems; an empty file is simply corrupt.
+            return Ok(Some(Box::new(Vec::<u8>::new())));
+        }
+        let mapped = map(&file).map_err(io_err("memory-map", &path))?;
+        Ok(Some(Box::new(Mapped(mapped))))
+    }
+
+    fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let temp = self.snapshot_write_temp(bytes)?;
+        self.snapshot_sync_temp(&temp)?;
+        drop(temp);
+        self.snapshot_rename()?;
+        self.snapshot_sync_dir()
+    }
+}

@@ -1,0 +1,240 @@
+//! The shared replay suite and the model-based crash test on real files.
+//!
+//! A process crash cannot lose bytes the OS accepted, so a "crash" here drops the handle and then
+//! cuts or garbles the log's unsynced tail (tracked by the storage) as a power cut could. Faults
+//! are injected by a wrapper that fails a chosen sync, or stops a snapshot replacement after any
+//! of its real file steps (write temp, sync temp, rename, sync directory).
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
+use sutra_core::{SnapshotBytes, Storage, StorageError};
+use sutra_replay::{cases, env_u64, model, Harness};
+use sutra_server::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
+
+/// File storage with fault injection.
+struct Faulty {
+    inner: FileStorage,
+    syncs_until_failure: Option<u64>,
+    snapshot_crash: Option<SnapshotStep>,
+    dead: bool,
+}
+
+impl Faulty {
+    fn live(&self) -> Result<(), StorageError> {
+        if self.dead {
+            Err(StorageError::new("process crashed (injected)"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Storage for Faulty {
+    fn log_len(&mut self) -> Result<u64, StorageError> {
+        self.live()?;
+        self.inner.log_len()
+    }
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        self.live()?;
+        self.inner.log_read(offset, buf)
+    }
+    fn log_append(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.live()?;
+        self.inner.log_append(bytes)
+    }
+    fn log_sync(&mut self) -> Result<(), StorageError> {
+        self.live()?;
+        match self.syncs_until_failure {
+            Some(0) => {
+                self.syncs_until_failure = None;
+                return Err(StorageError::new("injected fdatasync failure (EIO)"));
+            }
+            Some(n) => self.syncs_until_failure = Some(n - 1),
+            None => {}
+        }
+        self.inner.log_sync()
+    }
+    fn log_truncate(&mut self, len: u64) -> Result<(), StorageError> {
+        self.live()?;
+        self.inner.log_truncate(len)
+    }
+    fn snapshot_read(&mut self) -> Result<Option<SnapshotBytes>, StorageError> {
+        self.live()?;
+        self.inner.snapshot_read()
+    }
+    fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.live()?;
+        let Some(step) = self.snapshot_crash.take() else {
+            return self.inner.snapshot_replace(bytes);
+        };
+        self.dead = true;
+        let crash = Err(StorageError::new(format!(
+            "injected crash during snapshot replacement at {step:?}"
+        )));
+        if step == SnapshotStep::WriteTemp {
+            self.inner.snapshot_write_temp(&bytes[..bytes.len() / 2])?;
+            return crash;
+        }
+        let temp = self.inner.snapshot_write_temp(bytes)?;
+        if step == SnapshotStep::SyncTemp {
+            return crash;
+        }
+        self.inner.snapshot_sync_temp(&temp)?;
+        drop(temp);
+        if step == SnapshotStep::Rename {
+            return crash;
+        }
+        self.inner.snapshot_rename()?;
+        crash
+    }
+}
+
+struct FileHarness {
+    root: tempfile::TempDir,
+    next: u64,
+    rng: Rng,
+}
+
+impl FileHarness {
+    fn new(seed: u64) -> Self {
+        FileHarness {
+            root: tempfile::tempdir().expect("temp dir"),
+            next: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Faulty {
+        Faulty {
+            inner: FileStorage::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display())),
+            syncs_until_failure: None,
+            snapshot_crash: None,
+            dead: false,
+        }
+    }
+
+    fn path(storage: &Faulty) -> PathBuf {
+        storage.inner.dir().to_path_buf()
+    }
+}
+
+impl Harness for FileHarness {
+    type Storage = Faulty;
+
+    fn create(&mut self) -> Faulty {
+        self.next += 1;
+        FileHarness::open(&self.root.path().join(format!("memory-{}", self.next)))
+    }
+
+    fn crash(&mut self, storage: Faulty, mode: CrashMode) -> Faulty {
+        let dir = FileHarness::path(&storage);
+        let synced = storage.inner.synced_log_len();
+        drop(storage);
+        let path = dir.join(LOG_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .expect("open log");
+        let len = file.metadata().expect("stat").len();
+        let pending = len.saturating_sub(synced);
+        match mode {
+            CrashMode::DropPending => file.set_len(synced).expect("cut"),
+            CrashMode::KeepPending => {}
+            CrashMode::TornPrefix => file
+                .set_len(synced + self.rng.below(pending + 1))
+                .expect("cut"),
+            CrashMode::Garbled => {
+                let from = synced + self.rng.below(pending + 1);
+                let garbage: Vec<u8> = (from..len).map(|_| self.rng.next_u64() as u8).collect();
+                file.write_all_at(&garbage, from).expect("garble");
+            }
+        }
+        file.sync_all().expect("sync");
+        FileHarness::open(&dir)
+    }
+
+    fn reopen(&mut self, storage: Faulty) -> Faulty {
+        let dir = FileHarness::path(&storage);
+        drop(storage);
+        FileHarness::open(&dir)
+    }
+
+    fn log_bytes(&mut self, storage: &mut Faulty) -> Vec<u8> {
+        let bytes = std::fs::read(FileHarness::path(storage).join(LOG_FILE)).expect("read log");
+        bytes[..storage.inner.synced_log_len() as usize].to_vec()
+    }
+
+    fn set_log_bytes(&mut self, storage: Faulty, bytes: Vec<u8>) -> Faulty {
+        let dir = FileHarness::path(&storage);
+        drop(storage);
+        std::fs::write(dir.join(LOG_FILE), bytes).expect("write log");
+        FileHarness::open(&dir)
+    }
+
+    fn snapshot_bytes(&mut self, storage: &mut Faulty) -> Option<Vec<u8>> {
+        std::fs::read(FileHarness::path(storage).join(SNAPSHOT_FILE)).ok()
+    }
+
+    fn set_snapshot_bytes(&mut self, storage: Faulty, bytes: Vec<u8>) -> Faulty {
+        let dir = FileHarness::path(&storage);
+        drop(storage);
+        std::fs::write(dir.join(SNAPSHOT_FILE), bytes).expect("write snapshot");
+        FileHarness::open(&dir)
+    }
+
+    fn fail_sync_after(&mut self, storage: &mut Faulty, n: u64) {
+        storage.syncs_until_failure = Some(n);
+    }
+
+    fn crash_snapshot_at(&mut self, storage: &mut Faulty, step: SnapshotStep) {
+        storage.snapshot_crash = Some(step);
+    }
+}
+
+macro_rules! replay_cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                cases::$name(&mut FileHarness::new(0xf11e));
+            }
+        )*
+    };
+}
+
+replay_cases!(
+    every_operation_survives_reopen,
+    unsynced_writes_vanish_whole,
+    torn_tail_at_every_offset,
+    bit_flips_in_log_are_detected,
+    bit_flips_in_snapshot_are_detected,
+    checkpoint_crash_at_every_step,
+    interrupted_checkpoint_log_trim,
+    batches_are_atomic_across_crashes,
+    deletes_replay,
+    failed_sync_poisons,
+    replay_is_deterministic,
+    corruption_is_refused_and_repair_truncates,
+    sequence_numbers_survive_checkpoints,
+);
+
+#[test]
+fn every_case_is_listed_here() {
+    assert_eq!(cases::all::<FileHarness>().len(), 13);
+}
+
+/// The model-based crash test on files (fewer cycles than on the simulated disk: every cycle
+/// costs real syncs). `SUTRA_FILE_MODEL_CYCLES` sets the total.
+#[test]
+fn model_based_crash_cycles_on_files() {
+    let total = env_u64("SUTRA_FILE_MODEL_CYCLES", 1_000);
+    let per_seed = 100;
+    for seed in 1..=total.div_ceil(per_seed) {
+        if let Err(e) = model::run_seed(&mut FileHarness::new(seed), seed, per_seed) {
+            panic!("{e}\n(files) replay with SUTRA_SEED={seed}");
+        }
+    }
+}
