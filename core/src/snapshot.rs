@@ -273,7 +273,7 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
                 bytes.len()
             )));
         };
-        if offset % SECTION_ALIGN as u64 != 0 || offset < table_end as u64 {
+        if !offset.is_multiple_of(SECTION_ALIGN as u64) || offset < table_end as u64 {
             return Err(Error::corrupt_snapshot(format!(
                 "{expected:?} section has a bad offset {offset}"
             )));
