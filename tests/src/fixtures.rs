@@ -20,7 +20,7 @@ pub fn concept(i: u64) -> Op {
     metadata.insert("source".into(), format!("fixture-{i}"));
     metadata.insert("lang".into(), "en".into());
     let mut input = ConceptInput::new(format!("concept number {i}: the quick brown fox"));
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         input.embedding = Some(vector(i));
     }
     input.strength = 0.5 + i as f32;
