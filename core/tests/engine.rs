@@ -312,7 +312,7 @@ fn readers_on_other_threads_see_each_acknowledged_write() {
         let mut last = 0;
         while last < 200 {
             let now = reader.db().counts().concepts;
-            assert!(now >= last && now % 2 == 0, "saw {now} after {last}");
+            assert!(now >= last && now.is_multiple_of(2), "saw {now} after {last}");
             last = now;
             std::thread::yield_now();
         }
