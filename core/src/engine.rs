@@ -194,20 +194,7 @@ impl<S: Storage> Memory<S> {
     /// ones, or a snapshot that fails its checks.
     pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
-        let mut db = match storage
-            .snapshot_read()
-            .map_err(storage_err("snapshot read"))?
-        {
-            Some(bytes) => {
-                let db = snapshot::decode((*bytes).as_ref(), options.hnsw)?;
-                report.snapshot_seq = Some(db.last_seq);
-                db
-            }
-            None => Db::new(options.hnsw),
-        };
-        let covered = db.last_seq;
-
-        let mut len = storage.log_len().map_err(storage_err("log length"))?;
+        let len = storage.log_len().map_err(storage_err("log length"))?;
         if len < LOG_HEADER_BYTES {
             // A new log, or one whose creation was cut short before its header was synced.
             if len > 0 {
@@ -220,43 +207,16 @@ impl<S: Storage> Memory<S> {
                 .log_append(&wal::encode_header())
                 .map_err(storage_err("log append"))?;
             storage.log_sync().map_err(storage_err("log sync"))?;
-            len = LOG_HEADER_BYTES;
         }
-        let mut skipped = 0u64;
-        let mut replayed = 0u64;
-        let end = wal::scan(
-            &mut LogReader {
-                storage: &mut storage,
-                len,
-            },
-            |offset, seq, ops| {
-                if seq <= db.last_seq {
-                    skipped += 1;
-                    return Ok(());
-                }
-                let corrupt = |reason: String| Error::CorruptLog {
-                    offset,
-                    seq,
-                    reason,
-                };
-                if seq != db.last_seq + 1 {
-                    return Err(corrupt(format!(
-                        "record {seq} follows state at {}: records {}..{seq} are missing",
-                        db.last_seq,
-                        db.last_seq + 1
-                    )));
-                }
-                let mut check = Overlay::default();
-                check.stage(&db, &ops).map_err(|e| {
-                    corrupt(format!(
-                        "record {seq} does not apply to the state before it: {e}"
-                    ))
-                })?;
-                db.apply(seq, &ops);
-                replayed += 1;
-                Ok(())
-            },
-        )?;
+        let Loaded {
+            db,
+            snapshot_seq,
+            end,
+            skipped,
+            replayed,
+        } = load(&mut storage, options.hnsw)?;
+        report.snapshot_seq = snapshot_seq;
+        let covered = snapshot_seq.unwrap_or(0);
         match end.tail {
             Tail::Clean => {}
             Tail::Torn { offset, bytes } => {
@@ -479,6 +439,133 @@ impl<S: Storage> Memory<S> {
     pub fn into_storage(self) -> S {
         self.storage
     }
+}
+
+/// What [`load`] read, without changing anything.
+struct Loaded {
+    db: Db,
+    snapshot_seq: Option<u64>,
+    end: wal::ScanEnd,
+    skipped: u64,
+    replayed: u64,
+}
+
+/// The one replay routine: decodes the snapshot, then applies every valid log record newer
+/// than it, each validated against the state before it. Reads only; classifies the log's end.
+fn load<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded> {
+    let (mut db, snapshot_seq) = match storage
+        .snapshot_read()
+        .map_err(storage_err("snapshot read"))?
+    {
+        Some(bytes) => {
+            let db = snapshot::decode((*bytes).as_ref(), hnsw)?;
+            let seq = db.last_seq;
+            (db, Some(seq))
+        }
+        None => (Db::new(hnsw), None),
+    };
+    let len = storage.log_len().map_err(storage_err("log length"))?;
+    let mut skipped = 0u64;
+    let mut replayed = 0u64;
+    let end = wal::scan(&mut LogReader { storage, len }, |offset, seq, ops| {
+        if seq <= db.last_seq {
+            skipped += 1;
+            return Ok(());
+        }
+        let corrupt = |reason: String| Error::CorruptLog {
+            offset,
+            seq,
+            reason,
+        };
+        if seq != db.last_seq + 1 {
+            return Err(corrupt(format!(
+                "record {seq} follows state at {}: records {}..{seq} are missing",
+                db.last_seq,
+                db.last_seq + 1
+            )));
+        }
+        let mut check = Overlay::default();
+        check.stage(&db, &ops).map_err(|e| {
+            corrupt(format!(
+                "record {seq} does not apply to the state before it: {e}"
+            ))
+        })?;
+        db.apply(seq, &ops);
+        replayed += 1;
+        Ok(())
+    })?;
+    Ok(Loaded {
+        db,
+        snapshot_seq,
+        end,
+        skipped,
+        replayed,
+    })
+}
+
+/// What [`verify`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyReport {
+    /// Sequence number covered by the snapshot (`None`: no snapshot).
+    pub snapshot_seq: Option<u64>,
+    /// Log records newer than the snapshot that apply cleanly.
+    pub records: u64,
+    /// Log records the snapshot already covers.
+    pub records_skipped: u64,
+    /// Log length.
+    pub log_bytes: u64,
+    /// Bytes of a torn tail (opening would truncate them).
+    pub torn_bytes: u64,
+    /// Concepts, associations and vectors after replay.
+    pub counts: crate::query::StateCounts,
+}
+
+/// Checks every checksum of a memory's snapshot and log and replays the log onto the snapshot
+/// in memory, changing nothing. A torn tail is reported (opening truncates it); corruption is
+/// returned as the error that opening would give.
+pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyReport> {
+    let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
+    if log_bytes < LOG_HEADER_BYTES {
+        let snapshot_seq = match storage
+            .snapshot_read()
+            .map_err(storage_err("snapshot read"))?
+        {
+            Some(bytes) => Some(snapshot::decode((*bytes).as_ref(), hnsw)?.last_seq),
+            None => None,
+        };
+        return Ok(VerifyReport {
+            snapshot_seq,
+            records: 0,
+            records_skipped: 0,
+            log_bytes,
+            torn_bytes: log_bytes,
+            counts: Db::new(hnsw).counts(),
+        });
+    }
+    let loaded = load(storage, hnsw)?;
+    let torn_bytes = match loaded.end.tail {
+        Tail::Clean => 0,
+        Tail::Torn { bytes, .. } => bytes,
+        Tail::Corrupt {
+            offset,
+            seq,
+            reason,
+        } => {
+            return Err(Error::CorruptLog {
+                offset,
+                seq,
+                reason,
+            })
+        }
+    };
+    Ok(VerifyReport {
+        snapshot_seq: loaded.snapshot_seq,
+        records: loaded.replayed,
+        records_skipped: loaded.skipped,
+        log_bytes,
+        torn_bytes,
+        counts: loaded.db.counts(),
+    })
 }
 
 /// Truncates the log at its first bad record (or torn tail), keeping every valid record before

@@ -26,7 +26,8 @@ pub mod vector;
 pub mod wal;
 
 pub use engine::{
-    repair, CheckpointReport, Memory, Options, Reader, RecoveryReport, RepairReport, Stats,
+    repair, verify, CheckpointReport, Memory, Options, Reader, RecoveryReport, RepairReport, Stats,
+    VerifyReport,
 };
 pub use error::{Error, Result};
 pub use graph::{Direction, Listing, Neighbourhood, Path, PathOptions, PathsResult, Step};

@@ -30,6 +30,8 @@ pub const VISITED_NODES_MAX: u32 = 2_000_000;
 pub const VECTOR_K_MAX: u32 = 1000;
 /// Most concepts in one scan page.
 pub const SCAN_LIMIT_MAX: u32 = 1000;
+/// Most concepts one prefix scan examines (there is no index on content).
+pub const SCAN_EXAMINED_MAX: usize = 100_000;
 /// Most associations one listing returns.
 pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
 /// Most hops of a neighbourhood query.

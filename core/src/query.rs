@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
 use crate::id::ConceptId;
-use crate::limits::{SCAN_LIMIT_MAX, VECTOR_K_MAX};
+use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
 use crate::vector::VectorCounts;
@@ -77,6 +77,49 @@ impl Db {
             None
         };
         Ok(Page { concepts, next })
+    }
+
+    /// Concepts whose content starts with `prefix`, in id order, after `after`, at most `limit`.
+    /// There is no index on content: each call examines at most [`SCAN_EXAMINED_MAX`]
+    /// concepts, and `next` continues where it stopped, so a page may hold fewer than `limit`
+    /// matches while `next` is still set.
+    pub fn scan_prefix(
+        &self,
+        prefix: &str,
+        after: Option<ConceptId>,
+        limit: u32,
+    ) -> Result<Page<'_>> {
+        if limit == 0 {
+            return Err(Error::invalid("limit", "must be at least 1"));
+        }
+        if limit > SCAN_LIMIT_MAX {
+            return Err(Error::limit(
+                "limit",
+                u64::from(SCAN_LIMIT_MAX),
+                u64::from(limit),
+            ));
+        }
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut concepts = Vec::new();
+        let mut examined = 0usize;
+        let mut iter = self.concepts.range((start, Bound::Unbounded)).peekable();
+        while let Some((id, c)) = iter.next() {
+            examined += 1;
+            if c.content.starts_with(prefix) {
+                concepts.push(c);
+            }
+            let more = iter.peek().is_some();
+            if more && (concepts.len() == limit as usize || examined == SCAN_EXAMINED_MAX) {
+                return Ok(Page {
+                    concepts,
+                    next: Some(*id),
+                });
+            }
+        }
+        Ok(Page {
+            concepts,
+            next: None,
+        })
     }
 
     /// Associations of a concept, filtered by direction, kinds and minimum confidence.

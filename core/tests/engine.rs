@@ -312,7 +312,10 @@ fn readers_on_other_threads_see_each_acknowledged_write() {
         let mut last = 0;
         while last < 200 {
             let now = reader.db().counts().concepts;
-            assert!(now >= last && now.is_multiple_of(2), "saw {now} after {last}");
+            assert!(
+                now >= last && now.is_multiple_of(2),
+                "saw {now} after {last}"
+            );
             last = now;
             std::thread::yield_now();
         }
@@ -326,4 +329,53 @@ fn readers_on_other_threads_see_each_acknowledged_write() {
     assert_eq!(stats.concepts, 200);
     assert_eq!(stats.last_seq, 100);
     assert!(stats.log_bytes > 16);
+}
+
+#[test]
+fn prefix_scan_finds_matches_across_pages() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    let mut ops: Vec<Op> = (0..30).map(|i| c(&format!("apple {i}"))).collect();
+    ops.extend((0..30).map(|i| c(&format!("pear {i}"))));
+    m.write(ops).expect("write");
+    let db = m.db();
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = db.scan_prefix("apple", after, 7).expect("scan");
+        assert!(page.concepts.len() <= 7);
+        found.extend(page.concepts.iter().map(|c| c.content.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    found.sort();
+    assert_eq!(found.len(), 30);
+    assert!(found.iter().all(|t| t.starts_with("apple")));
+}
+
+#[test]
+fn verify_reads_without_changing_anything() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    m.write(vec![c("one"), c("two")]).expect("write");
+    m.checkpoint().expect("checkpoint");
+    m.write(vec![c("three")]).expect("write");
+    drop(m);
+    let mut log = disk.log();
+    log.extend_from_slice(&[1, 2, 3]); // a torn tail
+    disk.set_log(log.clone());
+    let report = sutra_core::verify(&mut disk.open(), Default::default()).expect("verify");
+    assert_eq!(report.snapshot_seq, Some(1));
+    assert_eq!(report.records, 1);
+    assert_eq!(report.torn_bytes, 3);
+    assert_eq!(report.counts.concepts, 3);
+    assert_eq!(disk.log(), log, "verify must not truncate");
+    let mut bad = log.clone();
+    bad[20] ^= 1;
+    bad.extend_from_slice(&log[16..]);
+    disk.set_log(bad);
+    let err = sutra_core::verify(&mut disk.open(), Default::default()).expect_err("corrupt");
+    assert_eq!(err.code(), "corrupt_log");
 }
