@@ -1,1 +1,5 @@
-fn main() {}
+//! The `sutra` command.
+
+fn main() {
+    std::process::exit(sutra_server::cli::main());
+}

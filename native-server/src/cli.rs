@@ -1,0 +1,407 @@
+//! The `sutra` command line: `serve`, `import`, `export`, `check`, `repair`.
+
+use crate::api::{self, AppState};
+use crate::jsonl;
+use crate::metrics::Metrics;
+use crate::registry::{self, Registry};
+use crate::storage::{self, FileStorage};
+use crate::writer::WriterConfig;
+use axum::http::HeaderValue;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Default data directory (under the current directory).
+pub const DATA_DEFAULT: &str = "sutra-data";
+/// Default listen address.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:7878";
+
+#[derive(Parser)]
+#[command(
+    name = "sutra",
+    version,
+    about = "Sutra: a durable knowledge-graph and vector memory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API under /v1 and the control center at /.
+    Serve {
+        /// Data directory: one subdirectory per memory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+        /// Address to listen on. A non-loopback address needs --token.
+        #[arg(long, default_value = LISTEN_DEFAULT)]
+        listen: SocketAddr,
+        /// Require `Authorization: Bearer <token>` on every request but /v1/health.
+        #[arg(long, env = "SUTRA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Allow cross-origin requests from this origin (repeatable), e.g. http://localhost:5173.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+        /// Directory of the control center's built files.
+        #[arg(long, default_value = "web-control-center/dist")]
+        ui: PathBuf,
+        /// Log size (MiB) that triggers an automatic checkpoint.
+        #[arg(long, default_value_t = 256)]
+        checkpoint_log_mib: u64,
+        /// Most writes waiting per memory before new ones get 503 + Retry-After.
+        #[arg(long, default_value_t = 4096)]
+        queue_max: usize,
+    },
+    /// Import a JSON Lines file into a memory (created if missing). The server must be stopped.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// The memory.
+        #[arg(long)]
+        memory: String,
+        /// Data directory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+    },
+    /// Export a memory as JSON Lines (to stdout, or --output). The server must be stopped.
+    Export {
+        /// The memory.
+        #[arg(long)]
+        memory: String,
+        /// Data directory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Verify every checksum of every memory (or one) and replay its log in memory, changing nothing.
+    Check {
+        /// Data directory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+        /// Only this memory.
+        #[arg(long)]
+        memory: Option<String>,
+    },
+    /// Copy a memory's log aside, then truncate it at its first corrupt record.
+    Repair {
+        /// The memory.
+        #[arg(long)]
+        memory: String,
+        /// Data directory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+    },
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            data,
+            listen,
+            token,
+            cors_origins,
+            ui,
+            checkpoint_log_mib,
+            queue_max,
+        } => serve(ServeOptions {
+            data,
+            listen,
+            token,
+            cors_origins,
+            ui,
+            writer: WriterConfig {
+                queue_max,
+                checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
+                ..WriterConfig::default()
+            },
+        }),
+        Command::Import { file, memory, data } => import(&file, &memory, &data),
+        Command::Export {
+            memory,
+            data,
+            output,
+        } => export(&memory, &data, output.as_deref()),
+        Command::Check { data, memory } => check(&data, memory.as_deref()),
+        Command::Repair { memory, data } => repair(&memory, &data),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}
+
+/// Options of `sutra serve`.
+pub struct ServeOptions {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Control center files.
+    pub ui: PathBuf,
+    /// Writer tuning.
+    pub writer: WriterConfig,
+}
+
+fn serve(options: ServeOptions) -> Result<i32, String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if !options.listen.ip().is_loopback() && options.token.as_deref().is_none_or(str::is_empty) {
+        return Err(format!(
+            "refusing to listen on {} without --token: anyone who can reach it could read and change your memories",
+            options.listen
+        ));
+    }
+    let cors_origins = options
+        .cors_origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| format!("--cors-origin {o:?} is not a valid origin"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let metrics = Arc::new(Metrics::default());
+    let registry = Arc::new(Registry::open(
+        &options.data,
+        options.writer,
+        metrics.clone(),
+    )?);
+    let state = AppState {
+        registry: registry.clone(),
+        metrics,
+        token: options.token.filter(|t| !t.is_empty()),
+        ui_dir: Some(options.ui),
+    };
+    let app = api::router(state, &cors_origins);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        // Tests and scripts read this line to find the port (with --listen 127.0.0.1:0).
+        println!(
+            "Sutra listening on http://{address} (data: {})",
+            options.data.display()
+        );
+        let _ = std::io::stdout().flush();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server failed: {e}"))?;
+        tracing::info!("stopped accepting requests; finishing queued writes and checkpointing");
+        let closing = registry.clone();
+        tokio::task::spawn_blocking(move || closing.shutdown())
+            .await
+            .map_err(|e| format!("shutdown failed: {e}"))?;
+        tracing::info!("shut down cleanly");
+        Ok(0)
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the server runs until killed; durability does not depend on it.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+fn offline_registry(data: &Path) -> Result<Registry, String> {
+    let config = WriterConfig {
+        // Imports run flat out; no background re-seal while the process is short-lived.
+        reseal_fresh_min: u64::MAX,
+        ..WriterConfig::default()
+    };
+    Registry::open(data, config, Arc::new(Metrics::default()))
+        .map_err(|e| format!("{e} (stop `sutra serve` on this data directory first)"))
+}
+
+fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
+    registry::check_name(memory).map_err(|e| e.message)?;
+    let input =
+        std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let registry = offline_registry(data)?;
+    let handle = match registry.get(memory) {
+        Ok(handle) => handle,
+        Err(e) if e.code == "memory_not_found" => {
+            registry.create(memory, None).map_err(|e| e.message)?
+        }
+        Err(e) => return Err(e.message),
+    };
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let read = std::cell::Cell::new(0u64);
+    let lines = BufReader::new(input).lines().enumerate().map(|(i, line)| {
+        let line = line.map_err(|e| format!("cannot read: {e}"));
+        if let Ok(text) = &line {
+            read.set(read.get() + text.len() as u64 + 1);
+        }
+        (i as u64 + 1, line)
+    });
+    let summary = jsonl::import(
+        lines,
+        |ops| api::write_blocking(&handle, ops),
+        |_| bar.set_position(read.get()),
+    )?;
+    bar.finish_and_clear();
+    registry.shutdown();
+    println!(
+        "imported {} concepts and {} associations into {memory:?}; {} lines rejected",
+        summary.concepts, summary.associations, summary.rejected_count
+    );
+    for r in &summary.rejected {
+        println!("  line {}: {}", r.line, r.reason);
+    }
+    if summary.rejected_count as usize > summary.rejected.len() {
+        println!(
+            "  … and {} more",
+            summary.rejected_count as usize - summary.rejected.len()
+        );
+    }
+    Ok(if summary.rejected_count == 0 { 0 } else { 2 })
+}
+
+fn export(memory: &str, data: &Path, output: Option<&Path>) -> Result<i32, String> {
+    let registry = offline_registry(data)?;
+    let handle = registry.get(memory).map_err(|e| e.message)?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let total = handle.reader().stats();
+    let bar = indicatif::ProgressBar::new(total.concepts * 2);
+    for chunk in jsonl::ExportChunks::new(handle.reader().clone()) {
+        bar.inc(chunk.matches("\"type\":\"concept\"").count() as u64 + 1);
+        out.write_all(chunk.as_bytes())
+            .map_err(|e| format!("cannot write: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("cannot write: {e}"))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "exported {} concepts and {} associations",
+        total.concepts, total.associations
+    );
+    Ok(0)
+}
+
+fn memory_dirs(data: &Path, only: Option<&str>) -> Result<Vec<(String, PathBuf)>, String> {
+    if let Some(name) = only {
+        registry::check_name(name).map_err(|e| e.message)?;
+        let dir = data.join(name);
+        if !dir.is_dir() {
+            return Err(format!(
+                "memory {name:?} does not exist in {}",
+                data.display()
+            ));
+        }
+        return Ok(vec![(name.to_string(), dir)]);
+    }
+    let mut dirs: Vec<(String, PathBuf)> = std::fs::read_dir(data)
+        .map_err(|e| format!("cannot list {}: {e}", data.display()))?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok().map(|n| (n, e.path())))
+        .filter(|(n, _)| registry::check_name(n).is_ok())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn check(data: &Path, only: Option<&str>) -> Result<i32, String> {
+    let mut bad = 0;
+    let dirs = memory_dirs(data, only)?;
+    if dirs.is_empty() {
+        println!("no memories in {}", data.display());
+    }
+    for (name, dir) in dirs {
+        let mut storage = FileStorage::open(&dir)
+            .map_err(|e| format!("{name}: {e} (stop `sutra serve` first)"))?;
+        match sutra_core::verify(&mut storage, Default::default()) {
+            Ok(r) => {
+                println!(
+                    "{name}: ok — snapshot {}, {} log records to replay ({} covered by the snapshot), {} log bytes, {} concepts, {} associations{}",
+                    r.snapshot_seq.map_or("none".to_string(), |s| format!("at sequence {s}")),
+                    r.records,
+                    r.records_skipped,
+                    r.log_bytes,
+                    r.counts.concepts,
+                    r.counts.associations,
+                    if r.torn_bytes > 0 {
+                        format!("; torn tail of {} bytes (an interrupted write; opening truncates it)", r.torn_bytes)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                println!("{name}: FAILED — {e}");
+                if e.code() == "corrupt_log" {
+                    println!("  `sutra repair --memory {name}` keeps the records before the damage (the log is copied aside first)");
+                }
+            }
+        }
+    }
+    Ok(if bad == 0 { 0 } else { 1 })
+}
+
+fn repair(memory: &str, data: &Path) -> Result<i32, String> {
+    let dirs = memory_dirs(data, Some(memory))?;
+    let (_, dir) = &dirs[0];
+    let mut storage =
+        FileStorage::open(dir).map_err(|e| format!("{e} (stop `sutra serve` first)"))?;
+    let log = dir.join(storage::LOG_FILE);
+    let backup = dir.join(format!("{}.{}.bak", storage::LOG_FILE, api::now_ms()));
+    std::fs::copy(&log, &backup)
+        .map_err(|e| format!("cannot copy the log aside to {}: {e}", backup.display()))?;
+    std::fs::File::open(&backup)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot sync {}: {e}", backup.display()))?;
+    storage::sync_dir(dir).map_err(|e| e.to_string())?;
+    let report = sutra_core::repair(&mut storage).map_err(|e| e.to_string())?;
+    println!(
+        "{memory}: kept {} records; log truncated at byte {} ({} bytes dropped); the old log is at {}",
+        report.records_kept,
+        report.truncated_at,
+        report.bytes_dropped,
+        backup.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,291 @@
+//! One writer thread per memory, with group commit.
+//!
+//! Requests queue up in a bounded channel. The writer takes everything waiting (up to
+//! [`GROUP_BATCHES_MAX`]), stages each batch (appending it to the log), makes them durable with
+//! one `fdatasync`, publishes them together, and only then answers each request. A full queue is
+//! refused at once (the HTTP layer answers 503 with `Retry-After`); an accepted write is never
+//! dropped. Reads never wait for a sync: they go through a [`Reader`], whose lock the writer takes
+//! only to apply batches that are already durable.
+
+use crate::metrics::Metrics;
+use crate::storage::FileStorage;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use sutra_core::{CheckpointReport, Error, Memory, Op, Reader};
+use tokio::sync::oneshot;
+
+/// Most batches committed by one sync.
+pub const GROUP_BATCHES_MAX: usize = 256;
+
+/// Tuning of a memory's writer.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Most writes waiting in a memory's queue before new ones are refused.
+    pub queue_max: usize,
+    /// Log size that triggers an automatic checkpoint.
+    pub checkpoint_log_bytes: u64,
+    /// Vectors in the fresh tier that trigger a background re-seal.
+    pub reseal_fresh_min: u64,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_max: 4096,
+            checkpoint_log_bytes: 256 * 1024 * 1024,
+            reseal_fresh_min: 5_000,
+        }
+    }
+}
+
+/// Why a request could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue is full: retry later.
+    Busy,
+    /// The memory is closing.
+    Closed,
+}
+
+type WriteReply = oneshot::Sender<Result<u64, Error>>;
+
+enum Job {
+    Write {
+        ops: Vec<Op>,
+        reply: WriteReply,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<CheckpointReport, Error>>,
+    },
+}
+
+/// A running memory: its reader and its writer's queue.
+pub struct MemoryHandle {
+    reader: Reader,
+    queue: Mutex<Option<SyncSender<Job>>>,
+    depth: Arc<AtomicU64>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MemoryHandle {
+    /// Starts the writer thread for an opened memory.
+    pub fn start(
+        name: &str,
+        memory: Memory<FileStorage>,
+        config: WriterConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<MemoryHandle> {
+        let (tx, rx) = mpsc::sync_channel(config.queue_max);
+        let depth = Arc::new(AtomicU64::new(0));
+        let reader = memory.reader();
+        let writer = Writer {
+            memory,
+            rx,
+            depth: depth.clone(),
+            config,
+            metrics,
+            resealing: Arc::new(AtomicBool::new(false)),
+            name: name.to_string(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("sutra-writer-{name}"))
+            .spawn(move || writer.run())?;
+        Ok(MemoryHandle {
+            reader,
+            queue: Mutex::new(Some(tx)),
+            depth,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// The read handle.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Writes waiting in the queue.
+    pub fn queue_depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    fn submit(&self, job: Job) -> Result<(), SubmitError> {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tx) = queue.as_ref() else {
+            return Err(SubmitError::Closed);
+        };
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => SubmitError::Busy,
+                    TrySendError::Disconnected(_) => SubmitError::Closed,
+                })
+            }
+        }
+    }
+
+    /// Queues a batch; the receiver answers once it is durable (or refused).
+    pub fn write(
+        &self,
+        ops: Vec<Op>,
+    ) -> Result<oneshot::Receiver<Result<u64, Error>>, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Write { ops, reply })?;
+        Ok(rx)
+    }
+
+    /// Queues a checkpoint (after the writes queued before it).
+    pub fn checkpoint(
+        &self,
+    ) -> Result<oneshot::Receiver<Result<CheckpointReport, Error>>, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Checkpoint { reply })?;
+        Ok(rx)
+    }
+
+    /// Stops accepting writes, lets the writer finish everything queued, write a final
+    /// checkpoint and exit, and waits for it. Returns the memory's storage lock with it.
+    pub fn close(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::error!("a writer thread panicked while closing");
+            }
+        }
+    }
+}
+
+impl Drop for MemoryHandle {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Writer {
+    memory: Memory<FileStorage>,
+    rx: Receiver<Job>,
+    depth: Arc<AtomicU64>,
+    config: WriterConfig,
+    metrics: Arc<Metrics>,
+    resealing: Arc<AtomicBool>,
+    name: String,
+}
+
+impl Writer {
+    fn run(mut self) {
+        // Ends when every sender is gone (close) and the queue is empty: nothing accepted is
+        // dropped.
+        while let Ok(first) = self.rx.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < GROUP_BATCHES_MAX {
+                match self.rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.depth.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
+            self.handle(jobs);
+            self.maintain();
+        }
+        if self.memory.poisoned().is_none() {
+            match self.memory.checkpoint() {
+                Ok(report) => {
+                    self.metrics.checkpointed();
+                    tracing::info!(memory = %self.name, seq = report.seq, "final checkpoint written");
+                }
+                Err(e) => {
+                    tracing::error!(memory = %self.name, error = %e, "final checkpoint failed")
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, jobs: Vec<Job>) {
+        // (reply, sequence number, operations) of each staged batch.
+        let mut staged: Vec<(WriteReply, u64, u64)> = Vec::new();
+        let mut checkpoints = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Write { ops, reply } => {
+                    let n = ops.len() as u64;
+                    match self.memory.stage(ops) {
+                        Ok(seq) => staged.push((reply, seq, n)),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+                Job::Checkpoint { reply } => checkpoints.push(reply),
+            }
+        }
+        if !staged.is_empty() {
+            match self.memory.commit() {
+                Ok(_) => {
+                    let ops = staged.iter().map(|s| s.2).sum();
+                    self.metrics.committed(staged.len() as u64, ops);
+                    for (reply, seq, _) in staged {
+                        let _ = reply.send(Ok(seq));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(memory = %self.name, error = %e, "commit failed; memory poisoned");
+                    for (reply, _, _) in staged {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        for reply in checkpoints {
+            let result = self.memory.checkpoint();
+            if result.is_ok() {
+                self.metrics.checkpointed();
+            }
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Automatic checkpoint and background re-seal of the vector index.
+    fn maintain(&mut self) {
+        if self.memory.poisoned().is_some() {
+            return;
+        }
+        if self.memory.log_bytes() > self.config.checkpoint_log_bytes {
+            match self.memory.checkpoint() {
+                Ok(report) => {
+                    self.metrics.checkpointed();
+                    tracing::info!(memory = %self.name, seq = report.seq, bytes = report.snapshot_bytes, "automatic checkpoint");
+                }
+                Err(e) => {
+                    tracing::error!(memory = %self.name, error = %e, "automatic checkpoint failed")
+                }
+            }
+        }
+        let fresh = self.memory.stats().vectors.fresh;
+        if fresh >= self.config.reseal_fresh_min && !self.resealing.swap(true, Ordering::AcqRel) {
+            let reader = self.memory.reader();
+            let flag = self.resealing.clone();
+            let metrics = self.metrics.clone();
+            let name = self.name.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("sutra-reseal-{name}"))
+                .spawn(move || {
+                    let input = reader.freeze_vectors();
+                    let n = input.len();
+                    let sealed = input.build();
+                    reader.install_vectors(sealed);
+                    metrics.resealed();
+                    tracing::info!(memory = %name, vectors = n, "vector index re-sealed");
+                    flag.store(false, Ordering::Release);
+                });
+            if let Err(e) = spawned {
+                self.resealing.store(false, Ordering::Release);
+                tracing::error!(memory = %self.name, error = %e, "could not start a re-seal thread");
+            }
+        }
+    }
+}
