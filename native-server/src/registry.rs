@@ -123,11 +123,13 @@ impl Registry {
             .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(format!(
+            Err(TryLockError::WouldBlock) => {
+                return Err(format!(
                 "data directory {} is already in use by another Sutra process (lock {} is held)",
                 root.display(),
                 lock_path.display()
-            )),
+            ))
+            }
             Err(TryLockError::Error(e)) => {
                 return Err(format!("cannot lock {}: {e}", lock_path.display()))
             }
