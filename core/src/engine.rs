@@ -194,29 +194,21 @@ impl<S: Storage> Memory<S> {
     /// ones, or a snapshot that fails its checks.
     pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
+        let (mut db, snapshot_seq) = load_snapshot(&mut storage, options.hnsw)?;
+        report.snapshot_seq = snapshot_seq;
+        let covered = db.last_seq;
         let len = storage.log_len().map_err(storage_err("log length"))?;
         if len < LOG_HEADER_BYTES {
-            // A new log, or one whose creation was cut short before its header was synced.
-            if len > 0 {
-                storage
-                    .log_truncate(0)
-                    .map_err(storage_err("log truncate"))?;
-                report.torn_bytes_dropped = len;
-            }
-            storage
-                .log_append(&wal::encode_header())
-                .map_err(storage_err("log append"))?;
-            storage.log_sync().map_err(storage_err("log sync"))?;
+            // A new log, or one whose creation (or reset by a checkpoint) was cut short before
+            // its header was synced.
+            reset_log(&mut storage, covered)?;
+            report.torn_bytes_dropped = len;
         }
-        let Loaded {
-            db,
-            snapshot_seq,
+        let Replayed {
             end,
             skipped,
             replayed,
-        } = load(&mut storage, options.hnsw)?;
-        report.snapshot_seq = snapshot_seq;
-        let covered = snapshot_seq.unwrap_or(0);
+        } = replay(&mut storage, &mut db)?;
         match end.tail {
             Tail::Clean => {}
             Tail::Torn { offset, bytes } => {
@@ -240,9 +232,7 @@ impl<S: Storage> Memory<S> {
         let mut log_bytes = end.valid_len;
         if replayed == 0 && skipped > 0 {
             // Finish a checkpoint that was interrupted after its snapshot was in place.
-            storage
-                .log_truncate(LOG_HEADER_BYTES)
-                .map_err(storage_err("log truncate"))?;
+            reset_log(&mut storage, covered)?;
             log_bytes = LOG_HEADER_BYTES;
         }
         report.records_replayed = replayed;
@@ -400,8 +390,8 @@ impl<S: Storage> Memory<S> {
             .snapshot_replace(&bytes)
             .map_err(storage_err("snapshot replace"))?;
         let dropped = self.log_bytes - LOG_HEADER_BYTES;
-        if let Err(e) = self.storage.log_truncate(LOG_HEADER_BYTES) {
-            return Err(self.poison(storage_err("log truncate")(e)));
+        if let Err(e) = reset_log(&mut self.storage, seq) {
+            return Err(self.poison(e));
         }
         self.set_log_bytes(LOG_HEADER_BYTES);
         self.shared.status().checkpoint_seq = Some(seq);
@@ -441,30 +431,57 @@ impl<S: Storage> Memory<S> {
     }
 }
 
-/// What [`load`] read, without changing anything.
-struct Loaded {
-    db: Db,
-    snapshot_seq: Option<u64>,
-    end: wal::ScanEnd,
-    skipped: u64,
-    replayed: u64,
+/// Empties the log and gives it a header that continues after `base_seq`, durably. A crash in
+/// between leaves a log shorter than its header, which opening resets the same way.
+fn reset_log<S: Storage>(storage: &mut S, base_seq: u64) -> Result<()> {
+    storage
+        .log_truncate(0)
+        .map_err(storage_err("log truncate"))?;
+    storage
+        .log_append(&wal::encode_header(base_seq))
+        .map_err(storage_err("log append"))?;
+    storage.log_sync().map_err(storage_err("log sync"))
 }
 
-/// The one replay routine: decodes the snapshot, then applies every valid log record newer
-/// than it, each validated against the state before it. Reads only; classifies the log's end.
-fn load<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded> {
-    let (mut db, snapshot_seq) = match storage
+/// Decodes the snapshot, if there is one.
+fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, Option<u64>)> {
+    match storage
         .snapshot_read()
         .map_err(storage_err("snapshot read"))?
     {
         Some(bytes) => {
             let db = snapshot::decode((*bytes).as_ref(), hnsw)?;
             let seq = db.last_seq;
-            (db, Some(seq))
+            Ok((db, Some(seq)))
         }
-        None => (Db::new(hnsw), None),
-    };
+        None => Ok((Db::new(hnsw), None)),
+    }
+}
+
+/// What [`replay`] did.
+struct Replayed {
+    end: wal::ScanEnd,
+    skipped: u64,
+    replayed: u64,
+}
+
+/// The one replay routine: applies every valid log record newer than `db` to it, each
+/// validated against the state before it. Reads only; classifies the log's end. The log must
+/// continue from a sequence number the state covers: a log whose header says it continues after
+/// `B` cannot follow a snapshot that stops before `B`.
+fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
     let len = storage.log_len().map_err(storage_err("log length"))?;
+    let mut header = [0u8; LOG_HEADER_BYTES as usize];
+    storage
+        .log_read(0, &mut header)
+        .map_err(storage_err("log read"))?;
+    let base = wal::check_header(&header)?;
+    if base > db.last_seq {
+        return Err(Error::corrupt_snapshot(format!(
+            "the log continues after sequence number {base}, but the snapshot covers only up to {}: the snapshot is older than the log (it was lost, replaced or rolled back)",
+            db.last_seq
+        )));
+    }
     let mut skipped = 0u64;
     let mut replayed = 0u64;
     let end = wal::scan(&mut LogReader { storage, len }, |offset, seq, ops| {
@@ -477,15 +494,8 @@ fn load<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded> {
             seq,
             reason,
         };
-        if seq != db.last_seq + 1 {
-            return Err(corrupt(format!(
-                "record {seq} follows state at {}: records {}..{seq} are missing",
-                db.last_seq,
-                db.last_seq + 1
-            )));
-        }
         let mut check = Overlay::default();
-        check.stage(&db, &ops).map_err(|e| {
+        check.stage(db, &ops).map_err(|e| {
             corrupt(format!(
                 "record {seq} does not apply to the state before it: {e}"
             ))
@@ -494,9 +504,7 @@ fn load<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded> {
         replayed += 1;
         Ok(())
     })?;
-    Ok(Loaded {
-        db,
-        snapshot_seq,
+    Ok(Replayed {
         end,
         skipped,
         replayed,
@@ -524,26 +532,20 @@ pub struct VerifyReport {
 /// in memory, changing nothing. A torn tail is reported (opening truncates it); corruption is
 /// returned as the error that opening would give.
 pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyReport> {
+    let (mut db, snapshot_seq) = load_snapshot(storage, hnsw)?;
     let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
     if log_bytes < LOG_HEADER_BYTES {
-        let snapshot_seq = match storage
-            .snapshot_read()
-            .map_err(storage_err("snapshot read"))?
-        {
-            Some(bytes) => Some(snapshot::decode((*bytes).as_ref(), hnsw)?.last_seq),
-            None => None,
-        };
         return Ok(VerifyReport {
             snapshot_seq,
             records: 0,
             records_skipped: 0,
             log_bytes,
             torn_bytes: log_bytes,
-            counts: Db::new(hnsw).counts(),
+            counts: db.counts(),
         });
     }
-    let loaded = load(storage, hnsw)?;
-    let torn_bytes = match loaded.end.tail {
+    let replayed = replay(storage, &mut db)?;
+    let torn_bytes = match replayed.end.tail {
         Tail::Clean => 0,
         Tail::Torn { bytes, .. } => bytes,
         Tail::Corrupt {
@@ -559,12 +561,12 @@ pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyRep
         }
     };
     Ok(VerifyReport {
-        snapshot_seq: loaded.snapshot_seq,
-        records: loaded.replayed,
-        records_skipped: loaded.skipped,
+        snapshot_seq,
+        records: replayed.replayed,
+        records_skipped: replayed.skipped,
         log_bytes,
         torn_bytes,
-        counts: loaded.db.counts(),
+        counts: db.counts(),
     })
 }
 
@@ -580,13 +582,15 @@ pub fn repair<S: Storage>(storage: &mut S) -> Result<RepairReport> {
         wal::check_header(&header).is_ok()
     };
     if !header_ok {
-        storage
-            .log_truncate(0)
-            .map_err(storage_err("log truncate"))?;
-        storage
-            .log_append(&wal::encode_header())
-            .map_err(storage_err("log append"))?;
-        storage.log_sync().map_err(storage_err("log sync"))?;
+        // The log continues from whatever the snapshot covers.
+        let base = match storage
+            .snapshot_read()
+            .map_err(storage_err("snapshot read"))?
+        {
+            Some(bytes) => snapshot::covered_seq((*bytes).as_ref())?,
+            None => 0,
+        };
+        reset_log(storage, base)?;
         return Ok(RepairReport {
             records_kept: 0,
             truncated_at: 0,

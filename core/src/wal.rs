@@ -3,7 +3,7 @@
 //! Byte layout (all integers little-endian; see `docs/FORMAT.md`):
 //!
 //! ```text
-//! file header (16 bytes): magic "SUTRAWAL" | version u32 | crc32(magic ‖ version) u32
+//! file header (24 bytes): magic "SUTRAWAL" | version u32 | base seq u64 | crc32(bytes 0..20) u32
 //! record:                 length u32 | crc32(seq ‖ payload) u32 | seq u64 | payload[length]
 //! ```
 //!
@@ -18,37 +18,39 @@ pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
 /// The log format version this build writes and reads.
 pub const LOG_VERSION: u32 = 1;
 /// Size of the file header.
-pub const LOG_HEADER_BYTES: u64 = 16;
+pub const LOG_HEADER_BYTES: u64 = 24;
 /// Size of a record's header (length, crc, sequence number).
 pub const RECORD_HEADER_BYTES: usize = 16;
 /// Largest payload a record may declare; anything longer is a bad record.
 pub const RECORD_PAYLOAD_BYTES_MAX: usize = BATCH_BYTES_MAX;
 
-/// The 16-byte file header.
-pub fn encode_header() -> [u8; LOG_HEADER_BYTES as usize] {
+/// The file header of a log that continues after sequence number `base_seq` (its first record
+/// is `base_seq + 1`; a snapshot must cover at least `base_seq`).
+pub fn encode_header(base_seq: u64) -> [u8; LOG_HEADER_BYTES as usize] {
     let mut out = [0u8; LOG_HEADER_BYTES as usize];
     out[..8].copy_from_slice(&LOG_MAGIC);
     out[8..12].copy_from_slice(&LOG_VERSION.to_le_bytes());
-    let crc = crc32fast::hash(&out[..12]);
-    out[12..16].copy_from_slice(&crc.to_le_bytes());
+    out[12..20].copy_from_slice(&base_seq.to_le_bytes());
+    let crc = crc32fast::hash(&out[..20]);
+    out[20..24].copy_from_slice(&crc.to_le_bytes());
     out
 }
 
-/// Checks a file header.
-pub fn check_header(bytes: &[u8]) -> Result<()> {
+/// Checks a file header; returns its base sequence number.
+pub fn check_header(bytes: &[u8]) -> Result<u64> {
     let corrupt = |reason: &str| Error::CorruptLog {
         offset: 0,
         seq: 0,
         reason: reason.to_string(),
     };
     if bytes.len() < LOG_HEADER_BYTES as usize {
-        return Err(corrupt("file header is shorter than 16 bytes"));
+        return Err(corrupt("file header is shorter than 24 bytes"));
     }
     if bytes[..8] != LOG_MAGIC {
         return Err(corrupt("file does not start with the magic bytes SUTRAWAL"));
     }
-    let crc = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-    if crc != crc32fast::hash(&bytes[..12]) {
+    let crc = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    if crc != crc32fast::hash(&bytes[..20]) {
         return Err(corrupt("file header checksum does not match"));
     }
     let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
@@ -59,7 +61,9 @@ pub fn check_header(bytes: &[u8]) -> Result<()> {
             supported: LOG_VERSION,
         });
     }
-    Ok(())
+    let mut base = [0u8; 8];
+    base.copy_from_slice(&bytes[12..20]);
+    Ok(u64::from_le_bytes(base))
 }
 
 /// Encodes one batch as a complete record (header and payload).
@@ -127,6 +131,8 @@ pub enum Tail {
 /// What a scan found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScanEnd {
+    /// The sequence number the log continues from (its header's base).
+    pub base_seq: u64,
     /// Bytes of the log up to the end of the last valid record (at least the header).
     pub valid_len: u64,
     /// Sequence number of the last valid record.
@@ -237,12 +243,14 @@ pub fn scan<S: LogSource>(
         return Err(Error::CorruptLog {
             offset: 0,
             seq: 0,
-            reason: format!("log of {len} bytes is shorter than its 16-byte header"),
+            reason: format!(
+                "log of {len} bytes is shorter than its {LOG_HEADER_BYTES}-byte header"
+            ),
         });
     }
     let mut header = [0u8; LOG_HEADER_BYTES as usize];
     source.read_at(0, &mut header)?;
-    check_header(&header)?;
+    let base_seq = check_header(&header)?;
     let mut cursor = Cursor {
         source,
         len,
@@ -253,7 +261,7 @@ pub fn scan<S: LogSource>(
     let mut last_seq: Option<u64> = None;
     let mut records = 0u64;
     while offset < len {
-        let expected = last_seq.map(|s| s + 1);
+        let expected = Some(last_seq.unwrap_or(base_seq) + 1);
         let bad = match cursor.check(offset, expected)? {
             Ok((seq, payload_len)) => {
                 let start = offset + RECORD_HEADER_BYTES as u64;
@@ -277,7 +285,7 @@ pub fn scan<S: LogSource>(
             Err(bad) => bad,
         };
         // A bad record: torn tail unless some valid record follows it.
-        let tail = if valid_record_after(&mut cursor, offset, last_seq)? {
+        let tail = if valid_record_after(&mut cursor, offset, last_seq.or(Some(base_seq)))? {
             Tail::Corrupt {
                 offset,
                 seq: expected.unwrap_or(0),
@@ -293,6 +301,7 @@ pub fn scan<S: LogSource>(
             }
         };
         return Ok(ScanEnd {
+            base_seq,
             valid_len: offset,
             last_seq,
             records,
@@ -300,6 +309,7 @@ pub fn scan<S: LogSource>(
         });
     }
     Ok(ScanEnd {
+        base_seq,
         valid_len: offset,
         last_seq,
         records,
@@ -333,7 +343,7 @@ mod tests {
     use crate::model::ConceptInput;
 
     fn log_of(batches: &[Vec<Op>]) -> Vec<u8> {
-        let mut log = encode_header().to_vec();
+        let mut log = encode_header(0).to_vec();
         for (i, ops) in batches.iter().enumerate() {
             log.extend(encode_record(i as u64 + 1, ops).expect("encode"));
         }
@@ -418,7 +428,7 @@ mod tests {
 
     #[test]
     fn out_of_order_sequence_is_a_bad_record() {
-        let mut log = encode_header().to_vec();
+        let mut log = encode_header(0).to_vec();
         log.extend(encode_record(1, &batch(1)).expect("e"));
         log.extend(encode_record(3, &batch(1)).expect("e"));
         let (seen, end) = collect(&log).expect("scan");
@@ -433,8 +443,8 @@ mod tests {
         assert_eq!(collect(&log).expect_err("magic").code(), "corrupt_log");
         let mut log = log_of(&[batch(1)]);
         log[8] = 9;
-        let crc = crc32fast::hash(&log[..12]);
-        log[12..16].copy_from_slice(&crc.to_le_bytes());
+        let crc = crc32fast::hash(&log[..20]);
+        log[20..24].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             collect(&log).expect_err("version").code(),
             "unsupported_version"

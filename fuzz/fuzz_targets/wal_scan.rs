@@ -8,7 +8,7 @@ use sutra_core::wal;
 fuzz_target!(|data: &[u8]| {
     // As-is, and behind a valid header so the record parser is reached.
     let _ = wal::scan(&mut &data[..], |_, _, _| Ok(()));
-    let mut log = wal::encode_header().to_vec();
+    let mut log = wal::encode_header(0).to_vec();
     log.extend_from_slice(data);
     if let Ok(end) = wal::scan(&mut &log[..], |_, _, _| Ok(())) {
         assert!(end.valid_len <= log.len() as u64);

@@ -713,7 +713,7 @@ async fn checkpoint_and_metrics() {
     assert!(cp.json["snapshot_bytes"].as_u64().unwrap_or(0) > 0);
     let stats = get(&app, "/v1/memories/c").await;
     assert_eq!(stats.json["checkpoint_seq"], 1);
-    assert_eq!(stats.json["log_bytes"], 16);
+    assert_eq!(stats.json["log_bytes"], 24);
     assert!(app.dir.path().join("c/storage.dat").is_file());
     let metrics = get(&app, "/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
@@ -722,7 +722,7 @@ async fn checkpoint_and_metrics() {
     assert!(text.contains("sutra_checkpoints_total 1\n"), "{text}");
     assert!(text.contains("sutra_concepts{memory=\"c\"} 1\n"), "{text}");
     assert!(
-        text.contains("sutra_log_bytes{memory=\"c\"} 16\n"),
+        text.contains("sutra_log_bytes{memory=\"c\"} 24\n"),
         "{text}"
     );
     assert!(

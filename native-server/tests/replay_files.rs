@@ -219,11 +219,12 @@ replay_cases!(
     replay_is_deterministic,
     corruption_is_refused_and_repair_truncates,
     sequence_numbers_survive_checkpoints,
+    a_snapshot_older_than_the_log_is_refused,
 );
 
 #[test]
 fn every_case_is_listed_here() {
-    assert_eq!(cases::all::<FileHarness>().len(), 13);
+    assert_eq!(cases::all::<FileHarness>().len(), 14);
 }
 
 /// The model-based crash test on files (fewer cycles than on the simulated disk: every cycle

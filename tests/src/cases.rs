@@ -51,6 +51,10 @@ pub fn all<H: Harness>() -> Vec<Case<H>> {
             "sequence_numbers_survive_checkpoints",
             sequence_numbers_survive_checkpoints::<H>,
         ),
+        (
+            "a_snapshot_older_than_the_log_is_refused",
+            a_snapshot_older_than_the_log_is_refused::<H>,
+        ),
     ]
 }
 
@@ -697,4 +701,29 @@ pub fn sequence_numbers_survive_checkpoints<H: Harness>(h: &mut H) {
         memory = reopened;
     }
     assert_eq!(memory.stats().last_seq, 12);
+}
+
+/// A snapshot rolled back to an older one (or lost) while the log was already trimmed by a newer
+/// checkpoint is detected: the log's header says where it continues from.
+pub fn a_snapshot_older_than_the_log_is_refused<H: Harness>(h: &mut H) {
+    let (mut memory, _) = open(h.create());
+    write(&mut memory, concepts(0, 2));
+    memory.checkpoint().expect("first checkpoint");
+    let mut storage = memory.into_storage();
+    let old = h.snapshot_bytes(&mut storage).expect("snapshot");
+    let (mut memory, _) = open(storage);
+    write(&mut memory, concepts(2, 2));
+    memory.checkpoint().expect("second checkpoint");
+    write(&mut memory, concepts(4, 1));
+    let storage = h.set_snapshot_bytes(memory.into_storage(), old);
+    match Memory::open(storage, Options::default()) {
+        Err(e) => {
+            assert_eq!(e.code(), "corrupt_snapshot", "{e}");
+            assert!(e.to_string().contains("older than the log"), "{e}");
+        }
+        Ok((memory, _)) => panic!(
+            "an old snapshot was loaded with {} concepts: records 2..3 would be silently missing",
+            memory.db().counts().concepts
+        ),
+    }
 }

@@ -30,12 +30,13 @@ replay_cases!(
     replay_is_deterministic,
     corruption_is_refused_and_repair_truncates,
     sequence_numbers_survive_checkpoints,
+    a_snapshot_older_than_the_log_is_refused,
 );
 
 #[test]
 fn every_case_is_listed_here() {
     // The macro above names each case; this catches a case added to the suite but not run.
-    assert_eq!(cases::all::<SimHarness>().len(), 13);
+    assert_eq!(cases::all::<SimHarness>().len(), 14);
 }
 
 /// Seeded model-based crash test. `SUTRA_SEED=n` replays one seed; `SUTRA_MODEL_CYCLES` sets the
