@@ -23,7 +23,7 @@ step "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "core builds for wasm32 (no I/O, no threads needed)"
-cargo build -p sutra-core --target wasm32-unknown-unknown
+cargo build -p sutra-core --features json --target wasm32-unknown-unknown
 
 step "fuzz targets build"
 # Built without the fuzzing instrumentation (that needs nightly flags); running them is

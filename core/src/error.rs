@@ -10,8 +10,10 @@ use crate::model::Kind;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// An id was not 32 lowercase hexadecimal characters.
-    #[error("invalid concept id {text:?}: a concept id is 32 lowercase hexadecimal characters (128 bits), e.g. \"0123456789abcdef0123456789abcdef\"")]
+    #[error("invalid {field} {text:?}: a concept id is 32 lowercase hexadecimal characters (128 bits), e.g. \"0123456789abcdef0123456789abcdef\"")]
     InvalidId {
+        /// The field that held it (`id`, `source`, `ops[2].target`, …).
+        field: String,
         /// The offending text (shortened when long).
         text: String,
     },
@@ -124,6 +126,30 @@ impl Error {
             Error::CorruptLog { .. } => "corrupt_log",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",
             Error::UnsupportedVersion { .. } => "unsupported_version",
+        }
+    }
+
+    /// The same error, its field named inside `context` (e.g. `ops[3]`).
+    pub fn within(self, context: &str) -> Error {
+        match self {
+            Error::InvalidId { field, text } => Error::InvalidId {
+                field: format!("{context}.{field}"),
+                text,
+            },
+            Error::Invalid { field, reason } => Error::Invalid {
+                field: format!("{context}.{field}"),
+                reason,
+            },
+            Error::LimitExceeded {
+                field,
+                limit,
+                actual,
+            } => Error::LimitExceeded {
+                field: format!("{context}.{field}"),
+                limit,
+                actual,
+            },
+            other => other,
         }
     }
 

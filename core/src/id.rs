@@ -24,7 +24,13 @@ impl ConceptId {
 
     /// Parses the 32-character lowercase hex form.
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_field("id", text)
+    }
+
+    /// Parses the 32-character lowercase hex form of the field `field` (named in the error).
+    pub fn parse_field(field: &str, text: &str) -> Result<Self, Error> {
         let bad = || Error::InvalidId {
+            field: field.to_string(),
             text: text.chars().take(64).collect(),
         };
         if text.len() != CONCEPT_ID_CHARS {

@@ -12,6 +12,8 @@
 
 pub mod engine;
 pub mod error;
+#[cfg(feature = "json")]
+pub mod exchange;
 pub mod graph;
 pub mod id;
 pub mod limits;

@@ -261,8 +261,8 @@ pub fn scan<S: LogSource>(
     let mut last_seq: Option<u64> = None;
     let mut records = 0u64;
     while offset < len {
-        let expected = Some(last_seq.unwrap_or(base_seq) + 1);
-        let bad = match cursor.check(offset, expected)? {
+        let expected = last_seq.unwrap_or(base_seq) + 1;
+        let bad = match cursor.check(offset, Some(expected))? {
             Ok((seq, payload_len)) => {
                 let start = offset + RECORD_HEADER_BYTES as u64;
                 let payload = cursor
@@ -285,10 +285,10 @@ pub fn scan<S: LogSource>(
             Err(bad) => bad,
         };
         // A bad record: torn tail unless some valid record follows it.
-        let tail = if valid_record_after(&mut cursor, offset, last_seq.or(Some(base_seq)))? {
+        let tail = if valid_record_after(&mut cursor, offset, last_seq.unwrap_or(base_seq))? {
             Tail::Corrupt {
                 offset,
-                seq: expected.unwrap_or(0),
+                seq: expected,
                 reason: format!(
                     "{}; valid records follow it, so it is not a torn tail",
                     bad.reason
@@ -322,12 +322,12 @@ pub fn scan<S: LogSource>(
 fn valid_record_after<S: LogSource>(
     cursor: &mut Cursor<'_, S>,
     bad_offset: u64,
-    last_seq: Option<u64>,
+    last_seq: u64,
 ) -> Result<bool> {
     let mut pos = bad_offset + 1;
     while pos + RECORD_HEADER_BYTES as u64 <= cursor.len {
         if let Ok((seq, _)) = cursor.check(pos, None)? {
-            if last_seq.is_none_or(|last| seq > last) {
+            if seq > last_seq {
                 return Ok(true);
             }
         }

@@ -1,7 +1,6 @@
 //! The HTTP API (JSON, under `/v1`), `/metrics`, and the control center's files at `/`.
 
 use crate::error::ApiError;
-use crate::jsonl;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::writer::{MemoryHandle, SubmitError};
@@ -19,24 +18,13 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use sutra_core::limits::BATCH_OPS_MAX;
-use sutra_core::{
-    Association, Concept, ConceptId, Direction, Kind, KindSet, Listing, Metadata, Op, PathOptions,
-    PathsResult,
-};
+use sutra_core::exchange::{self, jsonl};
+use sutra_core::Op;
 
 /// Largest request body, in bytes (except imports).
 pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Largest import body, in bytes.
 pub const IMPORT_BODY_BYTES_MAX: usize = 256 * 1024 * 1024;
-/// Default page size of concept scans.
-pub const SCAN_LIMIT_DEFAULT: u32 = 100;
-/// Default number of associations listed.
-pub const ASSOCIATIONS_LIMIT_DEFAULT: u32 = 100;
-/// Default vector search k.
-pub const SEARCH_K_DEFAULT: u32 = 10;
-/// Default neighbourhood size limit.
-pub const NEIGHBOURHOOD_LIMIT_DEFAULT: u32 = 200;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -108,169 +96,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", rejection.body_text())
-}
-
-fn parse_id(field: &str, text: &str) -> Result<ConceptId, ApiError> {
-    ConceptId::parse(text).map_err(|e| ApiError::invalid("invalid_id", format!("{field}: {e}")))
-}
-
-fn parse_kind(text: &str) -> Result<Kind, ApiError> {
-    Kind::parse(text).map_err(ApiError::from)
-}
-
-fn parse_kinds(text: Option<&str>) -> Result<KindSet, ApiError> {
-    match text {
-        None => Ok(KindSet::ALL),
-        Some(list) => {
-            let kinds = list
-                .split(',')
-                .filter(|k| !k.is_empty())
-                .map(parse_kind)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(KindSet::of(&kinds))
-        }
-    }
-}
-
-fn parse_kind_list(kinds: Option<&[String]>) -> Result<KindSet, ApiError> {
-    match kinds {
-        None => Ok(KindSet::ALL),
-        Some(list) => Ok(KindSet::of(
-            &list
-                .iter()
-                .map(|k| parse_kind(k))
-                .collect::<Result<Vec<_>, _>>()?,
-        )),
-    }
-}
-
-fn parse_direction(text: Option<&str>, default: Direction) -> Result<Direction, ApiError> {
-    match text {
-        None => Ok(default),
-        Some("forward") => Ok(Direction::Forward),
-        Some("both") => Ok(Direction::Both),
-        Some(other) => Err(ApiError::invalid(
-            "invalid_argument",
-            format!("direction {other:?} is not valid: use forward or both"),
-        )),
-    }
-}
-
-/// An `f32` as the JSON number with the same shortest decimal form (0.9, not 0.8999999761581421).
-fn num(x: f32) -> Value {
-    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
-    serde_json::Number::from_f64(shortest).map_or(Value::Null, Value::Number)
-}
-
-fn concept_json(c: &Concept) -> Value {
-    json!({
-        "id": c.id.to_string(),
-        "content": c.content,
-        "embedding": c.embedding.as_ref().map(|v| v.iter().map(|x| num(*x)).collect::<Vec<_>>()),
-        "strength": num(c.strength),
-        "confidence": num(c.confidence),
-        "metadata": c.metadata,
-        "created_ms": c.created_ms,
-        "updated_ms": c.updated_ms,
-    })
-}
-
-fn association_json(a: &Association) -> Value {
-    json!({
-        "source": a.source.to_string(),
-        "target": a.target.to_string(),
-        "kind": a.kind.as_str(),
-        "confidence": num(a.confidence),
-        "weight": num(a.weight),
-        "created_ms": a.created_ms,
-        "updated_ms": a.updated_ms,
-    })
-}
-
-/// A concept as a client sends it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConceptBody {
-    id: Option<String>,
-    content: String,
-    embedding: Option<Vec<f32>>,
-    strength: Option<f32>,
-    confidence: Option<f32>,
-    metadata: Option<Metadata>,
-}
-
-impl ConceptBody {
-    fn into_op(self, at_ms: u64) -> Result<(ConceptId, Op), ApiError> {
-        let id = match &self.id {
-            Some(text) => parse_id("id", text)?,
-            None => ConceptId::from_content(&self.content),
-        };
-        let op = Op::PutConcept {
-            id,
-            content: self.content,
-            embedding: self.embedding,
-            strength: self.strength.unwrap_or(1.0),
-            confidence: self.confidence.unwrap_or(1.0),
-            metadata: self.metadata.unwrap_or_default(),
-            at_ms,
-            created_ms: None,
-        };
-        Ok((id, op))
-    }
-}
-
-/// An association as a client sends it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssociationBody {
-    source: String,
-    target: String,
-    kind: String,
-    confidence: Option<f32>,
-    weight: Option<f32>,
-}
-
-impl AssociationBody {
-    fn into_op(self, at_ms: u64) -> Result<Op, ApiError> {
-        Ok(Op::put_association(
-            parse_id("source", &self.source)?,
-            parse_id("target", &self.target)?,
-            parse_kind(&self.kind)?,
-            self.confidence.unwrap_or(1.0),
-            self.weight.unwrap_or(1.0),
-            at_ms,
-        ))
-    }
-}
-
-/// One operation of a batch.
-#[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum BatchOp {
-    /// Learn a concept.
-    PutConcept(ConceptBody),
-    /// Delete a concept.
-    DeleteConcept {
-        /// Its id.
-        id: String,
-    },
-    /// Learn an association.
-    PutAssociation(AssociationBody),
-    /// Delete an association.
-    DeleteAssociation {
-        /// Source id.
-        source: String,
-        /// Target id.
-        target: String,
-        /// Kind.
-        kind: String,
-    },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    ops: Vec<BatchOp>,
 }
 
 async fn submit(
@@ -370,20 +195,11 @@ async fn memory_stats(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let s = handle.reader().stats();
-    Ok(Json(json!({
-        "name": name,
-        "concepts": s.concepts,
-        "associations": s.associations,
-        "dimension": s.dimension,
-        "vectors": {"sealed": s.vectors.sealed, "fresh": s.vectors.fresh, "stale": s.vectors.stale},
-        "last_seq": s.last_seq,
-        "log_bytes": s.log_bytes,
-        "checkpoint_seq": s.checkpoint_seq,
-        "queue_depth": handle.queue_depth(),
-        "storage_bytes": dir_bytes(&state.registry.root().join(&name)),
-        "poisoned": s.poisoned,
-    })))
+    let mut stats = exchange::stats_json(&handle.reader().stats());
+    stats["name"] = json!(name);
+    stats["queue_depth"] = json!(handle.queue_depth());
+    stats["storage_bytes"] = json!(dir_bytes(&state.registry.root().join(&name)));
+    Ok(Json(stats))
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
@@ -417,7 +233,7 @@ async fn checkpoint(
 async fn put_concept(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<ConceptBody>,
+    JsonBody(body): JsonBody<exchange::ConceptBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let (id, op) = body.into_op(now_ms())?;
@@ -430,12 +246,8 @@ async fn get_concept(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let id = parse_id("id", &id)?;
-    let db = handle.reader().db();
-    let concept = db
-        .concept(id)
-        .ok_or_else(|| ApiError::from(sutra_core::Error::ConceptNotFound { id: id.to_string() }))?;
-    Ok(Json(concept_json(concept)))
+    let answer = exchange::concept(&handle.reader().db(), &id)?;
+    Ok(Json(answer))
 }
 
 async fn delete_concept(
@@ -443,87 +255,35 @@ async fn delete_concept(
     Path((name, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let id = parse_id("id", &id)?;
+    let id = exchange::parse_id("id", &id)?;
     let seq = submit(&state, &name, &handle, vec![Op::DeleteConcept { id }]).await?;
     Ok(Json(json!({"seq": seq})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScanQuery {
-    after: Option<String>,
-    limit: Option<u32>,
-    prefix: Option<String>,
 }
 
 async fn scan_concepts(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    QueryParams(q): QueryParams<ScanQuery>,
+    QueryParams(q): QueryParams<exchange::ScanQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let after = q
-        .after
-        .as_deref()
-        .map(|a| parse_id("after", a))
-        .transpose()?;
-    let limit = q.limit.unwrap_or(SCAN_LIMIT_DEFAULT);
-    let db = handle.reader().db();
-    let page = match q.prefix.as_deref() {
-        Some(prefix) => db.scan_prefix(prefix, after, limit)?,
-        None => db.scan(after, limit)?,
-    };
-    let concepts: Vec<Value> = page.concepts.iter().map(|c| concept_json(c)).collect();
-    Ok(Json(
-        json!({"concepts": concepts, "next": page.next.map(|n| n.to_string())}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AssociationsQuery {
-    direction: Option<String>,
-    kinds: Option<String>,
-    min_confidence: Option<f32>,
-    limit: Option<u32>,
+    let answer = exchange::scan(&handle.reader().db(), &q)?;
+    Ok(Json(answer))
 }
 
 async fn list_associations(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
-    QueryParams(q): QueryParams<AssociationsQuery>,
+    QueryParams(q): QueryParams<exchange::AssociationsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let id = parse_id("id", &id)?;
-    let listing = match q.direction.as_deref() {
-        None | Some("both") => Listing::Both,
-        Some("out") => Listing::Out,
-        Some("in") => Listing::In,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "invalid_argument",
-                format!("direction {other:?} is not valid: use out, in or both"),
-            ))
-        }
-    };
-    let kinds = parse_kinds(q.kinds.as_deref())?;
-    let db = handle.reader().db();
-    let list = db.associations(
-        id,
-        listing,
-        kinds,
-        q.min_confidence.unwrap_or(0.0),
-        q.limit.unwrap_or(ASSOCIATIONS_LIMIT_DEFAULT),
-    )?;
-    Ok(Json(
-        json!({"associations": list.iter().map(association_json).collect::<Vec<_>>()}),
-    ))
+    let answer = exchange::associations(&handle.reader().db(), &id, &q)?;
+    Ok(Json(answer))
 }
 
 async fn put_association(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<AssociationBody>,
+    JsonBody(body): JsonBody<exchange::AssociationBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let op = body.into_op(now_ms())?;
@@ -536,11 +296,7 @@ async fn delete_association(
     Path((name, source, target, kind)): Path<(String, String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let key = sutra_core::AssociationKey {
-        source: parse_id("source", &source)?,
-        target: parse_id("target", &target)?,
-        kind: parse_kind(&kind)?,
-    };
+    let key = exchange::association_key(&source, &target, &kind)?;
     let seq = submit(&state, &name, &handle, vec![Op::DeleteAssociation { key }]).await?;
     Ok(Json(json!({"seq": seq})))
 }
@@ -548,149 +304,33 @@ async fn delete_association(
 async fn batch(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<BatchBody>,
+    JsonBody(body): JsonBody<exchange::BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    if body.ops.len() > BATCH_OPS_MAX {
-        return Err(ApiError::invalid(
-            "limit_exceeded",
-            format!(
-                "ops is too large: {} exceeds the limit of {BATCH_OPS_MAX} operations in a batch",
-                body.ops.len()
-            ),
-        ));
-    }
-    let at_ms = now_ms();
-    let mut ids = Vec::new();
-    let mut ops = Vec::with_capacity(body.ops.len());
-    for (i, op) in body.ops.into_iter().enumerate() {
-        let field = |e: ApiError| ApiError {
-            message: format!("ops[{i}]: {}", e.message),
-            ..e
-        };
-        ops.push(match op {
-            BatchOp::PutConcept(c) => {
-                let (id, op) = c.into_op(at_ms).map_err(field)?;
-                ids.push(id.to_string());
-                op
-            }
-            BatchOp::DeleteConcept { id } => Op::DeleteConcept {
-                id: parse_id("id", &id).map_err(field)?,
-            },
-            BatchOp::PutAssociation(a) => a.into_op(at_ms).map_err(field)?,
-            BatchOp::DeleteAssociation {
-                source,
-                target,
-                kind,
-            } => Op::DeleteAssociation {
-                key: sutra_core::AssociationKey {
-                    source: parse_id("source", &source).map_err(field)?,
-                    target: parse_id("target", &target).map_err(field)?,
-                    kind: parse_kind(&kind).map_err(field)?,
-                },
-            },
-        });
-    }
+    let (ops, ids) = body.into_ops(now_ms())?;
     let seq = submit(&state, &name, &handle, ops).await?;
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     Ok(Json(json!({"seq": seq, "ids": ids})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PathsBody {
-    from: String,
-    to: String,
-    algorithm: Option<String>,
-    k: Option<u32>,
-    direction: Option<String>,
-    kinds: Option<Vec<String>>,
-    max_depth: Option<u32>,
-    visited_max: Option<u32>,
-}
-
-fn paths_json(db: &sutra_core::Db, result: &PathsResult, algorithm: &str) -> Value {
-    let paths: Vec<Value> = result
-        .paths
-        .iter()
-        .map(|p| {
-            json!({
-                "concepts": p.concepts.iter().map(|id| json!({"id": id.to_string(), "content": db.concept(*id).map(|c| c.content.as_str())})).collect::<Vec<_>>(),
-                "steps": p.steps.iter().map(|s| json!({
-                    "from": s.from().to_string(),
-                    "to": s.to().to_string(),
-                    "kind": s.association.kind.as_str(),
-                    "confidence": num(s.association.confidence),
-                    "weight": num(s.association.weight),
-                    "reversed": s.reversed,
-                })).collect::<Vec<_>>(),
-                "confidence": num(p.confidence),
-            })
-        })
-        .collect();
-    json!({"algorithm": algorithm, "paths": paths, "visited": result.visited, "budget_exhausted": result.budget_exhausted})
 }
 
 async fn paths(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<PathsBody>,
+    JsonBody(body): JsonBody<exchange::PathsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let from = parse_id("from", &body.from)?;
-    let to = parse_id("to", &body.to)?;
-    let defaults = PathOptions::default();
-    let opts = PathOptions {
-        direction: parse_direction(body.direction.as_deref(), Direction::Forward)?,
-        kinds: parse_kind_list(body.kinds.as_deref())?,
-        max_depth: body.max_depth.unwrap_or(defaults.max_depth),
-        visited_max: body.visited_max.unwrap_or(defaults.visited_max),
-    };
-    let algorithm = body.algorithm.unwrap_or_else(|| "shortest".into());
-    let db = handle.reader().db();
-    let result = match algorithm.as_str() {
-        "shortest" => db.shortest_path(from, to, &opts)?,
-        "most_confident" => db.most_confident_path(from, to, &opts)?,
-        "k_best" => db.k_best_paths(from, to, body.k.unwrap_or(3), &opts)?,
-        other => {
-            return Err(ApiError::invalid(
-                "invalid_argument",
-                format!("algorithm {other:?} is not valid: use shortest, most_confident or k_best"),
-            ))
-        }
-    };
-    Ok(Json(paths_json(&db, &result, &algorithm)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchBody {
-    vector: Option<Vec<f32>>,
-    id: Option<String>,
-    k: Option<u32>,
-}
-
-fn hits_json(db: &sutra_core::Db, hits: &[sutra_core::Hit]) -> Value {
-    json!({"hits": hits.iter().map(|h| json!({"id": h.id.to_string(), "score": num(h.score), "content": db.concept(h.id).map(|c| c.content.as_str())})).collect::<Vec<_>>()})
+    let answer = exchange::paths(&handle.reader().db(), &body)?;
+    Ok(Json(answer))
 }
 
 async fn search(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<SearchBody>,
+    JsonBody(body): JsonBody<exchange::SearchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
-    let db = handle.reader().db();
-    let hits =
-        match (body.vector, body.id) {
-            (Some(vector), None) => db.search_vectors(&vector, k)?,
-            (None, Some(id)) => db.similar_to(parse_id("id", &id)?, k)?,
-            _ => return Err(ApiError::invalid(
-                "invalid_argument",
-                "give exactly one of vector (an array of numbers) or id (a concept to search by)",
-            )),
-        };
-    Ok(Json(hits_json(&db, &hits)))
+    let answer = exchange::search(&handle.reader().db(), &body)?;
+    Ok(Json(answer))
 }
 
 #[derive(Deserialize)]
@@ -705,46 +345,18 @@ async fn similar(
     QueryParams(q): QueryParams<SimilarQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let id = parse_id("id", &id)?;
-    let db = handle.reader().db();
-    let hits = db.similar_to(id, q.k.unwrap_or(SEARCH_K_DEFAULT))?;
-    Ok(Json(hits_json(&db, &hits)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NeighbourhoodQuery {
-    depth: Option<u32>,
-    direction: Option<String>,
-    kinds: Option<String>,
-    limit: Option<u32>,
+    let answer = exchange::similar(&handle.reader().db(), &id, q.k)?;
+    Ok(Json(answer))
 }
 
 async fn neighbourhood(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
-    QueryParams(q): QueryParams<NeighbourhoodQuery>,
+    QueryParams(q): QueryParams<exchange::NeighbourhoodQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let id = parse_id("id", &id)?;
-    let direction = parse_direction(q.direction.as_deref(), Direction::Both)?;
-    let kinds = parse_kinds(q.kinds.as_deref())?;
-    let db = handle.reader().db();
-    let n = db.neighbourhood(
-        id,
-        q.depth.unwrap_or(1),
-        direction,
-        kinds,
-        q.limit.unwrap_or(NEIGHBOURHOOD_LIMIT_DEFAULT),
-    )?;
-    Ok(Json(json!({
-        "concepts": n.concepts.iter().map(|(cid, hops)| {
-            let c = db.concept(*cid);
-            json!({"id": cid.to_string(), "hops": hops, "content": c.map(|c| c.content.as_str()), "strength": c.map(|c| num(c.strength)), "confidence": c.map(|c| num(c.confidence))})
-        }).collect::<Vec<_>>(),
-        "associations": n.associations.iter().map(association_json).collect::<Vec<_>>(),
-        "truncated": n.truncated,
-    })))
+    let answer = exchange::neighbourhood(&handle.reader().db(), &id, &q)?;
+    Ok(Json(answer))
 }
 
 async fn export(

@@ -1,7 +1,6 @@
 //! The `sutra` command line: `serve`, `import`, `export`, `check`, `repair`.
 
 use crate::api::{self, AppState};
-use crate::jsonl;
 use crate::metrics::Metrics;
 use crate::registry::{self, Registry};
 use crate::storage::{self, FileStorage};
@@ -12,6 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use sutra_core::exchange::jsonl;
 
 /// Default data directory (under the current directory).
 pub const DATA_DEFAULT: &str = "sutra-data";

@@ -518,7 +518,7 @@ async fn batches_are_all_or_nothing() {
     .await;
     assert_eq!(bad_id.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        bad_id.message().starts_with("ops[0]: id:"),
+        bad_id.message().starts_with("invalid ops[0].id \"nope\""),
         "{}",
         bad_id.message()
     );

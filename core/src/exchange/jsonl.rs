@@ -1,5 +1,5 @@
 //! The JSON Lines exchange format, shared by `sutra import`/`sutra export`, the HTTP import and
-//! export endpoints and the browser build. One JSON object per line:
+//! export endpoints and the browser build's import and export. One JSON object per line:
 //!
 //! ```text
 //! {"type":"memory","format":1,"dimension":3}
@@ -11,8 +11,8 @@
 //! associations that use them. Export writes concepts in id order, then associations by source.
 //! Timestamps are kept exactly, so export then import reproduces a memory.
 
+use crate::{Association, Concept, ConceptId, Kind, Metadata, Op};
 use serde::{Deserialize, Serialize};
-use sutra_core::{Association, Concept, ConceptId, Kind, Metadata, Op};
 
 /// The format's version, in the header line.
 pub const FORMAT_VERSION: u32 = 1;
@@ -129,7 +129,8 @@ pub fn parse(text: &str) -> Result<Option<Op>, String> {
         ));
     }
     let parsed: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let id = |field: &str, text: &str| ConceptId::parse(text).map_err(|e| format!("{field}: {e}"));
+    let id =
+        |field: &str, text: &str| ConceptId::parse_field(field, text).map_err(|e| e.to_string());
     Ok(Some(match parsed {
         Line::Memory { format, dimension } => {
             if format != FORMAT_VERSION {
@@ -291,7 +292,7 @@ pub fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, Result<String, S
 /// lock, so writers go on during a long export; a concept deleted between pages may leave its
 /// associations out.
 pub struct ExportChunks {
-    reader: sutra_core::Reader,
+    reader: crate::Reader,
     phase: Phase,
 }
 
@@ -307,7 +308,7 @@ const EXPORT_PAGE: u32 = 500;
 
 impl ExportChunks {
     /// Starts an export.
-    pub fn new(reader: sutra_core::Reader) -> Self {
+    pub fn new(reader: crate::Reader) -> Self {
         ExportChunks {
             reader,
             phase: Phase::Header,
@@ -337,10 +338,10 @@ impl Iterator for ExportChunks {
                     for c in &page.concepts {
                         let listed = db.associations(
                             c.id,
-                            sutra_core::Listing::Out,
-                            sutra_core::KindSet::ALL,
+                            crate::Listing::Out,
+                            crate::KindSet::ALL,
                             0.0,
-                            sutra_core::limits::ASSOCIATIONS_LIMIT_MAX,
+                            crate::limits::ASSOCIATIONS_LIMIT_MAX,
                         );
                         if let Ok(list) = listed {
                             text.extend(list.iter().map(association_line));

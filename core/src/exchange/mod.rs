@@ -1,0 +1,483 @@
+//! The JSON wire format shared by every host — the HTTP server and the browser build — so that
+//! a request means the same thing and gets the same answer (and the same error code) in both:
+//! request bodies and query options, the answers built from the state, and the JSON Lines
+//! export format ([`jsonl`]). Feature `json`.
+//!
+//! Every function here validates its input and returns the core's [`Error`]; hosts map the
+//! error's code onto their transport (HTTP status, typed JavaScript error).
+
+pub mod jsonl;
+
+use crate::error::{Error, Result};
+use crate::graph::{Direction, Listing, PathOptions};
+use crate::{
+    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Metadata, Op, Stats,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Default page size of concept scans.
+pub const SCAN_LIMIT_DEFAULT: u32 = 100;
+/// Default number of associations listed.
+pub const ASSOCIATIONS_LIMIT_DEFAULT: u32 = 100;
+/// Default vector search k.
+pub const SEARCH_K_DEFAULT: u32 = 10;
+/// Default k of a k-best-paths query.
+pub const PATHS_K_DEFAULT: u32 = 3;
+/// Default neighbourhood size limit.
+pub const NEIGHBOURHOOD_LIMIT_DEFAULT: u32 = 200;
+
+/// An `f32` as the JSON number with the same shortest decimal form (0.9, not 0.8999999761581421).
+pub fn num(x: f32) -> Value {
+    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
+    serde_json::Number::from_f64(shortest).map_or(Value::Null, Value::Number)
+}
+
+/// Parses an id, naming the field in the error.
+pub fn parse_id(field: &str, text: &str) -> Result<ConceptId> {
+    ConceptId::parse_field(field, text)
+}
+
+/// Parses a comma-separated list of kinds (`None`: every kind).
+pub fn parse_kinds(text: Option<&str>) -> Result<KindSet> {
+    match text {
+        None => Ok(KindSet::ALL),
+        Some(list) => Ok(KindSet::of(
+            &list
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(Kind::parse)
+                .collect::<Result<Vec<_>>>()?,
+        )),
+    }
+}
+
+fn parse_kind_list(kinds: Option<&[String]>) -> Result<KindSet> {
+    match kinds {
+        None => Ok(KindSet::ALL),
+        Some(list) => Ok(KindSet::of(
+            &list
+                .iter()
+                .map(|k| Kind::parse(k))
+                .collect::<Result<Vec<_>>>()?,
+        )),
+    }
+}
+
+fn parse_direction(text: Option<&str>, default: Direction) -> Result<Direction> {
+    match text {
+        None => Ok(default),
+        Some("forward") => Ok(Direction::Forward),
+        Some("both") => Ok(Direction::Both),
+        Some(other) => Err(Error::invalid(
+            "direction",
+            format!("{other:?} is not valid: use forward or both"),
+        )),
+    }
+}
+
+/// A concept with every field.
+pub fn concept_json(c: &Concept) -> Value {
+    json!({
+        "id": c.id.to_string(),
+        "content": c.content,
+        "embedding": c.embedding.as_ref().map(|v| v.iter().map(|x| num(*x)).collect::<Vec<_>>()),
+        "strength": num(c.strength),
+        "confidence": num(c.confidence),
+        "metadata": c.metadata,
+        "created_ms": c.created_ms,
+        "updated_ms": c.updated_ms,
+    })
+}
+
+/// An association with every field.
+pub fn association_json(a: &Association) -> Value {
+    json!({
+        "source": a.source.to_string(),
+        "target": a.target.to_string(),
+        "kind": a.kind.as_str(),
+        "confidence": num(a.confidence),
+        "weight": num(a.weight),
+        "created_ms": a.created_ms,
+        "updated_ms": a.updated_ms,
+    })
+}
+
+/// A memory's stats.
+pub fn stats_json(s: &Stats) -> Value {
+    json!({
+        "concepts": s.concepts,
+        "associations": s.associations,
+        "dimension": s.dimension,
+        "vectors": {"sealed": s.vectors.sealed, "fresh": s.vectors.fresh, "stale": s.vectors.stale},
+        "last_seq": s.last_seq,
+        "log_bytes": s.log_bytes,
+        "checkpoint_seq": s.checkpoint_seq,
+        "poisoned": s.poisoned,
+    })
+}
+
+/// A concept as a client sends it. Defaults: id derived from the content, strength 1,
+/// confidence 1, no embedding, no metadata.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ConceptBody {
+    /// The id (32 hex characters); derived from the content when absent.
+    pub id: Option<String>,
+    /// The text.
+    pub content: String,
+    /// The embedding.
+    pub embedding: Option<Vec<f32>>,
+    /// Strength (finite, ≥ 0).
+    pub strength: Option<f32>,
+    /// Confidence (0..=1).
+    pub confidence: Option<f32>,
+    /// Metadata.
+    pub metadata: Option<Metadata>,
+}
+
+impl ConceptBody {
+    /// The operation that learns it at `at_ms`, and its id.
+    pub fn into_op(self, at_ms: u64) -> Result<(ConceptId, Op)> {
+        let id = match &self.id {
+            Some(text) => parse_id("id", text)?,
+            None => ConceptId::from_content(&self.content),
+        };
+        let op = Op::PutConcept {
+            id,
+            content: self.content,
+            embedding: self.embedding,
+            strength: self.strength.unwrap_or(1.0),
+            confidence: self.confidence.unwrap_or(1.0),
+            metadata: self.metadata.unwrap_or_default(),
+            at_ms,
+            created_ms: None,
+        };
+        Ok((id, op))
+    }
+}
+
+/// An association as a client sends it. Defaults: confidence 1, weight 1.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AssociationBody {
+    /// Source id.
+    pub source: String,
+    /// Target id.
+    pub target: String,
+    /// Kind.
+    pub kind: String,
+    /// Confidence (0..=1).
+    pub confidence: Option<f32>,
+    /// Weight (finite, ≥ 0).
+    pub weight: Option<f32>,
+}
+
+impl AssociationBody {
+    /// The operation that learns it at `at_ms`.
+    pub fn into_op(self, at_ms: u64) -> Result<Op> {
+        Ok(Op::put_association(
+            parse_id("source", &self.source)?,
+            parse_id("target", &self.target)?,
+            Kind::parse(&self.kind)?,
+            self.confidence.unwrap_or(1.0),
+            self.weight.unwrap_or(1.0),
+            at_ms,
+        ))
+    }
+}
+
+/// The key of an association as a client names it.
+pub fn association_key(source: &str, target: &str, kind: &str) -> Result<AssociationKey> {
+    Ok(AssociationKey {
+        source: parse_id("source", source)?,
+        target: parse_id("target", target)?,
+        kind: Kind::parse(kind)?,
+    })
+}
+
+/// One operation of a batch.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum BatchOp {
+    /// Learn a concept.
+    PutConcept(ConceptBody),
+    /// Delete a concept.
+    DeleteConcept {
+        /// Its id.
+        id: String,
+    },
+    /// Learn an association.
+    PutAssociation(AssociationBody),
+    /// Delete an association.
+    DeleteAssociation {
+        /// Source id.
+        source: String,
+        /// Target id.
+        target: String,
+        /// Kind.
+        kind: String,
+    },
+}
+
+/// A batch: operations applied atomically.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    /// The operations, at most [`crate::limits::BATCH_OPS_MAX`].
+    pub ops: Vec<BatchOp>,
+}
+
+impl BatchBody {
+    /// The operations at `at_ms`, and the ids of the concepts it learns (in order).
+    pub fn into_ops(self, at_ms: u64) -> Result<(Vec<Op>, Vec<ConceptId>)> {
+        let max = crate::limits::BATCH_OPS_MAX;
+        if self.ops.len() > max {
+            return Err(Error::limit(
+                "ops (operations in a batch)",
+                max as u64,
+                self.ops.len() as u64,
+            ));
+        }
+        let mut ids = Vec::new();
+        let mut ops = Vec::with_capacity(self.ops.len());
+        for (i, op) in self.ops.into_iter().enumerate() {
+            let context = format!("ops[{i}]");
+            let converted = match op {
+                BatchOp::PutConcept(c) => c.into_op(at_ms).map(|(id, op)| {
+                    ids.push(id);
+                    op
+                }),
+                BatchOp::DeleteConcept { id } => {
+                    parse_id("id", &id).map(|id| Op::DeleteConcept { id })
+                }
+                BatchOp::PutAssociation(a) => a.into_op(at_ms),
+                BatchOp::DeleteAssociation {
+                    source,
+                    target,
+                    kind,
+                } => association_key(&source, &target, &kind)
+                    .map(|key| Op::DeleteAssociation { key }),
+            };
+            ops.push(converted.map_err(|e| e.within(&context))?);
+        }
+        Ok((ops, ids))
+    }
+}
+
+/// A path query.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PathsBody {
+    /// Start concept.
+    pub from: String,
+    /// End concept.
+    pub to: String,
+    /// `shortest` (default), `most_confident` or `k_best`.
+    pub algorithm: Option<String>,
+    /// Paths for `k_best` (default 3, at most 10).
+    pub k: Option<u32>,
+    /// `forward` (default) or `both`.
+    pub direction: Option<String>,
+    /// Kinds that may be followed (default all).
+    pub kinds: Option<Vec<String>>,
+    /// Most hops (default 6, at most 16).
+    pub max_depth: Option<u32>,
+    /// Visited-concept budget (default 100,000).
+    pub visited_max: Option<u32>,
+}
+
+/// Runs a path query: the paths with each concept's content, each hop's association, and the
+/// path's confidence.
+pub fn paths(db: &Db, body: &PathsBody) -> Result<Value> {
+    let from = parse_id("from", &body.from)?;
+    let to = parse_id("to", &body.to)?;
+    let defaults = PathOptions::default();
+    let opts = PathOptions {
+        direction: parse_direction(body.direction.as_deref(), Direction::Forward)?,
+        kinds: parse_kind_list(body.kinds.as_deref())?,
+        max_depth: body.max_depth.unwrap_or(defaults.max_depth),
+        visited_max: body.visited_max.unwrap_or(defaults.visited_max),
+    };
+    let algorithm = body.algorithm.as_deref().unwrap_or("shortest");
+    let result = match algorithm {
+        "shortest" => db.shortest_path(from, to, &opts)?,
+        "most_confident" => db.most_confident_path(from, to, &opts)?,
+        "k_best" => db.k_best_paths(from, to, body.k.unwrap_or(PATHS_K_DEFAULT), &opts)?,
+        other => {
+            return Err(Error::invalid(
+                "algorithm",
+                format!("{other:?} is not valid: use shortest, most_confident or k_best"),
+            ))
+        }
+    };
+    let paths: Vec<Value> = result
+        .paths
+        .iter()
+        .map(|p| {
+            json!({
+                "concepts": p.concepts.iter().map(|id| json!({"id": id.to_string(), "content": db.concept(*id).map(|c| c.content.as_str())})).collect::<Vec<_>>(),
+                "steps": p.steps.iter().map(|s| json!({
+                    "from": s.from().to_string(),
+                    "to": s.to().to_string(),
+                    "kind": s.association.kind.as_str(),
+                    "confidence": num(s.association.confidence),
+                    "weight": num(s.association.weight),
+                    "reversed": s.reversed,
+                })).collect::<Vec<_>>(),
+                "confidence": num(p.confidence),
+            })
+        })
+        .collect();
+    Ok(
+        json!({"algorithm": algorithm, "paths": paths, "visited": result.visited, "budget_exhausted": result.budget_exhausted}),
+    )
+}
+
+/// A vector search: by a vector or by a concept's own embedding.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBody {
+    /// The query vector.
+    pub vector: Option<Vec<f32>>,
+    /// Or: the concept whose embedding is the query (itself left out).
+    pub id: Option<String>,
+    /// Results (default 10, at most 1000).
+    pub k: Option<u32>,
+}
+
+fn hits_json(db: &Db, hits: &[Hit]) -> Value {
+    json!({"hits": hits.iter().map(|h| json!({"id": h.id.to_string(), "score": num(h.score), "content": db.concept(h.id).map(|c| c.content.as_str())})).collect::<Vec<_>>()})
+}
+
+/// Runs a vector search.
+pub fn search(db: &Db, body: &SearchBody) -> Result<Value> {
+    let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
+    let hits =
+        match (&body.vector, &body.id) {
+            (Some(vector), None) => db.search_vectors(vector, k)?,
+            (None, Some(id)) => db.similar_to(parse_id("id", id)?, k)?,
+            _ => return Err(Error::invalid(
+                "search",
+                "give exactly one of vector (an array of numbers) or id (a concept to search by)",
+            )),
+        };
+    Ok(hits_json(db, &hits))
+}
+
+/// The concepts most similar to concept `id`.
+pub fn similar(db: &Db, id: &str, k: Option<u32>) -> Result<Value> {
+    let hits = db.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT))?;
+    Ok(hits_json(db, &hits))
+}
+
+/// A concept by id.
+pub fn concept(db: &Db, id: &str) -> Result<Value> {
+    let id = parse_id("id", id)?;
+    db.concept(id)
+        .map(concept_json)
+        .ok_or_else(|| Error::ConceptNotFound { id: id.to_string() })
+}
+
+/// Options of a concept scan.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScanQuery {
+    /// Continue after this id.
+    pub after: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<u32>,
+    /// Only concepts whose content starts with this.
+    pub prefix: Option<String>,
+}
+
+/// A page of concepts.
+pub fn scan(db: &Db, q: &ScanQuery) -> Result<Value> {
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| parse_id("after", a))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(SCAN_LIMIT_DEFAULT);
+    let page = match q.prefix.as_deref() {
+        Some(prefix) => db.scan_prefix(prefix, after, limit)?,
+        None => db.scan(after, limit)?,
+    };
+    let concepts: Vec<Value> = page.concepts.iter().map(|c| concept_json(c)).collect();
+    Ok(json!({"concepts": concepts, "next": page.next.map(|n| n.to_string())}))
+}
+
+/// Options of an association listing.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AssociationsQuery {
+    /// `out`, `in` or `both` (default).
+    pub direction: Option<String>,
+    /// Comma-separated kinds.
+    pub kinds: Option<String>,
+    /// Minimum confidence.
+    pub min_confidence: Option<f32>,
+    /// At most this many (default 100).
+    pub limit: Option<u32>,
+}
+
+/// A concept's associations.
+pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<Value> {
+    let id = parse_id("id", id)?;
+    let listing = match q.direction.as_deref() {
+        None | Some("both") => Listing::Both,
+        Some("out") => Listing::Out,
+        Some("in") => Listing::In,
+        Some(other) => {
+            return Err(Error::invalid(
+                "direction",
+                format!("{other:?} is not valid: use out, in or both"),
+            ))
+        }
+    };
+    let kinds = parse_kinds(q.kinds.as_deref())?;
+    let list = db.associations(
+        id,
+        listing,
+        kinds,
+        q.min_confidence.unwrap_or(0.0),
+        q.limit.unwrap_or(ASSOCIATIONS_LIMIT_DEFAULT),
+    )?;
+    Ok(json!({"associations": list.iter().map(association_json).collect::<Vec<_>>()}))
+}
+
+/// Options of a neighbourhood query.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourhoodQuery {
+    /// Hops (default 1, at most 4).
+    pub depth: Option<u32>,
+    /// `forward` or `both` (default).
+    pub direction: Option<String>,
+    /// Comma-separated kinds.
+    pub kinds: Option<String>,
+    /// At most this many concepts (default 200, at most 2000).
+    pub limit: Option<u32>,
+}
+
+/// Concepts within some hops of `id`, and the associations among them.
+pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<Value> {
+    let id = parse_id("id", id)?;
+    let direction = parse_direction(q.direction.as_deref(), Direction::Both)?;
+    let kinds = parse_kinds(q.kinds.as_deref())?;
+    let n = db.neighbourhood(
+        id,
+        q.depth.unwrap_or(1),
+        direction,
+        kinds,
+        q.limit.unwrap_or(NEIGHBOURHOOD_LIMIT_DEFAULT),
+    )?;
+    Ok(json!({
+        "concepts": n.concepts.iter().map(|(cid, hops)| {
+            let c = db.concept(*cid);
+            json!({"id": cid.to_string(), "hops": hops, "content": c.map(|c| c.content.as_str()), "strength": c.map(|c| num(c.strength)), "confidence": c.map(|c| num(c.confidence))})
+        }).collect::<Vec<_>>(),
+        "associations": n.associations.iter().map(association_json).collect::<Vec<_>>(),
+        "truncated": n.truncated,
+    }))
+}
