@@ -1,0 +1,312 @@
+//! The engine as JavaScript sees it (through wasm-bindgen), running in a dedicated worker.
+//!
+//! Requests and answers are JSON text in the shapes of the HTTP API (`sutra_core::exchange`),
+//! so the browser and the server answer alike, with the same error codes. Writes are staged and
+//! committed separately, so the worker can put every write that arrived while a flush was
+//! running into the next flush (group commit).
+
+use crate::opfs::{self, OpfsStorage};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sutra_core::exchange::{self, jsonl};
+use sutra_core::{Error, Memory, Op, Options};
+use wasm_bindgen::prelude::*;
+
+/// A JavaScript `Error` with a `code` property (the core's error codes).
+pub fn js_error(code: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name("SutraError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    error.into()
+}
+
+fn to_js(e: Error) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, JsValue> {
+    serde_json::from_str(text).map_err(|e| js_error("invalid_json", &format!("{what}: {e}")))
+}
+
+/// A write request (the body shapes of the HTTP API).
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum WriteRequest {
+    PutConcept {
+        body: exchange::ConceptBody,
+    },
+    DeleteConcept {
+        id: String,
+    },
+    PutAssociation {
+        body: exchange::AssociationBody,
+    },
+    DeleteAssociation {
+        source: String,
+        target: String,
+        kind: String,
+    },
+    Batch {
+        body: exchange::BatchBody,
+    },
+}
+
+/// A read request.
+#[derive(Deserialize)]
+#[serde(tag = "q", rename_all = "snake_case")]
+enum ReadRequest {
+    Get {
+        id: String,
+    },
+    Scan {
+        query: exchange::ScanQuery,
+    },
+    Associations {
+        id: String,
+        query: exchange::AssociationsQuery,
+    },
+    Neighbourhood {
+        id: String,
+        query: exchange::NeighbourhoodQuery,
+    },
+    Similar {
+        id: String,
+        k: Option<u32>,
+    },
+    Paths {
+        body: exchange::PathsBody,
+    },
+    Search {
+        body: exchange::SearchBody,
+    },
+    Stats,
+}
+
+/// Vectors in the fresh tier that make [`Engine::maintain`] re-seal the index.
+const RESEAL_FRESH_MIN: u64 = 2_000;
+/// Log size that makes [`Engine::maintain`] write a checkpoint.
+const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One open memory.
+#[wasm_bindgen]
+pub struct Engine {
+    memory: Memory<OpfsStorage>,
+    recovery: Value,
+    export: Option<jsonl::ExportChunks>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Opens (creating) memory `name` from OPFS. `dimension` fixes a new memory's vector
+    /// dimension (0: leave it to the first embedding).
+    pub async fn open(name: String, dimension: u32) -> Result<Engine, JsValue> {
+        check_name(&name)?;
+        let storage = OpfsStorage::open(&name).await.map_err(|e| {
+            let text = e.to_string();
+            if text.contains("NoModificationAllowedError") || text.contains("InvalidStateError") {
+                js_error(
+                    "memory_locked",
+                    &format!("memory {name:?} is open in another tab or worker ({text})"),
+                )
+            } else {
+                js_error("storage_error", &text)
+            }
+        })?;
+        let options = Options {
+            dimension: (dimension > 0).then_some(dimension),
+            ..Options::default()
+        };
+        let (memory, report) = Memory::open(storage, options).map_err(to_js)?;
+        let recovery = json!({
+            "snapshot_seq": report.snapshot_seq,
+            "records_replayed": report.records_replayed,
+            "records_skipped": report.records_skipped,
+            "torn_bytes_dropped": report.torn_bytes_dropped,
+            "last_seq": report.last_seq,
+        });
+        Ok(Engine {
+            memory,
+            recovery,
+            export: None,
+        })
+    }
+
+    /// What recovery found when the memory was opened (JSON).
+    pub fn recovery(&self) -> String {
+        self.recovery.to_string()
+    }
+
+    /// Validates a write and appends it to the log, not yet flushed: returns JSON with its
+    /// `seq` (and `id` or `ids` of learned concepts). It is neither durable nor visible until
+    /// [`commit`](Self::commit) returns.
+    pub fn stage(&mut self, request: &str, at_ms: f64) -> Result<String, JsValue> {
+        let at_ms = at_ms.max(0.0) as u64;
+        let request: WriteRequest = parse("write request", request)?;
+        let (ops, answer): (Vec<Op>, Value) = match request {
+            WriteRequest::PutConcept { body } => {
+                let (id, op) = body.into_op(at_ms).map_err(to_js)?;
+                (vec![op], json!({"id": id.to_string()}))
+            }
+            WriteRequest::DeleteConcept { id } => {
+                let id = exchange::parse_id("id", &id).map_err(to_js)?;
+                (vec![Op::DeleteConcept { id }], json!({}))
+            }
+            WriteRequest::PutAssociation { body } => {
+                (vec![body.into_op(at_ms).map_err(to_js)?], json!({}))
+            }
+            WriteRequest::DeleteAssociation {
+                source,
+                target,
+                kind,
+            } => {
+                let key = exchange::association_key(&source, &target, &kind).map_err(to_js)?;
+                (vec![Op::DeleteAssociation { key }], json!({}))
+            }
+            WriteRequest::Batch { body } => {
+                let (ops, ids) = body.into_ops(at_ms).map_err(to_js)?;
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                (ops, json!({"ids": ids}))
+            }
+        };
+        let seq = self.memory.stage(ops).map_err(to_js)?;
+        let mut answer = answer;
+        answer["seq"] = json!(seq);
+        Ok(answer.to_string())
+    }
+
+    /// Flushes every staged write at once and makes them visible. A failed flush poisons the
+    /// memory: every staged write fails, later writes are refused until it is reopened.
+    pub fn commit(&mut self) -> Result<(), JsValue> {
+        self.memory.commit().map(|_| ()).map_err(to_js)
+    }
+
+    /// Answers a read request (JSON in, JSON out).
+    pub fn read(&self, request: &str) -> Result<String, JsValue> {
+        let request: ReadRequest = parse("read request", request)?;
+        let db = self.memory.db();
+        let answer = match request {
+            ReadRequest::Get { id } => exchange::concept(&db, &id),
+            ReadRequest::Scan { query } => exchange::scan(&db, &query),
+            ReadRequest::Associations { id, query } => exchange::associations(&db, &id, &query),
+            ReadRequest::Neighbourhood { id, query } => exchange::neighbourhood(&db, &id, &query),
+            ReadRequest::Similar { id, k } => exchange::similar(&db, &id, k),
+            ReadRequest::Paths { body } => exchange::paths(&db, &body),
+            ReadRequest::Search { body } => exchange::search(&db, &body),
+            ReadRequest::Stats => {
+                drop(db);
+                Ok(exchange::stats_json(&self.memory.stats()))
+            }
+        };
+        answer.map(|v| v.to_string()).map_err(to_js)
+    }
+
+    /// Writes a checkpoint now (JSON report).
+    pub fn checkpoint(&mut self) -> Result<String, JsValue> {
+        let report = self.memory.checkpoint().map_err(to_js)?;
+        Ok(json!({"seq": report.seq, "snapshot_bytes": report.snapshot_bytes, "log_bytes_dropped": report.log_bytes_dropped}).to_string())
+    }
+
+    /// Housekeeping between requests: re-seals the vector index when many vectors are fresh, and
+    /// checkpoints when the log is large. Returns what it did (JSON).
+    pub fn maintain(&mut self) -> Result<String, JsValue> {
+        let mut resealed = false;
+        let mut checkpointed = false;
+        if self.memory.stats().vectors.fresh >= RESEAL_FRESH_MIN {
+            self.memory.seal_vectors();
+            resealed = true;
+        }
+        if self.memory.log_bytes() > CHECKPOINT_LOG_BYTES && self.memory.staged() == 0 {
+            self.memory.checkpoint().map_err(to_js)?;
+            checkpointed = true;
+        }
+        Ok(json!({"resealed": resealed, "checkpointed": checkpointed}).to_string())
+    }
+
+    /// Starts an export (JSON Lines, the server's format); read it with
+    /// [`export_next`](Self::export_next).
+    pub fn export_start(&mut self) {
+        self.export = Some(jsonl::ExportChunks::new(self.memory.reader()));
+    }
+
+    /// The next chunk of the export, or `undefined` at its end.
+    pub fn export_next(&mut self) -> Option<String> {
+        let chunk = self.export.as_mut().and_then(Iterator::next);
+        if chunk.is_none() {
+            self.export = None;
+        }
+        chunk
+    }
+
+    /// Imports JSON Lines text (the server's export format), each batch durable before the next.
+    /// `first_line` numbers the text's first line (for imports fed in pieces). Returns the
+    /// summary (JSON): counts and the rejected lines with their reasons.
+    pub fn import_lines(&mut self, text: &str, first_line: u32) -> Result<String, JsValue> {
+        let lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (u64::from(first_line) + i as u64, Ok(l.to_string())));
+        let memory = &mut self.memory;
+        let summary = jsonl::import(
+            lines,
+            |ops| {
+                memory.write(ops).map(|_| ()).map_err(|e| {
+                    let own_fault = !matches!(e, Error::Storage { .. } | Error::Poisoned { .. });
+                    (own_fault, e.to_string())
+                })
+            },
+            |_| {},
+        )
+        .map_err(|e| js_error("storage_error", &format!("import stopped: {e}")))?;
+        serde_json::to_string(&summary).map_err(|e| js_error("internal", &e.to_string()))
+    }
+}
+
+fn check_name(name: &str) -> Result<(), JsValue> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(js_error(
+            "invalid_name",
+            &format!("memory name {name:?} is not valid: use 1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"),
+        ))
+    }
+}
+
+/// The names of the memories stored in this origin's OPFS (JSON array).
+#[wasm_bindgen(js_name = listMemories)]
+pub async fn list_memories() -> Result<String, JsValue> {
+    let names = opfs::memory_names()
+        .await
+        .map_err(|e| js_error("storage_error", &opfs::describe(&e)))?;
+    serde_json::to_string(&names).map_err(|e| js_error("internal", &e.to_string()))
+}
+
+/// Deletes a memory's files (it must not be open).
+#[wasm_bindgen(js_name = dropMemory)]
+pub async fn drop_memory(name: String) -> Result<(), JsValue> {
+    check_name(&name)?;
+    opfs::remove_memory_dir(&name)
+        .await
+        .map_err(|e| js_error("storage_error", &opfs::describe(&e)))
+}
+
+/// The OPFS storage estimate of this origin (JSON `{usage, quota}` in bytes).
+#[wasm_bindgen(js_name = storageEstimate)]
+pub async fn storage_estimate() -> Result<String, JsValue> {
+    use wasm_bindgen::JsCast;
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().dyn_into()?;
+    let estimate =
+        wasm_bindgen_futures::JsFuture::from(scope.navigator().storage().estimate()?).await?;
+    let estimate: web_sys::StorageEstimate = estimate.unchecked_into();
+    Ok(json!({"usage": estimate.get_usage(), "quota": estimate.get_quota()}).to_string())
+}
