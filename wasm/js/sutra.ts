@@ -1,0 +1,333 @@
+/**
+ * Sutra in the browser: a durable knowledge-graph and vector memory on OPFS.
+ *
+ * ```ts
+ * const mem = await Sutra.open("notes", { dimension: 3 });
+ * const { id } = await mem.putConcept({ content: "rain", embedding: new Float32Array([1, 0, 0]) });
+ * ```
+ *
+ * Each open memory is owned by one dedicated worker that this client starts; every write is
+ * flushed to OPFS before its promise resolves. A memory open in another tab fails with a
+ * SutraError whose code is `memory_locked`.
+ */
+import type { Call, Method, Reply } from "./protocol.js";
+import {
+  SutraError,
+  type Association,
+  type AssociationInput,
+  type AssociationOptions,
+  type BatchOp,
+  type CheckpointReport,
+  type Concept,
+  type ConceptInput,
+  type Hit,
+  type ImportSummary,
+  type Kind,
+  type Neighbourhood,
+  type NeighbourhoodOptions,
+  type OpenOptions,
+  type Page,
+  type PathQuery,
+  type PathsResult,
+  type RecoveryReport,
+  type ScanOptions,
+  type SearchQuery,
+  type Stats,
+  type WriteResult,
+} from "./types.js";
+
+export * from "./types.js";
+
+/** Lines per import message: bounds each step and lets progress be reported. */
+export const IMPORT_LINES_PER_STEP = 2000;
+
+type Raw = Omit<Concept, "embedding"> & { embedding: number[] | null };
+
+function toConcept(raw: Raw): Concept {
+  return { ...raw, embedding: raw.embedding ? Float32Array.from(raw.embedding) : null };
+}
+
+/** A vector as JSON numbers. JSON cannot carry NaN or infinity, so they are refused here with the
+ * same code the engine uses for them. */
+function toArray(v: Float32Array | number[] | undefined, field: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  const values = Array.from(v);
+  const bad = values.findIndex((x) => typeof x !== "number" || !Number.isFinite(x));
+  if (bad >= 0) {
+    throw new SutraError(
+      "invalid_argument",
+      `invalid ${field}[${bad}]: ${String(values[bad])} is not a finite number (NaN and infinity are not allowed)`,
+    );
+  }
+  return values;
+}
+
+function conceptBody(c: ConceptInput): Record<string, unknown> {
+  const body: Record<string, unknown> = { content: c.content };
+  if (c.id !== undefined) body.id = c.id;
+  if (c.embedding !== undefined) body.embedding = toArray(c.embedding, "embedding");
+  if (c.strength !== undefined) body.strength = c.strength;
+  if (c.confidence !== undefined) body.confidence = c.confidence;
+  if (c.metadata !== undefined) body.metadata = c.metadata;
+  return body;
+}
+
+function associationBody(a: AssociationInput): Record<string, unknown> {
+  const body: Record<string, unknown> = { source: a.source, target: a.target, kind: a.kind };
+  if (a.confidence !== undefined) body.confidence = a.confidence;
+  if (a.weight !== undefined) body.weight = a.weight;
+  return body;
+}
+
+function kindsParam(kinds: Kind[] | undefined): string | undefined {
+  return kinds === undefined ? undefined : kinds.join(",");
+}
+
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** Runs `f`, turning a synchronous throw (input checked on this side) into a rejection. */
+function attempt<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return f();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function defaultWorkerUrl(): URL {
+  return new URL("./worker.js", import.meta.url);
+}
+
+/** A worker and the calls waiting for it. */
+class Channel {
+  private readonly worker: Worker;
+  private next = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: SutraError) => void }>();
+  private dead: SutraError | null = null;
+
+  constructor(url: string | URL) {
+    this.worker = new Worker(url, { type: "module" });
+    this.worker.onmessage = (event: MessageEvent<Reply>) => {
+      const reply = event.data;
+      const waiter = this.waiting.get(reply.id);
+      if (!waiter) return;
+      this.waiting.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.value);
+      else waiter.reject(new SutraError(reply.error.code, reply.error.message));
+    };
+    this.worker.onerror = (event: ErrorEvent) => {
+      this.fail(new SutraError("worker_failed", `the Sutra worker failed: ${event.message || "it could not be loaded"}`));
+    };
+  }
+
+  private fail(error: SutraError): void {
+    this.dead = error;
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+
+  call<T>(method: Method, ...args: unknown[]): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const message: Call = { id, method, args };
+      this.worker.postMessage(message);
+    });
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+    this.fail(new SutraError("closed", "the memory is closed"));
+  }
+}
+
+/** An open memory. */
+export class Sutra {
+  /** What recovery found when the memory was opened. */
+  readonly recovery: RecoveryReport;
+  /** The memory's name. */
+  readonly name: string;
+  private readonly channel: Channel;
+  private persisted: boolean | null;
+
+  private constructor(name: string, channel: Channel, recovery: RecoveryReport, persisted: boolean | null) {
+    this.name = name;
+    this.channel = channel;
+    this.recovery = recovery;
+    this.persisted = persisted;
+  }
+
+  /** Opens (creating) a memory stored in this origin's OPFS. */
+  static async open(name: string, options: OpenOptions = {}): Promise<Sutra> {
+    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+    let persisted: boolean | null = null;
+    try {
+      // Ask the browser not to evict this origin's storage under pressure (best effort).
+      persisted = (await navigator.storage?.persist?.()) ?? null;
+    } catch {
+      persisted = null;
+    }
+    try {
+      const recovery = await channel.call<RecoveryReport>("open", name, options.dimension ?? 0);
+      return new Sutra(name, channel, recovery, persisted);
+    } catch (e) {
+      channel.terminate();
+      throw e;
+    }
+  }
+
+  /** The names of the memories stored in this origin's OPFS. */
+  static async list(options: Pick<OpenOptions, "workerUrl"> = {}): Promise<string[]> {
+    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+    try {
+      return await channel.call<string[]>("list");
+    } finally {
+      channel.terminate();
+    }
+  }
+
+  /** Deletes a memory and its files. Fails with `memory_locked` while it is open anywhere. */
+  static async drop(name: string, options: Pick<OpenOptions, "workerUrl"> = {}): Promise<void> {
+    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+    try {
+      await channel.call("drop", name);
+    } finally {
+      channel.terminate();
+    }
+  }
+
+  private write<T>(request: Record<string, unknown>): Promise<T> {
+    return this.channel.call<T>("write", JSON.stringify(request));
+  }
+
+  private read<T>(request: Record<string, unknown>): Promise<T> {
+    return this.channel.call<T>("read", JSON.stringify(request));
+  }
+
+  /** Learns a concept (upsert). Resolves once it is durable. */
+  putConcept(concept: ConceptInput): Promise<WriteResult & { id: string }> {
+    return attempt(() => this.write({ op: "put_concept", body: conceptBody(concept) }));
+  }
+
+  /** A concept by id. */
+  async getConcept(id: string): Promise<Concept> {
+    return toConcept(await this.read<Raw>({ q: "get", id }));
+  }
+
+  /** Deletes a concept and its associations. */
+  deleteConcept(id: string): Promise<WriteResult> {
+    return this.write({ op: "delete_concept", id });
+  }
+
+  /** Learns an association (upsert by source, target, kind). */
+  putAssociation(association: AssociationInput): Promise<WriteResult> {
+    return this.write({ op: "put_association", body: associationBody(association) });
+  }
+
+  /** Deletes an association. */
+  deleteAssociation(source: string, target: string, kind: Kind): Promise<WriteResult> {
+    return this.write({ op: "delete_association", source, target, kind });
+  }
+
+  /** Applies operations atomically (all or none, also across crashes). */
+  batch(ops: BatchOp[]): Promise<WriteResult & { ids: string[] }> {
+    return attempt(() => this.writeBatch(ops));
+  }
+
+  private writeBatch(ops: BatchOp[]): Promise<WriteResult & { ids: string[] }> {
+    const body = ops.map((op) => {
+      switch (op.op) {
+        case "put_concept": {
+          const { op: _, ...concept } = op;
+          return { op: "put_concept", ...conceptBody(concept) };
+        }
+        case "put_association": {
+          const { op: _, ...association } = op;
+          return { op: "put_association", ...associationBody(association) };
+        }
+        default:
+          return op;
+      }
+    });
+    return this.write({ op: "batch", body: { ops: body } });
+  }
+
+  /** A page of concepts in id order. */
+  async scan(options: ScanOptions = {}): Promise<Page> {
+    const page = await this.read<{ concepts: Raw[]; next: string | null }>({ q: "scan", query: defined({ ...options }) });
+    return { concepts: page.concepts.map(toConcept), next: page.next };
+  }
+
+  /** A concept's associations. */
+  async associations(id: string, options: AssociationOptions = {}): Promise<Association[]> {
+    const query = defined({ ...options, kinds: kindsParam(options.kinds) });
+    return (await this.read<{ associations: Association[] }>({ q: "associations", id, query })).associations;
+  }
+
+  /** Concepts within some hops, and the associations among them. */
+  neighbourhood(id: string, options: NeighbourhoodOptions = {}): Promise<Neighbourhood> {
+    const query = defined({ ...options, kinds: kindsParam(options.kinds) });
+    return this.read({ q: "neighbourhood", id, query });
+  }
+
+  /** Shortest, most confident or k best paths: the reasoning trail. */
+  paths(query: PathQuery): Promise<PathsResult> {
+    return this.read({ q: "paths", body: defined({ ...query }) });
+  }
+
+  /** Vector search (cosine), by a vector or by a concept's own embedding. */
+  async search(query: SearchQuery): Promise<Hit[]> {
+    const body = defined({ vector: toArray(query.vector, "vector"), id: query.id, k: query.k });
+    return (await this.read<{ hits: Hit[] }>({ q: "search", body })).hits;
+  }
+
+  /** Counts, log size, last checkpoint, vector tiers, and this origin's storage use. */
+  async stats(): Promise<Stats> {
+    const stats = await this.read<Omit<Stats, "storage">>({ q: "stats" });
+    const estimate = await this.channel.call<{ usage: number | null; quota: number | null }>("estimate");
+    return { ...stats, storage: { ...estimate, persisted: this.persisted } };
+  }
+
+  /** Writes a snapshot now and trims the log. */
+  checkpoint(): Promise<CheckpointReport> {
+    return this.channel.call("checkpoint");
+  }
+
+  /** The whole memory as JSON Lines, in the server's export format. */
+  exportJsonl(): Promise<string> {
+    return this.channel.call("export");
+  }
+
+  /**
+   * Imports JSON Lines (the server's export format). Bad lines are rejected with their line
+   * number and reason; the rest is imported. `onProgress(linesDone, linesTotal)` is called as
+   * it goes.
+   */
+  async importJsonl(text: string, onProgress?: (done: number, total: number) => void): Promise<ImportSummary> {
+    const lines = text.split("\n");
+    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    const total: ImportSummary = { concepts: 0, associations: 0, rejected_count: 0, rejected: [] };
+    for (let start = 0; start < lines.length; start += IMPORT_LINES_PER_STEP) {
+      const piece = lines.slice(start, start + IMPORT_LINES_PER_STEP).join("\n");
+      const part = await this.channel.call<ImportSummary>("import", piece, start + 1);
+      total.concepts += part.concepts;
+      total.associations += part.associations;
+      total.rejected_count += part.rejected_count;
+      total.rejected.push(...part.rejected.slice(0, Math.max(0, 100 - total.rejected.length)));
+      onProgress?.(Math.min(start + IMPORT_LINES_PER_STEP, lines.length), lines.length);
+    }
+    return total;
+  }
+
+  /** Finishes pending writes, closes the files and stops the worker. */
+  async close(): Promise<void> {
+    try {
+      await this.channel.call("close");
+    } finally {
+      this.channel.terminate();
+    }
+  }
+}

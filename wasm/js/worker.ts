@@ -1,0 +1,189 @@
+/**
+ * The dedicated worker that owns one memory: it holds the memory's Web Lock, opens its OPFS
+ * files through the WebAssembly engine, and answers the client's calls. Writes that arrive while
+ * a flush is running are put into the next flush together (group commit): the worker stages
+ * every queued write, flushes once, then answers each.
+ */
+import init, { Engine, dropMemory, listMemories, storageEstimate } from "../pkg/sutra_wasm.js";
+import type { Call, Reply } from "./protocol.js";
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<Call>) => void) | null;
+  postMessage(message: Reply): void;
+}
+const scope = self as unknown as WorkerScope;
+
+let ready: Promise<unknown> | null = null;
+let engine: Engine | null = null;
+let releaseLock: (() => void) | null = null;
+
+interface Pending {
+  id: number;
+  request: string;
+}
+const writes: Pending[] = [];
+let draining = false;
+
+function reply(message: Reply): void {
+  scope.postMessage(message);
+}
+
+function failure(e: unknown): { code: string; message: string } {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    return { code: String((e as { code: unknown }).code), message: String((e as { message: unknown }).message) };
+  }
+  if (e instanceof Error) {
+    return { code: "worker_failed", message: `${e.name}: ${e.message}` };
+  }
+  return { code: "worker_failed", message: String(e) };
+}
+
+function lockName(name: string): string {
+  return `sutra-memory:${name}`;
+}
+
+/** Takes the memory's Web Lock without waiting; false when another tab or worker holds it. */
+function takeLock(name: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    navigator.locks
+      .request(lockName(name), { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          resolve(false);
+          return undefined;
+        }
+        resolve(true);
+        return new Promise<void>((release) => {
+          releaseLock = release;
+        });
+      })
+      .catch(reject);
+  });
+}
+
+function requireEngine(): Engine {
+  if (!engine) {
+    throw { code: "closed", message: "the memory is closed" };
+  }
+  return engine;
+}
+
+/** Stages every queued write, flushes once, answers each. */
+function drain(): void {
+  draining = false;
+  const batch = writes.splice(0);
+  if (batch.length === 0) return;
+  let current: Engine;
+  try {
+    current = requireEngine();
+  } catch (e) {
+    for (const w of batch) reply({ id: w.id, ok: false, error: failure(e) });
+    return;
+  }
+  const staged: { id: number; value: unknown }[] = [];
+  const now = Date.now();
+  for (const w of batch) {
+    try {
+      staged.push({ id: w.id, value: JSON.parse(current.stage(w.request, now)) });
+    } catch (e) {
+      reply({ id: w.id, ok: false, error: failure(e) });
+    }
+  }
+  if (staged.length > 0) {
+    try {
+      current.commit();
+      for (const s of staged) reply({ id: s.id, ok: true, value: s.value });
+    } catch (e) {
+      const error = failure(e);
+      for (const s of staged) reply({ id: s.id, ok: false, error });
+    }
+  }
+  try {
+    current.maintain();
+  } catch {
+    // Housekeeping failures surface on the next write or in stats (poisoned).
+  }
+}
+
+async function handle(call: Call): Promise<unknown> {
+  switch (call.method) {
+    case "open": {
+      const [name, dimension] = call.args as [string, number];
+      const got = await takeLock(name);
+      if (!got) {
+        throw { code: "memory_locked", message: `memory "${name}" is open in another tab or worker` };
+      }
+      try {
+        engine = await Engine.open(name, dimension);
+      } catch (e) {
+        releaseLock?.();
+        releaseLock = null;
+        throw e;
+      }
+      return JSON.parse(engine.recovery());
+    }
+    case "write": {
+      writes.push({ id: call.id, request: call.args[0] as string });
+      if (!draining) {
+        draining = true;
+        setTimeout(drain, 0);
+      }
+      return undefined; // answered by drain()
+    }
+    case "read":
+      return JSON.parse(requireEngine().read(call.args[0] as string));
+    case "checkpoint":
+      return JSON.parse(requireEngine().checkpoint());
+    case "export": {
+      const e = requireEngine();
+      e.export_start();
+      const parts: string[] = [];
+      for (let chunk = e.export_next(); chunk !== undefined; chunk = e.export_next()) {
+        parts.push(chunk);
+      }
+      return parts.join("");
+    }
+    case "import": {
+      const [text, firstLine] = call.args as [string, number];
+      return JSON.parse(requireEngine().import_lines(text, firstLine));
+    }
+    case "estimate":
+      return JSON.parse(await storageEstimate());
+    case "close": {
+      drain();
+      engine?.free();
+      engine = null;
+      releaseLock?.();
+      releaseLock = null;
+      return undefined;
+    }
+    case "list":
+      return JSON.parse(await listMemories());
+    case "drop": {
+      const name = call.args[0] as string;
+      const got = await takeLock(name);
+      if (!got) {
+        throw { code: "memory_locked", message: `memory "${name}" is open in another tab or worker` };
+      }
+      try {
+        await dropMemory(name);
+      } finally {
+        releaseLock?.();
+        releaseLock = null;
+      }
+      return undefined;
+    }
+  }
+}
+
+scope.onmessage = (event: MessageEvent<Call>) => {
+  const call = event.data;
+  ready ??= init();
+  ready
+    .then(() => handle(call))
+    .then(
+      (value) => {
+        if (call.method !== "write") reply({ id: call.id, ok: true, value });
+      },
+      (e: unknown) => reply({ id: call.id, ok: false, error: failure(e) }),
+    );
+};

@@ -1,0 +1,202 @@
+// The JavaScript API in headless Chromium: durable across reloads, one owner per memory, typed
+// errors, group commit under concurrent writes, and export/import round trips with the server.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startBrowser, startServer, startSite, testPage } from "./harness.mjs";
+
+let site;
+let browser;
+
+before(async () => {
+  site = await startSite();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+test("writes survive a page reload, every field intact", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const ids = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("persist", { dimension: 3 });
+    const a = await mem.putConcept({ content: "alpha", embedding: new Float32Array([1, 0, 0]), strength: 2, confidence: 0.5, metadata: { k: "v" } });
+    const b = await mem.putConcept({ content: "beta", embedding: [0, 1, 0] });
+    await mem.putAssociation({ source: a.id, target: b.id, kind: "causal", confidence: 0.75 });
+    const batch = await mem.batch([{ op: "put_concept", content: "gamma", embedding: [0, 0, 1] }]);
+    await mem.putAssociation({ source: b.id, target: batch.ids[0], kind: "temporal", confidence: 0.5 });
+    await mem.checkpoint();
+    await mem.putConcept({ content: "after the checkpoint" });
+    return { a: a.id, b: b.id, c: batch.ids[0] };
+  });
+  // No close: the reload kills the worker as a crash would.
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const seen = await page.evaluate(async (ids) => {
+    const mem = await sutra.Sutra.open("persist");
+    const a = await mem.getConcept(ids.a);
+    const out = {
+      a: { content: a.content, embedding: Array.from(a.embedding), isF32: a.embedding instanceof Float32Array, strength: a.strength, confidence: a.confidence, metadata: a.metadata },
+      stats: await mem.stats(),
+      recovery: mem.recovery,
+      out: await mem.associations(ids.a, { direction: "out" }),
+      path: await mem.paths({ from: ids.a, to: ids.c, algorithm: "most_confident" }),
+      hits: await mem.search({ vector: new Float32Array([1, 0, 0]), k: 2 }),
+      scan: (await mem.scan({ prefix: "after" })).concepts.map((c) => c.content),
+    };
+    await mem.close();
+    return out;
+  }, ids);
+  assert.deepEqual(seen.a, { content: "alpha", embedding: [1, 0, 0], isF32: true, strength: 2, confidence: 0.5, metadata: { k: "v" } });
+  assert.equal(seen.stats.concepts, 4);
+  assert.equal(seen.stats.associations, 2);
+  assert.equal(seen.stats.dimension, 3);
+  assert.ok(seen.stats.storage.usage > 0, "storage estimate reported");
+  assert.equal(seen.recovery.snapshot_seq, 6, "the checkpoint was loaded (the dimension is record 1)");
+  assert.equal(seen.recovery.records_replayed, 1, "and the write after it replayed");
+  assert.deepEqual(seen.out.map((x) => [x.target, x.kind, x.confidence]), [[ids.b, "causal", 0.75]]);
+  assert.deepEqual(seen.path.paths[0].concepts.map((c) => c.content), ["alpha", "beta", "gamma"]);
+  assert.equal(seen.path.paths[0].confidence, 0.375);
+  assert.equal(seen.hits[0].id, ids.a);
+  assert.equal(seen.hits[0].score, 1);
+  assert.deepEqual(seen.scan, ["after the checkpoint"]);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("a second tab gets a clear memory_locked error, and can open once the first closes", async () => {
+  const context = await browser.newContext();
+  const first = await testPage(context, site);
+  const second = await testPage(context, site);
+  await first.evaluate(async () => {
+    window.mem = await sutra.Sutra.open("shared");
+    await window.mem.putConcept({ content: "owned by the first tab" });
+  });
+  const refused = await second.evaluate(async () => {
+    try {
+      await sutra.Sutra.open("shared");
+      return null;
+    } catch (e) {
+      return { isSutraError: e instanceof sutra.SutraError, code: e.code, message: e.message };
+    }
+  });
+  assert.ok(refused, "the second tab opened a memory the first one owns");
+  assert.equal(refused.isSutraError, true);
+  assert.equal(refused.code, "memory_locked");
+  assert.match(refused.message, /open in another tab/);
+  const dropRefused = await second.evaluate(() => sutra.Sutra.drop("shared").then(() => null, (e) => e.code));
+  assert.equal(dropRefused, "memory_locked");
+  await first.evaluate(() => window.mem.close());
+  const count = await second.evaluate(async () => {
+    const mem = await sutra.Sutra.open("shared");
+    const n = (await mem.stats()).concepts;
+    await mem.close();
+    return n;
+  });
+  assert.equal(count, 1);
+  await context.close();
+});
+
+test("bad input gets typed errors and the memory keeps working", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const codes = await page.evaluate(async () => {
+    const code = (p) => p.then(() => "no error", (e) => `${e instanceof sutra.SutraError}:${e.code}`);
+    const mem = await sutra.Sutra.open("errors", { dimension: 2 });
+    const { id } = await mem.putConcept({ content: "x", embedding: [1, 0] });
+    const out = {
+      confidence: await code(mem.putConcept({ content: "y", confidence: 2 })),
+      dimension: await code(mem.putConcept({ content: "z", embedding: [1, 2, 3] })),
+      nan: await code(mem.putConcept({ content: "n", embedding: [NaN, 1] })),
+      badId: await code(mem.getConcept("xyz")),
+      missing: await code(mem.getConcept("ffffffffffffffffffffffffffffffff")),
+      searchDim: await code(mem.search({ vector: [1, 0, 0] })),
+      bigK: await code(mem.search({ vector: [1, 0], k: 1001 })),
+      deep: await code(mem.paths({ from: id, to: id, max_depth: 17 })),
+      kind: await code(mem.putAssociation({ source: id, target: id, kind: "friendship" })),
+      batch: await code(mem.batch([{ op: "put_concept", content: "half" }, { op: "delete_concept", id: "ffffffffffffffffffffffffffffffff" }])),
+      name: await code(sutra.Sutra.open("Bad Name")),
+    };
+    out.afterwards = (await mem.stats()).concepts;
+    out.stillWrites = (await mem.putConcept({ content: "still fine" })).seq > 0;
+    await mem.close();
+    return out;
+  });
+  assert.deepEqual(codes, {
+    confidence: "true:invalid_argument",
+    dimension: "true:dimension_mismatch",
+    nan: "true:invalid_argument",
+    badId: "true:invalid_id",
+    missing: "true:concept_not_found",
+    searchDim: "true:dimension_mismatch",
+    bigK: "true:limit_exceeded",
+    deep: "true:limit_exceeded",
+    kind: "true:invalid_argument",
+    batch: "true:concept_not_found",
+    name: "true:invalid_name",
+    afterwards: 1,
+    stillWrites: true,
+  });
+  await context.close();
+});
+
+test("concurrent writes are all acknowledged with distinct sequence numbers", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const result = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("concurrent");
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => mem.putConcept({ content: `item ${i}` })));
+    const seqs = new Set(results.map((r) => r.seq));
+    const stats = await mem.stats();
+    await mem.close();
+    return { distinct: seqs.size, concepts: stats.concepts, last: stats.last_seq };
+  });
+  assert.deepEqual(result, { distinct: 300, concepts: 300, last: 300 });
+  await context.close();
+});
+
+test("export in the browser imports on the server exactly, and back", async () => {
+  const server = await startServer();
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  try {
+    const fromBrowser = await page.evaluate(async () => {
+      const mem = await sutra.Sutra.open("roundtrip", { dimension: 2 });
+      const a = await mem.putConcept({ content: "sun", embedding: [0.25, 0.5], strength: 3, confidence: 0.9, metadata: { lang: "en", src: "sky" } });
+      const b = await mem.putConcept({ content: "warmth" });
+      await mem.putAssociation({ source: a.id, target: b.id, kind: "causal", confidence: 0.8, weight: 2.5 });
+      const text = await mem.exportJsonl();
+      await mem.close();
+      return text;
+    });
+    assert.equal(fromBrowser.trim().split("\n").length, 4, "header, 2 concepts, 1 association");
+    assert.equal((await server.call("POST", "/v1/memories", { name: "fromweb" })).status, 201);
+    const imported = await server.call("POST", "/v1/memories/fromweb/import", fromBrowser, "application/x-ndjson");
+    assert.equal(imported.status, 200, imported.text);
+    assert.deepEqual([imported.json.concepts, imported.json.associations, imported.json.rejected_count], [2, 1, 0]);
+    const onServer = await server.call("GET", "/v1/memories/fromweb/export");
+    assert.equal(onServer.text, fromBrowser, "the server's export equals the browser's");
+
+    // And back: data written on the server, imported in the browser.
+    await server.call("POST", "/v1/memories", { name: "fromserver" });
+    const ops = Array.from({ length: 50 }, (_, i) => ({ op: "put_concept", content: `fact ${i}`, metadata: { i: String(i) } }));
+    assert.equal((await server.call("POST", "/v1/memories/fromserver/batch", { ops })).status, 200);
+    const serverText = (await server.call("GET", "/v1/memories/fromserver/export")).text;
+    const back = await page.evaluate(async (text) => {
+      const mem = await sutra.Sutra.open("fromserver");
+      const progress = [];
+      const summary = await mem.importJsonl(text, (done, total) => progress.push([done, total]));
+      const again = await mem.exportJsonl();
+      await mem.close();
+      return { summary, again, progress };
+    }, serverText);
+    assert.deepEqual([back.summary.concepts, back.summary.rejected_count], [50, 0]);
+    assert.equal(back.again, serverText, "the browser's export equals the server's");
+    assert.deepEqual(back.progress.at(-1), [51, 51]);
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
