@@ -48,7 +48,13 @@ pub struct FileStorage {
 impl FileStorage {
     /// Opens (creating if needed) the memory in `dir`, taking its lock.
     pub fn open(dir: &Path) -> Result<FileStorage, StorageError> {
-        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+            // The new directory's entry must survive a crash too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?;
+            }
+        }
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)

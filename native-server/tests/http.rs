@@ -874,3 +874,58 @@ fn storage_failures_map_to_503_naming_the_cause() {
     assert_eq!(e.code, "poisoned");
     assert!(e.message.contains("log sync: EIO"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_writer_checkpoints_and_reseals_on_its_own() {
+    let config = WriterConfig {
+        checkpoint_log_bytes: 4096,
+        reseal_fresh_min: 50,
+        ..WriterConfig::default()
+    };
+    let app = app_with(config, None, &[]);
+    memory(&app, "auto", Some(4)).await;
+    for i in 0..100 {
+        let v = [(i as f32).sin(), (i as f32).cos(), 1.0, (i % 7) as f32];
+        concept(
+            &app,
+            "auto",
+            json!({"content": format!("auto {i}"), "embedding": v}),
+        )
+        .await;
+    }
+    // Both run after commits: poll briefly for the background re-seal.
+    let mut stats = get(&app, "/v1/memories/auto").await.json;
+    for _ in 0..100 {
+        if stats["vectors"]["sealed"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stats = get(&app, "/v1/memories/auto").await.json;
+    }
+    assert!(
+        stats["checkpoint_seq"].as_u64().unwrap_or(0) > 0,
+        "no automatic checkpoint: {stats}"
+    );
+    assert!(
+        stats["log_bytes"].as_u64().unwrap_or(u64::MAX) < 4096 + 1024,
+        "the log was not trimmed: {stats}"
+    );
+    assert!(
+        stats["vectors"]["sealed"].as_u64().unwrap_or(0) >= 50,
+        "no background re-seal: {stats}"
+    );
+    let metrics = get(&app, "/metrics").await.text;
+    assert!(
+        metrics.contains("sutra_vector_reseals_total 1")
+            || metrics.contains("sutra_vector_reseals_total 2"),
+        "{metrics}"
+    );
+    // Search still finds every concept, sealed or fresh.
+    let hits = post(
+        &app,
+        "/v1/memories/auto/search",
+        json!({"vector": [0.0, 1.0, 1.0, 0.0], "k": 100}),
+    )
+    .await;
+    assert_eq!(hits.json["hits"].as_array().map(Vec::len), Some(100));
+}

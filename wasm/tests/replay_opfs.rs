@@ -306,3 +306,30 @@ async fn a_torn_snapshot_slot_falls_back_to_the_other() {
     );
     assert_eq!(memory.stats().concepts, 2, "and the log replays the rest");
 }
+
+/// Real handles closed without a flush (as when a tab dies), then reopened: what was
+/// acknowledged is there, and what was only staged is whole or absent.
+#[wasm_bindgen_test]
+async fn handles_dropped_without_flush_then_reopened() {
+    let name = "dropped-handles";
+    let storage = OpfsStorage::open(name).await.expect("open");
+    let (mut memory, _) = sutra_core::Memory::open(storage, Default::default()).expect("memory");
+    let batch = |from: u32| -> Vec<sutra_core::Op> {
+        (from..from + 20)
+            .map(|i| {
+                sutra_core::Op::put_concept(sutra_core::ConceptInput::new(format!("item {i}")), 1)
+            })
+            .collect()
+    };
+    memory.write(batch(0)).expect("acknowledged");
+    memory.stage(batch(20)).expect("staged, never flushed");
+    drop(memory); // closes the sync access handles without flushing
+    let storage = OpfsStorage::open(name)
+        .await
+        .expect("reopen: the handles were released");
+    let (memory, _) = sutra_core::Memory::open(storage, Default::default()).expect("memory");
+    let n = memory.stats().concepts;
+    assert!(n == 20 || n == 40, "{n} concepts: a batch was torn");
+    drop(memory);
+    opfs::remove_memory_dir(name).await.expect("clean up");
+}
