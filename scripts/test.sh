@@ -3,34 +3,17 @@
 # every install). This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-WASM_BINDGEN_VERSION=0.2.130
+source scripts/setup.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain"
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "cargo is not on PATH: install Rust with rustup first" >&2
-  exit 1
-fi
+step "toolchain and packages"
+need_cargo
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
-rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
-if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
-  # Must equal the wasm-bindgen crate version. Not --locked: its lockfile pins a crate version
-  # the registry mirror lacks.
-  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
-fi
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium chromium-driver
-fi
-if ! command -v node >/dev/null 2>&1; then
-  echo "node is not on PATH: install Node.js 20.19 or newer" >&2
-  exit 1
-fi
-npm ci --no-audit --no-fund
+ensure_wasm_toolchain
+ensure_chromium
+ensure_npm_packages
 
 step "format"
 cargo fmt --all -- --check
@@ -60,4 +43,10 @@ WASM_BINDGEN_TEST_TIMEOUT=300 \
 step "browser package: build, strict TypeScript, JavaScript API tests in headless Chromium"
 SUTRA_WASM_PROFILE=debug npm run build -w sutra-wasm
 cargo build -p sutra-server
-SUTRA_BIN="$PWD/target/debug/sutra" npm test -w sutra-wasm
+export SUTRA_BIN="$PWD/target/debug/sutra"
+npm test -w sutra-wasm
+
+step "control center: strict TypeScript and build, unit tests, end-to-end tests in both modes"
+npm run build -w web-control-center
+npm test -w web-control-center
+npm run e2e -w web-control-center

@@ -96,8 +96,10 @@ function attempt<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-function defaultWorkerUrl(): URL {
-  return new URL("./worker.js", import.meta.url);
+function starter(options: Pick<OpenOptions, "workerUrl" | "worker">): () => Worker {
+  if (options.worker) return options.worker;
+  const url = options.workerUrl ?? new URL("./worker.js", import.meta.url);
+  return () => new Worker(url, { type: "module" });
 }
 
 /** A worker and the calls waiting for it. */
@@ -107,8 +109,8 @@ class Channel {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: SutraError) => void }>();
   private dead: SutraError | null = null;
 
-  constructor(url: string | URL) {
-    this.worker = new Worker(url, { type: "module" });
+  constructor(start: () => Worker) {
+    this.worker = start();
     this.worker.onmessage = (event: MessageEvent<Reply>) => {
       const reply = event.data;
       const waiter = this.waiting.get(reply.id);
@@ -162,7 +164,7 @@ export class Sutra {
 
   /** Opens (creating) a memory stored in this origin's OPFS. */
   static async open(name: string, options: OpenOptions = {}): Promise<Sutra> {
-    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+    const channel = new Channel(starter(options));
     let persisted: boolean | null = null;
     try {
       // Ask the browser not to evict this origin's storage under pressure (best effort).
@@ -180,8 +182,8 @@ export class Sutra {
   }
 
   /** The names of the memories stored in this origin's OPFS. */
-  static async list(options: Pick<OpenOptions, "workerUrl"> = {}): Promise<string[]> {
-    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+  static async list(options: Pick<OpenOptions, "workerUrl" | "worker"> = {}): Promise<string[]> {
+    const channel = new Channel(starter(options));
     try {
       return await channel.call<string[]>("list");
     } finally {
@@ -190,8 +192,8 @@ export class Sutra {
   }
 
   /** Deletes a memory and its files. Fails with `memory_locked` while it is open anywhere. */
-  static async drop(name: string, options: Pick<OpenOptions, "workerUrl"> = {}): Promise<void> {
-    const channel = new Channel(options.workerUrl ?? defaultWorkerUrl());
+  static async drop(name: string, options: Pick<OpenOptions, "workerUrl" | "worker"> = {}): Promise<void> {
+    const channel = new Channel(starter(options));
     try {
       await channel.call("drop", name);
     } finally {

@@ -185,6 +185,11 @@ export interface OpenOptions {
   dimension?: number;
   /** Where the worker script is (default: next to this module). */
   workerUrl?: string | URL;
+  /**
+   * Starts the worker instead (for bundlers that must see the worker's URL to bundle it, e.g.
+   * `() => new Worker(new URL("../wasm/js/worker.ts", import.meta.url), { type: "module" })`).
+   */
+  worker?: () => Worker;
 }
 
 /**

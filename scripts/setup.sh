@@ -1,0 +1,41 @@
+# Idempotent installs shared by scripts/run.sh and scripts/test.sh (source it; each function
+# skips what is already there, so a second run costs seconds).
+
+WASM_BINDGEN_VERSION=0.2.130
+
+need_cargo() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is not on PATH: install Rust with rustup first" >&2
+    exit 1
+  fi
+}
+
+need_node() {
+  if ! command -v node >/dev/null 2>&1; then
+    echo "node is not on PATH: install Node.js 20.19 or newer" >&2
+    exit 1
+  fi
+}
+
+ensure_wasm_toolchain() {
+  rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    # Must equal the wasm-bindgen crate version. Not --locked: its lockfile pins a crate
+    # version the registry mirror lacks.
+    cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium chromium-driver
+  fi
+}
+
+ensure_npm_packages() {
+  need_node
+  npm ci --no-audit --no-fund
+}

@@ -1,0 +1,142 @@
+/** The data-access interface over the engine running in this browser (sutra-wasm, on OPFS). */
+import { Sutra, type ImportSummary } from "sutra-wasm";
+import { asBackendError, type Backend, type MemoryStats, type MemorySummary } from "./backend";
+import type {
+  Association,
+  AssociationInput,
+  CheckpointReport,
+  Concept,
+  ConceptInput,
+  Hit,
+  Kind,
+  Neighbourhood,
+  NeighbourhoodOptions,
+  Page,
+  PathQuery,
+  PathsResult,
+  ScanOptions,
+} from "sutra-wasm";
+
+/** Starts the engine's worker; Vite bundles the worker and its WebAssembly from this URL. */
+export function startWorker(): Worker {
+  return new Worker(new URL("../../../wasm/js/worker.ts", import.meta.url), { type: "module" });
+}
+
+export class BrowserBackend implements Backend {
+  readonly mode = "browser" as const;
+  readonly description = "this browser (OPFS)";
+  private readonly open = new Map<string, Promise<Sutra>>();
+
+  private memory(name: string, dimension?: number | null): Promise<Sutra> {
+    let memory = this.open.get(name);
+    if (!memory) {
+      memory = Sutra.open(name, { worker: startWorker, ...(dimension ? { dimension } : {}) });
+      this.open.set(name, memory);
+      memory.catch(() => this.open.delete(name));
+    }
+    return memory;
+  }
+
+  private async run<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw asBackendError(e);
+    }
+  }
+
+  listMemories(): Promise<MemorySummary[]> {
+    return this.run(async () => {
+      const names = await Sutra.list({ worker: startWorker });
+      return names.map((name) => ({ name, status: this.open.has(name) ? "open" : "stored", concepts: null, associations: null, dimension: null }));
+    });
+  }
+
+  createMemory(name: string, dimension: number | null): Promise<void> {
+    return this.run(async () => {
+      const existing = await Sutra.list({ worker: startWorker });
+      if (existing.includes(name)) throw { code: "memory_exists", message: `memory "${name}" already exists` };
+      await this.memory(name, dimension);
+    });
+  }
+
+  dropMemory(name: string): Promise<void> {
+    return this.run(async () => {
+      const memory = this.open.get(name);
+      this.open.delete(name);
+      if (memory) await (await memory).close();
+      await Sutra.drop(name, { worker: startWorker });
+    });
+  }
+
+  stats(name: string): Promise<MemoryStats> {
+    return this.run(async () => {
+      const s = await (await this.memory(name)).stats();
+      return { ...s, storage_bytes: s.storage.usage };
+    });
+  }
+
+  checkpoint(name: string): Promise<CheckpointReport> {
+    return this.run(async () => (await this.memory(name)).checkpoint());
+  }
+
+  scan(name: string, options: ScanOptions): Promise<Page> {
+    return this.run(async () => (await this.memory(name)).scan(options));
+  }
+
+  getConcept(name: string, id: string): Promise<Concept> {
+    return this.run(async () => (await this.memory(name)).getConcept(id));
+  }
+
+  putConcept(name: string, concept: ConceptInput): Promise<{ id: string; seq: number }> {
+    return this.run(async () => (await this.memory(name)).putConcept(concept));
+  }
+
+  deleteConcept(name: string, id: string): Promise<void> {
+    return this.run(async () => {
+      await (await this.memory(name)).deleteConcept(id);
+    });
+  }
+
+  associations(name: string, id: string, direction: "out" | "in"): Promise<Association[]> {
+    return this.run(async () => (await this.memory(name)).associations(id, { direction, limit: 1000 }));
+  }
+
+  putAssociation(name: string, association: AssociationInput): Promise<void> {
+    return this.run(async () => {
+      await (await this.memory(name)).putAssociation(association);
+    });
+  }
+
+  deleteAssociation(name: string, source: string, target: string, kind: Kind): Promise<void> {
+    return this.run(async () => {
+      await (await this.memory(name)).deleteAssociation(source, target, kind);
+    });
+  }
+
+  neighbourhood(name: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood> {
+    return this.run(async () => (await this.memory(name)).neighbourhood(id, options));
+  }
+
+  paths(name: string, query: PathQuery): Promise<PathsResult> {
+    return this.run(async () => (await this.memory(name)).paths(query));
+  }
+
+  search(name: string, query: { vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+    return this.run(async () => (await this.memory(name)).search(query));
+  }
+
+  exportJsonl(name: string): Promise<string> {
+    return this.run(async () => (await this.memory(name)).exportJsonl());
+  }
+
+  importJsonl(name: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary> {
+    return this.run(async () => (await this.memory(name)).importJsonl(text, onProgress));
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.open.values()];
+    this.open.clear();
+    await Promise.allSettled(open.map(async (m) => (await m).close()));
+  }
+}

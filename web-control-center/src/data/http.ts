@@ -1,0 +1,192 @@
+/** The data-access interface over a Sutra server's HTTP API. */
+import { asBackendError, BackendError, type Backend, type MemoryStats, type MemorySummary } from "./backend";
+import type {
+  Association,
+  AssociationInput,
+  CheckpointReport,
+  Concept,
+  ConceptInput,
+  Hit,
+  ImportSummary,
+  Kind,
+  Neighbourhood,
+  NeighbourhoodOptions,
+  Page,
+  PathQuery,
+  PathsResult,
+  ScanOptions,
+} from "sutra-wasm";
+
+/** Lines per import request, so the progress bar moves and no request is huge. */
+export const IMPORT_LINES_PER_REQUEST = 500;
+
+type RawConcept = Omit<Concept, "embedding"> & { embedding: number[] | null };
+
+function toConcept(raw: RawConcept): Concept {
+  return { ...raw, embedding: raw.embedding ? Float32Array.from(raw.embedding) : null };
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string | number][];
+  if (entries.length === 0) return "";
+  return "?" + entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&");
+}
+
+export class HttpBackend implements Backend {
+  readonly mode = "server" as const;
+  readonly description: string;
+  private readonly base: string;
+  private readonly token: string | null;
+
+  constructor(baseUrl: string, token: string | null) {
+    this.base = baseUrl.replace(/\/+$/, "");
+    this.token = token && token.length > 0 ? token : null;
+    this.description = `Sutra server at ${this.base}`;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, raw?: string): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (raw !== undefined) {
+      headers["content-type"] = "application/x-ndjson";
+      payload = raw;
+    } else if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, { method, headers, body: payload ?? null });
+    } catch (e) {
+      throw new BackendError("unreachable", `cannot reach ${this.base}: ${asBackendError(e).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      try {
+        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
+        throw new BackendError(parsed.error?.code ?? `http_${response.status}`, parsed.error?.message ?? text);
+      } catch (e) {
+        if (e instanceof BackendError) throw e;
+        throw new BackendError(`http_${response.status}`, text || response.statusText);
+      }
+    }
+    const type = response.headers.get("content-type") ?? "";
+    return (type.startsWith("application/json") ? JSON.parse(text) : text) as T;
+  }
+
+  private m(memory: string): string {
+    return `/v1/memories/${encodeURIComponent(memory)}`;
+  }
+
+  async listMemories(): Promise<MemorySummary[]> {
+    const answer = await this.request<{ memories: MemorySummary[] }>("GET", "/v1/memories");
+    return answer.memories.map((m) => ({
+      name: m.name,
+      status: m.status,
+      concepts: m.concepts ?? null,
+      associations: m.associations ?? null,
+      dimension: m.dimension ?? null,
+      ...(m.error ? { error: m.error } : {}),
+    }));
+  }
+
+  async createMemory(name: string, dimension: number | null): Promise<void> {
+    await this.request("POST", "/v1/memories", dimension === null ? { name } : { name, dimension });
+  }
+
+  async dropMemory(name: string): Promise<void> {
+    await this.request("DELETE", this.m(name));
+  }
+
+  async stats(memory: string): Promise<MemoryStats> {
+    const s = await this.request<MemoryStats & { storage_bytes?: number }>("GET", this.m(memory));
+    return { ...s, storage_bytes: s.storage_bytes ?? null };
+  }
+
+  checkpoint(memory: string): Promise<CheckpointReport> {
+    return this.request("POST", `${this.m(memory)}/checkpoint`);
+  }
+
+  async scan(memory: string, options: ScanOptions): Promise<Page> {
+    const page = await this.request<{ concepts: RawConcept[]; next: string | null }>(
+      "GET",
+      `${this.m(memory)}/concepts${query({ after: options.after, limit: options.limit, prefix: options.prefix })}`,
+    );
+    return { concepts: page.concepts.map(toConcept), next: page.next };
+  }
+
+  async getConcept(memory: string, id: string): Promise<Concept> {
+    return toConcept(await this.request<RawConcept>("GET", `${this.m(memory)}/concepts/${encodeURIComponent(id)}`));
+  }
+
+  putConcept(memory: string, concept: ConceptInput): Promise<{ id: string; seq: number }> {
+    const body = { ...concept, embedding: concept.embedding === undefined ? undefined : Array.from(concept.embedding) };
+    return this.request("PUT", `${this.m(memory)}/concepts`, body);
+  }
+
+  async deleteConcept(memory: string, id: string): Promise<void> {
+    await this.request("DELETE", `${this.m(memory)}/concepts/${encodeURIComponent(id)}`);
+  }
+
+  async associations(memory: string, id: string, direction: "out" | "in"): Promise<Association[]> {
+    const answer = await this.request<{ associations: Association[] }>(
+      "GET",
+      `${this.m(memory)}/concepts/${encodeURIComponent(id)}/associations${query({ direction, limit: 1000 })}`,
+    );
+    return answer.associations;
+  }
+
+  async putAssociation(memory: string, association: AssociationInput): Promise<void> {
+    await this.request("PUT", `${this.m(memory)}/associations`, association);
+  }
+
+  async deleteAssociation(memory: string, source: string, target: string, kind: Kind): Promise<void> {
+    await this.request("DELETE", `${this.m(memory)}/associations/${source}/${target}/${kind}`);
+  }
+
+  neighbourhood(memory: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood> {
+    return this.request(
+      "GET",
+      `${this.m(memory)}/concepts/${encodeURIComponent(id)}/neighbourhood${query({
+        depth: options.depth,
+        direction: options.direction,
+        kinds: options.kinds?.join(","),
+        limit: options.limit,
+      })}`,
+    );
+  }
+
+  paths(memory: string, q: PathQuery): Promise<PathsResult> {
+    return this.request("POST", `${this.m(memory)}/paths`, q);
+  }
+
+  async search(memory: string, q: { vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+    return (await this.request<{ hits: Hit[] }>("POST", `${this.m(memory)}/search`, q)).hits;
+  }
+
+  exportJsonl(memory: string): Promise<string> {
+    return this.request("GET", `${this.m(memory)}/export`);
+  }
+
+  async importJsonl(memory: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary> {
+    const lines = text.split("\n");
+    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    const total: ImportSummary = { concepts: 0, associations: 0, rejected_count: 0, rejected: [] };
+    onProgress(0, lines.length);
+    for (let start = 0; start < lines.length; start += IMPORT_LINES_PER_REQUEST) {
+      const piece = lines.slice(start, start + IMPORT_LINES_PER_REQUEST).join("\n") + "\n";
+      const part = await this.request<ImportSummary>("POST", `${this.m(memory)}/import`, undefined, piece);
+      total.concepts += part.concepts;
+      total.associations += part.associations;
+      total.rejected_count += part.rejected_count;
+      for (const r of part.rejected) {
+        if (total.rejected.length < 100) total.rejected.push({ line: r.line + start, reason: r.reason });
+      }
+      onProgress(Math.min(start + IMPORT_LINES_PER_REQUEST, lines.length), lines.length);
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {}
+}

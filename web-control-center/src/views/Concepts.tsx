@@ -1,0 +1,85 @@
+import { useState } from "react";
+import type { Backend, Concept } from "../data/backend";
+import { ErrorNote, link, Loading, useLoad } from "../components/common";
+import { isConceptId } from "../logic/vector";
+import { ConceptForm } from "./ConceptForm";
+
+const PAGE = 25;
+
+export function Concepts({ backend, memory }: { backend: Backend; memory: string }) {
+  const [search, setSearch] = useState("");
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const after = cursors[cursors.length - 1];
+  const { data, error, loading, reload } = useLoad(async (): Promise<{ concepts: Concept[]; next: string | null }> => {
+    const term = search.trim();
+    if (isConceptId(term)) {
+      try {
+        return { concepts: [await backend.getConcept(memory, term)], next: null };
+      } catch (e) {
+        if ((e as { code?: string }).code === "concept_not_found") return { concepts: [], next: null };
+        throw e;
+      }
+    }
+    return backend.scan(memory, { ...(after ? { after } : {}), limit: PAGE, ...(term ? { prefix: term } : {}) });
+  }, [backend, memory, search, after]);
+
+  return (
+    <section>
+      <h2>Concepts</h2>
+      <label className="field">
+        <span className="field-label">Find by id or by the start of the text</span>
+        <input
+          name="search"
+          type="search"
+          value={search}
+          onChange={(e) => {
+            setSearch(e.target.value);
+            setCursors([undefined]);
+          }}
+        />
+      </label>
+      {loading && !data ? <Loading what="concepts" /> : null}
+      <ErrorNote error={error} />
+      {data ? (
+        <>
+          <table className="table" aria-label="concepts">
+            <thead>
+              <tr>
+                <th>Content</th>
+                <th>Strength</th>
+                <th>Confidence</th>
+                <th>Vector</th>
+                <th>Id</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.concepts.map((c) => (
+                <tr key={c.id}>
+                  <td>
+                    <a href={link(memory, "concept", c.id)}>{c.content}</a>
+                  </td>
+                  <td>{c.strength}</td>
+                  <td>{c.confidence}</td>
+                  <td>{c.embedding ? `${c.embedding.length}-d` : "—"}</td>
+                  <td>
+                    <code>{c.id}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {data.concepts.length === 0 ? <p>No concepts {search ? "match" : "yet"}.</p> : null}
+          <div className="pager">
+            <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+              Previous page
+            </button>
+            <button type="button" disabled={!data.next} onClick={() => data.next && setCursors([...cursors, data.next])}>
+              Next page
+            </button>
+          </div>
+        </>
+      ) : null}
+      <ConceptForm backend={backend} memory={memory} onSaved={() => reload()} />
+    </section>
+  );
+}

@@ -1,0 +1,67 @@
+import { useState } from "react";
+import { asBackendError, type Backend, type BackendError } from "../data/backend";
+import { ErrorNote, Loading, useLoad } from "../components/common";
+import { formatBytes } from "../logic/trail";
+
+export function Overview({ backend, memory }: { backend: Backend; memory: string }) {
+  const { data, error, loading, reload } = useLoad(() => backend.stats(memory), [backend, memory]);
+  const [note, setNote] = useState<string | null>(null);
+  const [cpError, setCpError] = useState<BackendError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function checkpoint() {
+    setBusy(true);
+    setCpError(null);
+    try {
+      const report = await backend.checkpoint(memory);
+      setNote(`Checkpoint written at sequence ${report.seq}: ${formatBytes(report.snapshot_bytes)} snapshot, ${formatBytes(report.log_bytes_dropped)} of log dropped.`);
+      reload();
+    } catch (e) {
+      setCpError(asBackendError(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section>
+      <h2>Overview</h2>
+      {loading && !data ? <Loading what="stats" /> : null}
+      <ErrorNote error={error} />
+      {data ? (
+        <dl className="stats" aria-label="memory stats">
+          <dt>Concepts</dt>
+          <dd data-stat="concepts">{data.concepts}</dd>
+          <dt>Associations</dt>
+          <dd data-stat="associations">{data.associations}</dd>
+          <dt>Vector dimension</dt>
+          <dd>{data.dimension ?? "not fixed yet"}</dd>
+          <dt>Vectors sealed / fresh</dt>
+          <dd>
+            {data.vectors.sealed} / {data.vectors.fresh}
+            {data.vectors.stale > 0 ? ` (${data.vectors.stale} stale hidden)` : ""}
+          </dd>
+          <dt>Log size</dt>
+          <dd>{formatBytes(data.log_bytes)}</dd>
+          <dt>Last sequence number</dt>
+          <dd>{data.last_seq}</dd>
+          <dt>Last checkpoint</dt>
+          <dd data-stat="checkpoint">{data.checkpoint_seq === null ? "none yet" : `at sequence ${data.checkpoint_seq}`}</dd>
+          <dt>Storage used</dt>
+          <dd>{formatBytes(data.storage_bytes)}</dd>
+          {data.poisoned ? (
+            <>
+              <dt>Writes refused</dt>
+              <dd className="error">{data.poisoned}</dd>
+            </>
+          ) : null}
+        </dl>
+      ) : null}
+      <button type="button" onClick={checkpoint} disabled={busy}>
+        Checkpoint now
+      </button>
+      {note ? <p role="status">{note}</p> : null}
+      <ErrorNote error={cpError} />
+    </section>
+  );
+}

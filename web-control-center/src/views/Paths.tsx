@@ -1,0 +1,112 @@
+import { useState } from "react";
+import { asBackendError, KINDS, type Backend, type BackendError, type Kind, type PathsResult } from "../data/backend";
+import { ConceptPicker } from "../components/ConceptPicker";
+import { GraphView } from "../components/GraphView";
+import { ErrorNote, Field, link } from "../components/common";
+import { pathElements } from "../logic/graph";
+import { formatNumber, trail } from "../logic/trail";
+
+type Results = { shortest: PathsResult; confident: PathsResult; best: PathsResult };
+
+function Trail({ memory, result, title }: { memory: string; result: PathsResult; title: string }) {
+  return (
+    <div className="card" aria-label={title}>
+      <h3>{title}</h3>
+      {result.paths.length === 0 ? <p>No path within the limits{result.budget_exhausted ? " (the search budget ran out: a path may exist)" : ""}.</p> : null}
+      {result.paths.map((p, i) => (
+        <p key={i} className="trail" data-trail>
+          {trail(p).map((part, j) => (
+            <span key={j}>
+              <a href={link(memory, "concept", part.concept.id)}>{part.concept.label}</a>
+              {part.hop ? (
+                <span className={`hop kind-${part.hop.kind}`}>
+                  {" "}
+                  {part.hop.reversed ? "←" : "—"}
+                  {part.hop.kind} {formatNumber(part.hop.confidence)}
+                  {part.hop.reversed ? "—" : "→"}{" "}
+                </span>
+              ) : null}
+            </span>
+          ))}
+          <span className="muted"> (confidence {formatNumber(p.confidence)})</span>
+        </p>
+      ))}
+      <p className="muted">{result.visited} concepts visited</p>
+    </div>
+  );
+}
+
+export function Paths({ backend, memory }: { backend: Backend; memory: string }) {
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const [k, setK] = useState("3");
+  const [depth, setDepth] = useState("6");
+  const [both, setBoth] = useState(false);
+  const [kinds, setKinds] = useState<Kind[]>([...KINDS]);
+  const [results, setResults] = useState<Results | null>(null);
+  const [error, setError] = useState<BackendError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function find(event: React.FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const common = { from, to, direction: both ? ("both" as const) : ("forward" as const), kinds, max_depth: Number(depth) };
+      const [shortest, confident, best] = await Promise.all([
+        backend.paths(memory, { ...common, algorithm: "shortest" }),
+        backend.paths(memory, { ...common, algorithm: "most_confident" }),
+        backend.paths(memory, { ...common, algorithm: "k_best", k: Number(k) }),
+      ]);
+      setResults({ shortest, confident, best });
+    } catch (e) {
+      setError(asBackendError(e));
+      setResults(null);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section>
+      <h2>Paths</h2>
+      <form className="card" onSubmit={find} aria-label="find paths">
+        <div className="row">
+          <ConceptPicker backend={backend} memory={memory} label="From" name="from" value={from} onChange={setFrom} />
+          <ConceptPicker backend={backend} memory={memory} label="To" name="to" value={to} onChange={setTo} />
+        </div>
+        <div className="row">
+          <Field label="k best" error={error?.field === "k" ? error.message : null}>
+            <input name="k" value={k} onChange={(e) => setK(e.target.value)} size={3} />
+          </Field>
+          <Field label="Max depth" error={error?.field === "max_depth" ? error.message : null}>
+            <input name="max_depth" value={depth} onChange={(e) => setDepth(e.target.value)} size={3} />
+          </Field>
+          <label className="check">
+            <input type="checkbox" checked={both} onChange={(e) => setBoth(e.target.checked)} /> follow associations both ways
+          </label>
+        </div>
+        <fieldset className="kinds">
+          <legend>Kinds</legend>
+          {KINDS.map((kind) => (
+            <label key={kind} className="check">
+              <input type="checkbox" checked={kinds.includes(kind)} onChange={(e) => setKinds(e.target.checked ? [...kinds, kind] : kinds.filter((x) => x !== kind))} /> {kind}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" disabled={busy || from === "" || to === ""}>
+          Find paths
+        </button>
+      </form>
+      {error && error.field !== "k" && error.field !== "max_depth" ? <ErrorNote error={error} /> : null}
+      {results ? (
+        <>
+          <Trail memory={memory} result={results.shortest} title="Shortest (fewest hops)" />
+          <Trail memory={memory} result={results.confident} title="Most confident" />
+          <Trail memory={memory} result={results.best} title={`${k} best`} />
+          <GraphView elements={pathElements(results.best.paths)} label="paths graph" />
+        </>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,92 @@
+import { useState } from "react";
+import { asBackendError, type Backend, type BackendError, type Hit } from "../data/backend";
+import { ConceptPicker } from "../components/ConceptPicker";
+import { ErrorNote, Field, link } from "../components/common";
+import { formatNumber } from "../logic/trail";
+import { parseVector } from "../logic/vector";
+
+export function Search({ backend, memory }: { backend: Backend; memory: string }) {
+  const [by, setBy] = useState<"vector" | "concept">("vector");
+  const [vectorText, setVectorText] = useState("");
+  const [concept, setConcept] = useState("");
+  const [k, setK] = useState("10");
+  const [hits, setHits] = useState<Hit[] | null>(null);
+  const [error, setError] = useState<BackendError | null>(null);
+  const [local, setLocal] = useState<string | null>(null);
+
+  async function run(event: React.FormEvent) {
+    event.preventDefault();
+    setError(null);
+    setLocal(null);
+    let query: { vector?: number[]; id?: string; k: number } = { k: Number(k) };
+    if (by === "vector") {
+      const parsed = parseVector(vectorText);
+      if (!parsed.ok) {
+        setLocal(parsed.error);
+        return;
+      }
+      query = { ...query, vector: parsed.vector };
+    } else {
+      query = { ...query, id: concept };
+    }
+    try {
+      setHits(await backend.search(memory, query));
+    } catch (e) {
+      setError(asBackendError(e));
+      setHits(null);
+    }
+  }
+
+  return (
+    <section>
+      <h2>Vector search</h2>
+      <form className="card" onSubmit={run} aria-label="vector search">
+        <fieldset className="kinds">
+          <legend>Search by</legend>
+          <label className="check">
+            <input type="radio" name="by" checked={by === "vector"} onChange={() => setBy("vector")} /> a pasted vector
+          </label>
+          <label className="check">
+            <input type="radio" name="by" checked={by === "concept"} onChange={() => setBy("concept")} /> a concept's embedding
+          </label>
+        </fieldset>
+        {by === "vector" ? (
+          <Field label="Vector" error={local ?? (error?.field === "vector" || error?.field === "embedding" ? error.message : null)} hint="numbers separated by commas">
+            <input name="vector" value={vectorText} onChange={(e) => setVectorText(e.target.value)} />
+          </Field>
+        ) : (
+          <ConceptPicker backend={backend} memory={memory} label="Concept" name="by-concept" value={concept} onChange={setConcept} />
+        )}
+        <Field label="k" error={error?.field === "k" ? error.message : null}>
+          <input name="k" value={k} onChange={(e) => setK(e.target.value)} size={4} />
+        </Field>
+        <button type="submit">Search</button>
+      </form>
+      {error && !["vector", "embedding", "k"].includes(error.field ?? "") ? <ErrorNote error={error} /> : null}
+      {hits ? (
+        hits.length === 0 ? (
+          <p>No concepts with embeddings yet.</p>
+        ) : (
+          <table className="table" aria-label="search results">
+            <thead>
+              <tr>
+                <th>Score</th>
+                <th>Concept</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hits.map((h) => (
+                <tr key={h.id}>
+                  <td>{formatNumber(h.score)}</td>
+                  <td>
+                    <a href={link(memory, "concept", h.id)}>{h.content}</a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,231 @@
+// The control center end to end, in headless Chromium driven by playwright-core, against the
+// real `sutra serve` (which serves the built app), in both modes: "a Sutra server" and
+// "this browser". Screenshots of the main views go to a folder this test prints.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+const SHOTS = process.env.SUTRA_SCREENSHOTS ?? join(REPO, "target", "e2e-screenshots");
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+
+let server;
+let browser;
+let base;
+
+before(async () => {
+  const bin = process.env.SUTRA_BIN ?? join(REPO, "target/debug/sutra");
+  if (!existsSync(bin)) throw new Error(`no sutra binary at ${bin}: cargo build -p sutra-server, or set SUTRA_BIN`);
+  const ui = join(REPO, "web-control-center/dist");
+  if (!existsSync(join(ui, "index.html"))) throw new Error("the control center is not built: npm run build -w web-control-center");
+  const data = mkdtempSync(join(tmpdir(), "sutra-e2e-"));
+  server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--ui", ui, "--data", data], { env: { ...process.env, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise((ok, fail) => {
+    createInterface({ input: server.stdout }).once("line", ok);
+    server.once("exit", (code) => fail(new Error(`sutra serve exited with ${code}`)));
+  });
+  base = line.split(/\s+/).find((w) => w.startsWith("http://"));
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: ARGS });
+  mkdirSync(SHOTS, { recursive: true });
+  console.log(`screenshots of the main views: ${SHOTS}`);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+});
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function open(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.errors = errors;
+  await page.goto(`${base}/#/`);
+  await page.getByRole("heading", { name: "Memories" }).waitFor();
+  return page;
+}
+
+async function useMode(page, mode) {
+  await page.getByLabel("backend").selectOption(mode);
+  await page.getByRole("heading", { name: "Memories" }).waitFor();
+}
+
+async function createMemory(page, name, dimension) {
+  await page.goto(`${base}/#/`);
+  await page.locator('input[name="name"]').fill(name);
+  await page.locator('input[name="dimension"]').fill(String(dimension));
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await page.locator('[data-stat="concepts"]').waitFor();
+}
+
+async function learn(page, memory, content, embedding) {
+  await page.goto(`${base}/#/m/${memory}/concepts`);
+  const form = page.getByRole("form", { name: "create a concept" });
+  await form.locator('textarea[name="content"]').fill(content);
+  await form.locator('input[name="embedding"]').fill(embedding);
+  await form.getByRole("button", { name: "Learn" }).click();
+  await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: content, exact: true }).waitFor();
+}
+
+async function pick(page, name, content) {
+  const input = page.locator(`input[name="${name}"]`);
+  await input.fill(content);
+  await input.locator("xpath=..").getByText(/^chosen: [0-9a-f]{32}$/).waitFor();
+}
+
+async function associate(page, memory, from, to, kind, confidence) {
+  await page.goto(`${base}/#/m/${memory}/concepts`);
+  await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: from, exact: true }).click();
+  await page.getByRole("heading", { name: from }).waitFor();
+  const form = page.getByRole("form", { name: "add an association" });
+  await pick(form, "target", to);
+  await form.locator('select[name="kind"]').selectOption(kind);
+  await form.locator('input[name="assoc-confidence"]').fill(String(confidence));
+  await form.getByRole("button", { name: "Add association" }).click();
+  await page.getByRole("table", { name: "associations" }).getByText(kind).first().waitFor();
+}
+
+function jsonl(count) {
+  const lines = [JSON.stringify({ type: "memory", format: 1, dimension: 3 })];
+  for (let i = 0; i < count; i++) {
+    const id = (BigInt(i + 1) * 0x9e3779b97f4a7c15n).toString(16).padStart(32, "0").slice(-32);
+    lines.push(JSON.stringify({ type: "concept", id, content: `imported fact ${i}`, embedding: [Math.sin(i), Math.cos(i), 0.5], strength: 1, confidence: 0.5, metadata: { batch: "e2e" }, created_ms: 1_700_000_000_000, updated_ms: 1_700_000_000_000 + i }));
+  }
+  lines.push("this line is not JSON");
+  return lines.join("\n") + "\n";
+}
+
+/** The whole tour of one mode; returns the page. */
+async function tour(page, mode, memory) {
+  await createMemory(page, memory, 3);
+  await shot(page, `${mode}-overview-empty`);
+  await learn(page, memory, "rain", "1, 0, 0");
+  await learn(page, memory, "wet streets", "0.9, 0.1, 0");
+  await learn(page, memory, "slippery roads", "0.7, 0.3, 0.1");
+  await shot(page, `${mode}-concepts`);
+
+  // A validation message from the engine next to its field.
+  const form = page.getByRole("form", { name: "create a concept" });
+  await form.locator('textarea[name="content"]').fill("too confident");
+  await form.locator('input[name="confidence"]').fill("1.5");
+  await form.getByRole("button", { name: "Learn" }).click();
+  await form.getByRole("alert").filter({ hasText: "outside 0..=1" }).waitFor();
+
+  await associate(page, memory, "rain", "wet streets", "causal", 0.9);
+  await associate(page, memory, "wet streets", "slippery roads", "causal", 0.8);
+  await shot(page, `${mode}-concept-detail`);
+
+  // Paths: the readable trail.
+  await page.goto(`${base}/#/m/${memory}/paths`);
+  const paths = page.getByRole("form", { name: "find paths" });
+  await pick(paths, "from", "rain");
+  await pick(paths, "to", "slippery roads");
+  await paths.getByRole("button", { name: "Find paths" }).click();
+  const trail = page.getByLabel("Most confident").locator("[data-trail]").first();
+  await trail.waitFor();
+  assert.match(await trail.innerText(), /rain\s*—causal 0\.9→\s*wet streets\s*—causal 0\.8→\s*slippery roads\s*\(confidence 0\.72\)/);
+  await page.waitForFunction(() => Number(document.querySelector('[aria-label="paths graph"]')?.getAttribute("data-nodes")) === 3);
+  await shot(page, `${mode}-paths`);
+
+  // Graph explorer around rain: expand by clicking.
+  await page.goto(`${base}/#/m/${memory}/graph`);
+  await pick(page, "centre", "rain");
+  await page.waitForFunction(() => Number(document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-nodes")) === 2);
+  await shot(page, `${mode}-graph`);
+
+  // Vector search with a pasted vector.
+  await page.goto(`${base}/#/m/${memory}/search`);
+  await page.locator('input[name="vector"]').fill("[1, 0, 0]");
+  await page.getByRole("button", { name: "Search" }).click();
+  const first = page.getByRole("table", { name: "search results" }).locator("tbody tr").first();
+  await first.waitFor();
+  assert.match(await first.innerText(), /^1\s+rain$/);
+  await shot(page, `${mode}-search`);
+
+  // Import a file: the progress bar, then the summary with the rejected line.
+  await page.goto(`${base}/#/m/${memory}/io`);
+  const file = join(mkdtempSync(join(tmpdir(), "sutra-import-")), "facts.jsonl");
+  writeFileSync(file, jsonl(1200));
+  await page.getByLabel("JSON Lines file to import").setInputFiles(file);
+  const bar = page.getByRole("progressbar", { name: "import progress" });
+  await bar.waitFor();
+  const summary = page.getByRole("status", { name: "import summary" });
+  await summary.waitFor({ timeout: 60_000 });
+  assert.match(await summary.innerText(), /Imported 1200 concepts and 0 associations; 1 lines rejected/);
+  assert.match(await summary.innerText(), /line 1202: /);
+  assert.equal(await bar.getAttribute("value"), "1202");
+  await shot(page, `${mode}-import`);
+
+  // Export it back.
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: `Download ${memory}.jsonl` }).click();
+  const text = readFileSync(await (await download).path(), "utf8");
+  const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => l.type === "concept").length, 1203);
+  assert.equal(lines.filter((l) => l.type === "association").length, 2);
+  assert.deepEqual(lines[0], { type: "memory", format: 1, dimension: 3 });
+
+  await page.goto(`${base}/#/m/${memory}/overview`);
+  await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
+  await page.getByRole("button", { name: "Checkpoint now" }).click();
+  await page.locator('[data-stat="checkpoint"]').filter({ hasText: "at sequence" }).waitFor();
+  await shot(page, `${mode}-overview`);
+  return page;
+}
+
+test("server mode: concepts, associations, paths, search, import with progress, export", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const page = await open(context);
+  await tour(page, "server", "e2e-server");
+  // The data really is on the server.
+  const stats = await (await fetch(`${base}/v1/memories/e2e-server`)).json();
+  assert.equal(stats.concepts, 1203);
+  assert.equal(stats.associations, 2);
+  await page.goto(`${base}/#/`);
+  await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
+  await shot(page, "server-memories");
+  // Narrow window.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/#/m/e2e-server/concepts`);
+  await page.getByRole("table", { name: "concepts" }).waitFor();
+  await shot(page, "server-concepts-narrow");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("browser mode: the same tour on OPFS, and everything is still there after a reload", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  const page = await open(context);
+  await useMode(page, "browser");
+  await tour(page, "browser", "e2e-browser");
+  // Nothing of it reached the server.
+  const onServer = await (await fetch(`${base}/v1/memories/e2e-browser`)).json();
+  assert.equal(onServer.error.code, "memory_not_found");
+  await page.reload();
+  await page.goto(`${base}/#/m/e2e-browser/concepts`);
+  await page.locator('input[name="search"]').fill("slippery");
+  await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "slippery roads" }).waitFor();
+  await page.goto(`${base}/#/m/e2e-browser/overview`);
+  await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
+  await page.goto(`${base}/#/`);
+  await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-browser" }).waitFor();
+  await shot(page, "browser-memories-after-reload");
+  // Drop it, with the typed confirmation.
+  await page.getByRole("button", { name: "Drop…" }).click();
+  await page.getByLabel("confirm dropping e2e-browser").fill("e2e-browser");
+  await page.getByRole("button", { name: "Drop", exact: true }).click();
+  await page.getByText("No memories yet").waitFor();
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

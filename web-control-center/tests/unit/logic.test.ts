@@ -1,0 +1,116 @@
+// The view logic that is not trivial: parsing what people type, naming the field an error is
+// about, the reasoning trail, and the graph elements.
+import { describe, expect, it } from "vitest";
+import { fieldOf } from "../../src/data/backend";
+import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
+import { formatBytes, trailText } from "../../src/logic/trail";
+import { f32Text, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
+import { parseRoute } from "../../src/App";
+import type { Path } from "sutra-wasm";
+
+describe("parsing input", () => {
+  it("reads pasted vectors in the usual shapes", () => {
+    expect(parseVector("[0.1, 0.2, 0.3]")).toEqual({ ok: true, vector: [0.1, 0.2, 0.3] });
+    expect(parseVector("1 2\t3")).toEqual({ ok: true, vector: [1, 2, 3] });
+    expect(parseVector("1, two")).toEqual({ ok: false, error: 'value 2 ("two") is not a finite number' });
+    expect(parseVector("  ").ok).toBe(false);
+    expect(parseVector("1, Infinity").ok).toBe(false);
+  });
+
+  it("reads metadata lines", () => {
+    expect(parseMetadata("a=1\n\n b = two=2 ")).toEqual({ ok: true, metadata: { a: "1", b: "two=2" } });
+    expect(parseMetadata("novalue")).toEqual({ ok: false, error: "line 1: write key=value" });
+  });
+
+  it("shows 32-bit floats in their shortest form", () => {
+    expect(f32Text(Math.fround(0.9))).toBe("0.9");
+    expect(f32Text(Math.fround(0.1))).toBe("0.1");
+    expect(vectorText(new Float32Array([0.9, 0.1, 0]))).toBe("0.9, 0.1, 0");
+    expect(f32Text(1 / 3)).toBe("0.33333334");
+    expect(Math.fround(Number(f32Text(1 / 3)))).toBe(Math.fround(1 / 3));
+  });
+
+  it("recognises concept ids", () => {
+    expect(isConceptId("0123456789abcdef0123456789abcdef")).toBe(true);
+    expect(isConceptId("0123456789ABCDEF0123456789abcdef")).toBe(false);
+    expect(isConceptId("rain")).toBe(false);
+  });
+});
+
+describe("which field an engine error is about", () => {
+  it.each([
+    ["invalid_argument", "invalid ops[0].confidence: 1.5 is outside 0..=1", "confidence"],
+    ["invalid_argument", "invalid ops[0].embedding[2]: NaN is not a finite number", "embedding"],
+    ["limit_exceeded", "ops[0].content (bytes) is too large: 300000 exceeds the limit of 262144", "content"],
+    ["limit_exceeded", "ops[0].metadata (entries) is too large: 65 exceeds the limit of 64", "metadata"],
+    ["dimension_mismatch", "embedding has dimension 2, but this memory's vectors have dimension 3", "embedding"],
+    ["invalid_name", "memory name \"A\" is not valid", "name"],
+    ["limit_exceeded", "k is too large: 1001 exceeds the limit of 1000", "k"],
+    ["limit_exceeded", "max_depth is too large: 17 exceeds the limit of 16", "max_depth"],
+    ["invalid_id", "invalid target \"x\": a concept id is 32 lowercase hexadecimal characters", "target"],
+    ["concept_not_found", "concept 00 not found", null],
+  ])("%s: %s", (code, message, field) => {
+    expect(fieldOf(code, message)).toBe(field);
+  });
+});
+
+const path: Path = {
+  concepts: [
+    { id: "a".repeat(32), content: "rain" },
+    { id: "b".repeat(32), content: "wet streets" },
+    { id: "c".repeat(32), content: null },
+  ],
+  steps: [
+    { from: "a".repeat(32), to: "b".repeat(32), kind: "causal", confidence: 0.9, weight: 1, reversed: false },
+    { from: "b".repeat(32), to: "c".repeat(32), kind: "semantic", confidence: 0.8000000119, weight: 1, reversed: true },
+  ],
+  confidence: 0.72,
+};
+
+describe("the reasoning trail", () => {
+  it("reads concept, kind and confidence, hop by hop, direction included", () => {
+    expect(trailText(path)).toBe("rain —causal 0.9→ wet streets ←semantic 0.8— cccccccc");
+  });
+
+  it("formats sizes", () => {
+    expect(formatBytes(null)).toBe("—");
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+  });
+});
+
+describe("graph elements", () => {
+  it("colours kinds and widens confident edges", () => {
+    const elements = pathElements([path]);
+    expect(elements.nodes.size).toBe(3);
+    const reversed = [...elements.edges.values()].find((e) => e.kind === "semantic");
+    expect(reversed).toMatchObject({ source: "c".repeat(32), target: "b".repeat(32), colour: KIND_COLOURS.semantic });
+    expect(edgeWidth(0)).toBe(1);
+    expect(edgeWidth(1)).toBe(8);
+    expect(edgeWidth(0.9)).toBeGreaterThan(edgeWidth(0.2));
+  });
+
+  it("expands a neighbourhood without duplicating concepts", () => {
+    const elements = emptyElements();
+    const hood = {
+      concepts: [
+        { id: "a", hops: 0, content: "rain", strength: 1, confidence: 1 },
+        { id: "b", hops: 1, content: "wet", strength: 1, confidence: 1 },
+      ],
+      associations: [{ source: "a", target: "b", kind: "causal" as const, confidence: 0.5, weight: 1, created_ms: 0, updated_ms: 0 }],
+      truncated: false,
+    };
+    expect(merge(elements, hood, "a")).toBe(2);
+    expect(merge(elements, hood)).toBe(0);
+    expect(elements.nodes.get("a")?.centre).toBe(true);
+    expect(elements.edges.size).toBe(1);
+  });
+});
+
+describe("routes", () => {
+  it("reads the hash", () => {
+    expect(parseRoute("#/")).toEqual({ memory: null, view: "memories" });
+    expect(parseRoute("#/m/notes/concept/abc")).toEqual({ memory: "notes", view: "concept", id: "abc" });
+    expect(parseRoute("#/m/notes")).toEqual({ memory: "notes", view: "overview" });
+  });
+});
