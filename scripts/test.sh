@@ -31,6 +31,9 @@ step "fuzz targets build"
 # described in the README.
 cargo build --manifest-path fuzz/Cargo.toml --release --bins
 
+step "benchmarks, quick (CI checks that they run and print the table; docs/BENCHMARKS.md has a full run)"
+cargo run -p sutra-bench --release -- --quick
+
 step "tests (native: core, replay suite, server)"
 cargo test --workspace
 

@@ -1,0 +1,662 @@
+//! Sutra against the peers a user would choose instead, measured side by side in one run on one
+//! machine. Prints a Markdown table: workload, Sutra's figure, the peer's, the ratio, the target.
+//! Every durable write on both sides is synced before it counts.
+//!
+//! `cargo run -p sutra-bench --release -- [--quick]` (`--quick` fits in a few minutes for CI).
+
+use rusqlite::{params, Connection};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sutra_core::sim::Rng;
+use sutra_core::{
+    ConceptId, ConceptInput, Direction, Kind, KindSet, Memory, Op, Options, PathOptions,
+};
+use sutra_server::metrics::Metrics;
+use sutra_server::storage::FileStorage;
+use sutra_server::writer::{MemoryHandle, WriterConfig};
+
+const DIM: usize = 128;
+
+struct Scale {
+    writers: usize,
+    writes_per_writer: usize,
+    bulk: usize,
+    lookups: usize,
+    graph_nodes: usize,
+    graph_degree: usize,
+    graph_queries: usize,
+    vectors: usize,
+    vector_queries: usize,
+    replay_records: usize,
+    memory_concepts: usize,
+}
+
+impl Scale {
+    fn quick() -> Scale {
+        Scale {
+            writers: 64,
+            writes_per_writer: 20,
+            bulk: 20_000,
+            lookups: 200_000,
+            graph_nodes: 10_000,
+            graph_degree: 10,
+            graph_queries: 20,
+            vectors: 10_000,
+            vector_queries: 200,
+            replay_records: 100_000,
+            memory_concepts: 20_000,
+        }
+    }
+
+    fn full() -> Scale {
+        Scale {
+            writers: 64,
+            writes_per_writer: 300,
+            bulk: 200_000,
+            lookups: 1_000_000,
+            graph_nodes: 100_000,
+            graph_degree: 10,
+            graph_queries: 50,
+            vectors: 100_000,
+            vector_queries: 1_000,
+            replay_records: 1_000_000,
+            memory_concepts: 1_000_000,
+        }
+    }
+}
+
+struct Row {
+    id: &'static str,
+    workload: String,
+    sutra: String,
+    peer: String,
+    ratio: Option<f64>,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn fmt_rate(r: f64, unit: &str) -> String {
+    if r >= 1e6 {
+        format!("{:.2} M {unit}/s", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1} k {unit}/s", r / 1e3)
+    } else {
+        format!("{r:.1} {unit}/s")
+    }
+}
+
+fn gaussian(rng: &mut Rng) -> f32 {
+    (0..6).map(|_| rng.unit_f32()).sum::<f32>() - 3.0
+}
+
+fn clustered(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
+    let c = &centres[rng.below(centres.len() as u64) as usize];
+    c.iter().map(|x| x + 0.35 * gaussian(rng)).collect()
+}
+
+fn concept_op(i: usize, vector: Option<Vec<f32>>) -> Op {
+    let mut input = ConceptInput::new(format!("concept number {i} of the benchmark"));
+    input.id = Some(ConceptId(i as u128 + 1));
+    input.embedding = vector;
+    Op::put_concept(input, 1_700_000_000_000 + i as u64)
+}
+
+fn sqlite(path: &std::path::Path) -> Connection {
+    let c = Connection::open(path).expect("sqlite open");
+    c.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    c.pragma_update(None, "synchronous", "FULL").expect("full");
+    c.busy_timeout(Duration::from_secs(60))
+        .expect("busy timeout");
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS concepts (id BLOB PRIMARY KEY, content TEXT NOT NULL, vector BLOB) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS edges (src INTEGER NOT NULL, dst INTEGER NOT NULL, kind INTEGER NOT NULL, confidence REAL NOT NULL, PRIMARY KEY (src, dst, kind)) WITHOUT ROWID;",
+    )
+    .expect("schema");
+    c
+}
+
+fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// 1: durable single-operation writes from 64 concurrent writers.
+fn concurrent_writes(s: &Scale, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = FileStorage::open(&dir.path().join("w1")).expect("storage");
+    let (memory, _) = Memory::open(storage, Options::default()).expect("memory");
+    let handle = Arc::new(
+        MemoryHandle::start(
+            "bench",
+            memory,
+            WriterConfig::default(),
+            Arc::new(Metrics::default()),
+        )
+        .expect("writer"),
+    );
+    let total = s.writers * s.writes_per_writer;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..s.writers)
+        .map(|w| {
+            let handle = handle.clone();
+            let n = s.writes_per_writer;
+            std::thread::spawn(move || {
+                for i in 0..n {
+                    let op = concept_op(w * 1_000_000 + i, None);
+                    sutra_server::api::write_blocking(&handle, vec![op]).expect("write");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer");
+    }
+    let sutra = rate(total, started.elapsed());
+    handle.close();
+
+    let db = dir.path().join("w1.sqlite");
+    drop(sqlite(&db));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..s.writers)
+        .map(|w| {
+            let db = db.clone();
+            let n = s.writes_per_writer;
+            std::thread::spawn(move || {
+                let c = sqlite(&db);
+                let mut stmt = c.prepare("INSERT OR REPLACE INTO concepts (id, content, vector) VALUES (?1, ?2, NULL)").expect("prepare");
+                for i in 0..n {
+                    let id = ((w * 1_000_000 + i) as u128 + 1).to_le_bytes();
+                    stmt.execute(params![&id[..], format!("concept number {i} of the benchmark")]).expect("insert");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer");
+    }
+    let peer = rate(total, started.elapsed());
+    rows.push(Row {
+        id: "1",
+        workload: format!(
+            "durable single-op writes, {} concurrent writers, in process ({total} writes)",
+            s.writers
+        ),
+        sutra: fmt_rate(sutra, "writes"),
+        peer: format!("SQLite WAL, synchronous=FULL: {}", fmt_rate(peer, "writes")),
+        ratio: Some(sutra / peer),
+        target: "≥ 20× and ≥ 100,000/s",
+        met: Some(sutra / peer >= 20.0 && sutra >= 100_000.0),
+    });
+}
+
+/// 3 and 4: bulk import with vectors, then lookups by id.
+fn bulk_and_lookups(s: &Scale, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut rng = Rng::new(3);
+    let vectors: Vec<Vec<f32>> = (0..s.bulk)
+        .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
+        .collect();
+    let storage = FileStorage::open(&dir.path().join("w3")).expect("storage");
+    let (mut memory, _) = Memory::open(storage, Options::default()).expect("memory");
+    let started = Instant::now();
+    for chunk in (0..s.bulk).collect::<Vec<_>>().chunks(1000) {
+        memory
+            .write(
+                chunk
+                    .iter()
+                    .map(|&i| concept_op(i, Some(vectors[i].clone())))
+                    .collect(),
+            )
+            .expect("write");
+    }
+    let sutra = rate(s.bulk, started.elapsed());
+
+    let c = sqlite(&dir.path().join("w3.sqlite"));
+    let started = Instant::now();
+    c.execute_batch("BEGIN").expect("begin");
+    {
+        let mut stmt = c
+            .prepare("INSERT INTO concepts (id, content, vector) VALUES (?1, ?2, ?3)")
+            .expect("prepare");
+        for (i, v) in vectors.iter().enumerate() {
+            let id = (i as u128 + 1).to_le_bytes();
+            stmt.execute(params![
+                &id[..],
+                format!("concept number {i} of the benchmark"),
+                vector_blob(v)
+            ])
+            .expect("insert");
+        }
+    }
+    c.execute_batch("COMMIT").expect("commit");
+    let peer = rate(s.bulk, started.elapsed());
+    rows.push(Row {
+        id: "3",
+        workload: format!("bulk import of {} concepts with {DIM}-d vectors", s.bulk),
+        sutra: fmt_rate(sutra, "concepts"),
+        peer: format!("SQLite, one transaction: {}", fmt_rate(peer, "concepts")),
+        ratio: Some(sutra / peer),
+        target: "≥ 1.0×",
+        met: Some(sutra / peer >= 1.0),
+    });
+
+    let ids: Vec<usize> = (0..s.lookups)
+        .map(|_| rng.below(s.bulk as u64) as usize)
+        .collect();
+    let reader = memory.reader();
+    let started = Instant::now();
+    let mut found = 0usize;
+    for &i in &ids {
+        let db = reader.db();
+        if let Some(c) = db.concept(ConceptId(i as u128 + 1)) {
+            found += c.content.len();
+        }
+    }
+    let sutra = rate(s.lookups, started.elapsed());
+    let mut stmt = c
+        .prepare("SELECT content, vector FROM concepts WHERE id = ?1")
+        .expect("prepare");
+    let started = Instant::now();
+    let mut peer_found = 0usize;
+    for &i in &ids {
+        let id = (i as u128 + 1).to_le_bytes();
+        let content: String = stmt.query_row(params![&id[..]], |r| r.get(0)).expect("row");
+        peer_found += content.len();
+    }
+    let peer = rate(s.lookups, started.elapsed());
+    assert_eq!(
+        found, peer_found,
+        "both sides must return the same concepts"
+    );
+    rows.push(Row {
+        id: "4",
+        workload: format!("get concept by id, in process ({} lookups)", s.lookups),
+        sutra: fmt_rate(sutra, "gets"),
+        peer: format!("SQLite primary key: {}", fmt_rate(peer, "gets")),
+        ratio: Some(sutra / peer),
+        target: "≥ 5× (under write load: not measured yet)",
+        met: Some(sutra / peer >= 5.0),
+    });
+}
+
+/// 5: shortest path and 2-hop neighbourhood.
+fn graph(s: &Scale, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut rng = Rng::new(5);
+    let n = s.graph_nodes;
+    let edges: Vec<(usize, usize)> = (0..n * s.graph_degree)
+        .map(|i| (i / s.graph_degree, rng.below(n as u64) as usize))
+        .filter(|(a, b)| a != b)
+        .collect();
+    let storage = FileStorage::open(&dir.path().join("w5")).expect("storage");
+    let (mut memory, _) = Memory::open(storage, Options::default()).expect("memory");
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+        memory
+            .write(chunk.iter().map(|&i| concept_op(i, None)).collect())
+            .expect("concepts");
+    }
+    for chunk in edges.chunks(5000) {
+        let ops = chunk
+            .iter()
+            .map(|&(a, b)| {
+                Op::put_association(
+                    ConceptId(a as u128 + 1),
+                    ConceptId(b as u128 + 1),
+                    Kind::Causal,
+                    0.9,
+                    1.0,
+                    1,
+                )
+            })
+            .collect();
+        memory.write(ops).expect("edges");
+    }
+    let c = sqlite(&dir.path().join("w5.sqlite"));
+    c.execute_batch("BEGIN").expect("begin");
+    {
+        let mut stmt = c
+            .prepare(
+                "INSERT OR IGNORE INTO edges (src, dst, kind, confidence) VALUES (?1, ?2, 1, 0.9)",
+            )
+            .expect("prepare");
+        for &(a, b) in &edges {
+            stmt.execute(params![a as i64, b as i64]).expect("edge");
+        }
+    }
+    c.execute_batch("COMMIT").expect("commit");
+    let pairs: Vec<(usize, usize)> = (0..s.graph_queries)
+        .map(|_| (rng.below(n as u64) as usize, rng.below(n as u64) as usize))
+        .collect();
+    let depth = 4u32;
+    let opts = PathOptions {
+        max_depth: depth,
+        visited_max: 2_000_000,
+        direction: Direction::Forward,
+        kinds: KindSet::ALL,
+    };
+    let db = memory.db();
+    let started = Instant::now();
+    let mut sutra_hops = Vec::new();
+    for &(a, b) in &pairs {
+        let r = db
+            .shortest_path(ConceptId(a as u128 + 1), ConceptId(b as u128 + 1), &opts)
+            .expect("path");
+        sutra_hops.push(r.paths.first().map(|p| p.steps.len() as i64));
+    }
+    let sutra = rate(pairs.len(), started.elapsed());
+    let mut stmt = c
+        .prepare(
+            "WITH RECURSIVE reach(node, depth) AS (SELECT ?1, 0 UNION SELECT e.dst, r.depth + 1 FROM reach r JOIN edges e ON e.src = r.node WHERE r.depth < ?3)
+             SELECT min(depth) FROM reach WHERE node = ?2",
+        )
+        .expect("prepare");
+    let started = Instant::now();
+    let mut peer_hops = Vec::new();
+    for &(a, b) in &pairs {
+        let hops: Option<i64> = stmt
+            .query_row(params![a as i64, b as i64, depth], |r| r.get(0))
+            .expect("cte");
+        peer_hops.push(hops);
+    }
+    let peer = rate(pairs.len(), started.elapsed());
+    assert_eq!(
+        sutra_hops, peer_hops,
+        "both sides must find the same path lengths"
+    );
+    rows.push(Row {
+        id: "5a",
+        workload: format!(
+            "shortest path (≤ {depth} hops), {n} concepts / {} associations",
+            edges.len()
+        ),
+        sutra: fmt_rate(sutra, "queries"),
+        peer: format!("SQLite recursive CTE: {}", fmt_rate(peer, "queries")),
+        ratio: Some(sutra / peer),
+        target: "≥ 10×",
+        met: Some(sutra / peer >= 10.0),
+    });
+    let started = Instant::now();
+    let mut sutra_sizes = Vec::new();
+    for &(a, _) in &pairs {
+        let hood = db
+            .neighbourhood(
+                ConceptId(a as u128 + 1),
+                2,
+                Direction::Forward,
+                KindSet::ALL,
+                2000,
+            )
+            .expect("hood");
+        sutra_sizes.push(hood.concepts.len() as i64);
+    }
+    let sutra = rate(pairs.len(), started.elapsed());
+    let mut stmt = c
+        .prepare(
+            "SELECT count(*) FROM (SELECT ?1 AS node UNION SELECT dst FROM edges WHERE src = ?1
+             UNION SELECT e2.dst FROM edges e1 JOIN edges e2 ON e2.src = e1.dst WHERE e1.src = ?1)",
+        )
+        .expect("prepare");
+    let started = Instant::now();
+    let mut peer_sizes = Vec::new();
+    for &(a, _) in &pairs {
+        peer_sizes.push(
+            stmt.query_row(params![a as i64], |r| r.get::<_, i64>(0))
+                .expect("hood"),
+        );
+    }
+    let peer = rate(pairs.len(), started.elapsed());
+    assert_eq!(
+        sutra_sizes, peer_sizes,
+        "both sides must find the same neighbourhoods"
+    );
+    rows.push(Row {
+        id: "5b",
+        workload: "2-hop neighbourhood, same graph".into(),
+        sutra: fmt_rate(sutra, "queries"),
+        peer: format!("SQLite join: {}", fmt_rate(peer, "queries")),
+        ratio: Some(sutra / peer),
+        target: "≥ 10×",
+        met: Some(sutra / peer >= 10.0),
+    });
+}
+
+/// 6: vector search recall and speed, and index build rate.
+fn vectors(s: &Scale, rows: &mut Vec<Row>) {
+    let mut rng = Rng::new(6);
+    let centres: Vec<Vec<f32>> = (0..64)
+        .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
+        .collect();
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = FileStorage::open(&dir.path().join("w6")).expect("storage");
+    let (mut memory, _) = Memory::open(storage, Options::default()).expect("memory");
+    for chunk in (0..s.vectors).collect::<Vec<_>>().chunks(1000) {
+        let ops = chunk
+            .iter()
+            .map(|&i| concept_op(i, Some(clustered(&mut rng, &centres))))
+            .collect();
+        memory.write(ops).expect("write");
+    }
+    let started = Instant::now();
+    memory.seal_vectors();
+    let build = rate(s.vectors, started.elapsed());
+    let queries: Vec<Vec<f32>> = (0..s.vector_queries)
+        .map(|_| clustered(&mut rng, &centres))
+        .collect();
+    let db = memory.db();
+    let started = Instant::now();
+    let approx: Vec<Vec<ConceptId>> = queries
+        .iter()
+        .map(|q| {
+            db.search_vectors(q, 10)
+                .expect("search")
+                .iter()
+                .map(|h| h.id)
+                .collect()
+        })
+        .collect();
+    let sutra = rate(queries.len(), started.elapsed());
+    let started = Instant::now();
+    let exact: Vec<Vec<ConceptId>> = queries
+        .iter()
+        .map(|q| {
+            db.search_vectors_exact(q, 10)
+                .iter()
+                .map(|h| h.id)
+                .collect()
+        })
+        .collect();
+    let peer = rate(queries.len(), started.elapsed());
+    let found: usize = approx
+        .iter()
+        .zip(&exact)
+        .map(|(a, e)| a.iter().filter(|id| e.contains(id)).count())
+        .sum();
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    rows.push(Row {
+        id: "6",
+        workload: format!(
+            "vector search, {} × {DIM}-d clustered, one thread",
+            s.vectors
+        ),
+        sutra: format!("{}, recall@10 {recall:.3}", fmt_rate(sutra, "queries")),
+        peer: format!("exact search: {}", fmt_rate(peer, "queries")),
+        ratio: Some(sutra / peer),
+        target: "recall ≥ 0.95 at ≥ 2,000 queries/s",
+        met: Some(recall >= 0.95 && sutra >= 2000.0),
+    });
+    rows.push(Row {
+        id: "6",
+        workload: format!("vector index build, {} vectors, one thread", s.vectors),
+        sutra: fmt_rate(build, "vectors"),
+        peer: "—".into(),
+        ratio: None,
+        target: "≥ 4,000 vectors/s",
+        met: Some(build >= 4000.0),
+    });
+}
+
+/// 7: open after a crash with a long log, and after a checkpoint.
+fn recovery(s: &Scale, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp");
+    let path = dir.path().join("w7");
+    {
+        let (mut memory, _) = Memory::open(
+            FileStorage::open(&path).expect("storage"),
+            Options::default(),
+        )
+        .expect("memory");
+        for chunk in (0..s.replay_records).collect::<Vec<_>>().chunks(1000) {
+            for &i in chunk {
+                memory.stage(vec![concept_op(i, None)]).expect("stage");
+            }
+            memory.commit().expect("commit");
+        }
+        // Dropped without a checkpoint: the next open replays every record.
+    }
+    let started = Instant::now();
+    let (mut memory, report) = Memory::open(
+        FileStorage::open(&path).expect("storage"),
+        Options::default(),
+    )
+    .expect("reopen");
+    let replay = rate(report.records_replayed as usize, started.elapsed());
+    assert_eq!(report.records_replayed as usize, s.replay_records);
+    rows.push(Row {
+        id: "7",
+        workload: format!("open after a crash with {} log records", s.replay_records),
+        sutra: fmt_rate(replay, "records"),
+        peer: "—".into(),
+        ratio: None,
+        target: "≥ 1,000,000 records/s",
+        met: Some(replay >= 1_000_000.0),
+    });
+    memory.checkpoint().expect("checkpoint");
+    drop(memory);
+    let started = Instant::now();
+    let (memory, report) = Memory::open(
+        FileStorage::open(&path).expect("storage"),
+        Options::default(),
+    )
+    .expect("reopen");
+    let took = started.elapsed();
+    assert_eq!(memory.stats().concepts as usize, s.replay_records);
+    assert_eq!(report.records_replayed, 0);
+    rows.push(Row {
+        id: "7",
+        workload: format!("open after a checkpoint of {} concepts", s.replay_records),
+        sutra: format!("{:.3} s", took.as_secs_f64()),
+        peer: "—".into(),
+        ratio: None,
+        target: "≤ 0.5 s (at 1,000,000)",
+        met: Some(took.as_secs_f64() <= 0.5),
+    });
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// 9: resident memory against the raw data size.
+fn resident(s: &Scale, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut rng = Rng::new(9);
+    let before = rss_bytes();
+    let (mut memory, _) = Memory::open(
+        FileStorage::open(&dir.path().join("w9")).expect("storage"),
+        Options::default(),
+    )
+    .expect("memory");
+    let mut raw = 0u64;
+    for chunk in (0..s.memory_concepts).collect::<Vec<_>>().chunks(1000) {
+        let ops: Vec<Op> = chunk
+            .iter()
+            .map(|&i| {
+                let v: Vec<f32> = (0..DIM).map(|_| gaussian(&mut rng)).collect();
+                let op = concept_op(i, Some(v));
+                if let Op::PutConcept { content, .. } = &op {
+                    raw += content.len() as u64 + (DIM * 4) as u64;
+                }
+                op
+            })
+            .collect();
+        memory.write(ops).expect("write");
+    }
+    memory.seal_vectors();
+    let used = rss_bytes().saturating_sub(before);
+    rows.push(Row {
+        id: "9",
+        workload: format!(
+            "resident memory, {} concepts with {DIM}-d vectors (sealed)",
+            s.memory_concepts
+        ),
+        sutra: format!("{:.1} MiB", used as f64 / 1048576.0),
+        peer: format!("raw data: {:.1} MiB", raw as f64 / 1048576.0),
+        ratio: Some(used as f64 / raw as f64),
+        target: "≤ 2×",
+        met: Some(used as f64 / raw as f64 <= 2.0),
+    });
+    drop(memory);
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { Scale::quick() } else { Scale::full() };
+    let mut rows = Vec::new();
+    eprintln!("workload 1 (concurrent durable writes)…");
+    concurrent_writes(&scale, &mut rows);
+    eprintln!("workloads 3 and 4 (bulk import, lookups)…");
+    bulk_and_lookups(&scale, &mut rows);
+    eprintln!("workload 5 (graph)…");
+    graph(&scale, &mut rows);
+    eprintln!("workload 6 (vectors)…");
+    vectors(&scale, &mut rows);
+    eprintln!("workload 7 (recovery)…");
+    recovery(&scale, &mut rows);
+    eprintln!("workload 9 (resident memory)…");
+    resident(&scale, &mut rows);
+    println!(
+        "Sutra benchmarks ({} run) on {}\n",
+        if quick { "quick" } else { "full" },
+        machine()
+    );
+    println!("| # | workload | Sutra | peer | ratio | target | met |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.id,
+            r.workload,
+            r.sutra,
+            r.peer,
+            r.ratio.map_or("—".to_string(), |x| format!("{x:.2}×")),
+            r.target,
+            match r.met {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "—",
+            }
+        );
+    }
+}
