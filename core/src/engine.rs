@@ -206,28 +206,15 @@ impl<S: Storage> Memory<S> {
         }
         let Replayed {
             end,
+            torn,
             skipped,
             replayed,
         } = replay(&mut storage, &mut db)?;
-        match end.tail {
-            Tail::Clean => {}
-            Tail::Torn { offset, bytes } => {
-                storage
-                    .log_truncate(offset)
-                    .map_err(storage_err("log truncate"))?;
-                report.torn_bytes_dropped += bytes;
-            }
-            Tail::Corrupt {
-                offset,
-                seq,
-                reason,
-            } => {
-                return Err(Error::CorruptLog {
-                    offset,
-                    seq,
-                    reason,
-                });
-            }
+        if let Some((offset, bytes)) = torn {
+            storage
+                .log_truncate(offset)
+                .map_err(storage_err("log truncate"))?;
+            report.torn_bytes_dropped += bytes;
         }
         let mut log_bytes = end.valid_len;
         if replayed == 0 && skipped > 0 {
@@ -461,14 +448,17 @@ fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, O
 /// What [`replay`] did.
 struct Replayed {
     end: wal::ScanEnd,
+    /// A torn tail: where it starts and how many bytes it has.
+    torn: Option<(u64, u64)>,
     skipped: u64,
     replayed: u64,
 }
 
 /// The one replay routine: applies every valid log record newer than `db` to it, each
-/// validated against the state before it. Reads only; classifies the log's end. The log must
-/// continue from a sequence number the state covers: a log whose header says it continues after
-/// `B` cannot follow a snapshot that stops before `B`.
+/// validated against the state before it. Reads only. A bad record followed by valid ones is
+/// returned as corruption; a torn tail is reported for the caller to truncate (or not). The log
+/// must continue from a sequence number the state covers: a log whose header says it continues
+/// after `B` cannot follow a snapshot that stops before `B`.
 fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
     let len = storage.log_len().map_err(storage_err("log length"))?;
     let mut header = [0u8; LOG_HEADER_BYTES as usize];
@@ -504,8 +494,24 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
         replayed += 1;
         Ok(())
     })?;
+    let torn = match &end.tail {
+        Tail::Clean => None,
+        Tail::Torn { offset, bytes } => Some((*offset, *bytes)),
+        Tail::Corrupt {
+            offset,
+            seq,
+            reason,
+        } => {
+            return Err(Error::CorruptLog {
+                offset: *offset,
+                seq: *seq,
+                reason: reason.clone(),
+            })
+        }
+    };
     Ok(Replayed {
         end,
+        torn,
         skipped,
         replayed,
     })
@@ -545,21 +551,7 @@ pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyRep
         });
     }
     let replayed = replay(storage, &mut db)?;
-    let torn_bytes = match replayed.end.tail {
-        Tail::Clean => 0,
-        Tail::Torn { bytes, .. } => bytes,
-        Tail::Corrupt {
-            offset,
-            seq,
-            reason,
-        } => {
-            return Err(Error::CorruptLog {
-                offset,
-                seq,
-                reason,
-            })
-        }
-    };
+    let torn_bytes = replayed.torn.map_or(0, |(_, bytes)| bytes);
     Ok(VerifyReport {
         snapshot_seq,
         records: replayed.replayed,

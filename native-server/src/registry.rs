@@ -14,34 +14,16 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use sutra_core::{Memory, Options, RecoveryReport};
 
-/// Longest memory name, in bytes.
-pub const NAME_BYTES_MAX: usize = 64;
 /// Most memories in one data directory.
 pub const MEMORIES_MAX: usize = 256;
 /// The data directory's lock file.
 pub const DATA_LOCK_FILE: &str = "sutra.lock";
 
-/// Checks a memory name: 1–64 of `a-z 0-9 _ -`, starting with a letter or digit.
+/// Checks a memory name (the rule is the core's, shared with the browser build).
 pub fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= NAME_BYTES_MAX
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "invalid_name",
-            format!(
-                "memory name {:?} is not valid: use 1 to {NAME_BYTES_MAX} characters of a-z, 0-9, '_' and '-', starting with a letter or digit",
-                name.chars().take(80).collect::<String>()
-            ),
-        ))
+    match sutra_core::exchange::memory_name_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(ApiError::invalid("invalid_name", problem)),
     }
 }
 

@@ -9,86 +9,32 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
-use sutra_core::{SnapshotBytes, Storage, StorageError};
+use sutra_core::StorageError;
 use sutra_replay::{cases, env_u64, model, Harness};
 use sutra_server::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
 
-/// File storage with fault injection.
-struct Faulty {
-    inner: FileStorage,
-    syncs_until_failure: Option<u64>,
-    snapshot_crash: Option<SnapshotStep>,
-    dead: bool,
-}
+type Faulty = sutra_replay::faulty::Faulty<FileStorage>;
 
-impl Faulty {
-    fn live(&self) -> Result<(), StorageError> {
-        if self.dead {
-            Err(StorageError::new("process crashed (injected)"))
-        } else {
-            Ok(())
-        }
+/// The real file steps of a snapshot replacement, stopped before `step`.
+fn partial_replace(
+    storage: &mut FileStorage,
+    bytes: &[u8],
+    step: SnapshotStep,
+) -> Result<(), StorageError> {
+    if step == SnapshotStep::WriteTemp {
+        storage.snapshot_write_temp(&bytes[..bytes.len() / 2])?;
+        return Ok(());
     }
-}
-
-impl Storage for Faulty {
-    fn log_len(&mut self) -> Result<u64, StorageError> {
-        self.live()?;
-        self.inner.log_len()
+    let temp = storage.snapshot_write_temp(bytes)?;
+    if step == SnapshotStep::SyncTemp {
+        return Ok(());
     }
-    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_read(offset, buf)
+    storage.snapshot_sync_temp(&temp)?;
+    drop(temp);
+    if step == SnapshotStep::Rename {
+        return Ok(());
     }
-    fn log_append(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_append(bytes)
-    }
-    fn log_sync(&mut self) -> Result<(), StorageError> {
-        self.live()?;
-        match self.syncs_until_failure {
-            Some(0) => {
-                self.syncs_until_failure = None;
-                return Err(StorageError::new("injected fdatasync failure (EIO)"));
-            }
-            Some(n) => self.syncs_until_failure = Some(n - 1),
-            None => {}
-        }
-        self.inner.log_sync()
-    }
-    fn log_truncate(&mut self, len: u64) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_truncate(len)
-    }
-    fn snapshot_read(&mut self) -> Result<Option<SnapshotBytes>, StorageError> {
-        self.live()?;
-        self.inner.snapshot_read()
-    }
-    fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.live()?;
-        let Some(step) = self.snapshot_crash.take() else {
-            return self.inner.snapshot_replace(bytes);
-        };
-        self.dead = true;
-        let crash = Err(StorageError::new(format!(
-            "injected crash during snapshot replacement at {step:?}"
-        )));
-        if step == SnapshotStep::WriteTemp {
-            self.inner.snapshot_write_temp(&bytes[..bytes.len() / 2])?;
-            return crash;
-        }
-        let temp = self.inner.snapshot_write_temp(bytes)?;
-        if step == SnapshotStep::SyncTemp {
-            return crash;
-        }
-        self.inner.snapshot_sync_temp(&temp)?;
-        drop(temp);
-        if step == SnapshotStep::Rename {
-            return crash;
-        }
-        self.inner.snapshot_rename()?;
-        crash
-    }
+    storage.snapshot_rename()
 }
 
 struct FileHarness {
@@ -107,12 +53,9 @@ impl FileHarness {
     }
 
     fn open(dir: &std::path::Path) -> Faulty {
-        Faulty {
-            inner: FileStorage::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display())),
-            syncs_until_failure: None,
-            snapshot_crash: None,
-            dead: false,
-        }
+        let storage =
+            FileStorage::open(dir).unwrap_or_else(|e| panic!("open {}: {e}", dir.display()));
+        Faulty::new(storage, partial_replace)
     }
 
     fn path(storage: &Faulty) -> PathBuf {
@@ -186,11 +129,11 @@ impl Harness for FileHarness {
     }
 
     fn fail_sync_after(&mut self, storage: &mut Faulty, n: u64) {
-        storage.syncs_until_failure = Some(n);
+        storage.fail_sync_after(n);
     }
 
     fn crash_snapshot_at(&mut self, storage: &mut Faulty, step: SnapshotStep) {
-        storage.snapshot_crash = Some(step);
+        storage.crash_snapshot_at(step);
     }
 }
 

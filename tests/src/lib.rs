@@ -9,6 +9,7 @@
 //! the crash; the half-written batch is not), never only that a call returned.
 
 pub mod cases;
+pub mod faulty;
 pub mod fixtures;
 pub mod model;
 pub mod sim_harness;

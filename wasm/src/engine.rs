@@ -263,22 +263,9 @@ impl Engine {
 }
 
 fn check_name(name: &str) -> Result<(), JsValue> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(js_error(
-            "invalid_name",
-            &format!("memory name {name:?} is not valid: use 1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"),
-        ))
+    match exchange::memory_name_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(js_error("invalid_name", &problem)),
     }
 }
 

@@ -8,91 +8,30 @@
 
 use std::rc::Rc;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
-use sutra_core::{SnapshotBytes, Storage, StorageError};
+use sutra_core::{Storage, StorageError};
 use sutra_replay::{cases, model, Harness};
 use sutra_wasm::opfs::{self, read_all, write_at, OpfsFiles, OpfsStorage};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
-/// OPFS storage with fault injection.
-struct Faulty {
-    inner: OpfsStorage,
-    syncs_until_failure: Option<u64>,
-    snapshot_crash: Option<SnapshotStep>,
-    dead: bool,
-}
+type Faulty = sutra_replay::faulty::Faulty<OpfsStorage>;
 
-impl Faulty {
-    fn new(inner: OpfsStorage) -> Self {
-        Faulty {
-            inner,
-            syncs_until_failure: None,
-            snapshot_crash: None,
-            dead: false,
+/// The real OPFS steps of a snapshot replacement (write the next slot, flush it), stopped at
+/// `step`. Before the flush the new slot may be torn; after it, it is the snapshot.
+fn partial_replace(
+    storage: &mut OpfsStorage,
+    bytes: &[u8],
+    step: SnapshotStep,
+) -> Result<(), StorageError> {
+    let slot = storage.next_slot();
+    match step {
+        SnapshotStep::WriteTemp => storage.write_slot(slot, &bytes[..bytes.len() / 2]),
+        SnapshotStep::SyncTemp => storage.write_slot(slot, bytes),
+        SnapshotStep::Rename | SnapshotStep::SyncDirectory => {
+            storage.write_slot(slot, bytes)?;
+            storage.flush_slot(slot)
         }
-    }
-
-    fn live(&self) -> Result<(), StorageError> {
-        if self.dead {
-            Err(StorageError::new("worker crashed (injected)"))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Storage for Faulty {
-    fn log_len(&mut self) -> Result<u64, StorageError> {
-        self.live()?;
-        self.inner.log_len()
-    }
-    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_read(offset, buf)
-    }
-    fn log_append(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_append(bytes)
-    }
-    fn log_sync(&mut self) -> Result<(), StorageError> {
-        self.live()?;
-        match self.syncs_until_failure {
-            Some(0) => {
-                self.syncs_until_failure = None;
-                return Err(StorageError::new("injected flush failure"));
-            }
-            Some(n) => self.syncs_until_failure = Some(n - 1),
-            None => {}
-        }
-        self.inner.log_sync()
-    }
-    fn log_truncate(&mut self, len: u64) -> Result<(), StorageError> {
-        self.live()?;
-        self.inner.log_truncate(len)
-    }
-    fn snapshot_read(&mut self) -> Result<Option<SnapshotBytes>, StorageError> {
-        self.live()?;
-        self.inner.snapshot_read()
-    }
-    fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        self.live()?;
-        let Some(step) = self.snapshot_crash.take() else {
-            return self.inner.snapshot_replace(bytes);
-        };
-        self.dead = true;
-        let slot = self.inner.next_slot();
-        match step {
-            SnapshotStep::WriteTemp => self.inner.write_slot(slot, &bytes[..bytes.len() / 2])?,
-            SnapshotStep::SyncTemp => self.inner.write_slot(slot, bytes)?,
-            SnapshotStep::Rename | SnapshotStep::SyncDirectory => {
-                self.inner.write_slot(slot, bytes)?;
-                self.inner.flush_slot(slot)?;
-            }
-        }
-        Err(StorageError::new(format!(
-            "injected crash during snapshot replacement at {step:?}"
-        )))
     }
 }
 
@@ -117,7 +56,7 @@ impl OpfsHarness {
     }
 
     fn storage(files: Rc<OpfsFiles>) -> Faulty {
-        Faulty::new(OpfsStorage::new(files).expect("storage"))
+        Faulty::new(OpfsStorage::new(files).expect("storage"), partial_replace)
     }
 }
 
@@ -203,11 +142,11 @@ impl Harness for OpfsHarness {
     }
 
     fn fail_sync_after(&mut self, storage: &mut Faulty, n: u64) {
-        storage.syncs_until_failure = Some(n);
+        storage.fail_sync_after(n);
     }
 
     fn crash_snapshot_at(&mut self, storage: &mut Faulty, step: SnapshotStep) {
-        storage.snapshot_crash = Some(step);
+        storage.crash_snapshot_at(step);
     }
 }
 

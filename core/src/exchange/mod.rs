@@ -27,6 +27,30 @@ pub const PATHS_K_DEFAULT: u32 = 3;
 /// Default neighbourhood size limit.
 pub const NEIGHBOURHOOD_LIMIT_DEFAULT: u32 = 200;
 
+/// Longest memory name, in bytes.
+pub const MEMORY_NAME_BYTES_MAX: usize = 64;
+
+/// What is wrong with a memory name, if anything: names are 1–64 of `a-z 0-9 _ -`, starting with
+/// a letter or digit, so they are safe as directory names everywhere. Hosts answer with the
+/// code `invalid_name`.
+pub fn memory_name_problem(name: &str) -> Option<String> {
+    let ok = !name.is_empty()
+        && name.len() <= MEMORY_NAME_BYTES_MAX
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    (!ok).then(|| {
+        format!(
+            "memory name {:?} is not valid: use 1 to {MEMORY_NAME_BYTES_MAX} characters of a-z, 0-9, '_' and '-', starting with a letter or digit",
+            name.chars().take(80).collect::<String>()
+        )
+    })
+}
+
 /// An `f32` as the JSON number with the same shortest decimal form (0.9, not 0.8999999761581421).
 pub fn num(x: f32) -> Value {
     let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
