@@ -168,6 +168,17 @@ impl Error {
         }
     }
 
+    /// Checks a count that must be in `1..=max` (a page size, k, a depth…), naming `field`.
+    pub(crate) fn check_count(field: &str, value: u32, max: u32) -> Result<()> {
+        if value == 0 {
+            return Err(Error::invalid(field, "must be at least 1"));
+        }
+        if value > max {
+            return Err(Error::limit(field, u64::from(max), u64::from(value)));
+        }
+        Ok(())
+    }
+
     pub(crate) fn corrupt_snapshot(reason: impl Into<String>) -> Self {
         Error::CorruptSnapshot {
             reason: reason.into(),

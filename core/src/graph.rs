@@ -54,27 +54,8 @@ impl Default for PathOptions {
 
 impl PathOptions {
     fn validate(&self) -> Result<()> {
-        if self.max_depth == 0 {
-            return Err(Error::invalid("max_depth", "must be at least 1"));
-        }
-        if self.max_depth > PATH_DEPTH_MAX {
-            return Err(Error::limit(
-                "max_depth",
-                u64::from(PATH_DEPTH_MAX),
-                u64::from(self.max_depth),
-            ));
-        }
-        if self.visited_max == 0 {
-            return Err(Error::invalid("visited_max", "must be at least 1"));
-        }
-        if self.visited_max > VISITED_NODES_MAX {
-            return Err(Error::limit(
-                "visited_max",
-                u64::from(VISITED_NODES_MAX),
-                u64::from(self.visited_max),
-            ));
-        }
-        Ok(())
+        Error::check_count("max_depth", self.max_depth, PATH_DEPTH_MAX)?;
+        Error::check_count("visited_max", self.visited_max, VISITED_NODES_MAX)
     }
 }
 
@@ -508,12 +489,7 @@ pub fn k_best_paths(
     opts: &PathOptions,
 ) -> Result<PathsResult> {
     opts.validate()?;
-    if k == 0 {
-        return Err(Error::invalid("k", "must be at least 1"));
-    }
-    if k > PATHS_K_MAX {
-        return Err(Error::limit("k", u64::from(PATHS_K_MAX), u64::from(k)));
-    }
+    Error::check_count("k", k, PATHS_K_MAX)?;
     require(db, from)?;
     require(db, to)?;
     if from == to {
@@ -617,16 +593,7 @@ pub fn neighbourhood(
             u64::from(depth),
         ));
     }
-    if limit == 0 {
-        return Err(Error::invalid("limit", "must be at least 1"));
-    }
-    if limit > NEIGHBOURHOOD_NODES_MAX {
-        return Err(Error::limit(
-            "limit",
-            u64::from(NEIGHBOURHOOD_NODES_MAX),
-            u64::from(limit),
-        ));
-    }
+    Error::check_count("limit", limit, NEIGHBOURHOOD_NODES_MAX)?;
     require(db, centre)?;
     let mut hops: FxHashMap<ConceptId, u32> = FxHashMap::default();
     let mut order = vec![(centre, 0u32)];

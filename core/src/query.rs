@@ -55,16 +55,7 @@ impl Db {
 
     /// Concepts in id order, starting after `after`, at most `limit` (1..=1000).
     pub fn scan(&self, after: Option<ConceptId>, limit: u32) -> Result<Page<'_>> {
-        if limit == 0 {
-            return Err(Error::invalid("limit", "must be at least 1"));
-        }
-        if limit > SCAN_LIMIT_MAX {
-            return Err(Error::limit(
-                "limit",
-                u64::from(SCAN_LIMIT_MAX),
-                u64::from(limit),
-            ));
-        }
+        Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut iter = self
             .concepts
@@ -89,16 +80,7 @@ impl Db {
         after: Option<ConceptId>,
         limit: u32,
     ) -> Result<Page<'_>> {
-        if limit == 0 {
-            return Err(Error::invalid("limit", "must be at least 1"));
-        }
-        if limit > SCAN_LIMIT_MAX {
-            return Err(Error::limit(
-                "limit",
-                u64::from(SCAN_LIMIT_MAX),
-                u64::from(limit),
-            ));
-        }
+        Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut concepts = Vec::new();
         let mut examined = 0usize;
@@ -178,13 +160,7 @@ impl Db {
     }
 
     fn check_k(k: u32) -> Result<()> {
-        if k == 0 {
-            return Err(Error::invalid("k", "must be at least 1"));
-        }
-        if k > VECTOR_K_MAX {
-            return Err(Error::limit("k", u64::from(VECTOR_K_MAX), u64::from(k)));
-        }
-        Ok(())
+        Error::check_count("k", k, VECTOR_K_MAX)
     }
 
     /// The `k` concepts whose embeddings are most similar (cosine) to `query`, best first.

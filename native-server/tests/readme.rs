@@ -2,9 +2,9 @@
 //! succeed without an error body.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+mod common;
 
 /// Splits a shell command line into words (single quotes only, as the README uses).
 fn words(line: &str) -> Vec<String> {
@@ -43,31 +43,8 @@ fn readme_curl_examples_work() {
     let examples: Vec<&str> = readme.lines().filter(|l| l.starts_with("curl ")).collect();
     assert!(examples.len() >= 15, "the README lost its examples");
     let root = tempfile::tempdir().expect("temp");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sutra"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--ui",
-            "/nonexistent",
-            "--data",
-        ])
-        .arg(root.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening line");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address")
-        .trim_start_matches("http://")
-        .to_string();
+    let server = common::Server::start(&root.path().join("data"));
+    let base = server.base.trim_start_matches("http://").to_string();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -127,6 +104,5 @@ fn readme_curl_examples_work() {
             );
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill();
 }

@@ -8,54 +8,15 @@ use sutra_core::{AssociationKey, Concept, Db, Error, Kind, KindSet, Listing, Mem
 /// A named case.
 pub type Case<H> = (&'static str, fn(&mut H));
 
+macro_rules! case_list {
+    ($($name:ident),*) => {
+        vec![$((stringify!($name), $name::<H> as fn(&mut H))),*]
+    };
+}
+
 /// Every case, in order, with its name.
 pub fn all<H: Harness>() -> Vec<Case<H>> {
-    vec![
-        (
-            "every_operation_survives_reopen",
-            every_operation_survives_reopen::<H>,
-        ),
-        (
-            "unsynced_writes_vanish_whole",
-            unsynced_writes_vanish_whole::<H>,
-        ),
-        ("torn_tail_at_every_offset", torn_tail_at_every_offset::<H>),
-        (
-            "bit_flips_in_log_are_detected",
-            bit_flips_in_log_are_detected::<H>,
-        ),
-        (
-            "bit_flips_in_snapshot_are_detected",
-            bit_flips_in_snapshot_are_detected::<H>,
-        ),
-        (
-            "checkpoint_crash_at_every_step",
-            checkpoint_crash_at_every_step::<H>,
-        ),
-        (
-            "interrupted_checkpoint_log_trim",
-            interrupted_checkpoint_log_trim::<H>,
-        ),
-        (
-            "batches_are_atomic_across_crashes",
-            batches_are_atomic_across_crashes::<H>,
-        ),
-        ("deletes_replay", deletes_replay::<H>),
-        ("failed_sync_poisons", failed_sync_poisons::<H>),
-        ("replay_is_deterministic", replay_is_deterministic::<H>),
-        (
-            "corruption_is_refused_and_repair_truncates",
-            corruption_is_refused_and_repair_truncates::<H>,
-        ),
-        (
-            "sequence_numbers_survive_checkpoints",
-            sequence_numbers_survive_checkpoints::<H>,
-        ),
-        (
-            "a_snapshot_older_than_the_log_is_refused",
-            a_snapshot_older_than_the_log_is_refused::<H>,
-        ),
-    ]
+    crate::for_each_case!(case_list)
 }
 
 /// Runs every case, printing each name.

@@ -9,6 +9,30 @@
 //! the crash; the half-written batch is not), never only that a call returned.
 
 pub mod cases;
+
+/// Calls `$m!(case, case, …)` with the name of every replay case, in order: the one list that
+/// [`cases::all`] and each storage's test file (which turns every case into a test) are built from.
+#[macro_export]
+macro_rules! for_each_case {
+    ($m:ident) => {
+        $m! {
+            every_operation_survives_reopen,
+            unsynced_writes_vanish_whole,
+            torn_tail_at_every_offset,
+            bit_flips_in_log_are_detected,
+            bit_flips_in_snapshot_are_detected,
+            checkpoint_crash_at_every_step,
+            interrupted_checkpoint_log_trim,
+            batches_are_atomic_across_crashes,
+            deletes_replay,
+            failed_sync_poisons,
+            replay_is_deterministic,
+            corruption_is_refused_and_repair_truncates,
+            sequence_numbers_survive_checkpoints,
+            a_snapshot_older_than_the_log_is_refused
+        }
+    };
+}
 pub mod faulty;
 pub mod fixtures;
 pub mod model;

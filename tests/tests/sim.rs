@@ -16,22 +16,7 @@ macro_rules! replay_cases {
     };
 }
 
-replay_cases!(
-    every_operation_survives_reopen,
-    unsynced_writes_vanish_whole,
-    torn_tail_at_every_offset,
-    bit_flips_in_log_are_detected,
-    bit_flips_in_snapshot_are_detected,
-    checkpoint_crash_at_every_step,
-    interrupted_checkpoint_log_trim,
-    batches_are_atomic_across_crashes,
-    deletes_replay,
-    failed_sync_poisons,
-    replay_is_deterministic,
-    corruption_is_refused_and_repair_truncates,
-    sequence_numbers_survive_checkpoints,
-    a_snapshot_older_than_the_log_is_refused,
-);
+sutra_replay::for_each_case!(replay_cases);
 
 #[test]
 fn every_case_is_listed_here() {

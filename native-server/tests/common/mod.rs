@@ -5,12 +5,18 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use sutra_server::api::{router, AppState};
 use sutra_server::metrics::Metrics;
 use sutra_server::registry::Registry;
 use sutra_server::writer::WriterConfig;
 use tower::ServiceExt;
+
+/// The `sutra` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_sutra");
 
 /// A router on a temporary data directory.
 pub struct TestApp {
@@ -141,4 +147,82 @@ pub async fn concept(app: &TestApp, memory: &str, body: Value) -> String {
     let a = put(app, &format!("/v1/memories/{memory}/concepts"), body).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     a.json["id"].as_str().expect("id").to_string()
+}
+
+/// The real `sutra serve` on a free loopback port, its log next to the data directory.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts it on `data`.
+    pub fn start(data: &Path) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.with_extension("server.log"))
+            .expect("server log");
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--ui",
+                "/nonexistent",
+                "--data",
+            ])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start sutra serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no address in {line:?}; see {}",
+                    data.with_extension("server.log").display()
+                )
+            })
+            .to_string();
+        Server { child, base }
+    }
+
+    /// `path` on it.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
+        #[allow(unsafe_code)]
+        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM");
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
