@@ -165,7 +165,8 @@ impl Reader {
 
     /// A frozen view of every live vector, for building a new sealed index on any thread.
     pub fn freeze_vectors(&self) -> SealInput {
-        self.shared.read().vectors.freeze()
+        let db = self.shared.read();
+        db.vectors.freeze(&|id| db.embedding(id))
     }
 
     /// Installs an index built from [`freeze_vectors`](Self::freeze_vectors); writes made since

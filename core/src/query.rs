@@ -181,7 +181,7 @@ impl Db {
         }
         Ok(self
             .vectors
-            .search(query, k as usize, None)
+            .search(query, k as usize, None, &|id| self.embedding(id))
             .into_iter()
             .map(|(id, score)| Hit { id, score })
             .collect())
@@ -202,7 +202,7 @@ impl Db {
         };
         Ok(self
             .vectors
-            .search(query, k as usize, Some(id))
+            .search(query, k as usize, Some(id), &|id| self.embedding(id))
             .into_iter()
             .map(|(id, score)| Hit { id, score })
             .collect())
@@ -211,7 +211,7 @@ impl Db {
     /// Exact vector search (no index), for measuring recall.
     pub fn search_vectors_exact(&self, query: &[f32], k: u32) -> Vec<Hit> {
         self.vectors
-            .search_exact(query, k as usize)
+            .search_exact(query, k as usize, &|id| self.embedding(id))
             .into_iter()
             .map(|(id, score)| Hit { id, score })
             .collect()

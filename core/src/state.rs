@@ -45,6 +45,11 @@ impl Db {
         }
     }
 
+    /// The embedding of concept `id`, if it exists and has one.
+    pub(crate) fn embedding(&self, id: &ConceptId) -> Option<&[f32]> {
+        self.concepts.get(id)?.embedding.as_deref()
+    }
+
     pub(crate) fn has_association(&self, key: &AssociationKey) -> bool {
         self.out
             .get(&key.source)

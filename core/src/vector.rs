@@ -10,9 +10,13 @@
 //! (cheap, under the host's lock), [`SealInput::build`] builds the graph (slow, anywhere, no
 //! access to the index), and [`VectorIndex::install`] swaps it in and keeps everything written
 //! meanwhile in the fresh tier.
+//!
+//! The index holds no copy of the vectors: each concept keeps its embedding, and the index keeps
+//! versions, inverse norms and, for the sealed graph, one-byte-per-component codes. The graph
+//! walk compares codes; the candidates it finds are scored exactly from the embeddings.
 
 use crate::id::ConceptId;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 /// Cosine similarity needs unit vectors; the dot product of two of them is the similarity.
@@ -36,31 +40,67 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
 }
 
-/// A unit-length vector (the index's point type).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Unit(Box<[f32]>);
-
-impl Unit {
-    /// Normalizes `v` (which the caller has checked is finite and non-zero).
-    pub fn new(v: &[f32]) -> Unit {
-        let norm = v
-            .iter()
-            .map(|x| f64::from(*x) * f64::from(*x))
-            .sum::<f64>()
-            .sqrt();
-        let inv = if norm > 0.0 { (1.0 / norm) as f32 } else { 0.0 };
-        Unit(v.iter().map(|x| x * inv).collect())
+/// Dot product of two quantized vectors, in integers (exact; `DIMENSION_MAX` · 127² fits an i32).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+        }
     }
+    acc.iter().sum::<i32>() + tail
+}
 
-    /// Its components.
-    pub fn as_slice(&self) -> &[f32] {
-        &self.0
+/// 1 / the Euclidean norm of `v` (which the caller has checked is finite and non-zero).
+pub fn inv_norm(v: &[f32]) -> f32 {
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 {
+        (1.0 / norm) as f32
+    } else {
+        0.0
     }
 }
 
-impl instant_distance::Point for Unit {
+/// A unit vector quantized to one signed byte per component (`component ≈ scale · q[i]`): the
+/// sealed graph's point type. A quarter of the memory of `f32` components, and the graph walk
+/// reads a quarter of the bytes per distance. Its distances only choose candidates: every score
+/// returned is recomputed exactly from the concept's own embedding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Code {
+    scale: f32,
+    q: Box<[i8]>,
+}
+
+impl Code {
+    /// Quantizes `v` scaled by `inv_norm` (its inverse norm), i.e. the unit vector along `v`.
+    pub fn new(v: &[f32], inv_norm: f32) -> Code {
+        let max = v.iter().fold(0f32, |m, x| m.max((x * inv_norm).abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let k = inv_norm / scale;
+        Code {
+            scale,
+            // `as` saturates; rounding keeps every value within ±127.
+            q: v.iter().map(|x| (x * k).round() as i8).collect(),
+        }
+    }
+}
+
+impl instant_distance::Point for Code {
     fn distance(&self, other: &Self) -> f32 {
-        1.0 - dot(&self.0, &other.0)
+        1.0 - self.scale * other.scale * dot_i8(&self.q, &other.q) as f32
     }
 }
 
@@ -80,9 +120,9 @@ pub struct HnswParams {
 impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
-            ef_construction: 64,
-            ef_search: 128,
-            heuristic: false,
+            ef_construction: 24,
+            ef_search: 96,
+            heuristic: true,
             seed: 0x5u64 << 60 | 0x7574_7261,
         }
     }
@@ -100,38 +140,50 @@ pub struct Entry {
 /// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
 /// trait so it can be replaced.
 trait Ann {
-    /// Up to the index's candidate-list size of nearest entries as (entry, similarity).
-    fn search(&self, query: &Unit, out: &mut Vec<(Entry, f32)>);
-    /// Every entry and its point.
-    fn for_each(&self, f: &mut dyn FnMut(Entry, &Unit));
+    /// Up to the index's candidate-list size of entries near `query`, nearest first.
+    fn search(&self, query: &Code, out: &mut Vec<Entry>);
+    /// Every entry.
+    fn for_each(&self, f: &mut dyn FnMut(Entry));
     /// How many entries a search returns at most.
     fn candidates_max(&self) -> usize;
     /// Number of entries.
     fn len(&self) -> usize;
 }
 
-/// A built HNSW graph over a frozen set of vectors.
+/// A built HNSW graph over a frozen set of quantized vectors.
 #[derive(Serialize, Deserialize)]
 pub struct Sealed {
-    map: instant_distance::HnswMap<Unit, Entry>,
+    map: instant_distance::HnswMap<Code, Entry>,
     params: HnswParams,
     len: usize,
 }
 
+thread_local! {
+    /// instant-distance's search scratch (a visited set sized to the graph): kept per thread so a
+    /// query does not allocate and clear it afresh.
+    static SCRATCH: std::cell::RefCell<instant_distance::Search> =
+        std::cell::RefCell::new(instant_distance::Search::default());
+}
+
 impl Ann for Sealed {
-    fn search(&self, query: &Unit, out: &mut Vec<(Entry, f32)>) {
-        let mut search = instant_distance::Search::default();
-        out.extend(
-            self.map
-                .search(query, &mut search)
-                .map(|item| (*item.value, 1.0 - item.distance)),
-        );
-    }
-    fn for_each(&self, f: &mut dyn FnMut(Entry, &Unit)) {
-        for (pid, point) in self.map.iter() {
-            if let Some(entry) = self.map.values.get(pid.into_inner() as usize) {
-                f(*entry, point);
+    fn search(&self, query: &Code, out: &mut Vec<Entry>) {
+        let mut run = |search: &mut instant_distance::Search| {
+            out.extend(self.map.search(query, search).map(|item| *item.value));
+        };
+        let reused = SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut search) => {
+                run(&mut search);
+                true
             }
+            Err(_) => false,
+        });
+        if !reused {
+            run(&mut instant_distance::Search::default());
+        }
+    }
+    fn for_each(&self, f: &mut dyn FnMut(Entry)) {
+        for entry in &self.map.values {
+            f(*entry);
         }
     }
     fn candidates_max(&self) -> usize {
@@ -144,7 +196,7 @@ impl Ann for Sealed {
 
 /// A frozen view of every live vector, ready to be built into a sealed graph.
 pub struct SealInput {
-    entries: Vec<(Entry, Unit)>,
+    entries: Vec<(Entry, Code)>,
     params: HnswParams,
 }
 
@@ -164,7 +216,7 @@ impl SealInput {
     pub fn build(self) -> Sealed {
         let len = self.entries.len();
         let params = self.params;
-        let (values, points): (Vec<Entry>, Vec<Unit>) = self.entries.into_iter().unzip();
+        let (values, points): (Vec<Entry>, Vec<Code>) = self.entries.into_iter().unzip();
         let builder = instant_distance::Builder::default()
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
@@ -211,13 +263,24 @@ pub struct VectorCounts {
     pub stale: u64,
 }
 
+/// A live vector's version and inverse norm (its components stay in the concept, not here).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Live {
+    vseq: u64,
+    inv_norm: f32,
+}
+
+/// Looks up a concept's embedding: the index keeps no copy of the vectors, only their versions,
+/// norms and (sealed) quantized codes.
+pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
+
 /// The tiered vector index.
 pub struct VectorIndex {
     params: HnswParams,
-    /// Current vector version of every concept that has a vector.
-    current: FxHashMap<ConceptId, u64>,
-    /// Vectors not (validly) in the sealed graph.
-    fresh: FxHashMap<ConceptId, Unit>,
+    /// Version and inverse norm of every concept that has a vector.
+    current: FxHashMap<ConceptId, Live>,
+    /// Vectors not (validly) in the sealed graph, searched exactly.
+    fresh: FxHashSet<ConceptId>,
     sealed: Option<Sealed>,
     /// Version each sealed concept was sealed with.
     sealed_vseq: FxHashMap<ConceptId, u64>,
@@ -240,7 +303,7 @@ impl VectorIndex {
         VectorIndex {
             params,
             current: FxHashMap::default(),
-            fresh: FxHashMap::default(),
+            fresh: FxHashSet::default(),
             sealed: None,
             sealed_vseq: FxHashMap::default(),
             sealed_live: 0,
@@ -249,25 +312,31 @@ impl VectorIndex {
     }
 
     fn sealed_valid(&self, id: &ConceptId, vseq: u64) -> bool {
-        self.current.get(id) == Some(&vseq)
+        self.current.get(id).map(|l| l.vseq) == Some(vseq)
     }
 
     fn forget(&mut self, id: &ConceptId) {
         if let Some(old) = self.current.remove(id) {
-            if self.sealed_vseq.get(id) == Some(&old) {
+            if self.sealed_vseq.get(id) == Some(&old.vseq) {
                 self.sealed_live -= 1;
             }
             self.fresh.remove(id);
         }
     }
 
-    /// Sets (or replaces) a concept's vector.
+    /// Sets (or replaces) a concept's vector (which the concept itself holds).
     pub fn upsert(&mut self, id: ConceptId, vector: &[f32]) {
         self.forget(&id);
         let vseq = self.next_vseq;
         self.next_vseq += 1;
-        self.current.insert(id, vseq);
-        self.fresh.insert(id, Unit::new(vector));
+        self.current.insert(
+            id,
+            Live {
+                vseq,
+                inv_norm: inv_norm(vector),
+            },
+        );
+        self.fresh.insert(id);
     }
 
     /// Removes a concept's vector, if it has one.
@@ -285,44 +354,57 @@ impl VectorIndex {
         }
     }
 
+    /// The exact cosine similarity of concept `id`'s vector to the unit vector `unit`.
+    fn score<'v>(&self, id: &ConceptId, unit: &[f32], lookup: Lookup<'_, 'v>) -> Option<f32> {
+        let live = self.current.get(id)?;
+        Some(dot(lookup(id)?, unit) * live.inv_norm)
+    }
+
     /// The `k` most similar live vectors to `query` (already checked: finite, non-zero, right
     /// dimension), best first; ties broken by id. `exclude` is left out (search by a concept).
-    pub fn search(
+    /// The sealed graph proposes candidates by their quantized codes; every score is exact.
+    pub fn search<'v>(
         &self,
         query: &[f32],
         k: usize,
         exclude: Option<ConceptId>,
+        lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
         if k == 0 {
             return Vec::new();
         }
-        let query = Unit::new(query);
+        let inv = inv_norm(query);
+        let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
         let mut hits: Vec<(ConceptId, f32)> = Vec::new();
         let keep = |id: &ConceptId| exclude != Some(*id);
         if let Some(sealed) = &self.sealed {
             let wanted = k.min(self.sealed_live);
             let mut found = Vec::new();
             if k < sealed.candidates_max() {
-                sealed.search(&query, &mut found);
-                found.retain(|(e, _)| self.sealed_valid(&e.id, e.vseq) && keep(&e.id));
+                sealed.search(&Code::new(query, inv), &mut found);
+                found.retain(|e| self.sealed_valid(&e.id, e.vseq) && keep(&e.id));
             }
             if found.len() < wanted.saturating_sub(usize::from(exclude.is_some())) {
                 // Too many stale entries or too large a k for the graph's candidate list:
                 // answer exactly instead of returning fewer results than exist.
                 found.clear();
-                sealed.for_each(&mut |e, point| {
+                sealed.for_each(&mut |e| {
                     if self.sealed_valid(&e.id, e.vseq) && keep(&e.id) {
-                        found.push((e, dot(point.as_slice(), query.as_slice())));
+                        found.push(e);
                     }
                 });
             }
-            hits.extend(found.into_iter().map(|(e, s)| (e.id, s)));
+            hits.extend(
+                found
+                    .iter()
+                    .filter_map(|e| Some((e.id, self.score(&e.id, &unit, lookup)?))),
+            );
         }
         hits.extend(
             self.fresh
                 .iter()
-                .filter(|(id, _)| keep(id))
-                .map(|(id, v)| (*id, dot(v.as_slice(), query.as_slice()))),
+                .filter(|id| keep(id))
+                .filter_map(|id| Some((*id, self.score(id, &unit, lookup)?))),
         );
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);
@@ -330,41 +412,37 @@ impl VectorIndex {
     }
 
     /// The exact answer, for tests and recall measurement.
-    pub fn search_exact(&self, query: &[f32], k: usize) -> Vec<(ConceptId, f32)> {
-        let query = Unit::new(query);
-        let mut hits = Vec::new();
-        if let Some(sealed) = &self.sealed {
-            sealed.for_each(&mut |e, point| {
-                if self.sealed_valid(&e.id, e.vseq) {
-                    hits.push((e.id, dot(point.as_slice(), query.as_slice())));
-                }
-            });
-        }
-        hits.extend(
-            self.fresh
-                .iter()
-                .map(|(id, v)| (*id, dot(v.as_slice(), query.as_slice()))),
-        );
+    pub fn search_exact<'v>(
+        &self,
+        query: &[f32],
+        k: usize,
+        lookup: Lookup<'_, 'v>,
+    ) -> Vec<(ConceptId, f32)> {
+        let inv = inv_norm(query);
+        let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
+        let mut hits: Vec<(ConceptId, f32)> = self
+            .current
+            .keys()
+            .filter_map(|id| Some((*id, self.score(id, &unit, lookup)?)))
+            .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);
         hits
     }
 
-    /// A frozen copy of every live vector, to build a new sealed graph from.
-    pub fn freeze(&self) -> SealInput {
-        let mut entries: Vec<(Entry, Unit)> = Vec::with_capacity(self.current.len());
-        if let Some(sealed) = &self.sealed {
-            sealed.for_each(&mut |e, point| {
-                if self.sealed_valid(&e.id, e.vseq) {
-                    entries.push((e, point.clone()));
-                }
-            });
-        }
-        for (id, unit) in &self.fresh {
-            if let Some(&vseq) = self.current.get(id) {
-                entries.push((Entry { id: *id, vseq }, unit.clone()));
-            }
-        }
+    /// A frozen, quantized copy of every live vector, to build a new sealed graph from.
+    pub fn freeze<'v>(&self, lookup: Lookup<'_, 'v>) -> SealInput {
+        let mut entries: Vec<(Entry, Code)> = self
+            .current
+            .iter()
+            .filter_map(|(id, live)| {
+                let entry = Entry {
+                    id: *id,
+                    vseq: live.vseq,
+                };
+                Some((entry, Code::new(lookup(id)?, live.inv_norm)))
+            })
+            .collect();
         entries.sort_by_key(|(e, _)| e.id);
         SealInput {
             entries,
@@ -377,15 +455,15 @@ impl VectorIndex {
     /// does not hold at its current version.
     pub fn install(&mut self, sealed: Sealed) {
         let mut sealed_vseq = FxHashMap::default();
-        sealed.for_each(&mut |e, _| {
+        sealed.for_each(&mut |e| {
             sealed_vseq.insert(e.id, e.vseq);
         });
         let current = &self.current;
         self.fresh
-            .retain(|id, _| sealed_vseq.get(id) != current.get(id));
+            .retain(|id| sealed_vseq.get(id).copied() != current.get(id).map(|l| l.vseq));
         self.sealed_live = sealed_vseq
             .iter()
-            .filter(|(id, vseq)| current.get(id) == Some(vseq))
+            .filter(|(id, vseq)| current.get(id).map(|l| l.vseq) == Some(**vseq))
             .count();
         self.sealed_vseq = sealed_vseq;
         self.sealed = Some(sealed);
@@ -394,7 +472,7 @@ impl VectorIndex {
     /// The image a snapshot stores.
     pub(crate) fn image(&self) -> IndexImageRef<'_> {
         let mut current: Vec<(ConceptId, u64)> =
-            self.current.iter().map(|(k, v)| (*k, *v)).collect();
+            self.current.iter().map(|(k, v)| (*k, v.vseq)).collect();
         current.sort_unstable();
         IndexImageRef {
             sealed: self.sealed.as_ref(),
@@ -411,13 +489,26 @@ impl VectorIndex {
     ) -> Result<Self, String> {
         let mut index = VectorIndex::new(params);
         index.next_vseq = image.next_vseq;
-        index.current = image.current.into_iter().collect();
+        index.current = image
+            .current
+            .into_iter()
+            .map(|(id, vseq)| {
+                (
+                    id,
+                    Live {
+                        vseq,
+                        inv_norm: 0.0,
+                    },
+                )
+            })
+            .collect();
         let mut with_vectors = 0usize;
         for (id, vector) in embeddings {
             with_vectors += 1;
-            match index.current.get(&id) {
-                Some(&vseq) if vseq < index.next_vseq => {
-                    index.fresh.insert(id, Unit::new(vector));
+            match index.current.get_mut(&id) {
+                Some(live) if live.vseq < index.next_vseq => {
+                    live.inv_norm = inv_norm(vector);
+                    index.fresh.insert(id);
                 }
                 _ => {
                     return Err(format!(
@@ -493,9 +584,15 @@ struct MapShape {
 struct HnswShape {
     #[allow(dead_code)]
     ef_search: usize,
-    points: Vec<Unit>,
+    points: Vec<CodeShape>,
     zero: Vec<Neighbours<64>>,
     layers: Vec<Vec<Neighbours<32>>>,
+}
+
+#[derive(Deserialize)]
+struct CodeShape {
+    scale: f32,
+    q: Vec<i8>,
 }
 
 /// A fixed-size neighbour list (serialized as a tuple of point ids; `u32::MAX` ends it).
@@ -539,12 +636,18 @@ impl SealedShape {
             ));
         }
         if let Some(dim) = dimension {
-            if let Some(p) = h.points.iter().find(|p| p.0.len() != dim as usize) {
+            if let Some(p) = h.points.iter().find(|p| p.q.len() != dim as usize) {
                 return Err(format!(
                     "vector graph holds a point of dimension {}, expected {dim}",
-                    p.0.len()
+                    p.q.len()
                 ));
             }
+        }
+        if h.points
+            .iter()
+            .any(|p| !(p.scale.is_finite() && p.scale > 0.0))
+        {
+            return Err("vector graph holds a point with a bad scale".into());
         }
         let in_range =
             |ids: &[u32], len: usize| ids.iter().all(|&id| id == u32::MAX || (id as usize) < len);
@@ -596,18 +699,50 @@ mod tests {
         vec![x, y]
     }
 
+    /// The concepts' embeddings, which the index looks vectors up in.
+    #[derive(Default)]
+    struct Store(FxHashMap<ConceptId, Vec<f32>>);
+
+    impl Store {
+        fn put(&mut self, index: &mut VectorIndex, id: ConceptId, vector: Vec<f32>) {
+            index.upsert(id, &vector);
+            self.0.insert(id, vector);
+        }
+        fn remove(&mut self, index: &mut VectorIndex, id: ConceptId) {
+            index.remove(&id);
+            self.0.remove(&id);
+        }
+        fn lookup<'s>(&'s self) -> impl Fn(&ConceptId) -> Option<&'s [f32]> + 's {
+            |id| self.0.get(id).map(Vec::as_slice)
+        }
+    }
+
+    #[test]
+    fn codes_approximate_cosine_distance() {
+        let a: Vec<f32> = (0..128).map(|i| (i as f32 * 0.7).sin() * 3.0).collect();
+        let b: Vec<f32> = (0..128).map(|i| (i as f32 * 0.2).cos()).collect();
+        let (ia, ib) = (inv_norm(&a), inv_norm(&b));
+        let exact = 1.0 - dot(&a, &b) * ia * ib;
+        let coded = instant_distance::Point::distance(&Code::new(&a, ia), &Code::new(&b, ib));
+        assert!((exact - coded).abs() < 0.01, "{exact} vs {coded}");
+        assert!(
+            instant_distance::Point::distance(&Code::new(&a, ia), &Code::new(&a, ia)).abs() < 0.01
+        );
+    }
+
     #[test]
     fn fresh_sealed_and_stale_entries_merge_correctly() {
         let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
         let ids: Vec<ConceptId> = (1..=4).map(ConceptId).collect();
-        index.upsert(ids[0], &v(1.0, 0.0));
-        index.upsert(ids[1], &v(0.0, 1.0));
-        index.upsert(ids[2], &v(1.0, 1.0));
-        let frozen = index.freeze();
+        store.put(&mut index, ids[0], v(1.0, 0.0));
+        store.put(&mut index, ids[1], v(0.0, 1.0));
+        store.put(&mut index, ids[2], v(1.0, 1.0));
+        let frozen = index.freeze(&store.lookup());
         // Written while the build runs: must stay visible after install.
-        index.upsert(ids[3], &v(1.0, 0.1));
-        index.upsert(ids[1], &v(1.0, 0.05)); // re-embedded
-        index.remove(&ids[2]);
+        store.put(&mut index, ids[3], v(1.0, 0.1));
+        store.put(&mut index, ids[1], v(1.0, 0.05)); // re-embedded
+        store.remove(&mut index, ids[2]);
         index.install(frozen.build());
         let counts = index.counts();
         assert_eq!(
@@ -618,23 +753,33 @@ mod tests {
                 stale: 2
             }
         );
-        let hits = index.search(&v(1.0, 0.0), 10, None);
+        let hits = index.search(&v(1.0, 0.0), 10, None, &store.lookup());
         let order: Vec<ConceptId> = hits.iter().map(|h| h.0).collect();
         assert_eq!(order, vec![ids[0], ids[1], ids[3]]);
         assert!((hits[0].1 - 1.0).abs() < 1e-6);
-        assert_eq!(index.search(&v(1.0, 0.0), 10, Some(ids[0])).len(), 2);
+        // Scores are exact cosines, not the codes' approximations.
+        let expected = 1.0 / (1.0f32 + 0.05 * 0.05).sqrt();
+        assert!((hits[1].1 - expected).abs() < 1e-6, "{}", hits[1].1);
+        assert_eq!(
+            index
+                .search(&v(1.0, 0.0), 10, Some(ids[0]), &store.lookup())
+                .len(),
+            2
+        );
     }
 
     fn image_bytes(n: u64) -> Vec<u8> {
         let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
         for i in 0..n {
             let x = i as f32;
-            index.upsert(
+            store.put(
+                &mut index,
                 ConceptId(u128::from(i)),
-                &[x.sin() + 1.5, x.cos(), (x * 0.3).sin()],
+                vec![x.sin() + 1.5, x.cos(), (x * 0.3).sin()],
             );
         }
-        let sealed = index.freeze().build();
+        let sealed = index.freeze(&store.lookup()).build();
         index.install(sealed);
         postcard::to_allocvec(&index.image()).expect("encode")
     }
