@@ -16,7 +16,7 @@ use crate::model::{Association, Kind, KindSet};
 use crate::state::{assoc, Db, EdgeData};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 /// Which way associations may be followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -598,18 +598,20 @@ pub fn neighbourhood(
     let mut hops: FxHashMap<ConceptId, u32> = FxHashMap::default();
     let mut order = vec![(centre, 0u32)];
     hops.insert(centre, 0);
-    let mut queue = VecDeque::from([centre]);
     let mut truncated = false;
-    'bfs: while let Some(node) = queue.pop_front() {
-        let d = hops[&node];
+    let mut found = Vec::new();
+    // Breadth first: `order` doubles as the queue.
+    let mut next_index = 0;
+    'bfs: while let Some(&(node, d)) = order.get(next_index) {
+        next_index += 1;
         if d >= depth {
             continue;
         }
-        let mut found = Vec::new();
+        found.clear();
         for_each_hop(db, node, direction, kinds, false, |next, _| {
             found.push(next)
         });
-        for next in found {
+        for &next in &found {
             if hops.contains_key(&next) {
                 continue;
             }
@@ -619,20 +621,33 @@ pub fn neighbourhood(
             }
             hops.insert(next, d + 1);
             order.push((next, d + 1));
-            queue.push_back(next);
         }
     }
+    // The associations among them. Each concept's outgoing list is looked up first, all at once,
+    // so the memory accesses overlap instead of waiting on each other.
+    let lists: Vec<_> = order.iter().map(|(id, _)| db.out.get(id)).collect();
+    // Reading each list's kinds in a pass of their own (no lookups in between) lets those cache
+    // misses overlap too; the pass below then finds the lists in cache.
+    std::hint::black_box(
+        lists
+            .iter()
+            .flatten()
+            .map(|m| {
+                m.keys()
+                    .fold(0u32, |acc, (_, kind)| acc | 1 << (*kind as u32))
+            })
+            .fold(0u32, |a, b| a | b),
+    );
     let mut associations = Vec::new();
-    'edges: for (id, _) in &order {
-        if let Some(edges) = db.out.get(id) {
-            for ((target, kind), data) in edges {
-                if kinds.contains(*kind) && hops.contains_key(target) {
-                    if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
-                        truncated = true;
-                        break 'edges;
-                    }
-                    associations.push(assoc(*id, *target, *kind, data));
+    'edges: for ((id, _), edges) in order.iter().zip(lists) {
+        let Some(edges) = edges else { continue };
+        for ((target, kind), data) in edges {
+            if kinds.contains(*kind) && hops.contains_key(target) {
+                if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
+                    truncated = true;
+                    break 'edges;
                 }
+                associations.push(assoc(*id, *target, *kind, data));
             }
         }
     }
