@@ -53,6 +53,11 @@ impl Metrics {
         self.reseals.fetch_add(1, Relaxed);
     }
 
+    /// Vector index re-seals so far.
+    pub fn reseals(&self) -> u64 {
+        self.reseals.load(Relaxed)
+    }
+
     /// An HTTP response with this status.
     pub fn request(&self, status: u16) {
         let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
