@@ -48,6 +48,9 @@ SUTRA_WASM_PROFILE=debug npm run build -w sutra-wasm
 cargo build -p sutra-server
 export SUTRA_BIN="$PWD/target/debug/sutra"
 npm test -w sutra-wasm
+# Workload 8 of the benchmarks (OPFS in Chromium against SQLite wasm), quick: CI checks that it
+# runs and prints its rows; the numbers in docs/BENCHMARKS.md come from a release build.
+node bench/browser/opfs.mjs --quick
 
 step "control center: strict TypeScript and build, unit tests, end-to-end tests in both modes"
 npm run build -w web-control-center

@@ -24,6 +24,11 @@ interface Pending {
 const writes: Pending[] = [];
 let draining = false;
 
+// The drain is scheduled with a message to ourselves rather than setTimeout: it runs after the
+// messages already queued (so concurrent writes still share one flush) without a timer's delay.
+const wake = new MessageChannel();
+wake.port1.onmessage = () => drain();
+
 function reply(message: Reply): void {
   scope.postMessage(message);
 }
@@ -125,7 +130,7 @@ async function handle(call: Call): Promise<unknown> {
       writes.push({ id: call.id, request: call.args[0] as string });
       if (!draining) {
         draining = true;
-        setTimeout(drain, 0);
+        wake.port2.postMessage(null);
       }
       return undefined; // answered by drain()
     }
