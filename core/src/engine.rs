@@ -163,17 +163,30 @@ impl Reader {
         }
     }
 
-    /// A frozen view of every live vector, for building a new sealed index on any thread.
+    /// A frozen view of every live vector, for building one graph that replaces every segment
+    /// of the sealed index, on any thread.
     pub fn freeze_vectors(&self) -> SealInput {
         let db = self.shared.read();
         db.vectors.freeze(&|id| db.embedding(id))
     }
 
-    /// Installs an index built from [`freeze_vectors`](Self::freeze_vectors); writes made since
-    /// the freeze stay searchable and correct. The index is not logged: it is rebuilt from the
-    /// data if lost, and a checkpoint stores it.
-    pub fn install_vectors(&self, sealed: Sealed) {
-        self.shared.write().vectors.install(sealed);
+    /// The next piece of background indexing, if any: the fresh tier once it holds `fresh_min`
+    /// vectors (sealed into a new segment), or segments due for a merge.
+    pub fn freeze_next_vectors(&self, fresh_min: usize) -> Option<SealInput> {
+        let db = self.shared.read();
+        db.vectors.freeze_next(fresh_min, &|id| db.embedding(id))
+    }
+
+    /// Installs a graph built from [`freeze_vectors`](Self::freeze_vectors) or
+    /// [`freeze_next_vectors`](Self::freeze_next_vectors); writes made since the freeze stay
+    /// searchable and correct. The index is not logged: it is rebuilt from the data if lost, and
+    /// a checkpoint stores it. False if another install overtook this one (nothing changed).
+    pub fn install_vectors(&self, sealed: Sealed) -> bool {
+        let mut guard = self.shared.write();
+        let db = &mut *guard;
+        let concepts = &db.concepts;
+        db.vectors
+            .install(sealed, &|id| concepts.get(id)?.embedding.as_deref())
     }
 }
 
@@ -400,6 +413,19 @@ impl<S: Storage> Memory<S> {
     pub fn seal_vectors(&mut self) {
         let sealed = self.reader.freeze_vectors().build();
         self.reader.install_vectors(sealed);
+    }
+
+    /// One piece of background indexing on this thread (see
+    /// [`Reader::freeze_next_vectors`]); true if there was one.
+    pub fn index_vectors_step(&mut self, fresh_min: usize) -> bool {
+        match self.reader.freeze_next_vectors(fresh_min) {
+            Some(input) => {
+                let sealed = input.build();
+                self.reader.install_vectors(sealed);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Counts for monitoring.

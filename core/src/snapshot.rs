@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 const HEADER_BYTES: usize = 32;
 const TABLE_ENTRY_BYTES: usize = 32;
 const SECTION_ALIGN: usize = 64;

@@ -16,7 +16,7 @@
 //! walk compares codes; the candidates it finds are scored exactly from the embeddings.
 
 use crate::id::ConceptId;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// Cosine similarity needs unit vectors; the dot product of two of them is the similarity.
@@ -98,9 +98,16 @@ impl Code {
     }
 }
 
+impl Code {
+    /// The approximate cosine similarity of the unit vectors two codes stand for.
+    fn similarity(&self, other: &Code) -> f32 {
+        self.scale * other.scale * dot_i8(&self.q, &other.q) as f32
+    }
+}
+
 impl instant_distance::Point for Code {
     fn distance(&self, other: &Self) -> f32 {
-        1.0 - self.scale * other.scale * dot_i8(&self.q, &other.q) as f32
+        1.0 - self.similarity(other)
     }
 }
 
@@ -140,8 +147,9 @@ pub struct Entry {
 /// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
 /// trait so it can be replaced.
 trait Ann {
-    /// Up to the index's candidate-list size of entries near `query`, nearest first.
-    fn search(&self, query: &Code, out: &mut Vec<Entry>);
+    /// Up to the index's candidate-list size of entries near `query`, nearest first, with their
+    /// approximate similarity.
+    fn search(&self, query: &Code, out: &mut Vec<(Entry, f32)>);
     /// Every entry.
     fn for_each(&self, f: &mut dyn FnMut(Entry));
     /// How many entries a search returns at most.
@@ -150,12 +158,15 @@ trait Ann {
     fn len(&self) -> usize;
 }
 
-/// A built HNSW graph over a frozen set of quantized vectors.
+/// A built HNSW graph over a frozen set of quantized vectors: one segment of the sealed tier.
 #[derive(Serialize, Deserialize)]
 pub struct Sealed {
     map: instant_distance::HnswMap<Code, Entry>,
     params: HnswParams,
     len: usize,
+    /// The segments (by id) this graph replaces when installed; not stored.
+    #[serde(skip)]
+    replaces: Vec<u64>,
 }
 
 thread_local! {
@@ -166,9 +177,13 @@ thread_local! {
 }
 
 impl Ann for Sealed {
-    fn search(&self, query: &Code, out: &mut Vec<Entry>) {
+    fn search(&self, query: &Code, out: &mut Vec<(Entry, f32)>) {
         let mut run = |search: &mut instant_distance::Search| {
-            out.extend(self.map.search(query, search).map(|item| *item.value));
+            out.extend(
+                self.map
+                    .search(query, search)
+                    .map(|item| (*item.value, 1.0 - item.distance)),
+            );
         };
         let reused = SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut search) => {
@@ -194,10 +209,11 @@ impl Ann for Sealed {
     }
 }
 
-/// A frozen view of every live vector, ready to be built into a sealed graph.
+/// A frozen set of vectors, ready to be built into a segment of the sealed tier.
 pub struct SealInput {
     entries: Vec<(Entry, Code)>,
     params: HnswParams,
+    replaces: Vec<u64>,
 }
 
 impl SealInput {
@@ -231,6 +247,7 @@ impl SealInput {
             map: single_threaded(build),
             params,
             len,
+            replaces: self.replaces,
         }
     }
 }
@@ -255,35 +272,56 @@ fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// Counts for stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VectorCounts {
-    /// Live vectors served by the sealed graph.
+    /// Live vectors served by the sealed graphs.
     pub sealed: u64,
     /// Live vectors served by the exact fresh tier.
     pub fresh: u64,
     /// Sealed entries hidden because their concept was deleted or re-embedded.
     pub stale: u64,
+    /// Segments of the sealed tier (each its own graph).
+    pub segments: u64,
 }
 
-/// A live vector's version and inverse norm (its components stay in the concept, not here).
+/// A live vector's version, inverse norm, and the segment holding that version (its
+/// components stay in the concept, not here).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Live {
     vseq: u64,
     inv_norm: f32,
+    segment: Option<u64>,
 }
 
 /// Looks up a concept's embedding: the index keeps no copy of the vectors, only their versions,
 /// norms and (sealed) quantized codes.
 pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
 
-/// The tiered vector index.
+/// One graph of the sealed tier and how many of its entries are still current.
+struct Segment {
+    id: u64,
+    graph: Sealed,
+    live: usize,
+}
+
+/// Segments merged at once: a merge takes this many segments of similar size.
+pub const MERGE_FANOUT: usize = 4;
+/// Segments of similar size: the largest of a merge is less than this many times the smallest.
+const MERGE_SIZE_RATIO: usize = 4;
+/// A segment with at least this many entries, more than half of them stale, is rebuilt alone.
+const MERGE_GARBAGE_MIN: usize = 1_000;
+
+/// The tiered vector index: sealed segments (HNSW graphs, built off the write path) and an
+/// exact fresh tier. New vectors are sealed into a new segment of their own, so sealing costs
+/// what was written since the last seal, not the whole index; segments of similar size are
+/// merged in the background (size-tiered, like an LSM tree), which keeps their number
+/// logarithmic in the index size.
 pub struct VectorIndex {
     params: HnswParams,
-    /// Version and inverse norm of every concept that has a vector.
+    /// Version, inverse norm and segment of every concept that has a vector.
     current: FxHashMap<ConceptId, Live>,
-    /// Vectors not (validly) in the sealed graph, searched exactly.
-    fresh: FxHashSet<ConceptId>,
-    sealed: Option<Sealed>,
-    /// Version each sealed concept was sealed with.
-    sealed_vseq: FxHashMap<ConceptId, u64>,
+    /// Vectors not (validly) in a segment, scanned in full by their codes.
+    fresh: FxHashMap<ConceptId, Code>,
+    segments: Vec<Segment>,
+    next_segment: u64,
     sealed_live: usize,
     next_vseq: u64,
 }
@@ -291,7 +329,7 @@ pub struct VectorIndex {
 /// What a snapshot keeps of the index.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IndexImage {
-    pub sealed: Option<Sealed>,
+    pub segments: Vec<Sealed>,
     /// Current versions, sorted by id.
     pub current: Vec<(ConceptId, u64)>,
     pub next_vseq: u64,
@@ -303,21 +341,31 @@ impl VectorIndex {
         VectorIndex {
             params,
             current: FxHashMap::default(),
-            fresh: FxHashSet::default(),
-            sealed: None,
-            sealed_vseq: FxHashMap::default(),
+            fresh: FxHashMap::default(),
+            segments: Vec::new(),
+            next_segment: 1,
             sealed_live: 0,
             next_vseq: 1,
         }
     }
 
-    fn sealed_valid(&self, id: &ConceptId, vseq: u64) -> bool {
-        self.current.get(id).map(|l| l.vseq) == Some(vseq)
+    /// Whether `e`, found in segment `segment`, is the current version of its concept.
+    fn valid(&self, e: &Entry, segment: u64) -> bool {
+        self.current
+            .get(&e.id)
+            .is_some_and(|l| l.vseq == e.vseq && l.segment == Some(segment))
+    }
+
+    fn segment_mut(&mut self, id: u64) -> Option<&mut Segment> {
+        self.segments.iter_mut().find(|s| s.id == id)
     }
 
     fn forget(&mut self, id: &ConceptId) {
         if let Some(old) = self.current.remove(id) {
-            if self.sealed_vseq.get(id) == Some(&old.vseq) {
+            if let Some(segment) = old.segment {
+                if let Some(s) = self.segment_mut(segment) {
+                    s.live -= 1;
+                }
                 self.sealed_live -= 1;
             }
             self.fresh.remove(id);
@@ -329,14 +377,16 @@ impl VectorIndex {
         self.forget(&id);
         let vseq = self.next_vseq;
         self.next_vseq += 1;
+        let inv = inv_norm(vector);
         self.current.insert(
             id,
             Live {
                 vseq,
-                inv_norm: inv_norm(vector),
+                inv_norm: inv,
+                segment: None,
             },
         );
-        self.fresh.insert(id);
+        self.fresh.insert(id, Code::new(vector, inv));
     }
 
     /// Removes a concept's vector, if it has one.
@@ -346,11 +396,12 @@ impl VectorIndex {
 
     /// Counts for stats.
     pub fn counts(&self) -> VectorCounts {
-        let sealed_total = self.sealed.as_ref().map_or(0, |s| s.len());
+        let sealed_total: usize = self.segments.iter().map(|s| s.graph.len()).sum();
         VectorCounts {
             sealed: self.sealed_live as u64,
             fresh: self.fresh.len() as u64,
             stale: (sealed_total - self.sealed_live) as u64,
+            segments: self.segments.len() as u64,
         }
     }
 
@@ -362,7 +413,11 @@ impl VectorIndex {
 
     /// The `k` most similar live vectors to `query` (already checked: finite, non-zero, right
     /// dimension), best first; ties broken by id. `exclude` is left out (search by a concept).
-    /// The sealed graph proposes candidates by their quantized codes; every score is exact.
+    ///
+    /// Candidates come from each segment's graph and from a scan of the fresh tier, both by the
+    /// quantized codes; the [`rescored`](Self::rescored) best of them by that approximate
+    /// similarity are scored exactly from the concepts' embeddings, and every score returned
+    /// is exact.
     pub fn search<'v>(
         &self,
         query: &[f32],
@@ -375,40 +430,59 @@ impl VectorIndex {
         }
         let inv = inv_norm(query);
         let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
-        let mut hits: Vec<(ConceptId, f32)> = Vec::new();
+        let code = Code::new(query, inv);
         let keep = |id: &ConceptId| exclude != Some(*id);
-        if let Some(sealed) = &self.sealed {
-            let wanted = k.min(self.sealed_live);
-            let mut found = Vec::new();
-            if k < sealed.candidates_max() {
-                sealed.search(&Code::new(query, inv), &mut found);
-                found.retain(|e| self.sealed_valid(&e.id, e.vseq) && keep(&e.id));
+        // (approximate similarity, id), and ids that are scored exactly whatever their rank.
+        let mut approx: Vec<(f32, ConceptId)> = Vec::new();
+        let mut always: Vec<ConceptId> = Vec::new();
+        let mut found = Vec::new();
+        for segment in &self.segments {
+            let wanted = k
+                .min(segment.live)
+                .saturating_sub(usize::from(exclude.is_some()));
+            found.clear();
+            if k < segment.graph.candidates_max() {
+                segment.graph.search(&code, &mut found);
+                found.retain(|(e, _)| self.valid(e, segment.id) && keep(&e.id));
             }
-            if found.len() < wanted.saturating_sub(usize::from(exclude.is_some())) {
+            if found.len() < wanted {
                 // Too many stale entries or too large a k for the graph's candidate list:
-                // answer exactly instead of returning fewer results than exist.
-                found.clear();
-                sealed.for_each(&mut |e| {
-                    if self.sealed_valid(&e.id, e.vseq) && keep(&e.id) {
-                        found.push(e);
+                // answer exactly for this segment instead of returning fewer results than exist.
+                segment.graph.for_each(&mut |e| {
+                    if self.valid(&e, segment.id) && keep(&e.id) {
+                        always.push(e.id);
                     }
                 });
+            } else {
+                approx.extend(found.iter().map(|(e, sim)| (*sim, e.id)));
             }
-            hits.extend(
-                found
-                    .iter()
-                    .filter_map(|e| Some((e.id, self.score(&e.id, &unit, lookup)?))),
-            );
         }
-        hits.extend(
+        approx.extend(
             self.fresh
                 .iter()
-                .filter(|id| keep(id))
-                .filter_map(|id| Some((*id, self.score(id, &unit, lookup)?))),
+                .filter(|(id, _)| keep(id))
+                .map(|(id, c)| (c.similarity(&code), *id)),
         );
+        let rescored = Self::rescored(k);
+        if approx.len() > rescored {
+            approx.select_nth_unstable_by(rescored - 1, |a, b| b.0.total_cmp(&a.0));
+            approx.truncate(rescored);
+        }
+        always.extend(approx.iter().map(|(_, id)| *id));
+        let mut hits: Vec<(ConceptId, f32)> = always
+            .into_iter()
+            .filter_map(|id| Some((id, self.score(&id, &unit, lookup)?)))
+            .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);
         hits
+    }
+
+    /// How many of the best candidates by approximate similarity are scored exactly for a
+    /// search of `k`: enough that the codes' small error (about 0.005 in cosine) cannot push
+    /// one of the true best `k` out.
+    pub fn rescored(k: usize) -> usize {
+        4 * k + 64
     }
 
     /// The exact answer, for tests and recall measurement.
@@ -430,43 +504,140 @@ impl VectorIndex {
         hits
     }
 
-    /// A frozen, quantized copy of every live vector, to build a new sealed graph from.
-    pub fn freeze<'v>(&self, lookup: Lookup<'_, 'v>) -> SealInput {
-        let mut entries: Vec<(Entry, Code)> = self
-            .current
-            .iter()
-            .filter_map(|(id, live)| {
+    fn input<'v>(
+        &self,
+        ids: impl Iterator<Item = ConceptId>,
+        replaces: Vec<u64>,
+        lookup: Lookup<'_, 'v>,
+    ) -> SealInput {
+        let mut entries: Vec<(Entry, Code)> = ids
+            .filter_map(|id| {
+                let live = self.current.get(&id)?;
                 let entry = Entry {
-                    id: *id,
+                    id,
                     vseq: live.vseq,
                 };
-                Some((entry, Code::new(lookup(id)?, live.inv_norm)))
+                Some((entry, Code::new(lookup(&id)?, live.inv_norm)))
             })
             .collect();
         entries.sort_by_key(|(e, _)| e.id);
         SealInput {
             entries,
             params: self.params,
+            replaces,
         }
     }
 
-    /// Swaps in a sealed graph built from an earlier [`freeze`](Self::freeze). Vectors written,
-    /// replaced or deleted since the freeze stay correct: the fresh tier keeps what the graph
-    /// does not hold at its current version.
-    pub fn install(&mut self, sealed: Sealed) {
-        let mut sealed_vseq = FxHashMap::default();
-        sealed.for_each(&mut |e| {
-            sealed_vseq.insert(e.id, e.vseq);
-        });
-        let current = &self.current;
-        self.fresh
-            .retain(|id| sealed_vseq.get(id).copied() != current.get(id).map(|l| l.vseq));
-        self.sealed_live = sealed_vseq
+    /// A frozen, quantized copy of every live vector, to build one graph that replaces every
+    /// segment.
+    pub fn freeze<'v>(&self, lookup: Lookup<'_, 'v>) -> SealInput {
+        let replaces = self.segments.iter().map(|s| s.id).collect();
+        self.input(self.current.keys().copied(), replaces, lookup)
+    }
+
+    /// The next piece of background work, if any: sealing the fresh tier into a new segment
+    /// once it holds `fresh_min` vectors, or else merging segments of similar size (or
+    /// rebuilding one that is mostly stale).
+    pub fn freeze_next<'v>(&self, fresh_min: usize, lookup: Lookup<'_, 'v>) -> Option<SealInput> {
+        if self.fresh.len() >= fresh_min.max(1) {
+            let input = self.input(self.fresh.keys().copied(), Vec::new(), lookup);
+            // (Empty only if no fresh vector could be looked up, which the state rules out.)
+            return (!input.is_empty()).then_some(input);
+        }
+        let merge = self.merge_due()?;
+        let ids: Vec<ConceptId> = self
+            .segments
             .iter()
-            .filter(|(id, vseq)| current.get(id).map(|l| l.vseq) == Some(**vseq))
-            .count();
-        self.sealed_vseq = sealed_vseq;
-        self.sealed = Some(sealed);
+            .filter(|s| merge.contains(&s.id))
+            .flat_map(|s| {
+                let mut ids = Vec::new();
+                s.graph.for_each(&mut |e| {
+                    if self.valid(&e, s.id) {
+                        ids.push(e.id);
+                    }
+                });
+                ids
+            })
+            .collect();
+        Some(self.input(ids.into_iter(), merge, lookup))
+    }
+
+    /// Segments due for a merge: a mostly stale one alone, or the smallest run of
+    /// [`MERGE_FANOUT`] segments whose sizes are within [`MERGE_SIZE_RATIO`] of each other.
+    fn merge_due(&self) -> Option<Vec<u64>> {
+        if let Some(s) = self
+            .segments
+            .iter()
+            .find(|s| s.graph.len() >= MERGE_GARBAGE_MIN && s.live * 2 < s.graph.len())
+        {
+            return Some(vec![s.id]);
+        }
+        let mut by_size: Vec<(usize, u64)> = self
+            .segments
+            .iter()
+            .map(|s| (s.graph.len(), s.id))
+            .collect();
+        by_size.sort_unstable();
+        by_size.windows(MERGE_FANOUT).find_map(|run| {
+            let (smallest, largest) = (run[0].0.max(1), run[MERGE_FANOUT - 1].0);
+            (largest < smallest * MERGE_SIZE_RATIO).then(|| run.iter().map(|r| r.1).collect())
+        })
+    }
+
+    /// Installs a graph built from [`freeze`](Self::freeze) or
+    /// [`freeze_next`](Self::freeze_next), replacing the segments it was built from. Vectors
+    /// written, replaced or deleted since the freeze stay correct: the fresh tier keeps what no
+    /// segment holds at its current version. Returns false (and changes nothing) if a segment it
+    /// replaces is gone, i.e. another install overtook it.
+    pub fn install<'v>(&mut self, graph: Sealed, lookup: Lookup<'_, 'v>) -> bool {
+        let replaces = graph.replaces.clone();
+        if !replaces
+            .iter()
+            .all(|id| self.segments.iter().any(|s| s.id == *id))
+        {
+            return false;
+        }
+        self.segments.retain(|s| !replaces.contains(&s.id));
+        let id = self.next_segment;
+        self.next_segment += 1;
+        let mut live = 0;
+        let mut moved_from: Vec<u64> = Vec::new();
+        graph.for_each(&mut |e| {
+            if let Some(l) = self.current.get_mut(&e.id) {
+                if l.vseq == e.vseq {
+                    match l.segment {
+                        Some(old) if !replaces.contains(&old) => moved_from.push(old),
+                        Some(_) => {}
+                        None => {
+                            self.sealed_live += 1;
+                            self.fresh.remove(&e.id);
+                        }
+                    }
+                    l.segment = Some(id);
+                    live += 1;
+                }
+            }
+        });
+        for old in moved_from {
+            if let Some(s) = self.segment_mut(old) {
+                s.live -= 1;
+            }
+        }
+        if !replaces.is_empty() {
+            // Anything the replaced segments held that the new graph does not (not expected:
+            // the graph was frozen from them) goes back to the fresh tier rather than vanish.
+            for (cid, l) in self.current.iter_mut() {
+                if l.segment.is_some_and(|s| replaces.contains(&s)) {
+                    l.segment = None;
+                    self.sealed_live -= 1;
+                    if let Some(v) = lookup(cid) {
+                        self.fresh.insert(*cid, Code::new(v, l.inv_norm));
+                    }
+                }
+            }
+        }
+        self.segments.push(Segment { id, graph, live });
+        true
     }
 
     /// The image a snapshot stores.
@@ -475,7 +646,7 @@ impl VectorIndex {
             self.current.iter().map(|(k, v)| (*k, v.vseq)).collect();
         current.sort_unstable();
         IndexImageRef {
-            sealed: self.sealed.as_ref(),
+            segments: self.segments.iter().map(|s| &s.graph).collect(),
             current,
             next_vseq: self.next_vseq,
         }
@@ -493,13 +664,12 @@ impl VectorIndex {
             .current
             .into_iter()
             .map(|(id, vseq)| {
-                (
-                    id,
-                    Live {
-                        vseq,
-                        inv_norm: 0.0,
-                    },
-                )
+                let live = Live {
+                    vseq,
+                    inv_norm: 0.0,
+                    segment: None,
+                };
+                (id, live)
             })
             .collect();
         let mut with_vectors = 0usize;
@@ -508,7 +678,7 @@ impl VectorIndex {
             match index.current.get_mut(&id) {
                 Some(live) if live.vseq < index.next_vseq => {
                     live.inv_norm = inv_norm(vector);
-                    index.fresh.insert(id);
+                    index.fresh.insert(id, Code::new(vector, live.inv_norm));
                 }
                 _ => {
                     return Err(format!(
@@ -523,8 +693,9 @@ impl VectorIndex {
                 index.current.len()
             ));
         }
-        if let Some(sealed) = image.sealed {
-            index.install(sealed);
+        for graph in image.segments {
+            // Stored segments replace nothing, so nothing needs looking up.
+            index.install(graph, &|_| None);
         }
         Ok(index)
     }
@@ -545,7 +716,7 @@ pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<Index
         }
         Err(e) => return Err(format!("vector index section does not decode: {e}")),
     };
-    if let Some(sealed) = &shape.sealed {
+    for sealed in &shape.segments {
         sealed.check(dimension)?;
     }
     match postcard::take_from_bytes::<IndexImage>(bytes) {
@@ -559,7 +730,7 @@ pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<Index
 /// real thing by a test), used only to validate a graph before instant-distance loads it.
 #[derive(Deserialize)]
 struct ImageShape {
-    sealed: Option<SealedShape>,
+    segments: Vec<SealedShape>,
     #[allow(dead_code)]
     current: Vec<(ConceptId, u64)>,
     #[allow(dead_code)]
@@ -678,7 +849,7 @@ impl SealedShape {
 /// Borrowed form of [`IndexImage`] for encoding.
 #[derive(Serialize)]
 pub(crate) struct IndexImageRef<'a> {
-    pub sealed: Option<&'a Sealed>,
+    pub segments: Vec<&'a Sealed>,
     pub current: Vec<(ConceptId, u64)>,
     pub next_vseq: u64,
 }
@@ -743,14 +914,15 @@ mod tests {
         store.put(&mut index, ids[3], v(1.0, 0.1));
         store.put(&mut index, ids[1], v(1.0, 0.05)); // re-embedded
         store.remove(&mut index, ids[2]);
-        index.install(frozen.build());
+        index.install(frozen.build(), &store.lookup());
         let counts = index.counts();
         assert_eq!(
             counts,
             VectorCounts {
                 sealed: 1,
                 fresh: 2,
-                stale: 2
+                stale: 2,
+                segments: 1
             }
         );
         let hits = index.search(&v(1.0, 0.0), 10, None, &store.lookup());
@@ -780,7 +952,7 @@ mod tests {
             );
         }
         let sealed = index.freeze(&store.lookup()).build();
-        index.install(sealed);
+        index.install(sealed, &store.lookup());
         postcard::to_allocvec(&index.image()).expect("encode")
     }
 
@@ -789,7 +961,8 @@ mod tests {
         for n in [0, 1, 5, 300] {
             let bytes = image_bytes(n);
             let image = decode_image(&bytes, Some(3)).expect("a real graph passes the checks");
-            assert_eq!(image.sealed.map(|s| s.len), Some(n as usize));
+            let sizes: Vec<usize> = image.segments.iter().map(|s| s.len).collect();
+            assert_eq!(sizes, vec![n as usize]);
         }
         assert!(
             decode_image(&image_bytes(5), Some(4)).is_err(),
@@ -801,7 +974,10 @@ mod tests {
     fn out_of_range_neighbours_are_refused() {
         let bytes = image_bytes(40);
         let shape: ImageShape = postcard::from_bytes(&bytes).expect("shape");
-        let n = shape.sealed.as_ref().map_or(0, |s| s.map.hnsw.points.len());
+        let n = shape
+            .segments
+            .first()
+            .map_or(0, |s| s.map.hnsw.points.len());
         assert_eq!(n, 40);
         // Find a neighbour id in the encoding and replace it with one past the end: re-encode the
         // mirror with a bad id by editing the first zero-layer node.
@@ -812,7 +988,7 @@ mod tests {
             if bad[pos] < 40 {
                 bad[pos] = 41;
                 if let Ok(shape) = postcard::from_bytes::<ImageShape>(&bad) {
-                    if let Some(sealed) = &shape.sealed {
+                    if let Some(sealed) = shape.segments.first() {
                         if sealed.check(Some(3)).is_err() {
                             found += 1;
                             assert!(decode_image(&bad, Some(3)).is_err());
@@ -825,5 +1001,138 @@ mod tests {
             }
         }
         assert!(found > 0, "no neighbour id could be pushed out of range");
+    }
+
+    fn point(rng: &mut crate::sim::Rng) -> Vec<f32> {
+        (0..8).map(|_| rng.unit_f32() - 0.5).collect()
+    }
+
+    /// Runs every piece of background indexing there is.
+    fn index_all(index: &mut VectorIndex, store: &Store, fresh_min: usize) -> usize {
+        let mut steps = 0;
+        while let Some(input) = index.freeze_next(fresh_min, &store.lookup()) {
+            assert!(index.install(input.build(), &store.lookup()));
+            steps += 1;
+            assert!(steps < 1000, "background indexing does not settle");
+        }
+        steps
+    }
+
+    #[test]
+    fn segments_seal_what_is_new_and_merge_by_size() {
+        let mut rng = crate::sim::Rng::new(7);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        let mut next = 0u128;
+        for round in 0..16 {
+            for _ in 0..100 {
+                next += 1;
+                store.put(&mut index, ConceptId(next), point(&mut rng));
+            }
+            index_all(&mut index, &store, 100);
+            let counts = index.counts();
+            assert_eq!(counts.fresh, 0, "round {round}");
+            assert_eq!(counts.sealed, next as u64, "round {round}");
+            assert!(
+                counts.segments <= 3 * 3,
+                "round {round}: {} segments: merges keep them few",
+                counts.segments
+            );
+        }
+        // 16 seals of 100: merged by fours into one of 1,600.
+        assert_eq!(index.counts().segments, 1);
+        // Deleting most of a segment makes it due for a rebuild on its own.
+        for id in 1..=1_200u128 {
+            store.remove(&mut index, ConceptId(id));
+        }
+        assert_eq!(index.counts().stale, 1_200);
+        assert_eq!(index_all(&mut index, &store, 100), 1);
+        assert_eq!(
+            index.counts(),
+            VectorCounts {
+                sealed: 400,
+                fresh: 0,
+                stale: 0,
+                segments: 1
+            }
+        );
+    }
+
+    #[test]
+    fn search_across_segments_matches_exact_search_through_changes() {
+        let mut rng = crate::sim::Rng::new(11);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        for step in 0..1_500u128 {
+            let id = ConceptId(1 + rng.below(600) as u128);
+            if rng.chance(15) {
+                store.remove(&mut index, id);
+            } else {
+                store.put(&mut index, id, point(&mut rng));
+            }
+            if step % 97 == 0 {
+                index_all(&mut index, &store, 50);
+            }
+        }
+        assert!(index.counts().segments >= 2, "{:?}", index.counts());
+        for _ in 0..50 {
+            let q = point(&mut rng);
+            let k = 1 + rng.below(20) as usize;
+            let approx = index.search(&q, k, None, &store.lookup());
+            let exact = index.search_exact(&q, k, &store.lookup());
+            // Small segments: the graphs find everything, so the answers agree exactly.
+            assert_eq!(approx, exact);
+            let ids: std::collections::BTreeSet<ConceptId> = approx.iter().map(|h| h.0).collect();
+            assert_eq!(ids.len(), approx.len(), "a concept listed twice");
+        }
+    }
+
+    #[test]
+    fn an_overtaken_install_changes_nothing() {
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        for i in 1..=8u128 {
+            store.put(&mut index, ConceptId(i), v(i as f32, 1.0));
+            if i % 2 == 0 {
+                index_all(&mut index, &store, 1);
+            }
+        }
+        let merge = index.freeze_next(100, &store.lookup());
+        assert!(
+            merge.is_none(),
+            "four segments of two, then merged: nothing due"
+        );
+        let full = index.freeze(&store.lookup());
+        // Another full rebuild installs first: the older one's segments are gone.
+        let other = index.freeze(&store.lookup()).build();
+        assert!(index.install(other, &store.lookup()));
+        let before = index.counts();
+        assert!(!index.install(full.build(), &store.lookup()));
+        assert_eq!(index.counts(), before);
+    }
+
+    #[test]
+    fn a_large_fresh_tier_scanned_by_codes_still_answers_exactly() {
+        let mut rng = crate::sim::Rng::new(13);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        for i in 0..3_000u128 {
+            let v: Vec<f32> = (0..32).map(|_| rng.unit_f32() - 0.5).collect();
+            store.put(&mut index, ConceptId(i + 1), v);
+        }
+        assert_eq!(index.counts().fresh, 3_000);
+        for _ in 0..50 {
+            let q: Vec<f32> = (0..32).map(|_| rng.unit_f32() - 0.5).collect();
+            assert_eq!(
+                index.search(&q, 10, None, &store.lookup()),
+                index.search_exact(&q, 10, &store.lookup())
+            );
+        }
+        // A concept's own vector finds it first, as soon as it is written.
+        let own = store.0[&ConceptId(1234)].clone();
+        assert_eq!(
+            index.search(&own, 1, None, &store.lookup())[0].0,
+            ConceptId(1234)
+        );
     }
 }

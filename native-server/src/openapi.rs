@@ -87,7 +87,7 @@ pub fn document() -> Value {
             "post": operation("Create a memory, optionally fixing its vector dimension.", &[], Some(json!({"name": "notes", "dimension": 3})), 201, &[400, 409, 413, 415, 422, 503]),
         },
         "/v1/memories/{name}": {
-            "get": operation("Memory stats: counts, log bytes, last checkpoint, vectors sealed/fresh/stale, storage bytes.", &[NAME], None, 200, &[404, 503]),
+            "get": operation("Memory stats: counts, log bytes, last checkpoint, vectors sealed/fresh/stale and sealed segments, storage bytes.", &[NAME], None, 200, &[404, 503]),
             "delete": operation("Drop a memory and delete its files.", &[NAME], None, 200, &[404, 503]),
         },
         "/v1/memories/{name}/checkpoint": {"post": operation("Write a snapshot now and trim the log.", &[NAME], None, 200, &[404, 503])},

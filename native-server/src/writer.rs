@@ -265,8 +265,9 @@ impl Writer {
                 }
             }
         }
-        let fresh = self.memory.stats().vectors.fresh;
-        if fresh >= self.config.reseal_fresh_min && !self.resealing.swap(true, Ordering::AcqRel) {
+        let fresh_min = self.config.reseal_fresh_min as usize;
+        let due = self.memory.stats().vectors.fresh >= fresh_min as u64;
+        if due && !self.resealing.swap(true, Ordering::AcqRel) {
             let reader = self.memory.reader();
             let flag = self.resealing.clone();
             let metrics = self.metrics.clone();
@@ -274,12 +275,16 @@ impl Writer {
             let spawned = std::thread::Builder::new()
                 .name(format!("sutra-reseal-{name}"))
                 .spawn(move || {
-                    let input = reader.freeze_vectors();
-                    let n = input.len();
-                    let sealed = input.build();
-                    reader.install_vectors(sealed);
-                    metrics.resealed();
-                    tracing::info!(memory = %name, vectors = n, "vector index re-sealed");
+                    // Seals the fresh tier into a new segment, then does whatever merges that
+                    // makes due (and seals again if enough was written meanwhile).
+                    while let Some(input) = reader.freeze_next_vectors(fresh_min) {
+                        let n = input.len();
+                        let sealed = input.build();
+                        if reader.install_vectors(sealed) {
+                            metrics.resealed();
+                            tracing::info!(memory = %name, vectors = n, "vector segment sealed");
+                        }
+                    }
                     flag.store(false, Ordering::Release);
                 });
             if let Err(e) = spawned {

@@ -359,8 +359,11 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
                 Err(e) => return Err(fail(format!("engine refused a valid batch: {e}"))),
             }
         }
-        if rng.chance(20) {
+        if rng.chance(10) {
             memory.seal_vectors();
+        } else if rng.chance(40) {
+            // Background indexing as hosts run it: new segments from the fresh tier, merges.
+            while memory.index_vectors_step(1 + rng.below(4) as usize) {}
         }
         check_search(&memory, &model, &mut rng).map_err(fail)?;
         if rng.chance(10) {

@@ -83,8 +83,8 @@ enum ReadRequest {
     Stats,
 }
 
-/// Vectors in the fresh tier that make [`Engine::maintain`] re-seal the index.
-const RESEAL_FRESH_MIN: u64 = 2_000;
+/// Vectors in the fresh tier that make [`Engine::maintain`] seal them into a new segment.
+const RESEAL_FRESH_MIN: usize = 2_000;
 /// Log size that makes [`Engine::maintain`] write a checkpoint.
 const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -212,8 +212,9 @@ impl Engine {
     pub fn maintain(&mut self) -> Result<String, JsValue> {
         let mut resealed = false;
         let mut checkpointed = false;
-        if self.memory.stats().vectors.fresh >= RESEAL_FRESH_MIN {
-            self.memory.seal_vectors();
+        // One piece of indexing per call (a new segment from the fresh tier, or a merge), so a
+        // drain of writes is never followed by more than one build.
+        if self.memory.index_vectors_step(RESEAL_FRESH_MIN) {
             resealed = true;
         }
         if self.memory.log_bytes() > CHECKPOINT_LOG_BYTES && self.memory.staged() == 0 {

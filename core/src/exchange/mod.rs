@@ -133,7 +133,7 @@ pub fn stats_json(s: &Stats) -> Value {
         "concepts": s.concepts,
         "associations": s.associations,
         "dimension": s.dimension,
-        "vectors": {"sealed": s.vectors.sealed, "fresh": s.vectors.fresh, "stale": s.vectors.stale},
+        "vectors": {"sealed": s.vectors.sealed, "fresh": s.vectors.fresh, "stale": s.vectors.stale, "segments": s.vectors.segments},
         "last_seq": s.last_seq,
         "log_bytes": s.log_bytes,
         "checkpoint_seq": s.checkpoint_seq,

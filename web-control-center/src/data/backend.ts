@@ -52,7 +52,7 @@ export interface MemoryStats {
   concepts: number;
   associations: number;
   dimension: number | null;
-  vectors: { sealed: number; fresh: number; stale: number };
+  vectors: { sealed: number; fresh: number; stale: number; segments: number };
   last_seq: number;
   log_bytes: number;
   checkpoint_seq: number | null;
