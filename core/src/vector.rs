@@ -166,7 +166,7 @@ pub struct Sealed {
     len: usize,
     /// The segments (by id) this graph replaces when installed; not stored.
     #[serde(skip)]
-    replaces: Vec<u64>,
+    replaces: Vec<u32>,
 }
 
 thread_local! {
@@ -213,7 +213,7 @@ impl Ann for Sealed {
 pub struct SealInput {
     entries: Vec<(Entry, Code)>,
     params: HnswParams,
-    replaces: Vec<u64>,
+    replaces: Vec<u32>,
 }
 
 impl SealInput {
@@ -282,13 +282,77 @@ pub struct VectorCounts {
     pub segments: u64,
 }
 
-/// A live vector's version, inverse norm, and the segment holding that version (its
-/// components stay in the concept, not here).
+/// Marks a [`Live::place`] that is a segment id (otherwise it is a slot of the fresh tier).
+const SEALED: u32 = 1 << 31;
+
+/// A live vector's version, inverse norm, and where that version is: a segment, or a slot of
+/// the fresh tier (its components stay in the concept, not here). 16 bytes, as it is kept for
+/// every vector.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Live {
     vseq: u64,
     inv_norm: f32,
-    segment: Option<u64>,
+    place: u32,
+}
+
+impl Live {
+    fn segment(&self) -> Option<u32> {
+        (self.place & SEALED != 0).then_some(self.place & !SEALED)
+    }
+    fn fresh_slot(&self) -> Option<usize> {
+        (self.place & SEALED == 0).then_some(self.place as usize)
+    }
+}
+
+/// The fresh tier: the codes of vectors not (validly) in a segment, side by side so a scan
+/// reads them in one sweep.
+#[derive(Default)]
+struct Fresh {
+    ids: Vec<ConceptId>,
+    scales: Vec<f32>,
+    codes: Vec<i8>,
+    dimension: usize,
+}
+
+impl Fresh {
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Adds a code; returns its slot.
+    fn push(&mut self, id: ConceptId, code: Code) -> u32 {
+        self.dimension = code.q.len();
+        self.ids.push(id);
+        self.scales.push(code.scale);
+        self.codes.extend_from_slice(&code.q);
+        (self.ids.len() - 1) as u32
+    }
+
+    /// Removes the code in `slot` by moving the last one into it; returns the id moved, if any.
+    fn swap_remove(&mut self, slot: usize) -> Option<ConceptId> {
+        let last = self.ids.len().checked_sub(1)?;
+        if slot > last {
+            return None;
+        }
+        self.ids.swap_remove(slot);
+        self.scales.swap_remove(slot);
+        let d = self.dimension;
+        if slot != last {
+            self.codes.copy_within(last * d..(last + 1) * d, slot * d);
+        }
+        self.codes.truncate(last * d);
+        (slot != last).then(|| self.ids[slot])
+    }
+
+    /// Every (id, approximate similarity to `query`).
+    fn scan<'a>(&'a self, query: &'a Code) -> impl Iterator<Item = (ConceptId, f32)> + 'a {
+        let d = self.dimension.max(1);
+        self.ids
+            .iter()
+            .zip(&self.scales)
+            .zip(self.codes.chunks_exact(d))
+            .map(move |((id, scale), q)| (*id, scale * query.scale * dot_i8(q, &query.q) as f32))
+    }
 }
 
 /// Looks up a concept's embedding: the index keeps no copy of the vectors, only their versions,
@@ -297,7 +361,7 @@ pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
 
 /// One graph of the sealed tier and how many of its entries are still current.
 struct Segment {
-    id: u64,
+    id: u32,
     graph: Sealed,
     live: usize,
 }
@@ -319,9 +383,9 @@ pub struct VectorIndex {
     /// Version, inverse norm and segment of every concept that has a vector.
     current: FxHashMap<ConceptId, Live>,
     /// Vectors not (validly) in a segment, scanned in full by their codes.
-    fresh: FxHashMap<ConceptId, Code>,
+    fresh: Fresh,
     segments: Vec<Segment>,
-    next_segment: u64,
+    next_segment: u32,
     sealed_live: usize,
     next_vseq: u64,
 }
@@ -341,7 +405,7 @@ impl VectorIndex {
         VectorIndex {
             params,
             current: FxHashMap::default(),
-            fresh: FxHashMap::default(),
+            fresh: Fresh::default(),
             segments: Vec::new(),
             next_segment: 1,
             sealed_live: 0,
@@ -350,25 +414,45 @@ impl VectorIndex {
     }
 
     /// Whether `e`, found in segment `segment`, is the current version of its concept.
-    fn valid(&self, e: &Entry, segment: u64) -> bool {
+    fn valid(&self, e: &Entry, segment: u32) -> bool {
         self.current
             .get(&e.id)
-            .is_some_and(|l| l.vseq == e.vseq && l.segment == Some(segment))
+            .is_some_and(|l| l.vseq == e.vseq && l.segment() == Some(segment))
     }
 
-    fn segment_mut(&mut self, id: u64) -> Option<&mut Segment> {
+    fn segment_mut(&mut self, id: u32) -> Option<&mut Segment> {
         self.segments.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Takes the code in `slot` out of the fresh tier, keeping the moved one's place right.
+    fn fresh_remove(&mut self, slot: usize) {
+        if let Some(moved) = self.fresh.swap_remove(slot) {
+            if let Some(l) = self.current.get_mut(&moved) {
+                l.place = slot as u32;
+            }
+        }
+    }
+
+    /// Puts `id`'s vector in the fresh tier and records its slot.
+    fn fresh_add(&mut self, id: ConceptId, vector: &[f32]) {
+        if let Some(inv) = self.current.get(&id).map(|l| l.inv_norm) {
+            let slot = self.fresh.push(id, Code::new(vector, inv));
+            if let Some(l) = self.current.get_mut(&id) {
+                l.place = slot;
+            }
+        }
     }
 
     fn forget(&mut self, id: &ConceptId) {
         if let Some(old) = self.current.remove(id) {
-            if let Some(segment) = old.segment {
+            if let Some(segment) = old.segment() {
                 if let Some(s) = self.segment_mut(segment) {
                     s.live -= 1;
                 }
                 self.sealed_live -= 1;
+            } else if let Some(slot) = old.fresh_slot() {
+                self.fresh_remove(slot);
             }
-            self.fresh.remove(id);
         }
     }
 
@@ -377,16 +461,13 @@ impl VectorIndex {
         self.forget(&id);
         let vseq = self.next_vseq;
         self.next_vseq += 1;
-        let inv = inv_norm(vector);
-        self.current.insert(
-            id,
-            Live {
-                vseq,
-                inv_norm: inv,
-                segment: None,
-            },
-        );
-        self.fresh.insert(id, Code::new(vector, inv));
+        let live = Live {
+            vseq,
+            inv_norm: inv_norm(vector),
+            place: 0,
+        };
+        self.current.insert(id, live);
+        self.fresh_add(id, vector);
     }
 
     /// Removes a concept's vector, if it has one.
@@ -459,9 +540,9 @@ impl VectorIndex {
         }
         approx.extend(
             self.fresh
-                .iter()
+                .scan(&code)
                 .filter(|(id, _)| keep(id))
-                .map(|(id, c)| (c.similarity(&code), *id)),
+                .map(|(id, sim)| (sim, id)),
         );
         let rescored = Self::rescored(k);
         if approx.len() > rescored {
@@ -507,7 +588,7 @@ impl VectorIndex {
     fn input<'v>(
         &self,
         ids: impl Iterator<Item = ConceptId>,
-        replaces: Vec<u64>,
+        replaces: Vec<u32>,
         lookup: Lookup<'_, 'v>,
     ) -> SealInput {
         let mut entries: Vec<(Entry, Code)> = ids
@@ -540,7 +621,7 @@ impl VectorIndex {
     /// rebuilding one that is mostly stale).
     pub fn freeze_next<'v>(&self, fresh_min: usize, lookup: Lookup<'_, 'v>) -> Option<SealInput> {
         if self.fresh.len() >= fresh_min.max(1) {
-            let input = self.input(self.fresh.keys().copied(), Vec::new(), lookup);
+            let input = self.input(self.fresh.ids.iter().copied(), Vec::new(), lookup);
             // (Empty only if no fresh vector could be looked up, which the state rules out.)
             return (!input.is_empty()).then_some(input);
         }
@@ -564,7 +645,7 @@ impl VectorIndex {
 
     /// Segments due for a merge: a mostly stale one alone, or the smallest run of
     /// [`MERGE_FANOUT`] segments whose sizes are within [`MERGE_SIZE_RATIO`] of each other.
-    fn merge_due(&self) -> Option<Vec<u64>> {
+    fn merge_due(&self) -> Option<Vec<u32>> {
         if let Some(s) = self
             .segments
             .iter()
@@ -572,7 +653,7 @@ impl VectorIndex {
         {
             return Some(vec![s.id]);
         }
-        let mut by_size: Vec<(usize, u64)> = self
+        let mut by_size: Vec<(usize, u32)> = self
             .segments
             .iter()
             .map(|s| (s.graph.len(), s.id))
@@ -599,40 +680,47 @@ impl VectorIndex {
         }
         self.segments.retain(|s| !replaces.contains(&s.id));
         let id = self.next_segment;
-        self.next_segment += 1;
-        let mut live = 0;
-        let mut moved_from: Vec<u64> = Vec::new();
+        // Ids only need to differ among the segments alive at once.
+        self.next_segment = (self.next_segment + 1) & !SEALED;
+        let mut claimed = Vec::new();
         graph.for_each(&mut |e| {
-            if let Some(l) = self.current.get_mut(&e.id) {
-                if l.vseq == e.vseq {
-                    match l.segment {
-                        Some(old) if !replaces.contains(&old) => moved_from.push(old),
-                        Some(_) => {}
-                        None => {
-                            self.sealed_live += 1;
-                            self.fresh.remove(&e.id);
-                        }
-                    }
-                    l.segment = Some(id);
-                    live += 1;
-                }
+            if self.current.get(&e.id).is_some_and(|l| l.vseq == e.vseq) {
+                claimed.push(e.id);
             }
         });
-        for old in moved_from {
-            if let Some(s) = self.segment_mut(old) {
-                s.live -= 1;
+        let live = claimed.len();
+        for cid in claimed {
+            let Some(l) = self.current.get(&cid).copied() else {
+                continue;
+            };
+            if let Some(old) = l.segment() {
+                // Moves from a segment this graph does not replace (two rebuilds overlapped).
+                if !replaces.contains(&old) {
+                    if let Some(s) = self.segment_mut(old) {
+                        s.live -= 1;
+                    }
+                }
+            } else if let Some(slot) = l.fresh_slot() {
+                self.fresh_remove(slot);
+                self.sealed_live += 1;
+            }
+            if let Some(l) = self.current.get_mut(&cid) {
+                l.place = SEALED | id;
             }
         }
         if !replaces.is_empty() {
             // Anything the replaced segments held that the new graph does not (not expected:
             // the graph was frozen from them) goes back to the fresh tier rather than vanish.
-            for (cid, l) in self.current.iter_mut() {
-                if l.segment.is_some_and(|s| replaces.contains(&s)) {
-                    l.segment = None;
-                    self.sealed_live -= 1;
-                    if let Some(v) = lookup(cid) {
-                        self.fresh.insert(*cid, Code::new(v, l.inv_norm));
-                    }
+            let orphans: Vec<ConceptId> = self
+                .current
+                .iter()
+                .filter(|(_, l)| l.segment().is_some_and(|s| replaces.contains(&s)))
+                .map(|(cid, _)| *cid)
+                .collect();
+            for cid in orphans {
+                self.sealed_live -= 1;
+                if let Some(v) = lookup(&cid) {
+                    self.fresh_add(cid, v);
                 }
             }
         }
@@ -667,7 +755,7 @@ impl VectorIndex {
                 let live = Live {
                     vseq,
                     inv_norm: 0.0,
-                    segment: None,
+                    place: 0,
                 };
                 (id, live)
             })
@@ -678,7 +766,6 @@ impl VectorIndex {
             match index.current.get_mut(&id) {
                 Some(live) if live.vseq < index.next_vseq => {
                     live.inv_norm = inv_norm(vector);
-                    index.fresh.insert(id, Code::new(vector, live.inv_norm));
                 }
                 _ => {
                     return Err(format!(
@@ -686,6 +773,7 @@ impl VectorIndex {
                     ))
                 }
             }
+            index.fresh_add(id, vector);
         }
         if with_vectors != index.current.len() {
             return Err(format!(
