@@ -36,7 +36,8 @@ try {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
-  await page.goto(`${site.url}/bench/browser/page.html`);
+  // The browser tests' page: it loads the client as `window.sutra`.
+  await page.goto(`${site.url}/wasm/tests/browser/page.html`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 20_000 });
 
   const ours = await page.evaluate(async ({ single, batches, batchSize }) => {

@@ -144,20 +144,27 @@ fn vector_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+/// The server's writer thread (group commit, background indexing) on `memory`.
+fn start_writer(memory: Memory<FileStorage>, metrics: Arc<Metrics>) -> Arc<MemoryHandle> {
+    Arc::new(
+        MemoryHandle::start("bench", memory, WriterConfig::default(), metrics).expect("writer"),
+    )
+}
+
+/// The `q`th percentile of sorted durations.
+fn percentile(sorted: &[Duration], q: usize) -> Duration {
+    sorted
+        .get(sorted.len() * q / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
 /// 1: durable single-operation writes from 64 concurrent writers.
 fn concurrent_writes(s: &Scale, rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().expect("temp");
     let storage = FileStorage::open(&dir.path().join("w1")).expect("storage");
     let (memory, _) = Memory::open(storage, Options::default()).expect("memory");
-    let handle = Arc::new(
-        MemoryHandle::start(
-            "bench",
-            memory,
-            WriterConfig::default(),
-            Arc::new(Metrics::default()),
-        )
-        .expect("writer"),
-    );
+    let handle = start_writer(memory, Arc::new(Metrics::default()));
     let total = s.writers * s.writes_per_writer;
     let started = Instant::now();
     let threads: Vec<_> = (0..s.writers)
@@ -347,12 +354,7 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
     let _ = runtime.block_on(server);
     registry.shutdown();
     times.sort_unstable();
-    let at = |q: usize| {
-        times
-            .get(times.len() * q / 100)
-            .copied()
-            .unwrap_or_default()
-    };
+    let at = |q: usize| percentile(&times, q);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let sutra = rate(total, elapsed);
     rows.push(Row {
@@ -494,11 +496,7 @@ fn get_latencies(
     }
     let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
     times.sort_unstable();
-    let p99 = times
-        .get(times.len() * 99 / 100)
-        .copied()
-        .unwrap_or_default();
-    (mean, p99, found)
+    (mean, percentile(&times, 99), found)
 }
 
 /// 4 under load: the same gets while 64 writers make durable single-operation writes.
@@ -511,15 +509,7 @@ fn reads_under_write_load(
     let reader = memory.reader();
     let ids = &ids[..ids.len().min(s.lookups_under_load)];
     let (idle_mean, idle_p99, idle_found) = get_latencies(&reader, ids, s.load_window);
-    let handle = Arc::new(
-        MemoryHandle::start(
-            "bench",
-            memory,
-            WriterConfig::default(),
-            Arc::new(Metrics::default()),
-        )
-        .expect("writer"),
-    );
+    let handle = start_writer(memory, Arc::new(Metrics::default()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..s.writers)
         .map(|w| {
@@ -926,10 +916,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
     };
     let (memory, _) = Memory::open(storage, options).expect("memory");
     let metrics = Arc::new(Metrics::default());
-    let handle = Arc::new(
-        MemoryHandle::start("bench", memory, WriterConfig::default(), metrics.clone())
-            .expect("writer"),
-    );
+    let handle = start_writer(memory, metrics.clone());
     let mut rng = Rng::new(66);
     let centres: Arc<Vec<Vec<f32>>> = Arc::new(
         (0..64)
@@ -1033,12 +1020,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
     handle.close();
     let total = acknowledged.load(Ordering::Relaxed);
     latencies.sort_unstable();
-    let at = |q: usize| {
-        latencies
-            .get(latencies.len() * q / 100)
-            .copied()
-            .unwrap_or_default()
-    };
+    let at = |q: usize| percentile(&latencies, q);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let recall = found as f64 / asked.max(1) as f64;
     let ingest = rate(total, elapsed);
