@@ -1,19 +1,21 @@
-//! Vector search: a tiered index of a sealed HNSW graph (instant-distance), an exact "fresh" tier
-//! for vectors written since the last seal, and version checks that hide stale sealed entries.
+//! Vector search: a tiered index of sealed HNSW segments (instant-distance), a "fresh" tier for
+//! vectors written since the last seal, and version checks that hide stale sealed entries.
 //!
 //! Every live vector has a version (`vseq`), bumped when its concept is re-embedded. A sealed
 //! entry is valid only while the concept's current version equals the one it was sealed with, so
 //! deleted and re-embedded concepts never show stale results, and no separate tombstone list has to
 //! be kept in step. A concept is searchable as soon as its write is applied (fresh tier).
 //!
-//! Re-sealing is split so hosts choose the thread: [`VectorIndex::freeze`] copies a frozen view
-//! (cheap, under the host's lock), [`SealInput::build`] builds the graph (slow, anywhere, no
-//! access to the index), and [`VectorIndex::install`] swaps it in and keeps everything written
-//! meanwhile in the fresh tier.
+//! Sealing is split so hosts choose the thread: [`VectorIndex::freeze_next`] (or
+//! [`VectorIndex::freeze`] for one graph of everything) copies a frozen view (cheap, under the
+//! host's lock), [`SealInput::build`] builds the graph (slow, anywhere, no access to the index),
+//! and [`VectorIndex::install`] swaps it in and keeps everything written meanwhile in the fresh
+//! tier.
 //!
 //! The index holds no copy of the vectors: each concept keeps its embedding, and the index keeps
-//! versions, inverse norms and, for the sealed graph, one-byte-per-component codes. The graph
-//! walk compares codes; the candidates it finds are scored exactly from the embeddings.
+//! versions, inverse norms and one-byte-per-component codes (in the graphs and the fresh tier).
+//! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
+//! embeddings, so every score returned is an exact cosine.
 
 use crate::id::ConceptId;
 use rustc_hash::FxHashMap;
@@ -274,7 +276,7 @@ fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 pub struct VectorCounts {
     /// Live vectors served by the sealed graphs.
     pub sealed: u64,
-    /// Live vectors served by the exact fresh tier.
+    /// Live vectors in the fresh tier (not yet in a segment).
     pub fresh: u64,
     /// Sealed entries hidden because their concept was deleted or re-embedded.
     pub stale: u64,
@@ -373,8 +375,8 @@ const MERGE_SIZE_RATIO: usize = 4;
 /// A segment with at least this many entries, more than half of them stale, is rebuilt alone.
 const MERGE_GARBAGE_MIN: usize = 1_000;
 
-/// The tiered vector index: sealed segments (HNSW graphs, built off the write path) and an
-/// exact fresh tier. New vectors are sealed into a new segment of their own, so sealing costs
+/// The tiered vector index: sealed segments (HNSW graphs, built off the write path) and a fresh
+/// tier scanned in full. New vectors are sealed into a new segment of their own, so sealing costs
 /// what was written since the last seal, not the whole index; segments of similar size are
 /// merged in the background (size-tiered, like an LSM tree), which keeps their number
 /// logarithmic in the index size.

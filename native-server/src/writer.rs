@@ -26,7 +26,8 @@ pub struct WriterConfig {
     pub queue_max: usize,
     /// Log size that triggers an automatic checkpoint.
     pub checkpoint_log_bytes: u64,
-    /// Vectors in the fresh tier that trigger a background re-seal.
+    /// Vectors in the fresh tier that trigger background indexing (a new segment, then any
+    /// merges that makes due).
     pub reseal_fresh_min: u64,
 }
 
@@ -249,7 +250,7 @@ impl Writer {
         }
     }
 
-    /// Automatic checkpoint and background re-seal of the vector index.
+    /// Automatic checkpoint and background indexing of vectors.
     fn maintain(&mut self) {
         if self.memory.poisoned().is_some() {
             return;
