@@ -340,14 +340,12 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
     let elapsed = started.elapsed();
     // Every acknowledged write is there.
     let (_, stats) = HttpClient::connect(address).send("GET", "/v1/memories/bench", "");
-    let concepts = stats
-        .split("\"concepts\":")
-        .nth(1)
-        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse::<usize>().ok());
+    let concepts = serde_json::from_str::<serde_json::Value>(&stats)
+        .ok()
+        .and_then(|s| s["concepts"].as_u64());
     assert_eq!(
         concepts,
-        Some(total),
+        Some(total as u64),
         "every acknowledged write must be stored: {stats}"
     );
     let _ = stop_tx.send(());

@@ -59,6 +59,15 @@ pub struct CheckpointReport {
     pub log_bytes_dropped: u64,
 }
 
+/// What one step of background vector indexing did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexStep {
+    /// Vectors in the graph it built.
+    pub vectors: usize,
+    /// False if another install overtook it (nothing changed).
+    pub installed: bool,
+}
+
 /// Counts for monitoring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
@@ -175,6 +184,16 @@ impl Reader {
     pub fn freeze_next_vectors(&self, fresh_min: usize) -> Option<SealInput> {
         let db = self.shared.read();
         db.vectors.freeze_next(fresh_min, &|id| db.embedding(id))
+    }
+
+    /// One piece of background indexing on the calling thread: freezes what
+    /// [`freeze_next_vectors`](Self::freeze_next_vectors) gives, builds it (no lock held) and
+    /// installs it. `None` if nothing was due.
+    pub fn index_vectors_step(&self, fresh_min: usize) -> Option<IndexStep> {
+        let input = self.freeze_next_vectors(fresh_min)?;
+        let vectors = input.len();
+        let installed = self.install_vectors(input.build());
+        Some(IndexStep { vectors, installed })
     }
 
     /// Installs a graph built from [`freeze_vectors`](Self::freeze_vectors) or
@@ -416,16 +435,9 @@ impl<S: Storage> Memory<S> {
     }
 
     /// One piece of background indexing on this thread (see
-    /// [`Reader::freeze_next_vectors`]); true if there was one.
+    /// [`Reader::index_vectors_step`]); true if there was one.
     pub fn index_vectors_step(&mut self, fresh_min: usize) -> bool {
-        match self.reader.freeze_next_vectors(fresh_min) {
-            Some(input) => {
-                let sealed = input.build();
-                self.reader.install_vectors(sealed);
-                true
-            }
-            None => false,
-        }
+        self.reader.index_vectors_step(fresh_min).is_some()
     }
 
     /// Counts for monitoring.

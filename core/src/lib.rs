@@ -28,8 +28,8 @@ pub mod vector;
 pub mod wal;
 
 pub use engine::{
-    repair, verify, CheckpointReport, Memory, Options, Reader, RecoveryReport, RepairReport, Stats,
-    VerifyReport,
+    repair, verify, CheckpointReport, IndexStep, Memory, Options, Reader, RecoveryReport,
+    RepairReport, Stats, VerifyReport,
 };
 pub use error::{Error, Result};
 pub use graph::{Direction, Listing, Neighbourhood, Path, PathOptions, PathsResult, Step};

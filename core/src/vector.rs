@@ -101,10 +101,16 @@ impl Code {
 }
 
 impl Code {
-    /// The approximate cosine similarity of the unit vectors two codes stand for.
+    /// The approximate cosine similarity of the unit vectors two codes stand for (either given
+    /// as its parts: scale and components).
     fn similarity(&self, other: &Code) -> f32 {
-        self.scale * other.scale * dot_i8(&self.q, &other.q) as f32
+        similarity(self.scale, &self.q, other.scale, &other.q)
     }
+}
+
+/// See [`Code::similarity`].
+fn similarity(scale_a: f32, a: &[i8], scale_b: f32, b: &[i8]) -> f32 {
+    scale_a * scale_b * dot_i8(a, b) as f32
 }
 
 impl instant_distance::Point for Code {
@@ -353,7 +359,7 @@ impl Fresh {
             .iter()
             .zip(&self.scales)
             .zip(self.codes.chunks_exact(d))
-            .map(move |((id, scale), q)| (*id, scale * query.scale * dot_i8(q, &query.q) as f32))
+            .map(move |((id, scale), q)| (*id, similarity(*scale, q, query.scale, &query.q)))
     }
 }
 

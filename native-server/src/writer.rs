@@ -278,12 +278,10 @@ impl Writer {
                 .spawn(move || {
                     // Seals the fresh tier into a new segment, then does whatever merges that
                     // makes due (and seals again if enough was written meanwhile).
-                    while let Some(input) = reader.freeze_next_vectors(fresh_min) {
-                        let n = input.len();
-                        let sealed = input.build();
-                        if reader.install_vectors(sealed) {
+                    while let Some(step) = reader.index_vectors_step(fresh_min) {
+                        if step.installed {
                             metrics.resealed();
-                            tracing::info!(memory = %name, vectors = n, "vector segment sealed");
+                            tracing::info!(memory = %name, vectors = step.vectors, "vector segment sealed");
                         }
                     }
                     flag.store(false, Ordering::Release);
