@@ -186,36 +186,39 @@ fn for_each_hop(
     // in Forward mode a backward hop from `node` follows an association that ends at `node`.
     let follow_out = direction == Direction::Both || !reverse;
     let follow_in = direction == Direction::Both || reverse;
+    let links = &db.links;
+    let Some(slot) = links.slot(&node) else {
+        return;
+    };
+    let edges = links.node(slot);
     if follow_out {
-        if let Some(edges) = db.out.get(&node) {
-            for ((target, kind), data) in edges {
-                if kinds.contains(*kind) {
-                    f(
-                        *target,
-                        Step {
-                            association: assoc(node, *target, *kind, data),
-                            reversed: false,
-                        },
-                    );
-                }
+        for (link, data) in edges.out.iter().zip(&edges.data) {
+            if kinds.contains(link.kind) {
+                let target = links.id(link.slot);
+                f(
+                    target,
+                    Step {
+                        association: assoc(node, target, link.kind, data),
+                        reversed: false,
+                    },
+                );
             }
         }
     }
     if follow_in {
-        if let Some(edges) = db.inc.get(&node) {
-            for (source, kind) in edges.keys() {
-                if !kinds.contains(*kind) {
-                    continue;
-                }
-                if let Some(data) = db.out.get(source).and_then(|m| m.get(&(node, *kind))) {
-                    f(
-                        *source,
-                        Step {
-                            association: assoc(*source, node, *kind, data),
-                            reversed: true,
-                        },
-                    );
-                }
+        for link in &edges.inc {
+            if !kinds.contains(link.kind) {
+                continue;
+            }
+            if let Some(data) = links.get_by_slot(link.slot, slot, link.kind) {
+                let source = links.id(link.slot);
+                f(
+                    source,
+                    Step {
+                        association: assoc(source, node, link.kind, data),
+                        reversed: true,
+                    },
+                );
             }
         }
     }
@@ -566,6 +569,9 @@ pub fn k_best_paths(
     })
 }
 
+/// Room reserved up front for a neighbourhood's concepts (it grows past this when needed).
+const NEIGHBOURHOOD_PRESIZE: usize = 256;
+
 /// The concepts within some hops of a centre, and the associations among them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Neighbourhood {
@@ -595,60 +601,74 @@ pub fn neighbourhood(
     }
     Error::check_count("limit", limit, NEIGHBOURHOOD_NODES_MAX)?;
     require(db, centre)?;
-    let mut hops: FxHashMap<ConceptId, u32> = FxHashMap::default();
+    let links = &db.links;
     let mut order = vec![(centre, 0u32)];
-    hops.insert(centre, 0);
     let mut truncated = false;
-    let mut found = Vec::new();
-    // Breadth first: `order` doubles as the queue.
+    let mut associations = Vec::new();
+    let Some(centre_slot) = links.slot(&centre) else {
+        // No associations at all.
+        return Ok(Neighbourhood {
+            concepts: order,
+            associations,
+            truncated,
+        });
+    };
+    // The slot of each concept in `order`, and for each slot found its place in `order`.
+    // Sized for a typical answer up front (growing a map rehashes it every time it doubles).
+    let expected = (limit as usize).min(NEIGHBOURHOOD_PRESIZE);
+    let mut slots = Vec::with_capacity(expected);
+    slots.push(centre_slot);
+    order.reserve(expected);
+    associations.reserve(expected);
+    let mut place: FxHashMap<u32, u32> =
+        FxHashMap::with_capacity_and_hasher(expected, Default::default());
+    place.insert(centre_slot, 0);
+    let both = direction == Direction::Both;
+    // Breadth first: `slots` doubles as the queue.
     let mut next_index = 0;
-    'bfs: while let Some(&(node, d)) = order.get(next_index) {
+    'bfs: while let Some(&slot) = slots.get(next_index) {
+        let d = order[next_index].1;
         next_index += 1;
         if d >= depth {
             continue;
         }
-        found.clear();
-        for_each_hop(db, node, direction, kinds, false, |next, _| {
-            found.push(next)
-        });
-        for &next in &found {
-            if hops.contains_key(&next) {
+        let node = links.node(slot);
+        let incoming = if both { &node.inc[..] } else { &[] };
+        for link in node.out.iter().chain(incoming) {
+            if !kinds.contains(link.kind) || place.contains_key(&link.slot) {
                 continue;
             }
             if order.len() >= limit as usize {
                 truncated = true;
                 break 'bfs;
             }
-            hops.insert(next, d + 1);
-            order.push((next, d + 1));
+            place.insert(link.slot, order.len() as u32);
+            slots.push(link.slot);
+            order.push((links.id(link.slot), d + 1));
         }
     }
-    // The associations among them. Each concept's outgoing list is looked up first, all at once,
-    // so the memory accesses overlap instead of waiting on each other.
-    let lists: Vec<_> = order.iter().map(|(id, _)| db.out.get(id)).collect();
-    // Reading each list's kinds in a pass of their own (no lookups in between) lets those cache
-    // misses overlap too; the pass below then finds the lists in cache.
+    // The associations among them: each one is an outgoing link of its source. Touching every
+    // list first lets the cache misses of all of them overlap instead of waiting on each other.
     std::hint::black_box(
-        lists
+        slots
             .iter()
-            .flatten()
-            .map(|m| {
-                m.keys()
-                    .fold(0u32, |acc, (_, kind)| acc | 1 << (*kind as u32))
-            })
-            .fold(0u32, |a, b| a | b),
+            .map(|&s| links.node(s).out.first().map_or(0, |l| l.slot))
+            .fold(0u32, |a, b| a ^ b),
     );
-    let mut associations = Vec::new();
-    'edges: for ((id, _), edges) in order.iter().zip(lists) {
-        let Some(edges) = edges else { continue };
-        for ((target, kind), data) in edges {
-            if kinds.contains(*kind) && hops.contains_key(target) {
-                if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
-                    truncated = true;
-                    break 'edges;
-                }
-                associations.push(assoc(*id, *target, *kind, data));
+    'edges: for (&slot, &(source, _)) in slots.iter().zip(&order) {
+        let node = links.node(slot);
+        for (link, data) in node.out.iter().zip(&node.data) {
+            if !kinds.contains(link.kind) {
+                continue;
             }
+            let Some(&at) = place.get(&link.slot) else {
+                continue;
+            };
+            if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
+                truncated = true;
+                break 'edges;
+            }
+            associations.push(assoc(source, order[at as usize].0, link.kind, data));
         }
     }
     Ok(Neighbourhood {
@@ -698,28 +718,22 @@ pub fn associations_of(
         |kind: Kind, data: &EdgeData| kinds.contains(kind) && data.confidence >= min_confidence;
     let mut out = Vec::new();
     if matches!(listing, Listing::Out | Listing::Both) {
-        if let Some(edges) = db.out.get(&id) {
-            for ((target, kind), data) in edges {
-                if out.len() >= limit as usize {
-                    return Ok(out);
-                }
-                if keep(*kind, data) {
-                    out.push(assoc(id, *target, *kind, data));
-                }
+        for (target, kind, data) in db.links.outgoing(&id) {
+            if out.len() >= limit as usize {
+                return Ok(out);
+            }
+            if keep(kind, data) {
+                out.push(assoc(id, target, kind, data));
             }
         }
     }
     if matches!(listing, Listing::In | Listing::Both) {
-        if let Some(edges) = db.inc.get(&id) {
-            for (source, kind) in edges.keys() {
-                if out.len() >= limit as usize {
-                    return Ok(out);
-                }
-                if let Some(data) = db.out.get(source).and_then(|m| m.get(&(id, *kind))) {
-                    if keep(*kind, data) {
-                        out.push(assoc(*source, id, *kind, data));
-                    }
-                }
+        for (source, kind, data) in db.links.incoming(&id) {
+            if out.len() >= limit as usize {
+                return Ok(out);
+            }
+            if keep(kind, data) {
+                out.push(assoc(source, id, kind, data));
             }
         }
     }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod adjacency;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "json")]

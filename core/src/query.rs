@@ -221,7 +221,7 @@ impl Db {
     pub fn counts(&self) -> StateCounts {
         StateCounts {
             concepts: self.concepts.len() as u64,
-            associations: self.association_count,
+            associations: self.links.len(),
             dimension: self.dimension,
             vectors: self.vectors.counts(),
             last_seq: self.last_seq,
@@ -243,15 +243,7 @@ impl Db {
                 put(&bytes);
             }
         }
-        let mut associations: Vec<Association> = self
-            .out
-            .iter()
-            .flat_map(|(s, edges)| {
-                edges
-                    .iter()
-                    .map(|((t, k), d)| crate::state::assoc(*s, *t, *k, d))
-            })
-            .collect();
+        let mut associations: Vec<Association> = self.links.iter().collect();
         associations.sort_unstable_by_key(|a| a.key());
         for a in &associations {
             if let Ok(bytes) = postcard::to_allocvec(a) {
@@ -268,10 +260,6 @@ impl Db {
 
     /// Every association, grouped by source (sources in no particular order).
     pub fn all_associations(&self) -> impl Iterator<Item = Association> + '_ {
-        self.out.iter().flat_map(|(s, edges)| {
-            edges
-                .iter()
-                .map(|((t, k), d)| crate::state::assoc(*s, *t, *k, d))
-        })
+        self.links.iter()
     }
 }

@@ -14,7 +14,7 @@
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::model::{Association, Metadata};
-use crate::state::{assoc, Db, EdgeData};
+use crate::state::{Db, EdgeData};
 use crate::vector::{HnswParams, VectorIndex};
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +111,7 @@ pub fn encode(db: &Db) -> Result<Vec<u8>> {
     let meta = Meta {
         dimension: db.dimension,
         concepts: db.concepts.len() as u64,
-        associations: db.association_count,
+        associations: db.links.len(),
         vectors: vectors_count,
     };
     let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS.len());
@@ -127,12 +127,8 @@ pub fn encode(db: &Db) -> Result<Vec<u8>> {
         updated_ms: c.updated_ms,
     }));
     sections.push(postcard::to_allocvec(&concepts).map_err(|e| encode_err("concepts", e))?);
-    let mut associations: Vec<Association> = Vec::with_capacity(db.association_count as usize);
-    for (source, edges) in &db.out {
-        for ((target, kind), data) in edges {
-            associations.push(assoc(*source, *target, *kind, data));
-        }
-    }
+    let mut associations: Vec<Association> = Vec::with_capacity(db.links.len() as usize);
+    associations.extend(db.links.iter());
     associations.sort_unstable_by_key(|a| a.key());
     sections.push(postcard::to_allocvec(&associations).map_err(|e| encode_err("associations", e))?);
     let mut vectors =
@@ -387,24 +383,18 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
                 a.source, a.target
             ));
         }
-        let edges = db.out.entry(a.source).or_default();
         let data = EdgeData {
             confidence: a.confidence,
             weight: a.weight,
             created_ms: a.created_ms,
             updated_ms: a.updated_ms,
         };
-        if edges.insert((a.target, a.kind), data).is_some() {
+        if db.links.insert(a.source, a.target, a.kind, data).is_some() {
             return bad(format!(
                 "association {} -> {} appears twice",
                 a.source, a.target
             ));
         }
-        db.inc
-            .entry(a.target)
-            .or_default()
-            .insert((a.source, a.kind), ());
-        db.association_count += 1;
     }
     let embeddings = db
         .concepts

@@ -1,6 +1,7 @@
 //! The in-memory state of a memory: concepts, both-way association adjacency, the vector
 //! index, and the validation and application of operations.
 
+use crate::adjacency::Adjacency;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::limits::BATCH_OPS_MAX;
@@ -21,11 +22,8 @@ pub(crate) struct EdgeData {
 /// Everything readers see: the state as of the last applied (acknowledged) record.
 pub struct Db {
     pub(crate) concepts: BTreeMap<ConceptId, Concept>,
-    /// Outgoing associations: source → (target, kind) → data.
-    pub(crate) out: FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), EdgeData>>,
-    /// Incoming associations: target → {(source, kind)}.
-    pub(crate) inc: FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), ()>>,
-    pub(crate) association_count: u64,
+    /// The associations, both ways.
+    pub(crate) links: Adjacency,
     pub(crate) dimension: Option<u32>,
     pub(crate) vectors: VectorIndex,
     /// Sequence number of the last applied record (0: none).
@@ -36,9 +34,7 @@ impl Db {
     pub(crate) fn new(params: HnswParams) -> Self {
         Db {
             concepts: BTreeMap::new(),
-            out: FxHashMap::default(),
-            inc: FxHashMap::default(),
-            association_count: 0,
+            links: Adjacency::default(),
             dimension: None,
             vectors: VectorIndex::new(params),
             last_seq: 0,
@@ -51,13 +47,11 @@ impl Db {
     }
 
     pub(crate) fn has_association(&self, key: &AssociationKey) -> bool {
-        self.out
-            .get(&key.source)
-            .is_some_and(|m| m.contains_key(&(key.target, key.kind)))
+        self.links.get(&key.source, &key.target, key.kind).is_some()
     }
 
     pub(crate) fn association(&self, key: &AssociationKey) -> Option<Association> {
-        let data = self.out.get(&key.source)?.get(&(key.target, key.kind))?;
+        let data = self.links.get(&key.source, &key.target, key.kind)?;
         Some(assoc(key.source, key.target, key.kind, data))
     }
 
@@ -112,19 +106,7 @@ impl Db {
                     return;
                 }
                 self.vectors.remove(id);
-                if let Some(outgoing) = self.out.remove(id) {
-                    for (target, kind) in outgoing.keys() {
-                        self.association_count -= 1;
-                        remove_nested(&mut self.inc, target, &(*id, *kind));
-                    }
-                }
-                if let Some(incoming) = self.inc.remove(id) {
-                    for (source, kind) in incoming.keys() {
-                        if remove_nested(&mut self.out, source, &(*id, *kind)) {
-                            self.association_count -= 1;
-                        }
-                    }
-                }
+                self.links.remove_concept(id);
             }
             Op::PutAssociation {
                 source,
@@ -135,58 +117,31 @@ impl Db {
                 at_ms,
                 created_ms,
             } => {
-                let edges = self.out.entry(*source).or_default();
                 let created_ms = created_ms.unwrap_or_else(|| {
-                    edges
-                        .get(&(*target, *kind))
+                    self.links
+                        .get(source, target, *kind)
                         .map_or(*at_ms, |e| e.created_ms)
                 });
-                let fresh = edges
-                    .insert(
-                        (*target, *kind),
-                        EdgeData {
-                            confidence: *confidence,
-                            weight: *weight,
-                            created_ms,
-                            updated_ms: *at_ms,
-                        },
-                    )
-                    .is_none();
-                if fresh {
-                    self.association_count += 1;
-                    self.inc
-                        .entry(*target)
-                        .or_default()
-                        .insert((*source, *kind), ());
-                }
+                self.links.insert(
+                    *source,
+                    *target,
+                    *kind,
+                    EdgeData {
+                        confidence: *confidence,
+                        weight: *weight,
+                        created_ms,
+                        updated_ms: *at_ms,
+                    },
+                );
             }
             Op::DeleteAssociation { key } => {
-                if remove_nested(&mut self.out, &key.source, &(key.target, key.kind)) {
-                    self.association_count -= 1;
-                    remove_nested(&mut self.inc, &key.target, &(key.source, key.kind));
-                }
+                self.links.remove(&key.source, &key.target, key.kind);
             }
             Op::SetDimension { dimension } => {
                 self.dimension = Some(*dimension);
             }
         }
     }
-}
-
-/// Removes `key` from the inner map at `outer`, dropping the inner map when it empties.
-fn remove_nested<V>(
-    map: &mut FxHashMap<ConceptId, BTreeMap<(ConceptId, Kind), V>>,
-    outer: &ConceptId,
-    key: &(ConceptId, Kind),
-) -> bool {
-    let Some(inner) = map.get_mut(outer) else {
-        return false;
-    };
-    let removed = inner.remove(key).is_some();
-    if inner.is_empty() {
-        map.remove(outer);
-    }
-    removed
 }
 
 pub(crate) fn assoc(

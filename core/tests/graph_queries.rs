@@ -414,3 +414,121 @@ fn neighbourhood_is_bounded() {
         "limit_exceeded"
     );
 }
+
+/// The neighbourhood against a breadth-first search written plainly over the full list of
+/// associations, on random graphs that grew and shrank (deleted associations and concepts, loops,
+/// parallel associations of different kinds): same concepts in the same order, same distances,
+/// same associations in the same order.
+#[test]
+fn neighbourhood_matches_a_plain_search_on_random_graphs() {
+    use std::collections::{BTreeMap, VecDeque};
+    let mut rng = Rng::new(7);
+    let kinds = [Kind::Semantic, Kind::Causal, Kind::Temporal];
+    let mut compared = 0;
+    for round in 0..40 {
+        let n = 5 + rng.below(25) as usize;
+        let id = |i: usize| cid(&format!("n{i}"));
+        let mut m = memory();
+        m.write(
+            (0..n)
+                .map(|i| Op::put_concept(ConceptInput::new(format!("n{i}")), 1))
+                .collect(),
+        )
+        .expect("concepts");
+        let mut alive = vec![true; n];
+        for _ in 0..(n * 4) {
+            let (s, t) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
+            if !alive[s] || !alive[t] {
+                continue;
+            }
+            let kind = kinds[rng.below(3) as usize];
+            let op = match rng.below(20) {
+                0 => {
+                    alive[s] = false;
+                    Op::DeleteConcept { id: id(s) }
+                }
+                1..=3 => Op::DeleteAssociation {
+                    key: sutra_core::AssociationKey {
+                        source: id(s),
+                        target: id(t),
+                        kind,
+                    },
+                },
+                _ => Op::put_association(id(s), id(t), kind, rng.unit_f32(), 1.0, 1),
+            };
+            // Deleting an association that does not exist is refused; that is fine here.
+            let _ = m.write(vec![op]);
+        }
+        let db = m.db();
+        let all: Vec<_> = db.all_associations().collect();
+        for centre in (0..n).filter(|&i| alive[i]) {
+            for direction in [Direction::Forward, Direction::Both] {
+                let depth = rng.below(4) as u32;
+                let allowed = if rng.chance(50) {
+                    KindSet::ALL
+                } else {
+                    KindSet::of(&[Kind::Semantic, Kind::Temporal])
+                };
+                let got = db
+                    .neighbourhood(id(centre), depth, direction, allowed, 1000)
+                    .expect("query");
+                // Plain: expand out-associations in (target, kind) order, then (when both ways)
+                // in-associations in (source, kind) order.
+                let mut dist: BTreeMap<ConceptId, u32> = BTreeMap::new();
+                let mut order = vec![(id(centre), 0)];
+                dist.insert(id(centre), 0);
+                let mut queue = VecDeque::from([(id(centre), 0u32)]);
+                while let Some((node, d)) = queue.pop_front() {
+                    if d >= depth {
+                        continue;
+                    }
+                    let mut out: Vec<_> = all
+                        .iter()
+                        .filter(|a| a.source == node && allowed.contains(a.kind))
+                        .map(|a| (a.target, a.kind))
+                        .collect();
+                    out.sort();
+                    let mut inc: Vec<_> = all
+                        .iter()
+                        .filter(|a| {
+                            direction == Direction::Both
+                                && a.target == node
+                                && allowed.contains(a.kind)
+                        })
+                        .map(|a| (a.source, a.kind))
+                        .collect();
+                    inc.sort();
+                    for (next, _) in out.into_iter().chain(inc) {
+                        if let std::collections::btree_map::Entry::Vacant(e) = dist.entry(next) {
+                            e.insert(d + 1);
+                            order.push((next, d + 1));
+                            queue.push_back((next, d + 1));
+                        }
+                    }
+                }
+                let mut links = Vec::new();
+                for (source, _) in &order {
+                    let mut from: Vec<_> = all
+                        .iter()
+                        .filter(|a| {
+                            a.source == *source
+                                && allowed.contains(a.kind)
+                                && dist.contains_key(&a.target)
+                        })
+                        .cloned()
+                        .collect();
+                    from.sort_by_key(|a| (a.target, a.kind));
+                    links.extend(from);
+                }
+                assert_eq!(got.concepts, order, "round {round}, centre {centre}");
+                assert_eq!(got.associations, links, "round {round}, centre {centre}");
+                assert!(!got.truncated);
+                compared += got.associations.len();
+            }
+        }
+    }
+    assert!(
+        compared > 1000,
+        "the graphs must have associations: {compared}"
+    );
+}
