@@ -81,7 +81,12 @@ impl MemoryHandle {
         let (tx, rx) = mpsc::sync_channel(config.queue_max);
         let depth = Arc::new(AtomicU64::new(0));
         let reader = memory.reader();
+        let (answers, answer_rx) = mpsc::channel::<Vec<Answer>>();
+        std::thread::Builder::new()
+            .name(format!("sutra-answer-{name}"))
+            .spawn(move || answer(answer_rx))?;
         let writer = Writer {
+            answers,
             memory,
             rx,
             depth: depth.clone(),
@@ -167,7 +172,23 @@ impl Drop for MemoryHandle {
     }
 }
 
+/// A write's answer, sent to its waiting request by the answering thread.
+type Answer = (WriteReply, Result<u64, Error>);
+
+/// Sends the answers of each committed group. Waking the waiting requests (one thread wake-up
+/// each) is the longest part of a group after its sync; done here, it overlaps the writer's sync
+/// of the next group instead of delaying it. Ends when the writer is gone.
+fn answer(groups: Receiver<Vec<Answer>>) {
+    while let Ok(group) = groups.recv() {
+        for (reply, result) in group {
+            let _ = reply.send(result);
+        }
+    }
+}
+
 struct Writer {
+    /// Answers of committed groups, to the answering thread.
+    answers: mpsc::Sender<Vec<Answer>>,
     memory: Memory<FileStorage>,
     rx: Receiver<Job>,
     depth: Arc<AtomicU64>,
@@ -229,15 +250,19 @@ impl Writer {
                 Ok(_) => {
                     let ops = staged.iter().map(|s| s.2).sum();
                     self.metrics.committed(staged.len() as u64, ops);
-                    for (reply, seq, _) in staged {
-                        let _ = reply.send(Ok(seq));
-                    }
+                    let group = staged
+                        .into_iter()
+                        .map(|(reply, seq, _)| (reply, Ok(seq)))
+                        .collect();
+                    self.send_answers(group);
                 }
                 Err(e) => {
                     tracing::error!(memory = %self.name, error = %e, "commit failed; memory poisoned");
-                    for (reply, _, _) in staged {
-                        let _ = reply.send(Err(e.clone()));
-                    }
+                    let group = staged
+                        .into_iter()
+                        .map(|(reply, _, _)| (reply, Err(e.clone())))
+                        .collect();
+                    self.send_answers(group);
                 }
             }
         }
@@ -247,6 +272,15 @@ impl Writer {
                 self.metrics.checkpointed();
             }
             let _ = reply.send(result);
+        }
+    }
+
+    /// Hands a group's answers to the answering thread (or, should it be gone, sends them here).
+    fn send_answers(&self, group: Vec<Answer>) {
+        if let Err(mpsc::SendError(group)) = self.answers.send(group) {
+            for (reply, result) in group {
+                let _ = reply.send(result);
+            }
         }
     }
 
