@@ -240,6 +240,7 @@ impl<S: Storage> Memory<S> {
         let Replayed {
             end,
             torn,
+            padding,
             skipped,
             replayed,
         } = replay(&mut storage, &mut db)?;
@@ -248,6 +249,12 @@ impl<S: Storage> Memory<S> {
                 .log_truncate(offset)
                 .map_err(storage_err("log truncate"))?;
             report.torn_bytes_dropped += bytes;
+        }
+        if let Some(offset) = padding {
+            // Reserved space, not data: new records go right after the last one.
+            storage
+                .log_truncate(offset)
+                .map_err(storage_err("log truncate"))?;
         }
         let mut log_bytes = end.valid_len;
         if replayed == 0 && skipped > 0 {
@@ -489,6 +496,8 @@ struct Replayed {
     end: wal::ScanEnd,
     /// A torn tail: where it starts and how many bytes it has.
     torn: Option<(u64, u64)>,
+    /// Where zeros reserved by the storage start, if the log ends in some.
+    padding: Option<u64>,
     skipped: u64,
     replayed: u64,
 }
@@ -533,9 +542,10 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
         replayed += 1;
         Ok(())
     })?;
-    let torn = match &end.tail {
-        Tail::Clean => None,
-        Tail::Torn { offset, bytes } => Some((*offset, *bytes)),
+    let (torn, padding) = match &end.tail {
+        Tail::Clean => (None, None),
+        Tail::Torn { offset, bytes } => (Some((*offset, *bytes)), None),
+        Tail::Padding { offset, .. } => (None, Some(*offset)),
         Tail::Corrupt {
             offset,
             seq,
@@ -551,6 +561,7 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
     Ok(Replayed {
         end,
         torn,
+        padding,
         skipped,
         replayed,
     })
@@ -637,6 +648,10 @@ pub fn repair<S: Storage>(storage: &mut S) -> Result<RepairReport> {
     Ok(RepairReport {
         records_kept: end.records,
         truncated_at: end.valid_len,
-        bytes_dropped: len - end.valid_len,
+        // Reserved zeros after the last record are cut too, but they were never data.
+        bytes_dropped: match end.tail {
+            Tail::Padding { .. } => 0,
+            _ => len - end.valid_len,
+        },
     })
 }

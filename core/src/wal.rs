@@ -117,6 +117,15 @@ pub enum Tail {
         /// How many bytes follow `offset`.
         bytes: u64,
     },
+    /// Zero bytes after the last valid record, to the end: space a storage reserved ahead of
+    /// its writes (never data: no record starts with four zero bytes, as every payload is at
+    /// least one byte long).
+    Padding {
+        /// Where the zeros start (the log's valid length).
+        offset: u64,
+        /// How many zero bytes there are.
+        bytes: u64,
+    },
     /// A bad record followed by at least one valid record.
     Corrupt {
         /// Where the bad record starts.
@@ -174,6 +183,26 @@ impl<S: LogSource> Cursor<'_, S> {
         }
         let start = (offset - self.buf_start) as usize;
         Ok(Some(&self.buf[start..start + n]))
+    }
+
+    /// Whether every byte from `offset` to the end is zero.
+    fn zeros_from(&mut self, offset: u64) -> Result<bool> {
+        Ok(self.next_nonzero(offset)?.is_none())
+    }
+
+    /// The offset of the first non-zero byte at or after `offset`.
+    fn next_nonzero(&mut self, mut offset: u64) -> Result<Option<u64>> {
+        while offset < self.len {
+            let n = ((self.len - offset) as usize).min(READ_CHUNK_BYTES);
+            let Some(chunk) = self.bytes(offset, n)? else {
+                return Ok(None);
+            };
+            if let Some(i) = chunk.iter().position(|&b| b != 0) {
+                return Ok(Some(offset + i as u64));
+            }
+            offset += n as u64;
+        }
+        Ok(None)
     }
 
     /// Checks the record at `offset`: `Ok(Ok((seq, payload_len)))` when valid.
@@ -284,8 +313,14 @@ pub fn scan<S: LogSource>(
             }
             Err(bad) => bad,
         };
-        // A bad record: torn tail unless some valid record follows it.
-        let tail = if valid_record_after(&mut cursor, offset, last_seq.unwrap_or(base_seq))? {
+        // A bad record: reserved space if only zeros follow, a torn tail unless some valid
+        // record follows it.
+        let tail = if cursor.zeros_from(offset)? {
+            Tail::Padding {
+                offset,
+                bytes: len - offset,
+            }
+        } else if valid_record_after(&mut cursor, offset, last_seq.unwrap_or(base_seq))? {
             Tail::Corrupt {
                 offset,
                 seq: expected,
@@ -326,6 +361,15 @@ fn valid_record_after<S: LogSource>(
 ) -> Result<bool> {
     let mut pos = bad_offset + 1;
     while pos + RECORD_HEADER_BYTES as u64 <= cursor.len {
+        // A record's length is never zero, so its first four bytes are not all zero: runs of
+        // zeros (such as reserved space) are skipped whole.
+        if cursor.bytes(pos, 4)? == Some(&[0u8; 4][..]) {
+            match cursor.next_nonzero(pos)? {
+                Some(next) => pos = next.saturating_sub(3).max(pos + 1),
+                None => break,
+            }
+            continue;
+        }
         if let Ok((seq, _)) = cursor.check(pos, None)? {
             if seq > last_seq {
                 return Ok(true);
@@ -408,6 +452,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn zeros_after_the_last_record_are_padding() {
+        let log = log_of(&[batch(2), batch(1)]);
+        for zeros in [1usize, 15, 16, 4096, (1 << 20) + 7] {
+            let mut padded = log.clone();
+            padded.resize(log.len() + zeros, 0);
+            let (seen, end) = collect(&padded).expect("scan");
+            assert_eq!(seen.len(), 2);
+            assert_eq!(end.valid_len, log.len() as u64);
+            assert_eq!(
+                end.tail,
+                Tail::Padding {
+                    offset: log.len() as u64,
+                    bytes: zeros as u64
+                }
+            );
+        }
+        // A torn record in front of the zeros is still torn; a bad record with a good one
+        // somewhere in the zeros after it is still corruption.
+        let second = LOG_HEADER_BYTES as usize + encode_record(1, &batch(2)).expect("e").len();
+        let mut torn = log[..log.len() - 3].to_vec();
+        torn.resize(torn.len() + 5000, 0);
+        let (seen, end) = collect(&torn).expect("scan");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            end.tail,
+            Tail::Torn {
+                offset: second as u64,
+                bytes: (torn.len() - second) as u64
+            }
+        );
+        let mut corrupt = log.clone();
+        corrupt[second + 20] ^= 0x10;
+        corrupt.resize(corrupt.len() + 3000, 0);
+        corrupt.extend(encode_record(3, &batch(1)).expect("e"));
+        corrupt.resize(corrupt.len() + 3000, 0);
+        let (_, end) = collect(&corrupt).expect("scan");
+        assert!(
+            matches!(end.tail, Tail::Corrupt { seq: 2, .. }),
+            "{:?}",
+            end.tail
+        );
     }
 
     #[test]

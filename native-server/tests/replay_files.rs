@@ -9,7 +9,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
-use sutra_core::StorageError;
+use sutra_core::{Storage, StorageError};
 use sutra_replay::{cases, env_u64, model, Harness};
 use sutra_server::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
 
@@ -74,6 +74,9 @@ impl Harness for FileHarness {
     fn crash(&mut self, storage: Faulty, mode: CrashMode) -> Faulty {
         let dir = FileHarness::path(&storage);
         let synced = storage.inner.synced_log_len();
+        let mut storage = storage;
+        // Where the log's bytes end; after it the file holds reserved zeros.
+        let written = Storage::log_len(&mut storage.inner).expect("log length");
         drop(storage);
         let path = dir.join(LOG_FILE);
         let file = OpenOptions::new()
@@ -82,16 +85,26 @@ impl Harness for FileHarness {
             .open(&path)
             .expect("open log");
         let len = file.metadata().expect("stat").len();
-        let pending = len.saturating_sub(synced);
+        // The log's bytes not yet synced (the reserved zeros after them are not counted).
+        let pending = written.min(len).saturating_sub(synced);
         match mode {
             CrashMode::DropPending => file.set_len(synced).expect("cut"),
             CrashMode::KeepPending => {}
-            CrashMode::TornPrefix => file
-                .set_len(synced + self.rng.below(pending + 1))
-                .expect("cut"),
+            CrashMode::TornPrefix => {
+                let cut = synced + self.rng.below(pending + 1);
+                if self.rng.chance(50) {
+                    file.set_len(cut).expect("cut");
+                } else {
+                    // The lost bytes read back as the zeros reserved there before.
+                    let zeros = vec![0u8; (written.min(len) - cut) as usize];
+                    file.write_all_at(&zeros, cut).expect("zero");
+                }
+            }
             CrashMode::Garbled => {
+                // The unsynced bytes and the first of the reserved zeros after them.
                 let from = synced + self.rng.below(pending + 1);
-                let garbage: Vec<u8> = (from..len).map(|_| self.rng.next_u64() as u8).collect();
+                let to = len.min(written + 4096).max(from);
+                let garbage: Vec<u8> = (from..to).map(|_| self.rng.next_u64() as u8).collect();
                 file.write_all_at(&garbage, from).expect("garble");
             }
         }
@@ -165,5 +178,47 @@ fn model_based_crash_cycles_on_files() {
         if let Err(e) = model::run_seed(&mut FileHarness::new(seed), seed, per_seed) {
             panic!("{e}\n(files) replay with SUTRA_SEED={seed}");
         }
+    }
+}
+
+/// The log file is grown ahead of its writes with zeros; those are not data: reopening finds
+/// every record, reports nothing torn, cuts the zeros, and new records follow the last one.
+#[test]
+fn reserved_zeros_after_the_log_are_not_data() {
+    use sutra_core::{ConceptId, ConceptInput, Memory, Op, Options};
+    use sutra_server::storage::LOG_RESERVE_BYTES;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("m");
+    let put = |i: u32| vec![Op::put_concept(ConceptInput::new(format!("c{i}")), 1)];
+    let (mut memory, _) =
+        Memory::open(FileStorage::open(&path).expect("open"), Options::default()).expect("memory");
+    for i in 0..3 {
+        memory.write(put(i)).expect("write");
+    }
+    let logical = memory.stats().log_bytes;
+    drop(memory);
+    let bytes = std::fs::read(path.join(LOG_FILE)).expect("read");
+    let len = bytes.len() as u64;
+    assert!(
+        len > logical && len <= logical + LOG_RESERVE_BYTES,
+        "{len} bytes for a log of {logical}"
+    );
+    assert!(bytes[logical as usize..].iter().all(|&b| b == 0));
+    let mut storage = FileStorage::open(&path).expect("open");
+    let verified = sutra_core::verify(&mut storage, Default::default()).expect("verify");
+    assert_eq!((verified.records, verified.torn_bytes), (3, 0));
+    let (mut memory, report) = Memory::open(storage, Options::default()).expect("reopen");
+    assert_eq!(report.records_replayed, 3);
+    assert_eq!(report.torn_bytes_dropped, 0);
+    assert_eq!(memory.stats().log_bytes, logical);
+    memory.write(put(3)).expect("write after reopen");
+    drop(memory);
+    let (memory, report) =
+        Memory::open(FileStorage::open(&path).expect("open"), Options::default()).expect("again");
+    assert_eq!(report.records_replayed, 4);
+    assert_eq!(report.torn_bytes_dropped, 0);
+    for i in 0..4 {
+        let id = ConceptId::from_content(&format!("c{i}"));
+        assert!(memory.db().concept(id).is_some(), "c{i} lost");
     }
 }
