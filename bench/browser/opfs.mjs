@@ -90,6 +90,21 @@ try {
     );
     if (peers[journal].error) throw new Error(`sqlite-wasm (${journal}): ${peers[journal].error}`);
   }
+  const floor = await page.evaluate(
+    (job) =>
+      new Promise((done) => {
+        const worker = new Worker("/bench/browser/flush-worker.mjs", { type: "module" });
+        worker.onmessage = (event) => {
+          worker.terminate();
+          done(event.data);
+        };
+        worker.onerror = (event) => done({ error: event.message });
+        worker.postMessage(job);
+      }),
+    scale,
+  );
+  if (floor.error) throw new Error(`flush floor: ${floor.error}`);
+  if (floor.size !== floor.expected) throw new Error(`flush floor wrote ${floor.size} bytes, expected ${floor.expected}`);
   if (errors.length) throw errors[0];
 
   const expected = scale.single + scale.batches * scale.batchSize;
@@ -117,6 +132,12 @@ try {
       `| 8 | durable ${kind}, on OPFS in Chromium (${n} ${unit}) | ${fmt(ours_rate)} | SQLite ${peer.version} wasm, opfs-sahpool, journal_mode=${peer.mode}, synchronous=FULL: ${fmt(peer_rate)} | ${ratio.toFixed(2)}× | ≥ 3× | ${ratio >= 3 ? "yes" : "no"} |`,
     );
   }
+  // Not a peer: what one flush per write costs by itself, so the single-write rows can be read
+  // against the floor both engines share.
+  const floorRate = rate(scale.single, floor.singleMs);
+  console.log(
+    `| 8 | floor: one OPFS write + flush() per write, nothing else (${scale.single} writes) | — | ${fmt(floorRate)} | Sutra ${(rate(scale.single, ours.singleMs) / floorRate).toFixed(2)}×, SQLite ${(rate(scale.single, best("singleMs").singleMs) / floorRate).toFixed(2)}× of it | — | — |`,
+  );
 } finally {
   await context.close();
   await site.close();

@@ -185,10 +185,17 @@ pub fn write_at(
     Ok(())
 }
 
+/// Zeros written ahead of the log's end whenever a write reaches the end of `wal.log`, so that
+/// most flushes write only data and not the file's new size too (recovery cuts them: see
+/// `Tail::Padding`).
+pub const LOG_RESERVE_BYTES: u64 = 1024 * 1024;
+
 /// A memory's storage on OPFS.
 pub struct OpfsStorage {
     files: Rc<OpfsFiles>,
     log_len: u64,
+    /// Length of `wal.log`: the log's bytes, then reserved zeros.
+    file_len: u64,
     synced_len: u64,
     /// The slot holding the snapshot in use (the other one is written next).
     current_slot: Option<usize>,
@@ -201,6 +208,9 @@ impl OpfsStorage {
         Ok(OpfsStorage {
             files,
             log_len,
+            // Until opening has scanned the log, all of the file counts as log (reserved zeros at
+            // its end are then cut off).
+            file_len: log_len,
             synced_len: log_len,
             current_slot: None,
         })
@@ -291,6 +301,13 @@ impl Storage for OpfsStorage {
     fn log_append(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
         write_at(&self.files.log, bytes, self.log_len)?;
         self.log_len += bytes.len() as u64;
+        if self.log_len >= self.file_len {
+            // Written, not just sized: growing a file by truncation leaves a hole, whose
+            // blocks would still be allocated (and the size written) by a later flush.
+            let zeros = vec![0u8; LOG_RESERVE_BYTES as usize];
+            write_at(&self.files.log, &zeros, self.log_len)?;
+            self.file_len = self.log_len + LOG_RESERVE_BYTES;
+        }
         Ok(())
     }
 
@@ -307,6 +324,7 @@ impl Storage for OpfsStorage {
             .map_err(js_err("truncate wal.log"))?;
         self.files.log.flush().map_err(js_err("flush wal.log"))?;
         self.log_len = len;
+        self.file_len = len;
         self.synced_len = self.synced_len.min(len);
         Ok(())
     }

@@ -84,19 +84,32 @@ impl Harness for OpfsHarness {
     fn crash(&mut self, storage: Faulty, mode: CrashMode) -> Faulty {
         let files = storage.inner.files().clone();
         let synced = storage.inner.synced_log_len();
+        let mut storage = storage;
+        // Where the log's bytes end; after it the file holds reserved zeros.
+        let written = Storage::log_len(&mut storage.inner).expect("log length");
         drop(storage);
         let log = &files.log;
         let len = log.get_size().expect("size") as u64;
-        let pending = len.saturating_sub(synced);
+        // The log's bytes not yet flushed (the reserved zeros after them are not counted).
+        let pending = written.min(len).saturating_sub(synced);
         match mode {
             CrashMode::DropPending => log.truncate_with_f64(synced as f64).expect("cut"),
             CrashMode::KeepPending => {}
-            CrashMode::TornPrefix => log
-                .truncate_with_f64((synced + self.rng.below(pending + 1)) as f64)
-                .expect("cut"),
+            CrashMode::TornPrefix => {
+                let cut = synced + self.rng.below(pending + 1);
+                if self.rng.chance(50) {
+                    log.truncate_with_f64(cut as f64).expect("cut");
+                } else {
+                    // The lost bytes read back as the zeros reserved there before.
+                    let zeros = vec![0u8; (written.min(len) - cut) as usize];
+                    write_at(log, &zeros, cut).expect("zero");
+                }
+            }
             CrashMode::Garbled => {
+                // The unflushed bytes and the first of the reserved zeros after them.
                 let from = synced + self.rng.below(pending + 1);
-                let garbage: Vec<u8> = (from..len).map(|_| self.rng.next_u64() as u8).collect();
+                let to = len.min(written + 4096).max(from);
+                let garbage: Vec<u8> = (from..to).map(|_| self.rng.next_u64() as u8).collect();
                 write_at(log, &garbage, from).expect("garble");
             }
         }
