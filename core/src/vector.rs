@@ -336,6 +336,18 @@ impl Fresh {
         (self.ids.len() - 1) as u32
     }
 
+    /// Gives back memory a seal emptied: once the tier holds less than a quarter of what it has
+    /// room for, its room shrinks to twice its size (so a tier that refills soon does not
+    /// reallocate at once).
+    fn shrink(&mut self) {
+        if self.ids.capacity() > 4 * self.ids.len() + 1024 {
+            let keep = 2 * self.ids.len();
+            self.ids.shrink_to(keep);
+            self.scales.shrink_to(keep);
+            self.codes.shrink_to(keep * self.dimension);
+        }
+    }
+
     /// Removes the code in `slot` by moving the last one into it; returns the id moved, if any.
     fn swap_remove(&mut self, slot: usize) -> Option<ConceptId> {
         let last = self.ids.len().checked_sub(1)?;
@@ -733,6 +745,7 @@ impl VectorIndex {
             }
         }
         self.segments.push(Segment { id, graph, live });
+        self.fresh.shrink();
         true
     }
 
