@@ -7,6 +7,9 @@
 //! two cache lines per concept and needs no hash lookup per hop; only the entry point (a concept
 //! id) is looked up in a hash map.
 //!
+//! A hub's lists (more than a thousand associations) are ordered trees instead, so that adding
+//! or removing one of its associations stays logarithmic.
+//!
 //! Each list is kept in the order of the other end's concept id, then kind — the order in which
 //! callers see associations — so answers never depend on slot numbers, which differ between a
 //! replayed and a restored memory. Slots of concepts that lose their last association are reused.
@@ -16,6 +19,7 @@ use crate::model::{Association, Kind};
 use crate::state::{assoc, EdgeData};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// One end of an association as seen from the other: the slot of the concept and the kind.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -24,20 +28,289 @@ pub(crate) struct Link {
     pub kind: Kind,
 }
 
-/// The associations of one concept.
-#[derive(Default)]
-pub(crate) struct Node {
-    /// Outgoing associations, in (target id, kind) order.
-    pub out: Vec<Link>,
-    /// The data of each outgoing association (`data[i]` belongs to `out[i]`).
-    pub data: Vec<EdgeData>,
-    /// Incoming associations, in (source id, kind) order.
-    pub inc: Vec<Link>,
-}
-
 /// Lists at most this long are searched by scanning their slots (a cache line or two) instead
 /// of by a binary search on concept ids (a random read per step).
 const SCAN_MAX: usize = 16;
+
+/// Lists longer than this become ordered trees, so that a hub's insertions and removals stay
+/// logarithmic instead of moving the whole list each time.
+const TREE_MIN: usize = 1024;
+
+fn key(ids: &[ConceptId], link: &Link) -> (ConceptId, Kind) {
+    (ids[link.slot as usize], link.kind)
+}
+
+/// Where `(id, kind)` is (`Ok`) or would go (`Err`) in a flat list kept in key order (checking
+/// the end first: a snapshot is loaded in key order).
+fn flat_search(
+    ids: &[ConceptId],
+    list: &[Link],
+    id: ConceptId,
+    kind: Kind,
+) -> Result<usize, usize> {
+    match list.last() {
+        None => Err(0),
+        Some(last) => match key(ids, last).cmp(&(id, kind)) {
+            Ordering::Less => Err(list.len()),
+            Ordering::Equal => Ok(list.len() - 1),
+            Ordering::Greater => list.binary_search_by(|l| key(ids, l).cmp(&(id, kind))),
+        },
+    }
+}
+
+/// The position of the link to `slot` (whose id is `id`) with `kind` in a flat list.
+fn flat_find(
+    ids: &[ConceptId],
+    list: &[Link],
+    slot: u32,
+    id: ConceptId,
+    kind: Kind,
+) -> Option<usize> {
+    if list.len() <= SCAN_MAX {
+        list.iter().position(|l| l.slot == slot && l.kind == kind)
+    } else {
+        flat_search(ids, list, id, kind).ok()
+    }
+}
+
+/// A concept's outgoing associations, in (target id, kind) order.
+pub(crate) enum OutList {
+    /// Links with the data beside them (`data[i]` belongs to `links[i]`).
+    Flat {
+        links: Vec<Link>,
+        data: Vec<EdgeData>,
+    },
+    /// A hub's list.
+    Tree(BTreeMap<(ConceptId, Kind), (u32, EdgeData)>),
+}
+
+impl Default for OutList {
+    fn default() -> Self {
+        OutList::Flat {
+            links: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+}
+
+impl OutList {
+    pub fn len(&self) -> usize {
+        match self {
+            OutList::Flat { links, .. } => links.len(),
+            OutList::Tree(tree) => tree.len(),
+        }
+    }
+
+    /// The links with their data, in order.
+    pub fn iter(&self) -> OutIter<'_> {
+        match self {
+            OutList::Flat { links, data } => OutIter::Flat(links.iter().zip(data.iter())),
+            OutList::Tree(tree) => OutIter::Tree(tree.iter()),
+        }
+    }
+
+    /// Calls `f` on every link with its data, in order, while it returns true; returns whether
+    /// it went through the whole list. (A loop per representation: faster than [`iter`] in a
+    /// hot loop.)
+    ///
+    /// [`iter`]: Self::iter
+    #[inline]
+    pub fn each(&self, mut f: impl FnMut(Link, &EdgeData) -> bool) -> bool {
+        match self {
+            OutList::Flat { links, data } => links.iter().zip(data).all(|(l, d)| f(*l, d)),
+            OutList::Tree(tree) => tree.iter().all(|((_, kind), (slot, d))| {
+                f(
+                    Link {
+                        slot: *slot,
+                        kind: *kind,
+                    },
+                    d,
+                )
+            }),
+        }
+    }
+
+    /// The first link's slot (to touch the list's memory early), for flat lists.
+    pub fn first_slot(&self) -> Option<u32> {
+        match self {
+            OutList::Flat { links, .. } => links.first().map(|l| l.slot),
+            OutList::Tree(_) => None,
+        }
+    }
+
+    fn get(&self, ids: &[ConceptId], slot: u32, kind: Kind) -> Option<&EdgeData> {
+        let id = ids[slot as usize];
+        match self {
+            OutList::Flat { links, data } => data.get(flat_find(ids, links, slot, id, kind)?),
+            OutList::Tree(tree) => tree.get(&(id, kind)).map(|(_, d)| d),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        ids: &[ConceptId],
+        slot: u32,
+        kind: Kind,
+        value: EdgeData,
+    ) -> Option<EdgeData> {
+        let id = ids[slot as usize];
+        let grow = match self {
+            OutList::Flat { links, data } => match flat_search(ids, links, id, kind) {
+                Ok(i) => return Some(std::mem::replace(&mut data[i], value)),
+                Err(i) => {
+                    links.insert(i, Link { slot, kind });
+                    data.insert(i, value);
+                    links.len() > TREE_MIN
+                }
+            },
+            OutList::Tree(tree) => return tree.insert((id, kind), (slot, value)).map(|(_, d)| d),
+        };
+        if grow {
+            let tree = self
+                .iter()
+                .map(|(l, d)| (key(ids, &l), (l.slot, *d)))
+                .collect();
+            *self = OutList::Tree(tree);
+        }
+        None
+    }
+
+    fn remove(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) -> bool {
+        let id = ids[slot as usize];
+        match self {
+            OutList::Flat { links, data } => match flat_find(ids, links, slot, id, kind) {
+                Some(i) => {
+                    links.remove(i);
+                    data.remove(i);
+                    true
+                }
+                None => false,
+            },
+            OutList::Tree(tree) => tree.remove(&(id, kind)).is_some(),
+        }
+    }
+}
+
+/// Iterator over an [`OutList`].
+pub(crate) enum OutIter<'a> {
+    Flat(std::iter::Zip<std::slice::Iter<'a, Link>, std::slice::Iter<'a, EdgeData>>),
+    Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), (u32, EdgeData)>),
+}
+
+impl<'a> Iterator for OutIter<'a> {
+    type Item = (Link, &'a EdgeData);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            OutIter::Flat(it) => it.next().map(|(l, d)| (*l, d)),
+            OutIter::Tree(it) => it.next().map(|((_, kind), (slot, d))| {
+                (
+                    Link {
+                        slot: *slot,
+                        kind: *kind,
+                    },
+                    d,
+                )
+            }),
+        }
+    }
+}
+
+/// A concept's incoming associations (links to their sources), in (source id, kind) order.
+pub(crate) enum IncList {
+    Flat(Vec<Link>),
+    /// A hub's list.
+    Tree(BTreeMap<(ConceptId, Kind), u32>),
+}
+
+impl Default for IncList {
+    fn default() -> Self {
+        IncList::Flat(Vec::new())
+    }
+}
+
+impl IncList {
+    pub fn len(&self) -> usize {
+        match self {
+            IncList::Flat(links) => links.len(),
+            IncList::Tree(tree) => tree.len(),
+        }
+    }
+
+    /// The links, in order.
+    pub fn iter(&self) -> IncIter<'_> {
+        match self {
+            IncList::Flat(links) => IncIter::Flat(links.iter()),
+            IncList::Tree(tree) => IncIter::Tree(tree.iter()),
+        }
+    }
+
+    fn insert(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) {
+        let id = ids[slot as usize];
+        let grow = match self {
+            IncList::Flat(links) => match flat_search(ids, links, id, kind) {
+                Ok(_) => false,
+                Err(i) => {
+                    links.insert(i, Link { slot, kind });
+                    links.len() > TREE_MIN
+                }
+            },
+            IncList::Tree(tree) => {
+                tree.insert((id, kind), slot);
+                false
+            }
+        };
+        if grow {
+            let tree = self.iter().map(|l| (key(ids, &l), l.slot)).collect();
+            *self = IncList::Tree(tree);
+        }
+    }
+
+    fn remove(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) {
+        let id = ids[slot as usize];
+        match self {
+            IncList::Flat(links) => {
+                if let Some(i) = flat_find(ids, links, slot, id, kind) {
+                    links.remove(i);
+                }
+            }
+            IncList::Tree(tree) => {
+                tree.remove(&(id, kind));
+            }
+        }
+    }
+}
+
+/// Iterator over an [`IncList`].
+pub(crate) enum IncIter<'a> {
+    Flat(std::slice::Iter<'a, Link>),
+    Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), u32>),
+}
+
+impl Iterator for IncIter<'_> {
+    type Item = Link;
+
+    #[inline]
+    fn next(&mut self) -> Option<Link> {
+        match self {
+            IncIter::Flat(it) => it.next().copied(),
+            IncIter::Tree(it) => it.next().map(|((_, kind), slot)| Link {
+                slot: *slot,
+                kind: *kind,
+            }),
+        }
+    }
+}
+
+/// The associations of one concept.
+#[derive(Default)]
+pub(crate) struct Node {
+    /// Outgoing associations.
+    pub out: OutList,
+    /// Incoming associations.
+    pub inc: IncList,
+}
 
 /// Both-way adjacency of the association graph.
 #[derive(Default)]
@@ -75,37 +348,6 @@ impl Adjacency {
         &self.nodes[slot as usize]
     }
 
-    fn key(&self, link: &Link) -> (ConceptId, Kind) {
-        (self.ids[link.slot as usize], link.kind)
-    }
-
-    /// Where `(id, kind)` is (`Ok`) or would go (`Err`) in a list kept in key order.
-    fn search(&self, list: &[Link], id: ConceptId, kind: Kind) -> Result<usize, usize> {
-        list.binary_search_by(|l| self.key(l).cmp(&(id, kind)))
-    }
-
-    /// The position of the link to `slot` (whose id is `id`) with `kind` in `list`.
-    fn find(&self, list: &[Link], slot: u32, id: ConceptId, kind: Kind) -> Option<usize> {
-        if list.len() <= SCAN_MAX {
-            list.iter().position(|l| l.slot == slot && l.kind == kind)
-        } else {
-            self.search(list, id, kind).ok()
-        }
-    }
-
-    /// Where to insert `(id, kind)` in a list kept in key order (the end when it sorts last,
-    /// as when a snapshot is loaded in key order).
-    fn insertion_point(&self, list: &[Link], id: ConceptId, kind: Kind) -> Result<usize, usize> {
-        match list.last() {
-            None => Err(0),
-            Some(last) => match self.key(last).cmp(&(id, kind)) {
-                Ordering::Less => Err(list.len()),
-                Ordering::Equal => Ok(list.len() - 1),
-                Ordering::Greater => self.search(list, id, kind),
-            },
-        }
-    }
-
     fn slot_or_new(&mut self, id: ConceptId) -> u32 {
         if let Some(&slot) = self.slots.get(&id) {
             return slot;
@@ -128,7 +370,7 @@ impl Adjacency {
     /// Gives the slot back when its concept has no association left.
     fn release_if_bare(&mut self, slot: u32) {
         let node = &mut self.nodes[slot as usize];
-        if node.out.is_empty() && node.inc.is_empty() {
+        if node.out.len() == 0 && node.inc.len() == 0 {
             // Drop the lists' memory too: a reused slot starts small.
             *node = Node::default();
             self.slots.remove(&self.ids[slot as usize]);
@@ -140,16 +382,12 @@ impl Adjacency {
     pub fn get(&self, source: &ConceptId, target: &ConceptId, kind: Kind) -> Option<&EdgeData> {
         let s = self.slot(source)?;
         let t = self.slot(target)?;
-        let node = &self.nodes[s as usize];
-        let i = self.find(&node.out, t, *target, kind)?;
-        node.data.get(i)
+        self.get_by_slot(s, t, kind)
     }
 
     /// The data of the association from slot `source` to slot `target` of `kind`.
     pub fn get_by_slot(&self, source: u32, target: u32, kind: Kind) -> Option<&EdgeData> {
-        let node = &self.nodes[source as usize];
-        let i = self.find(&node.out, target, self.id(target), kind)?;
-        node.data.get(i)
+        self.nodes[source as usize].out.get(&self.ids, target, kind)
     }
 
     /// Inserts or replaces an association; returns the data it replaced.
@@ -162,24 +400,12 @@ impl Adjacency {
     ) -> Option<EdgeData> {
         let s = self.slot_or_new(source);
         let t = self.slot_or_new(target);
-        let node = &self.nodes[s as usize];
-        match self.insertion_point(&node.out, target, kind) {
-            Ok(i) => {
-                let node = &mut self.nodes[s as usize];
-                Some(std::mem::replace(&mut node.data[i], data))
-            }
-            Err(i) => {
-                let j = match self.insertion_point(&self.nodes[t as usize].inc, source, kind) {
-                    Ok(j) | Err(j) => j,
-                };
-                let node = &mut self.nodes[s as usize];
-                node.out.insert(i, Link { slot: t, kind });
-                node.data.insert(i, data);
-                self.nodes[t as usize].inc.insert(j, Link { slot: s, kind });
-                self.len += 1;
-                None
-            }
+        let replaced = self.nodes[s as usize].out.insert(&self.ids, t, kind, data);
+        if replaced.is_none() {
+            self.nodes[t as usize].inc.insert(&self.ids, s, kind);
+            self.len += 1;
         }
+        replaced
     }
 
     /// Removes an association; returns whether it existed.
@@ -187,15 +413,10 @@ impl Adjacency {
         let (Some(s), Some(t)) = (self.slot(source), self.slot(target)) else {
             return false;
         };
-        let Some(i) = self.find(&self.nodes[s as usize].out, t, *target, kind) else {
+        if !self.nodes[s as usize].out.remove(&self.ids, t, kind) {
             return false;
-        };
-        let node = &mut self.nodes[s as usize];
-        node.out.remove(i);
-        node.data.remove(i);
-        if let Some(j) = self.find(&self.nodes[t as usize].inc, s, *source, kind) {
-            self.nodes[t as usize].inc.remove(j);
         }
+        self.nodes[t as usize].inc.remove(&self.ids, s, kind);
         self.len -= 1;
         self.release_if_bare(s);
         if t != s {
@@ -213,28 +434,24 @@ impl Adjacency {
         // Loops (an association from the concept to itself) appear in both lists; they go with
         // the taken lists and are counted once, as outgoing.
         self.len -= node.out.len() as u64;
-        for link in &node.out {
-            if link.slot == slot {
-                continue;
+        for (link, _) in node.out.iter() {
+            if link.slot != slot {
+                self.nodes[link.slot as usize]
+                    .inc
+                    .remove(&self.ids, slot, link.kind);
+                self.release_if_bare(link.slot);
             }
-            let other = &self.nodes[link.slot as usize];
-            if let Some(j) = self.find(&other.inc, slot, *id, link.kind) {
-                self.nodes[link.slot as usize].inc.remove(j);
-            }
-            self.release_if_bare(link.slot);
         }
-        for link in &node.inc {
-            if link.slot == slot {
-                continue;
+        for link in node.inc.iter() {
+            if link.slot != slot {
+                if self.nodes[link.slot as usize]
+                    .out
+                    .remove(&self.ids, slot, link.kind)
+                {
+                    self.len -= 1;
+                }
+                self.release_if_bare(link.slot);
             }
-            let other = &self.nodes[link.slot as usize];
-            if let Some(j) = self.find(&other.out, slot, *id, link.kind) {
-                let other = &mut self.nodes[link.slot as usize];
-                other.out.remove(j);
-                other.data.remove(j);
-                self.len -= 1;
-            }
-            self.release_if_bare(link.slot);
         }
         self.release_if_bare(slot);
     }
@@ -245,12 +462,8 @@ impl Adjacency {
         id: &ConceptId,
     ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
         let node = self.slot(id).map(|s| &self.nodes[s as usize]);
-        node.into_iter().flat_map(move |n| {
-            n.out
-                .iter()
-                .zip(&n.data)
-                .map(|(l, d)| (self.id(l.slot), l.kind, d))
-        })
+        node.into_iter()
+            .flat_map(move |n| n.out.iter().map(|(l, d)| (self.id(l.slot), l.kind, d)))
     }
 
     /// The incoming associations of `id`: (source, kind, data) in (source, kind) order.
@@ -258,8 +471,7 @@ impl Adjacency {
         &self,
         id: &ConceptId,
     ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
-        let slot = self.slot(id);
-        let node = slot.map(|s| (s, &self.nodes[s as usize]));
+        let node = self.slot(id).map(|s| (s, &self.nodes[s as usize]));
         node.into_iter().flat_map(move |(s, n)| {
             n.inc.iter().filter_map(move |l| {
                 let data = self.get_by_slot(l.slot, s, l.kind)?;
@@ -274,7 +486,6 @@ impl Adjacency {
             let source = self.ids[s];
             n.out
                 .iter()
-                .zip(&n.data)
                 .map(move |(l, d)| assoc(source, self.id(l.slot), l.kind, d))
         })
     }
@@ -296,82 +507,145 @@ mod tests {
 
     const KINDS: [Kind; 3] = [Kind::Semantic, Kind::Causal, Kind::Temporal];
 
-    /// The adjacency against an ordered map of (source, target, kind) through random inserts,
-    /// removals and concept deletions, including loops and lists long enough to be searched.
-    #[test]
-    fn matches_an_ordered_map_through_random_changes() {
+    /// Runs random inserts, removals and concept deletions over `concepts` concepts (a share
+    /// `hub_percent` of the ends being concept 0) against an ordered map of (source, target,
+    /// kind), checking every list, lookups and counts every `check_every` steps.
+    fn random_walk(concepts: u64, hub_percent: u64, steps: u64, check_every: u64) {
         let mut adj = Adjacency::default();
         let mut truth: BTreeMap<(ConceptId, ConceptId, Kind), EdgeData> = BTreeMap::new();
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |n: u64| {
+        let mut next = move |n: u64| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x % n
         };
-        for step in 0..20_000u64 {
-            // Concept 0 is a hub: its lists grow past the scanned length.
-            let pick = |r: u64| ConceptId(u128::from(if r < 8 { 0 } else { r % 40 }));
-            let (a, b) = (pick(next(50)), pick(next(50)));
+        let mut largest = 0;
+        for step in 0..steps {
+            let mut pick = || {
+                let r = next(100);
+                let c = next(concepts);
+                ConceptId(u128::from(if r < hub_percent { 0 } else { c }))
+            };
+            let (a, b) = (pick(), pick());
             let kind = KINDS[next(3) as usize];
-            match next(10) {
-                0..=5 => {
+            match next(20) {
+                0..=12 => {
                     let replaced = adj.insert(a, b, kind, data(step));
                     assert_eq!(replaced, truth.insert((a, b, kind), data(step)));
                 }
-                6..=8 => {
+                13..=18 => {
                     assert_eq!(
                         adj.remove(&a, &b, kind),
                         truth.remove(&(a, b, kind)).is_some()
                     );
                 }
                 _ => {
-                    adj.remove_concept(&a);
-                    truth.retain(|(s, t, _), _| *s != a && *t != a);
+                    // The hub survives these (it goes at the end), so that its lists grow long.
+                    if hub_percent == 0 || a != ConceptId(0) {
+                        adj.remove_concept(&a);
+                        truth.retain(|(s, t, _), _| *s != a && *t != a);
+                    }
                 }
             }
             assert_eq!(adj.len(), truth.len() as u64);
-            if step % 500 == 0 || step == 19_999 {
-                for c in 0..40u128 {
-                    let id = ConceptId(c);
-                    let out: Vec<_> = adj.outgoing(&id).map(|(t, k, d)| (t, k, *d)).collect();
-                    let want: Vec<_> = truth
-                        .iter()
-                        .filter(|((s, _, _), _)| *s == id)
-                        .map(|((_, t, k), d)| (*t, *k, *d))
-                        .collect();
-                    assert_eq!(out, want, "outgoing of {c}");
-                    let inc: Vec<_> = adj.incoming(&id).map(|(s, k, d)| (s, k, *d)).collect();
-                    let mut want: Vec<_> = truth
-                        .iter()
-                        .filter(|((_, t, _), _)| *t == id)
-                        .map(|((s, _, k), d)| (*s, *k, *d))
-                        .collect();
-                    want.sort_by_key(|(s, k, _)| (*s, *k));
-                    assert_eq!(inc, want, "incoming of {c}");
-                    for t in 0..40u128 {
-                        for kind in KINDS {
-                            let key = (id, ConceptId(t), kind);
-                            assert_eq!(
-                                adj.get(&id, &ConceptId(t), kind),
-                                truth.get(&key),
-                                "{key:?}"
-                            );
-                        }
+            if step % check_every != check_every - 1 {
+                continue;
+            }
+            for c in 0..concepts as u128 {
+                let id = ConceptId(c);
+                let out: Vec<_> = adj.outgoing(&id).map(|(t, k, d)| (t, k, *d)).collect();
+                let want: Vec<_> = truth
+                    .range((id, ConceptId(0), Kind::Semantic)..)
+                    .take_while(|((s, _, _), _)| *s == id)
+                    .map(|((_, t, k), d)| (*t, *k, *d))
+                    .collect();
+                assert_eq!(out, want, "outgoing of {c}");
+                largest = largest.max(out.len());
+                let inc: Vec<_> = adj.incoming(&id).map(|(s, k, d)| (s, k, *d)).collect();
+                let mut want: Vec<_> = truth
+                    .iter()
+                    .filter(|((_, t, _), _)| *t == id)
+                    .map(|((s, _, k), d)| (*s, *k, *d))
+                    .collect();
+                want.sort_by_key(|(s, k, _)| (*s, *k));
+                assert_eq!(inc, want, "incoming of {c}");
+            }
+            for _ in 0..2000 {
+                let (s, t) = (
+                    ConceptId(u128::from(next(concepts))),
+                    ConceptId(u128::from(next(concepts))),
+                );
+                for key in [(s, t), (ConceptId(0), t), (s, ConceptId(0))] {
+                    for kind in KINDS {
+                        assert_eq!(
+                            adj.get(&key.0, &key.1, kind),
+                            truth.get(&(key.0, key.1, kind)),
+                            "{key:?} {kind:?}"
+                        );
                     }
                 }
-                let mut all: Vec<_> = adj.iter().map(|a| (a.source, a.target, a.kind)).collect();
-                all.sort();
-                let want: Vec<_> = truth.keys().copied().collect();
-                assert_eq!(all, want);
-                // A concept without associations holds no slot.
-                let holding = truth
-                    .keys()
-                    .flat_map(|(s, t, _)| [*s, *t])
-                    .collect::<std::collections::BTreeSet<_>>();
-                assert_eq!(adj.slots.len(), holding.len());
             }
+            let mut all: Vec<_> = adj.iter().map(|a| (a.source, a.target, a.kind)).collect();
+            all.sort();
+            let want: Vec<_> = truth.keys().copied().collect();
+            assert_eq!(all, want);
+            // A concept without associations holds no slot.
+            let holding = truth
+                .keys()
+                .flat_map(|(s, t, _)| [*s, *t])
+                .collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(adj.slots.len(), holding.len());
         }
         assert!(!truth.is_empty(), "the walk must leave some associations");
+        if hub_percent > 0 {
+            assert!(
+                largest > TREE_MIN,
+                "the hub's list must become a tree: {largest}"
+            );
+            let hub = ConceptId(0);
+            adj.remove_concept(&hub);
+            truth.retain(|(s, t, _), _| *s != hub && *t != hub);
+            let mut all: Vec<_> = adj.iter().map(|a| (a.source, a.target, a.kind)).collect();
+            all.sort();
+            assert_eq!(all, truth.keys().copied().collect::<Vec<_>>());
+            assert_eq!(adj.len(), truth.len() as u64);
+            assert_eq!(adj.slot(&hub), None);
+        }
+    }
+
+    /// Small lists: scanned (≤ 16) and searched ones, loops, parallel kinds.
+    #[test]
+    fn matches_an_ordered_map_through_random_changes() {
+        random_walk(40, 0, 20_000, 500);
+    }
+
+    /// A hub whose lists grow past the flat length into trees, and shrink again.
+    #[test]
+    fn a_hub_matches_an_ordered_map_through_random_changes() {
+        random_walk(3000, 40, 30_000, 7_500);
+    }
+
+    /// Adding a hub's associations in random order stays fast (flat lists would move the whole
+    /// list on every insertion: quadratic).
+    #[test]
+    fn a_hub_of_a_hundred_thousand_takes_insertions_in_any_order() {
+        let mut adj = Adjacency::default();
+        let n = 100_000u64;
+        let mut x: u64 = 7;
+        for i in 0..n {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let other = ConceptId(u128::from(1 + (x >> 33) % (4 * n)));
+            adj.insert(ConceptId(0), other, Kind::Semantic, data(i));
+            adj.insert(other, ConceptId(0), Kind::Causal, data(i));
+        }
+        let out: Vec<ConceptId> = adj.outgoing(&ConceptId(0)).map(|(t, _, _)| t).collect();
+        assert!(out.windows(2).all(|w| w[0] < w[1]), "out of order");
+        assert_eq!(out.len() as u64 * 2, adj.len());
+        adj.remove_concept(&ConceptId(0));
+        assert_eq!(adj.len(), 0);
+        assert!(adj.slots.is_empty());
     }
 }

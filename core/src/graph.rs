@@ -192,7 +192,7 @@ fn for_each_hop(
     };
     let edges = links.node(slot);
     if follow_out {
-        for (link, data) in edges.out.iter().zip(&edges.data) {
+        for (link, data) in edges.out.iter() {
             if kinds.contains(link.kind) {
                 let target = links.id(link.slot);
                 f(
@@ -206,7 +206,7 @@ fn for_each_hop(
         }
     }
     if follow_in {
-        for link in &edges.inc {
+        for link in edges.inc.iter() {
             if !kinds.contains(link.kind) {
                 continue;
             }
@@ -633,8 +633,9 @@ pub fn neighbourhood(
             continue;
         }
         let node = links.node(slot);
-        let incoming = if both { &node.inc[..] } else { &[] };
-        for link in node.out.iter().chain(incoming) {
+        let outgoing = node.out.iter().map(|(link, _)| link);
+        let incoming = node.inc.iter().take(if both { usize::MAX } else { 0 });
+        for link in outgoing.chain(incoming) {
             if !kinds.contains(link.kind) || place.contains_key(&link.slot) {
                 continue;
             }
@@ -652,23 +653,26 @@ pub fn neighbourhood(
     std::hint::black_box(
         slots
             .iter()
-            .map(|&s| links.node(s).out.first().map_or(0, |l| l.slot))
+            .map(|&s| links.node(s).out.first_slot().unwrap_or(0))
             .fold(0u32, |a, b| a ^ b),
     );
-    'edges: for (&slot, &(source, _)) in slots.iter().zip(&order) {
-        let node = links.node(slot);
-        for (link, data) in node.out.iter().zip(&node.data) {
+    for (&slot, &(source, _)) in slots.iter().zip(&order) {
+        let complete = links.node(slot).out.each(|link, data| {
             if !kinds.contains(link.kind) {
-                continue;
+                return true;
             }
             let Some(&at) = place.get(&link.slot) else {
-                continue;
+                return true;
             };
             if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
-                truncated = true;
-                break 'edges;
+                return false;
             }
             associations.push(assoc(source, order[at as usize].0, link.kind, data));
+            true
+        });
+        if !complete {
+            truncated = true;
+            break;
         }
     }
     Ok(Neighbourhood {
