@@ -576,7 +576,7 @@ pub struct VerifyReport {
     pub records: u64,
     /// Log records the snapshot already covers.
     pub records_skipped: u64,
-    /// Log length.
+    /// Log length (without the zeros a storage reserved after it).
     pub log_bytes: u64,
     /// Bytes of a torn tail (opening would truncate them).
     pub torn_bytes: u64,
@@ -606,7 +606,8 @@ pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyRep
         snapshot_seq,
         records: replayed.replayed,
         records_skipped: replayed.skipped,
-        log_bytes,
+        // Reserved zeros after the last record are not log.
+        log_bytes: replayed.padding.unwrap_or(log_bytes),
         torn_bytes,
         counts: db.counts(),
     })

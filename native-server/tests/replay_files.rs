@@ -206,7 +206,10 @@ fn reserved_zeros_after_the_log_are_not_data() {
     assert!(bytes[logical as usize..].iter().all(|&b| b == 0));
     let mut storage = FileStorage::open(&path).expect("open");
     let verified = sutra_core::verify(&mut storage, Default::default()).expect("verify");
-    assert_eq!((verified.records, verified.torn_bytes), (3, 0));
+    assert_eq!(
+        (verified.records, verified.torn_bytes, verified.log_bytes),
+        (3, 0, logical)
+    );
     let (mut memory, report) = Memory::open(storage, Options::default()).expect("reopen");
     assert_eq!(report.records_replayed, 3);
     assert_eq!(report.torn_bytes_dropped, 0);
