@@ -569,6 +569,30 @@ pub fn k_best_paths(
     })
 }
 
+/// A set of slots that may answer "maybe" for a slot not in it, never "no" for one in it: one
+/// bit per slot number modulo 8,192.
+struct SlotFilter([u64; 128]);
+
+impl Default for SlotFilter {
+    fn default() -> Self {
+        SlotFilter([0; 128])
+    }
+}
+
+impl SlotFilter {
+    #[inline]
+    fn add(&mut self, slot: u32) {
+        let bit = slot as usize % (128 * 64);
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    #[inline]
+    fn may_hold(&self, slot: u32) -> bool {
+        let bit = slot as usize % (128 * 64);
+        self.0[bit / 64] & (1 << (bit % 64)) != 0
+    }
+}
+
 /// Room reserved up front for a neighbourhood's concepts (it grows past this when needed).
 const NEIGHBOURHOOD_PRESIZE: usize = 256;
 
@@ -622,7 +646,11 @@ pub fn neighbourhood(
     associations.reserve(expected);
     let mut place: FxHashMap<u32, u32> =
         FxHashMap::with_capacity_and_hasher(expected, Default::default());
+    // Most links lead outside the neighbourhood: a bit per slot (modulo its size) answers
+    // "not found" for nearly all of them without a hash lookup.
+    let mut seen = SlotFilter::default();
     place.insert(centre_slot, 0);
+    seen.add(centre_slot);
     let both = direction == Direction::Both;
     // Breadth first: `slots` doubles as the queue.
     let mut next_index = 0;
@@ -636,7 +664,9 @@ pub fn neighbourhood(
         let outgoing = node.out.iter().map(|(link, _)| link);
         let incoming = node.inc.iter().take(if both { usize::MAX } else { 0 });
         for link in outgoing.chain(incoming) {
-            if !kinds.contains(link.kind) || place.contains_key(&link.slot) {
+            if !kinds.contains(link.kind)
+                || seen.may_hold(link.slot) && place.contains_key(&link.slot)
+            {
                 continue;
             }
             if order.len() >= limit as usize {
@@ -644,6 +674,7 @@ pub fn neighbourhood(
                 break 'bfs;
             }
             place.insert(link.slot, order.len() as u32);
+            seen.add(link.slot);
             slots.push(link.slot);
             order.push((links.id(link.slot), d + 1));
         }
@@ -659,6 +690,9 @@ pub fn neighbourhood(
     for (&slot, &(source, _)) in slots.iter().zip(&order) {
         let complete = links.node(slot).out.each(|link, data| {
             if !kinds.contains(link.kind) {
+                return true;
+            }
+            if !seen.may_hold(link.slot) {
                 return true;
             }
             let Some(&at) = place.get(&link.slot) else {
