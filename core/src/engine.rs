@@ -373,8 +373,8 @@ impl<S: Storage> Memory<S> {
         self.staged.len()
     }
 
-    /// Group commit, second half: one sync for every staged batch, then all of them become
-    /// visible together. Returns the last sequence number committed (`None` if nothing was
+    /// Group commit, second half: one sync for every staged batch, then they become visible,
+    /// each whole, in order. Returns the last sequence number committed (`None` if nothing was
     /// staged). If the sync fails the memory is poisoned and none of them is acknowledged.
     pub fn commit(&mut self) -> Result<Option<u64>> {
         self.check_writable()?;
@@ -386,12 +386,12 @@ impl<S: Storage> Memory<S> {
             return Err(self.poison(storage_err("log sync")(e)));
         }
         let mut last = None;
-        let mut db = self.shared.write();
         for (seq, ops) in self.staged.drain(..) {
-            db.apply(seq, &ops);
+            // The lock is taken per batch, not per group: a reader waits for one batch to be
+            // applied at most, never for a whole group of them.
+            self.shared.write().apply(seq, ops);
             last = Some(seq);
         }
-        drop(db);
         self.overlay.clear();
         Ok(last)
     }
@@ -538,7 +538,7 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
                 "record {seq} does not apply to the state before it: {e}"
             ))
         })?;
-        db.apply(seq, &ops);
+        db.apply(seq, ops);
         replayed += 1;
         Ok(())
     })?;

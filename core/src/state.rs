@@ -57,14 +57,16 @@ impl Db {
 
     /// Applies one validated batch. Validation guarantees it cannot fail; replay re-checks and
     /// reports a violation as corruption instead of applying half a batch.
-    pub(crate) fn apply(&mut self, seq: u64, ops: &[Op]) {
+    /// (Takes the operations by value: their text, vectors and metadata move into the state
+    /// instead of being copied while readers wait on the lock.)
+    pub(crate) fn apply(&mut self, seq: u64, ops: Vec<Op>) {
         for op in ops {
             self.apply_op(op);
         }
         self.last_seq = seq;
     }
 
-    fn apply_op(&mut self, op: &Op) {
+    fn apply_op(&mut self, op: Op) {
         match op {
             Op::PutConcept {
                 id,
@@ -77,36 +79,36 @@ impl Db {
                 created_ms,
             } => {
                 let created_ms = created_ms
-                    .unwrap_or_else(|| self.concepts.get(id).map_or(*at_ms, |c| c.created_ms));
-                match embedding {
+                    .unwrap_or_else(|| self.concepts.get(&id).map_or(at_ms, |c| c.created_ms));
+                match &embedding {
                     Some(v) => {
                         if self.dimension.is_none() {
                             self.dimension = Some(v.len() as u32);
                         }
-                        self.vectors.upsert(*id, v);
+                        self.vectors.upsert(id, v);
                     }
-                    None => self.vectors.remove(id),
+                    None => self.vectors.remove(&id),
                 }
                 self.concepts.insert(
-                    *id,
+                    id,
                     Concept {
-                        id: *id,
-                        content: content.clone(),
-                        embedding: embedding.clone(),
-                        strength: *strength,
-                        confidence: *confidence,
-                        metadata: metadata.clone(),
+                        id,
+                        content,
+                        embedding,
+                        strength,
+                        confidence,
+                        metadata,
                         created_ms,
-                        updated_ms: *at_ms,
+                        updated_ms: at_ms,
                     },
                 );
             }
             Op::DeleteConcept { id } => {
-                if self.concepts.remove(id).is_none() {
+                if self.concepts.remove(&id).is_none() {
                     return;
                 }
-                self.vectors.remove(id);
-                self.links.remove_concept(id);
+                self.vectors.remove(&id);
+                self.links.remove_concept(&id);
             }
             Op::PutAssociation {
                 source,
@@ -119,18 +121,18 @@ impl Db {
             } => {
                 let created_ms = created_ms.unwrap_or_else(|| {
                     self.links
-                        .get(source, target, *kind)
-                        .map_or(*at_ms, |e| e.created_ms)
+                        .get(&source, &target, kind)
+                        .map_or(at_ms, |e| e.created_ms)
                 });
                 self.links.insert(
-                    *source,
-                    *target,
-                    *kind,
+                    source,
+                    target,
+                    kind,
                     EdgeData {
-                        confidence: *confidence,
-                        weight: *weight,
+                        confidence,
+                        weight,
                         created_ms,
-                        updated_ms: *at_ms,
+                        updated_ms: at_ms,
                     },
                 );
             }
@@ -138,7 +140,7 @@ impl Db {
                 self.links.remove(&key.source, &key.target, key.kind);
             }
             Op::SetDimension { dimension } => {
-                self.dimension = Some(*dimension);
+                self.dimension = Some(dimension);
             }
         }
     }
