@@ -392,6 +392,10 @@ pub const MERGE_FANOUT: usize = 4;
 const MERGE_SIZE_RATIO: usize = 4;
 /// A segment with at least this many entries, more than half of them stale, is rebuilt alone.
 const MERGE_GARBAGE_MIN: usize = 1_000;
+/// Segments beyond which a due merge goes before a seal. When vectors arrive faster than they
+/// can be indexed there is always a seal due; preferring it every time would leave every merge
+/// waiting and the number of segments (each searched by every query) growing without bound.
+pub const SEGMENTS_SOFT_MAX: usize = 2 * MERGE_FANOUT;
 
 /// The tiered vector index: sealed segments (HNSW graphs, built off the write path) and a fresh
 /// tier scanned in full. New vectors are sealed into a new segment of their own, so sealing costs
@@ -638,14 +642,17 @@ impl VectorIndex {
 
     /// The next piece of background work, if any: sealing the fresh tier into a new segment
     /// once it holds `fresh_min` vectors, or else merging segments of similar size (or
-    /// rebuilding one that is mostly stale).
+    /// rebuilding one that is mostly stale). With [`SEGMENTS_SOFT_MAX`] segments or more, a
+    /// due merge goes first.
     pub fn freeze_next<'v>(&self, fresh_min: usize, lookup: Lookup<'_, 'v>) -> Option<SealInput> {
-        if self.fresh.len() >= fresh_min.max(1) {
+        let merge = self.merge_due();
+        let merge_first = merge.is_some() && self.segments.len() >= SEGMENTS_SOFT_MAX;
+        if self.fresh.len() >= fresh_min.max(1) && !merge_first {
             let input = self.input(self.fresh.ids.iter().copied(), Vec::new(), lookup);
             // (Empty only if no fresh vector could be looked up, which the state rules out.)
             return (!input.is_empty()).then_some(input);
         }
-        let merge = self.merge_due()?;
+        let merge = merge?;
         let ids: Vec<ConceptId> = self
             .segments
             .iter()
@@ -1165,6 +1172,37 @@ mod tests {
                 segments: 1
             }
         );
+    }
+
+    /// Vectors arriving faster than they are indexed: a seal is due before every step, yet the
+    /// merges still happen once there are enough segments, so their number stays bounded.
+    #[test]
+    fn a_seal_always_due_does_not_starve_merges() {
+        let mut rng = crate::sim::Rng::new(5);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        let mut next = 0u128;
+        let mut merges = 0;
+        for step in 0..60 {
+            for _ in 0..50 {
+                next += 1;
+                store.put(&mut index, ConceptId(next), point(&mut rng));
+            }
+            // One step of background work per arrival of 50 (always at least 50 fresh).
+            let input = index
+                .freeze_next(50, &store.lookup())
+                .expect("a seal is always due");
+            merges += usize::from(!input.replaces.is_empty());
+            assert!(index.install(input.build(), &store.lookup()));
+            assert!(
+                index.counts().segments <= SEGMENTS_SOFT_MAX as u64,
+                "step {step}: {} segments",
+                index.counts().segments
+            );
+        }
+        assert!(merges >= 10, "merges happened {merges} times");
+        let counts = index.counts();
+        assert_eq!(counts.sealed + counts.fresh, next as u64);
     }
 
     #[test]
