@@ -671,7 +671,8 @@ impl VectorIndex {
     }
 
     /// Segments due for a merge: a mostly stale one alone, or the smallest run of
-    /// [`MERGE_FANOUT`] segments whose sizes are within [`MERGE_SIZE_RATIO`] of each other.
+    /// [`MERGE_FANOUT`] segments whose sizes are within [`MERGE_SIZE_RATIO`] of each other, or
+    /// with [`SEGMENTS_SOFT_MAX`] segments or more the [`MERGE_FANOUT`] smallest.
     fn merge_due(&self) -> Option<Vec<u32>> {
         if let Some(s) = self
             .segments
@@ -686,9 +687,15 @@ impl VectorIndex {
             .map(|s| (s.graph.len(), s.id))
             .collect();
         by_size.sort_unstable();
-        by_size.windows(MERGE_FANOUT).find_map(|run| {
+        let similar = by_size.windows(MERGE_FANOUT).find_map(|run| {
             let (smallest, largest) = (run[0].0.max(1), run[MERGE_FANOUT - 1].0);
             (largest < smallest * MERGE_SIZE_RATIO).then(|| run.iter().map(|r| r.1).collect())
+        });
+        // Too many segments and none of similar size (seals of very different sizes): the
+        // smallest ones merge anyway, so that their number stays bounded.
+        similar.or_else(|| {
+            (by_size.len() >= SEGMENTS_SOFT_MAX)
+                .then(|| by_size[..MERGE_FANOUT].iter().map(|r| r.1).collect())
         })
     }
 
@@ -1203,6 +1210,31 @@ mod tests {
         assert!(merges >= 10, "merges happened {merges} times");
         let counts = index.counts();
         assert_eq!(counts.sealed + counts.fresh, next as u64);
+    }
+
+    /// Seals each 1.6 times larger than the last: no four segments are of similar size, yet
+    /// their number stays bounded.
+    #[test]
+    fn segments_of_very_different_sizes_still_merge() {
+        let mut rng = crate::sim::Rng::new(9);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        let mut next = 0u128;
+        let mut arrival = 40.0f64;
+        for step in 0..11 {
+            for _ in 0..arrival as usize {
+                next += 1;
+                store.put(&mut index, ConceptId(next), point(&mut rng));
+            }
+            arrival *= 1.6;
+            index_all(&mut index, &store, 1);
+            assert!(
+                index.counts().segments < SEGMENTS_SOFT_MAX as u64,
+                "step {step}: {} segments",
+                index.counts().segments
+            );
+        }
+        assert_eq!(index.counts().sealed, next as u64);
     }
 
     #[test]
