@@ -467,13 +467,17 @@ fn bulk_and_lookups(s: &Scale, rows: &mut Vec<Row>) {
     reads_under_write_load(s, memory, &ids, rows);
 }
 
-/// Mean and 99th-percentile latency of gets by id, one at a time on this thread.
-/// Repeats the list until `at_least` has passed; `found` counts the first pass.
-fn get_latencies(
-    reader: &sutra_core::Reader,
-    ids: &[usize],
-    at_least: Duration,
-) -> (Duration, Duration, usize) {
+/// Latencies of gets by id, one at a time on this thread.
+struct GetLatencies {
+    mean: Duration,
+    p50: Duration,
+    p99: Duration,
+    /// Content bytes found on the first pass over the ids.
+    found: usize,
+}
+
+/// Gets by id, one at a time on this thread, repeating the list until `at_least` has passed.
+fn get_latencies(reader: &sutra_core::Reader, ids: &[usize], at_least: Duration) -> GetLatencies {
     let mut times = Vec::with_capacity(ids.len());
     let mut found = 0usize;
     let started = Instant::now();
@@ -494,7 +498,12 @@ fn get_latencies(
     }
     let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
     times.sort_unstable();
-    (mean, percentile(&times, 99), found)
+    GetLatencies {
+        mean,
+        p50: percentile(&times, 50),
+        p99: percentile(&times, 99),
+        found,
+    }
 }
 
 /// 4 under load: the same gets while 64 writers make durable single-operation writes.
@@ -506,7 +515,7 @@ fn reads_under_write_load(
 ) {
     let reader = memory.reader();
     let ids = &ids[..ids.len().min(s.lookups_under_load)];
-    let (idle_mean, idle_p99, idle_found) = get_latencies(&reader, ids, s.load_window);
+    let idle = get_latencies(&reader, ids, s.load_window);
     let handle = start_writer(memory, Arc::new(Metrics::default()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..s.writers)
@@ -527,16 +536,17 @@ fn reads_under_write_load(
     // Let the writers reach full speed before measuring.
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    let (busy_mean, busy_p99, busy_found) = get_latencies(&reader, ids, s.load_window);
+    let busy = get_latencies(&reader, ids, s.load_window);
     let elapsed = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written: usize = writers.into_iter().map(|t| t.join().expect("writer")).sum();
     handle.close();
     assert_eq!(
-        idle_found, busy_found,
+        idle.found, busy.found,
         "reads under load must see the same concepts"
     );
-    let ratio = busy_mean.as_secs_f64() / idle_mean.as_secs_f64().max(1e-12);
+    let ratio = busy.mean.as_secs_f64() / idle.mean.as_secs_f64().max(1e-12);
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     rows.push(Row {
         id: "4",
         workload: format!(
@@ -546,14 +556,16 @@ fn reads_under_write_load(
             elapsed.as_secs_f64()
         ),
         sutra: format!(
-            "mean {:.2} µs, p99 {:.2} µs under load",
-            busy_mean.as_secs_f64() * 1e6,
-            busy_p99.as_secs_f64() * 1e6
+            "mean {:.2} µs, p50 {:.2} µs, p99 {:.2} µs under load",
+            us(busy.mean),
+            us(busy.p50),
+            us(busy.p99)
         ),
         peer: format!(
-            "same gets idle: mean {:.2} µs, p99 {:.2} µs",
-            idle_mean.as_secs_f64() * 1e6,
-            idle_p99.as_secs_f64() * 1e6
+            "same gets idle: mean {:.2} µs, p50 {:.2} µs, p99 {:.2} µs",
+            us(idle.mean),
+            us(idle.p50),
+            us(idle.p99)
         ),
         ratio: Some(ratio),
         target: "≤ 2× idle latency",

@@ -354,11 +354,27 @@ impl<S: Storage> Memory<S> {
     /// before it, encodes it and appends it to the log, without syncing. Returns the batch's
     /// sequence number. The batch is neither durable nor visible until [`commit`](Self::commit).
     /// A batch that fails validation leaves nothing behind and does not affect other batches.
-    pub fn stage(&mut self, ops: Vec<Op>) -> Result<u64> {
+    pub fn stage(&mut self, mut ops: Vec<Op>) -> Result<u64> {
         self.check_writable()?;
         let seq = self.next_seq;
         let record = wal::encode_record(seq, &ops)?;
         self.overlay.stage(&self.shared.read(), &ops)?;
+        // The operations move into the state when applied. Text or vectors with spare room
+        // are copied to an exact fit here, off the lock (shrinking in place would keep the
+        // allocator's larger block), so the state holds no more than its data.
+        for op in &mut ops {
+            if let Op::PutConcept {
+                content, embedding, ..
+            } = op
+            {
+                if content.capacity() > content.len() {
+                    *content = content.as_str().to_owned();
+                }
+                if let Some(v) = embedding.as_mut().filter(|v| v.capacity() > v.len()) {
+                    *v = v.as_slice().to_vec();
+                }
+            }
+        }
         if let Err(e) = self.storage.log_append(&record) {
             return Err(self.poison(storage_err("log append")(e)));
         }
