@@ -73,12 +73,12 @@ try {
     return { singleMs, concurrentMs, batchMs, count: count - single };
   }, scale);
 
-  const peers = {};
-  for (const journal of ["wal", "truncate"]) {
-    peers[journal] = await page.evaluate(
-      (job) =>
+  // Runs one job in a dedicated worker of the page and returns the worker's one answer.
+  const inWorker = (url, job) =>
+    page.evaluate(
+      ({ url, job }) =>
         new Promise((done) => {
-          const worker = new Worker("/bench/browser/sqlite-worker.mjs", { type: "module" });
+          const worker = new Worker(url, { type: "module" });
           worker.onmessage = (event) => {
             worker.terminate();
             done(event.data);
@@ -86,23 +86,14 @@ try {
           worker.onerror = (event) => done({ error: event.message });
           worker.postMessage(job);
         }),
-      { ...scale, journal },
+      { url, job },
     );
+  const peers = {};
+  for (const journal of ["wal", "truncate"]) {
+    peers[journal] = await inWorker("/bench/browser/sqlite-worker.mjs", { ...scale, journal });
     if (peers[journal].error) throw new Error(`sqlite-wasm (${journal}): ${peers[journal].error}`);
   }
-  const floor = await page.evaluate(
-    (job) =>
-      new Promise((done) => {
-        const worker = new Worker("/bench/browser/flush-worker.mjs", { type: "module" });
-        worker.onmessage = (event) => {
-          worker.terminate();
-          done(event.data);
-        };
-        worker.onerror = (event) => done({ error: event.message });
-        worker.postMessage(job);
-      }),
-    scale,
-  );
+  const floor = await inWorker("/bench/browser/flush-worker.mjs", scale);
   if (floor.error) throw new Error(`flush floor: ${floor.error}`);
   if (floor.size !== floor.expected) throw new Error(`flush floor wrote ${floor.size} bytes, expected ${floor.expected}`);
   if (errors.length) throw errors[0];
