@@ -569,27 +569,41 @@ pub fn k_best_paths(
     })
 }
 
-/// A set of slots that may answer "maybe" for a slot not in it, never "no" for one in it: one
-/// bit per slot number modulo 8,192.
-struct SlotFilter([u64; 128]);
-
-impl Default for SlotFilter {
-    fn default() -> Self {
-        SlotFilter([0; 128])
-    }
+/// The concepts a neighbourhood has found: each one's slot → its place in the answer. Most
+/// links lead outside the neighbourhood, so a bit per slot (modulo 8,192) in front of the map
+/// answers "not found" for nearly all of them without a hash lookup.
+struct Found {
+    bits: [u64; 128],
+    place: FxHashMap<u32, u32>,
 }
 
-impl SlotFilter {
-    #[inline]
-    fn add(&mut self, slot: u32) {
+impl Found {
+    fn with_capacity(n: usize) -> Self {
+        Found {
+            bits: [0; 128],
+            place: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
+    fn bit(slot: u32) -> (usize, u64) {
         let bit = slot as usize % (128 * 64);
-        self.0[bit / 64] |= 1 << (bit % 64);
+        (bit / 64, 1 << (bit % 64))
     }
 
     #[inline]
-    fn may_hold(&self, slot: u32) -> bool {
-        let bit = slot as usize % (128 * 64);
-        self.0[bit / 64] & (1 << (bit % 64)) != 0
+    fn insert(&mut self, slot: u32, at: u32) {
+        let (word, mask) = Found::bit(slot);
+        self.bits[word] |= mask;
+        self.place.insert(slot, at);
+    }
+
+    #[inline]
+    fn get(&self, slot: u32) -> Option<u32> {
+        let (word, mask) = Found::bit(slot);
+        if self.bits[word] & mask == 0 {
+            return None;
+        }
+        self.place.get(&slot).copied()
     }
 }
 
@@ -637,20 +651,15 @@ pub fn neighbourhood(
             truncated,
         });
     };
-    // The slot of each concept in `order`, and for each slot found its place in `order`.
-    // Sized for a typical answer up front (growing a map rehashes it every time it doubles).
+    // The slot of each concept in `order`, and for each slot found its place in `order`,
+    // sized for a typical answer up front (growing a map rehashes it every time it doubles).
     let expected = (limit as usize).min(NEIGHBOURHOOD_PRESIZE);
     let mut slots = Vec::with_capacity(expected);
     slots.push(centre_slot);
     order.reserve(expected);
     associations.reserve(expected);
-    let mut place: FxHashMap<u32, u32> =
-        FxHashMap::with_capacity_and_hasher(expected, Default::default());
-    // Most links lead outside the neighbourhood: a bit per slot (modulo its size) answers
-    // "not found" for nearly all of them without a hash lookup.
-    let mut seen = SlotFilter::default();
-    place.insert(centre_slot, 0);
-    seen.add(centre_slot);
+    let mut found = Found::with_capacity(expected);
+    found.insert(centre_slot, 0);
     let both = direction == Direction::Both;
     // Breadth first: `slots` doubles as the queue.
     let mut next_index = 0;
@@ -664,17 +673,14 @@ pub fn neighbourhood(
         let outgoing = node.out.iter().map(|(link, _)| link);
         let incoming = node.inc.iter().take(if both { usize::MAX } else { 0 });
         for link in outgoing.chain(incoming) {
-            if !kinds.contains(link.kind)
-                || seen.may_hold(link.slot) && place.contains_key(&link.slot)
-            {
+            if !kinds.contains(link.kind) || found.get(link.slot).is_some() {
                 continue;
             }
             if order.len() >= limit as usize {
                 truncated = true;
                 break 'bfs;
             }
-            place.insert(link.slot, order.len() as u32);
-            seen.add(link.slot);
+            found.insert(link.slot, order.len() as u32);
             slots.push(link.slot);
             order.push((links.id(link.slot), d + 1));
         }
@@ -692,10 +698,7 @@ pub fn neighbourhood(
             if !kinds.contains(link.kind) {
                 return true;
             }
-            if !seen.may_hold(link.slot) {
-                return true;
-            }
-            let Some(&at) = place.get(&link.slot) else {
+            let Some(at) = found.get(link.slot) else {
                 return true;
             };
             if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
