@@ -2,10 +2,11 @@
 //!
 //! Requests queue up in a bounded channel. The writer takes everything waiting (up to
 //! [`GROUP_BATCHES_MAX`]), stages each batch (appending it to the log), makes them durable with
-//! one `fdatasync`, publishes them together, and only then answers each request. A full queue is
-//! refused at once (the HTTP layer answers 503 with `Retry-After`); an accepted write is never
-//! dropped. Reads never wait for a sync: they go through a [`Reader`], whose lock the writer takes
-//! only to apply batches that are already durable.
+//! one `fdatasync`, publishes them (each batch whole), and only then answers each request — from
+//! an answering thread, so that waking the waiting requests overlaps the next group's sync. A
+//! full queue is refused at once (the HTTP layer answers 503 with `Retry-After`); an accepted
+//! write is never dropped. Reads never wait for a sync: they go through a [`Reader`], whose lock
+//! the writer takes only to apply a batch that is already durable, one batch at a time.
 
 use crate::metrics::Metrics;
 use crate::storage::FileStorage;
