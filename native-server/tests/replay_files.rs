@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{Storage, StorageError};
-use sutra_replay::{cases, env_u64, model, Harness};
+use sutra_replay::{cases, crash_damage, env_u64, model, Damage, Harness};
 use sutra_server::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
 
 type Faulty = sutra_replay::faulty::Faulty<FileStorage>;
@@ -85,28 +85,10 @@ impl Harness for FileHarness {
             .open(&path)
             .expect("open log");
         let len = file.metadata().expect("stat").len();
-        // The log's bytes not yet synced (the reserved zeros after them are not counted).
-        let pending = written.min(len).saturating_sub(synced);
-        match mode {
-            CrashMode::DropPending => file.set_len(synced).expect("cut"),
-            CrashMode::KeepPending => {}
-            CrashMode::TornPrefix => {
-                let cut = synced + self.rng.below(pending + 1);
-                if self.rng.chance(50) {
-                    file.set_len(cut).expect("cut");
-                } else {
-                    // The lost bytes read back as the zeros reserved there before.
-                    let zeros = vec![0u8; (written.min(len) - cut) as usize];
-                    file.write_all_at(&zeros, cut).expect("zero");
-                }
-            }
-            CrashMode::Garbled => {
-                // The unsynced bytes and the first of the reserved zeros after them.
-                let from = synced + self.rng.below(pending + 1);
-                let to = len.min(written + 4096).max(from);
-                let garbage: Vec<u8> = (from..to).map(|_| self.rng.next_u64() as u8).collect();
-                file.write_all_at(&garbage, from).expect("garble");
-            }
+        match crash_damage(mode, synced, written, len, &mut self.rng) {
+            Damage::None => {}
+            Damage::CutAt(at) => file.set_len(at).expect("cut"),
+            Damage::Write { at, bytes } => file.write_all_at(&bytes, at).expect("damage"),
         }
         file.sync_all().expect("sync");
         FileHarness::open(&dir)

@@ -78,6 +78,57 @@ pub trait Harness {
     fn crash_snapshot_at(&mut self, storage: &mut Self::Storage, step: SnapshotStep);
 }
 
+/// What a simulated crash does to a log on a real storage (files, OPFS): see [`crash_damage`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// Nothing: every byte the process wrote survives.
+    None,
+    /// The log is cut to this length.
+    CutAt(u64),
+    /// These bytes are written at this offset (lost bytes read back as zeros, or garbage).
+    Write { at: u64, bytes: Vec<u8> },
+}
+
+/// Decides what a crash in `mode` does to a log whose first `synced` bytes were made durable,
+/// whose bytes end at `written`, and whose file is `len` long (any reserved zeros after
+/// `written` included). Only the unsynced log bytes are lost, torn or garbled — and garbage may
+/// reach into the first reserved zeros, as a torn sector would.
+pub fn crash_damage(
+    mode: sutra_core::sim::CrashMode,
+    synced: u64,
+    written: u64,
+    len: u64,
+    rng: &mut sutra_core::sim::Rng,
+) -> Damage {
+    use sutra_core::sim::CrashMode;
+    let end = written.min(len);
+    let pending = end.saturating_sub(synced);
+    match mode {
+        CrashMode::DropPending => Damage::CutAt(synced),
+        CrashMode::KeepPending => Damage::None,
+        CrashMode::TornPrefix => {
+            let cut = synced + rng.below(pending + 1);
+            if rng.chance(50) {
+                Damage::CutAt(cut)
+            } else {
+                // The lost bytes read back as the zeros reserved there before.
+                Damage::Write {
+                    at: cut,
+                    bytes: vec![0u8; (end - cut) as usize],
+                }
+            }
+        }
+        CrashMode::Garbled => {
+            let from = synced + rng.below(pending + 1);
+            let to = len.min(written + 4096).max(from);
+            Damage::Write {
+                at: from,
+                bytes: (from..to).map(|_| rng.next_u64() as u8).collect(),
+            }
+        }
+    }
+}
+
 /// Reads a positive integer from the environment, with a default.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {

@@ -9,7 +9,7 @@
 use std::rc::Rc;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{Storage, StorageError};
-use sutra_replay::{cases, model, Harness};
+use sutra_replay::{cases, crash_damage, model, Damage, Harness};
 use sutra_wasm::opfs::{self, read_all, write_at, OpfsFiles, OpfsStorage};
 use wasm_bindgen_test::*;
 
@@ -90,28 +90,10 @@ impl Harness for OpfsHarness {
         drop(storage);
         let log = &files.log;
         let len = log.get_size().expect("size") as u64;
-        // The log's bytes not yet flushed (the reserved zeros after them are not counted).
-        let pending = written.min(len).saturating_sub(synced);
-        match mode {
-            CrashMode::DropPending => log.truncate_with_f64(synced as f64).expect("cut"),
-            CrashMode::KeepPending => {}
-            CrashMode::TornPrefix => {
-                let cut = synced + self.rng.below(pending + 1);
-                if self.rng.chance(50) {
-                    log.truncate_with_f64(cut as f64).expect("cut");
-                } else {
-                    // The lost bytes read back as the zeros reserved there before.
-                    let zeros = vec![0u8; (written.min(len) - cut) as usize];
-                    write_at(log, &zeros, cut).expect("zero");
-                }
-            }
-            CrashMode::Garbled => {
-                // The unflushed bytes and the first of the reserved zeros after them.
-                let from = synced + self.rng.below(pending + 1);
-                let to = len.min(written + 4096).max(from);
-                let garbage: Vec<u8> = (from..to).map(|_| self.rng.next_u64() as u8).collect();
-                write_at(log, &garbage, from).expect("garble");
-            }
+        match crash_damage(mode, synced, written, len, &mut self.rng) {
+            Damage::None => {}
+            Damage::CutAt(at) => log.truncate_with_f64(at as f64).expect("cut"),
+            Damage::Write { at, bytes } => write_at(log, &bytes, at).expect("damage"),
         }
         log.flush().expect("flush");
         OpfsHarness::storage(files)
