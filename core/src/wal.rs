@@ -21,6 +21,10 @@ pub const LOG_VERSION: u32 = 1;
 pub const LOG_HEADER_BYTES: u64 = 24;
 /// Size of a record's header (length, crc, sequence number).
 pub const RECORD_HEADER_BYTES: usize = 16;
+/// Zeros a storage writes ahead of the log's end whenever a write reaches the end of its file,
+/// so that most syncs write only data and not the file's new size too. A scan reports them as
+/// [`Tail::Padding`]; opening cuts them.
+pub const LOG_RESERVE_BYTES: u64 = 1024 * 1024;
 /// Largest payload a record may declare; anything longer is a bad record.
 pub const RECORD_PAYLOAD_BYTES_MAX: usize = BATCH_BYTES_MAX;
 

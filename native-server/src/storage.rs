@@ -32,8 +32,7 @@ pub const SNAPSHOT_TEMP_FILE: &str = "storage.dat.tmp";
 pub const LOCK_FILE: &str = "LOCK";
 /// Appended bytes held in memory before they are written to the log file even without a sync.
 pub const APPEND_BUFFER_MAX: usize = 8 * 1024 * 1024;
-/// Zeros written ahead of the log's end whenever a write reaches the end of the file.
-pub const LOG_RESERVE_BYTES: u64 = 1024 * 1024;
+pub use sutra_core::wal::LOG_RESERVE_BYTES;
 
 fn io_err<'a>(what: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> StorageError + 'a {
     move |e| StorageError::new(format!("{what} {}: {e}", path.display()))

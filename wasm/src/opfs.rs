@@ -185,11 +185,6 @@ pub fn write_at(
     Ok(())
 }
 
-/// Zeros written ahead of the log's end whenever a write reaches the end of `wal.log`, so that
-/// most flushes write only data and not the file's new size too (recovery cuts them: see
-/// `Tail::Padding`).
-pub const LOG_RESERVE_BYTES: u64 = 1024 * 1024;
-
 /// A memory's storage on OPFS.
 pub struct OpfsStorage {
     files: Rc<OpfsFiles>,
@@ -304,9 +299,9 @@ impl Storage for OpfsStorage {
         if self.log_len >= self.file_len {
             // Written, not just sized: growing a file by truncation leaves a hole, whose
             // blocks would still be allocated (and the size written) by a later flush.
-            let zeros = vec![0u8; LOG_RESERVE_BYTES as usize];
+            let zeros = vec![0u8; wal::LOG_RESERVE_BYTES as usize];
             write_at(&self.files.log, &zeros, self.log_len)?;
-            self.file_len = self.log_len + LOG_RESERVE_BYTES;
+            self.file_len = self.log_len + wal::LOG_RESERVE_BYTES;
         }
         Ok(())
     }
