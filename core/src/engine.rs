@@ -239,22 +239,16 @@ impl<S: Storage> Memory<S> {
         }
         let Replayed {
             end,
-            torn,
-            padding,
+            cut,
             skipped,
             replayed,
         } = replay(&mut storage, &mut db)?;
-        if let Some((offset, bytes)) = torn {
+        if let Some(cut) = cut {
+            // New records go right after the last valid one.
             storage
-                .log_truncate(offset)
+                .log_truncate(cut.offset)
                 .map_err(storage_err("log truncate"))?;
-            report.torn_bytes_dropped += bytes;
-        }
-        if let Some(offset) = padding {
-            // Reserved space, not data: new records go right after the last one.
-            storage
-                .log_truncate(offset)
-                .map_err(storage_err("log truncate"))?;
+            report.torn_bytes_dropped += cut.torn_bytes;
         }
         let mut log_bytes = end.valid_len;
         if replayed == 0 && skipped > 0 {
@@ -507,13 +501,19 @@ fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, O
     }
 }
 
+/// Where opening cuts the log, and how many of the bytes cut were a torn write (the rest,
+/// if any, being zeros a storage reserved).
+#[derive(Clone, Copy)]
+struct Cut {
+    offset: u64,
+    torn_bytes: u64,
+}
+
 /// What [`replay`] did.
 struct Replayed {
     end: wal::ScanEnd,
-    /// A torn tail: where it starts and how many bytes it has.
-    torn: Option<(u64, u64)>,
-    /// Where zeros reserved by the storage start, if the log ends in some.
-    padding: Option<u64>,
+    /// What follows the last valid record and is to be cut off, if anything.
+    cut: Option<Cut>,
     skipped: u64,
     replayed: u64,
 }
@@ -558,10 +558,17 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
         replayed += 1;
         Ok(())
     })?;
-    let (torn, padding) = match &end.tail {
-        Tail::Clean => (None, None),
-        Tail::Torn { offset, bytes } => (Some((*offset, *bytes)), None),
-        Tail::Padding { offset, .. } => (None, Some(*offset)),
+    let cut = match &end.tail {
+        Tail::Clean => None,
+        Tail::Torn { offset, bytes } => Some(Cut {
+            offset: *offset,
+            torn_bytes: *bytes,
+        }),
+        // Reserved space, not data: cut, but nothing torn.
+        Tail::Padding { offset, .. } => Some(Cut {
+            offset: *offset,
+            torn_bytes: 0,
+        }),
         Tail::Corrupt {
             offset,
             seq,
@@ -576,8 +583,7 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
     };
     Ok(Replayed {
         end,
-        torn,
-        padding,
+        cut,
         skipped,
         replayed,
     })
@@ -617,13 +623,16 @@ pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyRep
         });
     }
     let replayed = replay(storage, &mut db)?;
-    let torn_bytes = replayed.torn.map_or(0, |(_, bytes)| bytes);
+    let torn_bytes = replayed.cut.map_or(0, |c| c.torn_bytes);
     Ok(VerifyReport {
         snapshot_seq,
         records: replayed.replayed,
         records_skipped: replayed.skipped,
         // Reserved zeros after the last record are not log.
-        log_bytes: replayed.padding.unwrap_or(log_bytes),
+        log_bytes: match replayed.end.tail {
+            Tail::Padding { offset, .. } => offset,
+            _ => log_bytes,
+        },
         torn_bytes,
         counts: db.counts(),
     })
