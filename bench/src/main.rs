@@ -834,7 +834,7 @@ fn vectors(s: &Scale, rows: &mut Vec<Row>) {
         memory.write(ops).expect("write");
     }
     let started = Instant::now();
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal the vectors");
     let build = rate(s.vectors, started.elapsed());
     let queries: Vec<Vec<f32>> = (0..s.vector_queries)
         .map(|_| clustered(&mut rng, &centres))
@@ -1207,7 +1207,10 @@ fn resident_child(concepts: usize) {
     println!("{fresh} {raw}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let started = Instant::now();
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal the vectors");
+    // What the server's indexer does after a round of builds: the build's freed temporaries go
+    // back to the system.
+    sutra_server::heap::release_free_memory();
     let sealed = rss_bytes().saturating_sub(before);
     println!("{sealed} {}", started.elapsed().as_millis());
     drop(memory);

@@ -60,12 +60,15 @@ pub struct CheckpointReport {
 }
 
 /// What one step of background vector indexing did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexStep {
     /// Vectors in the graph it built.
     pub vectors: usize,
-    /// False if another install overtook it (nothing changed).
+    /// False if another install overtook it or the build failed (nothing changed).
     pub installed: bool,
+    /// Why the build failed, if it did (a bug: the vectors stay in the fresh tier, searched
+    /// exactly, and the same step would fail again).
+    pub error: Option<String>,
 }
 
 /// Counts for monitoring.
@@ -192,8 +195,18 @@ impl Reader {
     pub fn index_vectors_step(&self, fresh_min: usize) -> Option<IndexStep> {
         let input = self.freeze_next_vectors(fresh_min)?;
         let vectors = input.len();
-        let installed = self.install_vectors(input.build());
-        Some(IndexStep { vectors, installed })
+        Some(match input.build() {
+            Ok(sealed) => IndexStep {
+                vectors,
+                installed: self.install_vectors(sealed),
+                error: None,
+            },
+            Err(e) => IndexStep {
+                vectors,
+                installed: false,
+                error: Some(e),
+            },
+        })
     }
 
     /// Installs a graph built from [`freeze_vectors`](Self::freeze_vectors) or
@@ -446,15 +459,20 @@ impl<S: Storage> Memory<S> {
 
     /// Freezes, builds and installs the vector index on this thread (hosts with threads do the
     /// build elsewhere through [`Reader::freeze_vectors`] and [`Reader::install_vectors`]).
-    pub fn seal_vectors(&mut self) {
-        let sealed = self.reader.freeze_vectors().build();
+    /// An error is a build that failed (see [`SealInput::build`]).
+    pub fn seal_vectors(&mut self) -> std::result::Result<(), String> {
+        let sealed = self.reader.freeze_vectors().build()?;
         self.reader.install_vectors(sealed);
+        Ok(())
     }
 
     /// One piece of background indexing on this thread (see
-    /// [`Reader::index_vectors_step`]); true if there was one.
-    pub fn index_vectors_step(&mut self, fresh_min: usize) -> bool {
-        self.reader.index_vectors_step(fresh_min).is_some()
+    /// [`Reader::index_vectors_step`]); true if there was one, an error if its build failed.
+    pub fn index_vectors_step(&mut self, fresh_min: usize) -> std::result::Result<bool, String> {
+        match self.reader.index_vectors_step(fresh_min) {
+            Some(IndexStep { error: Some(e), .. }) => Err(e),
+            step => Ok(step.is_some()),
+        }
     }
 
     /// Counts for monitoring.

@@ -16,6 +16,7 @@ pub mod error;
 #[cfg(feature = "json")]
 pub mod exchange;
 pub mod graph;
+mod hnsw;
 pub mod id;
 pub mod limits;
 pub mod model;

@@ -47,7 +47,7 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
             .collect();
         memory.write(ops).expect("write");
     }
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal");
     // Fresh tier: written after the seal.
     for chunk in (sealed_n..20_000).collect::<Vec<_>>().chunks(500) {
         let ops = chunk
@@ -117,7 +117,7 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
 
     // After re-sealing everything is in the graph and recall holds.
     drop(db);
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal");
     let counts = memory.stats().vectors;
     assert_eq!((counts.sealed, counts.fresh, counts.stale), (19_500, 0, 0));
     let db = memory.db();
@@ -147,7 +147,7 @@ fn builds_are_deterministic() {
                 .collect(),
         )
         .expect("write");
-        m.seal_vectors();
+        m.seal_vectors().expect("seal");
         m.checkpoint().expect("checkpoint");
         m.into_storage().disk().snapshot().expect("snapshot")
     };
@@ -169,7 +169,7 @@ fn large_k_and_search_by_concept() {
             .collect(),
     )
     .expect("write");
-    m.seal_vectors();
+    m.seal_vectors().expect("seal");
     let q: Vec<f32> = (0..8).map(|_| gaussian(&mut rng)).collect();
     // k beyond the graph's candidate list: answered exactly, all 1000, sorted.
     let hits = m.db().search_vectors(&q, 1000).expect("search");

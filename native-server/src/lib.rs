@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cli;
 pub mod error;
+pub mod heap;
 pub mod metrics;
 pub mod openapi;
 pub mod registry;

@@ -314,11 +314,20 @@ impl Writer {
                     // Seals the fresh tier into a new segment, then does whatever merges that
                     // makes due (and seals again if enough was written meanwhile).
                     while let Some(step) = reader.index_vectors_step(fresh_min) {
+                        if let Some(e) = step.error {
+                            // The vectors stay in the fresh tier (searched exactly); the same
+                            // build would fail again, so this round stops here.
+                            tracing::error!(memory = %name, vectors = step.vectors, error = %e, "vector segment build failed");
+                            break;
+                        }
                         if step.installed {
                             metrics.resealed();
                             tracing::info!(memory = %name, vectors = step.vectors, "vector segment sealed");
                         }
                     }
+                    // The builds' temporaries and the codes the seals took out of the fresh
+                    // tier are free now; their pages go back to the system.
+                    crate::heap::release_free_memory();
                     flag.store(false, Ordering::Release);
                 });
             if let Err(e) = spawned {

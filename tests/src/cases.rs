@@ -153,7 +153,7 @@ pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
     let (mut memory, _) = open(storage);
     assert_same(&memory.db(), e, "after crash");
     // Through a checkpoint too: the snapshot must carry every field.
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal");
     memory.checkpoint().expect("checkpoint");
     let storage = h.crash(memory.into_storage(), CrashMode::DropPending);
     let (memory, report) = open(storage);
@@ -349,7 +349,7 @@ pub fn bit_flips_in_snapshot_are_detected<H: Harness>(h: &mut H) {
         &mut memory,
         vec![link(0, 1, Kind::Causal), link(1, 2, Kind::Semantic)],
     );
-    memory.seal_vectors();
+    memory.seal_vectors().expect("seal");
     write(&mut memory, concepts(3, 1));
     memory.checkpoint().expect("checkpoint");
     let mut storage = memory.into_storage();

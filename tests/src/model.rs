@@ -360,10 +360,15 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
             }
         }
         if rng.chance(10) {
-            memory.seal_vectors();
+            memory
+                .seal_vectors()
+                .map_err(|e| fail(format!("seal failed: {e}")))?;
         } else if rng.chance(40) {
             // Background indexing as hosts run it: new segments from the fresh tier, merges.
-            while memory.index_vectors_step(1 + rng.below(4) as usize) {}
+            while memory
+                .index_vectors_step(1 + rng.below(4) as usize)
+                .map_err(|e| fail(format!("indexing failed: {e}")))?
+            {}
         }
         check_search(&memory, &model, &mut rng).map_err(fail)?;
         if rng.chance(10) {

@@ -214,7 +214,11 @@ impl Engine {
         let mut checkpointed = false;
         // One piece of indexing per call (a new segment from the fresh tier, or a merge), so a
         // drain of writes is never followed by more than one build.
-        if self.memory.index_vectors_step(RESEAL_FRESH_MIN) {
+        if self
+            .memory
+            .index_vectors_step(RESEAL_FRESH_MIN)
+            .map_err(|e| js_error("internal", &e))?
+        {
             resealed = true;
         }
         if self.memory.log_bytes() > CHECKPOINT_LOG_BYTES && self.memory.staged() == 0 {

@@ -1,0 +1,871 @@
+//! A sealed segment's HNSW graph as the engine keeps it in memory.
+//!
+//! instant-distance builds the graph. What it holds afterwards is sized for building, not for
+//! keeping: every node has 64 neighbour slots in the bottom layer and 32 in each layer above
+//! (whatever it really has: about 26 at the bottom with the selection heuristic), and every
+//! point's code is an allocation of its own. Once built, the graph is packed here: the codes end
+//! to end, and each layer's neighbour lists end to end with the offset where each one ends
+//! (`docs/BENCHMARKS.md`, workload 9, has what that saves).
+//!
+//! The search is HNSW's (a greedy descent through the upper layers, then a beam of `ef_search`
+//! candidates in the bottom one), step for step the one instant-distance runs on the same graph,
+//! ties broken alike, so it returns the same candidates (a test holds it to that).
+//!
+//! The stored form is instant-distance's serialized layout, unchanged (neighbour lists padded to
+//! their slots with `u32::MAX`), so snapshots read and write as before; [`MapImage`] decodes it
+//! straight into the packed form, checking every neighbour id before a search can follow it.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, SerializeTuple};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::id::ConceptId;
+use crate::vector::{similarity, Entry};
+
+/// An empty neighbour slot in instant-distance's layout.
+const NONE: u32 = u32::MAX;
+/// Neighbour slots per node in the bottom layer of instant-distance's layout (its `2 · M`).
+pub(crate) const ZERO_SLOTS: usize = 64;
+/// Neighbour slots per node in the layers above (its `M`).
+pub(crate) const UPPER_SLOTS: usize = 32;
+/// Most elements reserved ahead from a length read in a stored graph: a forged length cannot
+/// make the decoder allocate more than the bytes it actually reads justify.
+const RESERVE_MAX: usize = 1 << 16;
+
+/// Room to reserve for a sequence that says it has `hint` elements: all of it for a graph just
+/// built here (`TRUSTED`: so its arrays are allocated once, at their size, instead of growing
+/// and leaving the freed smaller ones behind), at most [`RESERVE_MAX`] for a stored one.
+fn reserve<const TRUSTED: bool>(hint: Option<usize>) -> usize {
+    let hint = hint.unwrap_or(0);
+    if TRUSTED {
+        hint
+    } else {
+        hint.min(RESERVE_MAX)
+    }
+}
+
+/// One layer's neighbour lists, end to end: node `i`'s are `ids[ends[i - 1]..ends[i]]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Links {
+    ends: Vec<usize>,
+    ids: Vec<u32>,
+}
+
+impl Links {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Node `node`'s neighbours (none for a node the layer does not have).
+    fn of(&self, node: u32) -> &[u32] {
+        let i = node as usize;
+        let start = match i.checked_sub(1) {
+            Some(before) => self.ends.get(before).copied().unwrap_or(usize::MAX),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        self.ids.get(start..end).unwrap_or(&[])
+    }
+
+    fn nodes(&self) -> impl Iterator<Item = &[u32]> {
+        (0..self.len() as u32).map(move |i| self.of(i))
+    }
+
+    /// Gives back spare room.
+    fn shrink(&mut self) {
+        self.ends.shrink_to_fit();
+        self.ids.shrink_to_fit();
+    }
+}
+
+/// A built graph, packed. Point ids are instant-distance's: point 0 is the entry point and the
+/// points of each upper layer are the first ones.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Graph {
+    ef_search: usize,
+    dimension: usize,
+    scales: Vec<f32>,
+    codes: Vec<i8>,
+    /// What each point stands for, by point id: the concept and the vector version (kept side
+    /// by side rather than as [`Entry`]s, which alignment pads from 24 bytes to 32).
+    ids: Vec<ConceptId>,
+    vseqs: Vec<u64>,
+    zero: Links,
+    /// The layers above the bottom one, lowest first: `layers[l - 1]` is layer `l`, over points
+    /// `0..layers[l - 1].len()`.
+    layers: Vec<Links>,
+}
+
+/// One candidate of a search: its distance and point id, ordered by both (as instant-distance
+/// orders them, so ties go the same way).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Near {
+    distance: f32,
+    pid: u32,
+}
+
+impl Eq for Near {}
+
+impl Ord for Near {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.pid.cmp(&other.pid))
+    }
+}
+
+impl PartialOrd for Near {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A search's working state, kept per thread so a query neither allocates nor clears a visited
+/// set the size of the graph.
+#[derive(Default)]
+struct Scratch {
+    /// `seen[p] == mark`: point `p` was visited in this layer.
+    seen: Vec<u8>,
+    mark: u8,
+    candidates: BinaryHeap<Reverse<Near>>,
+    /// Nearest first, at most the layer's beam width.
+    nearest: Vec<Near>,
+}
+
+impl Scratch {
+    /// Forgets every visit, for a graph of `n` points.
+    fn forget_visits(&mut self, n: usize) {
+        self.mark = self.mark.wrapping_add(1);
+        if self.mark == 0 {
+            self.seen.iter_mut().for_each(|s| *s = 0);
+            self.mark = 1;
+        }
+        if self.seen.len() < n {
+            self.seen.resize(n, 0);
+        }
+    }
+
+    /// Marks `pid` visited; false if it already was.
+    fn visit(&mut self, pid: u32) -> bool {
+        match self.seen.get_mut(pid as usize) {
+            Some(s) if *s != self.mark => {
+                *s = self.mark;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Graph {
+    /// Number of points.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The dimension of its codes (0 if it has no points).
+    pub(crate) fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// What point `pid` stands for.
+    fn entry(&self, pid: u32) -> Option<Entry> {
+        let i = pid as usize;
+        Some(Entry {
+            id: *self.ids.get(i)?,
+            vseq: *self.vseqs.get(i)?,
+        })
+    }
+
+    /// What each point stands for, by point id.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        (0..self.len() as u32).filter_map(|pid| self.entry(pid))
+    }
+
+    /// Point `pid`'s code: its scale and components.
+    fn point(&self, pid: u32) -> (f32, &[i8]) {
+        let i = pid as usize;
+        let d = self.dimension;
+        let scale = self.scales.get(i).copied().unwrap_or(0.0);
+        let q = self.codes.get(i * d..(i + 1) * d).unwrap_or(&[]);
+        (scale, q)
+    }
+
+    /// Up to `ef_search` points nearest the code (`scale`, `q`), nearest first, as (what the
+    /// point stands for, approximate similarity).
+    pub(crate) fn search(&self, scale: f32, q: &[i8], out: &mut Vec<(Entry, f32)>) {
+        if self.ids.is_empty() {
+            return;
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.search_with(&mut scratch, scale, q, out),
+            // (Only if a search ran inside a search on this thread.)
+            Err(_) => self.search_with(&mut Scratch::default(), scale, q, out),
+        });
+    }
+
+    fn search_with(&self, s: &mut Scratch, scale: f32, q: &[i8], out: &mut Vec<(Entry, f32)>) {
+        let n = self.len();
+        let distance = |pid: u32| {
+            let (p_scale, p) = self.point(pid);
+            1.0 - similarity(scale, q, p_scale, p)
+        };
+        s.candidates.clear();
+        s.nearest.clear();
+        s.forget_visits(n);
+        s.visit(0);
+        let entry = Near {
+            distance: distance(0),
+            pid: 0,
+        };
+        s.nearest.push(entry);
+        s.candidates.push(Reverse(entry));
+        for layer in self.layers.iter().rev() {
+            Self::beam(s, layer, 1, &distance);
+            // The best point found is where the next layer down starts.
+            s.candidates.clear();
+            s.candidates.extend(s.nearest.iter().copied().map(Reverse));
+            s.forget_visits(n);
+            for i in 0..s.nearest.len() {
+                let pid = s.nearest[i].pid;
+                s.visit(pid);
+            }
+        }
+        Self::beam(s, &self.zero, self.ef_search.max(1), &distance);
+        out.extend(
+            s.nearest
+                .iter()
+                .filter_map(|c| Some((self.entry(c.pid)?, 1.0 - c.distance))),
+        );
+    }
+
+    /// The search of one layer (the paper's algorithm 2): widens from the candidates through
+    /// their neighbours, keeping the `ef` nearest points seen.
+    fn beam(s: &mut Scratch, layer: &Links, ef: usize, distance: &impl Fn(u32) -> f32) {
+        while let Some(Reverse(candidate)) = s.candidates.pop() {
+            if s.nearest
+                .last()
+                .is_some_and(|furthest| candidate.distance > furthest.distance)
+            {
+                break;
+            }
+            for &pid in layer.of(candidate.pid) {
+                if !s.visit(pid) {
+                    continue;
+                }
+                let near = Near {
+                    distance: distance(pid),
+                    pid,
+                };
+                match s.nearest.binary_search(&near) {
+                    Err(at) if at < ef => {
+                        s.nearest.insert(at, near);
+                        s.candidates.push(Reverse(near));
+                    }
+                    _ => {}
+                }
+            }
+            s.nearest.truncate(ef);
+        }
+    }
+
+    /// The form it is stored in (instant-distance's `HnswMap` layout).
+    pub(crate) fn image(&self) -> MapOut<'_> {
+        MapOut {
+            hnsw: HnswOut {
+                ef_search: self.ef_search,
+                points: PointsOut(self),
+                zero: LayerOut(&self.zero),
+                layers: self.layers.iter().map(LayerOut).collect(),
+            },
+            values: ValuesOut(self),
+        }
+    }
+}
+
+/// instant-distance's `HnswMap` as stored, decoded into the packed form (see [`Graph`]);
+/// `TRUSTED` if it was just built here (see [`reserve`]).
+#[derive(Deserialize)]
+pub(crate) struct MapImage<const TRUSTED: bool> {
+    hnsw: HnswImage<TRUSTED>,
+    values: ValuesImage<TRUSTED>,
+}
+
+/// A graph from a snapshot.
+pub(crate) type StoredMap = MapImage<false>;
+/// A graph instant-distance has just built.
+pub(crate) type BuiltMap = MapImage<true>;
+
+#[derive(Deserialize)]
+struct HnswImage<const TRUSTED: bool> {
+    ef_search: usize,
+    points: PointsImage<TRUSTED>,
+    zero: LayerImage<ZERO_SLOTS, TRUSTED>,
+    layers: Vec<LayerImage<UPPER_SLOTS, TRUSTED>>,
+}
+
+impl<const TRUSTED: bool> TryFrom<MapImage<TRUSTED>> for Graph {
+    type Error = String;
+
+    /// Checks what a search relies on: as many points as values and bottom-layer nodes, every
+    /// neighbour id inside its layer, each upper layer non-empty and no larger than the one
+    /// below, and every scale finite and positive.
+    fn try_from(image: MapImage<TRUSTED>) -> Result<Graph, String> {
+        let HnswImage {
+            ef_search,
+            points,
+            zero,
+            layers,
+        } = image.hnsw;
+        let n = points.scales.len();
+        if let Some((a, b)) = points.mixed {
+            return Err(format!(
+                "vector graph holds points of dimensions {a} and {b}"
+            ));
+        }
+        if zero.gap || layers.iter().any(|l| l.gap) {
+            return Err("vector graph has a neighbour after an empty slot".into());
+        }
+        let ValuesImage { ids, vseqs } = image.values;
+        if ids.len() != n || zero.links.len() != n {
+            return Err(format!(
+                "vector graph sizes disagree: {n} points, {} values, {} nodes",
+                ids.len(),
+                zero.links.len()
+            ));
+        }
+        if points.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err("vector graph holds a point with a bad scale".into());
+        }
+        let in_range = |links: &Links, len: usize| links.ids.iter().all(|&id| (id as usize) < len);
+        if !in_range(&zero.links, n) {
+            return Err("vector graph has a neighbour id out of range in layer 0".into());
+        }
+        let mut below = n;
+        let mut upper = Vec::with_capacity(layers.len().min(RESERVE_MAX));
+        for (i, LayerImage { links: layer, .. }) in layers.into_iter().enumerate() {
+            if layer.len() > below || (n > 0 && layer.len() == 0) {
+                return Err(format!(
+                    "vector graph layer {} has a bad size {}",
+                    i + 1,
+                    layer.len()
+                ));
+            }
+            if !in_range(&layer, layer.len()) {
+                return Err(format!(
+                    "vector graph has a neighbour id out of range in layer {}",
+                    i + 1
+                ));
+            }
+            below = layer.len();
+            upper.push(layer);
+        }
+        let mut graph = Graph {
+            ef_search,
+            dimension: points.dimension.unwrap_or(0),
+            scales: points.scales,
+            codes: points.codes,
+            ids,
+            vseqs,
+            zero: zero.links,
+            layers: upper,
+        };
+        graph.scales.shrink_to_fit();
+        graph.codes.shrink_to_fit();
+        graph.ids.shrink_to_fit();
+        graph.vseqs.shrink_to_fit();
+        graph.zero.shrink();
+        graph.layers.iter_mut().for_each(Links::shrink);
+        Ok(graph)
+    }
+}
+
+/// The points of a stored graph, decoded end to end: each is a struct of a scale and a sequence
+/// of components, all of one dimension (the first two that differ are noted, and refused after
+/// decoding, where the refusal can say why).
+struct PointsImage<const TRUSTED: bool> {
+    scales: Vec<f32>,
+    codes: Vec<i8>,
+    dimension: Option<usize>,
+    mixed: Option<(usize, usize)>,
+}
+
+impl<'de, const TRUSTED: bool> Deserialize<'de> for PointsImage<TRUSTED> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Points<const TRUSTED: bool>;
+        impl<'de, const TRUSTED: bool> Visitor<'de> for Points<TRUSTED> {
+            type Value = PointsImage<TRUSTED>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of quantized points")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PointsImage<TRUSTED>, A::Error> {
+                let hint = reserve::<TRUSTED>(seq.size_hint());
+                let mut points = PointsImage {
+                    scales: Vec::with_capacity(hint),
+                    codes: Vec::new(),
+                    dimension: None,
+                    mixed: None,
+                };
+                while let Some(()) = seq.next_element_seed(PointSeed(&mut points))? {}
+                Ok(points)
+            }
+        }
+        d.deserialize_seq(Points::<TRUSTED>)
+    }
+}
+
+/// Decodes one point, appending it to the [`PointsImage`].
+struct PointSeed<'p, const TRUSTED: bool>(&'p mut PointsImage<TRUSTED>);
+
+impl<'de, const TRUSTED: bool> DeserializeSeed<'de> for PointSeed<'_, TRUSTED> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_struct("Code", &["scale", "q"], self)
+    }
+}
+
+impl<'de, const TRUSTED: bool> Visitor<'de> for PointSeed<'_, TRUSTED> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a point: a scale and its components")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let points = self.0;
+        let scale: f32 = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &"a scale"))?;
+        let before = points.codes.len();
+        seq.next_element_seed(ComponentsSeed(&mut points.codes))?
+            .ok_or_else(|| A::Error::invalid_length(1, &"components"))?;
+        let dimension = points.codes.len() - before;
+        match points.dimension {
+            None => {
+                points.dimension = Some(dimension);
+                if TRUSTED {
+                    points
+                        .codes
+                        .reserve_exact(dimension * points.scales.capacity());
+                }
+            }
+            Some(d) if d != dimension => {
+                points.mixed.get_or_insert((d, dimension));
+            }
+            Some(_) => {}
+        }
+        points.scales.push(scale);
+        Ok(())
+    }
+}
+
+/// Appends a sequence of components to a code buffer.
+struct ComponentsSeed<'c>(&'c mut Vec<i8>);
+
+impl<'de> DeserializeSeed<'de> for ComponentsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ComponentsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("quantized components")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(c) = seq.next_element::<i8>()? {
+            self.0.push(c);
+        }
+        Ok(())
+    }
+}
+
+/// One layer as stored: a sequence of nodes of `N` neighbour slots each, decoded into [`Links`].
+/// A node's neighbours are the slots before its first empty one; a neighbour after an empty
+/// slot (`gap`) is refused after decoding (instant-distance never writes one, and would not
+/// read it).
+struct LayerImage<const N: usize, const TRUSTED: bool> {
+    links: Links,
+    gap: bool,
+}
+
+impl<'de, const N: usize, const TRUSTED: bool> Deserialize<'de> for LayerImage<N, TRUSTED> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Nodes<const N: usize, const TRUSTED: bool>;
+        impl<'de, const N: usize, const TRUSTED: bool> Visitor<'de> for Nodes<N, TRUSTED> {
+            type Value = LayerImage<N, TRUSTED>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a sequence of nodes of {N} neighbour slots")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let hint = reserve::<TRUSTED>(seq.size_hint());
+                // Room for every slot when trusted: given back by the packing's shrink (where
+                // pages never touched were never resident).
+                let slots = if TRUSTED { hint * N } else { 0 };
+                let mut layer = LayerImage {
+                    links: Links {
+                        ends: Vec::with_capacity(hint),
+                        ids: Vec::with_capacity(slots),
+                    },
+                    gap: false,
+                };
+                while let Some(()) = seq.next_element_seed(NodeSeed(&mut layer))? {}
+                Ok(layer)
+            }
+        }
+        d.deserialize_seq(Nodes::<N, TRUSTED>)
+    }
+}
+
+/// Decodes one node's `N` slots, appending its neighbours to the layer.
+struct NodeSeed<'l, const N: usize, const TRUSTED: bool>(&'l mut LayerImage<N, TRUSTED>);
+
+impl<'de, const N: usize, const TRUSTED: bool> DeserializeSeed<'de> for NodeSeed<'_, N, TRUSTED> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_tuple(N, self)
+    }
+}
+
+impl<'de, const N: usize, const TRUSTED: bool> Visitor<'de> for NodeSeed<'_, N, TRUSTED> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{N} point ids")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let layer = self.0;
+        let mut ended = false;
+        for i in 0..N {
+            let id: u32 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(i, &"a node's every slot"))?;
+            if id == NONE {
+                ended = true;
+            } else if ended {
+                layer.gap = true;
+            } else {
+                layer.links.ids.push(id);
+            }
+        }
+        layer.links.ends.push(layer.links.ids.len());
+        Ok(())
+    }
+}
+
+/// The values of a stored graph (a sequence of [`Entry`]), decoded side by side.
+struct ValuesImage<const TRUSTED: bool> {
+    ids: Vec<ConceptId>,
+    vseqs: Vec<u64>,
+}
+
+impl<'de, const TRUSTED: bool> Deserialize<'de> for ValuesImage<TRUSTED> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Values<const TRUSTED: bool>;
+        impl<'de, const TRUSTED: bool> Visitor<'de> for Values<TRUSTED> {
+            type Value = ValuesImage<TRUSTED>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of entries")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let hint = reserve::<TRUSTED>(seq.size_hint());
+                let mut values = ValuesImage {
+                    ids: Vec::with_capacity(hint),
+                    vseqs: Vec::with_capacity(hint),
+                };
+                while let Some(entry) = seq.next_element::<Entry>()? {
+                    values.ids.push(entry.id);
+                    values.vseqs.push(entry.vseq);
+                }
+                Ok(values)
+            }
+        }
+        d.deserialize_seq(Values::<TRUSTED>)
+    }
+}
+
+/// [`Graph::image`]: instant-distance's `HnswMap` layout, borrowed from the packed graph.
+#[derive(Serialize)]
+pub(crate) struct MapOut<'a> {
+    hnsw: HnswOut<'a>,
+    values: ValuesOut<'a>,
+}
+
+struct ValuesOut<'a>(&'a Graph);
+
+impl Serialize for ValuesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let graph = self.0;
+        let mut seq = s.serialize_seq(Some(graph.ids.len().min(graph.vseqs.len())))?;
+        for entry in graph.entries() {
+            seq.serialize_element(&entry)?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct HnswOut<'a> {
+    ef_search: usize,
+    points: PointsOut<'a>,
+    zero: LayerOut<'a, ZERO_SLOTS>,
+    layers: Vec<LayerOut<'a, UPPER_SLOTS>>,
+}
+
+struct PointsOut<'a>(&'a Graph);
+
+/// One point as instant-distance's point type (our quantized code) serializes itself.
+#[derive(Serialize)]
+struct PointOut<'a> {
+    scale: f32,
+    q: &'a [i8],
+}
+
+impl Serialize for PointsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let graph = self.0;
+        let n = graph.scales.len();
+        let mut seq = s.serialize_seq(Some(n))?;
+        for pid in 0..n as u32 {
+            let (scale, q) = graph.point(pid);
+            seq.serialize_element(&PointOut { scale, q })?;
+        }
+        seq.end()
+    }
+}
+
+struct LayerOut<'a, const N: usize>(&'a Links);
+
+impl<const N: usize> Serialize for LayerOut<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for node in self.0.nodes() {
+            seq.serialize_element(&NodeOut::<N>(node))?;
+        }
+        seq.end()
+    }
+}
+
+/// A node's neighbours in `N` slots, the rest empty.
+struct NodeOut<'a, const N: usize>(&'a [u32]);
+
+impl<const N: usize> Serialize for NodeOut<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut tuple = s.serialize_tuple(N)?;
+        for i in 0..N {
+            tuple.serialize_element(&self.0.get(i).copied().unwrap_or(NONE))?;
+        }
+        tuple.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ConceptId;
+    use crate::sim::Rng;
+    use crate::vector::{build_map, inv_norm, quantize, CodeRef, HnswParams};
+
+    /// `n` codes of dimension `d` around a few centres (clustered, as real embeddings are).
+    fn codes(n: usize, d: usize, seed: u64) -> (Vec<f32>, Vec<i8>, Vec<Entry>) {
+        let mut rng = Rng::new(seed);
+        let centres: Vec<Vec<f32>> = (0..8)
+            .map(|_| (0..d).map(|_| rng.unit_f32() - 0.5).collect())
+            .collect();
+        let (mut scales, mut q, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let c = &centres[i % centres.len()];
+            let v: Vec<f32> = c.iter().map(|x| x + 0.3 * (rng.unit_f32() - 0.5)).collect();
+            scales.push(quantize(&v, inv_norm(&v), &mut q));
+            entries.push(Entry {
+                id: ConceptId(i as u128 * 7 + 1),
+                vseq: i as u64 + 1,
+            });
+        }
+        (scales, q, entries)
+    }
+
+    fn packed(bytes: &[u8]) -> Result<Graph, String> {
+        let image: StoredMap = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        Graph::try_from(image)
+    }
+
+    #[test]
+    fn packing_keeps_instant_distance_layout_byte_for_byte() {
+        for n in [1, 2, 5, 40, 300, 3000] {
+            let (scales, q, entries) = codes(n, 16, n as u64);
+            let map = build_map(&scales, &q, 16, entries, HnswParams::default());
+            let stored = postcard::to_allocvec(&map).expect("encode");
+            let graph = packed(&stored).expect("instant-distance's graph passes the checks");
+            assert_eq!(graph.len(), n);
+            assert_eq!(graph.dimension(), 16);
+            let again = postcard::to_allocvec(&graph.image()).expect("encode");
+            assert_eq!(again, stored, "{n} points");
+            // Fewer ids than slots: the packing is what saves memory.
+            let slots = n * ZERO_SLOTS;
+            assert!(
+                graph.zero.ids.len() < slots,
+                "{} of {slots}",
+                graph.zero.ids.len()
+            );
+        }
+    }
+
+    #[test]
+    fn search_returns_what_instant_distance_returns_on_the_same_graph() {
+        let d = 24;
+        let (scales, q, entries) = codes(4000, d, 11);
+        let map = build_map(&scales, &q, d, entries, HnswParams::default());
+        let graph = packed(&postcard::to_allocvec(&map).expect("encode")).expect("packed");
+        assert!(!graph.layers.is_empty(), "the test needs upper layers");
+        let (qs, qq, _) = codes(300, d, 99);
+        let mut theirs = instant_distance::Search::default();
+        let mut ours = Vec::new();
+        let mut differ = 0;
+        for (i, &scale) in qs.iter().enumerate() {
+            let query = CodeRef {
+                scale,
+                q: &qq[i * d..(i + 1) * d],
+            };
+            let expected: Vec<(Entry, f32)> = map
+                .search(&query, &mut theirs)
+                .map(|item| (*item.value, 1.0 - item.distance))
+                .collect();
+            ours.clear();
+            graph.search(scale, query.q, &mut ours);
+            assert_eq!(ours.len(), HnswParams::default().ef_search.min(4000));
+            if ours != expected {
+                differ += 1;
+            }
+        }
+        assert_eq!(differ, 0, "queries answered differently");
+        // An empty graph answers nothing.
+        let empty = build_map(&[], &[], d, Vec::new(), HnswParams::default());
+        let empty = packed(&postcard::to_allocvec(&empty).expect("encode")).expect("packed");
+        ours.clear();
+        empty.search(1.0, &qq[..d], &mut ours);
+        assert!(ours.is_empty());
+    }
+
+    /// A graph of 300 points, changed by `edit`, stored and decoded again.
+    fn edited(edit: impl FnOnce(&mut Graph)) -> Result<Graph, String> {
+        let (scales, q, entries) = codes(300, 8, 5);
+        let map = build_map(&scales, &q, 8, entries, HnswParams::default());
+        let mut graph = packed(&postcard::to_allocvec(&map).expect("encode"))?;
+        edit(&mut graph);
+        packed(&postcard::to_allocvec(&graph.image()).expect("encode"))
+    }
+
+    #[test]
+    fn inconsistent_graphs_are_refused_as_they_decode() {
+        assert!(edited(|_| {}).is_ok());
+        type Edit = Box<dyn FnOnce(&mut Graph)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "vector graph has a neighbour id out of range in layer 0",
+                Box::new(|g| g.zero.ids[3] = 300),
+            ),
+            (
+                "vector graph has a neighbour id out of range in layer 1",
+                Box::new(|g| {
+                    let len = g.layers[0].len() as u32;
+                    g.layers[0].ids[0] = len;
+                }),
+            ),
+            (
+                "vector graph sizes disagree: 300 points, 299 values, 300 nodes",
+                Box::new(|g| {
+                    g.ids.pop();
+                    g.vseqs.pop();
+                }),
+            ),
+            (
+                "vector graph holds a point with a bad scale",
+                Box::new(|g| g.scales[7] = f32::NAN),
+            ),
+            (
+                "vector graph holds a point with a bad scale",
+                Box::new(|g| g.scales[7] = 0.0),
+            ),
+            (
+                "vector graph layer 1 has a bad size 0",
+                Box::new(|g| g.layers[0] = Links::default()),
+            ),
+            (
+                "vector graph has a neighbour after an empty slot",
+                Box::new(|g| g.zero.ids[1] = NONE),
+            ),
+        ];
+        for (message, edit) in cases {
+            let err = edited(edit).err().unwrap_or_default();
+            assert!(err.contains(message), "expected {message:?}, got {err:?}");
+        }
+        // A layer larger than the one below it.
+        let err = edited(|g| {
+            let mut larger = g.zero.clone();
+            larger.ends.push(larger.ids.len());
+            g.layers[0] = larger;
+        })
+        .err()
+        .unwrap_or_default();
+        assert_eq!(err, "vector graph layer 1 has a bad size 301");
+    }
+
+    #[test]
+    fn points_of_different_dimensions_are_refused() {
+        #[derive(Serialize)]
+        struct Point {
+            scale: f32,
+            q: Vec<i8>,
+        }
+        let points = vec![
+            Point {
+                scale: 0.5,
+                q: vec![1, 2, 3],
+            },
+            Point {
+                scale: 0.5,
+                q: vec![1, 2],
+            },
+        ];
+        let bytes = postcard::to_allocvec(&points).expect("encode");
+        let decoded: PointsImage<false> = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!(decoded.mixed, Some((3, 2)));
+        assert!(postcard::from_bytes::<PointsImage<false>>(&bytes[..bytes.len() - 1]).is_err());
+        // And the graph holding them is refused, saying why.
+        let err = edited(|g| {
+            g.dimension = 4;
+            g.codes.truncate(4 * 299 + 3);
+        })
+        .err()
+        .unwrap_or_default();
+        assert!(err.contains("points of dimensions 4 and"), "{err}");
+    }
+
+    #[test]
+    fn a_forged_length_does_not_allocate_ahead_of_the_bytes() {
+        // A layer claiming 2^40 nodes and holding none: refused for running out of bytes,
+        // having reserved at most RESERVE_MAX nodes.
+        let mut bytes = Vec::new();
+        let mut n: u64 = 1 << 40;
+        while n >= 0x80 {
+            bytes.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        bytes.push(n as u8);
+        assert!(postcard::from_bytes::<LayerImage<ZERO_SLOTS, false>>(&bytes).is_err());
+        assert!(postcard::from_bytes::<PointsImage<false>>(&bytes).is_err());
+        assert!(postcard::from_bytes::<ValuesImage<false>>(&bytes).is_err());
+    }
+}
