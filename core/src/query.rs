@@ -6,7 +6,7 @@ use crate::id::ConceptId;
 use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
-use crate::vector::VectorCounts;
+use crate::vector::{VectorCounts, VectorIndex};
 use std::ops::Bound;
 
 /// One page of a concept scan.
@@ -210,8 +210,11 @@ impl Db {
 
     /// Exact vector search (no index), for measuring recall.
     pub fn search_vectors_exact(&self, query: &[f32], k: u32) -> Vec<Hit> {
-        self.vectors
-            .search_exact(query, k as usize, &|id| self.embedding(id))
+        let vectors = self
+            .concepts
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.embedding.as_deref()?)));
+        VectorIndex::search_exact(query, k as usize, vectors)
             .into_iter()
             .map(|(id, score)| Hit { id, score })
             .collect()

@@ -449,6 +449,65 @@ impl Fresh {
     }
 }
 
+/// The `k` best of what it is offered, by similarity (ties: the lower id), kept as it goes.
+struct Best {
+    k: usize,
+    /// The worst kept on top.
+    heap: std::collections::BinaryHeap<Ranked>,
+}
+
+/// A candidate as [`Best`] keeps it: greater means worse (lower similarity, then higher id), so
+/// the heap's top is the one to drop.
+struct Ranked(f32, ConceptId);
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl Best {
+    fn new(k: usize) -> Best {
+        Best {
+            k,
+            heap: std::collections::BinaryHeap::with_capacity(k.saturating_add(1).min(4096)),
+        }
+    }
+
+    fn offer(&mut self, id: ConceptId, similarity: f32) {
+        if self.k == 0 {
+            return;
+        }
+        let candidate = Ranked(similarity, id);
+        if self.heap.len() < self.k {
+            self.heap.push(candidate);
+        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
+            self.heap.pop();
+            self.heap.push(candidate);
+        }
+    }
+
+    /// Best first.
+    fn into_sorted(self) -> Vec<(ConceptId, f32)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Ranked(sim, id)| (id, sim))
+            .collect()
+    }
+}
+
 /// Looks up a concept's embedding: the index keeps no copy of the vectors, only their versions,
 /// norms and (sealed) quantized codes.
 pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
@@ -635,13 +694,21 @@ impl VectorIndex {
                 approx.extend(found.iter().map(|(e, sim)| (*sim, e.id)));
             }
         }
+        let rescored = Self::rescored(k);
+        // Only the fresh tier's best can be among the best overall: kept as the scan goes, so a
+        // large tier is not copied out whole first.
+        let mut fresh_best = Best::new(rescored);
+        for (id, sim) in self.fresh.scan(&code) {
+            if keep(&id) {
+                fresh_best.offer(id, sim);
+            }
+        }
         approx.extend(
-            self.fresh
-                .scan(&code)
-                .filter(|(id, _)| keep(id))
+            fresh_best
+                .into_sorted()
+                .into_iter()
                 .map(|(id, sim)| (sim, id)),
         );
-        let rescored = Self::rescored(k);
         if approx.len() > rescored {
             approx.select_nth_unstable_by(rescored - 1, |a, b| b.0.total_cmp(&a.0));
             approx.truncate(rescored);
@@ -663,23 +730,22 @@ impl VectorIndex {
         4 * k + 64
     }
 
-    /// The exact answer, for tests and recall measurement.
+    /// The exact answer over `vectors` (every concept's embedding, in any order), for tests and
+    /// recall measurement: scored as [`search`](Self::search) scores, best first, ties by id.
+    /// Reads the vectors in the order given (in concept order from the state, one sweep), not
+    /// by looking each one up.
     pub fn search_exact<'v>(
-        &self,
         query: &[f32],
         k: usize,
-        lookup: Lookup<'_, 'v>,
+        vectors: impl Iterator<Item = (ConceptId, &'v [f32])>,
     ) -> Vec<(ConceptId, f32)> {
         let inv = inv_norm(query);
         let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
-        let mut hits: Vec<(ConceptId, f32)> = self
-            .current
-            .keys()
-            .filter_map(|id| Some((*id, self.score(id, &unit, lookup)?)))
-            .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        hits.truncate(k);
-        hits
+        let mut best = Best::new(k);
+        for (id, v) in vectors {
+            best.offer(id, dot(v, &unit) * inv_norm(v));
+        }
+        best.into_sorted()
     }
 
     fn input<'v>(
@@ -992,8 +1058,35 @@ mod tests {
             index.remove(&id);
             self.0.remove(&id);
         }
+        fn vectors(&self) -> impl Iterator<Item = (ConceptId, &[f32])> {
+            self.0.iter().map(|(id, v)| (*id, v.as_slice()))
+        }
         fn lookup<'s>(&'s self) -> impl Fn(&ConceptId) -> Option<&'s [f32]> + 's {
             |id| self.0.get(id).map(Vec::as_slice)
+        }
+    }
+
+    #[test]
+    fn best_keeps_the_k_best_with_ties_to_the_lower_id() {
+        let mut rng = crate::sim::Rng::new(8);
+        for k in [0, 1, 3, 10, 50] {
+            // Similarities from a small set, so ties are common.
+            let offered: Vec<(ConceptId, f32)> = (0..40)
+                .map(|i| {
+                    (
+                        ConceptId(rng.below(1000) as u128 * 64 + i),
+                        rng.below(6) as f32 / 5.0,
+                    )
+                })
+                .collect();
+            let mut best = Best::new(k);
+            for (id, sim) in &offered {
+                best.offer(*id, *sim);
+            }
+            let mut expected = offered.clone();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            expected.truncate(k);
+            assert_eq!(best.into_sorted(), expected, "k = {k}");
         }
     }
 
@@ -1223,7 +1316,7 @@ mod tests {
             let q = point(&mut rng);
             let k = 1 + rng.below(20) as usize;
             let approx = index.search(&q, k, None, &store.lookup());
-            let exact = index.search_exact(&q, k, &store.lookup());
+            let exact = VectorIndex::search_exact(&q, k, store.vectors());
             // Small segments: the graphs find everything, so the answers agree exactly.
             assert_eq!(approx, exact);
             let ids: std::collections::BTreeSet<ConceptId> = approx.iter().map(|h| h.0).collect();
@@ -1269,7 +1362,7 @@ mod tests {
             let q: Vec<f32> = (0..32).map(|_| rng.unit_f32() - 0.5).collect();
             assert_eq!(
                 index.search(&q, 10, None, &store.lookup()),
-                index.search_exact(&q, 10, &store.lookup())
+                VectorIndex::search_exact(&q, 10, store.vectors())
             );
         }
         // A concept's own vector finds it first, as soon as it is written.
