@@ -135,6 +135,8 @@ struct Scratch {
     candidates: BinaryHeap<Reverse<Near>>,
     /// Nearest first, at most the layer's beam width.
     nearest: Vec<Near>,
+    /// The neighbours of the candidate being widened that were not visited yet.
+    fresh: Vec<u32>,
 }
 
 impl Scratch {
@@ -230,7 +232,7 @@ impl Graph {
         s.nearest.push(entry);
         s.candidates.push(Reverse(entry));
         for layer in self.layers.iter().rev() {
-            Self::beam(s, layer, 1, &distance);
+            self.beam(s, layer, 1, &distance);
             // The best point found is where the next layer down starts.
             s.candidates.clear();
             s.candidates.extend(s.nearest.iter().copied().map(Reverse));
@@ -240,7 +242,7 @@ impl Graph {
                 s.visit(pid);
             }
         }
-        Self::beam(s, &self.zero, self.ef_search.max(1), &distance);
+        self.beam(s, &self.zero, self.ef_search.max(1), &distance);
         out.extend(
             s.nearest
                 .iter()
@@ -250,7 +252,7 @@ impl Graph {
 
     /// The search of one layer (the paper's algorithm 2): widens from the candidates through
     /// their neighbours, keeping the `ef` nearest points seen.
-    fn beam(s: &mut Scratch, layer: &Links, ef: usize, distance: &impl Fn(u32) -> f32) {
+    fn beam(&self, s: &mut Scratch, layer: &Links, ef: usize, distance: &impl Fn(u32) -> f32) {
         while let Some(Reverse(candidate)) = s.candidates.pop() {
             if s.nearest
                 .last()
@@ -258,10 +260,20 @@ impl Graph {
             {
                 break;
             }
+            let mut fresh = std::mem::take(&mut s.fresh);
+            fresh.clear();
             for &pid in layer.of(candidate.pid) {
-                if !s.visit(pid) {
-                    continue;
+                if s.visit(pid) {
+                    fresh.push(pid);
                 }
+            }
+            // Touching every code first lets their cache misses overlap instead of each
+            // distance waiting on its own.
+            std::hint::black_box(fresh.iter().fold(0i8, |a, &pid| {
+                let (_, q) = self.point(pid);
+                a ^ q.first().copied().unwrap_or(0) ^ q.last().copied().unwrap_or(0)
+            }));
+            for &pid in &fresh {
                 let near = Near {
                     distance: distance(pid),
                     pid,
@@ -274,6 +286,7 @@ impl Graph {
                     _ => {}
                 }
             }
+            s.fresh = fresh;
             s.nearest.truncate(ef);
         }
     }
