@@ -23,3 +23,35 @@ pub fn release_free_memory() {
 /// See the glibc version: other allocators return memory on their own terms.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn release_free_memory() {}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    fn resident_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        pages * 4096
+    }
+
+    #[test]
+    fn freed_pages_below_live_memory_go_back() {
+        // 96 MiB in small blocks, then one more block that stays: the others are freed below
+        // it, where the heap cannot shrink from its top on its own.
+        let mut blocks: Vec<Vec<u8>> = (0..96 * 1024).map(|i| vec![i as u8; 1024]).collect();
+        let pin = vec![1u8; 1024];
+        let full = resident_bytes();
+        blocks.clear();
+        blocks.shrink_to_fit();
+        let freed = resident_bytes();
+        super::release_free_memory();
+        let released = resident_bytes();
+        assert!(
+            released + 64 * 1024 * 1024 < full,
+            "resident {full} with the blocks, {freed} after freeing them, {released} after release"
+        );
+        assert_eq!(pin[0], 1);
+    }
+}
