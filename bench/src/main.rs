@@ -1117,16 +1117,6 @@ fn recovery(s: &Scale, rows: &mut Vec<Row>) {
     });
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 /// 9: resident memory against the raw data size, measured in a fresh process so that memory
 /// freed by the other workloads cannot hide (or inflate) what this one uses.
 fn resident(s: &Scale, rows: &mut Vec<Row>) {
@@ -1179,7 +1169,7 @@ fn resident(s: &Scale, rows: &mut Vec<Row>) {
 fn resident_child(concepts: usize) {
     let dir = tempfile::tempdir().expect("temp");
     let mut rng = Rng::new(9);
-    let before = rss_bytes();
+    let before = sutra_server::heap::resident_bytes();
     let (mut memory, _) = Memory::open(
         FileStorage::open(&dir.path().join("w9")).expect("storage"),
         Options::default(),
@@ -1202,7 +1192,7 @@ fn resident_child(concepts: usize) {
     }
     // Measured twice: with every vector in the exact fresh tier (just written), and after the
     // HNSW graph is built over all of them (what a memory settles into).
-    let fresh = rss_bytes().saturating_sub(before);
+    let fresh = sutra_server::heap::resident_bytes().saturating_sub(before);
     // Printed at once: the sealing below takes minutes at 1,000,000.
     println!("{fresh} {raw}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -1211,7 +1201,7 @@ fn resident_child(concepts: usize) {
     // What the server's indexer does after a round of builds: the build's freed temporaries go
     // back to the system.
     sutra_server::heap::release_free_memory();
-    let sealed = rss_bytes().saturating_sub(before);
+    let sealed = sutra_server::heap::resident_bytes().saturating_sub(before);
     println!("{sealed} {}", started.elapsed().as_millis());
     drop(memory);
 }

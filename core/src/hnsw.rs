@@ -136,7 +136,7 @@ struct Scratch {
     /// Nearest first, at most the layer's beam width.
     nearest: Vec<Near>,
     /// The neighbours of the candidate being widened that were not visited yet.
-    fresh: Vec<u32>,
+    unvisited: Vec<u32>,
 }
 
 impl Scratch {
@@ -260,20 +260,20 @@ impl Graph {
             {
                 break;
             }
-            let mut fresh = std::mem::take(&mut s.fresh);
-            fresh.clear();
+            let mut unvisited = std::mem::take(&mut s.unvisited);
+            unvisited.clear();
             for &pid in layer.of(candidate.pid) {
                 if s.visit(pid) {
-                    fresh.push(pid);
+                    unvisited.push(pid);
                 }
             }
             // Touching every code first lets their cache misses overlap instead of each
             // distance waiting on its own.
-            std::hint::black_box(fresh.iter().fold(0i8, |a, &pid| {
+            std::hint::black_box(unvisited.iter().fold(0i8, |a, &pid| {
                 let (_, q) = self.point(pid);
                 a ^ q.first().copied().unwrap_or(0) ^ q.last().copied().unwrap_or(0)
             }));
-            for &pid in &fresh {
+            for &pid in &unvisited {
                 let near = Near {
                     distance: distance(pid),
                     pid,
@@ -286,7 +286,7 @@ impl Graph {
                     _ => {}
                 }
             }
-            s.fresh = fresh;
+            s.unvisited = unvisited;
             s.nearest.truncate(ef);
         }
     }
