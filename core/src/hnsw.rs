@@ -30,9 +30,9 @@ use crate::vector::{similarity, Entry};
 /// An empty neighbour slot in instant-distance's layout.
 const NONE: u32 = u32::MAX;
 /// Neighbour slots per node in the bottom layer of instant-distance's layout (its `2 · M`).
-pub(crate) const ZERO_SLOTS: usize = 64;
+const ZERO_SLOTS: usize = 64;
 /// Neighbour slots per node in the layers above (its `M`).
-pub(crate) const UPPER_SLOTS: usize = 32;
+const UPPER_SLOTS: usize = 32;
 /// Most elements reserved ahead from a length read in a stored graph: a forged length cannot
 /// make the decoder allocate more than the bytes it actually reads justify.
 const RESERVE_MAX: usize = 1 << 16;
@@ -50,7 +50,7 @@ fn reserve<const TRUSTED: bool>(hint: Option<usize>) -> usize {
 }
 
 /// One layer's neighbour lists, end to end: node `i`'s are `ids[ends[i - 1]..ends[i]]`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 struct Links {
     ends: Vec<usize>,
     ids: Vec<u32>,
@@ -85,7 +85,6 @@ impl Links {
 
 /// A built graph, packed. Point ids are instant-distance's: point 0 is the entry point and the
 /// points of each upper layer are the first ones.
-#[derive(Debug, PartialEq)]
 pub(crate) struct Graph {
     ef_search: usize,
     dimension: usize,

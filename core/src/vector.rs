@@ -94,12 +94,6 @@ impl Code {
         let scale = quantize(v, inv_norm, &mut q);
         Code { scale, q }
     }
-
-    /// The approximate cosine similarity of the unit vectors two codes stand for.
-    #[cfg(test)]
-    fn similarity(&self, other: &Code) -> f32 {
-        similarity(self.scale, &self.q, other.scale, &other.q)
-    }
 }
 
 /// Appends the components of `v`'s unit vector (`v` scaled by `inv_norm`, its inverse norm),
@@ -187,7 +181,6 @@ trait Ann {
 pub struct Sealed {
     graph: Graph,
     params: HnswParams,
-    len: usize,
     /// The segments (by id) this graph replaces when installed; not stored.
     replaces: Vec<u32>,
 }
@@ -214,7 +207,6 @@ impl TryFrom<SealedImage> for Sealed {
         Ok(Sealed {
             graph,
             params: image.params,
-            len: image.len,
             replaces: Vec::new(),
         })
     }
@@ -231,7 +223,7 @@ impl Serialize for Sealed {
         SealedOut {
             map: self.graph.image(),
             params: self.params,
-            len: self.len,
+            len: self.graph.len(),
         }
         .serialize(s)
     }
@@ -250,7 +242,7 @@ impl Ann for Sealed {
         self.params.ef_search
     }
     fn len(&self) -> usize {
-        self.len
+        self.graph.len()
     }
 }
 
@@ -290,7 +282,6 @@ impl SealInput {
             params,
             replaces,
         } = self;
-        let len = entries.len();
         let map = build_map(&scales, &codes, dimension, entries, params);
         // Sized first, so the bytes are one allocation of their exact size.
         let bytes = postcard::experimental::serialized_size(&map)
@@ -303,7 +294,6 @@ impl SealInput {
         Ok(Sealed {
             graph: Graph::try_from(image)?,
             params,
-            len,
             replaces,
         })
     }
@@ -547,9 +537,11 @@ pub struct VectorIndex {
     next_vseq: u64,
 }
 
-/// What a snapshot keeps of the index.
-pub(crate) struct IndexImage {
-    pub segments: Vec<Sealed>,
+/// What a snapshot keeps of the index: its segments as `S` (borrowed [`Sealed`] graphs when
+/// encoding, [`SealedImage`]s when decoding, [`Sealed`] graphs once checked).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IndexImage<S = Sealed> {
+    pub segments: Vec<S>,
     /// Current versions, sorted by id.
     pub current: Vec<(ConceptId, u64)>,
     pub next_vseq: u64,
@@ -916,11 +908,11 @@ impl VectorIndex {
     }
 
     /// The image a snapshot stores.
-    pub(crate) fn image(&self) -> IndexImageRef<'_> {
+    pub(crate) fn image(&self) -> IndexImage<&Sealed> {
         let mut current: Vec<(ConceptId, u64)> =
             self.current.iter().map(|(k, v)| (*k, v.vseq)).collect();
         current.sort_unstable();
-        IndexImageRef {
+        IndexImage {
             segments: self.segments.iter().map(|s| &s.graph).collect(),
             current,
             next_vseq: self.next_vseq,
@@ -980,14 +972,8 @@ impl VectorIndex {
 /// [`crate::hnsw`]): a graph that passed its checksum but is inconsistent (a bug, or a crafted
 /// file) is refused here rather than followed by a later search.
 pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<IndexImage, String> {
-    #[derive(Deserialize)]
-    struct Stored {
-        segments: Vec<SealedImage>,
-        current: Vec<(ConceptId, u64)>,
-        next_vseq: u64,
-    }
     // (Checked after decoding, not inside: postcard keeps no message of a decoder's own error.)
-    let stored = match postcard::take_from_bytes::<Stored>(bytes) {
+    let stored = match postcard::take_from_bytes::<IndexImage<SealedImage>>(bytes) {
         Ok((stored, [])) => stored,
         Ok((_, rest)) => {
             return Err(format!(
@@ -1010,7 +996,7 @@ pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<Index
         if let Some(s) = image
             .segments
             .iter()
-            .find(|s| s.len > 0 && s.graph.dimension() != dim as usize)
+            .find(|s| s.graph.len() > 0 && s.graph.dimension() != dim as usize)
         {
             return Err(format!(
                 "vector graph holds points of dimension {}, expected {dim}",
@@ -1019,14 +1005,6 @@ pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<Index
         }
     }
     Ok(image)
-}
-
-/// Borrowed form of [`IndexImage`] for encoding.
-#[derive(Serialize)]
-pub(crate) struct IndexImageRef<'a> {
-    pub segments: Vec<&'a Sealed>,
-    pub current: Vec<(ConceptId, u64)>,
-    pub next_vseq: u64,
 }
 
 #[cfg(test)]
@@ -1096,9 +1074,10 @@ mod tests {
         let b: Vec<f32> = (0..128).map(|i| (i as f32 * 0.2).cos()).collect();
         let (ia, ib) = (inv_norm(&a), inv_norm(&b));
         let exact = 1.0 - dot(&a, &b) * ia * ib;
-        let coded = 1.0 - Code::new(&a, ia).similarity(&Code::new(&b, ib));
+        let (ca, cb) = (Code::new(&a, ia), Code::new(&b, ib));
+        let coded = 1.0 - similarity(ca.scale, &ca.q, cb.scale, &cb.q);
         assert!((exact - coded).abs() < 0.01, "{exact} vs {coded}");
-        assert!((1.0 - Code::new(&a, ia).similarity(&Code::new(&a, ia))).abs() < 0.01);
+        assert!((1.0 - similarity(ca.scale, &ca.q, ca.scale, &ca.q)).abs() < 0.01);
     }
 
     #[test]
@@ -1161,9 +1140,9 @@ mod tests {
         for n in [0, 1, 5, 300] {
             let bytes = image_bytes(n);
             let image = decode_image(&bytes, Some(3)).expect("a real graph passes the checks");
-            let sizes: Vec<usize> = image.segments.iter().map(|s| s.len).collect();
+            let sizes: Vec<usize> = image.segments.iter().map(|s| s.graph.len()).collect();
             assert_eq!(sizes, vec![n as usize]);
-            let again = postcard::to_allocvec(&IndexImageRef {
+            let again = postcard::to_allocvec(&IndexImage {
                 segments: image.segments.iter().collect(),
                 current: image.current.clone(),
                 next_vseq: image.next_vseq,
