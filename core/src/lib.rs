@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod adjacency;
+mod concepts;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "json")]
@@ -36,7 +37,10 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use graph::{Direction, Listing, Neighbourhood, Path, PathOptions, PathsResult, Step};
 pub use id::ConceptId;
-pub use model::{Association, AssociationKey, Concept, ConceptInput, Kind, KindSet, Metadata, Op};
+pub use model::{
+    Association, AssociationKey, Concept, ConceptInput, ConceptMetadata, Kind, KindSet, Metadata,
+    Op,
+};
 pub use query::{Hit, Page, StateCounts};
 pub use state::Db;
 pub use storage::{SnapshotBytes, Storage, StorageError};

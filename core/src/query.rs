@@ -7,7 +7,6 @@ use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
 use crate::vector::{VectorCounts, VectorIndex};
-use std::ops::Bound;
 
 /// One page of a concept scan.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,11 +55,7 @@ impl Db {
     /// Concepts in id order, starting after `after`, at most `limit` (1..=1000).
     pub fn scan(&self, after: Option<ConceptId>, limit: u32) -> Result<Page<'_>> {
         Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut iter = self
-            .concepts
-            .range((start, Bound::Unbounded))
-            .map(|(_, c)| c);
+        let mut iter = self.concepts.after(after);
         let concepts: Vec<&Concept> = iter.by_ref().take(limit as usize).collect();
         let next = if iter.next().is_some() {
             concepts.last().map(|c| c.id)
@@ -81,11 +76,10 @@ impl Db {
         limit: u32,
     ) -> Result<Page<'_>> {
         Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut concepts = Vec::new();
         let mut examined = 0usize;
-        let mut iter = self.concepts.range((start, Bound::Unbounded)).peekable();
-        while let Some((id, c)) = iter.next() {
+        let mut iter = self.concepts.after(after).peekable();
+        while let Some(c) = iter.next() {
             examined += 1;
             if c.content.starts_with(prefix) {
                 concepts.push(c);
@@ -94,7 +88,7 @@ impl Db {
             if more && (concepts.len() == limit as usize || examined == SCAN_EXAMINED_MAX) {
                 return Ok(Page {
                     concepts,
-                    next: Some(*id),
+                    next: Some(c.id),
                 });
             }
         }
@@ -212,8 +206,8 @@ impl Db {
     pub fn search_vectors_exact(&self, query: &[f32], k: u32) -> Vec<Hit> {
         let vectors = self
             .concepts
-            .iter()
-            .filter_map(|(id, c)| Some((*id, c.embedding.as_deref()?)));
+            .values()
+            .filter_map(|c| Some((c.id, c.embedding.as_deref()?)));
         VectorIndex::search_exact(query, k as usize, vectors)
             .into_iter()
             .map(|(id, score)| Hit { id, score })

@@ -11,6 +11,7 @@
 //! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
 //! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
 
+use crate::concepts::Concepts;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::model::{Association, Metadata};
@@ -69,7 +70,7 @@ struct ConceptOut<'a> {
 #[derive(Deserialize)]
 struct ConceptIn {
     id: ConceptId,
-    content: String,
+    content: Box<str>,
     has_vector: bool,
     strength: f32,
     confidence: f32,
@@ -345,6 +346,7 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
     let mut previous: Option<ConceptId> = None;
+    let mut loaded = Vec::with_capacity(concepts.len());
     for c in concepts {
         if previous.is_some_and(|p| p >= c.id) {
             return bad(format!(
@@ -354,7 +356,7 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
         }
         previous = Some(c.id);
         let embedding = if c.has_vector {
-            let v: Vec<f32> = floats.by_ref().take(dim).collect();
+            let v: Box<[f32]> = floats.by_ref().take(dim).collect();
             if v.len() != dim || dim == 0 {
                 return bad("vectors section ends before the last vector".into());
             }
@@ -362,20 +364,18 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
         } else {
             None
         };
-        db.concepts.insert(
-            c.id,
-            crate::model::Concept {
-                id: c.id,
-                content: c.content,
-                embedding,
-                strength: c.strength,
-                confidence: c.confidence,
-                metadata: c.metadata,
-                created_ms: c.created_ms,
-                updated_ms: c.updated_ms,
-            },
-        );
+        loaded.push(crate::model::Concept {
+            id: c.id,
+            content: c.content,
+            embedding,
+            strength: c.strength,
+            confidence: c.confidence,
+            metadata: c.metadata.into(),
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+        });
     }
+    db.concepts = Concepts::from_concepts(loaded);
     for a in associations {
         if !db.concepts.contains_key(&a.source) || !db.concepts.contains_key(&a.target) {
             return bad(format!(

@@ -2,13 +2,13 @@
 //! index, and the validation and application of operations.
 
 use crate::adjacency::Adjacency;
+use crate::concepts::Concepts;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::limits::BATCH_OPS_MAX;
 use crate::model::{check_dimension, Association, AssociationKey, Concept, Kind, Op};
 use crate::vector::{HnswParams, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeMap;
 
 /// The stored part of an association (its key is where it is stored).
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -21,7 +21,7 @@ pub(crate) struct EdgeData {
 
 /// Everything readers see: the state as of the last applied (acknowledged) record.
 pub struct Db {
-    pub(crate) concepts: BTreeMap<ConceptId, Concept>,
+    pub(crate) concepts: Concepts,
     /// The associations, both ways.
     pub(crate) links: Adjacency,
     pub(crate) dimension: Option<u32>,
@@ -33,7 +33,7 @@ pub struct Db {
 impl Db {
     pub(crate) fn new(params: HnswParams) -> Self {
         Db {
-            concepts: BTreeMap::new(),
+            concepts: Concepts::default(),
             links: Adjacency::default(),
             dimension: None,
             vectors: VectorIndex::new(params),
@@ -89,19 +89,16 @@ impl Db {
                     }
                     None => self.vectors.remove(&id),
                 }
-                self.concepts.insert(
+                self.concepts.insert(Concept {
                     id,
-                    Concept {
-                        id,
-                        content,
-                        embedding,
-                        strength,
-                        confidence,
-                        metadata,
-                        created_ms,
-                        updated_ms: at_ms,
-                    },
-                );
+                    content: content.into_boxed_str(),
+                    embedding: embedding.map(Vec::into_boxed_slice),
+                    strength,
+                    confidence,
+                    metadata: metadata.into(),
+                    created_ms,
+                    updated_ms: at_ms,
+                });
             }
             Op::DeleteConcept { id } => {
                 if self.concepts.remove(&id).is_none() {

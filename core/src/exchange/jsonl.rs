@@ -86,11 +86,11 @@ pub fn header(dimension: Option<u32>) -> String {
 pub fn concept_line(c: &Concept) -> String {
     line(&Line::Concept {
         id: c.id.to_string(),
-        content: c.content.clone(),
-        embedding: c.embedding.clone(),
+        content: c.content.to_string(),
+        embedding: c.embedding.as_deref().map(<[f32]>::to_vec),
         strength: c.strength,
         confidence: c.confidence,
-        metadata: c.metadata.clone(),
+        metadata: Metadata::clone(&c.metadata),
         created_ms: c.created_ms,
         updated_ms: c.updated_ms,
     })

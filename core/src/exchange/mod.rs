@@ -340,7 +340,7 @@ pub fn paths(db: &Db, body: &PathsBody) -> Result<Value> {
         .iter()
         .map(|p| {
             json!({
-                "concepts": p.concepts.iter().map(|id| json!({"id": id.to_string(), "content": db.concept(*id).map(|c| c.content.as_str())})).collect::<Vec<_>>(),
+                "concepts": p.concepts.iter().map(|id| json!({"id": id.to_string(), "content": db.concept(*id).map(|c| &*c.content)})).collect::<Vec<_>>(),
                 "steps": p.steps.iter().map(|s| json!({
                     "from": s.from().to_string(),
                     "to": s.to().to_string(),
@@ -371,7 +371,7 @@ pub struct SearchBody {
 }
 
 fn hits_json(db: &Db, hits: &[Hit]) -> Value {
-    json!({"hits": hits.iter().map(|h| json!({"id": h.id.to_string(), "score": num(h.score), "content": db.concept(h.id).map(|c| c.content.as_str())})).collect::<Vec<_>>()})
+    json!({"hits": hits.iter().map(|h| json!({"id": h.id.to_string(), "score": num(h.score), "content": db.concept(h.id).map(|c| &*c.content)})).collect::<Vec<_>>()})
 }
 
 /// Runs a vector search.
@@ -499,7 +499,7 @@ pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<Value>
     Ok(json!({
         "concepts": n.concepts.iter().map(|(cid, hops)| {
             let c = db.concept(*cid);
-            json!({"id": cid.to_string(), "hops": hops, "content": c.map(|c| c.content.as_str()), "strength": c.map(|c| num(c.strength)), "confidence": c.map(|c| num(c.confidence))})
+            json!({"id": cid.to_string(), "hops": hops, "content": c.map(|c| &*c.content), "strength": c.map(|c| num(c.strength)), "confidence": c.map(|c| num(c.confidence))})
         }).collect::<Vec<_>>(),
         "associations": n.associations.iter().map(association_json).collect::<Vec<_>>(),
         "truncated": n.truncated,
