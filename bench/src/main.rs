@@ -1167,6 +1167,8 @@ fn resident(s: &Scale, rows: &mut Vec<Row>) {
 
 /// The child of [`resident`]: builds the memory and prints "used raw" in bytes.
 fn resident_child(concepts: usize) {
+    // Set up as the server sets its process up.
+    sutra_server::heap::configure_allocator();
     let dir = tempfile::tempdir().expect("temp");
     let mut rng = Rng::new(9);
     let before = sutra_server::heap::resident_bytes();

@@ -100,6 +100,7 @@ enum Command {
 
 /// Runs the command line; returns the exit code.
 pub fn main() -> i32 {
+    crate::heap::configure_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve {
