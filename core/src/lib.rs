@@ -19,6 +19,7 @@ pub mod exchange;
 pub mod graph;
 mod hnsw;
 pub mod id;
+mod id_table;
 pub mod limits;
 pub mod model;
 pub mod query;

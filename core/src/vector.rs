@@ -19,7 +19,7 @@
 
 use crate::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
 use crate::id::ConceptId;
-use rustc_hash::FxHashMap;
+use crate::id_table::IdTable;
 use serde::{Deserialize, Serialize};
 
 /// Cosine similarity needs unit vectors; the dot product of two of them is the similarity.
@@ -528,7 +528,7 @@ pub const SEGMENTS_SOFT_MAX: usize = 2 * MERGE_FANOUT;
 pub struct VectorIndex {
     params: HnswParams,
     /// Version, inverse norm and segment of every concept that has a vector.
-    current: FxHashMap<ConceptId, Live>,
+    current: IdTable<Live>,
     /// Vectors not (validly) in a segment, scanned in full by their codes.
     fresh: Fresh,
     segments: Vec<Segment>,
@@ -552,7 +552,7 @@ impl VectorIndex {
     pub fn new(params: HnswParams) -> Self {
         VectorIndex {
             params,
-            current: FxHashMap::default(),
+            current: IdTable::default(),
             fresh: Fresh::default(),
             segments: Vec::new(),
             next_segment: 1,
@@ -927,18 +927,16 @@ impl VectorIndex {
     ) -> Result<Self, String> {
         let mut index = VectorIndex::new(params);
         index.next_vseq = image.next_vseq;
-        index.current = image
-            .current
-            .into_iter()
-            .map(|(id, vseq)| {
-                let live = Live {
-                    vseq,
-                    inv_norm: 0.0,
-                    place: 0,
-                };
-                (id, live)
-            })
-            .collect();
+        let versions = image.current.into_iter().map(|(id, vseq)| {
+            let live = Live {
+                vseq,
+                inv_norm: 0.0,
+                place: 0,
+            };
+            (id, live)
+        });
+        index.current = IdTable::from_sorted(versions.collect())
+            .map_err(|id| format!("vector index lists concept {id} out of order"))?;
         let mut with_vectors = 0usize;
         for (id, vector) in embeddings {
             with_vectors += 1;
@@ -1025,7 +1023,7 @@ mod tests {
 
     /// The concepts' embeddings, which the index looks vectors up in.
     #[derive(Default)]
-    struct Store(FxHashMap<ConceptId, Vec<f32>>);
+    struct Store(rustc_hash::FxHashMap<ConceptId, Vec<f32>>);
 
     impl Store {
         fn put(&mut self, index: &mut VectorIndex, id: ConceptId, vector: Vec<f32>) {
