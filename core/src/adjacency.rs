@@ -8,7 +8,8 @@
 //! id) is looked up in a hash map.
 //!
 //! A hub's lists (more than a thousand associations) are ordered trees instead, so that adding
-//! or removing one of its associations stays logarithmic.
+//! or removing one of its associations stays logarithmic; a hub that shrinks under half that
+//! gets flat lists back.
 //!
 //! Each list is kept in the order of the other end's concept id, then kind — the order in which
 //! callers see associations — so answers never depend on slot numbers, which differ between a
@@ -35,6 +36,10 @@ const SCAN_MAX: usize = 16;
 /// Lists longer than this become ordered trees, so that a hub's insertions and removals stay
 /// logarithmic instead of moving the whole list each time.
 const TREE_MIN: usize = 1024;
+
+/// A tree shorter than this becomes a flat list again (half of [`TREE_MIN`], so that a list
+/// whose length goes back and forth around it does not change form at every step).
+const FLAT_MAX: usize = TREE_MIN / 2;
 
 fn key(ids: &[ConceptId], link: &Link) -> (ConceptId, Kind) {
     (ids[link.slot as usize], link.kind)
@@ -186,7 +191,25 @@ impl OutList {
                 }
                 None => false,
             },
-            OutList::Tree(tree) => tree.remove(&(id, kind)).is_some(),
+            OutList::Tree(tree) => {
+                let removed = tree.remove(&(id, kind)).is_some();
+                if tree.len() < FLAT_MAX {
+                    let (links, data) = tree
+                        .iter()
+                        .map(|((_, kind), (slot, d))| {
+                            (
+                                Link {
+                                    slot: *slot,
+                                    kind: *kind,
+                                },
+                                *d,
+                            )
+                        })
+                        .unzip();
+                    *self = OutList::Flat { links, data };
+                }
+                removed
+            }
         }
     }
 }
@@ -277,6 +300,16 @@ impl IncList {
             }
             IncList::Tree(tree) => {
                 tree.remove(&(id, kind));
+                if tree.len() < FLAT_MAX {
+                    let links = tree
+                        .iter()
+                        .map(|((_, kind), slot)| Link {
+                            slot: *slot,
+                            kind: *kind,
+                        })
+                        .collect();
+                    *self = IncList::Flat(links);
+                }
             }
         }
     }
@@ -624,6 +657,57 @@ mod tests {
     #[test]
     fn a_hub_matches_an_ordered_map_through_random_changes() {
         random_walk(3000, 40, 30_000, 7_500);
+    }
+
+    /// A hub's lists become trees past [`TREE_MIN`] and flat again under [`FLAT_MAX`] as it
+    /// loses associations, in order and with their data throughout.
+    #[test]
+    fn a_shrinking_hub_turns_flat_again() {
+        let hub = ConceptId(0);
+        let n = TREE_MIN as u64 + 200;
+        let mut adj = Adjacency::default();
+        // Others in an order unrelated to their ids.
+        let others: Vec<ConceptId> = (0..n)
+            .map(|i| ConceptId(u128::from(1 + (i * 7919) % n)))
+            .collect();
+        for (i, other) in others.iter().enumerate() {
+            adj.insert(hub, *other, Kind::Semantic, data(i as u64));
+            adj.insert(*other, hub, Kind::Causal, data(i as u64));
+        }
+        let forms = |adj: &Adjacency| {
+            let node = adj.node(adj.slot(&hub).expect("the hub has a slot"));
+            (
+                matches!(node.out, OutList::Tree(_)),
+                matches!(node.inc, IncList::Tree(_)),
+            )
+        };
+        assert_eq!(forms(&adj), (true, true));
+        for (removed, other) in others.iter().enumerate() {
+            assert!(adj.remove(&hub, other, Kind::Semantic));
+            assert!(adj.remove(other, &hub, Kind::Causal));
+            let left = others.len() - removed - 1;
+            if left == 0 {
+                break;
+            }
+            let flat = left < FLAT_MAX;
+            assert_eq!(forms(&adj), (!flat, !flat), "{left} left");
+            if left.is_multiple_of(97) || left == FLAT_MAX - 1 || left == FLAT_MAX {
+                let mut want: Vec<(ConceptId, EdgeData)> = others[removed + 1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, o)| (*o, data((removed + 1 + j) as u64)))
+                    .collect();
+                want.sort_by_key(|(o, _)| *o);
+                let out: Vec<(ConceptId, EdgeData)> =
+                    adj.outgoing(&hub).map(|(t, _, d)| (t, *d)).collect();
+                assert_eq!(out, want, "{left} left");
+                let inc: Vec<(ConceptId, EdgeData)> =
+                    adj.incoming(&hub).map(|(s, _, d)| (s, *d)).collect();
+                assert_eq!(inc, want, "{left} left");
+                assert_eq!(adj.get(&hub, &want[0].0, Kind::Semantic), Some(&want[0].1));
+            }
+        }
+        assert_eq!((adj.len(), adj.slot(&hub)), (0, None));
     }
 
     /// Adding a hub's associations in random order stays fast (flat lists would move the whole
