@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 const CHANGES_MIN: usize = 1024;
 /// The directory has about one bucket per this many entries of the array.
 const BUCKET_ENTRIES: usize = 8;
-/// The directory has at most 2^this buckets (16 MiB of offsets).
+/// The directory has at most 2^this buckets (32 MiB of offsets).
 const DIRECTORY_BITS_MAX: u32 = 22;
 
 pub(crate) struct IdTable<V> {
@@ -25,7 +25,7 @@ pub(crate) struct IdTable<V> {
     gone: Vec<u64>,
     gone_count: usize,
     /// `sorted[directory[b]..directory[b + 1]]` holds the ids whose top `bits` bits are `b`.
-    directory: Vec<u32>,
+    directory: Vec<usize>,
     bits: u32,
     /// Ids not in `sorted` (not even removed).
     added: FxHashMap<ConceptId, V>,
@@ -135,7 +135,7 @@ impl<V: Copy> IdTable<V> {
     /// Where `id` is in `sorted`, removed or not.
     fn position(&self, id: &ConceptId) -> Option<usize> {
         let b = self.bucket(id);
-        let (start, end) = (self.directory[b] as usize, self.directory[b + 1] as usize);
+        let (start, end) = (self.directory[b], self.directory[b + 1]);
         self.sorted[start..end]
             .binary_search_by(|(k, _)| k.cmp(id))
             .ok()
@@ -178,12 +178,12 @@ impl<V: Copy> IdTable<V> {
         let mut directory = Vec::with_capacity(buckets + 1);
         let mut at = 0usize;
         for b in 0..buckets {
-            directory.push(at as u32);
+            directory.push(at);
             while at < n && self.bucket(&self.sorted[at].0) == b {
                 at += 1;
             }
         }
-        directory.push(n as u32);
+        directory.push(n);
         self.directory = directory;
         self.gone = vec![0; n.div_ceil(64)];
         self.gone_count = 0;
