@@ -116,6 +116,26 @@ impl<V: Copy> IdTable<V> {
             .chain(self.added.iter())
     }
 
+    /// Every entry, in id order: the sorted array merged with the added entries (only those
+    /// are sorted here, a small part).
+    pub fn to_sorted_vec(&self) -> Vec<(ConceptId, V)> {
+        let mut added: Vec<(ConceptId, V)> = self.added.iter().map(|(k, v)| (*k, *v)).collect();
+        added.sort_unstable_by_key(|(id, _)| *id);
+        let mut merged = Vec::with_capacity(self.len());
+        let mut added = added.into_iter().peekable();
+        for (i, &(id, v)) in self.sorted.iter().enumerate() {
+            if self.is_gone(i) {
+                continue;
+            }
+            while let Some(a) = added.next_if(|(a, _)| *a < id) {
+                merged.push(a);
+            }
+            merged.push((id, v));
+        }
+        merged.extend(added);
+        merged
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &ConceptId> {
         self.iter().map(|(id, _)| id)
     }
@@ -150,20 +170,8 @@ impl<V: Copy> IdTable<V> {
 
     /// Merges the added entries into the sorted ones, leaving the removed ones out.
     fn rebuild(&mut self) {
-        let mut added: Vec<(ConceptId, V)> = std::mem::take(&mut self.added).into_iter().collect();
-        added.sort_unstable_by_key(|(id, _)| *id);
-        let mut merged = Vec::with_capacity(self.len());
-        let mut added = added.into_iter().peekable();
-        for (i, &(id, v)) in self.sorted.iter().enumerate() {
-            if self.is_gone(i) {
-                continue;
-            }
-            while let Some(a) = added.next_if(|(a, _)| *a < id) {
-                merged.push(a);
-            }
-            merged.push((id, v));
-        }
-        merged.extend(added);
+        let merged = self.to_sorted_vec();
+        self.added = FxHashMap::default();
         self.set_sorted(merged);
     }
 
@@ -211,6 +219,7 @@ mod tests {
         all.sort_unstable();
         let expected: Vec<(ConceptId, u64)> = model.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(all, expected);
+        assert_eq!(table.to_sorted_vec(), expected);
     }
 
     #[test]

@@ -909,9 +909,12 @@ impl VectorIndex {
 
     /// The image a snapshot stores.
     pub(crate) fn image(&self) -> IndexImage<&Sealed> {
-        let mut current: Vec<(ConceptId, u64)> =
-            self.current.iter().map(|(k, v)| (*k, v.vseq)).collect();
-        current.sort_unstable();
+        let current: Vec<(ConceptId, u64)> = self
+            .current
+            .to_sorted_vec()
+            .into_iter()
+            .map(|(id, live)| (id, live.vseq))
+            .collect();
         IndexImage {
             segments: self.segments.iter().map(|s| &s.graph).collect(),
             current,
