@@ -232,6 +232,8 @@ pub struct Memory<S: Storage> {
     staged: Vec<(u64, Vec<Op>)>,
     next_seq: u64,
     log_bytes: u64,
+    /// Size of the snapshot last loaded or written (0: none yet).
+    snapshot_bytes: u64,
 }
 
 impl<S: Storage> Memory<S> {
@@ -240,7 +242,7 @@ impl<S: Storage> Memory<S> {
     /// ones, or a snapshot that fails its checks.
     pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
-        let (mut db, snapshot_seq) = load_snapshot(&mut storage, options.hnsw)?;
+        let (mut db, snapshot_seq, snapshot_bytes) = load_snapshot(&mut storage, options.hnsw)?;
         report.snapshot_seq = snapshot_seq;
         let covered = db.last_seq;
         let len = storage.log_len().map_err(storage_err("log length"))?;
@@ -291,6 +293,7 @@ impl<S: Storage> Memory<S> {
             staged: Vec::new(),
             next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
             log_bytes,
+            snapshot_bytes,
         };
         if let Some(dimension) = options.dimension {
             match existing_dimension {
@@ -444,6 +447,7 @@ impl<S: Storage> Memory<S> {
             return Err(self.poison(e));
         }
         self.set_log_bytes(LOG_HEADER_BYTES);
+        self.snapshot_bytes = bytes.len() as u64;
         self.shared.status().checkpoint_seq = Some(seq);
         Ok(CheckpointReport {
             seq,
@@ -455,6 +459,11 @@ impl<S: Storage> Memory<S> {
     /// Size of the log in bytes, staged batches included.
     pub fn log_bytes(&self) -> u64 {
         self.log_bytes
+    }
+
+    /// Size of the snapshot last loaded or written, in bytes (0 if there is none yet).
+    pub fn snapshot_bytes(&self) -> u64 {
+        self.snapshot_bytes
     }
 
     /// Freezes, builds and installs the vector index on this thread (hosts with threads do the
@@ -505,17 +514,20 @@ fn reset_log<S: Storage>(storage: &mut S, base_seq: u64) -> Result<()> {
 }
 
 /// Decodes the snapshot, if there is one.
-fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, Option<u64>)> {
+/// The state a snapshot holds (an empty one without a snapshot), the sequence number it covers
+/// and its size in bytes.
+fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, Option<u64>, u64)> {
     match storage
         .snapshot_read()
         .map_err(storage_err("snapshot read"))?
     {
         Some(bytes) => {
-            let db = snapshot::decode((*bytes).as_ref(), hnsw)?;
+            let bytes: &[u8] = (*bytes).as_ref();
+            let db = snapshot::decode(bytes, hnsw)?;
             let seq = db.last_seq;
-            Ok((db, Some(seq)))
+            Ok((db, Some(seq), bytes.len() as u64))
         }
-        None => Ok((Db::new(hnsw), None)),
+        None => Ok((Db::new(hnsw), None, 0)),
     }
 }
 
@@ -628,7 +640,7 @@ pub struct VerifyReport {
 /// in memory, changing nothing. A torn tail is reported (opening truncates it); corruption is
 /// returned as the error that opening would give.
 pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyReport> {
-    let (mut db, snapshot_seq) = load_snapshot(storage, hnsw)?;
+    let (mut db, snapshot_seq, _) = load_snapshot(storage, hnsw)?;
     let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
     if log_bytes < LOG_HEADER_BYTES {
         return Ok(VerifyReport {
