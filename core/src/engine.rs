@@ -9,7 +9,7 @@ use crate::model::Op;
 use crate::snapshot;
 use crate::state::{Db, Overlay};
 use crate::storage::{Storage, StorageError};
-use crate::vector::{HnswParams, SealInput, Sealed, VectorCounts};
+use crate::vector::{Built, HnswParams, SealInput, VectorCounts};
 use crate::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -209,16 +209,16 @@ impl Reader {
         })
     }
 
-    /// Installs a graph built from [`freeze_vectors`](Self::freeze_vectors) or
+    /// Installs what was built from [`freeze_vectors`](Self::freeze_vectors) or
     /// [`freeze_next_vectors`](Self::freeze_next_vectors); writes made since the freeze stay
     /// searchable and correct. The index is not logged: it is rebuilt from the data if lost, and
     /// a checkpoint stores it. False if another install overtook this one (nothing changed).
-    pub fn install_vectors(&self, sealed: Sealed) -> bool {
+    pub fn install_vectors(&self, built: Built) -> bool {
         let mut guard = self.shared.write();
         let db = &mut *guard;
         let concepts = &db.concepts;
         db.vectors
-            .install(sealed, &|id| concepts.get(id)?.embedding.as_deref())
+            .install(built, &|id| concepts.get(id)?.embedding.as_deref())
     }
 }
 

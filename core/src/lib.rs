@@ -17,6 +17,7 @@ pub mod error;
 #[cfg(feature = "json")]
 pub mod exchange;
 pub mod graph;
+mod growing;
 mod hnsw;
 pub mod id;
 mod id_table;
@@ -45,4 +46,4 @@ pub use model::{
 pub use query::{Hit, Page, StateCounts};
 pub use state::Db;
 pub use storage::{SnapshotBytes, Storage, StorageError};
-pub use vector::{HnswParams, SealInput, Sealed, VectorCounts};
+pub use vector::{Built, HnswParams, SealInput, Sealed, VectorCounts};
