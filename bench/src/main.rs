@@ -1340,7 +1340,12 @@ fn resident_child(concepts: usize) {
     println!("{fresh} {raw}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let started = Instant::now();
-    memory.seal_vectors().expect("seal the vectors");
+    if std::env::var_os("SUTRA_BENCH_9_GROW").is_some() {
+        // Indexed as the server indexes new vectors: inserted into the growing graph.
+        while memory.index_vectors_step(1).expect("insert the vectors") {}
+    } else {
+        memory.seal_vectors().expect("seal the vectors");
+    }
     // What the server's indexer does after a round of builds: the build's freed temporaries go
     // back to the system.
     sutra_server::heap::release_free_memory();

@@ -362,18 +362,23 @@ impl Growing {
                 codes.len()
             ));
         }
-        let mut ins = lock(&self.inserter);
-        let first = self.published.load(Ordering::Acquire);
-        if n.div_ceil(CHUNK) > self.chunks.len() - first {
+        let needed = n.div_ceil(CHUNK);
+        let left = self.chunks_left();
+        if needed > left {
             return Err(format!(
-                "growing graph is full: {n} vectors need {} chunks, {} left",
-                n.div_ceil(CHUNK),
-                self.chunks.len() - first
+                "growing graph is full: {n} vectors need {needed} chunks, {left} left"
             ));
         }
-        for (i, start) in (0..n).step_by(CHUNK).enumerate() {
+        // The lock is taken per chunk, so a packing (a checkpoint's) waits for one chunk's
+        // insertions at most, and finds every node it packs linked.
+        for start in (0..n).step_by(CHUNK) {
             let end = (start + CHUNK).min(n);
-            let c = first + i;
+            let mut ins = lock(&self.inserter);
+            let c = self.published.load(Ordering::Acquire);
+            if c >= self.chunks.len() {
+                // (Only if another inserter took the room checked above.)
+                return Err("growing graph is full".into());
+            }
             let levels: Vec<u8> = (start..end)
                 .map(|_| self.draw_level(&mut ins.rng) as u8)
                 .collect();
