@@ -205,16 +205,16 @@ impl Growing {
         Some(1.0 - similarity(scale, q, p_scale, p))
     }
 
+    /// Node `node`'s list in `layer`: its count and its slots.
+    fn slots(&self, node: u32, layer: usize) -> Option<(&AtomicU32, &[AtomicU32])> {
+        let (chunk, off) = self.chunk(node)?;
+        chunk.list(off, layer)?.split_first()
+    }
+
     /// Node `node`'s neighbours in `layer`, copied into `out`.
     fn neighbours(&self, node: u32, layer: usize, out: &mut Vec<u32>) {
         out.clear();
-        let Some(list) = self
-            .chunk(node)
-            .and_then(|(chunk, off)| chunk.list(off, layer))
-        else {
-            return;
-        };
-        let Some((count, slots)) = list.split_first() else {
+        let Some((count, slots)) = self.slots(node, layer) else {
             return;
         };
         let count = (count.load(Ordering::Acquire) as usize).min(slots.len());
@@ -506,13 +506,7 @@ impl Growing {
 
     /// Sets `node`'s list in `layer` (a new node's: nobody reads it before it is linked to).
     fn set_list(&self, node: u32, layer: usize, to: &[Near]) {
-        let Some(list) = self
-            .chunk(node)
-            .and_then(|(chunk, off)| chunk.list(off, layer))
-        else {
-            return;
-        };
-        let Some((count, slots)) = list.split_first() else {
+        let Some((count, slots)) = self.slots(node, layer) else {
             return;
         };
         let n = to.len().min(slots.len());
@@ -533,13 +527,7 @@ impl Growing {
         room: usize,
         (members, kept, scratch): (&mut Vec<Near>, &mut Vec<Near>, &mut Vec<Near>),
     ) {
-        let Some(list) = self
-            .chunk(to)
-            .and_then(|(chunk, off)| chunk.list(off, layer))
-        else {
-            return;
-        };
-        let Some((count, slots)) = list.split_first() else {
+        let Some((count, slots)) = self.slots(to, layer) else {
             return;
         };
         let room = room.min(slots.len());

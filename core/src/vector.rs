@@ -291,8 +291,9 @@ enum BuiltKind {
     Retired { id: u32, sealed: Sealed },
 }
 
-/// A frozen set of vectors, ready to be built into a segment of the sealed tier: what each
-/// stands for, and its code (scales and components end to end).
+/// One piece of background indexing, frozen: vectors (what each stands for, and its code,
+/// scales and components end to end) to insert into the growing graph or to build a segment
+/// from, or the growing graph to pack.
 pub struct SealInput {
     entries: Vec<Entry>,
     scales: Vec<f32>,
@@ -322,11 +323,13 @@ impl SealInput {
         matches!(&self.work, Work::Build { replaces } if !replaces.is_empty())
     }
 
-    /// Builds the graph. Slow (seconds for 100,000 vectors); call it on whatever thread the host
-    /// chooses. Deterministic: the same view gives the same graph. instant-distance builds it;
-    /// it is then packed (see [`crate::hnsw`]) by way of its stored form, which is also how a
-    /// snapshot loads it. An error means that packing refused what instant-distance built, i.e.
-    /// a bug; the vectors stay in the fresh tier, searched exactly.
+    /// Does the work: slow (seconds for 100,000 vectors); call it on whatever thread the host
+    /// chooses. Insertions go into the growing graph, which searches keep reading meanwhile;
+    /// a pack copies the growing graph into the segments' layout. A segment is built by
+    /// instant-distance, deterministically (the same view gives the same graph), then packed
+    /// (see [`crate::hnsw`]) by way of its stored form, which is also how a snapshot loads it;
+    /// an error there means that packing refused what instant-distance built, i.e. a bug; the
+    /// vectors stay in the fresh tier, searched exactly.
     ///
     /// An insertion into the growing graph is refused only if the graph has no room (the index
     /// never asks for more than it has) or the codes are not of its dimension.
@@ -625,11 +628,11 @@ struct GrowingSegment {
     live: usize,
 }
 
-/// The tiered vector index: sealed segments (HNSW graphs, built off the write path) and a fresh
-/// tier scanned in full. New vectors are sealed into a new segment of their own, so sealing costs
-/// what was written since the last seal, not the whole index; segments of similar size are
-/// merged in the background (size-tiered, like an LSM tree), which keeps their number
-/// logarithmic in the index size.
+/// The tiered vector index: a fresh tier scanned in full, the growing graph the background
+/// indexer inserts the fresh tier into (each vector once, while searches go on), and sealed
+/// segments (packed HNSW graphs: a growing graph once full or mostly stale, graphs loaded from a
+/// snapshot, graphs built whole). Segments of similar size are merged in the background
+/// (size-tiered, like an LSM tree), which keeps their number logarithmic in the index size.
 pub struct VectorIndex {
     params: HnswParams,
     /// Version, inverse norm and segment of every concept that has a vector.
@@ -962,6 +965,40 @@ impl VectorIndex {
         input
     }
 
+    /// The first `take` vectors of the fresh tier as they are there (their codes already made:
+    /// nothing to look up or quantize again).
+    fn fresh_input(&self, take: usize, work: Work) -> SealInput {
+        let d = self.fresh.dimension;
+        let mut input = SealInput {
+            entries: Vec::with_capacity(take),
+            scales: Vec::with_capacity(take),
+            codes: Vec::with_capacity(take * d),
+            dimension: d,
+            params: self.params,
+            work,
+        };
+        let codes = self.fresh.codes.chunks_exact(d.max(1));
+        for ((id, scale), q) in self
+            .fresh
+            .ids
+            .iter()
+            .zip(&self.fresh.scales)
+            .zip(codes)
+            .take(take)
+        {
+            let Some(live) = self.current.get(id) else {
+                continue;
+            };
+            input.entries.push(Entry {
+                id: *id,
+                vseq: live.vseq,
+            });
+            input.scales.push(*scale);
+            input.codes.extend_from_slice(q);
+        }
+        input
+    }
+
     /// A frozen, quantized copy of every live vector, to build one graph that replaces every
     /// segment.
     pub fn freeze<'v>(&self, lookup: Lookup<'_, 'v>) -> SealInput {
@@ -1014,8 +1051,8 @@ impl VectorIndex {
                     id: g.id,
                     graph: g.graph.clone(),
                 };
-                let input = self.input(self.fresh.ids[..take].iter().copied(), work, lookup);
-                // (Empty only if no fresh vector could be looked up, which the state rules out.)
+                let input = self.fresh_input(take, work);
+                // (Empty only if no fresh vector had a version, which the index rules out.)
                 return (!input.is_empty()).then_some(input);
             }
         }

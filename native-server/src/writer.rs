@@ -31,8 +31,8 @@ pub struct WriterConfig {
     /// (the write amplification stays bounded however large the memory grows), and the log a
     /// crash replays stays at most about the size of the snapshot.
     pub checkpoint_log_bytes: u64,
-    /// Vectors in the fresh tier that trigger background indexing (a new segment, then any
-    /// merges that makes due).
+    /// Vectors in the fresh tier that trigger background indexing (their insertion into the
+    /// growing graph, then any packing or merges that are due).
     pub reseal_fresh_min: u64,
 }
 
@@ -319,8 +319,9 @@ impl Writer {
             let spawned = std::thread::Builder::new()
                 .name(format!("sutra-reseal-{name}"))
                 .spawn(move || {
-                    // Seals the fresh tier into a new segment, then does whatever merges that
-                    // makes due (and seals again if enough was written meanwhile).
+                    // Inserts the fresh tier into the growing graph (a step at a time, so
+                    // whatever was written meanwhile goes in too), then does whatever packing
+                    // or merges are due.
                     while let Some(step) = reader.index_vectors_step(fresh_min) {
                         if let Some(e) = step.error {
                             // The vectors stay in the fresh tier (searched exactly); the same

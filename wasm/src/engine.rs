@@ -83,7 +83,7 @@ enum ReadRequest {
     Stats,
 }
 
-/// Vectors in the fresh tier that make [`Engine::maintain`] seal them into a new segment.
+/// Vectors in the fresh tier that make [`Engine::maintain`] insert them into the growing graph.
 const RESEAL_FRESH_MIN: usize = 2_000;
 /// Log size that makes [`Engine::maintain`] write a checkpoint.
 const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
@@ -212,8 +212,8 @@ impl Engine {
     pub fn maintain(&mut self) -> Result<String, JsValue> {
         let mut resealed = false;
         let mut checkpointed = false;
-        // One piece of indexing per call (a new segment from the fresh tier, or a merge), so a
-        // drain of writes is never followed by more than one build.
+        // One piece of indexing per call (an insertion step of the fresh tier into the growing
+        // graph, a packing, or a merge), so a drain of writes is followed by one at most.
         if self
             .memory
             .index_vectors_step(RESEAL_FRESH_MIN)
