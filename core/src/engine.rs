@@ -466,6 +466,15 @@ impl<S: Storage> Memory<S> {
         self.snapshot_bytes
     }
 
+    /// Whether an automatic checkpoint is due: the log is past `log_bytes_min` and past the last
+    /// snapshot's size. A checkpoint writes the whole state, so waiting for the log to be as
+    /// large as the snapshot keeps what each one writes to about what was logged since the
+    /// last (the write amplification stays bounded however large the memory grows), and the log
+    /// a crash replays to about the snapshot's size.
+    pub fn checkpoint_due(&self, log_bytes_min: u64) -> bool {
+        self.log_bytes > log_bytes_min.max(self.snapshot_bytes)
+    }
+
     /// Freezes, builds and installs the vector index on this thread (hosts with threads do the
     /// build elsewhere through [`Reader::freeze_vectors`] and [`Reader::install_vectors`]).
     /// An error is a build that failed (see [`SealInput::build`]).

@@ -575,12 +575,21 @@ impl Growing {
         let entry = self.entry.load(Ordering::Acquire);
         let ep = (entry != EMPTY).then_some(entry as u32);
         let published = self.published.load(Ordering::Acquire);
-        let mut order: Vec<u32> = Vec::with_capacity(self.len());
+        // (level, node), each node's level read once from its chunk rather than at every
+        // comparison of the sort.
+        let mut by_level: Vec<(u8, u32)> = Vec::with_capacity(self.len());
         for (c, chunk) in self.chunks[..published].iter().enumerate() {
-            let len = chunk.get().map_or(0, |ch| ch.len());
-            order.extend((0..len).map(|off| ((c << CHUNK_BITS) | off) as u32));
+            let Some(chunk) = chunk.get() else {
+                continue;
+            };
+            by_level.extend(
+                (chunk.levels.iter().enumerate())
+                    .map(|(off, &level)| (level, ((c << CHUNK_BITS) | off) as u32)),
+            );
         }
-        order.sort_by_key(|&node| (Reverse(self.level(node)), Some(node) != ep, node));
+        // Node ids are unique, so the order is total.
+        by_level.sort_unstable_by_key(|&(level, node)| (Reverse(level), Some(node) != ep, node));
+        let order: Vec<u32> = by_level.iter().map(|&(_, node)| node).collect();
         let mut renumbered = vec![u32::MAX; bound];
         for (i, &node) in order.iter().enumerate() {
             renumbered[node as usize] = i as u32;
@@ -599,7 +608,7 @@ impl Growing {
                 vseqs.push(e.vseq);
             }
         }
-        let top = order.first().map_or(0, |&node| self.level(node));
+        let top = by_level.first().map_or(0, |&(level, _)| usize::from(level));
         let mut buf = Vec::new();
         let mut pack = |layer: usize, nodes: &[u32]| {
             let mut links = Links {
@@ -621,7 +630,7 @@ impl Growing {
         let zero = pack(0, &order);
         let layers = (1..=top)
             .map(|layer| {
-                let above = order.partition_point(|&node| self.level(node) >= layer);
+                let above = by_level.partition_point(|&(level, _)| usize::from(level) >= layer);
                 pack(layer, &order[..above])
             })
             .collect();

@@ -25,11 +25,8 @@ pub const GROUP_BATCHES_MAX: usize = 256;
 pub struct WriterConfig {
     /// Most writes waiting in a memory's queue before new ones are refused.
     pub queue_max: usize,
-    /// Log size that triggers an automatic checkpoint, at the least: a checkpoint writes the
-    /// whole state, so it waits until the log is also as large as the last snapshot. Each
-    /// checkpoint then writes at most about as many bytes as the log took since the last one
-    /// (the write amplification stays bounded however large the memory grows), and the log a
-    /// crash replays stays at most about the size of the snapshot.
+    /// Log size that triggers an automatic checkpoint, at the least: it also waits until the log
+    /// is as large as the last snapshot (see `Memory::checkpoint_due`).
     pub checkpoint_log_bytes: u64,
     /// Vectors in the fresh tier that trigger background indexing (their insertion into the
     /// growing graph, then any packing or merges that are due).
@@ -294,11 +291,7 @@ impl Writer {
         if self.memory.poisoned().is_some() {
             return;
         }
-        let checkpoint_at = self
-            .config
-            .checkpoint_log_bytes
-            .max(self.memory.snapshot_bytes());
-        if self.memory.log_bytes() > checkpoint_at {
+        if self.memory.checkpoint_due(self.config.checkpoint_log_bytes) {
             match self.memory.checkpoint() {
                 Ok(report) => {
                     self.metrics.checkpointed();

@@ -221,10 +221,7 @@ impl Engine {
         {
             resealed = true;
         }
-        // Also not before the log is as large as the last snapshot: a checkpoint writes the
-        // whole state, so its cost stays proportional to what was logged since the last one.
-        let checkpoint_at = CHECKPOINT_LOG_BYTES.max(self.memory.snapshot_bytes());
-        if self.memory.log_bytes() > checkpoint_at && self.memory.staged() == 0 {
+        if self.memory.checkpoint_due(CHECKPOINT_LOG_BYTES) && self.memory.staged() == 0 {
             self.memory.checkpoint().map_err(to_js)?;
             checkpointed = true;
         }
