@@ -1111,11 +1111,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
                     // check's own exact scans from taking the writers' CPU): its own vector
                     // finds the batch's last concept.
                     let last = vectors.last().expect("a batch");
-                    let hits = handle
-                        .reader()
-                        .db()
-                        .search_vectors(last, 1)
-                        .expect("search");
+                    let hits = handle.reader().search_vectors(last, 1).expect("search");
                     if hits.first().map(|h| h.id) != Some(ConceptId((first + BATCH) as u128)) {
                         not_found.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1140,7 +1136,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
         }
         let q = clustered(&mut rng, &centres);
         let sent = Instant::now();
-        let hits = handle.reader().db().search_vectors(&q, 10).expect("search");
+        let hits = handle.reader().search_vectors(&q, 10).expect("search");
         latencies.push(sent.elapsed());
         if Instant::now() >= next_recall {
             samples.push(Sample {

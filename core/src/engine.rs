@@ -5,7 +5,9 @@
 //! every later write is refused until it is reopened (and so recovered from the log).
 
 use crate::error::{Error, Result};
+use crate::id::ConceptId;
 use crate::model::Op;
+use crate::query::Hit;
 use crate::snapshot;
 use crate::state::{Db, Overlay};
 use crate::storage::{Storage, StorageError};
@@ -157,6 +159,22 @@ impl Reader {
     /// The state as of the last acknowledged write.
     pub fn db(&self) -> RwLockReadGuard<'_, Db> {
         self.shared.read()
+    }
+
+    /// [`Db::search_vectors`], holding the state's lock only to start (checks, and sharing the
+    /// graphs and fresh codes it reads) and to finish (checking and scoring what it found): the
+    /// graph walks and the fresh scan run with no lock, so a long search holds no write back.
+    pub fn search_vectors(&self, query: &[f32], k: u32) -> Result<Vec<Hit>> {
+        let plan = self.shared.read().plan_search(query, k)?;
+        let found = plan.run();
+        Ok(self.shared.read().finish_search(&plan, found))
+    }
+
+    /// [`Db::similar_to`], with the lock held as [`search_vectors`](Self::search_vectors) holds it.
+    pub fn similar_to(&self, id: ConceptId, k: u32) -> Result<Vec<Hit>> {
+        let plan = self.shared.read().plan_similar(id, k)?;
+        let found = plan.run();
+        Ok(self.shared.read().finish_search(&plan, found))
     }
 
     /// Counts for monitoring.

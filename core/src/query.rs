@@ -6,7 +6,7 @@ use crate::id::ConceptId;
 use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
-use crate::vector::{VectorCounts, VectorIndex};
+use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
 
 /// One page of a concept scan.
 #[derive(Clone, Debug, PartialEq)]
@@ -158,7 +158,23 @@ impl Db {
     }
 
     /// The `k` concepts whose embeddings are most similar (cosine) to `query`, best first.
+    /// (A [`Reader`](crate::Reader)'s own `search_vectors` answers the same while holding the
+    /// state's lock only to start and to finish.)
     pub fn search_vectors(&self, query: &[f32], k: u32) -> Result<Vec<Hit>> {
+        let plan = self.plan_search(query, k)?;
+        let found = plan.run();
+        Ok(self.finish_search(&plan, found))
+    }
+
+    /// The `k` concepts most similar to concept `id` (itself excluded), best first.
+    pub fn similar_to(&self, id: ConceptId, k: u32) -> Result<Vec<Hit>> {
+        let plan = self.plan_similar(id, k)?;
+        let found = plan.run();
+        Ok(self.finish_search(&plan, found))
+    }
+
+    /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).
+    pub fn plan_search(&self, query: &[f32], k: u32) -> Result<SearchPlan> {
         Self::check_k(k)?;
         check_embedding("vector", query)?;
         let Some(expected) = self.dimension else {
@@ -173,16 +189,11 @@ impl Db {
                 actual: query.len() as u32,
             });
         }
-        Ok(self
-            .vectors
-            .search(query, k as usize, None, &|id| self.embedding(id))
-            .into_iter()
-            .map(|(id, score)| Hit { id, score })
-            .collect())
+        Ok(self.vectors.plan(query, k as usize, None))
     }
 
-    /// The `k` concepts most similar to concept `id` (itself excluded), best first.
-    pub fn similar_to(&self, id: ConceptId, k: u32) -> Result<Vec<Hit>> {
+    /// Checks a search by concept `id`'s embedding (itself excluded) and takes what it will read.
+    pub fn plan_similar(&self, id: ConceptId, k: u32) -> Result<SearchPlan> {
         Self::check_k(k)?;
         let concept = self
             .concepts
@@ -194,12 +205,17 @@ impl Db {
                 format!("concept {id} has no embedding to search by"),
             ));
         };
-        Ok(self
-            .vectors
-            .search(query, k as usize, Some(id), &|id| self.embedding(id))
+        Ok(self.vectors.plan(query, k as usize, Some(id)))
+    }
+
+    /// Checks what a search found against the state as it is now and scores the best exactly
+    /// (see [`VectorIndex::finish`]).
+    pub fn finish_search(&self, plan: &SearchPlan, found: Candidates) -> Vec<Hit> {
+        self.vectors
+            .finish(plan, found, &|id| self.embedding(id))
             .into_iter()
             .map(|(id, score)| Hit { id, score })
-            .collect())
+            .collect()
     }
 
     /// Exact vector search (no index), for measuring recall.

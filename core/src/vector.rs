@@ -501,67 +501,118 @@ impl Live {
     }
 }
 
-/// The fresh tier: the codes of vectors not (validly) in a segment, side by side so a scan
-/// reads them in one sweep.
-#[derive(Default)]
-struct Fresh {
+/// Vectors per chunk of the fresh tier.
+const FRESH_CHUNK: usize = 1024;
+
+/// Up to [`FRESH_CHUNK`] codes of the fresh tier, side by side so a scan reads them in one
+/// sweep.
+struct FreshChunk {
     ids: Vec<ConceptId>,
     scales: Vec<f32>,
     codes: Vec<i8>,
+}
+
+impl FreshChunk {
+    fn with_room(dimension: usize) -> FreshChunk {
+        FreshChunk {
+            ids: Vec::with_capacity(FRESH_CHUNK),
+            scales: Vec::with_capacity(FRESH_CHUNK),
+            codes: Vec::with_capacity(FRESH_CHUNK * dimension),
+        }
+    }
+}
+
+/// A copy made because a search still reads the original: room for a whole chunk, so the last
+/// chunk's next pushes do not reallocate.
+impl Clone for FreshChunk {
+    fn clone(&self) -> FreshChunk {
+        let dimension = self.codes.len() / self.ids.len().max(1);
+        let mut copy = FreshChunk::with_room(dimension);
+        copy.ids.extend_from_slice(&self.ids);
+        copy.scales.extend_from_slice(&self.scales);
+        copy.codes.extend_from_slice(&self.codes);
+        copy
+    }
+}
+
+/// The fresh tier: the codes of vectors not (validly) in a segment, in chunks that searches
+/// share ([`SearchPlan`]): a search scans the chunks it took with no lock held, while the
+/// writer changes the tier by copying a chunk a search still holds (copy on write), never by
+/// waiting for it. Slot `s` is entry `s % FRESH_CHUNK` of chunk `s / FRESH_CHUNK`; every chunk
+/// but the last is full.
+#[derive(Default)]
+struct Fresh {
+    chunks: Vec<Arc<FreshChunk>>,
+    len: usize,
     dimension: usize,
 }
 
 impl Fresh {
     fn len(&self) -> usize {
-        self.ids.len()
+        self.len
     }
 
     /// Adds a code; returns its slot.
     fn push(&mut self, id: ConceptId, code: Code) -> u32 {
         self.dimension = code.q.len();
-        self.ids.push(id);
-        self.scales.push(code.scale);
-        self.codes.extend_from_slice(&code.q);
-        (self.ids.len() - 1) as u32
-    }
-
-    /// Gives back memory a seal emptied: once the tier holds less than a quarter of what it has
-    /// room for, its room shrinks to twice its size (so a tier that refills soon does not
-    /// reallocate at once).
-    fn shrink(&mut self) {
-        if self.ids.capacity() > 4 * self.ids.len() + 1024 {
-            let keep = 2 * self.ids.len();
-            self.ids.shrink_to(keep);
-            self.scales.shrink_to(keep);
-            self.codes.shrink_to(keep * self.dimension);
+        if self.len == self.chunks.len() * FRESH_CHUNK {
+            self.chunks
+                .push(Arc::new(FreshChunk::with_room(self.dimension)));
         }
+        if let Some(last) = self.chunks.last_mut() {
+            let chunk = Arc::make_mut(last);
+            chunk.ids.push(id);
+            chunk.scales.push(code.scale);
+            chunk.codes.extend_from_slice(&code.q);
+        }
+        self.len += 1;
+        (self.len - 1) as u32
     }
 
     /// Removes the code in `slot` by moving the last one into it; returns the id moved, if any.
     fn swap_remove(&mut self, slot: usize) -> Option<ConceptId> {
-        let last = self.ids.len().checked_sub(1)?;
+        let last = self.len.checked_sub(1)?;
         if slot > last {
             return None;
         }
-        self.ids.swap_remove(slot);
-        self.scales.swap_remove(slot);
         let d = self.dimension;
-        if slot != last {
-            self.codes.copy_within(last * d..(last + 1) * d, slot * d);
+        let tail = Arc::make_mut(self.chunks.last_mut()?);
+        let id = tail.ids.pop()?;
+        let scale = tail.scales.pop()?;
+        let code = tail.codes.split_off(tail.codes.len().saturating_sub(d));
+        if tail.ids.is_empty() {
+            self.chunks.pop();
         }
-        self.codes.truncate(last * d);
-        (slot != last).then(|| self.ids[slot])
+        self.len = last;
+        if slot == last {
+            return None;
+        }
+        let chunk = Arc::make_mut(self.chunks.get_mut(slot / FRESH_CHUNK)?);
+        let at = slot % FRESH_CHUNK;
+        chunk.ids[at] = id;
+        chunk.scales[at] = scale;
+        chunk.codes[at * d..(at + 1) * d].copy_from_slice(&code);
+        Some(id)
     }
 
-    /// Every (id, approximate similarity to `query`).
-    fn scan<'a>(&'a self, query: &'a Code) -> impl Iterator<Item = (ConceptId, f32)> + 'a {
-        let d = self.dimension.max(1);
-        self.ids
-            .iter()
-            .zip(&self.scales)
-            .zip(self.codes.chunks_exact(d))
-            .map(move |((id, scale), q)| (*id, similarity(*scale, q, query.scale, &query.q)))
+    /// Every entry, in slot order: (id, scale, components).
+    fn entries(&self) -> impl Iterator<Item = (ConceptId, f32, &[i8])> {
+        scan_entries(&self.chunks, self.dimension)
     }
+}
+
+/// The entries of fresh-tier chunks, in order: (id, scale, components).
+fn scan_entries(
+    chunks: &[Arc<FreshChunk>],
+    dimension: usize,
+) -> impl Iterator<Item = (ConceptId, f32, &[i8])> {
+    chunks.iter().flat_map(move |c| {
+        c.ids
+            .iter()
+            .zip(&c.scales)
+            .zip(c.codes.chunks_exact(dimension.max(1)))
+            .map(|((id, scale), q)| (*id, *scale, q))
+    })
 }
 
 /// The `k` best of what it is offered, by similarity (ties: the lower id), kept as it goes.
@@ -630,7 +681,8 @@ pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
 /// One graph of the sealed tier and how many of its entries are still current.
 struct Segment {
     id: u32,
-    graph: Sealed,
+    /// Shared with the searches that are reading it.
+    graph: Arc<Sealed>,
     live: usize,
 }
 
@@ -659,6 +711,69 @@ struct GrowingSegment {
     id: u32,
     graph: Arc<Growing>,
     live: usize,
+}
+
+/// A graph a search reads, and how many of its entries were current when the search began.
+struct PlannedGraph {
+    graph: Arc<dyn Ann + Send + Sync>,
+    live: usize,
+}
+
+/// A vector search's view of the index, taken under the state's lock by
+/// [`VectorIndex::plan`]: the query's code and unit vector, and the graphs and fresh-tier
+/// chunks it reads — shared with the index, so [`run`](Self::run) goes on with no lock held
+/// while the writer applies writes and the indexer installs its work.
+pub struct SearchPlan {
+    k: usize,
+    exclude: Option<ConceptId>,
+    unit: Vec<f32>,
+    code: Code,
+    graphs: Vec<PlannedGraph>,
+    fresh: Vec<Arc<FreshChunk>>,
+    dimension: usize,
+}
+
+/// What [`SearchPlan::run`] found, for [`VectorIndex::finish`] to check and score.
+pub struct Candidates {
+    /// Each planned graph's candidates (`None`: read the graph whole instead, as its candidate
+    /// list is shorter than `k`).
+    graphs: Vec<Option<Vec<(Entry, f32)>>>,
+    /// The fresh tier's best by approximate similarity.
+    fresh: Vec<(ConceptId, f32)>,
+}
+
+impl SearchPlan {
+    /// The slow part of a search, with no lock: walks each graph by the query's code and scans
+    /// the fresh chunks, keeping the fresh tier's best as it goes (a large tier is not copied).
+    pub fn run(&self) -> Candidates {
+        let keep = |id: &ConceptId| self.exclude != Some(*id);
+        let graphs = self
+            .graphs
+            .iter()
+            .map(|planned| {
+                (self.k < planned.graph.candidates_max()).then(|| {
+                    let mut found = Vec::new();
+                    planned.graph.search(&self.code, &mut found);
+                    found.retain(|(e, _)| keep(&e.id));
+                    found
+                })
+            })
+            .collect();
+        let mut best = Best::new(if self.k == 0 {
+            0
+        } else {
+            VectorIndex::rescored(self.k)
+        });
+        for (id, scale, q) in scan_entries(&self.fresh, self.dimension) {
+            if keep(&id) {
+                best.offer(id, similarity(scale, q, self.code.scale, &self.code.q));
+            }
+        }
+        Candidates {
+            graphs,
+            fresh: best.into_sorted(),
+        }
+    }
 }
 
 /// The tiered vector index: a fresh tier scanned in full, the growing graph the background
@@ -857,7 +972,8 @@ impl VectorIndex {
     /// Candidates come from each segment's graph and from a scan of the fresh tier, both by the
     /// quantized codes; the [`rescored`](Self::rescored) best of them by that approximate
     /// similarity are scored exactly from the concepts' embeddings, and every score returned
-    /// is exact.
+    /// is exact. The same as [`plan`](Self::plan), [`SearchPlan::run`] and
+    /// [`finish`](Self::finish) in a row, for a caller that holds the state throughout.
     pub fn search<'v>(
         &self,
         query: &[f32],
@@ -865,71 +981,108 @@ impl VectorIndex {
         exclude: Option<ConceptId>,
         lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
-        if k == 0 {
-            return Vec::new();
-        }
+        let plan = self.plan(query, k, exclude);
+        let found = plan.run();
+        self.finish(&plan, found, lookup)
+    }
+
+    /// The start of a search (see [`search`](Self::search)): what it will read, taken in an
+    /// instant — the query's code, the graphs, the fresh tier's chunks, all shared — so the
+    /// reading itself ([`SearchPlan::run`]) needs no lock and holds no writer back.
+    pub fn plan(&self, query: &[f32], k: usize, exclude: Option<ConceptId>) -> SearchPlan {
         let inv = inv_norm(query);
-        let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
-        let code = Code::new(query, inv);
-        let keep = |id: &ConceptId| exclude != Some(*id);
-        // (approximate similarity, id), and ids that are scored exactly whatever their rank.
-        let mut approx: Vec<(f32, ConceptId)> = Vec::new();
-        let mut always: Vec<ConceptId> = Vec::new();
-        let mut found = Vec::new();
         let growing = self
             .growing
             .iter()
-            .map(|g| (g.id, g.live, &*g.graph as &dyn Ann));
-        let sources = self
+            .map(|g| (g.live, g.graph.clone() as Arc<dyn Ann + Send + Sync>));
+        let graphs = self
             .segments
             .iter()
-            .map(|s| (s.id, s.live, &s.graph as &dyn Ann))
-            .chain(growing);
-        for (segment, live, graph) in sources {
-            if live == 0 {
-                continue;
-            }
-            let wanted = k.min(live).saturating_sub(usize::from(exclude.is_some()));
-            found.clear();
-            if k < graph.candidates_max() {
-                graph.search(&code, &mut found);
-                found.retain(|(e, _)| self.valid(e, segment) && keep(&e.id));
-            }
-            if found.len() < wanted {
+            .map(|s| (s.live, s.graph.clone() as Arc<dyn Ann + Send + Sync>))
+            .chain(growing)
+            .filter(|(live, _)| *live > 0 && k > 0)
+            .map(|(live, graph)| PlannedGraph { graph, live })
+            .collect();
+        SearchPlan {
+            k,
+            exclude,
+            unit: query.iter().map(|x| x * inv).collect(),
+            code: Code::new(query, inv),
+            graphs,
+            fresh: if k > 0 {
+                self.fresh.chunks.clone()
+            } else {
+                Vec::new()
+            },
+            dimension: self.fresh.dimension,
+        }
+    }
+
+    /// The end of a search: checks what [`SearchPlan::run`] found against the index as it is
+    /// now and scores the best exactly. While the search ran, the index may have changed:
+    /// an entry counts only if its concept still has that version of its vector (a vector
+    /// re-embedded or deleted meanwhile is not returned for its old code), a fresh-tier entry
+    /// only if its concept still has a vector (scored by the vector it has now), and a concept
+    /// found twice (moved from the fresh tier into a graph meanwhile, or in a graph and the
+    /// one that replaced it) counts once. A vector acknowledged before the plan was taken is
+    /// in the plan's fresh chunks or in one of its graphs.
+    pub fn finish<'v>(
+        &self,
+        plan: &SearchPlan,
+        found: Candidates,
+        lookup: Lookup<'_, 'v>,
+    ) -> Vec<(ConceptId, f32)> {
+        let k = plan.k;
+        if k == 0 {
+            return Vec::new();
+        }
+        let keep = |id: &ConceptId| plan.exclude != Some(*id);
+        let current = |e: &Entry| self.current.get(&e.id).is_some_and(|l| l.vseq == e.vseq);
+        // (approximate similarity, id), and ids that are scored exactly whatever their rank.
+        let mut approx: Vec<(f32, ConceptId)> = Vec::new();
+        let mut always: Vec<ConceptId> = Vec::new();
+        for (planned, candidates) in plan.graphs.iter().zip(found.graphs) {
+            let wanted = k
+                .min(planned.live)
+                .saturating_sub(usize::from(plan.exclude.is_some()));
+            let valid: Option<Vec<(f32, ConceptId)>> = candidates.map(|c| {
+                c.iter()
+                    .filter(|(e, _)| current(e))
+                    .map(|(e, sim)| (*sim, e.id))
+                    .collect()
+            });
+            match valid {
+                Some(valid) if valid.len() >= wanted => approx.extend(valid),
                 // Too many stale entries or too large a k for the graph's candidate list:
-                // answer exactly for this segment instead of returning fewer results than exist.
-                graph.for_each(&mut |e| {
-                    if self.valid(&e, segment) && keep(&e.id) {
+                // answer exactly for this graph instead of returning fewer results than exist.
+                _ => planned.graph.for_each(&mut |e| {
+                    if current(&e) && keep(&e.id) {
                         always.push(e.id);
                     }
-                });
-            } else {
-                approx.extend(found.iter().map(|(e, sim)| (*sim, e.id)));
-            }
-        }
-        let rescored = Self::rescored(k);
-        // Only the fresh tier's best can be among the best overall: kept as the scan goes, so a
-        // large tier is not copied out whole first.
-        let mut fresh_best = Best::new(rescored);
-        for (id, sim) in self.fresh.scan(&code) {
-            if keep(&id) {
-                fresh_best.offer(id, sim);
+                }),
             }
         }
         approx.extend(
-            fresh_best
-                .into_sorted()
+            found
+                .fresh
                 .into_iter()
+                .filter(|(id, _)| self.current.get(id).is_some())
                 .map(|(id, sim)| (sim, id)),
         );
+        // One candidate per concept, its best approximate similarity.
+        approx.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)));
+        approx.dedup_by_key(|a| a.1);
+        let rescored = Self::rescored(k);
         if approx.len() > rescored {
             approx.select_nth_unstable_by(rescored - 1, |a, b| b.0.total_cmp(&a.0));
             approx.truncate(rescored);
         }
         always.extend(approx.iter().map(|(_, id)| *id));
+        always.sort_unstable();
+        always.dedup();
         let mut hits: Vec<(ConceptId, f32)> = always
             .into_iter()
-            .filter_map(|id| Some((id, self.score(&id, &unit, lookup)?)))
+            .filter_map(|id| Some((id, self.score(&id, &plan.unit, lookup)?)))
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         hits.truncate(k);
@@ -1010,23 +1163,15 @@ impl VectorIndex {
             params: self.params,
             work,
         };
-        let codes = self.fresh.codes.chunks_exact(d.max(1));
-        for ((id, scale), q) in self
-            .fresh
-            .ids
-            .iter()
-            .zip(&self.fresh.scales)
-            .zip(codes)
-            .take(take)
-        {
-            let Some(live) = self.current.get(id) else {
+        for (id, scale, q) in self.fresh.entries().take(take) {
+            let Some(live) = self.current.get(&id) else {
                 continue;
             };
             input.entries.push(Entry {
-                id: *id,
+                id,
                 vseq: live.vseq,
             });
-            input.scales.push(*scale);
+            input.scales.push(scale);
             input.codes.extend_from_slice(q);
         }
         input
@@ -1169,7 +1314,6 @@ impl VectorIndex {
                     g.live += claimed;
                 }
                 self.sealed_live += claimed;
-                self.fresh.shrink();
                 true
             }
             BuiltKind::Retired { id, sealed } => {
@@ -1178,7 +1322,7 @@ impl VectorIndex {
                 };
                 self.segments.push(Segment {
                     id,
-                    graph: sealed,
+                    graph: Arc::new(sealed),
                     live: g.live,
                 });
                 // The fresh tier goes on into a new one.
@@ -1245,8 +1389,11 @@ impl VectorIndex {
                 }
             }
         }
-        self.segments.push(Segment { id, graph, live });
-        self.fresh.shrink();
+        self.segments.push(Segment {
+            id,
+            graph: Arc::new(graph),
+            live,
+        });
         true
     }
 
@@ -1574,6 +1721,120 @@ mod tests {
             assert!(steps < 1000, "background indexing does not settle");
         }
         steps
+    }
+
+    /// A search that started before the index changed (the writer applied writes, the indexer
+    /// installed its work, segments were packed and replaced) finishes with what is true now:
+    /// every vector written before it began is found, nothing deleted or re-embedded meanwhile
+    /// comes back for its old code, no concept twice, every score exact for the vector the
+    /// concept has now.
+    #[test]
+    fn a_search_started_before_changes_finishes_with_the_index_as_it_is_now() {
+        let mut rng = crate::sim::Rng::new(21);
+        let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 1);
+        let mut store = Store::default();
+        let mut next = 0u128;
+        // Some vectors in the growing graph, some in the fresh tier (several chunks of it).
+        for _ in 0..600 {
+            next += 1;
+            store.put(&mut index, ConceptId(next), point(&mut rng));
+        }
+        index_all(&mut index, &store, 1);
+        for _ in 0..2_500 {
+            next += 1;
+            store.put(&mut index, ConceptId(next), point(&mut rng));
+        }
+        assert!(index.counts().fresh as usize > 2 * FRESH_CHUNK);
+        for round in 0..40u128 {
+            // A query equal to one vector in the fresh tier (the last ones written are there).
+            let target = ConceptId(next - round * 7);
+            let query = store.0[&target].clone();
+            let plan = index.plan(&query, 10, None);
+            let found = plan.run();
+            let best_before: Vec<ConceptId> = index
+                .search(&query, 10, None, &store.lookup())
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            // Meanwhile: the fresh tier goes into the graph (and, as it fills, the graph is
+            // packed into a segment), one of the answers is deleted, another re-embedded far
+            // away, and new vectors arrive.
+            index_all(&mut index, &store, 1);
+            let deleted = best_before[1];
+            store.remove(&mut index, deleted);
+            let moved = best_before[2];
+            let far: Vec<f32> = query.iter().map(|x| -x).collect();
+            store.put(&mut index, moved, far);
+            for _ in 0..50 {
+                next += 1;
+                store.put(&mut index, ConceptId(next), point(&mut rng));
+            }
+            let hits = index.finish(&plan, found, &store.lookup());
+            assert_eq!(hits[0].0, target, "round {round}: the vector itself first");
+            assert!((hits[0].1 - 1.0).abs() < 1e-5, "round {round}");
+            let ids: std::collections::BTreeSet<ConceptId> = hits.iter().map(|h| h.0).collect();
+            assert_eq!(ids.len(), hits.len(), "round {round}: a concept twice");
+            assert!(!ids.contains(&deleted), "round {round}: deleted meanwhile");
+            assert!(!ids.contains(&moved), "round {round}: re-embedded far away");
+            for (id, score) in &hits {
+                let v = &store.0[id];
+                let exact = dot(v, &query) * inv_norm(v) * inv_norm(&query);
+                assert!(
+                    (score - exact).abs() < 1e-5,
+                    "round {round}: {id:?} scored {score}, is {exact}"
+                );
+            }
+            // The rest of the answer is what a search from scratch gives, but for the two.
+            let now: Vec<ConceptId> = index
+                .search(&query, 12, None, &store.lookup())
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| best_before.contains(id))
+                .collect();
+            for id in &now {
+                assert!(ids.contains(id), "round {round}: {id:?} missing");
+            }
+        }
+    }
+
+    /// A search's fresh chunks stay as they were when it began, whatever the writer does to
+    /// the tier meanwhile (it copies a chunk a search still holds), and the tier itself keeps
+    /// every slot right through pushes and removals across chunk boundaries.
+    #[test]
+    fn fresh_chunks_a_search_holds_are_copied_not_changed() {
+        let code = |x: f32| Code::new(&[x, 1.0, 0.5, 0.25], 1.0);
+        let mut fresh = Fresh::default();
+        let total = 3 * FRESH_CHUNK + 10;
+        for i in 0..total {
+            assert_eq!(fresh.push(ConceptId(i as u128), code(i as f32)), i as u32);
+        }
+        let held = fresh.chunks.clone();
+        let before: Vec<(ConceptId, f32)> =
+            scan_entries(&held, 4).map(|(id, s, _)| (id, s)).collect();
+        // Remove from the first chunk (the last entry moves there), from the last, and past
+        // the end (refused).
+        assert_eq!(fresh.swap_remove(5), Some(ConceptId(total as u128 - 1)));
+        assert_eq!(fresh.swap_remove(total - 2), None);
+        assert_eq!(fresh.swap_remove(total), None);
+        fresh.push(ConceptId(99_999), code(-1.0));
+        assert_eq!(fresh.len(), total - 1);
+        let after: Vec<(ConceptId, f32, Vec<i8>)> = fresh
+            .entries()
+            .map(|(id, s, q)| (id, s, q.to_vec()))
+            .collect();
+        assert_eq!(after.len(), total - 1);
+        assert_eq!(after[5].0, ConceptId(total as u128 - 1));
+        assert_eq!(after[5].2, code((total - 1) as f32).q);
+        assert_eq!(after[total - 2].0, ConceptId(99_999));
+        // What the search holds is untouched.
+        let still: Vec<(ConceptId, f32)> =
+            scan_entries(&held, 4).map(|(id, s, _)| (id, s)).collect();
+        assert_eq!(still, before);
+        // Emptying it drops every chunk.
+        while fresh.len() > 0 {
+            fresh.swap_remove(0);
+        }
+        assert!(fresh.chunks.is_empty());
     }
 
     #[test]

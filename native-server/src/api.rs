@@ -329,7 +329,7 @@ async fn search(
     JsonBody(body): JsonBody<exchange::SearchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::search(&handle.reader().db(), &body)?;
+    let answer = exchange::search(handle.reader(), &body)?;
     Ok(Json(answer))
 }
 
@@ -345,7 +345,7 @@ async fn similar(
     QueryParams(q): QueryParams<SimilarQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::similar(&handle.reader().db(), &id, q.k)?;
+    let answer = exchange::similar(handle.reader(), &id, q.k)?;
     Ok(Json(answer))
 }
 

@@ -184,19 +184,20 @@ impl Engine {
     /// Answers a read request (JSON in, JSON out).
     pub fn read(&self, request: &str) -> Result<String, JsValue> {
         let request: ReadRequest = parse("read request", request)?;
-        let db = self.memory.db();
         let answer = match request {
-            ReadRequest::Get { id } => exchange::concept(&db, &id),
-            ReadRequest::Scan { query } => exchange::scan(&db, &query),
-            ReadRequest::Associations { id, query } => exchange::associations(&db, &id, &query),
-            ReadRequest::Neighbourhood { id, query } => exchange::neighbourhood(&db, &id, &query),
-            ReadRequest::Similar { id, k } => exchange::similar(&db, &id, k),
-            ReadRequest::Paths { body } => exchange::paths(&db, &body),
-            ReadRequest::Search { body } => exchange::search(&db, &body),
-            ReadRequest::Stats => {
-                drop(db);
-                Ok(exchange::stats_json(&self.memory.stats()))
+            // Vector searches take the lock themselves (to start and to finish).
+            ReadRequest::Similar { id, k } => exchange::similar(&self.memory.reader(), &id, k),
+            ReadRequest::Search { body } => exchange::search(&self.memory.reader(), &body),
+            ReadRequest::Stats => Ok(exchange::stats_json(&self.memory.stats())),
+            ReadRequest::Get { id } => exchange::concept(&self.memory.db(), &id),
+            ReadRequest::Scan { query } => exchange::scan(&self.memory.db(), &query),
+            ReadRequest::Associations { id, query } => {
+                exchange::associations(&self.memory.db(), &id, &query)
             }
+            ReadRequest::Neighbourhood { id, query } => {
+                exchange::neighbourhood(&self.memory.db(), &id, &query)
+            }
+            ReadRequest::Paths { body } => exchange::paths(&self.memory.db(), &body),
         };
         answer.map(|v| v.to_string()).map_err(to_js)
     }

@@ -11,7 +11,8 @@ pub mod jsonl;
 use crate::error::{Error, Result};
 use crate::graph::{Direction, Listing, PathOptions};
 use crate::{
-    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Metadata, Op, Stats,
+    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Metadata, Op, Reader,
+    Stats,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -370,29 +371,38 @@ pub struct SearchBody {
     pub k: Option<u32>,
 }
 
+/// The hits with their contents. A concept deleted after its search began is left out.
 fn hits_json(db: &Db, hits: &[Hit]) -> Value {
-    json!({"hits": hits.iter().map(|h| json!({"id": h.id.to_string(), "score": num(h.score), "content": db.concept(h.id).map(|c| &*c.content)})).collect::<Vec<_>>()})
+    let hits: Vec<Value> = hits
+        .iter()
+        .filter_map(|h| {
+            let concept = db.concept(h.id)?;
+            Some(json!({"id": h.id.to_string(), "score": num(h.score), "content": &*concept.content}))
+        })
+        .collect();
+    json!({ "hits": hits })
 }
 
-/// Runs a vector search.
-pub fn search(db: &Db, body: &SearchBody) -> Result<Value> {
+/// Runs a vector search. It holds the memory's lock only to start and to finish (see
+/// [`Reader::search_vectors`]).
+pub fn search(reader: &Reader, body: &SearchBody) -> Result<Value> {
     let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
     let hits =
         match (&body.vector, &body.id) {
-            (Some(vector), None) => db.search_vectors(vector, k)?,
-            (None, Some(id)) => db.similar_to(parse_id("id", id)?, k)?,
+            (Some(vector), None) => reader.search_vectors(vector, k)?,
+            (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k)?,
             _ => return Err(Error::invalid(
                 "search",
                 "give exactly one of vector (an array of numbers) or id (a concept to search by)",
             )),
         };
-    Ok(hits_json(db, &hits))
+    Ok(hits_json(&reader.db(), &hits))
 }
 
 /// The concepts most similar to concept `id`.
-pub fn similar(db: &Db, id: &str, k: Option<u32>) -> Result<Value> {
-    let hits = db.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT))?;
-    Ok(hits_json(db, &hits))
+pub fn similar(reader: &Reader, id: &str, k: Option<u32>) -> Result<Value> {
+    let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT))?;
+    Ok(hits_json(&reader.db(), &hits))
 }
 
 /// A concept by id.
