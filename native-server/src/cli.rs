@@ -54,6 +54,11 @@ enum Command {
         /// Most writes waiting per memory before new ones get 503 + Retry-After.
         #[arg(long, default_value_t = 4096)]
         queue_max: usize,
+        /// Vectors not yet indexed (MiB of their one-byte codes) past which a memory's writes
+        /// wait for its indexer: bounds what each search costs while vectors arrive faster
+        /// than they are indexed.
+        #[arg(long, default_value_t = 32)]
+        fresh_vectors_mib: u64,
     },
     /// Import a JSON Lines file into a memory (created if missing). The server must be stopped.
     Import {
@@ -111,6 +116,7 @@ pub fn main() -> i32 {
             ui,
             checkpoint_log_mib,
             queue_max,
+            fresh_vectors_mib,
         } => serve(ServeOptions {
             data,
             listen,
@@ -120,6 +126,7 @@ pub fn main() -> i32 {
             writer: WriterConfig {
                 queue_max,
                 checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
+                fresh_bytes_max: fresh_vectors_mib.saturating_mul(1024 * 1024),
                 ..WriterConfig::default()
             },
         }),

@@ -20,6 +20,7 @@ pub struct Metrics {
     group_sum: AtomicU64,
     checkpoints: AtomicU64,
     reseals: AtomicU64,
+    index_wait_us: AtomicU64,
     requests: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -51,6 +52,19 @@ impl Metrics {
     /// A vector index was re-sealed.
     pub fn resealed(&self) {
         self.reseals.fetch_add(1, Relaxed);
+    }
+
+    /// The writer waited this long for the vector indexer (the fresh tier was over its bound).
+    pub fn waited_for_index(&self, waited: std::time::Duration) {
+        self.index_wait_us.fetch_add(
+            u64::try_from(waited.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+
+    /// Time the writer has waited for the vector indexer so far.
+    pub fn index_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.index_wait_us.load(Relaxed))
     }
 
     /// Vector index re-seals so far.
@@ -102,6 +116,11 @@ impl Metrics {
             "sutra_vector_reseals_total",
             "Vector indexes re-sealed.",
             self.reseals.load(Relaxed),
+        );
+        counter(
+            "sutra_writer_index_wait_microseconds_total",
+            "Time writers waited for the vector indexer, the fresh tier being over its bound.",
+            self.index_wait_us.load(Relaxed),
         );
         let _ = writeln!(out, "# HELP sutra_group_commit_batches Batches committed per sync.\n# TYPE sutra_group_commit_batches histogram");
         for (i, bound) in GROUP_BUCKETS.iter().enumerate() {

@@ -31,6 +31,11 @@ pub struct WriterConfig {
     /// Vectors in the fresh tier that trigger background indexing (their insertion into the
     /// growing graph, then any packing or merges that are due).
     pub reseal_fresh_min: u64,
+    /// Bytes of codes in the fresh tier (vectors × dimension) past which the writer waits for
+    /// the indexer before it takes more writes. Every search scans the fresh tier whole, so
+    /// while vectors arrive faster than they are indexed this bounds what a search costs (and
+    /// the queue, then 503 + `Retry-After`, pushes back on the writers instead).
+    pub fresh_bytes_max: u64,
 }
 
 impl Default for WriterConfig {
@@ -39,6 +44,7 @@ impl Default for WriterConfig {
             queue_max: 4096,
             checkpoint_log_bytes: 256 * 1024 * 1024,
             reseal_fresh_min: 5_000,
+            fresh_bytes_max: 32 * 1024 * 1024,
         }
     }
 }
@@ -215,6 +221,7 @@ impl Writer {
             self.depth.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
             self.handle(jobs);
             self.maintain();
+            self.wait_for_index();
         }
         if self.memory.poisoned().is_none() {
             match self.memory.checkpoint() {
@@ -283,6 +290,31 @@ impl Writer {
             for (reply, result) in group {
                 let _ = reply.send(result);
             }
+        }
+    }
+
+    /// Waits while the fresh tier is over [`WriterConfig::fresh_bytes_max`] and the indexer is
+    /// working it down (never when the indexer is not running: it is started again after the
+    /// next group, and a failing build must not stop writes).
+    fn wait_for_index(&mut self) {
+        let started = std::time::Instant::now();
+        loop {
+            let stats = self.memory.stats();
+            let bytes = stats
+                .vectors
+                .fresh
+                .saturating_mul(u64::from(stats.dimension.unwrap_or(0)));
+            if bytes <= self.config.fresh_bytes_max
+                || stats.poisoned.is_some()
+                || !self.resealing.load(Ordering::Acquire)
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let waited = started.elapsed();
+        if waited >= std::time::Duration::from_millis(1) {
+            self.metrics.waited_for_index(waited);
         }
     }
 

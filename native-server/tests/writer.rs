@@ -1,0 +1,120 @@
+//! The writer's back-pressure on vectors: while vectors arrive faster than they are indexed, it
+//! waits for the indexer once the fresh tier (which every search scans whole) is over its bound,
+//! and never waits when no indexer is running.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use sutra_core::{ConceptId, Memory, Op, Options};
+use sutra_server::metrics::Metrics;
+use sutra_server::storage::FileStorage;
+use sutra_server::writer::{MemoryHandle, WriterConfig};
+
+const DIMENSION: usize = 16;
+const WRITERS: u64 = 4;
+const BATCH: u64 = 50;
+
+fn vector(n: u64) -> Vec<f32> {
+    (0..DIMENSION)
+        .map(|i| ((n * 31 + i as u64 * 7) % 97) as f32 / 97.0 - 0.5)
+        .collect()
+}
+
+/// Starts a memory with `config`, writes `batches` batches of vectors from each of the writers
+/// (each batch acknowledged before the next), and returns the most vectors seen in the fresh
+/// tier right after an acknowledgement, the handle, and the metrics.
+fn write_vectors(
+    dir: &std::path::Path,
+    config: WriterConfig,
+    batches: u64,
+) -> (u64, MemoryHandle, Arc<Metrics>) {
+    let storage = FileStorage::open(&dir.join("m")).expect("storage");
+    let options = Options {
+        dimension: Some(DIMENSION as u32),
+        ..Options::default()
+    };
+    let (memory, _) = Memory::open(storage, options).expect("open");
+    let metrics = Arc::new(Metrics::default());
+    let handle =
+        Arc::new(MemoryHandle::start("m", memory, config, metrics.clone()).expect("start"));
+    let most_fresh = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (handle, most_fresh) = (handle.clone(), most_fresh.clone());
+            std::thread::spawn(move || {
+                for b in 0..batches {
+                    let first = (w * batches + b) * BATCH;
+                    let ops = (first..first + BATCH)
+                        .map(|n| Op::PutConcept {
+                            id: ConceptId(u128::from(n) + 1),
+                            content: format!("vector {n}"),
+                            embedding: Some(vector(n)),
+                            strength: 1.0,
+                            confidence: 1.0,
+                            metadata: Default::default(),
+                            at_ms: 1,
+                            created_ms: None,
+                        })
+                        .collect();
+                    sutra_server::api::write_blocking(&handle, ops).expect("write");
+                    let fresh = handle.reader().stats().vectors.fresh;
+                    most_fresh.fetch_max(fresh, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let handle = Arc::into_inner(handle).expect("the writers are done");
+    (most_fresh.load(Ordering::Relaxed), handle, metrics)
+}
+
+#[test]
+fn writes_wait_for_the_indexer_once_the_fresh_tier_is_over_its_bound() {
+    let dir = tempfile::tempdir().expect("temp");
+    let bound_vectors = 1_000;
+    let config = WriterConfig {
+        reseal_fresh_min: 100,
+        fresh_bytes_max: bound_vectors * DIMENSION as u64,
+        ..WriterConfig::default()
+    };
+    let batches = 40;
+    let (most_fresh, handle, metrics) = write_vectors(dir.path(), config, batches);
+    // The writer checks between groups: a group (one batch per writer here) can go over.
+    assert!(
+        most_fresh <= bound_vectors + WRITERS * BATCH,
+        "the fresh tier reached {most_fresh} vectors, bound {bound_vectors}"
+    );
+    assert!(
+        metrics.index_wait() > std::time::Duration::ZERO,
+        "the writer never waited for the indexer"
+    );
+    // Nothing acknowledged was lost on the way, and each vector finds itself.
+    let total = WRITERS * batches * BATCH;
+    let stats = handle.reader().stats();
+    assert_eq!(stats.concepts, total);
+    assert_eq!(stats.vectors.sealed + stats.vectors.fresh, total);
+    for n in (0..total).step_by(397) {
+        let hits = handle
+            .reader()
+            .search_vectors(&vector(n), 1)
+            .expect("search");
+        assert!((hits[0].score - 1.0).abs() < 1e-5, "vector {n}: {hits:?}");
+    }
+    handle.close();
+}
+
+#[test]
+fn writes_never_wait_when_no_indexer_runs() {
+    let dir = tempfile::tempdir().expect("temp");
+    let config = WriterConfig {
+        // No background indexing (as in an offline import).
+        reseal_fresh_min: u64::MAX,
+        fresh_bytes_max: 100 * DIMENSION as u64,
+        ..WriterConfig::default()
+    };
+    let (most_fresh, handle, metrics) = write_vectors(dir.path(), config, 10);
+    assert_eq!(most_fresh, WRITERS * 10 * BATCH);
+    assert_eq!(metrics.index_wait(), std::time::Duration::ZERO);
+    handle.close();
+}
