@@ -1082,8 +1082,9 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
             std::thread::spawn(move || {
                 let mut rng = Rng::new(600 + w as u64);
                 let mut batches = 0usize;
-                // When each batch was acknowledged, by batch number.
+                // When each batch was acknowledged, by batch number, and how long each took.
                 let mut acks = Vec::new();
+                let mut write_times = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     // Paced: each writer's share of the target rate.
                     let due = Duration::from_secs_f64(
@@ -1100,8 +1101,11 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
                         .enumerate()
                         .map(|(i, v)| concept_op(first + i, Some(v.clone())))
                         .collect();
+                    let sent = Instant::now();
                     sutra_server::api::write_blocking(&handle, ops).expect("write");
-                    acks.push(Instant::now());
+                    let acked = Instant::now();
+                    acks.push(acked);
+                    write_times.push(acked - sent);
                     acknowledged.fetch_add(BATCH, Ordering::Relaxed);
                     batches += 1;
                     if batches % 20 != 1 {
@@ -1116,7 +1120,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
                         not_found.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                acks
+                (acks, write_times)
             })
         })
         .collect();
@@ -1148,10 +1152,12 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let acks: Vec<Vec<Instant>> = writers
+    let (acks, write_times): (Vec<Vec<Instant>>, Vec<Vec<Duration>>) = writers
         .into_iter()
         .map(|w| w.join().expect("writer"))
-        .collect();
+        .unzip();
+    let mut write_times: Vec<Duration> = write_times.into_iter().flatten().collect();
+    write_times.sort_unstable();
     let elapsed = started.elapsed();
     let counts = handle.reader().db().counts().vectors;
     let (found, asked) = {
@@ -1183,8 +1189,11 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
             counts.sealed, counts.segments, counts.fresh, metrics.reseals()
         ),
         sutra: format!(
-            "{} acknowledged and searchable; {} queries (paced to 200/s), p50 {:.2} ms, p99 {:.2} ms; recall@10 {recall:.3} ({} samples)",
+            "{} acknowledged and searchable (a batch of 100 acknowledged in p50 {:.1} ms, p99 {:.1} ms; the writer waited {:.0} s in all for the indexer); {} queries (paced to 200/s), p50 {:.2} ms, p99 {:.2} ms; recall@10 {recall:.3} ({} samples)",
             fmt_rate(ingest, "vectors"),
+            ms(percentile(&write_times, 50)),
+            ms(percentile(&write_times, 99)),
+            metrics.index_wait().as_secs_f64(),
             latencies.len(),
             ms(at(50)),
             ms(at(99)),

@@ -703,8 +703,11 @@ pub const SEGMENTS_SOFT_MAX: usize = 2 * MERGE_FANOUT;
 /// 0.99, at 18 k, 15 k and 11 k insertions/s on one thread.
 pub const GROW_EF_CONSTRUCTION: usize = 40;
 /// Most vectors one step of background indexing inserts into the growing graph (the step after
-/// takes the rest), so that a checkpoint, which packs the growing graph, waits little for it.
-pub const GROW_STEP_MAX: usize = 8 * CHUNK;
+/// takes the rest): each step's install takes its vectors out of the fresh tier, so a writer
+/// waiting for the fresh tier to shrink (see the server's `WriterConfig::fresh_bytes_max`)
+/// waits for one short step (about 0.3 s at two million vectors here), and a checkpoint, which
+/// packs the growing graph, waits little for it.
+pub const GROW_STEP_MAX: usize = CHUNK;
 
 /// The growing graph and how many of its nodes are current.
 struct GrowingSegment {
