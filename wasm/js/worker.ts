@@ -29,6 +29,16 @@ let draining = false;
 const wake = new MessageChannel();
 wake.port1.onmessage = () => drain();
 
+// Background indexing goes on between calls, one step (at most 1,024 vectors) per task: the
+// calls that arrive meanwhile are answered between steps, and the vectors written in a burst
+// get indexed even if no write follows it.
+const idle = new MessageChannel();
+let indexing = false;
+idle.port1.onmessage = () => {
+  indexing = false;
+  housekeeping();
+};
+
 function reply(message: Reply): void {
   scope.postMessage(message);
 }
@@ -102,10 +112,21 @@ function drain(): void {
       for (const s of staged) reply({ id: s.id, ok: false, error });
     }
   }
+  housekeeping();
+}
+
+/** One piece of indexing or a due checkpoint; while there was indexing to do, schedules the next. */
+function housekeeping(): void {
+  if (!engine) return;
+  let more = false;
   try {
-    current.maintain();
+    more = (JSON.parse(engine.maintain()) as { resealed: boolean }).resealed;
   } catch {
     // Housekeeping failures surface on the next write or in stats (poisoned).
+  }
+  if (more && !indexing) {
+    indexing = true;
+    idle.port2.postMessage(null);
   }
 }
 

@@ -214,7 +214,8 @@ impl Engine {
         let mut resealed = false;
         let mut checkpointed = false;
         // One piece of indexing per call (an insertion step of the fresh tier into the growing
-        // graph, a packing, or a merge), so a drain of writes is followed by one at most.
+        // graph, a packing, or a merge); the worker calls again between other calls while
+        // there is more ("resealed": true), so no call waits for more than one step.
         if self
             .memory
             .index_vectors_step(RESEAL_FRESH_MIN)

@@ -157,6 +157,36 @@ test("concurrent writes are all acknowledged with distinct sequence numbers", as
   await context.close();
 });
 
+test("vectors written in a burst are indexed in the background, and searches go on meanwhile", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const result = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("burst", { dimension: 8 });
+    const vector = (n) => Float32Array.from({ length: 8 }, (_, i) => Math.sin(n * 0.37 + i * 1.3));
+    // Two writes of 5,000 vectors: two drains, where one indexing step (1,024) follows each.
+    for (let b = 0; b < 2; b++) {
+      await mem.batch(Array.from({ length: 5000 }, (_, j) => ({ op: "put_concept", content: `v ${b * 5000 + j}`, embedding: vector(b * 5000 + j) })));
+    }
+    const first = await mem.stats();
+    // No more writes: the worker keeps indexing between calls, and answers them meanwhile.
+    const started = performance.now();
+    let stats = first;
+    let searches = 0;
+    while (stats.vectors.fresh >= 2000 && performance.now() - started < 60000) {
+      const hits = await mem.search({ vector: vector(1234), k: 1 });
+      if (hits[0]?.content !== "v 1234") throw new Error(`search found ${JSON.stringify(hits)}`);
+      searches++;
+      stats = await mem.stats();
+    }
+    await mem.close();
+    return { firstFresh: first.vectors.fresh, fresh: stats.vectors.fresh, sealed: stats.vectors.sealed, searches };
+  });
+  assert.ok(result.fresh < 2000, `the burst was not indexed in the background: ${JSON.stringify(result)}`);
+  assert.equal(result.fresh + result.sealed, 10000);
+  assert.ok(result.searches > 0, "searches were answered while it indexed");
+  await context.close();
+});
+
 test("export in the browser imports on the server exactly, and back", async () => {
   const server = await startServer();
   const context = await browser.newContext();
