@@ -347,6 +347,8 @@ impl Writer {
                     // Inserts the fresh tier into the growing graph (a step at a time, so
                     // whatever was written meanwhile goes in too), then does whatever packing
                     // or merges are due.
+                    let started = std::time::Instant::now();
+                    let (mut steps, mut vectors) = (0u64, 0usize);
                     while let Some(step) = reader.index_vectors_step(fresh_min) {
                         if let Some(e) = step.error {
                             // The vectors stay in the fresh tier (searched exactly); the same
@@ -356,8 +358,15 @@ impl Writer {
                         }
                         if step.installed {
                             metrics.resealed();
-                            tracing::info!(memory = %name, vectors = step.vectors, "vector segment sealed");
+                            steps += 1;
+                            vectors += step.vectors;
+                            // A step is a chunk of insertions (a few a second while vectors
+                            // arrive), a packing or a merge: the round is what is worth a line.
+                            tracing::debug!(memory = %name, vectors = step.vectors, "vector index step installed");
                         }
+                    }
+                    if steps > 0 {
+                        tracing::info!(memory = %name, steps, vectors, seconds = started.elapsed().as_secs_f64(), "vector indexing caught up");
                     }
                     // The builds' temporaries and the codes the seals took out of the fresh
                     // tier are free now; their pages go back to the system.
