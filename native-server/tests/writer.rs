@@ -13,9 +13,16 @@ const DIMENSION: usize = 16;
 const WRITERS: u64 = 4;
 const BATCH: u64 = 50;
 
+/// Vector `n`: pseudo-random components in [-0.5, 0.5), a different vector for every `n`.
 fn vector(n: u64) -> Vec<f32> {
-    (0..DIMENSION)
-        .map(|i| ((n * 31 + i as u64 * 7) % 97) as f32 / 97.0 - 0.5)
+    (0..DIMENSION as u64)
+        .map(|i| {
+            let mut x = (n * DIMENSION as u64 + i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            x ^= x >> 32;
+            (x % 10_000) as f32 / 10_000.0 - 0.5
+        })
         .collect()
 }
 
@@ -117,4 +124,89 @@ fn writes_never_wait_when_no_indexer_runs() {
     assert_eq!(most_fresh, WRITERS * 10 * BATCH);
     assert_eq!(metrics.index_wait(), std::time::Duration::ZERO);
     handle.close();
+}
+
+/// Searches run with no lock while the writer applies writes and the indexer moves vectors
+/// from the fresh tier into the graph: every vector acknowledged before a search began is found
+/// by it (its own vector scores 1), and every hit is a concept that exists with an exact score.
+#[test]
+fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = FileStorage::open(&dir.path().join("m")).expect("storage");
+    let options = Options {
+        dimension: Some(DIMENSION as u32),
+        ..Options::default()
+    };
+    let (memory, _) = Memory::open(storage, options).expect("open");
+    let config = WriterConfig {
+        reseal_fresh_min: 100,
+        fresh_bytes_max: 2_000 * DIMENSION as u64,
+        ..WriterConfig::default()
+    };
+    let handle = Arc::new(
+        MemoryHandle::start("m", memory, config, Arc::new(Metrics::default())).expect("start"),
+    );
+    // The highest n acknowledged so far (all below it are acknowledged too: one writer).
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let searcher = {
+        let (handle, acknowledged, done) = (handle.clone(), acknowledged.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut searches = 0u64;
+            let mut n = 0u64;
+            while !done.load(Ordering::Acquire) {
+                let upto = acknowledged.load(Ordering::Acquire);
+                if upto == 0 {
+                    std::thread::yield_now();
+                    continue;
+                }
+                n = (n + 7919) % upto;
+                let query = vector(n);
+                let hits = handle.reader().search_vectors(&query, 3).expect("search");
+                assert!(
+                    hits.first().is_some_and(|h| (h.score - 1.0).abs() < 1e-5),
+                    "vector {n} (acknowledged) not found: {hits:?}"
+                );
+                let db = handle.reader().db();
+                for h in &hits {
+                    let concept = db.concept(h.id).expect("a hit that exists");
+                    let v = concept.embedding.as_deref().expect("with its vector");
+                    let exact = sutra_core::vector::dot(v, &query)
+                        * sutra_core::vector::inv_norm(v)
+                        * sutra_core::vector::inv_norm(&query);
+                    assert!((h.score - exact).abs() < 1e-5, "{h:?} is {exact}");
+                }
+                searches += 1;
+            }
+            searches
+        })
+    };
+    let batches = 120;
+    for b in 0..batches {
+        let first = b * BATCH;
+        let ops = (first..first + BATCH)
+            .map(|n| Op::PutConcept {
+                id: ConceptId(u128::from(n) + 1),
+                content: format!("vector {n}"),
+                embedding: Some(vector(n)),
+                strength: 1.0,
+                confidence: 1.0,
+                metadata: Default::default(),
+                at_ms: 1,
+                created_ms: None,
+            })
+            .collect();
+        sutra_server::api::write_blocking(&handle, ops).expect("write");
+        acknowledged.store(first + BATCH, Ordering::Release);
+    }
+    done.store(true, Ordering::Release);
+    let searches = searcher.join().expect("no search failed");
+    assert!(searches > 0);
+    let stats = handle.reader().stats();
+    assert_eq!(stats.vectors.sealed + stats.vectors.fresh, batches * BATCH);
+    assert!(
+        stats.vectors.sealed > 0,
+        "the indexer ran meanwhile: {stats:?}"
+    );
+    Arc::into_inner(handle).expect("one handle").close();
 }
