@@ -26,6 +26,20 @@ fn vector(n: u64) -> Vec<f32> {
         .collect()
 }
 
+/// The write that learns concept `n + 1` with vector `n`.
+fn learn(n: u64) -> Op {
+    Op::PutConcept {
+        id: ConceptId(u128::from(n) + 1),
+        content: format!("vector {n}"),
+        embedding: Some(vector(n)),
+        strength: 1.0,
+        confidence: 1.0,
+        metadata: Default::default(),
+        at_ms: 1,
+        created_ms: None,
+    }
+}
+
 /// Starts a memory with `config`, writes `batches` batches of vectors from each of the writers
 /// (each batch acknowledged before the next), and returns the most vectors seen in the fresh
 /// tier right after an acknowledgement, the handle, and the metrics.
@@ -50,18 +64,7 @@ fn write_vectors(
             std::thread::spawn(move || {
                 for b in 0..batches {
                     let first = (w * batches + b) * BATCH;
-                    let ops = (first..first + BATCH)
-                        .map(|n| Op::PutConcept {
-                            id: ConceptId(u128::from(n) + 1),
-                            content: format!("vector {n}"),
-                            embedding: Some(vector(n)),
-                            strength: 1.0,
-                            confidence: 1.0,
-                            metadata: Default::default(),
-                            at_ms: 1,
-                            created_ms: None,
-                        })
-                        .collect();
+                    let ops = (first..first + BATCH).map(learn).collect();
                     sutra_server::api::write_blocking(&handle, ops).expect("write");
                     let fresh = handle.reader().stats().vectors.fresh;
                     most_fresh.fetch_max(fresh, Ordering::Relaxed);
@@ -184,18 +187,7 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
     let batches = 120;
     for b in 0..batches {
         let first = b * BATCH;
-        let ops = (first..first + BATCH)
-            .map(|n| Op::PutConcept {
-                id: ConceptId(u128::from(n) + 1),
-                content: format!("vector {n}"),
-                embedding: Some(vector(n)),
-                strength: 1.0,
-                confidence: 1.0,
-                metadata: Default::default(),
-                at_ms: 1,
-                created_ms: None,
-            })
-            .collect();
+        let ops = (first..first + BATCH).map(learn).collect();
         sutra_server::api::write_blocking(&handle, ops).expect("write");
         acknowledged.store(first + BATCH, Ordering::Release);
     }
