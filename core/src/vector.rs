@@ -762,11 +762,7 @@ impl SearchPlan {
                 })
             })
             .collect();
-        let mut best = Best::new(if self.k == 0 {
-            0
-        } else {
-            VectorIndex::rescored(self.k)
-        });
+        let mut best = Best::new(VectorIndex::rescored(self.k));
         for (id, scale, q) in scan_entries(&self.fresh, self.dimension) {
             if keep(&id) {
                 best.offer(id, similarity(scale, q, self.code.scale, &self.code.q));
@@ -994,29 +990,31 @@ impl VectorIndex {
     /// reading itself ([`SearchPlan::run`]) needs no lock and holds no writer back.
     pub fn plan(&self, query: &[f32], k: usize, exclude: Option<ConceptId>) -> SearchPlan {
         let inv = inv_norm(query);
-        let growing = self
-            .growing
-            .iter()
-            .map(|g| (g.live, g.graph.clone() as Arc<dyn Ann + Send + Sync>));
-        let graphs = self
-            .segments
-            .iter()
-            .map(|s| (s.live, s.graph.clone() as Arc<dyn Ann + Send + Sync>))
-            .chain(growing)
-            .filter(|(live, _)| *live > 0 && k > 0)
-            .map(|(live, graph)| PlannedGraph { graph, live })
-            .collect();
+        // A search for nothing reads nothing (and so finds nothing).
+        let (graphs, fresh) = if k == 0 {
+            (Vec::new(), Vec::new())
+        } else {
+            let growing = self
+                .growing
+                .iter()
+                .map(|g| (g.live, g.graph.clone() as Arc<dyn Ann + Send + Sync>));
+            let graphs = self
+                .segments
+                .iter()
+                .map(|s| (s.live, s.graph.clone() as Arc<dyn Ann + Send + Sync>))
+                .chain(growing)
+                .filter(|(live, _)| *live > 0)
+                .map(|(live, graph)| PlannedGraph { graph, live })
+                .collect();
+            (graphs, self.fresh.chunks.clone())
+        };
         SearchPlan {
             k,
             exclude,
             unit: query.iter().map(|x| x * inv).collect(),
             code: Code::new(query, inv),
             graphs,
-            fresh: if k > 0 {
-                self.fresh.chunks.clone()
-            } else {
-                Vec::new()
-            },
+            fresh,
             dimension: self.fresh.dimension,
         }
     }
@@ -1036,9 +1034,6 @@ impl VectorIndex {
         lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
         let k = plan.k;
-        if k == 0 {
-            return Vec::new();
-        }
         let keep = |id: &ConceptId| plan.exclude != Some(*id);
         let current = |e: &Entry| self.current.get(&e.id).is_some_and(|l| l.vseq == e.vseq);
         // (approximate similarity, id), and ids that are scored exactly whatever their rank.

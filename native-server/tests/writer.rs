@@ -40,6 +40,19 @@ fn learn(n: u64) -> Op {
     }
 }
 
+/// Opens a memory of vectors of [`DIMENSION`] in `dir` and starts its writer with `config`.
+fn start(dir: &std::path::Path, config: WriterConfig) -> (Arc<MemoryHandle>, Arc<Metrics>) {
+    let storage = FileStorage::open(&dir.join("m")).expect("storage");
+    let options = Options {
+        dimension: Some(DIMENSION as u32),
+        ..Options::default()
+    };
+    let (memory, _) = Memory::open(storage, options).expect("open");
+    let metrics = Arc::new(Metrics::default());
+    let handle = MemoryHandle::start("m", memory, config, metrics.clone()).expect("start");
+    (Arc::new(handle), metrics)
+}
+
 /// Starts a memory with `config`, writes `batches` batches of vectors from each of the writers
 /// (each batch acknowledged before the next), and returns the most vectors seen in the fresh
 /// tier right after an acknowledgement, the handle, and the metrics.
@@ -48,15 +61,7 @@ fn write_vectors(
     config: WriterConfig,
     batches: u64,
 ) -> (u64, MemoryHandle, Arc<Metrics>) {
-    let storage = FileStorage::open(&dir.join("m")).expect("storage");
-    let options = Options {
-        dimension: Some(DIMENSION as u32),
-        ..Options::default()
-    };
-    let (memory, _) = Memory::open(storage, options).expect("open");
-    let metrics = Arc::new(Metrics::default());
-    let handle =
-        Arc::new(MemoryHandle::start("m", memory, config, metrics.clone()).expect("start"));
+    let (handle, metrics) = start(dir, config);
     let most_fresh = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -135,20 +140,12 @@ fn writes_never_wait_when_no_indexer_runs() {
 #[test]
 fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
     let dir = tempfile::tempdir().expect("temp");
-    let storage = FileStorage::open(&dir.path().join("m")).expect("storage");
-    let options = Options {
-        dimension: Some(DIMENSION as u32),
-        ..Options::default()
-    };
-    let (memory, _) = Memory::open(storage, options).expect("open");
     let config = WriterConfig {
         reseal_fresh_min: 100,
         fresh_bytes_max: 2_000 * DIMENSION as u64,
         ..WriterConfig::default()
     };
-    let handle = Arc::new(
-        MemoryHandle::start("m", memory, config, Arc::new(Metrics::default())).expect("start"),
-    );
+    let (handle, _) = start(dir.path(), config);
     // The highest n acknowledged so far (all below it are acknowledged too: one writer).
     let acknowledged = Arc::new(AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
