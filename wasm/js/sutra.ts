@@ -111,17 +111,26 @@ class Channel {
 
   constructor(start: () => Worker) {
     this.worker = start();
-    this.worker.onmessage = (event: MessageEvent<Reply>) => {
-      const reply = event.data;
-      const waiter = this.waiting.get(reply.id);
-      if (!waiter) return;
-      this.waiting.delete(reply.id);
-      if (reply.ok) waiter.resolve(reply.value);
-      else waiter.reject(new SutraError(reply.error.code, reply.error.message));
+    // The answers to a group of writes come in one message.
+    this.worker.onmessage = (event: MessageEvent<Reply | Reply[]>) => {
+      const data = event.data;
+      if (Array.isArray(data)) {
+        for (const reply of data) this.settle(reply);
+      } else {
+        this.settle(data);
+      }
     };
     this.worker.onerror = (event: ErrorEvent) => {
       this.fail(new SutraError("worker_failed", `the Sutra worker failed: ${event.message || "it could not be loaded"}`));
     };
+  }
+
+  private settle(reply: Reply): void {
+    const waiter = this.waiting.get(reply.id);
+    if (!waiter) return;
+    this.waiting.delete(reply.id);
+    if (reply.ok) waiter.resolve(reply.value);
+    else waiter.reject(new SutraError(reply.error.code, reply.error.message));
   }
 
   private fail(error: SutraError): void {

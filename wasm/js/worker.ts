@@ -9,7 +9,7 @@ import type { Call, Reply } from "./protocol.js";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<Call>) => void) | null;
-  postMessage(message: Reply): void;
+  postMessage(message: Reply | Reply[]): void;
 }
 const scope = self as unknown as WorkerScope;
 
@@ -24,10 +24,20 @@ interface Pending {
 const writes: Pending[] = [];
 let draining = false;
 
-// The drain is scheduled with a message to ourselves rather than setTimeout: it runs after the
-// messages already queued (so concurrent writes still share one flush) without a timer's delay.
+// A write that finds the worker quiet is committed at once. One that arrives while the worker
+// is still in the task of a drain, or before that drain's marker (below) has come back, was
+// queued during a flush, and others may be queued behind it: its drain is scheduled with a
+// message to ourselves, which runs after the messages already queued (so concurrent writes
+// share one flush) without a timer's delay.
 const wake = new MessageChannel();
 wake.port1.onmessage = () => drain();
+// Posted at the end of each drain: when it comes back, every message queued during the drain
+// has been taken, so the worker is quiet.
+const marker = new MessageChannel();
+let quiet = true;
+marker.port1.onmessage = () => {
+  quiet = true;
+};
 
 // Background indexing goes on between calls, one step (at most 1,024 vectors) per task: the
 // calls that arrive meanwhile are answered between steps, and the vectors written in a burst
@@ -82,11 +92,24 @@ function requireEngine(): Engine {
   return engine;
 }
 
-/** Stages every queued write, flushes once, answers each. */
+/** Stages every queued write, flushes once, answers them (in one message). */
 function drain(): void {
   draining = false;
   const batch = writes.splice(0);
   if (batch.length === 0) return;
+  quiet = false;
+  const replies: Reply[] = [];
+  try {
+    commitGroup(batch, replies);
+  } finally {
+    if (replies.length > 0) scope.postMessage(replies);
+    marker.port2.postMessage(null);
+  }
+  housekeeping();
+}
+
+function commitGroup(batch: Pending[], replies: Reply[]): void {
+  const reply = (message: Reply) => replies.push(message);
   let current: Engine;
   try {
     current = requireEngine();
@@ -112,7 +135,6 @@ function drain(): void {
       for (const s of staged) reply({ id: s.id, ok: false, error });
     }
   }
-  housekeeping();
 }
 
 /** One piece of indexing or a due checkpoint; while there was indexing to do, schedules the next. */
@@ -149,7 +171,9 @@ async function handle(call: Call): Promise<unknown> {
     }
     case "write": {
       writes.push({ id: call.id, request: call.args[0] as string });
-      if (!draining) {
+      if (quiet && !draining) {
+        drain();
+      } else if (!draining) {
         draining = true;
         wake.port2.postMessage(null);
       }
