@@ -28,78 +28,142 @@ use crate::id::ConceptId;
 use crate::id_table::IdTable;
 use serde::{Deserialize, Serialize};
 
-/// Runs `kernel` compiled for AVX2 and FMA (x86-64-v3) when this CPU has them, and as built
-/// (SSE2 on x86-64; other targets) otherwise. The kernels are plain loops the compiler vectorizes
-/// for whichever instruction set it compiles them for; the answers are the same either way
-/// (the same operations in the same order per lane; no fused multiply-adds are formed).
-#[inline(always)]
-fn vectorized<R>(kernel: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static V3: std::sync::OnceLock<Option<pulp::x86::V3>> = std::sync::OnceLock::new();
-        if let Some(simd) = *V3.get_or_init(pulp::x86::V3::try_new) {
-            return simd.vectorize(kernel);
-        }
-    }
-    kernel()
+/// The AVX2 instructions, if this CPU has them (checked once).
+#[cfg(target_arch = "x86_64")]
+fn avx2() -> Option<pulp::x86::V3> {
+    static V3: std::sync::OnceLock<Option<pulp::x86::V3>> = std::sync::OnceLock::new();
+    *V3.get_or_init(pulp::x86::V3::try_new)
 }
 
-/// Cosine similarity needs unit vectors; the dot product of two of them is the similarity.
+/// Dot product of two vectors (of the shorter's length).
+///
+/// Where the CPU has AVX2 it runs in 256-bit registers (x86-64-v3, dispatched at run time in
+/// safe code by `pulp`); elsewhere as the portable loop below. Both do the same operations in
+/// the same order per lane (no fused multiply-adds), so they answer bit for bit alike.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    vectorized(
-        #[inline(always)]
-        || dot_f32(a, b),
-    )
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = avx2() {
+        return simd.vectorize(
+            #[inline(always)]
+            || x86::dot_f32(simd, a, b),
+        );
+    }
+    dot_f32(a, b)
 }
 
-#[inline(always)]
+/// The portable dot product: 32 independent accumulators (lane `i` takes components `i`,
+/// `i + 32`, ...; four registers of eight lanes in the AVX2 kernel, so no addition waits for
+/// the one before), folded to eight lanes, summed pairwise, then the tail.
 fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    // Eight independent accumulators let the compiler keep the loop in SIMD registers.
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
+    let mut acc = [0f32; 32];
+    let (ca, ra) = a.as_chunks::<32>();
+    let (cb, rb) = b.as_chunks::<32>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..32 {
             acc[i] += x[i] * y[i];
         }
     }
-    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7]) + tail
+    let lanes: [f32; 8] =
+        std::array::from_fn(|i| (acc[i] + acc[8 + i]) + (acc[16 + i] + acc[24 + i]));
+    sum_lanes_f32(lanes) + dot_f32_tail(ra, rb)
 }
 
-/// Dot product of two quantized vectors, in integers (exact; `DIMENSION_MAX` · 127² fits an i32).
-/// Half of an insertion's time and most of a graph search's goes here.
+fn dot_f32_tail(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn sum_lanes_f32(acc: [f32; 8]) -> f32 {
+    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7])
+}
+
+/// Dot product of two quantized vectors, in integers (exact; `DIMENSION_MAX` · 128² fits an i32,
+/// so any order of the sums gives the same answer). Half of an insertion's time and most of a
+/// graph search's goes here.
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    vectorized(
-        #[inline(always)]
-        || dot_i8_lanes(a, b),
-    )
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = avx2() {
+        return simd.vectorize(
+            #[inline(always)]
+            || x86::dot_i8(simd, a, b),
+        );
+    }
+    dot_i8_portable(a, b)
 }
 
-#[inline(always)]
-fn dot_i8_lanes(a: &[i8], b: &[i8]) -> i32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0i32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: i32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
         .map(|(x, y)| i32::from(*x) * i32::from(*y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
-            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+        .sum()
+}
+
+/// The kernels written with AVX2 instructions (through `pulp`'s safe wrappers). Left to the
+/// compiler, the same loops came out two lanes wide for floats and with a 32-bit multiply per
+/// component for codes: 19.7 and 11.9 ns per 128-d dot product in cache here, now 11 and 6.1.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::{__m128i, __m256, __m256i};
+    use pulp::x86::V3;
+
+    /// Four registers of eight lanes, lane `i` of register `j` exactly as
+    /// [`super::dot_f32`]'s accumulator `8 j + i`, folded as it folds them.
+    #[inline(always)]
+    pub(super) fn dot_f32(simd: V3, a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let (ca, ra) = a.as_chunks::<32>();
+        let (cb, rb) = b.as_chunks::<32>();
+        let avx = simd.avx;
+        let mut acc = [avx._mm256_setzero_ps(); 4];
+        for (x, y) in ca.iter().zip(cb) {
+            let (x, y): ([__m256; 4], [__m256; 4]) = (pulp::cast(*x), pulp::cast(*y));
+            for j in 0..4 {
+                acc[j] = avx._mm256_add_ps(acc[j], avx._mm256_mul_ps(x[j], y[j]));
+            }
         }
+        let lanes = avx._mm256_add_ps(
+            avx._mm256_add_ps(acc[0], acc[1]),
+            avx._mm256_add_ps(acc[2], acc[3]),
+        );
+        super::sum_lanes_f32(pulp::cast(lanes)) + super::dot_f32_tail(ra, rb)
     }
-    acc.iter().sum::<i32>() + tail
+
+    /// Sixteen components at a time widened to 16 bits, multiplied and added in pairs into
+    /// eight 32-bit lanes (`vpmaddwd`): exact, as every product fits 16 bits and every pair sum
+    /// 32.
+    #[inline(always)]
+    pub(super) fn dot_i8(simd: V3, a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let avx2 = simd.avx2;
+        // Two accumulators, so consecutive additions do not wait for each other.
+        let (mut even, mut odd) = (
+            simd.avx._mm256_setzero_si256(),
+            simd.avx._mm256_setzero_si256(),
+        );
+        let (ca, ra) = a.as_chunks::<32>();
+        let (cb, rb) = b.as_chunks::<32>();
+        for (x, y) in ca.iter().zip(cb) {
+            let (x, y): ([__m128i; 2], [__m128i; 2]) = (pulp::cast(*x), pulp::cast(*y));
+            even = avx2._mm256_add_epi32(even, madd(simd, x[0], y[0]));
+            odd = avx2._mm256_add_epi32(odd, madd(simd, x[1], y[1]));
+        }
+        let (ca, ra) = ra.as_chunks::<16>();
+        let (cb, rb) = rb.as_chunks::<16>();
+        for (x, y) in ca.iter().zip(cb) {
+            even = avx2._mm256_add_epi32(even, madd(simd, pulp::cast(*x), pulp::cast(*y)));
+        }
+        let lanes: [i32; 8] = pulp::cast(avx2._mm256_add_epi32(even, odd));
+        lanes.iter().sum::<i32>() + super::dot_i8_portable(ra, rb)
+    }
+
+    #[inline(always)]
+    fn madd(simd: V3, x: __m128i, y: __m128i) -> __m256i {
+        let avx2 = simd.avx2;
+        avx2._mm256_madd_epi16(avx2._mm256_cvtepi8_epi16(x), avx2._mm256_cvtepi8_epi16(y))
+    }
 }
 
 /// 1 / the Euclidean norm of `v` (which the caller has checked is finite and non-zero).
