@@ -1151,6 +1151,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
             next_recall += recall_every;
         }
     }
+    let queries_elapsed = queries_started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let (acks, write_times): (Vec<Vec<Instant>>, Vec<Vec<Duration>>) = writers
         .into_iter()
@@ -1189,12 +1190,13 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
             counts.sealed, counts.segments, counts.fresh, metrics.reseals()
         ),
         sutra: format!(
-            "{} acknowledged and searchable (a batch of 100 acknowledged in p50 {:.1} ms, p99 {:.1} ms; the writer waited {:.0} s in all for the indexer); {} queries (paced to 200/s), p50 {:.2} ms, p99 {:.2} ms; recall@10 {recall:.3} ({} samples)",
+            "{} acknowledged and searchable (a batch of 100 acknowledged in p50 {:.1} ms, p99 {:.1} ms; the writer waited {:.0} s in all for the indexer); {} queries, {:.0}/s (paced to at most 200/s: a query starts when it is due or when the one before ends), p50 {:.2} ms, p99 {:.2} ms; recall@10 {recall:.3} ({} samples)",
             fmt_rate(ingest, "vectors"),
             ms(percentile(&write_times, 50)),
             ms(percentile(&write_times, 99)),
             metrics.index_wait().as_secs_f64(),
             latencies.len(),
+            rate(latencies.len(), queries_elapsed),
             ms(at(50)),
             ms(at(99)),
             asked / 10
