@@ -109,12 +109,11 @@ function drain(): void {
 }
 
 function commitGroup(batch: Pending[], replies: Reply[]): void {
-  const reply = (message: Reply) => replies.push(message);
   let current: Engine;
   try {
     current = requireEngine();
   } catch (e) {
-    for (const w of batch) reply({ id: w.id, ok: false, error: failure(e) });
+    for (const w of batch) replies.push({ id: w.id, ok: false, error: failure(e) });
     return;
   }
   const staged: { id: number; value: unknown }[] = [];
@@ -123,16 +122,16 @@ function commitGroup(batch: Pending[], replies: Reply[]): void {
     try {
       staged.push({ id: w.id, value: JSON.parse(current.stage(w.request, now)) });
     } catch (e) {
-      reply({ id: w.id, ok: false, error: failure(e) });
+      replies.push({ id: w.id, ok: false, error: failure(e) });
     }
   }
   if (staged.length > 0) {
     try {
       current.commit();
-      for (const s of staged) reply({ id: s.id, ok: true, value: s.value });
+      for (const s of staged) replies.push({ id: s.id, ok: true, value: s.value });
     } catch (e) {
       const error = failure(e);
-      for (const s of staged) reply({ id: s.id, ok: false, error });
+      for (const s of staged) replies.push({ id: s.id, ok: false, error });
     }
   }
 }
@@ -171,7 +170,7 @@ async function handle(call: Call): Promise<unknown> {
     }
     case "write": {
       writes.push({ id: call.id, request: call.args[0] as string });
-      if (quiet && !draining) {
+      if (quiet) {
         drain();
       } else if (!draining) {
         draining = true;
