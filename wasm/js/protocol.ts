@@ -21,3 +21,6 @@ export interface Call {
 export type Reply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { code: string; message: string } };
+
+/** What the worker posts: one reply, or the replies to a group of writes committed together. */
+export type WorkerMessage = Reply | Reply[];

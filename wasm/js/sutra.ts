@@ -10,7 +10,7 @@
  * flushed to OPFS before its promise resolves. A memory open in another tab fails with a
  * SutraError whose code is `memory_locked`.
  */
-import type { Call, Method, Reply } from "./protocol.js";
+import type { Call, Method, Reply, WorkerMessage } from "./protocol.js";
 import {
   SutraError,
   type Association,
@@ -112,7 +112,7 @@ class Channel {
   constructor(start: () => Worker) {
     this.worker = start();
     // The answers to a group of writes come in one message.
-    this.worker.onmessage = (event: MessageEvent<Reply | Reply[]>) => {
+    this.worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       const data = event.data;
       if (Array.isArray(data)) {
         for (const reply of data) this.settle(reply);

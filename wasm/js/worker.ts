@@ -5,11 +5,11 @@
  * every queued write, flushes once, then answers each.
  */
 import init, { Engine, dropMemory, listMemories, storageEstimate } from "../pkg/sutra_wasm.js";
-import type { Call, Reply } from "./protocol.js";
+import type { Call, Reply, WorkerMessage } from "./protocol.js";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<Call>) => void) | null;
-  postMessage(message: Reply | Reply[]): void;
+  postMessage(message: WorkerMessage): void;
 }
 const scope = self as unknown as WorkerScope;
 
