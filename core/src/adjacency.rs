@@ -114,6 +114,28 @@ impl OutList {
         }
     }
 
+    /// The links with their data that come after `(id, kind)` in the list's order (all of them
+    /// for `None`): a seek, not a scan, so that paging through a hub's list costs each page
+    /// only its own length.
+    pub fn iter_after(&self, ids: &[ConceptId], after: Option<(ConceptId, Kind)>) -> OutIter<'_> {
+        let Some((id, kind)) = after else {
+            return self.iter();
+        };
+        match self {
+            OutList::Flat { links, data } => {
+                let start = match flat_search(ids, links, id, kind) {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                };
+                OutIter::Flat(links[start..].iter().zip(data[start..].iter()))
+            }
+            OutList::Tree(tree) => OutIter::TreeRange(tree.range((
+                std::ops::Bound::Excluded((id, kind)),
+                std::ops::Bound::Unbounded,
+            ))),
+        }
+    }
+
     /// Calls `f` on every link with its data, in order, while it returns true; returns whether
     /// it went through the whole list. (A loop per representation: faster than [`iter`] in a
     /// hot loop.)
@@ -218,6 +240,7 @@ impl OutList {
 pub(crate) enum OutIter<'a> {
     Flat(std::iter::Zip<std::slice::Iter<'a, Link>, std::slice::Iter<'a, EdgeData>>),
     Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), (u32, EdgeData)>),
+    TreeRange(std::collections::btree_map::Range<'a, (ConceptId, Kind), (u32, EdgeData)>),
 }
 
 impl<'a> Iterator for OutIter<'a> {
@@ -227,17 +250,23 @@ impl<'a> Iterator for OutIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             OutIter::Flat(it) => it.next().map(|(l, d)| (*l, d)),
-            OutIter::Tree(it) => it.next().map(|((_, kind), (slot, d))| {
-                (
-                    Link {
-                        slot: *slot,
-                        kind: *kind,
-                    },
-                    d,
-                )
-            }),
+            OutIter::Tree(it) => it.next().map(tree_entry),
+            OutIter::TreeRange(it) => it.next().map(tree_entry),
         }
     }
+}
+
+#[inline]
+fn tree_entry<'a>(
+    ((_, kind), (slot, d)): (&'a (ConceptId, Kind), &'a (u32, EdgeData)),
+) -> (Link, &'a EdgeData) {
+    (
+        Link {
+            slot: *slot,
+            kind: *kind,
+        },
+        d,
+    )
 }
 
 /// A concept's incoming associations (links to their sources), in (source id, kind) order.
@@ -499,6 +528,21 @@ impl Adjacency {
             .flat_map(move |n| n.out.iter().map(|(l, d)| (self.id(l.slot), l.kind, d)))
     }
 
+    /// The outgoing associations of `id` after `(target, kind)` (all for `None`), in (target,
+    /// kind) order: where a page of them left off.
+    pub fn outgoing_after(
+        &self,
+        id: &ConceptId,
+        after: Option<(ConceptId, Kind)>,
+    ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
+        let node = self.slot(id).map(|s| &self.nodes[s as usize]);
+        node.into_iter().flat_map(move |n| {
+            n.out
+                .iter_after(&self.ids, after)
+                .map(|(l, d)| (self.id(l.slot), l.kind, d))
+        })
+    }
+
     /// The incoming associations of `id`: (source, kind, data) in (source, kind) order.
     pub fn incoming(
         &self,
@@ -594,6 +638,20 @@ mod tests {
                     .map(|((_, t, k), d)| (*t, *k, *d))
                     .collect();
                 assert_eq!(out, want, "outgoing of {c}");
+                // Pages that each start where the last one ended cover the list exactly.
+                let mut paged = Vec::new();
+                let mut after = None;
+                loop {
+                    let page: Vec<_> = adj
+                        .outgoing_after(&id, after)
+                        .take(7)
+                        .map(|(t, k, d)| (t, k, *d))
+                        .collect();
+                    let Some(last) = page.last() else { break };
+                    after = Some((last.0, last.1));
+                    paged.extend(page);
+                }
+                assert_eq!(paged, want, "outgoing of {c}, paged");
                 largest = largest.max(out.len());
                 let inc: Vec<_> = adj.incoming(&id).map(|(s, k, d)| (s, k, *d)).collect();
                 let mut want: Vec<_> = truth

@@ -421,3 +421,77 @@ fn import_export_check_and_repair_offline() {
         "alpha, beta and the first extra"
     );
 }
+
+/// A hub with more outgoing associations than one listing returns (10,000): `GET /export`
+/// and `sutra export` both write every one of them, and importing either gives them all back.
+#[test]
+fn export_of_a_hub_is_complete_over_http_and_offline() {
+    const SPOKES: usize = 10_050;
+    let root = tempfile::tempdir().expect("temp");
+    let data = root.path().join("data");
+    let agent = agent();
+    let server = Server::start(&data);
+    let (status, _) = send(
+        &agent,
+        "POST",
+        &server.url("/v1/memories"),
+        Some(json!({"name": "hub"})),
+    )
+    .expect("create");
+    assert_eq!(status, 201);
+    let spokes: Vec<String> = (0..SPOKES).map(|i| format!("spoke {i}")).collect();
+    let mut ops: Vec<Value> = vec![json!({"op": "put_concept", "content": "hub"})];
+    ops.extend(
+        spokes
+            .iter()
+            .map(|s| json!({"op": "put_concept", "content": s})),
+    );
+    let hub = ConceptId::from_content("hub").to_string();
+    let links: Vec<Value> = spokes
+        .iter()
+        .map(|s| {
+            json!({"op": "put_association", "source": hub, "target": ConceptId::from_content(s).to_string(), "kind": "semantic", "confidence": 0.5})
+        })
+        .collect();
+    for chunk in ops.chunks(5000).chain(links.chunks(5000)) {
+        let (status, answer) = send(
+            &agent,
+            "POST",
+            &server.url("/v1/memories/hub/batch"),
+            Some(json!({ "ops": chunk })),
+        )
+        .expect("batch");
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (_, links_over_http) = export(&agent, &server, "hub");
+    assert_eq!(
+        links_over_http.len(),
+        SPOKES,
+        "GET /export has every association"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let (code, text, err) = run(&["export", "--memory", "hub"], &data);
+    assert_eq!(code, 0, "{err}");
+    let offline = text
+        .lines()
+        .filter(|l| l.contains("\"type\":\"association\""))
+        .count();
+    assert_eq!(offline, SPOKES, "sutra export has every association");
+    let file = root.path().join("hub.jsonl");
+    std::fs::write(&file, &text).expect("write");
+    let (code, out, err) = run(
+        &["import", file.to_str().expect("path"), "--memory", "copy"],
+        &data,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "imported {} concepts and {SPOKES} associations",
+            SPOKES + 1
+        )),
+        "{out}"
+    );
+    let (_, again, _) = run(&["export", "--memory", "copy"], &data);
+    assert_eq!(again, text, "export → import → export is exact");
+}

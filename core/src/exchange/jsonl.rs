@@ -287,10 +287,12 @@ pub fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, Result<String, S
         .map(|(i, l)| (i as u64 + 1, Ok(l.to_string())))
 }
 
-/// Export as a sequence of text chunks (the header, then a page of concepts per chunk, then a
-/// page of concepts' outgoing associations per chunk). Each chunk is read under a short read
-/// lock, so writers go on during a long export; a concept deleted between pages may leave its
-/// associations out.
+/// Export as a sequence of text chunks: the header, then a page of concepts per chunk, then
+/// the associations, by source in id order and each source's in (target, kind) order, at most
+/// [`EXPORT_ASSOCIATIONS_PER_CHUNK`] per chunk — a hub's list is cut across chunks and picked
+/// up where it stopped, so an export is complete whatever the degree. Each chunk is read under
+/// a short read lock, so writers go on during a long export; a concept deleted between chunks
+/// may leave its associations out.
 pub struct ExportChunks {
     reader: crate::Reader,
     phase: Phase,
@@ -299,12 +301,19 @@ pub struct ExportChunks {
 enum Phase {
     Header,
     Concepts(Option<ConceptId>),
-    Associations(Option<ConceptId>),
+    /// The associations of the concepts after `after` (of all of them for `None`), and first
+    /// the rest of the list of `within.0`, after `within.1`, cut at the end of the last chunk.
+    Associations {
+        after: Option<ConceptId>,
+        within: Option<(ConceptId, (ConceptId, Kind))>,
+    },
     Done,
 }
 
-/// Concepts per export chunk.
+/// Concepts per export chunk (and concepts whose associations one chunk examines, at most).
 const EXPORT_PAGE: u32 = 500;
+/// Association lines per export chunk, at most.
+pub const EXPORT_ASSOCIATIONS_PER_CHUNK: usize = 5_000;
 
 impl ExportChunks {
     /// Starts an export.
@@ -313,6 +322,55 @@ impl ExportChunks {
             reader,
             phase: Phase::Header,
         }
+    }
+}
+
+/// One chunk of association lines (see [`ExportChunks`]) and where the next one starts.
+fn associations_chunk(
+    db: &crate::Db,
+    mut after: Option<ConceptId>,
+    within: Option<(ConceptId, (ConceptId, Kind))>,
+) -> (String, Phase) {
+    let mut text = String::new();
+    let mut lines = 0usize;
+    let mut examined = 0u32;
+    let mut current = within.map(|(source, cursor)| (source, Some(cursor)));
+    loop {
+        let (source, cursor) = match current.take() {
+            Some(resumed) => resumed,
+            None => {
+                if examined == EXPORT_PAGE {
+                    return (
+                        text,
+                        Phase::Associations {
+                            after,
+                            within: None,
+                        },
+                    );
+                }
+                match db.concepts.after(after).next() {
+                    Some(c) => {
+                        examined += 1;
+                        (c.id, None)
+                    }
+                    None => return (text, Phase::Done),
+                }
+            }
+        };
+        let mut last = cursor;
+        for (target, kind, data) in db.links.outgoing_after(&source, cursor) {
+            if lines == EXPORT_ASSOCIATIONS_PER_CHUNK {
+                // `last` is set: this list had at least one line in this chunk.
+                let within = last.map(|cut| (source, cut));
+                return (text, Phase::Associations { after, within });
+            }
+            text.push_str(&association_line(&crate::state::assoc(
+                source, target, kind, data,
+            )));
+            lines += 1;
+            last = Some((target, kind));
+        }
+        after = Some(source);
     }
 }
 
@@ -327,34 +385,17 @@ impl Iterator for ExportChunks {
             Phase::Concepts(after) => match db.scan(after, EXPORT_PAGE) {
                 Ok(page) => (
                     page.concepts.iter().map(|c| concept_line(c)).collect(),
-                    page.next
-                        .map_or(Phase::Associations(None), |n| Phase::Concepts(Some(n))),
+                    page.next.map_or(
+                        Phase::Associations {
+                            after: None,
+                            within: None,
+                        },
+                        |n| Phase::Concepts(Some(n)),
+                    ),
                 ),
                 Err(_) => (String::new(), Phase::Done),
             },
-            Phase::Associations(after) => match db.scan(after, EXPORT_PAGE) {
-                Ok(page) => {
-                    let mut text = String::new();
-                    for c in &page.concepts {
-                        let listed = db.associations(
-                            c.id,
-                            crate::Listing::Out,
-                            crate::KindSet::ALL,
-                            0.0,
-                            crate::limits::ASSOCIATIONS_LIMIT_MAX,
-                        );
-                        if let Ok(list) = listed {
-                            text.extend(list.iter().map(association_line));
-                        }
-                    }
-                    (
-                        text,
-                        page.next
-                            .map_or(Phase::Done, |n| Phase::Associations(Some(n))),
-                    )
-                }
-                Err(_) => (String::new(), Phase::Done),
-            },
+            Phase::Associations { after, within } => associations_chunk(&db, after, within),
         };
         drop(db);
         self.phase = next;

@@ -230,3 +230,45 @@ test("export in the browser imports on the server exactly, and back", async () =
     await server.stop();
   }
 });
+
+test("the browser's export of a hub of more than 10,000 associations is complete and imports back exactly", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  try {
+    const result = await page.evaluate(async () => {
+      const SPOKES = 10_050;
+      const mem = await sutra.Sutra.open("hub");
+      const hub = await mem.putConcept({ content: "hub" });
+      const spokes = [];
+      for (let start = 0; start < SPOKES; start += 5000) {
+        const ops = [];
+        for (let i = start; i < Math.min(SPOKES, start + 5000); i++) ops.push({ op: "put_concept", content: `spoke ${i}` });
+        spokes.push(...(await mem.batch(ops)).ids);
+      }
+      for (let start = 0; start < SPOKES; start += 5000) {
+        const ops = spokes.slice(start, start + 5000).map((target) => ({ op: "put_association", source: hub.id, target, kind: "semantic", confidence: 0.5 }));
+        await mem.batch(ops);
+      }
+      const text = await mem.exportJsonl();
+      await mem.close();
+      const copy = await sutra.Sutra.open("hubcopy");
+      const summary = await copy.importJsonl(text);
+      const again = await copy.exportJsonl();
+      const stats = await copy.stats();
+      await copy.close();
+      const lines = text.trim().split("\n");
+      return {
+        associationLines: lines.filter((l) => l.includes('"type":"association"')).length,
+        summary,
+        same: again === text,
+        associations: stats.associations,
+      };
+    });
+    assert.equal(result.associationLines, 10_050, "every association of the hub exported");
+    assert.deepEqual([result.summary.associations, result.summary.rejected_count], [10_050, 0]);
+    assert.equal(result.associations, 10_050);
+    assert.ok(result.same, "export → import → export is exact");
+  } finally {
+    await context.close();
+  }
+});
