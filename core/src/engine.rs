@@ -5,14 +5,16 @@
 //! every later write is refused until it is reopened (and so recovered from the log).
 
 use crate::error::{Error, Result};
+use crate::graph::{self, Interrupt, PathQuery, PathsResult, View};
 use crate::id::ConceptId;
-use crate::model::Op;
+use crate::model::{Op, Rules};
 use crate::query::Hit;
 use crate::snapshot;
 use crate::state::{Db, Overlay};
 use crate::storage::{Storage, StorageError};
 use crate::vector::{Built, HnswParams, SealInput, VectorCounts};
 use crate::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Options for [`Memory::open`].
@@ -130,6 +132,10 @@ struct Status {
 struct Shared {
     db: RwLock<Db>,
     status: Mutex<Status>,
+    /// Writers waiting for the state's lock. A long graph query lets them in between two
+    /// concepts when this is not zero (the lock makes readers that come after a waiting writer
+    /// wait for it too, so a query that held on would stall every reader behind the writer).
+    writers_waiting: AtomicU32,
 }
 
 impl Shared {
@@ -140,11 +146,67 @@ impl Shared {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Db> {
-        self.db.write().unwrap_or_else(PoisonError::into_inner)
+        self.writers_waiting.fetch_add(1, AtomicOrdering::Relaxed);
+        let guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        self.writers_waiting.fetch_sub(1, AtomicOrdering::Relaxed);
+        guard
     }
 
     fn status(&self) -> MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How many times a path query is run again when a hop it found was removed while it ran, before
+/// it gives up with [`Error::Conflict`].
+pub const PATH_QUERY_ATTEMPTS: u32 = 3;
+
+/// The state's lock held by a long graph query, let go between two concepts while a writer
+/// waits (see [`Reader::paths`]).
+struct Leased<'a> {
+    shared: &'a Shared,
+    guard: Option<RwLockReadGuard<'a, Db>>,
+    interrupt: &'a Interrupt,
+    /// The state's sequence number when the query started.
+    started_seq: u64,
+}
+
+impl<'a> Leased<'a> {
+    fn new(shared: &'a Shared, interrupt: &'a Interrupt) -> Self {
+        let guard = shared.read();
+        let started_seq = guard.last_seq;
+        Leased {
+            shared,
+            guard: Some(guard),
+            interrupt,
+            started_seq,
+        }
+    }
+
+    /// Whether writes were applied since the query started.
+    fn moved(&self) -> bool {
+        self.db().last_seq != self.started_seq
+    }
+}
+
+impl View for Leased<'_> {
+    fn db(&self) -> &Db {
+        self.guard
+            .as_deref()
+            .expect("a lease holds the lock except inside pace")
+    }
+
+    fn pace(&mut self) -> Result<()> {
+        if self.interrupt.is_raised() {
+            return Err(Error::Interrupted);
+        }
+        if self.shared.writers_waiting.load(AtomicOrdering::Relaxed) > 0 {
+            // Let go first: taking the lock again while holding it, with a writer waiting,
+            // would wait for that writer, which waits for us.
+            self.guard = None;
+            self.guard = Some(self.shared.read());
+        }
+        Ok(())
     }
 }
 
@@ -175,6 +237,36 @@ impl Reader {
         let plan = self.shared.read().plan_similar(id, k)?;
         let found = plan.run();
         Ok(self.shared.read().finish_search(&plan, found))
+    }
+
+    /// Runs a path query, letting writers in between two concepts while they wait (so a long
+    /// query holds no write back, and no read queued behind a write), and stopping when
+    /// `interrupt` is raised ([`Error::Interrupted`]).
+    ///
+    /// Isolation: the query sees every write acknowledged before it started, and may see some
+    /// made while it ran (read committed, as a graph database's default). Each path it returns
+    /// exists when it returns — every hop read again from the state it ended on, with the
+    /// confidences of then; a path one of whose hops was removed meanwhile makes it run again
+    /// (at most [`PATH_QUERY_ATTEMPTS`] times, then [`Error::Conflict`]).
+    pub fn paths(&self, query: &PathQuery, interrupt: &Interrupt) -> Result<PathsResult> {
+        let shortest = query.algorithm == graph::Algorithm::Shortest;
+        for _ in 0..PATH_QUERY_ATTEMPTS {
+            let mut view = Leased::new(&self.shared, interrupt);
+            match graph::run_paths(&mut view, query) {
+                Ok(mut result) => {
+                    if !view.moved() || graph::refresh(view.db(), &mut result, shortest) {
+                        return Ok(result);
+                    }
+                }
+                Err(e) if graph::vanished(&e) && view.moved() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict {
+            reason: format!(
+                "the graph changed under the path query {PATH_QUERY_ATTEMPTS} times in a row (a hop it found was removed each time); run it again"
+            ),
+        })
     }
 
     /// Counts for monitoring.
@@ -300,6 +392,7 @@ impl<S: Storage> Memory<S> {
                 checkpoint_seq: report.snapshot_seq,
                 poisoned: None,
             }),
+            writers_waiting: AtomicU32::new(0),
         });
         let mut memory = Memory {
             storage,
@@ -386,7 +479,8 @@ impl<S: Storage> Memory<S> {
         self.check_writable()?;
         let seq = self.next_seq;
         let record = wal::encode_record(seq, &ops)?;
-        self.overlay.stage(&self.shared.read(), &ops)?;
+        self.overlay
+            .stage(&self.shared.read(), &ops, Rules::Write)?;
         // The operations move into the state when applied. Text or vectors with spare room
         // are copied to an exact fit here, off the lock (shrinking in place would keep the
         // allocator's larger block), so the state holds no more than its data.
@@ -606,7 +700,7 @@ fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replayed> {
             reason,
         };
         let mut check = Overlay::default();
-        check.stage(db, &ops).map_err(|e| {
+        check.stage(db, &ops, Rules::Logged).map_err(|e| {
             corrupt(format!(
                 "record {seq} does not apply to the state before it: {e}"
             ))

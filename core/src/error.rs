@@ -73,6 +73,11 @@ pub enum Error {
         /// The failure that poisoned the memory.
         cause: String,
     },
+    /// A query was stopped by its host before it finished (see [`crate::Interrupt`]).
+    #[error(
+        "the query was stopped before it finished (its time limit passed, or its client went away)"
+    )]
+    Interrupted,
     /// The storage reported an I/O error.
     #[error("storage error during {during}: {message}")]
     Storage {
@@ -122,6 +127,7 @@ impl Error {
             Error::AssociationNotFound { .. } => "association_not_found",
             Error::Conflict { .. } => "conflict",
             Error::Poisoned { .. } => "poisoned",
+            Error::Interrupted => "interrupted",
             Error::Storage { .. } => "storage_error",
             Error::CorruptLog { .. } => "corrupt_log",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",

@@ -7,7 +7,14 @@
 //! - [`neighbourhood`]: concepts within n hops.
 //!
 //! Every search counts the concepts it expands against a budget and reports when the budget
-//! ran out instead of running unbounded. Results are deterministic: ties are broken by id order.
+//! ran out instead of running unbounded, and when its depth limit cut it short. Results are
+//! deterministic: ties are broken by id order.
+//!
+//! A search reads the state through a [`View`], which it asks between two concepts whether to
+//! go on ([`View::pace`]): a host's view may then let a waiting writer in (so one long query
+//! never holds every write back, nor the reads queued behind a write), or stop the search when
+//! its host cancels it (a deadline passed, the client went away). The core has no clock: the
+//! host decides when to cancel.
 
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
@@ -17,6 +24,7 @@ use crate::state::{assoc, Db, EdgeData};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 /// Which way associations may be followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -145,12 +153,98 @@ pub struct PathsResult {
     /// True when the search stopped because it hit its visited-node budget: a path may exist
     /// that was not found.
     pub budget_exhausted: bool,
+    /// True when the depth limit (`max_depth`) left concepts unexplored that lead on: a path
+    /// longer than the limit may exist (for the shortest path: only said when none was found;
+    /// for the most confident and k best: a longer path could also be more confident, or make
+    /// up the k).
+    pub depth_limited: bool,
+    /// The sequence number of the state the answer was read from (every write acknowledged
+    /// with this number or a lower one is in it, none after).
+    pub seq: u64,
+}
+
+/// A flag a host raises to stop a query running on another thread (its deadline passed, its
+/// client went away): the search sees it before the next concept it expands and answers
+/// [`Error::Interrupted`].
+#[derive(Debug, Default)]
+pub struct Interrupt(AtomicBool);
+
+impl Interrupt {
+    /// A flag not raised.
+    pub fn new() -> Self {
+        Interrupt::default()
+    }
+
+    /// Asks the query to stop.
+    pub fn raise(&self) {
+        self.0.store(true, AtomicOrdering::Relaxed);
+    }
+
+    /// Whether it was asked to stop.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(AtomicOrdering::Relaxed)
+    }
+}
+
+/// Which paths a [`PathQuery`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// The fewest hops.
+    Shortest,
+    /// The highest product of confidences.
+    MostConfident,
+    /// The k most confident loopless paths.
+    KBest(u32),
+}
+
+/// A path query.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathQuery {
+    /// Start concept.
+    pub from: ConceptId,
+    /// End concept.
+    pub to: ConceptId,
+    /// Which paths.
+    pub algorithm: Algorithm,
+    /// Direction, kinds and limits.
+    pub options: PathOptions,
+}
+
+/// Runs a path query on a view.
+pub fn run_paths(view: &mut impl View, q: &PathQuery) -> Result<PathsResult> {
+    match q.algorithm {
+        Algorithm::Shortest => shortest_path(view, q.from, q.to, &q.options),
+        Algorithm::MostConfident => most_confident_path(view, q.from, q.to, &q.options),
+        Algorithm::KBest(k) => k_best_paths(view, q.from, q.to, k, &q.options),
+    }
+}
+
+/// Where a graph search reads the state, and what happens between two concepts it expands.
+pub trait View {
+    /// The state to read now. A reference taken before a [`pace`](Self::pace) must not be used
+    /// after it (the borrow checker sees to that): the state may have moved on in between.
+    fn db(&self) -> &Db;
+    /// Called before each concept a search expands: an error (the host cancelled the query)
+    /// stops the search and is its answer.
+    fn pace(&mut self) -> Result<()>;
+}
+
+/// A plain reference is a view that never pauses (one thread, or a caller holding the lock).
+impl View for &Db {
+    fn db(&self) -> &Db {
+        self
+    }
+    fn pace(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 struct Budget {
     max: u32,
     used: u32,
     exhausted: bool,
+    /// A concept at the depth limit that leads on was left unexpanded.
+    depth_cut: bool,
 }
 
 impl Budget {
@@ -159,6 +253,7 @@ impl Budget {
             max,
             used: 0,
             exhausted: false,
+            depth_cut: false,
         }
     }
 
@@ -244,23 +339,39 @@ fn best_hop(db: &Db, a: ConceptId, b: ConceptId, opts: &PathOptions) -> Option<S
     best
 }
 
+/// Whether `node` has any hop the search may follow (a concept at the depth limit without one
+/// does not make the answer depth-limited).
+fn leads_on(db: &Db, node: ConceptId, opts: &PathOptions, reverse: bool) -> bool {
+    let mut any = false;
+    for_each_hop(db, node, opts.direction, opts.kinds, reverse, |_, _| {
+        any = true
+    });
+    any
+}
+
+/// The marker of a search whose trail no longer exists in the state it ended on: a host whose
+/// view let writes in during the search runs it again.
+const VANISHED: &str = "a hop of the path was removed while the search ran";
+
 /// Fewest-hops path from `from` to `to` (bidirectional BFS). Among the hops between two
 /// consecutive concepts the most confident association is reported.
 pub fn shortest_path(
-    db: &Db,
+    view: &mut impl View,
     from: ConceptId,
     to: ConceptId,
     opts: &PathOptions,
 ) -> Result<PathsResult> {
     opts.validate()?;
-    require(db, from)?;
-    require(db, to)?;
+    require(view.db(), from)?;
+    require(view.db(), to)?;
     let mut budget = Budget::new(opts.visited_max);
     if from == to {
         return Ok(PathsResult {
             paths: vec![Path::single(from)],
             visited: 0,
             budget_exhausted: false,
+            depth_limited: false,
+            seq: view.db().last_seq,
         });
     }
     // parent maps: node -> (previous node toward the side's root, depth)
@@ -287,19 +398,27 @@ pub fn shortest_path(
             if !budget.take() {
                 break 'search;
             }
-            for_each_hop(db, node, opts.direction, opts.kinds, !forward, |next, _| {
-                if seen.contains_key(&next) {
-                    return;
-                }
-                seen.insert(next, (node, *depth + 1));
-                if let Some(&(_, other_depth)) = other.get(&next) {
-                    let total = *depth + 1 + other_depth;
-                    if total <= opts.max_depth && meeting.is_none_or(|(_, best)| total < best) {
-                        meeting = Some((next, total));
+            view.pace()?;
+            for_each_hop(
+                view.db(),
+                node,
+                opts.direction,
+                opts.kinds,
+                !forward,
+                |next, _| {
+                    if seen.contains_key(&next) {
+                        return;
                     }
-                }
-                next_layer.push(next);
-            });
+                    seen.insert(next, (node, *depth + 1));
+                    if let Some(&(_, other_depth)) = other.get(&next) {
+                        let total = *depth + 1 + other_depth;
+                        if total <= opts.max_depth && meeting.is_none_or(|(_, best)| total < best) {
+                            meeting = Some((next, total));
+                        }
+                    }
+                    next_layer.push(next);
+                },
+            );
         }
         *depth += 1;
         *layer = next_layer;
@@ -307,6 +426,16 @@ pub fn shortest_path(
             break;
         }
     }
+    // Stopped by the depth limit with both sides still able to go on: a longer path may exist.
+    let depth_limited = meeting.is_none()
+        && !budget.exhausted
+        && fwd_depth + bwd_depth >= opts.max_depth
+        && fwd_layer
+            .iter()
+            .any(|&n| leads_on(view.db(), n, opts, false))
+        && bwd_layer
+            .iter()
+            .any(|&n| leads_on(view.db(), n, opts, true));
     let paths = match meeting {
         None => Vec::new(),
         Some((middle, _)) => {
@@ -324,11 +453,11 @@ pub fn shortest_path(
             }
             let mut steps = Vec::with_capacity(nodes.len() - 1);
             for pair in nodes.windows(2) {
-                match best_hop(db, pair[0], pair[1], opts) {
+                match best_hop(view.db(), pair[0], pair[1], opts) {
                     Some(step) => steps.push(step),
                     None => {
                         return Err(Error::Conflict {
-                            reason: "internal: path hop vanished during the search".into(),
+                            reason: VANISHED.into(),
                         })
                     }
                 }
@@ -340,6 +469,8 @@ pub fn shortest_path(
         paths,
         visited: budget.used,
         budget_exhausted: budget.exhausted && meeting.is_none(),
+        depth_limited,
+        seq: view.db().last_seq,
     })
 }
 
@@ -382,16 +513,16 @@ struct State {
 }
 
 /// Most confident path from `from` to `to` within `max_depth` hops, avoiding the banned
-/// concepts and hops.
+/// concepts and hops (`None`: there is none, or the budget ran out).
 fn dijkstra(
-    db: &Db,
+    view: &mut impl View,
     from: ConceptId,
     to: ConceptId,
     opts: &PathOptions,
     max_depth: u32,
     bans: &Bans,
     budget: &mut Budget,
-) -> Option<Path> {
+) -> Result<Option<Path>> {
     let mut states = vec![State {
         node: from,
         depth: 0,
@@ -420,46 +551,60 @@ fn dijkstra(
                 at = parent;
             }
             steps.reverse();
-            return Some(Path::from_steps(from, steps));
+            return Ok(Some(Path::from_steps(from, steps)));
         }
         if depth >= max_depth {
+            if !budget.depth_cut && leads_on(view.db(), node, opts, false) {
+                budget.depth_cut = true;
+            }
             continue;
         }
         if !budget.take() {
-            return None;
+            return Ok(None);
         }
-        for_each_hop(db, node, opts.direction, opts.kinds, false, |next, step| {
-            let confidence = step.association.confidence;
-            if confidence <= 0.0 || bans.nodes.contains(&next) || bans.steps.contains(&step.key()) {
-                return;
-            }
-            if settled.get(&next).is_some_and(|&d| d <= depth + 1) {
-                return;
-            }
-            states.push(State {
-                node: next,
-                depth: depth + 1,
-                parent: Some((state, step)),
-            });
-            heap.push(QueueItem {
-                cost: cost - f64::from(confidence).ln(),
-                order,
-                state: states.len() - 1,
-            });
-            order += 1;
-        });
+        view.pace()?;
+        for_each_hop(
+            view.db(),
+            node,
+            opts.direction,
+            opts.kinds,
+            false,
+            |next, step| {
+                let confidence = step.association.confidence;
+                if confidence <= 0.0
+                    || bans.nodes.contains(&next)
+                    || bans.steps.contains(&step.key())
+                {
+                    return;
+                }
+                if settled.get(&next).is_some_and(|&d| d <= depth + 1) {
+                    return;
+                }
+                states.push(State {
+                    node: next,
+                    depth: depth + 1,
+                    parent: Some((state, step)),
+                });
+                heap.push(QueueItem {
+                    cost: cost - f64::from(confidence).ln(),
+                    order,
+                    state: states.len() - 1,
+                });
+                order += 1;
+            },
+        );
     }
-    None
+    Ok(None)
 }
 
 /// The path from `from` to `to` whose product of confidences is highest.
 pub fn most_confident_path(
-    db: &Db,
+    view: &mut impl View,
     from: ConceptId,
     to: ConceptId,
     opts: &PathOptions,
 ) -> Result<PathsResult> {
-    k_best_paths(db, from, to, 1, opts)
+    k_best_paths(view, from, to, 1, opts)
 }
 
 /// Orders candidate paths: most confident first, then fewer hops, then by concept ids.
@@ -485,7 +630,7 @@ fn same_route(a: &Path, b: &Path) -> bool {
 
 /// The `k` most confident loopless paths (Yen's algorithm), best first.
 pub fn k_best_paths(
-    db: &Db,
+    view: &mut impl View,
     from: ConceptId,
     to: ConceptId,
     k: u32,
@@ -493,29 +638,34 @@ pub fn k_best_paths(
 ) -> Result<PathsResult> {
     opts.validate()?;
     Error::check_count("k", k, PATHS_K_MAX)?;
-    require(db, from)?;
-    require(db, to)?;
+    require(view.db(), from)?;
+    require(view.db(), to)?;
     if from == to {
         return Ok(PathsResult {
             paths: vec![Path::single(from)],
             visited: 0,
             budget_exhausted: false,
+            depth_limited: false,
+            seq: view.db().last_seq,
         });
     }
     let mut budget = Budget::new(opts.visited_max);
     let Some(first) = dijkstra(
-        db,
+        view,
         from,
         to,
         opts,
         opts.max_depth,
         &Bans::default(),
         &mut budget,
-    ) else {
+    )?
+    else {
         return Ok(PathsResult {
             paths: Vec::new(),
             visited: budget.used,
             budget_exhausted: budget.exhausted,
+            depth_limited: budget.depth_cut,
+            seq: view.db().last_seq,
         });
     };
     let mut accepted = vec![first];
@@ -538,7 +688,7 @@ pub fn k_best_paths(
             }
             bans.nodes.extend(last.concepts[..i].iter().copied());
             let depth_left = opts.max_depth - i as u32;
-            let Some(spur_path) = dijkstra(db, spur, to, opts, depth_left, &bans, &mut budget)
+            let Some(spur_path) = dijkstra(view, spur, to, opts, depth_left, &bans, &mut budget)?
             else {
                 if budget.exhausted {
                     break;
@@ -566,7 +716,39 @@ pub fn k_best_paths(
         paths: accepted,
         visited: budget.used,
         budget_exhausted: budget.exhausted,
+        depth_limited: budget.depth_cut,
+        seq: view.db().last_seq,
     })
+}
+
+/// Reads every hop of `result`'s paths again from `db` (the state a search that let writes in
+/// ended on): each hop's association as it is now, each path's confidence recomputed, the
+/// paths put back in order. False if a hop no longer exists (the search must run again).
+pub fn refresh(db: &Db, result: &mut PathsResult, shortest: bool) -> bool {
+    for path in &mut result.paths {
+        for step in &mut path.steps {
+            let a = &step.association;
+            match db.links.get(&a.source, &a.target, a.kind) {
+                Some(data) => step.association = assoc(a.source, a.target, a.kind, data),
+                None => return false,
+            }
+        }
+        let start = path.concepts[0];
+        *path = Path::from_steps(start, std::mem::take(&mut path.steps));
+    }
+    if !shortest {
+        result.paths.sort_by(better);
+    }
+    result.seq = db.last_seq;
+    result
+        .paths
+        .iter()
+        .all(|p| p.concepts.iter().all(|c| db.concepts.contains_key(c)))
+}
+
+/// Whether a search failed because a hop it had found was removed while it ran.
+pub(crate) fn vanished(e: &Error) -> bool {
+    matches!(e, Error::Conflict { reason } if reason == VANISHED)
 }
 
 /// The concepts a neighbourhood has found: each one's slot → its place in the answer. Most

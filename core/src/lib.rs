@@ -34,10 +34,13 @@ pub mod wal;
 
 pub use engine::{
     repair, verify, CheckpointReport, IndexStep, Memory, Options, Reader, RecoveryReport,
-    RepairReport, Stats, VerifyReport,
+    RepairReport, Stats, VerifyReport, PATH_QUERY_ATTEMPTS,
 };
 pub use error::{Error, Result};
-pub use graph::{Direction, Listing, Neighbourhood, Path, PathOptions, PathsResult, Step};
+pub use graph::{
+    Algorithm, Direction, Interrupt, Listing, Neighbourhood, Path, PathOptions, PathQuery,
+    PathsResult, Step,
+};
 pub use id::ConceptId;
 pub use model::{
     Association, AssociationKey, Concept, ConceptInput, ConceptMetadata, Kind, KindSet, Metadata,

@@ -346,8 +346,14 @@ impl Op {
         }
     }
 
-    /// Checks everything about the operation that does not depend on the memory's state.
-    pub(crate) fn validate_shape(&self, field: &str) -> Result<()> {
+    /// Checks everything about the operation that does not depend on the memory's state, naming
+    /// fields inside `field` (`ops[2].confidence`; just `confidence` when `field` is empty).
+    pub fn validate(&self, field: &str) -> Result<()> {
+        self.validate_under(field, Rules::Write)
+    }
+
+    /// [`validate`](Self::validate) under `rules`.
+    pub(crate) fn validate_under(&self, field: &str, rules: Rules) -> Result<()> {
         match self {
             Op::PutConcept {
                 content,
@@ -362,22 +368,25 @@ impl Op {
                 check_created(field, *created_ms, *at_ms)?;
                 if content.len() > CONTENT_BYTES_MAX {
                     return Err(Error::limit(
-                        format!("{field}.content (bytes)"),
+                        format!("{} (bytes)", sub(field, "content")),
                         CONTENT_BYTES_MAX as u64,
                         content.len() as u64,
                     ));
                 }
                 if content.is_empty() {
                     return Err(Error::invalid(
-                        format!("{field}.content"),
+                        sub(field, "content"),
                         "content must not be empty",
                     ));
                 }
-                check_strength(&format!("{field}.strength"), *strength)?;
-                check_unit(&format!("{field}.confidence"), *confidence)?;
-                check_metadata(&format!("{field}.metadata"), metadata)?;
+                check_strength(&sub(field, "strength"), *strength)?;
+                check_unit(&sub(field, "confidence"), *confidence)?;
+                check_metadata(&sub(field, "metadata"), metadata)?;
                 if let Some(vector) = embedding {
-                    check_embedding(&format!("{field}.embedding"), vector)?;
+                    match rules {
+                        Rules::Write => check_embedding(&sub(field, "embedding"), vector)?,
+                        Rules::Logged => check_logged_embedding(&sub(field, "embedding"), vector)?,
+                    }
                 }
                 Ok(())
             }
@@ -389,21 +398,38 @@ impl Op {
                 ..
             } => {
                 check_created(field, *created_ms, *at_ms)?;
-                check_unit(&format!("{field}.confidence"), *confidence)?;
-                check_strength(&format!("{field}.weight"), *weight)
+                check_unit(&sub(field, "confidence"), *confidence)?;
+                check_strength(&sub(field, "weight"), *weight)
             }
-            Op::SetDimension { dimension } => {
-                check_dimension(&format!("{field}.dimension"), *dimension)
-            }
+            Op::SetDimension { dimension } => check_dimension(&sub(field, "dimension"), *dimension),
             Op::DeleteConcept { .. } | Op::DeleteAssociation { .. } => Ok(()),
         }
+    }
+}
+
+/// Which rules an operation is checked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// A new write: today's rules.
+    Write,
+    /// A record already in a log or snapshot: the rules it was accepted under. A rule made
+    /// stricter since must not make a memory that was written fine refuse to open.
+    Logged,
+}
+
+/// `name` inside `field` (`ops[2].name`), or `name` alone at the top level.
+pub(crate) fn sub(field: &str, name: &str) -> String {
+    if field.is_empty() {
+        name.to_string()
+    } else {
+        format!("{field}.{name}")
     }
 }
 
 fn check_created(field: &str, created_ms: Option<u64>, at_ms: u64) -> Result<()> {
     match created_ms {
         Some(created) if created > at_ms => Err(Error::invalid(
-            format!("{field}.created_ms"),
+            sub(field, "created_ms"),
             format!("{created} is after the update time {at_ms}"),
         )),
         _ => Ok(()),
@@ -458,11 +484,48 @@ pub(crate) fn check_embedding(field: &str, vector: &[f32]) -> Result<()> {
             ),
         ));
     }
-    let norm_sq: f64 = vector.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-    if norm_sq == 0.0 || !norm_sq.is_finite() {
+    // Checked in the arithmetic that scores it: 32-bit floats, the search's own kernels. A
+    // vector whose squared length overflows them (components near 1.8e19 or more) would score
+    // as infinity or NaN; one so short that its inverse length overflows has no direction
+    // they can represent.
+    if vector.iter().all(|&x| x == 0.0) {
         return Err(Error::invalid(
             field,
             "the vector has zero length, so it has no direction to compare by cosine similarity",
+        ));
+    }
+    let norm_sq = crate::vector::dot(vector, vector);
+    if !norm_sq.is_finite() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "the vector's squared length overflows 32-bit floats ({norm_sq}); scale it down (cosine similarity does not depend on length)"
+            ),
+        ));
+    }
+    let inv = crate::vector::inv_norm(vector);
+    if norm_sq == 0.0 || !(inv.is_finite() && inv.is_normal()) {
+        return Err(Error::invalid(
+            field,
+            "the vector is too short for 32-bit floats to give it a direction; scale it up (cosine similarity does not depend on length)",
+        ));
+    }
+    Ok(())
+}
+
+/// The embedding rule of builds before vectors were checked in 32-bit arithmetic: finite
+/// components and a length that is finite and not zero in 64-bit arithmetic. Such vectors score
+/// as nothing (they are never ranked) but the memory that holds them opens.
+fn check_logged_embedding(field: &str, vector: &[f32]) -> Result<()> {
+    check_dimension(
+        &format!("{field} (dimension)"),
+        vector.len().min(u32::MAX as usize) as u32,
+    )?;
+    let norm_sq: f64 = vector.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    if vector.iter().any(|v| !v.is_finite()) || norm_sq == 0.0 || !norm_sq.is_finite() {
+        return Err(Error::invalid(
+            field,
+            "not a finite vector of non-zero length",
         ));
     }
     Ok(())
@@ -530,7 +593,7 @@ mod tests {
         if let Op::PutConcept { confidence, .. } = &mut op {
             *confidence = 1.5;
         }
-        let err = op.validate_shape("ops[2]").expect_err("confidence 1.5");
+        let err = op.validate("ops[2]").expect_err("confidence 1.5");
         assert_eq!(
             err.to_string(),
             "invalid ops[2].confidence: 1.5 is outside 0..=1"
@@ -540,20 +603,20 @@ mod tests {
             ConceptInput::new("x").with_embedding(vec![1.0, f32::NAN]),
             1,
         );
-        let err = op.validate_shape("op").expect_err("NaN");
+        let err = op.validate("op").expect_err("NaN");
         assert!(err.to_string().contains("op.embedding[1]"), "{err}");
 
         let op = Op::put_concept(ConceptInput::new("x").with_embedding(vec![0.0, 0.0]), 1);
-        assert!(op.validate_shape("op").is_err());
+        assert!(op.validate("op").is_err());
 
         let op = Op::put_concept(ConceptInput::new("y".repeat(CONTENT_BYTES_MAX + 1)), 1);
-        let err = op.validate_shape("op").expect_err("too long");
+        let err = op.validate("op").expect_err("too long");
         assert_eq!(err.code(), "limit_exceeded");
         assert!(err.to_string().contains("262144"), "{err}");
 
         let op = Op::put_association(ConceptId(1), ConceptId(2), Kind::Causal, 0.5, -1.0, 1);
         assert!(op
-            .validate_shape("op")
+            .validate("op")
             .expect_err("weight")
             .to_string()
             .contains("op.weight"));
@@ -566,7 +629,7 @@ mod tests {
             input.metadata.insert(format!("k{i}"), "v".into());
         }
         let err = Op::put_concept(input, 1)
-            .validate_shape("op")
+            .validate("op")
             .expect_err("entries");
         assert!(err.to_string().contains("entries"), "{err}");
     }

@@ -117,7 +117,7 @@ impl Db {
         to: ConceptId,
         opts: &PathOptions,
     ) -> Result<PathsResult> {
-        graph::shortest_path(self, from, to, opts)
+        graph::shortest_path(&mut &*self, from, to, opts)
     }
 
     /// Most confident path.
@@ -127,7 +127,7 @@ impl Db {
         to: ConceptId,
         opts: &PathOptions,
     ) -> Result<PathsResult> {
-        graph::most_confident_path(self, from, to, opts)
+        graph::most_confident_path(&mut &*self, from, to, opts)
     }
 
     /// The k most confident loopless paths.
@@ -138,7 +138,7 @@ impl Db {
         k: u32,
         opts: &PathOptions,
     ) -> Result<PathsResult> {
-        graph::k_best_paths(self, from, to, k, opts)
+        graph::k_best_paths(&mut &*self, from, to, k, opts)
     }
 
     /// Concepts within `depth` hops of `centre`.

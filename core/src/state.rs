@@ -6,7 +6,7 @@ use crate::concepts::Concepts;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::limits::BATCH_OPS_MAX;
-use crate::model::{check_dimension, Association, AssociationKey, Concept, Kind, Op};
+use crate::model::{check_dimension, Association, AssociationKey, Concept, Kind, Op, Rules};
 use crate::vector::{HnswParams, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -199,7 +199,7 @@ impl Overlay {
 
     /// Validates a batch against `db` as changed by this overlay and, when it is valid, records
     /// its effects. On error the overlay is unchanged.
-    pub(crate) fn stage(&mut self, db: &Db, ops: &[Op]) -> Result<()> {
+    pub(crate) fn stage(&mut self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
         if ops.is_empty() {
             return Err(Error::invalid(
                 "ops",
@@ -224,7 +224,7 @@ impl Overlay {
             base: self,
             top: &mut scratch,
         };
-        view.check(db, ops)?;
+        view.check(db, ops, rules)?;
         self.concepts.extend(scratch.concepts);
         if !scratch.deleted.is_empty() {
             let gone = &scratch.deleted;
@@ -262,10 +262,10 @@ impl Layered<'_> {
         self.base.association_exists(db, key)
     }
 
-    fn check(self, db: &Db, ops: &[Op]) -> Result<()> {
+    fn check(self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
         for (i, op) in ops.iter().enumerate() {
             let field = format!("ops[{i}]");
-            op.validate_shape(&field)?;
+            op.validate_under(&field, rules)?;
             match op {
                 Op::PutConcept { id, embedding, .. } => {
                     if let Some(v) = embedding {

@@ -166,6 +166,15 @@ mod x86 {
     }
 }
 
+/// A cosine similarity as computed (a dot product of a vector and a unit vector, times the
+/// vector's inverse norm), within [-1, 1]: rounding can take it a little past either end (a
+/// vector scored against itself gave 1.0000001). `None` if it is not a number at all: new
+/// vectors are checked so that this cannot happen (see `model::check_embedding`), but a memory
+/// written by an older build may hold one, and such a candidate is never ranked.
+pub(crate) fn cosine(computed: f32) -> Option<f32> {
+    computed.is_finite().then(|| computed.clamp(-1.0, 1.0))
+}
+
 /// 1 / the Euclidean norm of `v` (which the caller has checked is finite and non-zero).
 pub fn inv_norm(v: &[f32]) -> f32 {
     let norm = v
@@ -716,7 +725,8 @@ impl Best {
     }
 
     fn offer(&mut self, id: ConceptId, similarity: f32) {
-        if self.k == 0 {
+        // A NaN would sort above every number and come first: never rank one.
+        if self.k == 0 || similarity.is_nan() {
             return;
         }
         let candidate = Ranked(similarity, id);
@@ -1026,7 +1036,7 @@ impl VectorIndex {
     /// The exact cosine similarity of concept `id`'s vector to the unit vector `unit`.
     fn score<'v>(&self, id: &ConceptId, unit: &[f32], lookup: Lookup<'_, 'v>) -> Option<f32> {
         let live = self.current.get(id)?;
-        Some(dot(lookup(id)?, unit) * live.inv_norm)
+        cosine(dot(lookup(id)?, unit) * live.inv_norm)
     }
 
     /// The `k` most similar live vectors to `query` (already checked: finite, non-zero, right
@@ -1171,7 +1181,9 @@ impl VectorIndex {
         let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
         let mut best = Best::new(k);
         for (id, v) in vectors {
-            best.offer(id, dot(v, &unit) * inv_norm(v));
+            if let Some(score) = cosine(dot(v, &unit) * inv_norm(v)) {
+                best.offer(id, score);
+            }
         }
         best.into_sorted()
     }

@@ -532,3 +532,245 @@ fn neighbourhood_matches_a_plain_search_on_random_graphs() {
         "the graphs must have associations: {compared}"
     );
 }
+
+/// A search cut by its depth limit says so, instead of reading as "no path exists"; one that
+/// explored everything reachable does not.
+#[test]
+fn a_search_cut_by_its_depth_limit_says_so() {
+    use Kind::*;
+    // A chain of 8 hops, and a dead end: nothing leads on from "end".
+    let mut edges = Vec::new();
+    let chain: Vec<String> = (0..9).map(|i| format!("c{i}")).collect();
+    for pair in chain.windows(2) {
+        edges.push((pair[0].as_str(), pair[1].as_str(), Causal, 0.9));
+    }
+    edges.push(("c0", "end", Semantic, 0.5));
+    let m = graph(&edges);
+    let db = m.db();
+    let at = |depth: u32| PathOptions {
+        max_depth: depth,
+        ..PathOptions::default()
+    };
+    for depth in [1, 4, 6, 7] {
+        let short = db
+            .shortest_path(cid("c0"), cid("c8"), &at(depth))
+            .expect("q");
+        assert!(short.paths.is_empty());
+        assert!(!short.budget_exhausted);
+        assert!(short.depth_limited, "shortest at depth {depth}");
+        let confident = db
+            .most_confident_path(cid("c0"), cid("c8"), &at(depth))
+            .expect("q");
+        assert!(confident.paths.is_empty() && confident.depth_limited);
+        let k = db
+            .k_best_paths(cid("c0"), cid("c8"), 3, &at(depth))
+            .expect("q");
+        assert!(k.paths.is_empty() && k.depth_limited);
+    }
+    // Deep enough: found, and the shortest path is not depth-limited.
+    let found = db.shortest_path(cid("c0"), cid("c8"), &at(8)).expect("q");
+    assert_eq!(found.paths[0].steps.len(), 8);
+    assert!(!found.depth_limited);
+    // Everything reachable explored within the limit: no path, and not depth-limited.
+    let dead = db.shortest_path(cid("end"), cid("c8"), &at(2)).expect("q");
+    assert!(dead.paths.is_empty() && !dead.depth_limited);
+    let dead = db
+        .most_confident_path(cid("c3"), cid("end"), &at(16))
+        .expect("q");
+    assert!(dead.paths.is_empty() && !dead.depth_limited);
+    // Through the JSON answer too.
+    let body: sutra_core::exchange::PathsBody = serde_json::from_value(serde_json::json!({
+        "from": cid("c0").to_string(), "to": cid("c8").to_string(), "max_depth": 6
+    }))
+    .expect("body");
+    let answer =
+        sutra_core::exchange::paths(&m.reader(), &body, &sutra_core::Interrupt::new()).expect("q");
+    assert_eq!(answer["paths"], serde_json::json!([]));
+    assert_eq!(answer["depth_limited"], true);
+    assert_eq!(answer["budget_exhausted"], false);
+}
+
+/// `n` concepts `r0`…, each with `degree` associations to random others (random kinds and
+/// confidences in 0.5..1): a graph where k-best searches over both directions take long.
+fn random_graph(n: usize, degree: usize, seed: u64) -> Memory<SimStorage> {
+    let mut m = memory();
+    let mut rng = Rng::new(seed);
+    let ops: Vec<Op> = (0..n)
+        .map(|i| Op::put_concept(ConceptInput::new(format!("r{i}")), 1))
+        .collect();
+    for chunk in ops.chunks(10_000) {
+        m.write(chunk.to_vec()).expect("concepts");
+    }
+    let mut links = Vec::new();
+    for i in 0..n {
+        for _ in 0..degree {
+            let j = rng.below(n as u64) as usize;
+            let kind = Kind::ALL[rng.below(5) as usize];
+            let conf = 0.5 + rng.unit_f32() / 2.0;
+            links.push(Op::put_association(
+                cid(&format!("r{i}")),
+                cid(&format!("r{j}")),
+                kind,
+                conf.min(1.0),
+                1.0,
+                2,
+            ));
+        }
+    }
+    for chunk in links.chunks(10_000) {
+        m.write(chunk.to_vec()).expect("links");
+    }
+    m
+}
+
+fn expensive(k: u32) -> sutra_core::PathQuery {
+    sutra_core::PathQuery {
+        from: cid("r0"),
+        to: cid("r1"),
+        algorithm: sutra_core::Algorithm::KBest(k),
+        options: PathOptions {
+            max_depth: 16,
+            visited_max: 2_000_000,
+            direction: Direction::Both,
+            kinds: KindSet::ALL,
+        },
+    }
+}
+
+/// A long path query lets a waiting writer in between two concepts: the write is durable and
+/// visible while the query is still running, and the query is stopped when its host raises
+/// the interrupt. Before queries let writers in, the write waited for the whole query.
+#[test]
+fn a_long_path_query_lets_writes_in_and_stops_when_interrupted() {
+    let mut m = random_graph(20_000, 5, 1);
+    let reader = m.reader();
+    let interrupt = std::sync::Arc::new(sutra_core::Interrupt::new());
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let running = {
+        let interrupt = interrupt.clone();
+        std::thread::spawn(move || {
+            started_tx.send(()).expect("signal");
+            reader.paths(&expensive(10), &interrupt)
+        })
+    };
+    started_rx.recv().expect("started");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Writes while the query runs: each one goes through before the query ends.
+    for i in 0..20 {
+        m.write(vec![Op::put_concept(ConceptInput::new(format!("w{i}")), 3)])
+            .expect("write during the query");
+        assert!(
+            !running.is_finished(),
+            "the query is still running at write {i}"
+        );
+    }
+    assert!(m.db().concept(cid("w19")).is_some());
+    interrupt.raise();
+    let answer = running.join().expect("query thread");
+    assert_eq!(answer.expect_err("interrupted").code(), "interrupted");
+}
+
+/// Hops removed or changed while a query runs: every path it returns is as the state it says
+/// it was read from (`seq`) has it — no hop removed at or before that sequence number, each
+/// confidence the one of then.
+#[test]
+fn paths_returned_while_writes_go_on_are_as_of_the_state_they_name() {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use sutra_core::AssociationKey;
+    const ANSWERS: usize = 30;
+    let mut m = random_graph(3_000, 4, 2);
+    let reader = m.reader();
+    // Every change the writer made: key → [(seq, confidence after it, None = removed)].
+    type History = HashMap<(ConceptId, ConceptId, Kind), Vec<(u64, Option<f32>)>>;
+    let history: Arc<Mutex<History>> = Arc::default();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let queries = {
+        let (answered, history) = (answered.clone(), history.clone());
+        std::thread::spawn(move || {
+            let (mut moved, mut conflicts) = (0, 0);
+            let first = reader.db().counts().last_seq;
+            while answered.load(Ordering::Relaxed) < ANSWERS {
+                let result = match reader.paths(&expensive(4), &sutra_core::Interrupt::new()) {
+                    Ok(result) => result,
+                    Err(e) => {
+                        assert_eq!(e.code(), "conflict", "{e}");
+                        conflicts += 1;
+                        continue;
+                    }
+                };
+                let history = history.lock().expect("history");
+                for p in &result.paths {
+                    for s in &p.steps {
+                        let a = s.association;
+                        let changes = history.get(&(a.source, a.target, a.kind));
+                        let then = changes
+                            .and_then(|c| c.iter().rev().find(|(seq, _)| *seq <= result.seq))
+                            .map_or(Some(a.confidence), |(_, c)| *c);
+                        assert_eq!(
+                            then,
+                            Some(a.confidence),
+                            "hop {a:?} as of seq {}",
+                            result.seq
+                        );
+                    }
+                    let product: f64 = p
+                        .steps
+                        .iter()
+                        .map(|s| f64::from(s.association.confidence))
+                        .product();
+                    assert!((f64::from(p.confidence) - product).abs() < 1e-6);
+                }
+                moved += usize::from(result.seq > first);
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+            (moved, conflicts)
+        })
+    };
+    // Remove associations of the concepts near r0 and change the confidence of others, one
+    // write at a time, until the queries have answered enough.
+    let near: Vec<(ConceptId, ConceptId, Kind)> = {
+        let db = m.db();
+        let mut near = Vec::new();
+        for i in 0..300 {
+            let id = cid(&format!("r{i}"));
+            let listed = db
+                .associations(id, sutra_core::Listing::Out, KindSet::ALL, 0.0, 100)
+                .expect("list");
+            near.extend(listed.iter().map(|a| (a.source, a.target, a.kind)));
+        }
+        near
+    };
+    let mut round = 0usize;
+    while answered.load(Ordering::Relaxed) < ANSWERS && round < 200_000 {
+        let (a, b, kind) = near[round % near.len()];
+        round += 1;
+        let mut history = history.lock().expect("history");
+        let changes = history.entry((a, b, kind)).or_default();
+        if changes.last().is_some_and(|(_, x)| x.is_none()) {
+            continue; // removed for good
+        }
+        let (op, after) = if round.is_multiple_of(5) {
+            let key = AssociationKey {
+                source: a,
+                target: b,
+                kind,
+            };
+            (Op::DeleteAssociation { key }, None)
+        } else {
+            let conf = 0.5 + (round % 50) as f32 / 100.0;
+            (Op::put_association(a, b, kind, conf, 1.0, 5), Some(conf))
+        };
+        let seq = m.write(vec![op]).expect("write");
+        changes.push((seq, after));
+        drop(history);
+        std::thread::yield_now();
+    }
+    answered.store(ANSWERS, Ordering::Relaxed);
+    let (moved, conflicts) = queries.join().expect("queries");
+    assert!(
+        moved > 0,
+        "answers read after writes: {moved} ({conflicts} conflicts)"
+    );
+}

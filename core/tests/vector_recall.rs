@@ -194,3 +194,98 @@ fn large_k_and_search_by_concept() {
     assert_eq!(similar.len(), 5);
     assert!(similar.iter().all(|h| h.id != me));
 }
+
+/// Vectors are checked in the arithmetic that scores them (32-bit floats): one whose squared
+/// length overflows, or whose length is too small to invert, is refused with the field named;
+/// scores stay within [-1, 1]; and a vector an older build accepted that scores as NaN opens
+/// but is never ranked (it used to come first, with a score of null).
+#[test]
+fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
+    let disk = SimDisk::new(3);
+    let (mut m, _) = Memory::open(disk.open(), Options::default()).expect("open");
+    m.write(vec![Op::put_concept(
+        ConceptInput::new("plain").with_embedding(vec![1.0, 0.0, 0.0]),
+        1,
+    )])
+    .expect("plain");
+    for (vector, says) in [
+        (vec![3.4e38, 3.4e38, 3.4e38], "overflows"),
+        (vec![2e19, 0.0, 0.0], "overflows"),
+        (vec![1e-30, 1e-30, 0.0], "too short"),
+        (vec![0.0, 0.0, 0.0], "zero length"),
+    ] {
+        let put = Op::put_concept(ConceptInput::new("x").with_embedding(vector.clone()), 2);
+        let err = m.write(vec![put]).expect_err("refused");
+        assert_eq!(err.code(), "invalid_argument", "{vector:?}");
+        assert!(
+            err.to_string().contains("embedding") && err.to_string().contains(says),
+            "{err}"
+        );
+        let err = m
+            .db()
+            .search_vectors(&vector, 3)
+            .expect_err("query refused");
+        assert!(
+            err.to_string().contains("vector") && err.to_string().contains(says),
+            "{err}"
+        );
+    }
+    // Large and small but representable: accepted, and every score within [-1, 1].
+    let mut rng = Rng::new(5);
+    for i in 0..200u64 {
+        let scale = [1e18f32, 1e-18, 1.0, 3e17][i as usize % 4];
+        let v: Vec<f32> = (0..3).map(|_| (rng.unit_f32() - 0.5) * scale).collect();
+        m.write(vec![put(i + 10, v)]).expect("representable");
+    }
+    m.seal_vectors().expect("seal");
+    for i in 0..50u64 {
+        let id = ConceptId(u128::from(i) + 11);
+        let own = m
+            .db()
+            .concept(id)
+            .and_then(|c| c.embedding.clone())
+            .expect("own");
+        let hits = m.db().search_vectors(&own, 10).expect("search");
+        assert!(
+            hits.iter().all(|h| (-1.0..=1.0).contains(&h.score)),
+            "{hits:?}"
+        );
+        assert_eq!(hits[0].id, id);
+        assert!(
+            hits[0].score <= 1.0 && hits[0].score > 0.99999,
+            "a vector against itself scores at most 1: {}",
+            hits[0].score
+        );
+    }
+
+    // An older build's log holding a vector that overflows in 32-bit arithmetic.
+    let mut storage = m.into_storage();
+    let last = {
+        let (m, _) = Memory::open(disk.open(), Options::default()).expect("reopen");
+        m.stats().last_seq
+    };
+    let old = Op::put_concept(
+        ConceptInput::new("from an older build")
+            .with_id(ConceptId(7))
+            .with_embedding(vec![3.4e38, 3.4e38, 3.4e38]),
+        3,
+    );
+    let record = sutra_core::wal::encode_record(last + 1, &[old]).expect("encode");
+    use sutra_core::Storage;
+    storage.log_append(&record).expect("append");
+    storage.log_sync().expect("sync");
+    drop(storage);
+    let (m, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+    assert_eq!(report.last_seq, last + 1, "the old record was replayed");
+    assert!(m.db().concept(ConceptId(7)).is_some());
+    let hits = m.db().search_vectors(&[0.0, 1.0, 0.0], 5).expect("search");
+    assert_eq!(hits.len(), 5);
+    assert!(
+        hits.iter()
+            .all(|h| h.id != ConceptId(7) && h.score.is_finite()),
+        "{hits:?}"
+    );
+    let reader = m.reader();
+    let hits = reader.search_vectors(&[0.0, 1.0, 0.0], 5).expect("search");
+    assert!(hits.iter().all(|h| h.id != ConceptId(7)), "{hits:?}");
+}

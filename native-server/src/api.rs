@@ -319,7 +319,7 @@ async fn paths(
     JsonBody(body): JsonBody<exchange::PathsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::paths(&handle.reader().db(), &body)?;
+    let answer = exchange::paths(handle.reader(), &body, &sutra_core::Interrupt::new())?;
     Ok(Json(answer))
 }
 

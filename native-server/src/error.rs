@@ -62,7 +62,9 @@ impl From<sutra_core::Error> for ApiError {
             | E::DimensionMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             E::ConceptNotFound { .. } | E::AssociationNotFound { .. } => StatusCode::NOT_FOUND,
             E::Conflict { .. } => StatusCode::CONFLICT,
-            E::Poisoned { .. } | E::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            E::Poisoned { .. } | E::Storage { .. } | E::Interrupted => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::CorruptLog { .. } | E::CorruptSnapshot { .. } | E::UnsupportedVersion { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

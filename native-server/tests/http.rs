@@ -617,6 +617,56 @@ async fn malformed_requests_get_clear_errors_and_the_server_keeps_serving() {
     assert!(
         long_content.message().contains("content") && long_content.message().contains("262144")
     );
+    // A single concept's or association's errors name the field as sent, not `ops[0].…`.
+    let bad_confidence = put(
+        &app,
+        "/v1/memories/m/concepts",
+        json!({"content": "c", "confidence": 1.5}),
+    )
+    .await;
+    assert_eq!(
+        (bad_confidence.status, bad_confidence.message()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid confidence: 1.5 is outside 0..=1"
+        )
+    );
+    let bad_vector = put(
+        &app,
+        "/v1/memories/m/concepts",
+        json!({"content": "v", "embedding": [3.4e38, 3.4e38, 3.4e38]}),
+    )
+    .await;
+    assert_eq!(bad_vector.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad_vector.message().starts_with("invalid embedding: ")
+            && bad_vector.message().contains("overflows"),
+        "{}",
+        bad_vector.message()
+    );
+    let a = concept(&app, "m", json!({"content": "a"})).await;
+    let bad_weight = put(
+        &app,
+        "/v1/memories/m/associations",
+        json!({"source": a, "target": a, "kind": "causal", "weight": -1}),
+    )
+    .await;
+    assert!(
+        bad_weight.message().starts_with("invalid weight: "),
+        "{}",
+        bad_weight.message()
+    );
+    // In a batch, the operation is named.
+    let in_batch = post(
+        &app,
+        "/v1/memories/m/batch",
+        json!({"ops": [{"op": "put_concept", "content": "ok"}, {"op": "put_concept", "content": "c", "confidence": 1.5}]}),
+    )
+    .await;
+    assert_eq!(
+        in_batch.message(),
+        "invalid ops[1].confidence: 1.5 is outside 0..=1"
+    );
     let meta: serde_json::Map<String, Value> =
         (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
     let many_meta = put(

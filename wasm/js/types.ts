@@ -93,6 +93,13 @@ export interface PathsResult {
   visited: number;
   /** True when the search stopped at its budget: a path may exist that was not found. */
   budget_exhausted: boolean;
+  /**
+   * True when the depth limit (`max_depth`) left concepts unexplored that lead on: a longer path
+   * may exist (for `shortest`, said only when none was found).
+   */
+  depth_limited: boolean;
+  /** Sequence number of the state the answer was read from. */
+  seq: number;
 }
 
 export interface SearchQuery {

@@ -9,7 +9,7 @@ use crate::opfs::{self, OpfsStorage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sutra_core::exchange::{self, jsonl};
-use sutra_core::{Error, Memory, Op, Options};
+use sutra_core::{Error, Interrupt, Memory, Op, Options};
 use wasm_bindgen::prelude::*;
 
 /// A JavaScript `Error` with a `code` property (the core's error codes).
@@ -197,7 +197,10 @@ impl Engine {
             ReadRequest::Neighbourhood { id, query } => {
                 exchange::neighbourhood(&self.memory.db(), &id, &query)
             }
-            ReadRequest::Paths { body } => exchange::paths(&self.memory.db(), &body),
+            ReadRequest::Paths { body } => {
+                // One thread: no writer can wait meanwhile, and nothing interrupts it.
+                exchange::paths(&self.memory.reader(), &body, &Interrupt::new())
+            }
         };
         answer.map(|v| v.to_string()).map_err(to_js)
     }

@@ -9,7 +9,7 @@
 pub mod jsonl;
 
 use crate::error::{Error, Result};
-use crate::graph::{Direction, Listing, PathOptions};
+use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
 use crate::{
     Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Metadata, Op, Reader,
     Stats,
@@ -178,6 +178,8 @@ impl ConceptBody {
             at_ms,
             created_ms: None,
         };
+        // Checked here, before it is queued, so that errors name the fields as sent.
+        op.validate("")?;
         Ok((id, op))
     }
 }
@@ -201,14 +203,16 @@ pub struct AssociationBody {
 impl AssociationBody {
     /// The operation that learns it at `at_ms`.
     pub fn into_op(self, at_ms: u64) -> Result<Op> {
-        Ok(Op::put_association(
+        let op = Op::put_association(
             parse_id("source", &self.source)?,
             parse_id("target", &self.target)?,
             Kind::parse(&self.kind)?,
             self.confidence.unwrap_or(1.0),
             self.weight.unwrap_or(1.0),
             at_ms,
-        ))
+        );
+        op.validate("")?;
+        Ok(op)
     }
 }
 
@@ -312,30 +316,54 @@ pub struct PathsBody {
     pub visited_max: Option<u32>,
 }
 
-/// Runs a path query: the paths with each concept's content, each hop's association, and the
-/// path's confidence.
-pub fn paths(db: &Db, body: &PathsBody) -> Result<Value> {
-    let from = parse_id("from", &body.from)?;
-    let to = parse_id("to", &body.to)?;
-    let defaults = PathOptions::default();
-    let opts = PathOptions {
-        direction: parse_direction(body.direction.as_deref(), Direction::Forward)?,
-        kinds: parse_kind_list(body.kinds.as_deref())?,
-        max_depth: body.max_depth.unwrap_or(defaults.max_depth),
-        visited_max: body.visited_max.unwrap_or(defaults.visited_max),
-    };
-    let algorithm = body.algorithm.as_deref().unwrap_or("shortest");
-    let result = match algorithm {
-        "shortest" => db.shortest_path(from, to, &opts)?,
-        "most_confident" => db.most_confident_path(from, to, &opts)?,
-        "k_best" => db.k_best_paths(from, to, body.k.unwrap_or(PATHS_K_DEFAULT), &opts)?,
-        other => {
-            return Err(Error::invalid(
-                "algorithm",
-                format!("{other:?} is not valid: use shortest, most_confident or k_best"),
-            ))
-        }
-    };
+impl PathsBody {
+    /// The query it asks for.
+    pub fn query(&self) -> Result<PathQuery> {
+        let from = parse_id("from", &self.from)?;
+        let to = parse_id("to", &self.to)?;
+        let defaults = PathOptions::default();
+        let options = PathOptions {
+            direction: parse_direction(self.direction.as_deref(), Direction::Forward)?,
+            kinds: parse_kind_list(self.kinds.as_deref())?,
+            max_depth: self.max_depth.unwrap_or(defaults.max_depth),
+            visited_max: self.visited_max.unwrap_or(defaults.visited_max),
+        };
+        let algorithm = match self.algorithm.as_deref().unwrap_or("shortest") {
+            "shortest" => Algorithm::Shortest,
+            "most_confident" => Algorithm::MostConfident,
+            "k_best" => Algorithm::KBest(self.k.unwrap_or(PATHS_K_DEFAULT)),
+            other => {
+                return Err(Error::invalid(
+                    "algorithm",
+                    format!("{other:?} is not valid: use shortest, most_confident or k_best"),
+                ))
+            }
+        };
+        Ok(PathQuery {
+            from,
+            to,
+            algorithm,
+            options,
+        })
+    }
+}
+
+/// The name of an algorithm on the wire.
+fn algorithm_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Shortest => "shortest",
+        Algorithm::MostConfident => "most_confident",
+        Algorithm::KBest(_) => "k_best",
+    }
+}
+
+/// Runs a path query (see [`Reader::paths`]: writers are let in while it runs, and `interrupt`
+/// stops it): the paths with each concept's content, each hop's association, and the path's
+/// confidence.
+pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result<Value> {
+    let query = body.query()?;
+    let result = reader.paths(&query, interrupt)?;
+    let db = reader.db();
     let paths: Vec<Value> = result
         .paths
         .iter()
@@ -354,9 +382,14 @@ pub fn paths(db: &Db, body: &PathsBody) -> Result<Value> {
             })
         })
         .collect();
-    Ok(
-        json!({"algorithm": algorithm, "paths": paths, "visited": result.visited, "budget_exhausted": result.budget_exhausted}),
-    )
+    Ok(json!({
+        "algorithm": algorithm_name(query.algorithm),
+        "paths": paths,
+        "visited": result.visited,
+        "budget_exhausted": result.budget_exhausted,
+        "depth_limited": result.depth_limited,
+        "seq": result.seq,
+    }))
 }
 
 /// A vector search: by a vector or by a concept's own embedding.

@@ -13,6 +13,11 @@ function Trail({ memory, result, title }: { memory: string; result: PathsResult;
     <div className="card" aria-label={title}>
       <h3>{title}</h3>
       {result.paths.length === 0 ? <p>No path within the limits{result.budget_exhausted ? " (the search budget ran out: a path may exist)" : ""}.</p> : null}
+      {result.depth_limited ? (
+        <p className="muted" data-depth-limited>
+          The depth limit was reached: {result.paths.length === 0 ? "a path longer than the limit may exist" : "a longer path may be more confident"}. Raise the maximum depth to search further.
+        </p>
+      ) : null}
       {result.paths.map((p, i) => (
         <p key={i} className="trail" data-trail>
           {trail(p).map((part, j) => (
