@@ -226,6 +226,7 @@ fn concurrent_writes(s: &Scale, rows: &mut Vec<Row>) {
 struct HttpClient {
     reader: std::io::BufReader<std::net::TcpStream>,
     writer: std::net::TcpStream,
+    host: String,
 }
 
 impl HttpClient {
@@ -235,6 +236,7 @@ impl HttpClient {
         HttpClient {
             reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
             writer: stream,
+            host: address.to_string(),
         }
     }
 
@@ -242,7 +244,8 @@ impl HttpClient {
     fn send(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
         use std::io::{BufRead, Read, Write};
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            self.host,
             body.len()
         );
         self.writer.write_all(request.as_bytes()).expect("send");
@@ -286,13 +289,6 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
         )
         .expect("registry"),
     );
-    let state = sutra_server::api::AppState {
-        registry: registry.clone(),
-        metrics,
-        token: None,
-        ui_dir: None,
-    };
-    let app = sutra_server::api::router(state, &[]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -301,14 +297,32 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("listen");
     let address = listener.local_addr().expect("address");
+    let state = sutra_server::api::AppState {
+        registry: registry.clone(),
+        metrics,
+        access: Arc::new(sutra_server::access::Access::new(
+            address,
+            None,
+            &[],
+            vec![],
+        )),
+        ui_dir: None,
+        queries: Arc::new(
+            sutra_server::queries::QueryPool::start(Default::default()).expect("query pool"),
+        ),
+        transfers: Arc::default(),
+    };
+    let app = sutra_server::api::router(state);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    // The server's own connection handling (timeouts, cap), as `sutra serve` runs it.
+    let server = runtime.spawn(sutra_server::serve::serve(
+        listener,
+        app,
+        sutra_server::serve::ConnectionLimits::default(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let (status, body) =
         HttpClient::connect(address).send("POST", "/v1/memories", r#"{"name":"bench"}"#);
     assert!(status < 300, "create memory: {status} {body}");

@@ -1,17 +1,26 @@
 //! The HTTP API (JSON, under `/v1`), `/metrics`, and the control center's files at `/`.
+//!
+//! Every answer that is not a success is `{"error": {"code", "message"}}` — unknown routes and
+//! methods (404, 405), unreadable paths, queries and bodies (400, 415), bodies over their limit
+//! (413), request heads over theirs (414, 431) included. Queries whose cost grows with the data
+//! run on the query pool ([`crate::queries`]), off the async runtime's threads, within a time
+//! limit; an import is read as it arrives ([`import`]), never held whole.
 
+use crate::access::Access;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::queries::QueryPool;
 use crate::registry::Registry;
 use crate::writer::{MemoryHandle, SubmitError};
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,11 +29,20 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use sutra_core::exchange::{self, jsonl};
 use sutra_core::Op;
+use tokio::sync::Semaphore;
 
 /// Largest request body, in bytes (except imports).
 pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
-/// Largest import body, in bytes.
-pub const IMPORT_BODY_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Largest import body, in bytes. An import is read line by line as it arrives, so what it
+/// holds in memory does not grow with its size; the limit bounds how long one request runs.
+pub const IMPORT_BODY_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+/// Imports running at once; more are answered 503 with `Retry-After`.
+pub const IMPORTS_MAX: usize = 2;
+/// Exports running at once; more are answered 503 with `Retry-After`.
+pub const EXPORTS_MAX: usize = 4;
+/// Pieces of an import (each up to [`jsonl::IMPORT_BATCH_OPS`] lines or
+/// [`jsonl::IMPORT_BATCH_BYTES`] bytes) read ahead of the writes.
+const IMPORT_PIECES_AHEAD: usize = 2;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -33,10 +51,29 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Server metrics.
     pub metrics: Arc<Metrics>,
-    /// Bearer token required on every request but `/v1/health`, if set.
-    pub token: Option<String>,
+    /// Who may ask what: token, hosts, origins.
+    pub access: Arc<Access>,
     /// The control center's built files, if present.
     pub ui_dir: Option<PathBuf>,
+    /// The threads that run queries.
+    pub queries: Arc<QueryPool>,
+    /// Room for imports and exports running at once.
+    pub transfers: Arc<Transfers>,
+}
+
+/// Imports and exports running at once.
+pub struct Transfers {
+    imports: Arc<Semaphore>,
+    exports: Arc<Semaphore>,
+}
+
+impl Default for Transfers {
+    fn default() -> Self {
+        Transfers {
+            imports: Arc::new(Semaphore::new(IMPORTS_MAX)),
+            exports: Arc::new(Semaphore::new(EXPORTS_MAX)),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch: the server's clock for timestamps it writes.
@@ -64,7 +101,11 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let text = rejection.body_text();
     match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::invalid("invalid_json", text),
+        JsonRejection::JsonDataError(_) => {
+            // A limit passed while reading (see `exchange::bounded`) is reported by validation
+            // with its count; other data errors name the field serde stopped at.
+            ApiError::invalid("invalid_json", text)
+        }
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", text),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -96,6 +137,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", rejection.body_text())
+}
+
+/// Path parameters whose rejections (a segment that is not UTF-8 once decoded, say) are answered
+/// in the API's error format.
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError::bad_request("invalid_path", rejection.body_text())
 }
 
 async fn submit(
@@ -180,7 +240,7 @@ async fn create_memory(
 
 async fn drop_memory(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let registry = state.registry.clone();
     let dropped = name.clone();
@@ -190,9 +250,32 @@ async fn drop_memory(
     Ok(Json(json!({"dropped": name})))
 }
 
+/// Closes a memory and opens it again from its files: how a memory that refuses writes after a
+/// storage failure (`poisoned`) is recovered once the cause is gone, without restarting the
+/// server (the server also does it on its own, with backoff).
+async fn reopen_memory(
+    State(state): State<AppState>,
+    PathParams(name): PathParams<String>,
+) -> Result<Json<Value>, ApiError> {
+    let registry = state.registry.clone();
+    let reopening = name.clone();
+    let done = tokio::task::spawn_blocking(move || registry.reopen(&reopening))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    Ok(Json(json!({
+        "reopened": name,
+        "records_replayed": done.report.records_replayed,
+        "torn_bytes_dropped": done.report.torn_bytes_dropped,
+        "last_seq": done.report.last_seq,
+        "seconds": done.replay_seconds,
+    })))
+}
+
 async fn memory_stats(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let mut stats = exchange::stats_json(&handle.reader().stats());
@@ -216,7 +299,7 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 async fn checkpoint(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let rx = handle
@@ -232,7 +315,7 @@ async fn checkpoint(
 
 async fn put_concept(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::ConceptBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
@@ -243,7 +326,7 @@ async fn put_concept(
 
 async fn get_concept(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = exchange::concept(&handle.reader().db(), &id)?;
@@ -252,7 +335,7 @@ async fn get_concept(
 
 async fn delete_concept(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let id = exchange::parse_id("id", &id)?;
@@ -262,27 +345,34 @@ async fn delete_concept(
 
 async fn scan_concepts(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<exchange::ScanQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::scan(&handle.reader().db(), &q)?;
+    // A prefix scan examines up to 100,000 concepts: a query, run on the pool.
+    let answer = state
+        .queries
+        .run(move |_| exchange::scan(&handle.reader().db(), &q))
+        .await??;
     Ok(Json(answer))
 }
 
 async fn list_associations(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::AssociationsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::associations(&handle.reader().db(), &id, &q)?;
+    let answer = state
+        .queries
+        .run(move |_| exchange::associations(&handle.reader().db(), &id, &q))
+        .await??;
     Ok(Json(answer))
 }
 
 async fn put_association(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::AssociationBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
@@ -293,7 +383,7 @@ async fn put_association(
 
 async fn delete_association(
     State(state): State<AppState>,
-    Path((name, source, target, kind)): Path<(String, String, String, String)>,
+    PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
     let key = exchange::association_key(&source, &target, &kind)?;
@@ -303,7 +393,7 @@ async fn delete_association(
 
 async fn batch(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::BatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
@@ -315,21 +405,27 @@ async fn batch(
 
 async fn paths(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::PathsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::paths(handle.reader(), &body, &sutra_core::Interrupt::new())?;
+    let answer = state
+        .queries
+        .run(move |interrupt| exchange::paths(handle.reader(), &body, interrupt))
+        .await??;
     Ok(Json(answer))
 }
 
 async fn search(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::SearchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::search(handle.reader(), &body)?;
+    let answer = state
+        .queries
+        .run(move |_| exchange::search(handle.reader(), &body))
+        .await??;
     Ok(Json(answer))
 }
 
@@ -341,33 +437,61 @@ struct SimilarQuery {
 
 async fn similar(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<SimilarQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::similar(handle.reader(), &id, q.k)?;
+    let answer = state
+        .queries
+        .run(move |_| exchange::similar(handle.reader(), &id, q.k))
+        .await??;
     Ok(Json(answer))
 }
 
 async fn neighbourhood(
     State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::NeighbourhoodQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let answer = exchange::neighbourhood(&handle.reader().db(), &id, &q)?;
+    let answer = state
+        .queries
+        .run(move |_| exchange::neighbourhood(&handle.reader().db(), &id, &q))
+        .await??;
     Ok(Json(answer))
 }
 
+/// Streams a memory's export (JSON Lines). The chunks are made on a blocking thread, each under
+/// a short read lock, a few ahead of what the client has read; a client that goes away stops it.
 async fn export(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let handle = state.registry.get(&name)?;
-    let chunks = jsonl::ExportChunks::new(handle.reader().clone());
-    let stream = futures_util::stream::iter(
-        chunks.map(|chunk| Ok::<Bytes, std::convert::Infallible>(Bytes::from(chunk))),
-    );
+    let permit = state
+        .transfers
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::busy(format!(
+                "{EXPORTS_MAX} exports are running; retry after a second"
+            ))
+        })?;
+    let (chunks_tx, mut chunks_rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        for chunk in jsonl::ExportChunks::new(handle.reader().clone()) {
+            if chunks_tx.blocking_send(Bytes::from(chunk)).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        chunks_rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(Ok::<Bytes, std::convert::Infallible>))
+    });
     let mut response = Body::from_stream(stream).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -376,38 +500,173 @@ async fn export(
     Ok(response)
 }
 
+/// Whether a content type names JSON Lines.
+fn is_json_lines(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    [
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json-lines",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// Imports JSON Lines as they arrive: the body is split into lines as it is read (a line is
+/// never held past [`jsonl::LINE_BYTES_MAX`]), handed to a blocking thread in pieces (a couple
+/// ahead at most), written in batches each durable before the next. What an import holds in
+/// memory is a few pieces and a batch, whatever the body's size.
 async fn import(
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    body: Bytes,
+    PathParams(name): PathParams<String>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    if !is_json_lines(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send an import as JSON Lines with the header Content-Type: application/x-ndjson",
+        ));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared.filter(|&l| l > IMPORT_BODY_BYTES_MAX) {
+        return Err(import_too_large(length, None));
+    }
     let handle = state.registry.get(&name)?;
-    let text = String::from_utf8(body.to_vec()).map_err(|e| {
-        ApiError::bad_request("malformed_body", format!("import body is not UTF-8: {e}"))
-    })?;
-    let summary = tokio::task::spawn_blocking(move || {
-        jsonl::import(
-            jsonl::numbered_lines(&text),
-            |ops| write_blocking(&handle, ops),
-            |_| {},
-        )
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", e.to_string()))?
-    .map_err(|e| {
+    let permit = state
+        .transfers
+        .imports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::busy(format!(
+                "{IMPORTS_MAX} imports are running; retry after a second"
+            ))
+        })?;
+    type Piece = Vec<(u64, Result<String, String>)>;
+    let (pieces_tx, mut pieces_rx) = tokio::sync::mpsc::channel::<Piece>(IMPORT_PIECES_AHEAD);
+    let now = now_ms();
+    let writing = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let lines = std::iter::from_fn(move || pieces_rx.blocking_recv()).flatten();
+        jsonl::import(lines, now, |ops| write_blocking(&handle, ops), |_| {})
+    });
+    let mut splitter = jsonl::LineSplitter::new();
+    let mut piece: Piece = Vec::new();
+    let mut piece_bytes = 0usize;
+    let mut read = 0u64;
+    let mut frames = body.into_data_stream();
+    let mut stopped: Option<ApiError> = None;
+    'reading: while let Some(frame) = frames.next().await {
+        let bytes = match frame {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                stopped = Some(body_error(&e));
+                break;
+            }
+        };
+        read += bytes.len() as u64;
+        if read > IMPORT_BODY_BYTES_MAX {
+            stopped = Some(import_too_large(read, Some(splitter.lines())));
+            break;
+        }
+        let mut ready = Vec::new();
+        splitter.push(&bytes, &mut |no, line| {
+            piece_bytes += line.as_ref().map_or(0, String::len);
+            piece.push((no, line));
+            if piece.len() >= jsonl::IMPORT_BATCH_OPS || piece_bytes >= jsonl::IMPORT_BATCH_BYTES {
+                ready.push(std::mem::take(&mut piece));
+                piece_bytes = 0;
+            }
+        });
+        for full in ready {
+            if pieces_tx.send(full).await.is_err() {
+                break 'reading; // the writes stopped (a storage failure): its error says why
+            }
+        }
+    }
+    // The lines that arrived whole are imported; a last line cut short by an error is not.
+    if stopped.is_none() {
+        splitter.finish(&mut |no, line| piece.push((no, line)));
+    }
+    if !piece.is_empty() {
+        let _ = pieces_tx.send(piece).await;
+    }
+    drop(pieces_tx);
+    let outcome = writing.await.map_err(|e| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_error",
-            format!("import stopped: {e}"),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the import failed unexpectedly: {e}"),
         )
     })?;
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_error",
+                format!("import stopped: {e}; the outcome of the batch being written is unknown"),
+            ))
+        }
+    };
+    if let Some(mut error) = stopped {
+        error.message = format!(
+            "{}; the lines before it were imported ({} concepts, {} associations, {} lines rejected)",
+            error.message, summary.concepts, summary.associations, summary.rejected_count
+        );
+        return Err(error);
+    }
     Ok(Json(serde_json::to_value(summary).unwrap_or(Value::Null)))
 }
 
+fn import_too_large(bytes: u64, at_line: Option<u64>) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        match at_line {
+            None => format!(
+                "the import body is {bytes} bytes; the limit is {IMPORT_BODY_BYTES_MAX} (split the file, or use `sutra import` with the server stopped)"
+            ),
+            Some(line) => format!(
+                "the import body passed the limit of {IMPORT_BODY_BYTES_MAX} bytes after line {line}"
+            ),
+        },
+    )
+}
+
+/// A request body that could not be read: it stopped arriving (the body read timeout), or the
+/// connection broke.
+fn body_error(e: &axum::Error) -> ApiError {
+    let text = e.to_string();
+    if text.contains("timed out") || text.contains("timeout") {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body stopped arriving: {text}"),
+        )
+    } else {
+        ApiError::bad_request(
+            "body_read_error",
+            format!("the request body could not be read: {text}"),
+        )
+    }
+}
+
 /// Writes a batch from a blocking thread, waiting (not refusing) while the queue is full.
-pub fn write_blocking(handle: &MemoryHandle, ops: Vec<Op>) -> Result<(), (bool, String)> {
+pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), (bool, String)> {
     loop {
-        match handle.write(ops.clone()) {
+        match handle.try_write(ops) {
             Ok(rx) => {
                 return match rx.blocking_recv() {
                     Ok(Ok(_)) => Ok(()),
@@ -421,8 +680,11 @@ pub fn write_blocking(handle: &MemoryHandle, ops: Vec<Op>) -> Result<(), (bool, 
                     Err(_) => Err((false, "the memory stopped".into())),
                 }
             }
-            Err(SubmitError::Busy) => std::thread::sleep(std::time::Duration::from_millis(5)),
-            Err(SubmitError::Closed) => return Err((false, "the memory is closing".into())),
+            Err((SubmitError::Busy, back)) => {
+                ops = back;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err((SubmitError::Closed, _)) => return Err((false, "the memory is closing".into())),
         }
     }
 }
@@ -450,52 +712,54 @@ async fn control_center_missing() -> Response {
         .into_response()
 }
 
-fn token_matches(given: &[u8], expected: &[u8]) -> bool {
-    // Constant time in the token's content.
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on {}; see /v1/openapi.json for its methods",
+            uri.path()
+        ),
+    )
 }
 
+/// Every request passes here first: the access rules (host, origin, head sizes, token), then
+/// the handler; the status is counted and logged (method, path and status: never content).
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let open = path == "/v1/health" || !(path.starts_with("/v1/") || path == "/metrics");
-    if let (Some(token), false) = (&state.token, open) {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| token_matches(g.as_bytes(), token.as_bytes())) {
-            let mut response = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this server needs the header Authorization: Bearer <token>",
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            state.metrics.request(401);
-            return response;
-        }
+    let path = request.uri().path().to_string();
+    if let Err(refused) = state
+        .access
+        .check(request.method(), request.uri(), request.headers())
+    {
+        state.metrics.request(refused.status.as_u16());
+        tracing::warn!(method = %request.method(), %path, code = refused.code, "request refused");
+        return refused.into_response();
+    }
+    if !state.access.authorized(&path, request.headers()) {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this server needs the header Authorization: Bearer <token>",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        state.metrics.request(401);
+        return response;
     }
     let method = request.method().clone();
     let started = std::time::Instant::now();
-    let path = path.to_string();
     let response = next.run(request).await;
     let status = response.status();
     state.metrics.request(status.as_u16());
-    // Method, path (ids, never content) and status only: no request content in info logs.
     tracing::info!(%method, %path, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
     response
 }
 
 /// The whole application.
-pub fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+pub fn router(state: AppState) -> Router {
+    let cors_origins = state.access.origins.clone();
     let memory = "/v1/memories/{name}";
     let api = Router::new()
         .route("/v1/health", get(health))
@@ -503,6 +767,7 @@ pub fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
         .route("/v1/memories", get(list_memories).post(create_memory))
         .route(memory, get(memory_stats).delete(drop_memory))
         .route(&format!("{memory}/checkpoint"), post(checkpoint))
+        .route(&format!("{memory}/reopen"), post(reopen_memory))
         .route(
             &format!("{memory}/concepts"),
             get(scan_concepts).put(put_concept).post(put_concept),
@@ -532,12 +797,11 @@ pub fn router(state: AppState, cors_origins: &[HeaderValue]) -> Router {
         .route(&format!("{memory}/paths"), post(paths))
         .route(&format!("{memory}/search"), post(search))
         .route(&format!("{memory}/export"), get(export))
-        .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
-    let import_route = Router::new()
         .route(&format!("{memory}/import"), post(import))
-        .layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES_MAX));
-    let mut app = api.merge(import_route);
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
+    let mut app = api;
     app = match state
         .ui_dir
         .as_ref()

@@ -1,16 +1,20 @@
 //! The `sutra` command line: `serve`, `import`, `export`, `check`, `repair`.
 
+use crate::access::{self, Access};
 use crate::api::{self, AppState};
 use crate::metrics::Metrics;
+use crate::queries::{self, QueryConfig, QueryPool};
 use crate::registry::{self, Registry};
+use crate::serve::{self, ConnectionLimits};
 use crate::storage::{self, FileStorage};
 use crate::writer::WriterConfig;
 use axum::http::HeaderValue;
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use sutra_core::exchange::jsonl;
 
 /// Default data directory (under the current directory).
@@ -45,6 +49,10 @@ enum Command {
         /// Allow cross-origin requests from this origin (repeatable), e.g. http://localhost:5173.
         #[arg(long = "cors-origin")]
         cors_origins: Vec<String>,
+        /// Also answer requests whose Host header is this (repeatable), e.g. sutra.lan:7878
+        /// behind a proxy. By default only the listening address's own names are answered.
+        #[arg(long = "allowed-host")]
+        allowed_hosts: Vec<String>,
         /// Directory of the control center's built files.
         #[arg(long, default_value = "web-control-center/dist")]
         ui: PathBuf,
@@ -54,11 +62,39 @@ enum Command {
         /// Most writes waiting per memory before new ones get 503 + Retry-After.
         #[arg(long, default_value_t = 4096)]
         queue_max: usize,
+        /// Most memories in the data directory (each has a writer thread and open files).
+        #[arg(long, default_value_t = registry::MEMORIES_MAX as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_memories: u32,
         /// Vectors not yet indexed (MiB of their one-byte codes) past which a memory's writes
         /// wait for its indexer: bounds what each search costs while vectors arrive faster
         /// than they are indexed.
         #[arg(long, default_value_t = 32)]
         fresh_vectors_mib: u64,
+        /// Threads that run queries (paths, neighbourhoods, searches, scans); default: one per
+        /// core.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+        query_threads: Option<u16>,
+        /// Queries waiting for a thread before new ones get 503 + Retry-After; default: 4 per
+        /// query thread.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        query_queue: Option<u32>,
+        /// Time limit of one query, in milliseconds (then it is stopped and answered 503
+        /// query_timeout).
+        #[arg(long, default_value_t = queries::QUERY_TIMEOUT_MS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        query_timeout_ms: u64,
+        /// Open connections at most (kept under the open-file limit).
+        #[arg(long, default_value_t = serve::CONNECTIONS_MAX_DEFAULT as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_connections: u32,
+        /// Seconds for a request's head to arrive (also how long an idle connection stays open).
+        #[arg(long, default_value_t = serve::HEADER_TIMEOUT_S_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout_s: u64,
+        /// Seconds a request body may stop arriving before its request ends with 408.
+        #[arg(long, default_value_t = serve::BODY_TIMEOUT_S_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout_s: u64,
+        /// Seconds requests in progress get to finish on SIGTERM before they are dropped (the
+        /// checkpoints are written after, either way).
+        #[arg(long, default_value_t = serve::SHUTDOWN_TIMEOUT_S_DEFAULT, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        shutdown_timeout_s: u64,
     },
     /// Import a JSON Lines file into a memory (created if missing). The server must be stopped.
     Import {
@@ -113,23 +149,52 @@ pub fn main() -> i32 {
             listen,
             token,
             cors_origins,
+            allowed_hosts,
             ui,
             checkpoint_log_mib,
             queue_max,
+            max_memories,
             fresh_vectors_mib,
-        } => serve(ServeOptions {
-            data,
-            listen,
-            token,
-            cors_origins,
-            ui,
-            writer: WriterConfig {
-                queue_max,
-                checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
-                fresh_bytes_max: fresh_vectors_mib.saturating_mul(1024 * 1024),
-                ..WriterConfig::default()
-            },
-        }),
+            query_threads,
+            query_queue,
+            query_timeout_ms,
+            max_connections,
+            header_timeout_s,
+            body_timeout_s,
+            shutdown_timeout_s,
+        } => {
+            let defaults = QueryConfig::default();
+            let threads = query_threads.map_or(defaults.threads, usize::from);
+            serve(ServeOptions {
+                data,
+                listen,
+                token,
+                cors_origins,
+                allowed_hosts,
+                ui,
+                memories_max: max_memories as usize,
+                writer: WriterConfig {
+                    queue_max,
+                    checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
+                    fresh_bytes_max: fresh_vectors_mib.saturating_mul(1024 * 1024),
+                    ..WriterConfig::default()
+                },
+                queries: QueryConfig {
+                    threads,
+                    queue_max: query_queue
+                        .map_or(threads * queries::QUERY_QUEUE_PER_THREAD_DEFAULT, |q| {
+                            q as usize
+                        }),
+                    timeout: Duration::from_millis(query_timeout_ms),
+                },
+                connections: ConnectionLimits {
+                    connections_max: max_connections as usize,
+                    header_timeout: Duration::from_secs(header_timeout_s),
+                    body_timeout: Duration::from_secs(body_timeout_s),
+                    shutdown_timeout: Duration::from_secs(shutdown_timeout_s),
+                },
+            })
+        }
         Command::Import { file, memory, data } => import(&file, &memory, &data),
         Command::Export {
             memory,
@@ -158,10 +223,18 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Allowed CORS origins.
     pub cors_origins: Vec<String>,
+    /// Host names answered besides the listening address's own.
+    pub allowed_hosts: Vec<String>,
     /// Control center files.
     pub ui: PathBuf,
+    /// Most memories in the data directory.
+    pub memories_max: usize,
     /// Writer tuning.
     pub writer: WriterConfig,
+    /// The query pool.
+    pub queries: QueryConfig,
+    /// Connection limits.
+    pub connections: ConnectionLimits,
 }
 
 fn serve(options: ServeOptions) -> Result<i32, String> {
@@ -172,7 +245,8 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
         )
         .with_writer(std::io::stderr)
         .init();
-    if !options.listen.ip().is_loopback() && options.token.as_deref().is_none_or(str::is_empty) {
+    let token = access::check_token(options.token)?;
+    if !options.listen.ip().is_loopback() && token.is_none() {
         return Err(format!(
             "refusing to listen on {} without --token: anyone who can reach it could read and change your memories",
             options.listen
@@ -186,46 +260,95 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
                 .map_err(|_| format!("--cors-origin {o:?} is not a valid origin"))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // A server that cannot write a file larger than a limit set on it must get an error for
+    // that write, not be killed by the signal the limit sends.
+    ignore_file_size_signal();
+    let open_files = serve::raise_open_files_limit();
+    let mut connections = options.connections;
+    connections.connections_max = serve::fitting_cap(connections.connections_max, open_files);
+    if connections.connections_max < options.connections.connections_max {
+        tracing::warn!(
+            wanted = options.connections.connections_max,
+            cap = connections.connections_max,
+            open_files = ?open_files,
+            "the open-file limit is too low for --max-connections; the cap is lowered"
+        );
+    }
     let metrics = Arc::new(Metrics::default());
-    let registry = Arc::new(Registry::open(
+    let registry = Arc::new(Registry::open_with(
         &options.data,
         options.writer,
         metrics.clone(),
+        options.memories_max,
     )?);
-    let state = AppState {
-        registry: registry.clone(),
-        metrics,
-        token: options.token.filter(|t| !t.is_empty()),
-        ui_dir: Some(options.ui),
-    };
-    let app = api::router(state, &cors_origins);
+    registry
+        .start_recovery()
+        .map_err(|e| format!("cannot start the recovery thread: {e}"))?;
+    let queries = Arc::new(
+        QueryPool::start(options.queries)
+            .map_err(|e| format!("cannot start the query threads: {e}"))?,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let state = AppState {
+            registry: registry.clone(),
+            metrics,
+            access: Arc::new(Access::new(
+                address,
+                token,
+                &options.allowed_hosts,
+                cors_origins,
+            )),
+            ui_dir: Some(options.ui),
+            queries,
+            transfers: Arc::default(),
+        };
+        let app = api::router(state);
         // Tests and scripts read this line to find the port (with --listen 127.0.0.1:0).
         println!(
             "Sutra listening on http://{address} (data: {})",
             options.data.display()
         );
         let _ = std::io::stdout().flush();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server failed: {e}"))?;
-        tracing::info!("stopped accepting requests; finishing queued writes and checkpointing");
+        let ended = serve::serve(listener, app, connections, shutdown_signal()).await;
+        match ended {
+            serve::Ended::Drained => {
+                tracing::info!("stopped accepting requests; finishing queued writes and checkpointing")
+            }
+            serve::Ended::Cut(open) => tracing::warn!(
+                open,
+                "requests still running at the shutdown deadline were dropped; finishing queued writes and checkpointing"
+            ),
+        }
         let closing = registry.clone();
         tokio::task::spawn_blocking(move || closing.shutdown())
             .await
-            .map_err(|e| format!("shutdown failed: {e}"))?;
-        tracing::info!("shut down cleanly");
-        Ok(0)
-    })
+            .map_err(|e| format!("shutdown failed: {e}"))
+    });
+    // Blocking tasks still running (an export cut at the deadline) are not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served?;
+    tracing::info!("shut down cleanly");
+    Ok(0)
+}
+
+/// Ignores SIGXFSZ: past a file-size limit, a write then fails with an error the engine
+/// handles (the memory refuses writes until it is reopened) instead of killing the process.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code; it is done
+    // before any thread that could write a file starts.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 async fn shutdown_signal() {
@@ -273,18 +396,13 @@ fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let read = std::cell::Cell::new(0u64);
-    let lines = BufReader::new(input).lines().enumerate().map(|(i, line)| {
-        let line = line.map_err(|e| format!("cannot read: {e}"));
-        if let Ok(text) = &line {
-            read.set(read.get() + text.len() as u64 + 1);
-        }
-        (i as u64 + 1, line)
-    });
     let summary = jsonl::import(
-        lines,
+        FileLines::new(input, &read),
+        api::now_ms(),
         |ops| api::write_blocking(&handle, ops),
         |_| bar.set_position(read.get()),
-    )?;
+    )
+    .map_err(|e| format!("import stopped: {e}"))?;
     bar.finish_and_clear();
     registry.shutdown();
     println!(
@@ -301,6 +419,66 @@ fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
         );
     }
     Ok(if summary.rejected_count == 0 { 0 } else { 2 })
+}
+
+/// The numbered lines of a file, read a block at a time through [`jsonl::LineSplitter`]: a
+/// line over the limit is reported without being held (a 300 MB line costs a block, not
+/// 300 MB), and so is a line that is not UTF-8. A read error ends the lines with it.
+struct FileLines<'a> {
+    file: Option<std::fs::File>,
+    splitter: jsonl::LineSplitter,
+    ready: std::collections::VecDeque<(u64, Result<String, String>)>,
+    block: Vec<u8>,
+    read: &'a std::cell::Cell<u64>,
+}
+
+/// Bytes read from a file at a time.
+const READ_BLOCK_BYTES: usize = 64 * 1024;
+
+impl<'a> FileLines<'a> {
+    fn new(file: std::fs::File, read: &'a std::cell::Cell<u64>) -> Self {
+        FileLines {
+            file: Some(file),
+            splitter: jsonl::LineSplitter::new(),
+            ready: std::collections::VecDeque::new(),
+            block: vec![0; READ_BLOCK_BYTES],
+            read,
+        }
+    }
+}
+
+impl Iterator for FileLines<'_> {
+    type Item = (u64, Result<String, String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::Read;
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                return Some(line);
+            }
+            let file = self.file.as_mut()?;
+            let ready = &mut self.ready;
+            match file.read(&mut self.block) {
+                Ok(0) => {
+                    self.file = None;
+                    std::mem::take(&mut self.splitter)
+                        .finish(&mut |no, line| ready.push_back((no, line)));
+                }
+                Ok(n) => {
+                    self.read.set(self.read.get() + n as u64);
+                    self.splitter.push(&self.block[..n], &mut |no, line| {
+                        ready.push_back((no, line))
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.file = None;
+                    let no = self.splitter.lines() + 1;
+                    return Some((no, Err(format!("cannot read the file: {e}"))));
+                }
+            }
+        }
+    }
 }
 
 fn export(memory: &str, data: &Path, output: Option<&Path>) -> Result<i32, String> {

@@ -19,6 +19,8 @@ pub struct Metrics {
     group_count: AtomicU64,
     group_sum: AtomicU64,
     checkpoints: AtomicU64,
+    checkpoint_failures: AtomicU64,
+    reopens: AtomicU64,
     reseals: AtomicU64,
     index_wait_us: AtomicU64,
     requests: Mutex<BTreeMap<u16, u64>>,
@@ -47,6 +49,21 @@ impl Metrics {
     /// A checkpoint was written.
     pub fn checkpointed(&self) {
         self.checkpoints.fetch_add(1, Relaxed);
+    }
+
+    /// An automatic checkpoint failed.
+    pub fn checkpoint_failed(&self) {
+        self.checkpoint_failures.fetch_add(1, Relaxed);
+    }
+
+    /// Automatic checkpoints that failed so far.
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.checkpoint_failures.load(Relaxed)
+    }
+
+    /// A memory was reopened (recovered from its files without a restart).
+    pub fn reopened(&self) {
+        self.reopens.fetch_add(1, Relaxed);
     }
 
     /// A vector index was re-sealed.
@@ -111,6 +128,16 @@ impl Metrics {
             "sutra_checkpoints_total",
             "Checkpoints written.",
             self.checkpoints.load(Relaxed),
+        );
+        counter(
+            "sutra_checkpoint_failures_total",
+            "Automatic checkpoints that failed (each retried later, with backoff).",
+            self.checkpoint_failures.load(Relaxed),
+        );
+        counter(
+            "sutra_memory_reopens_total",
+            "Memories reopened from their files without a restart (after a storage failure).",
+            self.reopens.load(Relaxed),
         );
         counter(
             "sutra_vector_reseals_total",

@@ -34,8 +34,21 @@ pub const LOCK_FILE: &str = "LOCK";
 pub const APPEND_BUFFER_MAX: usize = 8 * 1024 * 1024;
 pub use sutra_core::wal::LOG_RESERVE_BYTES;
 
+/// How a path is named in an error: relative to the data directory (`notes/wal.log`), never
+/// absolute — these messages reach clients, who have no business knowing the server's paths.
+pub fn shown(path: &Path) -> String {
+    let mut parts: Vec<String> = path
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.reverse();
+    parts.join("/")
+}
+
 fn io_err<'a>(what: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> StorageError + 'a {
-    move |e| StorageError::new(format!("{what} {}: {e}", path.display()))
+    move |e| StorageError::new(format!("{what} {}: {e}", shown(path)))
 }
 
 /// Syncs a directory so that a file created or renamed in it survives a crash.
@@ -83,15 +96,15 @@ impl FileStorage {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 return Err(StorageError::new(format!(
-                    "memory at {} is already open in another process (its lock file {} is held)",
-                    dir.display(),
-                    lock_path.display()
+                    "memory {} is already open in another process (its lock file {} is held)",
+                    shown(dir),
+                    shown(&lock_path)
                 )))
             }
             Err(TryLockError::Error(e)) => {
                 return Err(StorageError::new(format!(
                     "lock {}: {e}",
-                    lock_path.display()
+                    shown(&lock_path)
                 )))
             }
         }
@@ -293,9 +306,15 @@ impl Storage for FileStorage {
     }
 
     fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        let temp = self.snapshot_write_temp(bytes)?;
-        self.snapshot_sync_temp(&temp)?;
-        drop(temp);
+        let written = self
+            .snapshot_write_temp(bytes)
+            .and_then(|temp| self.snapshot_sync_temp(&temp));
+        if let Err(e) = written {
+            // A temporary snapshot that could not be written whole is of no use, and on a full
+            // disk it holds the space that the log needs: remove it.
+            let _ = fs::remove_file(self.dir.join(SNAPSHOT_TEMP_FILE));
+            return Err(e);
+        }
         self.snapshot_rename()?;
         self.snapshot_sync_dir()
     }

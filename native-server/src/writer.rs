@@ -19,6 +19,10 @@ use tokio::sync::oneshot;
 
 /// Most batches committed by one sync.
 pub const GROUP_BATCHES_MAX: usize = 256;
+/// Wait after a first failed automatic checkpoint; it doubles with each failure in a row.
+pub const CHECKPOINT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
+/// Longest wait between two automatic checkpoint attempts after failures.
+pub const CHECKPOINT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Tuning of a memory's writer.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +77,8 @@ enum Job {
 /// A running memory: its reader and its writer's queue.
 pub struct MemoryHandle {
     reader: Reader,
+    /// Set when the memory is being dropped: its writer exits without a final checkpoint.
+    abandoned: Arc<AtomicBool>,
     queue: Mutex<Option<SyncSender<Job>>>,
     depth: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -90,6 +96,7 @@ impl MemoryHandle {
         let depth = Arc::new(AtomicU64::new(0));
         let reader = memory.reader();
         let (answers, answer_rx) = mpsc::channel::<Vec<Answer>>();
+        let abandoned = Arc::new(AtomicBool::new(false));
         std::thread::Builder::new()
             .name(format!("sutra-answer-{name}"))
             .spawn(move || answer(answer_rx))?;
@@ -102,12 +109,15 @@ impl MemoryHandle {
             metrics,
             resealing: Arc::new(AtomicBool::new(false)),
             name: name.to_string(),
+            abandoned: abandoned.clone(),
+            checkpoint_retry: None,
         };
         let thread = std::thread::Builder::new()
             .name(format!("sutra-writer-{name}"))
             .spawn(move || writer.run())?;
         Ok(MemoryHandle {
             reader,
+            abandoned,
             queue: Mutex::new(Some(tx)),
             depth,
             thread: Mutex::new(Some(thread)),
@@ -124,10 +134,11 @@ impl MemoryHandle {
         self.depth.load(Ordering::Relaxed)
     }
 
-    fn submit(&self, job: Job) -> Result<(), SubmitError> {
+    /// Queues a job; gives it back when it cannot be queued.
+    fn submit(&self, job: Job) -> Result<(), (SubmitError, Job)> {
         let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = queue.as_ref() else {
-            return Err(SubmitError::Closed);
+            return Err((SubmitError::Closed, job));
         };
         self.depth.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(job) {
@@ -135,8 +146,8 @@ impl MemoryHandle {
             Err(e) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
                 Err(match e {
-                    TrySendError::Full(_) => SubmitError::Busy,
-                    TrySendError::Disconnected(_) => SubmitError::Closed,
+                    TrySendError::Full(job) => (SubmitError::Busy, job),
+                    TrySendError::Disconnected(job) => (SubmitError::Closed, job),
                 })
             }
         }
@@ -147,9 +158,22 @@ impl MemoryHandle {
         &self,
         ops: Vec<Op>,
     ) -> Result<oneshot::Receiver<Result<u64, Error>>, SubmitError> {
+        self.try_write(ops).map_err(|(e, _)| e)
+    }
+
+    /// [`write`](Self::write), giving the operations back when they cannot be queued (so that
+    /// a caller that waits and tries again holds one copy of them, not two).
+    #[allow(clippy::type_complexity)]
+    pub fn try_write(
+        &self,
+        ops: Vec<Op>,
+    ) -> Result<oneshot::Receiver<Result<u64, Error>>, (SubmitError, Vec<Op>)> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Write { ops, reply })?;
-        Ok(rx)
+        match self.submit(Job::Write { ops, reply }) {
+            Ok(()) => Ok(rx),
+            Err((e, Job::Write { ops, .. })) => Err((e, ops)),
+            Err((e, Job::Checkpoint { .. })) => Err((e, Vec::new())),
+        }
     }
 
     /// Queues a checkpoint (after the writes queued before it).
@@ -157,13 +181,24 @@ impl MemoryHandle {
         &self,
     ) -> Result<oneshot::Receiver<Result<CheckpointReport, Error>>, SubmitError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Job::Checkpoint { reply })?;
+        self.submit(Job::Checkpoint { reply }).map_err(|(e, _)| e)?;
         Ok(rx)
     }
 
     /// Stops accepting writes, lets the writer finish everything queued, write a final
     /// checkpoint and exit, and waits for it. Returns the memory's storage lock with it.
     pub fn close(&self) {
+        self.stop();
+    }
+
+    /// [`close`](Self::close) without the final checkpoint: for a memory about to be deleted.
+    /// The writes queued are still finished (they were accepted; the drop comes after them).
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Release);
+        self.stop();
+    }
+
+    fn stop(&self) {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
@@ -204,6 +239,9 @@ struct Writer {
     metrics: Arc<Metrics>,
     resealing: Arc<AtomicBool>,
     name: String,
+    abandoned: Arc<AtomicBool>,
+    /// After an automatic checkpoint failed: how many failed in a row, and when to try again.
+    checkpoint_retry: Option<(u32, std::time::Instant)>,
 }
 
 impl Writer {
@@ -223,7 +261,7 @@ impl Writer {
             self.maintain();
             self.wait_for_index();
         }
-        if self.memory.poisoned().is_none() {
+        if self.memory.poisoned().is_none() && !self.abandoned.load(Ordering::Acquire) {
             match self.memory.checkpoint() {
                 Ok(report) => {
                     self.metrics.checkpointed();
@@ -323,14 +361,26 @@ impl Writer {
         if self.memory.poisoned().is_some() {
             return;
         }
-        if self.memory.checkpoint_due(self.config.checkpoint_log_bytes) {
+        let waiting = self
+            .checkpoint_retry
+            .is_some_and(|(_, at)| std::time::Instant::now() < at);
+        if !waiting && self.memory.checkpoint_due(self.config.checkpoint_log_bytes) {
             match self.memory.checkpoint() {
                 Ok(report) => {
+                    self.checkpoint_retry = None;
                     self.metrics.checkpointed();
                     tracing::info!(memory = %self.name, seq = report.seq, bytes = report.snapshot_bytes, "automatic checkpoint");
                 }
                 Err(e) => {
-                    tracing::error!(memory = %self.name, error = %e, "automatic checkpoint failed")
+                    // Each attempt writes the whole snapshot: on a full disk, trying after every
+                    // write group would write it again and again. Wait, doubling each time.
+                    let failures = self.checkpoint_retry.map_or(0, |(n, _)| n) + 1;
+                    let wait = CHECKPOINT_RETRY_FIRST
+                        .saturating_mul(1 << failures.min(16))
+                        .min(CHECKPOINT_RETRY_MAX);
+                    self.checkpoint_retry = Some((failures, std::time::Instant::now() + wait));
+                    self.metrics.checkpoint_failed();
+                    tracing::error!(memory = %self.name, error = %e, failures, retry_in_s = wait.as_secs_f64(), "automatic checkpoint failed")
                 }
             }
         }

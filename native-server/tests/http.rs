@@ -9,14 +9,6 @@ use serde_json::{json, Value};
 use sutra_core::ConceptId;
 use sutra_server::writer::WriterConfig;
 
-async fn alive(app: &TestApp) {
-    let a = get(app, "/v1/health").await;
-    assert_eq!(
-        (a.status, a.json.clone()),
-        (StatusCode::OK, json!({"status": "ok"}))
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn memories_are_created_listed_described_and_dropped() {
     let app = app();
@@ -530,7 +522,27 @@ async fn batches_are_all_or_nothing() {
     .await;
     assert_eq!(
         (unknown_op.status, unknown_op.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_json")
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
+    );
+    assert!(
+        unknown_op
+            .message()
+            .starts_with("invalid ops[0].op: \"drop_table\" is not an operation"),
+        "{}",
+        unknown_op.message()
+    );
+    let stray_field = post(
+        &app,
+        "/v1/memories/b/batch",
+        json!({"ops": [{"op": "delete_concept", "id": "0123456789abcdef0123456789abcdef", "weight": 2}]}),
+    )
+    .await;
+    assert!(
+        stray_field
+            .message()
+            .starts_with("invalid ops[0].weight: delete_concept takes no weight"),
+        "{}",
+        stray_field.message()
     );
     let too_many: Vec<Value> = (0..10_001)
         .map(|i| json!({"op": "put_concept", "content": format!("c{i}")}))

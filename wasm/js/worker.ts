@@ -193,7 +193,7 @@ async function handle(call: Call): Promise<unknown> {
     }
     case "import": {
       const [text, firstLine] = call.args as [string, number];
-      return JSON.parse(requireEngine().import_lines(text, firstLine));
+      return JSON.parse(requireEngine().import_lines(text, firstLine, Date.now()));
     }
     case "estimate":
       return JSON.parse(await storageEstimate());

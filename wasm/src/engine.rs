@@ -249,9 +249,15 @@ impl Engine {
     }
 
     /// Imports JSON Lines text (the server's export format), each batch durable before the next.
-    /// `first_line` numbers the text's first line (for imports fed in pieces). Returns the
-    /// summary (JSON): counts and the rejected lines with their reasons.
-    pub fn import_lines(&mut self, text: &str, first_line: u32) -> Result<String, JsValue> {
+    /// `first_line` numbers the text's first line (for imports fed in pieces); `now_ms` stands
+    /// for the timestamps lines leave out. Returns the summary (JSON): counts and the rejected
+    /// lines with their reasons.
+    pub fn import_lines(
+        &mut self,
+        text: &str,
+        first_line: u32,
+        now_ms: f64,
+    ) -> Result<String, JsValue> {
         let lines = text
             .lines()
             .enumerate()
@@ -259,6 +265,7 @@ impl Engine {
         let memory = &mut self.memory;
         let summary = jsonl::import(
             lines,
+            now_ms.max(0.0) as u64,
             |ops| {
                 memory.write(ops).map(|_| ()).map_err(|e| {
                     let own_fault = !matches!(e, Error::Storage { .. } | Error::Poisoned { .. });

@@ -8,9 +8,18 @@
 //! ```
 //!
 //! The header line is optional on import (it fixes the dimension). Concepts come before the
-//! associations that use them. Export writes concepts in id order, then associations by source.
-//! Timestamps are kept exactly, so export then import reproduces a memory.
+//! associations that use them. Export writes concepts in id order, then associations by source,
+//! every field. Timestamps are kept exactly, so export then import reproduces a memory.
+//!
+//! On import a line may leave out what the HTTP API has defaults for: a concept's `id` (derived
+//! from its content), `embedding`, `strength` and `confidence` (1), `metadata`, and a concept's
+//! or an association's `confidence` and `weight` (1) and timestamps (`updated_ms`: the time of
+//! the import; `created_ms`: kept from the concept or association it replaces, else its
+//! `updated_ms`). A rejected line is reported with its number, and the reason names the field
+//! (and a metadata value's key).
 
+use super::bounded::MetadataIn;
+use super::VectorIn;
 use crate::{Association, Concept, ConceptId, Kind, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
@@ -18,65 +27,108 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: u32 = 1;
 /// Longest line accepted on import, in bytes.
 pub const LINE_BYTES_MAX: usize = 2 * 1024 * 1024;
-/// Operations per batch when importing.
+/// Most operations in one batch written by an import.
 pub const IMPORT_BATCH_OPS: usize = 1000;
+/// Most bytes of lines in one batch written by an import (a batch also ends at
+/// [`IMPORT_BATCH_OPS`]): with lines of up to [`LINE_BYTES_MAX`], what an import holds at once
+/// stays a few megabytes whatever the lines.
+pub const IMPORT_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Rejected lines listed in an import summary (the count covers them all).
 pub const REJECTIONS_LISTED_MAX: usize = 100;
 
-/// One line.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Line {
-    /// The header.
+/// A line as exported: every field, borrowed from the state.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum LineOut<'a> {
     Memory {
-        /// Format version.
         format: u32,
-        /// The memory's vector dimension, if fixed.
         dimension: Option<u32>,
     },
-    /// A concept, every field.
     Concept {
-        /// Id.
         id: String,
-        /// Text.
-        content: String,
-        /// Embedding.
-        #[serde(default)]
-        embedding: Option<Vec<f32>>,
-        /// Strength.
+        content: &'a str,
+        embedding: Option<&'a [f32]>,
         strength: f32,
-        /// Confidence.
         confidence: f32,
-        /// Metadata.
-        #[serde(default)]
-        metadata: Metadata,
-        /// Created (ms).
+        metadata: &'a Metadata,
         created_ms: u64,
-        /// Updated (ms).
         updated_ms: u64,
     },
-    /// An association, every field.
     Association {
-        /// Source id.
         source: String,
-        /// Target id.
         target: String,
-        /// Kind.
-        kind: String,
-        /// Confidence.
+        kind: &'static str,
         confidence: f32,
-        /// Weight.
         weight: f32,
-        /// Created (ms).
         created_ms: u64,
-        /// Updated (ms).
         updated_ms: u64,
     },
 }
 
+/// A line as imported: one flat object whose `type` says which fields it may have. (Not an
+/// enum tagged by `type`: serde would buffer such a line whole before reading its fields, and
+/// the bounded embedding and metadata could not refuse what is over their limits as they read.)
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct LineIn {
+    #[serde(rename = "type")]
+    kind_of_line: String,
+    format: Option<u32>,
+    dimension: Option<u32>,
+    id: Option<String>,
+    content: Option<String>,
+    embedding: Option<VectorIn>,
+    strength: Option<f32>,
+    confidence: Option<f32>,
+    metadata: Option<MetadataIn>,
+    source: Option<String>,
+    target: Option<String>,
+    kind: Option<String>,
+    weight: Option<f32>,
+    created_ms: Option<u64>,
+    updated_ms: Option<u64>,
+}
+
+impl LineIn {
+    /// Refuses the fields present that a line of this type does not take.
+    fn only(&self, allowed: &[&str]) -> Result<(), String> {
+        let present = [
+            ("format", self.format.is_some()),
+            ("dimension", self.dimension.is_some()),
+            ("id", self.id.is_some()),
+            ("content", self.content.is_some()),
+            ("embedding", self.embedding.is_some()),
+            ("strength", self.strength.is_some()),
+            ("confidence", self.confidence.is_some()),
+            ("metadata", self.metadata.is_some()),
+            ("source", self.source.is_some()),
+            ("target", self.target.is_some()),
+            ("kind", self.kind.is_some()),
+            ("weight", self.weight.is_some()),
+            ("created_ms", self.created_ms.is_some()),
+            ("updated_ms", self.updated_ms.is_some()),
+        ];
+        match present
+            .iter()
+            .find(|(name, given)| *given && !allowed.contains(name))
+        {
+            Some((name, _)) => Err(format!(
+                "a {} line has no field {name} (it has {})",
+                self.kind_of_line,
+                allowed.join(", ")
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn required<T>(value: Option<T>, field: &str, line: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{field}` (a {line} line needs it)"))
+}
+
 /// The header line for a memory.
 pub fn header(dimension: Option<u32>) -> String {
-    line(&Line::Memory {
+    line(&LineOut::Memory {
         format: FORMAT_VERSION,
         dimension,
     })
@@ -84,13 +136,13 @@ pub fn header(dimension: Option<u32>) -> String {
 
 /// A concept's line.
 pub fn concept_line(c: &Concept) -> String {
-    line(&Line::Concept {
+    line(&LineOut::Concept {
         id: c.id.to_string(),
-        content: c.content.to_string(),
-        embedding: c.embedding.as_deref().map(<[f32]>::to_vec),
+        content: &c.content,
+        embedding: c.embedding.as_deref(),
         strength: c.strength,
         confidence: c.confidence,
-        metadata: Metadata::clone(&c.metadata),
+        metadata: &c.metadata,
         created_ms: c.created_ms,
         updated_ms: c.updated_ms,
     })
@@ -98,10 +150,10 @@ pub fn concept_line(c: &Concept) -> String {
 
 /// An association's line.
 pub fn association_line(a: &Association) -> String {
-    line(&Line::Association {
+    line(&LineOut::Association {
         source: a.source.to_string(),
         target: a.target.to_string(),
-        kind: a.kind.as_str().to_string(),
+        kind: a.kind.as_str(),
         confidence: a.confidence,
         weight: a.weight,
         created_ms: a.created_ms,
@@ -109,15 +161,26 @@ pub fn association_line(a: &Association) -> String {
     })
 }
 
-fn line(l: &Line) -> String {
+fn line(l: &LineOut) -> String {
     // Serializing these plain structs cannot fail; an empty object would be refused on import.
     let mut s = serde_json::to_string(l).unwrap_or_else(|_| String::from("{}"));
     s.push('\n');
     s
 }
 
-/// Parses one line into the operation that reproduces it (`None` for blank lines).
-pub fn parse(text: &str) -> Result<Option<Op>, String> {
+/// A JSON error without the position serde_json appends to its messages ("at line 1 column
+/// 40": every line is parsed on its own, so the line is always 1), the column kept.
+fn json_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((reason, _)) if e.column() > 0 => format!("{reason} (at column {})", e.column()),
+        _ => text,
+    }
+}
+
+/// Parses one line into the operation that reproduces it (`None` for blank lines and a header
+/// without a dimension). `now_ms` stands for timestamps the line leaves out.
+pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -128,58 +191,92 @@ pub fn parse(text: &str) -> Result<Option<Op>, String> {
             text.len()
         ));
     }
-    let parsed: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let parsed: LineIn = serde_json::from_str(text).map_err(|e| json_reason(&e))?;
     let id =
         |field: &str, text: &str| ConceptId::parse_field(field, text).map_err(|e| e.to_string());
-    Ok(Some(match parsed {
-        Line::Memory { format, dimension } => {
+    let op = match parsed.kind_of_line.as_str() {
+        "memory" => {
+            parsed.only(&["format", "dimension"])?;
+            let format = required(parsed.format, "format", "memory")?;
             if format != FORMAT_VERSION {
                 return Err(format!(
                     "format {format} is not supported (this build reads {FORMAT_VERSION})"
                 ));
             }
-            match dimension {
+            match parsed.dimension {
                 Some(dimension) => Op::SetDimension { dimension },
                 None => return Ok(None),
             }
         }
-        Line::Concept {
-            id: text_id,
-            content,
-            embedding,
-            strength,
-            confidence,
-            metadata,
-            created_ms,
-            updated_ms,
-        } => Op::PutConcept {
-            id: id("id", &text_id)?,
-            content,
-            embedding,
-            strength,
-            confidence,
-            metadata,
-            at_ms: updated_ms,
-            created_ms: Some(created_ms),
-        },
-        Line::Association {
-            source,
-            target,
-            kind,
-            confidence,
-            weight,
-            created_ms,
-            updated_ms,
-        } => Op::PutAssociation {
-            source: id("source", &source)?,
-            target: id("target", &target)?,
-            kind: Kind::parse(&kind).map_err(|e| e.to_string())?,
-            confidence,
-            weight,
-            at_ms: updated_ms,
-            created_ms: Some(created_ms),
-        },
-    }))
+        "concept" => {
+            parsed.only(&[
+                "id",
+                "content",
+                "embedding",
+                "strength",
+                "confidence",
+                "metadata",
+                "created_ms",
+                "updated_ms",
+            ])?;
+            let content = required(parsed.content, "content", "concept")?;
+            let id = match &parsed.id {
+                Some(text) => id("id", text)?,
+                None => ConceptId::from_content(&content),
+            };
+            let embedding = parsed
+                .embedding
+                .map(|e| e.check("embedding (dimension)"))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let metadata = parsed
+                .metadata
+                .map(|m| m.check("metadata"))
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            Op::PutConcept {
+                id,
+                content,
+                embedding,
+                strength: parsed.strength.unwrap_or(1.0),
+                confidence: parsed.confidence.unwrap_or(1.0),
+                metadata,
+                at_ms: parsed.updated_ms.unwrap_or(now_ms),
+                created_ms: parsed.created_ms,
+            }
+        }
+        "association" => {
+            parsed.only(&[
+                "source",
+                "target",
+                "kind",
+                "confidence",
+                "weight",
+                "created_ms",
+                "updated_ms",
+            ])?;
+            Op::PutAssociation {
+                source: id("source", &required(parsed.source, "source", "association")?)?,
+                target: id("target", &required(parsed.target, "target", "association")?)?,
+                kind: Kind::parse(&required(parsed.kind, "kind", "association")?)
+                    .map_err(|e| e.to_string())?,
+                confidence: parsed.confidence.unwrap_or(1.0),
+                weight: parsed.weight.unwrap_or(1.0),
+                at_ms: parsed.updated_ms.unwrap_or(now_ms),
+                created_ms: parsed.created_ms,
+            }
+        }
+        other => {
+            return Err(format!(
+                "type {:?} is not a line type: use memory, concept or association",
+                other.chars().take(64).collect::<String>()
+            ))
+        }
+    };
+    // The values' own rules, checked here so that a bad line is rejected alone and named.
+    op.validate("").map_err(|e| e.to_string())?;
+    Ok(Some(op))
 }
 
 /// A rejected line.
@@ -221,21 +318,47 @@ impl ImportSummary {
     }
 }
 
+/// An import stopped by a storage failure: what it had written before, and why it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportStopped {
+    /// The lines written (each batch durable) and rejected before it stopped.
+    pub summary: ImportSummary,
+    /// The storage's error.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ImportStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (before it stopped: {} concepts and {} associations written, {} lines rejected)",
+            self.reason,
+            self.summary.concepts,
+            self.summary.associations,
+            self.summary.rejected_count
+        )
+    }
+}
+
 /// Imports lines through `write` (which writes one batch durably and returns its error as
 /// text, with `true` when the error is the batch's own fault rather than the storage's).
-/// Lines are written in batches; a refused batch is retried line by line so that exactly the
-/// bad lines are rejected, each with its line number. A storage failure stops the import.
+/// Lines are written in batches of at most [`IMPORT_BATCH_OPS`] operations and
+/// [`IMPORT_BATCH_BYTES`] bytes of lines; a refused batch is retried line by line so that
+/// exactly the bad lines are rejected, each with its line number. A storage failure stops the
+/// import (the batches before it are written). `now_ms` stands for timestamps lines leave out.
 pub fn import<I, W>(
     lines: I,
+    now_ms: u64,
     mut write: W,
     mut progress: impl FnMut(u64),
-) -> Result<ImportSummary, String>
+) -> Result<ImportSummary, ImportStopped>
 where
     I: IntoIterator<Item = (u64, Result<String, String>)>,
     W: FnMut(Vec<Op>) -> Result<(), (bool, String)>,
 {
     let mut summary = ImportSummary::default();
     let mut batch: Vec<(u64, Op)> = Vec::with_capacity(IMPORT_BATCH_OPS);
+    let mut batch_bytes = 0usize;
     let mut flush =
         |batch: &mut Vec<(u64, Op)>, summary: &mut ImportSummary| -> Result<(), String> {
             if batch.is_empty() {
@@ -264,20 +387,28 @@ where
         };
     for (no, text) in lines {
         progress(no);
-        let parsed = text.and_then(|t| parse(&t));
+        let parsed = text.and_then(|t| {
+            batch_bytes += t.len();
+            parse(&t, now_ms)
+        });
         match parsed {
             Ok(Some(op)) => {
                 batch.push((no, op));
-                if batch.len() >= IMPORT_BATCH_OPS {
-                    flush(&mut batch, &mut summary)?;
+                if batch.len() >= IMPORT_BATCH_OPS || batch_bytes >= IMPORT_BATCH_BYTES {
+                    if let Err(reason) = flush(&mut batch, &mut summary) {
+                        return Err(ImportStopped { summary, reason });
+                    }
+                    batch_bytes = 0;
                 }
             }
             Ok(None) => {}
             Err(reason) => summary.reject(no, reason),
         }
     }
-    flush(&mut batch, &mut summary)?;
-    Ok(summary)
+    match flush(&mut batch, &mut summary) {
+        Ok(()) => Ok(summary),
+        Err(reason) => Err(ImportStopped { summary, reason }),
+    }
 }
 
 /// Splits text into numbered lines for [`import`].
@@ -285,6 +416,85 @@ pub fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, Result<String, S
     text.lines()
         .enumerate()
         .map(|(i, l)| (i as u64 + 1, Ok(l.to_string())))
+}
+
+/// Splits bytes that arrive in pieces (a request body, a file read a block at a time) into
+/// numbered lines for [`import`], holding at most [`LINE_BYTES_MAX`] bytes of a line: a longer
+/// line is skipped to its end without being kept, and given as an error, as is a line that is
+/// not UTF-8.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    buffer: Vec<u8>,
+    /// Bytes of the current line when it is over the limit (then `buffer` is empty).
+    overlong: Option<u64>,
+    /// Number of the line being read, less one.
+    done: u64,
+}
+
+impl LineSplitter {
+    /// A splitter at the start of a text.
+    pub fn new() -> Self {
+        LineSplitter::default()
+    }
+
+    /// Lines numbered so far.
+    pub fn lines(&self) -> u64 {
+        self.done
+    }
+
+    fn emit(&mut self, out: &mut impl FnMut(u64, Result<String, String>)) {
+        self.done += 1;
+        let line = match self.overlong.take() {
+            Some(bytes) => Err(format!(
+                "line is {bytes} bytes; the limit is {LINE_BYTES_MAX}"
+            )),
+            None => {
+                if self.buffer.last() == Some(&b'\r') {
+                    self.buffer.pop();
+                }
+                let bytes = std::mem::take(&mut self.buffer);
+                String::from_utf8(bytes).map_err(|e| {
+                    format!(
+                        "line is not UTF-8 (invalid byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    )
+                })
+            }
+        };
+        out(self.done, line);
+    }
+
+    fn append(&mut self, piece: &[u8]) {
+        match &mut self.overlong {
+            Some(bytes) => *bytes += piece.len() as u64,
+            None => {
+                if self.buffer.len() + piece.len() > LINE_BYTES_MAX {
+                    self.overlong = Some((self.buffer.len() + piece.len()) as u64);
+                    self.buffer = Vec::new();
+                } else {
+                    self.buffer.extend_from_slice(piece);
+                }
+            }
+        }
+    }
+
+    /// Takes the next piece of bytes; calls `out` with each line it completes.
+    pub fn push(&mut self, bytes: &[u8], out: &mut impl FnMut(u64, Result<String, String>)) {
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            self.append(&rest[..end]);
+            self.emit(out);
+            rest = &rest[end + 1..];
+        }
+        self.append(rest);
+    }
+
+    /// Ends the text: the last line, if it did not end with a newline.
+    pub fn finish(mut self, out: &mut impl FnMut(u64, Result<String, String>)) {
+        if !self.buffer.is_empty() || self.overlong.is_some() {
+            self.emit(out);
+        }
+    }
 }
 
 /// Export as a sequence of text chunks: the header, then a page of concepts per chunk, then
@@ -400,5 +610,135 @@ impl Iterator for ExportChunks {
         drop(db);
         self.phase = next;
         Some(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(pieces: &[&[u8]]) -> Vec<(u64, Result<String, String>)> {
+        let mut lines = Vec::new();
+        let mut splitter = LineSplitter::new();
+        for piece in pieces {
+            splitter.push(piece, &mut |n, l| lines.push((n, l)));
+        }
+        splitter.finish(&mut |n, l| lines.push((n, l)));
+        lines
+    }
+
+    #[test]
+    fn lines_split_across_pieces_with_crlf_and_no_final_newline() {
+        let lines = split(&[b"ab", b"c\r\nde", b"f\n\ng", b"h"]);
+        let want: Vec<(u64, Result<String, String>)> = vec![
+            (1, Ok("abc".into())),
+            (2, Ok("def".into())),
+            (3, Ok(String::new())),
+            (4, Ok("gh".into())),
+        ];
+        assert_eq!(lines, want);
+        assert!(
+            split(&[b"x\n"]).len() == 1,
+            "a final newline ends the last line"
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_without_being_kept_and_the_next_goes_on() {
+        let block = vec![b'x'; 1024 * 1024];
+        let mut splitter = LineSplitter::new();
+        let mut lines = Vec::new();
+        splitter.push(b"first\n", &mut |n, l| lines.push((n, l)));
+        for _ in 0..300 {
+            splitter.push(&block, &mut |n, l| lines.push((n, l)));
+            assert!(
+                splitter.buffer.capacity() <= LINE_BYTES_MAX,
+                "never holds more than a line"
+            );
+        }
+        splitter.push(b"\n{\"ok\":1}\n\xff\xfe\n", &mut |n, l| lines.push((n, l)));
+        splitter.finish(&mut |n, l| lines.push((n, l)));
+        assert_eq!(lines[0], (1, Ok("first".into())));
+        assert_eq!(
+            lines[1],
+            (
+                2,
+                Err(format!(
+                    "line is {} bytes; the limit is {LINE_BYTES_MAX}",
+                    300 * 1024 * 1024
+                ))
+            )
+        );
+        assert_eq!(lines[2], (3, Ok("{\"ok\":1}".into())));
+        assert_eq!(
+            lines[3],
+            (
+                4,
+                Err("line is not UTF-8 (invalid byte at offset 0)".into())
+            )
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn lines_leave_out_what_the_api_has_defaults_for() {
+        let now = 1_700_000_000_000;
+        let op = parse(r#"{"type":"concept","content":"rain"}"#, now)
+            .expect("minimal concept")
+            .expect("op");
+        assert_eq!(
+            op,
+            Op::PutConcept {
+                id: ConceptId::from_content("rain"),
+                content: "rain".into(),
+                embedding: None,
+                strength: 1.0,
+                confidence: 1.0,
+                metadata: Metadata::new(),
+                at_ms: now,
+                created_ms: None,
+            }
+        );
+        let a = ConceptId::from_content("a");
+        let op = parse(
+            &format!(r#"{{"type":"association","source":"{a}","target":"{a}","kind":"causal"}}"#),
+            now,
+        )
+        .expect("minimal association")
+        .expect("op");
+        assert_eq!(op, Op::put_association(a, a, Kind::Causal, 1.0, 1.0, now));
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_key() {
+        let err = parse(
+            r#"{"type":"concept","content":"x","metadata":{"src":"a","year":2024}}"#,
+            1,
+        )
+        .expect_err("number");
+        assert!(
+            err.starts_with("metadata[\"year\"]: invalid type: integer `2024`, expected a string"),
+            "{err}"
+        );
+        assert!(err.contains("(at column"), "{err}");
+        let err =
+            parse(r#"{"type":"concept","content":"x","confidence":1.5}"#, 1).expect_err("range");
+        assert_eq!(err, "invalid confidence: 1.5 is outside 0..=1");
+        let err = parse(r#"{"type":"concept"}"#, 1).expect_err("no content");
+        assert!(err.contains("missing field `content`"), "{err}");
+        let err = parse(r#"{"type":"association","content":"x"}"#, 1).expect_err("wrong field");
+        assert!(err.contains("has no field content"), "{err}");
+        let err = parse(r#"{"type":"thing"}"#, 1).expect_err("type");
+        assert!(err.contains("not a line type"), "{err}");
+        let many: String = (0..70)
+            .map(|i| format!("\"k{i}\":\"v\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        let err = parse(
+            &format!(r#"{{"type":"concept","content":"x","metadata":{{{many}}}}}"#),
+            1,
+        )
+        .expect_err("entries");
+        assert!(err.contains("metadata (entries) is too large: 70"), "{err}");
     }
 }

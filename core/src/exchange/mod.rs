@@ -6,13 +6,15 @@
 //! Every function here validates its input and returns the core's [`Error`]; hosts map the
 //! error's code onto their transport (HTTP status, typed JavaScript error).
 
+pub mod bounded;
 pub mod jsonl;
+
+use bounded::{Capped, MetadataIn};
 
 use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
 use crate::{
-    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Metadata, Op, Reader,
-    Stats,
+    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Op, Reader, Stats,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,6 +29,13 @@ pub const SEARCH_K_DEFAULT: u32 = 10;
 pub const PATHS_K_DEFAULT: u32 = 3;
 /// Default neighbourhood size limit.
 pub const NEIGHBOURHOOD_LIMIT_DEFAULT: u32 = 200;
+
+/// An embedding or query vector as read from JSON: at most [`crate::limits::DIMENSION_MAX`]
+/// components kept.
+pub type VectorIn = Capped<f32, { crate::limits::DIMENSION_MAX as usize }>;
+
+/// Most kinds a filter may list.
+pub const KINDS_LISTED_MAX: usize = 16;
 
 /// Longest memory name, in bytes.
 pub const MEMORY_NAME_BYTES_MAX: usize = 64;
@@ -152,13 +161,13 @@ pub struct ConceptBody {
     /// The text.
     pub content: String,
     /// The embedding.
-    pub embedding: Option<Vec<f32>>,
+    pub embedding: Option<VectorIn>,
     /// Strength (finite, ≥ 0).
     pub strength: Option<f32>,
     /// Confidence (0..=1).
     pub confidence: Option<f32>,
     /// Metadata.
-    pub metadata: Option<Metadata>,
+    pub metadata: Option<MetadataIn>,
 }
 
 impl ConceptBody {
@@ -168,13 +177,22 @@ impl ConceptBody {
             Some(text) => parse_id("id", text)?,
             None => ConceptId::from_content(&self.content),
         };
+        let embedding = self
+            .embedding
+            .map(|e| e.check("embedding (dimension)"))
+            .transpose()?;
+        let metadata = self
+            .metadata
+            .map(|m| m.check("metadata"))
+            .transpose()?
+            .unwrap_or_default();
         let op = Op::PutConcept {
             id,
             content: self.content,
-            embedding: self.embedding,
+            embedding,
             strength: self.strength.unwrap_or(1.0),
             confidence: self.confidence.unwrap_or(1.0),
-            metadata: self.metadata.unwrap_or_default(),
+            metadata,
             at_ms,
             created_ms: None,
         };
@@ -225,28 +243,124 @@ pub fn association_key(source: &str, target: &str, kind: &str) -> Result<Associa
     })
 }
 
-/// One operation of a batch.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum BatchOp {
-    /// Learn a concept.
-    PutConcept(ConceptBody),
-    /// Delete a concept.
-    DeleteConcept {
-        /// Its id.
-        id: String,
-    },
-    /// Learn an association.
-    PutAssociation(AssociationBody),
-    /// Delete an association.
-    DeleteAssociation {
-        /// Source id.
-        source: String,
-        /// Target id.
-        target: String,
-        /// Kind.
-        kind: String,
-    },
+/// One operation of a batch: `op` names it (`put_concept`, `delete_concept`,
+/// `put_association`, `delete_association`) and the other fields are those of its kind of
+/// operation. Read as one flat object (not as an enum tagged by `op`, which serde would buffer
+/// whole before reading it), so that its metadata and embedding are read within their limits.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BatchOp {
+    /// Which operation.
+    pub op: String,
+    /// The concept's id (`put_concept`: optional; `delete_concept`: required).
+    pub id: Option<String>,
+    /// `put_concept`: the text.
+    pub content: Option<String>,
+    /// `put_concept`: the embedding.
+    pub embedding: Option<VectorIn>,
+    /// `put_concept`: strength.
+    pub strength: Option<f32>,
+    /// `put_concept`, `put_association`: confidence.
+    pub confidence: Option<f32>,
+    /// `put_concept`: metadata.
+    pub metadata: Option<MetadataIn>,
+    /// Associations: source id.
+    pub source: Option<String>,
+    /// Associations: target id.
+    pub target: Option<String>,
+    /// Associations: kind.
+    pub kind: Option<String>,
+    /// `put_association`: weight.
+    pub weight: Option<f32>,
+}
+
+/// A required field, or the error that names it.
+fn required<T>(value: Option<T>, field: &str, op: &str) -> Result<T> {
+    value.ok_or_else(|| Error::invalid(field, format!("{op} needs {field}")))
+}
+
+impl BatchOp {
+    /// Refuses the fields present that `op` does not take.
+    fn only(&self, op: &str, allowed: &[&str]) -> Result<()> {
+        let present = [
+            ("id", self.id.is_some()),
+            ("content", self.content.is_some()),
+            ("embedding", self.embedding.is_some()),
+            ("strength", self.strength.is_some()),
+            ("confidence", self.confidence.is_some()),
+            ("metadata", self.metadata.is_some()),
+            ("source", self.source.is_some()),
+            ("target", self.target.is_some()),
+            ("kind", self.kind.is_some()),
+            ("weight", self.weight.is_some()),
+        ];
+        match present
+            .iter()
+            .find(|(name, given)| *given && !allowed.contains(name))
+        {
+            Some((name, _)) => Err(Error::invalid(
+                *name,
+                format!("{op} takes no {name} (it takes {})", allowed.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The operation at `at_ms`, and the id of the concept it learns, if it learns one.
+    fn into_op(self, at_ms: u64) -> Result<(Op, Option<ConceptId>)> {
+        match self.op.as_str() {
+            "put_concept" => {
+                self.only(
+                    "put_concept",
+                    &["id", "content", "embedding", "strength", "confidence", "metadata"],
+                )?;
+                let body = ConceptBody {
+                    id: self.id,
+                    content: required(self.content, "content", "put_concept")?,
+                    embedding: self.embedding,
+                    strength: self.strength,
+                    confidence: self.confidence,
+                    metadata: self.metadata,
+                };
+                body.into_op(at_ms).map(|(id, op)| (op, Some(id)))
+            }
+            "delete_concept" => {
+                self.only("delete_concept", &["id"])?;
+                let id = parse_id("id", &required(self.id, "id", "delete_concept")?)?;
+                Ok((Op::DeleteConcept { id }, None))
+            }
+            "put_association" => {
+                self.only(
+                    "put_association",
+                    &["source", "target", "kind", "confidence", "weight"],
+                )?;
+                let body = AssociationBody {
+                    source: required(self.source, "source", "put_association")?,
+                    target: required(self.target, "target", "put_association")?,
+                    kind: required(self.kind, "kind", "put_association")?,
+                    confidence: self.confidence,
+                    weight: self.weight,
+                };
+                Ok((body.into_op(at_ms)?, None))
+            }
+            "delete_association" => {
+                self.only("delete_association", &["source", "target", "kind"])?;
+                let key = association_key(
+                    &required(self.source, "source", "delete_association")?,
+                    &required(self.target, "target", "delete_association")?,
+                    &required(self.kind, "kind", "delete_association")?,
+                )?;
+                Ok((Op::DeleteAssociation { key }, None))
+            }
+            other => Err(Error::invalid(
+                "op",
+                format!(
+                    "{:?} is not an operation: use put_concept, delete_concept, put_association or delete_association",
+                    other.chars().take(64).collect::<String>()
+                ),
+            )),
+        }
+    }
 }
 
 /// A batch: operations applied atomically.
@@ -254,41 +368,21 @@ pub enum BatchOp {
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     /// The operations, at most [`crate::limits::BATCH_OPS_MAX`].
-    pub ops: Vec<BatchOp>,
+    pub ops: Capped<BatchOp, { crate::limits::BATCH_OPS_MAX }>,
 }
 
 impl BatchBody {
     /// The operations at `at_ms`, and the ids of the concepts it learns (in order).
     pub fn into_ops(self, at_ms: u64) -> Result<(Vec<Op>, Vec<ConceptId>)> {
-        let max = crate::limits::BATCH_OPS_MAX;
-        if self.ops.len() > max {
-            return Err(Error::limit(
-                "ops (operations in a batch)",
-                max as u64,
-                self.ops.len() as u64,
-            ));
-        }
+        let batch = self.ops.check("ops (operations in a batch)")?;
         let mut ids = Vec::new();
-        let mut ops = Vec::with_capacity(self.ops.len());
-        for (i, op) in self.ops.into_iter().enumerate() {
-            let context = format!("ops[{i}]");
-            let converted = match op {
-                BatchOp::PutConcept(c) => c.into_op(at_ms).map(|(id, op)| {
-                    ids.push(id);
-                    op
-                }),
-                BatchOp::DeleteConcept { id } => {
-                    parse_id("id", &id).map(|id| Op::DeleteConcept { id })
-                }
-                BatchOp::PutAssociation(a) => a.into_op(at_ms),
-                BatchOp::DeleteAssociation {
-                    source,
-                    target,
-                    kind,
-                } => association_key(&source, &target, &kind)
-                    .map(|key| Op::DeleteAssociation { key }),
-            };
-            ops.push(converted.map_err(|e| e.within(&context))?);
+        let mut ops = Vec::with_capacity(batch.len());
+        for (i, op) in batch.into_iter().enumerate() {
+            let (op, learnt) = op
+                .into_op(at_ms)
+                .map_err(|e| e.within(&format!("ops[{i}]")))?;
+            ids.extend(learnt);
+            ops.push(op);
         }
         Ok((ops, ids))
     }
@@ -309,7 +403,7 @@ pub struct PathsBody {
     /// `forward` (default) or `both`.
     pub direction: Option<String>,
     /// Kinds that may be followed (default all).
-    pub kinds: Option<Vec<String>>,
+    pub kinds: Option<Capped<String, KINDS_LISTED_MAX>>,
     /// Most hops (default 6, at most 16).
     pub max_depth: Option<u32>,
     /// Visited-concept budget (default 100,000).
@@ -324,7 +418,10 @@ impl PathsBody {
         let defaults = PathOptions::default();
         let options = PathOptions {
             direction: parse_direction(self.direction.as_deref(), Direction::Forward)?,
-            kinds: parse_kind_list(self.kinds.as_deref())?,
+            kinds: match &self.kinds {
+                None => KindSet::ALL,
+                Some(kinds) => parse_kind_list(Some(kinds.checked("kinds")?))?,
+            },
             max_depth: self.max_depth.unwrap_or(defaults.max_depth),
             visited_max: self.visited_max.unwrap_or(defaults.visited_max),
         };
@@ -397,7 +494,7 @@ pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     /// The query vector.
-    pub vector: Option<Vec<f32>>,
+    pub vector: Option<VectorIn>,
     /// Or: the concept whose embedding is the query (itself left out).
     pub id: Option<String>,
     /// Results (default 10, at most 1000).
@@ -420,15 +517,16 @@ fn hits_json(db: &Db, hits: &[Hit]) -> Value {
 /// [`Reader::search_vectors`]).
 pub fn search(reader: &Reader, body: &SearchBody) -> Result<Value> {
     let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
-    let hits =
-        match (&body.vector, &body.id) {
-            (Some(vector), None) => reader.search_vectors(vector, k)?,
-            (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k)?,
-            _ => return Err(Error::invalid(
+    let hits = match (&body.vector, &body.id) {
+        (Some(vector), None) => reader.search_vectors(vector.checked("vector (dimension)")?, k)?,
+        (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k)?,
+        _ => {
+            return Err(Error::invalid(
                 "search",
                 "give exactly one of vector (an array of numbers) or id (a concept to search by)",
-            )),
-        };
+            ))
+        }
+    };
     Ok(hits_json(&reader.db(), &hits))
 }
 

@@ -4,13 +4,15 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use sutra_server::access::Access;
 use sutra_server::api::{router, AppState};
 use sutra_server::metrics::Metrics;
+use sutra_server::queries::{QueryConfig, QueryPool};
 use sutra_server::registry::Registry;
 use sutra_server::writer::WriterConfig;
 use tower::ServiceExt;
@@ -26,21 +28,39 @@ pub struct TestApp {
 }
 
 pub fn app_with(config: WriterConfig, token: Option<&str>, cors: &[&str]) -> TestApp {
+    app_on(config, token, cors, QueryConfig::default())
+}
+
+/// A router whose access rules are those of a server on 127.0.0.1:7878 (requests without a
+/// Host header pass, as they do on a real server).
+pub fn app_on(
+    config: WriterConfig,
+    token: Option<&str>,
+    cors: &[&str],
+    queries: QueryConfig,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let metrics = Arc::new(Metrics::default());
     let registry = Arc::new(Registry::open(dir.path(), config, metrics.clone()).expect("registry"));
-    let state = AppState {
-        registry: registry.clone(),
-        metrics,
-        token: token.map(str::to_string),
-        ui_dir: None,
-    };
     let origins: Vec<HeaderValue> = cors
         .iter()
         .map(|o| HeaderValue::from_str(o).expect("origin"))
         .collect();
+    let state = AppState {
+        registry: registry.clone(),
+        metrics,
+        access: Arc::new(Access::new(
+            "127.0.0.1:7878".parse().expect("address"),
+            token.map(str::to_string),
+            &[],
+            origins,
+        )),
+        ui_dir: None,
+        queries: Arc::new(QueryPool::start(queries).expect("query pool")),
+        transfers: Arc::default(),
+    };
     TestApp {
-        router: router(state, &origins),
+        router: router(state),
         registry,
         dir,
     }
@@ -131,6 +151,15 @@ pub async fn delete(app: &TestApp, path: &str) -> Answer {
     call(app, Method::DELETE, path, None).await
 }
 
+/// Asserts the server answers its health check.
+pub async fn alive(app: &TestApp) {
+    let a = get(app, "/v1/health").await;
+    assert_eq!(
+        (a.status, a.json.clone()),
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+}
+
 /// Creates a memory and asserts it worked.
 pub async fn memory(app: &TestApp, name: &str, dimension: Option<u32>) {
     let a = post(
@@ -160,6 +189,11 @@ pub struct Server {
 impl Server {
     /// Starts it on `data`.
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Starts it on `data` with more options.
+    pub fn start_with(data: &Path, options: &[&str]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -175,6 +209,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(options)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
