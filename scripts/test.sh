@@ -34,6 +34,10 @@ cargo build --manifest-path fuzz/Cargo.toml --release --bins
 step "benchmarks, quick (CI checks that they run and print the table; docs/BENCHMARKS.md has a full run)"
 cargo run -p sutra-bench --release -- --quick
 
+step "availability under the most expensive queries, quick (the real server in its own process; docs/BENCHMARKS.md has a full run)"
+cargo build -p sutra-server --release
+cargo run -p sutra-bench --release --bin availability -- --quick
+
 step "tests (native: core, replay suite, server)"
 cargo test --workspace
 

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sutra_bench::http::HttpClient;
 use sutra_core::sim::Rng;
 use sutra_core::{
     ConceptId, ConceptInput, Direction, HnswParams, Kind, KindSet, Memory, Op, Options, PathOptions,
@@ -219,61 +220,6 @@ fn concurrent_writes(s: &Scale, rows: &mut Vec<Row>) {
         target: "≥ 20× and ≥ 100,000/s",
         met: Some(sutra / peer >= 20.0 && sutra >= 100_000.0),
     });
-}
-
-/// A minimal HTTP/1.1 client on one kept-alive connection: enough to drive the server without
-/// a client library's own overhead in the measurement.
-struct HttpClient {
-    reader: std::io::BufReader<std::net::TcpStream>,
-    writer: std::net::TcpStream,
-    host: String,
-}
-
-impl HttpClient {
-    fn connect(address: std::net::SocketAddr) -> HttpClient {
-        let stream = std::net::TcpStream::connect(address).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        HttpClient {
-            reader: std::io::BufReader::new(stream.try_clone().expect("clone")),
-            writer: stream,
-            host: address.to_string(),
-        }
-    }
-
-    /// Sends one request and returns (status, body).
-    fn send(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
-        use std::io::{BufRead, Read, Write};
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            self.host,
-            body.len()
-        );
-        self.writer.write_all(request.as_bytes()).expect("send");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("status line");
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("status code");
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).expect("header");
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().expect("content-length");
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
 }
 
 /// 2: durable single-concept writes over HTTP from 64 connections, against the real router on

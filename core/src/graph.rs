@@ -724,7 +724,7 @@ pub fn k_best_paths(
 /// Reads every hop of `result`'s paths again from `db` (the state a search that let writes in
 /// ended on): each hop's association as it is now, each path's confidence recomputed, the
 /// paths put back in order. False if a hop no longer exists (the search must run again).
-pub fn refresh(db: &Db, result: &mut PathsResult, shortest: bool) -> bool {
+pub(crate) fn refresh(db: &Db, result: &mut PathsResult, shortest: bool) -> bool {
     for path in &mut result.paths {
         for step in &mut path.steps {
             let a = &step.association;

@@ -46,7 +46,7 @@ fn operation(
     }
     let mut responses = Map::new();
     responses.insert(ok.to_string(), json!({"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}));
-    for code in errors.iter().chain(&[401u16]) {
+    for code in errors.iter().chain(&[401u16, 403, 405, 414, 431]) {
         responses.insert(
             code.to_string(),
             json!({"description": error_description(*code), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
@@ -58,14 +58,19 @@ fn operation(
 
 fn error_description(code: u16) -> &'static str {
     match code {
-        400 => "The request could not be read (malformed JSON or query).",
+        400 => "The request could not be read (malformed JSON, path or query).",
         401 => "A bearer token is required.",
+        403 => "The Host or Origin of the request is not one this server answers.",
         404 => "The memory, concept or association does not exist.",
-        409 => "Conflict (e.g. the memory already exists).",
-        413 => "The body exceeds the size limit.",
-        415 => "The body is not JSON.",
+        405 => "The method is not allowed on this path.",
+        408 => "The request body stopped arriving (the body timeout).",
+        409 => "Conflict (e.g. the memory already exists, or is being dropped).",
+        413 => "The body exceeds the size limit (32 MiB; an import 1 GiB).",
+        414 => "The request target is longer than 8 KiB.",
+        415 => "The body is not of the type the endpoint takes (JSON; JSON Lines for an import).",
         422 => "A value is invalid or over a limit; the message names the field and the limit.",
-        503 => "Busy (retry after Retry-After), closing, poisoned by a storage failure, or not openable.",
+        431 => "More than 100 headers, or more than 64 KiB of them.",
+        503 => "Busy (retry after Retry-After), a query past its time limit (query_timeout), closing, poisoned by a storage failure (a write's outcome is then unknown: storage_error), or not openable.",
         _ => "Error",
     }
 }
@@ -91,6 +96,7 @@ pub fn document() -> Value {
             "delete": operation("Drop a memory and delete its files.", &[NAME], None, 200, &[404, 503]),
         },
         "/v1/memories/{name}/checkpoint": {"post": operation("Write a snapshot now and trim the log.", &[NAME], None, 200, &[404, 503])},
+        "/v1/memories/{name}/reopen": {"post": operation("Close the memory and open it again from its files, recovering from its log: how a memory poisoned by a storage failure takes writes again once the cause is gone (the server also does it on its own, with backoff). Answers what recovery found.", &[NAME], None, 200, &[404, 409, 503])},
         "/v1/memories/{name}/concepts": {
             "get": operation("Scan concepts in id order, a page at a time.", &[NAME, q("after", "Continue after this id (the previous page's next)."), q("limit", "Page size, 1-1000 (default 100)."), q("prefix", "Only concepts whose content starts with this text.")], None, 200, READ_ERRORS),
             "put": operation("Learn a concept (upsert). Without id, the id is derived from the content. Returns the id and sequence number once durable.", &[NAME], Some(concept_example.clone()), 200, WRITE_ERRORS),
@@ -109,10 +115,10 @@ pub fn document() -> Value {
         },
         "/v1/memories/{name}/associations/{source}/{target}/{kind}": {"delete": operation("Delete an association.", &[NAME, ("source", "path", "Source concept id.", true), ("target", "path", "Target concept id.", true), ("kind", "path", "semantic, causal, temporal, hierarchical or compositional.", true)], None, 200, WRITE_ERRORS)},
         "/v1/memories/{name}/batch": {"post": operation("Apply up to 10,000 operations atomically: all or none, also across crashes.", &[NAME], Some(json!({"ops": [{"op": "put_concept", "content": "clouds"}, {"op": "put_association", "source": "{id}", "target": "{id2}", "kind": "semantic"}]})), 200, WRITE_ERRORS)},
-        "/v1/memories/{name}/paths": {"post": operation("Find paths: shortest (fewest hops), most_confident, or k_best (k ≤ 10), with a visited-node budget.", &[NAME], Some(json!({"from": "{id}", "to": "{id2}", "algorithm": "k_best", "k": 3, "direction": "forward", "kinds": ["causal", "semantic"], "max_depth": 6, "visited_max": 100000})), 200, &[400, 404, 413, 415, 422, 503])},
+        "/v1/memories/{name}/paths": {"post": operation("Find paths: shortest (fewest hops), most_confident, or k_best (k ≤ 10), with a visited-node budget. The answer says budget_exhausted when the budget stopped the search and depth_limited when max_depth left concepts unexplored that lead on (an empty answer then does not mean no path exists), and seq, the state it was read from. Runs on the query pool, within the query time limit.", &[NAME], Some(json!({"from": "{id}", "to": "{id2}", "algorithm": "k_best", "k": 3, "direction": "forward", "kinds": ["causal", "semantic"], "max_depth": 6, "visited_max": 100000})), 200, &[400, 404, 413, 415, 422, 503])},
         "/v1/memories/{name}/search": {"post": operation("Vector search by a vector or by a concept's own embedding (cosine, k ≤ 1000).", &[NAME], Some(json!({"vector": [0.1, 0.2, 0.3], "k": 5})), 200, &[400, 404, 413, 415, 422, 503])},
         "/v1/memories/{name}/export": {"get": operation("Export as JSON Lines (application/x-ndjson): a header, concepts, then associations.", &[NAME], None, 200, &[404, 503])},
-        "/v1/memories/{name}/import": {"post": operation("Import JSON Lines (the export format). Answers with counts and the rejected lines with their reasons.", &[NAME], None, 200, &[400, 404, 413, 503])},
+        "/v1/memories/{name}/import": {"post": operation("Import JSON Lines (the export format; Content-Type: application/x-ndjson; at most 1 GiB, read as it arrives; lines may leave out what the API has defaults for). Answers with counts and the rejected lines with their numbers and reasons.", &[NAME], None, 200, &[400, 404, 408, 413, 415, 503])},
         "/metrics": {"get": operation("Prometheus metrics (text format).", &[], None, 200, &[])},
     });
     json!({

@@ -1,0 +1,3 @@
+//! What the benchmark binaries share: a minimal HTTP client.
+
+pub mod http;
