@@ -197,6 +197,14 @@ fn summary(
     )
 }
 
+/// The peak resident memory of a process, from `/proc` (Linux).
+fn resident_peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -416,6 +424,9 @@ fn main() {
         refused.load(Ordering::Relaxed),
         other_status.load(Ordering::Relaxed)
     );
+    if let Some(peak) = resident_peak_mib(server.child.id()) {
+        println!("Server resident memory at its peak: {peak} MiB.");
+    }
     let _ = std::io::stdout().flush();
     drop(server);
 }
