@@ -583,30 +583,29 @@ impl Registry {
         Ok(())
     }
 
+    /// Marks an existing memory as being `what` (dropped, reopened) and gives back its slot as
+    /// it was: 404 if there is none, 409 if it is already busy.
+    fn claim(&self, name: &str, what: &'static str) -> Result<Slot, ApiError> {
+        let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        match slots.get_mut(name) {
+            None => Err(ApiError::not_found(
+                "memory_not_found",
+                format!("memory {name:?} does not exist"),
+            )),
+            Some(Slot::Busy(doing)) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "memory_busy",
+                format!("memory {name:?} is being {doing}"),
+            )),
+            Some(slot) => Ok(std::mem::replace(slot, Slot::Busy(what))),
+        }
+    }
+
     /// Drops a memory: stops its writer (no final checkpoint) and removes its files. The name
     /// stays taken until the files are out of the data directory.
     pub fn drop_memory(&self, name: &str) -> Result<(), ApiError> {
-        let slot = {
-            let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
-            match slots.get(name) {
-                None => {
-                    return Err(ApiError::not_found(
-                        "memory_not_found",
-                        format!("memory {name:?} does not exist"),
-                    ))
-                }
-                Some(Slot::Busy(what)) => {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "memory_busy",
-                        format!("memory {name:?} is being {what}"),
-                    ))
-                }
-                Some(_) => {}
-            }
-            slots.insert(name.to_string(), Slot::Busy("dropped"))
-        };
-        if let Some(Slot::Open { memory, .. }) = slot {
+        let slot = self.claim(name, "dropped")?;
+        if let Slot::Open { memory, .. } = slot {
             memory.handle.abandon();
         }
         let discarded = self.discard(&self.root.join(name));
@@ -633,31 +632,13 @@ impl Registry {
     /// Closes a memory and opens it again from its files (recovering from its log): how a
     /// memory poisoned by a storage failure becomes writable again once the cause is gone.
     pub fn reopen(&self, name: &str) -> Result<Reopened, ApiError> {
-        let (slot, reopened) = {
-            let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
-            let attempts = match slots.get(name) {
-                None => {
-                    return Err(ApiError::not_found(
-                        "memory_not_found",
-                        format!("memory {name:?} does not exist"),
-                    ))
-                }
-                Some(Slot::Busy(what)) => {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "memory_busy",
-                        format!("memory {name:?} is being {what}"),
-                    ))
-                }
-                Some(Slot::Open { reopened, .. }) => reopened.map_or(0, |r| r.0),
-                Some(Slot::Failed { retry, .. }) => retry.map_or(0, |r| r.attempts),
-            };
-            (
-                slots.insert(name.to_string(), Slot::Busy("reopened")),
-                attempts,
-            )
+        let slot = self.claim(name, "reopened")?;
+        let reopened = match &slot {
+            Slot::Open { reopened, .. } => reopened.map_or(0, |r| r.0),
+            Slot::Failed { retry, .. } => retry.map_or(0, |r| r.attempts),
+            Slot::Busy(_) => 0,
         };
-        if let Some(Slot::Open { memory, .. }) = slot {
+        if let Slot::Open { memory, .. } = slot {
             // A poisoned writer writes no final checkpoint; a healthy one does.
             memory.handle.close();
         }

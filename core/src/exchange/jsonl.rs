@@ -108,11 +108,8 @@ impl LineIn {
             ("created_ms", self.created_ms.is_some()),
             ("updated_ms", self.updated_ms.is_some()),
         ];
-        match present
-            .iter()
-            .find(|(name, given)| *given && !allowed.contains(name))
-        {
-            Some((name, _)) => Err(format!(
+        match super::stray_field(&present, allowed) {
+            Some(name) => Err(format!(
                 "a {} line has no field {name} (it has {})",
                 self.kind_of_line,
                 allowed.join(", ")

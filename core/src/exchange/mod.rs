@@ -274,6 +274,15 @@ pub struct BatchOp {
     pub weight: Option<f32>,
 }
 
+/// The first field given (`present`: name, given) that is not `allowed`: what a flat object
+/// read for several kinds of records (batch operations, import lines) may not carry for this one.
+pub(crate) fn stray_field<'a>(present: &[(&'a str, bool)], allowed: &[&str]) -> Option<&'a str> {
+    present
+        .iter()
+        .find(|(name, given)| *given && !allowed.contains(name))
+        .map(|(name, _)| *name)
+}
+
 /// A required field, or the error that names it.
 fn required<T>(value: Option<T>, field: &str, op: &str) -> Result<T> {
     value.ok_or_else(|| Error::invalid(field, format!("{op} needs {field}")))
@@ -294,12 +303,9 @@ impl BatchOp {
             ("kind", self.kind.is_some()),
             ("weight", self.weight.is_some()),
         ];
-        match present
-            .iter()
-            .find(|(name, given)| *given && !allowed.contains(name))
-        {
-            Some((name, _)) => Err(Error::invalid(
-                *name,
+        match stray_field(&present, allowed) {
+            Some(name) => Err(Error::invalid(
+                name,
                 format!("{op} takes no {name} (it takes {})", allowed.join(", ")),
             )),
             None => Ok(()),
