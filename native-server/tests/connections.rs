@@ -91,14 +91,7 @@ fn a_body_that_stops_arriving_is_answered_408() {
     // The memory does not exist: the import is refused before its body is read (404).
     let (text, _) = read_until_closed(&mut stream);
     assert!(text.starts_with("HTTP/1.1 404"), "{text}");
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    agent
-        .post(&server.url("/v1/memories"))
-        .send_json(serde_json::json!({"name": "m"}))
-        .expect("create");
+    server.create_memory("m");
     let mut stream = connect(&server);
     stream
         .write_all(
@@ -170,18 +163,11 @@ fn sigterm_ends_within_its_deadline_despite_unfinished_requests() {
         ],
     );
     let host = address(&server);
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    agent
-        .post(&server.url("/v1/memories"))
-        .send_json(serde_json::json!({"name": "m"}))
-        .expect("create");
-    agent
-        .put(&server.url("/v1/memories/m/concepts"))
+    server.create_memory("m");
+    let written = ureq::put(&server.url("/v1/memories/m/concepts"))
         .send_json(serde_json::json!({"content": "kept"}))
         .expect("write");
+    assert_eq!(written.status().as_u16(), 200);
     let mut half_head = connect(&server);
     half_head
         .write_all(format!("GET /v1/health HTTP/1.1\r\nHost: {host}\r\n").as_bytes())

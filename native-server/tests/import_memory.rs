@@ -46,14 +46,7 @@ fn an_http_import_holds_a_bounded_amount_of_memory_whatever_its_size() {
     let root = tempfile::tempdir().expect("temp");
     let server = Server::start_with(&root.path().join("data"), &[]);
     let pid = server.child.id();
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    agent
-        .post(&server.url("/v1/memories"))
-        .send_json(serde_json::json!({"name": "m"}))
-        .expect("create");
+    server.create_memory("m");
     // Every line replaces the same concept: the import adds no data, so what the server holds
     // more during it is the import's own.
     let value = "v".repeat(4000);

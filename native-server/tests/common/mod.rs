@@ -238,6 +238,19 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// Creates a memory on it and asserts it worked.
+    pub fn create_memory(&self, name: &str) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let response = agent
+            .post(&self.url("/v1/memories"))
+            .send_json(serde_json::json!({ "name": name }))
+            .expect("create");
+        assert_eq!(response.status().as_u16(), 201, "create {name}");
+    }
+
     /// SIGKILL.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
