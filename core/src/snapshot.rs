@@ -27,6 +27,34 @@ const HEADER_BYTES: usize = 32;
 const TABLE_ENTRY_BYTES: usize = 32;
 const SECTION_ALIGN: usize = 64;
 
+/// Where each field of the header is (`docs/FORMAT.md`, "Snapshot").
+mod header {
+    pub const MAGIC: usize = 0;
+    pub const VERSION: usize = 8;
+    pub const SECTION_COUNT: usize = 12;
+    pub const COVERED_SEQ: usize = 16;
+    pub const RESERVED: usize = 24;
+    /// The checksum covers the header's bytes before it, then the section table.
+    pub const CRC: usize = 28;
+}
+
+/// Where each field of a section table entry is.
+mod entry {
+    pub const KIND: usize = 0;
+    pub const OFFSET: usize = 8;
+    pub const LEN: usize = 16;
+    pub const CRC: usize = 24;
+}
+
+// The layout's relations, checked when the code is compiled.
+const _: () = assert!(header::CRC + 4 == HEADER_BYTES);
+const _: () = assert!(header::MAGIC + SNAPSHOT_MAGIC.len() == header::VERSION);
+const _: () = assert!(header::RESERVED + 4 == header::CRC);
+const _: () = assert!(entry::CRC + 8 == TABLE_ENTRY_BYTES);
+// The vectors section is read in place from a memory map: sections start on a boundary that
+// suits f32 (and cache lines).
+const _: () = assert!(SECTION_ALIGN.is_multiple_of(std::mem::align_of::<f32>()));
+
 /// Section kinds, in the order they are written.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
@@ -174,8 +202,9 @@ pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
     out.extend_from_slice(&(SECTIONS.len() as u32).to_le_bytes());
     out.extend_from_slice(&covered_seq.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
+    debug_assert_eq!(out.len(), header::CRC);
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&out[..28]);
+    crc.update(&out[..header::CRC]);
     crc.update(&table);
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&table);
@@ -183,6 +212,16 @@ pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
         out.resize(align(out.len()), 0);
         out.extend_from_slice(section(i));
     }
+    // Pair assertion: what is written reads back — header, table, every checksum, padding.
+    debug_assert!(
+        check_header(&out).is_ok_and(|(covered, read)| covered == covered_seq
+            && read.len() == SECTIONS.len()
+            && read
+                .iter()
+                .enumerate()
+                .all(|(i, s)| *s == section(i).as_slice())),
+        "an assembled snapshot reads back"
+    );
     out
 }
 
@@ -215,12 +254,12 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
             bytes.len()
         )));
     }
-    if bytes[..8] != SNAPSHOT_MAGIC {
+    if bytes[header::MAGIC..header::VERSION] != SNAPSHOT_MAGIC {
         return Err(Error::corrupt_snapshot(
             "file does not start with the magic bytes SUTRASNP",
         ));
     }
-    let count = u32_at(bytes, 12) as usize;
+    let count = u32_at(bytes, header::SECTION_COUNT) as usize;
     if count != SECTIONS.len() {
         return Err(Error::corrupt_snapshot(format!(
             "header lists {count} sections, expected {}",
@@ -234,12 +273,12 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
         ));
     }
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&bytes[..28]);
+    crc.update(&bytes[..header::CRC]);
     crc.update(&bytes[HEADER_BYTES..table_end]);
-    if crc.finalize() != u32_at(bytes, 28) {
+    if crc.finalize() != u32_at(bytes, header::CRC) {
         return Err(Error::corrupt_snapshot("header checksum does not match"));
     }
-    let version = u32_at(bytes, 8);
+    let version = u32_at(bytes, header::VERSION);
     if version != SNAPSHOT_VERSION {
         return Err(Error::UnsupportedVersion {
             file: "snapshot",
@@ -247,22 +286,22 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
             supported: SNAPSHOT_VERSION,
         });
     }
-    let covered = u64_at(bytes, 16);
+    let covered = u64_at(bytes, header::COVERED_SEQ);
     let mut sections = Vec::with_capacity(count);
     // Every byte of the file is checked: sections by their checksums, the rest must be zero
     // padding, so no flipped bit anywhere can go unnoticed.
     let mut covered_to = table_end;
     for (i, expected) in SECTIONS.iter().enumerate() {
         let at = HEADER_BYTES + i * TABLE_ENTRY_BYTES;
-        let kind = u32_at(bytes, at);
+        let kind = u32_at(bytes, at + entry::KIND);
         if kind != *expected as u32 {
             return Err(Error::corrupt_snapshot(format!(
                 "section {i} has kind {kind}, expected {expected:?} ({})",
                 *expected as u32
             )));
         }
-        let offset = u64_at(bytes, at + 8);
-        let len = u64_at(bytes, at + 16);
+        let offset = u64_at(bytes, at + entry::OFFSET);
+        let len = u64_at(bytes, at + entry::LEN);
         let end = offset.checked_add(len).filter(|&e| e <= bytes.len() as u64);
         let Some(end) = end else {
             return Err(Error::corrupt_snapshot(format!(
@@ -288,7 +327,7 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
         }
         covered_to = end;
         let section = &bytes[offset..end];
-        if crc32fast::hash(section) != u32_at(bytes, at + 24) {
+        if crc32fast::hash(section) != u32_at(bytes, at + entry::CRC) {
             return Err(Error::corrupt_snapshot(format!(
                 "{expected:?} section checksum does not match"
             )));

@@ -28,15 +28,58 @@ pub const LOG_RESERVE_BYTES: u64 = 1024 * 1024;
 /// Largest payload a record may declare; anything longer is a bad record.
 pub const RECORD_PAYLOAD_BYTES_MAX: usize = BATCH_BYTES_MAX;
 
+/// Where each field of the file header is (`docs/FORMAT.md`, "Log").
+mod header {
+    use std::ops::Range;
+    pub const MAGIC: Range<usize> = 0..8;
+    pub const VERSION: Range<usize> = 8..12;
+    pub const BASE_SEQ: Range<usize> = 12..20;
+    /// The checksum covers the bytes before it.
+    pub const CRC: Range<usize> = 20..24;
+}
+
+/// Where each field of a record's header is; the payload follows it.
+mod record {
+    use std::ops::Range;
+    pub const LEN: Range<usize> = 0..4;
+    /// The checksum covers the sequence number and the payload.
+    pub const CRC: Range<usize> = 4..8;
+    pub const SEQ: Range<usize> = 8..16;
+}
+
+// The layout's relations, checked when the code is compiled.
+const _: () = assert!(header::CRC.end as u64 == LOG_HEADER_BYTES);
+const _: () = assert!(record::SEQ.end == RECORD_HEADER_BYTES);
+const _: () = assert!(header::MAGIC.end - header::MAGIC.start == LOG_MAGIC.len());
+// A payload's length must fit the record's u32 length field.
+const _: () = assert!(RECORD_PAYLOAD_BYTES_MAX <= u32::MAX as usize);
+
+fn u32_at(bytes: &[u8], at: std::ops::Range<usize>) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&bytes[at]);
+    u32::from_le_bytes(x)
+}
+
+fn u64_at(bytes: &[u8], at: std::ops::Range<usize>) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&bytes[at]);
+    u64::from_le_bytes(x)
+}
+
 /// The file header of a log that continues after sequence number `base_seq` (its first record
 /// is `base_seq + 1`; a snapshot must cover at least `base_seq`).
 pub fn encode_header(base_seq: u64) -> [u8; LOG_HEADER_BYTES as usize] {
     let mut out = [0u8; LOG_HEADER_BYTES as usize];
-    out[..8].copy_from_slice(&LOG_MAGIC);
-    out[8..12].copy_from_slice(&LOG_VERSION.to_le_bytes());
-    out[12..20].copy_from_slice(&base_seq.to_le_bytes());
-    let crc = crc32fast::hash(&out[..20]);
-    out[20..24].copy_from_slice(&crc.to_le_bytes());
+    out[header::MAGIC].copy_from_slice(&LOG_MAGIC);
+    out[header::VERSION].copy_from_slice(&LOG_VERSION.to_le_bytes());
+    out[header::BASE_SEQ].copy_from_slice(&base_seq.to_le_bytes());
+    let crc = crc32fast::hash(&out[..header::CRC.start]);
+    out[header::CRC].copy_from_slice(&crc.to_le_bytes());
+    debug_assert_eq!(
+        check_header(&out).ok(),
+        Some(base_seq),
+        "a header reads back"
+    );
     out
 }
 
@@ -50,14 +93,13 @@ pub fn check_header(bytes: &[u8]) -> Result<u64> {
     if bytes.len() < LOG_HEADER_BYTES as usize {
         return Err(corrupt("file header is shorter than 24 bytes"));
     }
-    if bytes[..8] != LOG_MAGIC {
+    if bytes[header::MAGIC] != LOG_MAGIC {
         return Err(corrupt("file does not start with the magic bytes SUTRAWAL"));
     }
-    let crc = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
-    if crc != crc32fast::hash(&bytes[..20]) {
+    if u32_at(bytes, header::CRC) != crc32fast::hash(&bytes[..header::CRC.start]) {
         return Err(corrupt("file header checksum does not match"));
     }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    let version = u32_at(bytes, header::VERSION);
     if version != LOG_VERSION {
         return Err(Error::UnsupportedVersion {
             file: "log",
@@ -65,9 +107,7 @@ pub fn check_header(bytes: &[u8]) -> Result<u64> {
             supported: LOG_VERSION,
         });
     }
-    let mut base = [0u8; 8];
-    base.copy_from_slice(&bytes[12..20]);
-    Ok(u64::from_le_bytes(base))
+    Ok(u64_at(bytes, header::BASE_SEQ))
 }
 
 /// Encodes one batch as a complete record (header and payload).
@@ -83,10 +123,15 @@ pub fn encode_record(seq: u64, ops: &[Op]) -> Result<Vec<u8>> {
             payload_len as u64,
         ));
     }
-    out[8..16].copy_from_slice(&seq.to_le_bytes());
-    let crc = crc32fast::hash(&out[8..]);
-    out[0..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out[record::SEQ].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32fast::hash(&out[record::SEQ.start..]);
+    // Fits: RECORD_PAYLOAD_BYTES_MAX ≤ u32::MAX (checked at compile time above).
+    out[record::LEN].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    out[record::CRC].copy_from_slice(&crc.to_le_bytes());
+    debug_assert!(
+        decode_payload(&out[RECORD_HEADER_BYTES..]).is_ok_and(|decoded| decoded == ops),
+        "a record's payload decodes to the batch it was encoded from"
+    );
     Ok(out)
 }
 
@@ -220,8 +265,8 @@ impl<S: LogSource> Cursor<'_, S> {
                 reason: "incomplete record header".into(),
             }));
         };
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let len = u32_at(head, record::LEN) as usize;
+        let crc = u32_at(head, record::CRC);
         if len > RECORD_PAYLOAD_BYTES_MAX {
             return Ok(Err(Bad {
                 reason: format!(
@@ -229,7 +274,9 @@ impl<S: LogSource> Cursor<'_, S> {
                 ),
             }));
         }
-        let Some(body) = self.bytes(offset + 8, 8 + len)? else {
+        // What the checksum covers: the sequence number, then the payload.
+        let covered = record::SEQ.end - record::SEQ.start + len;
+        let Some(body) = self.bytes(offset + record::SEQ.start as u64, covered)? else {
             return Ok(Err(Bad {
                 reason: format!("record of {len} payload bytes runs past the end of the log"),
             }));
@@ -239,9 +286,7 @@ impl<S: LogSource> Cursor<'_, S> {
                 reason: "checksum mismatch".into(),
             }));
         }
-        let seq = u64::from_le_bytes([
-            body[0], body[1], body[2], body[3], body[4], body[5], body[6], body[7],
-        ]);
+        let seq = u64_at(body, 0..record::SEQ.end - record::SEQ.start);
         if let Some(expected) = expected_seq {
             if seq != expected {
                 return Ok(Err(Bad {

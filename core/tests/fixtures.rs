@@ -1,0 +1,341 @@
+//! The on-disk format, frozen: `core/tests/fixtures/` holds logs and snapshots written by this
+//! version (log format 1, snapshot format 3) — every kind of operation, vectors, metadata,
+//! explicit creation times, a checkpoint with a log after it — and corrupt variants of them.
+//!
+//! - Each fixture opens to exactly the state that the same operations give when applied now.
+//! - Today's encoders write exactly the fixture's bytes: a change to the bytes (a reordered
+//!   field, a new one) fails here. Such a change must bump the format version, keep these files
+//!   and the code that reads them, and add fixtures of the new version beside them.
+//! - Each corrupt variant is refused (or its torn tail cut) as `docs/FORMAT.md` says, at the
+//!   byte offset it names.
+//!
+//! The files are made by `SUTRA_WRITE_FIXTURES=1 cargo test -p sutra-core --test fixtures`, once
+//! per format version; never to make a failing test pass.
+
+use std::path::{Path, PathBuf};
+use sutra_core::sim::{SimDisk, SimStorage};
+use sutra_core::{
+    AssociationKey, ConceptId, ConceptInput, Kind, Memory, Metadata, Op, Options, Storage,
+};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+}
+
+fn id(name: &str) -> ConceptId {
+    ConceptId::from_content(name)
+}
+
+fn metadata(pairs: &[(&str, &str)]) -> Metadata {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The operations of the log-only fixture, batch by batch (the dimension is the first record,
+/// written by opening with a dimension).
+fn first_batches() -> Vec<Vec<Op>> {
+    let concept = |name: &str, vector: Option<Vec<f32>>, at: u64| {
+        let mut input = ConceptInput::new(name);
+        input.embedding = vector;
+        Op::put_concept(input, at)
+    };
+    vec![
+        vec![
+            Op::PutConcept {
+                id: id("rain"),
+                content: "rain".into(),
+                embedding: Some(vec![1.0, 0.0, 0.5, -0.25]),
+                strength: 2.5,
+                confidence: 0.75,
+                metadata: metadata(&[("source", "weather"), ("lang", "en")]),
+                at_ms: 10,
+                created_ms: Some(5),
+            },
+            concept("wet streets", None, 10),
+            concept("umbrella", Some(vec![0.0, 1.0, 0.0, 0.0]), 10),
+        ],
+        vec![
+            Op::PutAssociation {
+                source: id("rain"),
+                target: id("wet streets"),
+                kind: Kind::Causal,
+                confidence: 0.8,
+                weight: 2.0,
+                at_ms: 12,
+                created_ms: Some(11),
+            },
+            Op::put_association(id("rain"), id("umbrella"), Kind::Semantic, 0.6, 1.0, 12),
+            Op::put_association(
+                id("wet streets"),
+                id("umbrella"),
+                Kind::Temporal,
+                0.5,
+                1.0,
+                12,
+            ),
+        ],
+        vec![Op::DeleteAssociation {
+            key: AssociationKey {
+                source: id("wet streets"),
+                target: id("umbrella"),
+                kind: Kind::Temporal,
+            },
+        }],
+        vec![concept("fleeting", Some(vec![0.5, 0.5, 0.5, 0.5]), 13)],
+        vec![Op::DeleteConcept { id: id("fleeting") }],
+        vec![
+            // An update: created_ms kept from the first write.
+            concept("rain", Some(vec![0.9, 0.1, 0.5, -0.25]), 20),
+        ],
+    ]
+}
+
+/// The operations after the checkpoint of the checkpointed fixture.
+fn after_checkpoint() -> Vec<Vec<Op>> {
+    vec![
+        vec![
+            Op::put_concept(
+                ConceptInput::new("weather").with_embedding(vec![0.5, 0.5, 0.0, 0.0]),
+                30,
+            ),
+            Op::put_association(id("weather"), id("rain"), Kind::Hierarchical, 1.0, 1.0, 30),
+        ],
+        vec![Op::put_association(
+            id("umbrella"),
+            id("rain"),
+            Kind::Compositional,
+            0.25,
+            3.0,
+            31,
+        )],
+    ]
+}
+
+fn new_memory(disk: &SimDisk) -> Memory<SimStorage> {
+    let options = Options {
+        dimension: Some(4),
+        ..Options::default()
+    };
+    Memory::open(disk.open(), options).expect("open").0
+}
+
+fn write(memory: &mut Memory<SimStorage>, batches: Vec<Vec<Op>>) {
+    for batch in batches {
+        memory.write(batch).expect("write");
+    }
+}
+
+/// (log, snapshot) of the log-only fixture, made by today's code.
+fn make_log_only() -> (Vec<u8>, Option<Vec<u8>>) {
+    let disk = SimDisk::new(1);
+    let mut memory = new_memory(&disk);
+    write(&mut memory, first_batches());
+    drop(memory);
+    (disk.log(), disk.snapshot())
+}
+
+/// (log, snapshot) of the checkpointed fixture: the first batches, a checkpoint (the vectors
+/// sealed into the index first, so the snapshot holds a graph), then more batches.
+fn make_checkpointed() -> (Vec<u8>, Option<Vec<u8>>) {
+    let disk = SimDisk::new(1);
+    let mut memory = new_memory(&disk);
+    write(&mut memory, first_batches());
+    memory.seal_vectors().expect("seal");
+    memory.checkpoint().expect("checkpoint");
+    write(&mut memory, after_checkpoint());
+    drop(memory);
+    (disk.log(), disk.snapshot())
+}
+
+/// A record's start offsets in a log (after its header), from its length fields.
+fn record_offsets(log: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut at = sutra_core::wal::LOG_HEADER_BYTES as usize;
+    while at + 4 <= log.len() {
+        let len = u32::from_le_bytes([log[at], log[at + 1], log[at + 2], log[at + 3]]) as usize;
+        if len == 0 {
+            break;
+        }
+        offsets.push(at);
+        at += sutra_core::wal::RECORD_HEADER_BYTES + len;
+    }
+    offsets
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(dir().join(name)).unwrap_or_else(|e| {
+        panic!("fixture {name}: {e} (made by SUTRA_WRITE_FIXTURES=1, once per format version)")
+    })
+}
+
+fn open_bytes(log: Vec<u8>, snapshot: Option<Vec<u8>>) -> sutra_core::Result<Memory<SimStorage>> {
+    let disk = SimDisk::new(2);
+    disk.set_log(log);
+    disk.set_snapshot(snapshot);
+    Memory::open(disk.open(), Options::default()).map(|(m, _)| m)
+}
+
+/// Writes the fixture files (only when asked: `SUTRA_WRITE_FIXTURES=1`).
+#[test]
+fn write_fixtures_when_asked() {
+    if std::env::var_os("SUTRA_WRITE_FIXTURES").is_none() {
+        return;
+    }
+    let dir = dir();
+    std::fs::create_dir_all(&dir).expect("fixture directory");
+    let (log, _) = make_log_only();
+    std::fs::write(dir.join("log-only.wal"), &log).expect("write");
+    let (log2, snapshot) = make_checkpointed();
+    std::fs::write(dir.join("checkpointed.wal"), &log2).expect("write");
+    std::fs::write(
+        dir.join("checkpointed.snapshot"),
+        snapshot.as_deref().expect("snapshot"),
+    )
+    .expect("write");
+    // Corrupt variants.
+    let offsets = record_offsets(&log);
+    let mut bad_record = log.clone();
+    bad_record[offsets[2] + sutra_core::wal::RECORD_HEADER_BYTES + 3] ^= 0x40;
+    std::fs::write(dir.join("corrupt-record.wal"), bad_record).expect("write");
+    let torn = &log[..log.len() - 7];
+    std::fs::write(dir.join("torn-tail.wal"), torn).expect("write");
+    let mut bad_header = log.clone();
+    bad_header[14] ^= 0x01;
+    std::fs::write(dir.join("bad-header.wal"), bad_header).expect("write");
+    let mut bad_snapshot = snapshot.expect("snapshot");
+    let at = bad_snapshot.len() / 2;
+    bad_snapshot[at] ^= 0x10;
+    std::fs::write(dir.join("corrupt-section.snapshot"), bad_snapshot).expect("write");
+}
+
+#[test]
+fn the_log_only_fixture_opens_to_the_state_its_operations_give() {
+    let log = read("log-only.wal");
+    let memory = open_bytes(log.clone(), None).expect("opens");
+    let disk = SimDisk::new(3);
+    let mut expected = new_memory(&disk);
+    write(&mut expected, first_batches());
+    assert_eq!(memory.db().digest(), expected.db().digest());
+    assert_eq!(
+        memory.stats().last_seq,
+        7,
+        "the dimension, then six batches"
+    );
+    let rain = memory.db().concept(id("rain")).cloned().expect("rain");
+    assert_eq!(rain.created_ms, 5, "kept through the update");
+    assert_eq!(rain.updated_ms, 20);
+    assert_eq!(rain.strength, 1.0, "the update wrote every field");
+    assert_eq!(rain.embedding.as_deref(), Some(&[0.9, 0.1, 0.5, -0.25][..]));
+    assert!(memory.db().concept(id("fleeting")).is_none());
+    let causal = memory
+        .db()
+        .get_association(&AssociationKey {
+            source: id("rain"),
+            target: id("wet streets"),
+            kind: Kind::Causal,
+        })
+        .expect("association");
+    assert_eq!(
+        (
+            causal.confidence,
+            causal.weight,
+            causal.created_ms,
+            causal.updated_ms
+        ),
+        (0.8, 2.0, 11, 12)
+    );
+    assert_eq!(memory.stats().associations, 2);
+    let hits = memory
+        .db()
+        .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1)
+        .expect("search");
+    assert_eq!(hits[0].id, id("umbrella"));
+    // Today's encoder writes exactly these bytes.
+    assert_eq!(
+        make_log_only().0,
+        log,
+        "the log's bytes changed: bump the log format version"
+    );
+}
+
+#[test]
+fn the_checkpointed_fixture_opens_to_the_state_its_operations_give() {
+    let log = read("checkpointed.wal");
+    let snapshot = read("checkpointed.snapshot");
+    let disk = SimDisk::new(4);
+    disk.set_log(log.clone());
+    disk.set_snapshot(Some(snapshot.clone()));
+    let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+    assert_eq!(report.snapshot_seq, Some(7));
+    assert_eq!(report.records_replayed, 2);
+    let expected_disk = SimDisk::new(5);
+    let mut expected = new_memory(&expected_disk);
+    write(&mut expected, first_batches());
+    write(&mut expected, after_checkpoint());
+    assert_eq!(memory.db().digest(), expected.db().digest());
+    assert_eq!(memory.stats().associations, 4);
+    assert_eq!(
+        memory.stats().vectors.sealed,
+        2,
+        "the snapshot's graph was loaded"
+    );
+    let hits = memory
+        .db()
+        .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1)
+        .expect("search");
+    assert_eq!(hits[0].id, id("rain"));
+    let (made_log, made_snapshot) = make_checkpointed();
+    assert_eq!(
+        made_log, log,
+        "the log's bytes changed: bump the log format version"
+    );
+    assert_eq!(
+        made_snapshot.as_deref(),
+        Some(&snapshot[..]),
+        "the snapshot's bytes changed: bump the snapshot format version"
+    );
+}
+
+#[test]
+fn corrupt_fixtures_are_refused_where_the_format_says() {
+    let log = read("log-only.wal");
+    let offsets = record_offsets(&log);
+    assert_eq!(
+        offsets.len(),
+        7,
+        "seven records, the first at {}",
+        offsets[0]
+    );
+    match open_bytes(read("corrupt-record.wal"), None) {
+        Err(sutra_core::Error::CorruptLog { offset, seq, .. }) => {
+            assert_eq!((offset, seq), (offsets[2] as u64, 3));
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a bad record followed by valid ones opened"),
+    }
+    let err = open_bytes(read("bad-header.wal"), None)
+        .err()
+        .expect("a bad header is refused");
+    assert_eq!(err.code(), "corrupt_log", "{err}");
+    let err = open_bytes(
+        read("checkpointed.wal"),
+        Some(read("corrupt-section.snapshot")),
+    )
+    .err()
+    .expect("a corrupt snapshot is refused");
+    assert_eq!(err.code(), "corrupt_snapshot", "{err}");
+    // A torn tail is cut: everything before the last record is there.
+    let disk = SimDisk::new(6);
+    disk.set_log(read("torn-tail.wal"));
+    let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+    assert_eq!(report.last_seq, 6);
+    assert_eq!(
+        report.torn_bytes_dropped,
+        (log.len() - 7 - offsets[6]) as u64,
+        "the torn record is dropped whole"
+    );
+    let mut storage = memory.into_storage();
+    assert_eq!(storage.log_len().expect("len"), offsets[6] as u64);
+}
