@@ -17,8 +17,6 @@ pub mod error;
 #[cfg(feature = "json")]
 pub mod exchange;
 pub mod graph;
-mod growing;
-mod hnsw;
 pub mod id;
 mod id_table;
 pub mod limits;

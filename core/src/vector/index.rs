@@ -1,277 +1,13 @@
-//! Vector search: a tiered index of a growing HNSW graph that new vectors are inserted into in
-//! place ([`crate::growing`]), sealed HNSW segments (built whole by instant-distance, or a
-//! growing graph packed once it is full, mostly stale, or stored by a snapshot), a "fresh" tier
-//! for vectors not indexed yet, and version checks that hide stale entries.
-//!
-//! Every live vector has a version (`vseq`), bumped when its concept is re-embedded. A sealed
-//! entry is valid only while the concept's current version equals the one it was sealed with, so
-//! deleted and re-embedded concepts never show stale results, and no separate tombstone list has to
-//! be kept in step. A concept is searchable as soon as its write is applied (fresh tier).
-//!
-//! Indexing is split so hosts choose the thread: [`VectorIndex::freeze_next`] (or
-//! [`VectorIndex::freeze`] for one graph of everything) copies a frozen view (cheap, under the
-//! host's lock), [`SealInput::build`] does the work (slow, anywhere: inserts into the growing
-//! graph, which searches go on reading meanwhile, or builds or packs a graph), and
-//! [`VectorIndex::install`] takes the result in under the host's write lock, keeping everything
-//! written meanwhile in the fresh tier.
-//!
-//! The index holds no copy of the vectors: each concept keeps its embedding, and the index keeps
-//! versions, inverse norms and one-byte-per-component codes (in the graphs and the fresh tier).
-//! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
-//! embeddings, so every score returned is an exact cosine.
-
 use std::sync::Arc;
 
-use crate::growing::{Growing, CHUNK, CHUNKS_MAX};
-use crate::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
+use super::code::{quantize, similarity, Code, CodeRef, Entry};
+use super::distance::{cosine, dot, inv_norm};
+use super::growing::{Growing, CHUNK, CHUNKS_MAX};
+use super::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
+use super::params::{HnswParams, GROW_EF_CONSTRUCTION};
 use crate::id::ConceptId;
 use crate::id_table::IdTable;
 use serde::{Deserialize, Serialize};
-
-/// The AVX2 instructions, if this CPU has them (checked once).
-#[cfg(target_arch = "x86_64")]
-fn avx2() -> Option<pulp::x86::V3> {
-    static V3: std::sync::OnceLock<Option<pulp::x86::V3>> = std::sync::OnceLock::new();
-    *V3.get_or_init(pulp::x86::V3::try_new)
-}
-
-/// Dot product of two vectors (of the shorter's length).
-///
-/// Where the CPU has AVX2 it runs in 256-bit registers (x86-64-v3, dispatched at run time in
-/// safe code by `pulp`); elsewhere as the portable loop below. Both do the same operations in
-/// the same order per lane (no fused multiply-adds), so they answer bit for bit alike.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = avx2() {
-        return simd.vectorize(
-            #[inline(always)]
-            || x86::dot_f32(simd, a, b),
-        );
-    }
-    dot_f32(a, b)
-}
-
-/// The portable dot product: 32 independent accumulators (lane `i` takes components `i`,
-/// `i + 32`, ...; four registers of eight lanes in the AVX2 kernel, so no addition waits for
-/// the one before), folded to eight lanes, summed pairwise, then the tail.
-fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; 32];
-    let (ca, ra) = a.as_chunks::<32>();
-    let (cb, rb) = b.as_chunks::<32>();
-    for (x, y) in ca.iter().zip(cb) {
-        for i in 0..32 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let lanes: [f32; 8] =
-        std::array::from_fn(|i| (acc[i] + acc[8 + i]) + (acc[16 + i] + acc[24 + i]));
-    sum_lanes_f32(lanes) + dot_f32_tail(ra, rb)
-}
-
-fn dot_f32_tail(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn sum_lanes_f32(acc: [f32; 8]) -> f32 {
-    (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7])
-}
-
-/// Dot product of two quantized vectors, in integers (exact; `DIMENSION_MAX` · 128² fits an i32,
-/// so any order of the sums gives the same answer). Half of an insertion's time and most of a
-/// graph search's goes here.
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = avx2() {
-        return simd.vectorize(
-            #[inline(always)]
-            || x86::dot_i8(simd, a, b),
-        );
-    }
-    dot_i8_portable(a, b)
-}
-
-fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| i32::from(*x) * i32::from(*y))
-        .sum()
-}
-
-/// The kernels written with AVX2 instructions (through `pulp`'s safe wrappers). Left to the
-/// compiler, the same loops came out two lanes wide for floats and with a 32-bit multiply per
-/// component for codes: 19.7 and 11.9 ns per 128-d dot product in cache here, now 11 and 6.1.
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use core::arch::x86_64::{__m128i, __m256, __m256i};
-    use pulp::x86::V3;
-
-    /// Four registers of eight lanes, lane `i` of register `j` exactly as
-    /// [`super::dot_f32`]'s accumulator `8 j + i`, folded as it folds them.
-    #[inline(always)]
-    pub(super) fn dot_f32(simd: V3, a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        let (ca, ra) = a.as_chunks::<32>();
-        let (cb, rb) = b.as_chunks::<32>();
-        let avx = simd.avx;
-        let mut acc = [avx._mm256_setzero_ps(); 4];
-        for (x, y) in ca.iter().zip(cb) {
-            let (x, y): ([__m256; 4], [__m256; 4]) = (pulp::cast(*x), pulp::cast(*y));
-            for j in 0..4 {
-                acc[j] = avx._mm256_add_ps(acc[j], avx._mm256_mul_ps(x[j], y[j]));
-            }
-        }
-        let lanes = avx._mm256_add_ps(
-            avx._mm256_add_ps(acc[0], acc[1]),
-            avx._mm256_add_ps(acc[2], acc[3]),
-        );
-        super::sum_lanes_f32(pulp::cast(lanes)) + super::dot_f32_tail(ra, rb)
-    }
-
-    /// Sixteen components at a time widened to 16 bits, multiplied and added in pairs into
-    /// eight 32-bit lanes (`vpmaddwd`): exact, as every product fits 16 bits and every pair sum
-    /// 32.
-    #[inline(always)]
-    pub(super) fn dot_i8(simd: V3, a: &[i8], b: &[i8]) -> i32 {
-        let n = a.len().min(b.len());
-        let (a, b) = (&a[..n], &b[..n]);
-        let avx2 = simd.avx2;
-        // Two accumulators, so consecutive additions do not wait for each other.
-        let (mut even, mut odd) = (
-            simd.avx._mm256_setzero_si256(),
-            simd.avx._mm256_setzero_si256(),
-        );
-        let (ca, ra) = a.as_chunks::<32>();
-        let (cb, rb) = b.as_chunks::<32>();
-        for (x, y) in ca.iter().zip(cb) {
-            let (x, y): ([__m128i; 2], [__m128i; 2]) = (pulp::cast(*x), pulp::cast(*y));
-            even = avx2._mm256_add_epi32(even, madd(simd, x[0], y[0]));
-            odd = avx2._mm256_add_epi32(odd, madd(simd, x[1], y[1]));
-        }
-        let (ca, ra) = ra.as_chunks::<16>();
-        let (cb, rb) = rb.as_chunks::<16>();
-        for (x, y) in ca.iter().zip(cb) {
-            even = avx2._mm256_add_epi32(even, madd(simd, pulp::cast(*x), pulp::cast(*y)));
-        }
-        let lanes: [i32; 8] = pulp::cast(avx2._mm256_add_epi32(even, odd));
-        lanes.iter().sum::<i32>() + super::dot_i8_portable(ra, rb)
-    }
-
-    #[inline(always)]
-    fn madd(simd: V3, x: __m128i, y: __m128i) -> __m256i {
-        let avx2 = simd.avx2;
-        avx2._mm256_madd_epi16(avx2._mm256_cvtepi8_epi16(x), avx2._mm256_cvtepi8_epi16(y))
-    }
-}
-
-/// A cosine similarity as computed (a dot product of a vector and a unit vector, times the
-/// vector's inverse norm), within [-1, 1]: rounding can take it a little past either end (a
-/// vector scored against itself gave 1.0000001). `None` if it is not a number at all: new
-/// vectors are checked so that this cannot happen (see `model::check_embedding`), but a memory
-/// written by an older build may hold one, and such a candidate is never ranked.
-pub(crate) fn cosine(computed: f32) -> Option<f32> {
-    computed.is_finite().then(|| computed.clamp(-1.0, 1.0))
-}
-
-/// 1 / the Euclidean norm of `v` (which the caller has checked is finite and non-zero).
-pub fn inv_norm(v: &[f32]) -> f32 {
-    let norm = v
-        .iter()
-        .map(|x| f64::from(*x) * f64::from(*x))
-        .sum::<f64>()
-        .sqrt();
-    if norm > 0.0 {
-        (1.0 / norm) as f32
-    } else {
-        0.0
-    }
-}
-
-/// A unit vector quantized to one signed byte per component (`component ≈ scale · q[i]`): what
-/// the sealed graphs and the fresh tier hold of each vector. A quarter of the memory of `f32`
-/// components, and a search reads a quarter of the bytes per distance. Its distances only choose
-/// candidates: every score returned is recomputed exactly from the concept's own embedding.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Code {
-    scale: f32,
-    q: Vec<i8>,
-}
-
-impl Code {
-    /// Quantizes `v` scaled by `inv_norm` (its inverse norm), i.e. the unit vector along `v`.
-    pub fn new(v: &[f32], inv_norm: f32) -> Code {
-        let mut q = Vec::with_capacity(v.len());
-        let scale = quantize(v, inv_norm, &mut q);
-        Code { scale, q }
-    }
-}
-
-/// Appends the components of `v`'s unit vector (`v` scaled by `inv_norm`, its inverse norm),
-/// quantized, to `out`; returns the scale.
-pub(crate) fn quantize(v: &[f32], inv_norm: f32, out: &mut Vec<i8>) -> f32 {
-    let max = v.iter().fold(0f32, |m, x| m.max((x * inv_norm).abs()));
-    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-    let k = inv_norm / scale;
-    // `as` saturates; rounding keeps every value within ±127.
-    out.extend(v.iter().map(|x| (x * k).round() as i8));
-    scale
-}
-
-/// The approximate cosine similarity of the unit vectors two codes stand for, given as their
-/// parts (scale and components).
-pub(crate) fn similarity(scale_a: f32, a: &[i8], scale_b: f32, b: &[i8]) -> f32 {
-    scale_a * scale_b * dot_i8(a, b) as f32
-}
-
-/// A code borrowed from a [`SealInput`]: the point type instant-distance builds graphs over
-/// (borrowed, so a build makes no allocation per point). It serializes as the stored layout's
-/// points do.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub(crate) struct CodeRef<'a> {
-    pub(crate) scale: f32,
-    pub(crate) q: &'a [i8],
-}
-
-impl instant_distance::Point for CodeRef<'_> {
-    fn distance(&self, other: &Self) -> f32 {
-        1.0 - similarity(self.scale, self.q, other.scale, other.q)
-    }
-}
-
-/// Parameters of the sealed HNSW graph, chosen by measurement (see `docs/FORMAT.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HnswParams {
-    /// Candidate list size while building.
-    pub ef_construction: usize,
-    /// Candidate list size while searching (fixed when the graph is built).
-    pub ef_search: usize,
-    /// Whether to use the neighbour-selection heuristic (better graphs, much slower builds).
-    pub heuristic: bool,
-    /// Seed for the layer assignment; fixed, so builds are deterministic.
-    pub seed: u64,
-}
-
-impl Default for HnswParams {
-    fn default() -> Self {
-        HnswParams {
-            ef_construction: 24,
-            ef_search: 96,
-            heuristic: true,
-            seed: 0x5u64 << 60 | 0x7574_7261,
-        }
-    }
-}
-
-/// What a sealed entry stands for: a concept and the version of its vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// The concept.
-    pub id: ConceptId,
-    /// The vector version it was sealed with.
-    pub vseq: u64,
-}
 
 /// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
 /// trait so it can be replaced.
@@ -288,7 +24,7 @@ trait Ann {
 }
 
 /// A built HNSW graph over a frozen set of quantized vectors: one segment of the sealed tier.
-/// Stored as instant-distance's `HnswMap` is (see [`crate::hnsw`]), with its parameters and
+/// Stored as instant-distance's `HnswMap` is (see `hnsw.rs`), with its parameters and
 /// length.
 pub struct Sealed {
     graph: Graph,
@@ -433,7 +169,7 @@ impl SealInput {
     /// chooses. Insertions go into the growing graph, which searches keep reading meanwhile;
     /// a pack copies the growing graph into the segments' layout. A segment is built by
     /// instant-distance, deterministically (the same view gives the same graph), then packed
-    /// (see [`crate::hnsw`]) by way of its stored form, which is also how a snapshot loads it;
+    /// (see `hnsw.rs`) by way of its stored form, which is also how a snapshot loads it;
     /// an error there means that packing refused what instant-distance built, i.e. a bug; the
     /// vectors stay in the fresh tier, searched exactly.
     ///
@@ -770,12 +506,6 @@ const MERGE_GARBAGE_MIN: usize = 1_000;
 /// can be indexed there is always a seal due; preferring it every time would leave every merge
 /// waiting and the number of segments (each searched by every query) growing without bound.
 pub const SEGMENTS_SOFT_MAX: usize = 2 * MERGE_FANOUT;
-/// Candidate list size while inserting into the growing graph. Higher than instant-distance's
-/// builds use (a graph grown one insertion at a time, with its back links re-selected as they
-/// fill, needs a wider search to stay as well connected): at 100,000 clustered 128-d vectors,
-/// 24 gave recall@10 0.90 against an exhaustive search of the same codes, 40 gave 0.97 and 64
-/// 0.99, at 18 k, 15 k and 11 k insertions/s on one thread.
-pub const GROW_EF_CONSTRUCTION: usize = 40;
 /// Most vectors one step of background indexing inserts into the growing graph (the step after
 /// takes the rest): each step's install takes its vectors out of the fresh tier, so a writer
 /// waiting for the fresh tier to shrink (see the server's `WriterConfig::fresh_bytes_max`)
@@ -863,7 +593,7 @@ pub struct VectorIndex {
     segments: Vec<Segment>,
     /// Where new vectors are indexed (created with the first vector after it was retired).
     growing: Option<GrowingSegment>,
-    /// Chunks of the growing graph (see [`crate::growing`]); fewer in tests.
+    /// Chunks of the growing graph (see [`super::growing`]); fewer in tests.
     growing_chunks: usize,
     next_segment: u32,
     /// Current vectors in segments and the growing graph.
@@ -1547,7 +1277,7 @@ impl VectorIndex {
 }
 
 /// Decodes a snapshot's index image. Each graph is checked as it decodes (see
-/// [`crate::hnsw`]): a graph that passed its checksum but is inconsistent (a bug, or a crafted
+/// [`super::hnsw`]): a graph that passed its checksum but is inconsistent (a bug, or a crafted
 /// file) is refused here rather than followed by a later search.
 pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<IndexImage, String> {
     // (Checked after decoding, not inside: postcard keeps no message of a decoder's own error.)
@@ -1588,55 +1318,6 @@ pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<Index
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dot_matches_naive() {
-        let a: Vec<f32> = (0..37).map(|i| (i as f32).sin()).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.3).cos()).collect();
-        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-4);
-    }
-
-    /// The kernels dispatched to AVX2 (where the CPU has it) answer exactly as the baseline
-    /// build does: bit for bit for floats, at every length around the vector widths, and at the
-    /// codes' extremes.
-    #[test]
-    fn vectorized_kernels_match_the_baseline_exactly() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for n in (0..=70).chain([127, 128, 129, 255, 256, 257, 1000]) {
-            let a: Vec<f32> = (0..n)
-                .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
-                .collect();
-            let b: Vec<f32> = (0..n)
-                .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
-                .collect();
-            assert_eq!(
-                dot(&a, &b).to_bits(),
-                dot_f32(&a, &b).to_bits(),
-                "f32 length {n}"
-            );
-            let qa: Vec<i8> = (0..n).map(|_| (next() % 256) as u8 as i8).collect();
-            let qb: Vec<i8> = (0..n).map(|_| (next() % 256) as u8 as i8).collect();
-            let naive: i32 = qa
-                .iter()
-                .zip(&qb)
-                .map(|(x, y)| i32::from(*x) * i32::from(*y))
-                .sum();
-            assert_eq!(dot_i8(&qa, &qb), naive, "i8 length {n}");
-            let lows = vec![i8::MIN; n];
-            assert_eq!(
-                dot_i8(&lows, &lows),
-                n as i32 * 128 * 128,
-                "extremes, length {n}"
-            );
-        }
-    }
 
     fn v(x: f32, y: f32) -> Vec<f32> {
         vec![x, y]

@@ -24,8 +24,9 @@ use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::code::{similarity, Entry};
+use super::params::ef_for;
 use crate::id::ConceptId;
-use crate::vector::{similarity, Entry};
 
 /// An empty neighbour slot in instant-distance's layout.
 const NONE: u32 = u32::MAX;
@@ -36,26 +37,6 @@ const UPPER_SLOTS: usize = 32;
 /// Most elements reserved ahead from a length read in a stored graph: a forged length cannot
 /// make the decoder allocate more than the bytes it actually reads justify.
 const RESERVE_MAX: usize = 1 << 16;
-
-/// Points up to which a graph is searched with its own `ef_search`.
-const EF_BASE_POINTS: usize = 100_000;
-
-/// The candidate list size a search of a graph of `points` uses: the graph's `ef_search` up to
-/// [`EF_BASE_POINTS`], then growing with its size to the power 0.7, up to eight times
-/// `ef_search` (reached at 1.95 M points). At a fixed list size recall falls as a graph grows:
-/// on the benchmark's clustered 128-d vectors, against an exhaustive search of the same codes,
-/// 96 candidates find 0.985 of the best ten at 100,000 points and 0.892 at 400,000 (0.937 with
-/// 160, 0.949 with 256); a graph built by instant-distance falls alike (0.867 at 400,000). So
-/// the list grows faster than the square root of the size (which it did, up to four times:
-/// workload 6b's recall@10 was 0.933 with 1.7 M vectors in the growing graph; 0.954 with this).
-pub(crate) fn ef_for(ef_search: usize, points: usize) -> usize {
-    let ef_search = ef_search.max(1);
-    if points <= EF_BASE_POINTS {
-        return ef_search;
-    }
-    let grown = ef_search as f64 * (points as f64 / EF_BASE_POINTS as f64).powf(0.7);
-    (grown as usize).clamp(ef_search, 8 * ef_search)
-}
 
 /// Room to reserve for a sequence that says it has `hint` elements: all of it for a graph just
 /// built here (`TRUSTED`: so its arrays are allocated once, at their size, instead of growing
@@ -762,7 +743,10 @@ mod tests {
     use super::*;
     use crate::id::ConceptId;
     use crate::sim::Rng;
-    use crate::vector::{build_map, inv_norm, quantize, CodeRef, HnswParams};
+    use crate::vector::code::{quantize, CodeRef};
+    use crate::vector::distance::inv_norm;
+    use crate::vector::index::build_map;
+    use crate::vector::params::HnswParams;
 
     /// `n` codes of dimension `d` around a few centres (clustered, as real embeddings are).
     fn codes(n: usize, d: usize, seed: u64) -> (Vec<f32>, Vec<i8>, Vec<Entry>) {

@@ -35,9 +35,10 @@ use std::cmp::Reverse;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use crate::hnsw::{ef_for, with_scratch, Graph, Links, Near, Scratch};
+use super::code::{similarity, Entry};
+use super::hnsw::{with_scratch, Graph, Links, Near, Scratch};
+use super::params::ef_for;
 use crate::id::ConceptId;
-use crate::vector::{similarity, Entry};
 
 /// Bits of a node id that are its offset in its chunk.
 const CHUNK_BITS: u32 = 10;
@@ -587,7 +588,7 @@ impl Growing {
         count.store(kept.len() as u32, Ordering::Release);
     }
 
-    /// The graph packed into the segments' layout (see [`crate::hnsw`]): nodes ordered by
+    /// The graph packed into the segments' layout (see [`super::hnsw`]): nodes ordered by
     /// level, highest first, the entry point first of all, and their ids renumbered so. Waits
     /// for an insertion under way, so every node it holds is linked.
     pub(crate) fn to_graph(&self) -> Graph {
@@ -662,7 +663,9 @@ impl Growing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vector::{inv_norm, quantize, GROW_EF_CONSTRUCTION};
+    use crate::vector::code::quantize;
+    use crate::vector::distance::inv_norm;
+    use crate::vector::params::GROW_EF_CONSTRUCTION;
 
     /// Clustered unit-ish vectors from a fixed generator.
     fn vectors(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -816,7 +819,7 @@ mod tests {
         }
         // And it survives the stored form.
         let bytes = postcard::to_allocvec(&packed.image()).expect("encode");
-        let back: crate::hnsw::StoredMap = postcard::from_bytes(&bytes).expect("decode");
+        let back: crate::vector::hnsw::StoredMap = postcard::from_bytes(&bytes).expect("decode");
         let back = Graph::try_from(back).expect("valid");
         assert_eq!(back.len(), 3_000);
     }

@@ -1,0 +1,38 @@
+//! Vector search: a tiered index of a growing HNSW graph that new vectors are inserted into in
+//! place (`growing.rs`), sealed HNSW segments (built whole by instant-distance, or a
+//! growing graph packed once it is full, mostly stale, or stored by a snapshot), a "fresh" tier
+//! for vectors not indexed yet, and version checks that hide stale entries.
+//!
+//! Every live vector has a version (`vseq`), bumped when its concept is re-embedded. A sealed
+//! entry is valid only while the concept's current version equals the one it was sealed with, so
+//! deleted and re-embedded concepts never show stale results, and no separate tombstone list has to
+//! be kept in step. A concept is searchable as soon as its write is applied (fresh tier).
+//!
+//! Indexing is split so hosts choose the thread: [`VectorIndex::freeze_next`] (or
+//! [`VectorIndex::freeze`] for one graph of everything) copies a frozen view (cheap, under the
+//! host's lock), [`SealInput::build`] does the work (slow, anywhere: inserts into the growing
+//! graph, which searches go on reading meanwhile, or builds or packs a graph), and
+//! [`VectorIndex::install`] takes the result in under the host's write lock, keeping everything
+//! written meanwhile in the fresh tier.
+//!
+//! The index holds no copy of the vectors: each concept keeps its embedding, and the index keeps
+//! versions, inverse norms and one-byte-per-component codes (in the graphs and the fresh tier).
+//! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
+//! embeddings, so every score returned is an exact cosine.
+
+mod code;
+mod distance;
+mod growing;
+mod hnsw;
+mod index;
+mod params;
+
+pub use code::{Code, Entry};
+pub use distance::{dot, inv_norm};
+pub use index::{
+    Built, Candidates, Lookup, SealInput, Sealed, SearchPlan, VectorCounts, VectorIndex,
+    GROW_STEP_MAX, MERGE_FANOUT, SEGMENTS_SOFT_MAX,
+};
+pub use params::{HnswParams, GROW_EF_CONSTRUCTION};
+
+pub(crate) use index::decode_image;
