@@ -17,10 +17,36 @@
 
 use crate::id::ConceptId;
 use crate::model::{Association, Kind};
-use crate::state::{assoc, EdgeData};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+
+/// The stored part of an association (its key is where it is stored).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct EdgeData {
+    pub confidence: f32,
+    pub weight: f32,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// The association `source → target` of `kind` with its stored data.
+pub(crate) fn assoc(
+    source: ConceptId,
+    target: ConceptId,
+    kind: Kind,
+    data: &EdgeData,
+) -> Association {
+    Association {
+        source,
+        target,
+        kind,
+        confidence: data.confidence,
+        weight: data.weight,
+        created_ms: data.created_ms,
+        updated_ms: data.updated_ms,
+    }
+}
 
 /// One end of an association as seen from the other: the slot of the concept and the kind.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

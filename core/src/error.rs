@@ -4,8 +4,6 @@
 //! (the HTTP API and the JavaScript API use the same codes), and a message that names the
 //! field, the value and the limit involved.
 
-use crate::model::Kind;
-
 /// Errors returned by the core engine.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
@@ -58,8 +56,8 @@ pub enum Error {
         source_id: String,
         /// Target concept.
         target: String,
-        /// Association kind.
-        kind: Kind,
+        /// Association kind (its name on the wire).
+        kind: &'static str,
     },
     /// The operation conflicts with the memory's state (e.g. a staged group is pending).
     #[error("conflict: {reason}")]

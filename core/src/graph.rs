@@ -16,11 +16,12 @@
 //! its host cancels it (a deadline passed, the client went away). The core has no clock: the
 //! host decides when to cancel.
 
+use crate::adjacency::{assoc, EdgeData};
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::limits::*;
 use crate::model::{Association, Kind, KindSet};
-use crate::state::{assoc, Db, EdgeData};
+use crate::state::Db;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

@@ -11,11 +11,12 @@
 //! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
 //! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
 
+use crate::adjacency::EdgeData;
 use crate::concepts::Concepts;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::model::{Association, Metadata};
-use crate::state::{Db, EdgeData};
+use crate::state::Db;
 use crate::vector::{HnswParams, VectorIndex};
 use serde::{Deserialize, Serialize};
 

@@ -1,23 +1,14 @@
 //! The in-memory state of a memory: concepts, both-way association adjacency, the vector
 //! index, and the validation and application of operations.
 
-use crate::adjacency::Adjacency;
+use crate::adjacency::{assoc, Adjacency, EdgeData};
 use crate::concepts::Concepts;
 use crate::error::{Error, Result};
 use crate::id::ConceptId;
 use crate::limits::BATCH_OPS_MAX;
-use crate::model::{check_dimension, Association, AssociationKey, Concept, Kind, Op, Rules};
+use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules};
 use crate::vector::{HnswParams, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
-
-/// The stored part of an association (its key is where it is stored).
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) struct EdgeData {
-    pub confidence: f32,
-    pub weight: f32,
-    pub created_ms: u64,
-    pub updated_ms: u64,
-}
 
 /// Everything readers see: the state as of the last applied (acknowledged) record.
 pub struct Db {
@@ -140,23 +131,6 @@ impl Db {
                 self.dimension = Some(dimension);
             }
         }
-    }
-}
-
-pub(crate) fn assoc(
-    source: ConceptId,
-    target: ConceptId,
-    kind: Kind,
-    data: &EdgeData,
-) -> Association {
-    Association {
-        source,
-        target,
-        kind,
-        confidence: data.confidence,
-        weight: data.weight,
-        created_ms: data.created_ms,
-        updated_ms: data.updated_ms,
     }
 }
 
@@ -316,7 +290,7 @@ impl Layered<'_> {
                         return Err(Error::AssociationNotFound {
                             source_id: key.source.to_string(),
                             target: key.target.to_string(),
-                            kind: key.kind,
+                            kind: key.kind.as_str(),
                         });
                     }
                     self.top.associations.insert(*key, false);

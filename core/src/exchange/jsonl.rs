@@ -571,7 +571,7 @@ fn associations_chunk(
                 let within = last.map(|cut| (source, cut));
                 return (text, Phase::Associations { after, within });
             }
-            text.push_str(&association_line(&crate::state::assoc(
+            text.push_str(&association_line(&crate::adjacency::assoc(
                 source, target, kind, data,
             )));
             lines += 1;
