@@ -143,6 +143,8 @@ impl OutList {
     /// The links with their data that come after `(id, kind)` in the list's order (all of them
     /// for `None`): a seek, not a scan, so that paging through a hub's list costs each page
     /// only its own length.
+    // Used by the export (feature `json`).
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub fn iter_after(&self, ids: &[ConceptId], after: Option<(ConceptId, Kind)>) -> OutIter<'_> {
         let Some((id, kind)) = after else {
             return self.iter();
@@ -266,6 +268,7 @@ impl OutList {
 pub(crate) enum OutIter<'a> {
     Flat(std::iter::Zip<std::slice::Iter<'a, Link>, std::slice::Iter<'a, EdgeData>>),
     Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), (u32, EdgeData)>),
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     TreeRange(std::collections::btree_map::Range<'a, (ConceptId, Kind), (u32, EdgeData)>),
 }
 
@@ -418,6 +421,123 @@ impl Adjacency {
         self.len
     }
 
+    /// Checks that the adjacency agrees with itself (the integrity checker's part for it): the
+    /// slot map and the slots' ids name each other; a free slot is empty and unmapped, a used
+    /// one holds a list; every outgoing link has its incoming link at the other end and every
+    /// incoming link its outgoing one; each list is in (other end's id, kind) order with no
+    /// repeat, flat lists no longer than a tree's threshold and trees no shorter than a flat
+    /// list's; and the count is the number of outgoing links.
+    pub fn check(&self) -> Result<(), String> {
+        if self.ids.len() != self.nodes.len() {
+            return Err(format!(
+                "{} ids for {} slots",
+                self.ids.len(),
+                self.nodes.len()
+            ));
+        }
+        let free: std::collections::BTreeSet<u32> = self.free.iter().copied().collect();
+        if free.len() != self.free.len() {
+            return Err("a slot is free twice".into());
+        }
+        for (id, &slot) in &self.slots {
+            if self.ids.get(slot as usize) != Some(id) || free.contains(&slot) {
+                return Err(format!("{id} maps to slot {slot}, which is not its"));
+            }
+        }
+        if self.slots.len() + free.len() != self.nodes.len() {
+            return Err(format!(
+                "{} mapped and {} free slots of {}",
+                self.slots.len(),
+                free.len(),
+                self.nodes.len()
+            ));
+        }
+        let mut links = 0u64;
+        for (slot, node) in self.nodes.iter().enumerate() {
+            let slot = slot as u32;
+            let id = self.ids[slot as usize];
+            if free.contains(&slot) {
+                if node.out.len() + node.inc.len() > 0 {
+                    return Err(format!("free slot {slot} holds links"));
+                }
+                continue;
+            }
+            if node.out.len() + node.inc.len() == 0 {
+                return Err(format!("{id} holds a slot with no link"));
+            }
+            let in_order = |keys: &[(ConceptId, Kind)]| keys.windows(2).all(|w| w[0] < w[1]);
+            let mut out_keys = Vec::with_capacity(node.out.len());
+            for (link, _) in node.out.iter() {
+                let Some(&other) = self.ids.get(link.slot as usize) else {
+                    return Err(format!(
+                        "{id} links to slot {}, which does not exist",
+                        link.slot
+                    ));
+                };
+                if free.contains(&link.slot) {
+                    return Err(format!("{id} links to free slot {}", link.slot));
+                }
+                if !self.nodes[link.slot as usize].inc.iter().any(|l| {
+                    l == Link {
+                        slot,
+                        kind: link.kind,
+                    }
+                }) {
+                    return Err(format!(
+                        "{id} -[{}]-> {other} is missing at {other}",
+                        link.kind
+                    ));
+                }
+                out_keys.push((other, link.kind));
+            }
+            let mut inc_keys = Vec::with_capacity(node.inc.len());
+            for link in node.inc.iter() {
+                let Some(&other) = self.ids.get(link.slot as usize) else {
+                    return Err(format!(
+                        "{id} is linked from slot {}, which does not exist",
+                        link.slot
+                    ));
+                };
+                if self.get_by_slot(link.slot, slot, link.kind).is_none() {
+                    return Err(format!(
+                        "{other} -[{}]-> {id} is missing at {other}",
+                        link.kind
+                    ));
+                }
+                inc_keys.push((other, link.kind));
+            }
+            if !in_order(&out_keys) || !in_order(&inc_keys) {
+                return Err(format!("{id}'s lists are out of order"));
+            }
+            let shapes = [
+                (matches!(node.out, OutList::Flat { .. }), node.out.len()),
+                (matches!(node.inc, IncList::Flat(_)), node.inc.len()),
+            ];
+            for (flat, len) in shapes {
+                if (flat && len > TREE_MIN) || (!flat && len < FLAT_MAX) {
+                    return Err(format!(
+                        "{id} keeps a list of {len} as a {}",
+                        if flat { "flat list" } else { "tree" }
+                    ));
+                }
+            }
+            if let OutList::Flat { links, data } = &node.out {
+                if links.len() != data.len() {
+                    return Err(format!(
+                        "{id}'s list has {} links and {} data",
+                        links.len(),
+                        data.len()
+                    ));
+                }
+            }
+            links += node.out.len() as u64;
+        }
+        if links != self.len {
+            return Err(format!("{links} links counted as {}", self.len));
+        }
+        Ok(())
+    }
+
     /// The slot of `id`, if it has any association.
     #[inline]
     pub fn slot(&self, id: &ConceptId) -> Option<u32> {
@@ -493,6 +613,12 @@ impl Adjacency {
             self.nodes[t as usize].inc.insert(&self.ids, s, kind);
             self.len += 1;
         }
+        debug_assert_eq!(self.get(&source, &target, kind), Some(&data));
+        debug_assert!(
+            self.nodes[s as usize].out.len() <= TREE_MIN
+                || !matches!(self.nodes[s as usize].out, OutList::Flat { .. }),
+            "a list longer than the threshold is a tree"
+        );
         replaced
     }
 
@@ -510,6 +636,7 @@ impl Adjacency {
         if t != s {
             self.release_if_bare(t);
         }
+        debug_assert!(self.get(source, target, kind).is_none());
         true
     }
 
@@ -556,6 +683,7 @@ impl Adjacency {
 
     /// The outgoing associations of `id` after `(target, kind)` (all for `None`), in (target,
     /// kind) order: where a page of them left off.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub fn outgoing_after(
         &self,
         id: &ConceptId,
@@ -655,6 +783,7 @@ mod tests {
             if step % check_every != check_every - 1 {
                 continue;
             }
+            assert_eq!(adj.check(), Ok(()), "step {step}");
             for c in 0..concepts as u128 {
                 let id = ConceptId(c);
                 let out: Vec<_> = adj.outgoing(&id).map(|(t, k, d)| (t, k, *d)).collect();
@@ -729,6 +858,36 @@ mod tests {
             assert_eq!(adj.len(), truth.len() as u64);
             assert_eq!(adj.slot(&hub), None);
         }
+    }
+
+    /// The checker finds what breaks the adjacency's rules (so that its silence means
+    /// something): a link missing at its other end, a wrong count, a list out of order.
+    #[test]
+    fn the_checker_finds_broken_rules() {
+        let build = || {
+            let mut adj = Adjacency::default();
+            for (a, b) in [(1u128, 2u128), (1, 3), (2, 3), (3, 1)] {
+                adj.insert(ConceptId(a), ConceptId(b), Kind::Causal, data(a as u64));
+            }
+            assert_eq!(adj.check(), Ok(()));
+            adj
+        };
+        let mut adj = build();
+        let s2 = adj.slot(&ConceptId(2)).expect("slot");
+        adj.nodes[s2 as usize].inc = IncList::default();
+        assert!(adj.check().expect_err("missing").contains("is missing at"));
+        let mut adj = build();
+        adj.len += 1;
+        assert!(adj.check().expect_err("count").contains("links counted as"));
+        let mut adj = build();
+        let s1 = adj.slot(&ConceptId(1)).expect("slot");
+        if let OutList::Flat { links, .. } = &mut adj.nodes[s1 as usize].out {
+            links.reverse();
+        }
+        assert!(adj.check().expect_err("order").contains("out of order"));
+        let mut adj = build();
+        adj.slots.insert(ConceptId(9), s1);
+        assert!(adj.check().is_err());
     }
 
     /// Small lists: scanned (≤ 16) and searched ones, loops, parallel kinds.

@@ -761,9 +761,22 @@ pub struct VerifyReport {
 /// in memory, changing nothing. A torn tail is reported (opening truncates it); corruption is
 /// returned as the error that opening would give.
 pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyReport> {
+    verify_with(storage, hnsw, false)
+}
+
+/// [`verify`], then the integrity checker on the state it rebuilt
+/// ([`Db::check_integrity`]): every structure agrees with itself and with the others.
+pub fn verify_deep<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyReport> {
+    verify_with(storage, hnsw, true)
+}
+
+fn verify_with<S: Storage>(storage: &mut S, hnsw: HnswParams, deep: bool) -> Result<VerifyReport> {
     let (mut db, snapshot_seq, _) = load_snapshot(storage, hnsw)?;
     let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
     if log_bytes < LOG_HEADER_BYTES {
+        if deep {
+            db.check_integrity()?;
+        }
         return Ok(VerifyReport {
             snapshot_seq,
             records: 0,
@@ -774,6 +787,9 @@ pub fn verify<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<VerifyRep
         });
     }
     let replayed = replay(storage, &mut db)?;
+    if deep {
+        db.check_integrity()?;
+    }
     let torn_bytes = replayed.cut.map_or(0, |c| c.torn_bytes);
     Ok(VerifyReport {
         snapshot_seq,

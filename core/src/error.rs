@@ -71,6 +71,15 @@ pub enum Error {
         /// The failure that poisoned the memory.
         cause: String,
     },
+    /// The integrity checker found a structure that disagrees with itself or with the rest of
+    /// the state: a bug, never bad input (see [`crate::Db::check_integrity`]).
+    #[error("integrity check failed in the {structure}: {problem}")]
+    Integrity {
+        /// Which structure (`adjacency`, `vector index`, `concepts`).
+        structure: &'static str,
+        /// What disagrees.
+        problem: String,
+    },
     /// A query was stopped by its host before it finished (see [`crate::Interrupt`]).
     #[error(
         "the query was stopped before it finished (its time limit passed, or its client went away)"
@@ -126,6 +135,7 @@ impl Error {
             Error::Conflict { .. } => "conflict",
             Error::Poisoned { .. } => "poisoned",
             Error::Interrupted => "interrupted",
+            Error::Integrity { .. } => "integrity",
             Error::Storage { .. } => "storage_error",
             Error::CorruptLog { .. } => "corrupt_log",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",

@@ -59,6 +59,45 @@ impl<V: Copy> IdTable<V> {
         self.sorted.len() - self.gone_count + self.added.len()
     }
 
+    /// Checks the table's own rules (the integrity checker's part for it): the array sorted
+    /// with each id once, the removal marks counted right, the directory covering the array in
+    /// order with each id in its bucket, and no id both in the array (not removed) and added.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(pair) = self.sorted.windows(2).find(|p| p[0].0 >= p[1].0) {
+            return Err(format!(
+                "ids out of order: {} before {}",
+                pair[0].0, pair[1].0
+            ));
+        }
+        let marked: usize = self.gone.iter().map(|w| w.count_ones() as usize).sum();
+        if marked != self.gone_count || self.gone.len() * 64 < self.sorted.len() {
+            return Err(format!(
+                "{marked} removal marks for a count of {}",
+                self.gone_count
+            ));
+        }
+        let buckets = 1usize << self.bits;
+        if self.directory.len() != buckets + 1
+            || self.directory.first() != Some(&0)
+            || self.directory.last() != Some(&self.sorted.len())
+            || self.directory.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err("the directory does not cover the array in order".into());
+        }
+        for b in 0..buckets {
+            for (id, _) in &self.sorted[self.directory[b]..self.directory[b + 1]] {
+                if self.bucket(id) != b {
+                    return Err(format!("{id} is in bucket {b}, not its own"));
+                }
+            }
+        }
+        // An id in the array (even removed) is changed there, never added beside it.
+        if let Some(id) = self.added.keys().find(|id| self.position(id).is_some()) {
+            return Err(format!("{id} is both in the array and added"));
+        }
+        Ok(())
+    }
+
     pub fn get(&self, id: &ConceptId) -> Option<&V> {
         if let Some(v) = self.added.get(id) {
             return Some(v);
@@ -214,12 +253,36 @@ mod tests {
     }
 
     fn check(table: &IdTable<u64>, model: &BTreeMap<ConceptId, u64>) {
+        assert_eq!(table.check(), Ok(()));
         assert_eq!(table.len(), model.len());
         let mut all: Vec<(ConceptId, u64)> = table.iter().map(|(k, v)| (*k, *v)).collect();
         all.sort_unstable();
         let expected: Vec<(ConceptId, u64)> = model.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(all, expected);
         assert_eq!(table.to_sorted_vec(), expected);
+    }
+
+    #[test]
+    fn the_checker_finds_broken_rules() {
+        let mut table = IdTable::default();
+        for i in 0..5000u64 {
+            table.insert(id(i * 7919 % 100_000), i);
+        }
+        table.remove(&id(7919));
+        assert_eq!(table.check(), Ok(()));
+        let mut broken = IdTable::from_sorted(table.to_sorted_vec()).expect("sorted");
+        broken.sorted.swap(10, 11);
+        assert!(broken.check().expect_err("order").contains("out of order"));
+        let mut broken = IdTable::from_sorted(table.to_sorted_vec()).expect("sorted");
+        broken.gone_count += 1;
+        assert!(broken.check().expect_err("marks").contains("removal marks"));
+        let mut broken = IdTable::from_sorted(table.to_sorted_vec()).expect("sorted");
+        let first = broken.sorted[0];
+        broken.added.insert(first.0, first.1);
+        assert!(broken
+            .check()
+            .expect_err("twice")
+            .contains("both in the array and added"));
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub mod vector;
 pub mod wal;
 
 pub use engine::{
-    repair, verify, CheckpointReport, IndexStep, Memory, Options, Reader, RecoveryReport,
-    RepairReport, Stats, VerifyReport, PATH_QUERY_ATTEMPTS,
+    repair, verify, verify_deep, CheckpointReport, IndexStep, Memory, Options, Reader,
+    RecoveryReport, RepairReport, Stats, VerifyReport, PATH_QUERY_ATTEMPTS,
 };
 pub use error::{Error, Result};
 pub use graph::{

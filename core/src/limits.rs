@@ -38,3 +38,16 @@ pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
 pub const NEIGHBOURHOOD_DEPTH_MAX: u32 = 4;
 /// Most concepts a neighbourhood query returns.
 pub const NEIGHBOURHOOD_NODES_MAX: u32 = 2000;
+
+// Relations between the limits, checked when the code is compiled.
+const _: () = assert!(PATH_DEPTH_DEFAULT <= PATH_DEPTH_MAX);
+const _: () = assert!(VISITED_NODES_DEFAULT <= VISITED_NODES_MAX);
+const _: () = assert!(METADATA_KEY_BYTES_MAX + METADATA_VALUE_BYTES_MAX <= METADATA_BYTES_MAX);
+const _: () = assert!(SCAN_LIMIT_MAX as usize <= SCAN_EXAMINED_MAX);
+const _: () = assert!(NEIGHBOURHOOD_NODES_MAX <= VISITED_NODES_MAX);
+// One concept at every limit at once (content, metadata, a vector of the largest dimension)
+// fits in one batch's encoding, so a concept the API accepts can always be written.
+const _: () = assert!(
+    CONTENT_BYTES_MAX + 2 * METADATA_BYTES_MAX + 4 * DIMENSION_MAX as usize + 1024
+        <= BATCH_BYTES_MAX
+);

@@ -42,6 +42,50 @@ pub struct StateCounts {
 }
 
 impl Db {
+    /// Runs the integrity checker: every structure of the state agrees with itself and with the
+    /// others — each concept's embedding of the memory's dimension; the adjacency both ways, and
+    /// every association's ends concepts; the vector index against the embeddings (see
+    /// `VectorIndex::check`), with one live vector per concept that has one. Tests run it after
+    /// every step; `sutra check --deep` runs it on a real data directory. An error is a bug.
+    pub fn check_integrity(&self) -> Result<()> {
+        let fail = |structure: &'static str| {
+            move |problem: String| Error::Integrity { structure, problem }
+        };
+        let mut with_vectors = 0usize;
+        for c in self.concepts.values() {
+            if let Some(v) = &c.embedding {
+                with_vectors += 1;
+                if self.dimension != Some(v.len() as u32) {
+                    return Err(fail("concepts")(format!(
+                        "{} has a vector of dimension {} in a memory of dimension {:?}",
+                        c.id,
+                        v.len(),
+                        self.dimension
+                    )));
+                }
+            }
+        }
+        self.links.check().map_err(fail("adjacency"))?;
+        if let Some(a) = self.links.iter().find(|a| {
+            !self.concepts.contains_key(&a.source) || !self.concepts.contains_key(&a.target)
+        }) {
+            return Err(fail("adjacency")(format!(
+                "{} -[{}]-> {} has an end that is not a concept",
+                a.source, a.kind, a.target
+            )));
+        }
+        self.vectors
+            .check(&|id| self.embedding(id))
+            .map_err(fail("vector index"))?;
+        if self.vectors.live() != with_vectors {
+            return Err(fail("vector index")(format!(
+                "{} live vectors for {with_vectors} concepts with one",
+                self.vectors.live()
+            )));
+        }
+        Ok(())
+    }
+
     /// A concept by id.
     pub fn concept(&self, id: ConceptId) -> Option<&Concept> {
         self.concepts.get(&id)

@@ -51,6 +51,12 @@ impl Db {
     /// (Takes the operations by value: their text, vectors and metadata move into the state
     /// instead of being copied while readers wait on the lock.)
     pub(crate) fn apply(&mut self, seq: u64, ops: Vec<Op>) {
+        debug_assert!(
+            seq > self.last_seq,
+            "batch {seq} applied after {}",
+            self.last_seq
+        );
+        debug_assert!(!ops.is_empty(), "an empty batch is refused by validation");
         for op in ops {
             self.apply_op(op);
         }
@@ -76,6 +82,11 @@ impl Db {
                         if self.dimension.is_none() {
                             self.dimension = Some(v.len() as u32);
                         }
+                        debug_assert_eq!(
+                            self.dimension,
+                            Some(v.len() as u32),
+                            "validation checks the dimension"
+                        );
                         self.vectors.upsert(id, v);
                     }
                     None => self.vectors.remove(&id),
@@ -97,6 +108,7 @@ impl Db {
                 }
                 self.vectors.remove(&id);
                 self.links.remove_concept(&id);
+                debug_assert!(self.links.slot(&id).is_none(), "{id} keeps associations");
             }
             Op::PutAssociation {
                 source,
@@ -107,6 +119,10 @@ impl Db {
                 at_ms,
                 created_ms,
             } => {
+                debug_assert!(
+                    self.concepts.contains_key(&source) && self.concepts.contains_key(&target),
+                    "validation checks that an association's ends exist"
+                );
                 let created_ms = created_ms.unwrap_or_else(|| {
                     self.links
                         .get(&source, &target, kind)

@@ -127,6 +127,10 @@ enum Command {
         /// Only this memory.
         #[arg(long)]
         memory: Option<String>,
+        /// Also run the integrity checker on each memory's rebuilt state: the association
+        /// graph both ways, the vector index against the embeddings, the graphs' structure.
+        #[arg(long)]
+        deep: bool,
     },
     /// Copy a memory's log aside, then truncate it at its first corrupt record.
     Repair {
@@ -201,7 +205,7 @@ pub fn main() -> i32 {
             data,
             output,
         } => export(&memory, &data, output.as_deref()),
-        Command::Check { data, memory } => check(&data, memory.as_deref()),
+        Command::Check { data, memory, deep } => check(&data, memory.as_deref(), deep),
         Command::Repair { memory, data } => repair(&memory, &data),
     };
     match result {
@@ -530,7 +534,7 @@ fn memory_dirs(data: &Path, only: Option<&str>) -> Result<Vec<(String, PathBuf)>
     Ok(dirs)
 }
 
-fn check(data: &Path, only: Option<&str>) -> Result<i32, String> {
+fn check(data: &Path, only: Option<&str>, deep: bool) -> Result<i32, String> {
     let mut bad = 0;
     let dirs = memory_dirs(data, only)?;
     if dirs.is_empty() {
@@ -539,10 +543,16 @@ fn check(data: &Path, only: Option<&str>) -> Result<i32, String> {
     for (name, dir) in dirs {
         let mut storage = FileStorage::open(&dir)
             .map_err(|e| format!("{name}: {e} (stop `sutra serve` first)"))?;
-        match sutra_core::verify(&mut storage, Default::default()) {
+        let verified = if deep {
+            sutra_core::verify_deep(&mut storage, Default::default())
+        } else {
+            sutra_core::verify(&mut storage, Default::default())
+        };
+        match verified {
             Ok(r) => {
                 println!(
-                    "{name}: ok — snapshot {}, {} log records to replay ({} covered by the snapshot), {} log bytes, {} concepts, {} associations{}",
+                    "{name}: ok{} — snapshot {}, {} log records to replay ({} covered by the snapshot), {} log bytes, {} concepts, {} associations{}",
+                    if deep { " (integrity checked)" } else { "" },
                     r.snapshot_seq.map_or("none".to_string(), |s| format!("at sequence {s}")),
                     r.records,
                     r.records_skipped,

@@ -68,6 +68,7 @@ impl From<sutra_core::Error> for ApiError {
             E::CorruptLog { .. } | E::CorruptSnapshot { .. } | E::UnsupportedVersion { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            E::Integrity { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

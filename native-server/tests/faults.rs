@@ -490,7 +490,7 @@ fn a_full_disk_that_frees_again_needs_no_restart() {
     assert!(acknowledged.is_subset(&found));
     assert_eq!(server.terminate().code(), Some(0));
     let out = std::process::Command::new(BIN)
-        .args(["check", "--data"])
+        .args(["check", "--deep", "--data"])
         .arg(&data)
         .output()
         .expect("check");

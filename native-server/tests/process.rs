@@ -411,7 +411,8 @@ fn import_export_check_and_repair_offline() {
         .collect();
     assert_eq!(backups.len(), 1, "the old log was copied aside");
     assert_eq!(std::fs::read(backups[0].path()).expect("backup"), log);
-    let (code, out, _) = run(&["check", "--memory", "x"], &data);
+    let (code, out, _) = run(&["check", "--memory", "x", "--deep"], &data);
+    assert!(out.contains("x: ok (integrity checked)"), "{out}");
     assert_eq!(code, 0, "{out}");
     storage = FileStorage::open(&data.join("x")).expect("open");
     let (memory, _) = Memory::open(storage, Options::default()).expect("reopens");

@@ -129,6 +129,9 @@ impl Model {
     }
 
     fn matches(&self, db: &sutra_core::Db) -> Result<(), String> {
+        // Every structure agrees with itself and with the others (the integrity checker), then
+        // the state is the model's.
+        db.check_integrity().map_err(|e| e.to_string())?;
         let concepts: BTreeMap<ConceptId, Concept> =
             db.concepts().map(|c| (c.id, c.clone())).collect();
         if concepts != self.concepts {
@@ -358,6 +361,10 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
                 }
                 Err(e) => return Err(fail(format!("engine refused a valid batch: {e}"))),
             }
+            memory
+                .db()
+                .check_integrity()
+                .map_err(|e| fail(format!("after a write: {e}")))?;
         }
         if rng.chance(10) {
             memory
@@ -370,6 +377,10 @@ pub fn run_seed<H: Harness>(h: &mut H, seed: u64, cycles: u64) -> Result<RunStat
                 .map_err(|e| fail(format!("indexing failed: {e}")))?
             {}
         }
+        memory
+            .db()
+            .check_integrity()
+            .map_err(|e| fail(format!("after indexing: {e}")))?;
         check_search(&memory, &model, &mut rng).map_err(fail)?;
         if rng.chance(10) {
             stats.checkpoints += 1;

@@ -27,6 +27,15 @@ use serde::{Deserialize, Serialize};
 pub const FORMAT_VERSION: u32 = 1;
 /// Longest line accepted on import, in bytes.
 pub const LINE_BYTES_MAX: usize = 2 * 1024 * 1024;
+// A concept exported at every limit at once — every character of its content and metadata
+// escaped as \uXXXX (6 bytes), a vector of the largest dimension at 16 characters a number —
+// fits in one line an import takes: whatever is exported can be imported back.
+const _: () = assert!(
+    6 * (crate::limits::CONTENT_BYTES_MAX + crate::limits::METADATA_BYTES_MAX)
+        + 16 * crate::limits::DIMENSION_MAX as usize
+        + 1024
+        <= LINE_BYTES_MAX
+);
 /// Most operations in one batch written by an import.
 pub const IMPORT_BATCH_OPS: usize = 1000;
 /// Most bytes of lines in one batch written by an import (a batch also ends at

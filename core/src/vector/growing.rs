@@ -246,6 +246,87 @@ impl Growing {
         }
     }
 
+    /// Checks the graph (the integrity checker's part for it), with no insertion running: each
+    /// published chunk's arrays of one length (the codes of the graph's dimension, scales finite
+    /// and positive); every list's count within its room; every neighbour a node of the graph,
+    /// not the node itself, and present in that layer (its level reaches it); and the entry point
+    /// a node whose level is the highest.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let _no_insertion = lock(&self.inserter);
+        let published = self.published.load(Ordering::Acquire);
+        let mut nodes = 0usize;
+        let mut highest = 0usize;
+        for (c, chunk) in self.chunks[..published].iter().enumerate() {
+            let Some(chunk) = chunk.get() else {
+                return Err(format!("chunk {c} is counted but not published"));
+            };
+            let n = chunk.len();
+            let lengths_agree = chunk.vseqs.len() == n
+                && chunk.scales.len() == n
+                && chunk.levels.len() == n
+                && chunk.codes.len() == n * self.dimension
+                && chunk.zero.len() == n * (M0 + 1);
+            if !lengths_agree {
+                return Err(format!("chunk {c}'s arrays disagree on its {n} nodes"));
+            }
+            if n > CHUNK {
+                return Err(format!(
+                    "chunk {c} holds {n} nodes, more than a chunk's {CHUNK}"
+                ));
+            }
+            if chunk.scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(format!("chunk {c} holds a point with a bad scale"));
+            }
+            nodes += n;
+            highest = highest.max(chunk.levels.iter().copied().max().map_or(0, usize::from));
+        }
+        if nodes != self.len() {
+            return Err(format!(
+                "{nodes} nodes in the chunks, {} counted",
+                self.len()
+            ));
+        }
+        let mut list = Vec::new();
+        for node in 0..self.id_bound() as u32 {
+            if self.chunk(node).is_none() {
+                continue;
+            }
+            for layer in 0..=self.level(node) {
+                let Some((count, slots)) = self.slots(node, layer) else {
+                    return Err(format!("node {node} has no list in layer {layer}"));
+                };
+                if count.load(Ordering::Acquire) as usize > slots.len() {
+                    return Err(format!(
+                        "node {node}'s count in layer {layer} passes its room"
+                    ));
+                }
+                self.neighbours(node, layer, &mut list);
+                for &other in &list {
+                    if other == node || self.chunk(other).is_none() || self.level(other) < layer {
+                        return Err(format!(
+                            "node {node} links to {other} in layer {layer}, which is not there"
+                        ));
+                    }
+                }
+            }
+        }
+        let entry = self.entry.load(Ordering::Acquire);
+        if nodes == 0 {
+            return if entry == EMPTY {
+                Ok(())
+            } else {
+                Err("an empty graph has an entry point".into())
+            };
+        }
+        let (level, node) = ((entry >> 32) as usize, entry as u32);
+        if self.chunk(node).is_none() || self.level(node) != level || level != highest {
+            return Err(format!(
+                "the entry point {node} at level {level} is not a node of the highest level {highest}"
+            ));
+        }
+        Ok(())
+    }
+
     /// Node ids can reach this (exclusive) for what is published now.
     fn id_bound(&self) -> usize {
         self.published.load(Ordering::Acquire) * CHUNK

@@ -212,6 +212,55 @@ impl Graph {
         self.ids.len()
     }
 
+    /// Checks the structure a search relies on (the integrity checker's part for a packed
+    /// graph): the arrays of one length, the codes of one dimension, every neighbour inside its
+    /// layer and no node its own neighbour, each upper layer non-empty and no larger than the one
+    /// below, every end offset in order, every scale finite and positive.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let n = self.len();
+        if self.vseqs.len() != n || self.scales.len() != n || self.zero.len() != n {
+            return Err(format!(
+                "sizes disagree: {n} ids, {} versions, {} scales, {} nodes",
+                self.vseqs.len(),
+                self.scales.len(),
+                self.zero.len()
+            ));
+        }
+        if self.codes.len() != n * self.dimension {
+            return Err(format!(
+                "{} code bytes for {n} points of dimension {}",
+                self.codes.len(),
+                self.dimension
+            ));
+        }
+        if let Some(s) = self.scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(format!("a point has the scale {s}"));
+        }
+        let mut below = n;
+        for (level, layer) in std::iter::once(&self.zero).chain(&self.layers).enumerate() {
+            if layer.len() > below || (n > 0 && layer.len() == 0) {
+                return Err(format!("layer {level} has {} nodes", layer.len()));
+            }
+            if layer.ends.windows(2).any(|w| w[0] > w[1])
+                || layer.ends.last().is_some_and(|&e| e != layer.ids.len())
+            {
+                return Err(format!("layer {level}'s end offsets are out of order"));
+            }
+            for (node, links) in layer.nodes().enumerate() {
+                if let Some(&bad) = links.iter().find(|&&l| l as usize >= layer.len()) {
+                    return Err(format!(
+                        "node {node} of layer {level} links to {bad}, outside the layer"
+                    ));
+                }
+                if links.contains(&(node as u32)) {
+                    return Err(format!("node {node} of layer {level} links to itself"));
+                }
+            }
+            below = layer.len();
+        }
+        Ok(())
+    }
+
     /// The candidate list size of its searches (see [`ef_for`]).
     pub(crate) fn ef(&self) -> usize {
         ef_for(self.ef_search, self.len())
@@ -836,6 +885,28 @@ mod tests {
         let mut graph = packed(&postcard::to_allocvec(&map).expect("encode"))?;
         edit(&mut graph);
         packed(&postcard::to_allocvec(&graph.image()).expect("encode"))
+    }
+
+    /// A packed graph passes its checker, and an edited one does not.
+    #[test]
+    fn the_checker_finds_a_neighbour_outside_its_layer() {
+        let built = || {
+            let (scales, q, entries) = codes(300, 8, 3);
+            let map = build_map(&scales, &q, 8, entries, HnswParams::default());
+            packed(&postcard::to_allocvec(&map).expect("encode")).expect("packs")
+        };
+        assert_eq!(built().check(), Ok(()));
+        let mut broken = built();
+        if let Some(first) = broken.zero.ids.first_mut() {
+            *first = 10_000;
+        }
+        assert!(broken
+            .check()
+            .expect_err("range")
+            .contains("outside the layer"));
+        let mut broken = built();
+        broken.scales[3] = f32::NAN;
+        assert!(broken.check().is_err());
     }
 
     #[test]

@@ -361,6 +361,32 @@ impl Fresh {
         self.len
     }
 
+    /// The id in slot `slot`.
+    fn id_at(&self, slot: usize) -> Option<ConceptId> {
+        let chunk = self.chunks.get(slot / FRESH_CHUNK)?;
+        chunk.ids.get(slot % FRESH_CHUNK).copied()
+    }
+
+    /// Checks the chunks: every one full but the last, the count right, the codes of one
+    /// dimension beside their ids and scales.
+    fn check(&self) -> std::result::Result<(), String> {
+        let mut total = 0;
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            let n = chunk.ids.len();
+            if i + 1 < self.chunks.len() && n != FRESH_CHUNK {
+                return Err(format!("fresh chunk {i} is not the last but holds {n}"));
+            }
+            if chunk.scales.len() != n || chunk.codes.len() != n * self.dimension {
+                return Err(format!("fresh chunk {i}'s arrays disagree"));
+            }
+            total += n;
+        }
+        if total != self.len {
+            return Err(format!("{total} fresh codes, {} counted", self.len));
+        }
+        Ok(())
+    }
+
     /// Adds a code; returns its slot.
     fn push(&mut self, id: ConceptId, code: Code) -> u32 {
         self.dimension = code.q.len();
@@ -747,6 +773,87 @@ impl VectorIndex {
     /// Removes a concept's vector, if it has one.
     pub fn remove(&mut self, id: &ConceptId) {
         self.forget(id);
+    }
+
+    /// Concepts with a live vector.
+    pub fn live(&self) -> usize {
+        self.current.len()
+    }
+
+    /// Checks the index against itself and the concepts' embeddings (`lookup`): the version
+    /// table's own rules; every live vector's concept has an embedding whose inverse norm is the
+    /// one kept, and its place (a fresh slot that holds its id, or a segment that exists); each
+    /// segment's count of live entries; the fresh tier's chunks (all full but the last, codes of
+    /// one dimension), each slot held by a vector that says it is there; and every graph's
+    /// structure. The integrity checker's part for the vector index.
+    pub fn check(&self, lookup: Lookup<'_, '_>) -> std::result::Result<(), String> {
+        self.current
+            .check()
+            .map_err(|e| format!("version table: {e}"))?;
+        let mut per_segment: std::collections::BTreeMap<u32, usize> = Default::default();
+        let mut in_fresh = 0usize;
+        for (id, live) in self.current.iter() {
+            let Some(vector) = lookup(id) else {
+                return Err(format!("{id} is indexed but has no embedding"));
+            };
+            if inv_norm(vector).to_bits() != live.inv_norm.to_bits() {
+                return Err(format!("{id}'s inverse norm is not its embedding's"));
+            }
+            match (live.segment(), live.fresh_slot()) {
+                (Some(segment), _) => *per_segment.entry(segment).or_default() += 1,
+                (None, Some(slot)) => {
+                    if self.fresh.id_at(slot) != Some(*id) {
+                        return Err(format!("{id} is in fresh slot {slot}, which holds another"));
+                    }
+                    in_fresh += 1;
+                }
+                (None, None) => return Err(format!("{id} has no place")),
+            }
+        }
+        if in_fresh != self.fresh.len() {
+            return Err(format!(
+                "{} fresh slots, {in_fresh} vectors in them",
+                self.fresh.len()
+            ));
+        }
+        self.fresh.check()?;
+        let growing = self.growing.iter().map(|g| (g.id, g.live));
+        let segments = self.segments.iter().map(|s| (s.id, s.live)).chain(growing);
+        let mut sealed = 0usize;
+        for (id, live) in segments {
+            let counted = per_segment.remove(&id).unwrap_or(0);
+            if counted != live {
+                return Err(format!(
+                    "segment {id} counts {live} live entries, {counted} point to it"
+                ));
+            }
+            sealed += live;
+        }
+        if let Some((segment, n)) = per_segment.into_iter().next() {
+            return Err(format!(
+                "{n} vectors are in segment {segment}, which does not exist"
+            ));
+        }
+        if sealed != self.sealed_live {
+            return Err(format!(
+                "{sealed} live sealed entries, {} counted",
+                self.sealed_live
+            ));
+        }
+        for segment in &self.segments {
+            segment
+                .graph
+                .graph
+                .check()
+                .map_err(|e| format!("segment {}: {e}", segment.id))?;
+        }
+        if let Some(growing) = &self.growing {
+            growing
+                .graph
+                .check()
+                .map_err(|e| format!("the growing graph: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Counts for stats.
@@ -1476,6 +1583,61 @@ mod tests {
             assert!(steps < 1000, "background indexing does not settle");
         }
         steps
+    }
+
+    /// The index's checker passes through indexing, packing and changes, and finds what
+    /// breaks its rules: a wrong count of live entries, a fresh slot holding another id, an
+    /// inverse norm that is not the embedding's, a graph neighbour outside its layer.
+    #[test]
+    fn the_checker_passes_through_changes_and_finds_broken_rules() {
+        let mut rng = crate::sim::Rng::new(41);
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        for i in 0..3000u128 {
+            store.put(&mut index, ConceptId(i), point(&mut rng));
+            if i % 500 == 499 {
+                index_all(&mut index, &store, 400);
+                assert_eq!(index.check(&store.lookup()), Ok(()), "after {i}");
+            }
+        }
+        for i in (0..3000u128).step_by(7) {
+            store.remove(&mut index, ConceptId(i));
+        }
+        for i in (1..3000u128).step_by(11) {
+            store.put(&mut index, ConceptId(i), point(&mut rng));
+        }
+        assert_eq!(index.check(&store.lookup()), Ok(()));
+        index.sealed_live += 1;
+        assert!(index.check(&store.lookup()).is_err());
+        index.sealed_live -= 1;
+        let moved = index
+            .current
+            .iter()
+            .find(|(_, l)| l.fresh_slot().is_some())
+            .map(|(id, _)| *id);
+        if let Some(id) = moved {
+            let vector = store.0.get(&id).cloned().expect("vector");
+            store
+                .0
+                .insert(id, vector.iter().map(|x| x * 2.0 + 1.0).collect());
+            assert!(index
+                .check(&store.lookup())
+                .expect_err("norm")
+                .contains("inverse norm"));
+            store.0.insert(id, vector);
+        }
+        let swap = |index: &mut VectorIndex| {
+            if let Some(chunk) = index.fresh.chunks.first_mut() {
+                Arc::make_mut(chunk).ids.swap(0, 1);
+            }
+        };
+        swap(&mut index);
+        assert!(index
+            .check(&store.lookup())
+            .expect_err("slot")
+            .contains("fresh slot"));
+        swap(&mut index);
+        assert_eq!(index.check(&store.lookup()), Ok(()));
     }
 
     /// A search that started before the index changed (the writer applied writes, the indexer
