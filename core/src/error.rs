@@ -143,6 +143,37 @@ impl Error {
         }
     }
 
+    /// The request field the error is about, as the request named it (`confidence`,
+    /// `ops[2].embedding[3]`, `metadata["year"]`), without the unit a message adds to it
+    /// (`content (bytes)` is the field `content`). Hosts put it on the wire, so that a client
+    /// shows the error beside its input without reading the message.
+    pub fn field(&self) -> Option<String> {
+        let named = match self {
+            Error::InvalidId { field, .. }
+            | Error::Invalid { field, .. }
+            | Error::LimitExceeded { field, .. } => field.as_str(),
+            Error::DimensionMismatch { .. } => "embedding",
+            _ => return None,
+        };
+        let bare = named
+            .split(" (")
+            .next()
+            .unwrap_or(named)
+            .trim_end_matches(" key")
+            .trim();
+        (!bare.is_empty()).then(|| bare.to_string())
+    }
+
+    /// The limit that was passed, for [`Error::LimitExceeded`] (and the memory's dimension for
+    /// [`Error::DimensionMismatch`]).
+    pub fn limit_passed(&self) -> Option<u64> {
+        match self {
+            Error::LimitExceeded { limit, .. } => Some(*limit),
+            Error::DimensionMismatch { expected, .. } => Some(u64::from(*expected)),
+            _ => None,
+        }
+    }
+
     /// The same error, its field named inside `context` (e.g. `ops[3]`).
     pub fn within(self, context: &str) -> Error {
         match self {
@@ -202,3 +233,53 @@ impl Error {
 
 /// Result alias for the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_and_limit_are_those_the_request_named() {
+        let cases = [
+            (Error::invalid("confidence", "x"), Some("confidence"), None),
+            (
+                Error::invalid("ops[2].confidence", "x").within("ops[2]"),
+                Some("ops[2].ops[2].confidence"),
+                None,
+            ),
+            (
+                Error::limit("content (bytes)", 10, 11),
+                Some("content"),
+                Some(10),
+            ),
+            (
+                Error::limit("metadata (entries)", 64, 65),
+                Some("metadata"),
+                Some(64),
+            ),
+            (
+                Error::limit("ops[1].metadata key (bytes)", 256, 300),
+                Some("ops[1].metadata"),
+                Some(256),
+            ),
+            (
+                Error::limit("metadata[\"year\"] (bytes)", 8, 9),
+                Some("metadata[\"year\"]"),
+                Some(8),
+            ),
+            (
+                Error::DimensionMismatch {
+                    expected: 3,
+                    actual: 4,
+                },
+                Some("embedding"),
+                Some(3),
+            ),
+            (Error::Interrupted, None, None),
+        ];
+        for (error, field, limit) in cases {
+            assert_eq!(error.field().as_deref(), field, "{error}");
+            assert_eq!(error.limit_passed(), limit, "{error}");
+        }
+    }
+}

@@ -97,15 +97,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Where in the body a JSON value could not be read (`ops[2].confidence`), from the path
+/// axum's JSON extractor tracks (`serde_path_to_error`); `None` for the body as a whole.
+fn rejected_field(rejection: &JsonRejection) -> Option<String> {
+    use std::error::Error as _;
+    let mut source = rejection.source();
+    while let Some(e) = source {
+        if let Some(tracked) = e.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            let path = tracked.path().to_string();
+            return (path != ".").then_some(path);
+        }
+        source = e.source();
+    }
+    None
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let text = rejection.body_text();
+    let field = rejected_field(&rejection);
     match rejection {
-        JsonRejection::JsonDataError(_) => {
-            // A limit passed while reading (see `exchange::bounded`) is reported by validation
-            // with its count; other data errors name the field serde stopped at.
-            ApiError::invalid("invalid_json", text)
-        }
+        JsonRejection::JsonDataError(_) => ApiError {
+            field,
+            ..ApiError::invalid("invalid_json", text)
+        },
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", text),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

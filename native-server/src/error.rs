@@ -1,4 +1,6 @@
-//! Errors on the wire: `{"error": {"code": "...", "message": "..."}}` with the right status.
+//! Errors on the wire: `{"error": {"code": "...", "message": "...", "field": "...", "limit": N}}`
+//! with the right status; `field` (the request field the error is about, as the request named
+//! it) and `limit` (the limit passed) only where there is one.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,11 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which to retry (503 when busy).
     pub retry_after_s: Option<u32>,
+    /// The request field the error is about, as the request named it (`confidence`,
+    /// `ops[2].embedding`), when there is one.
+    pub field: Option<String>,
+    /// The limit that was passed, for `limit_exceeded`.
+    pub limit: Option<u64>,
 }
 
 impl ApiError {
@@ -25,6 +32,8 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+            field: None,
+            limit: None,
         }
     }
 
@@ -41,6 +50,12 @@ impl ApiError {
     /// 422: the request was read but its values are not acceptable.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// The same error, about request field `field`.
+    pub fn about(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     /// 503 with `Retry-After`.
@@ -70,13 +85,24 @@ impl From<sutra_core::Error> for ApiError {
             }
             E::Integrity { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError::new(status, e.code(), e.to_string())
+        ApiError {
+            field: e.field(),
+            limit: e.limit_passed(),
+            ..ApiError::new(status, e.code(), e.to_string())
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        if let Some(limit) = self.limit {
+            error["limit"] = json!(limit);
+        }
+        let body = json!({ "error": error });
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_s {
             response

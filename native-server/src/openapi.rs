@@ -128,7 +128,7 @@ pub fn document() -> Value {
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "description": "Stable machine-readable code."}, "message": {"type": "string", "description": "What was wrong, naming the field, the value and the limit."}, "field": {"type": "string", "description": "The request field the error is about, as the request named it (confidence, ops[2].embedding), when there is one."}, "limit": {"type": "integer", "description": "The limit that was passed, for limit_exceeded (the memory's dimension for dimension_mismatch)."}}}}}
             }
         },
         "security": [{"bearer": []}, {}],

@@ -50,7 +50,7 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 pub fn check_name(name: &str) -> Result<(), ApiError> {
     match sutra_core::exchange::memory_name_problem(name) {
         None => Ok(()),
-        Some(problem) => Err(ApiError::invalid("invalid_name", problem)),
+        Some(problem) => Err(ApiError::invalid("invalid_name", problem).about("name")),
     }
 }
 
@@ -457,13 +457,17 @@ impl Registry {
         check_name(name)?;
         if let Some(d) = dimension {
             if d == 0 || d > sutra_core::limits::DIMENSION_MAX {
-                return Err(ApiError::invalid(
-                    "limit_exceeded",
-                    format!(
-                        "dimension {d} is outside 1..={}",
-                        sutra_core::limits::DIMENSION_MAX
-                    ),
-                ));
+                return Err(ApiError {
+                    limit: Some(u64::from(sutra_core::limits::DIMENSION_MAX)),
+                    ..ApiError::invalid(
+                        "limit_exceeded",
+                        format!(
+                            "dimension {d} is outside 1..={}",
+                            sutra_core::limits::DIMENSION_MAX
+                        ),
+                    )
+                    .about("dimension")
+                });
             }
         }
         let dir = self.root.join(name);
@@ -487,13 +491,16 @@ impl Registry {
                 None => {}
             }
             if slots.len() >= self.memories_max {
-                return Err(ApiError::invalid(
-                    "limit_exceeded",
-                    format!(
-                        "a data directory holds at most {} memories",
-                        self.memories_max
-                    ),
-                ));
+                return Err(ApiError {
+                    limit: Some(self.memories_max as u64),
+                    ..ApiError::invalid(
+                        "limit_exceeded",
+                        format!(
+                            "a data directory holds at most {} memories",
+                            self.memories_max
+                        ),
+                    )
+                });
             }
             if dir.exists() {
                 return Err(ApiError::new(

@@ -614,3 +614,60 @@ async fn imports_running_at_once_are_bounded() {
     .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
 }
+
+/// An error about a field names it, and one about a limit gives the limit, beside the message:
+/// a client shows the error next to its input without reading the message.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_carry_their_field_and_limit() {
+    let app = app();
+    memory(&app, "m", Some(3)).await;
+    let cases = [
+        (
+            json!({"content": "c", "confidence": 1.5}),
+            Some("confidence"),
+            None,
+        ),
+        (
+            json!({"content": "x".repeat(300_000)}),
+            Some("content"),
+            Some(262_144),
+        ),
+        (
+            json!({"content": "v", "embedding": [1.0, 2.0]}),
+            Some("embedding"),
+            Some(3),
+        ),
+        (json!({"content": 42}), Some("content"), None),
+        (json!({"id": "nope", "content": "c"}), Some("id"), None),
+    ];
+    for (body, field, limit) in cases {
+        let answer = put(&app, "/v1/memories/m/concepts", body).await;
+        assert_eq!(
+            answer.json["error"]["field"].as_str(),
+            field,
+            "{}",
+            answer.text
+        );
+        assert_eq!(
+            answer.json["error"]["limit"].as_u64(),
+            limit,
+            "{}",
+            answer.text
+        );
+    }
+    let batch = post(
+        &app,
+        "/v1/memories/m/batch",
+        json!({"ops": [{"op": "put_concept", "content": "ok"}, {"op": "put_concept", "content": "c", "metadata": {"k": 5}}]}),
+    )
+    .await;
+    assert_eq!(
+        batch.json["error"]["field"], "ops[1].metadata.k",
+        "{}",
+        batch.text
+    );
+    let bad_name = post(&app, "/v1/memories", json!({"name": "Bad Name"})).await;
+    assert_eq!(bad_name.json["error"]["field"], "name");
+    let fine = get(&app, "/v1/memories/nothing").await;
+    assert!(fine.json["error"].get("field").is_none(), "{}", fine.text);
+}

@@ -57,6 +57,7 @@ function toArray(v: Float32Array | number[] | undefined, field: string): number[
     throw new SutraError(
       "invalid_argument",
       `invalid ${field}[${bad}]: ${String(values[bad])} is not a finite number (NaN and infinity are not allowed)`,
+      `${field}[${bad}]`,
     );
   }
   return values;
@@ -130,7 +131,7 @@ class Channel {
     if (!waiter) return;
     this.waiting.delete(reply.id);
     if (reply.ok) waiter.resolve(reply.value);
-    else waiter.reject(new SutraError(reply.error.code, reply.error.message));
+    else waiter.reject(new SutraError(reply.error.code, reply.error.message, reply.error.field, reply.error.limit));
   }
 
   private fail(error: SutraError): void {

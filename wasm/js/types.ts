@@ -200,16 +200,23 @@ export interface OpenOptions {
 }
 
 /**
- * Every failure is a SutraError with a stable `code`: the server's codes (invalid_argument,
+ * Every failure is a SutraError with a stable `code` (and, where there is one, the `field` it is
+ * about and the `limit` it passed): the server's codes (invalid_argument,
  * invalid_id, limit_exceeded, dimension_mismatch, concept_not_found, association_not_found,
  * conflict, poisoned, storage_error, corrupt_log, corrupt_snapshot, unsupported_version,
  * invalid_json, invalid_name) plus memory_locked (open in another tab) and worker_failed.
  */
 export class SutraError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** The request field the error is about, as the request named it (`confidence`, `ops[2].embedding`), if there is one. */
+  readonly field: string | undefined;
+  /** The limit that was passed, for `limit_exceeded` (the memory's dimension for `dimension_mismatch`). */
+  readonly limit: number | undefined;
+  constructor(code: string, message: string, field?: string, limit?: number) {
     super(message);
     this.name = "SutraError";
     this.code = code;
+    this.field = field;
+    this.limit = limit;
   }
 }

@@ -5,7 +5,7 @@
  * every queued write, flushes once, then answers each.
  */
 import init, { Engine, dropMemory, listMemories, storageEstimate } from "../pkg/sutra_wasm.js";
-import type { Call, Reply, WorkerMessage } from "./protocol.js";
+import type { Call, ErrorReply, Reply, WorkerMessage } from "./protocol.js";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<Call>) => void) | null;
@@ -53,9 +53,13 @@ function reply(message: Reply): void {
   scope.postMessage(message);
 }
 
-function failure(e: unknown): { code: string; message: string } {
+function failure(e: unknown): ErrorReply {
   if (e && typeof e === "object" && "code" in e && "message" in e) {
-    return { code: String((e as { code: unknown }).code), message: String((e as { message: unknown }).message) };
+    const error = e as { code: unknown; message: unknown; field?: unknown; limit?: unknown };
+    const reply: ErrorReply = { code: String(error.code), message: String(error.message) };
+    if (typeof error.field === "string") reply.field = error.field;
+    if (typeof error.limit === "number") reply.limit = error.limit;
+    return reply;
   }
   if (e instanceof Error) {
     return { code: "worker_failed", message: `${e.name}: ${e.message}` };

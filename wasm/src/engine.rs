@@ -14,19 +14,51 @@ use wasm_bindgen::prelude::*;
 
 /// A JavaScript `Error` with a `code` property (the core's error codes).
 pub fn js_error(code: &str, message: &str) -> JsValue {
+    js_error_about(code, message, None, None)
+}
+
+/// [`js_error`] with the request field the error is about and the limit it passed, as the
+/// server puts them on the wire (`field`, `limit` properties, when there are).
+pub fn js_error_about(
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+    limit: Option<u64>,
+) -> JsValue {
     let error = js_sys::Error::new(message);
     error.set_name("SutraError");
     // Setting a property on a fresh Error object cannot fail.
     let _ = js_sys::Reflect::set(&error, &"code".into(), &code.into());
+    if let Some(field) = field {
+        let _ = js_sys::Reflect::set(&error, &"field".into(), &field.into());
+    }
+    if let Some(limit) = limit {
+        let _ = js_sys::Reflect::set(&error, &"limit".into(), &(limit as f64).into());
+    }
     error.into()
 }
 
 fn to_js(e: Error) -> JsValue {
-    js_error(e.code(), &e.to_string())
+    js_error_about(
+        e.code(),
+        &e.to_string(),
+        e.field().as_deref(),
+        e.limit_passed(),
+    )
 }
 
+/// Reads a request, naming the field of a value that cannot be read, as the server does.
 fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, JsValue> {
-    serde_json::from_str(text).map_err(|e| js_error("invalid_json", &format!("{what}: {e}")))
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        // The request wraps the API's body (`{"op": …, "body": {…}}`): fields are named as
+        // the server names them, inside the body.
+        let path = e.path().to_string();
+        let path = path.strip_prefix("body.").unwrap_or(&path).to_string();
+        let field = (path != "." && path != "body").then_some(path);
+        let message = format!("{what}: {}", e.inner());
+        js_error_about("invalid_json", &message, field.as_deref(), None)
+    })
 }
 
 /// A write request (the body shapes of the HTTP API).
@@ -282,7 +314,7 @@ impl Engine {
 fn check_name(name: &str) -> Result<(), JsValue> {
     match exchange::memory_name_problem(name) {
         None => Ok(()),
-        Some(problem) => Err(js_error("invalid_name", &problem)),
+        Some(problem) => Err(js_error_about("invalid_name", &problem, Some("name"), None)),
     }
 }
 

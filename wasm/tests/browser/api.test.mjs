@@ -103,7 +103,7 @@ test("bad input gets typed errors and the memory keeps working", async () => {
   const context = await browser.newContext();
   const page = await testPage(context, site);
   const codes = await page.evaluate(async () => {
-    const code = (p) => p.then(() => "no error", (e) => `${e instanceof sutra.SutraError}:${e.code}`);
+    const code = (p) => p.then(() => "no error", (e) => `${e instanceof sutra.SutraError}:${e.code}:${e.field ?? ""}:${e.limit ?? ""}`);
     const mem = await sutra.Sutra.open("errors", { dimension: 2 });
     const { id } = await mem.putConcept({ content: "x", embedding: [1, 0] });
     const out = {
@@ -124,18 +124,19 @@ test("bad input gets typed errors and the memory keeps working", async () => {
     await mem.close();
     return out;
   });
+  // code, then the field the error is about and the limit it passed (as on the server's wire).
   assert.deepEqual(codes, {
-    confidence: "true:invalid_argument",
-    dimension: "true:dimension_mismatch",
-    nan: "true:invalid_argument",
-    badId: "true:invalid_id",
-    missing: "true:concept_not_found",
-    searchDim: "true:dimension_mismatch",
-    bigK: "true:limit_exceeded",
-    deep: "true:limit_exceeded",
-    kind: "true:invalid_argument",
-    batch: "true:concept_not_found",
-    name: "true:invalid_name",
+    confidence: "true:invalid_argument:confidence:",
+    dimension: "true:dimension_mismatch:embedding:2",
+    nan: "true:invalid_argument:embedding[0]:",
+    badId: "true:invalid_id:id:",
+    missing: "true:concept_not_found::",
+    searchDim: "true:dimension_mismatch:embedding:2",
+    bigK: "true:limit_exceeded:k:1000",
+    deep: "true:limit_exceeded:max_depth:16",
+    kind: "true:invalid_argument:kind:",
+    batch: "true:concept_not_found::",
+    name: "true:invalid_name:name:",
     afterwards: 1,
     stillWrites: true,
   });

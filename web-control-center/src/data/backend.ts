@@ -87,45 +87,47 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-/** An error from a backend, with the engine's code and, when the message names one, the field. */
+/** An error from a backend: the engine's code and message, and — as the engine puts them on the
+ * wire — the request field it is about and the limit it passed. */
 export class BackendError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** The request field the engine named (`confidence`, `ops[1].embedding[2]`), if any. */
+  readonly path: string | null;
+  /** The limit that was passed, for `limit_exceeded`. */
+  readonly limit: number | null;
+  constructor(code: string, message: string, path: string | null = null, limit: number | null = null) {
     super(message);
     this.name = "BackendError";
     this.code = code;
+    this.path = path;
+    this.limit = limit;
   }
 
-  /** The input field the error is about (content, embedding, strength, …), if it names one. */
+  /** The form's input the error is about (content, embedding, strength, …), if it names one. */
   get field(): string | null {
-    return fieldOf(this.code, this.message);
+    return formField(this.path);
   }
 }
 
-const FIELDS = ["id", "content", "embedding", "strength", "confidence", "metadata", "weight", "kind", "source", "target", "dimension", "name", "k", "vector", "max_depth", "visited_max"];
-
-/** The form field an engine error message is about. */
-export function fieldOf(code: string, message: string): string | null {
-  if (code === "dimension_mismatch") return "embedding";
-  if (code === "invalid_name") return "name";
-  const patterns = [
-    /^invalid (?:ops\[\d+\]\.)?([a-z_]+)/,
-    /^(?:ops\[\d+\]\.)?([a-z_]+)(?:\[| \(|\.| is too large)/,
-    /unknown field `([a-z_]+)`/,
-    /^[^:]*?([a-z_]+): invalid type/,
-  ];
-  for (const pattern of patterns) {
-    const match = pattern.exec(message);
-    if (match?.[1] && FIELDS.includes(match[1])) return match[1];
-  }
-  return null;
+/** The form input a request field belongs to: its first name, without a batch operation's
+ * place or an index (`ops[1].embedding[2]` is the embedding input). */
+export function formField(path: string | null): string | null {
+  if (!path) return null;
+  const bare = path.replace(/^ops\[\d+\]\./, "");
+  return /^[a-z_]+/.exec(bare)?.[0] ?? null;
 }
 
 /** Turns anything thrown into a BackendError. */
 export function asBackendError(e: unknown): BackendError {
   if (e instanceof BackendError) return e;
   if (e && typeof e === "object" && "code" in e && "message" in e) {
-    return new BackendError(String((e as { code: unknown }).code), String((e as { message: unknown }).message));
+    const error = e as { code: unknown; message: unknown; field?: unknown; limit?: unknown };
+    return new BackendError(
+      String(error.code),
+      String(error.message),
+      typeof error.field === "string" ? error.field : null,
+      typeof error.limit === "number" ? error.limit : null,
+    );
   }
   if (e instanceof Error) return new BackendError("unavailable", e.message);
   return new BackendError("unavailable", String(e));

@@ -64,8 +64,13 @@ export class HttpBackend implements Backend {
     const text = await response.text();
     if (!response.ok) {
       try {
-        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
-        throw new BackendError(parsed.error?.code ?? `http_${response.status}`, parsed.error?.message ?? text);
+        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; field?: string; limit?: number } };
+        throw new BackendError(
+          parsed.error?.code ?? `http_${response.status}`,
+          parsed.error?.message ?? text,
+          parsed.error?.field ?? null,
+          parsed.error?.limit ?? null,
+        );
       } catch (e) {
         if (e instanceof BackendError) throw e;
         throw new BackendError(`http_${response.status}`, text || response.statusText);

@@ -63,6 +63,11 @@ describe("HttpBackend", () => {
     expect(bad).toBeInstanceOf(BackendError);
     expect((bad as BackendError).code).toBe("invalid_argument");
     expect((bad as BackendError).field).toBe("confidence");
+    expect((bad as BackendError).path).toBe("confidence");
+    const long = await backend()
+      .putConcept(memory, { content: "x".repeat(300_000) })
+      .catch((e: unknown) => e as BackendError);
+    expect(long).toMatchObject({ code: "limit_exceeded", path: "content", limit: 262_144 });
     const dim = await backend()
       .putConcept(memory, { content: "y", embedding: [1, 2] })
       .catch((e: unknown) => e as BackendError);

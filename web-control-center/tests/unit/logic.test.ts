@@ -1,7 +1,7 @@
 // The view logic that is not trivial: parsing what people type, naming the field an error is
 // about, the reasoning trail, and the graph elements.
 import { describe, expect, it } from "vitest";
-import { fieldOf } from "../../src/data/backend";
+import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
 import { formatBytes, trailText } from "../../src/logic/trail";
 import { f32Text, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
@@ -37,20 +37,24 @@ describe("parsing input", () => {
   });
 });
 
-describe("which field an engine error is about", () => {
+describe("which form input an engine error is about", () => {
   it.each([
-    ["invalid_argument", "invalid ops[0].confidence: 1.5 is outside 0..=1", "confidence"],
-    ["invalid_argument", "invalid ops[0].embedding[2]: NaN is not a finite number", "embedding"],
-    ["limit_exceeded", "ops[0].content (bytes) is too large: 300000 exceeds the limit of 262144", "content"],
-    ["limit_exceeded", "ops[0].metadata (entries) is too large: 65 exceeds the limit of 64", "metadata"],
-    ["dimension_mismatch", "embedding has dimension 2, but this memory's vectors have dimension 3", "embedding"],
-    ["invalid_name", "memory name \"A\" is not valid", "name"],
-    ["limit_exceeded", "k is too large: 1001 exceeds the limit of 1000", "k"],
-    ["limit_exceeded", "max_depth is too large: 17 exceeds the limit of 16", "max_depth"],
-    ["invalid_id", "invalid target \"x\": a concept id is 32 lowercase hexadecimal characters", "target"],
-    ["concept_not_found", "concept 00 not found", null],
-  ])("%s: %s", (code, message, field) => {
-    expect(fieldOf(code, message)).toBe(field);
+    ["confidence", "confidence"],
+    ["ops[0].confidence", "confidence"],
+    ["ops[12].embedding[2]", "embedding"],
+    ["content", "content"],
+    ["ops[1].metadata.k", "metadata"],
+    ['metadata["year"]', "metadata"],
+    ["max_depth", "max_depth"],
+    ["target", "target"],
+    [null, null],
+  ])("%s", (path, field) => {
+    expect(formField(path)).toBe(field);
+  });
+  it("takes the field the engine sent, not the message's words", () => {
+    const error = new BackendError("invalid_argument", "invalid confidence: 1.5 is outside 0..=1", "confidence");
+    expect(error.field).toBe("confidence");
+    expect(new BackendError("invalid_argument", "invalid confidence: 1.5 is outside 0..=1").field).toBeNull();
   });
 });
 
