@@ -64,15 +64,15 @@ pub struct CheckpointReport {
 }
 
 /// What one step of background vector indexing did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct IndexStep {
     /// Vectors in the graph it built.
     pub vectors: usize,
     /// False if another install overtook it or the build failed (nothing changed).
     pub installed: bool,
-    /// Why the build failed, if it did (a bug: the vectors stay in the fresh tier, searched
-    /// exactly, and the same step would fail again).
-    pub error: Option<String>,
+    /// Why the build failed, if it did ([`Error::IndexBuild`], a bug: the vectors stay in the
+    /// fresh tier, searched exactly, and the same step would fail again).
+    pub error: Option<Error>,
 }
 
 /// Counts for monitoring.
@@ -590,7 +590,7 @@ impl<S: Storage> Memory<S> {
     /// Freezes, builds and installs the vector index on this thread (hosts with threads do the
     /// build elsewhere through [`Reader::freeze_vectors`] and [`Reader::install_vectors`]).
     /// An error is a build that failed (see [`SealInput::build`]).
-    pub fn seal_vectors(&mut self) -> std::result::Result<(), String> {
+    pub fn seal_vectors(&mut self) -> Result<()> {
         let sealed = self.reader.freeze_vectors().build()?;
         self.reader.install_vectors(sealed);
         Ok(())
@@ -598,7 +598,7 @@ impl<S: Storage> Memory<S> {
 
     /// One piece of background indexing on this thread (see
     /// [`Reader::index_vectors_step`]); true if there was one, an error if its build failed.
-    pub fn index_vectors_step(&mut self, fresh_min: usize) -> std::result::Result<bool, String> {
+    pub fn index_vectors_step(&mut self, fresh_min: usize) -> Result<bool> {
         match self.reader.index_vectors_step(fresh_min) {
             Some(IndexStep { error: Some(e), .. }) => Err(e),
             step => Ok(step.is_some()),

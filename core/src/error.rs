@@ -80,6 +80,15 @@ pub enum Error {
         /// What disagrees.
         problem: String,
     },
+    /// Building part of the vector index failed: a bug, never bad input. The vectors stay in
+    /// the fresh tier, where searches find them exactly.
+    #[error("building the vector index over {vectors} vectors failed: {reason} (a bug; the vectors stay searchable, exactly, in the fresh tier)")]
+    IndexBuild {
+        /// Vectors the build was over.
+        vectors: usize,
+        /// What failed.
+        reason: String,
+    },
     /// A query was stopped by its host before it finished (see [`crate::Interrupt`]).
     #[error(
         "the query was stopped before it finished (its time limit passed, or its client went away)"
@@ -136,6 +145,7 @@ impl Error {
             Error::Poisoned { .. } => "poisoned",
             Error::Interrupted => "interrupted",
             Error::Integrity { .. } => "integrity",
+            Error::IndexBuild { .. } => "index_build",
             Error::Storage { .. } => "storage_error",
             Error::CorruptLog { .. } => "corrupt_log",
             Error::CorruptSnapshot { .. } => "corrupt_snapshot",

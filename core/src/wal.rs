@@ -299,7 +299,7 @@ impl<S: LogSource> Cursor<'_, S> {
 }
 
 /// Decodes a record payload.
-pub fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
+pub(crate) fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
     match postcard::take_from_bytes::<Vec<Op>>(payload) {
         Ok((ops, [])) => Ok(ops),
         Ok((_, rest)) => Err(format!("{} trailing bytes after the batch", rest.len())),

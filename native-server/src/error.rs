@@ -83,7 +83,7 @@ impl From<sutra_core::Error> for ApiError {
             E::CorruptLog { .. } | E::CorruptSnapshot { .. } | E::UnsupportedVersion { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            E::Integrity { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Integrity { .. } | E::IndexBuild { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {
             field: e.field(),

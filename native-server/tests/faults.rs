@@ -103,16 +103,27 @@ fn drops_and_creates_of_one_name_never_lose_an_acknowledged_write() {
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for round in 0..rounds {
         let barrier = Arc::new(Barrier::new(3));
+        // A third of the rounds give the create a head start (it finds the memory there), a
+        // third the drop, and a third neither: a race with a little jitter.
+        let (drop_after, create_after) = match round % 3 {
+            0 => (Duration::from_millis(3), Duration::ZERO),
+            1 => (Duration::ZERO, Duration::from_millis(3)),
+            _ => (
+                Duration::ZERO,
+                Duration::from_micros((round as u64 * 7919) % 1500),
+            ),
+        };
         let dropper = {
             let (barrier, base, agent) = (barrier.clone(), base.clone(), agent.clone());
             std::thread::spawn(move || {
                 barrier.wait();
+                std::thread::sleep(drop_after);
                 call(&agent, "DELETE", &format!("{base}/v1/memories/m"), None)
             })
         };
         let creator = {
             let (barrier, base, agent) = (barrier.clone(), base.clone(), agent.clone());
-            let jitter = Duration::from_micros((round as u64 * 7919) % 1500);
+            let jitter = create_after;
             std::thread::spawn(move || {
                 barrier.wait();
                 std::thread::sleep(jitter);

@@ -254,7 +254,7 @@ impl Engine {
         if self
             .memory
             .index_vectors_step(RESEAL_FRESH_MIN)
-            .map_err(|e| js_error("internal", &e))?
+            .map_err(to_js)?
         {
             resealed = true;
         }

@@ -5,6 +5,7 @@ use super::distance::{cosine, dot, inv_norm};
 use super::growing::{Growing, CHUNK, CHUNKS_MAX};
 use super::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
 use super::params::{HnswParams, GROW_EF_CONSTRUCTION};
+use crate::error::Error;
 use crate::id::ConceptId;
 use crate::id_table::IdTable;
 use serde::{Deserialize, Serialize};
@@ -175,7 +176,13 @@ impl SealInput {
     ///
     /// An insertion into the growing graph is refused only if the graph has no room (the index
     /// never asks for more than it has) or the codes are not of its dimension.
-    pub fn build(self) -> Result<Built, String> {
+    pub fn build(self) -> Result<Built, Error> {
+        let vectors = self.entries.len();
+        self.build_inner()
+            .map_err(|reason| Error::IndexBuild { vectors, reason })
+    }
+
+    fn build_inner(self) -> Result<Built, String> {
         let SealInput {
             entries,
             scales,
@@ -786,7 +793,7 @@ impl VectorIndex {
     /// segment's count of live entries; the fresh tier's chunks (all full but the last, codes of
     /// one dimension), each slot held by a vector that says it is there; and every graph's
     /// structure. The integrity checker's part for the vector index.
-    pub fn check(&self, lookup: Lookup<'_, '_>) -> std::result::Result<(), String> {
+    pub(crate) fn check(&self, lookup: Lookup<'_, '_>) -> std::result::Result<(), String> {
         self.current
             .check()
             .map_err(|e| format!("version table: {e}"))?;
