@@ -25,6 +25,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
       },
       (e: unknown) => {
         if (run !== current.current) return;
+        // What was loaded before is no longer known to be true (another server, a failed
+        // reload): show the error, not stale data under it.
+        setData(null);
         setError(asBackendError(e));
         setLoading(false);
       },
@@ -69,4 +72,34 @@ export function Field({ label, error, children, hint }: { label: string; error?:
 
 export function link(memory: string, view: string, id?: string): string {
   return `#/m/${encodeURIComponent(memory)}/${view}${id ? `/${id}` : ""}`;
+}
+
+/** A button for an action that cannot be undone: the first click asks, the second acts. */
+export function ConfirmButton({ label, question, confirm, onConfirm }: { label: string; question: string; confirm: string; onConfirm: () => void }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" className="danger" onClick={() => setAsking(true)}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <span className="confirm" role="group" aria-label={question}>
+      {question}{" "}
+      <button
+        type="button"
+        className="danger"
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        {confirm}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
+  );
 }

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { asBackendError, KINDS, type Association, type Backend, type BackendError, type Kind } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
-import { ErrorNote, Field, link, Loading, useLoad } from "../components/common";
+import { ConfirmButton, ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { formatNumber } from "../logic/trail";
 import { vectorText } from "../logic/vector";
 import { ConceptForm } from "./ConceptForm";
@@ -63,9 +63,7 @@ function AssociationRow({ backend, memory, a, other, name, outgoing, onChanged }
             <button type="button" onClick={() => setEditing(true)}>
               Edit
             </button>
-            <button type="button" onClick={remove}>
-              Delete
-            </button>
+            <ConfirmButton label="Delete…" question={`Delete this ${a.kind} association?`} confirm="Delete" onConfirm={() => void remove()} />
             <ErrorNote error={error} />
           </td>
         </>
@@ -184,7 +182,8 @@ export function ConceptDetail({ backend, memory, id }: { backend: Backend; memor
         ))}
       </dl>
       <p>
-        <a href={link(memory, "graph", c.id)}>Explore its neighbourhood</a> · <button type="button" className="danger" onClick={remove}>Delete this concept</button>
+        <a href={link(memory, "graph", c.id)}>Explore its neighbourhood</a> ·{" "}
+        <ConfirmButton label="Delete this concept…" question={`Delete “${c.content}” and its associations?`} confirm="Delete" onConfirm={() => void remove()} />
       </p>
       <ErrorNote error={deleteError} />
       <h3>Associations</h3>

@@ -126,6 +126,19 @@ async function tour(page, mode, memory) {
   await associate(page, memory, "wet streets", "slippery roads", "causal", 0.8);
   await shot(page, `${mode}-concept-detail`);
 
+  // Deleting asks first: the first click deletes nothing, Cancel keeps everything.
+  const associations = page.getByRole("table", { name: "associations" });
+  const rows = await associations.locator("tbody tr").count();
+  await associations.getByRole("button", { name: "Delete…" }).first().click();
+  await page.getByRole("group", { name: /^Delete this causal association\?$/ }).waitFor();
+  await page.getByRole("group", { name: /^Delete this causal association\?$/ }).getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("button", { name: "Delete this concept…" }).click();
+  const ask = page.getByRole("group", { name: "Delete “wet streets” and its associations?" });
+  await ask.waitFor();
+  await ask.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("heading", { name: "wet streets" }).waitFor();
+  assert.equal(await associations.locator("tbody tr").count(), rows, "nothing was deleted");
+
   // Paths: the readable trail.
   await page.goto(`${base}/#/m/${memory}/paths`);
   const paths = page.getByRole("form", { name: "find paths" });
@@ -195,6 +208,17 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   await page.goto(`${base}/#/`);
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
   await shot(page, "server-memories");
+  // A server address that does not answer: its error, and none of the old server's memories
+  // listed under it.
+  await page.getByRole("button", { name: base }).click();
+  await page.getByLabel("server URL").fill("http://127.0.0.1:9");
+  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByRole("alert").filter({ hasText: "unreachable" }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "memories" }).count(), 0, "the old server's memories are not listed");
+  await page.getByRole("button", { name: "http://127.0.0.1:9" }).click();
+  await page.getByLabel("server URL").fill(base);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
   // Narrow window.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/#/m/e2e-server/concepts`);
