@@ -39,6 +39,11 @@ pub struct RecoveryReport {
     pub torn_bytes_dropped: u64,
     /// Sequence number of the last applied record.
     pub last_seq: u64,
+    /// A snapshot that failed its checks and was not needed: the log had never been trimmed
+    /// (its base is 0), so it holds the whole history and the state was rebuilt from it alone.
+    /// Why the snapshot failed. (A snapshot whose checkpoint trimmed the log is never passed
+    /// over: opening then refuses.)
+    pub discarded_snapshot: Option<String>,
 }
 
 /// What [`repair`] did.
@@ -352,8 +357,10 @@ impl<S: Storage> Memory<S> {
     /// ones, or a snapshot that fails its checks.
     pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
-        let (mut db, snapshot_seq, snapshot_bytes) = load_snapshot(&mut storage, options.hnsw)?;
+        let (mut db, snapshot_seq, snapshot_bytes, discarded) =
+            load_snapshot_or_whole_log(&mut storage, options.hnsw)?;
         report.snapshot_seq = snapshot_seq;
+        report.discarded_snapshot = discarded;
         let covered = db.last_seq;
         let len = storage.log_len().map_err(storage_err("log length"))?;
         if len < LOG_HEADER_BYTES {
@@ -652,6 +659,34 @@ fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<(Db, O
     }
 }
 
+/// The recovery rule for a snapshot that fails its checks, one for every storage: refused
+/// (the error), unless the log was never trimmed by a checkpoint — its header's base is 0, so
+/// it holds every record ever written and the snapshot is not needed. That is what a first
+/// checkpoint cut short leaves where a snapshot is replaced without an atomic rename (the
+/// browser's two slots: `docs/FORMAT.md`); on files it is a damaged snapshot whose loss costs
+/// nothing. Returns the state to start from and why the snapshot was passed over.
+fn load_snapshot_or_whole_log<S: Storage>(
+    storage: &mut S,
+    hnsw: HnswParams,
+) -> Result<(Db, Option<u64>, u64, Option<String>)> {
+    match load_snapshot(storage, hnsw) {
+        Ok((db, seq, bytes)) => Ok((db, seq, bytes, None)),
+        Err(e @ Error::CorruptSnapshot { .. }) => {
+            let len = storage.log_len().map_err(storage_err("log length"))?;
+            let mut header = [0u8; LOG_HEADER_BYTES as usize];
+            let whole = len >= LOG_HEADER_BYTES
+                && storage.log_read(0, &mut header).is_ok()
+                && wal::check_header(&header) == Ok(0);
+            if whole {
+                Ok((Db::new(hnsw), None, 0, Some(e.to_string())))
+            } else {
+                Err(e)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Where opening cuts the log, and how many of the bytes cut were a torn write (the rest,
 /// if any, being zeros a storage reserved).
 #[derive(Clone, Copy)]
@@ -771,7 +806,7 @@ pub fn verify_deep<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Veri
 }
 
 fn verify_with<S: Storage>(storage: &mut S, hnsw: HnswParams, deep: bool) -> Result<VerifyReport> {
-    let (mut db, snapshot_seq, _) = load_snapshot(storage, hnsw)?;
+    let (mut db, snapshot_seq, _, _) = load_snapshot_or_whole_log(storage, hnsw)?;
     let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
     if log_bytes < LOG_HEADER_BYTES {
         if deep {

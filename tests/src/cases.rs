@@ -688,3 +688,47 @@ pub fn a_snapshot_older_than_the_log_is_refused<H: Harness>(h: &mut H) {
         ),
     }
 }
+
+/// The one rule for a snapshot that fails its checks, on every storage: refused once a
+/// checkpoint has trimmed the log (the records it covered are gone), but passed over — the
+/// state rebuilt from the log, and the report saying why — while the log was never trimmed and
+/// so holds the whole history (what a first checkpoint cut short leaves in the browser's two
+/// slots).
+pub fn a_damaged_snapshot_is_passed_over_only_while_the_log_is_whole<H: Harness>(h: &mut H) {
+    let batches = vec![concepts(0, 3), vec![link(0, 1, Kind::Causal)]];
+    let expected = expected_state(&batches).db().digest();
+    // A whole log (no checkpoint yet) and a damaged snapshot beside it.
+    let (mut memory, _) = open(h.create());
+    for batch in &batches {
+        write(&mut memory, batch.clone());
+    }
+    let (mut other, _) = open(h.create());
+    write(&mut other, concepts(10, 1));
+    other.checkpoint().expect("a snapshot to damage");
+    let mut other_storage = other.into_storage();
+    let mut damaged = h.snapshot_bytes(&mut other_storage).expect("snapshot");
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x20;
+    let storage = h.set_snapshot_bytes(memory.into_storage(), damaged.clone());
+    let (memory, report) = Memory::open(storage, Options::default()).expect("opens from the log");
+    assert_eq!(
+        memory.db().digest(),
+        expected,
+        "the log's whole history, nothing of the snapshot"
+    );
+    assert_eq!(report.snapshot_seq, None);
+    let why = report
+        .discarded_snapshot
+        .expect("the report says it was passed over");
+    assert!(why.contains("snapshot is corrupt"), "{why}");
+    // Once a checkpoint has trimmed the log, the same damage is refused.
+    let (mut memory, _) = open(h.create());
+    write(&mut memory, concepts(0, 2));
+    memory.checkpoint().expect("checkpoint");
+    write(&mut memory, concepts(2, 1));
+    let storage = h.set_snapshot_bytes(memory.into_storage(), damaged);
+    match Memory::open(storage, Options::default()) {
+        Err(e) => assert_eq!(e.code(), "corrupt_snapshot", "{e}"),
+        Ok(_) => panic!("a damaged snapshot was passed over although the log was trimmed"),
+    }
+}

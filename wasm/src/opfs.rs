@@ -8,8 +8,9 @@
 //! or damaged slot is therefore never loaded, and a crash mid-write leaves the other slot. If the
 //! slot that a checkpoint trimmed the log for were ever lost, the log's header (it records the
 //! sequence number the log continues from) makes opening refuse instead of loading an older state.
-//! A damaged slot with no good one is reported, unless the log was never trimmed and so holds
-//! the whole history (a torn first checkpoint).
+//! A damaged slot with no good one is handed to recovery, which refuses it unless the log was
+//! never trimmed and so holds the whole history (a torn first checkpoint): the core's rule,
+//! the same on every storage.
 //!
 //! `flush()` is the durability point: nothing is acknowledged before it returns. `close()` does
 //! not flush, so dropping handles without a flush behaves like a crash.
@@ -334,17 +335,9 @@ impl Storage for OpfsStorage {
         let Some((slot, bytes)) = invalid.into_iter().next() else {
             return Ok(None);
         };
-        // No slot passes its checks but one holds bytes. If the log was never trimmed by a
-        // checkpoint (its base is 0) it holds the whole history, so the slot can only be a torn
-        // first checkpoint (or damage that costs nothing): start from the log alone. Otherwise
-        // hand the bytes over so that opening reports the corruption.
-        let mut header = [0u8; wal::LOG_HEADER_BYTES as usize];
-        let log_is_whole = self.log_len >= wal::LOG_HEADER_BYTES
-            && self.log_read(0, &mut header).is_ok()
-            && wal::check_header(&header) == Ok(0);
-        if log_is_whole {
-            return Ok(None);
-        }
+        // No slot passes its checks but one holds bytes: hand them over. Recovery (the core's
+        // one rule for every storage) refuses them, unless the log was never trimmed and so
+        // holds the whole history (a first checkpoint cut short).
         self.current_slot = Some(slot);
         Ok(Some(Box::new(bytes)))
     }
