@@ -299,7 +299,7 @@ fn the_core_has_no_import_cycle() {
         "{edges:?}"
     );
     assert!(edges["state"].contains("adjacency"), "{edges:?}");
-    assert!(edges["engine"].contains("wal"), "{edges:?}");
+    assert!(edges["engine::recovery"].contains("wal"), "{edges:?}");
 }
 
 /// The checker finds a cycle where there is one (so that its silence means something).

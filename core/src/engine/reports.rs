@@ -1,0 +1,105 @@
+//! What opening, checkpoints, indexing, checks and repairs report, and the options of opening.
+
+use crate::error::Error;
+use crate::vector::{HnswParams, VectorCounts};
+
+/// Options for [`crate::Memory::open`].
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Options {
+    /// The vector dimension to fix for a new memory (checked against an existing one).
+    pub dimension: Option<u32>,
+    /// Parameters of the sealed vector index.
+    pub hnsw: HnswParams,
+}
+
+/// What recovery found and did when a memory was opened.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RecoveryReport {
+    /// Sequence number covered by the snapshot that was loaded (`None`: no snapshot).
+    pub snapshot_seq: Option<u64>,
+    /// Log records applied on top of the snapshot.
+    pub records_replayed: u64,
+    /// Log records skipped because the snapshot already covers them.
+    pub records_skipped: u64,
+    /// Bytes of a torn final record that were truncated.
+    pub torn_bytes_dropped: u64,
+    /// Sequence number of the last applied record.
+    pub last_seq: u64,
+    /// A snapshot that failed its checks and was not needed: the log had never been trimmed
+    /// (its base is 0), so it holds the whole history and the state was rebuilt from it alone.
+    /// Why the snapshot failed. (A snapshot whose checkpoint trimmed the log is never passed
+    /// over: opening then refuses.)
+    pub discarded_snapshot: Option<String>,
+}
+
+/// What [`crate::repair`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Valid records kept.
+    pub records_kept: u64,
+    /// Log length after the repair.
+    pub truncated_at: u64,
+    /// Bytes removed from the end of the log.
+    pub bytes_dropped: u64,
+}
+
+/// What a checkpoint did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointReport {
+    /// The sequence number the new snapshot covers.
+    pub seq: u64,
+    /// Size of the snapshot in bytes.
+    pub snapshot_bytes: u64,
+    /// Log bytes dropped because the snapshot covers them.
+    pub log_bytes_dropped: u64,
+}
+
+/// What one step of background vector indexing did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexStep {
+    /// Vectors in the graph it built.
+    pub vectors: usize,
+    /// False if another install overtook it or the build failed (nothing changed).
+    pub installed: bool,
+    /// Why the build failed, if it did ([`Error::IndexBuild`], a bug: the vectors stay in the
+    /// fresh tier, searched exactly, and the same step would fail again).
+    pub error: Option<Error>,
+}
+
+/// Counts for monitoring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Number of concepts.
+    pub concepts: u64,
+    /// Number of associations.
+    pub associations: u64,
+    /// The vector dimension, once fixed.
+    pub dimension: Option<u32>,
+    /// Vectors served by the sealed index, by the fresh tier, and stale sealed entries.
+    pub vectors: VectorCounts,
+    /// Sequence number of the last acknowledged record.
+    pub last_seq: u64,
+    /// Size of the log in bytes.
+    pub log_bytes: u64,
+    /// Sequence number covered by the last checkpoint.
+    pub checkpoint_seq: Option<u64>,
+    /// Why the memory refuses writes, if it does.
+    pub poisoned: Option<String>,
+}
+
+/// What [`crate::verify`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyReport {
+    /// Sequence number covered by the snapshot (`None`: no snapshot).
+    pub snapshot_seq: Option<u64>,
+    /// Log records newer than the snapshot that apply cleanly.
+    pub records: u64,
+    /// Log records the snapshot already covers.
+    pub records_skipped: u64,
+    /// Log length (without the zeros a storage reserved after it).
+    pub log_bytes: u64,
+    /// Bytes of a torn tail (opening would truncate them).
+    pub torn_bytes: u64,
+    /// Concepts, associations and vectors after replay.
+    pub counts: crate::query::StateCounts,
+}
