@@ -931,7 +931,7 @@ fn recall_after(
     samples: &[Sample],
     acked: &(dyn Fn(ConceptId) -> Option<Instant> + Sync),
 ) -> (usize, usize) {
-    use sutra_core::vector::{dot, inv_norm};
+    use sutra_core::{dot, inv_norm};
     const K: usize = 10;
     let units: Vec<Vec<f32>> = samples
         .iter()

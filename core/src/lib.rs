@@ -7,44 +7,55 @@
 //!
 //! No files, no clock, no threads of its own, no randomness it was not given: timestamps come
 //! from the caller inside each operation and are logged, so replay reproduces them exactly.
+//!
+//! The modules, bottom-up (each uses only those above it in this list; `tests/architecture.rs`
+//! fails on a cycle):
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `error`, [`limits`], `distance` | the error type; every limit, with the relations between them asserted; the f32 and one-byte dot-product kernels |
+//! | `model` | concept ids, kinds, concepts, associations, operations and their validation |
+//! | `format` | the bytes on disk: [`wal`] (log records) and [`snapshot`] (sections) |
+//! | `storage` | the [`Storage`] trait and the simulated disk ([`sim`]) |
+//! | `graph` | the adjacency (both ways) and the searches over it: paths, neighbourhood |
+//! | `vector` | distance kernels, one-byte codes, HNSW graphs (growing and packed), the index |
+//! | `state` | the in-memory state ([`Db`]): applying operations, queries, snapshot images |
+//! | `engine` | a [`Memory`]: recovery, the write path, readers, checkpoints, offline check/repair |
+//! | [`exchange`] | the wire and JSON-lines shapes (feature `json`) |
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod adjacency;
-mod concepts;
-pub mod engine;
-pub mod error;
+mod distance;
+mod engine;
+mod error;
 #[cfg(feature = "json")]
 pub mod exchange;
-pub mod graph;
-pub mod id;
-mod id_table;
+mod format;
+mod graph;
 pub mod limits;
-pub mod model;
-pub mod query;
-#[cfg(feature = "sim")]
-pub mod sim;
-pub mod snapshot;
-pub mod state;
-pub mod storage;
-pub mod vector;
-pub mod wal;
+mod model;
+mod state;
+mod storage;
+mod vector;
 
+pub use distance::{dot, inv_norm};
 pub use engine::{
     repair, verify, verify_deep, CheckpointReport, IndexStep, Memory, Options, Reader,
     RecoveryReport, RepairReport, Stats, VerifyReport, PATH_QUERY_ATTEMPTS,
 };
 pub use error::{Error, Result};
+pub use format::{snapshot, wal};
 pub use graph::{
     Algorithm, Direction, Interrupt, Listing, Neighbourhood, Path, PathOptions, PathQuery,
     PathsResult, Step,
 };
-pub use id::ConceptId;
 pub use model::{
-    Association, AssociationKey, Concept, ConceptInput, ConceptMetadata, Kind, KindSet, Metadata,
-    Op,
+    Association, AssociationKey, Concept, ConceptId, ConceptInput, ConceptMetadata, Kind, KindSet,
+    Metadata, Op, CONCEPT_ID_CHARS,
 };
-pub use query::{Hit, Page, StateCounts};
+pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;
+#[cfg(feature = "sim")]
+pub use storage::sim;
 pub use storage::{SnapshotBytes, Storage, StorageError};
 pub use vector::{Built, HnswParams, SealInput, Sealed, VectorCounts};

@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sutra_core::{snapshot, HnswParams};
+use sutra_core::{snapshot, Db, HnswParams};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = snapshot::decode(data, HnswParams::default());
+    let _ = Db::decode_snapshot(data, HnswParams::default());
     let _ = snapshot::covered_seq(data);
     if data.len() >= 5 {
         let (cuts, rest) = data.split_at(5);
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         }
         sections[4].extend_from_slice(rest);
         let file = snapshot::assemble(7, &sections);
-        if let Ok(db) = snapshot::decode(&file, HnswParams::default()) {
+        if let Ok(db) = Db::decode_snapshot(&file, HnswParams::default()) {
             // Whatever loads must be usable without panicking.
             let counts = db.counts();
             if let Some(dim) = counts.dimension {

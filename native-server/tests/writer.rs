@@ -171,9 +171,9 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
                 for h in &hits {
                     let concept = db.concept(h.id).expect("a hit that exists");
                     let v = concept.embedding.as_deref().expect("with its vector");
-                    let exact = sutra_core::vector::dot(v, &query)
-                        * sutra_core::vector::inv_norm(v)
-                        * sutra_core::vector::inv_norm(&query);
+                    let exact = sutra_core::dot(v, &query)
+                        * sutra_core::inv_norm(v)
+                        * sutra_core::inv_norm(&query);
                     assert!((h.score - exact).abs() < 1e-5, "{h:?} is {exact}");
                 }
                 searches += 1;

@@ -6,11 +6,10 @@ use super::recovery::{load_snapshot_or_whole_log, replay, reset_log, Replayed};
 use super::reports::{CheckpointReport, IndexStep, Options, RecoveryReport, Stats};
 use super::shared::{storage_err, Shared, Status};
 use crate::error::{Error, Result};
+use crate::format::wal::{self, LOG_HEADER_BYTES};
 use crate::model::{Op, Rules};
-use crate::snapshot;
 use crate::state::{Db, Overlay};
 use crate::storage::Storage;
-use crate::wal::{self, LOG_HEADER_BYTES};
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
@@ -231,7 +230,7 @@ impl<S: Storage> Memory<S> {
         // writer changes the data, so the state cannot move in between.
         let (bytes, seq) = {
             let db = self.shared.read();
-            (snapshot::encode(&db)?, db.last_seq)
+            (db.encode_snapshot()?, db.last_seq)
         };
         // A failed replacement leaves the old snapshot and the whole log: nothing is lost, so
         // the memory stays writable.

@@ -5,10 +5,10 @@ use super::recovery::{load_snapshot_or_whole_log, replay, reset_log, LogReader};
 use super::reports::{RepairReport, VerifyReport};
 use super::shared::storage_err;
 use crate::error::Result;
-use crate::snapshot;
+use crate::format::snapshot;
+use crate::format::wal::{self, Tail, LOG_HEADER_BYTES};
 use crate::storage::Storage;
 use crate::vector::HnswParams;
-use crate::wal::{self, Tail, LOG_HEADER_BYTES};
 
 /// Checks every checksum of a memory's snapshot and log and replays the log onto the snapshot
 /// in memory, changing nothing. A torn tail is reported (opening truncates it); corruption is

@@ -4,9 +4,9 @@
 use super::reports::{IndexStep, Stats};
 use super::shared::Shared;
 use crate::error::{Error, Result};
-use crate::graph::{self, Interrupt, PathQuery, PathsResult, View};
-use crate::id::ConceptId;
-use crate::query::Hit;
+use crate::graph::{self, Graph, Interrupt, PathQuery, PathsResult, View};
+use crate::model::ConceptId;
+use crate::state::query::Hit;
 use crate::state::Db;
 use crate::vector::{Built, SealInput};
 use std::sync::atomic::Ordering as AtomicOrdering;
@@ -38,6 +38,13 @@ impl<'a> Leased<'a> {
         }
     }
 
+    /// The state, as of now.
+    fn db(&self) -> &Db {
+        self.guard
+            .as_deref()
+            .expect("a lease holds the lock except inside pace")
+    }
+
     /// Whether writes were applied since the query started.
     fn moved(&self) -> bool {
         self.db().last_seq != self.started_seq
@@ -45,10 +52,8 @@ impl<'a> Leased<'a> {
 }
 
 impl View for Leased<'_> {
-    fn db(&self) -> &Db {
-        self.guard
-            .as_deref()
-            .expect("a lease holds the lock except inside pace")
+    fn graph(&self) -> &dyn Graph {
+        self.db()
     }
 
     fn pace(&mut self) -> Result<()> {

@@ -3,12 +3,11 @@
 
 use super::shared::storage_err;
 use crate::error::{Error, Result};
+use crate::format::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
 use crate::model::Rules;
-use crate::snapshot;
 use crate::state::{Db, Overlay};
 use crate::storage::Storage;
 use crate::vector::HnswParams;
-use crate::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
 
 /// Adapts a storage's log to the scanner.
 pub(super) struct LogReader<'a, S: Storage> {
@@ -52,7 +51,7 @@ pub(super) fn load_snapshot<S: Storage>(
     {
         Some(bytes) => {
             let bytes: &[u8] = (*bytes).as_ref();
-            let db = snapshot::decode(bytes, hnsw)?;
+            let db = Db::decode_snapshot(bytes, hnsw)?;
             let seq = db.last_seq;
             Ok((db, Some(seq), bytes.len() as u64))
         }

@@ -101,5 +101,5 @@ pub struct VerifyReport {
     /// Bytes of a torn tail (opening would truncate them).
     pub torn_bytes: u64,
     /// Concepts, associations and vectors after replay.
-    pub counts: crate::query::StateCounts,
+    pub counts: crate::state::query::StateCounts,
 }

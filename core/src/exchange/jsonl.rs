@@ -580,7 +580,7 @@ fn associations_chunk(
                 let within = last.map(|cut| (source, cut));
                 return (text, Phase::Associations { after, within });
             }
-            text.push_str(&association_line(&crate::adjacency::assoc(
+            text.push_str(&association_line(&crate::graph::adjacency::assoc(
                 source, target, kind, data,
             )));
             lines += 1;

@@ -1,8 +1,8 @@
 //! What the graphs and the fresh tier hold of a vector: its unit vector quantized to one byte
 //! per component, and the entry (concept and vector version) it stands for.
 
-use super::distance::dot_i8;
-use crate::id::ConceptId;
+use crate::distance::dot_i8;
+use crate::model::ConceptId;
 use serde::{Deserialize, Serialize};
 
 /// A unit vector quantized to one signed byte per component (`component ≈ scale · q[i]`): what

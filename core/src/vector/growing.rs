@@ -38,7 +38,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use super::code::{similarity, Entry};
 use super::hnsw::{with_scratch, Graph, Links, Near, Scratch};
 use super::params::ef_for;
-use crate::id::ConceptId;
+use crate::model::ConceptId;
 
 /// Bits of a node id that are its offset in its chunk.
 const CHUNK_BITS: u32 = 10;
@@ -744,8 +744,8 @@ impl Growing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distance::inv_norm;
     use crate::vector::code::quantize;
-    use crate::vector::distance::inv_norm;
     use crate::vector::params::GROW_EF_CONSTRUCTION;
 
     /// Clustered unit-ish vectors from a fixed generator.

@@ -26,7 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::code::{similarity, Entry};
 use super::params::ef_for;
-use crate::id::ConceptId;
+use crate::model::ConceptId;
 
 /// An empty neighbour slot in instant-distance's layout.
 const NONE: u32 = u32::MAX;
@@ -790,10 +790,10 @@ mod tests {
     }
 
     use super::*;
-    use crate::id::ConceptId;
-    use crate::sim::Rng;
+    use crate::distance::inv_norm;
+    use crate::model::ConceptId;
+    use crate::storage::sim::Rng;
     use crate::vector::code::{quantize, CodeRef};
-    use crate::vector::distance::inv_norm;
     use crate::vector::index::build_map;
     use crate::vector::params::HnswParams;
 

@@ -1,13 +1,13 @@
 use std::sync::Arc;
 
 use super::code::{quantize, similarity, Code, CodeRef, Entry};
-use super::distance::{cosine, dot, inv_norm};
 use super::growing::{Growing, CHUNK, CHUNKS_MAX};
 use super::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
 use super::params::{HnswParams, GROW_EF_CONSTRUCTION};
+use crate::distance::{cosine, dot, inv_norm};
 use crate::error::Error;
-use crate::id::ConceptId;
-use crate::id_table::IdTable;
+use crate::model::ConceptId;
+use crate::vector::id_table::IdTable;
 use serde::{Deserialize, Serialize};
 
 /// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
@@ -890,7 +890,9 @@ impl VectorIndex {
     /// quantized codes; the [`rescored`](Self::rescored) best of them by that approximate
     /// similarity are scored exactly from the concepts' embeddings, and every score returned
     /// is exact. The same as [`plan`](Self::plan), [`SearchPlan::run`] and
-    /// [`finish`](Self::finish) in a row, for a caller that holds the state throughout.
+    /// [`finish`](Self::finish) in a row, for a caller that holds the state throughout (the
+    /// index's own tests; the state plans, runs and finishes apart so the host picks the thread).
+    #[cfg(test)]
     pub fn search<'v>(
         &self,
         query: &[f32],
@@ -1460,7 +1462,7 @@ mod tests {
 
     #[test]
     fn best_keeps_the_k_best_with_ties_to_the_lower_id() {
-        let mut rng = crate::sim::Rng::new(8);
+        let mut rng = crate::storage::sim::Rng::new(8);
         for k in [0, 1, 3, 10, 50] {
             // Similarities from a small set, so ties are common.
             let offered: Vec<(ConceptId, f32)> = (0..40)
@@ -1577,7 +1579,7 @@ mod tests {
         );
     }
 
-    fn point(rng: &mut crate::sim::Rng) -> Vec<f32> {
+    fn point(rng: &mut crate::storage::sim::Rng) -> Vec<f32> {
         (0..8).map(|_| rng.unit_f32() - 0.5).collect()
     }
 
@@ -1597,7 +1599,7 @@ mod tests {
     /// inverse norm that is not the embedding's, a graph neighbour outside its layer.
     #[test]
     fn the_checker_passes_through_changes_and_finds_broken_rules() {
-        let mut rng = crate::sim::Rng::new(41);
+        let mut rng = crate::storage::sim::Rng::new(41);
         let mut index = VectorIndex::new(HnswParams::default());
         let mut store = Store::default();
         for i in 0..3000u128 {
@@ -1654,7 +1656,7 @@ mod tests {
     /// concept has now.
     #[test]
     fn a_search_started_before_changes_finishes_with_the_index_as_it_is_now() {
-        let mut rng = crate::sim::Rng::new(21);
+        let mut rng = crate::storage::sim::Rng::new(21);
         let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 1);
         let mut store = Store::default();
         let mut next = 0u128;
@@ -1763,7 +1765,7 @@ mod tests {
 
     #[test]
     fn new_vectors_grow_one_graph_that_is_packed_once_mostly_stale() {
-        let mut rng = crate::sim::Rng::new(7);
+        let mut rng = crate::storage::sim::Rng::new(7);
         let mut index = VectorIndex::new(HnswParams::default());
         let mut store = Store::default();
         let mut next = 0u128;
@@ -1833,7 +1835,7 @@ mod tests {
     /// graph held, and the vectors still in the fresh tier at the snapshot stay there.
     #[test]
     fn the_growing_graph_is_stored_packed_and_restored_as_a_segment() {
-        let mut rng = crate::sim::Rng::new(17);
+        let mut rng = crate::storage::sim::Rng::new(17);
         let mut index = VectorIndex::new(HnswParams::default());
         let mut store = Store::default();
         for i in 1..=1_500u128 {
@@ -1888,7 +1890,7 @@ mod tests {
 
     #[test]
     fn full_growing_graphs_become_segments_that_merge_by_size() {
-        let mut rng = crate::sim::Rng::new(7);
+        let mut rng = crate::storage::sim::Rng::new(7);
         // One chunk: each round's hundred fill a growing graph, which is then packed.
         let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 1);
         let mut store = Store::default();
@@ -1931,7 +1933,7 @@ mod tests {
     /// merges still happen once there are enough segments, so their number stays bounded.
     #[test]
     fn a_seal_always_due_does_not_starve_merges() {
-        let mut rng = crate::sim::Rng::new(5);
+        let mut rng = crate::storage::sim::Rng::new(5);
         let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 1);
         let mut store = Store::default();
         let mut next = 0u128;
@@ -1963,7 +1965,7 @@ mod tests {
     /// their number stays bounded.
     #[test]
     fn segments_of_very_different_sizes_still_merge() {
-        let mut rng = crate::sim::Rng::new(9);
+        let mut rng = crate::storage::sim::Rng::new(9);
         let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 2);
         let mut store = Store::default();
         let mut next = 0u128;
@@ -1986,7 +1988,7 @@ mod tests {
 
     #[test]
     fn search_across_segments_matches_exact_search_through_changes() {
-        let mut rng = crate::sim::Rng::new(11);
+        let mut rng = crate::storage::sim::Rng::new(11);
         let mut index = VectorIndex::with_growing_chunks(HnswParams::default(), 2);
         let mut store = Store::default();
         for step in 0..1_500u128 {
@@ -2039,7 +2041,7 @@ mod tests {
 
     #[test]
     fn a_large_fresh_tier_scanned_by_codes_still_answers_exactly() {
-        let mut rng = crate::sim::Rng::new(13);
+        let mut rng = crate::storage::sim::Rng::new(13);
         let mut index = VectorIndex::new(HnswParams::default());
         let mut store = Store::default();
         for i in 0..3_000u128 {

@@ -21,18 +21,13 @@
 //! embeddings, so every score returned is an exact cosine.
 
 mod code;
-mod distance;
 mod growing;
 mod hnsw;
+mod id_table;
 mod index;
 mod params;
 
-pub use code::{Code, Entry};
-pub use distance::{dot, inv_norm};
-pub use index::{
-    Built, Candidates, Lookup, SealInput, Sealed, SearchPlan, VectorCounts, VectorIndex,
-    GROW_STEP_MAX, MERGE_FANOUT, SEGMENTS_SOFT_MAX,
-};
-pub use params::{HnswParams, GROW_EF_CONSTRUCTION};
+pub use index::{Built, Candidates, SealInput, Sealed, SearchPlan, VectorCounts, VectorIndex};
+pub use params::HnswParams;
 
 pub(crate) use index::decode_image;

@@ -1,12 +1,17 @@
 //! The in-memory state of a memory: concepts, both-way association adjacency, the vector
 //! index, and the validation and application of operations.
 
-use crate::adjacency::{assoc, Adjacency, EdgeData};
-use crate::concepts::Concepts;
+pub(crate) mod concepts;
+mod image;
+pub mod query;
+
 use crate::error::{Error, Result};
-use crate::id::ConceptId;
+use crate::graph::adjacency::{assoc, Adjacency, EdgeData};
+use crate::graph::{Graph, View};
 use crate::limits::BATCH_OPS_MAX;
+use crate::model::ConceptId;
 use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules};
+use crate::state::concepts::Concepts;
 use crate::vector::{HnswParams, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -147,6 +152,29 @@ impl Db {
                 self.dimension = Some(dimension);
             }
         }
+    }
+}
+
+/// The graph searches read the state through this.
+impl Graph for Db {
+    fn links(&self) -> &Adjacency {
+        &self.links
+    }
+    fn has_concept(&self, id: &ConceptId) -> bool {
+        self.concepts.contains_key(id)
+    }
+    fn seq(&self) -> u64 {
+        self.last_seq
+    }
+}
+
+/// A plain reference is a view that never pauses (one thread, or a caller holding the lock).
+impl View for &Db {
+    fn graph(&self) -> &dyn Graph {
+        *self
+    }
+    fn pace(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 

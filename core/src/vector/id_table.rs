@@ -8,7 +8,7 @@
 //! in one merge, once the additions and marks reach an eighth of it, so each change costs a
 //! constant amortized share of the rebuilds.
 
-use crate::id::ConceptId;
+use crate::model::ConceptId;
 use rustc_hash::FxHashMap;
 
 /// Changes (additions and removals from the array) that always fit before a rebuild.

@@ -15,7 +15,7 @@
 //! callers see associations — so answers never depend on slot numbers, which differ between a
 //! replayed and a restored memory. Slots of concepts that lose their last association are reused.
 
-use crate::id::ConceptId;
+use crate::model::ConceptId;
 use crate::model::{Association, Kind};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;

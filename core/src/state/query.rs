@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
-use crate::id::ConceptId;
 use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
+use crate::model::ConceptId;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};

@@ -432,7 +432,7 @@ fn valid_record_after<S: LogSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::ConceptId;
+    use crate::model::ConceptId;
     use crate::model::ConceptInput;
 
     fn log_of(batches: &[Vec<Op>]) -> Vec<u8> {

@@ -4,6 +4,9 @@
 //! `fdatasync`, an OPFS `FileSystemSyncAccessHandle` (`getSize / read / write / truncate /
 //! flush`), and the simulated disk used by the crash tests.
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 use std::fmt;
 
 /// The bytes of a snapshot as the storage hands them out: an owned buffer or a memory map.

@@ -1,7 +1,7 @@
 //! The concepts of a state, kept in id order.
 
-use crate::id::ConceptId;
 use crate::model::Concept;
+use crate::model::ConceptId;
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -72,7 +72,7 @@ impl Concepts {
     }
 
     /// Every concept, in id order.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Concept> + ExactSizeIterator {
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Concept> + ExactSizeIterator + Clone {
         self.0.iter().map(|c| &c.0)
     }
 

@@ -11,13 +11,8 @@
 //! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
 //! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
 
-use crate::adjacency::EdgeData;
-use crate::concepts::Concepts;
 use crate::error::{Error, Result};
-use crate::id::ConceptId;
-use crate::model::{Association, Metadata};
-use crate::state::Db;
-use crate::vector::{HnswParams, VectorIndex};
+use crate::model::{Association, Concept, ConceptId, Metadata};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.
@@ -131,22 +126,44 @@ fn encode_err(what: &str, e: postcard::Error) -> Error {
     }
 }
 
-/// Encodes the whole state as a snapshot covering `db.last_seq`.
-pub fn encode(db: &Db) -> Result<Vec<u8>> {
-    let vectors_count = db
-        .concepts
-        .values()
-        .filter(|c| c.embedding.is_some())
-        .count() as u64;
+/// What a snapshot holds, as the state hands it over: the format knows the data model, and the
+/// vector index's image only as bytes the index encoded.
+pub struct Contents<'a, C> {
+    /// The sequence number of the last record the state applied.
+    pub covered_seq: u64,
+    /// The vector dimension, once the first vector fixed it.
+    pub dimension: Option<u32>,
+    /// Every concept, in strictly increasing id order (walked three times, hence `Clone`).
+    pub concepts: C,
+    /// Every association, in key order.
+    pub associations: &'a [Association],
+    /// The vector index's image.
+    pub vector_index: &'a [u8],
+}
+
+/// Encodes a snapshot of `contents`.
+pub fn encode<'a, C>(contents: Contents<'a, C>) -> Result<Vec<u8>>
+where
+    C: Iterator<Item = &'a Concept> + ExactSizeIterator + Clone,
+{
+    debug_assert!(
+        contents
+            .associations
+            .windows(2)
+            .all(|w| w[0].key() < w[1].key()),
+        "associations are handed over in strictly increasing key order"
+    );
+    let with_vector = |c: &&Concept| c.embedding.is_some();
+    let vectors_count = contents.concepts.clone().filter(with_vector).count() as u64;
     let meta = Meta {
-        dimension: db.dimension,
-        concepts: db.concepts.len() as u64,
-        associations: db.links.len(),
+        dimension: contents.dimension,
+        concepts: contents.concepts.len() as u64,
+        associations: contents.associations.len() as u64,
         vectors: vectors_count,
     };
     let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS.len());
     sections.push(postcard::to_allocvec(&meta).map_err(|e| encode_err("meta", e))?);
-    let concepts = seq(db.concepts.values().map(|c| ConceptOut {
+    let concepts = seq(contents.concepts.clone().map(|c| ConceptOut {
         id: c.id,
         content: &c.content,
         has_vector: c.embedding.is_some(),
@@ -157,25 +174,22 @@ pub fn encode(db: &Db) -> Result<Vec<u8>> {
         updated_ms: c.updated_ms,
     }));
     sections.push(postcard::to_allocvec(&concepts).map_err(|e| encode_err("concepts", e))?);
-    let mut associations: Vec<Association> = Vec::with_capacity(db.links.len() as usize);
-    associations.extend(db.links.iter());
-    associations.sort_unstable_by_key(|a| a.key());
-    sections.push(postcard::to_allocvec(&associations).map_err(|e| encode_err("associations", e))?);
-    let mut vectors =
-        Vec::with_capacity(vectors_count as usize * db.dimension.unwrap_or(0) as usize * 4);
-    for concept in db.concepts.values() {
+    sections.push(
+        postcard::to_allocvec(contents.associations).map_err(|e| encode_err("associations", e))?,
+    );
+    let dimension = contents.dimension.unwrap_or(0) as usize;
+    let mut vectors = Vec::with_capacity(vectors_count as usize * dimension * 4);
+    for concept in contents.concepts {
         if let Some(v) = &concept.embedding {
-            for x in v {
+            debug_assert_eq!(v.len(), dimension, "every stored vector has the dimension");
+            for x in v.iter() {
                 vectors.extend_from_slice(&x.to_le_bytes());
             }
         }
     }
     sections.push(vectors);
-    sections.push(
-        postcard::to_allocvec(&db.vectors.image()).map_err(|e| encode_err("vector index", e))?,
-    );
-
-    Ok(assemble(db.last_seq, &sections))
+    sections.push(contents.vector_index.to_vec());
+    Ok(assemble(contents.covered_seq, &sections))
 }
 
 /// Frames the five sections (meta, concepts, associations, vectors, vector index, in that
@@ -357,8 +371,23 @@ fn decode_section<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result
     }
 }
 
-/// Decodes and checks a snapshot into a state.
-pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
+/// A snapshot's contents as read back: checked against its checksums, its meta section's counts
+/// and its concept order, each concept with its embedding again.
+pub struct Decoded<'a> {
+    /// The sequence number of the last record the snapshot covers.
+    pub covered_seq: u64,
+    /// The vector dimension, if any vector was ever stored.
+    pub dimension: Option<u32>,
+    /// Every concept, in strictly increasing id order.
+    pub concepts: Vec<Concept>,
+    /// Every association, as stored (the state checks their endpoints and their uniqueness).
+    pub associations: Vec<Association>,
+    /// The vector index's image, for the index to decode.
+    pub vector_index: &'a [u8],
+}
+
+/// Decodes and checks a snapshot's sections.
+pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     let (covered, sections) = check_header(bytes)?;
     let meta: Meta = decode_section("meta", sections[0])?;
     let concepts: Vec<ConceptIn> = decode_section("concepts", sections[1])?;
@@ -377,11 +406,6 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
             meta.vectors
         ));
     }
-    let image = crate::vector::decode_image(sections[4], meta.dimension)
-        .map_err(Error::corrupt_snapshot)?;
-    let mut db = Db::new(params);
-    db.dimension = meta.dimension;
-    db.last_seq = covered;
     let mut floats = vector_bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
@@ -404,7 +428,7 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
         } else {
             None
         };
-        loaded.push(crate::model::Concept {
+        loaded.push(Concept {
             id: c.id,
             content: c.content,
             embedding,
@@ -415,32 +439,11 @@ pub fn decode(bytes: &[u8], params: HnswParams) -> Result<Db> {
             updated_ms: c.updated_ms,
         });
     }
-    db.concepts = Concepts::from_concepts(loaded);
-    for a in associations {
-        if !db.concepts.contains_key(&a.source) || !db.concepts.contains_key(&a.target) {
-            return bad(format!(
-                "association {} -> {} has a missing endpoint",
-                a.source, a.target
-            ));
-        }
-        let data = EdgeData {
-            confidence: a.confidence,
-            weight: a.weight,
-            created_ms: a.created_ms,
-            updated_ms: a.updated_ms,
-        };
-        if db.links.insert(a.source, a.target, a.kind, data).is_some() {
-            return bad(format!(
-                "association {} -> {} appears twice",
-                a.source, a.target
-            ));
-        }
-    }
-    let embeddings = db
-        .concepts
-        .values()
-        .filter_map(|c| c.embedding.as_deref().map(|v| (c.id, v)));
-    db.vectors =
-        VectorIndex::restore(params, image, embeddings).map_err(Error::corrupt_snapshot)?;
-    Ok(db)
+    Ok(Decoded {
+        covered_seq: covered,
+        dimension: meta.dimension,
+        concepts: loaded,
+        associations,
+        vector_index: sections[4],
+    })
 }

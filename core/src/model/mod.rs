@@ -1,0 +1,86 @@
+//! The data model: concepts, associations and the operations that change them.
+//!
+//! - `id`: concept ids (128-bit, shown as 32 hex characters).
+//! - `kind`: the five association kinds and sets of them.
+//! - `concept`, `association`: what a memory stores.
+//! - `op`: the operations a batch holds, and their validation by the rules in `rules`.
+
+mod association;
+mod concept;
+mod id;
+mod kind;
+mod op;
+mod rules;
+
+pub use association::{Association, AssociationKey};
+pub use concept::{Concept, ConceptInput, ConceptMetadata, Metadata};
+pub use id::{ConceptId, CONCEPT_ID_CHARS};
+pub use kind::{Kind, KindSet};
+pub use op::Op;
+pub(crate) use rules::{check_dimension, check_embedding, Rules};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::*;
+
+    fn put(content: &str) -> Op {
+        Op::put_concept(ConceptInput::new(content), 1)
+    }
+
+    #[test]
+    fn kinds_round_trip_and_bad_kind_lists_choices() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Ok(kind));
+        }
+        let err = Kind::parse("friendship").expect_err("unknown kind");
+        assert!(err.to_string().contains("semantic, causal"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_field() {
+        let mut op = put("x");
+        if let Op::PutConcept { confidence, .. } = &mut op {
+            *confidence = 1.5;
+        }
+        let err = op.validate("ops[2]").expect_err("confidence 1.5");
+        assert_eq!(
+            err.to_string(),
+            "invalid ops[2].confidence: 1.5 is outside 0..=1"
+        );
+
+        let op = Op::put_concept(
+            ConceptInput::new("x").with_embedding(vec![1.0, f32::NAN]),
+            1,
+        );
+        let err = op.validate("op").expect_err("NaN");
+        assert!(err.to_string().contains("op.embedding[1]"), "{err}");
+
+        let op = Op::put_concept(ConceptInput::new("x").with_embedding(vec![0.0, 0.0]), 1);
+        assert!(op.validate("op").is_err());
+
+        let op = Op::put_concept(ConceptInput::new("y".repeat(CONTENT_BYTES_MAX + 1)), 1);
+        let err = op.validate("op").expect_err("too long");
+        assert_eq!(err.code(), "limit_exceeded");
+        assert!(err.to_string().contains("262144"), "{err}");
+
+        let op = Op::put_association(ConceptId(1), ConceptId(2), Kind::Causal, 0.5, -1.0, 1);
+        assert!(op
+            .validate("op")
+            .expect_err("weight")
+            .to_string()
+            .contains("op.weight"));
+    }
+
+    #[test]
+    fn metadata_limits_are_enforced() {
+        let mut input = ConceptInput::new("x");
+        for i in 0..=METADATA_ENTRIES_MAX {
+            input.metadata.insert(format!("k{i}"), "v".into());
+        }
+        let err = Op::put_concept(input, 1)
+            .validate("op")
+            .expect_err("entries");
+        assert!(err.to_string().contains("entries"), "{err}");
+    }
+}

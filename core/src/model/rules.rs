@@ -1,0 +1,168 @@
+//! The rules every operation is checked by: field by field, each error naming its field.
+
+use crate::error::{Error, Result};
+use crate::limits::*;
+use crate::model::Metadata;
+
+/// Which rules an operation is checked by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// A new write: today's rules.
+    Write,
+    /// A record already in a log or snapshot: the rules it was accepted under. A rule made
+    /// stricter since must not make a memory that was written fine refuse to open.
+    Logged,
+}
+
+/// `name` inside `field` (`ops[2].name`), or `name` alone at the top level.
+pub(crate) fn sub(field: &str, name: &str) -> String {
+    if field.is_empty() {
+        name.to_string()
+    } else {
+        format!("{field}.{name}")
+    }
+}
+
+pub(crate) fn check_created(field: &str, created_ms: Option<u64>, at_ms: u64) -> Result<()> {
+    match created_ms {
+        Some(created) if created > at_ms => Err(Error::invalid(
+            sub(field, "created_ms"),
+            format!("{created} is after the update time {at_ms}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_unit(field: &str, value: f32) -> Result<()> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, format!("{value} is outside 0..=1")))
+    }
+}
+
+pub(crate) fn check_strength(field: &str, value: f32) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("{value} must be a finite number ≥ 0"),
+        ))
+    }
+}
+
+pub(crate) fn check_dimension(field: &str, dimension: u32) -> Result<()> {
+    if dimension == 0 {
+        return Err(Error::invalid(field, "dimension must be at least 1"));
+    }
+    if dimension > DIMENSION_MAX {
+        return Err(Error::limit(
+            field,
+            u64::from(DIMENSION_MAX),
+            u64::from(dimension),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an embedding's values (not its dimension against the memory).
+pub(crate) fn check_embedding(field: &str, vector: &[f32]) -> Result<()> {
+    check_dimension(
+        &format!("{field} (dimension)"),
+        vector.len().min(u32::MAX as usize) as u32,
+    )?;
+    if let Some(i) = vector.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            format!("{field}[{i}]"),
+            format!(
+                "{} is not a finite number (NaN and infinity are not allowed)",
+                vector[i]
+            ),
+        ));
+    }
+    // Checked in the arithmetic that scores it: 32-bit floats, the search's own kernels. A
+    // vector whose squared length overflows them (components near 1.8e19 or more) would score
+    // as infinity or NaN; one so short that its inverse length overflows has no direction
+    // they can represent.
+    if vector.iter().all(|&x| x == 0.0) {
+        return Err(Error::invalid(
+            field,
+            "the vector has zero length, so it has no direction to compare by cosine similarity",
+        ));
+    }
+    let norm_sq = crate::distance::dot(vector, vector);
+    if !norm_sq.is_finite() {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "the vector's squared length overflows 32-bit floats ({norm_sq}); scale it down (cosine similarity does not depend on length)"
+            ),
+        ));
+    }
+    let inv = crate::distance::inv_norm(vector);
+    if norm_sq == 0.0 || !(inv.is_finite() && inv.is_normal()) {
+        return Err(Error::invalid(
+            field,
+            "the vector is too short for 32-bit floats to give it a direction; scale it up (cosine similarity does not depend on length)",
+        ));
+    }
+    Ok(())
+}
+
+/// The embedding rule of builds before vectors were checked in 32-bit arithmetic: finite
+/// components and a length that is finite and not zero in 64-bit arithmetic. Such vectors score
+/// as nothing (they are never ranked) but the memory that holds them opens.
+pub(crate) fn check_logged_embedding(field: &str, vector: &[f32]) -> Result<()> {
+    check_dimension(
+        &format!("{field} (dimension)"),
+        vector.len().min(u32::MAX as usize) as u32,
+    )?;
+    let norm_sq: f64 = vector.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    if vector.iter().any(|v| !v.is_finite()) || norm_sq == 0.0 || !norm_sq.is_finite() {
+        return Err(Error::invalid(
+            field,
+            "not a finite vector of non-zero length",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_metadata(field: &str, metadata: &Metadata) -> Result<()> {
+    if metadata.len() > METADATA_ENTRIES_MAX {
+        return Err(Error::limit(
+            format!("{field} (entries)"),
+            METADATA_ENTRIES_MAX as u64,
+            metadata.len() as u64,
+        ));
+    }
+    let mut total = 0usize;
+    for (key, value) in metadata {
+        if key.is_empty() {
+            return Err(Error::invalid(field, "metadata keys must not be empty"));
+        }
+        if key.len() > METADATA_KEY_BYTES_MAX {
+            return Err(Error::limit(
+                format!("{field} key (bytes)"),
+                METADATA_KEY_BYTES_MAX as u64,
+                key.len() as u64,
+            ));
+        }
+        if value.len() > METADATA_VALUE_BYTES_MAX {
+            return Err(Error::limit(
+                format!("{field}[{key:?}] (bytes)"),
+                METADATA_VALUE_BYTES_MAX as u64,
+                value.len() as u64,
+            ));
+        }
+        total += key.len() + value.len();
+    }
+    if total > METADATA_BYTES_MAX {
+        return Err(Error::limit(
+            format!("{field} (total bytes)"),
+            METADATA_BYTES_MAX as u64,
+            total as u64,
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! A state to and from a snapshot: what the state hands the snapshot format, and how it is
+//! rebuilt from what the format read back (with the checks only the state can make: every
+//! association's ends exist, no association twice, the vector index agrees with the concepts).
+
+use crate::error::{Error, Result};
+use crate::format::snapshot::{self, Contents};
+use crate::graph::adjacency::EdgeData;
+use crate::model::Association;
+use crate::state::concepts::Concepts;
+use crate::state::Db;
+use crate::vector::{decode_image, HnswParams, VectorIndex};
+
+impl Db {
+    /// Encodes the whole state as a snapshot covering [`Db::last_seq`].
+    pub fn encode_snapshot(&self) -> Result<Vec<u8>> {
+        let mut associations: Vec<Association> = Vec::with_capacity(self.links.len() as usize);
+        associations.extend(self.links.iter());
+        associations.sort_unstable_by_key(|a| a.key());
+        let vector_index =
+            postcard::to_allocvec(&self.vectors.image()).map_err(|e| Error::Storage {
+                during: "snapshot encode",
+                message: format!("vector index: {e}"),
+            })?;
+        snapshot::encode(Contents {
+            covered_seq: self.last_seq,
+            dimension: self.dimension,
+            concepts: self.concepts.values(),
+            associations: &associations,
+            vector_index: &vector_index,
+        })
+    }
+
+    /// Decodes and checks a snapshot into a state whose vector graphs use `params`.
+    pub fn decode_snapshot(bytes: &[u8], params: HnswParams) -> Result<Db> {
+        let decoded = snapshot::decode(bytes)?;
+        let bad = |reason: String| Err(Error::corrupt_snapshot(reason));
+        let image = decode_image(decoded.vector_index, decoded.dimension)
+            .map_err(Error::corrupt_snapshot)?;
+        let mut db = Db::new(params);
+        db.dimension = decoded.dimension;
+        db.last_seq = decoded.covered_seq;
+        db.concepts = Concepts::from_concepts(decoded.concepts);
+        for a in decoded.associations {
+            if !db.concepts.contains_key(&a.source) || !db.concepts.contains_key(&a.target) {
+                return bad(format!(
+                    "association {} -> {} has a missing endpoint",
+                    a.source, a.target
+                ));
+            }
+            let data = EdgeData {
+                confidence: a.confidence,
+                weight: a.weight,
+                created_ms: a.created_ms,
+                updated_ms: a.updated_ms,
+            };
+            if db.links.insert(a.source, a.target, a.kind, data).is_some() {
+                return bad(format!(
+                    "association {} -> {} appears twice",
+                    a.source, a.target
+                ));
+            }
+        }
+        let embeddings = db
+            .concepts
+            .values()
+            .filter_map(|c| c.embedding.as_deref().map(|v| (c.id, v)));
+        db.vectors =
+            VectorIndex::restore(params, image, embeddings).map_err(Error::corrupt_snapshot)?;
+        Ok(db)
+    }
+}
