@@ -379,3 +379,87 @@ fn verify_reads_without_changing_anything() {
     let err = sutra_core::verify(&mut disk.open(), Default::default()).expect_err("corrupt");
     assert_eq!(err.code(), "corrupt_log");
 }
+
+/// The one maintenance policy both hosts call: a checkpoint when the log passes the budget and
+/// the last snapshot's size, never with batches staged or on a poisoned memory, and after a
+/// failure only once a doubling wait is over; indexing from the budget's fresh vectors.
+#[test]
+fn the_maintenance_policy_decides_checkpoints_and_indexing_from_the_hosts_budgets() {
+    use sutra_core::{Budgets, Due, Maintenance, CHECKPOINT_RETRY_MAX_MS};
+    let disk = SimDisk::new(7);
+    let mut m = open(&disk, Some(2));
+    let budgets = Budgets {
+        checkpoint_log_bytes: 2_000,
+        index_fresh_min: 3,
+    };
+    let mut policy = Maintenance::new(budgets);
+    assert_eq!(policy.due(&m, 0), Due::default());
+    let vector = |i: usize| {
+        let mut input = ConceptInput::new(format!("v{i}"));
+        input.embedding = Some(vec![1.0, i as f32 + 1.0]);
+        Op::put_concept(input, 10)
+    };
+    m.write(vec![vector(0), vector(1)]).expect("write");
+    assert!(
+        !policy.due(&m, 0).index,
+        "2 fresh vectors are under the budget of 3"
+    );
+    m.write(vec![vector(2)]).expect("write");
+    assert_eq!(m.stats().vectors.fresh, 3);
+    assert!(policy.due(&m, 0).index, "3 fresh vectors are the budget");
+    while m.log_bytes() <= 2_000 {
+        m.write(vec![c(&format!("filler {}", m.log_bytes()))])
+            .expect("write");
+    }
+    assert!(policy.due(&m, 0).checkpoint, "log {} bytes", m.log_bytes());
+
+    // Staged batches are not in the state a checkpoint writes: not due until committed.
+    m.stage(vec![c("staged")]).expect("stage");
+    assert!(!policy.due(&m, 0).checkpoint);
+    m.commit().expect("commit");
+    assert!(policy.due(&m, 0).checkpoint);
+
+    // Failures in a row wait 500 ms, then twice as long each time, up to a minute.
+    let waits: Vec<u64> = (0..10)
+        .map(|_| policy.checkpointed(false, 1_000).expect("a wait"))
+        .collect();
+    assert_eq!(
+        waits,
+        [500, 1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+    );
+    assert_eq!(policy.failures(), 10);
+    assert!(
+        !policy
+            .due(&m, 1_000 + CHECKPOINT_RETRY_MAX_MS - 1)
+            .checkpoint
+    );
+    assert!(policy.due(&m, 1_000 + CHECKPOINT_RETRY_MAX_MS).checkpoint);
+    policy.checkpointed(false, 0);
+    assert_eq!(policy.checkpointed(true, 0), None);
+    assert_eq!(policy.failures(), 0);
+    assert!(policy.due(&m, 0).checkpoint, "a success ends the wait");
+
+    // After the checkpoint the log is empty again: nothing due but the indexing.
+    m.checkpoint().expect("checkpoint");
+    assert_eq!(
+        policy.due(&m, 0),
+        Due {
+            checkpoint: false,
+            index: true
+        }
+    );
+    assert!(m
+        .index_vectors_step(budgets.index_fresh_min)
+        .expect("index"));
+    assert!(!policy.due(&m, 0).index);
+
+    // A poisoned memory is refused every write until reopened: nothing is due on it.
+    for i in 3..6 {
+        m.write(vec![vector(i)]).expect("write");
+    }
+    assert!(policy.due(&m, 0).index);
+    disk.fail_sync_after(0);
+    m.write(vec![c("lost")]).expect_err("the sync fails");
+    assert!(m.poisoned().is_some());
+    assert_eq!(policy.due(&m, 0), Due::default());
+}

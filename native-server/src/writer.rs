@@ -14,15 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use sutra_core::{CheckpointReport, Error, Memory, Op, Reader};
+use sutra_core::{Budgets, CheckpointReport, Error, Maintenance, Memory, Op, Reader};
 use tokio::sync::oneshot;
 
 /// Most batches committed by one sync.
 pub const GROUP_BATCHES_MAX: usize = 256;
-/// Wait after a first failed automatic checkpoint; it doubles with each failure in a row.
-pub const CHECKPOINT_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(500);
-/// Longest wait between two automatic checkpoint attempts after failures.
-pub const CHECKPOINT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Tuning of a memory's writer.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +42,8 @@ impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             queue_max: 4096,
-            checkpoint_log_bytes: 256 * 1024 * 1024,
-            reseal_fresh_min: 5_000,
+            checkpoint_log_bytes: Budgets::SERVER.checkpoint_log_bytes,
+            reseal_fresh_min: Budgets::SERVER.index_fresh_min as u64,
             fresh_bytes_max: 32 * 1024 * 1024,
         }
     }
@@ -110,7 +106,11 @@ impl MemoryHandle {
             resealing: Arc::new(AtomicBool::new(false)),
             name: name.to_string(),
             abandoned: abandoned.clone(),
-            checkpoint_retry: None,
+            maintenance: Maintenance::new(Budgets {
+                checkpoint_log_bytes: config.checkpoint_log_bytes,
+                index_fresh_min: usize::try_from(config.reseal_fresh_min).unwrap_or(usize::MAX),
+            }),
+            started: std::time::Instant::now(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("sutra-writer-{name}"))
@@ -240,8 +240,10 @@ struct Writer {
     resealing: Arc<AtomicBool>,
     name: String,
     abandoned: Arc<AtomicBool>,
-    /// After an automatic checkpoint failed: how many failed in a row, and when to try again.
-    checkpoint_retry: Option<(u32, std::time::Instant)>,
+    /// The core's maintenance policy with this server's budgets (and its checkpoint failures).
+    maintenance: Maintenance,
+    /// The writer's clock for the policy: milliseconds since it started.
+    started: std::time::Instant,
 }
 
 impl Writer {
@@ -356,37 +358,29 @@ impl Writer {
         }
     }
 
-    /// Automatic checkpoint and background indexing of vectors.
+    /// Automatic checkpoint and background indexing of vectors, when the core's policy says
+    /// they are due.
     fn maintain(&mut self) {
-        if self.memory.poisoned().is_some() {
-            return;
-        }
-        let waiting = self
-            .checkpoint_retry
-            .is_some_and(|(_, at)| std::time::Instant::now() < at);
-        if !waiting && self.memory.checkpoint_due(self.config.checkpoint_log_bytes) {
-            match self.memory.checkpoint() {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = self.maintenance.due(&self.memory, now_ms);
+        if due.checkpoint {
+            let outcome = self.memory.checkpoint();
+            let retry_in = self.maintenance.checkpointed(outcome.is_ok(), now_ms);
+            match outcome {
                 Ok(report) => {
-                    self.checkpoint_retry = None;
                     self.metrics.checkpointed();
                     tracing::info!(memory = %self.name, seq = report.seq, bytes = report.snapshot_bytes, "automatic checkpoint");
                 }
                 Err(e) => {
-                    // Each attempt writes the whole snapshot: on a full disk, trying after every
-                    // write group would write it again and again. Wait, doubling each time.
-                    let failures = self.checkpoint_retry.map_or(0, |(n, _)| n) + 1;
-                    let wait = CHECKPOINT_RETRY_FIRST
-                        .saturating_mul(1 << failures.min(16))
-                        .min(CHECKPOINT_RETRY_MAX);
-                    self.checkpoint_retry = Some((failures, std::time::Instant::now() + wait));
                     self.metrics.checkpoint_failed();
-                    tracing::error!(memory = %self.name, error = %e, failures, retry_in_s = wait.as_secs_f64(), "automatic checkpoint failed")
+                    let failures = self.maintenance.failures();
+                    let retry_in_s = retry_in.unwrap_or(0) as f64 / 1000.0;
+                    tracing::error!(memory = %self.name, error = %e, failures, retry_in_s, "automatic checkpoint failed")
                 }
             }
         }
-        let fresh_min = self.config.reseal_fresh_min as usize;
-        let due = self.memory.stats().vectors.fresh >= fresh_min as u64;
-        if due && !self.resealing.swap(true, Ordering::AcqRel) {
+        let fresh_min = self.maintenance.budgets().index_fresh_min;
+        if due.index && !self.resealing.swap(true, Ordering::AcqRel) {
             let reader = self.memory.reader();
             let flag = self.resealing.clone();
             let metrics = self.metrics.clone();

@@ -9,7 +9,7 @@ use crate::opfs::{self, OpfsStorage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sutra_core::exchange::{self, jsonl};
-use sutra_core::{Error, Interrupt, Memory, Op, Options};
+use sutra_core::{Budgets, Error, Interrupt, Maintenance, Memory, Op, Options};
 use wasm_bindgen::prelude::*;
 
 /// A JavaScript `Error` with a `code` property (the core's error codes).
@@ -115,17 +115,14 @@ enum ReadRequest {
     Stats,
 }
 
-/// Vectors in the fresh tier that make [`Engine::maintain`] insert them into the growing graph.
-const RESEAL_FRESH_MIN: usize = 2_000;
-/// Log size that makes [`Engine::maintain`] write a checkpoint.
-const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
-
 /// One open memory.
 #[wasm_bindgen]
 pub struct Engine {
     memory: Memory<OpfsStorage>,
     recovery: Value,
     export: Option<jsonl::ExportChunks>,
+    /// The core's maintenance policy with the browser's budgets.
+    maintenance: Maintenance,
 }
 
 #[wasm_bindgen]
@@ -161,6 +158,7 @@ impl Engine {
             memory,
             recovery,
             export: None,
+            maintenance: Maintenance::new(Budgets::BROWSER),
         })
     }
 
@@ -246,20 +244,21 @@ impl Engine {
     /// Housekeeping between requests: re-seals the vector index when many vectors are fresh, and
     /// checkpoints when the log is large. Returns what it did (JSON).
     pub fn maintain(&mut self) -> Result<String, JsValue> {
+        let now_ms = monotonic_ms();
+        let due = self.maintenance.due(&self.memory, now_ms);
         let mut resealed = false;
         let mut checkpointed = false;
         // One piece of indexing per call (an insertion step of the fresh tier into the growing
         // graph, a packing, or a merge); the worker calls again between other calls while
         // there is more ("resealed": true), so no call waits for more than one step.
-        if self
-            .memory
-            .index_vectors_step(RESEAL_FRESH_MIN)
-            .map_err(to_js)?
-        {
-            resealed = true;
+        if due.index {
+            let fresh_min = self.maintenance.budgets().index_fresh_min;
+            resealed = self.memory.index_vectors_step(fresh_min).map_err(to_js)?;
         }
-        if self.memory.checkpoint_due(CHECKPOINT_LOG_BYTES) && self.memory.staged() == 0 {
-            self.memory.checkpoint().map_err(to_js)?;
+        if due.checkpoint {
+            let outcome = self.memory.checkpoint();
+            self.maintenance.checkpointed(outcome.is_ok(), now_ms);
+            outcome.map_err(to_js)?;
             checkpointed = true;
         }
         Ok(json!({"resealed": resealed, "checkpointed": checkpointed}).to_string())
@@ -309,6 +308,17 @@ impl Engine {
         .map_err(|e| js_error("storage_error", &format!("import stopped: {e}")))?;
         serde_json::to_string(&summary).map_err(|e| js_error("internal", &e.to_string()))
     }
+}
+
+/// Milliseconds on the worker's monotonic clock (`performance.now()`), or the wall clock where
+/// there is none: the maintenance policy's waits must not stretch when the wall clock is set back.
+fn monotonic_ms() -> u64 {
+    let now = js_sys::global()
+        .dyn_into::<web_sys::WorkerGlobalScope>()
+        .ok()
+        .and_then(|scope| scope.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now());
+    now.max(0.0) as u64
 }
 
 fn check_name(name: &str) -> Result<(), JsValue> {

@@ -8,9 +8,11 @@
 //! - [`reader`]: the read handle other threads use, and how a long query shares the lock.
 //! - [`recovery`]: loading the snapshot and the one replay routine.
 //! - [`offline`]: checking and repairing a memory's files without opening it.
+//! - [`maintenance`]: when a checkpoint and vector indexing are due, for every host.
 //! - `shared`: the state and status the writer and its readers share.
 //! - [`reports`]: what each of them reports.
 
+pub mod maintenance;
 pub mod memory;
 pub mod offline;
 pub mod reader;
@@ -18,6 +20,9 @@ pub mod recovery;
 pub mod reports;
 mod shared;
 
+pub use maintenance::{
+    Budgets, Due, Maintenance, CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS,
+};
 pub use memory::Memory;
 pub use offline::{repair, verify, verify_deep};
 pub use reader::{Reader, PATH_QUERY_ATTEMPTS};
