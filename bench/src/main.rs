@@ -13,9 +13,9 @@ use sutra_core::sim::Rng;
 use sutra_core::{
     ConceptId, ConceptInput, Direction, HnswParams, Kind, KindSet, Memory, Op, Options, PathOptions,
 };
-use sutra_server::metrics::Metrics;
-use sutra_server::storage::FileStorage;
-use sutra_server::writer::{MemoryHandle, WriterConfig};
+use sutra_server::files::storage::FileStorage;
+use sutra_server::memories::metrics::Metrics;
+use sutra_server::memories::writer::{MemoryHandle, WriterConfig};
 
 const DIM: usize = 128;
 
@@ -176,7 +176,7 @@ fn concurrent_writes(s: &Scale, rows: &mut Vec<Row>) {
             std::thread::spawn(move || {
                 for i in 0..n {
                     let op = concept_op(w * 1_000_000 + i, None);
-                    sutra_server::api::write_blocking(&handle, vec![op]).expect("write");
+                    sutra_server::http::api::write_blocking(&handle, vec![op]).expect("write");
                 }
             })
         })
@@ -228,7 +228,7 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().expect("temp");
     let metrics = Arc::new(Metrics::default());
     let registry = Arc::new(
-        sutra_server::registry::Registry::open(
+        sutra_server::memories::registry::Registry::open(
             dir.path(),
             WriterConfig::default(),
             metrics.clone(),
@@ -243,10 +243,10 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("listen");
     let address = listener.local_addr().expect("address");
-    let state = sutra_server::api::AppState {
+    let state = sutra_server::http::api::AppState {
         registry: registry.clone(),
         metrics,
-        access: Arc::new(sutra_server::access::Access::new(
+        access: Arc::new(sutra_server::http::access::Access::new(
             address,
             None,
             &[],
@@ -254,17 +254,18 @@ fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
         )),
         ui_dir: None,
         queries: Arc::new(
-            sutra_server::queries::QueryPool::start(Default::default()).expect("query pool"),
+            sutra_server::memories::queries::QueryPool::start(Default::default())
+                .expect("query pool"),
         ),
         transfers: Arc::default(),
     };
-    let app = sutra_server::api::router(state);
+    let app = sutra_server::http::api::router(state);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // The server's own connection handling (timeouts, cap), as `sutra serve` runs it.
-    let server = runtime.spawn(sutra_server::serve::serve(
+    let server = runtime.spawn(sutra_server::http::serve::serve(
         listener,
         app,
-        sutra_server::serve::ConnectionLimits::default(),
+        sutra_server::http::serve::ConnectionLimits::default(),
         async {
             let _ = stop_rx.await;
         },
@@ -487,7 +488,7 @@ fn reads_under_write_load(
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     // New concepts (ids far above the ones read), so reads see the same data.
                     let op = concept_op(10_000_000 + w * 1_000_000 + written, None);
-                    sutra_server::api::write_blocking(&handle, vec![op]).expect("write");
+                    sutra_server::http::api::write_blocking(&handle, vec![op]).expect("write");
                     written += 1;
                 }
                 written
@@ -1062,7 +1063,7 @@ fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
                         .map(|(i, v)| concept_op(first + i, Some(v.clone())))
                         .collect();
                     let sent = Instant::now();
-                    sutra_server::api::write_blocking(&handle, ops).expect("write");
+                    sutra_server::http::api::write_blocking(&handle, ops).expect("write");
                     let acked = Instant::now();
                     acks.push(acked);
                     write_times.push(acked - sent);

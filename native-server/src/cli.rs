@@ -1,13 +1,13 @@
 //! The `sutra` command line: `serve`, `import`, `export`, `check`, `repair`.
 
-use crate::access::{self, Access};
-use crate::api::{self, AppState};
-use crate::metrics::Metrics;
-use crate::queries::{self, QueryConfig, QueryPool};
-use crate::registry::{self, Registry};
-use crate::serve::{self, ConnectionLimits};
-use crate::storage::{self, FileStorage};
-use crate::writer::WriterConfig;
+use crate::files::storage::{self, FileStorage};
+use crate::http::access::{self, Access};
+use crate::http::api::{self, AppState};
+use crate::http::serve::{self, ConnectionLimits};
+use crate::memories::metrics::Metrics;
+use crate::memories::queries::{self, QueryConfig, QueryPool};
+use crate::memories::registry::{self, Registry};
+use crate::memories::writer::WriterConfig;
 use axum::http::HeaderValue;
 use clap::{Parser, Subcommand};
 use std::io::Write;

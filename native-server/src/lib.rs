@@ -1,20 +1,21 @@
 //! # sutra-server
 //!
-//! Sutra on a machine: the core's storage trait on files ([`storage`]), one writer thread per
-//! memory with group commit ([`writer`]), the memories of a data directory ([`registry`]), the
-//! HTTP API ([`api`], [`openapi`]) behind its access rules ([`access`]), the pool that runs
-//! queries ([`queries`]), the connections ([`serve`]) and the command line ([`cli`]). The JSON shapes and the
-//! JSON Lines format are the core's (`sutra_core::exchange`), shared with the browser build.
+//! Sutra on a machine, in three folders and the command line:
+//!
+//! - [`files`]: the core's storage trait on files (the log with `fdatasync` and group commit,
+//!   the memory-mapped snapshot, the lock).
+//! - [`memories`]: the memories of a data directory ([`memories::registry`]), one writer thread
+//!   per memory with group commit ([`memories::writer`]), the pool that runs queries
+//!   ([`memories::queries`]) and the counters ([`memories::metrics`]).
+//! - [`http`]: the HTTP API ([`http::api`], [`http::openapi`]) behind its access rules
+//!   ([`http::access`]), its errors ([`http::error`]) and the connections ([`http::serve`]).
+//! - [`cli`]: the `sutra` command; [`heap`]: the allocator's settings and what it holds.
+//!
+//! The JSON shapes and the JSON Lines format are the core's (`sutra_core::exchange`), shared with
+//! the browser build.
 
-pub mod access;
-pub mod api;
 pub mod cli;
-pub mod error;
+pub mod files;
 pub mod heap;
-pub mod metrics;
-pub mod openapi;
-pub mod queries;
-pub mod registry;
-pub mod serve;
-pub mod storage;
-pub mod writer;
+pub mod http;
+pub mod memories;

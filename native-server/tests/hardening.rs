@@ -10,8 +10,8 @@ use axum::http::{Method, Request, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use sutra_server::queries::QueryConfig;
-use sutra_server::writer::WriterConfig;
+use sutra_server::memories::queries::QueryConfig;
+use sutra_server::memories::writer::WriterConfig;
 
 fn request(
     method: Method,
@@ -222,7 +222,7 @@ async fn every_error_is_in_the_api_format() {
     .await;
     assert_eq!(big.code(), "headers_too_large");
 
-    let declared = (sutra_server::api::IMPORT_BODY_BYTES_MAX + 1).to_string();
+    let declared = (sutra_server::http::api::IMPORT_BODY_BYTES_MAX + 1).to_string();
     let too_big = send(
         &app,
         request(
@@ -243,7 +243,7 @@ async fn every_error_is_in_the_api_format() {
     assert!(
         too_big
             .message()
-            .contains(&sutra_server::api::IMPORT_BODY_BYTES_MAX.to_string()),
+            .contains(&sutra_server::http::api::IMPORT_BODY_BYTES_MAX.to_string()),
         "{}",
         too_big.message()
     );
@@ -265,7 +265,7 @@ async fn limits_on_counts_are_checked_while_reading() {
         body.push_str(op);
     }
     body.push_str("]}");
-    assert!(body.len() < sutra_server::api::BODY_BYTES_MAX);
+    assert!(body.len() < sutra_server::http::api::BODY_BYTES_MAX);
     let refused = send(
         &app,
         request(
@@ -343,7 +343,7 @@ async fn imports_have_the_apis_defaults_and_name_line_field_and_key() {
         r#"{"type":"concept","content":"hail","confidence":1.5}"#,
         r#"{"type":"concept","content":"sleet","colour":"grey"}"#,
     );
-    let started = sutra_server::api::now_ms();
+    let started = sutra_server::http::api::now_ms();
     let imported = raw(
         &app,
         Method::POST,
@@ -392,7 +392,7 @@ async fn imports_have_the_apis_defaults_and_name_line_field_and_key() {
     );
     let updated = rain.json["updated_ms"].as_u64().expect("updated");
     assert!(
-        updated >= started && updated <= sutra_server::api::now_ms(),
+        updated >= started && updated <= sutra_server::http::api::now_ms(),
         "stamped at the import"
     );
     assert_eq!(rain.json["created_ms"], rain.json["updated_ms"]);
@@ -562,7 +562,7 @@ async fn imports_running_at_once_are_bounded() {
     memory(&app, "m", None).await;
     let mut feeds = Vec::new();
     let mut running = Vec::new();
-    for _ in 0..sutra_server::api::IMPORTS_MAX {
+    for _ in 0..sutra_server::http::api::IMPORTS_MAX {
         let (feed, body) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(1);
         let mut body = body;
         let stream = futures_util::stream::poll_fn(move |cx| body.poll_recv(cx));

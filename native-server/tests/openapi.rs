@@ -19,7 +19,7 @@ fn fill(text: &str, a: &str, b: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_documented_operation_answers_a_documented_status() {
-    let doc = sutra_server::openapi::document();
+    let doc = sutra_server::http::openapi::document();
     let paths = doc["paths"].as_object().expect("paths");
     let mut checked = 0;
     for (path, operations) in paths {
@@ -92,6 +92,6 @@ async fn every_documented_operation_answers_a_documented_status() {
 async fn the_document_is_served() {
     let app = app();
     let served = get(&app, "/v1/openapi.json").await;
-    assert_eq!(served.json, sutra_server::openapi::document());
+    assert_eq!(served.json, sutra_server::http::openapi::document());
     assert_eq!(served.json["openapi"], "3.1.0");
 }

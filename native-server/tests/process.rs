@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sutra_core::sim::Rng;
 use sutra_core::{ConceptId, Memory, Options};
-use sutra_server::storage::FileStorage;
+use sutra_server::files::storage::FileStorage;
 
 mod common;
 

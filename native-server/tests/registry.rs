@@ -4,9 +4,9 @@
 mod common;
 
 use std::sync::Arc;
-use sutra_server::metrics::Metrics;
-use sutra_server::registry::Registry;
-use sutra_server::writer::WriterConfig;
+use sutra_server::memories::metrics::Metrics;
+use sutra_server::memories::registry::Registry;
+use sutra_server::memories::writer::WriterConfig;
 
 /// A data directory already holding more memories than the limit: the first ones in name
 /// order are opened, the rest are listed as not opened with the reason, and no new one can be

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{Storage, StorageError};
 use sutra_replay::{cases, crash_damage, env_u64, model, Damage, Harness};
-use sutra_server::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
+use sutra_server::files::storage::{FileStorage, LOG_FILE, SNAPSHOT_FILE};
 
 type Faulty = sutra_replay::faulty::Faulty<FileStorage>;
 
@@ -168,7 +168,7 @@ fn model_based_crash_cycles_on_files() {
 #[test]
 fn reserved_zeros_after_the_log_are_not_data() {
     use sutra_core::{ConceptId, ConceptInput, Memory, Op, Options};
-    use sutra_server::storage::LOG_RESERVE_BYTES;
+    use sutra_server::files::storage::LOG_RESERVE_BYTES;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("m");
     let put = |i: u32| vec![Op::put_concept(ConceptInput::new(format!("c{i}")), 1)];

@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use sutra_core::{ConceptId, Memory, Op, Options};
-use sutra_server::metrics::Metrics;
-use sutra_server::storage::FileStorage;
-use sutra_server::writer::{MemoryHandle, WriterConfig};
+use sutra_server::files::storage::FileStorage;
+use sutra_server::memories::metrics::Metrics;
+use sutra_server::memories::writer::{MemoryHandle, WriterConfig};
 
 const DIMENSION: usize = 16;
 const WRITERS: u64 = 4;
@@ -70,7 +70,7 @@ fn write_vectors(
                 for b in 0..batches {
                     let first = (w * batches + b) * BATCH;
                     let ops = (first..first + BATCH).map(learn).collect();
-                    sutra_server::api::write_blocking(&handle, ops).expect("write");
+                    sutra_server::http::api::write_blocking(&handle, ops).expect("write");
                     let fresh = handle.reader().stats().vectors.fresh;
                     most_fresh.fetch_max(fresh, Ordering::Relaxed);
                 }
@@ -185,7 +185,7 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
     for b in 0..batches {
         let first = b * BATCH;
         let ops = (first..first + BATCH).map(learn).collect();
-        sutra_server::api::write_blocking(&handle, ops).expect("write");
+        sutra_server::http::api::write_blocking(&handle, ops).expect("write");
         acknowledged.store(first + BATCH, Ordering::Release);
     }
     done.store(true, Ordering::Release);

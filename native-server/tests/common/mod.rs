@@ -9,12 +9,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use sutra_server::access::Access;
-use sutra_server::api::{router, AppState};
-use sutra_server::metrics::Metrics;
-use sutra_server::queries::{QueryConfig, QueryPool};
-use sutra_server::registry::Registry;
-use sutra_server::writer::WriterConfig;
+use sutra_server::http::access::Access;
+use sutra_server::http::api::{router, AppState};
+use sutra_server::memories::metrics::Metrics;
+use sutra_server::memories::queries::{QueryConfig, QueryPool};
+use sutra_server::memories::registry::Registry;
+use sutra_server::memories::writer::WriterConfig;
 use tower::ServiceExt;
 
 /// The `sutra` binary under test.

@@ -16,10 +16,10 @@
 //! - **A limit on memories** (`--max-memories`): a data directory holding more at start opens
 //!   the first ones in name order and lists the rest as not opened, saying why.
 
-use crate::error::ApiError;
-use crate::metrics::{MemoryGauges, Metrics};
-use crate::storage::{self, FileStorage};
-use crate::writer::{MemoryHandle, WriterConfig};
+use crate::files::storage::{self, FileStorage};
+use crate::http::error::ApiError;
+use crate::memories::metrics::{MemoryGauges, Metrics};
+use crate::memories::writer::{MemoryHandle, WriterConfig};
 use axum::http::StatusCode;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions, TryLockError};

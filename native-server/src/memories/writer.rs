@@ -8,8 +8,8 @@
 //! write is never dropped. Reads never wait for a sync: they go through a [`Reader`], whose lock
 //! the writer takes only to apply a batch that is already durable, one batch at a time.
 
-use crate::metrics::Metrics;
-use crate::storage::FileStorage;
+use crate::files::storage::FileStorage;
+use crate::memories::metrics::Metrics;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};

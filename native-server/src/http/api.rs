@@ -3,15 +3,15 @@
 //! Every answer that is not a success is `{"error": {"code", "message"}}` — unknown routes and
 //! methods (404, 405), unreadable paths, queries and bodies (400, 415), bodies over their limit
 //! (413), request heads over theirs (414, 431) included. Queries whose cost grows with the data
-//! run on the query pool ([`crate::queries`]), off the async runtime's threads, within a time
+//! run on the query pool ([`crate::memories::queries`]), off the async runtime's threads, within a time
 //! limit; an import is read as it arrives ([`import`]), never held whole.
 
-use crate::access::Access;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::queries::QueryPool;
-use crate::registry::Registry;
-use crate::writer::{MemoryHandle, SubmitError};
+use crate::http::access::Access;
+use crate::http::error::ApiError;
+use crate::memories::metrics::Metrics;
+use crate::memories::queries::QueryPool;
+use crate::memories::registry::Registry;
+use crate::memories::writer::{MemoryHandle, SubmitError};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
@@ -207,7 +207,7 @@ async fn health() -> Json<Value> {
 }
 
 async fn openapi() -> Json<Value> {
-    Json(crate::openapi::document())
+    Json(crate::http::openapi::document())
 }
 
 async fn list_memories(State(state): State<AppState>) -> Json<Value> {

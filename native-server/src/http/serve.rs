@@ -15,7 +15,7 @@
 //!   connections close, requests in progress get until the deadline to finish; then the rest
 //!   are dropped and the server goes on to write its checkpoints and exit.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use axum::Router;

@@ -14,7 +14,7 @@
 //! - **A panic stays a request's problem**: a query that panics answers 500 and the thread goes
 //!   on with the next one.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::http::StatusCode;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};

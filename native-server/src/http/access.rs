@@ -18,7 +18,7 @@
 //! Request bodies are checked for their type where they are read (JSON, or JSON Lines for an
 //! import): see `api`.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use std::net::SocketAddr;
 

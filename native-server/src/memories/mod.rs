@@ -1,0 +1,8 @@
+//! The memories a server holds: the data directory's registry of them ([`registry`]), each one's
+//! writer thread with group commit and maintenance ([`writer`]), the pool that runs their queries
+//! ([`queries`]) and the counters they keep ([`metrics`]).
+
+pub mod metrics;
+pub mod queries;
+pub mod registry;
+pub mod writer;
