@@ -37,6 +37,7 @@ pub(crate) fn quantize(v: &[f32], inv_norm: f32, out: &mut Vec<i8>) -> f32 {
 
 /// The approximate cosine similarity of the unit vectors two codes stand for, given as their
 /// parts (scale and components).
+#[inline]
 pub(crate) fn similarity(scale_a: f32, a: &[i8], scale_b: f32, b: &[i8]) -> f32 {
     scale_a * scale_b * dot_i8(a, b) as f32
 }

@@ -35,8 +35,9 @@ use std::cmp::Reverse;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use super::beam::{beam, descend, next_layer, start, with_scratch, Layers, Near, Point, Scratch};
 use super::code::{similarity, Entry};
-use super::hnsw::{with_scratch, Graph, Links, Near, Scratch};
+use super::hnsw::{Graph, Links};
 use super::params::ef_for;
 use crate::model::ConceptId;
 
@@ -128,8 +129,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A code: its scale and components.
-type Point<'a> = (f32, &'a [i8]);
+/// A growing graph's layers for the shared search. Nodes not published yet are not there (no
+/// code, no distance), and a list is read as far as its count says when it is read.
+impl Layers for Growing {
+    /// Node ids can reach this (exclusive) for what is published now.
+    fn id_bound(&self) -> usize {
+        self.published.load(Ordering::Acquire) * CHUNK
+    }
+
+    type Layer<'a> = usize;
+
+    fn layer(&self, l: usize) -> Option<usize> {
+        Some(l)
+    }
+
+    #[inline]
+    fn neighbours<'g: 'a, 'a>(
+        &'g self,
+        layer: usize,
+        pid: u32,
+        buffer: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        Growing::neighbours(self, pid, layer, buffer);
+        buffer
+    }
+
+    #[inline]
+    fn code(&self, pid: u32) -> &[i8] {
+        self.point(pid).map_or(&[][..], |p| p.1)
+    }
+
+    #[inline]
+    fn distance(&self, query: Point<'_>, pid: u32) -> Option<f32> {
+        Growing::distance(self, query, pid)
+    }
+}
 
 impl Growing {
     /// An empty graph of codes of `dimension` components, that searches with `ef_search`
@@ -327,79 +361,6 @@ impl Growing {
         Ok(())
     }
 
-    /// Node ids can reach this (exclusive) for what is published now.
-    fn id_bound(&self) -> usize {
-        self.published.load(Ordering::Acquire) * CHUNK
-    }
-
-    /// The search of one layer (the paper's algorithm 2), as [`Graph`]'s: widens from the
-    /// candidates through their neighbours, keeping the `ef` nearest points seen.
-    fn beam(&self, s: &mut Scratch, layer: usize, ef: usize, query: Point<'_>) {
-        while let Some(Reverse(candidate)) = s.candidates.pop() {
-            if s.nearest
-                .last()
-                .is_some_and(|furthest| candidate.distance > furthest.distance)
-            {
-                break;
-            }
-            let mut links = std::mem::take(&mut s.links);
-            self.neighbours(candidate.pid, layer, &mut links);
-            s.unvisited.clear();
-            for &pid in &links {
-                if s.visit(pid) {
-                    s.unvisited.push(pid);
-                }
-            }
-            s.links = links;
-            // Touching every code first lets their cache misses overlap.
-            std::hint::black_box(s.unvisited.iter().fold(0i8, |a, &pid| {
-                let q = self.point(pid).map_or(&[][..], |p| p.1);
-                a ^ q.first().copied().unwrap_or(0) ^ q.last().copied().unwrap_or(0)
-            }));
-            for i in 0..s.unvisited.len() {
-                let pid = s.unvisited[i];
-                let Some(distance) = self.distance(query, pid) else {
-                    continue;
-                };
-                let near = Near { distance, pid };
-                match s.nearest.binary_search(&near) {
-                    Err(at) if at < ef => {
-                        s.nearest.insert(at, near);
-                        s.candidates.push(Reverse(near));
-                    }
-                    _ => {}
-                }
-            }
-            s.nearest.truncate(ef);
-        }
-    }
-
-    /// Starts a descent from the entry point `ep`: it is the only candidate and visited.
-    fn start(&self, s: &mut Scratch, ep: u32, query: Point<'_>) -> bool {
-        s.candidates.clear();
-        s.nearest.clear();
-        s.forget_visits(self.id_bound());
-        let Some(distance) = self.distance(query, ep) else {
-            return false;
-        };
-        s.visit(ep);
-        let near = Near { distance, pid: ep };
-        s.nearest.push(near);
-        s.candidates.push(Reverse(near));
-        true
-    }
-
-    /// The nearest found so far become the candidates of the next layer down.
-    fn next_layer(&self, s: &mut Scratch) {
-        s.candidates.clear();
-        s.candidates.extend(s.nearest.iter().copied().map(Reverse));
-        s.forget_visits(self.id_bound());
-        for i in 0..s.nearest.len() {
-            let pid = s.nearest[i].pid;
-            s.visit(pid);
-        }
-    }
-
     /// Up to `ef_search` nodes nearest the code (`scale`, `q`), nearest first, as (what the node
     /// stands for, approximate similarity).
     pub(crate) fn search(&self, scale: f32, q: &[i8], out: &mut Vec<(Entry, f32)>) {
@@ -410,19 +371,13 @@ impl Growing {
         let (top, ep) = ((word >> 32) as usize, word as u32);
         let query = (scale, q);
         with_scratch(|s| {
-            if !self.start(s, ep, query) {
-                return;
+            if descend(self, s, ep, top, self.ef(), query) {
+                out.extend(
+                    s.nearest
+                        .iter()
+                        .filter_map(|c| Some((self.entry_of(c.pid)?, 1.0 - c.distance))),
+                );
             }
-            for layer in (1..=top).rev() {
-                self.beam(s, layer, 1, query);
-                self.next_layer(s);
-            }
-            self.beam(s, 0, self.ef(), query);
-            out.extend(
-                s.nearest
-                    .iter()
-                    .filter_map(|c| Some((self.entry_of(c.pid)?, 1.0 - c.distance))),
-            );
         });
     }
 
@@ -528,15 +483,15 @@ impl Growing {
             kept,
             ..
         } = ins;
-        if !self.start(s, ep, query) {
+        if !start(self, s, ep, query) {
             return;
         }
         for layer in (level + 1..=top).rev() {
-            self.beam(s, layer, 1, query);
-            self.next_layer(s);
+            beam(self, s, layer, 1, query);
+            next_layer(self, s);
         }
         for layer in (0..=level.min(top)).rev() {
-            self.beam(s, layer, self.ef_construction, query);
+            beam(self, s, layer, self.ef_construction, query);
             s.nearest.retain(|c| c.pid != node);
             self.select(query, &s.nearest, M, true, selected, pruned);
             self.set_list(node, layer, selected);
@@ -545,7 +500,7 @@ impl Growing {
                 let lists = (&mut *members, &mut *kept, &mut *pruned);
                 self.link_back(near.pid, node, near.distance, layer, room, lists);
             }
-            self.next_layer(s);
+            next_layer(self, s);
         }
         if level > top {
             self.entry

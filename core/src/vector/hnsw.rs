@@ -15,15 +15,13 @@
 //! their slots with `u32::MAX`), so snapshots read and write as before; [`MapImage`] decodes it
 //! straight into the packed form, checking every neighbour id before a search can follow it.
 
-use std::cell::RefCell;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::beam::{descend, with_scratch, Layers, Point};
 use super::code::{similarity, Entry};
 use super::params::ef_for;
 use crate::model::ConceptId;
@@ -63,6 +61,7 @@ impl Links {
     }
 
     /// Node `node`'s neighbours (none for a node the layer does not have).
+    #[inline]
     fn of(&self, node: u32) -> &[u32] {
         let i = node as usize;
         let start = match i.checked_sub(1) {
@@ -99,85 +98,6 @@ pub(crate) struct Graph {
     /// The layers above the bottom one, lowest first: `layers[l - 1]` is layer `l`, over points
     /// `0..layers[l - 1].len()`.
     layers: Vec<Links>,
-}
-
-/// One candidate of a search: its distance and point id, ordered by both (as instant-distance
-/// orders them, so ties go the same way).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Near {
-    pub(crate) distance: f32,
-    pub(crate) pid: u32,
-}
-
-impl Eq for Near {}
-
-impl Ord for Near {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.distance
-            .total_cmp(&other.distance)
-            .then(self.pid.cmp(&other.pid))
-    }
-}
-
-impl PartialOrd for Near {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// A search's working state, kept per thread so a query neither allocates nor clears a visited
-/// set the size of the graph.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    /// `seen[p] == mark`: point `p` was visited in this layer.
-    seen: Vec<u8>,
-    mark: u8,
-    pub(crate) candidates: BinaryHeap<Reverse<Near>>,
-    /// Nearest first, at most the layer's beam width.
-    pub(crate) nearest: Vec<Near>,
-    /// The neighbours of the candidate being widened that were not visited yet.
-    pub(crate) unvisited: Vec<u32>,
-    /// A neighbour list being read.
-    pub(crate) links: Vec<u32>,
-}
-
-impl Scratch {
-    /// Forgets every visit, for a graph of `n` points.
-    pub(crate) fn forget_visits(&mut self, n: usize) {
-        self.mark = self.mark.wrapping_add(1);
-        if self.mark == 0 {
-            self.seen.iter_mut().for_each(|s| *s = 0);
-            self.mark = 1;
-        }
-        if self.seen.len() < n {
-            self.seen.resize(n, 0);
-        }
-    }
-
-    /// Marks `pid` visited; false if it already was (or is past the `n` points it was sized
-    /// for).
-    pub(crate) fn visit(&mut self, pid: u32) -> bool {
-        match self.seen.get_mut(pid as usize) {
-            Some(s) if *s != self.mark => {
-                *s = self.mark;
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Runs `f` with this thread's search scratch (a fresh one if a search on this thread is
-/// already using it).
-pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f(&mut scratch),
-        Err(_) => f(&mut Scratch::default()),
-    })
 }
 
 impl Graph {
@@ -286,6 +206,7 @@ impl Graph {
     }
 
     /// Point `pid`'s code: its scale and components.
+    #[inline]
     fn point(&self, pid: u32) -> (f32, &[i8]) {
         let i = pid as usize;
         let d = self.dimension;
@@ -300,83 +221,16 @@ impl Graph {
         if self.ids.is_empty() {
             return;
         }
-        with_scratch(|scratch| self.search_with(scratch, scale, q, out));
-    }
-
-    fn search_with(&self, s: &mut Scratch, scale: f32, q: &[i8], out: &mut Vec<(Entry, f32)>) {
-        let n = self.len();
-        let distance = |pid: u32| {
-            let (p_scale, p) = self.point(pid);
-            1.0 - similarity(scale, q, p_scale, p)
-        };
-        s.candidates.clear();
-        s.nearest.clear();
-        s.forget_visits(n);
-        s.visit(0);
-        let entry = Near {
-            distance: distance(0),
-            pid: 0,
-        };
-        s.nearest.push(entry);
-        s.candidates.push(Reverse(entry));
-        for layer in self.layers.iter().rev() {
-            self.beam(s, layer, 1, &distance);
-            // The best point found is where the next layer down starts.
-            s.candidates.clear();
-            s.candidates.extend(s.nearest.iter().copied().map(Reverse));
-            s.forget_visits(n);
-            for i in 0..s.nearest.len() {
-                let pid = s.nearest[i].pid;
-                s.visit(pid);
+        with_scratch(|s| {
+            // Point 0 is the entry point, in every layer.
+            if descend(self, s, 0, self.layers.len(), self.ef(), (scale, q)) {
+                out.extend(
+                    s.nearest
+                        .iter()
+                        .filter_map(|c| Some((self.entry(c.pid)?, 1.0 - c.distance))),
+                );
             }
-        }
-        self.beam(s, &self.zero, self.ef(), &distance);
-        out.extend(
-            s.nearest
-                .iter()
-                .filter_map(|c| Some((self.entry(c.pid)?, 1.0 - c.distance))),
-        );
-    }
-
-    /// The search of one layer (the paper's algorithm 2): widens from the candidates through
-    /// their neighbours, keeping the `ef` nearest points seen.
-    fn beam(&self, s: &mut Scratch, layer: &Links, ef: usize, distance: &impl Fn(u32) -> f32) {
-        while let Some(Reverse(candidate)) = s.candidates.pop() {
-            if s.nearest
-                .last()
-                .is_some_and(|furthest| candidate.distance > furthest.distance)
-            {
-                break;
-            }
-            let mut unvisited = std::mem::take(&mut s.unvisited);
-            unvisited.clear();
-            for &pid in layer.of(candidate.pid) {
-                if s.visit(pid) {
-                    unvisited.push(pid);
-                }
-            }
-            // Touching every code first lets their cache misses overlap instead of each
-            // distance waiting on its own.
-            std::hint::black_box(unvisited.iter().fold(0i8, |a, &pid| {
-                let (_, q) = self.point(pid);
-                a ^ q.first().copied().unwrap_or(0) ^ q.last().copied().unwrap_or(0)
-            }));
-            for &pid in &unvisited {
-                let near = Near {
-                    distance: distance(pid),
-                    pid,
-                };
-                match s.nearest.binary_search(&near) {
-                    Err(at) if at < ef => {
-                        s.nearest.insert(at, near);
-                        s.candidates.push(Reverse(near));
-                    }
-                    _ => {}
-                }
-            }
-            s.unvisited = unvisited;
-            s.nearest.truncate(ef);
-        }
+        });
     }
 
     /// The form it is stored in (instant-distance's `HnswMap` layout).
@@ -390,6 +244,44 @@ impl Graph {
             },
             values: ValuesOut(self),
         }
+    }
+}
+
+/// A packed graph's layers for the shared search: layer 0 is `zero`, layer `l` above it
+/// `layers[l - 1]`.
+impl Layers for Graph {
+    fn id_bound(&self) -> usize {
+        self.len()
+    }
+
+    type Layer<'a> = &'a Links;
+
+    fn layer(&self, l: usize) -> Option<&Links> {
+        match l.checked_sub(1) {
+            None => Some(&self.zero),
+            Some(upper) => self.layers.get(upper),
+        }
+    }
+
+    #[inline]
+    fn neighbours<'g: 'a, 'a>(
+        &'g self,
+        layer: &'g Links,
+        pid: u32,
+        _: &'a mut Vec<u32>,
+    ) -> &'a [u32] {
+        layer.of(pid)
+    }
+
+    #[inline]
+    fn code(&self, pid: u32) -> &[i8] {
+        self.point(pid).1
+    }
+
+    #[inline]
+    fn distance(&self, (scale, q): Point<'_>, pid: u32) -> Option<f32> {
+        let (p_scale, p) = self.point(pid);
+        Some(1.0 - similarity(scale, q, p_scale, p))
     }
 }
 

@@ -20,6 +20,7 @@
 //! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
 //! embeddings, so every score returned is an exact cosine.
 
+mod beam;
 mod code;
 mod growing;
 mod hnsw;
