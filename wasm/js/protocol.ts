@@ -1,22 +1,78 @@
-/** Messages between the main-thread client and the worker. */
+/**
+ * Messages between the main-thread client and the worker, typed end to end: each method's
+ * arguments and answer, and each read and write request with its answer. The requests mirror
+ * the Rust enums the engine reads them into (`wasm/src/engine.rs`: `ReadRequest`,
+ * `WriteRequest`); their bodies are the HTTP API's.
+ */
+import type {
+  Association,
+  CheckpointReport,
+  Concept,
+  Hit,
+  ImportSummary,
+  Kind,
+  Neighbourhood,
+  PathsResult,
+  RecoveryReport,
+  Stats,
+  WriteResult,
+} from "./types.js";
 
-export type Method =
-  | "open"
-  | "write"
-  | "read"
-  | "checkpoint"
-  | "export"
-  | "import"
-  | "estimate"
-  | "close"
-  | "list"
-  | "drop";
+/** A concept as the engine answers it (the embedding as a plain array). */
+export type RawConcept = Omit<Concept, "embedding"> & { embedding: number[] | null };
 
-export interface Call {
-  id: number;
-  method: Method;
-  args: unknown[];
+/** Query parameters and bodies as the HTTP API takes them (absent fields are left out). */
+export type Body = Record<string, unknown>;
+
+/** Every write request, by its `op`, with the answer it gets once it is durable. */
+export interface Writes {
+  put_concept: { request: { body: Body }; answer: WriteResult & { id: string } };
+  delete_concept: { request: { id: string }; answer: WriteResult };
+  put_association: { request: { body: Body }; answer: WriteResult };
+  delete_association: { request: { source: string; target: string; kind: Kind }; answer: WriteResult };
+  batch: { request: { body: { ops: Body[] } }; answer: WriteResult & { ids: string[] } };
 }
+
+/** Every read request, by its `q`, with its answer. */
+export interface Reads {
+  get: { request: { id: string }; answer: RawConcept };
+  scan: { request: { query: Body }; answer: { concepts: RawConcept[]; next: string | null } };
+  associations: { request: { id: string; query: Body }; answer: { associations: Association[] } };
+  neighbourhood: { request: { id: string; query: Body }; answer: Neighbourhood };
+  similar: { request: { id: string; k?: number }; answer: { hits: Hit[] } };
+  paths: { request: { body: Body }; answer: PathsResult };
+  search: { request: { body: Body }; answer: { hits: Hit[] } };
+  stats: { request: Record<never, never>; answer: Omit<Stats, "storage"> };
+}
+
+export type WriteOp = keyof Writes;
+export type ReadQ = keyof Reads;
+/** A write request: `{op: …}` and that op's fields. */
+export type WriteRequest<O extends WriteOp = WriteOp> = { [K in O]: { op: K } & Writes[K]["request"] }[O];
+/** A read request: `{q: …}` and that query's fields. */
+export type ReadRequest<Q extends ReadQ = ReadQ> = { [K in Q]: { q: K } & Reads[K]["request"] }[Q];
+
+/** Every call the worker answers: its arguments, and what it answers. */
+export interface Methods {
+  open: { args: [name: string, dimension: number]; answer: RecoveryReport };
+  /** A JSON-encoded {@link WriteRequest}; answered once its group is durable. */
+  write: { args: [request: string]; answer: unknown };
+  /** A JSON-encoded {@link ReadRequest}. */
+  read: { args: [request: string]; answer: unknown };
+  checkpoint: { args: []; answer: CheckpointReport };
+  export: { args: []; answer: string };
+  /** JSON Lines text, and the number of its first line in the whole import. */
+  import: { args: [text: string, firstLine: number]; answer: ImportSummary };
+  estimate: { args: []; answer: { usage: number | null; quota: number | null } };
+  close: { args: []; answer: undefined };
+  list: { args: []; answer: string[] };
+  drop: { args: [name: string]; answer: undefined };
+}
+
+export type Method = keyof Methods;
+
+/** A call to the worker: its id, its method and that method's arguments. */
+export type Call<M extends Method = Method> = { [K in M]: { id: number; method: K; args: Methods[K]["args"] } }[M];
 
 /** An error as it crosses from the worker: the engine's code and message, and the request
  * field it is about and the limit it passed, where there are. */

@@ -10,7 +10,7 @@
  * flushed to OPFS before its promise resolves. A memory open in another tab fails with a
  * SutraError whose code is `memory_locked`.
  */
-import type { Call, Method, Reply, WorkerMessage } from "./protocol.js";
+import type { Call, Method, Methods, RawConcept, ReadQ, ReadRequest, Reads, Reply, WorkerMessage, WriteOp, WriteRequest, Writes } from "./protocol.js";
 import {
   SutraError,
   type Association,
@@ -37,11 +37,13 @@ import {
 } from "./types.js";
 
 export * from "./types.js";
+export { importInPieces, REJECTED_KEPT } from "./pieces.js";
+import { importInPieces } from "./pieces.js";
 
 /** Lines per import message: bounds each step and lets progress be reported. */
 export const IMPORT_LINES_PER_STEP = 2000;
 
-type Raw = Omit<Concept, "embedding"> & { embedding: number[] | null };
+type Raw = RawConcept;
 
 function toConcept(raw: Raw): Concept {
   return { ...raw, embedding: raw.embedding ? Float32Array.from(raw.embedding) : null };
@@ -140,12 +142,12 @@ class Channel {
     this.waiting.clear();
   }
 
-  call<T>(method: Method, ...args: unknown[]): Promise<T> {
+  call<M extends Method>(method: M, ...args: Methods[M]["args"]): Promise<Methods[M]["answer"]> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Methods[M]["answer"]>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      const message: Call = { id, method, args };
+      const message = { id, method, args } as Call<M>;
       this.worker.postMessage(message);
     });
   }
@@ -183,7 +185,7 @@ export class Sutra {
       persisted = null;
     }
     try {
-      const recovery = await channel.call<RecoveryReport>("open", name, options.dimension ?? 0);
+      const recovery = await channel.call("open", name, options.dimension ?? 0);
       return new Sutra(name, channel, recovery, persisted);
     } catch (e) {
       channel.terminate();
@@ -195,7 +197,7 @@ export class Sutra {
   static async list(options: Pick<OpenOptions, "workerUrl" | "worker"> = {}): Promise<string[]> {
     const channel = new Channel(starter(options));
     try {
-      return await channel.call<string[]>("list");
+      return await channel.call("list");
     } finally {
       channel.terminate();
     }
@@ -211,12 +213,12 @@ export class Sutra {
     }
   }
 
-  private write<T>(request: Record<string, unknown>): Promise<T> {
-    return this.channel.call<T>("write", JSON.stringify(request));
+  private async write<O extends WriteOp>(request: WriteRequest<O>): Promise<Writes[O]["answer"]> {
+    return (await this.channel.call("write", JSON.stringify(request))) as Writes[O]["answer"];
   }
 
-  private read<T>(request: Record<string, unknown>): Promise<T> {
-    return this.channel.call<T>("read", JSON.stringify(request));
+  private async read<Q extends ReadQ>(request: ReadRequest<Q>): Promise<Reads[Q]["answer"]> {
+    return (await this.channel.call("read", JSON.stringify(request))) as Reads[Q]["answer"];
   }
 
   /** Learns a concept (upsert). Resolves once it is durable. */
@@ -226,7 +228,7 @@ export class Sutra {
 
   /** A concept by id. */
   async getConcept(id: string): Promise<Concept> {
-    return toConcept(await this.read<Raw>({ q: "get", id }));
+    return toConcept(await this.read({ q: "get", id }));
   }
 
   /** Deletes a concept and its associations. */
@@ -269,14 +271,14 @@ export class Sutra {
 
   /** A page of concepts in id order. */
   async scan(options: ScanOptions = {}): Promise<Page> {
-    const page = await this.read<{ concepts: Raw[]; next: string | null }>({ q: "scan", query: defined({ ...options }) });
+    const page = await this.read({ q: "scan", query: defined({ ...options }) });
     return { concepts: page.concepts.map(toConcept), next: page.next };
   }
 
   /** A concept's associations. */
   async associations(id: string, options: AssociationOptions = {}): Promise<Association[]> {
     const query = defined({ ...options, kinds: kindsParam(options.kinds) });
-    return (await this.read<{ associations: Association[] }>({ q: "associations", id, query })).associations;
+    return (await this.read({ q: "associations", id, query })).associations;
   }
 
   /** Concepts within some hops, and the associations among them. */
@@ -293,13 +295,13 @@ export class Sutra {
   /** Vector search (cosine), by a vector or by a concept's own embedding. */
   async search(query: SearchQuery): Promise<Hit[]> {
     const body = defined({ vector: toArray(query.vector, "vector"), id: query.id, k: query.k });
-    return (await this.read<{ hits: Hit[] }>({ q: "search", body })).hits;
+    return (await this.read({ q: "search", body })).hits;
   }
 
   /** Counts, log size, last checkpoint, vector tiers, and this origin's storage use. */
   async stats(): Promise<Stats> {
-    const stats = await this.read<Omit<Stats, "storage">>({ q: "stats" });
-    const estimate = await this.channel.call<{ usage: number | null; quota: number | null }>("estimate");
+    const stats = await this.read({ q: "stats" });
+    const estimate = await this.channel.call("estimate");
     return { ...stats, storage: { ...estimate, persisted: this.persisted } };
   }
 
@@ -319,19 +321,7 @@ export class Sutra {
    * it goes.
    */
   async importJsonl(text: string, onProgress?: (done: number, total: number) => void): Promise<ImportSummary> {
-    const lines = text.split("\n");
-    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-    const total: ImportSummary = { concepts: 0, associations: 0, rejected_count: 0, rejected: [] };
-    for (let start = 0; start < lines.length; start += IMPORT_LINES_PER_STEP) {
-      const piece = lines.slice(start, start + IMPORT_LINES_PER_STEP).join("\n");
-      const part = await this.channel.call<ImportSummary>("import", piece, start + 1);
-      total.concepts += part.concepts;
-      total.associations += part.associations;
-      total.rejected_count += part.rejected_count;
-      total.rejected.push(...part.rejected.slice(0, Math.max(0, 100 - total.rejected.length)));
-      onProgress?.(Math.min(start + IMPORT_LINES_PER_STEP, lines.length), lines.length);
-    }
-    return total;
+    return importInPieces(text, IMPORT_LINES_PER_STEP, (piece, firstLine) => this.channel.call("import", piece, firstLine), onProgress);
   }
 
   /** Finishes pending writes, closes the files and stops the worker. */

@@ -5,7 +5,7 @@
  * every queued write, flushes once, then answers each.
  */
 import init, { Engine, dropMemory, listMemories, storageEstimate } from "../pkg/sutra_wasm.js";
-import type { Call, ErrorReply, Reply, WorkerMessage } from "./protocol.js";
+import type { Call, ErrorReply, Method, Methods, Reply, WorkerMessage } from "./protocol.js";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<Call>) => void) | null;
@@ -155,10 +155,13 @@ function housekeeping(): void {
   }
 }
 
-async function handle(call: Call): Promise<unknown> {
+/** What each method answers (a write is answered by `drain`, so its own answer is nothing). */
+type Answer<M extends Method> = Promise<Methods[M]["answer"] | undefined>;
+
+async function handle(call: Call): Answer<Method> {
   switch (call.method) {
     case "open": {
-      const [name, dimension] = call.args as [string, number];
+      const [name, dimension] = call.args;
       const got = await takeLock(name);
       if (!got) {
         throw { code: "memory_locked", message: `memory "${name}" is open in another tab or worker` };
@@ -173,7 +176,7 @@ async function handle(call: Call): Promise<unknown> {
       return JSON.parse(engine.recovery());
     }
     case "write": {
-      writes.push({ id: call.id, request: call.args[0] as string });
+      writes.push({ id: call.id, request: call.args[0] });
       if (quiet) {
         drain();
       } else if (!draining) {
@@ -183,7 +186,7 @@ async function handle(call: Call): Promise<unknown> {
       return undefined; // answered by drain()
     }
     case "read":
-      return JSON.parse(requireEngine().read(call.args[0] as string));
+      return JSON.parse(requireEngine().read(call.args[0])) as unknown;
     case "checkpoint":
       return JSON.parse(requireEngine().checkpoint());
     case "export": {
@@ -196,7 +199,7 @@ async function handle(call: Call): Promise<unknown> {
       return parts.join("");
     }
     case "import": {
-      const [text, firstLine] = call.args as [string, number];
+      const [text, firstLine] = call.args;
       return JSON.parse(requireEngine().import_lines(text, firstLine, Date.now()));
     }
     case "estimate":
@@ -212,7 +215,7 @@ async function handle(call: Call): Promise<unknown> {
     case "list":
       return JSON.parse(await listMemories());
     case "drop": {
-      const name = call.args[0] as string;
+      const [name] = call.args;
       const got = await takeLock(name);
       if (!got) {
         throw { code: "memory_locked", message: `memory "${name}" is open in another tab or worker` };

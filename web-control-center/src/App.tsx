@@ -1,6 +1,7 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState, type ReactNode } from "react";
 import type { Backend } from "./data/backend";
 import { BrowserBackend } from "./data/browser";
+import { BackendProvider } from "./data/context";
 import { HttpBackend } from "./data/http";
 import { link } from "./components/common";
 import { ConceptDetail } from "./views/ConceptDetail";
@@ -46,14 +47,32 @@ export function parseRoute(hash: string): Route {
   return { memory: null, view: "memories" };
 }
 
-const VIEWS: [string, string][] = [
-  ["overview", "Overview"],
-  ["concepts", "Concepts"],
-  ["graph", "Graph"],
-  ["paths", "Paths"],
-  ["search", "Vector search"],
-  ["io", "Import / export"],
+/** The views of a memory: where each is (`#/m/<memory>/<view>[/<id>]`), its label in the
+ * navigation (none: reached from another view), and what it shows. */
+interface View {
+  view: string;
+  label?: string;
+  render: (memory: string, id: string | undefined) => ReactNode;
+}
+
+export const ROUTES: View[] = [
+  { view: "overview", label: "Overview", render: (memory) => <Overview memory={memory} /> },
+  { view: "concepts", label: "Concepts", render: (memory) => <Concepts memory={memory} /> },
+  { view: "concept", render: (memory, id) => (id ? <ConceptDetail memory={memory} id={id} /> : null) },
+  { view: "graph", label: "Graph", render: (memory, id) => <Graph memory={memory} {...(id ? { start: id } : {})} /> },
+  { view: "paths", label: "Paths", render: (memory) => <Paths memory={memory} /> },
+  { view: "search", label: "Vector search", render: (memory) => <Search memory={memory} /> },
+  { view: "io", label: "Import / export", render: (memory) => <ImportExport memory={memory} /> },
 ];
+
+/** What the route shows: the memories, or one of a memory's views (its overview when the view
+ * is unknown or lacks the id it needs). */
+function body(route: Route): ReactNode {
+  const memory = route.memory;
+  if (!memory) return <Memories />;
+  const shown = ROUTES.find((r) => r.view === route.view)?.render(memory, route.id);
+  return shown ?? <Overview memory={memory} />;
+}
 
 export function App() {
   const [settings, setSettings] = useState<Settings>(loadSettings);
@@ -76,15 +95,6 @@ export function App() {
   }, [settings, backend]);
 
   const memory = route.memory;
-  let body;
-  if (!memory) body = <Memories backend={backend} />;
-  else if (route.view === "concepts") body = <Concepts backend={backend} memory={memory} />;
-  else if (route.view === "concept" && route.id) body = <ConceptDetail backend={backend} memory={memory} id={route.id} />;
-  else if (route.view === "graph") body = <Graph backend={backend} memory={memory} {...(route.id ? { start: route.id } : {})} />;
-  else if (route.view === "paths") body = <Paths backend={backend} memory={memory} />;
-  else if (route.view === "search") body = <Search backend={backend} memory={memory} />;
-  else if (route.view === "io") body = <ImportExport backend={backend} memory={memory} />;
-  else body = <Overview backend={backend} memory={memory} />;
 
   return (
     <div className="app">
@@ -133,7 +143,7 @@ export function App() {
           <nav aria-label="views">
             <p className="memory-name">{memory}</p>
             <ul>
-              {VIEWS.map(([view, label]) => (
+              {ROUTES.filter((r) => r.label).map(({ view, label }) => (
                 <li key={view}>
                   <a href={link(memory, view)} aria-current={route.view === view ? "page" : undefined}>
                     {label}
@@ -146,7 +156,9 @@ export function App() {
             </ul>
           </nav>
         ) : null}
-        <main>{body}</main>
+        <main>
+          <BackendProvider backend={backend}>{body(route)}</BackendProvider>
+        </main>
       </div>
     </div>
   );

@@ -1,23 +1,22 @@
 import { useEffect, useId, useState } from "react";
-import type { Backend } from "../data/backend";
 import { isConceptId } from "../logic/vector";
+import { useBackend } from "../data/context";
 
 /** Pick a concept by id or by the start of its text. */
 export function ConceptPicker({
-  backend,
   memory,
   label,
   value,
   onChange,
   name,
 }: {
-  backend: Backend;
   memory: string;
   label: string;
   value: string;
   onChange: (id: string) => void;
   name: string;
 }) {
+  const backend = useBackend();
   const [text, setText] = useState("");
   const [options, setOptions] = useState<{ id: string; content: string }[]>([]);
   const list = useId();

@@ -1,4 +1,5 @@
 /** The data-access interface over a Sutra server's HTTP API. */
+import { importInPieces } from "sutra-wasm";
 import { asBackendError, BackendError, type Backend, type MemoryStats, type MemorySummary } from "./backend";
 import type {
   Association,
@@ -175,22 +176,16 @@ export class HttpBackend implements Backend {
   }
 
   async importJsonl(memory: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary> {
-    const lines = text.split("\n");
-    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-    const total: ImportSummary = { concepts: 0, associations: 0, rejected_count: 0, rejected: [] };
-    onProgress(0, lines.length);
-    for (let start = 0; start < lines.length; start += IMPORT_LINES_PER_REQUEST) {
-      const piece = lines.slice(start, start + IMPORT_LINES_PER_REQUEST).join("\n") + "\n";
-      const part = await this.request<ImportSummary>("POST", `${this.m(memory)}/import`, undefined, piece);
-      total.concepts += part.concepts;
-      total.associations += part.associations;
-      total.rejected_count += part.rejected_count;
-      for (const r of part.rejected) {
-        if (total.rejected.length < 100) total.rejected.push({ line: r.line + start, reason: r.reason });
-      }
-      onProgress(Math.min(start + IMPORT_LINES_PER_REQUEST, lines.length), lines.length);
-    }
-    return total;
+    // The server numbers each request's lines from 1: renumbered to lines of the whole file.
+    return importInPieces(
+      text,
+      IMPORT_LINES_PER_REQUEST,
+      async (piece, firstLine) => {
+        const part = await this.request<ImportSummary>("POST", `${this.m(memory)}/import`, undefined, piece + "\n");
+        return { ...part, rejected: part.rejected.map((r) => ({ line: r.line + firstLine - 1, reason: r.reason })) };
+      },
+      onProgress,
+    );
   }
 
   async close(): Promise<void> {}

@@ -1,12 +1,14 @@
 import { useState } from "react";
-import { asBackendError, KINDS, type Association, type Backend, type BackendError, type Kind } from "../data/backend";
+import { asBackendError, KINDS, type Association, type BackendError, type Kind } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { ConfirmButton, ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { formatNumber } from "../logic/trail";
 import { vectorText } from "../logic/vector";
 import { ConceptForm } from "./ConceptForm";
+import { useBackend } from "../data/context";
 
-function AssociationRow({ backend, memory, a, other, name, outgoing, onChanged }: { backend: Backend; memory: string; a: Association; other: string; name: string; outgoing: boolean; onChanged: () => void }) {
+function AssociationRow({ memory, a, other, name, outgoing, onChanged }: { memory: string; a: Association; other: string; name: string; outgoing: boolean; onChanged: () => void }) {
+  const backend = useBackend();
   const [editing, setEditing] = useState(false);
   const [confidence, setConfidence] = useState(String(a.confidence));
   const [weight, setWeight] = useState(String(a.weight));
@@ -72,7 +74,8 @@ function AssociationRow({ backend, memory, a, other, name, outgoing, onChanged }
   );
 }
 
-function AddAssociation({ backend, memory, id, onAdded }: { backend: Backend; memory: string; id: string; onAdded: () => void }) {
+function AddAssociation({ memory, id, onAdded }: { memory: string; id: string; onAdded: () => void }) {
+  const backend = useBackend();
   const [target, setTarget] = useState("");
   const [kind, setKind] = useState<Kind>("semantic");
   const [confidence, setConfidence] = useState("1");
@@ -91,7 +94,7 @@ function AddAssociation({ backend, memory, id, onAdded }: { backend: Backend; me
   return (
     <form className="card" onSubmit={add} aria-label="add an association">
       <h3>Add an outgoing association</h3>
-      <ConceptPicker backend={backend} memory={memory} label="Target" name="target" value={target} onChange={setTarget} />
+      <ConceptPicker memory={memory} label="Target" name="target" value={target} onChange={setTarget} />
       <div className="row">
         <Field label="Kind" error={error?.field === "kind" ? error.message : null}>
           <select name="kind" value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
@@ -115,7 +118,8 @@ function AddAssociation({ backend, memory, id, onAdded }: { backend: Backend; me
   );
 }
 
-export function ConceptDetail({ backend, memory, id }: { backend: Backend; memory: string; id: string }) {
+export function ConceptDetail({ memory, id }: { memory: string; id: string }) {
+  const backend = useBackend();
   const concept = useLoad(() => backend.getConcept(memory, id), [backend, memory, id]);
   const links = useLoad(
     async () => {
@@ -203,10 +207,10 @@ export function ConceptDetail({ backend, memory, id }: { backend: Backend; memor
           </thead>
           <tbody>
             {links.data.out.map((a) => (
-              <AssociationRow key={`o-${a.target}-${a.kind}`} backend={backend} memory={memory} a={a} other={a.target} name={links.data?.names.get(a.target) ?? a.target} outgoing onChanged={links.reload} />
+              <AssociationRow key={`o-${a.target}-${a.kind}`} memory={memory} a={a} other={a.target} name={links.data?.names.get(a.target) ?? a.target} outgoing onChanged={links.reload} />
             ))}
             {links.data.in.map((a) => (
-              <AssociationRow key={`i-${a.source}-${a.kind}`} backend={backend} memory={memory} a={a} other={a.source} name={links.data?.names.get(a.source) ?? a.source} outgoing={false} onChanged={links.reload} />
+              <AssociationRow key={`i-${a.source}-${a.kind}`} memory={memory} a={a} other={a.source} name={links.data?.names.get(a.source) ?? a.source} outgoing={false} onChanged={links.reload} />
             ))}
           </tbody>
           <caption>
@@ -214,7 +218,7 @@ export function ConceptDetail({ backend, memory, id }: { backend: Backend; memor
           </caption>
         </table>
       ) : null}
-      <AddAssociation backend={backend} memory={memory} id={c.id} onAdded={links.reload} />
+      <AddAssociation memory={memory} id={c.id} onAdded={links.reload} />
       <h3>Most similar by vector</h3>
       {!c.embedding ? <p>This concept has no embedding.</p> : null}
       <ErrorNote error={similar.error} />
@@ -227,7 +231,7 @@ export function ConceptDetail({ backend, memory, id }: { backend: Backend; memor
           ))}
         </ol>
       ) : null}
-      <ConceptForm key={`${c.id}-${c.updated_ms}`} backend={backend} memory={memory} concept={c} onSaved={() => { concept.reload(); }} />
+      <ConceptForm key={`${c.id}-${c.updated_ms}`} memory={memory} concept={c} onSaved={() => { concept.reload(); }} />
     </section>
   );
 }

@@ -1,10 +1,12 @@
 import { useState } from "react";
-import { asBackendError, type Backend, type BackendError, type Concept } from "../data/backend";
+import { asBackendError, type BackendError, type Concept } from "../data/backend";
 import { ErrorNote, Field } from "../components/common";
 import { formatMetadata, parseMetadata, parseVector, vectorText } from "../logic/vector";
+import { useBackend } from "../data/context";
 
 /** Create or edit a concept; the engine's validation messages appear next to their field. */
-export function ConceptForm({ backend, memory, concept, onSaved }: { backend: Backend; memory: string; concept?: Concept; onSaved: (id: string) => void }) {
+export function ConceptForm({ memory, concept, onSaved }: { memory: string; concept?: Concept; onSaved: (id: string) => void }) {
+  const backend = useBackend();
   const [content, setContent] = useState(concept?.content ?? "");
   const [embedding, setEmbedding] = useState(concept?.embedding ? vectorText(concept.embedding) : "");
   const [strength, setStrength] = useState(String(concept?.strength ?? 1));

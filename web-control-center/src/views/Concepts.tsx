@@ -1,12 +1,14 @@
 import { useState } from "react";
-import type { Backend, Concept } from "../data/backend";
+import type { Concept } from "../data/backend";
 import { ErrorNote, link, Loading, useLoad } from "../components/common";
 import { isConceptId } from "../logic/vector";
 import { ConceptForm } from "./ConceptForm";
+import { useBackend } from "../data/context";
 
 const PAGE = 25;
 
-export function Concepts({ backend, memory }: { backend: Backend; memory: string }) {
+export function Concepts({ memory }: { memory: string }) {
+  const backend = useBackend();
   const [search, setSearch] = useState("");
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const after = cursors[cursors.length - 1];
@@ -79,7 +81,7 @@ export function Concepts({ backend, memory }: { backend: Backend; memory: string
           </div>
         </>
       ) : null}
-      <ConceptForm backend={backend} memory={memory} onSaved={() => reload()} />
+      <ConceptForm memory={memory} onSaved={() => reload()} />
     </section>
   );
 }

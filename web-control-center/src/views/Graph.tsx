@@ -1,11 +1,13 @@
 import { useEffect, useState } from "react";
-import { asBackendError, KINDS, type Backend, type BackendError } from "../data/backend";
+import { asBackendError, KINDS, type BackendError } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { GraphView } from "../components/GraphView";
 import { ErrorNote, link } from "../components/common";
 import { emptyElements, KIND_COLOURS, merge, type Elements } from "../logic/graph";
+import { useBackend } from "../data/context";
 
-export function Graph({ backend, memory, start }: { backend: Backend; memory: string; start?: string }) {
+export function Graph({ memory, start }: { memory: string; start?: string }) {
+  const backend = useBackend();
   const [centre, setCentre] = useState(start ?? "");
   const [elements, setElements] = useState<Elements>(emptyElements());
   const [error, setError] = useState<BackendError | null>(null);
@@ -31,7 +33,7 @@ export function Graph({ backend, memory, start }: { backend: Backend; memory: st
   return (
     <section>
       <h2>Graph explorer</h2>
-      <ConceptPicker backend={backend} memory={memory} label="Centre" name="centre" value={centre} onChange={setCentre} />
+      <ConceptPicker memory={memory} label="Centre" name="centre" value={centre} onChange={setCentre} />
       <p className="legend" aria-label="legend">
         {KINDS.map((k) => (
           <span key={k} className="kind" style={{ borderColor: KIND_COLOURS[k] }}>

@@ -1,8 +1,10 @@
 import { useState } from "react";
-import { asBackendError, type Backend, type BackendError, type ImportSummary } from "../data/backend";
+import { asBackendError, type BackendError, type ImportSummary } from "../data/backend";
 import { ErrorNote } from "../components/common";
+import { useBackend } from "../data/context";
 
-export function ImportExport({ backend, memory }: { backend: Backend; memory: string }) {
+export function ImportExport({ memory }: { memory: string }) {
+  const backend = useBackend();
   const [progress, setProgress] = useState<{ done: number; total: number } | null>(null);
   const [summary, setSummary] = useState<ImportSummary | null>(null);
   const [error, setError] = useState<BackendError | null>(null);

@@ -1,8 +1,10 @@
 import { useState } from "react";
-import { asBackendError, type Backend, type BackendError } from "../data/backend";
+import { asBackendError, type BackendError } from "../data/backend";
 import { ErrorNote, Field, link, Loading, useLoad } from "../components/common";
+import { useBackend } from "../data/context";
 
-export function Memories({ backend }: { backend: Backend }) {
+export function Memories() {
+  const backend = useBackend();
   const { data, error, loading, reload } = useLoad(() => backend.listMemories(), [backend]);
   const [name, setName] = useState("");
   const [dimension, setDimension] = useState("");

@@ -1,9 +1,11 @@
 import { useState } from "react";
-import { asBackendError, type Backend, type BackendError } from "../data/backend";
+import { asBackendError, type BackendError } from "../data/backend";
 import { ErrorNote, Loading, useLoad } from "../components/common";
 import { formatBytes } from "../logic/trail";
+import { useBackend } from "../data/context";
 
-export function Overview({ backend, memory }: { backend: Backend; memory: string }) {
+export function Overview({ memory }: { memory: string }) {
+  const backend = useBackend();
   const { data, error, loading, reload } = useLoad(() => backend.stats(memory), [backend, memory]);
   const [note, setNote] = useState<string | null>(null);
   const [cpError, setCpError] = useState<BackendError | null>(null);

@@ -1,10 +1,11 @@
 import { useState } from "react";
-import { asBackendError, KINDS, type Backend, type BackendError, type Kind, type PathsResult } from "../data/backend";
+import { asBackendError, KINDS, type BackendError, type Kind, type PathsResult } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { GraphView } from "../components/GraphView";
 import { ErrorNote, Field, link } from "../components/common";
 import { pathElements } from "../logic/graph";
 import { formatNumber, trail } from "../logic/trail";
+import { useBackend } from "../data/context";
 
 type Results = { shortest: PathsResult; confident: PathsResult; best: PathsResult };
 
@@ -41,7 +42,8 @@ function Trail({ memory, result, title }: { memory: string; result: PathsResult;
   );
 }
 
-export function Paths({ backend, memory }: { backend: Backend; memory: string }) {
+export function Paths({ memory }: { memory: string }) {
+  const backend = useBackend();
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
   const [k, setK] = useState("3");
@@ -77,8 +79,8 @@ export function Paths({ backend, memory }: { backend: Backend; memory: string })
       <h2>Paths</h2>
       <form className="card" onSubmit={find} aria-label="find paths">
         <div className="row">
-          <ConceptPicker backend={backend} memory={memory} label="From" name="from" value={from} onChange={setFrom} />
-          <ConceptPicker backend={backend} memory={memory} label="To" name="to" value={to} onChange={setTo} />
+          <ConceptPicker memory={memory} label="From" name="from" value={from} onChange={setFrom} />
+          <ConceptPicker memory={memory} label="To" name="to" value={to} onChange={setTo} />
         </div>
         <div className="row">
           <Field label="k best" error={error?.field === "k" ? error.message : null}>

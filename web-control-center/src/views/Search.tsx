@@ -1,11 +1,13 @@
 import { useState } from "react";
-import { asBackendError, type Backend, type BackendError, type Hit } from "../data/backend";
+import { asBackendError, type BackendError, type Hit } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { ErrorNote, Field, link } from "../components/common";
 import { formatNumber } from "../logic/trail";
 import { parseVector } from "../logic/vector";
+import { useBackend } from "../data/context";
 
-export function Search({ backend, memory }: { backend: Backend; memory: string }) {
+export function Search({ memory }: { memory: string }) {
+  const backend = useBackend();
   const [by, setBy] = useState<"vector" | "concept">("vector");
   const [vectorText, setVectorText] = useState("");
   const [concept, setConcept] = useState("");
@@ -55,7 +57,7 @@ export function Search({ backend, memory }: { backend: Backend; memory: string }
             <input name="vector" value={vectorText} onChange={(e) => setVectorText(e.target.value)} />
           </Field>
         ) : (
-          <ConceptPicker backend={backend} memory={memory} label="Concept" name="by-concept" value={concept} onChange={setConcept} />
+          <ConceptPicker memory={memory} label="Concept" name="by-concept" value={concept} onChange={setConcept} />
         )}
         <Field label="k" error={error?.field === "k" ? error.message : null}>
           <input name="k" value={k} onChange={(e) => setK(e.target.value)} size={4} />

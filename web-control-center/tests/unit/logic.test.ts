@@ -5,7 +5,9 @@ import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
 import { formatBytes, trailText } from "../../src/logic/trail";
 import { f32Text, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
-import { parseRoute } from "../../src/App";
+import { parseRoute, ROUTES } from "../../src/App";
+import { link } from "../../src/components/common";
+import { importInPieces, REJECTED_KEPT, type ImportSummary } from "sutra-wasm";
 import type { Path } from "sutra-wasm";
 
 describe("parsing input", () => {
@@ -116,5 +118,83 @@ describe("routes", () => {
     expect(parseRoute("#/")).toEqual({ memory: null, view: "memories" });
     expect(parseRoute("#/m/notes/concept/abc")).toEqual({ memory: "notes", view: "concept", id: "abc" });
     expect(parseRoute("#/m/notes")).toEqual({ memory: "notes", view: "overview" });
+  });
+
+  it("has each view once in its table, and every view's link leads back to it", () => {
+    const views = ROUTES.map((r) => r.view);
+    expect(new Set(views).size).toBe(views.length);
+    expect(ROUTES.filter((r) => r.label).map((r) => r.label)).toEqual([
+      "Overview",
+      "Concepts",
+      "Graph",
+      "Paths",
+      "Vector search",
+      "Import / export",
+    ]);
+    for (const view of views) {
+      expect(parseRoute(link("a memory/with slash", view))).toEqual({ memory: "a memory/with slash", view });
+    }
+  });
+});
+
+describe("the one chunked import", () => {
+  const summary = (concepts: number, rejected: { line: number; reason: string }[] = []): ImportSummary => ({
+    concepts,
+    associations: 0,
+    rejected_count: rejected.length,
+    rejected,
+  });
+
+  it("sends pieces in order with their first line, adds the answers up and reports progress", async () => {
+    const text = Array.from({ length: 7 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
+    const sent: [string, number][] = [];
+    const progress: [number, number][] = [];
+    const total = await importInPieces(
+      text,
+      3,
+      async (piece, firstLine) => {
+        sent.push([piece, firstLine]);
+        const lines = piece.split("\n");
+        // The last line of each piece is "rejected", numbered in the whole text.
+        return summary(lines.length - 1, [{ line: firstLine + lines.length - 1, reason: "no" }]);
+      },
+      (done, all) => progress.push([done, all]),
+    );
+    expect(sent).toEqual([
+      ["line 1\nline 2\nline 3", 1],
+      ["line 4\nline 5\nline 6", 4],
+      ["line 7", 7],
+    ]);
+    expect(progress).toEqual([
+      [0, 7],
+      [3, 7],
+      [6, 7],
+      [7, 7],
+    ]);
+    expect(total).toEqual({
+      concepts: 4,
+      associations: 0,
+      rejected_count: 3,
+      rejected: [
+        { line: 3, reason: "no" },
+        { line: 6, reason: "no" },
+        { line: 7, reason: "no" },
+      ],
+    });
+  });
+
+  it("keeps the first rejected lines and counts the rest, and refuses a piece size that is not one", async () => {
+    const text = Array.from({ length: 250 }, () => "x").join("\n");
+    const total = await importInPieces(text, 50, async (piece, firstLine) =>
+      summary(
+        0,
+        piece.split("\n").map((_, i) => ({ line: firstLine + i, reason: "bad" })),
+      ),
+    );
+    expect(total.rejected_count).toBe(250);
+    expect(total.rejected.length).toBe(REJECTED_KEPT);
+    expect(total.rejected.at(-1)).toEqual({ line: REJECTED_KEPT, reason: "bad" });
+    await expect(importInPieces("x", 0, async () => summary(0))).rejects.toThrow(RangeError);
+    await expect(importInPieces("", 10, async () => summary(1))).resolves.toEqual(summary(0));
   });
 });
