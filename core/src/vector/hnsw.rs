@@ -686,8 +686,8 @@ mod tests {
     use crate::model::ConceptId;
     use crate::storage::sim::Rng;
     use crate::vector::code::{quantize, CodeRef};
-    use crate::vector::index::build_map;
     use crate::vector::params::HnswParams;
+    use crate::vector::seal::build_map;
 
     /// `n` codes of dimension `d` around a few centres (clustered, as real embeddings are).
     fn codes(n: usize, d: usize, seed: u64) -> (Vec<f32>, Vec<i8>, Vec<Entry>) {

@@ -1,286 +1,16 @@
 use std::sync::Arc;
 
-use super::code::{quantize, similarity, Code, CodeRef, Entry};
+use super::code::{quantize, Code, Entry};
+use super::fresh::*;
 use super::growing::{Growing, CHUNK, CHUNKS_MAX};
-use super::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
 use super::params::{HnswParams, GROW_EF_CONSTRUCTION};
+use super::plan::*;
+use super::seal::*;
+use super::topk::*;
 use crate::distance::{cosine, dot, inv_norm};
-use crate::error::Error;
 use crate::model::ConceptId;
 use crate::vector::id_table::IdTable;
 use serde::{Deserialize, Serialize};
-
-/// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
-/// trait so it can be replaced.
-trait Ann {
-    /// Up to the index's candidate-list size of entries near `query`, nearest first, with their
-    /// approximate similarity.
-    fn search(&self, query: &Code, out: &mut Vec<(Entry, f32)>);
-    /// Every entry.
-    fn for_each(&self, f: &mut dyn FnMut(Entry));
-    /// How many entries a search returns at most.
-    fn candidates_max(&self) -> usize;
-    /// Number of entries.
-    fn len(&self) -> usize;
-}
-
-/// A built HNSW graph over a frozen set of quantized vectors: one segment of the sealed tier.
-/// Stored as instant-distance's `HnswMap` is (see `hnsw.rs`), with its parameters and
-/// length.
-pub struct Sealed {
-    graph: Graph,
-    params: HnswParams,
-    /// The segments (by id) this graph replaces when installed; not stored.
-    replaces: Vec<u32>,
-}
-
-/// [`Sealed`] as stored.
-#[derive(Deserialize)]
-pub(crate) struct SealedImage {
-    map: StoredMap,
-    params: HnswParams,
-    len: usize,
-}
-
-impl TryFrom<SealedImage> for Sealed {
-    type Error = String;
-    fn try_from(image: SealedImage) -> Result<Sealed, String> {
-        let graph = Graph::try_from(image.map)?;
-        if graph.len() != image.len {
-            return Err(format!(
-                "vector graph sizes disagree: {} points, length {}",
-                graph.len(),
-                image.len
-            ));
-        }
-        Ok(Sealed {
-            graph,
-            params: image.params,
-            replaces: Vec::new(),
-        })
-    }
-}
-
-impl Serialize for Sealed {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct SealedOut<'a> {
-            map: MapOut<'a>,
-            params: HnswParams,
-            len: usize,
-        }
-        SealedOut {
-            map: self.graph.image(),
-            params: self.params,
-            len: self.graph.len(),
-        }
-        .serialize(s)
-    }
-}
-
-impl Ann for Sealed {
-    fn search(&self, query: &Code, out: &mut Vec<(Entry, f32)>) {
-        self.graph.search(query.scale, &query.q, out);
-    }
-    fn for_each(&self, f: &mut dyn FnMut(Entry)) {
-        for entry in self.graph.entries() {
-            f(entry);
-        }
-    }
-    fn candidates_max(&self) -> usize {
-        self.graph.ef()
-    }
-    fn len(&self) -> usize {
-        self.graph.len()
-    }
-}
-
-impl Ann for Growing {
-    fn search(&self, query: &Code, out: &mut Vec<(Entry, f32)>) {
-        Growing::search(self, query.scale, &query.q, out);
-    }
-    fn for_each(&self, f: &mut dyn FnMut(Entry)) {
-        Growing::for_each(self, f);
-    }
-    fn candidates_max(&self) -> usize {
-        self.ef()
-    }
-    fn len(&self) -> usize {
-        Growing::len(self)
-    }
-}
-
-/// What a [`SealInput`] is for.
-enum Work {
-    /// A graph built whole from its vectors, replacing the segments listed.
-    Build { replaces: Vec<u32> },
-    /// Its vectors inserted into the growing graph (by its segment id).
-    Grow { id: u32, graph: Arc<Growing> },
-    /// The growing graph (by its segment id) packed into a sealed segment.
-    Retire { id: u32, graph: Arc<Growing> },
-}
-
-/// The result of [`SealInput::build`], for [`VectorIndex::install`].
-pub struct Built {
-    kind: BuiltKind,
-}
-
-enum BuiltKind {
-    /// A new segment.
-    Segment(Sealed),
-    /// These entries were inserted into the growing graph with this segment id.
-    Grown { id: u32, entries: Vec<Entry> },
-    /// The growing graph with this segment id, packed.
-    Retired { id: u32, sealed: Sealed },
-}
-
-/// One piece of background indexing, frozen: vectors (what each stands for, and its code,
-/// scales and components end to end) to insert into the growing graph or to build a segment
-/// from, or the growing graph to pack.
-pub struct SealInput {
-    entries: Vec<Entry>,
-    scales: Vec<f32>,
-    codes: Vec<i8>,
-    dimension: usize,
-    params: HnswParams,
-    work: Work,
-}
-
-impl SealInput {
-    /// Number of vectors it indexes (a growing graph being packed: its nodes).
-    pub fn len(&self) -> usize {
-        match &self.work {
-            Work::Retire { graph, .. } => graph.len(),
-            _ => self.entries.len(),
-        }
-    }
-
-    /// Whether there is nothing to index.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether it is a merge (or rebuild) of segments.
-    #[cfg(test)]
-    fn is_merge(&self) -> bool {
-        matches!(&self.work, Work::Build { replaces } if !replaces.is_empty())
-    }
-
-    /// Does the work: slow (seconds for 100,000 vectors); call it on whatever thread the host
-    /// chooses. Insertions go into the growing graph, which searches keep reading meanwhile;
-    /// a pack copies the growing graph into the segments' layout. A segment is built by
-    /// instant-distance, deterministically (the same view gives the same graph), then packed
-    /// (see `hnsw.rs`) by way of its stored form, which is also how a snapshot loads it;
-    /// an error there means that packing refused what instant-distance built, i.e. a bug; the
-    /// vectors stay in the fresh tier, searched exactly.
-    ///
-    /// An insertion into the growing graph is refused only if the graph has no room (the index
-    /// never asks for more than it has) or the codes are not of its dimension.
-    pub fn build(self) -> Result<Built, Error> {
-        let vectors = self.entries.len();
-        self.build_inner()
-            .map_err(|reason| Error::IndexBuild { vectors, reason })
-    }
-
-    fn build_inner(self) -> Result<Built, String> {
-        let SealInput {
-            entries,
-            scales,
-            codes,
-            dimension,
-            params,
-            work,
-        } = self;
-        let replaces = match work {
-            Work::Build { replaces } => replaces,
-            Work::Grow { id, graph } => {
-                let (ids, vseqs): (Vec<ConceptId>, Vec<u64>) =
-                    entries.iter().map(|e| (e.id, e.vseq)).unzip();
-                graph.insert(&ids, &vseqs, &scales, &codes)?;
-                return Ok(Built {
-                    kind: BuiltKind::Grown { id, entries },
-                });
-            }
-            Work::Retire { id, graph } => {
-                let sealed = Sealed {
-                    graph: graph.to_graph(),
-                    params: grown_params(params),
-                    replaces: Vec::new(),
-                };
-                return Ok(Built {
-                    kind: BuiltKind::Retired { id, sealed },
-                });
-            }
-        };
-        let map = build_map(&scales, &codes, dimension, entries, params);
-        // Sized first, so the bytes are one allocation of their exact size.
-        let bytes = postcard::experimental::serialized_size(&map)
-            .and_then(|size| postcard::to_extend(&map, Vec::with_capacity(size)))
-            .map_err(|e| format!("vector graph does not encode: {e}"))?;
-        drop(map);
-        let image: BuiltMap = postcard::from_bytes(&bytes)
-            .map_err(|e| format!("vector graph does not decode: {e}"))?;
-        drop(bytes);
-        Ok(Built {
-            kind: BuiltKind::Segment(Sealed {
-                graph: Graph::try_from(image)?,
-                params,
-                replaces,
-            }),
-        })
-    }
-}
-
-/// The parameters a packed growing graph is stored with.
-fn grown_params(params: HnswParams) -> HnswParams {
-    HnswParams {
-        ef_construction: GROW_EF_CONSTRUCTION,
-        heuristic: true,
-        ..params
-    }
-}
-
-/// instant-distance's graph over the codes (`dimension` components each, end to end).
-pub(crate) fn build_map<'a>(
-    scales: &'a [f32],
-    codes: &'a [i8],
-    dimension: usize,
-    entries: Vec<Entry>,
-    params: HnswParams,
-) -> instant_distance::HnswMap<CodeRef<'a>, Entry> {
-    let points: Vec<CodeRef<'a>> = scales
-        .iter()
-        .zip(codes.chunks_exact(dimension.max(1)))
-        .map(|(&scale, q)| CodeRef { scale, q })
-        .collect();
-    let builder = instant_distance::Builder::default()
-        .ef_construction(params.ef_construction)
-        .ef_search(params.ef_search)
-        .seed(params.seed)
-        .select_heuristic(if params.heuristic {
-            Some(instant_distance::Heuristic::default())
-        } else {
-            None
-        });
-    single_threaded(move || builder.build(points, entries))
-}
-
-/// instant-distance inserts points in parallel with rayon, and parallel insertion order is not
-/// deterministic. Running the build in a one-thread pool keeps it deterministic (and on the
-/// budget of one core, which is what the benchmarks target).
-#[cfg(not(target_arch = "wasm32"))]
-fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-        Ok(pool) => pool.install(f),
-        // Without a pool (thread creation refused) build on this thread through the global pool.
-        Err(_) => f(),
-    }
-}
-
-#[cfg(target_arch = "wasm32")]
-fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    f()
-}
 
 /// Counts for stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,16 +26,16 @@ pub struct VectorCounts {
 }
 
 /// Marks a [`Live::place`] that is a segment id (otherwise it is a slot of the fresh tier).
-const SEALED: u32 = 1 << 31;
+pub(super) const SEALED: u32 = 1 << 31;
 
 /// A live vector's version, inverse norm, and where that version is: a segment, or a slot of
 /// the fresh tier (its components stay in the concept, not here). 16 bytes, as it is kept for
 /// every vector.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Live {
-    vseq: u64,
-    inv_norm: f32,
-    place: u32,
+pub(super) struct Live {
+    pub(super) vseq: u64,
+    pub(super) inv_norm: f32,
+    pub(super) place: u32,
 }
 
 impl Live {
@@ -317,224 +47,24 @@ impl Live {
     }
 }
 
-/// Vectors per chunk of the fresh tier.
-const FRESH_CHUNK: usize = 1024;
-
-/// Up to [`FRESH_CHUNK`] codes of the fresh tier, side by side so a scan reads them in one
-/// sweep.
-struct FreshChunk {
-    ids: Vec<ConceptId>,
-    scales: Vec<f32>,
-    codes: Vec<i8>,
-}
-
-impl FreshChunk {
-    fn with_room(dimension: usize) -> FreshChunk {
-        FreshChunk {
-            ids: Vec::with_capacity(FRESH_CHUNK),
-            scales: Vec::with_capacity(FRESH_CHUNK),
-            codes: Vec::with_capacity(FRESH_CHUNK * dimension),
-        }
-    }
-}
-
-/// A copy made because a search still reads the original: room for a whole chunk, so the last
-/// chunk's next pushes do not reallocate.
-impl Clone for FreshChunk {
-    fn clone(&self) -> FreshChunk {
-        let dimension = self.codes.len() / self.ids.len().max(1);
-        let mut copy = FreshChunk::with_room(dimension);
-        copy.ids.extend_from_slice(&self.ids);
-        copy.scales.extend_from_slice(&self.scales);
-        copy.codes.extend_from_slice(&self.codes);
-        copy
-    }
-}
-
-/// The fresh tier: the codes of vectors not (validly) in a segment, in chunks that searches
-/// share ([`SearchPlan`]): a search scans the chunks it took with no lock held, while the
-/// writer changes the tier by copying a chunk a search still holds (copy on write), never by
-/// waiting for it. Slot `s` is entry `s % FRESH_CHUNK` of chunk `s / FRESH_CHUNK`; every chunk
-/// but the last is full.
-#[derive(Default)]
-struct Fresh {
-    chunks: Vec<Arc<FreshChunk>>,
-    len: usize,
-    dimension: usize,
-}
-
-impl Fresh {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The id in slot `slot`.
-    fn id_at(&self, slot: usize) -> Option<ConceptId> {
-        let chunk = self.chunks.get(slot / FRESH_CHUNK)?;
-        chunk.ids.get(slot % FRESH_CHUNK).copied()
-    }
-
-    /// Checks the chunks: every one full but the last, the count right, the codes of one
-    /// dimension beside their ids and scales.
-    fn check(&self) -> std::result::Result<(), String> {
-        let mut total = 0;
-        for (i, chunk) in self.chunks.iter().enumerate() {
-            let n = chunk.ids.len();
-            if i + 1 < self.chunks.len() && n != FRESH_CHUNK {
-                return Err(format!("fresh chunk {i} is not the last but holds {n}"));
-            }
-            if chunk.scales.len() != n || chunk.codes.len() != n * self.dimension {
-                return Err(format!("fresh chunk {i}'s arrays disagree"));
-            }
-            total += n;
-        }
-        if total != self.len {
-            return Err(format!("{total} fresh codes, {} counted", self.len));
-        }
-        Ok(())
-    }
-
-    /// Adds a code; returns its slot.
-    fn push(&mut self, id: ConceptId, code: Code) -> u32 {
-        self.dimension = code.q.len();
-        if self.len == self.chunks.len() * FRESH_CHUNK {
-            self.chunks
-                .push(Arc::new(FreshChunk::with_room(self.dimension)));
-        }
-        if let Some(last) = self.chunks.last_mut() {
-            let chunk = Arc::make_mut(last);
-            chunk.ids.push(id);
-            chunk.scales.push(code.scale);
-            chunk.codes.extend_from_slice(&code.q);
-        }
-        self.len += 1;
-        (self.len - 1) as u32
-    }
-
-    /// Removes the code in `slot` by moving the last one into it; returns the id moved, if any.
-    fn swap_remove(&mut self, slot: usize) -> Option<ConceptId> {
-        let last = self.len.checked_sub(1)?;
-        if slot > last {
-            return None;
-        }
-        let d = self.dimension;
-        let tail = Arc::make_mut(self.chunks.last_mut()?);
-        let id = tail.ids.pop()?;
-        let scale = tail.scales.pop()?;
-        let code = tail.codes.split_off(tail.codes.len().saturating_sub(d));
-        if tail.ids.is_empty() {
-            self.chunks.pop();
-        }
-        self.len = last;
-        if slot == last {
-            return None;
-        }
-        let chunk = Arc::make_mut(self.chunks.get_mut(slot / FRESH_CHUNK)?);
-        let at = slot % FRESH_CHUNK;
-        chunk.ids[at] = id;
-        chunk.scales[at] = scale;
-        chunk.codes[at * d..(at + 1) * d].copy_from_slice(&code);
-        Some(id)
-    }
-
-    /// Every entry, in slot order: (id, scale, components).
-    fn entries(&self) -> impl Iterator<Item = (ConceptId, f32, &[i8])> {
-        scan_entries(&self.chunks, self.dimension)
-    }
-}
-
-/// The entries of fresh-tier chunks, in order: (id, scale, components).
-fn scan_entries(
-    chunks: &[Arc<FreshChunk>],
-    dimension: usize,
-) -> impl Iterator<Item = (ConceptId, f32, &[i8])> {
-    chunks.iter().flat_map(move |c| {
-        c.ids
-            .iter()
-            .zip(&c.scales)
-            .zip(c.codes.chunks_exact(dimension.max(1)))
-            .map(|((id, scale), q)| (*id, *scale, q))
-    })
-}
-
-/// The `k` best of what it is offered, by similarity (ties: the lower id), kept as it goes.
-struct Best {
-    k: usize,
-    /// The worst kept on top.
-    heap: std::collections::BinaryHeap<Ranked>,
-}
-
-/// A candidate as [`Best`] keeps it: greater means worse (lower similarity, then higher id), so
-/// the heap's top is the one to drop.
-struct Ranked(f32, ConceptId);
-
-impl PartialEq for Ranked {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Ranked {}
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
-    }
-}
-
-impl Best {
-    fn new(k: usize) -> Best {
-        Best {
-            k,
-            heap: std::collections::BinaryHeap::with_capacity(k.saturating_add(1).min(4096)),
-        }
-    }
-
-    fn offer(&mut self, id: ConceptId, similarity: f32) {
-        // A NaN would sort above every number and come first: never rank one.
-        if self.k == 0 || similarity.is_nan() {
-            return;
-        }
-        let candidate = Ranked(similarity, id);
-        if self.heap.len() < self.k {
-            self.heap.push(candidate);
-        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
-            self.heap.pop();
-            self.heap.push(candidate);
-        }
-    }
-
-    /// Best first.
-    fn into_sorted(self) -> Vec<(ConceptId, f32)> {
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|Ranked(sim, id)| (id, sim))
-            .collect()
-    }
-}
-
 /// Looks up a concept's embedding: the index keeps no copy of the vectors, only their versions,
 /// norms and (sealed) quantized codes.
 pub type Lookup<'f, 'v> = &'f dyn Fn(&ConceptId) -> Option<&'v [f32]>;
 
 /// One graph of the sealed tier and how many of its entries are still current.
-struct Segment {
-    id: u32,
+pub(super) struct Segment {
+    pub(super) id: u32,
     /// Shared with the searches that are reading it.
-    graph: Arc<Sealed>,
-    live: usize,
+    pub(super) graph: Arc<Sealed>,
+    pub(super) live: usize,
 }
 
 /// Segments merged at once: a merge takes this many segments of similar size.
 pub const MERGE_FANOUT: usize = 4;
 /// Segments of similar size: the largest of a merge is less than this many times the smallest.
-const MERGE_SIZE_RATIO: usize = 4;
+pub(super) const MERGE_SIZE_RATIO: usize = 4;
 /// A segment with at least this many entries, more than half of them stale, is rebuilt alone.
-const MERGE_GARBAGE_MIN: usize = 1_000;
+pub(super) const MERGE_GARBAGE_MIN: usize = 1_000;
 /// Segments beyond which a due merge goes before a seal. When vectors arrive faster than they
 /// can be indexed there is always a seal due; preferring it every time would leave every merge
 /// waiting and the number of segments (each searched by every query) growing without bound.
@@ -547,69 +77,10 @@ pub const SEGMENTS_SOFT_MAX: usize = 2 * MERGE_FANOUT;
 pub const GROW_STEP_MAX: usize = CHUNK;
 
 /// The growing graph and how many of its nodes are current.
-struct GrowingSegment {
-    id: u32,
-    graph: Arc<Growing>,
-    live: usize,
-}
-
-/// A graph a search reads, and how many of its entries were current when the search began.
-struct PlannedGraph {
-    graph: Arc<dyn Ann + Send + Sync>,
-    live: usize,
-}
-
-/// A vector search's view of the index, taken under the state's lock by
-/// [`VectorIndex::plan`]: the query's code and unit vector, and the graphs and fresh-tier
-/// chunks it reads — shared with the index, so [`run`](Self::run) goes on with no lock held
-/// while the writer applies writes and the indexer installs its work.
-pub struct SearchPlan {
-    k: usize,
-    exclude: Option<ConceptId>,
-    unit: Vec<f32>,
-    code: Code,
-    graphs: Vec<PlannedGraph>,
-    fresh: Vec<Arc<FreshChunk>>,
-    dimension: usize,
-}
-
-/// What [`SearchPlan::run`] found, for [`VectorIndex::finish`] to check and score.
-pub struct Candidates {
-    /// Each planned graph's candidates (`None`: read the graph whole instead, as its candidate
-    /// list is shorter than `k`).
-    graphs: Vec<Option<Vec<(Entry, f32)>>>,
-    /// The fresh tier's best by approximate similarity.
-    fresh: Vec<(ConceptId, f32)>,
-}
-
-impl SearchPlan {
-    /// The slow part of a search, with no lock: walks each graph by the query's code and scans
-    /// the fresh chunks, keeping the fresh tier's best as it goes (a large tier is not copied).
-    pub fn run(&self) -> Candidates {
-        let keep = |id: &ConceptId| self.exclude != Some(*id);
-        let graphs = self
-            .graphs
-            .iter()
-            .map(|planned| {
-                (self.k < planned.graph.candidates_max()).then(|| {
-                    let mut found = Vec::new();
-                    planned.graph.search(&self.code, &mut found);
-                    found.retain(|(e, _)| keep(&e.id));
-                    found
-                })
-            })
-            .collect();
-        let mut best = Best::new(VectorIndex::rescored(self.k));
-        for (id, scale, q) in scan_entries(&self.fresh, self.dimension) {
-            if keep(&id) {
-                best.offer(id, similarity(scale, q, self.code.scale, &self.code.q));
-            }
-        }
-        Candidates {
-            graphs,
-            fresh: best.into_sorted(),
-        }
-    }
+pub(super) struct GrowingSegment {
+    pub(super) id: u32,
+    pub(super) graph: Arc<Growing>,
+    pub(super) live: usize,
 }
 
 /// The tiered vector index: a fresh tier scanned in full, the growing graph the background
@@ -618,45 +89,20 @@ impl SearchPlan {
 /// snapshot, graphs built whole). Segments of similar size are merged in the background
 /// (size-tiered, like an LSM tree), which keeps their number logarithmic in the index size.
 pub struct VectorIndex {
-    params: HnswParams,
+    pub(super) params: HnswParams,
     /// Version, inverse norm and segment of every concept that has a vector.
-    current: IdTable<Live>,
+    pub(super) current: IdTable<Live>,
     /// Vectors not (validly) in a segment, scanned in full by their codes.
-    fresh: Fresh,
-    segments: Vec<Segment>,
+    pub(super) fresh: Fresh,
+    pub(super) segments: Vec<Segment>,
     /// Where new vectors are indexed (created with the first vector after it was retired).
-    growing: Option<GrowingSegment>,
+    pub(super) growing: Option<GrowingSegment>,
     /// Chunks of the growing graph (see [`super::growing`]); fewer in tests.
-    growing_chunks: usize,
-    next_segment: u32,
+    pub(super) growing_chunks: usize,
+    pub(super) next_segment: u32,
     /// Current vectors in segments and the growing graph.
-    sealed_live: usize,
-    next_vseq: u64,
-}
-
-/// A segment as a snapshot stores it: one of the index's, or the growing graph packed.
-pub(crate) enum SegmentOut<'a> {
-    Kept(&'a Sealed),
-    Packed(Box<Sealed>),
-}
-
-impl Serialize for SegmentOut<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            SegmentOut::Kept(sealed) => sealed.serialize(s),
-            SegmentOut::Packed(sealed) => sealed.serialize(s),
-        }
-    }
-}
-
-/// What a snapshot keeps of the index: its segments as `S` (borrowed [`Sealed`] graphs when
-/// encoding, [`SealedImage`]s when decoding, [`Sealed`] graphs once checked).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct IndexImage<S = Sealed> {
-    pub segments: Vec<S>,
-    /// Current versions, sorted by id.
-    pub current: Vec<(ConceptId, u64)>,
-    pub next_vseq: u64,
+    pub(super) sealed_live: usize,
+    pub(super) next_vseq: u64,
 }
 
 impl VectorIndex {
@@ -740,7 +186,7 @@ impl VectorIndex {
 
     /// Puts `id`'s vector in the fresh tier and records its slot (and makes sure there is a
     /// growing graph to index it into).
-    fn fresh_add(&mut self, id: ConceptId, vector: &[f32]) {
+    pub(super) fn fresh_add(&mut self, id: ConceptId, vector: &[f32]) {
         self.ensure_growing(vector.len());
         if let Some(inv) = self.current.get(&id).map(|l| l.inv_norm) {
             let slot = self.fresh.push(id, Code::new(vector, inv));
@@ -1008,10 +454,9 @@ impl VectorIndex {
     }
 
     /// How many of the best candidates by approximate similarity are scored exactly for a
-    /// search of `k`: enough that the codes' small error (about 0.005 in cosine) cannot push
-    /// one of the true best `k` out.
+    /// search of `k` (see [`rescored`]).
     pub fn rescored(k: usize) -> usize {
-        4 * k + 64
+        rescored(k)
     }
 
     /// The exact answer over `vectors` (every concept's embedding, in any order), for tests and
@@ -1252,7 +697,7 @@ impl VectorIndex {
         }
     }
 
-    fn install_segment<'v>(&mut self, graph: Sealed, lookup: Lookup<'_, 'v>) -> bool {
+    pub(super) fn install_segment<'v>(&mut self, graph: Sealed, lookup: Lookup<'_, 'v>) -> bool {
         let replaces = graph.replaces.clone();
         let growing = self.growing.as_ref().map(|g| g.id);
         if !replaces
@@ -1316,124 +761,13 @@ impl VectorIndex {
         });
         true
     }
-
-    /// The image a snapshot stores.
-    /// The growing graph is stored packed, as a segment.
-    pub(crate) fn image(&self) -> IndexImage<SegmentOut<'_>> {
-        let current: Vec<(ConceptId, u64)> = self
-            .current
-            .to_sorted_vec()
-            .into_iter()
-            .map(|(id, live)| (id, live.vseq))
-            .collect();
-        let growing = self.growing.iter().filter(|g| g.graph.len() > 0).map(|g| {
-            SegmentOut::Packed(Box::new(Sealed {
-                graph: g.graph.to_graph(),
-                params: grown_params(self.params),
-                replaces: Vec::new(),
-            }))
-        });
-        IndexImage {
-            segments: self
-                .segments
-                .iter()
-                .map(|s| SegmentOut::Kept(&s.graph))
-                .chain(growing)
-                .collect(),
-            current,
-            next_vseq: self.next_vseq,
-        }
-    }
-
-    /// Rebuilds the index from a snapshot image and the concepts' embeddings.
-    pub(crate) fn restore<'a>(
-        params: HnswParams,
-        image: IndexImage,
-        embeddings: impl Iterator<Item = (ConceptId, &'a [f32])>,
-    ) -> Result<Self, String> {
-        let mut index = VectorIndex::new(params);
-        index.next_vseq = image.next_vseq;
-        let versions = image.current.into_iter().map(|(id, vseq)| {
-            let live = Live {
-                vseq,
-                inv_norm: 0.0,
-                place: 0,
-            };
-            (id, live)
-        });
-        index.current = IdTable::from_sorted(versions.collect())
-            .map_err(|id| format!("vector index lists concept {id} out of order"))?;
-        let mut with_vectors = 0usize;
-        for (id, vector) in embeddings {
-            with_vectors += 1;
-            match index.current.get_mut(&id) {
-                Some(live) if live.vseq < index.next_vseq => {
-                    live.inv_norm = inv_norm(vector);
-                }
-                _ => {
-                    return Err(format!(
-                        "vector index has no valid version for concept {id}"
-                    ))
-                }
-            }
-            index.fresh_add(id, vector);
-        }
-        if with_vectors != index.current.len() {
-            return Err(format!(
-                "vector index lists {} vectors but {with_vectors} concepts have embeddings",
-                index.current.len()
-            ));
-        }
-        for graph in image.segments {
-            // Stored segments replace nothing, so nothing needs looking up.
-            index.install_segment(graph, &|_| None);
-        }
-        Ok(index)
-    }
-}
-
-/// Decodes a snapshot's index image. Each graph is checked as it decodes (see
-/// [`super::hnsw`]): a graph that passed its checksum but is inconsistent (a bug, or a crafted
-/// file) is refused here rather than followed by a later search.
-pub(crate) fn decode_image(bytes: &[u8], dimension: Option<u32>) -> Result<IndexImage, String> {
-    // (Checked after decoding, not inside: postcard keeps no message of a decoder's own error.)
-    let stored = match postcard::take_from_bytes::<IndexImage<SealedImage>>(bytes) {
-        Ok((stored, [])) => stored,
-        Ok((_, rest)) => {
-            return Err(format!(
-                "vector index section has {} trailing bytes",
-                rest.len()
-            ))
-        }
-        Err(e) => return Err(format!("vector index section does not decode: {e}")),
-    };
-    let image = IndexImage {
-        segments: stored
-            .segments
-            .into_iter()
-            .map(Sealed::try_from)
-            .collect::<Result<_, _>>()?,
-        current: stored.current,
-        next_vseq: stored.next_vseq,
-    };
-    if let Some(dim) = dimension {
-        if let Some(s) = image
-            .segments
-            .iter()
-            .find(|s| s.graph.len() > 0 && s.graph.dimension() != dim as usize)
-        {
-            return Err(format!(
-                "vector graph holds points of dimension {}, expected {dim}",
-                s.graph.dimension()
-            ));
-        }
-    }
-    Ok(image)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vector::code::similarity;
+    use crate::vector::image::*;
 
     fn v(x: f32, y: f32) -> Vec<f32> {
         vec![x, y]

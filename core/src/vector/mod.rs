@@ -19,16 +19,30 @@
 //! versions, inverse norms and one-byte-per-component codes (in the graphs and the fresh tier).
 //! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
 //! embeddings, so every score returned is an exact cosine.
+//!
+//! The files, bottom-up: `code` (one-byte codes and their similarity), `params` (HNSW tuning),
+//! `beam` (the one HNSW search, for both kinds of graph), `hnsw` (the packed graph of a sealed
+//! segment), `growing` (the graph new vectors are inserted into), `id_table` (versions by
+//! concept), `topk` (the k best), `fresh` (the fresh tier), `seal` (segments and the work that
+//! makes them), `plan` (a search's two halves), `index` (the tiers together, the merge policy),
+//! `image` (the index in a snapshot).
 
 mod beam;
 mod code;
+mod fresh;
 mod growing;
 mod hnsw;
 mod id_table;
+mod image;
 mod index;
 mod params;
+mod plan;
+mod seal;
+mod topk;
 
-pub use index::{Built, Candidates, SealInput, Sealed, SearchPlan, VectorCounts, VectorIndex};
+pub use index::{VectorCounts, VectorIndex};
 pub use params::HnswParams;
+pub use plan::{Candidates, SearchPlan};
+pub use seal::{Built, SealInput, Sealed};
 
-pub(crate) use index::decode_image;
+pub(crate) use image::decode_image;

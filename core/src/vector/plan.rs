@@ -1,0 +1,76 @@
+//! A vector search in two halves: the plan taken under the state's lock, and the run with no
+//! lock held.
+
+use std::sync::Arc;
+
+use super::code::{similarity, Code, Entry};
+use super::fresh::*;
+use super::seal::*;
+use super::topk::*;
+use crate::model::ConceptId;
+
+/// A graph a search reads, and how many of its entries were current when the search began.
+pub(super) struct PlannedGraph {
+    pub(super) graph: Arc<dyn Ann + Send + Sync>,
+    pub(super) live: usize,
+}
+
+/// A vector search's view of the index, taken under the state's lock by
+/// [`VectorIndex::plan`]: the query's code and unit vector, and the graphs and fresh-tier
+/// chunks it reads — shared with the index, so [`run`](Self::run) goes on with no lock held
+/// while the writer applies writes and the indexer installs its work.
+pub struct SearchPlan {
+    pub(super) k: usize,
+    pub(super) exclude: Option<ConceptId>,
+    pub(super) unit: Vec<f32>,
+    pub(super) code: Code,
+    pub(super) graphs: Vec<PlannedGraph>,
+    pub(super) fresh: Vec<Arc<FreshChunk>>,
+    pub(super) dimension: usize,
+}
+
+/// What [`SearchPlan::run`] found, for [`VectorIndex::finish`] to check and score.
+pub struct Candidates {
+    /// Each planned graph's candidates (`None`: read the graph whole instead, as its candidate
+    /// list is shorter than `k`).
+    pub(super) graphs: Vec<Option<Vec<(Entry, f32)>>>,
+    /// The fresh tier's best by approximate similarity.
+    pub(super) fresh: Vec<(ConceptId, f32)>,
+}
+
+impl SearchPlan {
+    /// The slow part of a search, with no lock: walks each graph by the query's code and scans
+    /// the fresh chunks, keeping the fresh tier's best as it goes (a large tier is not copied).
+    pub fn run(&self) -> Candidates {
+        let keep = |id: &ConceptId| self.exclude != Some(*id);
+        let graphs = self
+            .graphs
+            .iter()
+            .map(|planned| {
+                (self.k < planned.graph.candidates_max()).then(|| {
+                    let mut found = Vec::new();
+                    planned.graph.search(&self.code, &mut found);
+                    found.retain(|(e, _)| keep(&e.id));
+                    found
+                })
+            })
+            .collect();
+        let mut best = Best::new(rescored(self.k));
+        for (id, scale, q) in scan_entries(&self.fresh, self.dimension) {
+            if keep(&id) {
+                best.offer(id, similarity(scale, q, self.code.scale, &self.code.q));
+            }
+        }
+        Candidates {
+            graphs,
+            fresh: best.into_sorted(),
+        }
+    }
+}
+
+/// How many of the best candidates by approximate similarity are scored exactly for a search of
+/// `k`: enough that the codes' small error (about 0.005 in cosine) cannot push one of the true
+/// best `k` out.
+pub(super) fn rescored(k: usize) -> usize {
+    4 * k + 64
+}
