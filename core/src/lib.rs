@@ -16,7 +16,7 @@
 //! | `error`, [`limits`], `distance` | the error type; every limit, with the relations between them asserted; the f32 and one-byte dot-product kernels |
 //! | `model` | concept ids, kinds, concepts, associations, operations and their validation |
 //! | `format` | the bytes on disk: [`wal`] (log records) and [`snapshot`] (sections) |
-//! | `storage` | the [`Storage`] trait and the simulated disk ([`sim`]) |
+//! | `storage` | the [`Storage`] trait, the two-slot snapshot rule ([`slots`]), the simulated disk ([`sim`]) |
 //! | `graph` | the adjacency (both ways) and the searches over it: paths, neighbourhood |
 //! | `vector` | distance kernels, one-byte codes, HNSW graphs (growing and packed), the index |
 //! | `state` | the in-memory state ([`Db`]): applying operations, queries, snapshot images |
@@ -58,5 +58,5 @@ pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;
 #[cfg(feature = "sim")]
 pub use storage::sim;
-pub use storage::{SnapshotBytes, Storage, StorageError};
+pub use storage::{slots, SnapshotBytes, Storage, StorageError};
 pub use vector::{Built, HnswParams, SealInput, Sealed, VectorCounts};

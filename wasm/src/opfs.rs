@@ -17,7 +17,7 @@
 
 use js_sys::{Promise, Reflect};
 use std::rc::Rc;
-use sutra_core::{snapshot, wal, SnapshotBytes, Storage, StorageError};
+use sutra_core::{slots, wal, SnapshotBytes, Storage, StorageError};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -233,30 +233,9 @@ impl OpfsStorage {
         self.synced_len
     }
 
-    /// The slots whose checksums pass (slot, covered sequence number, bytes), and the non-empty
-    /// ones that fail them (slot, bytes).
-    #[allow(clippy::type_complexity)]
-    fn slots(&self) -> Result<(Vec<(usize, u64, Vec<u8>)>, Vec<(usize, Vec<u8>)>), StorageError> {
-        let (mut valid, mut invalid) = (Vec::new(), Vec::new());
-        for (i, slot) in self.files.slots.iter().enumerate() {
-            let bytes = read_all(slot)?;
-            if bytes.is_empty() {
-                continue;
-            }
-            match snapshot::covered_seq(&bytes) {
-                Ok(seq) => valid.push((i, seq, bytes)),
-                Err(_) => invalid.push((i, bytes)),
-            }
-        }
-        Ok((valid, invalid))
-    }
-
-    /// The slot the next snapshot goes to.
+    /// The slot the next snapshot goes to (the core's two-slot rule).
     pub fn next_slot(&self) -> usize {
-        match self.current_slot {
-            Some(current) => 1 - current,
-            None => 0,
-        }
+        slots::next(self.current_slot)
     }
 
     /// Snapshot replacement, step 1: empty the slot and write the new snapshot into it.
@@ -326,20 +305,16 @@ impl Storage for OpfsStorage {
     }
 
     fn snapshot_read(&mut self) -> Result<Option<SnapshotBytes>, StorageError> {
-        let (valid, invalid) = self.slots()?;
-        if let Some((slot, _, bytes)) = valid.into_iter().max_by_key(|(_, seq, _)| *seq) {
-            self.current_slot = Some(slot);
-            return Ok(Some(Box::new(bytes)));
-        }
-        self.current_slot = None;
-        let Some((slot, bytes)) = invalid.into_iter().next() else {
+        let [first, second] = &self.files.slots;
+        let bytes = [read_all(first)?, read_all(second)?];
+        // The core's two-slot rule: the whole slot with the highest sequence number, else a
+        // damaged one for recovery to judge (it refuses it unless the log was never trimmed).
+        self.current_slot = slots::choose([&bytes[0], &bytes[1]]);
+        let Some(slot) = self.current_slot else {
             return Ok(None);
         };
-        // No slot passes its checks but one holds bytes: hand them over. Recovery (the core's
-        // one rule for every storage) refuses them, unless the log was never trimmed and so
-        // holds the whole history (a first checkpoint cut short).
-        self.current_slot = Some(slot);
-        Ok(Some(Box::new(bytes)))
+        let [first, second] = bytes;
+        Ok(Some(Box::new(if slot == 0 { first } else { second })))
     }
 
     fn snapshot_replace(&mut self, bytes: &[u8]) -> Result<(), StorageError> {

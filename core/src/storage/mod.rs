@@ -6,6 +6,7 @@
 
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod slots;
 
 use std::fmt;
 
