@@ -583,8 +583,10 @@ fn a_search_cut_by_its_depth_limit_says_so() {
         "from": cid("c0").to_string(), "to": cid("c8").to_string(), "max_depth": 6
     }))
     .expect("body");
-    let answer =
-        sutra_core::exchange::paths(&m.reader(), &body, &sutra_core::Interrupt::new()).expect("q");
+    let answer = serde_json::to_value(
+        sutra_core::exchange::paths(&m.reader(), &body, &sutra_core::Interrupt::new()).expect("q"),
+    )
+    .expect("serializes");
     assert_eq!(answer["paths"], serde_json::json!([]));
     assert_eq!(answer["depth_limited"], true);
     assert_eq!(answer["budget_exhausted"], false);

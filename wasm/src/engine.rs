@@ -8,6 +8,9 @@
 use crate::opfs::{self, OpfsStorage};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sutra_core::exchange::answers::{
+    BatchWritten, CheckpointAnswer, ConceptWritten, StatsAnswer, WriteAnswer,
+};
 use sutra_core::exchange::{self, jsonl};
 use sutra_core::{Budgets, Error, Interrupt, Maintenance, Memory, Op, Options};
 use wasm_bindgen::prelude::*;
@@ -173,17 +176,23 @@ impl Engine {
     pub fn stage(&mut self, request: &str, at_ms: f64) -> Result<String, JsValue> {
         let at_ms = at_ms.max(0.0) as u64;
         let request: WriteRequest = parse("write request", request)?;
-        let (ops, answer): (Vec<Op>, Value) = match request {
+        // What each write answers, once its sequence number is known.
+        enum Written {
+            Concept(String),
+            Plain,
+            Batch(Vec<String>),
+        }
+        let (ops, written) = match request {
             WriteRequest::PutConcept { body } => {
                 let (id, op) = body.into_op(at_ms).map_err(to_js)?;
-                (vec![op], json!({"id": id.to_string()}))
+                (vec![op], Written::Concept(id.to_string()))
             }
             WriteRequest::DeleteConcept { id } => {
                 let id = exchange::parse_id("id", &id).map_err(to_js)?;
-                (vec![Op::DeleteConcept { id }], json!({}))
+                (vec![Op::DeleteConcept { id }], Written::Plain)
             }
             WriteRequest::PutAssociation { body } => {
-                (vec![body.into_op(at_ms).map_err(to_js)?], json!({}))
+                (vec![body.into_op(at_ms).map_err(to_js)?], Written::Plain)
             }
             WriteRequest::DeleteAssociation {
                 source,
@@ -191,18 +200,23 @@ impl Engine {
                 kind,
             } => {
                 let key = exchange::association_key(&source, &target, &kind).map_err(to_js)?;
-                (vec![Op::DeleteAssociation { key }], json!({}))
+                (vec![Op::DeleteAssociation { key }], Written::Plain)
             }
             WriteRequest::Batch { body } => {
                 let (ops, ids) = body.into_ops(at_ms).map_err(to_js)?;
-                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-                (ops, json!({"ids": ids}))
+                (
+                    ops,
+                    Written::Batch(ids.iter().map(ToString::to_string).collect()),
+                )
             }
         };
         let seq = self.memory.stage(ops).map_err(to_js)?;
-        let mut answer = answer;
-        answer["seq"] = json!(seq);
-        Ok(answer.to_string())
+        let answer = match written {
+            Written::Concept(id) => serde_json::to_string(&ConceptWritten { id, seq }),
+            Written::Plain => serde_json::to_string(&WriteAnswer { seq }),
+            Written::Batch(ids) => serde_json::to_string(&BatchWritten { seq, ids }),
+        };
+        answer.map_err(|e| js_error("internal", &e.to_string()))
     }
 
     /// Flushes every staged write at once and makes them visible. A failed flush poisons the
@@ -214,31 +228,32 @@ impl Engine {
     /// Answers a read request (JSON in, JSON out).
     pub fn read(&self, request: &str) -> Result<String, JsValue> {
         let request: ReadRequest = parse("read request", request)?;
+        let reader = self.memory.reader();
         let answer = match request {
             // Vector searches take the lock themselves (to start and to finish).
-            ReadRequest::Similar { id, k } => exchange::similar(&self.memory.reader(), &id, k),
-            ReadRequest::Search { body } => exchange::search(&self.memory.reader(), &body),
-            ReadRequest::Stats => Ok(exchange::stats_json(&self.memory.stats())),
-            ReadRequest::Get { id } => exchange::concept(&self.memory.db(), &id),
-            ReadRequest::Scan { query } => exchange::scan(&self.memory.db(), &query),
+            ReadRequest::Similar { id, k } => json_of(exchange::similar(&reader, &id, k)),
+            ReadRequest::Search { body } => json_of(exchange::search(&reader, &body)),
+            ReadRequest::Stats => json_of(Ok(StatsAnswer::from(&self.memory.stats()))),
+            ReadRequest::Get { id } => json_of(exchange::concept(&self.memory.db(), &id)),
+            ReadRequest::Scan { query } => json_of(exchange::scan(&self.memory.db(), &query)),
             ReadRequest::Associations { id, query } => {
-                exchange::associations(&self.memory.db(), &id, &query)
+                json_of(exchange::associations(&self.memory.db(), &id, &query))
             }
             ReadRequest::Neighbourhood { id, query } => {
-                exchange::neighbourhood(&self.memory.db(), &id, &query)
+                json_of(exchange::neighbourhood(&self.memory.db(), &id, &query))
             }
             ReadRequest::Paths { body } => {
                 // One thread: no writer can wait meanwhile, and nothing interrupts it.
-                exchange::paths(&self.memory.reader(), &body, &Interrupt::new())
+                json_of(exchange::paths(&reader, &body, &Interrupt::new()))
             }
         };
-        answer.map(|v| v.to_string()).map_err(to_js)
+        answer
     }
 
     /// Writes a checkpoint now (JSON report).
     pub fn checkpoint(&mut self) -> Result<String, JsValue> {
         let report = self.memory.checkpoint().map_err(to_js)?;
-        Ok(json!({"seq": report.seq, "snapshot_bytes": report.snapshot_bytes, "log_bytes_dropped": report.log_bytes_dropped}).to_string())
+        json_of(Ok(CheckpointAnswer::from(&report)))
     }
 
     /// Housekeeping between requests: re-seals the vector index when many vectors are fresh, and
@@ -319,6 +334,12 @@ fn monotonic_ms() -> u64 {
         .and_then(|scope| scope.performance())
         .map_or_else(js_sys::Date::now, |p| p.now());
     now.max(0.0) as u64
+}
+
+/// An answer as the JSON the package reads, or the engine's error.
+fn json_of<T: serde::Serialize>(answer: Result<T, Error>) -> Result<String, JsValue> {
+    let answer = answer.map_err(to_js)?;
+    serde_json::to_string(&answer).map_err(|e| js_error("internal", &e.to_string()))
 }
 
 fn check_name(name: &str) -> Result<(), JsValue> {

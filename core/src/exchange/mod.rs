@@ -6,6 +6,7 @@
 //! Every function here validates its input and returns the core's [`Error`]; hosts map the
 //! error's code onto their transport (HTTP status, typed JavaScript error).
 
+pub mod answers;
 pub mod bounded;
 pub mod jsonl;
 
@@ -13,11 +14,12 @@ use bounded::{Capped, MetadataIn};
 
 use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
-use crate::{
-    Association, AssociationKey, Concept, ConceptId, Db, Hit, Kind, KindSet, Op, Reader, Stats,
+use crate::{AssociationKey, ConceptId, Db, Hit, Kind, KindSet, Op, Reader};
+use answers::{
+    AssociationAnswer, AssociationsAnswer, ConceptAnswer, HitAnswer, HitsAnswer, NeighbourAnswer,
+    NeighbourhoodAnswer, PageAnswer, PathsAnswer,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Default page size of concept scans.
 pub const SCAN_LIMIT_DEFAULT: u32 = 100;
@@ -61,12 +63,6 @@ pub fn memory_name_problem(name: &str) -> Option<String> {
     })
 }
 
-/// An `f32` as the JSON number with the same shortest decimal form (0.9, not 0.8999999761581421).
-pub fn num(x: f32) -> Value {
-    let shortest: f64 = x.to_string().parse().unwrap_or(f64::from(x));
-    serde_json::Number::from_f64(shortest).map_or(Value::Null, Value::Number)
-}
-
 /// Parses an id, naming the field in the error.
 pub fn parse_id(field: &str, text: &str) -> Result<ConceptId> {
     ConceptId::parse_field(field, text)
@@ -108,47 +104,6 @@ fn parse_direction(text: Option<&str>, default: Direction) -> Result<Direction> 
             format!("{other:?} is not valid: use forward or both"),
         )),
     }
-}
-
-/// A concept with every field.
-pub fn concept_json(c: &Concept) -> Value {
-    json!({
-        "id": c.id.to_string(),
-        "content": c.content,
-        "embedding": c.embedding.as_ref().map(|v| v.iter().map(|x| num(*x)).collect::<Vec<_>>()),
-        "strength": num(c.strength),
-        "confidence": num(c.confidence),
-        "metadata": c.metadata,
-        "created_ms": c.created_ms,
-        "updated_ms": c.updated_ms,
-    })
-}
-
-/// An association with every field.
-pub fn association_json(a: &Association) -> Value {
-    json!({
-        "source": a.source.to_string(),
-        "target": a.target.to_string(),
-        "kind": a.kind.as_str(),
-        "confidence": num(a.confidence),
-        "weight": num(a.weight),
-        "created_ms": a.created_ms,
-        "updated_ms": a.updated_ms,
-    })
-}
-
-/// A memory's stats.
-pub fn stats_json(s: &Stats) -> Value {
-    json!({
-        "concepts": s.concepts,
-        "associations": s.associations,
-        "dimension": s.dimension,
-        "vectors": {"sealed": s.vectors.sealed, "fresh": s.vectors.fresh, "stale": s.vectors.stale, "segments": s.vectors.segments},
-        "last_seq": s.last_seq,
-        "log_bytes": s.log_bytes,
-        "checkpoint_seq": s.checkpoint_seq,
-        "poisoned": s.poisoned,
-    })
 }
 
 /// A concept as a client sends it. Defaults: id derived from the content, strength 1,
@@ -463,36 +418,15 @@ fn algorithm_name(a: Algorithm) -> &'static str {
 /// Runs a path query (see [`Reader::paths`]: writers are let in while it runs, and `interrupt`
 /// stops it): the paths with each concept's content, each hop's association, and the path's
 /// confidence.
-pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result<Value> {
+pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result<PathsAnswer> {
     let query = body.query()?;
     let result = reader.paths(&query, interrupt)?;
     let db = reader.db();
-    let paths: Vec<Value> = result
-        .paths
-        .iter()
-        .map(|p| {
-            json!({
-                "concepts": p.concepts.iter().map(|id| json!({"id": id.to_string(), "content": db.concept(*id).map(|c| &*c.content)})).collect::<Vec<_>>(),
-                "steps": p.steps.iter().map(|s| json!({
-                    "from": s.from().to_string(),
-                    "to": s.to().to_string(),
-                    "kind": s.association.kind.as_str(),
-                    "confidence": num(s.association.confidence),
-                    "weight": num(s.association.weight),
-                    "reversed": s.reversed,
-                })).collect::<Vec<_>>(),
-                "confidence": num(p.confidence),
-            })
-        })
-        .collect();
-    Ok(json!({
-        "algorithm": algorithm_name(query.algorithm),
-        "paths": paths,
-        "visited": result.visited,
-        "budget_exhausted": result.budget_exhausted,
-        "depth_limited": result.depth_limited,
-        "seq": result.seq,
-    }))
+    Ok(PathsAnswer::new(
+        algorithm_name(query.algorithm),
+        &result,
+        &db,
+    ))
 }
 
 /// A vector search: by a vector or by a concept's own embedding.
@@ -508,20 +442,25 @@ pub struct SearchBody {
 }
 
 /// The hits with their contents. A concept deleted after its search began is left out.
-fn hits_json(db: &Db, hits: &[Hit]) -> Value {
-    let hits: Vec<Value> = hits
-        .iter()
-        .filter_map(|h| {
-            let concept = db.concept(h.id)?;
-            Some(json!({"id": h.id.to_string(), "score": num(h.score), "content": &*concept.content}))
-        })
-        .collect();
-    json!({ "hits": hits })
+fn hits_answer(db: &Db, hits: &[Hit]) -> HitsAnswer {
+    HitsAnswer {
+        hits: hits
+            .iter()
+            .filter_map(|h| {
+                let concept = db.concept(h.id)?;
+                Some(HitAnswer {
+                    id: h.id.to_string(),
+                    score: h.score,
+                    content: concept.content.to_string(),
+                })
+            })
+            .collect(),
+    }
 }
 
 /// Runs a vector search. It holds the memory's lock only to start and to finish (see
 /// [`Reader::search_vectors`]).
-pub fn search(reader: &Reader, body: &SearchBody) -> Result<Value> {
+pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
     let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
     let hits = match (&body.vector, &body.id) {
         (Some(vector), None) => reader.search_vectors(vector.checked("vector (dimension)")?, k)?,
@@ -533,20 +472,20 @@ pub fn search(reader: &Reader, body: &SearchBody) -> Result<Value> {
             ))
         }
     };
-    Ok(hits_json(&reader.db(), &hits))
+    Ok(hits_answer(&reader.db(), &hits))
 }
 
 /// The concepts most similar to concept `id`.
-pub fn similar(reader: &Reader, id: &str, k: Option<u32>) -> Result<Value> {
+pub fn similar(reader: &Reader, id: &str, k: Option<u32>) -> Result<HitsAnswer> {
     let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT))?;
-    Ok(hits_json(&reader.db(), &hits))
+    Ok(hits_answer(&reader.db(), &hits))
 }
 
 /// A concept by id.
-pub fn concept(db: &Db, id: &str) -> Result<Value> {
+pub fn concept(db: &Db, id: &str) -> Result<ConceptAnswer> {
     let id = parse_id("id", id)?;
     db.concept(id)
-        .map(concept_json)
+        .map(ConceptAnswer::from)
         .ok_or_else(|| Error::ConceptNotFound { id: id.to_string() })
 }
 
@@ -563,7 +502,7 @@ pub struct ScanQuery {
 }
 
 /// A page of concepts.
-pub fn scan(db: &Db, q: &ScanQuery) -> Result<Value> {
+pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
     let after = q
         .after
         .as_deref()
@@ -574,8 +513,14 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<Value> {
         Some(prefix) => db.scan_prefix(prefix, after, limit)?,
         None => db.scan(after, limit)?,
     };
-    let concepts: Vec<Value> = page.concepts.iter().map(|c| concept_json(c)).collect();
-    Ok(json!({"concepts": concepts, "next": page.next.map(|n| n.to_string())}))
+    Ok(PageAnswer {
+        concepts: page
+            .concepts
+            .iter()
+            .map(|c| ConceptAnswer::from(*c))
+            .collect(),
+        next: page.next.map(|n| n.to_string()),
+    })
 }
 
 /// Options of an association listing.
@@ -593,7 +538,7 @@ pub struct AssociationsQuery {
 }
 
 /// A concept's associations.
-pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<Value> {
+pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<AssociationsAnswer> {
     let id = parse_id("id", id)?;
     let listing = match q.direction.as_deref() {
         None | Some("both") => Listing::Both,
@@ -614,7 +559,9 @@ pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<Value> {
         q.min_confidence.unwrap_or(0.0),
         q.limit.unwrap_or(ASSOCIATIONS_LIMIT_DEFAULT),
     )?;
-    Ok(json!({"associations": list.iter().map(association_json).collect::<Vec<_>>()}))
+    Ok(AssociationsAnswer {
+        associations: list.iter().map(AssociationAnswer::from).collect(),
+    })
 }
 
 /// Options of a neighbourhood query.
@@ -632,7 +579,7 @@ pub struct NeighbourhoodQuery {
 }
 
 /// Concepts within some hops of `id`, and the associations among them.
-pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<Value> {
+pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<NeighbourhoodAnswer> {
     let id = parse_id("id", id)?;
     let direction = parse_direction(q.direction.as_deref(), Direction::Both)?;
     let kinds = parse_kinds(q.kinds.as_deref())?;
@@ -643,12 +590,22 @@ pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<Value>
         kinds,
         q.limit.unwrap_or(NEIGHBOURHOOD_LIMIT_DEFAULT),
     )?;
-    Ok(json!({
-        "concepts": n.concepts.iter().map(|(cid, hops)| {
-            let c = db.concept(*cid);
-            json!({"id": cid.to_string(), "hops": hops, "content": c.map(|c| &*c.content), "strength": c.map(|c| num(c.strength)), "confidence": c.map(|c| num(c.confidence))})
-        }).collect::<Vec<_>>(),
-        "associations": n.associations.iter().map(association_json).collect::<Vec<_>>(),
-        "truncated": n.truncated,
-    }))
+    Ok(NeighbourhoodAnswer {
+        concepts: n
+            .concepts
+            .iter()
+            .map(|(cid, hops)| {
+                let c = db.concept(*cid);
+                NeighbourAnswer {
+                    id: cid.to_string(),
+                    hops: *hops,
+                    content: c.map(|c| c.content.to_string()),
+                    strength: c.map(|c| c.strength),
+                    confidence: c.map(|c| c.confidence),
+                }
+            })
+            .collect(),
+        associations: n.associations.iter().map(AssociationAnswer::from).collect(),
+        truncated: n.truncated,
+    })
 }

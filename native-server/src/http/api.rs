@@ -7,6 +7,10 @@
 //! limit; an import is read as it arrives ([`import`]), never held whole.
 
 use crate::http::access::Access;
+use crate::http::answers::{
+    CreatedAnswer, DroppedAnswer, HealthAnswer, MemoriesAnswer, MemoryStatsAnswer, MemorySummary,
+    ReopenedAnswer,
+};
 use crate::http::error::ApiError;
 use crate::memories::metrics::Metrics;
 use crate::memories::queries::QueryPool;
@@ -23,10 +27,14 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use sutra_core::exchange::answers::{
+    AssociationsAnswer, BatchWritten, CheckpointAnswer, ConceptAnswer, ConceptWritten, HitsAnswer,
+    NeighbourhoodAnswer, PageAnswer, PathsAnswer, StatsAnswer, WriteAnswer,
+};
 use sutra_core::exchange::{self, jsonl};
 use sutra_core::Op;
 use tokio::sync::Semaphore;
@@ -202,28 +210,42 @@ async fn submit(
     }
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn health() -> Json<HealthAnswer> {
+    Json(HealthAnswer { status: "ok" })
 }
 
 async fn openapi() -> Json<Value> {
     Json(crate::http::openapi::document())
 }
 
-async fn list_memories(State(state): State<AppState>) -> Json<Value> {
-    let memories: Vec<Value> = state
+async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
+    let memories: Vec<MemorySummary> = state
         .registry
         .list()
         .into_iter()
         .map(|m| match m.state {
             Ok(handle) => {
                 let s = handle.reader().stats();
-                json!({"name": m.name, "status": if s.poisoned.is_some() { "poisoned" } else { "open" }, "concepts": s.concepts, "associations": s.associations, "dimension": s.dimension})
+                MemorySummary::Open {
+                    name: m.name,
+                    status: if s.poisoned.is_some() {
+                        "poisoned"
+                    } else {
+                        "open"
+                    },
+                    concepts: s.concepts,
+                    associations: s.associations,
+                    dimension: s.dimension,
+                }
             }
-            Err(e) => json!({"name": m.name, "status": "failed", "error": e}),
+            Err(error) => MemorySummary::Failed {
+                name: m.name,
+                status: "failed",
+                error: error.to_string(),
+            },
         })
         .collect();
-    Json(json!({ "memories": memories }))
+    Json(MemoriesAnswer { memories })
 }
 
 #[derive(Deserialize)]
@@ -248,7 +270,10 @@ async fn create_memory(
     let stats = handle.1.reader().stats();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"name": handle.0, "dimension": stats.dimension})),
+        Json(CreatedAnswer {
+            name: handle.0,
+            dimension: stats.dimension,
+        }),
     )
         .into_response())
 }
@@ -256,13 +281,13 @@ async fn create_memory(
 async fn drop_memory(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DroppedAnswer>, ApiError> {
     let registry = state.registry.clone();
     let dropped = name.clone();
     tokio::task::spawn_blocking(move || registry.drop_memory(&dropped))
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", e.to_string()))??;
-    Ok(Json(json!({"dropped": name})))
+    Ok(Json(DroppedAnswer { dropped: name }))
 }
 
 /// Closes a memory and opens it again from its files: how a memory that refuses writes after a
@@ -271,7 +296,7 @@ async fn drop_memory(
 async fn reopen_memory(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReopenedAnswer>, ApiError> {
     let registry = state.registry.clone();
     let reopening = name.clone();
     let done = tokio::task::spawn_blocking(move || registry.reopen(&reopening))
@@ -279,25 +304,28 @@ async fn reopen_memory(
         .map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
         })??;
-    Ok(Json(json!({
-        "reopened": name,
-        "records_replayed": done.report.records_replayed,
-        "torn_bytes_dropped": done.report.torn_bytes_dropped,
-        "last_seq": done.report.last_seq,
-        "seconds": done.replay_seconds,
-    })))
+    Ok(Json(ReopenedAnswer {
+        reopened: name,
+        records_replayed: done.report.records_replayed,
+        torn_bytes_dropped: done.report.torn_bytes_dropped,
+        last_seq: done.report.last_seq,
+        seconds: done.replay_seconds,
+    }))
 }
 
 async fn memory_stats(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MemoryStatsAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
-    let mut stats = exchange::stats_json(&handle.reader().stats());
-    stats["name"] = json!(name);
-    stats["queue_depth"] = json!(handle.queue_depth());
-    stats["storage_bytes"] = json!(dir_bytes(&state.registry.root().join(&name)));
-    Ok(Json(stats))
+    let stats = StatsAnswer::from(&handle.reader().stats());
+    let storage_bytes = dir_bytes(&state.registry.root().join(&name));
+    Ok(Json(MemoryStatsAnswer {
+        name,
+        queue_depth: handle.queue_depth(),
+        storage_bytes,
+        stats,
+    }))
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
@@ -315,7 +343,7 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 async fn checkpoint(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CheckpointAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let rx = handle
         .checkpoint()
@@ -323,26 +351,27 @@ async fn checkpoint(
     let report = rx.await.map_err(|_| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "closing", "memory stopped")
     })??;
-    Ok(Json(
-        json!({"seq": report.seq, "snapshot_bytes": report.snapshot_bytes, "log_bytes_dropped": report.log_bytes_dropped}),
-    ))
+    Ok(Json(CheckpointAnswer::from(&report)))
 }
 
 async fn put_concept(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::ConceptBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConceptWritten>, ApiError> {
     let handle = state.registry.get(&name)?;
     let (id, op) = body.into_op(now_ms())?;
     let seq = submit(&state, &name, &handle, vec![op]).await?;
-    Ok(Json(json!({"id": id.to_string(), "seq": seq})))
+    Ok(Json(ConceptWritten {
+        id: id.to_string(),
+        seq,
+    }))
 }
 
 async fn get_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConceptAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = exchange::concept(&handle.reader().db(), &id)?;
     Ok(Json(answer))
@@ -351,18 +380,18 @@ async fn get_concept(
 async fn delete_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let id = exchange::parse_id("id", &id)?;
     let seq = submit(&state, &name, &handle, vec![Op::DeleteConcept { id }]).await?;
-    Ok(Json(json!({"seq": seq})))
+    Ok(Json(WriteAnswer { seq }))
 }
 
 async fn scan_concepts(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<exchange::ScanQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     // A prefix scan examines up to 100,000 concepts: a query, run on the pool.
     let answer = state
@@ -376,7 +405,7 @@ async fn list_associations(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::AssociationsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AssociationsAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = state
         .queries
@@ -389,40 +418,40 @@ async fn put_association(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::AssociationBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let op = body.into_op(now_ms())?;
     let seq = submit(&state, &name, &handle, vec![op]).await?;
-    Ok(Json(json!({"seq": seq})))
+    Ok(Json(WriteAnswer { seq }))
 }
 
 async fn delete_association(
     State(state): State<AppState>,
     PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let key = exchange::association_key(&source, &target, &kind)?;
     let seq = submit(&state, &name, &handle, vec![Op::DeleteAssociation { key }]).await?;
-    Ok(Json(json!({"seq": seq})))
+    Ok(Json(WriteAnswer { seq }))
 }
 
 async fn batch(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::BatchBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BatchWritten>, ApiError> {
     let handle = state.registry.get(&name)?;
     let (ops, ids) = body.into_ops(now_ms())?;
     let seq = submit(&state, &name, &handle, ops).await?;
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    Ok(Json(json!({"seq": seq, "ids": ids})))
+    Ok(Json(BatchWritten { seq, ids }))
 }
 
 async fn paths(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::PathsBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PathsAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = state
         .queries
@@ -435,7 +464,7 @@ async fn search(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::SearchBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HitsAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = state
         .queries
@@ -454,7 +483,7 @@ async fn similar(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<SimilarQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HitsAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = state
         .queries
@@ -467,7 +496,7 @@ async fn neighbourhood(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::NeighbourhoodQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NeighbourhoodAnswer>, ApiError> {
     let handle = state.registry.get(&name)?;
     let answer = state
         .queries
@@ -542,7 +571,7 @@ async fn import(
     PathParams(name): PathParams<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<jsonl::ImportSummary>, ApiError> {
     if !is_json_lines(&headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -642,7 +671,7 @@ async fn import(
         );
         return Err(error);
     }
-    Ok(Json(serde_json::to_value(summary).unwrap_or(Value::Null)))
+    Ok(Json(summary))
 }
 
 fn import_too_large(bytes: u64, at_line: Option<u64>) -> ApiError {

@@ -3,6 +3,7 @@
 //! answers with ([`error`]), and the connection loop with its limits and timeouts ([`serve`]).
 
 pub mod access;
+pub mod answers;
 pub mod api;
 pub mod error;
 pub mod openapi;
