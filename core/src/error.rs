@@ -132,6 +132,26 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every code [`Error::code`] gives, in the order of the variants: the list hosts publish
+    /// (the OpenAPI document's error codes), held to `code` by a test.
+    pub const CODES: [&'static str; 15] = [
+        "invalid_id",
+        "invalid_argument",
+        "limit_exceeded",
+        "dimension_mismatch",
+        "concept_not_found",
+        "association_not_found",
+        "conflict",
+        "poisoned",
+        "interrupted",
+        "integrity",
+        "index_build",
+        "storage_error",
+        "corrupt_log",
+        "corrupt_snapshot",
+        "unsupported_version",
+    ];
+
     /// The stable machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -291,5 +311,56 @@ mod tests {
             assert_eq!(error.field().as_deref(), field, "{error}");
             assert_eq!(error.limit_passed(), limit, "{error}");
         }
+    }
+
+    #[test]
+    fn every_variant_has_its_code_in_the_published_list_once() {
+        let s = || String::from("x");
+        let one_of_each = [
+            Error::InvalidId {
+                field: s(),
+                text: s(),
+            },
+            Error::invalid("f", "r"),
+            Error::limit("f", 1, 2),
+            Error::DimensionMismatch {
+                expected: 1,
+                actual: 2,
+            },
+            Error::ConceptNotFound { id: s() },
+            Error::AssociationNotFound {
+                source_id: s(),
+                target: s(),
+                kind: "causal",
+            },
+            Error::Conflict { reason: s() },
+            Error::Poisoned { cause: s() },
+            Error::Interrupted,
+            Error::Integrity {
+                structure: "adjacency",
+                problem: s(),
+            },
+            Error::IndexBuild {
+                vectors: 1,
+                reason: s(),
+            },
+            Error::Storage {
+                during: "log sync",
+                message: s(),
+            },
+            Error::CorruptLog {
+                offset: 0,
+                seq: 1,
+                reason: s(),
+            },
+            Error::CorruptSnapshot { reason: s() },
+            Error::UnsupportedVersion {
+                file: "log",
+                found: 9,
+                supported: 1,
+            },
+        ];
+        let codes: Vec<&str> = one_of_each.iter().map(Error::code).collect();
+        assert_eq!(codes, Error::CODES);
     }
 }

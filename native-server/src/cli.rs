@@ -141,6 +141,8 @@ enum Command {
         #[arg(long, default_value = DATA_DEFAULT)]
         data: PathBuf,
     },
+    /// Print the HTTP API's OpenAPI document (the one served at /v1/openapi.json).
+    Openapi,
 }
 
 /// Runs the command line; returns the exit code.
@@ -207,6 +209,13 @@ pub fn main() -> i32 {
         } => export(&memory, &data, output.as_deref()),
         Command::Check { data, memory, deep } => check(&data, memory.as_deref(), deep),
         Command::Repair { memory, data } => repair(&memory, &data),
+        Command::Openapi => match serde_json::to_string_pretty(&crate::http::openapi::document()) {
+            Ok(text) => {
+                println!("{text}");
+                Ok(0)
+            }
+            Err(e) => Err(e.to_string()),
+        },
     };
     match result {
         Ok(code) => code,

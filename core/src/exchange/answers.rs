@@ -5,6 +5,8 @@
 
 use crate::engine::{CheckpointReport, Stats};
 use crate::graph::PathsResult;
+#[cfg(feature = "openapi")]
+use crate::model::Kind;
 use crate::model::{Association, Concept, Metadata};
 use crate::state::Db;
 use crate::vector::VectorCounts;
@@ -12,6 +14,7 @@ use serde::Serialize;
 
 /// A concept with every field.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConceptAnswer {
     /// Its id (32 hex characters).
     pub id: String,
@@ -24,6 +27,10 @@ pub struct ConceptAnswer {
     /// Confidence, in 0..=1.
     pub confidence: f32,
     /// Metadata (string keys to string values).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::BTreeMap<String, String>)
+    )]
     pub metadata: Metadata,
     /// When it was first learned (ms since the epoch).
     pub created_ms: u64,
@@ -48,12 +55,14 @@ impl From<&Concept> for ConceptAnswer {
 
 /// An association with every field.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssociationAnswer {
     /// Where it starts.
     pub source: String,
     /// Where it ends.
     pub target: String,
     /// Its kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: &'static str,
     /// Confidence, in 0..=1.
     pub confidence: f32,
@@ -81,6 +90,7 @@ impl From<&Association> for AssociationAnswer {
 
 /// A page of concepts in id order.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageAnswer {
     /// The concepts of the page.
     pub concepts: Vec<ConceptAnswer>,
@@ -90,6 +100,7 @@ pub struct PageAnswer {
 
 /// A concept's associations.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssociationsAnswer {
     /// The associations.
     pub associations: Vec<AssociationAnswer>,
@@ -97,6 +108,7 @@ pub struct AssociationsAnswer {
 
 /// A concept within a neighbourhood.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NeighbourAnswer {
     /// Its id.
     pub id: String,
@@ -112,6 +124,7 @@ pub struct NeighbourAnswer {
 
 /// Concepts within some hops of a centre, and the associations among them.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NeighbourhoodAnswer {
     /// The concepts, the centre first.
     pub concepts: Vec<NeighbourAnswer>,
@@ -123,6 +136,7 @@ pub struct NeighbourhoodAnswer {
 
 /// A concept on a path.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathConceptAnswer {
     /// Its id.
     pub id: String,
@@ -132,12 +146,14 @@ pub struct PathConceptAnswer {
 
 /// One hop of a path: the association followed, and whether against its direction.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepAnswer {
     /// The concept the hop leaves.
     pub from: String,
     /// The concept it reaches.
     pub to: String,
     /// The association's kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: &'static str,
     /// The association's confidence.
     pub confidence: f32,
@@ -149,6 +165,7 @@ pub struct StepAnswer {
 
 /// One path: its concepts, its hops, and its confidence (the product of the hops').
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathAnswer {
     /// The concepts, from first to last.
     pub concepts: Vec<PathConceptAnswer>,
@@ -160,8 +177,10 @@ pub struct PathAnswer {
 
 /// The answer of a path query: the reasoning trail.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathsAnswer {
     /// `shortest`, `most_confident` or `k_best`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::exchange::PathAlgorithm))]
     pub algorithm: &'static str,
     /// The paths found, best first.
     pub paths: Vec<PathAnswer>,
@@ -217,6 +236,7 @@ impl PathsAnswer {
 
 /// One hit of a vector search.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HitAnswer {
     /// The concept's id.
     pub id: String,
@@ -228,6 +248,7 @@ pub struct HitAnswer {
 
 /// The hits of a vector search, best first.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HitsAnswer {
     /// The hits.
     pub hits: Vec<HitAnswer>,
@@ -235,6 +256,7 @@ pub struct HitsAnswer {
 
 /// A memory's counts, log, checkpoint and vector tiers.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsAnswer {
     /// Number of concepts.
     pub concepts: u64,
@@ -271,6 +293,7 @@ impl From<&Stats> for StatsAnswer {
 
 /// A durable write: the sequence number of the record that holds it.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WriteAnswer {
     /// The record's sequence number.
     pub seq: u64,
@@ -278,6 +301,7 @@ pub struct WriteAnswer {
 
 /// A concept learned: its id and the record's sequence number.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConceptWritten {
     /// The concept's id.
     pub id: String,
@@ -287,6 +311,7 @@ pub struct ConceptWritten {
 
 /// A batch applied: the record's sequence number and the id of each concept it learned.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchWritten {
     /// The record's sequence number.
     pub seq: u64,
@@ -296,6 +321,7 @@ pub struct BatchWritten {
 
 /// What a checkpoint did.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointAnswer {
     /// The sequence number the new snapshot covers.
     pub seq: u64,

@@ -287,6 +287,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
 
 /// A rejected line.
 #[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rejection {
     /// 1-based line number.
     pub line: u64,
@@ -296,6 +297,7 @@ pub struct Rejection {
 
 /// What an import did.
 #[derive(Serialize, Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     /// Concepts written.
     pub concepts: u64,

@@ -39,6 +39,48 @@ pub type VectorIn = Capped<f32, { crate::limits::DIMENSION_MAX as usize }>;
 /// Most kinds a filter may list.
 pub const KINDS_LISTED_MAX: usize = 16;
 
+/// The names of the operations of a batch, as the wire spells them (for the schema; the
+/// parser is [`BatchOp`]'s, and a test holds the two together).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum OpName {
+    /// Learn a concept.
+    PutConcept,
+    /// Delete a concept and its associations.
+    DeleteConcept,
+    /// Learn an association.
+    PutAssociation,
+    /// Delete an association.
+    DeleteAssociation,
+}
+
+/// The path algorithms, as the wire spells them (for the schema; the parser is
+/// [`PathsBody::query`]'s, and a test holds the two together).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum PathAlgorithm {
+    /// Fewest hops.
+    Shortest,
+    /// Highest product of confidences.
+    MostConfident,
+    /// The k most confident.
+    KBest,
+}
+
+/// The directions a path may follow associations in (for the schema; the parser is
+/// `parse_direction`'s, and a test holds the two together).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum PathDirection {
+    /// From source to target only.
+    Forward,
+    /// Either way.
+    Both,
+}
+
 /// Longest memory name, in bytes.
 pub const MEMORY_NAME_BYTES_MAX: usize = 64;
 
@@ -109,6 +151,7 @@ fn parse_direction(text: Option<&str>, default: Direction) -> Result<Direction> 
 /// A concept as a client sends it. Defaults: id derived from the content, strength 1,
 /// confidence 1, no embedding, no metadata.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConceptBody {
     /// The id (32 hex characters); derived from the content when absent.
@@ -116,12 +159,14 @@ pub struct ConceptBody {
     /// The text.
     pub content: String,
     /// The embedding.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<f32>>))]
     pub embedding: Option<VectorIn>,
     /// Strength (finite, ≥ 0).
     pub strength: Option<f32>,
     /// Confidence (0..=1).
     pub confidence: Option<f32>,
     /// Metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, String>>))]
     pub metadata: Option<MetadataIn>,
 }
 
@@ -159,6 +204,7 @@ impl ConceptBody {
 
 /// An association as a client sends it. Defaults: confidence 1, weight 1.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssociationBody {
     /// Source id.
@@ -166,6 +212,7 @@ pub struct AssociationBody {
     /// Target id.
     pub target: String,
     /// Kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: String,
     /// Confidence (0..=1).
     pub confidence: Option<f32>,
@@ -203,27 +250,32 @@ pub fn association_key(source: &str, target: &str, kind: &str) -> Result<Associa
 /// operation. Read as one flat object (not as an enum tagged by `op`, which serde would buffer
 /// whole before reading it), so that its metadata and embedding are read within their limits.
 #[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BatchOp {
     /// Which operation.
+    #[cfg_attr(feature = "openapi", schema(value_type = OpName))]
     pub op: String,
     /// The concept's id (`put_concept`: optional; `delete_concept`: required).
     pub id: Option<String>,
     /// `put_concept`: the text.
     pub content: Option<String>,
     /// `put_concept`: the embedding.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<f32>>))]
     pub embedding: Option<VectorIn>,
     /// `put_concept`: strength.
     pub strength: Option<f32>,
     /// `put_concept`, `put_association`: confidence.
     pub confidence: Option<f32>,
     /// `put_concept`: metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, String>>))]
     pub metadata: Option<MetadataIn>,
     /// Associations: source id.
     pub source: Option<String>,
     /// Associations: target id.
     pub target: Option<String>,
     /// Associations: kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Kind>))]
     pub kind: Option<String>,
     /// `put_association`: weight.
     pub weight: Option<f32>,
@@ -326,9 +378,11 @@ impl BatchOp {
 
 /// A batch: operations applied atomically.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     /// The operations, at most [`crate::limits::BATCH_OPS_MAX`].
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<BatchOp>, max_items = 10_000))]
     pub ops: Capped<BatchOp, { crate::limits::BATCH_OPS_MAX }>,
 }
 
@@ -351,6 +405,7 @@ impl BatchBody {
 
 /// A path query.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PathsBody {
     /// Start concept.
@@ -358,12 +413,15 @@ pub struct PathsBody {
     /// End concept.
     pub to: String,
     /// `shortest` (default), `most_confident` or `k_best`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PathAlgorithm>))]
     pub algorithm: Option<String>,
     /// Paths for `k_best` (default 3, at most 10).
     pub k: Option<u32>,
     /// `forward` (default) or `both`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PathDirection>))]
     pub direction: Option<String>,
     /// Kinds that may be followed (default all).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Kind>>))]
     pub kinds: Option<Capped<String, KINDS_LISTED_MAX>>,
     /// Most hops (default 6, at most 16).
     pub max_depth: Option<u32>,
@@ -431,9 +489,11 @@ pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result
 
 /// A vector search: by a vector or by a concept's own embedding.
 #[derive(Deserialize, Debug, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
     /// The query vector.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<f32>>))]
     pub vector: Option<VectorIn>,
     /// Or: the concept whose embedding is the query (itself left out).
     pub id: Option<String>,
@@ -491,6 +551,7 @@ pub fn concept(db: &Db, id: &str) -> Result<ConceptAnswer> {
 
 /// Options of a concept scan.
 #[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ScanQuery {
     /// Continue after this id.
@@ -525,6 +586,7 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
 
 /// Options of an association listing.
 #[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AssociationsQuery {
     /// `out`, `in` or `both` (default).
@@ -566,6 +628,7 @@ pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<Associat
 
 /// Options of a neighbourhood query.
 #[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct NeighbourhoodQuery {
     /// Hops (default 1, at most 4).

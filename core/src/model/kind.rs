@@ -6,6 +6,13 @@ use std::fmt;
 
 /// The kind of an association. Part of its key: `(source, target, kind)`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+// On the wire a kind is its lowercase name (`as_str`); serde's own names are the log's and
+// never reach JSON.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(rename_all = "lowercase")
+)]
 pub enum Kind {
     /// Related in meaning.
     Semantic,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Counts for stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VectorCounts {
     /// Live vectors served by the sealed graphs.
     pub sealed: u64,

@@ -5,14 +5,14 @@ use serde::Serialize;
 use sutra_core::exchange::answers::StatsAnswer;
 
 /// `GET /health`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct HealthAnswer {
     /// Always `ok` (an answer at all is the news).
     pub status: &'static str,
 }
 
 /// One memory of the data directory, as the list shows it.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MemorySummary {
     /// An open memory (`status`: `open`, or `poisoned` when it refuses writes after a storage
@@ -41,14 +41,14 @@ pub enum MemorySummary {
 }
 
 /// `GET /v1/memories`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct MemoriesAnswer {
     /// Every memory, in name order.
     pub memories: Vec<MemorySummary>,
 }
 
 /// `POST /v1/memories`: the memory made.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct CreatedAnswer {
     /// Its name.
     pub name: String,
@@ -57,14 +57,14 @@ pub struct CreatedAnswer {
 }
 
 /// `DELETE /v1/memories/{name}`.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct DroppedAnswer {
     /// The memory dropped.
     pub dropped: String,
 }
 
 /// `POST /v1/memories/{name}/reopen`: what recovery found.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct ReopenedAnswer {
     /// The memory reopened.
     pub reopened: String,
@@ -79,7 +79,7 @@ pub struct ReopenedAnswer {
 }
 
 /// `GET /v1/memories/{name}/stats`: the engine's stats and the server's.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct MemoryStatsAnswer {
     /// The memory's name.
     pub name: String,

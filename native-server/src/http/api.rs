@@ -12,6 +12,10 @@ use crate::http::answers::{
     ReopenedAnswer,
 };
 use crate::http::error::ApiError;
+use crate::http::openapi::{
+    AssociationPath, ConceptPath, CreateErrors, ImportErrors, MemoryErrors, MemoryPath,
+    QueryErrors, ReadErrors, ReopenErrors, WriteErrors,
+};
 use crate::memories::metrics::Metrics;
 use crate::memories::queries::QueryPool;
 use crate::memories::registry::Registry;
@@ -210,14 +214,32 @@ async fn submit(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    summary = "Liveness check (no token needed).",
+    responses((status = 200, description = "The server answers.", body = HealthAnswer))
+)]
 async fn health() -> Json<HealthAnswer> {
     Json(HealthAnswer { status: "ok" })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    summary = "This document.",
+    responses((status = 200, description = "The OpenAPI document.", body = Object))
+)]
 async fn openapi() -> Json<Value> {
     Json(crate::http::openapi::document())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories",
+    summary = "List memories with their status and counts.",
+    responses((status = 200, description = "Every memory, in name order.", body = MemoriesAnswer))
+)]
 async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
     let memories: Vec<MemorySummary> = state
         .registry
@@ -248,13 +270,23 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
     Json(MemoriesAnswer { memories })
 }
 
-#[derive(Deserialize)]
+/// A memory to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateMemory {
+pub(crate) struct CreateMemory {
+    /// Its name: 1-64 of a-z, 0-9, _ and -, starting with a letter or digit.
     name: String,
+    /// Its vector dimension (1-4096); fixed by the first embedding when absent.
     dimension: Option<u32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories",
+    summary = "Create a memory, optionally fixing its vector dimension.",
+    request_body(content = CreateMemory, example = json!({"name": "notes", "dimension": 3})),
+    responses((status = 201, description = "Created.", body = CreatedAnswer), CreateErrors)
+)]
 async fn create_memory(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateMemory>,
@@ -278,6 +310,13 @@ async fn create_memory(
         .into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/memories/{name}",
+    summary = "Drop a memory and delete its files.",
+    params(MemoryPath),
+    responses((status = 200, description = "Dropped.", body = DroppedAnswer), MemoryErrors)
+)]
 async fn drop_memory(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -290,6 +329,13 @@ async fn drop_memory(
     Ok(Json(DroppedAnswer { dropped: name }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/reopen",
+    summary = "Close the memory and open it again from its files, recovering from its log: how a memory poisoned by a storage failure takes writes again once the cause is gone (the server also does it on its own, with backoff). Answers what recovery found.",
+    params(MemoryPath),
+    responses((status = 200, description = "Reopened.", body = ReopenedAnswer), ReopenErrors)
+)]
 /// Closes a memory and opens it again from its files: how a memory that refuses writes after a
 /// storage failure (`poisoned`) is recovered once the cause is gone, without restarting the
 /// server (the server also does it on its own, with backoff).
@@ -313,6 +359,13 @@ async fn reopen_memory(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}",
+    summary = "Memory stats: counts, log bytes, last checkpoint, vectors sealed/fresh/stale and sealed segments, storage bytes.",
+    params(MemoryPath),
+    responses((status = 200, description = "The stats.", body = MemoryStatsAnswer), MemoryErrors)
+)]
 async fn memory_stats(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -340,6 +393,13 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/checkpoint",
+    summary = "Write a snapshot now and trim the log.",
+    params(MemoryPath),
+    responses((status = 200, description = "The checkpoint is durable.", body = CheckpointAnswer), MemoryErrors)
+)]
 async fn checkpoint(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -354,6 +414,14 @@ async fn checkpoint(
     Ok(Json(CheckpointAnswer::from(&report)))
 }
 
+#[utoipa::path(
+    method(put, post),
+    path = "/v1/memories/{name}/concepts",
+    summary = "Learn a concept (upsert). Without id, the id is derived from the content. Returns the id and sequence number once durable. POST is the same as PUT.",
+    params(MemoryPath),
+    request_body(content = exchange::ConceptBody, example = json!({"content": "rain makes streets wet", "embedding": [0.1, 0.2, 0.3], "strength": 1.0, "confidence": 0.9, "metadata": {"source": "notes"}})),
+    responses((status = 200, description = "Durable.", body = ConceptWritten), WriteErrors)
+)]
 async fn put_concept(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -368,6 +436,13 @@ async fn put_concept(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/concepts/{id}",
+    summary = "Get a concept with every field.",
+    params(ConceptPath),
+    responses((status = 200, description = "The concept.", body = ConceptAnswer), ReadErrors)
+)]
 async fn get_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
@@ -377,6 +452,13 @@ async fn get_concept(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/memories/{name}/concepts/{id}",
+    summary = "Delete a concept and its associations.",
+    params(ConceptPath),
+    responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
+)]
 async fn delete_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
@@ -387,6 +469,13 @@ async fn delete_concept(
     Ok(Json(WriteAnswer { seq }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/concepts",
+    summary = "Scan concepts in id order, a page at a time.",
+    params(MemoryPath, exchange::ScanQuery),
+    responses((status = 200, description = "A page.", body = PageAnswer), ReadErrors)
+)]
 async fn scan_concepts(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -401,6 +490,13 @@ async fn scan_concepts(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/concepts/{id}/associations",
+    summary = "List a concept's associations.",
+    params(ConceptPath, exchange::AssociationsQuery),
+    responses((status = 200, description = "The associations.", body = AssociationsAnswer), ReadErrors)
+)]
 async fn list_associations(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
@@ -414,6 +510,14 @@ async fn list_associations(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    method(put, post),
+    path = "/v1/memories/{name}/associations",
+    summary = "Learn an association (upsert by source, target, kind). POST is the same as PUT.",
+    params(MemoryPath),
+    request_body(content = exchange::AssociationBody, example = json!({"source": "{id}", "target": "{id2}", "kind": "causal", "confidence": 0.8, "weight": 1.0})),
+    responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
+)]
 async fn put_association(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -425,6 +529,13 @@ async fn put_association(
     Ok(Json(WriteAnswer { seq }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/memories/{name}/associations/{source}/{target}/{kind}",
+    summary = "Delete an association.",
+    params(AssociationPath),
+    responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
+)]
 async fn delete_association(
     State(state): State<AppState>,
     PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
@@ -435,6 +546,14 @@ async fn delete_association(
     Ok(Json(WriteAnswer { seq }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/batch",
+    summary = "Apply up to 10,000 operations atomically: all or none, also across crashes.",
+    params(MemoryPath),
+    request_body(content = exchange::BatchBody, example = json!({"ops": [{"op": "put_concept", "content": "clouds"}, {"op": "put_association", "source": "{id}", "target": "{id2}", "kind": "semantic"}]})),
+    responses((status = 200, description = "Durable.", body = BatchWritten), WriteErrors)
+)]
 async fn batch(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -447,6 +566,14 @@ async fn batch(
     Ok(Json(BatchWritten { seq, ids }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/paths",
+    summary = "Find paths: shortest (fewest hops), most_confident, or k_best (k ≤ 10), with a visited-node budget. The answer says budget_exhausted when the budget stopped the search and depth_limited when max_depth left concepts unexplored that lead on (an empty answer then does not mean no path exists), and seq, the state it was read from. Runs on the query pool, within the query time limit.",
+    params(MemoryPath),
+    request_body(content = exchange::PathsBody, example = json!({"from": "{id}", "to": "{id2}", "algorithm": "k_best", "k": 3, "direction": "forward", "kinds": ["causal", "semantic"], "max_depth": 6, "visited_max": 100000})),
+    responses((status = 200, description = "The reasoning trail.", body = PathsAnswer), QueryErrors)
+)]
 async fn paths(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -460,6 +587,14 @@ async fn paths(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/search",
+    summary = "Vector search by a vector or by a concept's own embedding (cosine, k ≤ 1000).",
+    params(MemoryPath),
+    request_body(content = exchange::SearchBody, example = json!({"vector": [0.1, 0.2, 0.3], "k": 5})),
+    responses((status = 200, description = "The hits, best first.", body = HitsAnswer), QueryErrors)
+)]
 async fn search(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
@@ -473,12 +608,22 @@ async fn search(
     Ok(Json(answer))
 }
 
-#[derive(Deserialize)]
+/// Options of a similarity query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct SimilarQuery {
+pub(crate) struct SimilarQuery {
+    /// Results (default 10, at most 1000).
     k: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/concepts/{id}/similar",
+    summary = "Concepts whose embeddings are most similar to this concept's.",
+    params(ConceptPath, SimilarQuery),
+    responses((status = 200, description = "The hits, best first.", body = HitsAnswer), ReadErrors)
+)]
 async fn similar(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
@@ -492,6 +637,13 @@ async fn similar(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/concepts/{id}/neighbourhood",
+    summary = "Concepts within some hops, and the associations among them.",
+    params(ConceptPath, exchange::NeighbourhoodQuery),
+    responses((status = 200, description = "The neighbourhood.", body = NeighbourhoodAnswer), ReadErrors)
+)]
 async fn neighbourhood(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
@@ -505,6 +657,13 @@ async fn neighbourhood(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/memories/{name}/export",
+    summary = "Export as JSON Lines (application/x-ndjson): a header, concepts, then associations.",
+    params(MemoryPath),
+    responses((status = 200, description = "The memory, one JSON value per line.", content_type = "application/x-ndjson", body = String), MemoryErrors)
+)]
 /// Streams a memory's export (JSON Lines). The chunks are made on a blocking thread, each under
 /// a short read lock, a few ahead of what the client has read; a client that goes away stops it.
 async fn export(
@@ -562,6 +721,14 @@ fn is_json_lines(headers: &HeaderMap) -> bool {
     .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/import",
+    summary = "Import JSON Lines (the export format; Content-Type: application/x-ndjson; at most 1 GiB, read as it arrives; lines may leave out what the API has defaults for). Answers with counts and the rejected lines with their numbers and reasons.",
+    params(MemoryPath),
+    request_body(content = String, content_type = "application/x-ndjson"),
+    responses((status = 200, description = "What was imported, and the lines rejected.", body = jsonl::ImportSummary), ImportErrors)
+)]
 /// Imports JSON Lines as they arrive: the body is split into lines as it is read (a line is
 /// never held past [`jsonl::LINE_BYTES_MAX`]), handed to a blocking thread in pieces (a couple
 /// ahead at most), written in batches each durable before the next. What an import holds in
@@ -733,6 +900,12 @@ pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), (bo
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Prometheus metrics (text format).",
+    responses((status = 200, description = "The metrics.", content_type = "text/plain", body = String))
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.metrics.render(&state.registry.gauges());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

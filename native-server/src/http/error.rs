@@ -4,7 +4,90 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+
+/// The codes of the server's own errors (the engine's are [`sutra_core::Error::CODES`]).
+pub const SERVER_CODES: [&str; 25] = [
+    "bad_request",
+    "body_read_error",
+    "body_timeout",
+    "busy",
+    "closing",
+    "headers_too_large",
+    "host_not_allowed",
+    "internal",
+    "invalid_json",
+    "invalid_name",
+    "invalid_path",
+    "invalid_query",
+    "malformed_json",
+    "memory_busy",
+    "memory_exists",
+    "memory_not_found",
+    "memory_unavailable",
+    "method_not_allowed",
+    "no_route",
+    "origin_not_allowed",
+    "payload_too_large",
+    "query_timeout",
+    "unauthorized",
+    "unsupported_media_type",
+    "uri_too_long",
+];
+
+/// Whether `code` is one the API publishes.
+pub fn is_published(code: &str) -> bool {
+    SERVER_CODES.contains(&code) || sutra_core::Error::CODES.contains(&code)
+}
+
+/// The error body: `{"error": {...}}`.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ErrorAnswer {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code.
+    #[schema(value_type = ErrorCode)]
+    pub code: &'static str,
+    /// What was wrong, naming the field, the value and the limit.
+    pub message: String,
+    /// The request field the error is about, as the request named it (confidence,
+    /// ops[2].embedding), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The limit that was passed, for limit_exceeded (the memory's dimension for
+    /// dimension_mismatch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// Every error code of the API, as one string enum in the schema: the engine's and the
+/// server's, from their lists (written once, there).
+pub struct ErrorCode;
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        let codes: BTreeMap<&str, ()> = sutra_core::Error::CODES
+            .iter()
+            .chain(SERVER_CODES.iter())
+            .map(|c| (*c, ()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("Stable machine-readable code."))
+            .enum_values(Some(codes.into_keys()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +110,10 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            is_published(code),
+            "error code {code:?} is not in a published list"
+        );
         ApiError {
             status,
             code,
@@ -95,14 +182,14 @@ impl From<sutra_core::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(field) = self.field {
-            error["field"] = json!(field);
-        }
-        if let Some(limit) = self.limit {
-            error["limit"] = json!(limit);
-        }
-        let body = json!({ "error": error });
+        let body = ErrorAnswer {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+                limit: self.limit,
+            },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_s {
             response

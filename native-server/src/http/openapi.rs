@@ -1,61 +1,56 @@
-//! The OpenAPI 3.1 document served at `/v1/openapi.json`. A test sends every documented
-//! operation, with its example, to the real router and checks that the answer's status is one
-//! the document lists, so the two cannot drift apart.
+//! The OpenAPI 3.1 document served at `/v1/openapi.json`, derived from the code: each
+//! operation from the `#[utoipa::path]` next to its handler (`http::api`), every request and
+//! answer body from its Rust type (the core's `exchange` bodies and `exchange::answers`, the
+//! server's `http::answers`), and the error codes from the lists the code uses
+//! ([`crate::http::error::ErrorCode`]). A test sends every operation, with its example, to the
+//! real router and checks the answer's status *and body* against the document; the TypeScript
+//! types of the JS package and the control center are generated from it (`npm run api-types`).
 
-use serde_json::{json, Map, Value};
+use crate::http::api;
+use crate::http::error::ErrorAnswer;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Response};
+use utoipa::{IntoParams, OpenApi};
 
-/// A parameter: (name, location, description, required).
-type Param = (&'static str, &'static str, &'static str, bool);
-
-const NAME: Param = (
-    "name",
-    "path",
-    "Memory name: 1-64 of a-z, 0-9, _ and -.",
-    true,
-);
-const ID: Param = (
-    "id",
-    "path",
-    "Concept id: 32 lowercase hex characters.",
-    true,
-);
-
-fn operation(
-    summary: &str,
-    params: &[Param],
-    body: Option<Value>,
-    ok: u16,
-    errors: &[u16],
-) -> Value {
-    let mut op = Map::new();
-    op.insert("summary".into(), json!(summary));
-    let parameters: Vec<Value> = params
-        .iter()
-        .map(|(name, location, description, required)| {
-            json!({"name": name, "in": location, "description": description, "required": required, "schema": {"type": if *name == "limit" || *name == "k" || *name == "depth" { "integer" } else { "string" }}})
-        })
-        .collect();
-    if !parameters.is_empty() {
-        op.insert("parameters".into(), Value::Array(parameters));
-    }
-    if let Some(example) = body {
-        op.insert(
-            "requestBody".into(),
-            json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}, "example": example}}}),
-        );
-    }
-    let mut responses = Map::new();
-    responses.insert(ok.to_string(), json!({"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}}));
-    for code in errors.iter().chain(&[401u16, 403, 405, 414, 431]) {
-        responses.insert(
-            code.to_string(),
-            json!({"description": error_description(*code), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
-        );
-    }
-    op.insert("responses".into(), Value::Object(responses));
-    Value::Object(op)
+/// The path of a memory.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MemoryPath {
+    /// Memory name: 1-64 of a-z, 0-9, _ and -.
+    pub name: String,
 }
 
+/// The path of a concept.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ConceptPath {
+    /// Memory name: 1-64 of a-z, 0-9, _ and -.
+    pub name: String,
+    /// Concept id: 32 lowercase hex characters.
+    pub id: String,
+}
+
+/// The path of an association.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AssociationPath {
+    /// Memory name: 1-64 of a-z, 0-9, _ and -.
+    pub name: String,
+    /// Source concept id.
+    pub source: String,
+    /// Target concept id.
+    pub target: String,
+    /// The association's kind.
+    #[param(value_type = sutra_core::Kind)]
+    pub kind: String,
+}
+
+/// What an error status means, whichever operation answers it.
 fn error_description(code: u16) -> &'static str {
     match code {
         400 => "The request could not be read (malformed JSON, path or query).",
@@ -68,69 +63,179 @@ fn error_description(code: u16) -> &'static str {
         413 => "The body exceeds the size limit (32 MiB; an import 1 GiB).",
         414 => "The request target is longer than 8 KiB.",
         415 => "The body is not of the type the endpoint takes (JSON; JSON Lines for an import).",
-        422 => "A value is invalid or over a limit; the message names the field and the limit.",
+        422 => "A value is invalid or over a limit: field names it, limit gives the limit.",
         431 => "More than 100 headers, or more than 64 KiB of them.",
+        500 => "A bug: an integrity check or an index build failed (the data is untouched).",
         503 => "Busy (retry after Retry-After), a query past its time limit (query_timeout), closing, poisoned by a storage failure (a write's outcome is then unknown: storage_error), or not openable.",
         _ => "Error",
     }
 }
 
-const WRITE_ERRORS: &[u16] = &[400, 404, 413, 415, 422, 503];
-const READ_ERRORS: &[u16] = &[400, 404, 422, 503];
+/// Statuses every operation may answer (the access rules, the router, the HTTP layer).
+const COMMON_ERRORS: [u16; 6] = [401, 403, 405, 414, 431, 500];
+
+/// The documented error answers for these statuses.
+fn error_responses(codes: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    codes
+        .iter()
+        .map(|code| {
+            let response = ResponseBuilder::new()
+                .description(error_description(*code))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorAnswer")))
+                        .build(),
+                )
+                .build();
+            (code.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// Sets of error statuses an operation answers besides [`COMMON_ERRORS`], named for use in
+/// `#[utoipa::path(responses(...))]`.
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident: [$($code:literal),*];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                error_responses(&[$($code),*])
+            }
+        }
+    )*};
+}
+
+error_sets! {
+    /// Creating a memory.
+    CreateErrors: [400, 409, 413, 415, 422, 503];
+    /// Operations on a memory as a whole.
+    MemoryErrors: [404, 503];
+    /// Reopening a memory.
+    ReopenErrors: [404, 409, 503];
+    /// Reads by path and query.
+    ReadErrors: [400, 404, 422, 503];
+    /// Writes.
+    WriteErrors: [400, 404, 413, 415, 422, 503];
+    /// Queries with a body.
+    QueryErrors: [400, 404, 413, 415, 422, 503];
+    /// Imports.
+    ImportErrors: [400, 404, 408, 413, 415, 503];
+}
+
+/// What every operation shares: the error statuses of [`COMMON_ERRORS`], and the bearer
+/// scheme (optional: a server without a token takes requests without one).
+struct Common;
+
+impl utoipa::Modify for Common {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let common = error_responses(&COMMON_ERRORS);
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (code, response) in &common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.clone())
+                        .or_insert_with(|| response.clone());
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in components.schemas.iter_mut() {
+            if is_answer(name) {
+                if let RefOr::T(schema) = schema {
+                    require_every_field(schema);
+                }
+            }
+        }
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::default(),
+        ]);
+    }
+}
+
+/// Whether the schema `name` is an answer's (a body the server sends).
+fn is_answer(name: &str) -> bool {
+    name.ends_with("Answer") || name.ends_with("Written") || name == "MemorySummary"
+}
+
+/// An answer carries every field (serde writes `null` for an absent value; none of them skips
+/// a field), so its schema requires them all: a client's generated types then say "always
+/// there, maybe null" instead of "maybe missing".
+fn require_every_field(schema: &mut Schema) {
+    match schema {
+        Schema::Object(object) => {
+            object.required = object.properties.keys().cloned().collect();
+        }
+        Schema::OneOf(one_of) => {
+            for item in &mut one_of.items {
+                if let RefOr::T(item) = item {
+                    require_every_field(item);
+                }
+            }
+        }
+        Schema::AllOf(all_of) => {
+            for item in &mut all_of.items {
+                if let RefOr::T(item) = item {
+                    require_every_field(item);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sutra",
+        description = "Durable knowledge-graph and vector memory. Every write is answered only after it is synced to disk."
+    ),
+    paths(
+        api::health,
+        api::openapi,
+        api::list_memories,
+        api::create_memory,
+        api::memory_stats,
+        api::drop_memory,
+        api::checkpoint,
+        api::reopen_memory,
+        api::scan_concepts,
+        api::put_concept,
+        api::get_concept,
+        api::delete_concept,
+        api::list_associations,
+        api::neighbourhood,
+        api::similar,
+        api::put_association,
+        api::delete_association,
+        api::batch,
+        api::paths,
+        api::search,
+        api::export,
+        api::import,
+        api::metrics,
+    ),
+    components(schemas(ErrorAnswer)),
+    modifiers(&Common)
+)]
+struct Document;
 
 /// The document.
 pub fn document() -> Value {
-    let q = |name: &'static str, description: &'static str| -> Param {
-        (name, "query", description, false)
-    };
-    let concept_example = json!({"content": "rain makes streets wet", "embedding": [0.1, 0.2, 0.3], "strength": 1.0, "confidence": 0.9, "metadata": {"source": "notes"}});
-    let paths = json!({
-        "/v1/health": {"get": operation("Liveness check (no token needed).", &[], None, 200, &[])},
-        "/v1/openapi.json": {"get": operation("This document.", &[], None, 200, &[])},
-        "/v1/memories": {
-            "get": operation("List memories with their status and counts.", &[], None, 200, &[]),
-            "post": operation("Create a memory, optionally fixing its vector dimension.", &[], Some(json!({"name": "notes", "dimension": 3})), 201, &[400, 409, 413, 415, 422, 503]),
-        },
-        "/v1/memories/{name}": {
-            "get": operation("Memory stats: counts, log bytes, last checkpoint, vectors sealed/fresh/stale and sealed segments, storage bytes.", &[NAME], None, 200, &[404, 503]),
-            "delete": operation("Drop a memory and delete its files.", &[NAME], None, 200, &[404, 503]),
-        },
-        "/v1/memories/{name}/checkpoint": {"post": operation("Write a snapshot now and trim the log.", &[NAME], None, 200, &[404, 503])},
-        "/v1/memories/{name}/reopen": {"post": operation("Close the memory and open it again from its files, recovering from its log: how a memory poisoned by a storage failure takes writes again once the cause is gone (the server also does it on its own, with backoff). Answers what recovery found.", &[NAME], None, 200, &[404, 409, 503])},
-        "/v1/memories/{name}/concepts": {
-            "get": operation("Scan concepts in id order, a page at a time.", &[NAME, q("after", "Continue after this id (the previous page's next)."), q("limit", "Page size, 1-1000 (default 100)."), q("prefix", "Only concepts whose content starts with this text.")], None, 200, READ_ERRORS),
-            "put": operation("Learn a concept (upsert). Without id, the id is derived from the content. Returns the id and sequence number once durable.", &[NAME], Some(concept_example.clone()), 200, WRITE_ERRORS),
-            "post": operation("Same as PUT.", &[NAME], Some(concept_example), 200, WRITE_ERRORS),
-        },
-        "/v1/memories/{name}/concepts/{id}": {
-            "get": operation("Get a concept with every field.", &[NAME, ID], None, 200, READ_ERRORS),
-            "delete": operation("Delete a concept and its associations.", &[NAME, ID], None, 200, WRITE_ERRORS),
-        },
-        "/v1/memories/{name}/concepts/{id}/associations": {"get": operation("List a concept's associations.", &[NAME, ID, q("direction", "out, in or both (default both)."), q("kinds", "Comma-separated kinds."), q("min_confidence", "0..1."), q("limit", "1-10000 (default 100).")], None, 200, READ_ERRORS)},
-        "/v1/memories/{name}/concepts/{id}/neighbourhood": {"get": operation("Concepts within some hops, and the associations among them.", &[NAME, ID, q("depth", "0-4 hops (default 1)."), q("direction", "forward or both (default both)."), q("kinds", "Comma-separated kinds."), q("limit", "1-2000 concepts (default 200).")], None, 200, READ_ERRORS)},
-        "/v1/memories/{name}/concepts/{id}/similar": {"get": operation("Concepts whose embeddings are most similar to this concept's.", &[NAME, ID, q("k", "1-1000 (default 10).")], None, 200, READ_ERRORS)},
-        "/v1/memories/{name}/associations": {
-            "put": operation("Learn an association (upsert by source, target, kind).", &[NAME], Some(json!({"source": "{id}", "target": "{id2}", "kind": "causal", "confidence": 0.8, "weight": 1.0})), 200, WRITE_ERRORS),
-            "post": operation("Same as PUT.", &[NAME], Some(json!({"source": "{id}", "target": "{id2}", "kind": "causal", "confidence": 0.8, "weight": 1.0})), 200, WRITE_ERRORS),
-        },
-        "/v1/memories/{name}/associations/{source}/{target}/{kind}": {"delete": operation("Delete an association.", &[NAME, ("source", "path", "Source concept id.", true), ("target", "path", "Target concept id.", true), ("kind", "path", "semantic, causal, temporal, hierarchical or compositional.", true)], None, 200, WRITE_ERRORS)},
-        "/v1/memories/{name}/batch": {"post": operation("Apply up to 10,000 operations atomically: all or none, also across crashes.", &[NAME], Some(json!({"ops": [{"op": "put_concept", "content": "clouds"}, {"op": "put_association", "source": "{id}", "target": "{id2}", "kind": "semantic"}]})), 200, WRITE_ERRORS)},
-        "/v1/memories/{name}/paths": {"post": operation("Find paths: shortest (fewest hops), most_confident, or k_best (k ≤ 10), with a visited-node budget. The answer says budget_exhausted when the budget stopped the search and depth_limited when max_depth left concepts unexplored that lead on (an empty answer then does not mean no path exists), and seq, the state it was read from. Runs on the query pool, within the query time limit.", &[NAME], Some(json!({"from": "{id}", "to": "{id2}", "algorithm": "k_best", "k": 3, "direction": "forward", "kinds": ["causal", "semantic"], "max_depth": 6, "visited_max": 100000})), 200, &[400, 404, 413, 415, 422, 503])},
-        "/v1/memories/{name}/search": {"post": operation("Vector search by a vector or by a concept's own embedding (cosine, k ≤ 1000).", &[NAME], Some(json!({"vector": [0.1, 0.2, 0.3], "k": 5})), 200, &[400, 404, 413, 415, 422, 503])},
-        "/v1/memories/{name}/export": {"get": operation("Export as JSON Lines (application/x-ndjson): a header, concepts, then associations.", &[NAME], None, 200, &[404, 503])},
-        "/v1/memories/{name}/import": {"post": operation("Import JSON Lines (the export format; Content-Type: application/x-ndjson; at most 1 GiB, read as it arrives; lines may leave out what the API has defaults for). Answers with counts and the rejected lines with their numbers and reasons.", &[NAME], None, 200, &[400, 404, 408, 413, 415, 503])},
-        "/metrics": {"get": operation("Prometheus metrics (text format).", &[], None, 200, &[])},
-    });
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Sutra", "version": env!("CARGO_PKG_VERSION"), "description": "Durable knowledge-graph and vector memory. Every write is answered only after it is synced to disk."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "description": "Stable machine-readable code."}, "message": {"type": "string", "description": "What was wrong, naming the field, the value and the limit."}, "field": {"type": "string", "description": "The request field the error is about, as the request named it (confidence, ops[2].embedding), when there is one."}, "limit": {"type": "integer", "description": "The limit that was passed, for limit_exceeded (the memory's dimension for dimension_mismatch)."}}}}}
-            }
-        },
-        "security": [{"bearer": []}, {}],
-    })
+    // Serializing a tree of strings, maps and numbers cannot fail.
+    serde_json::to_value(Document::openapi()).expect("the OpenAPI document serializes")
 }
