@@ -19,6 +19,10 @@ step "format"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
+step "the API's TypeScript types are generated from docs/openapi.json and up to date"
+# (The server's tests check that docs/openapi.json is the document the server serves.)
+npm run api-types:check
+
 step "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy -p sutra-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings

@@ -164,7 +164,16 @@ fn check_answer(
     answer: &Answer,
 ) -> Result<(), String> {
     let documented = operation["responses"].as_object().expect("responses");
-    let Some(response) = documented.get(answer.status.as_str()) else {
+    let response = documented
+        .get(answer.status.as_str())
+        .map(|r| match r["$ref"].as_str() {
+            Some(named) => {
+                let name = named.trim_start_matches("#/components/responses/");
+                &components["responses"][name]
+            }
+            None => r,
+        });
+    let Some(response) = response else {
         return Err(format!(
             "{what}: status {} is not documented ({:?}); body {}",
             answer.status,
@@ -324,4 +333,25 @@ async fn the_document_is_served() {
     let served = get(&app, "/v1/openapi.json").await;
     assert_eq!(served.json, sutra_server::http::openapi::document());
     assert_eq!(served.json["openapi"], "3.1.0");
+}
+
+#[test]
+fn the_checked_in_document_is_the_servers() {
+    // docs/openapi.json is what clients generate their types from (the JS package's and the
+    // control center's wasm/js/api.ts, by `npm run api-types`); it must be the document the
+    // server serves. SUTRA_UPDATE_OPENAPI=1 rewrites it.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    let current = serde_json::to_string_pretty(&sutra_server::http::openapi::document())
+        .expect("the document serializes")
+        + "\n";
+    if std::env::var_os("SUTRA_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &current).expect("docs/openapi.json is writable");
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == current,
+        "docs/openapi.json is not the server's document: run \
+         `SUTRA_UPDATE_OPENAPI=1 cargo test -p sutra-server --test openapi` and then \
+         `npm run api-types`, and commit both"
+    );
 }

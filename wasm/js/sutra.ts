@@ -37,6 +37,7 @@ import {
 } from "./types.js";
 
 export * from "./types.js";
+export type { components, paths } from "./api.js";
 export { importInPieces, REJECTED_KEPT } from "./pieces.js";
 import { importInPieces } from "./pieces.js";
 

@@ -1,18 +1,26 @@
+/**
+ * The package's types. The shapes of the wire (answers, and the bodies the inputs must fit) come
+ * from `api.ts`, generated from the server's OpenAPI document (`docs/openapi.json`, itself
+ * generated from the Rust types) by `npm run api-types`; CI checks it is up to date. Here they
+ * get their JavaScript names, and embeddings are `Float32Array`s.
+ */
+import type { components } from "./api.js";
+import { errorCodeValues, kindValues } from "./api.js";
+
+type Schemas = components["schemas"];
+
 /** The kinds of association. */
-export type Kind = "semantic" | "causal" | "temporal" | "hierarchical" | "compositional";
+export type Kind = Schemas["Kind"];
+/** Every kind, in the engine's order. */
+export const KINDS: readonly Kind[] = kindValues;
+
+/** The error codes of the engine and the server (the browser adds memory_locked and worker_failed). */
+export type ErrorCode = Schemas["ErrorCode"];
+/** Every error code of the engine and the server. */
+export const ERROR_CODES: readonly ErrorCode[] = errorCodeValues;
 
 /** A concept, every field. */
-export interface Concept {
-  /** 32 lowercase hex characters. */
-  id: string;
-  content: string;
-  embedding: Float32Array | null;
-  strength: number;
-  confidence: number;
-  metadata: Record<string, string>;
-  created_ms: number;
-  updated_ms: number;
-}
+export type Concept = Omit<Schemas["ConceptAnswer"], "embedding"> & { embedding: Float32Array | null };
 
 /** What to learn. Without `id` the id is derived from the content (the same text → the same concept). */
 export interface ConceptInput {
@@ -25,15 +33,7 @@ export interface ConceptInput {
 }
 
 /** An association, every field. */
-export interface Association {
-  source: string;
-  target: string;
-  kind: Kind;
-  confidence: number;
-  weight: number;
-  created_ms: number;
-  updated_ms: number;
-}
+export type Association = Schemas["AssociationAnswer"];
 
 /** What to learn. Key: (source, target, kind); learning it again updates it. */
 export interface AssociationInput {
@@ -52,17 +52,15 @@ export type BatchOp =
   | { op: "delete_association"; source: string; target: string; kind: Kind };
 
 /** The answer to a write: its sequence number, once durable. */
-export interface WriteResult {
-  seq: number;
-}
+export type WriteResult = Schemas["WriteAnswer"];
 
 export interface PathQuery {
   from: string;
   to: string;
-  algorithm?: "shortest" | "most_confident" | "k_best";
+  algorithm?: Schemas["PathAlgorithm"];
   /** For k_best: 1..=10 (default 3). */
   k?: number;
-  direction?: "forward" | "both";
+  direction?: Schemas["PathDirection"];
   kinds?: Kind[];
   /** 1..=16 hops (default 6). */
   max_depth?: number;
@@ -70,37 +68,18 @@ export interface PathQuery {
   visited_max?: number;
 }
 
-export interface PathStep {
-  from: string;
-  to: string;
-  kind: Kind;
-  confidence: number;
-  weight: number;
-  /** True when the association was followed from its target to its source. */
-  reversed: boolean;
-}
+/** One hop of a path; `reversed` when the association was followed from its target to its source. */
+export type PathStep = Schemas["StepAnswer"];
 
-export interface Path {
-  concepts: { id: string; content: string | null }[];
-  steps: PathStep[];
-  /** Product of the steps' confidences. */
-  confidence: number;
-}
+/** One path: its concepts, its hops, and the product of the hops' confidences. */
+export type Path = Schemas["PathAnswer"];
 
-export interface PathsResult {
-  algorithm: string;
-  paths: Path[];
-  visited: number;
-  /** True when the search stopped at its budget: a path may exist that was not found. */
-  budget_exhausted: boolean;
-  /**
-   * True when the depth limit (`max_depth`) left concepts unexplored that lead on: a longer path
-   * may exist (for `shortest`, said only when none was found).
-   */
-  depth_limited: boolean;
-  /** Sequence number of the state the answer was read from. */
-  seq: number;
-}
+/**
+ * A path query's answer. `budget_exhausted`: the search stopped at its budget (a path may exist
+ * that was not found); `depth_limited`: `max_depth` left concepts unexplored that lead on (for
+ * `shortest`, said only when none was found); `seq`: the state it was read from.
+ */
+export type PathsResult = Schemas["PathsAnswer"];
 
 export interface SearchQuery {
   vector?: Float32Array | number[];
@@ -110,12 +89,8 @@ export interface SearchQuery {
   k?: number;
 }
 
-export interface Hit {
-  id: string;
-  /** Cosine similarity. */
-  score: number;
-  content: string | null;
-}
+/** A search hit; `score` is the cosine similarity. */
+export type Hit = Schemas["HitAnswer"];
 
 export interface ScanOptions {
   after?: string;
@@ -124,11 +99,8 @@ export interface ScanOptions {
   prefix?: string;
 }
 
-export interface Page {
-  concepts: Concept[];
-  /** Pass as `after` for the next page; null at the end. */
-  next: string | null;
-}
+/** A page of concepts; pass `next` as `after` for the next page (null at the end). */
+export type Page = Omit<Schemas["PageAnswer"], "concepts"> & { concepts: Concept[] };
 
 export interface AssociationOptions {
   direction?: "out" | "in" | "both";
@@ -140,30 +112,20 @@ export interface AssociationOptions {
 export interface NeighbourhoodOptions {
   /** 0..=4 hops (default 1). */
   depth?: number;
-  direction?: "forward" | "both";
+  direction?: Schemas["PathDirection"];
   kinds?: Kind[];
   /** 1..=2000 concepts (default 200). */
   limit?: number;
 }
 
-export interface Neighbourhood {
-  concepts: { id: string; hops: number; content: string | null; strength: number | null; confidence: number | null }[];
-  associations: Association[];
-  truncated: boolean;
-}
+/** Concepts within some hops of a centre, and the associations among them. */
+export type Neighbourhood = Schemas["NeighbourhoodAnswer"];
 
-export interface Stats {
-  concepts: number;
-  associations: number;
-  dimension: number | null;
-  vectors: { sealed: number; fresh: number; stale: number; segments: number };
-  last_seq: number;
-  log_bytes: number;
-  checkpoint_seq: number | null;
-  poisoned: string | null;
+/** A memory's counts, log, checkpoint and vector tiers, and this origin's storage. */
+export type Stats = Schemas["StatsAnswer"] & {
   /** This origin's storage, from navigator.storage. */
   storage: { usage: number | null; quota: number | null; persisted: boolean | null };
-}
+};
 
 export interface RecoveryReport {
   snapshot_seq: number | null;
@@ -173,19 +135,25 @@ export interface RecoveryReport {
   last_seq: number;
 }
 
-export interface CheckpointReport {
-  seq: number;
-  snapshot_bytes: number;
-  log_bytes_dropped: number;
-}
+/** What a checkpoint did. */
+export type CheckpointReport = Schemas["CheckpointAnswer"];
 
-export interface ImportSummary {
-  concepts: number;
-  associations: number;
-  rejected_count: number;
-  /** The first rejected lines (1-based) and why. */
-  rejected: { line: number; reason: string }[];
-}
+/** What an import did, and the first rejected lines (1-based) and why. */
+export type ImportSummary = Schemas["ImportSummary"];
+
+/**
+ * The inputs are JavaScript-friendly (embeddings may be Float32Arrays), but what they become on
+ * the wire must fit the server's body schemas: checked here at compile time, so a field renamed
+ * or retyped in the Rust types fails `tsc` until the package follows.
+ */
+type Wire<T> = { [K in keyof T]: T[K] extends Float32Array | number[] | undefined ? number[] : T[K] };
+type Fits<T, Body> = Required<Wire<T>> extends Required<{ [K in keyof Body]-?: Exclude<Body[K], null> }> ? true : never;
+export const INPUTS_FIT_THE_WIRE: [
+  Fits<ConceptInput, Schemas["ConceptBody"]>,
+  Fits<AssociationInput, Schemas["AssociationBody"]>,
+  Fits<PathQuery, Schemas["PathsBody"]>,
+  Fits<SearchQuery, Schemas["SearchBody"]>,
+] = [true, true, true, true];
 
 export interface OpenOptions {
   /** Fix a new memory's vector dimension. */
@@ -207,6 +175,7 @@ export interface OpenOptions {
  * invalid_json, invalid_name) plus memory_locked (open in another tab) and worker_failed.
  */
 export class SutraError extends Error {
+  /** One of {@link ERROR_CODES}, or memory_locked / worker_failed (the browser's own). */
   readonly code: string;
   /** The request field the error is about, as the request named it (`confidence`, `ops[2].embedding`), if there is one. */
   readonly field: string | undefined;

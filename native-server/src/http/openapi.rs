@@ -50,25 +50,30 @@ pub struct AssociationPath {
     pub kind: String,
 }
 
-/// What an error status means, whichever operation answers it.
-fn error_description(code: u16) -> &'static str {
-    match code {
-        400 => "The request could not be read (malformed JSON, path or query).",
-        401 => "A bearer token is required.",
-        403 => "The Host or Origin of the request is not one this server answers.",
-        404 => "The memory, concept or association does not exist.",
-        405 => "The method is not allowed on this path.",
-        408 => "The request body stopped arriving (the body timeout).",
-        409 => "Conflict (e.g. the memory already exists, or is being dropped).",
-        413 => "The body exceeds the size limit (32 MiB; an import 1 GiB).",
-        414 => "The request target is longer than 8 KiB.",
-        415 => "The body is not of the type the endpoint takes (JSON; JSON Lines for an import).",
-        422 => "A value is invalid or over a limit: field names it, limit gives the limit.",
-        431 => "More than 100 headers, or more than 64 KiB of them.",
-        500 => "A bug: an integrity check or an index build failed (the data is untouched).",
-        503 => "Busy (retry after Retry-After), a query past its time limit (query_timeout), closing, poisoned by a storage failure (a write's outcome is then unknown: storage_error), or not openable.",
-        _ => "Error",
-    }
+/// Every error status the API answers: its name among the document's responses, and what it
+/// means, whichever operation answers it.
+const ERROR_STATUSES: [(u16, &str, &str); 14] = [
+    (400, "BadRequest", "The request could not be read (malformed JSON, path or query)."),
+    (401, "Unauthorized", "A bearer token is required."),
+    (403, "Forbidden", "The Host or Origin of the request is not one this server answers."),
+    (404, "NotFound", "The memory, concept or association does not exist."),
+    (405, "MethodNotAllowed", "The method is not allowed on this path."),
+    (408, "RequestTimeout", "The request body stopped arriving (the body timeout)."),
+    (409, "Conflict", "Conflict (e.g. the memory already exists, or is being dropped)."),
+    (413, "PayloadTooLarge", "The body exceeds the size limit (32 MiB; an import 1 GiB)."),
+    (414, "UriTooLong", "The request target is longer than 8 KiB."),
+    (415, "UnsupportedMediaType", "The body is not of the type the endpoint takes (JSON; JSON Lines for an import)."),
+    (422, "Invalid", "A value is invalid or over a limit: field names it, limit gives the limit."),
+    (431, "HeadersTooLarge", "More than 100 headers, or more than 64 KiB of them."),
+    (500, "Bug", "A bug: an integrity check or an index build failed (the data is untouched)."),
+    (503, "Unavailable", "Busy (retry after Retry-After), a query past its time limit (query_timeout), closing, poisoned by a storage failure (a write's outcome is then unknown: storage_error), or not openable."),
+];
+
+/// The name of error status `code` among the document's responses.
+fn error_name(code: u16) -> &'static str {
+    let found = ERROR_STATUSES.iter().find(|(c, _, _)| *c == code);
+    debug_assert!(found.is_some(), "status {code} is not in ERROR_STATUSES");
+    found.map_or("Unavailable", |(_, name, _)| name)
 }
 
 /// Statuses every operation may answer (the access rules, the router, the HTTP layer).
@@ -79,16 +84,8 @@ fn error_responses(codes: &[u16]) -> BTreeMap<String, RefOr<Response>> {
     codes
         .iter()
         .map(|code| {
-            let response = ResponseBuilder::new()
-                .description(error_description(*code))
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorAnswer")))
-                        .build(),
-                )
-                .build();
-            (code.to_string(), RefOr::T(response))
+            let named = Ref::from_response_name(error_name(*code));
+            (code.to_string(), RefOr::Ref(named))
         })
         .collect()
 }
@@ -132,6 +129,13 @@ impl utoipa::Modify for Common {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let common = error_responses(&COMMON_ERRORS);
         for item in openapi.paths.paths.values_mut() {
+            // One handler serves PUT and POST (an upsert either way): the POST operation gets
+            // an id of its own, as operation ids are unique in a document.
+            if let (Some(put), Some(post)) = (&item.put, &mut item.post) {
+                if put.operation_id == post.operation_id {
+                    post.operation_id = put.operation_id.as_ref().map(|id| format!("{id}_by_post"));
+                }
+            }
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -155,6 +159,20 @@ impl utoipa::Modify for Common {
                     require_every_field(schema);
                 }
             }
+        }
+        for (_, name, description) in ERROR_STATUSES {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorAnswer")))
+                        .build(),
+                )
+                .build();
+            components
+                .responses
+                .insert(name.to_string(), RefOr::T(response));
         }
         components.add_security_scheme(
             "bearer",

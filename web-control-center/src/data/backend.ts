@@ -3,7 +3,9 @@
  * (data/http.ts) and the engine running in this browser on OPFS (data/browser.ts). No view knows
  * which one it talks to.
  */
+import { KINDS } from "sutra-wasm";
 import type {
+  components,
   Association,
   AssociationInput,
   CheckpointReport,
@@ -37,7 +39,8 @@ export type {
   ScanOptions,
 };
 
-export const KINDS: Kind[] = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
+/** Every kind, from the engine's own list (through the generated API types). */
+export { KINDS };
 
 export interface MemorySummary {
   name: string;
@@ -48,18 +51,11 @@ export interface MemorySummary {
   error?: string;
 }
 
-export interface MemoryStats {
-  concepts: number;
-  associations: number;
-  dimension: number | null;
-  vectors: { sealed: number; fresh: number; stale: number; segments: number };
-  last_seq: number;
-  log_bytes: number;
-  checkpoint_seq: number | null;
-  poisoned: string | null;
+/** A memory's stats as the views show them: the engine's (the server's answer's shape, in both modes). */
+export type MemoryStats = components["schemas"]["StatsAnswer"] & {
   /** Bytes on disk (server: the memory's files; browser: this origin's OPFS usage). */
   storage_bytes: number | null;
-}
+};
 
 export interface Backend {
   /** "server" or "browser", for the header only. */
