@@ -152,6 +152,13 @@ impl Error {
         "unsupported_version",
     ];
 
+    /// Whether the storage failed (or had failed: the memory is poisoned), rather than the
+    /// request: then nothing about the request is wrong, and a bulk job (an import) stops
+    /// instead of rejecting the request and going on.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(self, Error::Storage { .. } | Error::Poisoned { .. })
+    }
+
     /// The stable machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {

@@ -131,11 +131,7 @@ fn export_of_a_hub_is_complete_and_imports_back_exactly() {
             .enumerate()
             .map(|(i, l)| (i as u64 + 1, Ok(l.to_string()))),
         1,
-        |ops| {
-            copy.write(ops)
-                .map(|_| ())
-                .map_err(|e| (true, e.to_string()))
-        },
+        |ops| copy.write(ops).map(|_| ()),
         |_| {},
     )
     .expect("import");

@@ -440,7 +440,7 @@ fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
 struct FileLines<'a> {
     file: Option<std::fs::File>,
     splitter: jsonl::LineSplitter,
-    ready: std::collections::VecDeque<(u64, Result<String, String>)>,
+    ready: std::collections::VecDeque<jsonl::NumberedLine>,
     block: Vec<u8>,
     read: &'a std::cell::Cell<u64>,
 }
@@ -461,7 +461,7 @@ impl<'a> FileLines<'a> {
 }
 
 impl Iterator for FileLines<'_> {
-    type Item = (u64, Result<String, String>);
+    type Item = jsonl::NumberedLine;
 
     fn next(&mut self) -> Option<Self::Item> {
         use std::io::Read;
@@ -487,7 +487,8 @@ impl Iterator for FileLines<'_> {
                 Err(e) => {
                     self.file = None;
                     let no = self.splitter.lines() + 1;
-                    return Some((no, Err(format!("cannot read the file: {e}"))));
+                    let message = e.to_string();
+                    return Some((no, Err(jsonl::LineError::Unreadable { message })));
                 }
             }
         }

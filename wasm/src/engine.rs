@@ -312,12 +312,7 @@ impl Engine {
         let summary = jsonl::import(
             lines,
             now_ms.max(0.0) as u64,
-            |ops| {
-                memory.write(ops).map(|_| ()).map_err(|e| {
-                    let own_fault = !matches!(e, Error::Storage { .. } | Error::Poisoned { .. });
-                    (own_fault, e.to_string())
-                })
-            },
+            |ops| memory.write(ops).map(|_| ()),
             |_| {},
         )
         .map_err(|e| js_error("storage_error", &format!("import stopped: {e}")))?;

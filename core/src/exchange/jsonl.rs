@@ -20,6 +20,7 @@
 
 use super::bounded::MetadataIn;
 use super::VectorIn;
+use crate::error::Error;
 use crate::{Association, Concept, ConceptId, Kind, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +45,76 @@ pub const IMPORT_BATCH_OPS: usize = 1000;
 pub const IMPORT_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Rejected lines listed in an import summary (the count covers them all).
 pub const REJECTIONS_LISTED_MAX: usize = 100;
+
+/// Why a line of an import was refused (its text is the rejection's `reason`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LineError {
+    /// The line is over [`LINE_BYTES_MAX`].
+    #[error("line is {bytes} bytes; the limit is {limit}")]
+    TooLong {
+        /// Its length.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The line is not UTF-8.
+    #[error("line is not UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: u64,
+    },
+    /// The text could not be read (an I/O error where the lines come from).
+    #[error("cannot read the file: {message}")]
+    Unreadable {
+        /// The reader's error.
+        message: String,
+    },
+    /// The line is not a JSON object of the format (serde_json's message, without the line
+    /// number, with the column).
+    #[error("{message}")]
+    Json {
+        /// What the JSON reader said.
+        message: String,
+    },
+    /// The `type` is not one of the format's.
+    #[error("type {found:?} is not a line type: use memory, concept or association")]
+    LineType {
+        /// The type given (shortened).
+        found: String,
+    },
+    /// A field this type of line does not take.
+    #[error("a {line} line has no field {field} (it has {allowed})")]
+    StrayField {
+        /// The line's type.
+        line: String,
+        /// The field.
+        field: String,
+        /// The fields it takes.
+        allowed: String,
+    },
+    /// A field this type of line needs.
+    #[error("missing field `{field}` (a {line} line needs it)")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// The line's type.
+        line: &'static str,
+    },
+    /// A header of another format version.
+    #[error("format {found} is not supported (this build reads {supported})")]
+    Format {
+        /// The version in the line.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A value the engine's rules refuse (or a write of the line refused).
+    #[error(transparent)]
+    Value(#[from] Error),
+}
+
+/// A numbered line for [`import`]: its text, or why it could not be read.
+pub type NumberedLine = (u64, Result<String, LineError>);
 
 /// A line as exported: every field, borrowed from the state.
 #[derive(Serialize)]
@@ -100,7 +171,7 @@ struct LineIn {
 
 impl LineIn {
     /// Refuses the fields present that a line of this type does not take.
-    fn only(&self, allowed: &[&str]) -> Result<(), String> {
+    fn only(&self, allowed: &[&str]) -> Result<(), LineError> {
         let present = [
             ("format", self.format.is_some()),
             ("dimension", self.dimension.is_some()),
@@ -118,18 +189,18 @@ impl LineIn {
             ("updated_ms", self.updated_ms.is_some()),
         ];
         match super::stray_field(&present, allowed) {
-            Some(name) => Err(format!(
-                "a {} line has no field {name} (it has {})",
-                self.kind_of_line,
-                allowed.join(", ")
-            )),
+            Some(name) => Err(LineError::StrayField {
+                line: self.kind_of_line.clone(),
+                field: name.to_string(),
+                allowed: allowed.join(", "),
+            }),
             None => Ok(()),
         }
     }
 }
 
-fn required<T>(value: Option<T>, field: &str, line: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("missing field `{field}` (a {line} line needs it)"))
+fn required<T>(value: Option<T>, field: &'static str, line: &'static str) -> Result<T, LineError> {
+    value.ok_or(LineError::Missing { field, line })
 }
 
 /// The header line for a memory.
@@ -176,38 +247,39 @@ fn line(l: &LineOut) -> String {
 
 /// A JSON error without the position serde_json appends to its messages ("at line 1 column
 /// 40": every line is parsed on its own, so the line is always 1), the column kept.
-fn json_reason(e: &serde_json::Error) -> String {
+fn json_reason(e: &serde_json::Error) -> LineError {
     let text = e.to_string();
-    match text.rsplit_once(" at line ") {
+    let message = match text.rsplit_once(" at line ") {
         Some((reason, _)) if e.column() > 0 => format!("{reason} (at column {})", e.column()),
         _ => text,
-    }
+    };
+    LineError::Json { message }
 }
 
 /// Parses one line into the operation that reproduces it (`None` for blank lines and a header
 /// without a dimension). `now_ms` stands for timestamps the line leaves out.
-pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
+pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
     if text.len() > LINE_BYTES_MAX {
-        return Err(format!(
-            "line is {} bytes; the limit is {LINE_BYTES_MAX}",
-            text.len()
-        ));
+        return Err(LineError::TooLong {
+            bytes: text.len() as u64,
+            limit: LINE_BYTES_MAX as u64,
+        });
     }
     let parsed: LineIn = serde_json::from_str(text).map_err(|e| json_reason(&e))?;
-    let id =
-        |field: &str, text: &str| ConceptId::parse_field(field, text).map_err(|e| e.to_string());
+    let id = |field: &str, text: &str| ConceptId::parse_field(field, text);
     let op = match parsed.kind_of_line.as_str() {
         "memory" => {
             parsed.only(&["format", "dimension"])?;
             let format = required(parsed.format, "format", "memory")?;
             if format != FORMAT_VERSION {
-                return Err(format!(
-                    "format {format} is not supported (this build reads {FORMAT_VERSION})"
-                ));
+                return Err(LineError::Format {
+                    found: format,
+                    supported: FORMAT_VERSION,
+                });
             }
             match parsed.dimension {
                 Some(dimension) => Op::SetDimension { dimension },
@@ -233,13 +305,11 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
             let embedding = parsed
                 .embedding
                 .map(|e| e.check("embedding (dimension)"))
-                .transpose()
-                .map_err(|e| e.to_string())?;
+                .transpose()?;
             let metadata = parsed
                 .metadata
                 .map(|m| m.check("metadata"))
-                .transpose()
-                .map_err(|e| e.to_string())?
+                .transpose()?
                 .unwrap_or_default();
             Op::PutConcept {
                 id,
@@ -265,8 +335,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
             Op::PutAssociation {
                 source: id("source", &required(parsed.source, "source", "association")?)?,
                 target: id("target", &required(parsed.target, "target", "association")?)?,
-                kind: Kind::parse(&required(parsed.kind, "kind", "association")?)
-                    .map_err(|e| e.to_string())?,
+                kind: Kind::parse(&required(parsed.kind, "kind", "association")?)?,
                 confidence: parsed.confidence.unwrap_or(1.0),
                 weight: parsed.weight.unwrap_or(1.0),
                 at_ms: parsed.updated_ms.unwrap_or(now_ms),
@@ -274,14 +343,13 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, String> {
             }
         }
         other => {
-            return Err(format!(
-                "type {:?} is not a line type: use memory, concept or association",
-                other.chars().take(64).collect::<String>()
-            ))
+            return Err(LineError::LineType {
+                found: other.chars().take(64).collect::<String>(),
+            })
         }
     };
     // The values' own rules, checked here so that a bad line is rejected alone and named.
-    op.validate("").map_err(|e| e.to_string())?;
+    op.validate("")?;
     Ok(Some(op))
 }
 
@@ -310,10 +378,13 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    fn reject(&mut self, line: u64, reason: String) {
+    fn reject(&mut self, line: u64, why: &LineError) {
         self.rejected_count += 1;
         if self.rejected.len() < REJECTIONS_LISTED_MAX {
-            self.rejected.push(Rejection { line, reason });
+            self.rejected.push(Rejection {
+                line,
+                reason: why.to_string(),
+            });
         }
     }
 
@@ -332,7 +403,7 @@ pub struct ImportStopped {
     /// The lines written (each batch durable) and rejected before it stopped.
     pub summary: ImportSummary,
     /// The storage's error.
-    pub reason: String,
+    pub reason: Error,
 }
 
 impl std::fmt::Display for ImportStopped {
@@ -361,14 +432,14 @@ pub fn import<I, W>(
     mut progress: impl FnMut(u64),
 ) -> Result<ImportSummary, ImportStopped>
 where
-    I: IntoIterator<Item = (u64, Result<String, String>)>,
-    W: FnMut(Vec<Op>) -> Result<(), (bool, String)>,
+    I: IntoIterator<Item = NumberedLine>,
+    W: FnMut(Vec<Op>) -> Result<(), Error>,
 {
     let mut summary = ImportSummary::default();
     let mut batch: Vec<(u64, Op)> = Vec::with_capacity(IMPORT_BATCH_OPS);
     let mut batch_bytes = 0usize;
     let mut flush =
-        |batch: &mut Vec<(u64, Op)>, summary: &mut ImportSummary| -> Result<(), String> {
+        |batch: &mut Vec<(u64, Op)>, summary: &mut ImportSummary| -> Result<(), Error> {
             if batch.is_empty() {
                 return Ok(());
             }
@@ -379,13 +450,13 @@ where
                         summary.count(op);
                     }
                 }
-                Err((false, storage)) => return Err(storage),
-                Err((true, _)) => {
+                Err(e) if e.is_storage_failure() => return Err(e),
+                Err(_) => {
                     for (no, op) in batch.iter() {
                         match write(vec![op.clone()]) {
                             Ok(()) => summary.count(op),
-                            Err((false, storage)) => return Err(storage),
-                            Err((true, reason)) => summary.reject(*no, reason),
+                            Err(e) if e.is_storage_failure() => return Err(e),
+                            Err(e) => summary.reject(*no, &LineError::Value(e)),
                         }
                     }
                 }
@@ -410,7 +481,7 @@ where
                 }
             }
             Ok(None) => {}
-            Err(reason) => summary.reject(no, reason),
+            Err(why) => summary.reject(no, &why),
         }
     }
     match flush(&mut batch, &mut summary) {
@@ -420,7 +491,7 @@ where
 }
 
 /// Splits text into numbered lines for [`import`].
-pub fn numbered_lines(text: &str) -> impl Iterator<Item = (u64, Result<String, String>)> + '_ {
+pub fn numbered_lines(text: &str) -> impl Iterator<Item = NumberedLine> + '_ {
     text.lines()
         .enumerate()
         .map(|(i, l)| (i as u64 + 1, Ok(l.to_string())))
@@ -450,22 +521,20 @@ impl LineSplitter {
         self.done
     }
 
-    fn emit(&mut self, out: &mut impl FnMut(u64, Result<String, String>)) {
+    fn emit(&mut self, out: &mut impl FnMut(u64, Result<String, LineError>)) {
         self.done += 1;
         let line = match self.overlong.take() {
-            Some(bytes) => Err(format!(
-                "line is {bytes} bytes; the limit is {LINE_BYTES_MAX}"
-            )),
+            Some(bytes) => Err(LineError::TooLong {
+                bytes,
+                limit: LINE_BYTES_MAX as u64,
+            }),
             None => {
                 if self.buffer.last() == Some(&b'\r') {
                     self.buffer.pop();
                 }
                 let bytes = std::mem::take(&mut self.buffer);
-                String::from_utf8(bytes).map_err(|e| {
-                    format!(
-                        "line is not UTF-8 (invalid byte at offset {})",
-                        e.utf8_error().valid_up_to()
-                    )
+                String::from_utf8(bytes).map_err(|e| LineError::NotUtf8 {
+                    offset: e.utf8_error().valid_up_to() as u64,
                 })
             }
         };
@@ -487,7 +556,7 @@ impl LineSplitter {
     }
 
     /// Takes the next piece of bytes; calls `out` with each line it completes.
-    pub fn push(&mut self, bytes: &[u8], out: &mut impl FnMut(u64, Result<String, String>)) {
+    pub fn push(&mut self, bytes: &[u8], out: &mut impl FnMut(u64, Result<String, LineError>)) {
         let mut rest = bytes;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             self.append(&rest[..end]);
@@ -498,7 +567,7 @@ impl LineSplitter {
     }
 
     /// Ends the text: the last line, if it did not end with a newline.
-    pub fn finish(mut self, out: &mut impl FnMut(u64, Result<String, String>)) {
+    pub fn finish(mut self, out: &mut impl FnMut(u64, Result<String, LineError>)) {
         if !self.buffer.is_empty() || self.overlong.is_some() {
             self.emit(out);
         }
@@ -625,13 +694,23 @@ impl Iterator for ExportChunks {
 mod tests {
     use super::*;
 
+    /// A line's error as the rejection's reason.
+    fn text(line: Result<String, LineError>) -> Result<String, String> {
+        line.map_err(|e| e.to_string())
+    }
+
+    /// [`super::parse`] with its error as the rejection's reason.
+    fn parse(line: &str, now_ms: u64) -> Result<Option<Op>, String> {
+        super::parse(line, now_ms).map_err(|e| e.to_string())
+    }
+
     fn split(pieces: &[&[u8]]) -> Vec<(u64, Result<String, String>)> {
         let mut lines = Vec::new();
         let mut splitter = LineSplitter::new();
         for piece in pieces {
-            splitter.push(piece, &mut |n, l| lines.push((n, l)));
+            splitter.push(piece, &mut |n, l| lines.push((n, text(l))));
         }
-        splitter.finish(&mut |n, l| lines.push((n, l)));
+        splitter.finish(&mut |n, l| lines.push((n, text(l))));
         lines
     }
 
@@ -656,16 +735,18 @@ mod tests {
         let block = vec![b'x'; 1024 * 1024];
         let mut splitter = LineSplitter::new();
         let mut lines = Vec::new();
-        splitter.push(b"first\n", &mut |n, l| lines.push((n, l)));
+        splitter.push(b"first\n", &mut |n, l| lines.push((n, text(l))));
         for _ in 0..300 {
-            splitter.push(&block, &mut |n, l| lines.push((n, l)));
+            splitter.push(&block, &mut |n, l| lines.push((n, text(l))));
             assert!(
                 splitter.buffer.capacity() <= LINE_BYTES_MAX,
                 "never holds more than a line"
             );
         }
-        splitter.push(b"\n{\"ok\":1}\n\xff\xfe\n", &mut |n, l| lines.push((n, l)));
-        splitter.finish(&mut |n, l| lines.push((n, l)));
+        splitter.push(b"\n{\"ok\":1}\n\xff\xfe\n", &mut |n, l| {
+            lines.push((n, text(l)))
+        });
+        splitter.finish(&mut |n, l| lines.push((n, text(l))));
         assert_eq!(lines[0], (1, Ok("first".into())));
         assert_eq!(
             lines[1],

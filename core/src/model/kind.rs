@@ -53,11 +53,13 @@ impl Kind {
             .into_iter()
             .find(|k| k.as_str() == text)
             .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
                 Error::invalid(
                     "kind",
                     format!(
-                        "{:?} is not a kind; use one of semantic, causal, temporal, hierarchical, compositional",
-                        text.chars().take(64).collect::<String>()
+                        "{:?} is not a kind; use one of {}",
+                        text.chars().take(64).collect::<String>(),
+                        names.join(", ")
                     ),
                 )
             })

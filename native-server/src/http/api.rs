@@ -764,7 +764,7 @@ async fn import(
                 "{IMPORTS_MAX} imports are running; retry after a second"
             ))
         })?;
-    type Piece = Vec<(u64, Result<String, String>)>;
+    type Piece = Vec<jsonl::NumberedLine>;
     let (pieces_tx, mut pieces_rx) = tokio::sync::mpsc::channel::<Piece>(IMPORT_PIECES_AHEAD);
     let now = now_ms();
     let writing = tokio::task::spawn_blocking(move || {
@@ -875,27 +875,26 @@ fn body_error(e: &axum::Error) -> ApiError {
 }
 
 /// Writes a batch from a blocking thread, waiting (not refusing) while the queue is full.
-pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), (bool, String)> {
+/// A memory that stops or closes meanwhile fails the write as a storage failure would: its
+/// outcome is not known to the caller, and a bulk job stops on it.
+pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), sutra_core::Error> {
+    let stopped = |message: &str| sutra_core::Error::Storage {
+        during: "write",
+        message: message.to_string(),
+    };
     loop {
         match handle.try_write(ops) {
             Ok(rx) => {
                 return match rx.blocking_recv() {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => {
-                        let own_fault = !matches!(
-                            e,
-                            sutra_core::Error::Storage { .. } | sutra_core::Error::Poisoned { .. }
-                        );
-                        Err((own_fault, e.to_string()))
-                    }
-                    Err(_) => Err((false, "the memory stopped".into())),
+                    Ok(result) => result.map(|_| ()),
+                    Err(_) => Err(stopped("the memory stopped")),
                 }
             }
             Err((SubmitError::Busy, back)) => {
                 ops = back;
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            Err((SubmitError::Closed, _)) => return Err((false, "the memory is closing".into())),
+            Err((SubmitError::Closed, _)) => return Err(stopped("the memory is closing")),
         }
     }
 }
