@@ -463,3 +463,103 @@ fn the_maintenance_policy_decides_checkpoints_and_indexing_from_the_hosts_budget
     assert!(m.poisoned().is_some());
     assert_eq!(policy.due(&m, 0), Due::default());
 }
+
+#[test]
+fn a_replicas_apply_gives_every_node_the_same_verdict_and_the_same_state() {
+    // What a replicated log's apply step relies on: the same batches, in the same order, give
+    // the same verdicts and byte-identical states on every replica; a refused batch leaves the
+    // state exactly as it was (its number is skipped, as a log's non-batch entries are).
+    use sutra_core::{Db, HnswParams};
+    let vector =
+        |text: &str, v: Vec<f32>| Op::put_concept(ConceptInput::new(text).with_embedding(v), 10);
+    let log: Vec<(u64, Vec<Op>)> = vec![
+        (1, vec![vector("a", vec![1.0, 0.0]), c("b")]),
+        // Refused: its association's target does not exist.
+        (
+            2,
+            vec![Op::put_association(
+                id("a"),
+                id("nobody"),
+                Kind::Causal,
+                0.5,
+                1.0,
+                10,
+            )],
+        ),
+        (
+            4,
+            vec![Op::put_association(
+                id("a"),
+                id("b"),
+                Kind::Causal,
+                0.5,
+                1.0,
+                10,
+            )],
+        ),
+        // Refused: the dimension is 2 since batch 1.
+        (5, vec![c("c"), vector("d", vec![1.0, 0.0, 0.0])]),
+        // Refused: there is no such association to delete.
+        (
+            6,
+            vec![Op::DeleteAssociation {
+                key: sutra_core::AssociationKey {
+                    source: id("b"),
+                    target: id("a"),
+                    kind: Kind::Semantic,
+                },
+            }],
+        ),
+        (7, vec![Op::DeleteConcept { id: id("b") }, c("e")]),
+    ];
+    let mut replicas: Vec<Db> = (0..3).map(|_| Db::empty(HnswParams::default())).collect();
+    let mut verdicts: Vec<Vec<Option<String>>> = vec![Vec::new(); 3];
+    for (seq, ops) in &log {
+        for (replica, verdict) in replicas.iter_mut().zip(verdicts.iter_mut()) {
+            let before = replica.encode_snapshot().expect("encode");
+            let result = replica.apply_checked(*seq, ops.clone());
+            if result.is_err() {
+                assert_eq!(
+                    replica.encode_snapshot().expect("encode"),
+                    before,
+                    "a refused batch leaves no trace"
+                );
+            }
+            verdict.push(result.err().map(|e| e.code().to_string()));
+            replica.check_integrity().expect("integrity");
+        }
+    }
+    let want: Vec<Option<String>> = [
+        None,
+        Some("concept_not_found"),
+        None,
+        Some("dimension_mismatch"),
+        Some("association_not_found"),
+        None,
+    ]
+    .into_iter()
+    .map(|v| v.map(String::from))
+    .collect();
+    for verdict in &verdicts {
+        assert_eq!(verdict, &want);
+    }
+    let images: Vec<Vec<u8>> = replicas
+        .iter()
+        .map(|r| r.encode_snapshot().expect("encode"))
+        .collect();
+    assert!(
+        images.iter().all(|i| i == &images[0]),
+        "the replicas' states are byte-identical"
+    );
+    let counts = replicas[0].counts();
+    assert_eq!(
+        (counts.concepts, counts.associations, counts.last_seq),
+        (2, 0, 7)
+    );
+    assert!(replicas[0].concept(id("e")).is_some() && replicas[0].concept(id("b")).is_none());
+    // A batch numbered at or below the last one applied is refused: the log's order binds.
+    let again = replicas[0]
+        .apply_checked(7, vec![c("f")])
+        .expect_err("old number");
+    assert_eq!(again.code(), "conflict");
+}

@@ -37,6 +37,38 @@ impl Db {
         }
     }
 
+    /// An empty state (no concepts, no dimension, nothing applied), for a host that applies
+    /// batches itself with [`Db::apply_checked`] (a replica of a replicated log).
+    pub fn empty(params: HnswParams) -> Self {
+        Db::new(params)
+    }
+
+    /// Applies batch `ops` as number `seq` — above [`Db::last_seq`]; a replicated log numbers
+    /// its entries, with gaps where an entry was no batch or a refused one — if it applies to
+    /// this state, or leaves the state exactly as it was and says why.
+    ///
+    /// The verdict depends only on the state and the batch, so every replica that applies the
+    /// same log reaches the same state, refusals included: what a cluster's apply step needs.
+    /// The values' own rules (ranges, limits) are those a log record is read under
+    /// ([`Rules::Logged`]): the node that accepted the write checked today's rules before it
+    /// proposed it, and a rule made stricter by an upgrade must not make a node refuse an entry
+    /// that the others applied. What the state decides (a concept an association needs, the
+    /// dimension, a key that must exist) is checked here, against this state, and binds.
+    pub fn apply_checked(&mut self, seq: u64, ops: Vec<Op>) -> Result<()> {
+        if seq <= self.last_seq {
+            return Err(Error::Conflict {
+                reason: format!(
+                    "batch {seq} comes after batch {} in the log, not before",
+                    self.last_seq
+                ),
+            });
+        }
+        let mut check = Overlay::default();
+        check.stage(self, &ops, Rules::Logged)?;
+        self.apply(seq, ops);
+        Ok(())
+    }
+
     /// The embedding of concept `id`, if it exists and has one.
     pub(crate) fn embedding(&self, id: &ConceptId) -> Option<&[f32]> {
         self.concepts.get(id)?.embedding.as_deref()
