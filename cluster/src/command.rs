@@ -1,0 +1,63 @@
+//! What the replicated log carries ([`Command`]) and what applying it answers ([`Applied`]).
+//! Every value a command needs (ids, timestamps) is fixed by the node that proposes it, so
+//! that applying it is the same on every node.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use sutra_core::Op;
+
+/// An application entry of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Make a memory (a namespace of the cluster's state), optionally fixing its dimension.
+    CreateMemory {
+        /// Its name (checked by the proposer with the core's name rule).
+        name: String,
+        /// Its vector dimension.
+        dimension: Option<u32>,
+    },
+    /// Drop a memory and everything in it.
+    DropMemory {
+        /// Its name.
+        name: String,
+    },
+    /// A batch of operations on one memory, applied whole or refused whole.
+    Batch {
+        /// The memory.
+        memory: String,
+        /// The operations, with their timestamps fixed.
+        ops: Vec<Op>,
+    },
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::CreateMemory { name, dimension } => {
+                write!(f, "create memory {name:?} (dimension {dimension:?})")
+            }
+            Command::DropMemory { name } => write!(f, "drop memory {name:?}"),
+            Command::Batch { memory, ops } => {
+                write!(f, "batch of {} operations on {memory:?}", ops.len())
+            }
+        }
+    }
+}
+
+/// What applying an entry answered: the same on every node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Applied {
+    /// Applied; `seq` is its log index (what a write answers, and what `min_seq` reads wait for).
+    Done {
+        /// The entry's log index.
+        seq: u64,
+    },
+    /// Refused whole: the state is as it was, and the entry is a no-op in the log. `code` is
+    /// the engine's error code (or `memory_not_found`, `memory_exists`), `message` its text.
+    Refused {
+        /// Stable machine-readable code.
+        code: String,
+        /// What was wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,14 @@
+//! Sutra replicated: one Raft group per cluster, on openraft, whose log is Sutra's kind of log
+//! (checksummed records, a torn tail dropped, corruption refused) and whose state machine is
+//! the core's state ([`sutra_core::Db`], one per memory), applied with the core's own
+//! deterministic check ([`sutra_core::Db::apply_checked`]).
+//!
+//! Read bottom-up: [`raft`] (openraft's types, kept behind this one module), [`command`] (what
+//! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
+//! [`machine`] (the state machine). The network between nodes, the HTTP front and the
+//! cluster's operations come next (issue 18; `docs/CLUSTER.md` will describe them).
+
+pub mod command;
+pub mod log;
+pub mod machine;
+pub mod raft;

@@ -1,0 +1,390 @@
+//! The Raft log on files, with the rules of Sutra's own log: an entry is acknowledged (openraft's
+//! `IOFlushed`) only once it is fdatasync'd; a record is `[length u32 LE][crc32 u32 LE][body]`,
+//! the body the entry (index, leader/term, kind, payload) in postcard; on open, a record cut
+//! short at the end of the file (a torn write) is dropped, and a bad record with more bytes
+//! after it is corruption: the log refuses to open rather than load it.
+//!
+//! Files in the log's directory: `raft.log` (the records, consecutive indexes), `vote` (the
+//! last vote) and `purged` (the last purged log id), the small files each replaced atomically
+//! (written aside, synced, renamed, the directory synced). Entries are also kept in memory
+//! for reading (this first version; reading them back from the file by offset comes with the
+//! segmented log).
+
+use crate::raft::{Entry, LogId, TypeConfig, Vote};
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Bytes before a record's body: its length and checksum.
+const RECORD_HEAD_BYTES: usize = 8;
+/// Largest record body (an entry carries at most one batch: 10,000 operations of bounded size
+/// fit well within it).
+pub const RECORD_BODY_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+fn corrupt(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// One record's bytes.
+fn encode_record(entry: &Entry) -> io::Result<Vec<u8>> {
+    let body = postcard::to_allocvec(entry).map_err(|e| corrupt(format!("encode: {e}")))?;
+    if body.len() > RECORD_BODY_BYTES_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "entry {} is {} bytes; the limit is {RECORD_BODY_BYTES_MAX}",
+                entry.log_id.index,
+                body.len()
+            ),
+        ));
+    }
+    let mut record = Vec::with_capacity(RECORD_HEAD_BYTES + body.len());
+    // Within RECORD_BODY_BYTES_MAX, checked above.
+    let len = (body.len() as u32).to_le_bytes();
+    record.extend_from_slice(&len);
+    record.extend_from_slice(&checksum(&len, &body).to_le_bytes());
+    record.extend_from_slice(&body);
+    Ok(record)
+}
+
+/// A record's checksum: over its length and its body.
+fn checksum(len: &[u8; 4], body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(len);
+    hasher.update(body);
+    hasher.finalize()
+}
+
+/// The entry of the record at the start of `bytes`, and the record's length, if a whole
+/// record that passes its checksum and decodes is there.
+fn record_at(bytes: &[u8]) -> Option<(Entry, usize)> {
+    if bytes.len() < RECORD_HEAD_BYTES {
+        return None;
+    }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&bytes[0..4]);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&bytes[4..8]);
+    let body_len = u32::from_le_bytes(len) as usize;
+    if body_len > RECORD_BODY_BYTES_MAX {
+        return None;
+    }
+    let end = RECORD_HEAD_BYTES + body_len;
+    let body = bytes.get(RECORD_HEAD_BYTES..end)?;
+    if checksum(&len, body) != u32::from_le_bytes(crc) {
+        return None;
+    }
+    let entry: Entry = postcard::from_bytes(body).ok()?;
+    Some((entry, end))
+}
+
+/// What a scan of the log file found.
+struct Scanned {
+    /// Each entry with the offset of its record.
+    entries: Vec<(u64, Entry)>,
+    /// Where the valid records end (the file is cut here when it is longer).
+    end: u64,
+}
+
+/// Reads the records of `bytes`. At the first bad record (cut short by the end of the file,
+/// failing its checksum, or not decoding), the rest of the file is searched for a valid record
+/// of a later entry: if there is one, the bad record is corruption (an error); if not, it is a
+/// torn write, and the records end there. Indexes that do not follow each other are corruption.
+fn scan(bytes: &[u8]) -> io::Result<Scanned> {
+    let mut entries: Vec<(u64, Entry)> = Vec::new();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let Some((entry, len)) = record_at(&bytes[at..]) else {
+            let after = entries.last().map_or(0, |(_, e)| e.log_id.index);
+            let later = (at + 1..bytes.len())
+                .find(|&p| record_at(&bytes[p..]).is_some_and(|(e, _)| e.log_id.index > after));
+            if let Some(p) = later {
+                return Err(corrupt(format!(
+                    "the Raft log's record at byte {at} is damaged, and a valid record follows at byte {p}"
+                )));
+            }
+            break;
+        };
+        if let Some((_, before)) = entries.last() {
+            if entry.log_id.index != before.log_id.index + 1 {
+                return Err(corrupt(format!(
+                    "the Raft log's record at byte {at} holds entry {} after entry {}",
+                    entry.log_id.index, before.log_id.index
+                )));
+            }
+        }
+        entries.push((at as u64, entry));
+        at += len;
+    }
+    Ok(Scanned {
+        entries,
+        end: at as u64,
+    })
+}
+
+/// Replaces file `name` in `dir` with `value`, atomically and durably.
+fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
+    let body = postcard::to_allocvec(value).map_err(|e| corrupt(format!("encode: {e}")))?;
+    let mut bytes = crc32fast::hash(&body).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    let aside = dir.join(format!("{name}.new"));
+    {
+        let mut file = File::create(&aside)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&aside, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Reads file `name` of `dir` written by [`write_small`], if it exists.
+fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Result<Option<T>> {
+    let bytes = match std::fs::read(dir.join(name)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if bytes.len() < 4 {
+        return Err(corrupt(format!("{name} is {} bytes long", bytes.len())));
+    }
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    if crc32fast::hash(&bytes[4..]) != u32::from_le_bytes(word) {
+        return Err(corrupt(format!("{name} fails its checksum")));
+    }
+    postcard::from_bytes(&bytes[4..])
+        .map(Some)
+        .map_err(|e| corrupt(format!("{name} does not decode: {e}")))
+}
+
+/// The log's state, shared by the store and its readers.
+struct Inner {
+    dir: PathBuf,
+    file: File,
+    /// Each entry in the file, by index, with its record's offset.
+    entries: BTreeMap<u64, (u64, Entry)>,
+    /// Where the next record goes.
+    end: u64,
+    vote: Option<Vote>,
+    purged: Option<LogId>,
+}
+
+impl Inner {
+    /// Writes the file anew with the entries kept (after a purge), durably, then switches to it.
+    fn rewrite(&mut self) -> io::Result<()> {
+        let aside = self.dir.join("raft.log.new");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&aside)?;
+        let mut at = 0u64;
+        let mut moved = BTreeMap::new();
+        for (index, (_, entry)) in std::mem::take(&mut self.entries) {
+            let record = encode_record(&entry)?;
+            file.write_all(&record)?;
+            moved.insert(index, (at, entry));
+            at += record.len() as u64;
+        }
+        file.sync_all()?;
+        std::fs::rename(&aside, self.dir.join("raft.log"))?;
+        File::open(&self.dir)?.sync_all()?;
+        self.file = file;
+        self.entries = moved;
+        self.end = at;
+        Ok(())
+    }
+}
+
+/// The durable Raft log (openraft's `RaftLogStorage`).
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl LogStore {
+    /// Opens the log in `dir` (made if missing): reads every record, drops a torn tail (the
+    /// file is cut there, durably), refuses a corrupt log.
+    pub fn open(dir: &Path) -> io::Result<LogStore> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("raft.log");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let scanned = scan(&bytes)?;
+        if scanned.end < bytes.len() as u64 {
+            file.set_len(scanned.end)?;
+            file.sync_all()?;
+        }
+        file.seek(SeekFrom::Start(scanned.end))?;
+        let vote = read_small(dir, "vote")?;
+        let purged: Option<LogId> = read_small(dir, "purged")?;
+        let entries = scanned
+            .entries
+            .into_iter()
+            .filter(|(_, e)| purged.as_ref().is_none_or(|p| e.log_id.index > p.index))
+            .map(|(offset, e)| (e.log_id.index, (offset, e)))
+            .collect();
+        Ok(LogStore {
+            inner: Arc::new(Mutex::new(Inner {
+                dir: dir.to_path_buf(),
+                file,
+                entries,
+                end: scanned.end,
+                vote,
+                purged,
+            })),
+        })
+    }
+
+    fn lock(&self) -> io::Result<MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| io::Error::other("a thread panicked while it held the Raft log"))
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        let inner = self.lock()?;
+        Ok(inner
+            .entries
+            .range(range)
+            .map(|(_, (_, e))| e.clone())
+            .collect())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        Ok(self.lock()?.vote)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let inner = self.lock()?;
+        let last = inner
+            .entries
+            .values()
+            .next_back()
+            .map(|(_, e)| e.log_id)
+            .or_else(|| inner.purged);
+        Ok(LogState {
+            last_purged_log_id: inner.purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        let mut inner = self.lock()?;
+        write_small(&inner.dir, "vote", vote)?;
+        inner.vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let result = (|| {
+            let mut inner = self.lock()?;
+            let mut bytes = Vec::new();
+            let mut placed = Vec::new();
+            let mut at = inner.end;
+            for entry in entries {
+                if let Some((_, (_, last))) = inner.entries.iter().next_back() {
+                    let next = placed
+                        .last()
+                        .map_or(last.log_id.index, |(_, e): &(u64, Entry)| e.log_id.index)
+                        + 1;
+                    if entry.log_id.index != next {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("entry {} appended where {next} was due", entry.log_id.index),
+                        ));
+                    }
+                }
+                let record = encode_record(&entry)?;
+                bytes.extend_from_slice(&record);
+                placed.push((at, entry));
+                at += record.len() as u64;
+            }
+            let start = inner.end;
+            inner.file.seek(SeekFrom::Start(start))?;
+            inner.file.write_all(&bytes)?;
+            inner.file.sync_data()?;
+            for (offset, entry) in placed {
+                inner.entries.insert(entry.log_id.index, (offset, entry));
+            }
+            inner.end = at;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                callback.io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.io_completed(Err(io::Error::new(e.kind(), e.to_string())));
+                Err(e)
+            }
+        }
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let mut inner = self.lock()?;
+        let first_gone = last_log_id.map_or(0, |id| id.index + 1);
+        let Some((&index, &(offset, _))) = inner.entries.range(first_gone..).next() else {
+            return Ok(());
+        };
+        debug_assert!(index >= first_gone);
+        inner.file.set_len(offset)?;
+        inner.file.sync_data()?;
+        inner.entries.split_off(&first_gone);
+        inner.end = offset;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let mut inner = self.lock()?;
+        debug_assert!(
+            inner
+                .purged
+                .as_ref()
+                .is_none_or(|p| p.index <= log_id.index),
+            "purge goes forward"
+        );
+        // The mark first: a crash after it leaves purged entries in the file, skipped on open.
+        write_small(&inner.dir, "purged", &log_id)?;
+        inner.purged = Some(log_id);
+        let kept = inner.entries.split_off(&(log_id.index + 1));
+        inner.entries = kept;
+        inner.rewrite()
+    }
+}

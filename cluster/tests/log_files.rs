@@ -1,0 +1,154 @@
+//! The Raft log on files keeps Sutra's log rules: what was appended (synced) is there after a
+//! reopen, with the vote, the truncations and the purges; a record torn at any byte at the end
+//! of the file is dropped, and only it; a damaged record with records after it refuses the open
+//! (each byte of the file flipped in turn).
+
+use openraft::storage::{IOFlushed, RaftLogReader, RaftLogStorage};
+use openraft::testing::{blank_ent, log_id};
+use std::path::Path;
+use sutra_cluster::command::Command;
+use sutra_cluster::log::LogStore;
+use sutra_cluster::raft::{Entry, Payload, TypeConfig, Vote};
+use sutra_core::{ConceptInput, Op};
+
+fn batch(term: u64, index: u64, text: &str) -> Entry {
+    Entry {
+        log_id: log_id::<TypeConfig>(term, 1, index),
+        payload: Payload::Normal(Command::Batch {
+            memory: "notes".into(),
+            ops: vec![Op::put_concept(ConceptInput::new(text), index)],
+        }),
+    }
+}
+
+async fn append(log: &mut LogStore, entries: Vec<Entry>) {
+    log.append(entries, IOFlushed::noop())
+        .await
+        .expect("append");
+}
+
+async fn indexes(log: &mut LogStore) -> Vec<u64> {
+    log.try_get_log_entries(..)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.log_id.index)
+        .collect()
+}
+
+/// A log of entries 1..=5 (a blank, then batches) in `dir`; the file's length after each.
+async fn five(dir: &Path) -> Vec<u64> {
+    let mut log = LogStore::open(dir).expect("open");
+    let mut ends = Vec::new();
+    append(&mut log, vec![blank_ent::<TypeConfig>(1, 1, 1)]).await;
+    ends.push(file_len(dir));
+    for index in 2..=5 {
+        append(&mut log, vec![batch(1, index, &format!("fact {index}"))]).await;
+        ends.push(file_len(dir));
+    }
+    ends
+}
+
+fn file_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("raft.log"))
+        .expect("log file")
+        .len()
+}
+
+#[tokio::test]
+async fn what_was_appended_truncated_purged_and_voted_is_there_after_a_reopen() {
+    let dir = tempfile::tempdir().expect("dir");
+    five(dir.path()).await;
+    let mut log = LogStore::open(dir.path()).expect("reopen");
+    assert_eq!(indexes(&mut log).await, [1, 2, 3, 4, 5]);
+    let entries = log.try_get_log_entries(3..4).await.expect("read");
+    assert_eq!(
+        entries,
+        vec![batch(1, 3, "fact 3")],
+        "the entry's bytes round-trip"
+    );
+    let vote = Vote::new(2, 1);
+    log.save_vote(&vote).await.expect("vote");
+    log.truncate_after(Some(log_id::<TypeConfig>(1, 1, 3)))
+        .await
+        .expect("truncate");
+    append(&mut log, vec![batch(2, 4, "fact 4, term 2")]).await;
+    log.purge(log_id::<TypeConfig>(1, 1, 2))
+        .await
+        .expect("purge");
+    drop(log);
+
+    let mut log = LogStore::open(dir.path()).expect("reopen");
+    assert_eq!(indexes(&mut log).await, [3, 4]);
+    assert_eq!(
+        log.try_get_log_entries(4..5).await.expect("read"),
+        vec![batch(2, 4, "fact 4, term 2")]
+    );
+    assert_eq!(log.read_vote().await.expect("vote"), Some(vote));
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(
+        state.last_purged_log_id,
+        Some(log_id::<TypeConfig>(1, 1, 2))
+    );
+    assert_eq!(state.last_log_id, Some(log_id::<TypeConfig>(2, 1, 4)));
+}
+
+#[tokio::test]
+async fn a_torn_last_record_is_dropped_at_every_byte_and_only_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ends = five(dir.path()).await;
+    let whole = std::fs::read(dir.path().join("raft.log")).expect("read");
+    let (start, end) = (ends[3], ends[4]);
+    let mut cuts = 0;
+    for cut in start..end {
+        let torn = tempfile::tempdir().expect("dir");
+        std::fs::write(torn.path().join("raft.log"), &whole[..cut as usize]).expect("write");
+        let mut log = LogStore::open(torn.path()).expect("a torn tail opens");
+        assert_eq!(indexes(&mut log).await, [1, 2, 3, 4], "cut at byte {cut}");
+        assert_eq!(file_len(torn.path()), start, "the torn bytes are cut off");
+        // And the log goes on from there.
+        append(&mut log, vec![batch(1, 5, "again")]).await;
+        drop(log);
+        let mut log = LogStore::open(torn.path()).expect("reopen");
+        assert_eq!(indexes(&mut log).await, [1, 2, 3, 4, 5]);
+        cuts += 1;
+    }
+    assert_eq!(cuts, end - start);
+}
+
+#[tokio::test]
+async fn a_damaged_record_refuses_the_open_unless_it_is_the_torn_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ends = five(dir.path()).await;
+    let whole = std::fs::read(dir.path().join("raft.log")).expect("read");
+    let mut refused = 0;
+    for at in 0..whole.len() {
+        let mut damaged = whole.clone();
+        damaged[at] ^= 0x40;
+        let copy = tempfile::tempdir().expect("dir");
+        std::fs::write(copy.path().join("raft.log"), &damaged).expect("write");
+        let last_record = at as u64 >= ends[3];
+        match LogStore::open(copy.path()) {
+            Ok(mut log) => {
+                assert!(
+                    last_record,
+                    "flip at byte {at}, before the last record, opened"
+                );
+                assert_eq!(indexes(&mut log).await, [1, 2, 3, 4], "flip at byte {at}");
+            }
+            Err(e) => {
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData,
+                    "flip at byte {at}"
+                );
+                assert!(!last_record, "flip at byte {at} in the last record: {e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        refused, ends[3],
+        "every flip before the last record is refused"
+    );
+}
