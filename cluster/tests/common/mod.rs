@@ -1,0 +1,229 @@
+//! The in-process cluster the tests run: nodes on the real log (files) and state machine, with
+//! openraft between them over a network of direct calls that a test can cut (a node isolated
+//! from every other, both ways).
+
+#![allow(dead_code)]
+
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+pub use openraft::impls::BasicNode;
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::{Config, Raft};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use sutra_cluster::command::{Applied, Command};
+use sutra_cluster::log::LogStore;
+use sutra_cluster::machine::StateMachine;
+use sutra_cluster::raft::{Snapshot, TypeConfig, Vote};
+use sutra_core::{ConceptInput, Op};
+
+pub type Node = Raft<TypeConfig, StateMachine>;
+
+/// The nodes that are up, by id, and the nodes cut off from the others.
+#[derive(Clone, Default)]
+pub struct Router {
+    nodes: Arc<Mutex<BTreeMap<u64, Node>>>,
+    isolated: Arc<Mutex<BTreeSet<u64>>>,
+}
+
+impl Router {
+    pub fn get(&self, id: u64) -> Option<Node> {
+        self.nodes.lock().ok()?.get(&id).cloned()
+    }
+    pub fn put(&self, id: u64, node: Node) {
+        if let Ok(mut nodes) = self.nodes.lock() {
+            nodes.insert(id, node);
+        }
+    }
+    pub fn remove(&self, id: u64) -> Option<Node> {
+        self.nodes.lock().ok()?.remove(&id)
+    }
+    /// Cuts node `id` off from every other node, both ways (it keeps running).
+    pub fn isolate(&self, id: u64) {
+        if let Ok(mut isolated) = self.isolated.lock() {
+            isolated.insert(id);
+        }
+    }
+    /// Joins every node again.
+    pub fn heal(&self) {
+        if let Ok(mut isolated) = self.isolated.lock() {
+            isolated.clear();
+        }
+    }
+    fn cut(&self, a: u64, b: u64) -> bool {
+        self.isolated
+            .lock()
+            .map(|i| i.contains(&a) || i.contains(&b))
+            .unwrap_or(true)
+    }
+}
+
+/// The network as node `from` sees it.
+#[derive(Clone)]
+pub struct Network {
+    from: u64,
+    router: Router,
+}
+
+pub struct Connection {
+    from: u64,
+    target: u64,
+    router: Router,
+}
+
+impl Connection {
+    fn node(&self) -> Result<Node, Unreachable<TypeConfig>> {
+        if self.router.cut(self.from, self.target) {
+            return Err(Unreachable::from_string(format!(
+                "node {} is cut off from node {}",
+                self.target, self.from
+            )));
+        }
+        self.router
+            .get(self.target)
+            .ok_or_else(|| Unreachable::from_string(format!("node {} is down", self.target)))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = Vec<u8>;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let node = self.node()?;
+        node.append_entries(rpc)
+            .await
+            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let node = self.node()?;
+        node.vote(rpc)
+            .await
+            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        _cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let node = self.node()?;
+        node.install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Connection {
+        Connection {
+            from: self.from,
+            target,
+            router: self.router.clone(),
+        }
+    }
+}
+
+/// Starts node `id` on the log in `dir` (with an empty state machine: it is rebuilt from the
+/// log and the leader).
+pub async fn start(id: u64, dir: &Path, router: &Router) -> Node {
+    let config = Config {
+        heartbeat_interval: 50,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        ..Default::default()
+    };
+    let config = Arc::new(config.validate().expect("config"));
+    let log = LogStore::open(dir).expect("open the log");
+    let network = Network {
+        from: id,
+        router: router.clone(),
+    };
+    let node = Raft::new(id, config, network, log, StateMachine::default())
+        .await
+        .expect("start a node");
+    router.put(id, node.clone());
+    node
+}
+
+/// The leader among nodes `among`, once one is elected and known to them (10 s at most).
+pub async fn leader(router: &Router, among: &[u64]) -> Node {
+    for _ in 0..200 {
+        for id in among {
+            if let Some(node) = router.get(*id) {
+                if let Some(leader) = node.current_leader().await {
+                    if among.contains(&leader) {
+                        if let Some(found) = router.get(leader) {
+                            return found;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no leader among {among:?} within 10 s");
+}
+
+/// Writes through `node`, which must be the leader.
+pub async fn write(node: &Node, command: Command) -> Applied {
+    node.client_write(command).await.expect("committed").data
+}
+
+/// A batch learning one concept in memory `notes`.
+pub fn put(text: &str, at: u64) -> Command {
+    Command::Batch {
+        memory: "notes".into(),
+        ops: vec![Op::put_concept(ConceptInput::new(text), at)],
+    }
+}
+
+/// The memory's image on `node` once it has applied entry `index`.
+pub async fn image_at(node: &Node, index: u64) -> Vec<u8> {
+    node.wait(Some(Duration::from_secs(10)))
+        .applied_index_at_least(Some(index), "catch up")
+        .await
+        .expect("applied");
+    node.with_state_machine(|sm: &mut StateMachine| {
+        let image = sm.memory("notes").map(|db| db.encode_snapshot());
+        Box::pin(async move { image })
+    })
+    .await
+    .expect("state machine")
+    .expect("the memory exists")
+    .expect("encodes")
+}
+
+/// Starts nodes 1, 2 and 3 on `dirs` and makes them one cluster.
+pub async fn three(dirs: &[std::path::PathBuf], router: &Router) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        nodes.push(start(i as u64 + 1, dir, router).await);
+    }
+    nodes[0]
+        .initialize(BTreeMap::from([
+            (1u64, BasicNode::new("node 1")),
+            (2, BasicNode::new("node 2")),
+            (3, BasicNode::new("node 3")),
+        ]))
+        .await
+        .expect("initialize");
+    nodes
+}
