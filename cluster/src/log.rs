@@ -6,7 +6,8 @@
 //!
 //! Files in the log's directory: `raft.log` (the records, consecutive indexes), `vote` (the
 //! last vote) and `purged` (the last purged log id), the small files each replaced atomically
-//! (written aside, synced, renamed, the directory synced). Entries are also kept in memory
+//! (written aside, synced, renamed, the directory synced); `committed`, the last committed log
+//! id as a hint for restarts (replaced, not synced: see `save_committed`). Entries are also kept in memory
 //! for reading (this first version; reading them back from the file by offset comes with the
 //! segmented log).
 
@@ -130,7 +131,7 @@ fn scan(bytes: &[u8]) -> io::Result<Scanned> {
 }
 
 /// Replaces file `name` in `dir` with `value`, atomically and durably.
-fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
+pub(crate) fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
     let body = postcard::to_allocvec(value).map_err(|e| corrupt(format!("encode: {e}")))?;
     let mut bytes = crc32fast::hash(&body).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
@@ -145,7 +146,7 @@ fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()
 }
 
 /// Reads file `name` of `dir` written by [`write_small`], if it exists.
-fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Result<Option<T>> {
+pub(crate) fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Result<Option<T>> {
     let bytes = match std::fs::read(dir.join(name)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

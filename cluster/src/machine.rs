@@ -1,7 +1,10 @@
 //! The state machine: the cluster's memories, each a core [`Db`], applied in log order with the
-//! core's deterministic check. It does no I/O; it is made durable by snapshots (this first
-//! version: the memories' snapshot images in one postcard value, in memory; shipped as the
-//! memories' `storage.dat` files, streamed from disk, next).
+//! core's deterministic check. Applying does no I/O; the state is made durable by snapshots,
+//! which openraft takes every so many entries before it purges the log they cover: a snapshot
+//! is written to the node's directory (aside, synced, renamed, the directory synced) before it
+//! counts, and a node that starts loads it, then re-applies the log after it. This first
+//! version keeps a snapshot whole in memory (the memories' images in one postcard value);
+//! shipping the memories' `storage.dat` files, streamed from disk, comes next.
 
 use crate::command::{Applied, Command};
 use crate::raft::{LogId, Payload, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
@@ -10,6 +13,7 @@ use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use sutra_core::{Db, HnswParams, Op};
 
@@ -34,6 +38,23 @@ pub struct StateMachine {
     state: State,
     params: HnswParams,
     current: Arc<Mutex<Option<Snapshot>>>,
+    /// Where snapshots are kept (none: only in memory, for tests of the state machine alone).
+    dir: Option<PathBuf>,
+}
+
+/// The file a node's snapshot is kept in: `[crc32: u32 LE][postcard (meta, data)]`.
+const SNAPSHOT_FILE: &str = "snapshot";
+
+/// Keeps `snapshot` in `dir`, durably, before it counts.
+fn keep(dir: Option<&Path>, snapshot: &Snapshot) -> io::Result<()> {
+    match dir {
+        Some(dir) => crate::log::write_small(
+            dir,
+            SNAPSHOT_FILE,
+            &(snapshot.meta.clone(), snapshot.snapshot.clone()),
+        ),
+        None => Ok(()),
+    }
 }
 
 impl Default for StateMachine {
@@ -49,7 +70,50 @@ impl StateMachine {
             state: State::default(),
             params,
             current: Arc::new(Mutex::new(None)),
+            dir: None,
         }
+    }
+
+    /// The state machine of the node whose directory is `dir`: the snapshot kept there, if
+    /// any (a damaged one is an error: the node does not start on it).
+    pub fn open(dir: &Path, params: HnswParams) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut machine = StateMachine::new(params);
+        machine.dir = Some(dir.to_path_buf());
+        if let Some((meta, data)) =
+            crate::log::read_small::<(SnapshotMeta, Vec<u8>)>(dir, SNAPSHOT_FILE)?
+        {
+            machine.load(&meta, data)?;
+        }
+        Ok(machine)
+    }
+
+    /// Replaces the state with snapshot `data` described by `meta`, checked whole first: a
+    /// damaged snapshot is an error and leaves the state as it was.
+    fn load(&mut self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
+        let image: Image = postcard::from_bytes(&data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let mut memories = BTreeMap::new();
+        for (name, bytes) in image.memories {
+            let db = Db::decode_snapshot(&bytes, self.params)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            memories.insert(name, db);
+        }
+        let mut current = self
+            .current
+            .lock()
+            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
+        *current = Some(Snapshot {
+            meta: meta.clone(),
+            snapshot: data,
+        });
+        drop(current);
+        self.state = State {
+            memories,
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
+        Ok(())
     }
 
     /// The memory `name`, if the state has it.
@@ -119,6 +183,7 @@ pub struct SnapshotBuilder {
     meta: SnapshotMeta,
     data: Vec<u8>,
     current: Arc<Mutex<Option<Snapshot>>>,
+    dir: Option<PathBuf>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -129,6 +194,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: self.meta.clone(),
             snapshot: self.data.clone(),
         };
+        keep(self.dir.as_deref(), &snapshot)?;
         let mut current = self
             .current
             .lock()
@@ -180,6 +246,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             },
             data,
             current: self.current.clone(),
+            dir: self.dir.clone(),
         }
     }
 
@@ -188,28 +255,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Vec<u8>,
     ) -> Result<(), io::Error> {
-        let image: Image = postcard::from_bytes(&snapshot)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        let mut memories = BTreeMap::new();
-        for (name, bytes) in image.memories {
-            let db = Db::decode_snapshot(&bytes, self.params)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            memories.insert(name, db);
+        // Loaded (checked whole) first, kept only when it loads: a damaged snapshot is neither
+        // kept nor applied.
+        self.load(meta, snapshot)?;
+        let current = self.get_current_snapshot().await?;
+        match current {
+            Some(snapshot) => keep(self.dir.as_deref(), &snapshot),
+            None => Ok(()),
         }
-        self.state = State {
-            memories,
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        let mut current = self
-            .current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        *current = Some(Snapshot {
-            meta: meta.clone(),
-            snapshot,
-        });
-        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {

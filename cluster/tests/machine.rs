@@ -210,3 +210,62 @@ fn each_command_answers_what_applying_it_did() {
     );
     assert!(machine.memories().is_empty());
 }
+
+#[tokio::test]
+async fn a_nodes_snapshot_is_kept_on_disk_and_a_damaged_one_does_not_load() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut machine = StateMachine::open(dir.path(), Default::default()).expect("open");
+    assert!(machine.memories().is_empty());
+    machine
+        .apply(stream::iter(vec![
+            Ok((
+                entry(
+                    1,
+                    Command::CreateMemory {
+                        name: "m".into(),
+                        dimension: None,
+                    },
+                ),
+                None,
+            )),
+            Ok((entry(2, put("m", "kept", 1)), None)),
+        ]))
+        .await
+        .expect("apply");
+    let image = machine
+        .memory("m")
+        .expect("m")
+        .encode_snapshot()
+        .expect("image");
+    machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .expect("snapshot");
+    drop(machine);
+
+    let mut reopened = StateMachine::open(dir.path(), Default::default()).expect("reopen");
+    assert_eq!(
+        reopened
+            .memory("m")
+            .expect("m")
+            .encode_snapshot()
+            .expect("image"),
+        image
+    );
+    let (applied, _) = reopened.applied_state().await.expect("state");
+    assert_eq!(applied.map(|l| l.index), Some(2));
+
+    let path = dir.path().join("snapshot");
+    let mut bytes = std::fs::read(&path).expect("the snapshot file");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("write");
+    let refused = StateMachine::open(dir.path(), Default::default());
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::InvalidData),
+        "a damaged snapshot is refused"
+    );
+}

@@ -7,6 +7,8 @@
 
 mod common;
 
+use openraft::type_config::async_runtime::WatchReceiver;
+
 use common::*;
 use std::path::PathBuf;
 use sutra_cluster::command::{Applied, Command};
@@ -113,5 +115,67 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     assert!(present, "every acknowledged write is on the restarted node");
     for node in [restarted, second] {
         node.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cluster_restarts_from_its_snapshots_and_logs_after_purges() {
+    // Snapshots every 10 entries and the log purged up to them: after every node stops and
+    // starts again, the state comes back from each node's own snapshot and log.
+    let config = openraft::Config {
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(10),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..config()
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+    let router = Router::default();
+    let _nodes = three_with(&paths, &router, config.clone()).await;
+    let first = leader(&router, &[1, 2, 3]).await;
+    write(
+        &first,
+        Command::CreateMemory {
+            name: "notes".into(),
+            dimension: None,
+        },
+    )
+    .await;
+    let mut last = 0;
+    for i in 0..45 {
+        match write(&first, put(&format!("fact {i}"), i)).await {
+            Applied::Done { seq } => last = seq,
+            other => panic!("{other:?}"),
+        }
+    }
+    let before = image_at(&first, last).await;
+    for id in [1u64, 2, 3] {
+        let node = router.get(id).expect("up");
+        image_at(&node, last).await;
+        let purged = node.metrics().borrow_watched().purged.map(|p| p.index);
+        assert!(
+            purged.is_some_and(|p| p >= 10),
+            "node {id} purged its log: {purged:?}"
+        );
+        router.remove(id);
+        node.shutdown().await.expect("shutdown");
+    }
+    drop(first);
+    for (i, dir) in paths.iter().enumerate() {
+        start_with(i as u64 + 1, dir, &router, config.clone()).await;
+    }
+    let again = leader(&router, &[1, 2, 3]).await;
+    for id in [1u64, 2, 3] {
+        let image = image_at(&router.get(id).expect("up"), last).await;
+        assert_eq!(image, before, "node {id} after the restart");
+    }
+    assert!(matches!(
+        write(&again, put("after the restart", 99)).await,
+        Applied::Done { .. }
+    ));
+    for id in [1u64, 2, 3] {
+        if let Some(node) = router.remove(id) {
+            node.shutdown().await.expect("shutdown");
+        }
     }
 }

@@ -20,7 +20,7 @@ use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::log::LogStore;
 use sutra_cluster::machine::StateMachine;
 use sutra_cluster::raft::{Snapshot, TypeConfig, Vote};
-use sutra_core::{ConceptInput, Op};
+use sutra_core::{ConceptInput, HnswParams, Op};
 
 pub type Node = Raft<TypeConfig, StateMachine>;
 
@@ -141,22 +141,32 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
-/// Starts node `id` on the log in `dir` (with an empty state machine: it is rebuilt from the
-/// log and the leader).
-pub async fn start(id: u64, dir: &Path, router: &Router) -> Node {
-    let config = Config {
+/// The timing the tests run with: heartbeats every 50 ms, elections after 300-600 ms.
+pub fn config() -> Config {
+    Config {
         heartbeat_interval: 50,
         election_timeout_min: 300,
         election_timeout_max: 600,
         ..Default::default()
-    };
+    }
+}
+
+/// Starts node `id` on the log and snapshot in `dir` (the state machine is rebuilt from the
+/// snapshot, the log and the leader).
+pub async fn start(id: u64, dir: &Path, router: &Router) -> Node {
+    start_with(id, dir, router, config()).await
+}
+
+/// [`start`] with `config`.
+pub async fn start_with(id: u64, dir: &Path, router: &Router, config: Config) -> Node {
     let config = Arc::new(config.validate().expect("config"));
     let log = LogStore::open(dir).expect("open the log");
     let network = Network {
         from: id,
         router: router.clone(),
     };
-    let node = Raft::new(id, config, network, log, StateMachine::default())
+    let machine = StateMachine::open(dir, HnswParams::default()).expect("open the state machine");
+    let node = Raft::new(id, config, network, log, machine)
         .await
         .expect("start a node");
     router.put(id, node.clone());
@@ -213,9 +223,14 @@ pub async fn image_at(node: &Node, index: u64) -> Vec<u8> {
 
 /// Starts nodes 1, 2 and 3 on `dirs` and makes them one cluster.
 pub async fn three(dirs: &[std::path::PathBuf], router: &Router) -> Vec<Node> {
+    three_with(dirs, router, config()).await
+}
+
+/// [`three`] with `config`.
+pub async fn three_with(dirs: &[std::path::PathBuf], router: &Router, config: Config) -> Vec<Node> {
     let mut nodes = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
-        nodes.push(start(i as u64 + 1, dir, router).await);
+        nodes.push(start_with(i as u64 + 1, dir, router, config.clone()).await);
     }
     nodes[0]
         .initialize(BTreeMap::from([
