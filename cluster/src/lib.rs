@@ -5,10 +5,12 @@
 //!
 //! Read bottom-up: [`raft`] (openraft's types, kept behind this one module), [`command`] (what
 //! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
-//! [`machine`] (the state machine). The network between nodes, the HTTP front and the
-//! cluster's operations come next (issue 18; `docs/CLUSTER.md` will describe them).
+//! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP).
+//! The cluster in `sutra serve`, forwarding and reads on any node, and the cluster's operations
+//! come next (issue 18; `docs/CLUSTER.md` will describe them).
 
 pub mod command;
 pub mod log;
 pub mod machine;
+pub mod network;
 pub mod raft;

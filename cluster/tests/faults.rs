@@ -63,9 +63,9 @@ async fn acknowledged_writes_survive_a_sequence_of_stops_restarts_and_cuts() {
     let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
     let router = Router::default();
     let _nodes = three(&paths, &router).await;
-    let first = leader(&router, &[1, 2, 3]).await;
     write(
-        &first,
+        &router,
+        &[1, 2, 3],
         Command::CreateMemory {
             name: "notes".into(),
             dimension: None,

@@ -17,9 +17,9 @@ async fn a_leader_cut_off_acknowledges_nothing_and_its_write_is_dropped_on_heali
     let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
     let router = Router::default();
     let _nodes = three(&paths, &router).await;
-    let first = leader(&router, &[1, 2, 3]).await;
     let created = write(
-        &first,
+        &router,
+        &[1, 2, 3],
         Command::CreateMemory {
             name: "notes".into(),
             dimension: None,
@@ -28,10 +28,11 @@ async fn a_leader_cut_off_acknowledges_nothing_and_its_write_is_dropped_on_heali
     .await;
     assert!(matches!(created, Applied::Done { .. }));
     assert!(matches!(
-        write(&first, put("before the cut", 1)).await,
+        write(&router, &[1, 2, 3], put("before the cut", 1)).await,
         Applied::Done { .. }
     ));
 
+    let first = leader(&router, &[1, 2, 3]).await;
     let cut = *first.node_id();
     router.isolate(cut);
     // A write sent to the cut-off leader: it cannot reach a quorum, so it is never acknowledged
@@ -46,9 +47,10 @@ async fn a_leader_cut_off_acknowledges_nothing_and_its_write_is_dropped_on_heali
     };
     let others: Vec<u64> = [1u64, 2, 3].into_iter().filter(|id| *id != cut).collect();
     let second = leader(&router, &others).await;
+    assert_ne!(*second.node_id(), cut, "a node cut off cannot be elected");
     let mut last = 0;
     for i in 0..5 {
-        match write(&second, put(&format!("after the cut {i}"), 3 + i)).await {
+        match write(&router, &others, put(&format!("after the cut {i}"), 3 + i)).await {
             Applied::Done { seq } => last = seq,
             other => panic!("{other:?}"),
         }

@@ -21,9 +21,9 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
     let router = Router::default();
     let _nodes = three(&paths, &router).await;
-    let first = leader(&router, &[1, 2, 3]).await;
     let created = write(
-        &first,
+        &router,
+        &[1, 2, 3],
         Command::CreateMemory {
             name: "notes".into(),
             dimension: None,
@@ -34,13 +34,14 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let text = format!("fact {i}");
-        match write(&first, put(&text, i)).await {
+        match write(&router, &[1, 2, 3], put(&text, i)).await {
             Applied::Done { seq } => acknowledged.push((text, seq)),
             other => panic!("{other:?}"),
         }
     }
     let refused = write(
-        &first,
+        &router,
+        &[1, 2, 3],
         Command::Batch {
             memory: "notes".into(),
             ops: vec![Op::put_association(
@@ -60,6 +61,7 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     );
 
     // The leader stops; another is elected among the two left, and writes go on.
+    let first = leader(&router, &[1, 2, 3]).await;
     let old = *first.node_id();
     router.remove(old).expect("the leader was up");
     first.shutdown().await.expect("shutdown");
@@ -70,7 +72,7 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     let mut last = 0;
     for i in 20..30 {
         let text = format!("fact {i}");
-        match write(&second, put(&text, i)).await {
+        match write(&router, &left, put(&text, i)).await {
             Applied::Done { seq } => {
                 acknowledged.push((text, seq));
                 last = seq;
@@ -134,7 +136,8 @@ async fn the_whole_cluster_restarts_from_its_snapshots_and_logs_after_purges() {
     let _nodes = three_with(&paths, &router, config.clone()).await;
     let first = leader(&router, &[1, 2, 3]).await;
     write(
-        &first,
+        &router,
+        &[1, 2, 3],
         Command::CreateMemory {
             name: "notes".into(),
             dimension: None,
@@ -143,7 +146,7 @@ async fn the_whole_cluster_restarts_from_its_snapshots_and_logs_after_purges() {
     .await;
     let mut last = 0;
     for i in 0..45 {
-        match write(&first, put(&format!("fact {i}"), i)).await {
+        match write(&router, &[1, 2, 3], put(&format!("fact {i}"), i)).await {
             Applied::Done { seq } => last = seq,
             other => panic!("{other:?}"),
         }
@@ -164,13 +167,13 @@ async fn the_whole_cluster_restarts_from_its_snapshots_and_logs_after_purges() {
     for (i, dir) in paths.iter().enumerate() {
         start_with(i as u64 + 1, dir, &router, config.clone()).await;
     }
-    let again = leader(&router, &[1, 2, 3]).await;
+    leader(&router, &[1, 2, 3]).await;
     for id in [1u64, 2, 3] {
         let image = image_at(&router.get(id).expect("up"), last).await;
         assert_eq!(image, before, "node {id} after the restart");
     }
     assert!(matches!(
-        write(&again, put("after the restart", 99)).await,
+        write(&router, &[1, 2, 3], put("after the restart", 99)).await,
         Applied::Done { .. }
     ));
     for id in [1u64, 2, 3] {

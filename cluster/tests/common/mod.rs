@@ -192,9 +192,21 @@ pub async fn leader(router: &Router, among: &[u64]) -> Node {
     panic!("no leader among {among:?} within 10 s");
 }
 
-/// Writes through `node`, which must be the leader.
-pub async fn write(node: &Node, command: Command) -> Applied {
-    node.client_write(command).await.expect("committed").data
+/// Writes through the leader among nodes `among`; while the write is refused with "not the
+/// leader" (an election is under way), through whichever node leads next (the write was not
+/// proposed then, so sending it again cannot apply it twice).
+pub async fn write(router: &Router, among: &[u64], command: Command) -> Applied {
+    for _ in 0..50 {
+        let node = leader(router, among).await;
+        match node.client_write(command.clone()).await {
+            Ok(answer) => return answer.data,
+            Err(e) if e.forward_to_leader().is_some() => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    panic!("the write was refused 50 times");
 }
 
 /// A batch learning one concept in memory `notes`.

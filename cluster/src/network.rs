@@ -1,0 +1,258 @@
+//! The network between nodes: Raft's messages over HTTP on the stack the server already runs
+//! (axum serving, hyper's client calling), on the cluster's own listener. Bodies are postcard;
+//! every request carries the cluster token (`Authorization: Bearer …`) and a node answers 401
+//! without it. A node's address is its `BasicNode::addr` (`host:port`).
+//!
+//! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot` (this first version sends a
+//! snapshot whole; streaming it from disk comes with the `storage.dat` snapshots). The answer is
+//! `Result<response, message>` in postcard: a message when the node could not take the request
+//! (stopped), which the caller treats as unreachable.
+
+use crate::machine::StateMachine;
+use crate::raft::{Snapshot, SnapshotMeta, TypeConfig, Vote};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::impls::BasicNode;
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::Raft;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Largest append or vote body a node takes (entries carry at most a few batches).
+pub const MESSAGE_BYTES_MAX: usize = 512 * 1024 * 1024;
+/// Largest snapshot body a node takes (a snapshot is sent whole in this version).
+pub const SNAPSHOT_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;
+
+/// A node of the cluster, as the network serves it.
+pub type Node = Raft<TypeConfig, StateMachine>;
+
+#[derive(Clone)]
+struct Served {
+    raft: Node,
+    token: Arc<str>,
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| given.as_bytes() == token.as_bytes())
+}
+
+fn answer<T: Serialize>(value: &Result<T, String>) -> Response {
+    match postcard::to_allocvec(value) {
+        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Decodes a request body, or says why it does not.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(body).map_err(|e| format!("the body does not decode: {e}"))
+}
+
+/// The 400 for a body that does not decode.
+fn refused(why: String) -> Response {
+    (StatusCode::BAD_REQUEST, why).into_response()
+}
+
+async fn append(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &s.token) {
+        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
+    }
+    let request: AppendEntriesRequest<TypeConfig> = match decode(&body) {
+        Ok(r) => r,
+        Err(why) => return refused(why),
+    };
+    answer(
+        &s.raft
+            .append_entries(request)
+            .await
+            .map_err(|e| e.to_string()),
+    )
+}
+
+async fn vote(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &s.token) {
+        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
+    }
+    let request: VoteRequest<TypeConfig> = match decode(&body) {
+        Ok(r) => r,
+        Err(why) => return refused(why),
+    };
+    answer(&s.raft.vote(request).await.map_err(|e| e.to_string()))
+}
+
+async fn snapshot(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &s.token) {
+        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
+    }
+    let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = match decode(&body) {
+        Ok(r) => r,
+        Err(why) => return refused(why),
+    };
+    let snapshot = Snapshot {
+        meta,
+        snapshot: data,
+    };
+    answer(
+        &s.raft
+            .install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// The routes a node serves to the other nodes, for `raft`, requiring `token`.
+pub fn routes(raft: Node, token: &str) -> Router {
+    let served = Served {
+        raft,
+        token: Arc::from(token),
+    };
+    Router::new()
+        .route(
+            "/raft/append",
+            post(append).layer(DefaultBodyLimit::max(MESSAGE_BYTES_MAX)),
+        )
+        .route(
+            "/raft/vote",
+            post(vote).layer(DefaultBodyLimit::max(MESSAGE_BYTES_MAX)),
+        )
+        .route(
+            "/raft/snapshot",
+            post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BYTES_MAX)),
+        )
+        .with_state(served)
+}
+
+/// The network as one node sees it: an HTTP client with the cluster token.
+#[derive(Clone)]
+pub struct HttpNetwork {
+    client: Client<HttpConnector, Full<Bytes>>,
+    token: Arc<str>,
+}
+
+impl HttpNetwork {
+    /// A network whose requests carry `token`.
+    pub fn new(token: &str) -> Self {
+        HttpNetwork {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            token: Arc::from(token),
+        }
+    }
+}
+
+/// A connection to one node.
+pub struct Connection {
+    network: HttpNetwork,
+    addr: String,
+}
+
+impl Connection {
+    /// Sends `request` to `path` and reads the answer, within `option`'s time limit.
+    async fn call<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &Q,
+        option: &RPCOption,
+    ) -> Result<A, Unreachable<TypeConfig>> {
+        let unreachable = |what: String| Unreachable::from_string(format!("{}: {what}", self.addr));
+        let body = postcard::to_allocvec(request).map_err(|e| unreachable(e.to_string()))?;
+        let http = hyper::Request::post(format!("http://{}{path}", self.addr))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.network.token),
+            )
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .network
+                .client
+                .request(http)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| unreachable(e.to_string()))?
+                .to_bytes();
+            if status != StatusCode::OK {
+                return Err(unreachable(format!(
+                    "{status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                )));
+            }
+            let answer: Result<A, String> =
+                postcard::from_bytes(&bytes).map_err(|e| unreachable(e.to_string()))?;
+            answer.map_err(unreachable)
+        };
+        match tokio::time::timeout(option.hard_ttl(), exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(unreachable(format!(
+                "no answer within {:?}",
+                option.hard_ttl()
+            ))),
+        }
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for Connection {
+    type SnapshotData = Vec<u8>;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call("/raft/append", &rpc, &option).await?)
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self.call("/raft/vote", &rpc, &option).await?)
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        _cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let request = (vote, snapshot.meta, snapshot.snapshot);
+        Ok(self.call("/raft/snapshot", &request, &option).await?)
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = Connection;
+
+    async fn new_client(&mut self, _target: u64, node: &BasicNode) -> Connection {
+        Connection {
+            network: self.clone(),
+            addr: node.addr.clone(),
+        }
+    }
+}
