@@ -132,9 +132,7 @@ fn scan(bytes: &[u8]) -> io::Result<Scanned> {
 
 /// Replaces file `name` in `dir` with `value`, atomically and durably.
 pub(crate) fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
-    let body = postcard::to_allocvec(value).map_err(|e| corrupt(format!("encode: {e}")))?;
-    let mut bytes = crc32fast::hash(&body).to_le_bytes().to_vec();
-    bytes.extend_from_slice(&body);
+    let bytes = small_bytes(value)?;
     let aside = dir.join(format!("{name}.new"));
     {
         let mut file = File::create(&aside)?;
@@ -143,6 +141,14 @@ pub(crate) fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io
     }
     std::fs::rename(&aside, dir.join(name))?;
     File::open(dir)?.sync_all()
+}
+
+/// The bytes of a small file: `[crc32 of body: u32 LE][body: postcard]`.
+fn small_bytes<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    let body = postcard::to_allocvec(value).map_err(|e| corrupt(format!("encode: {e}")))?;
+    let mut bytes = crc32fast::hash(&body).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    Ok(bytes)
 }
 
 /// Reads file `name` of `dir` written by [`write_small`], if it exists.
@@ -302,6 +308,34 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         write_small(&inner.dir, "vote", vote)?;
         inner.vote = Some(*vote);
         Ok(())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // A hint, not a promise: it is written after the entries are committed, so it is never
+        // ahead of the truth, and losing it (a crash before the rename reaches the disk) only
+        // means a restart re-applies less before the leader says more. So it is not synced.
+        let inner = self.lock()?;
+        let bytes = small_bytes(&committed)?;
+        let aside = inner.dir.join("committed.new");
+        std::fs::write(&aside, &bytes)?;
+        std::fs::rename(&aside, inner.dir.join("committed"))
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        let inner = self.lock()?;
+        // A damaged hint is no hint (see save_committed).
+        let committed = read_small::<Option<LogId>>(&inner.dir, "committed")
+            .ok()
+            .flatten()
+            .flatten();
+        // Never past the log's end (entries at or below the purge mark count as there).
+        let last = inner
+            .entries
+            .keys()
+            .next_back()
+            .copied()
+            .or(inner.purged.map(|p| p.index));
+        Ok(committed.filter(|c| last.is_some_and(|l| c.index <= l)))
     }
 
     async fn append<I>(

@@ -152,3 +152,27 @@ async fn a_damaged_record_refuses_the_open_unless_it_is_the_torn_end() {
         "every flip before the last record is refused"
     );
 }
+
+#[tokio::test]
+async fn the_committed_hint_survives_a_reopen_and_never_points_past_the_log() {
+    let dir = tempfile::tempdir().expect("dir");
+    five(dir.path()).await;
+    let mut log = LogStore::open(dir.path()).expect("open");
+    assert_eq!(log.read_committed().await.expect("read"), None);
+    log.save_committed(Some(log_id::<TypeConfig>(1, 1, 4)))
+        .await
+        .expect("save");
+    drop(log);
+    let mut log = LogStore::open(dir.path()).expect("reopen");
+    assert_eq!(
+        log.read_committed().await.expect("read"),
+        Some(log_id::<TypeConfig>(1, 1, 4))
+    );
+    // A hint past the log's end (entries gone since) is no hint; a damaged one neither.
+    log.truncate_after(Some(log_id::<TypeConfig>(1, 1, 2)))
+        .await
+        .expect("truncate");
+    assert_eq!(log.read_committed().await.expect("read"), None);
+    std::fs::write(dir.path().join("committed"), b"garbage").expect("write");
+    assert_eq!(log.read_committed().await.expect("read"), None);
+}
