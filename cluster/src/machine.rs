@@ -48,11 +48,10 @@ const SNAPSHOT_FILE: &str = "snapshot";
 /// Keeps `snapshot` in `dir`, durably, before it counts.
 fn keep(dir: Option<&Path>, snapshot: &Snapshot) -> io::Result<()> {
     match dir {
-        Some(dir) => crate::log::write_small(
-            dir,
-            SNAPSHOT_FILE,
-            &(snapshot.meta.clone(), snapshot.snapshot.clone()),
-        ),
+        // References serialize as the values do: the file reads back as (meta, data).
+        Some(dir) => {
+            crate::log::write_small(dir, SNAPSHOT_FILE, &(&snapshot.meta, &snapshot.snapshot))
+        }
         None => Ok(()),
     }
 }
@@ -258,9 +257,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // Loaded (checked whole) first, kept only when it loads: a damaged snapshot is neither
         // kept nor applied.
         self.load(meta, snapshot)?;
-        let current = self.get_current_snapshot().await?;
-        match current {
-            Some(snapshot) => keep(self.dir.as_deref(), &snapshot),
+        let current = self
+            .current
+            .lock()
+            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
+        match current.as_ref() {
+            Some(snapshot) => keep(self.dir.as_deref(), snapshot),
             None => Ok(()),
         }
     }
