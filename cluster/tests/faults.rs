@@ -11,11 +11,10 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use sutra_cluster::command::{Applied, Command};
+use sutra_cluster::command::Applied;
 use sutra_cluster::machine::StateMachine;
 
 /// A small seeded generator (xorshift64*): the faults' order and timing, replayable.
@@ -59,19 +58,7 @@ async fn acknowledged_writes_survive_a_sequence_of_stops_restarts_and_cuts() {
     let rounds = env_u64("SUTRA_CLUSTER_FAULT_ROUNDS", 8);
     let seed = env_u64("SUTRA_CLUSTER_FAULT_SEED", 0x5eed_cafe).max(1);
     eprintln!("faults: {rounds} rounds, seed {seed} (SUTRA_CLUSTER_FAULT_SEED={seed} to replay)");
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let router = Router::default();
-    let _nodes = three(&paths, &router).await;
-    write(
-        &router,
-        &[1, 2, 3],
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
+    let (_dirs, paths, router) = cluster_with_notes(config()).await;
 
     // Four writers, each writing distinct texts through whichever node leads.
     let stop = Arc::new(AtomicBool::new(false));
@@ -153,13 +140,8 @@ async fn acknowledged_writes_survive_a_sequence_of_stops_restarts_and_cuts() {
         writer.await.expect("writer");
     }
 
+    let last = blank(&router, &[1, 2, 3]).await;
     let settled = leader(&router, &[1, 2, 3]).await;
-    let last = settled
-        .write_blank()
-        .await
-        .expect("a blank entry")
-        .log_id
-        .index;
     let mut images = Vec::new();
     for id in [1u64, 2, 3] {
         images.push(image_at(&router.get(id).expect("up"), last).await);

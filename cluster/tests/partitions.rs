@@ -5,28 +5,14 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
 use std::time::Duration;
-use sutra_cluster::command::{Applied, Command};
+use sutra_cluster::command::Applied;
 use sutra_cluster::machine::StateMachine;
 use sutra_core::ConceptId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_acknowledges_nothing_and_its_write_is_dropped_on_healing() {
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let router = Router::default();
-    let _nodes = three(&paths, &router).await;
-    let created = write(
-        &router,
-        &[1, 2, 3],
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
-    assert!(matches!(created, Applied::Done { .. }));
+    let (_dirs, _paths, router) = cluster_with_notes(config()).await;
     assert!(matches!(
         write(&router, &[1, 2, 3], put("before the cut", 1)).await,
         Applied::Done { .. }

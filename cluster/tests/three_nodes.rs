@@ -10,27 +10,13 @@ mod common;
 use openraft::type_config::async_runtime::WatchReceiver;
 
 use common::*;
-use std::path::PathBuf;
 use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::machine::StateMachine;
 use sutra_core::{ConceptId, Kind, Op};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let router = Router::default();
-    let _nodes = three(&paths, &router).await;
-    let created = write(
-        &router,
-        &[1, 2, 3],
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
-    assert!(matches!(created, Applied::Done { .. }), "{created:?}");
+    let (_dirs, paths, router) = cluster_with_notes(config()).await;
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let text = format!("fact {i}");
@@ -130,20 +116,8 @@ async fn the_whole_cluster_restarts_from_its_snapshots_and_logs_after_purges() {
         purge_batch_size: 1,
         ..config()
     };
-    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let router = Router::default();
-    let _nodes = three_with(&paths, &router, config.clone()).await;
+    let (_dirs, paths, router) = cluster_with_notes(config.clone()).await;
     let first = leader(&router, &[1, 2, 3]).await;
-    write(
-        &router,
-        &[1, 2, 3],
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
     let mut last = 0;
     for i in 0..45 {
         match write(&router, &[1, 2, 3], put(&format!("fact {i}"), i)).await {

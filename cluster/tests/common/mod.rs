@@ -209,6 +209,22 @@ pub async fn write(router: &Router, among: &[u64], command: Command) -> Applied 
     panic!("the write was refused 50 times");
 }
 
+/// Writes a blank entry through the leader among `among` (retried as [`write`] is) and gives
+/// its index: every node that has applied it has applied everything acknowledged before.
+pub async fn blank(router: &Router, among: &[u64]) -> u64 {
+    for _ in 0..50 {
+        let node = leader(router, among).await;
+        match node.write_blank().await {
+            Ok(answer) => return answer.log_id.index,
+            Err(e) if e.forward_to_leader().is_some() => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("blank entry: {e}"),
+        }
+    }
+    panic!("the blank entry was refused 50 times");
+}
+
 /// A batch learning one concept in memory `notes`.
 pub fn put(text: &str, at: u64) -> Command {
     Command::Batch {
@@ -253,4 +269,26 @@ pub async fn three_with(dirs: &[std::path::PathBuf], router: &Router, config: Co
         .await
         .expect("initialize");
     nodes
+}
+
+/// Three nodes on fresh directories made one cluster with `config`, and memory `notes` created
+/// in it: the directories (removed when dropped), their paths, and the router.
+pub async fn cluster_with_notes(
+    config: Config,
+) -> (Vec<tempfile::TempDir>, Vec<std::path::PathBuf>, Router) {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let paths: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+    let router = Router::default();
+    three_with(&paths, &router, config).await;
+    let created = write(
+        &router,
+        &[1, 2, 3],
+        Command::CreateMemory {
+            name: "notes".into(),
+            dimension: None,
+        },
+    )
+    .await;
+    assert!(matches!(created, Applied::Done { .. }), "{created:?}");
+    (dirs, paths, router)
 }
