@@ -59,5 +59,21 @@ pub enum Applied {
         code: String,
         /// What was wrong.
         message: String,
+        /// The request field the refusal is about, when there is one.
+        field: Option<String>,
+        /// The limit that was passed, when there is one.
+        limit: Option<u64>,
     },
+}
+
+impl Applied {
+    /// The refusal of an error of the engine.
+    pub fn refused(e: &sutra_core::Error) -> Applied {
+        Applied::Refused {
+            code: e.code().to_string(),
+            message: e.to_string(),
+            field: e.field(),
+            limit: e.limit_passed(),
+        }
+    }
 }

@@ -5,12 +5,13 @@
 //!
 //! Read bottom-up: [`raft`] (openraft's types, kept behind this one module), [`command`] (what
 //! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
-//! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP).
-//! The cluster in `sutra serve`, forwarding and reads on any node, and the cluster's operations
-//! come next (issue 18; `docs/CLUSTER.md` will describe them).
+//! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP),
+//! [`node`] (a node as the server runs it: writes through the leader from any node,
+//! linearizable reads on any node, the cluster's status). `docs/CLUSTER.md` describes it.
 
 pub mod command;
 pub mod log;
 pub mod machine;
 pub mod network;
+pub mod node;
 pub mod raft;

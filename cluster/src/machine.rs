@@ -14,13 +14,56 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use std::sync::{Arc, Mutex};
-use sutra_core::{Db, HnswParams, Op};
+use sutra_core::{HnswParams, Op, Reader, Replica};
+
+/// The memories of a node's state, shared with the node's readers: the state machine changes
+/// it as it applies the log (a memory made, dropped, or every one replaced by a snapshot), and
+/// readers (the HTTP API) look memories up in it without waiting for the state machine.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    memories: Arc<RwLock<BTreeMap<String, Replica>>>,
+}
+
+impl Catalog {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Replica>> {
+        // Only the state machine writes, and it leaves the map whole (an insert or remove, or
+        // a replacement built aside); a panic elsewhere cannot leave it half changed.
+        self.memories
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Replica>> {
+        self.memories
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The memory `name`.
+    pub fn get(&self, name: &str) -> Option<Replica> {
+        self.read().get(name).cloned()
+    }
+
+    /// The names of the memories, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// Every memory, in name order.
+    pub fn all(&self) -> Vec<(String, Replica)> {
+        self.read()
+            .iter()
+            .map(|(name, replica)| (name.clone(), replica.clone()))
+            .collect()
+    }
+}
 
 /// The memories and what was applied last.
 #[derive(Default)]
 struct State {
-    memories: BTreeMap<String, Db>,
+    memories: Catalog,
     last_applied: Option<LogId>,
     membership: StoredMembership,
 }
@@ -94,9 +137,9 @@ impl StateMachine {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let mut memories = BTreeMap::new();
         for (name, bytes) in image.memories {
-            let db = Db::decode_snapshot(&bytes, self.params)
+            let replica = Replica::from_snapshot(&bytes, self.params)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            memories.insert(name, db);
+            memories.insert(name, replica);
         }
         let mut current = self
             .current
@@ -107,22 +150,25 @@ impl StateMachine {
             snapshot: data,
         });
         drop(current);
-        self.state = State {
-            memories,
-            last_applied: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
+        *self.state.memories.write() = memories;
+        self.state.last_applied = meta.last_log_id;
+        self.state.membership = meta.last_membership.clone();
         Ok(())
     }
 
     /// The memory `name`, if the state has it.
-    pub fn memory(&self, name: &str) -> Option<&Db> {
-        self.state.memories.get(name)
+    pub fn memory(&self, name: &str) -> Option<Reader> {
+        self.state.memories.get(name).map(|r| r.reader())
     }
 
     /// The names of the memories, in order.
     pub fn memories(&self) -> Vec<String> {
-        self.state.memories.keys().cloned().collect()
+        self.state.memories.names()
+    }
+
+    /// The memories, shared: readers look them up here while the state machine applies.
+    pub fn catalog(&self) -> Catalog {
+        self.state.memories.clone()
     }
 
     /// Applies one command as entry `seq` (what [`RaftStateMachine::apply`] does for each
@@ -131,29 +177,32 @@ impl StateMachine {
         let refused = |code: &str, message: String| Applied::Refused {
             code: code.to_string(),
             message,
+            field: None,
+            limit: None,
         };
         match command {
             Command::CreateMemory { name, dimension } => {
-                if self.state.memories.contains_key(&name) {
+                if self.state.memories.get(&name).is_some() {
                     return refused("memory_exists", format!("memory {name:?} already exists"));
                 }
-                let mut db = Db::empty(self.params);
+                let replica = Replica::new(self.params);
                 if let Some(dimension) = dimension {
-                    if let Err(e) = db.apply_checked(seq, vec![Op::SetDimension { dimension }]) {
-                        return refused(e.code(), e.to_string());
+                    if let Err(e) = replica.apply_checked(seq, vec![Op::SetDimension { dimension }])
+                    {
+                        return Applied::refused(&e);
                     }
                 }
-                self.state.memories.insert(name, db);
+                self.state.memories.write().insert(name, replica);
                 Applied::Done { seq }
             }
-            Command::DropMemory { name } => match self.state.memories.remove(&name) {
+            Command::DropMemory { name } => match self.state.memories.write().remove(&name) {
                 Some(_) => Applied::Done { seq },
                 None => refused("memory_not_found", format!("no memory {name:?}")),
             },
-            Command::Batch { memory, ops } => match self.state.memories.get_mut(&memory) {
-                Some(db) => match db.apply_checked(seq, ops) {
+            Command::Batch { memory, ops } => match self.state.memories.get(&memory) {
+                Some(replica) => match replica.apply_checked(seq, ops) {
                     Ok(()) => Applied::Done { seq },
-                    Err(e) => refused(e.code(), e.to_string()),
+                    Err(e) => Applied::refused(&e),
                 },
                 None => refused("memory_not_found", format!("no memory {memory:?}")),
             },
@@ -161,12 +210,13 @@ impl StateMachine {
     }
 
     fn image(&self) -> io::Result<Vec<u8>> {
-        let mut memories = Vec::with_capacity(self.state.memories.len());
-        for (name, db) in &self.state.memories {
-            let bytes = db
+        let all = self.state.memories.all();
+        let mut memories = Vec::with_capacity(all.len());
+        for (name, replica) in all {
+            let bytes = replica
                 .encode_snapshot()
                 .map_err(|e| io::Error::other(e.to_string()))?;
-            memories.push((name.clone(), bytes));
+            memories.push((name, bytes));
         }
         postcard::to_allocvec(&Image {
             last_applied: self.state.last_applied,

@@ -1,7 +1,7 @@
 //! The network between nodes: Raft's messages over HTTP on the stack the server already runs
 //! (axum serving, hyper's client calling), on the cluster's own listener. Bodies are postcard;
 //! every request carries the cluster token (`Authorization: Bearer …`) and a node answers 401
-//! without it. A node's address is its `BasicNode::addr` (`host:port`).
+//! without it. A node is reached at its [`Member::raft`] address (`host:port`).
 //!
 //! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot` (this first version sends a
 //! snapshot whole; streaming it from disk comes with the `storage.dat` snapshots). The answer is
@@ -9,7 +9,7 @@
 //! (stopped), which the caller treats as unreachable.
 
 use crate::machine::StateMachine;
-use crate::raft::{Snapshot, SnapshotMeta, TypeConfig, Vote};
+use crate::raft::{Member, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -21,7 +21,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::impls::BasicNode;
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
@@ -31,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest append or vote body a node takes (entries carry at most a few batches).
 pub const MESSAGE_BYTES_MAX: usize = 512 * 1024 * 1024;
@@ -40,12 +40,6 @@ pub const SNAPSHOT_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;
 /// A node of the cluster, as the network serves it.
 pub type Node = Raft<TypeConfig, StateMachine>;
 
-#[derive(Clone)]
-struct Served {
-    raft: Node,
-    token: Arc<str>,
-}
-
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
@@ -54,7 +48,8 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         .is_some_and(|given| given.as_bytes() == token.as_bytes())
 }
 
-fn answer<T: Serialize>(value: &Result<T, String>) -> Response {
+/// Answers `value` as a postcard body.
+pub(crate) fn answer<T: Serialize>(value: &Result<T, String>) -> Response {
     match postcard::to_allocvec(value) {
         Ok(bytes) => (StatusCode::OK, bytes).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -62,46 +57,37 @@ fn answer<T: Serialize>(value: &Result<T, String>) -> Response {
 }
 
 /// Decodes a request body, or says why it does not.
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     postcard::from_bytes(body).map_err(|e| format!("the body does not decode: {e}"))
 }
 
 /// The 400 for a body that does not decode.
-fn refused(why: String) -> Response {
+pub(crate) fn refused(why: String) -> Response {
     (StatusCode::BAD_REQUEST, why).into_response()
 }
 
-async fn append(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&headers, &s.token) {
-        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
-    }
+async fn append(State(raft): State<Node>, body: Bytes) -> Response {
     let request: AppendEntriesRequest<TypeConfig> = match decode(&body) {
         Ok(r) => r,
         Err(why) => return refused(why),
     };
     answer(
-        &s.raft
+        &raft
             .append_entries(request)
             .await
             .map_err(|e| e.to_string()),
     )
 }
 
-async fn vote(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&headers, &s.token) {
-        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
-    }
+async fn vote(State(raft): State<Node>, body: Bytes) -> Response {
     let request: VoteRequest<TypeConfig> = match decode(&body) {
         Ok(r) => r,
         Err(why) => return refused(why),
     };
-    answer(&s.raft.vote(request).await.map_err(|e| e.to_string()))
+    answer(&raft.vote(request).await.map_err(|e| e.to_string()))
 }
 
-async fn snapshot(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&headers, &s.token) {
-        return (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response();
-    }
+async fn snapshot(State(raft): State<Node>, body: Bytes) -> Response {
     let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = match decode(&body) {
         Ok(r) => r,
         Err(why) => return refused(why),
@@ -111,19 +97,16 @@ async fn snapshot(State(s): State<Served>, headers: HeaderMap, body: Bytes) -> R
         snapshot: data,
     };
     answer(
-        &s.raft
+        &raft
             .install_full_snapshot(vote, snapshot)
             .await
             .map_err(|e| e.to_string()),
     )
 }
 
-/// The routes a node serves to the other nodes, for `raft`, requiring `token`.
-pub fn routes(raft: Node, token: &str) -> Router {
-    let served = Served {
-        raft,
-        token: Arc::from(token),
-    };
+/// Raft's own routes (append, vote, snapshot) for `raft`, without the token check
+/// ([`guarded`] adds it).
+pub fn raft_routes(raft: Node) -> Router {
     Router::new()
         .route(
             "/raft/append",
@@ -137,7 +120,29 @@ pub fn routes(raft: Node, token: &str) -> Router {
             "/raft/snapshot",
             post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BYTES_MAX)),
         )
-        .with_state(served)
+        .with_state(raft)
+}
+
+/// `routes` with every request required to carry `token` (401 without it).
+pub fn guarded(routes: Router, token: &str) -> Router {
+    let token: Arc<str> = Arc::from(token);
+    routes.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let token = token.clone();
+            async move {
+                if authorized(request.headers(), &token) {
+                    next.run(request).await
+                } else {
+                    (StatusCode::UNAUTHORIZED, "the cluster token is required").into_response()
+                }
+            }
+        },
+    ))
+}
+
+/// The routes a node serves to the other nodes for `raft`, requiring `token`.
+pub fn routes(raft: Node, token: &str) -> Router {
+    guarded(raft_routes(raft), token)
 }
 
 /// The network as one node sees it: an HTTP client with the cluster token.
@@ -157,6 +162,74 @@ impl HttpNetwork {
     }
 }
 
+/// Why a call to another node got no answer.
+#[derive(Debug)]
+pub enum CallError {
+    /// The request never left: no connection could be made (nothing happened there).
+    NotSent(String),
+    /// The request may have arrived, but no answer came (a lost connection, a timeout): what
+    /// it did there is unknown.
+    Lost(String),
+    /// The node answered, with an error status or a body that does not decode.
+    Refused(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::NotSent(why) => write!(f, "not sent: {why}"),
+            CallError::Lost(why) => write!(f, "no answer: {why}"),
+            CallError::Refused(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+impl HttpNetwork {
+    /// Sends `request` to `path` on the node whose cluster listener is `addr` and reads its
+    /// answer (`Result<A, String>` in postcard), within `timeout`.
+    pub async fn call<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        request: &Q,
+        timeout: Duration,
+    ) -> Result<Result<A, String>, CallError> {
+        let body = postcard::to_allocvec(request).map_err(|e| CallError::NotSent(e.to_string()))?;
+        let http = hyper::Request::post(format!("http://{addr}{path}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| CallError::NotSent(e.to_string()))?;
+        let exchange = async {
+            let response = self.client.request(http).await.map_err(|e| {
+                if e.is_connect() {
+                    CallError::NotSent(e.to_string())
+                } else {
+                    CallError::Lost(e.to_string())
+                }
+            })?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CallError::Lost(e.to_string()))?
+                .to_bytes();
+            if status != StatusCode::OK {
+                return Err(CallError::Refused(format!(
+                    "{status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                )));
+            }
+            postcard::from_bytes(&bytes).map_err(|e| CallError::Refused(e.to_string()))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Lost(format!("no answer within {timeout:?}"))),
+        }
+    }
+}
+
 /// A connection to one node.
 pub struct Connection {
     network: HttpNetwork,
@@ -172,45 +245,14 @@ impl Connection {
         option: &RPCOption,
     ) -> Result<A, Unreachable<TypeConfig>> {
         let unreachable = |what: String| Unreachable::from_string(format!("{}: {what}", self.addr));
-        let body = postcard::to_allocvec(request).map_err(|e| unreachable(e.to_string()))?;
-        let http = hyper::Request::post(format!("http://{}{path}", self.addr))
-            .header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", self.network.token),
-            )
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| unreachable(e.to_string()))?;
-        let exchange = async {
-            let response = self
-                .network
-                .client
-                .request(http)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?
-                .to_bytes();
-            if status != StatusCode::OK {
-                return Err(unreachable(format!(
-                    "{status}: {}",
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                )));
-            }
-            let answer: Result<A, String> =
-                postcard::from_bytes(&bytes).map_err(|e| unreachable(e.to_string()))?;
-            answer.map_err(unreachable)
-        };
-        match tokio::time::timeout(option.hard_ttl(), exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(unreachable(format!(
-                "no answer within {:?}",
-                option.hard_ttl()
-            ))),
+        match self
+            .network
+            .call(&self.addr, path, request, option.hard_ttl())
+            .await
+        {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(message)) => Err(unreachable(message)),
+            Err(e) => Err(unreachable(e.to_string())),
         }
     }
 }
@@ -249,10 +291,10 @@ impl RaftNetworkV2<TypeConfig> for Connection {
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = Connection;
 
-    async fn new_client(&mut self, _target: u64, node: &BasicNode) -> Connection {
+    async fn new_client(&mut self, _target: u64, node: &Member) -> Connection {
         Connection {
             network: self.clone(),
-            addr: node.addr.clone(),
+            addr: node.raft.clone(),
         }
     }
 }

@@ -3,14 +3,45 @@
 //! here.
 
 use crate::command::{Applied, Command};
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 openraft::declare_raft_types!(
     /// Sutra's Raft type configuration: entries carry [`Command`]s, applying one answers an
-    /// [`Applied`]; nodes are numbered by `u64`, terms are `u64`, openraft's Tokio runtime.
+    /// [`Applied`]; nodes are numbered by `u64` and described by a [`Member`], terms are `u64`,
+    /// openraft's Tokio runtime.
     pub TypeConfig:
         D = Command,
         R = Applied,
+        Node = Member,
 );
+
+/// A node as the membership describes it: where the other nodes reach it (its cluster
+/// listener) and where clients do (its HTTP API, where a follower redirects a client to the
+/// leader).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Member {
+    /// `host:port` of its cluster listener (Raft's messages, forwarded writes).
+    pub raft: String,
+    /// `host:port` of its HTTP API.
+    pub api: String,
+}
+
+impl Member {
+    /// A member reached at `raft` by the other nodes and at `api` by clients.
+    pub fn new(raft: impl ToString, api: impl ToString) -> Self {
+        Member {
+            raft: raft.to_string(),
+            api: api.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "api {}, cluster {}", self.api, self.raft)
+    }
+}
 
 /// A Raft log entry.
 pub type Entry = openraft::Entry<
@@ -28,4 +59,6 @@ pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>
 /// A snapshot with its data.
 pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, Vec<u8>>;
 /// What an entry carries.
-pub type Payload = openraft::EntryPayload<Command, u64, openraft::impls::BasicNode>;
+pub type Payload = openraft::EntryPayload<Command, u64, Member>;
+/// The membership of the cluster.
+pub type Membership = openraft::Membership<u64, Member>;

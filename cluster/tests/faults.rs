@@ -153,7 +153,8 @@ async fn acknowledged_writes_survive_a_sequence_of_stops_restarts_and_cuts() {
     let present: Vec<String> = settled
         .with_state_machine(|sm: &mut StateMachine| {
             let mut texts = Vec::new();
-            if let Some(db) = sm.memory("notes") {
+            if let Some(reader) = sm.memory("notes") {
+                let db = reader.db();
                 let mut after = None;
                 while let Ok(page) = db.scan(after, 1000) {
                     texts.extend(page.concepts.iter().map(|c| c.content.to_string()));

@@ -98,16 +98,20 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
     let notes_image = machine
         .memory("notes")
         .expect("notes")
+        .db()
         .encode_snapshot()
         .expect("image");
-    let notes = machine.memory("notes").expect("notes");
-    let counts = notes.counts();
-    assert_eq!(
-        (counts.concepts, counts.associations, counts.dimension),
-        (2, 0, Some(2))
-    );
-    assert_eq!(counts.last_seq, 6, "the last batch applied is entry 6");
-    assert!(notes.concept(ConceptId::from_content("rain")).is_some());
+    {
+        let notes = machine.memory("notes").expect("notes");
+        let notes = notes.db();
+        let counts = notes.counts();
+        assert_eq!(
+            (counts.concepts, counts.associations, counts.dimension),
+            (2, 0, Some(2))
+        );
+        assert_eq!(counts.last_seq, 6, "the last batch applied is entry 6");
+        assert!(notes.concept(ConceptId::from_content("rain")).is_some());
+    }
 
     let mut builder = machine.get_snapshot_builder().await;
     let snapshot = builder.build_snapshot().await.expect("snapshot");
@@ -122,6 +126,7 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         follower
             .memory("notes")
             .expect("notes")
+            .db()
             .encode_snapshot()
             .expect("image"),
         notes_image,
@@ -158,6 +163,7 @@ fn each_command_answers_what_applying_it_did() {
     let before = machine
         .memory("m")
         .expect("m")
+        .db()
         .encode_snapshot()
         .expect("image");
     let answers = [
@@ -199,6 +205,7 @@ fn each_command_answers_what_applying_it_did() {
         machine
             .memory("m")
             .expect("m")
+            .db()
             .encode_snapshot()
             .expect("image"),
         before,
@@ -235,6 +242,7 @@ async fn a_nodes_snapshot_is_kept_on_disk_and_a_damaged_one_does_not_load() {
     let image = machine
         .memory("m")
         .expect("m")
+        .db()
         .encode_snapshot()
         .expect("image");
     machine
@@ -250,6 +258,7 @@ async fn a_nodes_snapshot_is_kept_on_disk_and_a_damaged_one_does_not_load() {
         reopened
             .memory("m")
             .expect("m")
+            .db()
             .encode_snapshot()
             .expect("image"),
         image

@@ -2,7 +2,6 @@
 //! with the cluster token): elected, replicating, failing over when the leader stops; and a
 //! request without the token is refused.
 
-use openraft::impls::BasicNode;
 use openraft::{Config, Raft};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +12,7 @@ use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::log::LogStore;
 use sutra_cluster::machine::StateMachine;
 use sutra_cluster::network::{routes, HttpNetwork, Node};
+use sutra_cluster::raft::Member;
 use sutra_core::{ConceptId, ConceptInput, HnswParams, Op};
 
 const TOKEN: &str = "a cluster token for the test";
@@ -88,7 +88,7 @@ async fn concepts_at(node: &Node, index: u64) -> u64 {
         .await
         .expect("applied");
     node.with_state_machine(|sm: &mut StateMachine| {
-        let n = sm.memory("notes").map_or(0, |db| db.counts().concepts);
+        let n = sm.memory("notes").map_or(0, |r| r.db().counts().concepts);
         Box::pin(async move { n })
     })
     .await
@@ -105,7 +105,7 @@ async fn three_nodes_over_http_replicate_and_fail_over() {
             .await
             .expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
-        members.insert(id, BasicNode::new(addr));
+        members.insert(id, Member::new(addr, "unused"));
         listeners.push(listener);
     }
     let mut nodes = BTreeMap::new();
@@ -135,7 +135,7 @@ async fn three_nodes_over_http_replicate_and_fail_over() {
     }
 
     // Without the token, a node refuses.
-    let addr = members[&2].addr.clone();
+    let addr = members[&2].raft.clone();
     let refused = tokio::task::spawn_blocking(move || {
         ureq::post(&format!("http://{addr}/raft/vote"))
             .config()
@@ -167,7 +167,7 @@ async fn three_nodes_over_http_replicate_and_fail_over() {
         .with_state_machine(|sm: &mut StateMachine| {
             let found = sm
                 .memory("notes")
-                .is_some_and(|db| db.concept(ConceptId::from_content("fact 14")).is_some());
+                .is_some_and(|r| r.db().concept(ConceptId::from_content("fact 14")).is_some());
             Box::pin(async move { found })
         })
         .await

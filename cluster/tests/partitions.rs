@@ -61,7 +61,9 @@ async fn a_leader_cut_off_acknowledges_nothing_and_its_write_is_dropped_on_heali
         .get(cut)
         .expect("up")
         .with_state_machine(|sm: &mut StateMachine| {
-            let db = sm.memory("notes");
+            let reader = sm.memory("notes");
+            let guard = reader.as_ref().map(|r| r.db());
+            let db = guard.as_deref();
             let stranded = db.and_then(|db| {
                 db.concept(ConceptId::from_content("sent to the cut-off leader"))
                     .map(|_| ())

@@ -84,7 +84,7 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     );
     let concepts = restarted
         .with_state_machine(|sm: &mut StateMachine| {
-            let concepts = sm.memory("notes").map(|db| db.counts().concepts);
+            let concepts = sm.memory("notes").map(|r| r.db().counts().concepts);
             Box::pin(async move { concepts })
         })
         .await
@@ -92,7 +92,9 @@ async fn writes_survive_the_leaders_stop_and_every_node_ends_the_same() {
     assert_eq!(concepts, Some(30), "30 acknowledged concepts, nothing more");
     let present = restarted
         .with_state_machine(move |sm: &mut StateMachine| {
-            let db = sm.memory("notes");
+            let reader = sm.memory("notes");
+            let guard = reader.as_ref().map(|r| r.db());
+            let db = guard.as_deref();
             let all = acknowledged.iter().all(|(text, _)| {
                 db.is_some_and(|db| db.concept(ConceptId::from_content(text)).is_some())
             });

@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
-pub use openraft::impls::BasicNode;
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
@@ -19,6 +18,7 @@ use std::time::Duration;
 use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::log::LogStore;
 use sutra_cluster::machine::StateMachine;
+pub use sutra_cluster::raft::Member;
 use sutra_cluster::raft::{Snapshot, TypeConfig, Vote};
 use sutra_core::{ConceptInput, HnswParams, Op};
 
@@ -132,7 +132,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Connection;
 
-    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Connection {
+    async fn new_client(&mut self, target: u64, _node: &Member) -> Connection {
         Connection {
             from: self.from,
             target,
@@ -240,7 +240,7 @@ pub async fn image_at(node: &Node, index: u64) -> Vec<u8> {
         .await
         .expect("applied");
     node.with_state_machine(|sm: &mut StateMachine| {
-        let image = sm.memory("notes").map(|db| db.encode_snapshot());
+        let image = sm.memory("notes").map(|r| r.db().encode_snapshot());
         Box::pin(async move { image })
     })
     .await
@@ -262,9 +262,9 @@ pub async fn three_with(dirs: &[std::path::PathBuf], router: &Router, config: Co
     }
     nodes[0]
         .initialize(BTreeMap::from([
-            (1u64, BasicNode::new("node 1")),
-            (2, BasicNode::new("node 2")),
-            (3, BasicNode::new("node 3")),
+            (1u64, Member::new("node 1", "api 1")),
+            (2, Member::new("node 2", "api 2")),
+            (3, Member::new("node 3", "api 3")),
         ]))
         .await
         .expect("initialize");

@@ -7,6 +7,7 @@
 //! - [`memory`]: an open memory and its write path (stage, commit, checkpoint).
 //! - [`reader`]: the read handle other threads use, and how a long query shares the lock.
 //! - [`recovery`]: loading the snapshot and the one replay routine.
+//! - [`replica`]: a memory applied from a replicated log (a cluster's node).
 //! - [`offline`]: checking and repairing a memory's files without opening it.
 //! - [`maintenance`]: when a checkpoint and vector indexing are due, for every host.
 //! - `shared`: the state and status the writer and its readers share.
@@ -17,6 +18,7 @@ pub mod memory;
 pub mod offline;
 pub mod reader;
 pub mod recovery;
+pub mod replica;
 pub mod reports;
 mod shared;
 
@@ -26,6 +28,7 @@ pub use maintenance::{
 pub use memory::Memory;
 pub use offline::{repair, verify, verify_deep};
 pub use reader::{Reader, PATH_QUERY_ATTEMPTS};
+pub use replica::Replica;
 pub use reports::{
     CheckpointReport, IndexStep, Options, RecoveryReport, RepairReport, Stats, VerifyReport,
 };

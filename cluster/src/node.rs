@@ -1,0 +1,535 @@
+//! A node of a cluster, as a server runs it: its Raft log and state machine in its directory,
+//! its cluster listener's routes, and what the server's API needs — a write that reaches the
+//! leader from any node, a linearizable read on any node, and the cluster's status.
+//!
+//! Writes: the leader checks a batch against its state first (a batch that cannot apply is
+//! refused before it costs a log entry), proposes it, and answers once it is committed on a
+//! quorum and applied. A follower forwards the write to the leader over the cluster listener
+//! (`POST /raft/write`). Whether a write happened is never guessed: a write that was not
+//! proposed (no leader, the leader moved before it proposed, the leader unreachable before
+//! the request left) is [`WriteError::NotWritten`], safe to send again; one whose fate is
+//! unknown (the leader went silent after it had the request, or its entry was discarded by a
+//! leader change) is [`WriteError::Unknown`], which the server reports as such and never
+//! replays.
+//!
+//! Reads: [`ClusterNode::linearizable`] is the read-index protocol — the leader confirms it is
+//! still the leader with a quorum's heartbeat and names its commit index; the node reading
+//! waits until it has applied that far (a follower asks the leader over `POST
+//! /raft/read-index`).
+
+use crate::command::{Applied, Command};
+use crate::log::LogStore;
+use crate::machine::{Catalog, StateMachine};
+use crate::network::{self, answer, decode, refused, CallError, HttpNetwork};
+use crate::raft::Member;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{Config, Instant, Raft, ReadPolicy, ServerState};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use sutra_core::HnswParams;
+
+/// How long a write or a read waits for a leader (an election) before it answers that there
+/// is none.
+pub const LEADER_WAIT: Duration = Duration::from_secs(5);
+/// How long a forwarded write or read-index request may take at the leader.
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a read waits for this node to apply what it must show.
+pub const APPLY_WAIT: Duration = Duration::from_secs(5);
+/// How long a write or read keeps looking for a leader that takes it (while leadership
+/// moves, or an unreachable leader is replaced) before it answers that there is none.
+const STEER_WAIT: Duration = Duration::from_secs(5);
+
+/// How a node is started.
+pub struct NodeConfig {
+    /// Its number in the cluster (1 or more).
+    pub id: u64,
+    /// Where its Raft log and snapshots are kept.
+    pub dir: PathBuf,
+    /// The cluster when it is first made: every node started with the same members makes the
+    /// same cluster (a node whose log is not empty ignores it).
+    pub members: BTreeMap<u64, Member>,
+    /// The token every node of the cluster requires on its cluster listener.
+    pub token: String,
+    /// The memories' vector index parameters.
+    pub params: HnswParams,
+    /// openraft's timing (heartbeat, election timeouts) and snapshot policy.
+    pub raft: Config,
+}
+
+/// A node of the cluster.
+pub struct ClusterNode {
+    id: u64,
+    dir: PathBuf,
+    raft: network::Node,
+    catalog: Catalog,
+    network: HttpNetwork,
+}
+
+/// Why a write did not happen, or may not have.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteError {
+    /// The write was not proposed (no leader, or none reachable): nothing was written, and
+    /// sending it again is safe.
+    NotWritten(String),
+    /// The write may or may not have been written (the leader went silent after it had it, or
+    /// its entry was discarded by a leader change): read to find out before sending it again.
+    Unknown(String),
+}
+
+/// Why a read cannot be served as asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadError {
+    /// No leader could confirm what the read must see (no quorum, an election under way).
+    NoLeader(String),
+    /// This node did not apply what the read must see in time.
+    Behind(String),
+}
+
+/// A write's answer from the node that proposed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Written {
+    /// What applying it answered (or the leader's refusal before proposing it).
+    pub applied: Applied,
+    /// The leader that proposed (or refused) it.
+    pub leader: u64,
+}
+
+/// The leader's answer to a forwarded write or read-index request that it could not serve.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Detour {
+    /// Not the leader (nothing was proposed); the leader it knows, if any.
+    NotLeader(Option<(u64, Member)>),
+    /// Proposed, outcome unknown.
+    Unknown(String),
+    /// No quorum confirmed the leadership (a read index).
+    NoQuorum(String),
+}
+
+/// What a node says about itself and, when it leads, about the others.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// This node.
+    pub id: u64,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub role: &'static str,
+    /// The current term.
+    pub term: u64,
+    /// The leader this node knows of.
+    pub leader: Option<u64>,
+    /// The index of the last entry in this node's log.
+    pub last_log_index: Option<u64>,
+    /// The index of the last entry known committed.
+    pub committed: Option<u64>,
+    /// The index of the last entry applied to this node's state (what `min_seq` compares to).
+    pub applied: Option<u64>,
+    /// The index the node's last snapshot covers.
+    pub snapshot: Option<u64>,
+    /// Every member, in id order.
+    pub members: Vec<MemberStatus>,
+}
+
+/// One member as a node sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberStatus {
+    /// Its id.
+    pub id: u64,
+    /// Where clients reach it (its HTTP API).
+    pub api: String,
+    /// Where the other nodes reach it.
+    pub raft: String,
+    /// `voter` or `learner`.
+    pub kind: &'static str,
+    /// The last entry the leader knows it holds (only on the leader).
+    pub matched: Option<u64>,
+    /// How many entries it is behind the leader's log (only on the leader).
+    pub lag_entries: Option<u64>,
+    /// Milliseconds since it last acknowledged the leader (only on the leader; `None` if it
+    /// never did since this leader was elected).
+    pub last_ack_ms: Option<u64>,
+}
+
+fn role_name(state: ServerState) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Follower => "follower",
+        ServerState::Candidate => "candidate",
+        ServerState::Learner => "learner",
+        ServerState::Shutdown => "stopped",
+    }
+}
+
+impl ClusterNode {
+    /// Starts a node: opens its log and state machine in `config.dir` (refusing a damaged
+    /// one), and makes the cluster of `config.members` if its log is empty.
+    pub async fn start(config: NodeConfig) -> io::Result<Arc<ClusterNode>> {
+        let raft_config = Arc::new(
+            config
+                .raft
+                .validate()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+        );
+        let log = LogStore::open(&config.dir)?;
+        let machine = StateMachine::open(&config.dir, config.params)?;
+        let catalog = machine.catalog();
+        let network = HttpNetwork::new(&config.token);
+        let raft = Raft::new(config.id, raft_config, network.clone(), log, machine)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        if !initialized && !config.members.is_empty() {
+            if !config.members.contains_key(&config.id) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "node {} is not among the members it is to start with",
+                        config.id
+                    ),
+                ));
+            }
+            // Every node started with the same members writes the same first entry; a node
+            // that already has one (another node's election reached it first) says so, which
+            // is fine.
+            if let Err(e) = raft.initialize(config.members.clone()).await {
+                if !matches!(
+                    e,
+                    RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))
+                ) {
+                    return Err(io::Error::other(e.to_string()));
+                }
+            }
+        }
+        Ok(Arc::new(ClusterNode {
+            id: config.id,
+            dir: config.dir,
+            raft,
+            catalog,
+            network,
+        }))
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where its log and snapshot are kept.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The Raft node.
+    pub fn raft(&self) -> &network::Node {
+        &self.raft
+    }
+
+    /// The memories of this node's state.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The leader this node knows of, with how to reach it.
+    pub fn leader(&self) -> Option<(u64, Member)> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let id = metrics.current_leader?;
+        let member = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()?;
+        Some((id, member))
+    }
+
+    /// The leader, waiting up to [`LEADER_WAIT`] for one to be elected.
+    async fn await_leader(&self) -> Option<(u64, Member)> {
+        if let Some(found) = self.leader() {
+            return Some(found);
+        }
+        let _ = self
+            .raft
+            .wait(Some(LEADER_WAIT))
+            .metrics(|m| m.current_leader.is_some(), "a leader")
+            .await;
+        self.leader()
+    }
+
+    /// Proposes `command` on this node if it leads: checked first against this node's state
+    /// (a refusal then costs no entry), answered once committed and applied.
+    async fn propose(&self, command: Command) -> Result<Applied, Detour> {
+        if let Some(refused) = self.precheck(&command) {
+            // A leader that is not the leader any more must not answer for the cluster.
+            if self.raft.metrics().borrow_watched().current_leader != Some(self.id) {
+                return Err(Detour::NotLeader(self.leader()));
+            }
+            return Ok(refused);
+        }
+        match self.raft.client_write(command).await {
+            Ok(response) => Ok(response.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(
+                Detour::NotLeader(forward.leader_id.zip(forward.leader_node)),
+            ),
+            Err(e) => Err(Detour::Unknown(e.to_string())),
+        }
+    }
+
+    /// The refusal a command gets before it is proposed, if it cannot apply to this node's
+    /// state as it is now.
+    fn precheck(&self, command: &Command) -> Option<Applied> {
+        let refused = |code: &str, message: String| Applied::Refused {
+            code: code.to_string(),
+            message,
+            field: None,
+            limit: None,
+        };
+        match command {
+            Command::CreateMemory { name, .. } => self
+                .catalog
+                .get(name)
+                .map(|_| refused("memory_exists", format!("memory {name:?} already exists"))),
+            Command::DropMemory { name } => match self.catalog.get(name) {
+                Some(_) => None,
+                None => Some(refused("memory_not_found", format!("no memory {name:?}"))),
+            },
+            Command::Batch { memory, ops } => match self.catalog.get(memory) {
+                Some(replica) => replica.check(ops).err().map(|e| Applied::refused(&e)),
+                None => Some(refused("memory_not_found", format!("no memory {memory:?}"))),
+            },
+        }
+    }
+
+    /// Writes `command` through the leader, wherever it is: proposed here if this node leads,
+    /// forwarded to the leader otherwise.
+    pub async fn write(&self, command: Command) -> Result<Written, WriteError> {
+        let mut last = String::from("no leader");
+        let deadline = tokio::time::Instant::now() + STEER_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let Some((leader, member)) = self.await_leader().await else {
+                return Err(WriteError::NotWritten(format!(
+                    "the cluster has no leader (waited {LEADER_WAIT:?})"
+                )));
+            };
+            let detour = if leader == self.id {
+                match self.propose(command.clone()).await {
+                    Ok(applied) => return Ok(Written { applied, leader }),
+                    Err(detour) => detour,
+                }
+            } else {
+                let sent: Result<Result<Result<Applied, Detour>, String>, CallError> = self
+                    .network
+                    .call(&member.raft, "/raft/write", &command, FORWARD_TIMEOUT)
+                    .await;
+                match sent {
+                    Ok(Ok(Ok(applied))) => return Ok(Written { applied, leader }),
+                    Ok(Ok(Err(detour))) => detour,
+                    Ok(Err(message)) | Err(CallError::Refused(message)) => {
+                        return Err(WriteError::NotWritten(format!(
+                            "node {leader} refused the forwarded write: {message}"
+                        )))
+                    }
+                    Err(CallError::NotSent(why)) => {
+                        // The leader is gone (or not listening yet): wait for the cluster to
+                        // notice and elect another.
+                        last = format!("node {leader} is unreachable: {why}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    Err(CallError::Lost(why)) => {
+                        return Err(WriteError::Unknown(format!(
+                            "node {leader} (the leader) had the write and did not answer: {why}"
+                        )))
+                    }
+                }
+            };
+            match detour {
+                Detour::NotLeader(_) | Detour::NoQuorum(_) => {
+                    last = format!("node {leader} is not the leader any more");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Detour::Unknown(why) => return Err(WriteError::Unknown(why)),
+            }
+        }
+        Err(WriteError::NotWritten(last))
+    }
+
+    /// The read index if this node leads: confirmed by a quorum, and applied here.
+    async fn read_index_here(&self) -> Result<u64, Detour> {
+        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(read) => Ok(read.index()),
+            Err(e) => match e.forward_to_leader() {
+                Some(forward) => Err(Detour::NotLeader(
+                    forward.leader_id.zip(forward.leader_node.clone()),
+                )),
+                None => Err(Detour::NoQuorum(e.to_string())),
+            },
+        }
+    }
+
+    /// Waits until this node has applied entry `index` (within [`APPLY_WAIT`]).
+    pub async fn applied(&self, index: u64) -> Result<(), ReadError> {
+        self.raft
+            .wait(Some(APPLY_WAIT))
+            .applied_index_at_least(Some(index), "apply")
+            .await
+            .map(|_| ())
+            .map_err(|_| {
+                let applied = self
+                    .raft
+                    .metrics()
+                    .borrow_watched()
+                    .last_applied
+                    .map_or(0, |l| l.index);
+                ReadError::Behind(format!(
+                    "node {} did not apply entry {index} within {APPLY_WAIT:?} (it applied {applied})",
+                    self.id
+                ))
+            })
+    }
+
+    /// The linearizable read barrier: returns once this node's state holds every write
+    /// acknowledged before the call (the leader's commit index, confirmed by a quorum), with
+    /// that index.
+    pub async fn linearizable(&self) -> Result<u64, ReadError> {
+        let mut last = String::from("no leader");
+        let deadline = tokio::time::Instant::now() + STEER_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let Some((leader, member)) = self.await_leader().await else {
+                return Err(ReadError::NoLeader(format!(
+                    "the cluster has no leader (waited {LEADER_WAIT:?})"
+                )));
+            };
+            let detour = if leader == self.id {
+                match self.read_index_here().await {
+                    Ok(index) => return Ok(index),
+                    Err(detour) => detour,
+                }
+            } else {
+                let asked: Result<Result<Result<u64, Detour>, String>, CallError> = self
+                    .network
+                    .call(&member.raft, "/raft/read-index", &(), FORWARD_TIMEOUT)
+                    .await;
+                match asked {
+                    Ok(Ok(Ok(index))) => {
+                        self.applied(index).await?;
+                        return Ok(index);
+                    }
+                    Ok(Ok(Err(detour))) => detour,
+                    Ok(Err(why)) | Err(CallError::Refused(why) | CallError::Lost(why)) => {
+                        return Err(ReadError::NoLeader(format!(
+                            "node {leader} (the leader) gave no read index: {why}"
+                        )))
+                    }
+                    Err(CallError::NotSent(why)) => {
+                        last = format!("node {leader} is unreachable: {why}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                }
+            };
+            match detour {
+                Detour::NotLeader(_) => {
+                    last = format!("node {leader} is not the leader any more");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Detour::NoQuorum(why) | Detour::Unknown(why) => {
+                    return Err(ReadError::NoLeader(why))
+                }
+            }
+        }
+        Err(ReadError::NoLeader(last))
+    }
+
+    /// What this node knows of itself and the cluster.
+    pub fn status(&self) -> Status {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let membership = m.membership_config.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let last_log = m.last_log_index;
+        let members = membership
+            .nodes()
+            .map(|(id, member)| {
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id))
+                    .map(|l| l.as_ref().map(|l| l.index));
+                let acked = m.heartbeat.as_ref().and_then(|h| h.get(id)).map(|at| {
+                    at.as_ref()
+                        .map(|at| at.elapsed().as_millis().min(u64::MAX as u128) as u64)
+                });
+                MemberStatus {
+                    id: *id,
+                    api: member.api.clone(),
+                    raft: member.raft.clone(),
+                    kind: if voters.contains(id) {
+                        "voter"
+                    } else {
+                        "learner"
+                    },
+                    matched: matched.flatten(),
+                    lag_entries: matched
+                        .map(|matched| last_log.unwrap_or(0).saturating_sub(matched.unwrap_or(0))),
+                    last_ack_ms: if *id == self.id && m.state == ServerState::Leader {
+                        Some(0)
+                    } else {
+                        acked.flatten()
+                    },
+                }
+            })
+            .collect();
+        Status {
+            id: self.id,
+            role: role_name(m.state),
+            term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index,
+            committed: m.local_committed.map(|l| l.index),
+            applied: m.last_applied.map(|l| l.index),
+            snapshot: m.snapshot.map(|l| l.index),
+            members,
+        }
+    }
+
+    /// The routes of this node's cluster listener: Raft's messages, forwarded writes and read
+    /// indexes, all requiring the cluster token.
+    pub fn routes(self: &Arc<Self>, token: &str) -> Router {
+        let own = Router::new()
+            .route(
+                "/raft/write",
+                post(forwarded_write).layer(DefaultBodyLimit::max(network::MESSAGE_BYTES_MAX)),
+            )
+            .route("/raft/read-index", post(read_index))
+            .with_state(self.clone());
+        network::guarded(network::raft_routes(self.raft.clone()).merge(own), token)
+    }
+
+    /// Stops the node's Raft tasks.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(node = self.id, "the node did not stop cleanly: {e}");
+        }
+    }
+}
+
+async fn forwarded_write(State(node): State<Arc<ClusterNode>>, body: Bytes) -> Response {
+    let command: Command = match decode(&body) {
+        Ok(c) => c,
+        Err(why) => return refused(why),
+    };
+    answer(&Ok(node.propose(command).await))
+}
+
+async fn read_index(State(node): State<Arc<ClusterNode>>) -> Response {
+    answer(&Ok(node.read_index_here().await))
+}
