@@ -4,6 +4,7 @@ use crate::files::storage::{self, FileStorage};
 use crate::http::access::{self, Access};
 use crate::http::api::{self, AppState};
 use crate::http::serve::{self, ConnectionLimits};
+use crate::memories::home::Home;
 use crate::memories::metrics::Metrics;
 use crate::memories::queries::{self, QueryConfig, QueryPool};
 use crate::memories::registry::{self, Registry};
@@ -95,6 +96,8 @@ enum Command {
         /// checkpoints are written after, either way).
         #[arg(long, default_value_t = serve::SHUTDOWN_TIMEOUT_S_DEFAULT, value_parser = clap::value_parser!(u64).range(0..=3600))]
         shutdown_timeout_s: u64,
+        #[command(flatten)]
+        cluster: Box<ClusterArgs>,
     },
     /// Import a JSON Lines file into a memory (created if missing). The server must be stopped.
     Import {
@@ -145,6 +148,44 @@ enum Command {
     Openapi,
 }
 
+/// The flags that make `sutra serve` a node of a replicated cluster (docs/CLUSTER.md).
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Run as node N of a cluster (1 or more): every memory is replicated on the cluster's
+    /// nodes, and a write is acknowledged once a quorum has it on disk.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    node_id: Option<u64>,
+    /// A member of the cluster when it is first made, as ID=API_ADDR/CLUSTER_ADDR (repeat for
+    /// each node, the same on every node), e.g. 1=127.0.0.1:7001/127.0.0.1:7101. Ignored once
+    /// the node has a log.
+    #[arg(long = "member", requires = "node_id")]
+    members: Vec<String>,
+    /// Address of this node's cluster listener (the other nodes' traffic); default: its own
+    /// --member entry's cluster address.
+    #[arg(long, requires = "node_id")]
+    cluster_listen: Option<SocketAddr>,
+    /// The token every node of the cluster requires of the others (at least 16 characters).
+    #[arg(
+        long,
+        env = "SUTRA_CLUSTER_TOKEN",
+        hide_env_values = true,
+        requires = "node_id"
+    )]
+    cluster_token: Option<String>,
+    /// Milliseconds between the leader's heartbeats.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    heartbeat_ms: u64,
+    /// Milliseconds without a leader's heartbeat before a follower starts an election (each
+    /// node waits a random time between this and twice this; a follower also refuses to vote
+    /// for twice this after it last heard the leader, its lease). Failover takes about 2 to 4
+    /// times this.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    election_timeout_ms: u64,
+    /// Log entries between two snapshots of the node's state.
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(10..))]
+    snapshot_every: u64,
+}
+
 /// Runs the command line; returns the exit code.
 pub fn main() -> i32 {
     crate::heap::configure_allocator();
@@ -168,37 +209,56 @@ pub fn main() -> i32 {
             header_timeout_s,
             body_timeout_s,
             shutdown_timeout_s,
+            cluster,
         } => {
             let defaults = QueryConfig::default();
             let threads = query_threads.map_or(defaults.threads, usize::from);
-            serve(ServeOptions {
-                data,
-                listen,
-                token,
-                cors_origins,
-                allowed_hosts,
-                ui,
-                memories_max: max_memories as usize,
-                writer: WriterConfig {
-                    queue_max,
-                    checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
-                    fresh_bytes_max: fresh_vectors_mib.saturating_mul(1024 * 1024),
-                    ..WriterConfig::default()
-                },
-                queries: QueryConfig {
-                    threads,
-                    queue_max: query_queue
-                        .map_or(threads * queries::QUERY_QUEUE_PER_THREAD_DEFAULT, |q| {
-                            q as usize
-                        }),
-                    timeout: Duration::from_millis(query_timeout_ms),
-                },
-                connections: ConnectionLimits {
-                    connections_max: max_connections as usize,
-                    header_timeout: Duration::from_secs(header_timeout_s),
-                    body_timeout: Duration::from_secs(body_timeout_s),
-                    shutdown_timeout: Duration::from_secs(shutdown_timeout_s),
-                },
+            let cluster = match cluster.node_id {
+                None => Ok(None),
+                Some(id) => crate::node::cluster_options(
+                    id,
+                    &cluster.members,
+                    cluster.cluster_listen,
+                    cluster.cluster_token,
+                    crate::node::Timing {
+                        heartbeat_ms: cluster.heartbeat_ms,
+                        election_timeout_ms: cluster.election_timeout_ms,
+                        snapshot_every: cluster.snapshot_every,
+                    },
+                )
+                .map(Some),
+            };
+            cluster.and_then(|cluster| {
+                serve(ServeOptions {
+                    data,
+                    listen,
+                    token,
+                    cors_origins,
+                    allowed_hosts,
+                    ui,
+                    memories_max: max_memories as usize,
+                    writer: WriterConfig {
+                        queue_max,
+                        checkpoint_log_bytes: checkpoint_log_mib.saturating_mul(1024 * 1024),
+                        fresh_bytes_max: fresh_vectors_mib.saturating_mul(1024 * 1024),
+                        ..WriterConfig::default()
+                    },
+                    queries: QueryConfig {
+                        threads,
+                        queue_max: query_queue
+                            .map_or(threads * queries::QUERY_QUEUE_PER_THREAD_DEFAULT, |q| {
+                                q as usize
+                            }),
+                        timeout: Duration::from_millis(query_timeout_ms),
+                    },
+                    connections: ConnectionLimits {
+                        connections_max: max_connections as usize,
+                        header_timeout: Duration::from_secs(header_timeout_s),
+                        body_timeout: Duration::from_secs(body_timeout_s),
+                        shutdown_timeout: Duration::from_secs(shutdown_timeout_s),
+                    },
+                    cluster,
+                })
             })
         }
         Command::Import { file, memory, data } => import(&file, &memory, &data),
@@ -248,6 +308,8 @@ pub struct ServeOptions {
     pub queries: QueryConfig,
     /// Connection limits.
     pub connections: ConnectionLimits,
+    /// Run as a node of a cluster.
+    pub cluster: Option<crate::node::ClusterOptions>,
 }
 
 fn serve(options: ServeOptions) -> Result<i32, String> {
@@ -288,15 +350,6 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
         );
     }
     let metrics = Arc::new(Metrics::default());
-    let registry = Arc::new(Registry::open_with(
-        &options.data,
-        options.writer,
-        metrics.clone(),
-        options.memories_max,
-    )?);
-    registry
-        .start_recovery()
-        .map_err(|e| format!("cannot start the recovery thread: {e}"))?;
     let queries = Arc::new(
         QueryPool::start(options.queries)
             .map_err(|e| format!("cannot start the query threads: {e}"))?,
@@ -305,13 +358,28 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let home = match options.cluster {
+        None => {
+            let registry = Arc::new(Registry::open_with(
+                &options.data,
+                options.writer,
+                metrics.clone(),
+                options.memories_max,
+            )?);
+            registry
+                .start_recovery()
+                .map_err(|e| format!("cannot start the recovery thread: {e}"))?;
+            Home::Local(registry)
+        }
+        Some(cluster) => runtime.block_on(crate::node::start(&options.data, cluster))?,
+    };
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let state = AppState {
-            registry: registry.clone(),
+            home: home.clone(),
             metrics,
             access: Arc::new(Access::new(
                 address,
@@ -340,10 +408,15 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
                 "requests still running at the shutdown deadline were dropped; finishing queued writes and checkpointing"
             ),
         }
-        let closing = registry.clone();
-        tokio::task::spawn_blocking(move || closing.shutdown())
-            .await
-            .map_err(|e| format!("shutdown failed: {e}"))
+        match home {
+            Home::Local(registry) => tokio::task::spawn_blocking(move || registry.shutdown())
+                .await
+                .map_err(|e| format!("shutdown failed: {e}")),
+            Home::Cluster(node) => {
+                crate::node::stop(&node).await;
+                Ok(())
+            }
+        }
     });
     // Blocking tasks still running (an export cut at the deadline) are not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -9,6 +9,7 @@
 //!   ([`memories::queries`]) and the counters ([`memories::metrics`]).
 //! - [`http`]: the HTTP API ([`http::api`], [`http::openapi`]) behind its access rules
 //!   ([`http::access`]), its errors ([`http::error`]) and the connections ([`http::serve`]).
+//! - [`node`]: `sutra serve` as a node of a replicated cluster (the `sutra-cluster` crate).
 //! - [`cli`]: the `sutra` command; [`heap`]: the allocator's settings and what it holds.
 //!
 //! The JSON shapes and the JSON Lines format are the core's (`sutra_core::exchange`), shared with
@@ -19,3 +20,4 @@ pub mod files;
 pub mod heap;
 pub mod http;
 pub mod memories;
+pub mod node;

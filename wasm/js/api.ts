@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cluster as this node sees it: its role, term and leader, what it applied, and every member (on the leader, with how far each one is behind and when it last answered). A server that is not a cluster's node answers role single and no members. */
+        get: operations["cluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -463,6 +480,84 @@ export interface components {
              */
             snapshot_bytes: number;
         };
+        /**
+         * @description `GET /v1/cluster`: the cluster as the answering node sees it (on a single server, role
+         *     `single` and no members).
+         */
+        ClusterAnswer: {
+            /**
+             * Format: int64
+             * @description The index of the last entry it applied.
+             */
+            applied: number | null;
+            /**
+             * Format: int64
+             * @description The index of the last entry it knows committed.
+             */
+            committed: number | null;
+            /**
+             * Format: int64
+             * @description The index of the last entry in its log.
+             */
+            last_log_index: number | null;
+            /**
+             * Format: int64
+             * @description The leader it knows of.
+             */
+            leader: number | null;
+            /** @description Every member, in id order. */
+            members: components["schemas"]["ClusterMember"][];
+            /**
+             * Format: int64
+             * @description The answering node's id (`null` on a single server).
+             */
+            node: number | null;
+            /**
+             * @description Its role: `leader`, `follower`, `candidate`, `learner`, `stopped`, or `single` (a server
+             *     that is not a cluster's node).
+             */
+            role: string;
+            /**
+             * Format: int64
+             * @description The index its last snapshot covers.
+             */
+            snapshot: number | null;
+            /**
+             * Format: int64
+             * @description The current term (`null` on a single server).
+             */
+            term: number | null;
+        };
+        /** @description A member of the cluster. */
+        ClusterMember: {
+            /** @description Where clients reach it (`host:port` of its HTTP API). */
+            api: string;
+            /**
+             * Format: int64
+             * @description Its id.
+             */
+            id: number;
+            /** @description `voter` or `learner`. */
+            kind: string;
+            /**
+             * Format: int64
+             * @description Entries it is behind the leader's log (`null` on a node that does not lead).
+             */
+            lag_entries?: number | null;
+            /**
+             * Format: int64
+             * @description Milliseconds since it last answered the leader (`null` on a node that does not lead,
+             *     or if it has not answered this leader yet).
+             */
+            last_ack_ms?: number | null;
+            /**
+             * Format: int64
+             * @description The last entry the leader knows it holds (`null` on a node that does not lead).
+             */
+            matched?: number | null;
+            /** @description Where the other nodes reach it (`host:port` of its cluster listener). */
+            raft: string;
+        };
         /** @description A concept with every field. */
         ConceptAnswer: {
             /**
@@ -566,7 +661,7 @@ export interface components {
          * @description Stable machine-readable code.
          * @enum {string}
          */
-        ErrorCode: "association_not_found" | "bad_request" | "body_read_error" | "body_timeout" | "busy" | "closing" | "concept_not_found" | "conflict" | "corrupt_log" | "corrupt_snapshot" | "dimension_mismatch" | "headers_too_large" | "host_not_allowed" | "index_build" | "integrity" | "internal" | "interrupted" | "invalid_argument" | "invalid_id" | "invalid_json" | "invalid_name" | "invalid_path" | "invalid_query" | "limit_exceeded" | "malformed_json" | "memory_busy" | "memory_exists" | "memory_not_found" | "memory_unavailable" | "method_not_allowed" | "no_route" | "origin_not_allowed" | "payload_too_large" | "poisoned" | "query_timeout" | "storage_error" | "unauthorized" | "unsupported_media_type" | "unsupported_version" | "uri_too_long";
+        ErrorCode: "association_not_found" | "bad_request" | "behind" | "body_read_error" | "body_timeout" | "busy" | "closing" | "cluster_member" | "concept_not_found" | "conflict" | "corrupt_log" | "corrupt_snapshot" | "dimension_mismatch" | "headers_too_large" | "host_not_allowed" | "index_build" | "integrity" | "internal" | "interrupted" | "invalid_argument" | "invalid_id" | "invalid_json" | "invalid_name" | "invalid_path" | "invalid_query" | "limit_exceeded" | "malformed_json" | "memory_busy" | "memory_exists" | "memory_not_found" | "memory_unavailable" | "method_not_allowed" | "no_leader" | "no_route" | "origin_not_allowed" | "outcome_unknown" | "payload_too_large" | "poisoned" | "query_timeout" | "storage_error" | "unauthorized" | "unsupported_media_type" | "unsupported_version" | "uri_too_long";
         /** @description What went wrong. */
         ErrorDetail: {
             /** @description Stable machine-readable code. */
@@ -587,6 +682,7 @@ export interface components {
         };
         /** @description `GET /health`. */
         HealthAnswer: {
+            cluster: components["schemas"]["NodeHealth"] | null;
             /** @description Always `ok` (an answer at all is the news). */
             status: string;
         };
@@ -711,6 +807,31 @@ export interface components {
             concepts: components["schemas"]["NeighbourAnswer"][];
             /** @description Whether the limit cut the neighbourhood short. */
             truncated: boolean;
+        };
+        /** @description A cluster node's health. */
+        NodeHealth: {
+            /**
+             * Format: int64
+             * @description The last log entry this node applied (what `min_seq` compares to).
+             */
+            applied: number;
+            /**
+             * Format: int64
+             * @description The leader this node knows of.
+             */
+            leader?: number | null;
+            /**
+             * Format: int64
+             * @description This node's id.
+             */
+            node: number;
+            /** @description `leader`, `follower`, `candidate`, `learner` (or `stopped`). */
+            role: string;
+            /**
+             * Format: int64
+             * @description The current term.
+             */
+            term: number;
         };
         /**
          * @description The names of the operations of a batch, as the wire spells them (for the schema; the
@@ -1101,6 +1222,32 @@ export interface operations {
             500: components["responses"]["Bug"];
         };
     };
+    cluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cluster. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterAnswer"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            414: components["responses"]["UriTooLong"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -1129,7 +1276,12 @@ export interface operations {
     };
     list_memories: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1155,7 +1307,10 @@ export interface operations {
     };
     create_memory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1197,7 +1352,12 @@ export interface operations {
     };
     memory_stats: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1228,7 +1388,10 @@ export interface operations {
     };
     drop_memory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1259,7 +1422,10 @@ export interface operations {
     };
     put_association: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1307,7 +1473,10 @@ export interface operations {
     };
     put_association_by_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1355,7 +1524,10 @@ export interface operations {
     };
     delete_association: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1396,7 +1568,10 @@ export interface operations {
     };
     batch: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1451,7 +1626,10 @@ export interface operations {
     };
     checkpoint: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1489,6 +1667,10 @@ export interface operations {
                 limit?: number;
                 /** @description Only concepts whose content starts with this. */
                 prefix?: string;
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
             };
             header?: never;
             path: {
@@ -1522,7 +1704,10 @@ export interface operations {
     };
     put_concept: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1576,7 +1761,10 @@ export interface operations {
     };
     put_concept_by_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1630,7 +1818,12 @@ export interface operations {
     };
     get_concept: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1665,7 +1858,10 @@ export interface operations {
     };
     delete_concept: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1711,6 +1907,10 @@ export interface operations {
                 min_confidence?: number;
                 /** @description At most this many (default 100). */
                 limit?: number;
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
             };
             header?: never;
             path: {
@@ -1755,6 +1955,10 @@ export interface operations {
                 kinds?: string;
                 /** @description At most this many concepts (default 200, at most 2000). */
                 limit?: number;
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
             };
             header?: never;
             path: {
@@ -1793,6 +1997,10 @@ export interface operations {
             query?: {
                 /** @description Results (default 10, at most 1000). */
                 k?: number;
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
             };
             header?: never;
             path: {
@@ -1828,7 +2036,12 @@ export interface operations {
     };
     export: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1859,7 +2072,10 @@ export interface operations {
     };
     import: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1898,7 +2114,12 @@ export interface operations {
     };
     paths: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1952,7 +2173,10 @@ export interface operations {
     };
     reopen_memory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -1984,7 +2208,12 @@ export interface operations {
     };
     search: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
+                consistency?: "linearizable" | "stale";
+                /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
+                min_seq?: number;
+            };
             header?: never;
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
@@ -2066,7 +2295,29 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "body_read_error", "body_timeout", "busy", "closing", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_route", "origin_not_allowed", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
+export const pathsV1MemoriesGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameDeleteParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}"]["delete"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameAssociationsPutParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations"]["put"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameAssociationsPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameAssociationsSourceTargetKindDeleteParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations/{source}/{target}/{kind}"]["delete"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameBatchPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/batch"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameCheckpointPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/checkpoint"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameConceptsGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameConceptsPutParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts"]["put"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameConceptsPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameConceptsIdGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts/{id}"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameConceptsIdDeleteParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts/{id}"]["delete"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameConceptsIdAssociationsGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts/{id}/associations"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameConceptsIdNeighbourhoodGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts/{id}/neighbourhood"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameConceptsIdSimilarGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts/{id}/similar"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameExportGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/export"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameImportPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/import"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNamePathsPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/paths"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const pathsV1MemoriesNameReopenPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/reopen"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameSearchPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/search"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
 export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Kind"]> = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
 export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];

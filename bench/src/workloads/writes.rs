@@ -85,7 +85,7 @@ pub(crate) fn http_writes(s: &Scale, rows: &mut Vec<Row>) {
         .expect("listen");
     let address = listener.local_addr().expect("address");
     let state = sutra_server::http::api::AppState {
-        registry: registry.clone(),
+        home: sutra_server::memories::home::Home::Local(registry.clone()),
         metrics,
         access: Arc::new(sutra_server::http::access::Access::new(
             address,

@@ -9,6 +9,68 @@ use sutra_core::exchange::answers::StatsAnswer;
 pub struct HealthAnswer {
     /// Always `ok` (an answer at all is the news).
     pub status: &'static str,
+    /// On a node of a cluster: its role, term and leader (`null` on a single server).
+    pub cluster: Option<NodeHealth>,
+}
+
+/// A cluster node's health.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct NodeHealth {
+    /// This node's id.
+    pub node: u64,
+    /// `leader`, `follower`, `candidate`, `learner` (or `stopped`).
+    pub role: &'static str,
+    /// The current term.
+    pub term: u64,
+    /// The leader this node knows of.
+    pub leader: Option<u64>,
+    /// The last log entry this node applied (what `min_seq` compares to).
+    pub applied: u64,
+}
+
+/// `GET /v1/cluster`: the cluster as the answering node sees it (on a single server, role
+/// `single` and no members).
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ClusterAnswer {
+    /// The answering node's id (`null` on a single server).
+    pub node: Option<u64>,
+    /// Its role: `leader`, `follower`, `candidate`, `learner`, `stopped`, or `single` (a server
+    /// that is not a cluster's node).
+    pub role: &'static str,
+    /// The current term (`null` on a single server).
+    pub term: Option<u64>,
+    /// The leader it knows of.
+    pub leader: Option<u64>,
+    /// The index of the last entry in its log.
+    pub last_log_index: Option<u64>,
+    /// The index of the last entry it knows committed.
+    pub committed: Option<u64>,
+    /// The index of the last entry it applied.
+    pub applied: Option<u64>,
+    /// The index its last snapshot covers.
+    pub snapshot: Option<u64>,
+    /// Every member, in id order.
+    pub members: Vec<ClusterMember>,
+}
+
+/// A member of the cluster.
+#[derive(Serialize, Debug, utoipa::ToSchema)]
+pub struct ClusterMember {
+    /// Its id.
+    pub id: u64,
+    /// Where clients reach it (`host:port` of its HTTP API).
+    pub api: String,
+    /// Where the other nodes reach it (`host:port` of its cluster listener).
+    pub raft: String,
+    /// `voter` or `learner`.
+    pub kind: &'static str,
+    /// The last entry the leader knows it holds (`null` on a node that does not lead).
+    pub matched: Option<u64>,
+    /// Entries it is behind the leader's log (`null` on a node that does not lead).
+    pub lag_entries: Option<u64>,
+    /// Milliseconds since it last answered the leader (`null` on a node that does not lead,
+    /// or if it has not answered this leader yet).
+    pub last_ack_ms: Option<u64>,
 }
 
 /// One memory of the data directory, as the list shows it.

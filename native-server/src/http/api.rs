@@ -16,9 +16,10 @@ use crate::http::openapi::{
     AssociationPath, ConceptPath, CreateErrors, ImportErrors, MemoryErrors, MemoryPath,
     QueryErrors, ReadErrors, ReopenErrors, WriteErrors,
 };
+use crate::memories::home::{self, Home, Target};
 use crate::memories::metrics::Metrics;
 use crate::memories::queries::QueryPool;
-use crate::memories::registry::Registry;
+use crate::memories::registry;
 use crate::memories::writer::{MemoryHandle, SubmitError};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -35,6 +36,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use sutra_cluster::command::Command;
 use sutra_core::exchange::answers::{
     AssociationsAnswer, BatchWritten, CheckpointAnswer, ConceptAnswer, ConceptWritten, HitsAnswer,
     NeighbourhoodAnswer, PageAnswer, PathsAnswer, StatsAnswer, WriteAnswer,
@@ -59,8 +61,8 @@ const IMPORT_PIECES_AHEAD: usize = 2;
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    /// The memories.
-    pub registry: Arc<Registry>,
+    /// The memories: in the data directory, or in the cluster this server is a node of.
+    pub home: Home,
     /// Server metrics.
     pub metrics: Arc<Metrics>,
     /// Who may ask what: token, hosts, origins.
@@ -185,33 +187,11 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::bad_request("invalid_path", rejection.body_text())
 }
 
-async fn submit(
-    state: &AppState,
-    name: &str,
-    handle: &MemoryHandle,
-    ops: Vec<Op>,
-) -> Result<u64, ApiError> {
-    let rx = handle.write(ops).map_err(|e| match e {
-        SubmitError::Busy => {
-            state.metrics.queue_full();
-            ApiError::busy(format!(
-                "memory {name:?} has too many writes waiting; retry after a second"
-            ))
-        }
-        SubmitError::Closed => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "closing",
-            format!("memory {name:?} is closing"),
-        ),
-    })?;
-    match rx.await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(_) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "closing",
-            format!("memory {name:?} stopped"),
-        )),
-    }
+async fn submit(state: &AppState, name: &str, ops: Vec<Op>) -> Result<u64, ApiError> {
+    state
+        .home
+        .write(name, ops, || state.metrics.queue_full())
+        .await
 }
 
 #[utoipa::path(
@@ -220,8 +200,14 @@ async fn submit(
     summary = "Liveness check (no token needed).",
     responses((status = 200, description = "The server answers.", body = HealthAnswer))
 )]
-async fn health() -> Json<HealthAnswer> {
-    Json(HealthAnswer { status: "ok" })
+async fn health(State(state): State<AppState>) -> Json<HealthAnswer> {
+    Json(HealthAnswer {
+        status: "ok",
+        cluster: match &state.home {
+            Home::Local(_) => None,
+            Home::Cluster(node) => Some(crate::http::cluster::health(node)),
+        },
+    })
 }
 
 #[utoipa::path(
@@ -241,8 +227,28 @@ async fn openapi() -> Json<Value> {
     responses((status = 200, description = "Every memory, in name order.", body = MemoriesAnswer))
 )]
 async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
-    let memories: Vec<MemorySummary> = state
-        .registry
+    let registry = match &state.home {
+        Home::Local(registry) => registry,
+        Home::Cluster(node) => {
+            let memories = node
+                .catalog()
+                .all()
+                .into_iter()
+                .map(|(name, replica)| {
+                    let s = replica.reader().stats();
+                    MemorySummary::Open {
+                        name,
+                        status: "open",
+                        concepts: s.concepts,
+                        associations: s.associations,
+                        dimension: s.dimension,
+                    }
+                })
+                .collect();
+            return Json(MemoriesAnswer { memories });
+        }
+    };
+    let memories: Vec<MemorySummary> = registry
         .list()
         .into_iter()
         .map(|m| match m.state {
@@ -291,7 +297,28 @@ async fn create_memory(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateMemory>,
 ) -> Result<Response, ApiError> {
-    let registry = state.registry.clone();
+    let registry = match &state.home {
+        Home::Local(registry) => registry.clone(),
+        Home::Cluster(node) => {
+            registry::check_name(&body.name)?;
+            let written = node
+                .write(Command::CreateMemory {
+                    name: body.name.clone(),
+                    dimension: body.dimension,
+                })
+                .await
+                .map_err(home::write_error)?;
+            home::applied(written.applied)?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(CreatedAnswer {
+                    name: body.name,
+                    dimension: body.dimension,
+                }),
+            )
+                .into_response());
+        }
+    };
     let handle = tokio::task::spawn_blocking(move || {
         registry
             .create(&body.name, body.dimension)
@@ -321,7 +348,17 @@ async fn drop_memory(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<DroppedAnswer>, ApiError> {
-    let registry = state.registry.clone();
+    let registry = match &state.home {
+        Home::Local(registry) => registry.clone(),
+        Home::Cluster(node) => {
+            let written = node
+                .write(Command::DropMemory { name: name.clone() })
+                .await
+                .map_err(home::write_error)?;
+            home::applied(written.applied)?;
+            return Ok(Json(DroppedAnswer { dropped: name }));
+        }
+    };
     let dropped = name.clone();
     tokio::task::spawn_blocking(move || registry.drop_memory(&dropped))
         .await
@@ -343,7 +380,20 @@ async fn reopen_memory(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<ReopenedAnswer>, ApiError> {
-    let registry = state.registry.clone();
+    let registry = match &state.home {
+        Home::Local(registry) => registry.clone(),
+        Home::Cluster(node) => {
+            state.home.target(&name)?;
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "cluster_member",
+                format!(
+                    "memory {name:?} is a cluster's: it has no log of its own to reopen from. A node that failed is restarted, and recovers from its log and the other nodes (this is node {})",
+                    node.id()
+                ),
+            ));
+        }
+    };
     let reopening = name.clone();
     let done = tokio::task::spawn_blocking(move || registry.reopen(&reopening))
         .await
@@ -370,9 +420,13 @@ async fn memory_stats(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<MemoryStatsAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let stats = StatsAnswer::from(&handle.reader().stats());
-    let storage_bytes = dir_bytes(&state.registry.root().join(&name));
+    let storage_bytes = match &state.home {
+        Home::Local(registry) => dir_bytes(&registry.root().join(&name)),
+        // A cluster node keeps every memory in one log and one snapshot: the node's files.
+        Home::Cluster(node) => dir_bytes(node.dir()),
+    };
     Ok(Json(MemoryStatsAnswer {
         name,
         queue_depth: handle.queue_depth(),
@@ -404,7 +458,10 @@ async fn checkpoint(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<CheckpointAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = match state.home.target(&name)? {
+        Target::Local(handle) => handle,
+        Target::Replica(_, node) => return crate::http::cluster::checkpoint(&node).await.map(Json),
+    };
     let rx = handle
         .checkpoint()
         .map_err(|_| ApiError::busy(format!("memory {name:?} cannot take a checkpoint now")))?;
@@ -427,9 +484,8 @@ async fn put_concept(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::ConceptBody>,
 ) -> Result<Json<ConceptWritten>, ApiError> {
-    let handle = state.registry.get(&name)?;
     let (id, op) = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, &handle, vec![op]).await?;
+    let seq = submit(&state, &name, vec![op]).await?;
     Ok(Json(ConceptWritten {
         id: id.to_string(),
         seq,
@@ -447,7 +503,7 @@ async fn get_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<ConceptAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = exchange::concept(&handle.reader().db(), &id)?;
     Ok(Json(answer))
 }
@@ -463,9 +519,8 @@ async fn delete_concept(
     State(state): State<AppState>,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
     let id = exchange::parse_id("id", &id)?;
-    let seq = submit(&state, &name, &handle, vec![Op::DeleteConcept { id }]).await?;
+    let seq = submit(&state, &name, vec![Op::DeleteConcept { id }]).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -481,7 +536,7 @@ async fn scan_concepts(
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<exchange::ScanQuery>,
 ) -> Result<Json<PageAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     // A prefix scan examines up to 100,000 concepts: a query, run on the pool.
     let answer = state
         .queries
@@ -502,7 +557,7 @@ async fn list_associations(
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::AssociationsQuery>,
 ) -> Result<Json<AssociationsAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = state
         .queries
         .run(move |_| exchange::associations(&handle.reader().db(), &id, &q))
@@ -523,9 +578,8 @@ async fn put_association(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::AssociationBody>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
     let op = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, &handle, vec![op]).await?;
+    let seq = submit(&state, &name, vec![op]).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -540,9 +594,8 @@ async fn delete_association(
     State(state): State<AppState>,
     PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
     let key = exchange::association_key(&source, &target, &kind)?;
-    let seq = submit(&state, &name, &handle, vec![Op::DeleteAssociation { key }]).await?;
+    let seq = submit(&state, &name, vec![Op::DeleteAssociation { key }]).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -559,9 +612,8 @@ async fn batch(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::BatchBody>,
 ) -> Result<Json<BatchWritten>, ApiError> {
-    let handle = state.registry.get(&name)?;
     let (ops, ids) = body.into_ops(now_ms())?;
-    let seq = submit(&state, &name, &handle, ops).await?;
+    let seq = submit(&state, &name, ops).await?;
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     Ok(Json(BatchWritten { seq, ids }))
 }
@@ -579,7 +631,7 @@ async fn paths(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::PathsBody>,
 ) -> Result<Json<PathsAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = state
         .queries
         .run(move |interrupt| exchange::paths(handle.reader(), &body, interrupt))
@@ -600,7 +652,7 @@ async fn search(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::SearchBody>,
 ) -> Result<Json<HitsAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = state
         .queries
         .run(move |_| exchange::search(handle.reader(), &body))
@@ -629,7 +681,7 @@ async fn similar(
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<SimilarQuery>,
 ) -> Result<Json<HitsAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = state
         .queries
         .run(move |_| exchange::similar(handle.reader(), &id, q.k))
@@ -649,7 +701,7 @@ async fn neighbourhood(
     PathParams((name, id)): PathParams<(String, String)>,
     QueryParams(q): QueryParams<exchange::NeighbourhoodQuery>,
 ) -> Result<Json<NeighbourhoodAnswer>, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let answer = state
         .queries
         .run(move |_| exchange::neighbourhood(&handle.reader().db(), &id, &q))
@@ -670,7 +722,7 @@ async fn export(
     State(state): State<AppState>,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    let handle = state.registry.get(&name)?;
+    let handle = state.home.target(&name)?;
     let permit = state
         .transfers
         .exports
@@ -753,7 +805,11 @@ async fn import(
     if let Some(length) = declared.filter(|&l| l > IMPORT_BODY_BYTES_MAX) {
         return Err(import_too_large(length, None));
     }
-    let handle = state.registry.get(&name)?;
+    let write: Box<dyn FnMut(Vec<Op>) -> Result<(), sutra_core::Error> + Send> =
+        match state.home.target(&name)? {
+            Target::Local(handle) => Box::new(move |ops| write_blocking(&handle, ops)),
+            Target::Replica(_, node) => crate::http::cluster::import_writer(node, name.clone()),
+        };
     let permit = state
         .transfers
         .imports
@@ -770,7 +826,7 @@ async fn import(
     let writing = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let lines = std::iter::from_fn(move || pieces_rx.blocking_recv()).flatten();
-        jsonl::import(lines, now, |ops| write_blocking(&handle, ops), |_| {})
+        jsonl::import(lines, now, write, |_| {})
     });
     let mut splitter = jsonl::LineSplitter::new();
     let mut piece: Piece = Vec::new();
@@ -906,7 +962,11 @@ pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), sut
     responses((status = 200, description = "The metrics.", content_type = "text/plain", body = String))
 )]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.registry.gauges());
+    let gauges = match &state.home {
+        Home::Local(registry) => registry.gauges(),
+        Home::Cluster(node) => crate::http::cluster::gauges(node),
+    };
+    let text = state.metrics.render(&gauges);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -980,6 +1040,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/cluster", get(crate::http::cluster::cluster))
         .route("/v1/memories", get(list_memories).post(create_memory))
         .route(memory, get(memory_stats).delete(drop_memory))
         .route(&format!("{memory}/checkpoint"), post(checkpoint))
@@ -1036,6 +1097,10 @@ pub fn router(state: AppState) -> Router {
             .fallback(no_route),
     };
     let mut app = app
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::cluster::steer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
     if !cors_origins.is_empty() {

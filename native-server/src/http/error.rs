@@ -10,12 +10,14 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 /// The codes of the server's own errors (the engine's are [`sutra_core::Error::CODES`]).
-pub const SERVER_CODES: [&str; 25] = [
+pub const SERVER_CODES: [&str; 29] = [
     "bad_request",
+    "behind",
     "body_read_error",
     "body_timeout",
     "busy",
     "closing",
+    "cluster_member",
     "headers_too_large",
     "host_not_allowed",
     "internal",
@@ -29,8 +31,10 @@ pub const SERVER_CODES: [&str; 25] = [
     "memory_not_found",
     "memory_unavailable",
     "method_not_allowed",
+    "no_leader",
     "no_route",
     "origin_not_allowed",
+    "outcome_unknown",
     "payload_too_large",
     "query_timeout",
     "unauthorized",
@@ -150,6 +154,35 @@ impl ApiError {
         ApiError {
             retry_after_s: Some(1),
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+        }
+    }
+}
+
+impl ApiError {
+    /// The error for a refusal known by its code (a cluster's apply step answers the engine's
+    /// error, or the server's, by code): its status as the error itself would have it.
+    pub fn refused(code: &str, message: String) -> Self {
+        let status = match code {
+            "invalid_id" | "invalid_argument" | "limit_exceeded" | "dimension_mismatch"
+            | "invalid_name" => StatusCode::UNPROCESSABLE_ENTITY,
+            "concept_not_found" | "association_not_found" | "memory_not_found" => {
+                StatusCode::NOT_FOUND
+            }
+            "conflict" | "memory_exists" => StatusCode::CONFLICT,
+            "integrity" | "index_build" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let published = sutra_core::Error::CODES
+            .iter()
+            .chain(SERVER_CODES.iter())
+            .find(|c| **c == code);
+        match published {
+            Some(code) => ApiError::new(status, code, message),
+            None => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("{message} (an unknown code {code:?})"),
+            ),
         }
     }
 }

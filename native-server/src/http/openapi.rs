@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::Required;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response};
 use utoipa::{IntoParams, OpenApi};
@@ -128,12 +130,32 @@ struct Common;
 impl utoipa::Modify for Common {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let common = error_responses(&COMMON_ERRORS);
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             // One handler serves PUT and POST (an upsert either way): the POST operation gets
             // an id of its own, as operation ids are unique in a document.
             if let (Some(put), Some(post)) = (&item.put, &mut item.post) {
                 if put.operation_id == post.operation_id {
                     post.operation_id = put.operation_id.as_ref().map(|id| format!("{id}_by_post"));
+                }
+            }
+            let on_memories = path.starts_with("/v1/memories");
+            let reads_by_post = path.ends_with("/paths") || path.ends_with("/search");
+            if on_memories {
+                if let Some(get) = &mut item.get {
+                    add_parameters(get, read_parameters());
+                }
+                for write in [&mut item.put, &mut item.delete].into_iter().flatten() {
+                    add_parameters(write, vec![redirect_parameter()]);
+                }
+                if let Some(post) = &mut item.post {
+                    add_parameters(
+                        post,
+                        if reads_by_post {
+                            read_parameters()
+                        } else {
+                            vec![redirect_parameter()]
+                        },
+                    );
                 }
             }
             let operations = [
@@ -183,6 +205,55 @@ impl utoipa::Modify for Common {
             SecurityRequirement::default(),
         ]);
     }
+}
+
+/// The read options every read of a memory takes (see `http::cluster`).
+fn read_parameters() -> Vec<Parameter> {
+    let consistency = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["linearizable", "stale"]));
+    let seq = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(0));
+    vec![
+        ParameterBuilder::new()
+            .name("consistency")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some("On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably."))
+            .schema(Some(consistency))
+            .build(),
+        ParameterBuilder::new()
+            .name("min_seq")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some("On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s."))
+            .schema(Some(seq))
+            .build(),
+    ]
+}
+
+/// The option every write of a memory takes (see `http::cluster`).
+fn redirect_parameter() -> Parameter {
+    ParameterBuilder::new()
+        .name("redirect")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some("On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it)."))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["0", "1", "false", "true"])),
+        ))
+        .build()
+}
+
+fn add_parameters(operation: &mut Operation, more: Vec<Parameter>) {
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .extend(more.into_iter().map(RefOr::T));
 }
 
 /// Whether the schema `name` is an answer's (a body the server sends).
@@ -246,6 +317,7 @@ fn require_every_field(schema: &mut Schema) {
         api::export,
         api::import,
         api::metrics,
+        crate::http::cluster::cluster,
     ),
     components(schemas(ErrorAnswer)),
     modifiers(&Common)

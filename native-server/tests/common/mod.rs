@@ -47,7 +47,7 @@ pub fn app_on(
         .map(|o| HeaderValue::from_str(o).expect("origin"))
         .collect();
     let state = AppState {
-        registry: registry.clone(),
+        home: sutra_server::memories::home::Home::Local(registry.clone()),
         metrics,
         access: Arc::new(Access::new(
             "127.0.0.1:7878".parse().expect("address"),
@@ -156,7 +156,7 @@ pub async fn alive(app: &TestApp) {
     let a = get(app, "/v1/health").await;
     assert_eq!(
         (a.status, a.json.clone()),
-        (StatusCode::OK, json!({"status": "ok"}))
+        (StatusCode::OK, json!({"status": "ok", "cluster": null}))
     );
 }
 

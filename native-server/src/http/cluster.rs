@@ -1,0 +1,364 @@
+//! The HTTP API on a node of a cluster: how a request is steered (a read waits for what it must
+//! see, a write may be redirected to the leader, every answer names the node, the leader and
+//! what this node applied), the cluster's status at `/v1/cluster`, and the memory operations
+//! that differ on a cluster (a checkpoint is the node's snapshot; an import writes through the
+//! leader).
+//!
+//! Read options, taken off the query of any request before its route reads it (so that every
+//! route takes them, on a cluster node and on a single server alike):
+//! - `consistency=linearizable` (the default): the read sees every write acknowledged before
+//!   it was sent, on any node (the read-index protocol: the leader confirms it still leads and
+//!   names its commit index; this node waits until it applied that far).
+//! - `consistency=stale`: this node's state as it is, at once (the `Sutra-Applied` header says
+//!   how far it is).
+//! - `min_seq=N`: this node's state once it applied entry `N` (a write answers its `seq`):
+//!   read-your-writes on any node without asking the leader.
+//! - `redirect=1` on a write: a node that does not lead answers `307` to the leader's API
+//!   instead of forwarding the write itself.
+//!
+//! On a single server every read already sees every acknowledged write; the options are
+//! checked and have nothing more to do.
+
+use crate::http::answers::{ClusterAnswer, ClusterMember, NodeHealth};
+use crate::http::api::AppState;
+use crate::http::error::ApiError;
+use crate::memories::home::{self, Home};
+use crate::memories::metrics::MemoryGauges;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::sync::Arc;
+use std::time::Duration;
+use sutra_cluster::command::Command;
+use sutra_cluster::node::ClusterNode;
+use sutra_core::exchange::answers::CheckpointAnswer;
+use sutra_core::Op;
+
+/// The header naming the node that answered.
+pub const NODE_HEADER: HeaderName = HeaderName::from_static("sutra-node");
+/// The header naming the leader the answering node knows of.
+pub const LEADER_HEADER: HeaderName = HeaderName::from_static("sutra-leader");
+/// The header giving the last log entry the answering node applied.
+pub const APPLIED_HEADER: HeaderName = HeaderName::from_static("sutra-applied");
+
+/// How a read wants to be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// Sees every write acknowledged before it.
+    #[default]
+    Linearizable,
+    /// This node's state as it is.
+    Stale,
+}
+
+/// The read options of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadOptions {
+    /// `consistency`.
+    pub consistency: Consistency,
+    /// `min_seq`.
+    pub min_seq: Option<u64>,
+    /// `redirect`.
+    pub redirect: bool,
+}
+
+/// Takes the read options off `uri`'s query: the options, and the URI without them.
+fn take_options(uri: &Uri) -> Result<(ReadOptions, Option<Uri>), ApiError> {
+    let Some(query) = uri.query() else {
+        return Ok((ReadOptions::default(), None));
+    };
+    let mut options = ReadOptions::default();
+    let mut kept = Vec::new();
+    let mut taken = false;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |what: &str| {
+            ApiError::bad_request("invalid_query", format!("{key}={value:?}: {what}")).about(key)
+        };
+        match key {
+            "consistency" => {
+                options.consistency = match value {
+                    "linearizable" => Consistency::Linearizable,
+                    "stale" => Consistency::Stale,
+                    _ => return Err(bad("expected linearizable or stale")),
+                };
+                taken = true;
+            }
+            "min_seq" => {
+                options.min_seq = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| bad("expected a sequence number (0 or more)"))?,
+                );
+                taken = true;
+            }
+            "redirect" => {
+                options.redirect = match value {
+                    "1" | "true" => true,
+                    "0" | "false" => false,
+                    _ => return Err(bad("expected 1 or 0")),
+                };
+                taken = true;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    if !taken {
+        return Ok((options, None));
+    }
+    let rest = kept.join("&");
+    let path_and_query = if rest.is_empty() {
+        uri.path().to_string()
+    } else {
+        format!("{}?{rest}", uri.path())
+    };
+    let rebuilt = Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    Ok((options, Some(rebuilt)))
+}
+
+/// Whether a request reads a memory's data (and so waits for what it must see).
+fn is_read(method: &Method, path: &str) -> bool {
+    if !path.starts_with("/v1/memories") {
+        return false;
+    }
+    match *method {
+        Method::GET | Method::HEAD => true,
+        Method::POST => path.ends_with("/paths") || path.ends_with("/search"),
+        _ => false,
+    }
+}
+
+/// Whether a request writes.
+fn is_write(method: &Method, path: &str) -> bool {
+    path.starts_with("/v1/memories")
+        && matches!(*method, Method::POST | Method::PUT | Method::DELETE)
+        && !is_read(method, path)
+}
+
+/// Steers a request on a cluster node (see the module's description); on a single server,
+/// only takes the read options off the query.
+pub async fn steer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let (options, rebuilt) = match take_options(request.uri()) {
+        Ok(taken) => taken,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(uri) = rebuilt {
+        *request.uri_mut() = uri;
+    }
+    let Home::Cluster(node) = &state.home else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    if options.redirect && is_write(&method, &path) {
+        match node.leader() {
+            Some((leader, _)) if leader == node.id() => {}
+            Some((_, member)) => {
+                let target = format!(
+                    "http://{}{}",
+                    member.api,
+                    request
+                        .uri()
+                        .path_and_query()
+                        .map_or(path.as_str(), |p| p.as_str())
+                );
+                let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+                if let Ok(location) = HeaderValue::from_str(&target) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                return stamped(node, response);
+            }
+            None => {
+                return stamped(
+                    node,
+                    home::write_error(sutra_cluster::node::WriteError::NotWritten(
+                        "the cluster has no leader to redirect to".into(),
+                    ))
+                    .into_response(),
+                )
+            }
+        }
+    }
+    if is_read(&method, &path) {
+        let waited = match (options.min_seq, options.consistency) {
+            (Some(seq), _) => node.applied(seq).await,
+            (None, Consistency::Linearizable) => node.linearizable().await.map(|_| ()),
+            (None, Consistency::Stale) => Ok(()),
+        };
+        if let Err(e) = waited {
+            return stamped(node, home::read_error(e).into_response());
+        }
+    }
+    let response = next.run(request).await;
+    stamped(node, response)
+}
+
+/// `response` with the node's id, the leader it knows and what it applied in headers.
+fn stamped(node: &ClusterNode, mut response: Response) -> Response {
+    let status = node.status();
+    let headers = response.headers_mut();
+    headers.insert(NODE_HEADER, HeaderValue::from(status.id));
+    if let Some(leader) = status.leader {
+        headers.insert(LEADER_HEADER, HeaderValue::from(leader));
+    }
+    headers.insert(
+        APPLIED_HEADER,
+        HeaderValue::from(status.applied.unwrap_or(0)),
+    );
+    response
+}
+
+/// What `/v1/health` adds on a cluster node.
+pub fn health(node: &ClusterNode) -> NodeHealth {
+    let status = node.status();
+    NodeHealth {
+        node: status.id,
+        role: status.role,
+        term: status.term,
+        leader: status.leader,
+        applied: status.applied.unwrap_or(0),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/cluster",
+    summary = "The cluster as this node sees it: its role, term and leader, what it applied, and every member (on the leader, with how far each one is behind and when it last answered). A server that is not a cluster's node answers role single and no members.",
+    responses((status = 200, description = "The cluster.", body = ClusterAnswer))
+)]
+pub(crate) async fn cluster(State(state): State<AppState>) -> Json<ClusterAnswer> {
+    let Home::Cluster(node) = &state.home else {
+        return Json(ClusterAnswer {
+            node: None,
+            role: "single",
+            term: None,
+            leader: None,
+            last_log_index: None,
+            committed: None,
+            applied: None,
+            snapshot: None,
+            members: Vec::new(),
+        });
+    };
+    let status = node.status();
+    Json(ClusterAnswer {
+        node: Some(status.id),
+        role: status.role,
+        term: Some(status.term),
+        leader: status.leader,
+        last_log_index: status.last_log_index,
+        committed: status.committed,
+        applied: status.applied,
+        snapshot: status.snapshot,
+        members: status
+            .members
+            .into_iter()
+            .map(|m| ClusterMember {
+                id: m.id,
+                api: m.api,
+                raft: m.raft,
+                kind: m.kind,
+                matched: m.matched,
+                lag_entries: m.lag_entries,
+                last_ack_ms: m.last_ack_ms,
+            })
+            .collect(),
+    })
+}
+
+/// The memories' gauges on a cluster node.
+pub fn gauges(node: &ClusterNode) -> Vec<MemoryGauges> {
+    node.catalog()
+        .all()
+        .into_iter()
+        .map(|(name, replica)| {
+            let stats = replica.reader().stats();
+            MemoryGauges {
+                name,
+                log_bytes: 0,
+                queue_depth: 0,
+                concepts: stats.concepts,
+                associations: stats.associations,
+                replay_seconds: 0.0,
+                replayed_records: 0,
+                poisoned: false,
+            }
+        })
+        .collect()
+}
+
+/// Size of the file `name` in `dir` (0 if there is none).
+fn file_bytes(dir: &std::path::Path, name: &str) -> u64 {
+    std::fs::metadata(dir.join(name)).map_or(0, |m| m.len())
+}
+
+/// A checkpoint on a cluster node: the node's snapshot of every memory, taken now, covering
+/// every entry applied when it was asked for.
+pub async fn checkpoint(node: &Arc<ClusterNode>) -> Result<CheckpointAnswer, ApiError> {
+    let unavailable =
+        |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", why);
+    let applied = node.status().applied.unwrap_or(0);
+    let log_before = file_bytes(node.dir(), "raft.log");
+    node.raft()
+        .trigger()
+        .snapshot()
+        .await
+        .map_err(|e| unavailable(format!("the node cannot take a snapshot: {e}")))?;
+    let metrics = node
+        .raft()
+        .wait(Some(Duration::from_secs(60)))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= applied),
+            "snapshot",
+        )
+        .await
+        .map_err(|e| unavailable(format!("the snapshot did not finish: {e}")))?;
+    Ok(CheckpointAnswer {
+        seq: metrics.snapshot.map_or(0, |s| s.index),
+        snapshot_bytes: file_bytes(node.dir(), "snapshot"),
+        log_bytes_dropped: log_before.saturating_sub(file_bytes(node.dir(), "raft.log")),
+    })
+}
+
+/// The write step of an import into memory `name` of a cluster, for a blocking thread: each
+/// batch checked against this node's state first (so that a refused line gets the engine's
+/// own error), then written through the leader. A write whose outcome is unknown stops the
+/// import, as a storage failure does on a single server.
+pub fn import_writer(
+    node: Arc<ClusterNode>,
+    name: String,
+) -> Box<dyn FnMut(Vec<Op>) -> Result<(), sutra_core::Error> + Send> {
+    let runtime = tokio::runtime::Handle::current();
+    Box::new(move |ops: Vec<Op>| {
+        if let Some(replica) = node.catalog().get(&name) {
+            replica.check(&ops)?;
+        } else {
+            // The memory was dropped under the import.
+            return Err(sutra_core::Error::Storage {
+                during: "import",
+                message: format!("memory {name:?} was dropped"),
+            });
+        }
+        let command = Command::Batch {
+            memory: name.clone(),
+            ops,
+        };
+        match runtime.block_on(node.write(command)) {
+            Ok(written) => match home::applied(written.applied) {
+                Ok(_) => Ok(()),
+                Err(refused) => Err(sutra_core::Error::Conflict {
+                    reason: refused.message,
+                }),
+            },
+            Err(e) => Err(sutra_core::Error::Storage {
+                during: "import",
+                message: home::write_error(e).message,
+            }),
+        }
+    })
+}

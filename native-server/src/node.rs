@@ -1,0 +1,244 @@
+//! `sutra serve` as a node of a replicated cluster: the flags checked into [`ClusterOptions`],
+//! the node started on `<data>/cluster` with its cluster listener ([`start`]), its memories'
+//! vector indexing in the background, and a stop that hands leadership over first ([`stop`]).
+
+use crate::memories::home::Home;
+use openraft::{Config, SnapshotPolicy};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use sutra_cluster::node::{ClusterNode, NodeConfig};
+use sutra_cluster::raft::Member;
+use sutra_core::{Budgets, HnswParams};
+
+/// The directory of the data directory that holds a node's log and snapshot.
+pub const CLUSTER_DIR: &str = "cluster";
+/// Shortest cluster token.
+pub const TOKEN_CHARS_MIN: usize = 16;
+/// How often the background indexer looks for vectors to index.
+const INDEX_TICK: Duration = Duration::from_millis(500);
+/// How long a stopping leader waits for another node to take over.
+const HANDOVER_WAIT: Duration = Duration::from_secs(3);
+
+/// The cluster's timing and snapshot policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Between two heartbeats of the leader.
+    pub heartbeat_ms: u64,
+    /// Shortest election timeout (the longest is twice this).
+    pub election_timeout_ms: u64,
+    /// Entries between two snapshots.
+    pub snapshot_every: u64,
+}
+
+/// A node's options, checked.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Its id.
+    pub id: u64,
+    /// The members the cluster is first made of.
+    pub members: BTreeMap<u64, Member>,
+    /// Where its cluster listener listens.
+    pub listen: SocketAddr,
+    /// The cluster token.
+    pub token: String,
+    /// Timing.
+    pub timing: Timing,
+}
+
+/// Reads one `--member ID=API_ADDR/CLUSTER_ADDR`.
+fn parse_member(text: &str) -> Result<(u64, Member), String> {
+    let bad = |why: &str| {
+        format!("--member {text:?}: {why} (expected ID=API_ADDR/CLUSTER_ADDR, e.g. 1=127.0.0.1:7001/127.0.0.1:7101)")
+    };
+    let (id, addrs) = text.split_once('=').ok_or_else(|| bad("no ="))?;
+    let id: u64 = id
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| bad("the id is not a number of 1 or more"))?;
+    let (api, raft) = addrs.split_once('/').ok_or_else(|| bad("no /"))?;
+    for addr in [api, raft] {
+        if addr.parse::<SocketAddr>().is_err() && !addr.contains(':') {
+            return Err(bad(&format!("{addr:?} is not host:port")));
+        }
+    }
+    Ok((id, Member::new(raft.trim(), api.trim())))
+}
+
+/// Checks the cluster flags of `sutra serve`.
+pub fn cluster_options(
+    id: u64,
+    members: &[String],
+    listen: Option<SocketAddr>,
+    token: Option<String>,
+    timing: Timing,
+) -> Result<ClusterOptions, String> {
+    let token = token.ok_or(
+        "a cluster node needs --cluster-token (or SUTRA_CLUSTER_TOKEN): the nodes require it of each other",
+    )?;
+    if token.chars().count() < TOKEN_CHARS_MIN || token.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "--cluster-token must be at least {TOKEN_CHARS_MIN} characters, without spaces"
+        ));
+    }
+    let mut parsed = BTreeMap::new();
+    for text in members {
+        let (member_id, member) = parse_member(text)?;
+        if parsed.insert(member_id, member).is_some() {
+            return Err(format!("--member {member_id} is given twice"));
+        }
+    }
+    if !parsed.is_empty() && !parsed.contains_key(&id) {
+        return Err(format!(
+            "--node-id {id} is not among the --member entries ({:?})",
+            parsed.keys().collect::<Vec<_>>()
+        ));
+    }
+    let listen = match (listen, parsed.get(&id)) {
+        (Some(listen), _) => listen,
+        (None, Some(me)) => me.raft.parse().map_err(|_| {
+            format!(
+                "cannot listen on {:?} (this node's cluster address): give --cluster-listen",
+                me.raft
+            )
+        })?,
+        (None, None) => {
+            return Err(
+                "give --cluster-listen, or this node's --member entry (the first start of a cluster needs every --member)"
+                    .into(),
+            )
+        }
+    };
+    Ok(ClusterOptions {
+        id,
+        members: parsed,
+        listen,
+        token,
+        timing,
+    })
+}
+
+/// Starts the node on `<data>/cluster`: its log and state, its cluster listener, its
+/// background indexing. A data directory that holds a single server's memories is refused
+/// (a node starts on a directory of its own).
+pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String> {
+    std::fs::create_dir_all(data)
+        .map_err(|e| format!("cannot make the data directory {}: {e}", data.display()))?;
+    let strangers: Vec<String> = std::fs::read_dir(data)
+        .map_err(|e| format!("cannot read {}: {e}", data.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != CLUSTER_DIR && !name.starts_with('.'))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(format!(
+            "{} holds a single server's memories ({}); a cluster node starts on a data directory of its own (give --data)",
+            data.display(),
+            strangers.join(", ")
+        ));
+    }
+    let timing = options.timing;
+    let config = Config {
+        cluster_name: "sutra".into(),
+        heartbeat_interval: timing.heartbeat_ms,
+        election_timeout_min: timing.election_timeout_ms,
+        election_timeout_max: timing.election_timeout_ms * 2,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(timing.snapshot_every),
+        // Keep as many entries after a snapshot, so that a follower a little behind catches
+        // up from the log rather than with a whole snapshot.
+        max_in_snapshot_log_to_keep: timing.snapshot_every,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot listen on {} (--cluster-listen): {e}",
+                options.listen
+            )
+        })?;
+    let node = ClusterNode::start(NodeConfig {
+        id: options.id,
+        dir: data.join(CLUSTER_DIR),
+        members: options.members,
+        token: options.token.clone(),
+        params: HnswParams::default(),
+        raft: config,
+    })
+    .await
+    .map_err(|e| format!("cannot start node {}: {e}", options.id))?;
+    let routes = node.routes(&options.token);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, routes).await {
+            tracing::error!("the cluster listener stopped: {e}");
+        }
+    });
+    let indexed = node.clone();
+    std::thread::Builder::new()
+        .name("sutra-indexer".into())
+        .spawn(move || index_forever(&indexed))
+        .map_err(|e| format!("cannot start the indexing thread: {e}"))?;
+    tracing::info!(
+        node = options.id,
+        cluster = %options.listen,
+        "cluster node started"
+    );
+    Ok(Home::Cluster(node))
+}
+
+/// Indexes the memories' fresh vectors in the background (each node indexes its own copy;
+/// the index is not replicated, it is built from the data), until the node stops.
+fn index_forever(node: &Arc<ClusterNode>) {
+    let fresh_min = Budgets::SERVER.index_fresh_min;
+    while node.status().role != "stopped" {
+        for (_, replica) in node.catalog().all() {
+            let reader = replica.reader();
+            while let Some(step) = reader.index_vectors_step(fresh_min) {
+                if let Some(e) = step.error {
+                    tracing::error!("vector indexing failed: {e}");
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(INDEX_TICK);
+    }
+}
+
+/// Stops the node: a leader first hands leadership to the most up-to-date voter (so that
+/// writes see a short wait for the new leader rather than an election timeout), then Raft
+/// stops.
+pub async fn stop(node: &Arc<ClusterNode>) {
+    let status = node.status();
+    if status.leader == Some(node.id()) {
+        let successor = status
+            .members
+            .iter()
+            .filter(|m| m.id != node.id() && m.kind == "voter")
+            .max_by_key(|m| m.matched);
+        if let Some(successor) = successor {
+            tracing::info!(to = successor.id, "handing leadership over before stopping");
+            if node
+                .raft()
+                .trigger()
+                .transfer_leader(successor.id)
+                .await
+                .is_ok()
+            {
+                let me = node.id();
+                let _ = node
+                    .raft()
+                    .wait(Some(HANDOVER_WAIT))
+                    .metrics(
+                        |m| m.current_leader.is_some_and(|l| l != me),
+                        "a new leader",
+                    )
+                    .await;
+            }
+        }
+    }
+    node.shutdown().await;
+}

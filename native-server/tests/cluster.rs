@@ -1,0 +1,726 @@
+//! A cluster of real `sutra serve --node-id` processes on loopback: any node answers any
+//! request (writes forwarded to the leader, reads linearizable on any node, `min_seq`,
+//! `consistency=stale`, `redirect=1`), and acknowledged writes survive SIGKILL of the leader
+//! while writers and readers keep going.
+//!
+//! `SUTRA_CLUSTER_KILLS` sets how many times the leader is killed (default 3; each kill is
+//! followed by a restart 2 s later), `SUTRA_CLUSTER_WRITERS` the writer threads (default 8).
+//! Each run writes its history to `target/cluster-runs/<test>.history` (one line per write:
+//! the outcome, the node, the content), so that a failure can be checked again offline.
+
+mod common;
+
+use common::BIN;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "the-cluster-token-of-the-tests";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .new_agent()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// What an answer said: status, body, and the cluster's headers.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Value,
+    node: Option<u64>,
+    leader: Option<u64>,
+    applied: Option<u64>,
+    location: Option<String>,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// Sends a request; `None` when no answer came (the node is down, the connection broke).
+fn send(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Option<Answer> {
+    let result = match (method, body) {
+        ("GET", _) => agent.get(url).call(),
+        ("DELETE", _) => agent.delete(url).call(),
+        ("POST", Some(b)) => agent.post(url).send_json(b),
+        ("PUT", Some(b)) => agent.put(url).send_json(b),
+        ("POST", None) => agent.post(url).send_empty(),
+        (m, _) => panic!("unsupported {m}"),
+    };
+    let mut response = result.ok()?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let number = |name: &str| header(name).and_then(|v| v.parse::<u64>().ok());
+    let (node, leader, applied, location) = (
+        number("sutra-node"),
+        number("sutra-leader"),
+        number("sutra-applied"),
+        header("location"),
+    );
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().ok()?;
+    Some(Answer {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        node,
+        leader,
+        applied,
+        location,
+    })
+}
+
+/// One node's process and addresses.
+struct Node {
+    id: u64,
+    api: String,
+    raft: String,
+    data: PathBuf,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    fn start(&mut self, members: &[String]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.with_extension("log"))
+            .expect("node log");
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--ui", "/nonexistent", "--listen", &self.api])
+            .arg("--data")
+            .arg(&self.data)
+            .args(["--node-id", &self.id.to_string()])
+            .env("SUTRA_CLUSTER_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for member in members {
+            command.args(["--member", member]);
+        }
+        let mut child = command.spawn().expect("start sutra serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the listening line");
+        assert!(
+            line.contains(&self.api),
+            "node {} did not start: {line:?}; see {}",
+            self.id,
+            self.data.with_extension("log").display()
+        );
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    members: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(size: u64) -> Cluster {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut nodes: Vec<Node> = (1..=size)
+            .map(|id| Node {
+                id,
+                api: format!("127.0.0.1:{}", free_port()),
+                raft: format!("127.0.0.1:{}", free_port()),
+                data: dir.path().join(format!("node{id}")),
+                child: None,
+            })
+            .collect();
+        let members: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("{}={}/{}", n.id, n.api, n.raft))
+            .collect();
+        for node in &mut nodes {
+            node.start(&members);
+        }
+        let cluster = Cluster {
+            nodes,
+            members,
+            _dir: dir,
+        };
+        cluster.leader(Duration::from_secs(20));
+        cluster
+    }
+
+    fn node(&self, id: u64) -> &Node {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    /// The leader every running node agrees on, waiting up to `wait`.
+    fn leader(&self, wait: Duration) -> u64 {
+        let agent = agent();
+        let started = Instant::now();
+        loop {
+            let seen: BTreeSet<Option<u64>> = self
+                .nodes
+                .iter()
+                .filter(|n| n.child.is_some())
+                .map(|n| {
+                    send(&agent, "GET", &n.url("/v1/health"), None)
+                        .and_then(|a| a.body["cluster"]["leader"].as_u64())
+                })
+                .collect();
+            if let [Some(leader)] = seen.iter().copied().collect::<Vec<_>>()[..] {
+                if self.node(leader).child.is_some() {
+                    return leader;
+                }
+            }
+            assert!(
+                started.elapsed() < wait,
+                "no agreed leader within {wait:?}: {seen:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn concept(content: &str) -> Value {
+    json!({ "content": content })
+}
+
+#[test]
+fn any_node_answers_any_request() {
+    let mut cluster = Cluster::start(3);
+    let agent = agent();
+    let leader = cluster.leader(Duration::from_secs(10));
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let (f1, f2) = (cluster.node(followers[0]), cluster.node(followers[1]));
+    let f1_url = |path: &str| f1.url(path);
+
+    // A memory made through a follower: forwarded, and the answer names the leader.
+    let made = send(
+        &agent,
+        "POST",
+        &f1.url("/v1/memories"),
+        Some(&json!({"name": "notes", "dimension": 2})),
+    )
+    .expect("answer");
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(
+        (made.node, made.leader),
+        (Some(f1.id), Some(leader)),
+        "{made:?}"
+    );
+    let again = send(
+        &agent,
+        "POST",
+        &f2.url("/v1/memories"),
+        Some(&json!({"name": "notes"})),
+    )
+    .expect("answer");
+    assert_eq!((again.status, again.code()), (409, "memory_exists"));
+
+    // A write through the other follower, then a read on the first: linearizable by default,
+    // so the write is there at once.
+    let written = send(
+        &agent,
+        "PUT",
+        &f2.url("/v1/memories/notes/concepts"),
+        Some(&json!({"content": "rain makes streets wet", "embedding": [1.0, 0.0]})),
+    )
+    .expect("answer");
+    assert_eq!(written.status, 200, "{written:?}");
+    let id = written.body["id"].as_str().expect("id").to_string();
+    let seq = written.body["seq"].as_u64().expect("seq");
+    let read = send(
+        &agent,
+        "GET",
+        &f1.url(&format!("/v1/memories/notes/concepts/{id}")),
+        None,
+    )
+    .expect("answer");
+    assert_eq!(read.status, 200, "{read:?}");
+    assert_eq!(read.body["content"], "rain makes streets wet");
+    assert!(read.applied.is_some_and(|a| a >= seq), "{read:?}");
+
+    // min_seq on every node; stale reads answer at once with what the node applied.
+    for node in &cluster.nodes {
+        let read = send(
+            &agent,
+            "GET",
+            &node.url(&format!("/v1/memories/notes/concepts/{id}?min_seq={seq}")),
+            None,
+        )
+        .expect("answer");
+        assert_eq!(read.status, 200, "node {}: {read:?}", node.id);
+        let stale = send(
+            &agent,
+            "GET",
+            &node.url("/v1/memories/notes/concepts?consistency=stale&limit=10"),
+            None,
+        )
+        .expect("answer");
+        assert_eq!(stale.status, 200, "node {}: {stale:?}", node.id);
+        assert_eq!(stale.node, Some(node.id));
+    }
+    // A vector search on a follower finds it.
+    let hits = send(
+        &agent,
+        "POST",
+        &f1.url("/v1/memories/notes/search"),
+        Some(&json!({"vector": [1.0, 0.1], "k": 1})),
+    )
+    .expect("answer");
+    assert_eq!(hits.status, 200, "{hits:?}");
+    assert_eq!(hits.body["hits"][0]["id"], id.as_str(), "{hits:?}");
+
+    // A sequence number this node never applied: it says it is behind, with Retry-After.
+    let ahead = send(
+        &agent,
+        "GET",
+        &f1.url(&format!(
+            "/v1/memories/notes/concepts/{id}?min_seq={}",
+            seq + 1000
+        )),
+        None,
+    )
+    .expect("answer");
+    assert_eq!((ahead.status, ahead.code()), (503, "behind"), "{ahead:?}");
+
+    // redirect=1 on a follower: 307 to the leader's API.
+    let redirected = send(
+        &ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .new_agent(),
+        "PUT",
+        &f1.url("/v1/memories/notes/concepts?redirect=1"),
+        Some(&concept("redirected")),
+    )
+    .expect("answer");
+    assert_eq!(redirected.status, 307, "{redirected:?}");
+    assert_eq!(
+        redirected.location.as_deref(),
+        Some(
+            cluster
+                .node(leader)
+                .url("/v1/memories/notes/concepts")
+                .as_str()
+        )
+    );
+
+    // Refusals come back as the engine's errors, checked by the leader before they cost an
+    // entry: the leader's log does not grow.
+    let before = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body["last_log_index"]
+        .as_u64();
+    let invalid = send(
+        &agent,
+        "PUT",
+        &f1.url("/v1/memories/notes/concepts"),
+        Some(&json!({"content": "x", "confidence": 1.5})),
+    )
+    .expect("answer");
+    assert_eq!(
+        (invalid.status, invalid.code()),
+        (422, "invalid_argument"),
+        "{invalid:?}"
+    );
+    assert_eq!(invalid.body["error"]["field"], "confidence", "{invalid:?}");
+    let wrong_dimension = send(
+        &agent,
+        "PUT",
+        &f2.url("/v1/memories/notes/concepts"),
+        Some(&json!({"content": "y", "embedding": [1.0, 2.0, 3.0]})),
+    )
+    .expect("answer");
+    assert_eq!(
+        (wrong_dimension.status, wrong_dimension.code()),
+        (422, "dimension_mismatch")
+    );
+    let missing = send(
+        &agent,
+        "PUT",
+        &f2.url("/v1/memories/nowhere/concepts"),
+        Some(&concept("z")),
+    )
+    .expect("answer");
+    assert_eq!((missing.status, missing.code()), (404, "memory_not_found"));
+    let after = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body["last_log_index"]
+        .as_u64();
+    assert_eq!(before, after, "refused writes cost no log entry");
+
+    // Bad read options are refused; a cluster memory is not reopened.
+    let bad = send(
+        &agent,
+        "GET",
+        &f1.url("/v1/memories/notes/concepts?consistency=eventual"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!((bad.status, bad.code()), (400, "invalid_query"), "{bad:?}");
+    let reopen = send(&agent, "POST", &f1.url("/v1/memories/notes/reopen"), None).expect("answer");
+    assert_eq!((reopen.status, reopen.code()), (409, "cluster_member"));
+
+    // The cluster as the leader sees it: three voters, none behind.
+    let status = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body;
+    assert_eq!(status["role"], "leader");
+    let members = status["members"].as_array().expect("members");
+    assert_eq!(members.len(), 3);
+    for member in members {
+        assert_eq!(member["kind"], "voter");
+        assert_eq!(
+            member["api"],
+            cluster.node(member["id"].as_u64().expect("id")).api
+        );
+    }
+
+    // A checkpoint is the node's snapshot, covering what it applied.
+    let checkpoint = send(
+        &agent,
+        "POST",
+        &f2.url("/v1/memories/notes/checkpoint"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!(checkpoint.status, 200, "{checkpoint:?}");
+    assert!(checkpoint.body["seq"].as_u64().is_some_and(|s| s >= seq));
+    assert!(checkpoint.body["snapshot_bytes"]
+        .as_u64()
+        .is_some_and(|b| b > 0));
+
+    // A stopped follower is flagged by the leader within 2 s.
+    let f1_still = f1_url("/v1/memories/notes/concepts");
+    let stopped = followers[1];
+    cluster.nodes[(stopped - 1) as usize].kill();
+    std::thread::sleep(Duration::from_secs(2));
+    let status = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body;
+    let flagged = status["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["id"] == stopped)
+        .expect("the stopped member")
+        .clone();
+    assert!(
+        flagged["last_ack_ms"].as_u64().is_some_and(|ms| ms >= 1500),
+        "{flagged}"
+    );
+    // Two of three still take writes.
+    let still = send(&agent, "PUT", &f1_still, Some(&concept("two of three"))).expect("answer");
+    assert_eq!(still.status, 200, "{still:?}");
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// How one write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Acknowledged (200): it must be on every node at the end.
+    Acked,
+    /// Refused as not written (503 no_leader): it must be on no node.
+    NotWritten,
+    /// Unknown (no answer, or outcome_unknown): either way.
+    Unknown,
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_of_the_leader() {
+    let kills = env_number("SUTRA_CLUSTER_KILLS", 3);
+    let writers = env_number("SUTRA_CLUSTER_WRITERS", 8);
+    let mut cluster = Cluster::start(3);
+    let agent = agent();
+    let made = send(
+        &agent,
+        "POST",
+        &cluster.node(1).url("/v1/memories"),
+        Some(&json!({"name": "notes"})),
+    )
+    .expect("answer");
+    assert_eq!(made.status, 201, "{made:?}");
+
+    let apis: Arc<Vec<String>> = Arc::new(cluster.nodes.iter().map(|n| n.api.clone()).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    // (outcome, node index, content, sent at, answered at)
+    type Record = (Outcome, usize, String, Instant, Instant);
+    let history: Arc<Mutex<Vec<Record>>> = Arc::default();
+    let mut threads = Vec::new();
+    for w in 0..writers {
+        let (apis, stop, history) = (apis.clone(), stop.clone(), history.clone());
+        threads.push(std::thread::spawn(move || {
+            let agent = self::agent();
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let at = (w + i) % apis.len();
+                let content = format!("writer {w} fact {i}");
+                let sent = Instant::now();
+                let answer = send(
+                    &agent,
+                    "PUT",
+                    &format!("http://{}/v1/memories/notes/concepts", apis[at]),
+                    Some(&concept(&content)),
+                );
+                let outcome = match &answer {
+                    Some(a) if a.status == 200 => Outcome::Acked,
+                    Some(a) if a.code() == "no_leader" => Outcome::NotWritten,
+                    Some(a) if a.code() == "outcome_unknown" => Outcome::Unknown,
+                    Some(a) => panic!("writer {w}: unexpected answer {a:?}"),
+                    None => Outcome::Unknown,
+                };
+                if answer.is_none() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                history
+                    .lock()
+                    .expect("history")
+                    .push((outcome, at, content, sent, Instant::now()));
+                i += 1;
+            }
+        }));
+    }
+    // Readers: a linearizable read of a write acknowledged before it started finds it.
+    let violations: Arc<Mutex<Vec<String>>> = Arc::default();
+    for r in 0..2usize {
+        let (apis, stop, history, violations) = (
+            apis.clone(),
+            stop.clone(),
+            history.clone(),
+            violations.clone(),
+        );
+        threads.push(std::thread::spawn(move || {
+            let agent = self::agent();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let acked: Option<String> = {
+                    let h = history.lock().expect("history");
+                    h.iter()
+                        .rev()
+                        .filter(|(o, ..)| *o == Outcome::Acked)
+                        .nth(n % 50)
+                        .map(|(_, _, c, ..)| c.clone())
+                };
+                n += 1;
+                let Some(content) = acked else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let id = sutra_core::ConceptId::from_content(&content);
+                let at = (r + n) % apis.len();
+                let read = send(
+                    &agent,
+                    "GET",
+                    &format!("http://{}/v1/memories/notes/concepts/{id}", apis[at]),
+                    None,
+                );
+                match read {
+                    Some(a) if a.status == 200 => {}
+                    Some(a) if a.status == 503 => {}
+                    None => {}
+                    Some(a) => violations.lock().expect("violations").push(format!(
+                        "read of acknowledged {content:?} on node {}: {a:?}",
+                        at + 1
+                    )),
+                }
+            }
+        }));
+    }
+
+    let mut failovers = Vec::new();
+    for round in 0..kills {
+        std::thread::sleep(Duration::from_secs(3));
+        let leader = cluster.leader(Duration::from_secs(20));
+        let killed_at = Instant::now();
+        cluster.nodes[(leader - 1) as usize].kill();
+        std::thread::sleep(Duration::from_secs(2));
+        let members = cluster.members.clone();
+        cluster.nodes[(leader - 1) as usize].start(&members);
+        // Failover time: from the kill to the first acknowledgement of a write sent after it.
+        let wait = Instant::now();
+        let first = loop {
+            let found = history
+                .lock()
+                .expect("history")
+                .iter()
+                .filter(|(o, _, _, sent, _)| *o == Outcome::Acked && *sent > killed_at)
+                .map(|(.., answered)| *answered)
+                .min();
+            if let Some(at) = found {
+                break at;
+            }
+            assert!(
+                wait.elapsed() < Duration::from_secs(20),
+                "round {round}: no write acknowledged within 20 s of the restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        failovers.push(first.duration_since(killed_at));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("a writer or reader panicked");
+    }
+    let history = std::mem::take(&mut *history.lock().expect("history"));
+    let runs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-runs");
+    std::fs::create_dir_all(&runs).expect("runs dir");
+    let mut file = std::fs::File::create(runs.join("sigkill.history")).expect("history file");
+    for (outcome, at, content, ..) in &history {
+        writeln!(file, "{outcome:?}\tnode {}\t{content}", at + 1).expect("write history");
+    }
+
+    // Every node ends with the same state, holding every acknowledged write, no write refused
+    // as not written, and nothing never sent.
+    let leader = cluster.leader(Duration::from_secs(20));
+    let last = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body["last_log_index"]
+        .as_u64()
+        .expect("last log index");
+    let mut exports = BTreeMap::new();
+    for node in &cluster.nodes {
+        let url = node.url(&format!("/v1/memories/notes/export?min_seq={last}"));
+        let settled = Instant::now();
+        let text = loop {
+            let mut response = agent.get(&url).call().expect("export");
+            if response.status() == 200 {
+                break response.body_mut().read_to_string().expect("export body");
+            }
+            assert!(
+                settled.elapsed() < Duration::from_secs(10),
+                "node {} did not catch up",
+                node.id
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        exports.insert(node.id, text);
+    }
+    let first = exports.values().next().expect("an export").clone();
+    for (id, text) in &exports {
+        assert!(text == &first, "node {id}'s state differs from node 1's");
+    }
+    let present: BTreeSet<String> = first
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["content"].as_str().map(str::to_string))
+        .collect();
+    let sent: BTreeSet<&str> = history.iter().map(|(_, _, c, ..)| c.as_str()).collect();
+    let mut acked = 0;
+    let mut lost = Vec::new();
+    let mut invented = Vec::new();
+    for (outcome, _, content, ..) in &history {
+        match outcome {
+            Outcome::Acked => {
+                acked += 1;
+                if !present.contains(content) {
+                    lost.push(content.clone());
+                }
+            }
+            Outcome::NotWritten => {
+                if present.contains(content) {
+                    invented.push(format!("{content} (answered not written)"));
+                }
+            }
+            Outcome::Unknown => {}
+        }
+    }
+    for content in &present {
+        if !sent.contains(content.as_str()) {
+            invented.push(content.clone());
+        }
+    }
+    let mut failovers_ms: Vec<u128> = failovers.iter().map(Duration::as_millis).collect();
+    failovers_ms.sort_unstable();
+    println!(
+        "{kills} leader kills, {} writes sent, {acked} acknowledged, {} lost, {} invented; failover ms {failovers_ms:?}",
+        history.len(),
+        lost.len(),
+        invented.len()
+    );
+    let violations = violations.lock().expect("violations");
+    assert!(violations.is_empty(), "stale reads: {violations:?}");
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(
+        invented.is_empty(),
+        "writes present that should not be: {invented:?}"
+    );
+    assert!(acked > 0);
+    // The targets (p50 < 2.5 s, p99 < 5 s) are measured by the benchmark over many kills;
+    // here, each failover must at least end.
+    assert!(
+        failovers_ms.iter().all(|&ms| ms < 10_000),
+        "a failover took 10 s or more: {failovers_ms:?}"
+    );
+}
