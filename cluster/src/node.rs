@@ -115,6 +115,46 @@ enum Detour {
     NoQuorum(String),
 }
 
+/// A change of the cluster's membership, made by the leader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// Add node `id` as a learner: it receives the log and serves stale reads, but does not
+    /// vote (so it adds nothing to write latency).
+    AddLearner {
+        /// Its id (not yet a member).
+        id: u64,
+        /// How to reach it.
+        member: Member,
+    },
+    /// Make learner `id` a voter.
+    Promote {
+        /// Its id.
+        id: u64,
+    },
+    /// Remove node `id` (voter or learner) from the cluster.
+    Remove {
+        /// Its id.
+        id: u64,
+    },
+    /// Hand leadership to voter `to`.
+    TransferLeader {
+        /// The voter to lead.
+        to: u64,
+    },
+}
+
+/// Why a change of membership was not made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChangeError {
+    /// The change does not apply to the membership as it is (an unknown id, a voter promoted,
+    /// the last voter removed, another change under way): nothing changed.
+    Refused(String),
+    /// No leader could make it: nothing changed.
+    NoLeader(String),
+    /// The leader had it and did not say how it ended.
+    Unknown(String),
+}
+
 /// What a node says about itself and, when it leads, about the others.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
@@ -501,6 +541,134 @@ impl ClusterNode {
         }
     }
 
+    /// Makes `change` on the leader (here, or forwarded to it), and answers once the new
+    /// membership is committed (a transfer: once another node leads).
+    pub async fn change(&self, change: Change) -> Result<(), ChangeError> {
+        let deadline = tokio::time::Instant::now() + STEER_WAIT;
+        let mut last = String::from("no leader");
+        while tokio::time::Instant::now() < deadline {
+            let Some((leader, member)) = self.await_leader().await else {
+                break;
+            };
+            let answer = if leader == self.id {
+                self.change_here(change.clone()).await
+            } else {
+                let sent: Result<Result<Result<(), ChangeError>, String>, CallError> = self
+                    .network
+                    .call(&member.raft, "/raft/change", &change, FORWARD_TIMEOUT)
+                    .await;
+                match sent {
+                    Ok(Ok(answer)) => answer,
+                    Ok(Err(why)) | Err(CallError::Refused(why)) => {
+                        return Err(ChangeError::Refused(why))
+                    }
+                    Err(CallError::NotSent(why)) => Err(ChangeError::NoLeader(why)),
+                    Err(CallError::Lost(why)) => return Err(ChangeError::Unknown(why)),
+                }
+            };
+            match answer {
+                Err(ChangeError::NoLeader(why)) => {
+                    last = why;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                done => return done,
+            }
+        }
+        Err(ChangeError::NoLeader(last))
+    }
+
+    /// Makes `change` if this node leads.
+    async fn change_here(&self, change: Change) -> Result<(), ChangeError> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        if metrics.current_leader != Some(self.id) {
+            return Err(ChangeError::NoLeader(format!(
+                "node {} is not the leader any more",
+                self.id
+            )));
+        }
+        let membership = metrics.membership_config.membership().clone();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let known = |id: u64| membership.get_node(&id).is_some();
+        let refused = |why: String| Err(ChangeError::Refused(why));
+        let outcome = match change {
+            Change::AddLearner { id, member } => {
+                if known(id) {
+                    return refused(format!("node {id} is already a member"));
+                }
+                self.raft.add_learner(id, member, false).await.map(|_| ())
+            }
+            Change::Promote { id } => {
+                if !known(id) {
+                    return refused(format!(
+                        "node {id} is not a member: add it as a learner first"
+                    ));
+                }
+                if voters.contains(&id) {
+                    return refused(format!("node {id} is a voter already"));
+                }
+                self.raft
+                    .change_membership(openraft::ChangeMembers::AddVoterIds([id].into()), true)
+                    .await
+                    .map(|_| ())
+            }
+            Change::Remove { id } => {
+                if !known(id) {
+                    return refused(format!("node {id} is not a member"));
+                }
+                if voters.contains(&id) {
+                    if voters.len() == 1 {
+                        return refused(format!("node {id} is the last voter"));
+                    }
+                    self.raft
+                        .change_membership(
+                            openraft::ChangeMembers::RemoveVoters([id].into()),
+                            false,
+                        )
+                        .await
+                        .map(|_| ())
+                } else {
+                    self.raft
+                        .change_membership(openraft::ChangeMembers::RemoveNodes([id].into()), false)
+                        .await
+                        .map(|_| ())
+                }
+            }
+            Change::TransferLeader { to } => {
+                if !voters.contains(&to) {
+                    return refused(format!("node {to} is not a voter"));
+                }
+                if to == self.id {
+                    return Ok(());
+                }
+                self.raft
+                    .trigger()
+                    .transfer_leader(to)
+                    .await
+                    .map_err(|e| ChangeError::Unknown(e.to_string()))?;
+                return self
+                    .raft
+                    .wait(Some(STEER_WAIT))
+                    .metrics(|m| m.current_leader == Some(to), "the new leader")
+                    .await
+                    .map(|_| ())
+                    .map_err(|_| {
+                        ChangeError::Unknown(format!(
+                            "node {to} did not take the lead within {STEER_WAIT:?}"
+                        ))
+                    });
+            }
+        };
+        outcome.map_err(|e| match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => {
+                ChangeError::NoLeader(e.to_string())
+            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(_)) => {
+                ChangeError::Refused(e.to_string())
+            }
+            _ => ChangeError::Unknown(e.to_string()),
+        })
+    }
+
     /// The routes of this node's cluster listener: Raft's messages, forwarded writes and read
     /// indexes, all requiring the cluster token.
     pub fn routes(self: &Arc<Self>, token: &str) -> Router {
@@ -510,6 +678,7 @@ impl ClusterNode {
                 post(forwarded_write).layer(DefaultBodyLimit::max(network::MESSAGE_BYTES_MAX)),
             )
             .route("/raft/read-index", post(read_index))
+            .route("/raft/change", post(forwarded_change))
             .with_state(self.clone());
         network::guarded(network::raft_routes(self.raft.clone()).merge(own), token)
     }
@@ -528,6 +697,14 @@ async fn forwarded_write(State(node): State<Arc<ClusterNode>>, body: Bytes) -> R
         Err(why) => return refused(why),
     };
     answer(&Ok(node.propose(command).await))
+}
+
+async fn forwarded_change(State(node): State<Arc<ClusterNode>>, body: Bytes) -> Response {
+    let change: Change = match decode(&body) {
+        Ok(c) => c,
+        Err(why) => return refused(why),
+    };
+    answer(&Ok(node.change_here(change).await))
 }
 
 async fn read_index(State(node): State<Arc<ClusterNode>>) -> Response {

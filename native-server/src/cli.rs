@@ -146,6 +146,50 @@ enum Command {
     },
     /// Print the HTTP API's OpenAPI document (the one served at /v1/openapi.json).
     Openapi,
+    /// See and change a cluster through any of its nodes (docs/CLUSTER.md).
+    Cluster {
+        /// Any node's HTTP API.
+        #[arg(long, global = true, default_value = "http://127.0.0.1:7878")]
+        url: String,
+        /// The nodes' API token, if they have one.
+        #[arg(long, global = true, env = "SUTRA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// The cluster as the node sees it: roles, leader, and (from the leader) each member's lag.
+    Status,
+    /// Add a node as a learner (start it first with its own --node-id and no --member).
+    Add {
+        /// Its id.
+        #[arg(long)]
+        id: u64,
+        /// Its HTTP API, host:port.
+        #[arg(long)]
+        api: String,
+        /// Its cluster listener, host:port.
+        #[arg(long = "cluster")]
+        raft: String,
+    },
+    /// Make a learner a voter.
+    Promote {
+        /// Its id.
+        id: u64,
+    },
+    /// Remove a node from the cluster.
+    Remove {
+        /// Its id.
+        id: u64,
+    },
+    /// Hand leadership to another voter.
+    TransferLeader {
+        /// The voter's id.
+        to: u64,
+    },
 }
 
 /// The flags that make `sutra serve` a node of a replicated cluster (docs/CLUSTER.md).
@@ -269,6 +313,7 @@ pub fn main() -> i32 {
         } => export(&memory, &data, output.as_deref()),
         Command::Check { data, memory, deep } => check(&data, memory.as_deref(), deep),
         Command::Repair { memory, data } => repair(&memory, &data),
+        Command::Cluster { url, token, action } => cluster_command(&url, token.as_deref(), action),
         Command::Openapi => match serde_json::to_string_pretty(&crate::http::openapi::document()) {
             Ok(text) => {
                 println!("{text}");
@@ -284,6 +329,103 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// `sutra cluster ...`: one request to a node's API, the cluster printed from its answer.
+fn cluster_command(url: &str, token: Option<&str>, action: ClusterAction) -> Result<i32, String> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let base = url.trim_end_matches('/');
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let auth = auth.as_deref();
+    let sent = match action {
+        ClusterAction::Status => with_auth(agent.get(format!("{base}/v1/cluster")), auth).call(),
+        ClusterAction::Add { id, api, raft } => {
+            with_auth(agent.post(format!("{base}/v1/cluster/members")), auth)
+                .send_json(serde_json::json!({"id": id, "api": api, "raft": raft}))
+        }
+        ClusterAction::Promote { id } => with_auth(
+            agent.post(format!("{base}/v1/cluster/members/{id}/promote")),
+            auth,
+        )
+        .send_empty(),
+        ClusterAction::Remove { id } => with_auth(
+            agent.delete(format!("{base}/v1/cluster/members/{id}")),
+            auth,
+        )
+        .call(),
+        ClusterAction::TransferLeader { to } => {
+            with_auth(agent.post(format!("{base}/v1/cluster/leader")), auth)
+                .send_json(serde_json::json!({"to": to}))
+        }
+    };
+    let mut response = sent.map_err(|e| format!("{base}: {e}"))?;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response
+        .body_mut()
+        .read_json()
+        .map_err(|e| format!("{base} answered {status} with a body that is not JSON: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "{} ({status}): {}",
+            body["error"]["code"].as_str().unwrap_or("error"),
+            body["error"]["message"].as_str().unwrap_or("")
+        ));
+    }
+    print!("{}", cluster_table(&body));
+    Ok(0)
+}
+
+/// `request` with the API token, if there is one.
+fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+    match auth {
+        Some(auth) => request.header("Authorization", auth),
+        None => request,
+    }
+}
+
+/// The cluster of a `/v1/cluster` answer, as text.
+fn cluster_table(body: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if body["role"] == "single" {
+        return "a single server, not a node of a cluster\n".into();
+    }
+    let mut out = format!(
+        "node {} is {} (term {}, leader {}, applied {})\n",
+        text(&body["node"]),
+        text(&body["role"]),
+        text(&body["term"]),
+        text(&body["leader"]),
+        text(&body["applied"])
+    );
+    out.push_str(&format!(
+        "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>9}\n",
+        "id", "kind", "api", "cluster", "matched", "lag", "last ack"
+    ));
+    for m in body["members"].as_array().into_iter().flatten() {
+        let ack = match m["last_ack_ms"].as_u64() {
+            Some(ms) => format!("{ms} ms"),
+            None => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>9}\n",
+            text(&m["id"]),
+            text(&m["kind"]),
+            text(&m["api"]),
+            text(&m["raft"]),
+            text(&m["matched"]),
+            text(&m["lag_entries"]),
+            ack
+        ));
+    }
+    out
 }
 
 /// Options of `sutra serve`.

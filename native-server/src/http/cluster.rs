@@ -21,7 +21,9 @@
 
 use crate::http::answers::{ClusterAnswer, ClusterMember, NodeHealth};
 use crate::http::api::AppState;
+use crate::http::api::{JsonBody, PathParams};
 use crate::http::error::ApiError;
+use crate::http::openapi::MembershipErrors;
 use crate::memories::home::{self, Home};
 use crate::memories::metrics::MemoryGauges;
 use axum::extract::{Request, State};
@@ -29,10 +31,12 @@ use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use sutra_cluster::command::Command;
-use sutra_cluster::node::ClusterNode;
+use sutra_cluster::node::{Change, ChangeError, ClusterNode, WriteError};
+use sutra_cluster::raft::Member;
 use sutra_core::exchange::answers::CheckpointAnswer;
 use sutra_core::Op;
 
@@ -232,8 +236,13 @@ pub fn health(node: &ClusterNode) -> NodeHealth {
     responses((status = 200, description = "The cluster.", body = ClusterAnswer))
 )]
 pub(crate) async fn cluster(State(state): State<AppState>) -> Json<ClusterAnswer> {
-    let Home::Cluster(node) = &state.home else {
-        return Json(ClusterAnswer {
+    Json(cluster_answer(&state.home))
+}
+
+/// The cluster as this node sees it.
+fn cluster_answer(home: &Home) -> ClusterAnswer {
+    let Home::Cluster(node) = home else {
+        return ClusterAnswer {
             node: None,
             role: "single",
             term: None,
@@ -243,10 +252,10 @@ pub(crate) async fn cluster(State(state): State<AppState>) -> Json<ClusterAnswer
             applied: None,
             snapshot: None,
             members: Vec::new(),
-        });
+        };
     };
     let status = node.status();
-    Json(ClusterAnswer {
+    ClusterAnswer {
         node: Some(status.id),
         role: status.role,
         term: Some(status.term),
@@ -268,7 +277,127 @@ pub(crate) async fn cluster(State(state): State<AppState>) -> Json<ClusterAnswer
                 last_ack_ms: m.last_ack_ms,
             })
             .collect(),
-    })
+    }
+}
+
+/// A node to add to the cluster, as a learner.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewMember {
+    /// Its id (1 or more, not yet a member).
+    id: u64,
+    /// Where clients reach it: `host:port` of its HTTP API.
+    api: String,
+    /// Where the other nodes reach it: `host:port` of its cluster listener.
+    raft: String,
+}
+
+/// The voter to hand leadership to.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewLeader {
+    /// Its id.
+    to: u64,
+}
+
+/// The path of a member.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MemberPath {
+    /// The member's id.
+    pub member: u64,
+}
+
+/// Makes `change` through the leader and answers the cluster as it is after.
+async fn changed(state: &AppState, change: Change) -> Result<Json<ClusterAnswer>, ApiError> {
+    let Home::Cluster(node) = &state.home else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_a_cluster",
+            "this server is not a node of a cluster: start it with --node-id and --member (docs/CLUSTER.md)",
+        ));
+    };
+    node.change(change).await.map_err(|e| match e {
+        ChangeError::Refused(why) => ApiError::new(StatusCode::CONFLICT, "membership_refused", why),
+        ChangeError::NoLeader(why) => home::write_error(WriteError::NotWritten(why)),
+        ChangeError::Unknown(why) => home::write_error(WriteError::Unknown(why)),
+    })?;
+    Ok(Json(cluster_answer(&state.home)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/cluster/members",
+    summary = "Add a node to the cluster as a learner: it receives the log and serves stale reads without voting (nothing added to write latency). Start the node first with its own --node-id and no --member. Answers the cluster after the change.",
+    request_body(content = NewMember, example = json!({"id": 4, "api": "127.0.0.1:7004", "raft": "127.0.0.1:7104"})),
+    responses((status = 200, description = "Added.", body = ClusterAnswer), MembershipErrors)
+)]
+pub(crate) async fn add_member(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewMember>,
+) -> Result<Json<ClusterAnswer>, ApiError> {
+    if body.id == 0 {
+        return Err(ApiError::invalid("invalid_argument", "a node's id is 1 or more").about("id"));
+    }
+    for (field, addr) in [("api", &body.api), ("raft", &body.raft)] {
+        if !addr.contains(':') || addr.len() > 255 || addr.contains('/') {
+            return Err(ApiError::invalid(
+                "invalid_argument",
+                format!("{field} {addr:?} is not host:port"),
+            )
+            .about(field));
+        }
+    }
+    changed(
+        &state,
+        Change::AddLearner {
+            id: body.id,
+            member: Member::new(body.raft, body.api),
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/cluster/members/{member}/promote",
+    summary = "Make a learner a voter (once it has caught up, so that it does not hold writes back). Answers the cluster after the change.",
+    params(MemberPath),
+    responses((status = 200, description = "Promoted.", body = ClusterAnswer), MembershipErrors)
+)]
+pub(crate) async fn promote_member(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<u64>,
+) -> Result<Json<ClusterAnswer>, ApiError> {
+    changed(&state, Change::Promote { id }).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/cluster/members/{member}",
+    summary = "Remove a node (voter or learner) from the cluster. Answers the cluster after the change.",
+    params(MemberPath),
+    responses((status = 200, description = "Removed.", body = ClusterAnswer), MembershipErrors)
+)]
+pub(crate) async fn remove_member(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<u64>,
+) -> Result<Json<ClusterAnswer>, ApiError> {
+    changed(&state, Change::Remove { id }).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/cluster/leader",
+    summary = "Hand leadership to another voter (before maintenance of the leader's machine, say). Answers once it leads.",
+    request_body(content = NewLeader, example = json!({"to": 2})),
+    responses((status = 200, description = "The voter leads.", body = ClusterAnswer), MembershipErrors)
+)]
+pub(crate) async fn transfer_leader(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewLeader>,
+) -> Result<Json<ClusterAnswer>, ApiError> {
+    changed(&state, Change::TransferLeader { to: body.to }).await
 }
 
 /// The memories' gauges on a cluster node.

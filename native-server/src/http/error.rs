@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 /// The codes of the server's own errors (the engine's are [`sutra_core::Error::CODES`]).
-pub const SERVER_CODES: [&str; 29] = [
+pub const SERVER_CODES: [&str; 31] = [
     "bad_request",
     "behind",
     "body_read_error",
@@ -26,6 +26,7 @@ pub const SERVER_CODES: [&str; 29] = [
     "invalid_path",
     "invalid_query",
     "malformed_json",
+    "membership_refused",
     "memory_busy",
     "memory_exists",
     "memory_not_found",
@@ -33,6 +34,7 @@ pub const SERVER_CODES: [&str; 29] = [
     "method_not_allowed",
     "no_leader",
     "no_route",
+    "not_a_cluster",
     "origin_not_allowed",
     "outcome_unknown",
     "payload_too_large",

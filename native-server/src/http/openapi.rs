@@ -11,11 +11,11 @@ use crate::http::error::ErrorAnswer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
-use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::Required;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::Required;
 use utoipa::openapi::{Ref, RefOr, Response};
 use utoipa::{IntoParams, OpenApi};
 
@@ -121,6 +121,8 @@ error_sets! {
     QueryErrors: [400, 404, 413, 415, 422, 503];
     /// Imports.
     ImportErrors: [400, 404, 408, 413, 415, 503];
+    /// Changes of a cluster's membership.
+    MembershipErrors: [400, 409, 413, 415, 422, 503];
 }
 
 /// What every operation shares: the error statuses of [`COMMON_ERRORS`], and the bearer
@@ -318,6 +320,10 @@ fn require_every_field(schema: &mut Schema) {
         api::import,
         api::metrics,
         crate::http::cluster::cluster,
+        crate::http::cluster::add_member,
+        crate::http::cluster::promote_member,
+        crate::http::cluster::remove_member,
+        crate::http::cluster::transfer_leader,
     ),
     components(schemas(ErrorAnswer)),
     modifiers(&Common)
