@@ -3,7 +3,7 @@
 //! every request carries the cluster token (`Authorization: Bearer …`) and a node answers 401
 //! without it. A node is reached at its [`Member::raft`] address (`host:port`).
 //!
-//! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot` (this first version sends a
+//! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot`, `/raft/transfer-leader` (this first version sends a
 //! snapshot whole; streaming it from disk comes with the `storage.dat` snapshots). The answer is
 //! `Result<response, message>` in postcard: a message when the node could not take the request
 //! (stopped), which the caller treats as unreachable.
@@ -23,7 +23,8 @@ use hyper_util::rt::TokioExecutor;
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::Raft;
 use serde::de::DeserializeOwned;
@@ -104,7 +105,20 @@ async fn snapshot(State(raft): State<Node>, body: Bytes) -> Response {
     )
 }
 
-/// Raft's own routes (append, vote, snapshot) for `raft`, without the token check
+async fn transfer_leader(State(raft): State<Node>, body: Bytes) -> Response {
+    let request: TransferLeaderRequest<TypeConfig> = match decode(&body) {
+        Ok(r) => r,
+        Err(why) => return refused(why),
+    };
+    answer(
+        &raft
+            .handle_transfer_leader(request)
+            .await
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Raft's own routes (append, vote, snapshot, leadership transfer) for `raft`, without the token check
 /// ([`guarded`] adds it).
 pub fn raft_routes(raft: Node) -> Router {
     Router::new()
@@ -119,6 +133,10 @@ pub fn raft_routes(raft: Node) -> Router {
         .route(
             "/raft/snapshot",
             post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BYTES_MAX)),
+        )
+        .route(
+            "/raft/transfer-leader",
+            post(transfer_leader).layer(DefaultBodyLimit::max(MESSAGE_BYTES_MAX)),
         )
         .with_state(raft)
 }
@@ -274,6 +292,16 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         Ok(self.call("/raft/vote", &rpc, &option).await?)
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        Ok(self
+            .call("/raft/transfer-leader", &request, &option)
+            .await?)
     }
 
     async fn full_snapshot(

@@ -878,3 +878,61 @@ fn via_other(cluster: &Cluster, id: u64) -> String {
     let other = (1..=3).find(|&n| n != id).expect("another node");
     cluster.node(other).url("")
 }
+
+#[test]
+fn sigterm_of_the_leader_hands_over_without_failed_writes() {
+    let mut cluster = Cluster::start(3);
+    make_notes(&cluster);
+    let leader = cluster.leader(Duration::from_secs(10));
+    // Writers on the two other nodes (the stopping node's own clients lose their connection).
+    let load = Load::start(
+        cluster
+            .nodes
+            .iter()
+            .filter(|n| n.id != leader)
+            .map(|n| n.api.clone())
+            .collect(),
+        6,
+        2,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped_at = Instant::now();
+    let child = cluster.nodes[(leader - 1) as usize]
+        .child
+        .take()
+        .expect("the leader runs");
+    terminate(child);
+    let stopped_in = stopped_at.elapsed();
+    let gap = load.first_ack_after(stopped_at);
+    std::thread::sleep(Duration::from_secs(2));
+    let history = load.finish("sigterm");
+    let failed: Vec<&Record> = history
+        .iter()
+        .filter(|(o, ..)| *o == Outcome::Unknown)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "writes whose outcome is unknown while the leader stopped: {failed:?}"
+    );
+    let remaining: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    let acked = check_end(&cluster, &remaining, &history);
+    let retried = history
+        .iter()
+        .filter(|(o, ..)| *o == Outcome::NotWritten)
+        .count();
+    println!(
+        "leader {leader} stopped in {stopped_in:?}; first write acknowledged {gap:?} after SIGTERM; {} writes, {acked} acknowledged, {retried} answered no_leader, 0 unknown",
+        history.len()
+    );
+}
+
+/// SIGTERM, then waits for the exit (which must be clean).
+fn terminate(mut child: Child) {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM");
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "the node exited with {status}");
+}
