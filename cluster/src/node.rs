@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use sutra_core::HnswParams;
@@ -73,6 +74,25 @@ pub struct ClusterNode {
     raft: network::Node,
     catalog: Catalog,
     network: HttpNetwork,
+    counters: Counters,
+}
+
+/// What a node counts of the writes it was sent (for `/metrics`).
+#[derive(Default)]
+pub struct Counters {
+    /// Writes answered (acknowledged or refused) by a leader, here or forwarded.
+    pub answered: AtomicU64,
+    /// Of those, refused (the leader's check or the apply step).
+    pub refused: AtomicU64,
+    /// Writes this node forwarded to the leader.
+    pub forwarded: AtomicU64,
+    /// Writes answered "not written" (no leader).
+    pub not_written: AtomicU64,
+    /// Writes answered "outcome unknown".
+    pub unknown: AtomicU64,
+    /// Microseconds from a write's arrival at this node to its answer, summed over answered
+    /// writes.
+    pub write_micros: AtomicU64,
 }
 
 /// Why a write did not happen, or may not have.
@@ -257,6 +277,7 @@ impl ClusterNode {
             raft,
             catalog,
             network,
+            counters: Counters::default(),
         }))
     }
 
@@ -349,9 +370,40 @@ impl ClusterNode {
         }
     }
 
+    /// What this node counted of the writes it was sent.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Writes `command` through the leader, wherever it is: proposed here if this node leads,
     /// forwarded to the leader otherwise.
     pub async fn write(&self, command: Command) -> Result<Written, WriteError> {
+        let started = std::time::Instant::now();
+        let result = self.write_through_leader(command).await;
+        let c = &self.counters;
+        match &result {
+            Ok(written) => {
+                c.answered.fetch_add(1, Relaxed);
+                if matches!(written.applied, Applied::Refused { .. }) {
+                    c.refused.fetch_add(1, Relaxed);
+                }
+                if written.leader != self.id {
+                    c.forwarded.fetch_add(1, Relaxed);
+                }
+                let micros = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+                c.write_micros.fetch_add(micros, Relaxed);
+            }
+            Err(WriteError::NotWritten(_)) => {
+                c.not_written.fetch_add(1, Relaxed);
+            }
+            Err(WriteError::Unknown(_)) => {
+                c.unknown.fetch_add(1, Relaxed);
+            }
+        }
+        result
+    }
+
+    async fn write_through_leader(&self, command: Command) -> Result<Written, WriteError> {
         let mut last = String::from("no leader");
         let deadline = tokio::time::Instant::now() + STEER_WAIT;
         while tokio::time::Instant::now() < deadline {

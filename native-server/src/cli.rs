@@ -595,6 +595,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// Refuses `what` (an offline command) on a cluster node's data directory, saying what to do
+/// instead: a node's memories live in the cluster's log, which the node's own recovery and
+/// the other nodes keep whole.
+fn not_on_a_cluster_node(data: &Path, what: &str) -> Result<(), String> {
+    if !data.join(crate::node::CLUSTER_DIR).is_dir() {
+        return Ok(());
+    }
+    let instead = match what {
+        "repair" => "a node whose files are damaged is replaced, not repaired: `sutra cluster remove N`, start it on an empty data directory with a new --node-id, then `sutra cluster add` and `promote` it (it copies the others' state); a node that stopped cleanly or crashed just restarts (its log's torn tail is dropped on its own)",
+        "import" => "import through a running node's API: POST /v1/memories/{name}/import (it writes through the leader)",
+        "export" => "export through a running node's API: GET /v1/memories/{name}/export",
+        _ => "ask a running node: GET /v1/cluster and /v1/health; a node checks its log and snapshot when it starts and refuses damaged ones",
+    };
+    Err(format!(
+        "{} is a cluster node's data directory; `sutra {what}` works on a single server's memories. Instead, {instead}",
+        data.display()
+    ))
+}
+
 fn offline_registry(data: &Path) -> Result<Registry, String> {
     let config = WriterConfig {
         // Imports run flat out; no background re-seal while the process is short-lived.
@@ -606,6 +625,7 @@ fn offline_registry(data: &Path) -> Result<Registry, String> {
 }
 
 fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
+    not_on_a_cluster_node(data, "import")?;
     registry::check_name(memory).map_err(|e| e.message)?;
     let input =
         std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
@@ -711,6 +731,7 @@ impl Iterator for FileLines<'_> {
 }
 
 fn export(memory: &str, data: &Path, output: Option<&Path>) -> Result<i32, String> {
+    not_on_a_cluster_node(data, "export")?;
     let registry = offline_registry(data)?;
     let handle = registry.get(memory).map_err(|e| e.message)?;
     let mut out: Box<dyn Write> = match output {
@@ -760,6 +781,7 @@ fn memory_dirs(data: &Path, only: Option<&str>) -> Result<Vec<(String, PathBuf)>
 }
 
 fn check(data: &Path, only: Option<&str>, deep: bool) -> Result<i32, String> {
+    not_on_a_cluster_node(data, "check")?;
     let mut bad = 0;
     let dirs = memory_dirs(data, only)?;
     if dirs.is_empty() {
@@ -804,6 +826,7 @@ fn check(data: &Path, only: Option<&str>, deep: bool) -> Result<i32, String> {
 }
 
 fn repair(memory: &str, data: &Path) -> Result<i32, String> {
+    not_on_a_cluster_node(data, "repair")?;
     let dirs = memory_dirs(data, Some(memory))?;
     let (_, dir) = &dirs[0];
     let mut storage =

@@ -400,6 +400,21 @@ fn any_node_answers_any_request() {
         .as_u64();
     assert_eq!(before, after, "refused writes cost no log entry");
 
+    // The nodes count what they did with the writes they were sent.
+    let metric = |node: &Node, name: &str| -> u64 {
+        let text = send(&agent, "GET", &node.url("/metrics"), None).expect("metrics");
+        let text = text.body.as_str().expect("text").to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert_eq!(metric(cluster.node(leader), "sutra_cluster_is_leader"), 1);
+    assert_eq!(metric(f1, "sutra_cluster_is_leader"), 0);
+    assert!(metric(f1, "sutra_cluster_writes_forwarded_total") >= 1);
+    assert!(metric(f2, "sutra_cluster_writes_refused_total") >= 2);
+    assert!(metric(f1, "sutra_cluster_applied_index") >= seq);
+
     // Bad read options are refused; a cluster memory is not reopened.
     let bad = send(
         &agent,
@@ -445,6 +460,32 @@ fn any_node_answers_any_request() {
     assert!(checkpoint.body["snapshot_bytes"]
         .as_u64()
         .is_some_and(|b| b > 0));
+
+    // The offline commands refuse a node's data directory and say what to do instead.
+    for args in [
+        vec!["repair", "--memory", "notes"],
+        vec!["check"],
+        vec!["export", "--memory", "notes"],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--data")
+            .arg(&f1.data)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("is a cluster node's data directory"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let repair = Command::new(BIN)
+        .args(["repair", "--memory", "notes", "--data"])
+        .arg(&f1.data)
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&repair.stderr).contains("sutra cluster remove"));
 
     // A stopped follower is flagged by the leader within 2 s.
     let f1_still = f1_url("/v1/memories/notes/concepts");

@@ -962,11 +962,14 @@ pub fn write_blocking(handle: &MemoryHandle, mut ops: Vec<Op>) -> Result<(), sut
     responses((status = 200, description = "The metrics.", content_type = "text/plain", body = String))
 )]
 async fn metrics(State(state): State<AppState>) -> Response {
-    let gauges = match &state.home {
-        Home::Local(registry) => registry.gauges(),
-        Home::Cluster(node) => crate::http::cluster::gauges(node),
+    let (gauges, more) = match &state.home {
+        Home::Local(registry) => (registry.gauges(), String::new()),
+        Home::Cluster(node) => (
+            crate::http::cluster::gauges(node),
+            crate::http::cluster::metrics(node),
+        ),
     };
-    let text = state.metrics.render(&gauges);
+    let text = state.metrics.render(&gauges) + &more;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -400,6 +400,147 @@ pub(crate) async fn transfer_leader(
     changed(&state, Change::TransferLeader { to: body.to }).await
 }
 
+/// The node's own metrics, in Prometheus' text format (appended to `/metrics` on a node).
+pub fn metrics(node: &ClusterNode) -> String {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+    let status = node.status();
+    let c = node.counters();
+    let mut out = String::new();
+    let mut one = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    one("sutra_cluster_node", "gauge", "This node's id.", status.id);
+    one(
+        "sutra_cluster_term",
+        "gauge",
+        "The current term (each election raises it).",
+        status.term,
+    );
+    one(
+        "sutra_cluster_leader",
+        "gauge",
+        "The leader this node knows of (0: none).",
+        status.leader.unwrap_or(0),
+    );
+    one(
+        "sutra_cluster_is_leader",
+        "gauge",
+        "1 if this node leads.",
+        u64::from(status.leader == Some(status.id)),
+    );
+    one(
+        "sutra_cluster_last_log_index",
+        "gauge",
+        "The last entry of this node's log.",
+        status.last_log_index.unwrap_or(0),
+    );
+    one(
+        "sutra_cluster_committed_index",
+        "gauge",
+        "The last entry this node knows committed.",
+        status.committed.unwrap_or(0),
+    );
+    one(
+        "sutra_cluster_applied_index",
+        "gauge",
+        "The last entry this node applied.",
+        status.applied.unwrap_or(0),
+    );
+    one(
+        "sutra_cluster_apply_queue",
+        "gauge",
+        "Committed entries not yet applied on this node.",
+        status
+            .committed
+            .unwrap_or(0)
+            .saturating_sub(status.applied.unwrap_or(0)),
+    );
+    one(
+        "sutra_cluster_snapshot_index",
+        "gauge",
+        "The last entry this node's snapshot covers.",
+        status.snapshot.unwrap_or(0),
+    );
+    one(
+        "sutra_cluster_snapshot_bytes",
+        "gauge",
+        "Size of this node's snapshot file.",
+        file_bytes(node.dir(), "snapshot"),
+    );
+    one(
+        "sutra_cluster_log_bytes",
+        "gauge",
+        "Size of this node's Raft log file.",
+        file_bytes(node.dir(), "raft.log"),
+    );
+    one(
+        "sutra_cluster_writes_answered_total",
+        "counter",
+        "Writes sent to this node that a leader answered (acknowledged or refused).",
+        c.answered.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_writes_refused_total",
+        "counter",
+        "Of those, refused (by the leader's check or at apply).",
+        c.refused.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_writes_forwarded_total",
+        "counter",
+        "Writes this node forwarded to the leader.",
+        c.forwarded.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_writes_not_written_total",
+        "counter",
+        "Writes answered 503 no_leader (nothing written).",
+        c.not_written.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_writes_unknown_total",
+        "counter",
+        "Writes answered 503 outcome_unknown.",
+        c.unknown.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_write_latency_microseconds_total",
+        "counter",
+        "Microseconds from arrival to answer, summed over answered writes (divide by sutra_cluster_writes_answered_total for the mean commit latency).",
+        c.write_micros.load(Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sutra_cluster_member_lag_entries Entries a member is behind the leader's log (on the leader).\n# TYPE sutra_cluster_member_lag_entries gauge"
+    );
+    for m in status.members.iter().filter(|m| m.lag_entries.is_some()) {
+        let _ = writeln!(
+            out,
+            "sutra_cluster_member_lag_entries{{member=\"{}\"}} {}",
+            m.id,
+            m.lag_entries.unwrap_or(0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sutra_cluster_member_last_ack_ms Milliseconds since a member last answered the leader (on the leader).\n# TYPE sutra_cluster_member_last_ack_ms gauge"
+    );
+    for m in &status.members {
+        if let Some(ms) = m.last_ack_ms {
+            let _ = writeln!(
+                out,
+                "sutra_cluster_member_last_ack_ms{{member=\"{}\"}} {ms}",
+                m.id
+            );
+        }
+    }
+    out
+}
+
 /// The memories' gauges on a cluster node.
 pub fn gauges(node: &ClusterNode) -> Vec<MemoryGauges> {
     node.catalog()
