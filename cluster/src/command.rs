@@ -28,7 +28,27 @@ pub enum Command {
         /// The operations, with their timestamps fixed.
         ops: Vec<Op>,
     },
+    /// A command sent with an idempotency key (added after the three above, so entries written
+    /// before it still decode): applied once; sent again with the same key and the same
+    /// request, it answers what it answered the first time and changes nothing; the same key
+    /// with another request is refused (`idempotency_key_reused`). The last
+    /// [`KEYS_KEPT`] keys are kept, in the state and its snapshots.
+    Idempotent {
+        /// The client's key.
+        key: String,
+        /// A digest of the request as the client sent it (method, path, body): what tells a
+        /// retry from another request reusing the key.
+        digest: u64,
+        /// The command (not itself `Idempotent`).
+        command: Box<Command>,
+    },
 }
+
+/// How many idempotency keys the state keeps (the oldest is forgotten first, on every node
+/// alike): a retry must come within this many keyed writes of its first try.
+pub const KEYS_KEPT: usize = 100_000;
+/// Longest idempotency key, in bytes.
+pub const KEY_BYTES_MAX: usize = 255;
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,6 +60,7 @@ impl fmt::Display for Command {
             Command::Batch { memory, ops } => {
                 write!(f, "batch of {} operations on {memory:?}", ops.len())
             }
+            Command::Idempotent { key, command, .. } => write!(f, "{command} (key {key:?})"),
         }
     }
 }

@@ -6,12 +6,12 @@
 //! version keeps a snapshot whole in memory (the memories' images in one postcard value);
 //! shipping the memories' `storage.dat` files, streamed from disk, comes next.
 
-use crate::command::{Applied, Command};
+use crate::command::{Applied, Command, KEYS_KEPT};
 use crate::raft::{LogId, Payload, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use futures_util::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -24,6 +24,7 @@ use sutra_core::{HnswParams, Op, Reader, Replica};
 #[derive(Clone, Default)]
 pub struct Catalog {
     memories: Arc<RwLock<BTreeMap<String, Replica>>>,
+    keys: Arc<RwLock<Keys>>,
 }
 
 impl Catalog {
@@ -37,6 +38,19 @@ impl Catalog {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Replica>> {
         self.memories
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The idempotency keys.
+    pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn keys_mut(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -60,6 +74,52 @@ impl Catalog {
     }
 }
 
+/// The idempotency keys the state keeps: each key's request digest and answer, and the keys
+/// in the order they came (the oldest is forgotten first past [`KEYS_KEPT`]).
+#[derive(Default)]
+pub struct Keys {
+    answers: HashMap<String, (u64, Applied)>,
+    order: VecDeque<String>,
+}
+
+impl Keys {
+    /// Whether `key` is kept.
+    pub fn contains(&self, key: &str) -> bool {
+        self.answers.contains_key(key)
+    }
+
+    fn get(&self, key: &str) -> Option<&(u64, Applied)> {
+        self.answers.get(key)
+    }
+
+    fn insert(&mut self, key: String, digest: u64, answer: Applied) {
+        if self.answers.insert(key.clone(), (digest, answer)).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > KEYS_KEPT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.answers.remove(&oldest);
+            }
+        }
+        debug_assert_eq!(self.order.len(), self.answers.len());
+    }
+
+    fn image(&self) -> Vec<(String, u64, Applied)> {
+        self.order
+            .iter()
+            .filter_map(|k| self.answers.get(k).map(|(d, a)| (k.clone(), *d, a.clone())))
+            .collect()
+    }
+
+    fn from_image(image: Vec<(String, u64, Applied)>) -> Keys {
+        let mut keys = Keys::default();
+        for (key, digest, answer) in image {
+            keys.insert(key, digest, answer);
+        }
+        keys
+    }
+}
+
 /// The memories and what was applied last.
 #[derive(Default)]
 struct State {
@@ -68,12 +128,52 @@ struct State {
     membership: StoredMembership,
 }
 
-/// A snapshot's data: what was applied last, the membership, and each memory's image.
+/// A snapshot's data as the first version wrote it (no magic, no keys): still read.
+#[derive(Serialize, Deserialize)]
+struct ImageV1 {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    memories: Vec<(String, Vec<u8>)>,
+}
+
+/// The first bytes of a snapshot's data from version 2 on (a version 1 image starts with an
+/// option's tag, 0 or 1, so it never starts with these).
+const IMAGE_V2_MAGIC: &[u8; 8] = b"SUTRAIM2";
+
+/// A snapshot's data (version 2, after [`IMAGE_V2_MAGIC`]): what was applied last, the
+/// membership, each memory's image, and the idempotency keys in the order they came.
 #[derive(Serialize, Deserialize)]
 struct Image {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     memories: Vec<(String, Vec<u8>)>,
+    keys: Vec<(String, u64, Applied)>,
+}
+
+impl Image {
+    fn decode(data: &[u8]) -> io::Result<Image> {
+        let bad = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+        match data.strip_prefix(IMAGE_V2_MAGIC.as_slice()) {
+            Some(rest) => postcard::from_bytes(rest).map_err(bad),
+            None => {
+                let v1: ImageV1 = postcard::from_bytes(data).map_err(bad)?;
+                Ok(Image {
+                    last_applied: v1.last_applied,
+                    membership: v1.membership,
+                    memories: v1.memories,
+                    keys: Vec::new(),
+                })
+            }
+        }
+    }
+
+    fn encode(&self) -> io::Result<Vec<u8>> {
+        let body = postcard::to_allocvec(self).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut data = Vec::with_capacity(IMAGE_V2_MAGIC.len() + body.len());
+        data.extend_from_slice(IMAGE_V2_MAGIC);
+        data.extend_from_slice(&body);
+        Ok(data)
+    }
 }
 
 /// The state machine (openraft's `RaftStateMachine`).
@@ -133,8 +233,7 @@ impl StateMachine {
     /// Replaces the state with snapshot `data` described by `meta`, checked whole first: a
     /// damaged snapshot is an error and leaves the state as it was.
     fn load(&mut self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
-        let image: Image = postcard::from_bytes(&data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let image = Image::decode(&data)?;
         let mut memories = BTreeMap::new();
         for (name, bytes) in image.memories {
             let replica = Replica::from_snapshot(&bytes, self.params)
@@ -151,6 +250,7 @@ impl StateMachine {
         });
         drop(current);
         *self.state.memories.write() = memories;
+        *self.state.memories.keys_mut() = Keys::from_image(image.keys);
         self.state.last_applied = meta.last_log_id;
         self.state.membership = meta.last_membership.clone();
         Ok(())
@@ -181,6 +281,35 @@ impl StateMachine {
             limit: None,
         };
         match command {
+            Command::Idempotent {
+                key,
+                digest,
+                command,
+            } => {
+                let kept = self.state.memories.keys().get(&key).cloned();
+                if let Some((kept_digest, answer)) = kept {
+                    return if kept_digest == digest {
+                        answer
+                    } else {
+                        refused(
+                            "idempotency_key_reused",
+                            format!("idempotency key {key:?} was used for another request"),
+                        )
+                    };
+                }
+                let answer = match *command {
+                    Command::Idempotent { .. } => refused(
+                        "invalid_argument",
+                        "a keyed command holds another keyed command".to_string(),
+                    ),
+                    command => self.apply_command(seq, command),
+                };
+                self.state
+                    .memories
+                    .keys_mut()
+                    .insert(key, digest, answer.clone());
+                answer
+            }
             Command::CreateMemory { name, dimension } => {
                 if self.state.memories.get(&name).is_some() {
                     return refused("memory_exists", format!("memory {name:?} already exists"));
@@ -218,12 +347,13 @@ impl StateMachine {
                 .map_err(|e| io::Error::other(e.to_string()))?;
             memories.push((name, bytes));
         }
-        postcard::to_allocvec(&Image {
+        Image {
             last_applied: self.state.last_applied,
             membership: self.state.membership.clone(),
             memories,
-        })
-        .map_err(|e| io::Error::other(e.to_string()))
+            keys: self.state.memories.keys().image(),
+        }
+        .encode()
     }
 }
 

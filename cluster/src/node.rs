@@ -355,6 +355,14 @@ impl ClusterNode {
             limit: None,
         };
         match command {
+            // A kept key answers what it answered, whatever the state is now.
+            Command::Idempotent { key, command, .. } => {
+                if self.catalog.keys().contains(key) {
+                    None
+                } else {
+                    self.precheck(command)
+                }
+            }
             Command::CreateMemory { name, .. } => self
                 .catalog
                 .get(name)

@@ -278,3 +278,77 @@ async fn a_nodes_snapshot_is_kept_on_disk_and_a_damaged_one_does_not_load() {
         "a damaged snapshot is refused"
     );
 }
+
+#[tokio::test]
+async fn a_keyed_command_applies_once_and_its_keys_travel_in_snapshots() {
+    let keyed = |key: &str, digest: u64, command: Command| Command::Idempotent {
+        key: key.into(),
+        digest,
+        command: Box::new(command),
+    };
+    let mut machine = StateMachine::default();
+    let create = Command::CreateMemory {
+        name: "m".into(),
+        dimension: None,
+    };
+    assert_eq!(
+        machine.apply_command(1, keyed("make m", 7, create.clone())),
+        Applied::Done { seq: 1 }
+    );
+    // Sent again (a retry whose first try's outcome was unknown): the first answer, nothing
+    // applied again (a second create would be refused).
+    assert_eq!(
+        machine.apply_command(2, keyed("make m", 7, create.clone())),
+        Applied::Done { seq: 1 }
+    );
+    assert_eq!(
+        machine.apply_command(3, keyed("fact", 9, put("m", "rain", 5))),
+        Applied::Done { seq: 3 }
+    );
+    assert_eq!(
+        machine.apply_command(4, keyed("fact", 9, put("m", "rain", 6))),
+        Applied::Done { seq: 3 }
+    );
+    let updated = machine
+        .memory("m")
+        .expect("m")
+        .db()
+        .concept(ConceptId::from_content("rain"))
+        .expect("rain")
+        .updated_ms;
+    assert_eq!(updated, 5, "the retry did not apply");
+    // The same key for another request is refused; a refusal is kept as the key's answer.
+    assert!(matches!(
+        machine.apply_command(5, keyed("fact", 10, put("m", "snow", 7))),
+        Applied::Refused { ref code, .. } if code == "idempotency_key_reused"
+    ));
+    let refused = machine.apply_command(6, keyed("nowhere", 1, put("absent", "x", 8)));
+    assert!(matches!(refused, Applied::Refused { ref code, .. } if code == "memory_not_found"));
+    assert_eq!(
+        machine.apply_command(7, keyed("nowhere", 1, put("absent", "x", 8))),
+        refused
+    );
+    assert!(machine
+        .memory("m")
+        .expect("m")
+        .db()
+        .concept(ConceptId::from_content("snow"))
+        .is_none());
+
+    // A snapshot carries the keys: the node that installs it answers a retry the same way.
+    let mut builder = machine.get_snapshot_builder().await;
+    let snapshot = builder.build_snapshot().await.expect("snapshot");
+    let mut other = StateMachine::default();
+    other
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .expect("install");
+    assert_eq!(
+        other.apply_command(8, keyed("fact", 9, put("m", "rain", 9))),
+        Applied::Done { seq: 3 }
+    );
+    assert!(matches!(
+        other.apply_command(9, keyed("fact", 11, put("m", "rain", 9))),
+        Applied::Refused { ref code, .. } if code == "idempotency_key_reused"
+    ));
+}

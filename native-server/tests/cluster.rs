@@ -56,12 +56,30 @@ impl Answer {
 
 /// Sends a request; `None` when no answer came (the node is down, the connection broke).
 fn send(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Option<Answer> {
+    send_with(agent, method, url, body, None)
+}
+
+/// [`send`] with an `Idempotency-Key`.
+fn send_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    key: Option<&str>,
+) -> Option<Answer> {
+    let header = |b: ureq::RequestBuilder<ureq::typestate::WithBody>| match key {
+        Some(k) => b.header("Idempotency-Key", k),
+        None => b,
+    };
     let result = match (method, body) {
         ("GET", _) => agent.get(url).call(),
-        ("DELETE", _) => agent.delete(url).call(),
-        ("POST", Some(b)) => agent.post(url).send_json(b),
-        ("PUT", Some(b)) => agent.put(url).send_json(b),
-        ("POST", None) => agent.post(url).send_empty(),
+        ("DELETE", _) => match key {
+            Some(k) => agent.delete(url).header("Idempotency-Key", k).call(),
+            None => agent.delete(url).call(),
+        },
+        ("POST", Some(b)) => header(agent.post(url)).send_json(b),
+        ("PUT", Some(b)) => header(agent.put(url)).send_json(b),
+        ("POST", None) => header(agent.post(url)).send_empty(),
         (m, _) => panic!("unsupported {m}"),
     };
     let mut response = result.ok()?;
@@ -399,6 +417,60 @@ fn any_node_answers_any_request() {
     .body["last_log_index"]
         .as_u64();
     assert_eq!(before, after, "refused writes cost no log entry");
+
+    // A write with an Idempotency-Key applies once, however many times and through whichever
+    // nodes it is sent; the same key on another request is refused.
+    let keyed = json!({"content": "sent with a key"});
+    let url = |node: &Node| node.url("/v1/memories/notes/concepts");
+    let first = send_with(&agent, "PUT", &url(f1), Some(&keyed), Some("key-1")).expect("answer");
+    assert_eq!(first.status, 200, "{first:?}");
+    let retried = send_with(&agent, "PUT", &url(f2), Some(&keyed), Some("key-1")).expect("answer");
+    assert_eq!(retried.status, 200, "{retried:?}");
+    assert_eq!(
+        retried.body["seq"], first.body["seq"],
+        "the first answer again"
+    );
+    let reused = send_with(
+        &agent,
+        "PUT",
+        &url(f2),
+        Some(&json!({"content": "another request"})),
+        Some("key-1"),
+    )
+    .expect("answer");
+    assert_eq!(
+        (reused.status, reused.code()),
+        (422, "idempotency_key_reused"),
+        "{reused:?}"
+    );
+    let bad_key = send_with(
+        &agent,
+        "PUT",
+        &url(f1),
+        Some(&keyed),
+        Some("a key with spaces"),
+    )
+    .expect("answer");
+    assert_eq!((bad_key.status, bad_key.code()), (422, "invalid_argument"));
+    let dropped_twice = [f1, f2].map(|node| {
+        send_with(
+            &agent,
+            "DELETE",
+            &node.url(&format!(
+                "/v1/memories/notes/concepts/{}",
+                first.body["id"].as_str().expect("id")
+            )),
+            None,
+            Some("key-2"),
+        )
+        .expect("answer")
+    });
+    assert_eq!(
+        (dropped_twice[0].status, dropped_twice[1].status),
+        (200, 200),
+        "a retried delete answers as the first did (not 404): {dropped_twice:?}"
+    );
+    assert_eq!(dropped_twice[0].body["seq"], dropped_twice[1].body["seq"]);
 
     // The nodes count what they did with the writes they were sent.
     let metric = |node: &Node, name: &str| -> u64 {

@@ -38,6 +38,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cluster/leader": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hand leadership to another voter (before maintenance of the leader's machine, say). Answers once it leads. */
+        post: operations["transfer_leader"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a node to the cluster as a learner: it receives the log and serves stale reads without voting (nothing added to write latency). Start the node first with its own --node-id and no --member. Answers the cluster after the change. */
+        post: operations["add_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster/members/{member}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a node (voter or learner) from the cluster. Answers the cluster after the change. */
+        delete: operations["remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster/members/{member}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make a learner a voter (once it has caught up, so that it does not hold writes back). Answers the cluster after the change. */
+        post: operations["promote_member"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -661,7 +729,7 @@ export interface components {
          * @description Stable machine-readable code.
          * @enum {string}
          */
-        ErrorCode: "association_not_found" | "bad_request" | "behind" | "body_read_error" | "body_timeout" | "busy" | "closing" | "cluster_member" | "concept_not_found" | "conflict" | "corrupt_log" | "corrupt_snapshot" | "dimension_mismatch" | "headers_too_large" | "host_not_allowed" | "index_build" | "integrity" | "internal" | "interrupted" | "invalid_argument" | "invalid_id" | "invalid_json" | "invalid_name" | "invalid_path" | "invalid_query" | "limit_exceeded" | "malformed_json" | "memory_busy" | "memory_exists" | "memory_not_found" | "memory_unavailable" | "method_not_allowed" | "no_leader" | "no_route" | "origin_not_allowed" | "outcome_unknown" | "payload_too_large" | "poisoned" | "query_timeout" | "storage_error" | "unauthorized" | "unsupported_media_type" | "unsupported_version" | "uri_too_long";
+        ErrorCode: "association_not_found" | "bad_request" | "behind" | "body_read_error" | "body_timeout" | "busy" | "closing" | "cluster_member" | "concept_not_found" | "conflict" | "corrupt_log" | "corrupt_snapshot" | "dimension_mismatch" | "headers_too_large" | "host_not_allowed" | "idempotency_key_reused" | "index_build" | "integrity" | "internal" | "interrupted" | "invalid_argument" | "invalid_id" | "invalid_json" | "invalid_name" | "invalid_path" | "invalid_query" | "limit_exceeded" | "malformed_json" | "membership_refused" | "memory_busy" | "memory_exists" | "memory_not_found" | "memory_unavailable" | "method_not_allowed" | "no_leader" | "no_route" | "not_a_cluster" | "origin_not_allowed" | "outcome_unknown" | "payload_too_large" | "poisoned" | "query_timeout" | "storage_error" | "unauthorized" | "unsupported_media_type" | "unsupported_version" | "uri_too_long";
         /** @description What went wrong. */
         ErrorDetail: {
             /** @description Stable machine-readable code. */
@@ -807,6 +875,26 @@ export interface components {
             concepts: components["schemas"]["NeighbourAnswer"][];
             /** @description Whether the limit cut the neighbourhood short. */
             truncated: boolean;
+        };
+        /** @description The voter to hand leadership to. */
+        NewLeader: {
+            /**
+             * Format: int64
+             * @description Its id.
+             */
+            to: number;
+        };
+        /** @description A node to add to the cluster, as a learner. */
+        NewMember: {
+            /** @description Where clients reach it: `host:port` of its HTTP API. */
+            api: string;
+            /**
+             * Format: int64
+             * @description Its id (1 or more, not yet a member).
+             */
+            id: number;
+            /** @description Where the other nodes reach it: `host:port` of its cluster listener. */
+            raft: string;
         };
         /** @description A cluster node's health. */
         NodeHealth: {
@@ -1248,6 +1336,160 @@ export interface operations {
             500: components["responses"]["Bug"];
         };
     };
+    transfer_leader: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "to": 2
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewLeader"];
+            };
+        };
+        responses: {
+            /** @description The voter leads. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    add_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "api": "127.0.0.1:7004",
+                 *       "id": 4,
+                 *       "raft": "127.0.0.1:7104"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewMember"];
+            };
+        };
+        responses: {
+            /** @description Added. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The member's id. */
+                member: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    promote_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The member's id. */
+                member: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Promoted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -1311,7 +1553,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1392,7 +1637,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1426,7 +1674,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1477,7 +1728,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1528,7 +1782,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1572,7 +1829,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1630,7 +1890,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1708,7 +1971,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1765,7 +2031,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -1862,7 +2131,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -2177,7 +2449,10 @@ export interface operations {
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
-            header?: never;
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
                 name: string;
@@ -2317,7 +2592,7 @@ export const pathsV1MemoriesNameImportPostParametersQueryRedirectValues: Readonl
 export const pathsV1MemoriesNamePathsPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/paths"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
 export const pathsV1MemoriesNameReopenPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/reopen"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameSearchPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/search"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "idempotency_key_reused", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "membership_refused", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "not_a_cluster", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
 export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Kind"]> = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
 export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];

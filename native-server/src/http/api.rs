@@ -11,6 +11,7 @@ use crate::http::answers::{
     CreatedAnswer, DroppedAnswer, HealthAnswer, MemoriesAnswer, MemoryStatsAnswer, MemorySummary,
     ReopenedAnswer,
 };
+use crate::http::cluster::IdempotencyKey;
 use crate::http::error::ApiError;
 use crate::http::openapi::{
     AssociationPath, ConceptPath, CreateErrors, ImportErrors, MemoryErrors, MemoryPath,
@@ -187,11 +188,27 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::bad_request("invalid_path", rejection.body_text())
 }
 
-async fn submit(state: &AppState, name: &str, ops: Vec<Op>) -> Result<u64, ApiError> {
+async fn submit(
+    state: &AppState,
+    name: &str,
+    ops: Vec<Op>,
+    key: Option<IdempotencyKey>,
+) -> Result<u64, ApiError> {
     state
         .home
-        .write(name, ops, || state.metrics.queue_full())
+        .write(name, ops, key, || state.metrics.queue_full())
         .await
+}
+
+/// The idempotency key the steering middleware took off a write (`None` without one).
+pub struct Keyed(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Keyed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Keyed(parts.extensions.get::<IdempotencyKey>().cloned()))
+    }
 }
 
 #[utoipa::path(
@@ -295,6 +312,7 @@ pub(crate) struct CreateMemory {
 )]
 async fn create_memory(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     JsonBody(body): JsonBody<CreateMemory>,
 ) -> Result<Response, ApiError> {
     let registry = match &state.home {
@@ -302,10 +320,13 @@ async fn create_memory(
         Home::Cluster(node) => {
             registry::check_name(&body.name)?;
             let written = node
-                .write(Command::CreateMemory {
-                    name: body.name.clone(),
-                    dimension: body.dimension,
-                })
+                .write(home::keyed(
+                    key,
+                    Command::CreateMemory {
+                        name: body.name.clone(),
+                        dimension: body.dimension,
+                    },
+                ))
                 .await
                 .map_err(home::write_error)?;
             home::applied(written.applied)?;
@@ -346,13 +367,14 @@ async fn create_memory(
 )]
 async fn drop_memory(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     PathParams(name): PathParams<String>,
 ) -> Result<Json<DroppedAnswer>, ApiError> {
     let registry = match &state.home {
         Home::Local(registry) => registry.clone(),
         Home::Cluster(node) => {
             let written = node
-                .write(Command::DropMemory { name: name.clone() })
+                .write(home::keyed(key, Command::DropMemory { name: name.clone() }))
                 .await
                 .map_err(home::write_error)?;
             home::applied(written.applied)?;
@@ -481,11 +503,12 @@ async fn checkpoint(
 )]
 async fn put_concept(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::ConceptBody>,
 ) -> Result<Json<ConceptWritten>, ApiError> {
     let (id, op) = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, vec![op]).await?;
+    let seq = submit(&state, &name, vec![op], key).await?;
     Ok(Json(ConceptWritten {
         id: id.to_string(),
         seq,
@@ -517,10 +540,11 @@ async fn get_concept(
 )]
 async fn delete_concept(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let id = exchange::parse_id("id", &id)?;
-    let seq = submit(&state, &name, vec![Op::DeleteConcept { id }]).await?;
+    let seq = submit(&state, &name, vec![Op::DeleteConcept { id }], key).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -575,11 +599,12 @@ async fn list_associations(
 )]
 async fn put_association(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::AssociationBody>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let op = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, vec![op]).await?;
+    let seq = submit(&state, &name, vec![op], key).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -592,10 +617,17 @@ async fn put_association(
 )]
 async fn delete_association(
     State(state): State<AppState>,
+    Keyed(idempotency): Keyed,
     PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let key = exchange::association_key(&source, &target, &kind)?;
-    let seq = submit(&state, &name, vec![Op::DeleteAssociation { key }]).await?;
+    let seq = submit(
+        &state,
+        &name,
+        vec![Op::DeleteAssociation { key }],
+        idempotency,
+    )
+    .await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -609,11 +641,12 @@ async fn delete_association(
 )]
 async fn batch(
     State(state): State<AppState>,
+    Keyed(key): Keyed,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<exchange::BatchBody>,
 ) -> Result<Json<BatchWritten>, ApiError> {
     let (ops, ids) = body.into_ops(now_ms())?;
-    let seq = submit(&state, &name, ops).await?;
+    let seq = submit(&state, &name, ops, key).await?;
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     Ok(Json(BatchWritten { seq, ids }))
 }

@@ -34,7 +34,7 @@ use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use sutra_cluster::command::Command;
+use sutra_cluster::command::{Command, KEY_BYTES_MAX};
 use sutra_cluster::node::{Change, ChangeError, ClusterNode, WriteError};
 use sutra_cluster::raft::Member;
 use sutra_core::exchange::answers::CheckpointAnswer;
@@ -46,6 +46,81 @@ pub const NODE_HEADER: HeaderName = HeaderName::from_static("sutra-node");
 pub const LEADER_HEADER: HeaderName = HeaderName::from_static("sutra-leader");
 /// The header giving the last log entry the answering node applied.
 pub const APPLIED_HEADER: HeaderName = HeaderName::from_static("sutra-applied");
+
+/// The header of a write's idempotency key.
+pub const IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// A write's idempotency key, and the digest of its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The key.
+    pub key: String,
+    /// xxh3 of the method, the path with its query, and the body.
+    pub digest: u64,
+}
+
+/// The idempotency key of a write request, if it has one, checked; its body is read to take
+/// the request's digest (and put back).
+async fn take_key(state: &AppState, request: Request) -> Result<Request, ApiError> {
+    let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(request);
+    };
+    let bad = |why: String| ApiError::invalid("invalid_argument", why).about("Idempotency-Key");
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty() && k.len() <= KEY_BYTES_MAX && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            bad(format!(
+                "an Idempotency-Key is 1 to {KEY_BYTES_MAX} visible ASCII characters"
+            ))
+        })?
+        .to_string();
+    let path = request.uri().path().to_string();
+    if !is_write(request.method(), &path) {
+        return Ok(request);
+    }
+    if matches!(state.home, Home::Local(_)) {
+        return Err(bad(
+            "a single server keeps no idempotency keys (a cluster's log does): its writes are answered once durable, and one whose outcome it cannot know answers 503 storage_error; send the write without the key, or to a cluster".into(),
+        ));
+    }
+    if path.ends_with("/import") {
+        return Err(bad(
+            "an import is many writes, not one: it takes no Idempotency-Key (import again: concepts and associations are upserts)".into(),
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::http::api::BODY_BYTES_MAX)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body could not be read whole: {e}"),
+            )
+        })?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(
+        parts
+            .uri
+            .path_and_query()
+            .map_or(path.as_str(), |p| p.as_str())
+            .as_bytes(),
+    );
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let digest = hasher.digest();
+    let mut request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    request
+        .extensions_mut()
+        .insert(IdempotencyKey { key, digest });
+    Ok(request)
+}
 
 /// How a read wants to be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,7 +221,8 @@ fn is_write(method: &Method, path: &str) -> bool {
 
 /// Steers a request on a cluster node (see the module's description); on a single server,
 /// only takes the read options off the query.
-pub async fn steer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn steer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut request = request;
     let (options, rebuilt) = match take_options(request.uri()) {
         Ok(taken) => taken,
         Err(e) => return e.into_response(),
@@ -154,6 +230,10 @@ pub async fn steer(State(state): State<AppState>, mut request: Request, next: Ne
     if let Some(uri) = rebuilt {
         *request.uri_mut() = uri;
     }
+    let request = match take_key(&state, request).await {
+        Ok(request) => request,
+        Err(e) => return e.into_response(),
+    };
     let Home::Cluster(node) = &state.home else {
         return next.run(request).await;
     };

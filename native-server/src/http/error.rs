@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 /// The codes of the server's own errors (the engine's are [`sutra_core::Error::CODES`]).
-pub const SERVER_CODES: [&str; 31] = [
+pub const SERVER_CODES: [&str; 32] = [
     "bad_request",
     "behind",
     "body_read_error",
@@ -20,6 +20,7 @@ pub const SERVER_CODES: [&str; 31] = [
     "cluster_member",
     "headers_too_large",
     "host_not_allowed",
+    "idempotency_key_reused",
     "internal",
     "invalid_json",
     "invalid_name",
@@ -165,8 +166,12 @@ impl ApiError {
     /// error, or the server's, by code): its status as the error itself would have it.
     pub fn refused(code: &str, message: String) -> Self {
         let status = match code {
-            "invalid_id" | "invalid_argument" | "limit_exceeded" | "dimension_mismatch"
-            | "invalid_name" => StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_id"
+            | "invalid_argument"
+            | "limit_exceeded"
+            | "dimension_mismatch"
+            | "invalid_name"
+            | "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
             "concept_not_found" | "association_not_found" | "memory_not_found" => {
                 StatusCode::NOT_FOUND
             }

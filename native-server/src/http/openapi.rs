@@ -147,15 +147,17 @@ impl utoipa::Modify for Common {
                     add_parameters(get, read_parameters());
                 }
                 for write in [&mut item.put, &mut item.delete].into_iter().flatten() {
-                    add_parameters(write, vec![redirect_parameter()]);
+                    add_parameters(write, write_parameters());
                 }
                 if let Some(post) = &mut item.post {
                     add_parameters(
                         post,
                         if reads_by_post {
                             read_parameters()
-                        } else {
+                        } else if path.ends_with("/import") {
                             vec![redirect_parameter()]
+                        } else {
+                            write_parameters()
                         },
                     );
                 }
@@ -249,6 +251,20 @@ fn redirect_parameter() -> Parameter {
                 .enum_values(Some(["0", "1", "false", "true"])),
         ))
         .build()
+}
+
+/// The options of a write: `redirect`, and the `Idempotency-Key` header.
+fn write_parameters() -> Vec<Parameter> {
+    vec![
+        redirect_parameter(),
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some("On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys."))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+            .build(),
+    ]
 }
 
 fn add_parameters(operation: &mut Operation, more: Vec<Parameter>) {

@@ -4,6 +4,7 @@
 //! module for a memory to read ([`Home::target`]) and to write ([`Home::write`]), and is the
 //! same either way.
 
+use crate::http::cluster::IdempotencyKey;
 use crate::http::error::ApiError;
 use crate::memories::registry::Registry;
 use crate::memories::writer::{MemoryHandle, SubmitError};
@@ -77,6 +78,7 @@ impl Home {
         &self,
         name: &str,
         ops: Vec<Op>,
+        key: Option<IdempotencyKey>,
         on_busy: impl FnOnce(),
     ) -> Result<u64, ApiError> {
         match self {
@@ -86,15 +88,30 @@ impl Home {
             }
             Home::Cluster(node) => {
                 let written = node
-                    .write(Command::Batch {
-                        memory: name.to_string(),
-                        ops,
-                    })
+                    .write(keyed(
+                        key,
+                        Command::Batch {
+                            memory: name.to_string(),
+                            ops,
+                        },
+                    ))
                     .await
                     .map_err(write_error)?;
                 applied(written.applied)
             }
         }
+    }
+}
+
+/// `command` with its idempotency key, if it has one.
+pub fn keyed(key: Option<IdempotencyKey>, command: Command) -> Command {
+    match key {
+        Some(IdempotencyKey { key, digest }) => Command::Idempotent {
+            key,
+            digest,
+            command: Box::new(command),
+        },
+        None => command,
     }
 }
 

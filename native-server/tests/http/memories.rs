@@ -49,3 +49,59 @@ async fn memories_are_created_listed_described_and_dropped() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_single_server_takes_the_read_options_and_refuses_cluster_only_ones() {
+    let app = app();
+    memory(&app, "notes", None).await;
+    let id = concept(&app, "notes", json!({"content": "rain"})).await;
+    // Read options are taken (every read already sees every acknowledged write).
+    for query in ["consistency=stale", "consistency=linearizable", "min_seq=1"] {
+        let a = get(&app, &format!("/v1/memories/notes/concepts/{id}?{query}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{query}: {}", a.text);
+        assert_eq!(a.json["content"], "rain");
+    }
+    let listed = get(
+        &app,
+        "/v1/memories/notes/concepts?consistency=stale&limit=1",
+    )
+    .await;
+    assert_eq!(
+        listed.json["concepts"][0]["id"],
+        id.as_str(),
+        "the other parameters stay"
+    );
+    let bad = get(&app, "/v1/memories/notes/concepts?consistency=eventual").await;
+    assert_eq!(
+        (bad.status, bad.code()),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
+    // An idempotency key is a cluster's: refused, with the reason.
+    let request = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri("/v1/memories/notes/concepts")
+        .header("content-type", "application/json")
+        .header("idempotency-key", "k1")
+        .body(axum::body::Body::from(
+            json!({"content": "snow"}).to_string(),
+        ))
+        .expect("request");
+    let keyed = send(&app, request).await;
+    assert_eq!(
+        (keyed.status, keyed.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument")
+    );
+    assert_eq!(keyed.json["error"]["field"], "Idempotency-Key");
+    assert!(keyed.message().contains("single server"), "{}", keyed.text);
+    // The cluster's status and membership changes answer as a single server's.
+    let status = get(&app, "/v1/cluster").await;
+    assert_eq!(status.json["role"], "single");
+    assert_eq!(status.json["members"], json!([]));
+    let promote = post(&app, "/v1/cluster/members/2/promote", json!({})).await;
+    assert_eq!(
+        (promote.status, promote.code()),
+        (StatusCode::CONFLICT, "not_a_cluster")
+    );
+    let health = get(&app, "/v1/health").await;
+    assert_eq!(health.json, json!({"status": "ok", "cluster": null}));
+}

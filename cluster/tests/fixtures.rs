@@ -1,0 +1,106 @@
+//! A node's files written by the first version of the cluster (`tests/fixtures/node-v1/`: a
+//! Raft log, a snapshot at entry 6 in the first image format, with no idempotency keys, the
+//! vote and the committed hint, from a one-node cluster) still open: the snapshot loads, the log
+//! after it applies, and the next snapshot is written in the current format and loads too.
+//!
+//! What the fixture holds (written through `sutra serve --node-id 1`): memory `notes`
+//! (dimension 2) and `gone`; concepts "rain" ([1, 0], confidence 0.9, metadata source=fixture)
+//! and "wet streets" ([0.8, 0.6]); a causal association rain → wet streets, confidence 0.8;
+//! the snapshot (entry 6); then `gone` dropped (7) and "after the snapshot" ([0, 1]) learned (8).
+
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::Config;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use sutra_cluster::machine::StateMachine;
+use sutra_cluster::node::{ClusterNode, NodeConfig};
+use sutra_core::{ConceptId, HnswParams};
+
+fn copy_fixture(to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/node-v1");
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(&from).expect("fixture") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+#[tokio::test]
+async fn the_first_versions_snapshot_loads() {
+    let dir = tempfile::tempdir().expect("dir");
+    copy_fixture(dir.path());
+    let holds_v2_magic = |path: &Path| {
+        let bytes = std::fs::read(path).expect("snapshot file");
+        bytes.windows(8).any(|w| w == b"SUTRAIM2")
+    };
+    let file = dir.path().join("snapshot");
+    assert!(!holds_v2_magic(&file), "the fixture is of the first format");
+    let mut machine = StateMachine::open(dir.path(), HnswParams::default()).expect("open");
+    let (applied, membership) = machine.applied_state().await.expect("state");
+    assert_eq!(applied.map(|l| l.index), Some(6));
+    assert_eq!(membership.voter_ids().collect::<Vec<_>>(), [1]);
+    // The snapshot is from before the drop.
+    assert_eq!(machine.memories(), ["gone", "notes"]);
+    {
+        let notes = machine.memory("notes").expect("notes");
+        let db = notes.db();
+        let counts = db.counts();
+        assert_eq!(
+            (counts.concepts, counts.associations, counts.dimension),
+            (2, 1, Some(2))
+        );
+        let rain = db.concept(ConceptId::from_content("rain")).expect("rain");
+        assert_eq!(rain.confidence, 0.9);
+        assert_eq!(rain.embedding.as_deref(), Some(&[1.0f32, 0.0][..]));
+    }
+
+    // The next snapshot is written in the current format, and loads.
+    let mut builder = machine.get_snapshot_builder().await;
+    builder.build_snapshot().await.expect("snapshot");
+    assert!(holds_v2_magic(&file), "rewritten in the current format");
+    let again = StateMachine::open(dir.path(), HnswParams::default()).expect("reopen");
+    assert_eq!(again.memories(), ["gone", "notes"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_the_first_versions_files_recovers_all_of_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    copy_fixture(dir.path());
+    let node = ClusterNode::start(NodeConfig {
+        id: 1,
+        dir: dir.path().to_path_buf(),
+        members: BTreeMap::new(),
+        token: "a token for the fixture test".into(),
+        params: HnswParams::default(),
+        raft: Config {
+            heartbeat_interval: 50,
+            election_timeout_min: 200,
+            election_timeout_max: 400,
+            ..Default::default()
+        },
+    })
+    .await
+    .expect("start");
+    node.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .applied_index_at_least(Some(8), "the fixture's log applied")
+        .await
+        .expect("applied");
+    assert_eq!(node.catalog().names(), ["notes"], "gone was dropped at 7");
+    {
+        let notes = node.catalog().get("notes").expect("notes").reader();
+        let db = notes.db();
+        for text in ["rain", "wet streets", "after the snapshot"] {
+            assert!(
+                db.concept(ConceptId::from_content(text)).is_some(),
+                "{text} is there"
+            );
+        }
+        assert_eq!(db.counts().concepts, 3);
+        assert_eq!(db.counts().associations, 1);
+    }
+    // It takes writes: a one-node cluster elects itself.
+    node.linearizable().await.expect("a leader");
+    node.shutdown().await;
+}
