@@ -173,8 +173,17 @@ pub struct HttpNetwork {
 impl HttpNetwork {
     /// A network whose requests carry `token`.
     pub fn new(token: &str) -> Self {
+        HttpNetwork::from(token, None)
+    }
+
+    /// A network whose requests carry `token` and leave from address `source` (on a machine
+    /// with several addresses: the one the other nodes, or their firewalls, expect).
+    pub fn from(token: &str, source: Option<std::net::IpAddr>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_local_address(source);
+        connector.set_nodelay(true);
         HttpNetwork {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(connector),
             token: Arc::from(token),
         }
     }

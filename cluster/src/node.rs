@@ -44,6 +44,9 @@ use sutra_core::HnswParams;
 pub const LEADER_WAIT: Duration = Duration::from_secs(5);
 /// How long a forwarded write or read-index request may take at the leader.
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a leader waits for a write it proposed to be committed and applied before it
+/// answers that the write's outcome is unknown (a leader cut off from a quorum).
+pub const COMMIT_WAIT: Duration = Duration::from_secs(5);
 /// How long a read waits for this node to apply what it must show.
 pub const APPLY_WAIT: Duration = Duration::from_secs(5);
 /// How long a write or read keeps looking for a leader that takes it (while leadership
@@ -65,6 +68,9 @@ pub struct NodeConfig {
     pub params: HnswParams,
     /// openraft's timing (heartbeat, election timeouts) and snapshot policy.
     pub raft: Config,
+    /// The address this node's connections to the others leave from (`None`: the system's
+    /// choice).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// A node of the cluster.
@@ -241,7 +247,7 @@ impl ClusterNode {
         let log = LogStore::open(&config.dir)?;
         let machine = StateMachine::open(&config.dir, config.params)?;
         let catalog = machine.catalog();
-        let network = HttpNetwork::new(&config.token);
+        let network = HttpNetwork::from(&config.token, config.source_ip);
         let raft = Raft::new(config.id, raft_config, network.clone(), log, machine)
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -336,7 +342,14 @@ impl ClusterNode {
             }
             return Ok(refused);
         }
-        match self.raft.client_write(command).await {
+        let proposed = tokio::time::timeout(COMMIT_WAIT, self.raft.client_write(command)).await;
+        let Ok(proposed) = proposed else {
+            return Err(Detour::Unknown(format!(
+                "node {} proposed the write and did not see it committed within {COMMIT_WAIT:?} (cut off from a quorum?)",
+                self.id
+            )));
+        };
+        match proposed {
             Ok(response) => Ok(response.data),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(
                 Detour::NotLeader(forward.leader_id.zip(forward.leader_node)),

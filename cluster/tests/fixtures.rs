@@ -79,6 +79,7 @@ async fn a_node_on_the_first_versions_files_recovers_all_of_it() {
             election_timeout_max: 400,
             ..Default::default()
         },
+        source_ip: None,
     })
     .await
     .expect("start");

@@ -225,6 +225,10 @@ struct ClusterArgs {
     /// times this.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     election_timeout_ms: u64,
+    /// The address this node's connections to the other nodes leave from (on a machine with
+    /// several addresses; default: the system's choice).
+    #[arg(long, requires = "node_id")]
+    cluster_source_ip: Option<std::net::IpAddr>,
     /// Log entries between two snapshots of the node's state.
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(10..))]
     snapshot_every: u64,
@@ -269,6 +273,7 @@ pub fn main() -> i32 {
                         election_timeout_ms: cluster.election_timeout_ms,
                         snapshot_every: cluster.snapshot_every,
                     },
+                    cluster.cluster_source_ip,
                 )
                 .map(Some),
             };

@@ -46,6 +46,8 @@ pub struct ClusterOptions {
     pub token: String,
     /// Timing.
     pub timing: Timing,
+    /// Where its connections to the other nodes leave from.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// Reads one `--member ID=API_ADDR/CLUSTER_ADDR`.
@@ -76,6 +78,7 @@ pub fn cluster_options(
     listen: Option<SocketAddr>,
     token: Option<String>,
     timing: Timing,
+    source_ip: Option<std::net::IpAddr>,
 ) -> Result<ClusterOptions, String> {
     let token = token.ok_or(
         "a cluster node needs --cluster-token (or SUTRA_CLUSTER_TOKEN): the nodes require it of each other",
@@ -119,6 +122,7 @@ pub fn cluster_options(
         listen,
         token,
         timing,
+        source_ip,
     })
 }
 
@@ -168,6 +172,7 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         token: options.token.clone(),
         params: HnswParams::default(),
         raft: config,
+        source_ip: options.source_ip,
     })
     .await
     .map_err(|e| format!("cannot start node {}: {e}", options.id))?;

@@ -8,7 +8,9 @@
 //! Each run writes its history to `target/cluster-runs/<test>.history` (one line per write:
 //! the outcome, the node, the content), so that a failure can be checked again offline.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod partitions;
 
 use common::BIN;
 use serde_json::{json, Value};
@@ -113,7 +115,14 @@ fn send_with(
 struct Node {
     id: u64,
     api: String,
+    /// Its cluster listener.
     raft: String,
+    /// Where the others reach its cluster listener (a test's proxy in front of it, or the
+    /// listener itself).
+    advertised: String,
+    /// The address its connections to the others leave from (127.0.0.ID behind proxies, so
+    /// that a proxy knows who connects).
+    source_ip: Option<String>,
     data: PathBuf,
     child: Option<Child>,
 }
@@ -136,6 +145,11 @@ impl Node {
             .arg(&self.data)
             .args(["--node-id", &self.id.to_string()])
             .args(["--cluster-listen", &self.raft])
+            .args(
+                self.source_ip
+                    .iter()
+                    .flat_map(|ip| ["--cluster-source-ip", ip.as_str()]),
+            )
             .env("SUTRA_CLUSTER_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -180,19 +194,33 @@ struct Cluster {
 
 impl Cluster {
     fn start(size: u64) -> Cluster {
+        Cluster::start_behind(size, None)
+    }
+
+    /// A cluster whose nodes reach each other through `proxies` (when given).
+    fn start_behind(size: u64, proxies: Option<&partitions::Proxies>) -> Cluster {
         let dir = tempfile::tempdir().expect("dir");
         let mut nodes: Vec<Node> = (1..=size)
-            .map(|id| Node {
-                id,
-                api: format!("127.0.0.1:{}", free_port()),
-                raft: format!("127.0.0.1:{}", free_port()),
-                data: dir.path().join(format!("node{id}")),
-                child: None,
+            .map(|id| {
+                let raft = format!("127.0.0.1:{}", free_port());
+                let (advertised, source_ip) = match proxies {
+                    Some(proxies) => (proxies.proxy(id, &raft), Some(format!("127.0.0.{id}"))),
+                    None => (raft.clone(), None),
+                };
+                Node {
+                    id,
+                    api: format!("127.0.0.1:{}", free_port()),
+                    raft,
+                    advertised,
+                    source_ip,
+                    data: dir.path().join(format!("node{id}")),
+                    child: None,
+                }
             })
             .collect();
         let members: Vec<String> = nodes
             .iter()
-            .map(|n| format!("{}={}/{}", n.id, n.api, n.raft))
+            .map(|n| format!("{}={}/{}", n.id, n.api, n.advertised))
             .collect();
         for node in &mut nodes {
             node.start(&members);
@@ -830,10 +858,17 @@ fn check_end(cluster: &Cluster, ids: &[u64], history: &[Record]) -> usize {
             invented.push(content.clone());
         }
     }
-    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
     assert!(
         invented.is_empty(),
-        "writes present that should not be: {invented:?}"
+        "{} writes present that should not be, e.g. {:?}",
+        invented.len(),
+        &invented[..invented.len().min(10)]
     );
     assert!(acked > 0, "nothing was acknowledged");
     acked
@@ -912,10 +947,13 @@ fn membership_changes_under_writes_lose_nothing() {
     make_notes(&cluster);
     // Node 4, started with no members: it waits to be added.
     let dir = tempfile::tempdir().expect("dir");
+    let raft4 = format!("127.0.0.1:{}", free_port());
     cluster.nodes.push(Node {
         id: 4,
         api: format!("127.0.0.1:{}", free_port()),
-        raft: format!("127.0.0.1:{}", free_port()),
+        raft: raft4.clone(),
+        advertised: raft4,
+        source_ip: None,
         data: dir.path().join("node4"),
         child: None,
     });

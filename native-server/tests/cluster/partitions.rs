@@ -1,0 +1,383 @@
+//! Partitions and pauses of real nodes. The nodes reach each other through proxies the test
+//! owns (one in front of each node's cluster listener; each node's connections leave from
+//! 127.0.0.ID, so a proxy knows who connects), and a cut drops the connections from one node
+//! to another (and refuses new ones) until it heals. Clients talk to the nodes' APIs directly.
+//!
+//! Checked throughout: a register (one concept whose metadata `v` one writer raises, through
+//! every node in turn) read linearizably on every node by two readers never reads a value
+//! older than the last one acknowledged before the read started; a cut-off or paused leader
+//! acknowledges no write later than its lease and one election after the cut (+1 s); at the end
+//! every acknowledged write is on every node and the nodes are identical.
+//!
+//! `SUTRA_CLUSTER_CUT_S` sets how long each cut or pause lasts (default 5 s).
+
+use super::*;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use tokio::task::AbortHandle;
+
+/// The proxies between the nodes, and the cuts in force.
+pub struct Proxies {
+    runtime: tokio::runtime::Runtime,
+    cuts: Arc<Mutex<BTreeSet<(u64, u64)>>>,
+    connections: Arc<Mutex<Vec<(u64, u64, AbortHandle)>>>,
+}
+
+impl Proxies {
+    pub fn new() -> Proxies {
+        Proxies {
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime"),
+            cuts: Arc::default(),
+            connections: Arc::default(),
+        }
+    }
+
+    /// A proxy in front of node `to`'s cluster listener at `target`; its address.
+    pub fn proxy(&self, to: u64, target: &str) -> String {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a proxy");
+        let address = listener.local_addr().expect("addr").to_string();
+        let target = target.to_string();
+        let (cuts, connections) = (self.cuts.clone(), self.connections.clone());
+        self.runtime.spawn(async move {
+            while let Ok((mut inbound, peer)) = listener.accept().await {
+                let from = match peer.ip() {
+                    IpAddr::V4(ip) => u64::from(ip.octets()[3]),
+                    IpAddr::V6(_) => 0,
+                };
+                if cuts.lock().expect("cuts").contains(&(from, to)) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                let mut open = connections.lock().expect("connections");
+                open.retain(|(_, _, t)| !t.is_finished());
+                open.push((from, to, task.abort_handle()));
+            }
+        });
+        address
+    }
+
+    /// Cuts the traffic from each `(from, to)`: its connections are dropped and new ones
+    /// refused.
+    pub fn cut(&self, pairs: &[(u64, u64)]) {
+        self.cuts
+            .lock()
+            .expect("cuts")
+            .extend(pairs.iter().copied());
+        for (from, to, task) in self.connections.lock().expect("connections").iter() {
+            if pairs.contains(&(*from, *to)) {
+                task.abort();
+            }
+        }
+    }
+
+    /// Ends every cut.
+    pub fn heal(&self) {
+        self.cuts.lock().expect("cuts").clear();
+    }
+}
+
+/// Every pair between `node` and the others of `1..=size`, both ways (`both`) or only from it.
+fn around(node: u64, size: u64, both: bool) -> Vec<(u64, u64)> {
+    (1..=size)
+        .filter(|&n| n != node)
+        .flat_map(|n| {
+            let mut pairs = vec![(node, n)];
+            if both {
+                pairs.push((n, node));
+            }
+            pairs
+        })
+        .collect()
+}
+
+/// The register's writer and readers.
+struct Register {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// (value, when its write was acknowledged)
+    acked: Arc<Mutex<Vec<(u64, Instant)>>>,
+    /// (node, when the read started, the value read)
+    reads: Arc<Mutex<Vec<(u64, Instant, u64)>>>,
+}
+
+const REGISTER: &str = "the register";
+
+impl Register {
+    fn start(cluster: &Cluster) -> Register {
+        let apis: Arc<Vec<(u64, String)>> = Arc::new(
+            cluster
+                .nodes
+                .iter()
+                .map(|n| (n.id, n.api.clone()))
+                .collect(),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+        let reads: Arc<Mutex<Vec<(u64, Instant, u64)>>> = Arc::default();
+        let mut threads = Vec::new();
+        {
+            let (apis, stop, acked) = (apis.clone(), stop.clone(), acked.clone());
+            threads.push(std::thread::spawn(move || {
+                let agent = agent();
+                let mut v = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    v += 1;
+                    let (_, api) = &apis[(v as usize) % apis.len()];
+                    let answer = send(
+                        &agent,
+                        "PUT",
+                        &format!("http://{api}/v1/memories/notes/concepts"),
+                        Some(&json!({"content": REGISTER, "metadata": {"v": v.to_string()}})),
+                    );
+                    match answer {
+                        Some(a) if a.status == 200 => {
+                            acked.lock().expect("acked").push((v, Instant::now()))
+                        }
+                        Some(a) if a.status == 503 => {}
+                        Some(a) => panic!("register write {v}: {a:?}"),
+                        None => std::thread::sleep(Duration::from_millis(50)),
+                    }
+                }
+            }));
+        }
+        let id = sutra_core::ConceptId::from_content(REGISTER);
+        for r in 0..2usize {
+            let (apis, stop, reads) = (apis.clone(), stop.clone(), reads.clone());
+            threads.push(std::thread::spawn(move || {
+                let agent = agent();
+                let mut n = r;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let (node, api) = &apis[n % apis.len()];
+                    let started = Instant::now();
+                    let answer = send(
+                        &agent,
+                        "GET",
+                        &format!("http://{api}/v1/memories/notes/concepts/{id}"),
+                        None,
+                    );
+                    match answer {
+                        Some(a) if a.status == 200 => {
+                            let v: u64 = a.body["metadata"]["v"]
+                                .as_str()
+                                .and_then(|v| v.parse().ok())
+                                .expect("v");
+                            reads.lock().expect("reads").push((*node, started, v));
+                        }
+                        Some(a) if a.status == 503 || a.status == 404 => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        Some(a) => panic!("register read on node {node}: {a:?}"),
+                        None => std::thread::sleep(Duration::from_millis(50)),
+                    }
+                }
+            }));
+        }
+        Register {
+            stop,
+            threads,
+            acked,
+            reads,
+        }
+    }
+
+    /// Stops, and checks every read: never older than the last value acknowledged before it
+    /// started. Answers (values acknowledged, reads checked).
+    fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("a register thread panicked");
+        }
+        let acked = self.acked.lock().expect("acked");
+        let reads = self.reads.lock().expect("reads");
+        let mut stale = Vec::new();
+        for (node, started, v) in reads.iter() {
+            let must = acked
+                .iter()
+                .filter(|(_, at)| at < started)
+                .map(|(v, _)| *v)
+                .max()
+                .unwrap_or(0);
+            if *v < must {
+                stale.push(format!(
+                    "node {node} read {v} after {must} was acknowledged"
+                ));
+            }
+        }
+        assert!(stale.is_empty(), "stale reads: {stale:?}");
+        (acked.len(), reads.len())
+    }
+}
+
+/// Writes to node `id`'s API in a loop, `round` naming them; each write's record.
+fn writes_to(
+    cluster: &Cluster,
+    id: u64,
+    round: usize,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<Record>> {
+    let api = cluster.node(id).api.clone();
+    std::thread::spawn(move || {
+        let agent = agent();
+        let mut records = Vec::new();
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let content = format!("round {round}, sent to node {id}: {i}");
+            let sent = Instant::now();
+            let answer = send(
+                &agent,
+                "PUT",
+                &format!("http://{api}/v1/memories/notes/concepts"),
+                Some(&json!({ "content": content })),
+            );
+            let outcome = match &answer {
+                Some(a) if a.status == 200 => Outcome::Acked,
+                Some(a) if a.code() == "no_leader" => Outcome::NotWritten,
+                Some(a) if a.code() == "outcome_unknown" => Outcome::Unknown,
+                Some(a) => panic!("write to node {id}: unexpected answer {a:?}"),
+                None => Outcome::Unknown,
+            };
+            records.push((outcome, (id - 1) as usize, content, sent, Instant::now()));
+        }
+        records
+    })
+}
+
+/// When the acknowledged writes of `records` were answered.
+fn acks(records: &[Record]) -> Vec<Instant> {
+    records
+        .iter()
+        .filter(|(o, ..)| *o == Outcome::Acked)
+        .map(|(.., at)| *at)
+        .collect()
+}
+
+/// How long after a cut a node that was leader may still acknowledge writes: its lease (the
+/// maximum election timeout, 1 s by default) and one second.
+const STALE_LEADER_WINDOW: Duration = Duration::from_secs(2);
+
+#[test]
+fn partitions_and_pauses_lose_nothing_and_serve_no_stale_read() {
+    let cut_for = Duration::from_secs(env_number("SUTRA_CLUSTER_CUT_S", 5) as u64);
+    let proxies = Proxies::new();
+    let mut cluster = Cluster::start_behind(3, Some(&proxies));
+    make_notes(&cluster);
+    let load = Load::start(cluster.nodes.iter().map(|n| n.api.clone()).collect(), 4, 0);
+    let register = Register::start(&cluster);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut faults = Vec::new();
+    let mut side_writes: Vec<Record> = Vec::new();
+
+    // 1. The leader cut off both ways; 2. only its outgoing traffic cut; 3. a follower cut off.
+    for (what, pairs_of) in [
+        (
+            "leader isolated",
+            (|l: u64| around(l, 3, true)) as fn(u64) -> Vec<(u64, u64)>,
+        ),
+        ("leader's outgoing traffic cut", |l: u64| {
+            around(l, 3, false)
+        }),
+        ("a follower isolated", |l: u64| around(l % 3 + 1, 3, true)),
+    ] {
+        let leader = cluster.leader(Duration::from_secs(20));
+        let cut_node = if what.starts_with("a follower") {
+            leader % 3 + 1
+        } else {
+            leader
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = writes_to(&cluster, cut_node, faults.len(), stop.clone());
+        std::thread::sleep(Duration::from_millis(300));
+        let cut_at = Instant::now();
+        proxies.cut(&pairs_of(leader));
+        std::thread::sleep(cut_for);
+        let healed_at = Instant::now();
+        proxies.heal();
+        stop.store(true, Ordering::Relaxed);
+        let records = writer.join().expect("writer");
+        let acks = acks(&records);
+        side_writes.extend(records);
+        // Once healed, the node forwards to the leader again: its acknowledgements are the
+        // leader's. During the cut, past its lease, it must acknowledge nothing.
+        let late: Vec<Duration> = acks
+            .iter()
+            .filter(|at| **at > cut_at + STALE_LEADER_WINDOW && **at < healed_at)
+            .map(|at| at.duration_since(cut_at))
+            .collect();
+        if cut_node == leader {
+            assert!(
+                late.is_empty(),
+                "{what}: node {cut_node} acknowledged writes {late:?} after the cut"
+            );
+        }
+        faults.push(format!(
+            "{what} (node {cut_node}, {} acks through it)",
+            acks.len()
+        ));
+        cluster.leader(Duration::from_secs(20));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+
+    // 4. The leader paused (SIGSTOP) and resumed.
+    let leader = cluster.leader(Duration::from_secs(20));
+    let pid = cluster.node(leader).child.as_ref().expect("running").id() as libc::pid_t;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = writes_to(&cluster, leader, faults.len(), stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
+    #[allow(unsafe_code)]
+    let paused = unsafe { libc::kill(pid, libc::SIGSTOP) };
+    assert_eq!(paused, 0, "SIGSTOP");
+    let paused_at = Instant::now();
+    std::thread::sleep(cut_for);
+    // SAFETY: as above.
+    #[allow(unsafe_code)]
+    let resumed = unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert_eq!(resumed, 0, "SIGCONT");
+    let resumed_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let records = writer.join().expect("writer");
+    let acks = acks(&records);
+    side_writes.extend(records);
+    // While paused it answers nothing; once resumed it is a follower (or leads again after an
+    // election): an acknowledgement is then a committed write, whatever node answers.
+    let during: Vec<&Instant> = acks
+        .iter()
+        .filter(|at| **at > paused_at + STALE_LEADER_WINDOW && **at < resumed_at)
+        .collect();
+    assert!(
+        during.is_empty(),
+        "the paused leader acknowledged while paused"
+    );
+    faults.push(format!("leader paused {cut_for:?} (node {leader})"));
+
+    std::thread::sleep(Duration::from_secs(1));
+    let (register_acked, reads) = register.finish();
+    let mut history = load.finish("partitions");
+    history.extend(side_writes);
+    // The register is one concept, written many times.
+    let now = Instant::now();
+    history.push((Outcome::Unknown, 0, REGISTER.to_string(), now, now));
+    let acked = check_end(&cluster, &[1, 2, 3], &history);
+    println!(
+        "{}; register: {register_acked} values acknowledged, {reads} linearizable reads checked, none stale; {} writes, {acked} acknowledged, 0 lost",
+        faults.join("; "),
+        history.len()
+    );
+    cluster.nodes.clear();
+}
