@@ -463,7 +463,9 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // openraft warns at every failed heartbeat (ten a second for a node that is down):
+                // its errors only, unless RUST_LOG asks for more.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -611,18 +611,18 @@ export interface components {
              * Format: int64
              * @description Entries it is behind the leader's log (`null` on a node that does not lead).
              */
-            lag_entries?: number | null;
+            lag_entries: number | null;
             /**
              * Format: int64
              * @description Milliseconds since it last answered the leader (`null` on a node that does not lead,
              *     or if it has not answered this leader yet).
              */
-            last_ack_ms?: number | null;
+            last_ack_ms: number | null;
             /**
              * Format: int64
              * @description The last entry the leader knows it holds (`null` on a node that does not lead).
              */
-            matched?: number | null;
+            matched: number | null;
             /** @description Where the other nodes reach it (`host:port` of its cluster listener). */
             raft: string;
         };
@@ -907,7 +907,7 @@ export interface components {
              * Format: int64
              * @description The leader this node knows of.
              */
-            leader?: number | null;
+            leader: number | null;
             /**
              * Format: int64
              * @description This node's id.

@@ -4,6 +4,7 @@ import { BrowserBackend } from "./data/browser";
 import { BackendProvider } from "./data/context";
 import { HttpBackend } from "./data/http";
 import { link } from "./components/common";
+import { Cluster } from "./views/Cluster";
 import { ConceptDetail } from "./views/ConceptDetail";
 import { Concepts } from "./views/Concepts";
 import { Graph } from "./views/Graph";
@@ -44,6 +45,7 @@ export function parseRoute(hash: string): Route {
     if (parts[3]) route.id = parts[3];
     return route;
   }
+  if (parts[0] === "cluster") return { memory: null, view: "cluster" };
   return { memory: null, view: "memories" };
 }
 
@@ -69,7 +71,7 @@ export const ROUTES: View[] = [
  * is unknown or lacks the id it needs). */
 function body(route: Route): ReactNode {
   const memory = route.memory;
-  if (!memory) return <Memories />;
+  if (!memory) return route.view === "cluster" ? <Cluster /> : <Memories />;
   const shown = ROUTES.find((r) => r.view === route.view)?.render(memory, route.id);
   return shown ?? <Overview memory={memory} />;
 }
@@ -116,6 +118,11 @@ export function App() {
             <option value="browser">this browser</option>
           </select>
         </label>
+        {settings.mode === "server" ? (
+          <a className="cluster-link" href="#/cluster" aria-current={route.view === "cluster" ? "page" : undefined}>
+            Cluster
+          </a>
+        ) : null}
         {settings.mode === "server" ? (
           editing ? (
             <form

@@ -276,7 +276,9 @@ fn add_parameters(operation: &mut Operation, more: Vec<Parameter>) {
 
 /// Whether the schema `name` is an answer's (a body the server sends).
 fn is_answer(name: &str) -> bool {
-    name.ends_with("Answer") || name.ends_with("Written") || name == "MemorySummary"
+    name.ends_with("Answer")
+        || name.ends_with("Written")
+        || ["MemorySummary", "ClusterMember", "NodeHealth"].contains(&name)
 }
 
 /// An answer carries every field (serde writes `null` for an absent value; none of them skips

@@ -57,6 +57,11 @@ export type MemoryStats = components["schemas"]["StatsAnswer"] & {
   storage_bytes: number | null;
 };
 
+/** The cluster as the server that answers sees it (the server's answer, `GET /v1/cluster`). */
+export type ClusterStatus = components["schemas"]["ClusterAnswer"];
+/** One member of a cluster. */
+export type ClusterMember = components["schemas"]["ClusterMember"];
+
 export interface Backend {
   /** "server" or "browser", for the header only. */
   readonly mode: "server" | "browser";
@@ -79,6 +84,9 @@ export interface Backend {
   search(memory: string, query: { vector?: number[]; id?: string; k: number }): Promise<Hit[]>;
   exportJsonl(memory: string): Promise<string>;
   importJsonl(memory: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary>;
+  /** The cluster the server is a node of (`role` "single" for a server on its own); null for
+   * memories kept in this browser, which are not replicated. */
+  cluster(): Promise<ClusterStatus | null>;
   /** Releases what the backend holds (open memories, workers). */
   close(): Promise<void>;
 }

@@ -76,6 +76,11 @@ export class BrowserBackend implements Backend {
     });
   }
 
+  /** Memories in this browser are not replicated. */
+  cluster(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
   checkpoint(name: string): Promise<CheckpointReport> {
     return this.run(async () => (await this.memory(name)).checkpoint());
   }

@@ -1,6 +1,6 @@
 /** The data-access interface over a Sutra server's HTTP API. */
 import { importInPieces } from "sutra-wasm";
-import { asBackendError, BackendError, type Backend, type MemoryStats, type MemorySummary } from "./backend";
+import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -108,6 +108,10 @@ export class HttpBackend implements Backend {
   async stats(memory: string): Promise<MemoryStats> {
     const s = await this.request<MemoryStats & { storage_bytes?: number }>("GET", this.m(memory));
     return { ...s, storage_bytes: s.storage_bytes ?? null };
+  }
+
+  cluster(): Promise<ClusterStatus> {
+    return this.request("GET", "/v1/cluster");
   }
 
   checkpoint(memory: string): Promise<CheckpointReport> {

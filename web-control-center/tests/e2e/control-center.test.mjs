@@ -219,6 +219,11 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   await page.getByLabel("server URL").fill(base);
   await page.getByRole("button", { name: "Connect" }).click();
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
+  // The cluster view says this server is on its own (tests/unit/cluster.test.ts reads a real
+  // three-node cluster's data).
+  await page.getByRole("link", { name: "Cluster" }).click();
+  await page.getByRole("heading", { name: "Cluster" }).waitFor();
+  await page.getByText("This server is not a node of a cluster").waitFor();
   // Narrow window.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/#/m/e2e-server/concepts`);
