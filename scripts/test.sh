@@ -42,6 +42,9 @@ step "availability under the most expensive queries, quick (the real server in i
 cargo build -p sutra-server --release
 cargo run -p sutra-bench --release --bin availability -- --quick
 
+step "the cluster against one node, quick (real processes; docs/BENCHMARKS.md has a full run)"
+cargo run -p sutra-bench --release --bin cluster -- --quick
+
 step "tests (native: core, replay suite, server)"
 cargo test --workspace
 

@@ -209,12 +209,9 @@ struct ClusterArgs {
     #[arg(long, requires = "node_id")]
     cluster_listen: Option<SocketAddr>,
     /// The token every node of the cluster requires of the others (at least 16 characters).
-    #[arg(
-        long,
-        env = "SUTRA_CLUSTER_TOKEN",
-        hide_env_values = true,
-        requires = "node_id"
-    )]
+    /// Not used without --node-id (so that SUTRA_CLUSTER_TOKEN set in a shell does not stop a
+    /// single server from starting).
+    #[arg(long, env = "SUTRA_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
     /// Milliseconds between the leader's heartbeats.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(10..=10_000))]

@@ -155,6 +155,10 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         // Keep as many entries after a snapshot, so that a follower a little behind catches
         // up from the log rather than with a whole snapshot.
         max_in_snapshot_log_to_keep: timing.snapshot_every,
+        // Send new entries to the followers as soon as they are in the leader's log, while the
+        // leader syncs it, rather than after: the leader's fdatasync and the followers' overlap
+        // (an entry still counts as on the leader only once synced there).
+        broadcast_submitted_on_append: Some(true),
         ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind(options.listen)
