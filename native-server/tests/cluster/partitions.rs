@@ -272,6 +272,7 @@ const STALE_LEADER_WINDOW: Duration = Duration::from_secs(2);
 
 #[test]
 fn partitions_and_pauses_lose_nothing_and_serve_no_stale_read() {
+    let _serial = serial();
     let cut_for = Duration::from_secs(env_number("SUTRA_CLUSTER_CUT_S", 5) as u64);
     let proxies = Proxies::new();
     let mut cluster = Cluster::start_behind(3, Some(&proxies));
