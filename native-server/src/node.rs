@@ -145,6 +145,8 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
             strangers.join(", ")
         ));
     }
+    let dir = data.join(CLUSTER_DIR);
+    lock_node_dir(&dir)?;
     let timing = options.timing;
     let config = Config {
         cluster_name: "sutra".into(),
@@ -171,7 +173,7 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         })?;
     let node = ClusterNode::start(NodeConfig {
         id: options.id,
-        dir: data.join(CLUSTER_DIR),
+        dir,
         members: options.members,
         token: options.token.clone(),
         params: HnswParams::default(),
@@ -197,6 +199,34 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         "cluster node started"
     );
     Ok(Home::Cluster(node))
+}
+
+/// Takes the advisory lock of a node's directory (`DIR/cluster/LOCK`) for the rest of the
+/// process: a second process on the same node's files (a second `sutra serve --node-id`, or
+/// `sutra cluster force-new-cluster` while the node runs) fails at once instead of writing the
+/// same log.
+pub fn lock_node_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Held until the process exits (the lock goes with the file's descriptor).
+            std::mem::forget(file);
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "the node's files in {} are in use by another process (its lock file {} is held)",
+            dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("lock {}: {e}", path.display())),
+    }
 }
 
 /// Indexes the memories' fresh vectors in the background (each node indexes its own copy;

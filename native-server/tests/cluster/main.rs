@@ -582,6 +582,26 @@ fn any_node_answers_any_request() {
             "{args:?}: {stderr}"
         );
     }
+    // A second process on a running node's files is refused at once.
+    let second = Command::new(BIN)
+        .args(["serve", "--ui", "/nonexistent", "--listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(&f1.data)
+        .args([
+            "--node-id",
+            &f1.id.to_string(),
+            "--cluster-listen",
+            "127.0.0.1:0",
+        ])
+        .env("SUTRA_CLUSTER_TOKEN", TOKEN)
+        .output()
+        .expect("run");
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("in use by another process"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let repair = Command::new(BIN)
         .args(["repair", "--memory", "notes", "--data"])
         .arg(&f1.data)
