@@ -7,9 +7,11 @@
 //! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
 //! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP),
 //! [`node`] (a node as the server runs it: writes through the leader from any node,
-//! linearizable reads on any node, the cluster's status). `docs/CLUSTER.md` describes it.
+//! linearizable reads on any node, the cluster's status), [`forced`] (a new cluster of one node
+//! from a node's files, for a quorum lost for good). `docs/CLUSTER.md` describes it.
 
 pub mod command;
+pub mod forced;
 pub mod log;
 pub mod machine;
 pub mod network;

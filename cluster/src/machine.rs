@@ -256,6 +256,13 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Replaces the membership the state records (for `force_new_cluster`, which makes a new
+    /// cluster of one node from this state), and where its snapshots are kept.
+    pub(crate) fn reform(&mut self, membership: StoredMembership, dir: &Path) {
+        self.state.membership = membership;
+        self.dir = Some(dir.to_path_buf());
+    }
+
     /// The memory `name`, if the state has it.
     pub fn memory(&self, name: &str) -> Option<Reader> {
         self.state.memories.get(name).map(|r| r.reader())

@@ -190,6 +190,27 @@ enum ClusterAction {
         /// The voter's id.
         to: u64,
     },
+    /// Offline, data-losing, for a cluster whose quorum is lost for good: make this stopped
+    /// node a new cluster of one, holding what it knew committed (its later log entries are
+    /// dropped and counted; its old files are moved aside). Other nodes then join it as
+    /// learners.
+    ForceNewCluster {
+        /// The node's data directory.
+        #[arg(long, default_value = DATA_DEFAULT)]
+        data: PathBuf,
+        /// The node's id.
+        #[arg(long)]
+        node_id: u64,
+        /// Its HTTP API, host:port (default: as the old membership has it).
+        #[arg(long)]
+        api: Option<String>,
+        /// Its cluster listener, host:port (default: as the old membership has it).
+        #[arg(long = "cluster")]
+        raft: Option<String>,
+        /// Say that you know writes the lost nodes acknowledged may be lost.
+        #[arg(long)]
+        yes_lose_data: bool,
+    },
 }
 
 /// The flags that make `sutra serve` a node of a replicated cluster (docs/CLUSTER.md).
@@ -315,6 +336,17 @@ pub fn main() -> i32 {
         } => export(&memory, &data, output.as_deref()),
         Command::Check { data, memory, deep } => check(&data, memory.as_deref(), deep),
         Command::Repair { memory, data } => repair(&memory, &data),
+        Command::Cluster {
+            action:
+                ClusterAction::ForceNewCluster {
+                    data,
+                    node_id,
+                    api,
+                    raft,
+                    yes_lose_data,
+                },
+            ..
+        } => force_new_cluster(&data, node_id, api, raft, yes_lose_data),
         Command::Cluster { url, token, action } => cluster_command(&url, token.as_deref(), action),
         Command::Openapi => match serde_json::to_string_pretty(&crate::http::openapi::document()) {
             Ok(text) => {
@@ -359,6 +391,11 @@ fn cluster_command(url: &str, token: Option<&str>, action: ClusterAction) -> Res
             auth,
         )
         .call(),
+        ClusterAction::ForceNewCluster { .. } => {
+            return Err(
+                "force-new-cluster works on a stopped node's files, not through a URL".into(),
+            )
+        }
         ClusterAction::TransferLeader { to } => {
             with_auth(agent.post(format!("{base}/v1/cluster/leader")), auth)
                 .send_json(serde_json::json!({"to": to}))
@@ -378,6 +415,49 @@ fn cluster_command(url: &str, token: Option<&str>, action: ClusterAction) -> Res
         ));
     }
     print!("{}", cluster_table(&body));
+    Ok(0)
+}
+
+/// `sutra cluster force-new-cluster`.
+fn force_new_cluster(
+    data: &Path,
+    id: u64,
+    api: Option<String>,
+    raft: Option<String>,
+    yes: bool,
+) -> Result<i32, String> {
+    if !yes {
+        return Err("force-new-cluster makes this node a new cluster of one and drops what it did not know committed: writes the lost nodes acknowledged may be lost. Run it only when most of the cluster is gone for good, with --yes-lose-data".into());
+    }
+    let dir = data.join(crate::node::CLUSTER_DIR);
+    crate::node::lock_node_dir(&dir)?;
+    let member = match (api, raft) {
+        (Some(api), Some(raft)) => Some(sutra_cluster::raft::Member::new(raft, api)),
+        (None, None) => None,
+        _ => return Err("give both --api and --cluster, or neither".into()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let suffix = api::now_ms().to_string();
+    let reformed = runtime
+        .block_on(sutra_cluster::forced::force_new_cluster(
+            &dir,
+            id,
+            member,
+            &suffix,
+            sutra_core::HnswParams::default(),
+        ))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!(
+        "node {id} is a new cluster of one: it holds entries up to {} ({} memories: {}); {} later entries of its log were dropped (never known committed here); its old files are in {}. Start it with `sutra serve --node-id {id}` (no --member), then add the other nodes as learners.",
+        reformed.kept_up_to.map_or("none".into(), |k| k.to_string()),
+        reformed.memories.len(),
+        reformed.memories.join(", "),
+        reformed.dropped_entries,
+        reformed.old_files.display()
+    );
     Ok(0)
 }
 

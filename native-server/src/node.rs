@@ -136,7 +136,10 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         .map_err(|e| format!("cannot read {}: {e}", data.display()))?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != CLUSTER_DIR && !name.starts_with('.'))
+        .filter(|name| {
+            // The node's files, a lock, and old files a force-new-cluster kept aside.
+            name != CLUSTER_DIR && !name.starts_with('.') && !name.starts_with("cluster.")
+        })
         .collect();
     if !strangers.is_empty() {
         return Err(format!(

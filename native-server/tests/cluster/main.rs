@@ -1163,3 +1163,113 @@ fn terminate(mut child: Child) {
     let status = child.wait().expect("wait");
     assert!(status.success(), "the node exited with {status}");
 }
+
+#[test]
+fn a_quorum_lost_for_good_is_recovered_with_force_new_cluster() {
+    let _serial = serial();
+    let mut cluster = Cluster::start(3);
+    make_notes(&cluster);
+    let agent = agent();
+    let leader = cluster.leader(Duration::from_secs(10));
+    let mut acked = Vec::new();
+    for i in 0..50 {
+        let content = format!("before the loss {i}");
+        let a = send(
+            &agent,
+            "PUT",
+            &cluster.node(leader).url("/v1/memories/notes/concepts"),
+            Some(&concept(&content)),
+        )
+        .expect("answer");
+        assert_eq!(a.status, 200, "{a:?}");
+        acked.push(content);
+    }
+    // The two others are lost for good; the survivor cannot commit alone.
+    for id in (1..=3).filter(|&id| id != leader) {
+        cluster.nodes[(id - 1) as usize].kill();
+    }
+    let stuck = send(
+        &agent,
+        "PUT",
+        &cluster.node(leader).url("/v1/memories/notes/concepts"),
+        Some(&concept("with no quorum")),
+    )
+    .expect("answer");
+    assert_eq!(stuck.status, 503, "{stuck:?}");
+    cluster.nodes[(leader - 1) as usize].kill();
+
+    let survivor = cluster.node(leader);
+    let force = |extra: &[&str]| {
+        Command::new(BIN)
+            .args([
+                "cluster",
+                "force-new-cluster",
+                "--node-id",
+                &leader.to_string(),
+            ])
+            .arg("--data")
+            .arg(&survivor.data)
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let refused = force(&[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes-lose-data"));
+    let done = force(&["--yes-lose-data"]);
+    let said = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(
+        done.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(said.contains("new cluster of one"), "{said}");
+
+    // Started with no members, it leads a cluster of one and holds every acknowledged write.
+    cluster.nodes[(leader - 1) as usize].start(&[]);
+    let status = send(&agent, "GET", &cluster.node(leader).url("/v1/health"), None)
+        .expect("answer")
+        .body;
+    assert_eq!(status["cluster"]["node"], leader);
+    let started = Instant::now();
+    loop {
+        let a = send(
+            &agent,
+            "GET",
+            &cluster.node(leader).url("/v1/cluster"),
+            None,
+        )
+        .expect("answer")
+        .body;
+        if a["role"] == "leader" {
+            assert_eq!(a["members"].as_array().map(Vec::len), Some(1), "{a}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "it does not lead: {a}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for content in &acked {
+        let id = sutra_core::ConceptId::from_content(content);
+        let a = send(
+            &agent,
+            "GET",
+            &cluster
+                .node(leader)
+                .url(&format!("/v1/memories/notes/concepts/{id}")),
+            None,
+        )
+        .expect("answer");
+        assert_eq!(a.status, 200, "{content}: {a:?}");
+    }
+    let after = send(
+        &agent,
+        "PUT",
+        &cluster.node(leader).url("/v1/memories/notes/concepts"),
+        Some(&concept("after the reform")),
+    )
+    .expect("answer");
+    assert_eq!(after.status, 200, "{after:?}");
+}
