@@ -88,6 +88,17 @@ pub enum Applied {
 }
 
 impl Applied {
+    /// A refusal of the server's own (`memory_exists`, `memory_not_found`, ...), with no field
+    /// or limit.
+    pub fn refusal(code: &str, message: String) -> Applied {
+        Applied::Refused {
+            code: code.to_string(),
+            message,
+            field: None,
+            limit: None,
+        }
+    }
+
     /// The refusal of an error of the engine.
     pub fn refused(e: &sutra_core::Error) -> Applied {
         Applied::Refused {

@@ -281,12 +281,7 @@ impl StateMachine {
     /// Applies one command as entry `seq` (what [`RaftStateMachine::apply`] does for each
     /// application entry, and answers to its writer): the same answer and state on every node.
     pub fn apply_command(&mut self, seq: u64, command: Command) -> Applied {
-        let refused = |code: &str, message: String| Applied::Refused {
-            code: code.to_string(),
-            message,
-            field: None,
-            limit: None,
-        };
+        let refused = Applied::refusal;
         match command {
             Command::Idempotent {
                 key,

@@ -361,12 +361,7 @@ impl ClusterNode {
     /// The refusal a command gets before it is proposed, if it cannot apply to this node's
     /// state as it is now.
     fn precheck(&self, command: &Command) -> Option<Applied> {
-        let refused = |code: &str, message: String| Applied::Refused {
-            code: code.to_string(),
-            message,
-            field: None,
-            limit: None,
-        };
+        let refused = Applied::refusal;
         match command {
             // A kept key answers what it answered, whatever the state is now.
             Command::Idempotent { key, command, .. } => {

@@ -32,24 +32,6 @@ struct Scale {
 /// Time between two probes of one kind.
 const PROBE_EVERY: Duration = Duration::from_millis(20);
 
-fn server_binary() -> std::path::PathBuf {
-    if let Ok(path) = std::env::var("SUTRA_BIN") {
-        return path.into();
-    }
-    let here = std::env::current_exe().expect("own path");
-    let dir = here.parent().expect("directory");
-    // target/release/availability → target/release/sutra (or from deps/ one level up).
-    for candidate in [dir.join("sutra"), dir.join("../sutra")] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "no sutra binary beside {}: run `cargo build -p sutra-server --release` first, or set SUTRA_BIN",
-        here.display()
-    );
-}
-
 struct Server {
     child: Child,
     address: SocketAddr,
@@ -63,7 +45,7 @@ impl Drop for Server {
 }
 
 fn start(data: &std::path::Path) -> Server {
-    let mut child = Command::new(server_binary())
+    let mut child = Command::new(sutra_bench::server_binary())
         .args([
             "serve",
             "--listen",

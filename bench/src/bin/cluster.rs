@@ -11,7 +11,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,23 +29,6 @@ struct Scale {
     vectors: usize,
     queries: usize,
     kills: usize,
-}
-
-fn server_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("SUTRA_BIN") {
-        return path.into();
-    }
-    let here = std::env::current_exe().expect("own path");
-    let dir = here.parent().expect("directory");
-    for candidate in [dir.join("sutra"), dir.join("../sutra")] {
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "no sutra binary beside {}: run `cargo build -p sutra-server --release` first, or set SUTRA_BIN",
-        here.display()
-    );
 }
 
 fn free_port() -> u16 {
@@ -84,7 +67,7 @@ impl Process {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(server_binary())
+        let mut child = Command::new(sutra_bench::server_binary())
             .args(&self.args)
             .env("RUST_LOG", "error")
             .env("SUTRA_CLUSTER_TOKEN", TOKEN)
