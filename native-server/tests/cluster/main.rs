@@ -842,7 +842,13 @@ fn check_end(cluster: &Cluster, ids: &[u64], history: &[Record]) -> usize {
         let text = loop {
             let mut response = agent.get(&url).call().expect("export");
             if response.status() == 200 {
-                break response.body_mut().read_to_string().expect("export body");
+                // A long run's export is tens of MiB (ureq stops at 10 MiB by default).
+                break response
+                    .body_mut()
+                    .with_config()
+                    .limit(u64::MAX)
+                    .read_to_string()
+                    .expect("export body");
             }
             assert!(
                 settled.elapsed() < Duration::from_secs(30),
