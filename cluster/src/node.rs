@@ -181,6 +181,17 @@ pub enum ChangeError {
     Unknown(String),
 }
 
+/// What every answer of a node says of it ([`ClusterNode::headline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headline {
+    /// The leader the node knows of.
+    pub leader: Option<u64>,
+    /// The last entry it applied.
+    pub applied: u64,
+    /// Whether its Raft tasks still run.
+    pub running: bool,
+}
+
 /// What a node says about itself and, when it leads, about the others.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
@@ -309,7 +320,8 @@ impl ClusterNode {
 
     /// The leader this node knows of, with how to reach it.
     pub fn leader(&self) -> Option<(u64, Member)> {
-        let metrics = self.raft.metrics().borrow_watched().clone();
+        let receiver = self.raft.metrics();
+        let metrics = receiver.borrow_watched();
         let id = metrics.current_leader?;
         let member = metrics
             .membership_config
@@ -317,6 +329,18 @@ impl ClusterNode {
             .get_node(&id)
             .cloned()?;
         Some((id, member))
+    }
+
+    /// What every answer of this node says of it, read without copying the node's metrics:
+    /// the leader it knows of, the last entry it applied, and whether it still runs.
+    pub fn headline(&self) -> Headline {
+        let receiver = self.raft.metrics();
+        let metrics = receiver.borrow_watched();
+        Headline {
+            leader: metrics.current_leader,
+            applied: metrics.last_applied.map_or(0, |l| l.index),
+            running: metrics.state != ServerState::Shutdown,
+        }
     }
 
     /// The leader, waiting up to [`LEADER_WAIT`] for one to be elected.

@@ -236,7 +236,7 @@ pub fn lock_node_dir(dir: &Path) -> Result<(), String> {
 /// the index is not replicated, it is built from the data), until the node stops.
 fn index_forever(node: &Arc<ClusterNode>) {
     let fresh_min = Budgets::SERVER.index_fresh_min;
-    while node.status().role != "stopped" {
+    while node.headline().running {
         for (_, replica) in node.catalog().all() {
             let reader = replica.reader();
             while let Some(step) = reader.index_vectors_step(fresh_min) {

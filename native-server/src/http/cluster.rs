@@ -284,16 +284,15 @@ pub async fn steer(State(state): State<AppState>, request: Request, next: Next) 
 
 /// `response` with the node's id, the leader it knows and what it applied in headers.
 fn stamped(node: &ClusterNode, mut response: Response) -> Response {
-    let status = node.status();
+    // On every answer: read from the node's metrics in place (the whole status, with its
+    // member list, is built only for /v1/cluster).
+    let headline = node.headline();
     let headers = response.headers_mut();
-    headers.insert(NODE_HEADER, HeaderValue::from(status.id));
-    if let Some(leader) = status.leader {
+    headers.insert(NODE_HEADER, HeaderValue::from(node.id()));
+    if let Some(leader) = headline.leader {
         headers.insert(LEADER_HEADER, HeaderValue::from(leader));
     }
-    headers.insert(
-        APPLIED_HEADER,
-        HeaderValue::from(status.applied.unwrap_or(0)),
-    );
+    headers.insert(APPLIED_HEADER, HeaderValue::from(headline.applied));
     response
 }
 
