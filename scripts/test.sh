@@ -8,6 +8,9 @@ source scripts/setup.sh
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain and packages"
+# A full run writes about 10 GB of build output under target/; say what the disk has, so a
+# run that fills it is recognised for what it is.
+df -h . | tail -n 1 | awk '{ print "disk: " $4 " free of " $2 }'
 need_cargo
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
