@@ -7,7 +7,8 @@
 //! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
 //! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP),
 //! [`node`] (a node as the server runs it: writes through the leader from any node,
-//! linearizable reads on any node, the cluster's status), [`forced`] (a new cluster of one node
+//! linearizable reads on any node, the cluster's status; [`watch`] keeps what it sees of its
+//! metrics over time), [`forced`] (a new cluster of one node
 //! from a node's files, for a quorum lost for good). `docs/CLUSTER.md` describes it.
 
 pub mod command;
@@ -17,3 +18,4 @@ pub mod machine;
 pub mod network;
 pub mod node;
 pub mod raft;
+pub mod watch;

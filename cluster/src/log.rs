@@ -10,6 +10,12 @@
 //! id as a hint for restarts (replaced, not synced: see `save_committed`). Entries are also kept in memory
 //! for reading (this first version; reading them back from the file by offset comes with the
 //! segmented log).
+//!
+//! Fail-stop: once a write or `fdatasync` of the log fails, the store refuses every later
+//! call. After a failed sync the kernel may have dropped the pages it could not write and will
+//! report the next sync as fine, so nothing written since the last good sync can be trusted and
+//! no retry can fix that; openraft stops the node on the error, and a restart reads the file
+//! again (a torn tail dropped) and catches up from the leader.
 
 use crate::raft::{Entry, LogId, TypeConfig, Vote};
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -181,6 +187,41 @@ struct Inner {
     end: u64,
     vote: Option<Vote>,
     purged: Option<LogId>,
+    /// The write that failed, after which the store refuses everything (fail-stop).
+    failed: Option<String>,
+    /// Injected faults (tests only).
+    faults: Arc<Faults>,
+}
+
+/// Faults a test injects into a log store, to see the node stop and come back.
+#[derive(Default, Debug)]
+pub struct Faults {
+    /// When non-zero: the log's syncs of appended entries counted so far, and the one (1-based)
+    /// that is to fail.
+    syncs: std::sync::atomic::AtomicU64,
+    fail_sync: std::sync::atomic::AtomicU64,
+}
+
+impl Faults {
+    /// Makes the `n`-th sync of appended entries from now fail (as a disk's `EIO` would).
+    pub fn fail_sync(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.syncs.store(0, SeqCst);
+        self.fail_sync.store(n, SeqCst);
+    }
+
+    /// The injected failure of this sync, if it is the one to fail.
+    fn sync(&self) -> io::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let target = self.fail_sync.load(SeqCst);
+        if target == 0 {
+            return Ok(());
+        }
+        if self.syncs.fetch_add(1, SeqCst) + 1 == target {
+            return Err(io::Error::other("injected: fdatasync failed (EIO)"));
+        }
+        Ok(())
+    }
 }
 
 impl Inner {
@@ -221,6 +262,11 @@ impl LogStore {
     /// Opens the log in `dir` (made if missing): reads every record, drops a torn tail (the
     /// file is cut there, durably), refuses a corrupt log.
     pub fn open(dir: &Path) -> io::Result<LogStore> {
+        Self::open_with_faults(dir, Arc::default())
+    }
+
+    /// [`LogStore::open`], with `faults` injected (for fault tests).
+    pub fn open_with_faults(dir: &Path, faults: Arc<Faults>) -> io::Result<LogStore> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("raft.log");
         let mut file = OpenOptions::new()
@@ -253,14 +299,35 @@ impl LogStore {
                 end: scanned.end,
                 vote,
                 purged,
+                failed: None,
+                faults,
             })),
         })
     }
 
+    /// The store, unless a write of it failed before (then nothing more is done: fail-stop).
     fn lock(&self) -> io::Result<MutexGuard<'_, Inner>> {
-        self.inner
+        let inner = self
+            .inner
             .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the Raft log"))
+            .map_err(|_| io::Error::other("a thread panicked while it held the Raft log"))?;
+        if let Some(failed) = &inner.failed {
+            return Err(io::Error::other(format!(
+                "the Raft log stopped after a failed write ({failed}); restart the node"
+            )));
+        }
+        Ok(inner)
+    }
+
+    /// Runs `write` on the store; if it fails, the store refuses everything after it.
+    fn writing<T>(&self, write: impl FnOnce(&mut Inner) -> io::Result<T>) -> io::Result<T> {
+        let mut inner = self.lock()?;
+        let result = write(&mut inner);
+        if let Err(e) = &result {
+            tracing::error!("the Raft log failed a write and stops: {e}");
+            inner.failed = Some(e.to_string());
+        }
+        result
     }
 }
 
@@ -304,10 +371,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        let mut inner = self.lock()?;
-        write_small(&inner.dir, "vote", vote)?;
-        inner.vote = Some(*vote);
-        Ok(())
+        self.writing(|inner| {
+            write_small(&inner.dir, "vote", vote)?;
+            inner.vote = Some(*vote);
+            Ok(())
+        })
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
@@ -347,8 +415,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let result = (|| {
-            let mut inner = self.lock()?;
+        let result = self.writing(|inner| {
             let mut bytes = Vec::new();
             let mut placed = Vec::new();
             let mut at = inner.end;
@@ -374,12 +441,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             inner.file.seek(SeekFrom::Start(start))?;
             inner.file.write_all(&bytes)?;
             inner.file.sync_data()?;
+            inner.faults.sync()?;
             for (offset, entry) in placed {
                 inner.entries.insert(entry.log_id.index, (offset, entry));
             }
             inner.end = at;
             Ok(())
-        })();
+        });
         match result {
             Ok(()) => {
                 callback.io_completed(Ok(()));
@@ -393,21 +461,28 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
-        let mut inner = self.lock()?;
-        let first_gone = last_log_id.map_or(0, |id| id.index + 1);
-        let Some((&index, &(offset, _))) = inner.entries.range(first_gone..).next() else {
-            return Ok(());
-        };
-        debug_assert!(index >= first_gone);
-        inner.file.set_len(offset)?;
-        inner.file.sync_data()?;
-        inner.entries.split_off(&first_gone);
-        inner.end = offset;
-        Ok(())
+        self.writing(|inner| {
+            let first_gone = last_log_id.map_or(0, |id| id.index + 1);
+            let Some((&index, &(offset, _))) = inner.entries.range(first_gone..).next() else {
+                return Ok(());
+            };
+            debug_assert!(index >= first_gone);
+            inner.file.set_len(offset)?;
+            inner.file.sync_data()?;
+            inner.entries.split_off(&first_gone);
+            inner.end = offset;
+            Ok(())
+        })
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let mut inner = self.lock()?;
+        self.writing(|inner| inner.purge(log_id))
+    }
+}
+
+impl Inner {
+    fn purge(&mut self, log_id: LogId) -> io::Result<()> {
+        let inner = self;
         debug_assert!(
             inner
                 .purged

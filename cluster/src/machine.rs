@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
 use std::sync::{Arc, Mutex};
 use sutra_core::{HnswParams, Op, Reader, Replica};
@@ -181,8 +182,33 @@ pub struct StateMachine {
     state: State,
     params: HnswParams,
     current: Arc<Mutex<Option<Snapshot>>>,
+    times: Arc<SnapshotTimes>,
     /// Where snapshots are kept (none: only in memory, for tests of the state machine alone).
     dir: Option<PathBuf>,
+}
+
+/// How many snapshots a node built and installed, and how long the last of each took (for
+/// `/metrics`).
+#[derive(Default, Debug)]
+pub struct SnapshotTimes {
+    /// Snapshots built (the state encoded and kept on disk).
+    pub built: AtomicU64,
+    /// Microseconds the last build took.
+    pub build_micros: AtomicU64,
+    /// Snapshots installed (sent by the leader).
+    pub installed: AtomicU64,
+    /// Microseconds the last install took.
+    pub install_micros: AtomicU64,
+}
+
+impl SnapshotTimes {
+    fn record(count: &AtomicU64, micros: &AtomicU64, since: std::time::Instant) {
+        micros.store(
+            since.elapsed().as_micros().min(u128::from(u64::MAX)) as u64,
+            Relaxed,
+        );
+        count.fetch_add(1, Relaxed);
+    }
 }
 
 /// The file a node's snapshot is kept in: `[crc32: u32 LE][postcard (meta, data)]`.
@@ -212,8 +238,14 @@ impl StateMachine {
             state: State::default(),
             params,
             current: Arc::new(Mutex::new(None)),
+            times: Arc::default(),
             dir: None,
         }
+    }
+
+    /// The counts and durations of its snapshots, shared.
+    pub fn snapshot_times(&self) -> Arc<SnapshotTimes> {
+        self.times.clone()
     }
 
     /// The state machine of the node whose directory is `dir`: the snapshot kept there, if
@@ -365,6 +397,9 @@ pub struct SnapshotBuilder {
     data: Vec<u8>,
     current: Arc<Mutex<Option<Snapshot>>>,
     dir: Option<PathBuf>,
+    times: Arc<SnapshotTimes>,
+    /// When the image was taken.
+    started: std::time::Instant,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -381,6 +416,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .lock()
             .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
         *current = Some(snapshot.clone());
+        SnapshotTimes::record(&self.times.built, &self.times.build_micros, self.started);
         Ok(snapshot)
     }
 }
@@ -419,8 +455,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // An image that cannot be encoded (a bug) gives an empty builder whose snapshot fails
         // to install rather than a wrong one: the data is checked on install.
+        let started = std::time::Instant::now();
         let data = self.image().unwrap_or_default();
         SnapshotBuilder {
+            times: self.times.clone(),
+            started,
             meta: SnapshotMeta {
                 last_log_id: self.state.last_applied,
                 last_membership: self.state.membership.clone(),
@@ -438,15 +477,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), io::Error> {
         // Loaded (checked whole) first, kept only when it loads: a damaged snapshot is neither
         // kept nor applied.
+        let started = std::time::Instant::now();
         self.load(meta, snapshot)?;
         let current = self
             .current
             .lock()
             .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        match current.as_ref() {
-            Some(snapshot) => keep(self.dir.as_deref(), snapshot),
-            None => Ok(()),
+        if let Some(snapshot) = current.as_ref() {
+            keep(self.dir.as_deref(), snapshot)?;
         }
+        SnapshotTimes::record(&self.times.installed, &self.times.install_micros, started);
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {

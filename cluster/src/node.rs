@@ -19,9 +19,10 @@
 
 use crate::command::{Applied, Command};
 use crate::log::LogStore;
-use crate::machine::{Catalog, StateMachine};
+use crate::machine::{Catalog, SnapshotTimes, StateMachine};
 use crate::network::{self, answer, decode, refused, CallError, HttpNetwork};
 use crate::raft::Member;
+use crate::watch::{self, History, Seens};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
@@ -81,6 +82,10 @@ pub struct ClusterNode {
     catalog: Catalog,
     network: HttpNetwork,
     counters: Counters,
+    history: Arc<History>,
+    snapshot_times: Arc<SnapshotTimes>,
+    /// Set when the node is asked to stop (a stop that is not asked for is a fault).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// What a node counts of the writes it was sent (for `/metrics`).
@@ -211,6 +216,8 @@ pub struct Status {
     pub applied: Option<u64>,
     /// The index the node's last snapshot covers.
     pub snapshot: Option<u64>,
+    /// Elections and leader changes this node saw since it started.
+    pub seen: Seens,
     /// Every member, in id order.
     pub members: Vec<MemberStatus>,
 }
@@ -230,6 +237,9 @@ pub struct MemberStatus {
     pub matched: Option<u64>,
     /// How many entries it is behind the leader's log (only on the leader).
     pub lag_entries: Option<u64>,
+    /// How long ago the oldest entry it lacks appeared in the leader's log, in milliseconds: 0
+    /// when it holds every entry (only on the leader; see [`History::lag_ms`]).
+    pub lag_ms: Option<u64>,
     /// Milliseconds since it last acknowledged the leader (only on the leader; `None` if it
     /// never did since this leader was elected).
     pub last_ack_ms: Option<u64>,
@@ -258,6 +268,7 @@ impl ClusterNode {
         let log = LogStore::open(&config.dir)?;
         let machine = StateMachine::open(&config.dir, config.params)?;
         let catalog = machine.catalog();
+        let snapshot_times = machine.snapshot_times();
         let network = HttpNetwork::from(&config.token, config.source_ip);
         let raft = Raft::new(config.id, raft_config, network.clone(), log, machine)
             .await
@@ -288,6 +299,8 @@ impl ClusterNode {
                 }
             }
         }
+        let history = Arc::new(History::default());
+        watch::spawn(raft.clone(), history.clone());
         Ok(Arc::new(ClusterNode {
             id: config.id,
             dir: config.dir,
@@ -295,6 +308,9 @@ impl ClusterNode {
             catalog,
             network,
             counters: Counters::default(),
+            history,
+            snapshot_times,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -408,6 +424,11 @@ impl ClusterNode {
                 None => Some(refused("memory_not_found", format!("no memory {memory:?}"))),
             },
         }
+    }
+
+    /// How many snapshots this node built and installed, and how long the last ones took.
+    pub fn snapshot_times(&self) -> &SnapshotTimes {
+        &self.snapshot_times
     }
 
     /// What this node counted of the writes it was sent.
@@ -588,7 +609,9 @@ impl ClusterNode {
         let membership = m.membership_config.membership();
         let voters: Vec<u64> = membership.voter_ids().collect();
         let last_log = m.last_log_index;
-        let members = membership
+        let now = std::time::Instant::now();
+        let leading = m.state == ServerState::Leader;
+        let members: Vec<MemberStatus> = membership
             .nodes()
             .map(|(id, member)| {
                 let matched = m
@@ -612,6 +635,11 @@ impl ClusterNode {
                     matched: matched.flatten(),
                     lag_entries: matched
                         .map(|matched| last_log.unwrap_or(0).saturating_sub(matched.unwrap_or(0))),
+                    lag_ms: if *id == self.id && leading {
+                        Some(0)
+                    } else {
+                        matched.and_then(|matched| self.history.lag_ms(matched.unwrap_or(0), now))
+                    },
                     last_ack_ms: if *id == self.id && m.state == ServerState::Leader {
                         Some(0)
                     } else {
@@ -620,6 +648,14 @@ impl ClusterNode {
                 }
             })
             .collect();
+        if leading {
+            let all_matched = members
+                .iter()
+                .map(|member| member.matched.unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+            self.history.trim(all_matched);
+        }
         Status {
             id: self.id,
             role: role_name(m.state),
@@ -629,6 +665,7 @@ impl ClusterNode {
             committed: m.local_committed.map(|l| l.index),
             applied: m.last_applied.map(|l| l.index),
             snapshot: m.snapshot.map(|l| l.index),
+            seen: self.history.seens(),
             members,
         }
     }
@@ -775,8 +812,32 @@ impl ClusterNode {
         network::guarded(network::raft_routes(self.raft.clone()).merge(own), token)
     }
 
+    /// Waits until the node's Raft tasks stop without being asked to (a storage error: the log
+    /// failed a write or sync, and openraft stops rather than go on with it), and says why.
+    /// `None` when they stop because [`ClusterNode::shutdown`] asked them to.
+    pub async fn halted(&self) -> Option<String> {
+        let mut metrics = self.raft.metrics();
+        loop {
+            {
+                let m = metrics.borrow_and_update();
+                let why = match &m.running_state {
+                    Err(fatal) => Some(fatal.to_string()),
+                    Ok(()) if m.state == ServerState::Shutdown => Some("Raft stopped".to_string()),
+                    Ok(()) => None,
+                };
+                if let Some(why) = why {
+                    return (!self.stopping.load(Relaxed)).then_some(why);
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return (!self.stopping.load(Relaxed)).then(|| "Raft stopped".to_string());
+            }
+        }
+    }
+
     /// Stops the node's Raft tasks.
     pub async fn shutdown(&self) {
+        self.stopping.store(true, Relaxed);
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(node = self.id, "the node did not stop cleanly: {e}");
         }

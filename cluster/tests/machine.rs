@@ -352,3 +352,94 @@ async fn a_keyed_command_applies_once_and_its_keys_travel_in_snapshots() {
         Applied::Refused { ref code, .. } if code == "idempotency_key_reused"
     ));
 }
+
+/// A snapshot is written aside, synced, and renamed over the last one: a crash at any step of
+/// building (or installing) one leaves the old snapshot or the new, whole, never a mix, and a
+/// half-written file left aside neither loads nor stops the next snapshot.
+#[tokio::test]
+async fn a_crash_at_any_step_of_a_snapshot_leaves_the_old_one_or_the_new() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut machine = StateMachine::open(dir.path(), Default::default()).expect("open");
+    machine
+        .apply(stream::iter(vec![
+            Ok((
+                entry(
+                    1,
+                    Command::CreateMemory {
+                        name: "m".into(),
+                        dimension: None,
+                    },
+                ),
+                None,
+            )),
+            Ok((entry(2, put("m", "in the old snapshot", 1)), None)),
+        ]))
+        .await
+        .expect("apply");
+    let image = |machine: &StateMachine| {
+        machine
+            .memory("m")
+            .expect("m")
+            .db()
+            .encode_snapshot()
+            .expect("image")
+    };
+    let old_image = image(&machine);
+    let mut builder = machine.get_snapshot_builder().await;
+    builder.build_snapshot().await.expect("the old snapshot");
+    let path = dir.path().join("snapshot");
+    let old = std::fs::read(&path).expect("the old snapshot file");
+    machine
+        .apply(stream::iter(vec![Ok((
+            entry(3, put("m", "in the new snapshot", 2)),
+            None,
+        ))]))
+        .await
+        .expect("apply");
+    let new_image = image(&machine);
+    let mut builder = machine.get_snapshot_builder().await;
+    builder.build_snapshot().await.expect("the new snapshot");
+    drop(machine);
+    let new = std::fs::read(&path).expect("the new snapshot file");
+    assert_ne!(old, new);
+
+    // Crashed while the new one was being written aside (every length of it), or after it was
+    // synced but before the rename: the old one loads.
+    let aside = dir.path().join("snapshot.new");
+    std::fs::write(&path, &old).expect("restore the old");
+    let step = (new.len() / 256).max(1);
+    let mut states = 0;
+    for cut in (0..=new.len()).step_by(step).chain([new.len()]) {
+        std::fs::write(&aside, &new[..cut]).expect("the file aside");
+        let mut reopened = StateMachine::open(dir.path(), Default::default()).expect("reopen");
+        let (applied, _) = reopened.applied_state().await.expect("state");
+        assert_eq!(
+            applied.map(|l| l.index),
+            Some(2),
+            "cut at {cut} of {}",
+            new.len()
+        );
+        assert_eq!(image(&reopened), old_image, "cut at {cut}");
+        states += 1;
+    }
+    assert!(states > 100);
+    // A later snapshot over the leftover file aside is made whole.
+    let mut reopened = StateMachine::open(dir.path(), Default::default()).expect("reopen");
+    reopened
+        .apply(stream::iter(vec![Ok((
+            entry(3, put("m", "in the new snapshot", 2)),
+            None,
+        ))]))
+        .await
+        .expect("apply");
+    let mut builder = reopened.get_snapshot_builder().await;
+    builder.build_snapshot().await.expect("over the leftover");
+    assert!(!aside.exists(), "the file aside was renamed into place");
+    assert_eq!(std::fs::read(&path).expect("snapshot"), new);
+    // Renamed: the new one loads.
+    drop(reopened);
+    let mut reopened = StateMachine::open(dir.path(), Default::default()).expect("reopen");
+    let (applied, _) = reopened.applied_state().await.expect("state");
+    assert_eq!(applied.map(|l| l.index), Some(3));
+    assert_eq!(image(&reopened), new_image);
+}

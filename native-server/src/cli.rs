@@ -488,22 +488,27 @@ fn cluster_table(body: &serde_json::Value) -> String {
         text(&body["applied"])
     );
     out.push_str(&format!(
-        "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>9}\n",
-        "id", "kind", "api", "cluster", "matched", "lag", "last ack"
+        "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>8}  {:>9}\n",
+        "id", "kind", "api", "cluster", "matched", "lag", "lag time", "last ack"
     ));
     for m in body["members"].as_array().into_iter().flatten() {
         let ack = match m["last_ack_ms"].as_u64() {
             Some(ms) => format!("{ms} ms"),
             None => "-".into(),
         };
+        let lag_time = match m["lag_ms"].as_u64() {
+            Some(ms) => format!("{ms} ms"),
+            None => "-".into(),
+        };
         out.push_str(&format!(
-            "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>9}\n",
+            "{:>4}  {:<7}  {:<21}  {:<21}  {:>8}  {:>6}  {:>8}  {:>9}\n",
             text(&m["id"]),
             text(&m["kind"]),
             text(&m["api"]),
             text(&m["raft"]),
             text(&m["matched"]),
             text(&m["lag_entries"]),
+            lag_time,
             ack
         ));
     }

@@ -21,6 +21,9 @@ pub const TOKEN_CHARS_MIN: usize = 16;
 const INDEX_TICK: Duration = Duration::from_millis(500);
 /// How long a stopping leader waits for another node to take over.
 const HANDOVER_WAIT: Duration = Duration::from_secs(3);
+/// The exit status of a node that stopped on a storage fault (fail-stop): a supervisor
+/// restarts it, and it catches up from the others.
+pub const HALTED_EXIT: i32 = 75;
 
 /// The cluster's timing and snapshot policy.
 #[derive(Debug, Clone, Copy)]
@@ -189,6 +192,16 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, routes).await {
             tracing::error!("the cluster listener stopped: {e}");
+        }
+    });
+    // Fail-stop: a node whose log failed a write or sync stops its Raft tasks; the process
+    // then ends too, rather than serve reads from a node that can no longer follow.
+    let watched = node.clone();
+    tokio::spawn(async move {
+        if let Some(why) = watched.halted().await {
+            tracing::error!("the node stopped on a fault and the process exits ({HALTED_EXIT}); restart it and it catches up from the others: {why}");
+            eprintln!("sutra: node {} stopped on a fault: {why}", watched.id());
+            std::process::exit(HALTED_EXIT);
         }
     });
     let indexed = node.clone();

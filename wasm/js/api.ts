@@ -565,6 +565,12 @@ export interface components {
             committed: number | null;
             /**
              * Format: int64
+             * @description Terms this node entered since it started, each begun by an election (`null` on a single
+             *     server).
+             */
+            elections: number | null;
+            /**
+             * Format: int64
              * @description The index of the last entry in its log.
              */
             last_log_index: number | null;
@@ -573,6 +579,12 @@ export interface components {
              * @description The leader it knows of.
              */
             leader: number | null;
+            /**
+             * Format: int64
+             * @description Times the leader this node knows of changed to another node since it started (`null` on
+             *     a single server).
+             */
+            leader_changes: number | null;
             /** @description Every member, in id order. */
             members: components["schemas"]["ClusterMember"][];
             /**
@@ -612,6 +624,13 @@ export interface components {
              * @description Entries it is behind the leader's log (`null` on a node that does not lead).
              */
             lag_entries: number | null;
+            /**
+             * Format: int64
+             * @description Milliseconds since the oldest entry it lacks appeared in the leader's log: how much
+             *     acknowledged writing it misses, in time (0 when it holds every entry; `null` on a node
+             *     that does not lead, or before the leader's log grew under it).
+             */
+            lag_ms: number | null;
             /**
              * Format: int64
              * @description Milliseconds since it last answered the leader (`null` on a node that does not lead,

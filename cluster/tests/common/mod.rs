@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sutra_cluster::command::{Applied, Command};
-use sutra_cluster::log::LogStore;
+use sutra_cluster::log::{Faults, LogStore};
 use sutra_cluster::machine::StateMachine;
 pub use sutra_cluster::raft::Member;
 use sutra_cluster::raft::{Snapshot, TypeConfig, Vote};
@@ -159,8 +159,19 @@ pub async fn start(id: u64, dir: &Path, router: &Router) -> Node {
 
 /// [`start`] with `config`.
 pub async fn start_with(id: u64, dir: &Path, router: &Router, config: Config) -> Node {
+    start_faulty(id, dir, router, config, Arc::default()).await
+}
+
+/// [`start_with`], the node's log failing as `faults` say.
+pub async fn start_faulty(
+    id: u64,
+    dir: &Path,
+    router: &Router,
+    config: Config,
+    faults: Arc<Faults>,
+) -> Node {
     let config = Arc::new(config.validate().expect("config"));
-    let log = LogStore::open(dir).expect("open the log");
+    let log = LogStore::open_with_faults(dir, faults).expect("open the log");
     let network = Network {
         from: id,
         router: router.clone(),

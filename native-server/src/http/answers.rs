@@ -49,6 +49,12 @@ pub struct ClusterAnswer {
     pub applied: Option<u64>,
     /// The index its last snapshot covers.
     pub snapshot: Option<u64>,
+    /// Terms this node entered since it started, each begun by an election (`null` on a single
+    /// server).
+    pub elections: Option<u64>,
+    /// Times the leader this node knows of changed to another node since it started (`null` on
+    /// a single server).
+    pub leader_changes: Option<u64>,
     /// Every member, in id order.
     pub members: Vec<ClusterMember>,
 }
@@ -68,6 +74,10 @@ pub struct ClusterMember {
     pub matched: Option<u64>,
     /// Entries it is behind the leader's log (`null` on a node that does not lead).
     pub lag_entries: Option<u64>,
+    /// Milliseconds since the oldest entry it lacks appeared in the leader's log: how much
+    /// acknowledged writing it misses, in time (0 when it holds every entry; `null` on a node
+    /// that does not lead, or before the leader's log grew under it).
+    pub lag_ms: Option<u64>,
     /// Milliseconds since it last answered the leader (`null` on a node that does not lead,
     /// or if it has not answered this leader yet).
     pub last_ack_ms: Option<u64>,

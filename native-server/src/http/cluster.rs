@@ -330,6 +330,8 @@ fn cluster_answer(home: &Home) -> ClusterAnswer {
             committed: None,
             applied: None,
             snapshot: None,
+            elections: None,
+            leader_changes: None,
             members: Vec::new(),
         };
     };
@@ -343,6 +345,8 @@ fn cluster_answer(home: &Home) -> ClusterAnswer {
         committed: status.committed,
         applied: status.applied,
         snapshot: status.snapshot,
+        elections: Some(status.seen.elections),
+        leader_changes: Some(status.seen.leader_changes),
         members: status
             .members
             .into_iter()
@@ -353,6 +357,7 @@ fn cluster_answer(home: &Home) -> ClusterAnswer {
                 kind: m.kind,
                 matched: m.matched,
                 lag_entries: m.lag_entries,
+                lag_ms: m.lag_ms,
                 last_ack_ms: m.last_ack_ms,
             })
             .collect(),
@@ -500,6 +505,18 @@ pub fn metrics(node: &ClusterNode) -> String {
         status.term,
     );
     one(
+        "sutra_cluster_elections_total",
+        "counter",
+        "Terms this node entered since it started (each began with an election).",
+        status.seen.elections,
+    );
+    one(
+        "sutra_cluster_leader_changes_total",
+        "counter",
+        "Times the leader this node knows of changed to another node since it started.",
+        status.seen.leader_changes,
+    );
+    one(
         "sutra_cluster_leader",
         "gauge",
         "The leader this node knows of (0: none).",
@@ -549,6 +566,31 @@ pub fn metrics(node: &ClusterNode) -> String {
         "gauge",
         "Size of this node's snapshot file.",
         file_bytes(node.dir(), "snapshot"),
+    );
+    let times = node.snapshot_times();
+    one(
+        "sutra_cluster_snapshots_built_total",
+        "counter",
+        "Snapshots this node built (its state encoded and kept on disk).",
+        times.built.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_snapshot_build_microseconds",
+        "gauge",
+        "How long this node's last snapshot build took.",
+        times.build_micros.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_snapshots_installed_total",
+        "counter",
+        "Snapshots this node installed from a leader.",
+        times.installed.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_snapshot_install_microseconds",
+        "gauge",
+        "How long this node's last snapshot install took.",
+        times.install_micros.load(Relaxed),
     );
     one(
         "sutra_cluster_log_bytes",
@@ -603,6 +645,19 @@ pub fn metrics(node: &ClusterNode) -> String {
             m.id,
             m.lag_entries.unwrap_or(0)
         );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sutra_cluster_member_lag_ms Milliseconds since the oldest entry a member lacks appeared in the leader's log (on the leader).\n# TYPE sutra_cluster_member_lag_ms gauge"
+    );
+    for m in &status.members {
+        if let Some(ms) = m.lag_ms {
+            let _ = writeln!(
+                out,
+                "sutra_cluster_member_lag_ms{{member=\"{}\"}} {ms}",
+                m.id
+            );
+        }
     }
     let _ = writeln!(
         out,

@@ -11,6 +11,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod linearizable;
 mod partitions;
 
 use common::BIN;
@@ -562,6 +563,8 @@ fn any_node_answers_any_request() {
     assert!(checkpoint.body["snapshot_bytes"]
         .as_u64()
         .is_some_and(|b| b > 0));
+    assert!(metric(f2, "sutra_cluster_snapshots_built_total") >= 1);
+    assert!(metric(f2, "sutra_cluster_snapshot_build_microseconds") > 0);
 
     // The offline commands refuse a node's data directory and say what to do instead.
     for args in [
@@ -634,8 +637,65 @@ fn any_node_answers_any_request() {
         "{flagged}"
     );
     // Two of three still take writes.
+    let before_write = Instant::now();
     let still = send(&agent, "PUT", &f1_still, Some(&concept("two of three"))).expect("answer");
     assert_eq!(still.status, 200, "{still:?}");
+    // The stopped member's lag, in entries and in time: the write it lacks is as old as the
+    // time since it was made (the live follower holds it: it was acknowledged).
+    std::thread::sleep(Duration::from_millis(400));
+    let status = send(
+        &agent,
+        "GET",
+        &cluster.node(leader).url("/v1/cluster"),
+        None,
+    )
+    .expect("answer")
+    .body;
+    let since_write = before_write.elapsed().as_millis() as u64;
+    let member = |id: u64| {
+        status["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["id"] == id)
+            .expect("a member")
+            .clone()
+    };
+    let lagging = member(stopped);
+    assert!(
+        lagging["lag_entries"].as_u64().is_some_and(|n| n >= 1),
+        "{lagging}"
+    );
+    let lag_ms = lagging["lag_ms"].as_u64().expect("lag_ms on the leader");
+    assert!(
+        (350..=since_write + 5).contains(&lag_ms),
+        "lag {lag_ms} ms, the write was made {since_write} ms ago: {lagging}"
+    );
+    let live = member(followers[0]);
+    assert_eq!(
+        (live["lag_entries"].as_u64(), live["lag_ms"].as_u64()),
+        (Some(0), Some(0)),
+        "{live}"
+    );
+    assert_eq!(member(leader)["lag_ms"].as_u64(), Some(0));
+    assert!(status["elections"].as_u64().is_some(), "{status}");
+    // (A stable cluster: no election between the two reads.)
+    assert_eq!(
+        metric(cluster.node(leader), "sutra_cluster_elections_total"),
+        status["elections"].as_u64().expect("elections")
+    );
+    let text = send(&agent, "GET", &cluster.node(leader).url("/metrics"), None).expect("metrics");
+    let text = text.body.as_str().expect("text").to_string();
+    let metric_lag: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!(
+                "sutra_cluster_member_lag_ms{{member=\"{stopped}\"}} "
+            ))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no lag of member {stopped} in {text}"));
+    assert!(metric_lag >= lag_ms, "{metric_lag} < {lag_ms}");
 }
 
 /// The tests of this file run one at a time: each runs a cluster of its own, and their timing
@@ -1021,12 +1081,8 @@ fn cluster_cli(url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn membership_changes_under_writes_lose_nothing() {
-    let _serial = serial();
-    let mut cluster = Cluster::start(3);
-    make_notes(&cluster);
-    // Node 4, started with no members: it waits to be added.
+/// Node 4, started with no members (it waits to be added), in a directory of its own.
+fn start_fourth(cluster: &mut Cluster) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("dir");
     let raft4 = format!("127.0.0.1:{}", free_port());
     cluster.nodes.push(Node {
@@ -1039,12 +1095,12 @@ fn membership_changes_under_writes_lose_nothing() {
         child: None,
     });
     cluster.nodes[3].start(&[]);
-    let load = Load::start(
-        cluster.nodes[..3].iter().map(|n| n.api.clone()).collect(),
-        6,
-        2,
-    );
-    std::thread::sleep(Duration::from_secs(1));
+    dir
+}
+
+/// Adds node 4 as a learner (through node 1, with `sutra cluster add`) and waits until it has
+/// applied more than `entries` entries and serves stale reads.
+fn add_fourth_as_learner(cluster: &Cluster, entries: u64) {
     let via = cluster.node(1).url("");
     let (api4, raft4) = (cluster.nodes[3].api.clone(), cluster.nodes[3].raft.clone());
     let added = cluster_cli(
@@ -1052,7 +1108,6 @@ fn membership_changes_under_writes_lose_nothing() {
         &["add", "--id", "4", "--api", &api4, "--cluster", &raft4],
     );
     assert!(added.contains("learner"), "{added}");
-    // The learner catches up and serves stale reads.
     let agent = agent();
     let caught_up = Instant::now();
     loop {
@@ -1060,7 +1115,7 @@ fn membership_changes_under_writes_lose_nothing() {
             .expect("answer")
             .body;
         if status["cluster"]["role"] == "learner"
-            && status["cluster"]["applied"].as_u64() > Some(10)
+            && status["cluster"]["applied"].as_u64() > Some(entries)
         {
             break;
         }
@@ -1070,6 +1125,22 @@ fn membership_changes_under_writes_lose_nothing() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn membership_changes_under_writes_lose_nothing() {
+    let _serial = serial();
+    let mut cluster = Cluster::start(3);
+    make_notes(&cluster);
+    let _dir4 = start_fourth(&mut cluster);
+    let load = Load::start(
+        cluster.nodes[..3].iter().map(|n| n.api.clone()).collect(),
+        6,
+        2,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let via = cluster.node(1).url("");
+    add_fourth_as_learner(&cluster, 10);
     let promoted = cluster_cli(&via, &["promote", "4"]);
     let row = promoted
         .lines()
@@ -1099,9 +1170,164 @@ fn membership_changes_under_writes_lose_nothing() {
     let acked = check_end(&cluster, &remaining, &history);
     let status = cluster_cli(&cluster.node(4).url(""), &["status"]);
     assert!(status.contains("node 4 is leader"), "{status}");
+    assert!(status.contains("lag time"), "{status}");
+    // The leader's own row: in step, 0 ms behind itself.
+    let own = status
+        .lines()
+        .find(|l| l.trim_start().starts_with("4 "))
+        .unwrap_or_else(|| panic!("no row of node 4 in {status}"));
+    assert!(own.contains(" 0 ms "), "{own}");
     println!(
         "learner added, promoted, voter {removed_id} removed, lead handed to 4: {} writes sent, {acked} acknowledged, 0 lost",
         history.len()
+    );
+}
+
+/// A learner follows without voting; when every voter is lost at once and the learner is made
+/// a cluster of its own by hand (`force-new-cluster`), what it lacks is what the leader last
+/// reported as its lag: every acknowledged write it lost was made within that lag (plus one
+/// heartbeat, the time the leader takes to tell it what is committed; see docs/CLUSTER.md)
+/// before the voters were lost. Nothing it holds was never sent.
+#[test]
+fn a_learner_promoted_by_hand_loses_at_most_its_reported_lag() {
+    let _serial = serial();
+    let mut cluster = Cluster::start(3);
+    make_notes(&cluster);
+    let _dir4 = start_fourth(&mut cluster);
+    add_fourth_as_learner(&cluster, 1);
+    let writers = env_number("SUTRA_CLUSTER_WRITERS", 32) / 2;
+    let load = Load::start(
+        cluster.nodes[..3].iter().map(|n| n.api.clone()).collect(),
+        writers,
+        0,
+    );
+    // The leader's report of the learner's lag, every 50 ms for 3 s.
+    let agent = agent();
+    let leader = cluster.leader(Duration::from_secs(10));
+    let mut reports: Vec<(Instant, u64, u64)> = Vec::new();
+    let polling = Instant::now();
+    while polling.elapsed() < Duration::from_secs(3) {
+        let status = send(
+            &agent,
+            "GET",
+            &cluster.node(leader).url("/v1/cluster"),
+            None,
+        )
+        .expect("answer")
+        .body;
+        let learner = status["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["id"] == 4)
+            .cloned()
+            .expect("node 4 is a member");
+        assert_eq!(learner["kind"], "learner");
+        if let (Some(entries), Some(ms)) =
+            (learner["lag_entries"].as_u64(), learner["lag_ms"].as_u64())
+        {
+            reports.push((Instant::now(), entries, ms));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Every voter lost at once (the leader first), then the learner stopped too.
+    let (reported_at, reported_entries, reported_ms) = *reports.last().expect("a lag report");
+    let lost_at = Instant::now();
+    cluster.nodes[(leader - 1) as usize].kill();
+    for id in (1..=3).filter(|&id| id != leader) {
+        cluster.nodes[(id - 1) as usize].kill();
+    }
+    let history = load.finish("learner");
+    cluster.nodes[3].kill();
+
+    // Made a cluster of one by hand, it leads and holds what it had.
+    let forced = Command::new(BIN)
+        .args([
+            "cluster",
+            "force-new-cluster",
+            "--node-id",
+            "4",
+            "--yes-lose-data",
+        ])
+        .arg("--data")
+        .arg(&cluster.node(4).data)
+        .output()
+        .expect("run");
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    cluster.nodes[3].start(&[]);
+    let export = loop {
+        let mut response = agent
+            .get(&cluster.node(4).url("/v1/memories/notes/export"))
+            .call()
+            .expect("export");
+        if response.status() == 200 {
+            break response
+                .body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_string()
+                .expect("export body");
+        }
+        assert!(
+            lost_at.elapsed() < Duration::from_secs(60),
+            "node 4 does not answer"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let present: BTreeSet<String> = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["content"].as_str().map(str::to_string))
+        .collect();
+    let sent: BTreeSet<&str> = history.iter().map(|(_, _, c, ..)| c.as_str()).collect();
+    let invented: Vec<&String> = present
+        .iter()
+        .filter(|c| !sent.contains(c.as_str()))
+        .collect();
+    assert!(invented.is_empty(), "never sent: {invented:?}");
+    // The oldest write the learner lacked when the lag was reported was at most that old; one
+    // heartbeat (100 ms) more for the commit to reach it, and 50 ms of scheduling.
+    let bound = reported_at
+        .checked_sub(Duration::from_millis(reported_ms + 150))
+        .expect("an instant");
+    let acked: Vec<&Record> = history
+        .iter()
+        .filter(|(o, ..)| *o == Outcome::Acked)
+        .collect();
+    let lost: Vec<&&Record> = acked
+        .iter()
+        .filter(|(_, _, c, ..)| !present.contains(c))
+        .collect();
+    let too_old: Vec<String> = lost
+        .iter()
+        .filter(|(.., answered)| *answered < bound)
+        .map(|(_, _, c, _, answered)| {
+            format!(
+                "{c} (acknowledged {} ms before the voters were lost)",
+                lost_at.duration_since(*answered).as_millis()
+            )
+        })
+        .collect();
+    assert!(
+        too_old.is_empty(),
+        "the learner lost writes older than its reported lag ({reported_entries} entries, {reported_ms} ms, reported {} ms before the loss): {too_old:?}",
+        lost_at.duration_since(reported_at).as_millis()
+    );
+    let acked_after_report = acked
+        .iter()
+        .filter(|(.., answered)| *answered >= reported_at)
+        .count();
+    let max_ms = reports.iter().map(|r| r.2).max().unwrap_or(0);
+    println!(
+        "learner promoted by hand: {} writes acknowledged, {} lost (all acknowledged within its reported lag); last report {reported_entries} entries / {reported_ms} ms, {} ms before the loss, {acked_after_report} acknowledged after it; largest lag reported {max_ms} ms over {} reports",
+        acked.len(),
+        lost.len(),
+        lost_at.duration_since(reported_at).as_millis(),
+        reports.len()
     );
 }
 

@@ -3,13 +3,15 @@
 //! 127.0.0.ID, so a proxy knows who connects), and a cut drops the connections from one node
 //! to another (and refuses new ones) until it heals. Clients talk to the nodes' APIs directly.
 //!
-//! Checked throughout: a register (one concept whose metadata `v` one writer raises, through
-//! every node in turn) read linearizably on every node by two readers never reads a value
-//! older than the last one acknowledged before the read started; a cut-off or paused leader
+//! Checked throughout: four registers (concepts whose metadata `v` two writers set, through
+//! every node in turn, to values no other write sets) read linearizably on every node by two
+//! readers: the whole history of writes and reads is checked for linearizability
+//! ([`linearizable`]), and written with the verdict to `target/tmp/cluster-runs/`; a cut-off or
+//! paused leader
 //! acknowledges no write later than its lease and one election after the cut (+1 s); at the end
 //! every acknowledged write is on every node and the nodes are identical.
 //!
-//! `SUTRA_CLUSTER_CUT_S` sets how long each cut or pause lasts (default 5 s).
+//! `SUTRA_CLUSTER_CUT_S` sets how long each cut lasts (default 5 s) and each pause (at least 6 s).
 
 use super::*;
 use std::collections::BTreeSet;
@@ -103,19 +105,19 @@ fn around(node: u64, size: u64, both: bool) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// The register's writer and readers.
+/// The registers' writers and readers, and the history they make.
 struct Register {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    /// (value, when its write was acknowledged)
-    acked: Arc<Mutex<Vec<(u64, Instant)>>>,
-    /// (node, when the read started, the value read)
-    reads: Arc<Mutex<Vec<(u64, Instant, u64)>>>,
+    history: Arc<Mutex<Vec<linearizable::Op>>>,
 }
 
-const REGISTER: &str = "the register";
+/// The registers: concepts whose metadata `v` the writers set to values no other write sets.
+const REGISTERS: [&str; 4] = ["register 0", "register 1", "register 2", "register 3"];
 
 impl Register {
+    /// Two writers setting the registers through every node in turn, and two readers reading
+    /// them linearizably on every node in turn.
     fn start(cluster: &Cluster) -> Register {
         let apis: Arc<Vec<(u64, String)>> = Arc::new(
             cluster
@@ -125,100 +127,147 @@ impl Register {
                 .collect(),
         );
         let stop = Arc::new(AtomicBool::new(false));
-        let acked: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
-        let reads: Arc<Mutex<Vec<(u64, Instant, u64)>>> = Arc::default();
+        let history: Arc<Mutex<Vec<linearizable::Op>>> = Arc::default();
+        let origin = Instant::now();
+        let micros = move |at: Instant| at.duration_since(origin).as_micros() as i64;
         let mut threads = Vec::new();
-        {
-            let (apis, stop, acked) = (apis.clone(), stop.clone(), acked.clone());
+        for w in 0..2usize {
+            let (apis, stop, history) = (apis.clone(), stop.clone(), history.clone());
             threads.push(std::thread::spawn(move || {
                 let agent = agent();
-                let mut v = 0u64;
+                let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
-                    v += 1;
-                    let (_, api) = &apis[(v as usize) % apis.len()];
+                    n += 1;
+                    let key = REGISTERS[(n + w) % REGISTERS.len()];
+                    let value = format!("writer {w} value {n}");
+                    let (_, api) = &apis[(n + w) % apis.len()];
+                    let start = micros(Instant::now());
                     let answer = send(
                         &agent,
                         "PUT",
                         &format!("http://{api}/v1/memories/notes/concepts"),
-                        Some(&json!({"content": REGISTER, "metadata": {"v": v.to_string()}})),
+                        Some(&json!({"content": key, "metadata": {"v": value}})),
                     );
-                    match answer {
+                    let ended = match &answer {
                         Some(a) if a.status == 200 => {
-                            acked.lock().expect("acked").push((v, Instant::now()))
+                            linearizable::Ended::Acked(micros(Instant::now()))
                         }
-                        Some(a) if a.status == 503 => {}
-                        Some(a) => panic!("register write {v}: {a:?}"),
-                        None => std::thread::sleep(Duration::from_millis(50)),
+                        Some(a) if a.code() == "no_leader" => linearizable::Ended::NotWritten,
+                        Some(a) if a.code() == "outcome_unknown" => linearizable::Ended::Unknown,
+                        Some(a) => panic!("register write {value}: {a:?}"),
+                        None => linearizable::Ended::Unknown,
+                    };
+                    history
+                        .lock()
+                        .expect("history")
+                        .push(linearizable::Op::Write {
+                            key: key.to_string(),
+                            value,
+                            start,
+                            ended,
+                        });
+                    if answer.is_none() {
+                        std::thread::sleep(Duration::from_millis(50));
                     }
                 }
             }));
         }
-        let id = sutra_core::ConceptId::from_content(REGISTER);
         for r in 0..2usize {
-            let (apis, stop, reads) = (apis.clone(), stop.clone(), reads.clone());
+            let (apis, stop, history) = (apis.clone(), stop.clone(), history.clone());
             threads.push(std::thread::spawn(move || {
                 let agent = agent();
                 let mut n = r;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    let (node, api) = &apis[n % apis.len()];
-                    let started = Instant::now();
+                    let key = REGISTERS[n % REGISTERS.len()];
+                    let id = sutra_core::ConceptId::from_content(key);
+                    let (node, api) = &apis[(n / REGISTERS.len()) % apis.len()];
+                    let start = micros(Instant::now());
                     let answer = send(
                         &agent,
                         "GET",
                         &format!("http://{api}/v1/memories/notes/concepts/{id}"),
                         None,
                     );
-                    match answer {
-                        Some(a) if a.status == 200 => {
-                            let v: u64 = a.body["metadata"]["v"]
+                    let end = micros(Instant::now());
+                    let value = match answer {
+                        Some(a) if a.status == 200 => Some(
+                            a.body["metadata"]["v"]
                                 .as_str()
-                                .and_then(|v| v.parse().ok())
-                                .expect("v");
-                            reads.lock().expect("reads").push((*node, started, v));
-                        }
-                        Some(a) if a.status == 503 || a.status == 404 => {
-                            std::thread::sleep(Duration::from_millis(20))
+                                .expect("a register's value")
+                                .to_string(),
+                        ),
+                        Some(a) if a.code() == "concept_not_found" => None,
+                        Some(a) if a.status == 503 => {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
                         }
                         Some(a) => panic!("register read on node {node}: {a:?}"),
-                        None => std::thread::sleep(Duration::from_millis(50)),
-                    }
+                        None => {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
+                    };
+                    history
+                        .lock()
+                        .expect("history")
+                        .push(linearizable::Op::Read {
+                            key: key.to_string(),
+                            value,
+                            start,
+                            end,
+                        });
                 }
             }));
         }
         Register {
             stop,
             threads,
-            acked,
-            reads,
+            history,
         }
     }
 
-    /// Stops, and checks every read: never older than the last value acknowledged before it
-    /// started. Answers (values acknowledged, reads checked).
-    fn finish(self) -> (usize, usize) {
+    /// Stops, writes the history to `target/tmp/cluster-runs/<run>.registers` and the
+    /// checker's verdict beside it, and checks it. Answers (writes acknowledged, reads).
+    fn finish(self, run: &str) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             t.join().expect("a register thread panicked");
         }
-        let acked = self.acked.lock().expect("acked");
-        let reads = self.reads.lock().expect("reads");
-        let mut stale = Vec::new();
-        for (node, started, v) in reads.iter() {
-            let must = acked
-                .iter()
-                .filter(|(_, at)| at < started)
-                .map(|(v, _)| *v)
-                .max()
-                .unwrap_or(0);
-            if *v < must {
-                stale.push(format!(
-                    "node {node} read {v} after {must} was acknowledged"
-                ));
-            }
+        let history = self.history.lock().expect("history");
+        let runs = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-runs");
+        std::fs::create_dir_all(&runs).expect("runs dir");
+        let file = runs.join(format!("{run}.registers"));
+        let lines: Vec<String> = history.iter().map(linearizable::Op::line).collect();
+        std::fs::write(&file, lines.join("\n") + "\n").expect("write the history");
+        let verdict = linearizable::check(&history);
+        std::fs::write(file.with_extension("verdict"), format!("{verdict:?}\n"))
+            .expect("write the verdict");
+        if let Err(violations) = &verdict {
+            panic!(
+                "the registers' history is not linearizable ({} violations; history in {}): {:?}",
+                violations.len(),
+                file.display(),
+                &violations[..violations.len().min(10)]
+            );
         }
-        assert!(stale.is_empty(), "stale reads: {stale:?}");
-        (acked.len(), reads.len())
+        let writes = history
+            .iter()
+            .filter(|op| {
+                matches!(
+                    op,
+                    linearizable::Op::Write {
+                        ended: linearizable::Ended::Acked(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        let reads = history
+            .iter()
+            .filter(|op| matches!(op, linearizable::Op::Read { .. }))
+            .count();
+        (writes, reads)
     }
 }
 
@@ -274,6 +323,9 @@ const STALE_LEADER_WINDOW: Duration = Duration::from_secs(2);
 fn partitions_and_pauses_lose_nothing_and_serve_no_stale_read() {
     let _serial = serial();
     let cut_for = Duration::from_secs(env_number("SUTRA_CLUSTER_CUT_S", 5) as u64);
+    // A pause long enough for the others to elect a new leader and the paused one to find it
+    // has lost the lead only after it resumes.
+    let pause_for = cut_for.max(Duration::from_secs(6));
     let proxies = Proxies::new();
     let mut cluster = Cluster::start_behind(3, Some(&proxies));
     make_notes(&cluster);
@@ -344,7 +396,7 @@ fn partitions_and_pauses_lose_nothing_and_serve_no_stale_read() {
     let paused = unsafe { libc::kill(pid, libc::SIGSTOP) };
     assert_eq!(paused, 0, "SIGSTOP");
     let paused_at = Instant::now();
-    std::thread::sleep(cut_for);
+    std::thread::sleep(pause_for);
     // SAFETY: as above.
     #[allow(unsafe_code)]
     let resumed = unsafe { libc::kill(pid, libc::SIGCONT) };
@@ -365,19 +417,22 @@ fn partitions_and_pauses_lose_nothing_and_serve_no_stale_read() {
         during.is_empty(),
         "the paused leader acknowledged while paused"
     );
-    faults.push(format!("leader paused {cut_for:?} (node {leader})"));
+    faults.push(format!("leader paused {pause_for:?} (node {leader})"));
 
     std::thread::sleep(Duration::from_secs(1));
-    let (register_acked, reads) = register.finish();
+    let (register_acked, reads) = register.finish("partitions");
     let mut history = load.finish("partitions");
     history.extend(side_writes);
-    // The register is one concept, written many times.
+    // The registers are concepts written many times.
     let now = Instant::now();
-    history.push((Outcome::Unknown, 0, REGISTER.to_string(), now, now));
+    for key in REGISTERS {
+        history.push((Outcome::Unknown, 0, key.to_string(), now, now));
+    }
     let acked = check_end(&cluster, &[1, 2, 3], &history);
     println!(
-        "{}; register: {register_acked} values acknowledged, {reads} linearizable reads checked, none stale; {} writes, {acked} acknowledged, 0 lost",
+        "{}; registers: {register_acked} writes acknowledged and {reads} linearizable reads of {} keys, the history linearizable; {} writes, {acked} acknowledged, 0 lost",
         faults.join("; "),
+        REGISTERS.len(),
         history.len()
     );
     cluster.nodes.clear();

@@ -13,6 +13,17 @@ export interface MemberRow {
   self: boolean;
   /** "answering", "not answering", or "unknown" (lag is known only to the leader). */
   health: "answering" | "not answering" | "unknown";
+  /** How far behind the leader's log it is, in entries and in time ("—" where unknown). */
+  behind: string;
+}
+
+/** A member's lag as the leader reports it: entries it lacks, and how long ago the oldest of
+ * them was written. */
+export function behindText(member: ClusterMember): string {
+  if (member.lag_entries === null) return "—";
+  if (member.lag_entries === 0) return "in step";
+  const entries = member.lag_entries === 1 ? "1 entry" : `${member.lag_entries} entries`;
+  return member.lag_ms === null ? entries : `${entries}, ${member.lag_ms} ms`;
 }
 
 export function memberRows(status: ClusterStatus): MemberRow[] {
@@ -20,7 +31,7 @@ export function memberRows(status: ClusterStatus): MemberRow[] {
     let health: MemberRow["health"] = "unknown";
     if (member.last_ack_ms !== null) health = member.last_ack_ms >= SILENT_AFTER_MS ? "not answering" : "answering";
     else if (status.role === "leader") health = "not answering";
-    return { member, leader: member.id === status.leader, self: member.id === status.node, health };
+    return { member, leader: member.id === status.leader, self: member.id === status.node, health, behind: behindText(member) };
   });
 }
 

@@ -46,7 +46,7 @@ export function Cluster() {
                 </tr>
               </thead>
               <tbody>
-                {memberRows(data).map(({ member, leader, self, health }) => (
+                {memberRows(data).map(({ member, leader, self, health, behind }) => (
                   <tr key={member.id} className={health === "not answering" ? "warn" : undefined}>
                     <td>
                       {member.id}
@@ -57,7 +57,7 @@ export function Cluster() {
                     <td>{member.api}</td>
                     <td>{member.raft}</td>
                     <td>{member.matched ?? "—"}</td>
-                    <td>{member.lag_entries === null ? "—" : `${member.lag_entries} entries`}</td>
+                    <td>{behind}</td>
                     <td>{health === "unknown" ? "—" : member.last_ack_ms === null ? "not yet" : `${member.last_ack_ms} ms ago${health === "not answering" ? " — not answering" : ""}`}</td>
                   </tr>
                 ))}

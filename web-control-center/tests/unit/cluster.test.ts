@@ -92,6 +92,8 @@ describe("the cluster view's data", () => {
     expect(fromFollower.role).toBe("follower");
     expect(fromFollower.leader).toBe(leader);
     expect(memberRows(fromFollower).every((r) => r.health === "unknown")).toBe(true);
+    expect(memberRows(fromFollower).map((r) => r.behind)).toEqual(["—", "—", "—"]);
+    expect(rows.find((r) => r.leader)?.behind).toBe("in step");
   });
 
   it("flags a member that stopped answering", async () => {
@@ -102,6 +104,17 @@ describe("the cluster view's data", () => {
     const status = await new HttpBackend(`http://${apis[leader - 1]}`, null).cluster();
     const row = memberRows(status).find((r) => r.member.id === stopped);
     expect(row?.health).toBe("not answering");
+    // A write the stopped member cannot have: it is behind by it, in entries and in time.
+    const backend = new HttpBackend(`http://${apis[leader - 1]}`, null);
+    const written = Date.now();
+    await backend.createMemory("lagging", null);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = memberRows(await backend.cluster()).find((r) => r.member.id === stopped);
+    const since = Date.now() - written;
+    const [, entries, ms] = /^(\d+) entr(?:y|ies), (\d+) ms$/.exec(after?.behind ?? "") ?? [];
+    expect(Number(entries)).toBeGreaterThanOrEqual(1);
+    expect(Number(ms)).toBeGreaterThanOrEqual(250);
+    expect(Number(ms)).toBeLessThanOrEqual(since + 5);
     expect(memberRows(status).filter((r) => r.health === "answering").map((r) => r.member.id).sort()).toEqual(
       [1, 2, 3].filter((id) => id !== stopped),
     );
