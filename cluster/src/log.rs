@@ -7,9 +7,9 @@
 //! Files in the log's directory: `raft.log` (the records, consecutive indexes), `vote` (the
 //! last vote) and `purged` (the last purged log id), the small files each replaced atomically
 //! (written aside, synced, renamed, the directory synced); `committed`, the last committed log
-//! id as a hint for restarts (replaced, not synced: see `save_committed`). Entries are also kept in memory
-//! for reading (this first version; reading them back from the file by offset comes with the
-//! segmented log).
+//! id as a hint for restarts (replaced, not synced: see `save_committed`). Only where each
+//! entry's record is (offset, length, log id) is kept in memory; entries are read back from the
+//! file when openraft asks for them (replication, apply), checked again as they are read.
 //!
 //! Fail-stop: once a write or `fdatasync` of the log fails, the store refuses every later
 //! call. After a failed sync the kernel may have dropped the pages it could not write and will
@@ -26,6 +26,7 @@ use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -92,10 +93,21 @@ fn record_at(bytes: &[u8]) -> Option<(Entry, usize)> {
     Some((entry, end))
 }
 
+/// Where an entry's record is in the log file.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    offset: u64,
+    len: u64,
+    log_id: LogId,
+}
+
+/// Most bytes read from the log file at once when reading entries back.
+const READ_BYTES_MAX: u64 = 16 * 1024 * 1024;
+
 /// What a scan of the log file found.
 struct Scanned {
-    /// Each entry with the offset of its record.
-    entries: Vec<(u64, Entry)>,
+    /// Where each entry's record is.
+    entries: Vec<Place>,
     /// Where the valid records end (the file is cut here when it is longer).
     end: u64,
 }
@@ -105,11 +117,11 @@ struct Scanned {
 /// of a later entry: if there is one, the bad record is corruption (an error); if not, it is a
 /// torn write, and the records end there. Indexes that do not follow each other are corruption.
 fn scan(bytes: &[u8]) -> io::Result<Scanned> {
-    let mut entries: Vec<(u64, Entry)> = Vec::new();
+    let mut entries: Vec<Place> = Vec::new();
     let mut at = 0usize;
     while at < bytes.len() {
         let Some((entry, len)) = record_at(&bytes[at..]) else {
-            let after = entries.last().map_or(0, |(_, e)| e.log_id.index);
+            let after = entries.last().map_or(0, |p| p.log_id.index);
             let later = (at + 1..bytes.len())
                 .find(|&p| record_at(&bytes[p..]).is_some_and(|(e, _)| e.log_id.index > after));
             if let Some(p) = later {
@@ -119,7 +131,7 @@ fn scan(bytes: &[u8]) -> io::Result<Scanned> {
             }
             break;
         };
-        if let Some((_, before)) = entries.last() {
+        if let Some(before) = entries.last() {
             if entry.log_id.index != before.log_id.index + 1 {
                 return Err(corrupt(format!(
                     "the Raft log's record at byte {at} holds entry {} after entry {}",
@@ -127,7 +139,11 @@ fn scan(bytes: &[u8]) -> io::Result<Scanned> {
                 )));
             }
         }
-        entries.push((at as u64, entry));
+        entries.push(Place {
+            offset: at as u64,
+            len: len as u64,
+            log_id: entry.log_id,
+        });
         at += len;
     }
     Ok(Scanned {
@@ -181,8 +197,8 @@ pub(crate) fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Res
 struct Inner {
     dir: PathBuf,
     file: File,
-    /// Each entry in the file, by index, with its record's offset.
-    entries: BTreeMap<u64, (u64, Entry)>,
+    /// Where each entry's record is in the file, by index.
+    entries: BTreeMap<u64, Place>,
     /// Where the next record goes.
     end: u64,
     vote: Option<Vote>,
@@ -225,7 +241,8 @@ impl Faults {
 }
 
 impl Inner {
-    /// Writes the file anew with the entries kept (after a purge), durably, then switches to it.
+    /// Writes the file anew with the entries kept (after a purge), durably, then switches to it:
+    /// their records are copied as they are (they follow each other to the end of the file).
     fn rewrite(&mut self) -> io::Result<()> {
         let aside = self.dir.join("raft.log.new");
         let mut file = OpenOptions::new()
@@ -234,21 +251,60 @@ impl Inner {
             .read(true)
             .write(true)
             .open(&aside)?;
-        let mut at = 0u64;
-        let mut moved = BTreeMap::new();
-        for (index, (_, entry)) in std::mem::take(&mut self.entries) {
-            let record = encode_record(&entry)?;
-            file.write_all(&record)?;
-            moved.insert(index, (at, entry));
-            at += record.len() as u64;
+        let base = self.entries.values().next().map_or(self.end, |p| p.offset);
+        let mut at = base;
+        let mut buffer = Vec::new();
+        while at < self.end {
+            let len = (self.end - at).min(READ_BYTES_MAX);
+            buffer.resize(len as usize, 0);
+            self.file.read_exact_at(&mut buffer, at)?;
+            file.write_all(&buffer)?;
+            at += len;
         }
         file.sync_all()?;
         std::fs::rename(&aside, self.dir.join("raft.log"))?;
         File::open(&self.dir)?.sync_all()?;
         self.file = file;
-        self.entries = moved;
-        self.end = at;
+        for place in self.entries.values_mut() {
+            place.offset -= base;
+        }
+        self.end -= base;
         Ok(())
+    }
+
+    /// The entries at `places` (consecutive records), read back from the file and checked.
+    fn read(&self, places: &[Place]) -> io::Result<Vec<Entry>> {
+        let mut entries = Vec::with_capacity(places.len());
+        let mut buffer = Vec::new();
+        let mut rest = places;
+        while let Some(first) = rest.first() {
+            // As many records as fit in one read (at least one).
+            let mut count = 1;
+            while count < rest.len()
+                && rest[count].offset + rest[count].len - first.offset <= READ_BYTES_MAX
+            {
+                count += 1;
+            }
+            let last = rest[count - 1];
+            buffer.resize((last.offset + last.len - first.offset) as usize, 0);
+            self.file.read_exact_at(&mut buffer, first.offset)?;
+            for place in &rest[..count] {
+                let at = (place.offset - first.offset) as usize;
+                match record_at(&buffer[at..at + place.len as usize]) {
+                    Some((entry, len)) if len as u64 == place.len && entry.log_id == place.log_id => {
+                        entries.push(entry)
+                    }
+                    _ => {
+                        return Err(corrupt(format!(
+                            "the Raft log's record of entry {} at byte {} no longer reads back as it was written",
+                            place.log_id.index, place.offset
+                        )))
+                    }
+                }
+            }
+            rest = &rest[count..];
+        }
+        Ok(entries)
     }
 }
 
@@ -288,8 +344,8 @@ impl LogStore {
         let entries = scanned
             .entries
             .into_iter()
-            .filter(|(_, e)| purged.as_ref().is_none_or(|p| e.log_id.index > p.index))
-            .map(|(offset, e)| (e.log_id.index, (offset, e)))
+            .filter(|place| purged.as_ref().is_none_or(|p| place.log_id.index > p.index))
+            .map(|place| (place.log_id.index, place))
             .collect();
         Ok(LogStore {
             inner: Arc::new(Mutex::new(Inner {
@@ -337,11 +393,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
         let inner = self.lock()?;
-        Ok(inner
-            .entries
-            .range(range)
-            .map(|(_, (_, e))| e.clone())
-            .collect())
+        let places: Vec<Place> = inner.entries.range(range).map(|(_, p)| *p).collect();
+        inner.read(&places)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
@@ -358,7 +411,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .entries
             .values()
             .next_back()
-            .map(|(_, e)| e.log_id)
+            .map(|p| p.log_id)
             .or_else(|| inner.purged);
         Ok(LogState {
             last_purged_log_id: inner.purged,
@@ -417,14 +470,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let result = self.writing(|inner| {
             let mut bytes = Vec::new();
-            let mut placed = Vec::new();
+            let mut placed: Vec<Place> = Vec::new();
             let mut at = inner.end;
             for entry in entries {
-                if let Some((_, (_, last))) = inner.entries.iter().next_back() {
-                    let next = placed
-                        .last()
-                        .map_or(last.log_id.index, |(_, e): &(u64, Entry)| e.log_id.index)
-                        + 1;
+                if let Some((_, last)) = inner.entries.iter().next_back() {
+                    let next = placed.last().map_or(last.log_id.index, |p| p.log_id.index) + 1;
                     if entry.log_id.index != next {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidInput,
@@ -434,7 +484,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
                 let record = encode_record(&entry)?;
                 bytes.extend_from_slice(&record);
-                placed.push((at, entry));
+                placed.push(Place {
+                    offset: at,
+                    len: record.len() as u64,
+                    log_id: entry.log_id,
+                });
                 at += record.len() as u64;
             }
             let start = inner.end;
@@ -442,8 +496,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             inner.file.write_all(&bytes)?;
             inner.file.sync_data()?;
             inner.faults.sync()?;
-            for (offset, entry) in placed {
-                inner.entries.insert(entry.log_id.index, (offset, entry));
+            for place in placed {
+                inner.entries.insert(place.log_id.index, place);
             }
             inner.end = at;
             Ok(())
@@ -463,7 +517,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         self.writing(|inner| {
             let first_gone = last_log_id.map_or(0, |id| id.index + 1);
-            let Some((&index, &(offset, _))) = inner.entries.range(first_gone..).next() else {
+            let Some((&index, &Place { offset, .. })) = inner.entries.range(first_gone..).next()
+            else {
                 return Ok(());
             };
             debug_assert!(index >= first_gone);

@@ -176,3 +176,64 @@ async fn the_committed_hint_survives_a_reopen_and_never_points_past_the_log() {
     std::fs::write(dir.path().join("committed"), b"garbage").expect("write");
     assert_eq!(log.read_committed().await.expect("read"), None);
 }
+
+/// Entries are read back from the file, not kept in memory: a record the disk changes after it
+/// was written is refused when read, never served; a long run of records is read in pieces
+/// and comes back whole, before and after a purge rewrites the file.
+#[tokio::test]
+async fn entries_are_read_back_from_the_file_and_checked_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut log = LogStore::open(dir.path()).expect("open");
+    // 24 entries of 1 MiB: more than one read's worth (16 MiB).
+    let big = |index: u64| Entry {
+        log_id: log_id::<TypeConfig>(1, 1, index),
+        payload: Payload::Normal(Command::CreateMemory {
+            name: format!("{index}:{}", "x".repeat(1 << 20)),
+            dimension: None,
+        }),
+    };
+    append(&mut log, (1..=24).map(big).collect()).await;
+    let read = log.try_get_log_entries(1..=24).await.expect("read");
+    assert_eq!(read.len(), 24);
+    for (entry, index) in read.iter().zip(1u64..) {
+        match &entry.payload {
+            Payload::Normal(Command::CreateMemory { name, .. }) => {
+                assert!(name.starts_with(&format!("{index}:")), "entry {index}");
+                assert_eq!(name.len(), format!("{index}:").len() + (1 << 20));
+            }
+            other => panic!("entry {index}: {other:?}"),
+        }
+    }
+    // Purged up to 10: the file is rewritten with 11..=24, which read back the same.
+    log.purge(log_id::<TypeConfig>(1, 1, 10))
+        .await
+        .expect("purge");
+    let after: Vec<Entry> = log.try_get_log_entries(11..=24).await.expect("read");
+    assert_eq!(after, read[10..].to_vec());
+    assert!(file_len(dir.path()) < 15 << 20);
+    // A byte of entry 12's record changed on disk: reading it is refused; 11 still reads.
+    let at = {
+        let first = after[0].clone();
+        let record = postcard::to_allocvec(&first).expect("encode").len() as u64 + 8;
+        record + 1000
+    };
+    {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.path().join("raft.log"))
+            .expect("the log file");
+        let mut byte = [0u8; 1];
+        file.read_exact_at(&mut byte, at).expect("read a byte");
+        file.write_all_at(&[byte[0] ^ 0x20], at).expect("flip it");
+    }
+    let refused = log.try_get_log_entries(11..=13).await;
+    let error = refused.expect_err("a changed record is refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(error.to_string().contains("entry 12"), "{error}");
+    assert_eq!(
+        log.try_get_log_entries(11..=11).await.expect("read").len(),
+        1
+    );
+}
