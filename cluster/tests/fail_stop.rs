@@ -8,12 +8,10 @@ mod common;
 use common::*;
 use openraft::type_config::async_runtime::WatchReceiver;
 use openraft::ServerState;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::log::Faults;
-use sutra_cluster::machine::StateMachine;
 
 /// Waits (5 s at most) until `node` has stopped on a fatal error, and gives the error.
 async fn stopped(node: &Node) -> String {
@@ -34,26 +32,7 @@ async fn stopped(node: &Node) -> String {
 /// The texts of memory `notes` on `node` once it applied `index`.
 async fn texts_at(node: &Node, index: u64) -> Vec<String> {
     image_at(node, index).await;
-    node.with_state_machine(|sm: &mut StateMachine| {
-        let texts = sm.memory("notes").map(|reader| {
-            let db = reader.db();
-            let mut texts = Vec::new();
-            let mut after = None;
-            while let Ok(page) = db.scan(after, 1000) {
-                texts.extend(page.concepts.iter().map(|c| c.content.to_string()));
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            texts.sort();
-            texts
-        });
-        Box::pin(async move { texts })
-    })
-    .await
-    .expect("state machine")
-    .expect("the memory exists")
+    texts(node).await
 }
 
 /// Writes `count` concepts through whichever node leads, numbering them after `n`, and gives
@@ -90,11 +69,7 @@ async fn a_failed_sync_stops_the_node_and_it_rejoins_after_a_restart() {
         nodes.push(start_faulty(id, dirs[i].path(), &router, config(), faults[i].clone()).await);
     }
     nodes[0]
-        .initialize(BTreeMap::from([
-            (1u64, Member::new("node 1", "api 1")),
-            (2, Member::new("node 2", "api 2")),
-            (3, Member::new("node 3", "api 3")),
-        ]))
+        .initialize(three_members())
         .await
         .expect("initialize");
     let created = write(

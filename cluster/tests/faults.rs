@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sutra_cluster::command::Applied;
-use sutra_cluster::machine::StateMachine;
 
 /// A small seeded generator (xorshift64*): the faults' order and timing, replayable.
 struct Dice(u64);
@@ -150,24 +149,7 @@ async fn acknowledged_writes_survive_a_sequence_of_stops_restarts_and_cuts() {
         images.iter().all(|i| i == &images[0]),
         "the nodes differ at the end (seed {seed})"
     );
-    let present: Vec<String> = settled
-        .with_state_machine(|sm: &mut StateMachine| {
-            let mut texts = Vec::new();
-            if let Some(reader) = sm.memory("notes") {
-                let db = reader.db();
-                let mut after = None;
-                while let Ok(page) = db.scan(after, 1000) {
-                    texts.extend(page.concepts.iter().map(|c| c.content.to_string()));
-                    match page.next {
-                        Some(next) => after = Some(next),
-                        None => break,
-                    }
-                }
-            }
-            Box::pin(async move { texts })
-        })
-        .await
-        .expect("state machine");
+    let present = texts(&settled).await;
     let present: BTreeSet<String> = present.into_iter().collect();
     let acknowledged = acknowledged.lock().expect("acknowledged").clone();
     let attempted = attempted.lock().expect("attempted").clone();

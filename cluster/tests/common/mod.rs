@@ -272,14 +272,41 @@ pub async fn three_with(dirs: &[std::path::PathBuf], router: &Router, config: Co
         nodes.push(start_with(i as u64 + 1, dir, router, config.clone()).await);
     }
     nodes[0]
-        .initialize(BTreeMap::from([
-            (1u64, Member::new("node 1", "api 1")),
-            (2, Member::new("node 2", "api 2")),
-            (3, Member::new("node 3", "api 3")),
-        ]))
+        .initialize(three_members())
         .await
         .expect("initialize");
     nodes
+}
+
+/// Nodes 1, 2 and 3, as members.
+pub fn three_members() -> BTreeMap<u64, Member> {
+    BTreeMap::from([
+        (1u64, Member::new("node 1", "api 1")),
+        (2, Member::new("node 2", "api 2")),
+        (3, Member::new("node 3", "api 3")),
+    ])
+}
+
+/// The contents of memory `notes`' concepts on `node`, sorted (none if it has no such memory).
+pub async fn texts(node: &Node) -> Vec<String> {
+    node.with_state_machine(|sm: &mut StateMachine| {
+        let mut texts = Vec::new();
+        if let Some(reader) = sm.memory("notes") {
+            let db = reader.db();
+            let mut after = None;
+            while let Ok(page) = db.scan(after, 1000) {
+                texts.extend(page.concepts.iter().map(|c| c.content.to_string()));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        texts.sort();
+        Box::pin(async move { texts })
+    })
+    .await
+    .expect("state machine")
 }
 
 /// Three nodes on fresh directories made one cluster with `config`, and memory `notes` created

@@ -898,24 +898,8 @@ fn check_end(cluster: &Cluster, ids: &[u64], history: &[Record]) -> usize {
     for &id in ids {
         let node = cluster.node(id);
         let url = node.url(&format!("/v1/memories/notes/export?min_seq={last}"));
-        let settled = Instant::now();
-        let text = loop {
-            let mut response = agent.get(&url).call().expect("export");
-            if response.status() == 200 {
-                // A long run's export is tens of MiB (ureq stops at 10 MiB by default).
-                break response
-                    .body_mut()
-                    .with_config()
-                    .limit(u64::MAX)
-                    .read_to_string()
-                    .expect("export body");
-            }
-            assert!(
-                settled.elapsed() < Duration::from_secs(30),
-                "node {id} did not catch up"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let text = export(&agent, &url, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("node {id} did not catch up"));
         exports.insert(id, text);
     }
     let first = exports.values().next().expect("an export").clone();
@@ -926,11 +910,7 @@ fn check_end(cluster: &Cluster, ids: &[u64], history: &[Record]) -> usize {
             ids[0]
         );
     }
-    let present: BTreeSet<String> = first
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["content"].as_str().map(str::to_string))
-        .collect();
+    let present = contents(&first);
     let sent: BTreeSet<&str> = history.iter().map(|(_, _, c, ..)| c.as_str()).collect();
     let mut acked = 0;
     let mut lost = Vec::new();
@@ -970,6 +950,39 @@ fn check_end(cluster: &Cluster, ids: &[u64], history: &[Record]) -> usize {
     );
     assert!(acked > 0, "nothing was acknowledged");
     acked
+}
+
+/// The export at `url`, once it answers 200 (asked again for up to `wait`).
+fn export(agent: &ureq::Agent, url: &str, wait: Duration) -> Option<String> {
+    let started = Instant::now();
+    loop {
+        if let Ok(mut response) = agent.get(url).call() {
+            if response.status() == 200 {
+                // A long run's export is tens of MiB (ureq stops at 10 MiB by default).
+                return Some(
+                    response
+                        .body_mut()
+                        .with_config()
+                        .limit(u64::MAX)
+                        .read_to_string()
+                        .expect("export body"),
+                );
+            }
+        }
+        if started.elapsed() > wait {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The concepts' contents in an export.
+fn contents(export: &str) -> BTreeSet<String> {
+    export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["content"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// When every node of `ids` has applied the leader's whole log (waiting up to 30 s).
@@ -1259,30 +1272,13 @@ fn a_learner_promoted_by_hand_loses_at_most_its_reported_lag() {
         String::from_utf8_lossy(&forced.stderr)
     );
     cluster.nodes[3].start(&[]);
-    let export = loop {
-        let mut response = agent
-            .get(&cluster.node(4).url("/v1/memories/notes/export"))
-            .call()
-            .expect("export");
-        if response.status() == 200 {
-            break response
-                .body_mut()
-                .with_config()
-                .limit(u64::MAX)
-                .read_to_string()
-                .expect("export body");
-        }
-        assert!(
-            lost_at.elapsed() < Duration::from_secs(60),
-            "node 4 does not answer"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let present: BTreeSet<String> = export
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| v["content"].as_str().map(str::to_string))
-        .collect();
+    let exported = export(
+        &agent,
+        &cluster.node(4).url("/v1/memories/notes/export"),
+        Duration::from_secs(60),
+    )
+    .expect("node 4 answers");
+    let present = contents(&exported);
     let sent: BTreeSet<&str> = history.iter().map(|(_, _, c, ..)| c.as_str()).collect();
     let invented: Vec<&String> = present
         .iter()
