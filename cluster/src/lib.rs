@@ -13,6 +13,7 @@
 
 pub mod command;
 pub mod forced;
+mod forward;
 pub mod log;
 pub mod machine;
 pub mod network;

@@ -190,7 +190,7 @@ impl HttpNetwork {
 }
 
 /// Why a call to another node got no answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum CallError {
     /// The request never left: no connection could be made (nothing happened there).
     NotSent(String),
@@ -222,6 +222,17 @@ impl HttpNetwork {
         timeout: Duration,
     ) -> Result<Result<A, String>, CallError> {
         let body = postcard::to_allocvec(request).map_err(|e| CallError::NotSent(e.to_string()))?;
+        self.call_encoded(addr, path, body, timeout).await
+    }
+
+    /// [`HttpNetwork::call`] with the request already encoded (postcard).
+    pub async fn call_encoded<A: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Result<A, String>, CallError> {
         let http = hyper::Request::post(format!("http://{addr}{path}"))
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
             .header(header::CONTENT_TYPE, "application/octet-stream")

@@ -18,6 +18,7 @@
 //! /raft/read-index`).
 
 use crate::command::{Applied, Command};
+use crate::forward::{Forwarder, WRITES_PER_REQUEST_MAX};
 use crate::log::LogStore;
 use crate::machine::{Catalog, SnapshotTimes, StateMachine};
 use crate::network::{self, answer, decode, refused, CallError, HttpNetwork};
@@ -82,6 +83,7 @@ pub struct ClusterNode {
     catalog: Catalog,
     network: HttpNetwork,
     counters: Counters,
+    forwarder: Forwarder,
     history: Arc<History>,
     snapshot_times: Arc<SnapshotTimes>,
     /// Set when the node is asked to stop (a stop that is not asked for is a fault).
@@ -137,7 +139,7 @@ pub struct Written {
 
 /// The leader's answer to a forwarded write or read-index request that it could not serve.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-enum Detour {
+pub(crate) enum Detour {
     /// Not the leader (nothing was proposed); the leader it knows, if any.
     NotLeader(Option<(u64, Member)>),
     /// Proposed, outcome unknown.
@@ -299,6 +301,7 @@ impl ClusterNode {
                 }
             }
         }
+        let forwarder = Forwarder::start(network.clone(), FORWARD_TIMEOUT);
         let history = Arc::new(History::default());
         watch::spawn(raft.clone(), history.clone());
         Ok(Arc::new(ClusterNode {
@@ -308,6 +311,7 @@ impl ClusterNode {
             catalog,
             network,
             counters: Counters::default(),
+            forwarder,
             history,
             snapshot_times,
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -431,6 +435,12 @@ impl ClusterNode {
         &self.snapshot_times
     }
 
+    /// Requests this node sent to a leader carrying the writes it forwarded (gathered: fewer
+    /// than the writes under load).
+    pub fn forward_requests(&self) -> u64 {
+        self.forwarder.requests()
+    }
+
     /// What this node counted of the writes it was sent.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -479,10 +489,7 @@ impl ClusterNode {
                     Err(detour) => detour,
                 }
             } else {
-                let sent: Result<Result<Result<Applied, Detour>, String>, CallError> = self
-                    .network
-                    .call(&member.raft, "/raft/write", &command, FORWARD_TIMEOUT)
-                    .await;
+                let sent = self.forwarder.forward(&member.raft, &command).await;
                 match sent {
                     Ok(Ok(Ok(applied))) => return Ok(Written { applied, leader }),
                     Ok(Ok(Err(detour))) => detour,
@@ -801,10 +808,16 @@ impl ClusterNode {
     /// The routes of this node's cluster listener: Raft's messages, forwarded writes and read
     /// indexes, all requiring the cluster token.
     pub fn routes(self: &Arc<Self>, token: &str) -> Router {
+        // `/raft/write` (one write) is what nodes of the previous version forward; this
+        // version gathers them into `/raft/write-many`.
         let own = Router::new()
             .route(
                 "/raft/write",
                 post(forwarded_write).layer(DefaultBodyLimit::max(network::MESSAGE_BYTES_MAX)),
+            )
+            .route(
+                "/raft/write-many",
+                post(forwarded_writes).layer(DefaultBodyLimit::max(network::MESSAGE_BYTES_MAX)),
             )
             .route("/raft/read-index", post(read_index))
             .route("/raft/change", post(forwarded_change))
@@ -850,6 +863,24 @@ async fn forwarded_write(State(node): State<Arc<ClusterNode>>, body: Bytes) -> R
         Err(why) => return refused(why),
     };
     answer(&Ok(node.propose(command).await))
+}
+
+/// Writes a follower gathered ([`crate::forward`]): each proposed as if it came alone (they
+/// share the log's next appends), each answered in its place.
+async fn forwarded_writes(State(node): State<Arc<ClusterNode>>, body: Bytes) -> Response {
+    let commands: Vec<Command> = match decode(&body) {
+        Ok(c) => c,
+        Err(why) => return refused(why),
+    };
+    if commands.len() > WRITES_PER_REQUEST_MAX {
+        return refused(format!(
+            "{} writes in one request; the limit is {WRITES_PER_REQUEST_MAX}",
+            commands.len()
+        ));
+    }
+    let answers: Vec<Result<Applied, Detour>> =
+        futures_util::future::join_all(commands.into_iter().map(|c| node.propose(c))).await;
+    answer(&Ok(answers))
 }
 
 async fn forwarded_change(State(node): State<Arc<ClusterNode>>, body: Bytes) -> Response {

@@ -617,6 +617,12 @@ pub fn metrics(node: &ClusterNode) -> String {
         c.forwarded.load(Relaxed),
     );
     one(
+        "sutra_cluster_forward_requests_total",
+        "counter",
+        "Requests this node sent to the leader carrying the writes it forwarded (several writes share one under load).",
+        node.forward_requests(),
+    );
+    one(
         "sutra_cluster_writes_not_written_total",
         "counter",
         "Writes answered 503 no_leader (nothing written).",
