@@ -69,9 +69,13 @@ impl Forwarder {
                 reply,
             })
             .map_err(|_| CallError::NotSent("the node is stopping".into()))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(CallError::NotSent("the node is stopping".into())))
+        // No answer at all: the node stopped while the write was queued or under way. It may
+        // have left, so its outcome is unknown (never "not sent": a retry could apply it twice).
+        answer.await.unwrap_or_else(|_| {
+            Err(CallError::Lost(
+                "the node stopped while forwarding the write".into(),
+            ))
+        })
     }
 }
 
