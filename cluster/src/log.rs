@@ -241,6 +241,19 @@ impl Faults {
 }
 
 impl Inner {
+    /// Forgets the entries up to `log_id`: the mark first (a crash after it leaves purged
+    /// entries in the file, skipped on open), then the file rewritten without them.
+    fn purge(&mut self, log_id: LogId) -> io::Result<()> {
+        debug_assert!(
+            self.purged.as_ref().is_none_or(|p| p.index <= log_id.index),
+            "purge goes forward"
+        );
+        write_small(&self.dir, "purged", &log_id)?;
+        self.purged = Some(log_id);
+        self.entries = self.entries.split_off(&(log_id.index + 1));
+        self.rewrite()
+    }
+
     /// Writes the file anew with the entries kept (after a purge), durably, then switches to it:
     /// their records are copied as they are (they follow each other to the end of the file).
     fn rewrite(&mut self) -> io::Result<()> {
@@ -532,24 +545,5 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         self.writing(|inner| inner.purge(log_id))
-    }
-}
-
-impl Inner {
-    fn purge(&mut self, log_id: LogId) -> io::Result<()> {
-        let inner = self;
-        debug_assert!(
-            inner
-                .purged
-                .as_ref()
-                .is_none_or(|p| p.index <= log_id.index),
-            "purge goes forward"
-        );
-        // The mark first: a crash after it leaves purged entries in the file, skipped on open.
-        write_small(&inner.dir, "purged", &log_id)?;
-        inner.purged = Some(log_id);
-        let kept = inner.entries.split_off(&(log_id.index + 1));
-        inner.entries = kept;
-        inner.rewrite()
     }
 }

@@ -618,7 +618,7 @@ impl ClusterNode {
         let last_log = m.last_log_index;
         let now = std::time::Instant::now();
         let leading = m.state == ServerState::Leader;
-        let members: Vec<MemberStatus> = membership
+        let members = membership
             .nodes()
             .map(|(id, member)| {
                 let matched = m
@@ -655,14 +655,6 @@ impl ClusterNode {
                 }
             })
             .collect();
-        if leading {
-            let all_matched = members
-                .iter()
-                .map(|member| member.matched.unwrap_or(0))
-                .min()
-                .unwrap_or(0);
-            self.history.trim(all_matched);
-        }
         Status {
             id: self.id,
             role: role_name(m.state),

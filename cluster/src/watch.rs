@@ -130,6 +130,14 @@ pub(crate) fn spawn(raft: Node, history: Arc<History>) {
             {
                 let m = metrics.borrow_and_update();
                 history.observe(m.state, m.current_term, m.current_leader, m.last_log_index);
+                if let Some(replication) = &m.replication {
+                    let all_matched = replication
+                        .values()
+                        .map(|matched| matched.as_ref().map_or(0, |l| l.index))
+                        .min()
+                        .unwrap_or(0);
+                    history.trim(all_matched);
+                }
                 if m.state == ServerState::Shutdown {
                     return;
                 }
