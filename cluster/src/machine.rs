@@ -1,10 +1,17 @@
-//! The state machine: the cluster's memories, each a core [`Db`], applied in log order with the
-//! core's deterministic check. Applying does no I/O; the state is made durable by snapshots,
-//! which openraft takes every so many entries before it purges the log they cover: a snapshot
-//! is written to the node's directory (aside, synced, renamed, the directory synced) before it
-//! counts, and a node that starts loads it, then re-applies the log after it. This first
-//! version keeps a snapshot whole in memory (the memories' images in one postcard value);
-//! shipping the memories' `storage.dat` files, streamed from disk, comes next.
+//! The state machine: the cluster's memories, each a core [`Replica`], applied in log order with
+//! the core's deterministic check. Applying does no I/O; the state is made durable by
+//! snapshots, which openraft takes every so many entries before it purges the log they cover.
+//!
+//! A snapshot is one file on disk, and its data (what openraft hands the network and the
+//! follower) is that file, open: the memories' images in the core's snapshot format (a
+//! `storage.dat` each, written as they are encoded, never held whole), then a manifest (the
+//! Raft entry and membership it covers, where each memory's image is, the idempotency keys),
+//! then a trailer that finds the manifest. It is written aside, synced and renamed (the
+//! directory synced) before it counts; a node that starts loads it, then re-applies the log
+//! after it. A follower receives one into its `incoming/` directory piece by piece
+//! ([`crate::network`]), checks it whole by loading it, and renames it in place.
+//! Files of the two earlier formats (one checksummed postcard value) are read, and rewritten in
+//! the current format when the node opens them.
 
 use crate::command::{Applied, Command, KEYS_KEPT};
 use crate::raft::{LogId, Payload, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
@@ -12,7 +19,9 @@ use futures_util::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
@@ -137,28 +146,29 @@ struct ImageV1 {
     memories: Vec<(String, Vec<u8>)>,
 }
 
-/// The first bytes of a snapshot's data from version 2 on (a version 1 image starts with an
+/// The first bytes of the second version's snapshot data (a version 1 image starts with an
 /// option's tag, 0 or 1, so it never starts with these).
 const IMAGE_V2_MAGIC: &[u8; 8] = b"SUTRAIM2";
 
-/// A snapshot's data (version 2, after [`IMAGE_V2_MAGIC`]): what was applied last, the
-/// membership, each memory's image, and the idempotency keys in the order they came.
+/// A snapshot's data in the second version (after [`IMAGE_V2_MAGIC`]): what was applied last,
+/// the membership, each memory's image, and the idempotency keys in the order they came.
 #[derive(Serialize, Deserialize)]
-struct Image {
+struct ImageV2 {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     memories: Vec<(String, Vec<u8>)>,
     keys: Vec<(String, u64, Applied)>,
 }
 
-impl Image {
-    fn decode(data: &[u8]) -> io::Result<Image> {
-        let bad = |e: postcard::Error| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+impl ImageV2 {
+    /// Decodes the data of a snapshot file of the first two versions.
+    fn decode(data: &[u8]) -> io::Result<ImageV2> {
+        let bad = |e: postcard::Error| invalid(e.to_string());
         match data.strip_prefix(IMAGE_V2_MAGIC.as_slice()) {
             Some(rest) => postcard::from_bytes(rest).map_err(bad),
             None => {
                 let v1: ImageV1 = postcard::from_bytes(data).map_err(bad)?;
-                Ok(Image {
+                Ok(ImageV2 {
                     last_applied: v1.last_applied,
                     membership: v1.membership,
                     memories: v1.memories,
@@ -167,31 +177,309 @@ impl Image {
             }
         }
     }
+}
 
-    fn encode(&self) -> io::Result<Vec<u8>> {
-        let body = postcard::to_allocvec(self).map_err(|e| io::Error::other(e.to_string()))?;
-        let mut data = Vec::with_capacity(IMAGE_V2_MAGIC.len() + body.len());
-        data.extend_from_slice(IMAGE_V2_MAGIC);
-        data.extend_from_slice(&body);
-        Ok(data)
+fn invalid(why: impl ToString) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.to_string())
+}
+
+/// The magic bytes that start and end a snapshot file of the current (third) version.
+pub const FILE_MAGIC: &[u8; 8] = b"SUTRANS3";
+/// The trailer: manifest length (u64 LE), crc32 of the manifest (u32 LE), crc32 of every byte
+/// before the trailer (u32 LE: checked when a transfer ends, before the file is loaded),
+/// [`FILE_MAGIC`].
+const TRAILER_BYTES: u64 = 24;
+/// Largest manifest a node reads (it holds names, offsets and up to `KEYS_KEPT` keys with
+/// their answers).
+const MANIFEST_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Largest memory image a node loads from a snapshot file.
+const IMAGE_BYTES_MAX: u64 = 64 * 1024 * 1024 * 1024;
+
+/// What a snapshot file holds besides the images: what it covers, where each memory's image
+/// is, and the idempotency keys in the order they came.
+#[derive(Serialize, Deserialize, Debug)]
+struct Manifest {
+    meta: SnapshotMeta,
+    memories: Vec<Part>,
+    keys: Vec<(String, u64, Applied)>,
+}
+
+/// Where a memory's image is in a snapshot file.
+#[derive(Serialize, Deserialize, Debug)]
+struct Part {
+    name: String,
+    offset: u64,
+    len: u64,
+}
+
+/// A snapshot's data: its file, open. A newer snapshot may take the file's name meanwhile; this
+/// one stays readable for as long as it is held (what a transfer under way needs).
+#[derive(Clone, Debug)]
+pub struct SnapshotFile {
+    file: Arc<File>,
+    len: u64,
+    path: PathBuf,
+}
+
+impl SnapshotFile {
+    /// The snapshot file at `path`.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(SnapshotFile {
+            file: Arc::new(file),
+            len,
+            path: path.to_path_buf(),
+        })
     }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it has no bytes (never true of a whole snapshot file).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where it was opened.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fills `buf` with its bytes from `offset` on.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|end| end > self.len) {
+            return Err(invalid(format!(
+                "{} bytes at {offset} are past the end of a snapshot file of {}",
+                buf.len(),
+                self.len
+            )));
+        }
+        self.file.read_exact_at(buf, offset)
+    }
+
+    /// The bytes from `offset`, `len` of them.
+    fn bytes(&self, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(len).map_err(invalid)?;
+        let mut buf = vec![0u8; len];
+        self.read_at(offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Whether it is of the current format (starts with [`FILE_MAGIC`]).
+    fn is_current(&self) -> io::Result<bool> {
+        if self.len < FILE_MAGIC.len() as u64 {
+            return Ok(false);
+        }
+        Ok(self.bytes(0, FILE_MAGIC.len() as u64)? == FILE_MAGIC)
+    }
+
+    /// Reads and checks its manifest: the trailer, the manifest's checksum, and that the images
+    /// lie in order between the first magic and the manifest.
+    fn manifest(&self) -> io::Result<Manifest> {
+        let magic = FILE_MAGIC.len() as u64;
+        if self.len < magic + TRAILER_BYTES {
+            return Err(invalid(format!(
+                "a snapshot file of {} bytes is shorter than its magic and trailer",
+                self.len
+            )));
+        }
+        let trailer = self.bytes(self.len - TRAILER_BYTES, TRAILER_BYTES)?;
+        let (len, rest) = trailer.split_at(8);
+        let (crc, rest) = rest.split_at(4);
+        let end_magic = &rest[4..];
+        if self.bytes(0, magic)? != FILE_MAGIC || end_magic != FILE_MAGIC {
+            return Err(invalid(
+                "the snapshot file does not start and end with its magic bytes (cut short?)",
+            ));
+        }
+        let len = u64::from_le_bytes(len.try_into().map_err(invalid)?);
+        let crc = u32::from_le_bytes(crc.try_into().map_err(invalid)?);
+        let room = self.len - magic - TRAILER_BYTES;
+        if len > room || len > MANIFEST_BYTES_MAX {
+            return Err(invalid(format!(
+                "the snapshot file's manifest claims {len} bytes; {room} are there (limit {MANIFEST_BYTES_MAX})"
+            )));
+        }
+        let manifest_at = self.len - TRAILER_BYTES - len;
+        let bytes = self.bytes(manifest_at, len)?;
+        if crc32fast::hash(&bytes) != crc {
+            return Err(invalid("the snapshot file's manifest fails its checksum"));
+        }
+        let manifest: Manifest = postcard::from_bytes(&bytes)
+            .map_err(|e| invalid(format!("the snapshot file's manifest: {e}")))?;
+        let mut at = magic;
+        for part in &manifest.memories {
+            let end = part.offset.checked_add(part.len);
+            if part.offset != at || end.is_none_or(|end| end > manifest_at) {
+                return Err(invalid(format!(
+                    "memory {:?}'s image ({} bytes at {}) is not where the images are",
+                    part.name, part.len, part.offset
+                )));
+            }
+            at += part.len;
+        }
+        if at != manifest_at {
+            return Err(invalid(
+                "the snapshot file holds bytes no manifest entry names",
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// Checks the whole file against the checksum in its trailer (what a follower does when
+    /// the last piece of a transfer arrives), then its manifest.
+    pub fn verify(&self) -> io::Result<()> {
+        if self.len < TRAILER_BYTES {
+            return Err(invalid("a snapshot file shorter than its trailer"));
+        }
+        let body = self.len - TRAILER_BYTES;
+        let trailer = self.bytes(body, TRAILER_BYTES)?;
+        let want = u32::from_le_bytes(trailer[12..16].try_into().map_err(invalid)?);
+        let mut crc = crc32fast::Hasher::new();
+        let mut piece = vec![0u8; COPY_PIECE_BYTES];
+        let mut at = 0;
+        while at < body {
+            let n = (body - at).min(COPY_PIECE_BYTES as u64) as usize;
+            self.read_at(at, &mut piece[..n])?;
+            crc.update(&piece[..n]);
+            at += n as u64;
+        }
+        if crc.finalize() != want {
+            return Err(invalid("the snapshot file fails its checksum"));
+        }
+        self.manifest().map(drop)
+    }
+
+    /// Loads every memory (each image checked whole by the core): the manifest and the
+    /// memories, or why the file cannot be loaded.
+    fn load(&self, params: HnswParams) -> io::Result<(Manifest, BTreeMap<String, Replica>)> {
+        let manifest = self.manifest()?;
+        let mut memories = BTreeMap::new();
+        for part in &manifest.memories {
+            if part.len > IMAGE_BYTES_MAX {
+                return Err(invalid(format!(
+                    "memory {:?}'s image of {} bytes passes the limit of {IMAGE_BYTES_MAX}",
+                    part.name, part.len
+                )));
+            }
+            let bytes = self.bytes(part.offset, part.len)?;
+            let replica = Replica::from_snapshot(&bytes, params)
+                .map_err(|e| invalid(format!("memory {:?}: {e}", part.name)))?;
+            if memories.insert(part.name.clone(), replica).is_some() {
+                return Err(invalid(format!(
+                    "memory {:?} is twice in the snapshot file",
+                    part.name
+                )));
+            }
+        }
+        Ok((manifest, memories))
+    }
+
+    /// Copies it to a new file at `path` (synced), piece by piece.
+    fn copy_to(&self, path: &Path) -> io::Result<()> {
+        let mut out = File::create(path)?;
+        let mut piece = vec![0u8; COPY_PIECE_BYTES];
+        let mut at = 0;
+        while at < self.len {
+            let n = (self.len - at).min(COPY_PIECE_BYTES as u64) as usize;
+            self.read_at(at, &mut piece[..n])?;
+            out.write_all(&piece[..n])?;
+            at += n as u64;
+        }
+        out.sync_all()
+    }
+}
+
+/// How much is read at a time when a snapshot file is copied.
+const COPY_PIECE_BYTES: usize = 1024 * 1024;
+
+/// A writer that counts and checksums what it passes on.
+struct Counted<W> {
+    out: W,
+    written: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.written += n as u64;
+        self.crc.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Writes a snapshot file of the current format at `path` (not synced): the memories' images
+/// as the core encodes them, then the manifest and the trailer. Returns its length.
+fn write_file(
+    path: &Path,
+    meta: &SnapshotMeta,
+    memories: &[(String, Replica)],
+    keys: Vec<(String, u64, Applied)>,
+) -> io::Result<u64> {
+    let file = File::create(path)?;
+    let mut out = Counted {
+        out: io::BufWriter::with_capacity(COPY_PIECE_BYTES, file),
+        written: 0,
+        crc: crc32fast::Hasher::new(),
+    };
+    out.write_all(FILE_MAGIC)?;
+    let mut parts = Vec::with_capacity(memories.len());
+    for (name, replica) in memories {
+        let offset = out.written;
+        let len = replica
+            .write_snapshot(&mut out)
+            .map_err(|e| io::Error::other(format!("memory {name:?}: {e}")))?;
+        debug_assert_eq!(out.written, offset + len, "the core says what it wrote");
+        parts.push(Part {
+            name: name.clone(),
+            offset,
+            len,
+        });
+    }
+    let manifest = postcard::to_allocvec(&Manifest {
+        meta: meta.clone(),
+        memories: parts,
+        keys,
+    })
+    .map_err(|e| io::Error::other(format!("the manifest: {e}")))?;
+    out.write_all(&manifest)?;
+    let body = out.crc.clone().finalize();
+    out.write_all(&(manifest.len() as u64).to_le_bytes())?;
+    out.write_all(&crc32fast::hash(&manifest).to_le_bytes())?;
+    out.write_all(&body.to_le_bytes())?;
+    out.write_all(FILE_MAGIC)?;
+    out.flush()?;
+    Ok(out.written)
 }
 
 /// The state machine (openraft's `RaftStateMachine`).
 pub struct StateMachine {
     state: State,
     params: HnswParams,
-    current: Arc<Mutex<Option<Snapshot>>>,
+    /// The description of the snapshot in `dir`, if there is one; the lock is held while the
+    /// file under the name changes, so that the name and the description agree.
+    current: Arc<Mutex<Option<SnapshotMeta>>>,
     times: Arc<SnapshotTimes>,
-    /// Where snapshots are kept (none: only in memory, for tests of the state machine alone).
-    dir: Option<PathBuf>,
+    /// Where snapshots are kept.
+    dir: PathBuf,
+    /// The temporary directory of a state machine made without one (removed when it goes).
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 /// How many snapshots a node built and installed, and how long the last of each took (for
 /// `/metrics`).
 #[derive(Default, Debug)]
 pub struct SnapshotTimes {
-    /// Snapshots built (the state encoded and kept on disk).
+    /// Snapshots built (the state written to disk).
     pub built: AtomicU64,
     /// Microseconds the last build took.
     pub build_micros: AtomicU64,
@@ -199,6 +487,10 @@ pub struct SnapshotTimes {
     pub installed: AtomicU64,
     /// Microseconds the last install took.
     pub install_micros: AtomicU64,
+    /// Snapshot bytes received from the leader, over all transfers (resumed ones count once).
+    pub received_bytes: AtomicU64,
+    /// Snapshot bytes sent to followers, over all transfers.
+    pub sent_bytes: AtomicU64,
 }
 
 impl SnapshotTimes {
@@ -211,18 +503,16 @@ impl SnapshotTimes {
     }
 }
 
-/// The file a node's snapshot is kept in: `[crc32: u32 LE][postcard (meta, data)]`.
-const SNAPSHOT_FILE: &str = "snapshot";
+/// The file a node's snapshot is kept in.
+pub const SNAPSHOT_FILE: &str = "snapshot";
+/// The start of the names of snapshot files being written aside (removed when a node opens).
+const ASIDE_PREFIX: &str = "snapshot.";
+/// Where a follower receives snapshot files.
+pub const INCOMING_DIR: &str = "incoming";
 
-/// Keeps `snapshot` in `dir`, durably, before it counts.
-fn keep(dir: Option<&Path>, snapshot: &Snapshot) -> io::Result<()> {
-    match dir {
-        // References serialize as the values do: the file reads back as (meta, data).
-        Some(dir) => {
-            crate::log::write_small(dir, SNAPSHOT_FILE, &(&snapshot.meta, &snapshot.snapshot))
-        }
-        None => Ok(()),
-    }
+/// Syncs directory `dir` (after a rename in it).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl Default for StateMachine {
@@ -231,15 +521,24 @@ impl Default for StateMachine {
     }
 }
 
+/// Numbers the files written aside, so that two never share a name.
+static ASIDE: AtomicU64 = AtomicU64::new(0);
+
 impl StateMachine {
-    /// An empty state machine whose memories' vector indexes use `params`.
+    /// An empty state machine whose memories' vector indexes use `params`, keeping its
+    /// snapshots in a temporary directory of its own (for tests of the state machine alone).
+    ///
+    /// # Panics
+    /// When no temporary directory can be made.
     pub fn new(params: HnswParams) -> Self {
+        let scratch = tempfile::tempdir().expect("a temporary directory for snapshots");
         StateMachine {
             state: State::default(),
             params,
             current: Arc::new(Mutex::new(None)),
             times: Arc::default(),
-            dir: None,
+            dir: scratch.path().to_path_buf(),
+            _scratch: Some(Arc::new(scratch)),
         }
     }
 
@@ -249,50 +548,95 @@ impl StateMachine {
     }
 
     /// The state machine of the node whose directory is `dir`: the snapshot kept there, if
-    /// any (a damaged one is an error: the node does not start on it).
+    /// any (a damaged one is an error: the node does not start on it). A snapshot of an
+    /// earlier format is rewritten in the current one. Files left aside by a build or install
+    /// that did not finish are removed.
     pub fn open(dir: &Path, params: HnswParams) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let mut machine = StateMachine::new(params);
-        machine.dir = Some(dir.to_path_buf());
-        if let Some((meta, data)) =
-            crate::log::read_small::<(SnapshotMeta, Vec<u8>)>(dir, SNAPSHOT_FILE)?
-        {
-            machine.load(&meta, data)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(ASIDE_PREFIX) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let mut machine = StateMachine {
+            state: State::default(),
+            params,
+            current: Arc::new(Mutex::new(None)),
+            times: Arc::default(),
+            dir: dir.to_path_buf(),
+            _scratch: None,
+        };
+        let path = dir.join(SNAPSHOT_FILE);
+        let file = match SnapshotFile::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(machine),
+            Err(e) => return Err(e),
+        };
+        if file.is_current()? {
+            let (manifest, memories) = file.load(params)?;
+            machine.replace(manifest, memories)?;
+        } else {
+            machine.load_earlier()?;
         }
         Ok(machine)
     }
 
-    /// Replaces the state with snapshot `data` described by `meta`, checked whole first: a
-    /// damaged snapshot is an error and leaves the state as it was.
-    fn load(&mut self, meta: &SnapshotMeta, data: Vec<u8>) -> io::Result<()> {
-        let image = Image::decode(&data)?;
+    /// Loads a snapshot file of the first two formats (one checksummed postcard value) and
+    /// rewrites it in the current format.
+    fn load_earlier(&mut self) -> io::Result<()> {
+        let Some((meta, data)) =
+            crate::log::read_small::<(SnapshotMeta, Vec<u8>)>(&self.dir, SNAPSHOT_FILE)?
+        else {
+            return Ok(());
+        };
+        let image = ImageV2::decode(&data)?;
+        drop(data);
         let mut memories = BTreeMap::new();
         for (name, bytes) in image.memories {
             let replica = Replica::from_snapshot(&bytes, self.params)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                .map_err(|e| invalid(format!("memory {name:?}: {e}")))?;
             memories.insert(name, replica);
         }
-        let mut current = self
-            .current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        *current = Some(Snapshot {
-            meta: meta.clone(),
-            snapshot: data,
-        });
+        let manifest = Manifest {
+            meta,
+            memories: Vec::new(),
+            keys: image.keys,
+        };
+        self.replace(manifest, memories)?;
+        let mut builder = self.builder();
+        builder.finish()?;
+        Ok(())
+    }
+
+    /// Replaces the state with a loaded snapshot's.
+    fn replace(
+        &mut self,
+        manifest: Manifest,
+        memories: BTreeMap<String, Replica>,
+    ) -> io::Result<()> {
+        let mut current = self.current()?;
+        *current = Some(manifest.meta.clone());
         drop(current);
         *self.state.memories.write() = memories;
-        *self.state.memories.keys_mut() = Keys::from_image(image.keys);
-        self.state.last_applied = meta.last_log_id;
-        self.state.membership = meta.last_membership.clone();
+        *self.state.memories.keys_mut() = Keys::from_image(manifest.keys);
+        self.state.last_applied = manifest.meta.last_log_id;
+        self.state.membership = manifest.meta.last_membership;
         Ok(())
+    }
+
+    fn current(&self) -> io::Result<std::sync::MutexGuard<'_, Option<SnapshotMeta>>> {
+        self.current
+            .lock()
+            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))
     }
 
     /// Replaces the membership the state records (for `force_new_cluster`, which makes a new
     /// cluster of one node from this state), and where its snapshots are kept.
     pub(crate) fn reform(&mut self, membership: StoredMembership, dir: &Path) {
         self.state.membership = membership;
-        self.dir = Some(dir.to_path_buf());
+        self.dir = dir.to_path_buf();
     }
 
     /// The memory `name`, if the state has it.
@@ -372,57 +716,86 @@ impl StateMachine {
         }
     }
 
-    fn image(&self) -> io::Result<Vec<u8>> {
-        let all = self.state.memories.all();
-        let mut memories = Vec::with_capacity(all.len());
-        for (name, replica) in all {
-            let bytes = replica
-                .encode_snapshot()
-                .map_err(|e| io::Error::other(e.to_string()))?;
-            memories.push((name, bytes));
+    /// A snapshot of the state as it is now: written aside at once (the memories are written
+    /// one after another as the core encodes them; applying waits meanwhile, readers do not),
+    /// made durable and put in place by [`SnapshotBuilder::build_snapshot`].
+    fn builder(&self) -> SnapshotBuilder {
+        let started = std::time::Instant::now();
+        let meta = SnapshotMeta {
+            last_log_id: self.state.last_applied,
+            last_membership: self.state.membership.clone(),
+        };
+        let aside = self.dir.join(format!(
+            "{ASIDE_PREFIX}building-{}",
+            ASIDE.fetch_add(1, Relaxed)
+        ));
+        let written = write_file(
+            &aside,
+            &meta,
+            &self.state.memories.all(),
+            self.state.memories.keys().image(),
+        );
+        SnapshotBuilder {
+            meta,
+            written: written.map(|len| (aside, len)).map_err(|e| e.to_string()),
+            current: self.current.clone(),
+            dir: self.dir.clone(),
+            times: self.times.clone(),
+            started,
         }
-        Image {
-            last_applied: self.state.last_applied,
-            membership: self.state.membership.clone(),
-            memories,
-            keys: self.state.memories.keys().image(),
-        }
-        .encode()
     }
 }
 
-/// Builds a snapshot from an image taken when it was made.
+/// Builds a snapshot from a file written aside when it was asked for.
 pub struct SnapshotBuilder {
     meta: SnapshotMeta,
-    data: Vec<u8>,
-    current: Arc<Mutex<Option<Snapshot>>>,
-    dir: Option<PathBuf>,
+    /// The file written aside and its length, or why it could not be written.
+    written: Result<(PathBuf, u64), String>,
+    current: Arc<Mutex<Option<SnapshotMeta>>>,
+    dir: PathBuf,
     times: Arc<SnapshotTimes>,
-    /// When the image was taken.
+    /// When the state was taken.
     started: std::time::Instant,
 }
 
-impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
-    type SnapshotData = Vec<u8>;
-
-    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let snapshot = Snapshot {
-            meta: self.meta.clone(),
-            snapshot: self.data.clone(),
-        };
-        keep(self.dir.as_deref(), &snapshot)?;
+impl SnapshotBuilder {
+    /// Syncs the file written aside and puts it in place; returns it, open.
+    fn finish(&mut self) -> io::Result<SnapshotFile> {
+        let (aside, len) = self
+            .written
+            .clone()
+            .map_err(|why| io::Error::other(format!("the snapshot was not written: {why}")))?;
+        File::open(&aside)?.sync_all()?;
+        let path = self.dir.join(SNAPSHOT_FILE);
         let mut current = self
             .current
             .lock()
             .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        *current = Some(snapshot.clone());
+        std::fs::rename(&aside, &path)?;
+        sync_dir(&self.dir)?;
+        *current = Some(self.meta.clone());
+        let file = SnapshotFile::open(&path)?;
+        drop(current);
+        debug_assert_eq!(file.len(), len, "the file in place is the one written");
         SnapshotTimes::record(&self.times.built, &self.times.build_micros, self.started);
-        Ok(snapshot)
+        Ok(file)
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let file = self.finish()?;
+        Ok(Snapshot {
+            meta: self.meta.clone(),
+            snapshot: file,
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = SnapshotFile;
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
@@ -453,48 +826,64 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // An image that cannot be encoded (a bug) gives an empty builder whose snapshot fails
-        // to install rather than a wrong one: the data is checked on install.
-        let started = std::time::Instant::now();
-        let data = self.image().unwrap_or_default();
-        SnapshotBuilder {
-            times: self.times.clone(),
-            started,
-            meta: SnapshotMeta {
-                last_log_id: self.state.last_applied,
-                last_membership: self.state.membership.clone(),
-            },
-            data,
-            current: self.current.clone(),
-            dir: self.dir.clone(),
-        }
+        self.builder()
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Vec<u8>,
+        snapshot: SnapshotFile,
     ) -> Result<(), io::Error> {
-        // Loaded (checked whole) first, kept only when it loads: a damaged snapshot is neither
-        // kept nor applied.
+        // Loaded (checked whole) first, kept only when it loads and is the snapshot `meta`
+        // describes: a damaged snapshot is neither kept nor applied.
         let started = std::time::Instant::now();
-        self.load(meta, snapshot)?;
-        let current = self
-            .current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        if let Some(snapshot) = current.as_ref() {
-            keep(self.dir.as_deref(), snapshot)?;
+        let (manifest, memories) = snapshot.load(self.params)?;
+        if manifest.meta != *meta {
+            return Err(invalid(format!(
+                "the snapshot file covers {:?}, not the {:?} it was sent as",
+                manifest.meta.last_log_id, meta.last_log_id
+            )));
         }
+        // Put in place: a file received into this node's directory is renamed; another (the
+        // leader's own, in tests of nodes in one process) is copied first.
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let received_here = snapshot
+            .path()
+            .parent()
+            .is_some_and(|p| p == self.dir.join(INCOMING_DIR));
+        let from = if received_here {
+            File::open(snapshot.path())?.sync_all()?;
+            snapshot.path().to_path_buf()
+        } else {
+            let aside = self.dir.join(format!(
+                "{ASIDE_PREFIX}installing-{}",
+                ASIDE.fetch_add(1, Relaxed)
+            ));
+            snapshot.copy_to(&aside)?;
+            aside
+        };
+        {
+            let mut current = self.current()?;
+            std::fs::rename(&from, &path)?;
+            sync_dir(&self.dir)?;
+            if received_here {
+                sync_dir(&self.dir.join(INCOMING_DIR))?;
+            }
+            *current = Some(meta.clone());
+        }
+        self.replace(manifest, memories)?;
         SnapshotTimes::record(&self.times.installed, &self.times.install_micros, started);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        let current = self
-            .current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        Ok(current.clone())
+        let current = self.current()?;
+        match current.as_ref() {
+            Some(meta) => Ok(Some(Snapshot {
+                meta: meta.clone(),
+                snapshot: SnapshotFile::open(&self.dir.join(SNAPSHOT_FILE))?,
+            })),
+            None => Ok(None),
+        }
     }
 }

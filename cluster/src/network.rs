@@ -3,12 +3,19 @@
 //! every request carries the cluster token (`Authorization: Bearer …`) and a node answers 401
 //! without it. A node is reached at its [`Member::raft`] address (`host:port`).
 //!
-//! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot`, `/raft/transfer-leader` (this first version sends a
-//! snapshot whole; streaming it from disk comes with the `storage.dat` snapshots). The answer is
-//! `Result<response, message>` in postcard: a message when the node could not take the request
-//! (stopped), which the caller treats as unreachable.
+//! Routes: `POST /raft/append`, `/raft/vote`, `/raft/snapshot-piece`, `/raft/transfer-leader`.
+//! The answer is `Result<response, message>` in postcard: a message when the node could not take
+//! the request (stopped), which the caller treats as unreachable.
+//!
+//! A snapshot goes as pieces of its file ([`SNAPSHOT_PIECE_BYTES`] at most), read from disk as
+//! they are sent and never held whole, at most [`NetworkOptions::snapshot_bytes_per_s`]. The
+//! follower appends each piece to a file in its `incoming/` directory and answers how much of
+//! the file it holds, so a transfer that stopped (a lost connection, either node restarted, a
+//! new leader with the same snapshot) goes on from there rather than from the start. When the
+//! last piece is in, the follower checks the whole file's checksum and hands it to openraft,
+//! which installs it.
 
-use crate::machine::StateMachine;
+use crate::machine::{SnapshotFile, SnapshotTimes, StateMachine, INCOMING_DIR};
 use crate::raft::{Member, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -28,15 +35,26 @@ use openraft::raft::{
 };
 use openraft::Raft;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest append or vote body a node takes (entries carry at most a few batches).
 pub const MESSAGE_BYTES_MAX: usize = 512 * 1024 * 1024;
-/// Largest snapshot body a node takes (a snapshot is sent whole in this version).
-pub const SNAPSHOT_BYTES_MAX: usize = 4 * 1024 * 1024 * 1024 - 1;
+/// Largest piece of a snapshot file sent in one request.
+pub const SNAPSHOT_PIECE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest snapshot file a node receives.
+pub const SNAPSHOT_BYTES_MAX: u64 = 1 << 40;
+/// The snapshot rate a node sends at unless told otherwise (bytes per second).
+pub const SNAPSHOT_BYTES_PER_S_DEFAULT: u64 = 64 * 1024 * 1024;
+/// How long a follower may take to check and install a snapshot once its last piece is in.
+const INSTALL_WAIT: Duration = Duration::from_secs(600);
+/// How long one piece may take to reach a follower and be written.
+const PIECE_WAIT: Duration = Duration::from_secs(30);
 
 /// A node of the cluster, as the network serves it.
 pub type Node = Raft<TypeConfig, StateMachine>;
@@ -88,21 +106,149 @@ async fn vote(State(raft): State<Node>, body: Bytes) -> Response {
     answer(&raft.vote(request).await.map_err(|e| e.to_string()))
 }
 
-async fn snapshot(State(raft): State<Node>, body: Bytes) -> Response {
-    let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = match decode(&body) {
+/// A piece of a snapshot file: the snapshot's description, the whole file's length, where the
+/// piece goes and its bytes (none: the sender asks how much the follower holds).
+#[derive(Serialize, Deserialize)]
+pub struct Piece {
+    vote: Vote,
+    meta: SnapshotMeta,
+    total: u64,
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+/// A follower's answer to a [`Piece`].
+#[derive(Serialize, Deserialize, Debug)]
+pub enum PieceAnswer {
+    /// It holds this many bytes of the file: send from there.
+    Have(u64),
+    /// The file was whole and handed to openraft, which answered this.
+    Installed(SnapshotResponse<TypeConfig>),
+}
+
+/// What a node needs to receive snapshots: its Raft, where it keeps the pieces, and its
+/// counters; one transfer is taken at a time.
+#[derive(Clone)]
+pub struct Receiver {
+    raft: Node,
+    incoming: PathBuf,
+    times: Arc<SnapshotTimes>,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Receiver {
+    /// A receiver for `raft` keeping pieces in `dir`'s `incoming/`.
+    pub fn new(raft: Node, dir: &Path, times: Arc<SnapshotTimes>) -> Self {
+        Receiver {
+            raft,
+            incoming: dir.join(INCOMING_DIR),
+            times,
+            one_at_a_time: Arc::default(),
+        }
+    }
+
+    /// The file a transfer of the snapshot `meta` of `total` bytes is received into: named by
+    /// a digest of both, so that the pieces of another snapshot never land in it.
+    fn file_for(&self, meta: &SnapshotMeta, total: u64) -> Result<PathBuf, String> {
+        let described = postcard::to_allocvec(&(meta, total)).map_err(|e| e.to_string())?;
+        let digest = crc32fast::hash(&described);
+        let index = meta.last_log_id.map_or(0, |l| l.index);
+        Ok(self
+            .incoming
+            .join(format!("snapshot-{index}-{total}-{digest:08x}")))
+    }
+
+    async fn take(&self, piece: Piece) -> Result<PieceAnswer, String> {
+        let _one = self.one_at_a_time.lock().await;
+        let this = self.clone();
+        // File work off the async threads.
+        let received = tokio::task::spawn_blocking(move || this.write(&piece).map(|h| (h, piece)))
+            .await
+            .map_err(|e| e.to_string())??;
+        let (have, piece) = received;
+        if have < piece.total {
+            return Ok(PieceAnswer::Have(have));
+        }
+        let path = self.file_for(&piece.meta, piece.total)?;
+        let file = SnapshotFile::open(&path).map_err(|e| e.to_string())?;
+        let checked = file.clone();
+        let verdict = tokio::task::spawn_blocking(move || checked.verify())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = verdict {
+            // Received whole but damaged (on the way, or on this disk): start over.
+            let _ = std::fs::remove_file(&path);
+            tracing::warn!("a snapshot file received whole is damaged, dropped: {e}");
+            return Err(format!("the snapshot file received is damaged: {e}"));
+        }
+        let snapshot = Snapshot {
+            meta: piece.meta,
+            snapshot: file,
+        };
+        let answer = self
+            .raft
+            .install_full_snapshot(piece.vote, snapshot)
+            .await
+            .map_err(|e| e.to_string());
+        // Installed, the file was moved in place; refused (an older leader's), it goes.
+        let _ = std::fs::remove_file(&path);
+        if let Err(e) = &answer {
+            tracing::warn!("a snapshot received whole was not installed: {e}");
+        }
+        answer.map(PieceAnswer::Installed)
+    }
+
+    /// Appends `piece` to its file if it goes at its end; returns how much of the file is
+    /// there. Files of other transfers are removed.
+    fn write(&self, piece: &Piece) -> Result<u64, String> {
+        let io = |e: std::io::Error| format!("the snapshot piece could not be kept: {e}");
+        let end = piece.offset.checked_add(piece.bytes.len() as u64);
+        if piece.total > SNAPSHOT_BYTES_MAX
+            || piece.bytes.len() > SNAPSHOT_PIECE_BYTES
+            || end.is_none_or(|end| end > piece.total)
+        {
+            return Err(format!(
+                "a piece of {} bytes at {} does not fit a snapshot of {} (limits: {SNAPSHOT_PIECE_BYTES} a piece, {SNAPSHOT_BYTES_MAX} a snapshot)",
+                piece.bytes.len(),
+                piece.offset,
+                piece.total
+            ));
+        }
+        let path = self.file_for(&piece.meta, piece.total)?;
+        std::fs::create_dir_all(&self.incoming).map_err(io)?;
+        for entry in std::fs::read_dir(&self.incoming).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.path() != path {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let have = file.metadata().map_err(io)?.len();
+        if have != piece.offset || piece.bytes.is_empty() {
+            return Ok(have);
+        }
+        std::io::Write::write_all(&mut file, &piece.bytes).map_err(io)?;
+        let have = have + piece.bytes.len() as u64;
+        if have == piece.total {
+            file.sync_all().map_err(io)?;
+        }
+        self.times
+            .received_bytes
+            .fetch_add(piece.bytes.len() as u64, Relaxed);
+        Ok(have)
+    }
+}
+
+async fn snapshot_piece(State(receiver): State<Receiver>, body: Bytes) -> Response {
+    let piece: Piece = match decode(&body) {
         Ok(r) => r,
         Err(why) => return refused(why),
     };
-    let snapshot = Snapshot {
-        meta,
-        snapshot: data,
-    };
-    answer(
-        &raft
-            .install_full_snapshot(vote, snapshot)
-            .await
-            .map_err(|e| e.to_string()),
-    )
+    answer(&receiver.take(piece).await)
 }
 
 async fn transfer_leader(State(raft): State<Node>, body: Bytes) -> Response {
@@ -118,9 +264,15 @@ async fn transfer_leader(State(raft): State<Node>, body: Bytes) -> Response {
     )
 }
 
-/// Raft's own routes (append, vote, snapshot, leadership transfer) for `raft`, without the token check
-/// ([`guarded`] adds it).
-pub fn raft_routes(raft: Node) -> Router {
+/// Raft's own routes (append, vote, snapshot pieces, leadership transfer) for `raft`, without
+/// the token check ([`guarded`] adds it).
+pub fn raft_routes(raft: Node, receiver: Receiver) -> Router {
+    let pieces = Router::new()
+        .route(
+            "/raft/snapshot-piece",
+            post(snapshot_piece).layer(DefaultBodyLimit::max(SNAPSHOT_PIECE_BYTES + 64 * 1024)),
+        )
+        .with_state(receiver);
     Router::new()
         .route(
             "/raft/append",
@@ -131,14 +283,11 @@ pub fn raft_routes(raft: Node) -> Router {
             post(vote).layer(DefaultBodyLimit::max(MESSAGE_BYTES_MAX)),
         )
         .route(
-            "/raft/snapshot",
-            post(snapshot).layer(DefaultBodyLimit::max(SNAPSHOT_BYTES_MAX)),
-        )
-        .route(
             "/raft/transfer-leader",
             post(transfer_leader).layer(DefaultBodyLimit::max(MESSAGE_BYTES_MAX)),
         )
         .with_state(raft)
+        .merge(pieces)
 }
 
 /// `routes` with every request required to carry `token` (401 without it).
@@ -159,8 +308,8 @@ pub fn guarded(routes: Router, token: &str) -> Router {
 }
 
 /// The routes a node serves to the other nodes for `raft`, requiring `token`.
-pub fn routes(raft: Node, token: &str) -> Router {
-    guarded(raft_routes(raft), token)
+pub fn routes(raft: Node, receiver: Receiver, token: &str) -> Router {
+    guarded(raft_routes(raft, receiver), token)
 }
 
 /// The network as one node sees it: an HTTP client with the cluster token.
@@ -168,23 +317,44 @@ pub fn routes(raft: Node, token: &str) -> Router {
 pub struct HttpNetwork {
     client: Client<HttpConnector, Full<Bytes>>,
     token: Arc<str>,
+    options: NetworkOptions,
+}
+
+/// How a node sends what is not a Raft message.
+#[derive(Clone, Debug)]
+pub struct NetworkOptions {
+    /// The most snapshot bytes a node sends each second, to each follower (so that a
+    /// transfer does not crowd out replication or the disk).
+    pub snapshot_bytes_per_s: u64,
+    /// Where sent snapshot bytes are counted.
+    pub times: Arc<SnapshotTimes>,
+}
+
+impl Default for NetworkOptions {
+    fn default() -> Self {
+        NetworkOptions {
+            snapshot_bytes_per_s: SNAPSHOT_BYTES_PER_S_DEFAULT,
+            times: Arc::default(),
+        }
+    }
 }
 
 impl HttpNetwork {
     /// A network whose requests carry `token`.
     pub fn new(token: &str) -> Self {
-        HttpNetwork::from(token, None)
+        HttpNetwork::from(token, None, NetworkOptions::default())
     }
 
     /// A network whose requests carry `token` and leave from address `source` (on a machine
     /// with several addresses: the one the other nodes, or their firewalls, expect).
-    pub fn from(token: &str, source: Option<std::net::IpAddr>) -> Self {
+    pub fn from(token: &str, source: Option<std::net::IpAddr>, options: NetworkOptions) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_local_address(source);
         connector.set_nodelay(true);
         HttpNetwork {
             client: Client::builder(TokioExecutor::new()).build(connector),
             token: Arc::from(token),
+            options,
         }
     }
 }
@@ -296,7 +466,7 @@ impl Connection {
 }
 
 impl RaftNetworkV2<TypeConfig> for Connection {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = SnapshotFile;
 
     async fn append_entries(
         &mut self,
@@ -328,11 +498,89 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         &mut self,
         vote: Vote,
         snapshot: Snapshot,
-        _cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
-        option: RPCOption,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        _option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let request = (vote, snapshot.meta, snapshot.snapshot);
-        Ok(self.call("/raft/snapshot", &request, &option).await?)
+        let cancel = std::pin::pin!(cancel);
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            sent = self.send_snapshot(vote, snapshot) => sent,
+        }
+    }
+}
+
+impl Connection {
+    /// Sends `snapshot`'s file in pieces from where the follower is, at the configured rate,
+    /// until the follower answers that it installed it (or could not).
+    async fn send_snapshot(
+        &self,
+        vote: Vote,
+        snapshot: Snapshot,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let file = snapshot.snapshot;
+        let total = file.len();
+        let rate = self.network.options.snapshot_bytes_per_s.max(1);
+        let unreachable = |what: String| {
+            StreamingError::Unreachable(Unreachable::from_string(format!(
+                "{}: snapshot: {what}",
+                self.addr
+            )))
+        };
+        let started = Instant::now();
+        let mut sent: u64 = 0;
+        let mut offset = 0;
+        let mut bytes = Vec::new();
+        loop {
+            let piece = Piece {
+                vote,
+                meta: snapshot.meta.clone(),
+                total,
+                offset,
+                bytes,
+            };
+            // The last piece, or a question (the follower may hold the whole file already):
+            // the answer may wait for the install.
+            let last = offset + piece.bytes.len() as u64 == total || piece.bytes.is_empty();
+            let wait = if last { INSTALL_WAIT } else { PIECE_WAIT };
+            let answer: PieceAnswer = match self
+                .network
+                .call(&self.addr, "/raft/snapshot-piece", &piece, wait)
+                .await
+            {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(message)) => return Err(unreachable(message)),
+                Err(e) => return Err(unreachable(e.to_string())),
+            };
+            sent += piece.bytes.len() as u64;
+            self.network
+                .options
+                .times
+                .sent_bytes
+                .fetch_add(piece.bytes.len() as u64, Relaxed);
+            bytes = piece.bytes;
+            match answer {
+                PieceAnswer::Installed(response) => return Ok(response),
+                // (A follower holding the whole file installs it rather than answer so.)
+                PieceAnswer::Have(have) => offset = have.min(total),
+            }
+            let n = (total - offset).min(SNAPSHOT_PIECE_BYTES as u64) as usize;
+            bytes.resize(n, 0);
+            let read = file.clone();
+            let at = offset;
+            let (read_bytes, result) = tokio::task::spawn_blocking(move || {
+                let result = read.read_at(at, &mut bytes);
+                (bytes, result)
+            })
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+            bytes = read_bytes;
+            result.map_err(|e| unreachable(format!("reading the snapshot file: {e}")))?;
+            // The rate: no faster than `rate` bytes a second since the transfer started.
+            let due = Duration::from_secs_f64((sent + n as u64) as f64 / rate as f64);
+            if let Some(early) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(early).await;
+            }
+        }
     }
 }
 

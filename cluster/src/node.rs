@@ -73,6 +73,9 @@ pub struct NodeConfig {
     /// The address this node's connections to the others leave from (`None`: the system's
     /// choice).
     pub source_ip: Option<std::net::IpAddr>,
+    /// The most snapshot bytes it sends a follower each second
+    /// ([`network::SNAPSHOT_BYTES_PER_S_DEFAULT`] unless told).
+    pub snapshot_bytes_per_s: u64,
 }
 
 /// A node of the cluster.
@@ -271,7 +274,14 @@ impl ClusterNode {
         let machine = StateMachine::open(&config.dir, config.params)?;
         let catalog = machine.catalog();
         let snapshot_times = machine.snapshot_times();
-        let network = HttpNetwork::from(&config.token, config.source_ip);
+        let network = HttpNetwork::from(
+            &config.token,
+            config.source_ip,
+            network::NetworkOptions {
+                snapshot_bytes_per_s: config.snapshot_bytes_per_s,
+                times: snapshot_times.clone(),
+            },
+        );
         let raft = Raft::new(config.id, raft_config, network.clone(), log, machine)
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -814,7 +824,12 @@ impl ClusterNode {
             .route("/raft/read-index", post(read_index))
             .route("/raft/change", post(forwarded_change))
             .with_state(self.clone());
-        network::guarded(network::raft_routes(self.raft.clone()).merge(own), token)
+        let receiver =
+            network::Receiver::new(self.raft.clone(), &self.dir, self.snapshot_times.clone());
+        network::guarded(
+            network::raft_routes(self.raft.clone(), receiver).merge(own),
+            token,
+        )
     }
 
     /// Waits until the node's Raft tasks stop without being asked to (a storage error: the log

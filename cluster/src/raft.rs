@@ -56,8 +56,9 @@ pub type Vote = openraft::type_config::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::type_config::alias::StoredMembershipOf<TypeConfig>;
 /// A snapshot's description.
 pub type SnapshotMeta = openraft::type_config::alias::SnapshotMetaOf<TypeConfig>;
-/// A snapshot with its data.
-pub type Snapshot = openraft::type_config::alias::SnapshotOf<TypeConfig, Vec<u8>>;
+/// A snapshot with its data (its file, open).
+pub type Snapshot =
+    openraft::type_config::alias::SnapshotOf<TypeConfig, crate::machine::SnapshotFile>;
 /// What an entry carries.
 pub type Payload = openraft::EntryPayload<Command, u64, Member>;
 /// The membership of the cluster.

@@ -29,6 +29,7 @@ async fn alone(dir: &std::path::Path, id: u64) -> std::sync::Arc<ClusterNode> {
             ..Default::default()
         },
         source_ip: None,
+        snapshot_bytes_per_s: sutra_cluster::network::SNAPSHOT_BYTES_PER_S_DEFAULT,
     })
     .await
     .expect("start the reformed node")

@@ -39,6 +39,7 @@ async fn three(dirs: &[tempfile::TempDir]) -> Vec<Arc<ClusterNode>> {
                 ..Default::default()
             },
             source_ip: None,
+            snapshot_bytes_per_s: sutra_cluster::network::SNAPSHOT_BYTES_PER_S_DEFAULT,
         })
         .await
         .expect("start");

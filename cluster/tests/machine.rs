@@ -5,7 +5,7 @@ use futures_util::stream;
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::testing::log_id;
 use sutra_cluster::command::{Applied, Command};
-use sutra_cluster::machine::StateMachine;
+use sutra_cluster::machine::{SnapshotFile, StateMachine};
 use sutra_cluster::raft::{Entry, Payload, TypeConfig};
 use sutra_core::{ConceptId, ConceptInput, Kind, Op};
 
@@ -132,12 +132,51 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         notes_image,
         "the follower's memory is the leader's, byte for byte"
     );
-    // A damaged snapshot is refused, and the follower keeps what it had.
-    let mut damaged = snapshot.snapshot.clone();
-    let middle = damaged.len() / 2;
-    damaged[middle] ^= 0xff;
-    let refused = follower.install_snapshot(&snapshot.meta, damaged).await;
-    assert!(refused.is_err(), "a damaged snapshot installs");
+    // A damaged snapshot file is refused (by the checksum of the whole file a transfer checks,
+    // and by loading, which checks every image and the manifest), at every 64th of its
+    // length, and the follower keeps what it had.
+    snapshot
+        .snapshot
+        .verify()
+        .expect("a whole snapshot file checks");
+    let whole = std::fs::read(snapshot.snapshot.path()).expect("the snapshot file");
+    let scratch = tempfile::tempdir().expect("dir");
+    let damaged_path = scratch.path().join("damaged");
+    let step = (whole.len() / 64).max(1);
+    let mut tried = 0;
+    for at in (0..whole.len()).step_by(step) {
+        let mut damaged = whole.clone();
+        damaged[at] ^= 0x10;
+        std::fs::write(&damaged_path, &damaged).expect("write");
+        let file = SnapshotFile::open(&damaged_path).expect("open");
+        assert!(file.verify().is_err(), "flipped at {at} of {}", whole.len());
+        let refused = follower.install_snapshot(&snapshot.meta, file).await;
+        // A flip inside a section's padding or an unread reserved field is caught by the whole
+        // file's checksum only: loading may take it, with the same state.
+        if refused.is_ok() {
+            assert_eq!(
+                follower
+                    .memory("notes")
+                    .expect("notes")
+                    .db()
+                    .encode_snapshot()
+                    .expect("image"),
+                notes_image,
+                "a flip at {at} that loads changed nothing"
+            );
+        }
+        assert_eq!(follower.memories(), ["notes"]);
+        tried += 1;
+    }
+    assert!(tried >= 64);
+    // Cut short at any length: refused.
+    for cut in (0..whole.len()).step_by(step) {
+        std::fs::write(&damaged_path, &whole[..cut]).expect("write");
+        let file = SnapshotFile::open(&damaged_path).expect("open");
+        assert!(file.verify().is_err(), "cut at {cut}");
+        let refused = follower.install_snapshot(&snapshot.meta, file).await;
+        assert!(refused.is_err(), "a snapshot cut at {cut} installs");
+    }
     assert_eq!(follower.memories(), ["notes"]);
 }
 
@@ -405,7 +444,7 @@ async fn a_crash_at_any_step_of_a_snapshot_leaves_the_old_one_or_the_new() {
 
     // Crashed while the new one was being written aside (every length of it), or after it was
     // synced but before the rename: the old one loads.
-    let aside = dir.path().join("snapshot.new");
+    let aside = dir.path().join("snapshot.building-7");
     std::fs::write(&path, &old).expect("restore the old");
     let step = (new.len() / 256).max(1);
     let mut states = 0;
@@ -423,7 +462,7 @@ async fn a_crash_at_any_step_of_a_snapshot_leaves_the_old_one_or_the_new() {
         states += 1;
     }
     assert!(states > 100);
-    // A later snapshot over the leftover file aside is made whole.
+    // The leftover file aside is gone once the node opens; a later snapshot is made whole.
     let mut reopened = StateMachine::open(dir.path(), Default::default()).expect("reopen");
     reopened
         .apply(stream::iter(vec![Ok((
@@ -434,7 +473,7 @@ async fn a_crash_at_any_step_of_a_snapshot_leaves_the_old_one_or_the_new() {
         .expect("apply");
     let mut builder = reopened.get_snapshot_builder().await;
     builder.build_snapshot().await.expect("over the leftover");
-    assert!(!aside.exists(), "the file aside was renamed into place");
+    assert!(!aside.exists(), "the file aside was removed");
     assert_eq!(std::fs::read(&path).expect("snapshot"), new);
     // Renamed: the new one loads.
     drop(reopened);

@@ -339,3 +339,69 @@ fn corrupt_fixtures_are_refused_where_the_format_says() {
     let mut storage = memory.into_storage();
     assert_eq!(storage.log_len().expect("len"), offsets[6] as u64);
 }
+
+/// The snapshot is written as it is encoded (never held whole): the bytes are still the ones
+/// the committed fixture holds, written by the build that held them whole.
+#[test]
+fn the_streamed_snapshot_is_the_fixture_byte_for_byte() {
+    let (_, snapshot) = make_checkpointed();
+    let fixture = read("checkpointed.snapshot");
+    assert_eq!(snapshot.as_deref(), Some(&fixture[..]));
+}
+
+/// A writer that takes at most `piece` bytes a call and fails once `fail_at` bytes are in.
+struct Grudging {
+    out: Vec<u8>,
+    piece: usize,
+    fail_at: usize,
+}
+
+impl std::io::Write for Grudging {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() >= self.fail_at {
+            return Err(std::io::Error::other("the disk is full"));
+        }
+        let n = bytes
+            .len()
+            .min(self.piece)
+            .min(self.fail_at - self.out.len());
+        self.out.extend_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_snapshot_written_in_small_pieces_is_whole_and_a_failed_write_is_an_error() {
+    let disk = SimDisk::new(5);
+    let mut memory = new_memory(&disk);
+    write(&mut memory, first_batches());
+    memory.seal_vectors().expect("seal");
+    let whole = memory.db().encode_snapshot().expect("encode");
+    let mut grudging = Grudging {
+        out: Vec::new(),
+        piece: 7,
+        fail_at: usize::MAX,
+    };
+    let written = memory.db().write_snapshot(&mut grudging).expect("write");
+    assert_eq!(written, whole.len() as u64);
+    assert_eq!(grudging.out, whole);
+    for fail_at in [0, 10, whole.len() / 2, whole.len() - 1] {
+        let mut failing = Grudging {
+            out: Vec::new(),
+            piece: 4096,
+            fail_at,
+        };
+        let e = memory
+            .db()
+            .write_snapshot(&mut failing)
+            .expect_err("a failed write is an error");
+        assert!(
+            e.to_string().contains("the disk is full"),
+            "the writer's error is told: {e}"
+        );
+    }
+}

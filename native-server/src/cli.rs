@@ -250,6 +250,10 @@ struct ClusterArgs {
     /// Log entries between two snapshots of the node's state.
     #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(10..))]
     snapshot_every: u64,
+    /// The most snapshot data a leader sends a follower each second, in MiB (a follower that
+    /// missed entries the log no longer holds receives the snapshot, read from disk).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    snapshot_rate_mib: u64,
 }
 
 /// Runs the command line; returns the exit code.
@@ -290,6 +294,7 @@ pub fn main() -> i32 {
                         heartbeat_ms: cluster.heartbeat_ms,
                         election_timeout_ms: cluster.election_timeout_ms,
                         snapshot_every: cluster.snapshot_every,
+                        snapshot_mib_per_s: cluster.snapshot_rate_mib,
                     },
                     cluster.cluster_source_ip,
                 )

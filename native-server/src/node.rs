@@ -34,6 +34,8 @@ pub struct Timing {
     pub election_timeout_ms: u64,
     /// Entries between two snapshots.
     pub snapshot_every: u64,
+    /// The most snapshot bytes a leader sends a follower each second, in MiB.
+    pub snapshot_mib_per_s: u64,
 }
 
 /// A node's options, checked.
@@ -185,6 +187,7 @@ pub async fn start(data: &Path, options: ClusterOptions) -> Result<Home, String>
         params: HnswParams::default(),
         raft: config,
         source_ip: options.source_ip,
+        snapshot_bytes_per_s: timing.snapshot_mib_per_s.saturating_mul(1024 * 1024),
     })
     .await
     .map_err(|e| format!("cannot start node {}: {e}", options.id))?;

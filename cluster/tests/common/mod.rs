@@ -91,7 +91,7 @@ impl Connection {
 }
 
 impl RaftNetworkV2<TypeConfig> for Connection {
-    type SnapshotData = Vec<u8>;
+    type SnapshotData = sutra_cluster::machine::SnapshotFile;
 
     async fn append_entries(
         &mut self,

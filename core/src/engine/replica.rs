@@ -69,4 +69,11 @@ impl Replica {
     pub fn encode_snapshot(&self) -> Result<Vec<u8>> {
         self.shared.read().encode_snapshot()
     }
+
+    /// Writes the state's snapshot image to `out` as it is encoded ([`Db::write_snapshot`]);
+    /// writers wait meanwhile (the image is of one moment), readers do not. Returns the bytes
+    /// written.
+    pub fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.shared.read().write_snapshot(out)
+    }
 }

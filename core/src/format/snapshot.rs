@@ -146,6 +146,112 @@ pub fn encode<'a, C>(contents: Contents<'a, C>) -> Result<Vec<u8>>
 where
     C: Iterator<Item = &'a Concept> + ExactSizeIterator + Clone,
 {
+    let mut out = Vec::new();
+    write(contents, &mut out)?;
+    Ok(out)
+}
+
+/// A sink that keeps only the length and checksum of what passes through it.
+#[derive(Default)]
+struct Measure {
+    len: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for Measure {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.len += bytes.len() as u64;
+        self.crc.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A postcard flavor that hands what it serializes to a writer in pieces of at most
+/// [`PIECE_BYTES`], so that a section is never held whole.
+struct Piecewise<'w> {
+    out: &'w mut dyn std::io::Write,
+    piece: Vec<u8>,
+    /// The writer's error, kept for the caller (postcard's own error cannot carry it).
+    failed: &'w mut Option<std::io::Error>,
+}
+
+/// How much a [`Piecewise`] gathers before it writes.
+const PIECE_BYTES: usize = 64 * 1024;
+
+impl Piecewise<'_> {
+    fn drain(&mut self) -> postcard::Result<()> {
+        if let Err(e) = self.out.write_all(&self.piece) {
+            *self.failed = Some(e);
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        self.piece.clear();
+        Ok(())
+    }
+}
+
+impl postcard::ser_flavors::Flavor for Piecewise<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if self.piece.len() + bytes.len() > PIECE_BYTES {
+            self.drain()?;
+        }
+        if bytes.len() >= PIECE_BYTES {
+            if let Err(e) = self.out.write_all(bytes) {
+                *self.failed = Some(e);
+                return Err(postcard::Error::SerializeBufferFull);
+            }
+        } else {
+            self.piece.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<()> {
+        self.drain()
+    }
+}
+
+/// Serializes `value` with postcard into `out`, piece by piece.
+fn put<T: Serialize + ?Sized>(what: &str, value: &T, out: &mut dyn std::io::Write) -> Result<()> {
+    let mut failed = None;
+    let flavor = Piecewise {
+        out,
+        piece: Vec::with_capacity(PIECE_BYTES),
+        failed: &mut failed,
+    };
+    let result = postcard::serialize_with_flavor(value, flavor);
+    match (result, failed) {
+        (_, Some(e)) => Err(write_err(what, &e)),
+        (Err(e), None) => Err(encode_err(what, e)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+fn write_err(what: &str, e: &std::io::Error) -> Error {
+    Error::Storage {
+        during: "snapshot write",
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Writes a snapshot of `contents` to `out` as it is encoded, never holding a section whole
+/// (a state of any size costs a few pieces of 64 KiB beyond the vector index's image): each
+/// section is encoded twice, once to learn its length and checksum for the section table that
+/// precedes the sections, once to write it. Returns the bytes written. The same bytes as
+/// [`encode`].
+pub fn write<'a, C>(contents: Contents<'a, C>, out: &mut dyn std::io::Write) -> Result<u64>
+where
+    C: Iterator<Item = &'a Concept> + ExactSizeIterator + Clone,
+{
     debug_assert!(
         contents
             .associations
@@ -161,57 +267,122 @@ where
         associations: contents.associations.len() as u64,
         vectors: vectors_count,
     };
-    let mut sections: Vec<Vec<u8>> = Vec::with_capacity(SECTIONS.len());
-    sections.push(postcard::to_allocvec(&meta).map_err(|e| encode_err("meta", e))?);
-    let concepts = seq(contents.concepts.clone().map(|c| ConceptOut {
-        id: c.id,
-        content: &c.content,
-        has_vector: c.embedding.is_some(),
-        strength: c.strength,
-        confidence: c.confidence,
-        metadata: &c.metadata,
-        created_ms: c.created_ms,
-        updated_ms: c.updated_ms,
-    }));
-    sections.push(postcard::to_allocvec(&concepts).map_err(|e| encode_err("concepts", e))?);
-    sections.push(
-        postcard::to_allocvec(contents.associations).map_err(|e| encode_err("associations", e))?,
-    );
     let dimension = contents.dimension.unwrap_or(0) as usize;
-    let mut vectors = Vec::with_capacity(vectors_count as usize * dimension * 4);
-    for concept in contents.concepts {
-        if let Some(v) = &concept.embedding {
-            debug_assert_eq!(v.len(), dimension, "every stored vector has the dimension");
-            for x in v.iter() {
-                vectors.extend_from_slice(&x.to_le_bytes());
+    let section = |i: usize, out: &mut dyn std::io::Write| -> Result<()> {
+        match SECTIONS[i] {
+            Section::Meta => put("meta", &meta, out),
+            Section::Concepts => {
+                let concepts = seq(contents.concepts.clone().map(|c| ConceptOut {
+                    id: c.id,
+                    content: &c.content,
+                    has_vector: c.embedding.is_some(),
+                    strength: c.strength,
+                    confidence: c.confidence,
+                    metadata: &c.metadata,
+                    created_ms: c.created_ms,
+                    updated_ms: c.updated_ms,
+                }));
+                put("concepts", &concepts, out)
             }
+            Section::Associations => put("associations", contents.associations, out),
+            Section::Vectors => {
+                let mut piece = Vec::with_capacity(PIECE_BYTES.max(dimension * 4));
+                for concept in contents.concepts.clone() {
+                    if let Some(v) = &concept.embedding {
+                        debug_assert_eq!(
+                            v.len(),
+                            dimension,
+                            "every stored vector has the dimension"
+                        );
+                        if piece.len() + v.len() * 4 > piece.capacity() {
+                            out.write_all(&piece)
+                                .map_err(|e| write_err("vectors", &e))?;
+                            piece.clear();
+                        }
+                        for x in v.iter() {
+                            piece.extend_from_slice(&x.to_le_bytes());
+                        }
+                    }
+                }
+                out.write_all(&piece).map_err(|e| write_err("vectors", &e))
+            }
+            Section::VectorIndex => out
+                .write_all(contents.vector_index)
+                .map_err(|e| write_err("vector index", &e)),
         }
+    };
+    let mut measured = Vec::with_capacity(SECTIONS.len());
+    for i in 0..SECTIONS.len() {
+        let mut m = Measure::default();
+        section(i, &mut m)?;
+        measured.push((m.len, m.crc.finalize()));
     }
-    sections.push(vectors);
-    sections.push(contents.vector_index.to_vec());
-    Ok(assemble(contents.covered_seq, &sections))
+    let head = head(contents.covered_seq, &measured);
+    out.write_all(&head).map_err(|e| write_err("header", &e))?;
+    let mut written = head.len() as u64;
+    for (i, &(len, crc)) in measured.iter().enumerate() {
+        let pad = align(written as usize) as u64 - written;
+        out.write_all(&[0u8; SECTION_ALIGN][..pad as usize])
+            .map_err(|e| write_err("padding", &e))?;
+        written += pad;
+        let mut tee = Tee {
+            out: &mut *out,
+            seen: Measure::default(),
+        };
+        section(i, &mut tee)?;
+        let seen = (tee.seen.len, tee.seen.crc.finalize());
+        // Encoding is deterministic: the second pass writes what the first measured, or the
+        // table would describe other bytes than the file holds.
+        if seen != (len, crc) {
+            return Err(Error::Storage {
+                during: "snapshot write",
+                message: format!(
+                    "section {i} encoded to {} bytes (crc {:08x}) after measuring {len} (crc {crc:08x})",
+                    seen.0, seen.1
+                ),
+            });
+        }
+        written += len;
+    }
+    Ok(written)
 }
 
-/// Frames the five sections (meta, concepts, associations, vectors, vector index, in that
-/// order) into a snapshot file covering `covered_seq`: header, section table with checksums,
-/// 64-byte aligned sections. Public so that fuzzing can reach the section decoders.
-pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
+/// A writer that also measures what it passes on.
+struct Tee<'w> {
+    out: &'w mut dyn std::io::Write,
+    seen: Measure,
+}
+
+impl std::io::Write for Tee<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.seen.len += n as u64;
+        self.seen.crc.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The header and section table of a snapshot covering `covered_seq` whose sections (in
+/// `SECTIONS` order) have these lengths and checksums.
+fn head(covered_seq: u64, sections: &[(u64, u32)]) -> Vec<u8> {
+    debug_assert_eq!(sections.len(), SECTIONS.len());
     let table_end = HEADER_BYTES + TABLE_ENTRY_BYTES * SECTIONS.len();
-    let mut offset = align(table_end);
+    let mut offset = align(table_end) as u64;
     let mut table = Vec::with_capacity(TABLE_ENTRY_BYTES * SECTIONS.len());
-    let empty = Vec::new();
-    let section = |i: usize| sections.get(i).unwrap_or(&empty);
-    for (i, kind) in SECTIONS.iter().enumerate() {
-        let bytes = section(i);
+    for (kind, &(len, crc)) in SECTIONS.iter().zip(sections) {
         table.extend_from_slice(&(*kind as u32).to_le_bytes());
         table.extend_from_slice(&0u32.to_le_bytes());
-        table.extend_from_slice(&(offset as u64).to_le_bytes());
-        table.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        table.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+        table.extend_from_slice(&offset.to_le_bytes());
+        table.extend_from_slice(&len.to_le_bytes());
+        table.extend_from_slice(&crc.to_le_bytes());
         table.extend_from_slice(&0u32.to_le_bytes());
-        offset = align(offset + bytes.len());
+        offset = align((offset + len) as usize) as u64;
     }
-    let mut out = Vec::with_capacity(offset);
+    let mut out = Vec::with_capacity(table_end);
     out.extend_from_slice(&SNAPSHOT_MAGIC);
     out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     out.extend_from_slice(&(SECTIONS.len() as u32).to_le_bytes());
@@ -223,6 +394,19 @@ pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
     crc.update(&table);
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&table);
+    out
+}
+
+/// Frames the five sections (meta, concepts, associations, vectors, vector index, in that
+/// order) into a snapshot file covering `covered_seq`: header, section table with checksums,
+/// 64-byte aligned sections. Public so that fuzzing can reach the section decoders.
+pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
+    let empty = Vec::new();
+    let section = |i: usize| sections.get(i).unwrap_or(&empty);
+    let measured: Vec<(u64, u32)> = (0..SECTIONS.len())
+        .map(|i| (section(i).len() as u64, crc32fast::hash(section(i))))
+        .collect();
+    let mut out = head(covered_seq, &measured);
     for i in 0..SECTIONS.len() {
         out.resize(align(out.len()), 0);
         out.extend_from_slice(section(i));

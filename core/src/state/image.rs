@@ -13,6 +13,16 @@ use crate::vector::{decode_image, HnswParams, VectorIndex};
 impl Db {
     /// Encodes the whole state as a snapshot covering [`Db::last_seq`].
     pub fn encode_snapshot(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_snapshot(&mut out)?;
+        Ok(out)
+    }
+
+    /// Writes the whole state as a snapshot covering [`Db::last_seq`] to `out` as it is
+    /// encoded (the same bytes as [`Db::encode_snapshot`], without holding them: beyond the
+    /// associations' order and the vector index's image, a few pieces of 64 KiB); returns the
+    /// bytes written.
+    pub fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<u64> {
         let mut associations: Vec<Association> = Vec::with_capacity(self.links.len() as usize);
         associations.extend(self.links.iter());
         associations.sort_unstable_by_key(|a| a.key());
@@ -21,13 +31,16 @@ impl Db {
                 during: "snapshot encode",
                 message: format!("vector index: {e}"),
             })?;
-        snapshot::encode(Contents {
-            covered_seq: self.last_seq,
-            dimension: self.dimension,
-            concepts: self.concepts.values(),
-            associations: &associations,
-            vector_index: &vector_index,
-        })
+        snapshot::write(
+            Contents {
+                covered_seq: self.last_seq,
+                dimension: self.dimension,
+                concepts: self.concepts.values(),
+                associations: &associations,
+                vector_index: &vector_index,
+            },
+            out,
+        )
     }
 
     /// Decodes and checks a snapshot into a state whose vector graphs use `params`.

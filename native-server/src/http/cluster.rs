@@ -593,6 +593,18 @@ pub fn metrics(node: &ClusterNode) -> String {
         times.install_micros.load(Relaxed),
     );
     one(
+        "sutra_cluster_snapshot_sent_bytes_total",
+        "counter",
+        "Snapshot bytes this node sent to followers (read from its snapshot file, in pieces).",
+        times.sent_bytes.load(Relaxed),
+    );
+    one(
+        "sutra_cluster_snapshot_received_bytes_total",
+        "counter",
+        "Snapshot bytes this node received from a leader (a resumed transfer counts only what was sent again).",
+        times.received_bytes.load(Relaxed),
+    );
+    one(
         "sutra_cluster_log_bytes",
         "gauge",
         "Size of this node's Raft log file.",

@@ -9,6 +9,7 @@
 //! Each run writes its history to `target/tmp/cluster-runs/<test>.history` (one line per write:
 //! the outcome, the node, the content), so that a failure can be checked again offline.
 
+mod catch_up;
 #[path = "../common/mod.rs"]
 mod common;
 mod linearizable;
@@ -126,6 +127,8 @@ struct Node {
     /// that a proxy knows who connects).
     source_ip: Option<String>,
     data: PathBuf,
+    /// More arguments for `sutra serve`.
+    args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -152,6 +155,7 @@ impl Node {
                     .iter()
                     .flat_map(|ip| ["--cluster-source-ip", ip.as_str()]),
             )
+            .args(&self.args)
             .env("SUTRA_CLUSTER_TOKEN", TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -201,6 +205,11 @@ impl Cluster {
 
     /// A cluster whose nodes reach each other through `proxies` (when given).
     fn start_behind(size: u64, proxies: Option<&partitions::Proxies>) -> Cluster {
+        Cluster::start_with(size, proxies, &[])
+    }
+
+    /// A cluster whose nodes run with these more arguments.
+    fn start_with(size: u64, proxies: Option<&partitions::Proxies>, args: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("dir");
         let mut nodes: Vec<Node> = (1..=size)
             .map(|id| {
@@ -216,6 +225,7 @@ impl Cluster {
                     advertised,
                     source_ip,
                     data: dir.path().join(format!("node{id}")),
+                    args: args.iter().map(|a| a.to_string()).collect(),
                     child: None,
                 }
             })
@@ -1105,6 +1115,7 @@ fn start_fourth(cluster: &mut Cluster) -> tempfile::TempDir {
         advertised: raft4,
         source_ip: None,
         data: dir.path().join("node4"),
+        args: cluster.nodes[0].args.clone(),
         child: None,
     });
     cluster.nodes[3].start(&[]);
