@@ -358,6 +358,14 @@ fn main() {
             kills: 30,
         }
     };
+    // A longer throughput row on its own (e.g. to profile it): `SUTRA_BENCH_WRITES_PER_WRITER`.
+    let s = Scale {
+        writes_per_writer: std::env::var("SUTRA_BENCH_WRITES_PER_WRITER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(s.writes_per_writer),
+        ..s
+    };
     let dir = tempfile::tempdir().expect("dir");
     let single = Process::start(
         &dir.path().join("single"),
