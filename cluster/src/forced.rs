@@ -44,7 +44,7 @@ pub async fn force_new_cluster(
     params: HnswParams,
 ) -> io::Result<Reformed> {
     let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
-    if !dir.join("raft.log").is_file() {
+    if crate::log::files_bytes(dir) == 0 && !dir.join("raft.log").is_file() {
         return Err(invalid(format!(
             "{} holds no node's files (no raft.log)",
             dir.display()

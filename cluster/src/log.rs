@@ -4,7 +4,10 @@
 //! short at the end of the file (a torn write) is dropped, and a bad record with more bytes
 //! after it is corruption: the log refuses to open rather than load it.
 //!
-//! Files in the log's directory: `raft.log` (the records, consecutive indexes), `vote` (the
+//! Files in the log's directory: the segments — `raft.log` (the active one, appended to) and
+//! `raft-FIRST.log` (sealed at 64 MiB, named by their first entry; removed whole once every
+//! entry in them is purged, so entries are never copied) — holding the records, consecutive
+//! indexes across them; `vote` (the
 //! last vote) and `purged` (the last purged log id), the small files each replaced atomically
 //! (written aside, synced, renamed, the directory synced); `committed`, the last committed log
 //! id as a hint for restarts (replaced, not synced: see `save_committed`). Only where each
@@ -93,9 +96,55 @@ fn record_at(bytes: &[u8]) -> Option<(Entry, usize)> {
     Some((entry, end))
 }
 
-/// Where an entry's record is in the log file.
+/// A segment of the log: the active one (`raft.log`, appended to), or a sealed one
+/// (`raft-FIRST.log`, named by its first entry's index, never written again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Seg {
+    Sealed(u64),
+    Active,
+}
+
+/// The active segment's file name.
+const ACTIVE: &str = "raft.log";
+
+/// The file name of the sealed segment whose first entry is `first`.
+fn sealed_name(first: u64) -> String {
+    format!("raft-{first:020}.log")
+}
+
+/// The first entry's index a sealed segment's file name says, if `name` is one.
+fn sealed_first(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("raft-")?.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The active segment is sealed, and a new one begun, once it holds this many bytes.
+pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
+
+/// The bytes of every segment of the log in `dir`.
+pub fn files_bytes(dir: &Path) -> u64 {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    listing
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == ACTIVE || sealed_first(&name).is_some()
+        })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Where an entry's record is: its segment, and where in it.
 #[derive(Debug, Clone, Copy)]
 struct Place {
+    seg: Seg,
     offset: u64,
     len: u64,
     log_id: LogId,
@@ -116,7 +165,7 @@ struct Scanned {
 /// failing its checksum, or not decoding), the rest of the file is searched for a valid record
 /// of a later entry: if there is one, the bad record is corruption (an error); if not, it is a
 /// torn write, and the records end there. Indexes that do not follow each other are corruption.
-fn scan(bytes: &[u8]) -> io::Result<Scanned> {
+fn scan(bytes: &[u8], seg: Seg) -> io::Result<Scanned> {
     let mut entries: Vec<Place> = Vec::new();
     let mut at = 0usize;
     while at < bytes.len() {
@@ -140,6 +189,7 @@ fn scan(bytes: &[u8]) -> io::Result<Scanned> {
             }
         }
         entries.push(Place {
+            seg,
             offset: at as u64,
             len: len as u64,
             log_id: entry.log_id,
@@ -196,11 +246,16 @@ pub(crate) fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Res
 /// The log's state, shared by the store and its readers.
 struct Inner {
     dir: PathBuf,
+    /// The active segment.
     file: File,
-    /// Where each entry's record is in the file, by index.
+    /// The sealed segments, by their first entry's index.
+    sealed: BTreeMap<u64, File>,
+    /// Where each entry's record is, by index.
     entries: BTreeMap<u64, Place>,
-    /// Where the next record goes.
+    /// Where the next record goes in the active segment.
     end: u64,
+    /// The active segment is sealed once it holds this many bytes.
+    segment_bytes: u64,
     vote: Option<Vote>,
     purged: Option<LogId>,
     /// The write that failed, after which the store refuses everything (fail-stop).
@@ -242,7 +297,8 @@ impl Faults {
 
 impl Inner {
     /// Forgets the entries up to `log_id`: the mark first (a crash after it leaves purged
-    /// entries in the file, skipped on open), then the file rewritten without them.
+    /// entries in their segments, skipped on open), then every sealed segment that holds only
+    /// purged entries is removed. Entries are never copied.
     fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         debug_assert!(
             self.purged.as_ref().is_none_or(|p| p.index <= log_id.index),
@@ -251,38 +307,72 @@ impl Inner {
         write_small(&self.dir, "purged", &log_id)?;
         self.purged = Some(log_id);
         self.entries = self.entries.split_off(&(log_id.index + 1));
-        self.rewrite()
+        // The segment of the first entry kept, and every later one, stay.
+        let keep_from = self.entries.values().next().map_or(Seg::Active, |p| p.seg);
+        if self.entries.is_empty() && self.end > 0 {
+            // Everything is purged (a snapshot past the log's end was installed): the active
+            // segment begins again, so that the entries appended next follow nothing.
+            self.file.set_len(0)?;
+            self.file.sync_data()?;
+            self.file.seek(SeekFrom::Start(0))?;
+            self.end = 0;
+        }
+        let gone: Vec<u64> = self
+            .sealed
+            .keys()
+            .copied()
+            .filter(|&first| Seg::Sealed(first) < keep_from)
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for first in gone {
+            self.sealed.remove(&first);
+            std::fs::remove_file(self.dir.join(sealed_name(first)))?;
+        }
+        File::open(&self.dir)?.sync_all()
     }
 
-    /// Writes the file anew with the entries kept (after a purge), durably, then switches to it:
-    /// their records are copied as they are (they follow each other to the end of the file).
-    fn rewrite(&mut self) -> io::Result<()> {
-        let aside = self.dir.join("raft.log.new");
-        let mut file = OpenOptions::new()
+    /// Seals the active segment (renamed after its first entry) and begins a new one, once it
+    /// holds `segment_bytes`. Its records were synced as they were appended.
+    fn roll(&mut self) -> io::Result<()> {
+        if self.end < self.segment_bytes {
+            return Ok(());
+        }
+        let Some(first) = self
+            .entries
+            .values()
+            .find(|p| p.seg == Seg::Active)
+            .map(|p| p.log_id.index)
+        else {
+            return Ok(());
+        };
+        std::fs::rename(self.dir.join(ACTIVE), self.dir.join(sealed_name(first)))?;
+        let fresh = OpenOptions::new()
             .create(true)
             .truncate(true)
             .read(true)
             .write(true)
-            .open(&aside)?;
-        let base = self.entries.values().next().map_or(self.end, |p| p.offset);
-        let mut at = base;
-        let mut buffer = Vec::new();
-        while at < self.end {
-            let len = (self.end - at).min(READ_BYTES_MAX);
-            buffer.resize(len as usize, 0);
-            self.file.read_exact_at(&mut buffer, at)?;
-            file.write_all(&buffer)?;
-            at += len;
-        }
-        file.sync_all()?;
-        std::fs::rename(&aside, self.dir.join("raft.log"))?;
+            .open(self.dir.join(ACTIVE))?;
         File::open(&self.dir)?.sync_all()?;
-        self.file = file;
-        for place in self.entries.values_mut() {
-            place.offset -= base;
+        let sealed = std::mem::replace(&mut self.file, fresh);
+        self.sealed.insert(first, sealed);
+        for place in self.entries.range_mut(first..).map(|(_, p)| p) {
+            debug_assert_eq!(place.seg, Seg::Active);
+            place.seg = Seg::Sealed(first);
         }
-        self.end -= base;
+        self.end = 0;
         Ok(())
+    }
+
+    /// The file of segment `seg`.
+    fn file_of(&self, seg: Seg) -> io::Result<&File> {
+        match seg {
+            Seg::Active => Ok(&self.file),
+            Seg::Sealed(first) => self.sealed.get(&first).ok_or_else(|| {
+                io::Error::other(format!("no segment {} of the Raft log", sealed_name(first)))
+            }),
+        }
     }
 
     /// The entries at `places` (consecutive records), read back from the file and checked.
@@ -291,16 +381,18 @@ impl Inner {
         let mut buffer = Vec::new();
         let mut rest = places;
         while let Some(first) = rest.first() {
-            // As many records as fit in one read (at least one).
+            // As many records of one segment as fit in one read (at least one).
             let mut count = 1;
             while count < rest.len()
+                && rest[count].seg == first.seg
                 && rest[count].offset + rest[count].len - first.offset <= READ_BYTES_MAX
             {
                 count += 1;
             }
             let last = rest[count - 1];
             buffer.resize((last.offset + last.len - first.offset) as usize, 0);
-            self.file.read_exact_at(&mut buffer, first.offset)?;
+            self.file_of(first.seg)?
+                .read_exact_at(&mut buffer, first.offset)?;
             for place in &rest[..count] {
                 let at = (place.offset - first.offset) as usize;
                 match record_at(&buffer[at..at + place.len as usize]) {
@@ -422,28 +514,83 @@ impl LogStore {
 
     /// [`LogStore::open`], with `faults` injected (for fault tests).
     pub fn open_with_faults(dir: &Path, faults: Arc<Faults>) -> io::Result<LogStore> {
+        Self::open_with(dir, faults, SEGMENT_BYTES_DEFAULT)
+    }
+
+    /// [`LogStore::open`], with `faults` injected and segments sealed at `segment_bytes`.
+    pub fn open_with(dir: &Path, faults: Arc<Faults>, segment_bytes: u64) -> io::Result<LogStore> {
         std::fs::create_dir_all(dir)?;
-        let path = dir.join("raft.log");
+        let purged: Option<LogId> = read_small(dir, "purged")?;
+        let is_purged = |index: u64| purged.as_ref().is_some_and(|p| index <= p.index);
+        let mut firsts: Vec<u64> = std::fs::read_dir(dir)?
+            .flatten()
+            .filter_map(|e| sealed_first(&e.file_name().to_string_lossy()))
+            .collect();
+        firsts.sort_unstable();
+        let mut places: Vec<Place> = Vec::new();
+        let mut sealed = BTreeMap::new();
+        let mut removed = false;
+        for first in firsts {
+            let name = sealed_name(first);
+            let bytes = std::fs::read(dir.join(&name))?;
+            // A sealed segment was synced whole before it was sealed: any damage in it, at its
+            // end too, is corruption.
+            let scanned = scan(&bytes, Seg::Sealed(first))?;
+            if scanned.end != bytes.len() as u64 {
+                return Err(corrupt(format!(
+                    "the Raft log's sealed segment {name} is damaged at byte {}",
+                    scanned.end
+                )));
+            }
+            match (scanned.entries.first(), scanned.entries.last()) {
+                (Some(head), Some(tail)) if head.log_id.index == first => {
+                    if is_purged(tail.log_id.index) {
+                        // Left by a purge that stopped before it removed it.
+                        std::fs::remove_file(dir.join(&name))?;
+                        removed = true;
+                        continue;
+                    }
+                }
+                _ => {
+                    return Err(corrupt(format!(
+                        "the Raft log's sealed segment {name} does not begin with entry {first}"
+                    )))
+                }
+            }
+            sealed.insert(first, File::open(dir.join(&name))?);
+            places.extend(scanned.entries);
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
-            .open(&path)?;
+            .open(dir.join(ACTIVE))?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
-        let scanned = scan(&bytes)?;
+        let scanned = scan(&bytes, Seg::Active)?;
         if scanned.end < bytes.len() as u64 {
             file.set_len(scanned.end)?;
             file.sync_all()?;
         }
         file.seek(SeekFrom::Start(scanned.end))?;
+        places.extend(scanned.entries);
+        if removed {
+            File::open(dir)?.sync_all()?;
+        }
+        // The segments follow each other: consecutive indexes across them too.
+        for pair in places.windows(2) {
+            if pair[1].log_id.index != pair[0].log_id.index + 1 {
+                return Err(corrupt(format!(
+                    "the Raft log holds entry {} after entry {} (segments {:?}, {:?})",
+                    pair[1].log_id.index, pair[0].log_id.index, pair[0].seg, pair[1].seg
+                )));
+            }
+        }
         let vote = read_small(dir, "vote")?;
-        let purged: Option<LogId> = read_small(dir, "purged")?;
-        let entries = scanned
-            .entries
+        let entries = places
             .into_iter()
-            .filter(|place| purged.as_ref().is_none_or(|p| place.log_id.index > p.index))
+            .filter(|place| !is_purged(place.log_id.index))
             .map(|place| (place.log_id.index, place))
             .collect();
         Ok(LogStore {
@@ -451,8 +598,10 @@ impl LogStore {
             inner: Arc::new(Mutex::new(Inner {
                 dir: dir.to_path_buf(),
                 file,
+                sealed,
                 entries,
                 end: scanned.end,
+                segment_bytes: segment_bytes.max(1),
                 vote,
                 purged,
                 failed: None,
@@ -585,6 +734,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 let record = encode_record(&entry)?;
                 bytes.extend_from_slice(&record);
                 placed.push(Place {
+                    seg: Seg::Active,
                     offset: at,
                     len: record.len() as u64,
                     log_id: entry.log_id,
@@ -600,7 +750,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 inner.entries.insert(place.log_id.index, place);
             }
             inner.end = at;
-            Ok(())
+            inner.roll()
         });
         match result {
             Ok(()) => {
@@ -617,14 +767,47 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         self.writing(|inner| {
             let first_gone = last_log_id.map_or(0, |id| id.index + 1);
-            let Some((&index, &Place { offset, .. })) = inner.entries.range(first_gone..).next()
+            let Some((&index, &Place { seg, offset, .. })) =
+                inner.entries.range(first_gone..).next()
             else {
                 return Ok(());
             };
             debug_assert!(index >= first_gone);
-            inner.file.set_len(offset)?;
-            inner.file.sync_data()?;
             inner.entries.split_off(&first_gone);
+            match seg {
+                Seg::Active => {
+                    inner.file.set_len(offset)?;
+                    inner.file.sync_data()?;
+                }
+                Seg::Sealed(first) => {
+                    // The cut is in a sealed segment: the segments after it go (the active one
+                    // first), it is cut and becomes the active one. A crash on the way leaves
+                    // entries that were to go (as a crash before the truncation would), never
+                    // a gap: the later segments go before the one they follow is cut.
+                    std::fs::remove_file(inner.dir.join(ACTIVE))?;
+                    let later: Vec<u64> =
+                        inner.sealed.range(first + 1..).map(|(k, _)| *k).collect();
+                    for k in later.into_iter().rev() {
+                        inner.sealed.remove(&k);
+                        std::fs::remove_file(inner.dir.join(sealed_name(k)))?;
+                    }
+                    let name = sealed_name(first);
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(inner.dir.join(&name))?;
+                    file.set_len(offset)?;
+                    file.sync_data()?;
+                    std::fs::rename(inner.dir.join(&name), inner.dir.join(ACTIVE))?;
+                    File::open(&inner.dir)?.sync_all()?;
+                    inner.sealed.remove(&first);
+                    inner.file = file;
+                    for place in inner.entries.range_mut(first..).map(|(_, p)| p) {
+                        place.seg = Seg::Active;
+                    }
+                }
+            }
+            inner.file.seek(SeekFrom::Start(offset))?;
             inner.end = offset;
             Ok(())
         })

@@ -179,12 +179,13 @@ async fn the_committed_hint_survives_a_reopen_and_never_points_past_the_log() {
 
 /// Entries are read back from the file, not kept in memory: a record the disk changes after it
 /// was written is refused when read, never served; a long run of records is read in pieces
-/// and comes back whole, before and after a purge rewrites the file.
+/// (and across segments) and comes back whole, before and after a purge removes a segment.
 #[tokio::test]
 async fn entries_are_read_back_from_the_file_and_checked_again() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut log = LogStore::open(dir.path()).expect("open");
-    // 24 entries of 1 MiB: more than one read's worth (16 MiB).
+    let mut log = LogStore::open_with(dir.path(), Default::default(), 8 << 20).expect("open");
+    // 24 entries of 1 MiB, appended 8 at a time: a segment each (sealed at 8 MiB), more than
+    // one read's worth (16 MiB).
     let big = |index: u64| Entry {
         log_id: log_id::<TypeConfig>(1, 1, index),
         payload: Payload::Normal(Command::CreateMemory {
@@ -192,7 +193,12 @@ async fn entries_are_read_back_from_the_file_and_checked_again() {
             dimension: None,
         }),
     };
-    append(&mut log, (1..=24).map(big).collect()).await;
+    for first in [1, 9, 17] {
+        append(&mut log, (first..first + 8).map(big).collect()).await;
+    }
+    for first in [1u64, 9, 17] {
+        assert!(dir.path().join(format!("raft-{first:020}.log")).is_file());
+    }
     let read = log.try_get_log_entries(1..=24).await.expect("read");
     assert_eq!(read.len(), 24);
     for (entry, index) in read.iter().zip(1u64..) {
@@ -204,26 +210,24 @@ async fn entries_are_read_back_from_the_file_and_checked_again() {
             other => panic!("entry {index}: {other:?}"),
         }
     }
-    // Purged up to 10: the file is rewritten with 11..=24, which read back the same.
+    // Purged up to 10: the first segment (1-8) goes whole; 9 and 10 stay in theirs, unread.
     log.purge(log_id::<TypeConfig>(1, 1, 10))
         .await
         .expect("purge");
+    assert!(!dir.path().join(format!("raft-{:020}.log", 1)).exists());
     let after: Vec<Entry> = log.try_get_log_entries(11..=24).await.expect("read");
     assert_eq!(after, read[10..].to_vec());
-    assert!(file_len(dir.path()) < 15 << 20);
+    assert!(sutra_cluster::log::files_bytes(dir.path()) < 17 << 20);
     // A byte of entry 12's record changed on disk: reading it is refused; 11 still reads.
-    let at = {
-        let first = after[0].clone();
-        let record = postcard::to_allocvec(&first).expect("encode").len() as u64 + 8;
-        record + 1000
-    };
+    let record = |e: &Entry| postcard::to_allocvec(e).expect("encode").len() as u64 + 8;
+    let at = record(&read[8]) + record(&read[9]) + record(&read[10]) + 1000;
     {
         use std::os::unix::fs::FileExt;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(dir.path().join("raft.log"))
-            .expect("the log file");
+            .open(dir.path().join(format!("raft-{:020}.log", 9)))
+            .expect("the segment");
         let mut byte = [0u8; 1];
         file.read_exact_at(&mut byte, at).expect("read a byte");
         file.write_all_at(&[byte[0] ^ 0x20], at).expect("flip it");
@@ -236,4 +240,106 @@ async fn entries_are_read_back_from_the_file_and_checked_again() {
         log.try_get_log_entries(11..=11).await.expect("read").len(),
         1
     );
+    // And a sealed segment with a changed byte does not open.
+    drop(log);
+    let refused = LogStore::open(dir.path());
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::InvalidData)
+    );
+}
+
+fn segments(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("raft"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The log in segments: sealed as the active one fills, read across them after a reopen, cut
+/// back into a sealed one (which becomes the active one), purged a segment at a time, and every
+/// crash state of those steps opens to a log with no gap.
+#[tokio::test]
+async fn segments_seal_reopen_truncate_purge_and_survive_crashes_between_steps() {
+    let dir = tempfile::tempdir().expect("dir");
+    let small = 400; // bytes: a segment every few entries
+    let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("open");
+    for index in 1..=40 {
+        append(&mut log, vec![batch(1, index, &format!("fact {index}"))]).await;
+    }
+    let sealed = segments(dir.path()).len() - 1;
+    assert!(sealed >= 5, "{:?}", segments(dir.path()));
+    assert_eq!(indexes(&mut log).await, (1..=40).collect::<Vec<_>>());
+    drop(log);
+    let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("reopen");
+    assert_eq!(indexes(&mut log).await, (1..=40).collect::<Vec<_>>());
+
+    // Cut after 12 (inside a sealed segment): the later segments go, the cut one is active.
+    log.truncate_after(Some(log_id::<TypeConfig>(1, 1, 12)))
+        .await
+        .expect("truncate");
+    assert_eq!(indexes(&mut log).await, (1..=12).collect::<Vec<_>>());
+    for index in 13..=20 {
+        append(&mut log, vec![batch(2, index, &format!("again {index}"))]).await;
+    }
+    drop(log);
+    let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("reopen");
+    let entries = log.try_get_log_entries(..).await.expect("read");
+    assert_eq!(
+        entries.iter().map(|e| e.log_id.index).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(entries[12].log_id, log_id::<TypeConfig>(2, 1, 13));
+
+    // Purged to 15: the segments holding only 1-15 go; the rest reads the same.
+    let before = segments(dir.path());
+    let kept = tempfile::tempdir().expect("copy");
+    for name in &before {
+        std::fs::copy(dir.path().join(name), kept.path().join(name)).expect("copy");
+    }
+    log.purge(log_id::<TypeConfig>(2, 1, 15))
+        .await
+        .expect("purge");
+    let after = segments(dir.path());
+    assert!(after.len() < before.len(), "{before:?} -> {after:?}");
+    assert_eq!(indexes(&mut log).await, (16..=20).collect::<Vec<_>>());
+    drop(log);
+
+    // Crash states. A purge that wrote its mark and removed nothing: the segments it would
+    // have removed go at the next open.
+    std::fs::copy(dir.path().join("purged"), kept.path().join("purged")).expect("copy");
+    let mut reopened =
+        LogStore::open_with(kept.path(), Default::default(), small).expect("open the copy");
+    assert_eq!(indexes(&mut reopened).await, (16..=20).collect::<Vec<_>>());
+    assert_eq!(segments(kept.path()), after, "the purged segments went");
+    drop(reopened);
+    // A seal that renamed the active segment but did not begin the next: it opens, and appends.
+    let active = std::fs::read(dir.path().join("raft.log")).expect("the active segment");
+    if active.is_empty() {
+        std::fs::remove_file(dir.path().join("raft.log")).expect("remove");
+    } else {
+        let len = u32::from_le_bytes(active[..4].try_into().expect("length")) as usize;
+        let first: Entry = postcard::from_bytes(&active[8..8 + len]).expect("first entry");
+        let sealed = format!("raft-{:020}.log", first.log_id.index);
+        std::fs::rename(dir.path().join("raft.log"), dir.path().join(sealed)).expect("seal");
+    }
+    let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("reopen");
+    let last = indexes(&mut log).await.last().copied().expect("entries");
+    assert!(last >= 16);
+    append(&mut log, vec![batch(2, last + 1, "after a crash")]).await;
+    assert_eq!(indexes(&mut log).await.last(), Some(&(last + 1)));
+
+    // A purge past the log's end (a snapshot installed): everything goes, the next entry
+    // follows nothing, and the log reopens.
+    log.purge(log_id::<TypeConfig>(3, 1, 100))
+        .await
+        .expect("purge");
+    append(&mut log, vec![batch(3, 101, "after the snapshot")]).await;
+    drop(log);
+    let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("reopen");
+    assert_eq!(indexes(&mut log).await, vec![101]);
 }

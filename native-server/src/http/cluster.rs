@@ -607,8 +607,8 @@ pub fn metrics(node: &ClusterNode) -> String {
     one(
         "sutra_cluster_log_bytes",
         "gauge",
-        "Size of this node's Raft log file.",
-        file_bytes(node.dir(), "raft.log"),
+        "Size of this node's Raft log (its segments).",
+        sutra_cluster::log::files_bytes(node.dir()),
     );
     one(
         "sutra_cluster_writes_answered_total",
@@ -725,7 +725,7 @@ pub async fn checkpoint(node: &Arc<ClusterNode>) -> Result<CheckpointAnswer, Api
     let unavailable =
         |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", why);
     let applied = node.status().applied.unwrap_or(0);
-    let log_before = file_bytes(node.dir(), "raft.log");
+    let log_before = sutra_cluster::log::files_bytes(node.dir());
     node.raft()
         .trigger()
         .snapshot()
@@ -743,7 +743,7 @@ pub async fn checkpoint(node: &Arc<ClusterNode>) -> Result<CheckpointAnswer, Api
     Ok(CheckpointAnswer {
         seq: metrics.snapshot.map_or(0, |s| s.index),
         snapshot_bytes: file_bytes(node.dir(), "snapshot"),
-        log_bytes_dropped: log_before.saturating_sub(file_bytes(node.dir(), "raft.log")),
+        log_bytes_dropped: log_before.saturating_sub(sutra_cluster::log::files_bytes(node.dir())),
     })
 }
 
