@@ -12,6 +12,7 @@
 mod catch_up;
 #[path = "../common/mod.rs"]
 mod common;
+mod disk_faults;
 mod linearizable;
 mod partitions;
 
@@ -129,6 +130,9 @@ struct Node {
     data: PathBuf,
     /// More arguments for `sutra serve`.
     args: Vec<String>,
+    /// The largest file the process may write (`ulimit -f`, with SIGXFSZ ignored, so that a
+    /// write past it fails with `EFBIG` as a full or failing disk's would): none by default.
+    file_limit: Option<u64>,
     child: Option<Child>,
 }
 
@@ -143,7 +147,21 @@ impl Node {
             .append(true)
             .open(self.data.with_extension("log"))
             .expect("node log");
-        let mut command = Command::new(BIN);
+        let mut command = match self.file_limit {
+            // `ulimit -f` counts blocks of 512 or 1,024 bytes depending on the shell: the
+            // limit is at least `bytes`, at most twice.
+            Some(bytes) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!(
+                        "trap '' XFSZ; ulimit -f {}; exec \"$0\" \"$@\"",
+                        bytes.div_ceil(512)
+                    ))
+                    .arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         command
             .args(["serve", "--ui", "/nonexistent", "--listen", &self.api])
             .arg("--data")
@@ -226,6 +244,7 @@ impl Cluster {
                     source_ip,
                     data: dir.path().join(format!("node{id}")),
                     args: args.iter().map(|a| a.to_string()).collect(),
+                    file_limit: None,
                     child: None,
                 }
             })
@@ -1116,6 +1135,7 @@ fn start_fourth(cluster: &mut Cluster) -> tempfile::TempDir {
         source_ip: None,
         data: dir.path().join("node4"),
         args: cluster.nodes[0].args.clone(),
+        file_limit: None,
         child: None,
     });
     cluster.nodes[3].start(&[]);
