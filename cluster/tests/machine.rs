@@ -122,13 +122,16 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         .await
         .expect("install");
     assert_eq!(follower.memories(), ["notes"]);
-    assert_eq!(
-        follower
+    let notes_of = |machine: &StateMachine| {
+        machine
             .memory("notes")
             .expect("notes")
             .db()
             .encode_snapshot()
-            .expect("image"),
+            .expect("image")
+    };
+    assert_eq!(
+        notes_of(&follower),
         notes_image,
         "the follower's memory is the leader's, byte for byte"
     );
@@ -155,12 +158,7 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         // file's checksum only: loading may take it, with the same state.
         if refused.is_ok() {
             assert_eq!(
-                follower
-                    .memory("notes")
-                    .expect("notes")
-                    .db()
-                    .encode_snapshot()
-                    .expect("image"),
+                notes_of(&follower),
                 notes_image,
                 "a flip at {at} that loads changed nothing"
             );

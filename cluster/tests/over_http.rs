@@ -134,6 +134,30 @@ async fn write(nodes: &BTreeMap<u64, Running>, command: Command) -> u64 {
     panic!("no leader took the write in 50 tries");
 }
 
+/// Makes memory `notes` through the leader.
+async fn make_notes(nodes: &BTreeMap<u64, Running>) {
+    let made = Command::CreateMemory {
+        name: "notes".into(),
+        dimension: None,
+    };
+    write(nodes, made).await;
+}
+
+/// Listeners on loopback for nodes 1..=n, and the members they make.
+async fn listen(n: u64) -> (Vec<tokio::net::TcpListener>, BTreeMap<u64, Member>) {
+    let mut listeners = Vec::new();
+    let mut members = BTreeMap::new();
+    for id in 1..=n {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        members.insert(id, Member::new(addr, "unused"));
+        listeners.push(listener);
+    }
+    (listeners, members)
+}
+
 fn put(text: &str) -> Command {
     Command::Batch {
         memory: "notes".into(),
@@ -157,16 +181,7 @@ async fn concepts_at(node: &Node, index: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_over_http_replicate_and_fail_over() {
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let mut listeners = Vec::new();
-    let mut members = BTreeMap::new();
-    for id in 1..=3u64 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        members.insert(id, Member::new(addr, "unused"));
-        listeners.push(listener);
-    }
+    let (listeners, members) = listen(3).await;
     let mut nodes = BTreeMap::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let id = i as u64 + 1;
@@ -177,14 +192,7 @@ async fn three_nodes_over_http_replicate_and_fail_over() {
         .initialize(members.clone())
         .await
         .expect("initialize");
-    write(
-        &nodes,
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
+    make_notes(&nodes).await;
     let mut last = 0;
     for i in 0..10 {
         last = write(&nodes, put(&format!("fact {i}"))).await;
@@ -261,15 +269,7 @@ async fn a_follower_behind_the_log_gets_the_snapshot_in_pieces_and_a_cut_transfe
     };
     let rate = 2 * 1024 * 1024;
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let mut listeners = Vec::new();
-    let mut members = BTreeMap::new();
-    for id in 1..=3u64 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        members.insert(id, Member::new(listener.local_addr().expect("addr"), "-"));
-        listeners.push(listener);
-    }
+    let (listeners, members) = listen(3).await;
     let mut nodes = BTreeMap::new();
     for (i, listener) in listeners.into_iter().enumerate() {
         let id = i as u64 + 1;
@@ -284,14 +284,7 @@ async fn a_follower_behind_the_log_gets_the_snapshot_in_pieces_and_a_cut_transfe
         .initialize(founders)
         .await
         .expect("initialize");
-    write(
-        &nodes,
-        Command::CreateMemory {
-            name: "notes".into(),
-            dimension: None,
-        },
-    )
-    .await;
+    make_notes(&nodes).await;
     let filler = "x".repeat(60 * 1024);
     let mut last = 0;
     for i in 0..200 {
