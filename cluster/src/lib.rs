@@ -3,7 +3,8 @@
 //! the core's state ([`sutra_core::Db`], one per memory), applied with the core's own
 //! deterministic check ([`sutra_core::Db::apply_checked`]).
 //!
-//! Read bottom-up: [`raft`] (openraft's types, kept behind this one module), [`command`] (what
+//! Read bottom-up: [`raft`] (openraft's types, kept behind this one module; [`runtime`] the
+//! async runtime they name: Tokio, with randomness a simulation can seed), [`command`] (what
 //! the log carries and what applying it answers), [`log`] (the durable Raft log on files),
 //! [`machine`] (the state machine), [`network`] (Raft's messages between nodes over HTTP),
 //! [`node`] (a node as the server runs it: writes through the leader from any node,
@@ -19,4 +20,5 @@ pub mod machine;
 pub mod network;
 pub mod node;
 pub mod raft;
+pub mod runtime;
 pub mod watch;

@@ -9,11 +9,12 @@ use std::fmt;
 openraft::declare_raft_types!(
     /// Sutra's Raft type configuration: entries carry [`Command`]s, applying one answers an
     /// [`Applied`]; nodes are numbered by `u64` and described by a [`Member`], terms are `u64`,
-    /// openraft's Tokio runtime.
+    /// Tokio with randomness a simulation can seed ([`crate::runtime::Runtime`]).
     pub TypeConfig:
         D = Command,
         R = Applied,
         Node = Member,
+        AsyncRuntime = crate::runtime::Runtime,
 );
 
 /// A node as the membership describes it: where the other nodes reach it (its cluster

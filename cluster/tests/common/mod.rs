@@ -29,6 +29,9 @@ pub type Node = Raft<TypeConfig, StateMachine>;
 pub struct Router {
     nodes: Arc<Mutex<BTreeMap<u64, Node>>>,
     isolated: Arc<Mutex<BTreeSet<u64>>>,
+    /// Each message waits up to this many milliseconds first (drawn from the runtime's
+    /// randomness: seeded in a simulation); 0: none.
+    jitter_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Router {
@@ -48,6 +51,11 @@ impl Router {
         if let Ok(mut isolated) = self.isolated.lock() {
             isolated.insert(id);
         }
+    }
+    /// Makes each message wait up to `ms` milliseconds.
+    pub fn set_jitter(&self, ms: u64) {
+        self.jitter_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
     /// Joins every node again.
     pub fn heal(&self) {
@@ -77,6 +85,20 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Waits as the router's jitter says.
+    async fn delay(&self) {
+        use openraft::rt::AsyncRuntime;
+        use rand::RngExt;
+        let jitter = self
+            .router
+            .jitter_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if jitter > 0 {
+            let ms = sutra_cluster::runtime::Runtime::thread_rng().random_range(0..=jitter);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+
     fn node(&self) -> Result<Node, Unreachable<TypeConfig>> {
         if self.router.cut(self.from, self.target) {
             return Err(Unreachable::from_string(format!(
@@ -98,6 +120,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: AppendEntriesRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.delay().await;
         let node = self.node()?;
         node.append_entries(rpc)
             .await
@@ -109,6 +132,7 @@ impl RaftNetworkV2<TypeConfig> for Connection {
         rpc: VoteRequest<TypeConfig>,
         _option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.delay().await;
         let node = self.node()?;
         node.vote(rpc)
             .await
