@@ -212,6 +212,11 @@ pub(crate) fn write_small<T: Serialize>(dir: &Path, name: &str, value: &T) -> io
         file.sync_all()?;
     }
     std::fs::rename(&aside, dir.join(name))?;
+    sync_dir(dir)
+}
+
+/// Syncs directory `dir` (after a file in it was made, renamed or removed).
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -330,7 +335,7 @@ impl Inner {
             self.sealed.remove(&first);
             std::fs::remove_file(self.dir.join(sealed_name(first)))?;
         }
-        File::open(&self.dir)?.sync_all()
+        sync_dir(&self.dir)
     }
 
     /// Seals the active segment (renamed after its first entry) and begins a new one, once it
@@ -354,7 +359,7 @@ impl Inner {
             .read(true)
             .write(true)
             .open(self.dir.join(ACTIVE))?;
-        File::open(&self.dir)?.sync_all()?;
+        sync_dir(&self.dir)?;
         let sealed = std::mem::replace(&mut self.file, fresh);
         self.sealed.insert(first, sealed);
         for place in self.entries.range_mut(first..).map(|(_, p)| p) {
@@ -362,6 +367,34 @@ impl Inner {
             place.seg = Seg::Sealed(first);
         }
         self.end = 0;
+        Ok(())
+    }
+
+    /// Cuts the log at `offset` of the sealed segment `first`: the segments after it go (the
+    /// active one first), it is cut and becomes the active one. A crash on the way leaves
+    /// entries that were to go (as a crash before the truncation would), never a gap: the later
+    /// segments go before the one they follow is cut.
+    fn cut_sealed(&mut self, first: u64, offset: u64) -> io::Result<()> {
+        std::fs::remove_file(self.dir.join(ACTIVE))?;
+        let later: Vec<u64> = self.sealed.range(first + 1..).map(|(k, _)| *k).collect();
+        for k in later.into_iter().rev() {
+            self.sealed.remove(&k);
+            std::fs::remove_file(self.dir.join(sealed_name(k)))?;
+        }
+        let name = sealed_name(first);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.dir.join(&name))?;
+        file.set_len(offset)?;
+        file.sync_data()?;
+        std::fs::rename(self.dir.join(&name), self.dir.join(ACTIVE))?;
+        sync_dir(&self.dir)?;
+        self.sealed.remove(&first);
+        self.file = file;
+        for place in self.entries.range_mut(first..).map(|(_, p)| p) {
+            place.seg = Seg::Active;
+        }
         Ok(())
     }
 
@@ -554,7 +587,7 @@ impl LogStore {
         file.seek(SeekFrom::Start(scanned.end))?;
         places.extend(scanned.entries);
         if removed {
-            File::open(dir)?.sync_all()?;
+            sync_dir(dir)?;
         }
         // The segments follow each other: consecutive indexes across them too.
         for pair in places.windows(2) {
@@ -753,33 +786,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     inner.file.set_len(offset)?;
                     inner.file.sync_data()?;
                 }
-                Seg::Sealed(first) => {
-                    // The cut is in a sealed segment: the segments after it go (the active one
-                    // first), it is cut and becomes the active one. A crash on the way leaves
-                    // entries that were to go (as a crash before the truncation would), never
-                    // a gap: the later segments go before the one they follow is cut.
-                    std::fs::remove_file(inner.dir.join(ACTIVE))?;
-                    let later: Vec<u64> =
-                        inner.sealed.range(first + 1..).map(|(k, _)| *k).collect();
-                    for k in later.into_iter().rev() {
-                        inner.sealed.remove(&k);
-                        std::fs::remove_file(inner.dir.join(sealed_name(k)))?;
-                    }
-                    let name = sealed_name(first);
-                    let file = OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open(inner.dir.join(&name))?;
-                    file.set_len(offset)?;
-                    file.sync_data()?;
-                    std::fs::rename(inner.dir.join(&name), inner.dir.join(ACTIVE))?;
-                    File::open(&inner.dir)?.sync_all()?;
-                    inner.sealed.remove(&first);
-                    inner.file = file;
-                    for place in inner.entries.range_mut(first..).map(|(_, p)| p) {
-                        place.seg = Seg::Active;
-                    }
-                }
+                Seg::Sealed(first) => inner.cut_sealed(first, offset)?,
             }
             inner.file.seek(SeekFrom::Start(offset))?;
             inner.end = offset;

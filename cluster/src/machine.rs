@@ -14,6 +14,7 @@
 //! the current format when the node opens them.
 
 use crate::command::{Applied, Command, KEYS_KEPT};
+use crate::log::sync_dir;
 use crate::raft::{LogId, Payload, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
 use futures_util::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
@@ -287,17 +288,13 @@ impl SnapshotFile {
                 self.len
             )));
         }
-        let trailer = self.bytes(self.len - TRAILER_BYTES, TRAILER_BYTES)?;
-        let (len, rest) = trailer.split_at(8);
-        let (crc, rest) = rest.split_at(4);
-        let end_magic = &rest[4..];
-        if self.bytes(0, magic)? != FILE_MAGIC || end_magic != FILE_MAGIC {
+        let trailer = self.trailer()?;
+        if self.bytes(0, magic)? != FILE_MAGIC || trailer.magic != *FILE_MAGIC {
             return Err(invalid(
                 "the snapshot file does not start and end with its magic bytes (cut short?)",
             ));
         }
-        let len = u64::from_le_bytes(len.try_into().map_err(invalid)?);
-        let crc = u32::from_le_bytes(crc.try_into().map_err(invalid)?);
+        let (len, crc) = (trailer.manifest_len, trailer.manifest_crc);
         let room = self.len - magic - TRAILER_BYTES;
         if len > room || len > MANIFEST_BYTES_MAX {
             return Err(invalid(format!(
@@ -333,25 +330,57 @@ impl SnapshotFile {
     /// Checks the whole file against the checksum in its trailer (what a follower does when
     /// the last piece of a transfer arrives), then its manifest.
     pub fn verify(&self) -> io::Result<()> {
-        if self.len < TRAILER_BYTES {
-            return Err(invalid("a snapshot file shorter than its trailer"));
-        }
-        let body = self.len - TRAILER_BYTES;
-        let trailer = self.bytes(body, TRAILER_BYTES)?;
-        let want = u32::from_le_bytes(trailer[12..16].try_into().map_err(invalid)?);
+        let want = self.trailer()?.body_crc;
         let mut crc = crc32fast::Hasher::new();
-        let mut piece = vec![0u8; COPY_PIECE_BYTES];
-        let mut at = 0;
-        while at < body {
-            let n = (body - at).min(COPY_PIECE_BYTES as u64) as usize;
-            self.read_at(at, &mut piece[..n])?;
-            crc.update(&piece[..n]);
-            at += n as u64;
-        }
+        self.each_piece(self.len - TRAILER_BYTES, |piece| {
+            crc.update(piece);
+            Ok(())
+        })?;
         if crc.finalize() != want {
             return Err(invalid("the snapshot file fails its checksum"));
         }
         self.manifest().map(drop)
+    }
+
+    /// The trailer (the file's last [`TRAILER_BYTES`]).
+    fn trailer(&self) -> io::Result<Trailer> {
+        if self.len < TRAILER_BYTES {
+            return Err(invalid(format!(
+                "a snapshot file of {} bytes is shorter than its trailer",
+                self.len
+            )));
+        }
+        let bytes = self.bytes(self.len - TRAILER_BYTES, TRAILER_BYTES)?;
+        let word = |at: usize, n: usize| {
+            let mut x = [0u8; 8];
+            x[..n].copy_from_slice(&bytes[at..at + n]);
+            u64::from_le_bytes(x)
+        };
+        let mut magic = [0u8; 8];
+        magic.copy_from_slice(&bytes[16..24]);
+        Ok(Trailer {
+            manifest_len: word(0, 8),
+            manifest_crc: word(8, 4) as u32,
+            body_crc: word(12, 4) as u32,
+            magic,
+        })
+    }
+
+    /// Hands `each` the file's bytes before `end`, in pieces of at most [`COPY_PIECE_BYTES`].
+    fn each_piece(
+        &self,
+        end: u64,
+        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut piece = vec![0u8; COPY_PIECE_BYTES];
+        let mut at = 0;
+        while at < end {
+            let n = (end - at).min(COPY_PIECE_BYTES as u64) as usize;
+            self.read_at(at, &mut piece[..n])?;
+            each(&piece[..n])?;
+            at += n as u64;
+        }
+        Ok(())
     }
 
     /// Loads every memory (each image checked whole by the core): the manifest and the
@@ -382,19 +411,21 @@ impl SnapshotFile {
     /// Copies it to a new file at `path` (synced), piece by piece.
     fn copy_to(&self, path: &Path) -> io::Result<()> {
         let mut out = File::create(path)?;
-        let mut piece = vec![0u8; COPY_PIECE_BYTES];
-        let mut at = 0;
-        while at < self.len {
-            let n = (self.len - at).min(COPY_PIECE_BYTES as u64) as usize;
-            self.read_at(at, &mut piece[..n])?;
-            out.write_all(&piece[..n])?;
-            at += n as u64;
-        }
+        self.each_piece(self.len, |piece| out.write_all(piece))?;
         out.sync_all()
     }
 }
 
-/// How much is read at a time when a snapshot file is copied.
+/// A snapshot file's trailer.
+struct Trailer {
+    manifest_len: u64,
+    manifest_crc: u32,
+    /// The CRC of every byte before the trailer.
+    body_crc: u32,
+    magic: [u8; 8],
+}
+
+/// How much is read at a time when a snapshot file is copied or checked.
 const COPY_PIECE_BYTES: usize = 1024 * 1024;
 
 /// A writer that counts and checksums what it passes on.
@@ -510,9 +541,30 @@ const ASIDE_PREFIX: &str = "snapshot.";
 /// Where a follower receives snapshot files.
 pub const INCOMING_DIR: &str = "incoming";
 
-/// Syncs directory `dir` (after a rename in it).
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// The description of the snapshot in place.
+fn lock(
+    current: &Mutex<Option<SnapshotMeta>>,
+) -> io::Result<std::sync::MutexGuard<'_, Option<SnapshotMeta>>> {
+    current
+        .lock()
+        .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))
+}
+
+/// Puts the synced file `from` in place as the snapshot of `dir` described by `meta`: renamed,
+/// the directory synced, under the lock that keeps the name and the description in step; the
+/// file returned open is that one, whatever takes the name later.
+fn put_in_place(
+    current: &Mutex<Option<SnapshotMeta>>,
+    dir: &Path,
+    from: &Path,
+    meta: &SnapshotMeta,
+) -> io::Result<SnapshotFile> {
+    let mut current = lock(current)?;
+    let path = dir.join(SNAPSHOT_FILE);
+    std::fs::rename(from, &path)?;
+    sync_dir(dir)?;
+    *current = Some(meta.clone());
+    SnapshotFile::open(&path)
 }
 
 impl Default for StateMachine {
@@ -627,9 +679,7 @@ impl StateMachine {
     }
 
     fn current(&self) -> io::Result<std::sync::MutexGuard<'_, Option<SnapshotMeta>>> {
-        self.current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))
+        lock(&self.current)
     }
 
     /// Replaces the membership the state records (for `force_new_cluster`, which makes a new
@@ -766,16 +816,7 @@ impl SnapshotBuilder {
             .clone()
             .map_err(|why| io::Error::other(format!("the snapshot was not written: {why}")))?;
         File::open(&aside)?.sync_all()?;
-        let path = self.dir.join(SNAPSHOT_FILE);
-        let mut current = self
-            .current
-            .lock()
-            .map_err(|_| io::Error::other("a thread panicked while it held the snapshot"))?;
-        std::fs::rename(&aside, &path)?;
-        sync_dir(&self.dir)?;
-        *current = Some(self.meta.clone());
-        let file = SnapshotFile::open(&path)?;
-        drop(current);
+        let file = put_in_place(&self.current, &self.dir, &aside, &self.meta)?;
         debug_assert_eq!(file.len(), len, "the file in place is the one written");
         SnapshotTimes::record(&self.times.built, &self.times.build_micros, self.started);
         Ok(file)
@@ -846,7 +887,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         // Put in place: a file received into this node's directory is renamed; another (the
         // leader's own, in tests of nodes in one process) is copied first.
-        let path = self.dir.join(SNAPSHOT_FILE);
         let received_here = snapshot
             .path()
             .parent()
@@ -862,14 +902,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             snapshot.copy_to(&aside)?;
             aside
         };
-        {
-            let mut current = self.current()?;
-            std::fs::rename(&from, &path)?;
-            sync_dir(&self.dir)?;
-            if received_here {
-                sync_dir(&self.dir.join(INCOMING_DIR))?;
-            }
-            *current = Some(meta.clone());
+        put_in_place(&self.current, &self.dir, &from, meta)?;
+        if received_here {
+            sync_dir(&self.dir.join(INCOMING_DIR))?;
         }
         self.replace(manifest, memories)?;
         SnapshotTimes::record(&self.times.installed, &self.times.install_micros, started);

@@ -162,14 +162,14 @@ impl Receiver {
         let _one = self.one_at_a_time.lock().await;
         let this = self.clone();
         // File work off the async threads.
-        let received = tokio::task::spawn_blocking(move || this.write(&piece).map(|h| (h, piece)))
-            .await
-            .map_err(|e| e.to_string())??;
-        let (have, piece) = received;
+        let received =
+            tokio::task::spawn_blocking(move || this.write(&piece).map(|kept| (kept, piece)))
+                .await
+                .map_err(|e| e.to_string())??;
+        let ((have, path), piece) = received;
         if have < piece.total {
             return Ok(PieceAnswer::Have(have));
         }
-        let path = self.file_for(&piece.meta, piece.total)?;
         let file = SnapshotFile::open(&path).map_err(|e| e.to_string())?;
         let checked = file.clone();
         let verdict = tokio::task::spawn_blocking(move || checked.verify())
@@ -199,8 +199,8 @@ impl Receiver {
     }
 
     /// Appends `piece` to its file if it goes at its end; returns how much of the file is
-    /// there. Files of other transfers are removed.
-    fn write(&self, piece: &Piece) -> Result<u64, String> {
+    /// there, and the file. Files of other transfers are removed.
+    fn write(&self, piece: &Piece) -> Result<(u64, PathBuf), String> {
         let io = |e: std::io::Error| format!("the snapshot piece could not be kept: {e}");
         let end = piece.offset.checked_add(piece.bytes.len() as u64);
         if piece.total > SNAPSHOT_BYTES_MAX
@@ -229,7 +229,7 @@ impl Receiver {
             .map_err(io)?;
         let have = file.metadata().map_err(io)?.len();
         if have != piece.offset || piece.bytes.is_empty() {
-            return Ok(have);
+            return Ok((have, path));
         }
         std::io::Write::write_all(&mut file, &piece.bytes).map_err(io)?;
         let have = have + piece.bytes.len() as u64;
@@ -239,7 +239,7 @@ impl Receiver {
         self.times
             .received_bytes
             .fetch_add(piece.bytes.len() as u64, Relaxed);
-        Ok(have)
+        Ok((have, path))
     }
 }
 

@@ -18,7 +18,6 @@
 mod common;
 
 use common::{put, three_members, Node, Router};
-use openraft::Config;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeSet;
@@ -59,15 +58,6 @@ enum Outcome {
     Unknown,
 }
 
-fn config() -> Config {
-    Config {
-        heartbeat_interval: 50,
-        election_timeout_min: 300,
-        election_timeout_max: 600,
-        ..Default::default()
-    }
-}
-
 /// The leader the running nodes agree on, if there is one.
 async fn leader(router: &Router) -> Option<Node> {
     for id in 1..=3 {
@@ -88,13 +78,11 @@ async fn leader(router: &Router) -> Option<Node> {
 /// its entry), or unknown (it may have been proposed).
 async fn write(router: &Router, command: Command) -> (Outcome, u64) {
     let deadline = Instant::now() + Duration::from_secs(3);
-    let mut proposed = false;
     while Instant::now() < deadline {
         let Some(node) = leader(router).await else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
-        proposed = true;
         match tokio::time::timeout(Duration::from_secs(1), node.client_write(command.clone())).await
         {
             Ok(Ok(answer)) => {
@@ -112,10 +100,23 @@ async fn write(router: &Router, command: Command) -> (Outcome, u64) {
             _ => return (Outcome::Unknown, 0),
         }
     }
-    // Only tries that were refused as "not the leader" (never proposed) or no leader at all:
-    // still reported unknown if any try reached a leader, to stay on the safe side.
-    let _ = proposed;
+    // Out of time with only refusals ("not the leader": never proposed) or no leader at all;
+    // reported unknown all the same, the safe side for the check.
     (Outcome::Unknown, 0)
+}
+
+/// How a membership step ended, within 3 s of simulated time: "ok", or why not.
+async fn step<T, E: std::fmt::Display>(
+    change: impl std::future::Future<Output = Result<T, E>>,
+) -> String {
+    match tokio::time::timeout(Duration::from_secs(3), change).await {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!(
+            "failed: {}",
+            e.to_string().chars().take(60).collect::<String>()
+        ),
+        Err(_) => "failed: timed out".to_string(),
+    }
 }
 
 /// One run of `seed`: its trace, and what it checked.
@@ -138,7 +139,7 @@ async fn scenario(seed: u64, seconds: u64) -> Vec<String> {
     let router = Router::default();
     let mut nodes = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
-        nodes.push(common::start_with(i as u64 + 1, dir, &router, config()).await);
+        nodes.push(common::start_with(i as u64 + 1, dir, &router, common::config()).await);
     }
     nodes[0]
         .initialize(three_members())
@@ -214,51 +215,28 @@ async fn scenario(seed: u64, seconds: u64) -> Vec<String> {
                     let lead = *node.node_id();
                     let id = (1..=3).find(|&i| i != lead && i != id).unwrap_or(id);
                     if id != lead {
-                        let step = |r: Result<(), String>| match r {
-                            Ok(()) => "ok".to_string(),
-                            Err(e) => format!("failed: {}", e.chars().take(60).collect::<String>()),
-                        };
-                        let wait = Duration::from_secs(3);
-                        let removed = tokio::time::timeout(
-                            wait,
-                            node.change_membership(
-                                openraft::ChangeMembers::RemoveVoters([id].into()),
-                                true,
-                            ),
-                        )
+                        let removed = step(node.change_membership(
+                            openraft::ChangeMembers::RemoveVoters([id].into()),
+                            true,
+                        ))
                         .await;
-                        let removed = match removed {
-                            Ok(r) => r.map(drop).map_err(|e| e.to_string()),
-                            Err(_) => Err("timed out".into()),
-                        };
-                        trace.note(format!("voter {id} removed: {}", step(removed)));
+                        trace.note(format!("voter {id} removed: {removed}"));
                         let member = three_members()[&id].clone();
-                        let added =
-                            tokio::time::timeout(wait, node.add_learner(id, member, true)).await;
-                        let added = match added {
-                            Ok(r) => r.map(drop).map_err(|e| e.to_string()),
-                            Err(_) => Err("timed out".into()),
-                        };
-                        trace.note(format!("learner {id} added: {}", step(added)));
-                        let promoted = tokio::time::timeout(
-                            wait,
-                            node.change_membership(
-                                openraft::ChangeMembers::AddVoterIds([id].into()),
-                                false,
-                            ),
-                        )
+                        let added = step(node.add_learner(id, member, true)).await;
+                        trace.note(format!("learner {id} added: {added}"));
+                        let promoted = step(node.change_membership(
+                            openraft::ChangeMembers::AddVoterIds([id].into()),
+                            false,
+                        ))
                         .await;
-                        let promoted = match promoted {
-                            Ok(r) => r.map(drop).map_err(|e| e.to_string()),
-                            Err(_) => Err("timed out".into()),
-                        };
-                        trace.note(format!("voter {id} promoted: {}", step(promoted)));
+                        trace.note(format!("voter {id} promoted: {promoted}"));
                     }
                 }
             }
             _ => {
                 for id in stopped.drain(..) {
-                    common::start_with(id, &dirs[(id - 1) as usize], &router, config()).await;
+                    common::start_with(id, &dirs[(id - 1) as usize], &router, common::config())
+                        .await;
                     trace.note(format!("restarted {id}"));
                 }
             }
@@ -272,7 +250,7 @@ async fn scenario(seed: u64, seconds: u64) -> Vec<String> {
     }
     router.heal();
     for id in stopped.drain(..) {
-        common::start_with(id, &dirs[(id - 1) as usize], &router, config()).await;
+        common::start_with(id, &dirs[(id - 1) as usize], &router, common::config()).await;
         trace.note(format!("restarted {id}"));
     }
 

@@ -356,8 +356,7 @@ struct Tee<'w> {
 impl std::io::Write for Tee<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let n = self.out.write(bytes)?;
-        self.seen.len += n as u64;
-        self.seen.crc.update(&bytes[..n]);
+        std::io::Write::write_all(&mut self.seen, &bytes[..n])?;
         Ok(n)
     }
 
