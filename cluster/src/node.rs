@@ -709,10 +709,35 @@ impl ClusterNode {
                     last = why;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                done => return done,
+                Ok(()) => {
+                    self.await_seen(&change).await;
+                    return Ok(());
+                }
+                refused => return refused,
             }
         }
         Err(ChangeError::NoLeader(last))
+    }
+
+    /// Waits (at most [`STEER_WAIT`]) until this node's own view of the cluster shows `change`,
+    /// made by the leader, so that what it answers after a change includes it. A node the leader
+    /// already stopped replicating to (one just removed, say) may never see it; it answers what
+    /// it knows when the wait ends.
+    async fn await_seen(&self, change: &Change) {
+        let shows = |m: &crate::raft::Metrics| {
+            let membership = m.membership_config.membership();
+            match change {
+                Change::AddLearner { id, .. } => membership.get_node(id).is_some(),
+                Change::Promote { id } => membership.voter_ids().any(|v| v == *id),
+                Change::Remove { id } => membership.get_node(id).is_none(),
+                Change::TransferLeader { to } => m.current_leader == Some(*to),
+            }
+        };
+        let _ = self
+            .raft
+            .wait(Some(STEER_WAIT))
+            .metrics(shows, "the change")
+            .await;
     }
 
     /// Makes `change` if this node leads.

@@ -64,3 +64,5 @@ pub type Snapshot =
 pub type Payload = openraft::EntryPayload<Command, u64, Member>;
 /// The membership of the cluster.
 pub type Membership = openraft::Membership<u64, Member>;
+/// What a node's Raft reports of itself (and, on the leader, of the others).
+pub type Metrics = openraft::RaftMetrics<TypeConfig>;
