@@ -1,5 +1,6 @@
 //! The Raft log on files, with the rules of Sutra's own log: an entry is acknowledged (openraft's
-//! `IOFlushed`) only once it is fdatasync'd; a record is `[length u32 LE][crc32 u32 LE][body]`,
+//! `IOFlushed`) only once it is fdatasync'd — by a flusher task, once for every append made
+//! since its last sync (group commit: see [`Flush`]); a record is `[length u32 LE][crc32 u32 LE][body]`,
 //! the body the entry (index, leader/term, kind, payload) in postcard; on open, a record cut
 //! short at the end of the file (a torn write) is dropped, and a bad record with more bytes
 //! after it is corruption: the log refuses to open rather than load it.
@@ -21,6 +22,7 @@
 //! again (a torn tail dropped) and catches up from the leader.
 
 use crate::raft::{Entry, LogId, TypeConfig, Vote};
+use crate::runtime::Runtime;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,7 +33,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Bytes before a record's body: its length and checksum.
 const RECORD_HEAD_BYTES: usize = 8;
@@ -251,10 +253,17 @@ pub(crate) fn read_small<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Res
 /// The log's state, shared by the store and its readers.
 struct Inner {
     dir: PathBuf,
-    /// The active segment.
-    file: File,
+    /// The active segment (shared with the flusher, which syncs it outside the lock).
+    file: Arc<File>,
     /// The sealed segments, by their first entry's index.
     sealed: BTreeMap<u64, File>,
+    /// What openraft is to be told once the records appended since the last sync are synced,
+    /// in the order they were appended.
+    unsynced: Vec<IOFlushed<TypeConfig>>,
+    /// Whether the flusher task runs (started by the first append, in openraft's runtime).
+    flusher: bool,
+    /// The flusher's wake-up, rung when the store goes so that the flusher ends.
+    flush: Arc<Flush>,
     /// Where each entry's record is, by index.
     entries: BTreeMap<u64, Place>,
     /// Where the next record goes in the active segment.
@@ -319,7 +328,6 @@ impl Inner {
             // segment begins again, so that the entries appended next follow nothing.
             self.file.set_len(0)?;
             self.file.sync_data()?;
-            self.file.seek(SeekFrom::Start(0))?;
             self.end = 0;
         }
         let gone: Vec<u64> = self
@@ -339,7 +347,8 @@ impl Inner {
     }
 
     /// Seals the active segment (renamed after its first entry) and begins a new one, once it
-    /// holds `segment_bytes`. Its records were synced as they were appended.
+    /// holds `segment_bytes`. It is synced first: the flusher syncs only the active segment,
+    /// and a sealed one is never written again.
     fn roll(&mut self) -> io::Result<()> {
         if self.end < self.segment_bytes {
             return Ok(());
@@ -352,6 +361,7 @@ impl Inner {
         else {
             return Ok(());
         };
+        self.file.sync_data()?;
         std::fs::rename(self.dir.join(ACTIVE), self.dir.join(sealed_name(first)))?;
         let fresh = OpenOptions::new()
             .create(true)
@@ -360,7 +370,13 @@ impl Inner {
             .write(true)
             .open(self.dir.join(ACTIVE))?;
         sync_dir(&self.dir)?;
-        let sealed = std::mem::replace(&mut self.file, fresh);
+        let sealed = std::mem::replace(&mut self.file, Arc::new(fresh));
+        // The flusher may hold the sealed segment's file for a moment (a sync of it, harmless):
+        // a handle of its own keeps the segment readable either way.
+        let sealed = match Arc::try_unwrap(sealed) {
+            Ok(file) => file,
+            Err(shared) => shared.try_clone()?,
+        };
         self.sealed.insert(first, sealed);
         for place in self.entries.range_mut(first..).map(|(_, p)| p) {
             debug_assert_eq!(place.seg, Seg::Active);
@@ -391,7 +407,7 @@ impl Inner {
         std::fs::rename(self.dir.join(&name), self.dir.join(ACTIVE))?;
         sync_dir(&self.dir)?;
         self.sealed.remove(&first);
-        self.file = file;
+        self.file = Arc::new(file);
         for place in self.entries.range_mut(first..).map(|(_, p)| p) {
             place.seg = Seg::Active;
         }
@@ -401,7 +417,7 @@ impl Inner {
     /// The file of segment `seg`.
     fn file_of(&self, seg: Seg) -> io::Result<&File> {
         match seg {
-            Seg::Active => Ok(&self.file),
+            Seg::Active => Ok(self.file.as_ref()),
             Seg::Sealed(first) => self.sealed.get(&first).ok_or_else(|| {
                 io::Error::other(format!("no segment {} of the Raft log", sealed_name(first)))
             }),
@@ -446,11 +462,88 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The flusher holds the store weakly: woken, it finds it gone and ends.
+        self.flush.wake.notify_one();
+    }
+}
+
+/// The log's group commit. An append writes its records (readable at once: openraft replicates
+/// them meanwhile) and returns; the flusher, a task of its own, syncs the active segment and
+/// only then tells openraft the entries are durable — for every append made since its last
+/// sync, in one `fdatasync`. So openraft's core never waits for the disk (it takes client
+/// writes, and followers' answers, while the log syncs), and a busy node syncs once for many
+/// appends.
+struct Flush {
+    /// Held while the log is synced and openraft called back, so that callbacks come in the
+    /// order of the appends, and so that nothing is written after an append (a vote, a
+    /// truncation, a purge) before that append is durable (openraft's rule: the log's writes
+    /// take effect in the order they were asked for).
+    order: Mutex<()>,
+    /// Rung by each append, and when the store goes.
+    wake: tokio::sync::Notify,
+}
+
+impl Flush {
+    fn order(&self) -> MutexGuard<'_, ()> {
+        // It guards no data: a panic while it was held leaves nothing half-done to see.
+        self.order
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Syncs the appends of `inner` made since the last sync, then calls back; the caller holds
+/// [`Flush::order`]. The lock of `inner` is let go during the sync, so appends go on.
+fn flush_appended(inner: &Mutex<Inner>, _order: &MutexGuard<'_, ()>) {
+    let (callbacks, file, faults) = {
+        let Ok(mut inner) = inner.lock() else {
+            return;
+        };
+        if inner.unsynced.is_empty() || inner.failed.is_some() {
+            return;
+        }
+        (
+            std::mem::take(&mut inner.unsynced),
+            inner.file.clone(),
+            inner.faults.clone(),
+        )
+    };
+    let synced = file.sync_data().and_then(|()| faults.sync());
+    if let Err(e) = &synced {
+        tracing::error!("the Raft log failed a sync and stops: {e}");
+        if let Ok(mut inner) = inner.lock() {
+            inner.failed = Some(e.to_string());
+        }
+    }
+    for callback in callbacks {
+        callback.io_completed(
+            synced
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| io::Error::new(e.kind(), e.to_string())),
+        );
+    }
+}
+
+/// The flusher: syncs the log whenever it is rung, until the store goes.
+async fn flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
+    loop {
+        flush.wake.notified().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        flush_appended(&inner, &flush.order());
+    }
+}
+
 /// The durable Raft log (openraft's `RaftLogStorage`).
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
     hint: Arc<Hint>,
+    flush: Arc<Flush>,
 }
 
 /// The `committed` hint: one fixed-size record, `[crc32 of the rest: u32 LE][body length: u32
@@ -599,6 +692,10 @@ impl LogStore {
             }
         }
         let vote = read_small(dir, "vote")?;
+        let flush = Arc::new(Flush {
+            order: Mutex::new(()),
+            wake: tokio::sync::Notify::new(),
+        });
         let entries = places
             .into_iter()
             .filter(|place| !is_purged(place.log_id.index))
@@ -606,10 +703,14 @@ impl LogStore {
             .collect();
         Ok(LogStore {
             hint: Arc::new(Hint::open(dir)?),
+            flush: flush.clone(),
             inner: Arc::new(Mutex::new(Inner {
                 dir: dir.to_path_buf(),
-                file,
+                file: Arc::new(file),
                 sealed,
+                unsynced: Vec::new(),
+                flusher: false,
+                flush,
                 entries,
                 end: scanned.end,
                 segment_bytes: segment_bytes.max(1),
@@ -644,6 +745,17 @@ impl LogStore {
             inner.failed = Some(e.to_string());
         }
         result
+    }
+
+    /// [`LogStore::writing`], once every append before it is durable (synced here if the
+    /// flusher has not yet), so that writes take effect in the order openraft asked for them.
+    fn writing_in_order<T>(
+        &self,
+        write: impl FnOnce(&mut Inner) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let order = self.flush.order();
+        flush_appended(&self.inner, &order);
+        self.writing(write)
     }
 }
 
@@ -684,7 +796,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        self.writing(|inner| {
+        self.writing_in_order(|inner| {
             write_small(&inner.dir, "vote", vote)?;
             inner.vote = Some(*vote);
             Ok(())
@@ -724,6 +836,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
+        let mut callback = Some(callback);
         let result = self.writing(|inner| {
             let mut bytes = Vec::new();
             let mut placed: Vec<Place> = Vec::new();
@@ -748,31 +861,38 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 });
                 at += record.len() as u64;
             }
-            let start = inner.end;
-            inner.file.seek(SeekFrom::Start(start))?;
-            inner.file.write_all(&bytes)?;
-            inner.file.sync_data()?;
-            inner.faults.sync()?;
+            inner.file.write_all_at(&bytes, inner.end)?;
             for place in placed {
                 inner.entries.insert(place.log_id.index, place);
             }
             inner.end = at;
-            inner.roll()
+            inner.roll()?;
+            // Durable once the flusher has synced it (`roll` may have already).
+            inner.unsynced.extend(callback.take());
+            let start = !inner.flusher;
+            inner.flusher = true;
+            Ok(start)
         });
         match result {
-            Ok(()) => {
-                callback.io_completed(Ok(()));
+            Ok(start) => {
+                if start {
+                    let inner = Arc::downgrade(&self.inner);
+                    drop(Runtime::spawn_seeded(flusher(inner, self.flush.clone())));
+                }
+                self.flush.wake.notify_one();
                 Ok(())
             }
             Err(e) => {
-                callback.io_completed(Err(io::Error::new(e.kind(), e.to_string())));
+                if let Some(callback) = callback {
+                    callback.io_completed(Err(io::Error::new(e.kind(), e.to_string())));
+                }
                 Err(e)
             }
         }
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
-        self.writing(|inner| {
+        self.writing_in_order(|inner| {
             let first_gone = last_log_id.map_or(0, |id| id.index + 1);
             let Some((&index, &Place { seg, offset, .. })) =
                 inner.entries.range(first_gone..).next()
@@ -788,13 +908,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
                 Seg::Sealed(first) => inner.cut_sealed(first, offset)?,
             }
-            inner.file.seek(SeekFrom::Start(offset))?;
             inner.end = offset;
             Ok(())
         })
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        self.writing(|inner| inner.purge(log_id))
+        self.writing_in_order(|inner| inner.purge(log_id))
     }
 }

@@ -112,17 +112,16 @@ async fn a_failed_sync_stops_the_node_and_it_rejoins_after_a_restart() {
     );
 
     // The leader's disk fails: it stops, another leads, and writes go on. The write the failed
-    // sync was for was not acknowledged: it may be in the others' logs or not.
+    // sync was for is acknowledged only if the two followers synced it before the leader's
+    // sync failed (a quorum without the leader: the log syncs while openraft replicates);
+    // otherwise it may be in the others' logs or not.
     let old = leader(&router, &[1, 2, 3]).await;
     let old_id = *old.node_id();
     faults[(old_id - 1) as usize].fail_sync(1);
     n += 1;
     let doubtful = format!("fact {n}");
     let answered = old.client_write(put(&doubtful, n)).await;
-    assert!(
-        answered.is_err(),
-        "acknowledged a write its log failed to sync: {answered:?}"
-    );
+    let doubtful_acknowledged = answered.is_ok();
     let why = stopped(&old).await;
     assert!(why.contains("injected: fdatasync failed"), "{why}");
     router.remove(old_id);
@@ -147,6 +146,10 @@ async fn a_failed_sync_stops_the_node_and_it_rejoins_after_a_restart() {
         "the nodes differ at the end"
     );
     let mut expected = acknowledged.clone();
+    assert!(
+        texts[0].contains(&doubtful) || !doubtful_acknowledged,
+        "the write acknowledged as the leader's sync failed is lost"
+    );
     if texts[0].contains(&doubtful) {
         expected.push(doubtful);
     }

@@ -343,3 +343,69 @@ async fn segments_seal_reopen_truncate_purge_and_survive_crashes_between_steps()
     let mut log = LogStore::open_with(dir.path(), Default::default(), small).expect("reopen");
     assert_eq!(indexes(&mut log).await, vec![101]);
 }
+
+/// Group commit: appends return before they are synced and are acknowledged (their callbacks
+/// called) only by a sync; a vote, a truncation or a purge first syncs and acknowledges every
+/// append before it; after a failed sync, nothing is acknowledged and nothing more is taken.
+#[tokio::test]
+async fn appends_are_acknowledged_by_a_sync_in_order_and_never_after_a_failed_one() {
+    use openraft::type_config::TypeConfigExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let faults = std::sync::Arc::new(sutra_cluster::log::Faults::default());
+    let mut log = LogStore::open_with_faults(dir.path(), faults.clone()).expect("open");
+    append(&mut log, vec![blank_ent::<TypeConfig>(1, 1, 1)]).await;
+    // On this single-threaded runtime the flusher cannot run until the test waits: what
+    // acknowledges the appends below is the vote, which syncs them first.
+    let mut acks = Vec::new();
+    for index in 2..=41 {
+        let (tx, rx) = TypeConfig::oneshot();
+        log.append(
+            vec![batch(1, index, &format!("fact {index}"))],
+            IOFlushed::signal(tx),
+        )
+        .await
+        .expect("append");
+        acks.push(rx);
+    }
+    assert_eq!(indexes(&mut log).await.len(), 41, "readable before synced");
+    log.save_vote(&Vote::new(2, 1)).await.expect("vote");
+    for (i, mut rx) in acks.into_iter().enumerate() {
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            other => panic!(
+                "append {} not acknowledged before the vote: {other:?}",
+                i + 2
+            ),
+        }
+    }
+    // The flusher acknowledges on its own once the test waits.
+    let (tx, rx) = TypeConfig::oneshot();
+    log.append(vec![batch(2, 42, "fact 42")], IOFlushed::signal(tx))
+        .await
+        .expect("append");
+    rx.await.expect("answer").expect("synced");
+    // A sync fails: the appends it covered get the error, later ones are refused.
+    faults.fail_sync(1);
+    let (tx, rx) = TypeConfig::oneshot();
+    log.append(vec![batch(2, 43, "fact 43")], IOFlushed::signal(tx))
+        .await
+        .expect("written, not yet synced");
+    let failed = rx.await.expect("answer");
+    assert!(
+        failed
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("injected")),
+        "{failed:?}"
+    );
+    let (tx, _rx) = TypeConfig::oneshot();
+    assert!(log
+        .append(vec![batch(2, 44, "fact 44")], IOFlushed::signal(tx))
+        .await
+        .is_err());
+    assert!(log.save_vote(&Vote::new(3, 1)).await.is_err());
+    drop(log);
+    // Reopened (the disk works again), the log holds what was written, the vote with it.
+    let mut log = LogStore::open(dir.path()).expect("reopen");
+    assert_eq!(indexes(&mut log).await, (1..=43).collect::<Vec<u64>>());
+    assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(2, 1)));
+}
