@@ -538,6 +538,27 @@ async fn flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
     }
 }
 
+/// Starts the flusher: on a thread of its own under a multi-threaded runtime (a server's), so
+/// that a sync never holds one of the runtime's few workers; as a task on a single-threaded
+/// runtime (a simulation's: there, a thread would make the order of events depend on the
+/// operating system's scheduling, and the run would not replay).
+fn start_flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
+    let runtime = tokio::runtime::Handle::current();
+    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        let spawned = std::thread::Builder::new()
+            .name("sutra-raft-log-flusher".into())
+            .spawn({
+                let flush = flush.clone();
+                let inner = inner.clone();
+                move || runtime.block_on(flusher(inner, flush))
+            });
+        if spawned.is_ok() {
+            return;
+        }
+    }
+    drop(Runtime::spawn_seeded(flusher(inner, flush)));
+}
+
 /// The durable Raft log (openraft's `RaftLogStorage`).
 #[derive(Clone)]
 pub struct LogStore {
@@ -876,8 +897,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         match result {
             Ok(start) => {
                 if start {
-                    let inner = Arc::downgrade(&self.inner);
-                    drop(Runtime::spawn_seeded(flusher(inner, self.flush.clone())));
+                    start_flusher(Arc::downgrade(&self.inner), self.flush.clone());
                 }
                 self.flush.wake.notify_one();
                 Ok(())
