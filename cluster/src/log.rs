@@ -1,5 +1,5 @@
 //! The Raft log on files, with the rules of Sutra's own log: an entry is acknowledged (openraft's
-//! `IOFlushed`) only once it is fdatasync'd — by a flusher task, once for every append made
+//! `IOFlushed`) only once it is fdatasync'd — by the flusher, once for every append made
 //! since its last sync (group commit: see [`Flush`]); a record is `[length u32 LE][crc32 u32 LE][body]`,
 //! the body the entry (index, leader/term, kind, payload) in postcard; on open, a record cut
 //! short at the end of the file (a torn write) is dropped, and a bad record with more bytes
@@ -260,7 +260,7 @@ struct Inner {
     /// What openraft is to be told once the records appended since the last sync are synced,
     /// in the order they were appended.
     unsynced: Vec<IOFlushed<TypeConfig>>,
-    /// Whether the flusher task runs (started by the first append, in openraft's runtime).
+    /// Whether the flusher runs (started by the first append, in openraft's runtime).
     flusher: bool,
     /// The flusher's wake-up, rung when the store goes so that the flusher ends.
     flush: Arc<Flush>,
@@ -470,7 +470,7 @@ impl Drop for Inner {
 }
 
 /// The log's group commit. An append writes its records (readable at once: openraft replicates
-/// them meanwhile) and returns; the flusher, a task of its own, syncs the active segment and
+/// them meanwhile) and returns; the flusher ([`start_flusher`]) syncs the active segment and
 /// only then tells openraft the entries are durable — for every append made since its last
 /// sync, in one `fdatasync`. So openraft's core never waits for the disk (it takes client
 /// writes, and followers' answers, while the log syncs), and a busy node syncs once for many
