@@ -29,7 +29,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::ops::RangeBounds;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -260,10 +260,6 @@ struct Inner {
     /// What openraft is to be told once the records appended since the last sync are synced,
     /// in the order they were appended.
     unsynced: Vec<IOFlushed<TypeConfig>>,
-    /// Whether the flusher runs (started by the first append, in openraft's runtime).
-    flusher: bool,
-    /// The flusher's wake-up, rung when the store goes so that the flusher ends.
-    flush: Arc<Flush>,
     /// Where each entry's record is, by index.
     entries: BTreeMap<u64, Place>,
     /// Where the next record goes in the active segment.
@@ -462,9 +458,15 @@ impl Inner {
     }
 }
 
-impl Drop for Inner {
+/// The log as its store and the flusher share it.
+struct Shared {
+    inner: Mutex<Inner>,
+    flush: Arc<Flush>,
+}
+
+impl Drop for Shared {
     fn drop(&mut self) {
-        // The flusher holds the store weakly: woken, it finds it gone and ends.
+        // The flusher holds the log weakly: woken, it finds it gone and ends.
         self.flush.wake.notify_one();
     }
 }
@@ -483,6 +485,8 @@ struct Flush {
     order: Mutex<()>,
     /// Rung by each append, and when the store goes.
     wake: tokio::sync::Notify,
+    /// Started by the first append (in openraft's runtime, which [`start_flusher`] needs).
+    started: std::sync::Once,
 }
 
 impl Flush {
@@ -496,7 +500,8 @@ impl Flush {
 
 /// Syncs the appends of `inner` made since the last sync, then calls back; the caller holds
 /// [`Flush::order`]. The lock of `inner` is let go during the sync, so appends go on.
-fn flush_appended(inner: &Mutex<Inner>, _order: &MutexGuard<'_, ()>) {
+fn flush_appended(shared: &Shared, _order: &MutexGuard<'_, ()>) {
+    let inner = &shared.inner;
     let (callbacks, file, faults) = {
         let Ok(mut inner) = inner.lock() else {
             return;
@@ -528,13 +533,13 @@ fn flush_appended(inner: &Mutex<Inner>, _order: &MutexGuard<'_, ()>) {
 }
 
 /// The flusher: syncs the log whenever it is rung, until the store goes.
-async fn flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
+async fn flusher(shared: Weak<Shared>, flush: Arc<Flush>) {
     loop {
         flush.wake.notified().await;
-        let Some(inner) = inner.upgrade() else {
+        let Some(shared) = shared.upgrade() else {
             return;
         };
-        flush_appended(&inner, &flush.order());
+        flush_appended(&shared, &flush.order());
     }
 }
 
@@ -542,29 +547,28 @@ async fn flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
 /// that a sync never holds one of the runtime's few workers; as a task on a single-threaded
 /// runtime (a simulation's: there, a thread would make the order of events depend on the
 /// operating system's scheduling, and the run would not replay).
-fn start_flusher(inner: Weak<Mutex<Inner>>, flush: Arc<Flush>) {
+fn start_flusher(shared: &Arc<Shared>) {
+    let (weak, flush) = (Arc::downgrade(shared), shared.flush.clone());
     let runtime = tokio::runtime::Handle::current();
     if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
         let spawned = std::thread::Builder::new()
             .name("sutra-raft-log-flusher".into())
             .spawn({
-                let flush = flush.clone();
-                let inner = inner.clone();
-                move || runtime.block_on(flusher(inner, flush))
+                let (weak, flush) = (weak.clone(), flush.clone());
+                move || runtime.block_on(flusher(weak, flush))
             });
         if spawned.is_ok() {
             return;
         }
     }
-    drop(Runtime::spawn_seeded(flusher(inner, flush)));
+    drop(Runtime::spawn_seeded(flusher(weak, flush)));
 }
 
 /// The durable Raft log (openraft's `RaftLogStorage`).
 #[derive(Clone)]
 pub struct LogStore {
-    inner: Arc<Mutex<Inner>>,
+    shared: Arc<Shared>,
     hint: Arc<Hint>,
-    flush: Arc<Flush>,
 }
 
 /// The `committed` hint: one fixed-size record, `[crc32 of the rest: u32 LE][body length: u32
@@ -698,7 +702,6 @@ impl LogStore {
             file.set_len(scanned.end)?;
             file.sync_all()?;
         }
-        file.seek(SeekFrom::Start(scanned.end))?;
         places.extend(scanned.entries);
         if removed {
             sync_dir(dir)?;
@@ -713,10 +716,6 @@ impl LogStore {
             }
         }
         let vote = read_small(dir, "vote")?;
-        let flush = Arc::new(Flush {
-            order: Mutex::new(()),
-            wake: tokio::sync::Notify::new(),
-        });
         let entries = places
             .into_iter()
             .filter(|place| !is_purged(place.log_id.index))
@@ -724,28 +723,33 @@ impl LogStore {
             .collect();
         Ok(LogStore {
             hint: Arc::new(Hint::open(dir)?),
-            flush: flush.clone(),
-            inner: Arc::new(Mutex::new(Inner {
-                dir: dir.to_path_buf(),
-                file: Arc::new(file),
-                sealed,
-                unsynced: Vec::new(),
-                flusher: false,
-                flush,
-                entries,
-                end: scanned.end,
-                segment_bytes: segment_bytes.max(1),
-                vote,
-                purged,
-                failed: None,
-                faults,
-            })),
+            shared: Arc::new(Shared {
+                flush: Arc::new(Flush {
+                    order: Mutex::new(()),
+                    wake: tokio::sync::Notify::new(),
+                    started: std::sync::Once::new(),
+                }),
+                inner: Mutex::new(Inner {
+                    dir: dir.to_path_buf(),
+                    file: Arc::new(file),
+                    sealed,
+                    unsynced: Vec::new(),
+                    entries,
+                    end: scanned.end,
+                    segment_bytes: segment_bytes.max(1),
+                    vote,
+                    purged,
+                    failed: None,
+                    faults,
+                }),
+            }),
         })
     }
 
     /// The store, unless a write of it failed before (then nothing more is done: fail-stop).
     fn lock(&self) -> io::Result<MutexGuard<'_, Inner>> {
         let inner = self
+            .shared
             .inner
             .lock()
             .map_err(|_| io::Error::other("a thread panicked while it held the Raft log"))?;
@@ -774,8 +778,8 @@ impl LogStore {
         &self,
         write: impl FnOnce(&mut Inner) -> io::Result<T>,
     ) -> io::Result<T> {
-        let order = self.flush.order();
-        flush_appended(&self.inner, &order);
+        let order = self.shared.flush.order();
+        flush_appended(&self.shared, &order);
         self.writing(write)
     }
 }
@@ -890,16 +894,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             inner.roll()?;
             // Durable once the flusher has synced it (`roll` may have already).
             inner.unsynced.extend(callback.take());
-            let start = !inner.flusher;
-            inner.flusher = true;
-            Ok(start)
+            Ok(())
         });
         match result {
-            Ok(start) => {
-                if start {
-                    start_flusher(Arc::downgrade(&self.inner), self.flush.clone());
-                }
-                self.flush.wake.notify_one();
+            Ok(()) => {
+                let flush = &self.shared.flush;
+                flush.started.call_once(|| start_flusher(&self.shared));
+                flush.wake.notify_one();
                 Ok(())
             }
             Err(e) => {
