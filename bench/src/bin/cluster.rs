@@ -193,6 +193,38 @@ fn throughput(apis: &[SocketAddr], memory: &str, writers: usize, per: usize) -> 
     (writers * per) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The CPU time `process` has used, user and system, all its threads (from `/proc`, on Linux).
+fn cpu_seconds(process: &Process) -> Option<f64> {
+    let pid = process.child.as_ref()?.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name, in parentheses: the state (field 3) onwards; utime and stime
+    // are fields 14 and 15, in USER_HZ ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// [`throughput`], and the CPU time each of `processes` used per write meanwhile (µs).
+fn throughput_and_cpu(
+    apis: &[SocketAddr],
+    processes: &[&Process],
+    writers: usize,
+    per: usize,
+) -> (f64, Vec<f64>) {
+    let before: Vec<Option<f64>> = processes.iter().map(|p| cpu_seconds(p)).collect();
+    let rate = throughput(apis, "w", writers, per);
+    let writes = (writers * per) as f64;
+    let cpu = processes
+        .iter()
+        .zip(before)
+        .map(|(p, b)| match (b, cpu_seconds(p)) {
+            (Some(b), Some(a)) => (a - b) / writes * 1e6,
+            _ => f64::NAN,
+        })
+        .collect();
+    (rate, cpu)
+}
+
 fn vector(rng: &mut Rng) -> String {
     let v: Vec<String> = (0..DIM)
         .map(|_| format!("{:.4}", rng.unit_f32() * 2.0 - 1.0))
@@ -440,8 +472,18 @@ fn main() {
         "—",
         None,
     );
-    let single_rate = throughput(&[single.api], "w", s.writers, s.writes_per_writer);
-    let cluster_rate = throughput(&apis, "w", s.writers, s.writes_per_writer);
+    let (single_rate, single_cpu) =
+        throughput_and_cpu(&[single.api], &[&single], s.writers, s.writes_per_writer);
+    let mut by_role: Vec<&Process> = vec![&nodes[l]];
+    by_role.extend(
+        nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != l)
+            .map(|(_, n)| n),
+    );
+    let (cluster_rate, cluster_cpu) =
+        throughput_and_cpu(&apis, &by_role, s.writers, s.writes_per_writer);
     row(
         &format!("{} writers, writes/s (spread over the nodes)", s.writers),
         format!("{cluster_rate:.0}"),
@@ -449,6 +491,20 @@ fn main() {
         Some(cluster_rate / single_rate),
         "≥ 0.50×",
         Some(cluster_rate >= single_rate * 0.5),
+    );
+    // What bounds that row on one machine: the three servers share its cores, so every write
+    // costs the CPU time of all three.
+    let (one, all) = (single_cpu[0], cluster_cpu.iter().sum::<f64>());
+    row(
+        "CPU time per write in that run, µs: the leader / each follower / all three",
+        format!(
+            "{:.0} / {:.0}, {:.0} / {all:.0}",
+            cluster_cpu[0], cluster_cpu[1], cluster_cpu[2]
+        ),
+        format!("{one:.0}"),
+        Some(all / one),
+        "—",
+        None,
     );
     load_vectors(single.api, "v", s.vectors);
     load_vectors(nodes[l].api, "v", s.vectors);
