@@ -28,6 +28,8 @@ pub const VISITED_NODES_DEFAULT: u32 = 100_000;
 pub const VISITED_NODES_MAX: u32 = 2_000_000;
 /// Most results of one vector search.
 pub const VECTOR_K_MAX: u32 = 1000;
+/// Longest candidate list a vector search may ask for in each graph (its effort, `ef`).
+pub const VECTOR_EF_MAX: u32 = 4096;
 /// Most concepts in one scan page.
 pub const SCAN_LIMIT_MAX: u32 = 1000;
 /// Most concepts one prefix scan examines (there is no index on content).

@@ -249,7 +249,7 @@ fn the_log_only_fixture_opens_to_the_state_its_operations_give() {
     assert_eq!(memory.stats().associations, 2);
     let hits = memory
         .db()
-        .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1)
+        .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1, None)
         .expect("search");
     assert_eq!(hits[0].id, id("umbrella"));
     // Today's encoder writes exactly these bytes.
@@ -283,7 +283,7 @@ fn the_checkpointed_fixture_opens_to_the_state_its_operations_give() {
     );
     let hits = memory
         .db()
-        .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1)
+        .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1, None)
         .expect("search");
     assert_eq!(hits[0].id, id("rain"));
     let (made_log, made_snapshot) = make_checkpointed();

@@ -87,7 +87,7 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     let mut found = 0usize;
     for _ in 0..queries {
         let q = clustered(&mut rng, &centres);
-        let approx = db.search_vectors(&q, 10).expect("search");
+        let approx = db.search_vectors(&q, 10, None).expect("search");
         let exact = db.search_vectors_exact(&q, 10);
         assert_eq!(approx.len(), 10);
         for hit in &approx {
@@ -124,7 +124,7 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     let mut found = 0usize;
     for _ in 0..queries {
         let q = clustered(&mut rng, &centres);
-        let approx = db.search_vectors(&q, 10).expect("search");
+        let approx = db.search_vectors(&q, 10, None).expect("search");
         let exact = db.search_vectors_exact(&q, 10);
         found += approx
             .iter()
@@ -172,25 +172,31 @@ fn large_k_and_search_by_concept() {
     m.seal_vectors().expect("seal");
     let q: Vec<f32> = (0..8).map(|_| gaussian(&mut rng)).collect();
     // k beyond the graph's candidate list: answered exactly, all 1000, sorted.
-    let hits = m.db().search_vectors(&q, 1000).expect("search");
+    let hits = m.db().search_vectors(&q, 1000, None).expect("search");
     assert_eq!(hits.len(), 1000);
     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
     assert_eq!(hits, m.db().search_vectors_exact(&q, 1000));
-    let err = m.db().search_vectors(&q, 1001).expect_err("k");
+    let err = m.db().search_vectors(&q, 1001, None).expect_err("k");
     assert_eq!(
         err.to_string(),
         "k is too large: 1001 exceeds the limit of 1000"
     );
-    let err = m.db().search_vectors(&q[..7], 5).expect_err("dimension");
+    let err = m
+        .db()
+        .search_vectors(&q[..7], 5, None)
+        .expect_err("dimension");
     assert_eq!(err.code(), "dimension_mismatch");
     let mut bad = q.clone();
     bad[2] = f32::NAN;
     assert_eq!(
-        m.db().search_vectors(&bad, 5).expect_err("nan").code(),
+        m.db()
+            .search_vectors(&bad, 5, None)
+            .expect_err("nan")
+            .code(),
         "invalid_argument"
     );
     let me = ConceptId(5);
-    let similar = m.db().similar_to(me, 5).expect("similar");
+    let similar = m.db().similar_to(me, 5, None).expect("similar");
     assert_eq!(similar.len(), 5);
     assert!(similar.iter().all(|h| h.id != me));
 }
@@ -223,7 +229,7 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
         );
         let err = m
             .db()
-            .search_vectors(&vector, 3)
+            .search_vectors(&vector, 3, None)
             .expect_err("query refused");
         assert!(
             err.to_string().contains("vector") && err.to_string().contains(says),
@@ -245,7 +251,7 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
             .concept(id)
             .and_then(|c| c.embedding.clone())
             .expect("own");
-        let hits = m.db().search_vectors(&own, 10).expect("search");
+        let hits = m.db().search_vectors(&own, 10, None).expect("search");
         assert!(
             hits.iter().all(|h| (-1.0..=1.0).contains(&h.score)),
             "{hits:?}"
@@ -278,7 +284,10 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
     let (m, report) = Memory::open(disk.open(), Options::default()).expect("opens");
     assert_eq!(report.last_seq, last + 1, "the old record was replayed");
     assert!(m.db().concept(ConceptId(7)).is_some());
-    let hits = m.db().search_vectors(&[0.0, 1.0, 0.0], 5).expect("search");
+    let hits = m
+        .db()
+        .search_vectors(&[0.0, 1.0, 0.0], 5, None)
+        .expect("search");
     assert_eq!(hits.len(), 5);
     assert!(
         hits.iter()
@@ -286,6 +295,84 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
         "{hits:?}"
     );
     let reader = m.reader();
-    let hits = reader.search_vectors(&[0.0, 1.0, 0.0], 5).expect("search");
+    let hits = reader
+        .search_vectors(&[0.0, 1.0, 0.0], 5, None)
+        .expect("search");
     assert!(hits.iter().all(|h| h.id != ConceptId(7)), "{hits:?}");
+}
+
+/// The search effort (`ef`, each graph's candidate list) is the caller's per query: a longer
+/// list finds more of the true nearest; a list shorter than `k + 1` is lengthened to it; out
+/// of its range it is refused with the field and the limit named.
+#[test]
+fn the_search_effort_trades_speed_for_recall_per_query_within_its_limits() {
+    let mut rng = Rng::new(19);
+    let centres: Vec<Vec<f32>> = (0..64)
+        .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
+        .collect();
+    let (mut memory, _) = Memory::open(SimDisk::new(4).open(), Options::default()).expect("open");
+    for chunk in (0..12_000u64).collect::<Vec<_>>().chunks(1000) {
+        let ops = chunk
+            .iter()
+            .map(|&i| put(i, clustered(&mut rng, &centres)))
+            .collect();
+        memory.write(ops).expect("write");
+    }
+    memory.seal_vectors().expect("seal");
+    let db = memory.db();
+    let queries: Vec<Vec<f32>> = (0..200).map(|_| clustered(&mut rng, &centres)).collect();
+    let truth: Vec<Vec<ConceptId>> = queries
+        .iter()
+        .map(|q| {
+            db.search_vectors_exact(q, 10)
+                .iter()
+                .map(|h| h.id)
+                .collect()
+        })
+        .collect();
+    let recall = |ef: Option<u32>| {
+        let mut found = 0;
+        for (q, truth) in queries.iter().zip(&truth) {
+            let hits = db.search_vectors(q, 10, ef).expect("search");
+            assert_eq!(hits.len(), 10, "ef {ef:?} answers k hits");
+            found += hits.iter().filter(|h| truth.contains(&h.id)).count();
+        }
+        found as f64 / (queries.len() * 10) as f64
+    };
+    let curve: Vec<(Option<u32>, f64)> = [Some(11), Some(24), None, Some(400)]
+        .into_iter()
+        .map(|ef| (ef, recall(ef)))
+        .collect();
+    eprintln!("recall@10 by ef (12,000 clustered 128-d vectors): {curve:?}");
+    let at = |i: usize| curve[i].1;
+    assert!(
+        at(0) <= at(1) && at(1) <= at(2) && at(2) <= at(3),
+        "recall does not fall as the effort grows: {curve:?}"
+    );
+    assert!(at(0) < at(3), "the effort changes what is found: {curve:?}");
+    assert!(at(3) >= 0.99, "a long list finds nearly all: {curve:?}");
+    // Shorter than k + 1: lengthened (the same answers as k + 1).
+    let q = &queries[0];
+    assert_eq!(
+        db.search_vectors(q, 10, Some(1)).expect("ef 1"),
+        db.search_vectors(q, 10, Some(11)).expect("ef 11")
+    );
+    let err = db.search_vectors(q, 10, Some(0)).expect_err("ef 0");
+    assert_eq!(
+        (err.code(), err.field().as_deref()),
+        ("invalid_argument", Some("ef"))
+    );
+    let err = db.search_vectors(q, 10, Some(4097)).expect_err("ef 4097");
+    assert_eq!(
+        (err.code(), err.limit_passed()),
+        ("limit_exceeded", Some(4096))
+    );
+    assert_eq!(
+        err.to_string(),
+        "ef is too large: 4097 exceeds the limit of 4096"
+    );
+    // By a concept's own embedding, too.
+    let similar = db.similar_to(ConceptId(1), 10, Some(400)).expect("similar");
+    assert_eq!(similar.len(), 10);
+    assert!(similar.iter().all(|h| h.id != ConceptId(1)));
 }

@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
             // Whatever loads must be usable without panicking.
             let counts = db.counts();
             if let Some(dim) = counts.dimension {
-                let _ = db.search_vectors(&vec![1.0; dim as usize], 10);
+                let _ = db.search_vectors(&vec![1.0; dim as usize], 10, None);
             }
             let _ = db.scan(None, 10);
             let _ = db.digest();

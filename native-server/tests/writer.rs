@@ -112,7 +112,7 @@ fn writes_wait_for_the_indexer_once_the_fresh_tier_is_over_its_bound() {
     for n in (0..total).step_by(397) {
         let hits = handle
             .reader()
-            .search_vectors(&vector(n), 1)
+            .search_vectors(&vector(n), 1, None)
             .expect("search");
         assert!((hits[0].score - 1.0).abs() < 1e-5, "vector {n}: {hits:?}");
     }
@@ -162,7 +162,10 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
                 }
                 n = (n + 7919) % upto;
                 let query = vector(n);
-                let hits = handle.reader().search_vectors(&query, 3).expect("search");
+                let hits = handle
+                    .reader()
+                    .search_vectors(&query, 3, None)
+                    .expect("search");
                 assert!(
                     hits.first().is_some_and(|h| (h.score - 1.0).abs() < 1e-5),
                     "vector {n} (acknowledged) not found: {hits:?}"

@@ -160,7 +160,7 @@ pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
     assert_eq!(report.snapshot_seq, Some(batches.len() as u64));
     assert_eq!(report.records_replayed, 0);
     assert_same(&memory.db(), e, "after checkpoint and crash");
-    let hits = memory.db().similar_to(id(1), 3).expect("search");
+    let hits = memory.db().similar_to(id(1), 3, None).expect("search");
     assert!(!hits.is_empty() && hits.iter().all(|hit| hit.id != id(1) && hit.id != id(4)));
 }
 
@@ -547,7 +547,7 @@ pub fn deletes_replay<H: Harness>(h: &mut H) {
             .is_empty());
     }
     assert!(db
-        .similar_to(id(2), 10)
+        .similar_to(id(2), 10, None)
         .expect("search")
         .iter()
         .all(|hit| hit.id != id(1)));

@@ -292,7 +292,7 @@ fn check_search<S: sutra_core::Storage>(
     let k = 1 + rng.below(10) as u32;
     let hits = memory
         .db()
-        .search_vectors(&query, k)
+        .search_vectors(&query, k, None)
         .map_err(|e| format!("search failed: {e}"))?;
     let want = (k as usize).min(model.vectors());
     if hits.len() != want {

@@ -1068,6 +1068,13 @@ export interface components {
         };
         /** @description A vector search: by a vector or by a concept's own embedding. */
         SearchBody: {
+            /**
+             * Format: int32
+             * @description Search effort: the candidate list each index graph is searched with (at least k + 1;
+             *     at most 4096). Higher finds more of the true nearest at a lower speed. Default: the
+             *     memory's own (96, grown with a graph's size past 100,000 vectors).
+             */
+            ef?: number | null;
             /** @description Or: the concept whose embedding is the query (itself left out). */
             id?: string | null;
             /**
@@ -2288,6 +2295,11 @@ export interface operations {
             query?: {
                 /** @description Results (default 10, at most 1000). */
                 k?: number;
+                /**
+                 * @description Search effort (at least k + 1, at most 4096; default the memory's own): see the
+                 *     search's `ef`.
+                 */
+                ef?: number;
                 /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
                 consistency?: "linearizable" | "stale";
                 /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */

@@ -39,7 +39,7 @@ export interface Reads {
   scan: { request: { query: Body }; answer: { concepts: RawConcept[]; next: string | null } };
   associations: { request: { id: string; query: Body }; answer: { associations: Association[] } };
   neighbourhood: { request: { id: string; query: Body }; answer: Neighbourhood };
-  similar: { request: { id: string; k?: number }; answer: { hits: Hit[] } };
+  similar: { request: { id: string; k?: number; ef?: number }; answer: { hits: Hit[] } };
   paths: { request: { body: Body }; answer: PathsResult };
   search: { request: { body: Body }; answer: { hits: Hit[] } };
   stats: { request: Record<never, never>; answer: Omit<Stats, "storage"> };

@@ -295,7 +295,12 @@ export class Sutra {
 
   /** Vector search (cosine), by a vector or by a concept's own embedding. */
   async search(query: SearchQuery): Promise<Hit[]> {
-    const body = defined({ vector: toArray(query.vector, "vector"), id: query.id, k: query.k });
+    const body = defined({
+      vector: toArray(query.vector, "vector"),
+      id: query.id,
+      k: query.k,
+      ef: query.ef,
+    });
     return (await this.read({ q: "search", body })).hits;
   }
 

@@ -87,6 +87,12 @@ export interface SearchQuery {
   id?: string;
   /** 1..=1000 (default 10). */
   k?: number;
+  /**
+   * Search effort: the candidate list each index graph is searched with (k + 1 ..= 4096;
+   * default the memory's own, 96, grown past 100,000 vectors). Higher finds more of the true
+   * nearest, more slowly.
+   */
+  ef?: number;
 }
 
 /** A search hit; `score` is the cosine similarity. */

@@ -108,6 +108,7 @@ enum ReadRequest {
     Similar {
         id: String,
         k: Option<u32>,
+        ef: Option<u32>,
     },
     Paths {
         body: exchange::PathsBody,
@@ -231,7 +232,7 @@ impl Engine {
         let reader = self.memory.reader();
         let answer = match request {
             // Vector searches take the lock themselves (to start and to finish).
-            ReadRequest::Similar { id, k } => json_of(exchange::similar(&reader, &id, k)),
+            ReadRequest::Similar { id, k, ef } => json_of(exchange::similar(&reader, &id, k, ef)),
             ReadRequest::Search { body } => json_of(exchange::search(&reader, &body)),
             ReadRequest::Stats => json_of(Ok(StatsAnswer::from(&self.memory.stats()))),
             ReadRequest::Get { id } => json_of(exchange::concept(&self.memory.db(), &id)),

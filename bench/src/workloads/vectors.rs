@@ -79,13 +79,13 @@ pub(crate) fn vectors(s: &Scale, rows: &mut Vec<Row>) {
     let queries: Vec<Vec<f32>> = (0..s.vector_queries)
         .map(|_| clustered(&mut rng, &centres))
         .collect();
-    let search = |memory: &Memory<FileStorage>| {
+    let search = |memory: &Memory<FileStorage>, ef: Option<u32>| {
         let db = memory.db();
         let started = Instant::now();
         let approx: Vec<Vec<ConceptId>> = queries
             .iter()
             .map(|q| {
-                db.search_vectors(q, 10)
+                db.search_vectors(q, 10, ef)
                     .expect("search")
                     .iter()
                     .map(|h| h.id)
@@ -94,8 +94,8 @@ pub(crate) fn vectors(s: &Scale, rows: &mut Vec<Row>) {
             .collect();
         (approx, rate(queries.len(), started.elapsed()))
     };
-    let (approx, sutra) = search(&memory);
-    let (approx_grown, sutra_grown) = search(&grown);
+    let (approx, sutra) = search(&memory, None);
+    let (approx_grown, sutra_grown) = search(&grown, None);
     let started = Instant::now();
     let exact: Vec<Vec<ConceptId>> = queries
         .iter()
@@ -139,6 +139,28 @@ pub(crate) fn vectors(s: &Scale, rows: &mut Vec<Row>) {
         ratio: Some(sutra / peer),
         target: "recall ≥ 0.95 at ≥ 2,000 queries/s",
         met: Some(recall >= 0.95 && sutra >= 2000.0),
+    });
+    // The search effort per query: the same queries on the built graph at several `ef`
+    // (96, the default, again: the row above ran first, on a cold graph).
+    let curve: Vec<String> = [16, 32, 64, 96, 192, 384]
+        .into_iter()
+        .map(|ef| {
+            let (approx, rate) = search(&memory, Some(ef));
+            format!(
+                "ef {ef}: {:.3} at {}",
+                recall_of(&approx),
+                fmt_rate(rate, "queries")
+            )
+        })
+        .collect();
+    rows.push(Row {
+        id: "6",
+        workload: "the same queries at several search efforts (`ef`, per query; the default is 96): recall@10 and speed, one thread".to_string(),
+        sutra: curve.join("; "),
+        peer: "—".into(),
+        ratio: None,
+        target: "—",
+        met: None,
     });
     rows.push(Row {
         id: "6",
@@ -329,7 +351,10 @@ pub(crate) fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
                     // check's own exact scans from taking the writers' CPU): its own vector
                     // finds the batch's last concept.
                     let last = vectors.last().expect("a batch");
-                    let hits = handle.reader().search_vectors(last, 1).expect("search");
+                    let hits = handle
+                        .reader()
+                        .search_vectors(last, 1, None)
+                        .expect("search");
                     if hits.first().map(|h| h.id) != Some(ConceptId((first + BATCH) as u128)) {
                         not_found.fetch_add(1, Ordering::Relaxed);
                     }
@@ -354,7 +379,10 @@ pub(crate) fn continuous_vectors(s: &Scale, rows: &mut Vec<Row>) {
         }
         let q = clustered(&mut rng, &centres);
         let sent = Instant::now();
-        let hits = handle.reader().search_vectors(&q, 10).expect("search");
+        let hits = handle
+            .reader()
+            .search_vectors(&q, 10, None)
+            .expect("search");
         latencies.push(sent.elapsed());
         if Instant::now() >= next_recall {
             samples.push(Sample {

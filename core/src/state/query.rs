@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
-use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_K_MAX};
+use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_EF_MAX, VECTOR_K_MAX};
 use crate::model::ConceptId;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
@@ -197,29 +197,36 @@ impl Db {
         graph::neighbourhood(self, centre, depth, direction, kinds, limit)
     }
 
-    fn check_k(k: u32) -> Result<()> {
-        Error::check_count("k", k, VECTOR_K_MAX)
+    /// Checks a search's `k` and effort `ef`.
+    fn check_search(k: u32, ef: Option<u32>) -> Result<()> {
+        Error::check_count("k", k, VECTOR_K_MAX)?;
+        match ef {
+            Some(ef) => Error::check_count("ef", ef, VECTOR_EF_MAX),
+            None => Ok(()),
+        }
     }
 
-    /// The `k` concepts whose embeddings are most similar (cosine) to `query`, best first.
-    /// (A [`Reader`](crate::Reader)'s own `search_vectors` answers the same while holding the
-    /// state's lock only to start and to finish.)
-    pub fn search_vectors(&self, query: &[f32], k: u32) -> Result<Vec<Hit>> {
-        let plan = self.plan_search(query, k)?;
+    /// The `k` concepts whose embeddings are most similar (cosine) to `query`, best first,
+    /// each graph searched with a candidate list of `ef` (its own when `None`; see
+    /// [`VectorIndex::plan`]). (A [`Reader`](crate::Reader)'s own `search_vectors` answers
+    /// the same while holding the state's lock only to start and to finish.)
+    pub fn search_vectors(&self, query: &[f32], k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
+        let plan = self.plan_search(query, k, ef)?;
         let found = plan.run();
         Ok(self.finish_search(&plan, found))
     }
 
-    /// The `k` concepts most similar to concept `id` (itself excluded), best first.
-    pub fn similar_to(&self, id: ConceptId, k: u32) -> Result<Vec<Hit>> {
-        let plan = self.plan_similar(id, k)?;
+    /// The `k` concepts most similar to concept `id` (itself excluded), best first, with the
+    /// effort `ef` ([`search_vectors`](Self::search_vectors)).
+    pub fn similar_to(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
+        let plan = self.plan_similar(id, k, ef)?;
         let found = plan.run();
         Ok(self.finish_search(&plan, found))
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).
-    pub fn plan_search(&self, query: &[f32], k: u32) -> Result<SearchPlan> {
-        Self::check_k(k)?;
+    pub fn plan_search(&self, query: &[f32], k: u32, ef: Option<u32>) -> Result<SearchPlan> {
+        Self::check_search(k, ef)?;
         check_embedding("vector", query)?;
         let Some(expected) = self.dimension else {
             return Err(Error::invalid(
@@ -233,12 +240,14 @@ impl Db {
                 actual: query.len() as u32,
             });
         }
-        Ok(self.vectors.plan(query, k as usize, None))
+        Ok(self
+            .vectors
+            .plan(query, k as usize, ef.map(|ef| ef as usize), None))
     }
 
     /// Checks a search by concept `id`'s embedding (itself excluded) and takes what it will read.
-    pub fn plan_similar(&self, id: ConceptId, k: u32) -> Result<SearchPlan> {
-        Self::check_k(k)?;
+    pub fn plan_similar(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<SearchPlan> {
+        Self::check_search(k, ef)?;
         let concept = self
             .concepts
             .get(&id)
@@ -249,7 +258,9 @@ impl Db {
                 format!("concept {id} has no embedding to search by"),
             ));
         };
-        Ok(self.vectors.plan(query, k as usize, Some(id)))
+        Ok(self
+            .vectors
+            .plan(query, k as usize, ef.map(|ef| ef as usize), Some(id)))
     }
 
     /// Checks what a search found against the state as it is now and scores the best exactly

@@ -347,7 +347,7 @@ impl VectorIndex {
         exclude: Option<ConceptId>,
         lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
-        let plan = self.plan(query, k, exclude);
+        let plan = self.plan(query, k, None, exclude);
         let found = plan.run();
         self.finish(&plan, found, lookup)
     }
@@ -355,7 +355,17 @@ impl VectorIndex {
     /// The start of a search (see [`search`](Self::search)): what it will read, taken in an
     /// instant — the query's code, the graphs, the fresh tier's chunks, all shared — so the
     /// reading itself ([`SearchPlan::run`]) needs no lock and holds no writer back.
-    pub fn plan(&self, query: &[f32], k: usize, exclude: Option<ConceptId>) -> SearchPlan {
+    ///
+    /// `ef` is the search effort: how long each graph's candidate list is (at least `k + 1`,
+    /// so that a graph can answer `k` without being read whole). `None` gives each graph its
+    /// own: the `ef_search` it was built with, grown with its size ([`ef_for`](super::params::ef_for)).
+    pub fn plan(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        exclude: Option<ConceptId>,
+    ) -> SearchPlan {
         let inv = inv_norm(query);
         // A search for nothing reads nothing (and so finds nothing).
         let (graphs, fresh) = if k == 0 {
@@ -377,6 +387,7 @@ impl VectorIndex {
         };
         SearchPlan {
             k,
+            ef: ef.map(|ef| ef.max(k + 1)),
             exclude,
             unit: query.iter().map(|x| x * inv).collect(),
             code: Code::new(query, inv),
@@ -1010,7 +1021,7 @@ mod tests {
             // A query equal to one vector in the fresh tier (the last ones written are there).
             let target = ConceptId(next - round * 7);
             let query = store.0[&target].clone();
-            let plan = index.plan(&query, 10, None);
+            let plan = index.plan(&query, 10, None, None);
             let found = plan.run();
             let best_before: Vec<ConceptId> = index
                 .search(&query, 10, None, &store.lookup())

@@ -21,6 +21,8 @@ pub(super) struct PlannedGraph {
 /// while the writer applies writes and the indexer installs its work.
 pub struct SearchPlan {
     pub(super) k: usize,
+    /// The candidate list asked for in each graph (at least `k + 1`); `None`: each graph's own.
+    pub(super) ef: Option<usize>,
     pub(super) exclude: Option<ConceptId>,
     pub(super) unit: Vec<f32>,
     pub(super) code: Code,
@@ -47,9 +49,9 @@ impl SearchPlan {
             .graphs
             .iter()
             .map(|planned| {
-                (self.k < planned.graph.candidates_max()).then(|| {
+                (self.k < planned.graph.candidates_max(self.ef)).then(|| {
                     let mut found = Vec::new();
-                    planned.graph.search(&self.code, &mut found);
+                    planned.graph.search(&self.code, self.ef, &mut found);
                     found.retain(|(e, _)| keep(&e.id));
                     found
                 })

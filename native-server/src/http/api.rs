@@ -700,6 +700,9 @@ async fn search(
 pub(crate) struct SimilarQuery {
     /// Results (default 10, at most 1000).
     k: Option<u32>,
+    /// Search effort (at least k + 1, at most 4096; default the memory's own): see the
+    /// search's `ef`.
+    ef: Option<u32>,
 }
 
 #[utoipa::path(
@@ -717,7 +720,7 @@ async fn similar(
     let handle = state.home.target(&name)?;
     let answer = state
         .queries
-        .run(move |_| exchange::similar(handle.reader(), &id, q.k))
+        .run(move |_| exchange::similar(handle.reader(), &id, q.k, q.ef))
         .await??;
     Ok(Json(answer))
 }

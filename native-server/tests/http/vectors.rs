@@ -64,6 +64,48 @@ async fn vector_search_by_vector_and_by_concept() {
         big_k.message(),
         "k is too large: 1001 exceeds the limit of 1000"
     );
+    // The search effort, per query: the same answers here (three vectors), and its limits
+    // enforced with the field named, on both ways in.
+    let effort = post(
+        &app,
+        "/v1/memories/v/search",
+        json!({"vector": [1.0, 0.0, 0.0], "k": 2, "ef": 64}),
+    )
+    .await;
+    assert_eq!(effort.json["hits"], hits.json["hits"]);
+    let big_ef = post(
+        &app,
+        "/v1/memories/v/search",
+        json!({"vector": [1.0, 0.0, 0.0], "ef": 5000}),
+    )
+    .await;
+    assert_eq!(
+        (big_ef.status, big_ef.message()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ef is too large: 5000 exceeds the limit of 4096"
+        )
+    );
+    assert_eq!(big_ef.json["error"]["limit"], 4096);
+    let zero_ef = get(&app, &format!("/v1/memories/v/concepts/{x}/similar?ef=0")).await;
+    assert_eq!(
+        (
+            zero_ef.status,
+            zero_ef.code(),
+            zero_ef.json["error"]["field"].as_str()
+        ),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_argument",
+            Some("ef")
+        )
+    );
+    let similar_ef = get(
+        &app,
+        &format!("/v1/memories/v/concepts/{x}/similar?k=5&ef=32"),
+    )
+    .await;
+    assert_eq!(similar_ef.json["hits"], similar.json["hits"]);
     let both = post(
         &app,
         "/v1/memories/v/search",

@@ -44,6 +44,7 @@ test("writes survive a page reload, every field intact", async () => {
       out: await mem.associations(ids.a, { direction: "out" }),
       path: await mem.paths({ from: ids.a, to: ids.c, algorithm: "most_confident" }),
       hits: await mem.search({ vector: new Float32Array([1, 0, 0]), k: 2 }),
+      effort: await mem.search({ vector: [1, 0, 0], k: 2, ef: 64 }),
       scan: (await mem.scan({ prefix: "after" })).concepts.map((c) => c.content),
     };
     await mem.close();
@@ -61,6 +62,7 @@ test("writes survive a page reload, every field intact", async () => {
   assert.equal(seen.path.paths[0].confidence, 0.375);
   assert.equal(seen.hits[0].id, ids.a);
   assert.equal(seen.hits[0].score, 1);
+  assert.deepEqual(seen.effort, seen.hits, "a search effort per query, the same answers on four vectors");
   assert.deepEqual(seen.scan, ["after the checkpoint"]);
   assert.deepEqual(page.errors, []);
   await context.close();
@@ -114,6 +116,7 @@ test("bad input gets typed errors and the memory keeps working", async () => {
       missing: await code(mem.getConcept("ffffffffffffffffffffffffffffffff")),
       searchDim: await code(mem.search({ vector: [1, 0, 0] })),
       bigK: await code(mem.search({ vector: [1, 0], k: 1001 })),
+      bigEf: await code(mem.search({ vector: [1, 0], ef: 4097 })),
       deep: await code(mem.paths({ from: id, to: id, max_depth: 17 })),
       kind: await code(mem.putAssociation({ source: id, target: id, kind: "friendship" })),
       batch: await code(mem.batch([{ op: "put_concept", content: "half" }, { op: "delete_concept", id: "ffffffffffffffffffffffffffffffff" }])),
@@ -133,6 +136,7 @@ test("bad input gets typed errors and the memory keeps working", async () => {
     missing: "true:concept_not_found::",
     searchDim: "true:dimension_mismatch:embedding:2",
     bigK: "true:limit_exceeded:k:1000",
+    bigEf: "true:limit_exceeded:ef:4096",
     deep: "true:limit_exceeded:max_depth:16",
     kind: "true:invalid_argument:kind:",
     batch: "true:concept_not_found::",
