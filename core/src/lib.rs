@@ -40,9 +40,10 @@ mod vector;
 
 pub use distance::{dot, inv_norm};
 pub use engine::{
-    repair, verify, verify_deep, Budgets, CheckpointReport, Due, IndexStep, Maintenance, Memory,
-    Options, Reader, RecoveryReport, RepairReport, Replica, Stats, VerifyReport,
-    CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS, PATH_QUERY_ATTEMPTS,
+    repair, verify, verify_deep, Budgets, CheckpointReport, Due, IndexPolicy, IndexStep,
+    Maintenance, Memory, Options, Reader, RecoveryReport, RepairReport, Replica, Stats,
+    VerifyReport, CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS, INDEX_QUIET_MS,
+    PATH_QUERY_ATTEMPTS,
 };
 pub use error::{Error, Result};
 pub use format::{snapshot, wal};

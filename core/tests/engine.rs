@@ -382,10 +382,11 @@ fn verify_reads_without_changing_anything() {
 
 /// The one maintenance policy both hosts call: a checkpoint when the log passes the budget and
 /// the last snapshot's size, never with batches staged or on a poisoned memory, and after a
-/// failure only once a doubling wait is over; indexing from the budget's fresh vectors.
+/// failure only once a doubling wait is over; indexing from the budget's fresh vectors, or any
+/// once the memory has been quiet for `INDEX_QUIET_MS`.
 #[test]
 fn the_maintenance_policy_decides_checkpoints_and_indexing_from_the_hosts_budgets() {
-    use sutra_core::{Budgets, Due, Maintenance, CHECKPOINT_RETRY_MAX_MS};
+    use sutra_core::{Budgets, Due, Maintenance, CHECKPOINT_RETRY_MAX_MS, INDEX_QUIET_MS};
     let disk = SimDisk::new(7);
     let mut m = open(&disk, Some(2));
     let budgets = Budgets {
@@ -400,13 +401,21 @@ fn the_maintenance_policy_decides_checkpoints_and_indexing_from_the_hosts_budget
         Op::put_concept(input, 10)
     };
     m.write(vec![vector(0), vector(1)]).expect("write");
-    assert!(
-        !policy.due(&m, 0).index,
+    assert_eq!(
+        policy.due(&m, 100).index,
+        None,
         "2 fresh vectors are under the budget of 3"
     );
+    // Quiet for INDEX_QUIET_MS since the policy saw the write: the 2 are due (fresh_min 1).
+    assert_eq!(policy.due(&m, 100 + INDEX_QUIET_MS - 1).index, None);
+    assert_eq!(policy.due(&m, 100 + INDEX_QUIET_MS).index, Some(1));
     m.write(vec![vector(2)]).expect("write");
     assert_eq!(m.stats().vectors.fresh, 3);
-    assert!(policy.due(&m, 0).index, "3 fresh vectors are the budget");
+    assert_eq!(
+        policy.due(&m, 100 + INDEX_QUIET_MS).index,
+        Some(3),
+        "3 fresh vectors are the budget, quiet or not"
+    );
     while m.log_bytes() <= 2_000 {
         m.write(vec![c(&format!("filler {}", m.log_bytes()))])
             .expect("write");
@@ -445,19 +454,24 @@ fn the_maintenance_policy_decides_checkpoints_and_indexing_from_the_hosts_budget
         policy.due(&m, 0),
         Due {
             checkpoint: false,
-            index: true
+            index: Some(3)
         }
     );
     assert!(m
         .index_vectors_step(budgets.index_fresh_min)
         .expect("index"));
-    assert!(!policy.due(&m, 0).index);
+    assert_eq!(policy.due(&m, 0).index, None);
+    assert_eq!(
+        policy.due(&m, INDEX_QUIET_MS * 10).index,
+        None,
+        "nothing fresh"
+    );
 
     // A poisoned memory is refused every write until reopened: nothing is due on it.
     for i in 3..6 {
         m.write(vec![vector(i)]).expect("write");
     }
-    assert!(policy.due(&m, 0).index);
+    assert_eq!(policy.due(&m, 0).index, Some(3));
     disk.fail_sync_after(0);
     m.write(vec![c("lost")]).expect_err("the sync fails");
     assert!(m.poisoned().is_some());
@@ -562,4 +576,86 @@ fn a_replicas_apply_gives_every_node_the_same_verdict_and_the_same_state() {
         .apply_checked(7, vec![c("f")])
         .expect_err("old number");
     assert_eq!(again.code(), "conflict");
+}
+
+/// The indexing policy alone (as a cluster's node runs it for each memory it applies): the
+/// first look counts as a change, a new batch starts the quiet wait again, and a budget of
+/// `usize::MAX` never indexes (an offline import).
+#[test]
+fn the_indexing_policy_waits_for_quiet_and_can_be_turned_off() {
+    use sutra_core::{IndexPolicy, INDEX_QUIET_MS};
+    let mut policy = IndexPolicy::new(100);
+    assert_eq!(policy.due(5, 7, 1_000), None, "just opened: waits");
+    assert_eq!(policy.due(5, 7, 1_000 + INDEX_QUIET_MS), Some(1));
+    assert_eq!(
+        policy.due(6, 8, 1_000 + INDEX_QUIET_MS),
+        None,
+        "a new batch"
+    );
+    assert_eq!(policy.due(6, 8, 1_000 + 2 * INDEX_QUIET_MS), Some(1));
+    assert_eq!(
+        policy.due(0, 8, 1_000 + 3 * INDEX_QUIET_MS),
+        None,
+        "nothing fresh"
+    );
+    assert_eq!(
+        policy.due(100, 9, 1_000 + 3 * INDEX_QUIET_MS),
+        Some(100),
+        "the budget"
+    );
+    let mut off = IndexPolicy::new(usize::MAX);
+    assert_eq!(off.due(5, 7, 0), None);
+    assert_eq!(off.due(u64::MAX, 7, u64::MAX), None);
+}
+
+/// A checkpoint with nothing new since the last snapshot — no write logged, no vector indexing
+/// installed — writes nothing (no sync, the snapshot untouched) and says so; indexing alone or
+/// a write makes the next one write; a memory reopened on an empty log has nothing new.
+#[test]
+fn a_checkpoint_with_nothing_new_writes_nothing() {
+    let disk = SimDisk::new(21);
+    let mut m = open(&disk, Some(2));
+    let vector = |i: usize| {
+        let mut input = ConceptInput::new(format!("v{i}"));
+        input.embedding = Some(vec![1.0, i as f32]);
+        Op::put_concept(input, 10)
+    };
+    m.write((0..20).map(vector).collect()).expect("write");
+    let first = m.checkpoint().expect("checkpoint");
+    assert!(first.written && first.log_bytes_dropped > 0, "{first:?}");
+    let (syncs, image) = (disk.syncs(), disk.snapshot());
+    let again = m.checkpoint().expect("checkpoint");
+    assert!(!again.written, "{again:?}");
+    assert_eq!(
+        (again.seq, again.snapshot_bytes, again.log_bytes_dropped),
+        (first.seq, first.snapshot_bytes, 0)
+    );
+    assert_eq!(disk.syncs(), syncs, "nothing synced");
+    assert_eq!(disk.snapshot(), image, "the snapshot untouched");
+    assert_eq!(m.stats().checkpoint_seq, Some(first.seq));
+
+    // Indexing alone changes what a snapshot holds (the graphs): written, at the same seq.
+    assert!(m.index_vectors_step(1).expect("index"));
+    let indexed = m.checkpoint().expect("checkpoint");
+    assert!(indexed.written, "{indexed:?}");
+    assert_eq!(indexed.seq, first.seq);
+    assert_ne!(disk.snapshot(), image);
+    assert!(!m.checkpoint().expect("checkpoint").written);
+
+    m.write(vec![c("one more")]).expect("write");
+    let written = m.checkpoint().expect("checkpoint");
+    assert!(
+        written.written && written.seq == first.seq + 1,
+        "{written:?}"
+    );
+    drop(m);
+
+    // Reopened on the empty log the checkpoint left: nothing new. With a record: written.
+    let mut m = open(&disk, Some(2));
+    assert!(!m.checkpoint().expect("checkpoint").written);
+    m.write(vec![c("after the reopen")]).expect("write");
+    drop(m);
+    let mut m = open(&disk, Some(2));
+    assert!(m.checkpoint().expect("checkpoint").written);
+    assert_eq!(m.stats().concepts, 22);
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use sutra_cluster::node::{ClusterNode, NodeConfig};
 use sutra_cluster::raft::Member;
-use sutra_core::{Budgets, HnswParams};
+use sutra_core::{Budgets, HnswParams, IndexPolicy};
 
 /// The directory of the data directory that holds a node's log and snapshot.
 pub const CLUSTER_DIR: &str = "cluster";
@@ -249,12 +249,26 @@ pub fn lock_node_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// Indexes the memories' fresh vectors in the background (each node indexes its own copy;
-/// the index is not replicated, it is built from the data), until the node stops.
+/// the index is not replicated, it is built from the data), by the core's policy (from the
+/// server's budget of fresh vectors, or all of them once a memory is quiet), until the node
+/// stops.
 fn index_forever(node: &Arc<ClusterNode>) {
-    let fresh_min = Budgets::SERVER.index_fresh_min;
+    let started = std::time::Instant::now();
+    let mut policies: BTreeMap<String, IndexPolicy> = BTreeMap::new();
     while node.headline().running {
-        for (_, replica) in node.catalog().all() {
+        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let replicas = node.catalog().all();
+        policies.retain(|name, _| replicas.iter().any(|(n, _)| n == name));
+        for (name, replica) in replicas {
             let reader = replica.reader();
+            let stats = reader.stats();
+            let Some(fresh_min) = policies
+                .entry(name)
+                .or_insert_with(|| IndexPolicy::new(Budgets::SERVER.index_fresh_min))
+                .due(stats.vectors.fresh, stats.last_seq, now_ms)
+            else {
+                continue;
+            };
             while let Some(step) = reader.index_vectors_step(fresh_min) {
                 if let Some(e) = step.error {
                     tracing::error!("vector indexing failed: {e}");

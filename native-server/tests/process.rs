@@ -278,6 +278,24 @@ fn sigterm_finishes_writes_checkpoints_and_exits_0() {
     assert_eq!(report.records_replayed, 0, "nothing left to replay");
     assert_eq!(report.snapshot_seq, Some(10));
     assert_eq!(memory.stats().concepts, 10);
+    drop(memory);
+    // Started again and stopped with no write in between: nothing new, so the snapshot is
+    // kept as it is (not rewritten: the same file, untouched).
+    let before = std::fs::read(dir.join("storage.dat")).expect("snapshot");
+    let modified = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    let at = modified(&dir.join("storage.dat"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = Server::start(&data);
+    assert_eq!(again.terminate().code(), Some(0));
+    assert_eq!(modified(&dir.join("storage.dat")), at, "not rewritten");
+    assert_eq!(
+        std::fs::read(dir.join("storage.dat")).expect("snapshot"),
+        before
+    );
 }
 
 #[test]

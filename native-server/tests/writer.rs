@@ -202,3 +202,64 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
     );
     Arc::into_inner(handle).expect("one handle").close();
 }
+
+/// Waits (up to 15 s) until `handle`'s memory holds no fresh vectors; the stats then.
+fn indexed(handle: &MemoryHandle) -> sutra_core::Stats {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let stats = handle.reader().stats();
+        if stats.vectors.fresh == 0 || std::time::Instant::now() > deadline {
+            return stats;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A quiet memory's last vectors are indexed with no write after them (fewer than the budget
+/// that makes indexing due while writes come), and so are vectors found at open.
+#[test]
+fn a_quiet_memory_indexes_its_last_vectors_and_those_it_opens_with() {
+    let dir = tempfile::tempdir().expect("temp");
+    // Written with no background indexing (as `sutra import` does), closed: fresh on disk.
+    let offline = WriterConfig {
+        reseal_fresh_min: u64::MAX,
+        ..WriterConfig::default()
+    };
+    let (handle, _) = start(dir.path(), offline);
+    sutra_server::http::api::write_blocking(&handle, (0..300).map(learn).collect()).expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(2_600));
+    assert_eq!(
+        handle.reader().stats().vectors.fresh,
+        300,
+        "no background indexing: all fresh"
+    );
+    Arc::into_inner(handle).expect("one handle").close();
+
+    // Opened by a server's writer: indexed with no write.
+    let (handle, metrics) = start(dir.path(), WriterConfig::default());
+    let opened = indexed(&handle);
+    assert_eq!(
+        (opened.vectors.fresh, opened.vectors.sealed),
+        (0, 300),
+        "{opened:?}"
+    );
+    assert!(metrics.reseals() > 0, "the indexer ran");
+    // A few more, well under the budget of 5,000, then nothing: indexed once quiet.
+    sutra_server::http::api::write_blocking(&handle, (300..310).map(learn).collect())
+        .expect("write");
+    assert_eq!(handle.reader().stats().vectors.fresh, 10);
+    let quiet = indexed(&handle);
+    assert_eq!(
+        (quiet.vectors.fresh, quiet.vectors.sealed),
+        (0, 310),
+        "{quiet:?}"
+    );
+    for n in [0, 299, 305, 309] {
+        let hits = handle
+            .reader()
+            .search_vectors(&vector(n), 1, None)
+            .expect("search");
+        assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1));
+    }
+    Arc::into_inner(handle).expect("one handle").close();
+}

@@ -539,7 +539,7 @@ export interface components {
             log_bytes_dropped: number;
             /**
              * Format: int64
-             * @description The sequence number the new snapshot covers.
+             * @description The sequence number the snapshot covers.
              */
             seq: number;
             /**
@@ -547,6 +547,11 @@ export interface components {
              * @description The snapshot's size in bytes.
              */
             snapshot_bytes: number;
+            /**
+             * @description Whether a snapshot was written: false when nothing changed since the last one (no
+             *     write, no vector indexing), which is kept.
+             */
+            written: boolean;
         };
         /**
          * @description `GET /v1/cluster`: the cluster as the answering node sees it (on a single server, role

@@ -49,6 +49,12 @@ idle.port1.onmessage = () => {
   housekeeping();
 };
 
+// While a memory is open, housekeeping also runs every so often with no call at all: the core's
+// policy then indexes a quiet memory's last vectors (and those found at open) and retries a
+// checkpoint that failed.
+const HOUSEKEEPING_TICK_MS = 1000;
+let ticker: ReturnType<typeof setInterval> | null = null;
+
 function reply(message: Reply): void {
   scope.postMessage(message);
 }
@@ -173,6 +179,7 @@ async function handle(call: Call): Answer<Method> {
         releaseLock = null;
         throw e;
       }
+      ticker ??= setInterval(housekeeping, HOUSEKEEPING_TICK_MS);
       return JSON.parse(engine.recovery());
     }
     case "write": {
@@ -206,6 +213,8 @@ async function handle(call: Call): Answer<Method> {
       return JSON.parse(await storageEstimate());
     case "close": {
       drain();
+      if (ticker !== null) clearInterval(ticker);
+      ticker = null;
       engine?.free();
       engine = null;
       releaseLock?.();

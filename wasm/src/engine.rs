@@ -267,8 +267,7 @@ impl Engine {
         // One piece of indexing per call (an insertion step of the fresh tier into the growing
         // graph, a packing, or a merge); the worker calls again between other calls while
         // there is more ("resealed": true), so no call waits for more than one step.
-        if due.index {
-            let fresh_min = self.maintenance.budgets().index_fresh_min;
+        if let Some(fresh_min) = due.index {
             resealed = self.memory.index_vectors_step(fresh_min).map_err(to_js)?;
         }
         if due.checkpoint {

@@ -14,7 +14,8 @@ pub struct Budgets {
     /// large as the last snapshot (see [`Memory::checkpoint_due`]).
     pub checkpoint_log_bytes: u64,
     /// Vectors in the fresh tier (searched by a scan) that make indexing due: their insertion
-    /// into the growing graph, then any packing or merge.
+    /// into the growing graph, then any packing or merge. `usize::MAX`: no background
+    /// indexing at all, quiet or not (a short-lived process, such as an offline import).
     pub index_fresh_min: usize,
 }
 
@@ -34,6 +35,12 @@ impl Budgets {
     };
 }
 
+/// How long a memory must have taken no write before its last fresh vectors are indexed,
+/// however few (under [`Budgets::index_fresh_min`] they would otherwise be scanned by every
+/// search for good once writes stop), and vectors found at open (imported, or replayed from
+/// the log) without waiting for a write.
+pub const INDEX_QUIET_MS: u64 = 2_000;
+
 /// The wait after a first failed checkpoint; it doubles with each failure in a row.
 pub const CHECKPOINT_RETRY_FIRST_MS: u64 = 500;
 /// The longest wait between two checkpoint attempts after failures.
@@ -47,18 +54,66 @@ const _: () =
 pub struct Due {
     /// Write a checkpoint ([`Memory::checkpoint`]).
     pub checkpoint: bool,
-    /// Index fresh vectors ([`Memory::index_vectors_step`] or
-    /// [`Reader::index_vectors_step`](super::Reader::index_vectors_step), with
-    /// [`Budgets::index_fresh_min`]).
-    pub index: bool,
+    /// Index fresh vectors: [`Memory::index_vectors_step`] or
+    /// [`Reader::index_vectors_step`](super::Reader::index_vectors_step) with this as its
+    /// `fresh_min` — [`Budgets::index_fresh_min`], or 1 once the memory is quiet
+    /// ([`IndexPolicy`]).
+    pub index: Option<usize>,
 }
 
-/// A memory's maintenance state: its budgets and the checkpoint failures in a row.
+/// When a memory's fresh vectors are due for indexing: once `fresh_min` of them are there, or
+/// any number once the memory has taken no write for [`INDEX_QUIET_MS`]. Part of
+/// [`Maintenance`]; alone for a host that applies a replicated log (a cluster's node indexes
+/// its own copy of each memory).
+#[derive(Clone, Debug)]
+pub struct IndexPolicy {
+    fresh_min: usize,
+    /// The last sequence number seen, and when it was first seen (`None`: nothing seen yet).
+    changed: Option<(u64, u64)>,
+}
+
+impl IndexPolicy {
+    /// A policy indexing from `fresh_min` fresh vectors (and any once quiet).
+    pub fn new(fresh_min: usize) -> Self {
+        IndexPolicy {
+            fresh_min,
+            changed: None,
+        }
+    }
+
+    /// The `fresh_min` to index with at `now_ms`, if indexing is due, for a memory holding
+    /// `fresh` vectors not yet in a graph whose last applied batch is `last_seq`. The first
+    /// call counts as a change: a memory just opened waits [`INDEX_QUIET_MS`] like one just
+    /// written.
+    pub fn due(&mut self, fresh: u64, last_seq: u64, now_ms: u64) -> Option<usize> {
+        if self.fresh_min == usize::MAX {
+            return None;
+        }
+        let since = match self.changed {
+            Some((seq, since)) if seq == last_seq => since,
+            _ => {
+                self.changed = Some((last_seq, now_ms));
+                now_ms
+            }
+        };
+        if fresh >= self.fresh_min as u64 {
+            Some(self.fresh_min)
+        } else if fresh > 0 && now_ms.saturating_sub(since) >= INDEX_QUIET_MS {
+            Some(1)
+        } else {
+            None
+        }
+    }
+}
+
+/// A memory's maintenance state: its budgets, the checkpoint failures in a row, and its
+/// indexing policy.
 #[derive(Clone, Debug)]
 pub struct Maintenance {
     budgets: Budgets,
     failures: u32,
     retry_at_ms: u64,
+    index: IndexPolicy,
 }
 
 impl Maintenance {
@@ -68,6 +123,7 @@ impl Maintenance {
             budgets,
             failures: 0,
             retry_at_ms: 0,
+            index: IndexPolicy::new(budgets.index_fresh_min),
         }
     }
 
@@ -81,21 +137,23 @@ impl Maintenance {
         self.failures
     }
 
-    /// What is due at `now_ms` (a host's monotonic clock). Nothing on a poisoned memory (it is
-    /// refused every write until reopened); no checkpoint while batches are staged (they are not
-    /// in the state a checkpoint writes), nor before the wait after a failure is over: each
-    /// attempt writes the whole snapshot, so on a full disk trying after every write would write
-    /// it again and again.
-    pub fn due<S: Storage>(&self, memory: &Memory<S>, now_ms: u64) -> Due {
+    /// What is due at `now_ms` (a host's monotonic clock; a host calls this after its writes
+    /// and also every so often while none come, so that a quiet memory's work gets done).
+    /// Nothing on a poisoned memory (it is refused every write until reopened); no checkpoint
+    /// while batches are staged (they are not in the state a checkpoint writes), nor before the
+    /// wait after a failure is over: each attempt writes the whole snapshot, so on a full disk
+    /// trying after every write would write it again and again. Indexing as
+    /// [`IndexPolicy`] says.
+    pub fn due<S: Storage>(&mut self, memory: &Memory<S>, now_ms: u64) -> Due {
         if memory.poisoned().is_some() {
             return Due::default();
         }
-        let fresh = memory.stats().vectors.fresh;
+        let stats = memory.stats();
         Due {
             checkpoint: now_ms >= self.retry_at_ms
                 && memory.staged() == 0
                 && memory.checkpoint_due(self.budgets.checkpoint_log_bytes),
-            index: fresh >= self.budgets.index_fresh_min as u64,
+            index: self.index.due(stats.vectors.fresh, stats.last_seq, now_ms),
         }
     }
 

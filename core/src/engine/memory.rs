@@ -25,6 +25,12 @@ pub struct Memory<S: Storage> {
     log_bytes: u64,
     /// Size of the snapshot last loaded or written (0: none yet).
     snapshot_bytes: u64,
+    /// The vector index's installs ([`crate::vector::VectorIndex::installs`]) when the last
+    /// snapshot was loaded or written (`None`: no snapshot). With an empty log and as many
+    /// installs now, the state is the snapshot's and a checkpoint has nothing to write. (A
+    /// snapshot of an older format version, once one is read, must leave it `None`: the next
+    /// checkpoint rewrites it in the current one.)
+    snapshot_installs: Option<u64>,
 }
 
 impl<S: Storage> Memory<S> {
@@ -88,6 +94,7 @@ impl<S: Storage> Memory<S> {
             next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
             log_bytes,
             snapshot_bytes,
+            snapshot_installs: report.snapshot_seq.map(|_| 0),
         };
         if let Some(dimension) = options.dimension {
             match existing_dimension {
@@ -228,9 +235,20 @@ impl<S: Storage> Memory<S> {
         }
         // Encoded under a read lock (readers go on); written with no lock held. Only this
         // writer changes the data, so the state cannot move in between.
-        let (bytes, seq) = {
+        let (bytes, seq, installs) = {
             let db = self.shared.read();
-            (db.encode_snapshot()?, db.last_seq)
+            let installs = db.vectors.installs();
+            if self.log_bytes == LOG_HEADER_BYTES && self.snapshot_installs == Some(installs) {
+                // Nothing logged since the last snapshot and no indexing installed: it holds
+                // this very state, and rewriting it would only cost the time and the disk.
+                return Ok(CheckpointReport {
+                    seq: db.last_seq,
+                    snapshot_bytes: self.snapshot_bytes,
+                    log_bytes_dropped: 0,
+                    written: false,
+                });
+            }
+            (db.encode_snapshot()?, db.last_seq, installs)
         };
         // A failed replacement leaves the old snapshot and the whole log: nothing is lost, so
         // the memory stays writable.
@@ -243,11 +261,13 @@ impl<S: Storage> Memory<S> {
         }
         self.set_log_bytes(LOG_HEADER_BYTES);
         self.snapshot_bytes = bytes.len() as u64;
+        self.snapshot_installs = Some(installs);
         self.shared.status().checkpoint_seq = Some(seq);
         Ok(CheckpointReport {
             seq,
             snapshot_bytes: bytes.len() as u64,
             log_bytes_dropped: dropped,
+            written: true,
         })
     }
 

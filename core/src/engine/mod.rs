@@ -23,7 +23,8 @@ pub mod reports;
 mod shared;
 
 pub use maintenance::{
-    Budgets, Due, Maintenance, CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS,
+    Budgets, Due, IndexPolicy, Maintenance, CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS,
+    INDEX_QUIET_MS,
 };
 pub use memory::Memory;
 pub use offline::{repair, verify, verify_deep};

@@ -46,12 +46,15 @@ pub struct RepairReport {
 /// What a checkpoint did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckpointReport {
-    /// The sequence number the new snapshot covers.
+    /// The sequence number the snapshot covers.
     pub seq: u64,
     /// Size of the snapshot in bytes.
     pub snapshot_bytes: u64,
     /// Log bytes dropped because the snapshot covers them.
     pub log_bytes_dropped: u64,
+    /// Whether a snapshot was written: not when nothing changed since the last one (no write
+    /// logged, no vector indexing installed), which is then kept as it is.
+    pub written: bool,
 }
 
 /// What one step of background vector indexing did.

@@ -323,12 +323,15 @@ pub struct BatchWritten {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckpointAnswer {
-    /// The sequence number the new snapshot covers.
+    /// The sequence number the snapshot covers.
     pub seq: u64,
     /// The snapshot's size in bytes.
     pub snapshot_bytes: u64,
     /// Log bytes the checkpoint made unnecessary.
     pub log_bytes_dropped: u64,
+    /// Whether a snapshot was written: false when nothing changed since the last one (no
+    /// write, no vector indexing), which is kept.
+    pub written: bool,
 }
 
 impl From<&CheckpointReport> for CheckpointAnswer {
@@ -337,6 +340,7 @@ impl From<&CheckpointReport> for CheckpointAnswer {
             seq: r.seq,
             snapshot_bytes: r.snapshot_bytes,
             log_bytes_dropped: r.log_bytes_dropped,
+            written: r.written,
         }
     }
 }

@@ -104,6 +104,9 @@ pub struct VectorIndex {
     /// Current vectors in segments and the growing graph.
     pub(super) sealed_live: usize,
     pub(super) next_vseq: u64,
+    /// Builds installed since this index was made (not stored): what tells a checkpoint that
+    /// the index changed though no write came.
+    pub(super) installs: u64,
 }
 
 impl VectorIndex {
@@ -119,6 +122,7 @@ impl VectorIndex {
             next_segment: 1,
             sealed_live: 0,
             next_vseq: 1,
+            installs: 0,
         }
     }
 
@@ -666,6 +670,17 @@ impl VectorIndex {
     /// false (and changes nothing) if a segment it replaces is gone, i.e. another install
     /// overtook it.
     pub fn install<'v>(&mut self, built: Built, lookup: Lookup<'_, 'v>) -> bool {
+        let installed = self.install_built(built, lookup);
+        self.installs += u64::from(installed);
+        installed
+    }
+
+    /// Builds installed since this index was made or loaded.
+    pub fn installs(&self) -> u64 {
+        self.installs
+    }
+
+    fn install_built<'v>(&mut self, built: Built, lookup: Lookup<'_, 'v>) -> bool {
         match built.kind {
             BuiltKind::Segment(graph) => self.install_segment(graph, lookup),
             BuiltKind::Grown { id, entries } => {

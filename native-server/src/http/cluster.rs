@@ -744,6 +744,8 @@ pub async fn checkpoint(node: &Arc<ClusterNode>) -> Result<CheckpointAnswer, Api
         seq: metrics.snapshot.map_or(0, |s| s.index),
         snapshot_bytes: file_bytes(node.dir(), "snapshot"),
         log_bytes_dropped: log_before.saturating_sub(sutra_cluster::log::files_bytes(node.dir())),
+        // openraft builds a snapshot whenever it is asked to.
+        written: true,
     })
 }
 

@@ -19,6 +19,9 @@ use tokio::sync::oneshot;
 
 /// Most batches committed by one sync.
 pub const GROUP_BATCHES_MAX: usize = 256;
+/// How often a writer with no writes looks at what maintenance is due (the core's policy:
+/// indexing a quiet memory's vectors, a checkpoint retried after a failure).
+const MAINTENANCE_TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Tuning of a memory's writer.
 #[derive(Clone, Copy, Debug)]
@@ -249,8 +252,17 @@ struct Writer {
 impl Writer {
     fn run(mut self) {
         // Ends when every sender is gone (close) and the queue is empty: nothing accepted is
-        // dropped.
-        while let Ok(first) = self.rx.recv() {
+        // dropped. While no write comes, maintenance is looked at every tick (a quiet memory's
+        // last vectors, and those found at open, are indexed without waiting for a write).
+        loop {
+            let first = match self.rx.recv_timeout(MAINTENANCE_TICK) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.maintain();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut jobs = vec![first];
             while jobs.len() < GROUP_BATCHES_MAX {
                 match self.rx.try_recv() {
@@ -265,9 +277,12 @@ impl Writer {
         }
         if self.memory.poisoned().is_none() && !self.abandoned.load(Ordering::Acquire) {
             match self.memory.checkpoint() {
-                Ok(report) => {
+                Ok(report) if report.written => {
                     self.metrics.checkpointed();
                     tracing::info!(memory = %self.name, seq = report.seq, "final checkpoint written");
+                }
+                Ok(report) => {
+                    tracing::info!(memory = %self.name, seq = report.seq, "nothing new since the last checkpoint: none written");
                 }
                 Err(e) => {
                     tracing::error!(memory = %self.name, error = %e, "final checkpoint failed")
@@ -317,7 +332,7 @@ impl Writer {
         }
         for reply in checkpoints {
             let result = self.memory.checkpoint();
-            if result.is_ok() {
+            if result.as_ref().is_ok_and(|r| r.written) {
                 self.metrics.checkpointed();
             }
             let _ = reply.send(result);
@@ -379,8 +394,10 @@ impl Writer {
                 }
             }
         }
-        let fresh_min = self.maintenance.budgets().index_fresh_min;
-        if due.index && !self.resealing.swap(true, Ordering::AcqRel) {
+        let Some(fresh_min) = due.index else {
+            return;
+        };
+        if !self.resealing.swap(true, Ordering::AcqRel) {
             let reader = self.memory.reader();
             let flag = self.resealing.clone();
             let metrics = self.metrics.clone();

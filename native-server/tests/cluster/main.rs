@@ -387,6 +387,30 @@ fn any_node_answers_any_request() {
     .expect("answer");
     assert_eq!(hits.status, 200, "{hits:?}");
     assert_eq!(hits.body["hits"][0]["id"], id.as_str(), "{hits:?}");
+    // Each node indexes its own copy: one vector, far under the budget that makes indexing
+    // due while writes come, is indexed once the memory is quiet.
+    for node in &cluster.nodes {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let stats = send(
+                &agent,
+                "GET",
+                &node.url("/v1/memories/notes?consistency=stale"),
+                None,
+            )
+            .expect("answer");
+            if stats.body["vectors"]["fresh"] == 0 {
+                assert_eq!(stats.body["vectors"]["sealed"], 1, "node {}", node.id);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} left its vector unindexed: {stats:?}",
+                node.id
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 
     // A sequence number this node never applied: it says it is behind, with Retry-After.
     let ahead = send(

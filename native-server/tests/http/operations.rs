@@ -10,7 +10,19 @@ async fn checkpoint_and_metrics() {
     let cp = post(&app, "/v1/memories/c/checkpoint", json!({})).await;
     assert_eq!(cp.status, StatusCode::OK, "{}", cp.text);
     assert_eq!(cp.json["seq"], 1);
+    assert_eq!(cp.json["written"], true);
     assert!(cp.json["snapshot_bytes"].as_u64().unwrap_or(0) > 0);
+    // Nothing new since: kept, and said so.
+    let again = post(&app, "/v1/memories/c/checkpoint", json!({})).await;
+    assert_eq!(
+        (
+            &again.json["seq"],
+            &again.json["written"],
+            &again.json["log_bytes_dropped"]
+        ),
+        (&json!(1), &json!(false), &json!(0))
+    );
+    assert_eq!(again.json["snapshot_bytes"], cp.json["snapshot_bytes"]);
     let stats = get(&app, "/v1/memories/c").await;
     assert_eq!(stats.json["checkpoint_seq"], 1);
     assert_eq!(stats.json["log_bytes"], 24);

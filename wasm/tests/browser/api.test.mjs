@@ -192,6 +192,24 @@ test("vectors written in a burst are indexed in the background, and searches go 
   await context.close();
 });
 
+test("a quiet memory indexes its last vectors with no call at all", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const result = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("quiet", { dimension: 4 });
+    // Far under the browser's budget of 2,000 fresh vectors that makes indexing due on writes.
+    await mem.batch(Array.from({ length: 40 }, (_, j) => ({ op: "put_concept", content: `q ${j}`, embedding: [1, j, j * j, 1 / (j + 1)] })));
+    const first = (await mem.stats()).vectors;
+    // No call for four seconds: the worker's own tick finds the memory quiet (two seconds).
+    await new Promise((done) => setTimeout(done, 4000));
+    const after = (await mem.stats()).vectors;
+    await mem.close();
+    return { first: first.fresh, fresh: after.fresh, sealed: after.sealed };
+  });
+  assert.deepEqual(result, { first: 40, fresh: 0, sealed: 40 });
+  await context.close();
+});
+
 test("export in the browser imports on the server exactly, and back", async () => {
   const server = await startServer();
   const context = await browser.newContext();

@@ -16,7 +16,11 @@ export function Overview({ memory }: { memory: string }) {
     setCpError(null);
     try {
       const report = await backend.checkpoint(memory);
-      setNote(`Checkpoint written at sequence ${report.seq}: ${formatBytes(report.snapshot_bytes)} snapshot, ${formatBytes(report.log_bytes_dropped)} of log dropped.`);
+      setNote(
+        report.written
+          ? `Checkpoint written at sequence ${report.seq}: ${formatBytes(report.snapshot_bytes)} snapshot, ${formatBytes(report.log_bytes_dropped)} of log dropped.`
+          : `Nothing new since the checkpoint at sequence ${report.seq}: its ${formatBytes(report.snapshot_bytes)} snapshot is kept as it is.`,
+      );
       reload();
     } catch (e) {
       setCpError(asBackendError(e));
