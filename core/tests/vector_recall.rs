@@ -25,6 +25,23 @@ fn put(i: u64, vector: Vec<f32>) -> Op {
     )
 }
 
+/// Writes concepts `ids` with clustered vectors around `centres`, `per` to a batch.
+fn write_clustered<S: sutra_core::Storage>(
+    memory: &mut Memory<S>,
+    rng: &mut Rng,
+    centres: &[Vec<f32>],
+    ids: std::ops::Range<u64>,
+    per: usize,
+) {
+    for chunk in ids.collect::<Vec<_>>().chunks(per) {
+        let ops = chunk
+            .iter()
+            .map(|&i| put(i, clustered(rng, centres)))
+            .collect();
+        memory.write(ops).expect("write");
+    }
+}
+
 #[test]
 fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     let mut rng = Rng::new(20_000);
@@ -40,22 +57,10 @@ fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     )
     .expect("open");
     let sealed_n = 18_000u64;
-    for chunk in (0..sealed_n).collect::<Vec<_>>().chunks(1000) {
-        let ops = chunk
-            .iter()
-            .map(|&i| put(i, clustered(&mut rng, &centres)))
-            .collect();
-        memory.write(ops).expect("write");
-    }
+    write_clustered(&mut memory, &mut rng, &centres, 0..sealed_n, 1000);
     memory.seal_vectors().expect("seal");
     // Fresh tier: written after the seal.
-    for chunk in (sealed_n..20_000).collect::<Vec<_>>().chunks(500) {
-        let ops = chunk
-            .iter()
-            .map(|&i| put(i, clustered(&mut rng, &centres)))
-            .collect();
-        memory.write(ops).expect("write");
-    }
+    write_clustered(&mut memory, &mut rng, &centres, sealed_n..20_000, 500);
     // Delete 500 sealed concepts and re-embed 500 others.
     let deleted: Vec<ConceptId> = (0..500u64)
         .map(|i| ConceptId(u128::from(i * 7) + 1))
@@ -311,13 +316,7 @@ fn the_search_effort_trades_speed_for_recall_per_query_within_its_limits() {
         .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
         .collect();
     let (mut memory, _) = Memory::open(SimDisk::new(4).open(), Options::default()).expect("open");
-    for chunk in (0..12_000u64).collect::<Vec<_>>().chunks(1000) {
-        let ops = chunk
-            .iter()
-            .map(|&i| put(i, clustered(&mut rng, &centres)))
-            .collect();
-        memory.write(ops).expect("write");
-    }
+    write_clustered(&mut memory, &mut rng, &centres, 0..12_000, 1000);
     memory.seal_vectors().expect("seal");
     let db = memory.db();
     let queries: Vec<Vec<f32>> = (0..200).map(|_| clustered(&mut rng, &centres)).collect();
