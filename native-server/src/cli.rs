@@ -628,13 +628,14 @@ fn serve(options: ServeOptions) -> Result<i32, String> {
             transfers: Arc::default(),
         };
         let app = api::router(state);
+        let shutdown = shutdown_signal();
         // Tests and scripts read this line to find the port (with --listen 127.0.0.1:0).
         println!(
             "Sutra listening on http://{address} (data: {})",
             options.data.display()
         );
         let _ = std::io::stdout().flush();
-        let ended = serve::serve(listener, app, connections, shutdown_signal()).await;
+        let ended = serve::serve(listener, app, connections, shutdown).await;
         match ended {
             serve::Ended::Drained => {
                 tracing::info!("stopped accepting requests; finishing queued writes and checkpointing")
@@ -673,19 +674,27 @@ fn ignore_file_size_signal() {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT, as a future. The handlers are installed when this is called, not when
+/// the future is first polled: the server calls it before it says it is listening, so a signal
+/// sent as soon as it says so is a graceful stop, not the default action (death, no final
+/// checkpoint).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the server runs until killed; durability does not depend on it.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the server runs until killed; durability does not
+            // depend on it.
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
     }
 }
 
