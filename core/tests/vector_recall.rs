@@ -25,6 +25,13 @@ fn put(i: u64, vector: Vec<f32>) -> Op {
     )
 }
 
+/// 64 cluster centres of [`DIM`] components.
+fn centres(rng: &mut Rng) -> Vec<Vec<f32>> {
+    (0..64)
+        .map(|_| (0..DIM).map(|_| gaussian(rng)).collect())
+        .collect()
+}
+
 /// Writes concepts `ids` with clustered vectors around `centres`, `per` to a batch.
 fn write_clustered<S: sutra_core::Storage>(
     memory: &mut Memory<S>,
@@ -45,9 +52,7 @@ fn write_clustered<S: sutra_core::Storage>(
 #[test]
 fn recall_at_10_is_at_least_0_95_with_fresh_deleted_and_reembedded_vectors() {
     let mut rng = Rng::new(20_000);
-    let centres: Vec<Vec<f32>> = (0..64)
-        .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
-        .collect();
+    let centres = centres(&mut rng);
     let (mut memory, _) = Memory::open(
         SimDisk::new(3).open(),
         Options {
@@ -312,9 +317,7 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
 #[test]
 fn the_search_effort_trades_speed_for_recall_per_query_within_its_limits() {
     let mut rng = Rng::new(19);
-    let centres: Vec<Vec<f32>> = (0..64)
-        .map(|_| (0..DIM).map(|_| gaussian(&mut rng)).collect())
-        .collect();
+    let centres = centres(&mut rng);
     let (mut memory, _) = Memory::open(SimDisk::new(4).open(), Options::default()).expect("open");
     write_clustered(&mut memory, &mut rng, &centres, 0..12_000, 1000);
     memory.seal_vectors().expect("seal");

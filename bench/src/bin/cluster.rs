@@ -474,14 +474,10 @@ fn main() {
     );
     let (single_rate, single_cpu) =
         throughput_and_cpu(&[single.api], &[&single], s.writers, s.writes_per_writer);
-    let mut by_role: Vec<&Process> = vec![&nodes[l]];
-    by_role.extend(
-        nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != l)
-            .map(|(_, n)| n),
-    );
+    // The leader first, then the followers.
+    let by_role: Vec<&Process> = std::iter::once(&nodes[l])
+        .chain((0..nodes.len()).filter(|&i| i != l).map(|i| &nodes[i]))
+        .collect();
     let (cluster_rate, cluster_cpu) =
         throughput_and_cpu(&apis, &by_role, s.writers, s.writes_per_writer);
     row(

@@ -525,18 +525,16 @@ fn hits_answer(db: &Db, hits: &[Hit]) -> HitsAnswer {
 /// Runs a vector search. It holds the memory's lock only to start and to finish (see
 /// [`Reader::search_vectors`]).
 pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
-    let k = body.k.unwrap_or(SEARCH_K_DEFAULT);
-    let hits =
-        match (&body.vector, &body.id) {
-            (Some(vector), None) => {
-                reader.search_vectors(vector.checked("vector (dimension)")?, k, body.ef)?
-            }
-            (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k, body.ef)?,
-            _ => return Err(Error::invalid(
-                "search",
-                "give exactly one of vector (an array of numbers) or id (a concept to search by)",
-            )),
-        };
+    const ONE_OF: &str =
+        "give exactly one of vector (an array of numbers) or id (a concept to search by)";
+    let (k, ef) = (body.k.unwrap_or(SEARCH_K_DEFAULT), body.ef);
+    let hits = match (&body.vector, &body.id) {
+        (Some(vector), None) => {
+            reader.search_vectors(vector.checked("vector (dimension)")?, k, ef)?
+        }
+        (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k, ef)?,
+        _ => return Err(Error::invalid("search", ONE_OF)),
+    };
     Ok(hits_answer(&reader.db(), &hits))
 }
 

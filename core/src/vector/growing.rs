@@ -207,8 +207,8 @@ impl Growing {
     }
 
     /// The most candidates a search returns (see [`ef_for`]).
-    pub(crate) fn ef(&self, asked: Option<usize>) -> usize {
-        asked.unwrap_or_else(|| ef_for(self.ef_search, self.len()))
+    pub(crate) fn ef(&self) -> usize {
+        ef_for(self.ef_search, self.len())
     }
 
     /// Chunks left for insertions.
@@ -361,15 +361,10 @@ impl Growing {
         Ok(())
     }
 
-    /// Up to [`ef`](Self::ef) nodes nearest the code (`scale`, `q`), nearest first, as (what
-    /// the node stands for, approximate similarity).
-    pub(crate) fn search(
-        &self,
-        scale: f32,
-        q: &[i8],
-        ef: Option<usize>,
-        out: &mut Vec<(Entry, f32)>,
-    ) {
+    /// Up to `ef` nodes nearest the code (`scale`, `q`) (a candidate list that long; its own
+    /// is [`ef`](Self::ef)), nearest first, as (what the node stands for, approximate
+    /// similarity).
+    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<(Entry, f32)>) {
         let word = self.entry.load(Ordering::Acquire);
         if word == EMPTY {
             return;
@@ -377,7 +372,7 @@ impl Growing {
         let (top, ep) = ((word >> 32) as usize, word as u32);
         let query = (scale, q);
         with_scratch(|s| {
-            if descend(self, s, ep, top, self.ef(ef), query) {
+            if descend(self, s, ep, top, ef, query) {
                 out.extend(
                     s.nearest
                         .iter()
@@ -759,7 +754,7 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(q, inv_norm(q), &mut qc);
             let mut out = Vec::new();
-            g.search(scale, &qc, None, &mut out);
+            g.search(scale, &qc, g.ef(), &mut out);
             let mut scored: Vec<(f32, u128)> = (0..vs.len())
                 .map(|i| {
                     let code = &all.codes[i * d..(i + 1) * d];
@@ -811,7 +806,7 @@ mod tests {
                 let mut qc = Vec::new();
                 let scale = quantize(v, inv_norm(v), &mut qc);
                 let mut out = Vec::new();
-                g.search(scale, &qc, None, &mut out);
+                g.search(scale, &qc, g.ef(), &mut out);
                 out.iter().any(|(e, _)| e.id.0 == i as u128)
             })
             .count();
@@ -854,8 +849,8 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(&q, inv_norm(&q), &mut qc);
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            g.search(scale, &qc, None, &mut a);
-            packed.search(scale, &qc, None, &mut b);
+            g.search(scale, &qc, g.ef(), &mut a);
+            packed.search(scale, &qc, packed.ef(), &mut b);
             let ids = |v: &[(Entry, f32)]| v.iter().map(|(e, _)| e.id).collect::<Vec<_>>();
             assert_eq!(ids(&a), ids(&b));
         }
@@ -908,7 +903,7 @@ mod tests {
                     let mut qc = Vec::new();
                     let scale = quantize(v, inv_norm(v), &mut qc);
                     let mut out = Vec::new();
-                    g.search(scale, &qc, None, &mut out);
+                    g.search(scale, &qc, g.ef(), &mut out);
                     // Every result is a node as it was inserted, never a torn one.
                     for (e, _) in &out {
                         assert!(e.id.0 < 6_000 && u128::from(e.vseq) == e.id.0, "{e:?}");
@@ -962,7 +957,7 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(head, inv_norm(head), &mut qc);
             let mut out = Vec::new();
-            g.search(scale, &qc, None, &mut out);
+            g.search(scale, &qc, g.ef(), &mut out);
             let members = out
                 .iter()
                 .take(10)

@@ -182,8 +182,8 @@ impl Graph {
     }
 
     /// The candidate list size of its searches (see [`ef_for`]).
-    pub(crate) fn ef(&self, asked: Option<usize>) -> usize {
-        asked.unwrap_or_else(|| ef_for(self.ef_search, self.len()))
+    pub(crate) fn ef(&self) -> usize {
+        ef_for(self.ef_search, self.len())
     }
 
     /// The dimension of its codes (0 if it has no points).
@@ -215,21 +215,16 @@ impl Graph {
         (scale, q)
     }
 
-    /// Up to [`ef`](Self::ef) points nearest the code (`scale`, `q`), nearest first, as (what
-    /// the point stands for, approximate similarity).
-    pub(crate) fn search(
-        &self,
-        scale: f32,
-        q: &[i8],
-        ef: Option<usize>,
-        out: &mut Vec<(Entry, f32)>,
-    ) {
+    /// Up to `ef` points nearest the code (`scale`, `q`) (a candidate list that long; its
+    /// own is [`ef`](Self::ef)), nearest first, as (what the point stands for, approximate
+    /// similarity).
+    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<(Entry, f32)>) {
         if self.ids.is_empty() {
             return;
         }
         with_scratch(|s| {
             // Point 0 is the entry point, in every layer.
-            if descend(self, s, 0, self.layers.len(), self.ef(ef), (scale, q)) {
+            if descend(self, s, 0, self.layers.len(), ef, (scale, q)) {
                 out.extend(
                     s.nearest
                         .iter()
@@ -761,7 +756,7 @@ mod tests {
                 .map(|item| (*item.value, 1.0 - item.distance))
                 .collect();
             ours.clear();
-            graph.search(scale, query.q, None, &mut ours);
+            graph.search(scale, query.q, graph.ef(), &mut ours);
             assert_eq!(ours.len(), HnswParams::default().ef_search.min(4000));
             if ours != expected {
                 differ += 1;
@@ -772,7 +767,7 @@ mod tests {
         let empty = build_map(&[], &[], d, Vec::new(), HnswParams::default());
         let empty = packed(&postcard::to_allocvec(&empty).expect("encode")).expect("packed");
         ours.clear();
-        empty.search(1.0, &qq[..d], None, &mut ours);
+        empty.search(1.0, &qq[..d], empty.ef(), &mut ours);
         assert!(ours.is_empty());
     }
 

@@ -49,9 +49,11 @@ impl SearchPlan {
             .graphs
             .iter()
             .map(|planned| {
-                (self.k < planned.graph.candidates_max(self.ef)).then(|| {
+                // The length asked for, or the graph's own.
+                let ef = self.ef.unwrap_or_else(|| planned.graph.candidates_max());
+                (self.k < ef).then(|| {
                     let mut found = Vec::new();
-                    planned.graph.search(&self.code, self.ef, &mut found);
+                    planned.graph.search(&self.code, ef, &mut found);
                     found.retain(|(e, _)| keep(&e.id));
                     found
                 })

@@ -15,14 +15,13 @@ use serde::{Deserialize, Serialize};
 /// The approximate-nearest-neighbour structure behind the sealed tier, kept behind a small
 /// trait so it can be replaced.
 pub(super) trait Ann {
-    /// Up to [`candidates_max`](Self::candidates_max)`(ef)` entries near `query`, nearest
-    /// first, with their approximate similarity: the candidate list is `ef` long if the
-    /// search asks for a length, the graph's own otherwise.
-    fn search(&self, query: &Code, ef: Option<usize>, out: &mut Vec<(Entry, f32)>);
+    /// Up to `ef` entries near `query` (a candidate list that long), nearest first, with
+    /// their approximate similarity.
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>);
     /// Every entry.
     fn for_each(&self, f: &mut dyn FnMut(Entry));
-    /// How many entries a search asking for a candidate list of `ef` returns at most.
-    fn candidates_max(&self, ef: Option<usize>) -> usize;
+    /// The graph's own candidate list: what a search that asks for no length uses.
+    fn candidates_max(&self) -> usize;
     /// Number of entries.
     fn len(&self) -> usize;
 }
@@ -82,7 +81,7 @@ impl Serialize for Sealed {
 }
 
 impl Ann for Sealed {
-    fn search(&self, query: &Code, ef: Option<usize>, out: &mut Vec<(Entry, f32)>) {
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>) {
         self.graph.search(query.scale, &query.q, ef, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {
@@ -90,8 +89,8 @@ impl Ann for Sealed {
             f(entry);
         }
     }
-    fn candidates_max(&self, ef: Option<usize>) -> usize {
-        self.graph.ef(ef)
+    fn candidates_max(&self) -> usize {
+        self.graph.ef()
     }
     fn len(&self) -> usize {
         self.graph.len()
@@ -99,14 +98,14 @@ impl Ann for Sealed {
 }
 
 impl Ann for Growing {
-    fn search(&self, query: &Code, ef: Option<usize>, out: &mut Vec<(Entry, f32)>) {
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>) {
         Growing::search(self, query.scale, &query.q, ef, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {
         Growing::for_each(self, f);
     }
-    fn candidates_max(&self, ef: Option<usize>) -> usize {
-        self.ef(ef)
+    fn candidates_max(&self) -> usize {
+        self.ef()
     }
     fn len(&self) -> usize {
         Growing::len(self)
