@@ -579,33 +579,39 @@ fn a_replicas_apply_gives_every_node_the_same_verdict_and_the_same_state() {
 }
 
 /// The indexing policy alone (as a cluster's node runs it for each memory it applies): the
-/// first look counts as a change, a new batch starts the quiet wait again, and a budget of
-/// `usize::MAX` never indexes (an offline import).
+/// first look counts as a change, a new batch starts the quiet wait again, work on the graphs
+/// (a merge) is due at once, and a budget of `usize::MAX` never indexes (an offline import).
 #[test]
 fn the_indexing_policy_waits_for_quiet_and_can_be_turned_off() {
     use sutra_core::{IndexPolicy, INDEX_QUIET_MS};
     let mut policy = IndexPolicy::new(100);
-    assert_eq!(policy.due(5, 7, 1_000), None, "just opened: waits");
-    assert_eq!(policy.due(5, 7, 1_000 + INDEX_QUIET_MS), Some(1));
+    assert_eq!(policy.due(5, false, 7, 1_000), None, "just opened: waits");
+    assert_eq!(policy.due(5, false, 7, 1_000 + INDEX_QUIET_MS), Some(1));
     assert_eq!(
-        policy.due(6, 8, 1_000 + INDEX_QUIET_MS),
+        policy.due(6, false, 8, 1_000 + INDEX_QUIET_MS),
         None,
         "a new batch"
     );
-    assert_eq!(policy.due(6, 8, 1_000 + 2 * INDEX_QUIET_MS), Some(1));
+    assert_eq!(policy.due(6, false, 8, 1_000 + 2 * INDEX_QUIET_MS), Some(1));
     assert_eq!(
-        policy.due(0, 8, 1_000 + 3 * INDEX_QUIET_MS),
+        policy.due(0, false, 8, 1_000 + 3 * INDEX_QUIET_MS),
         None,
         "nothing fresh"
     );
     assert_eq!(
-        policy.due(100, 9, 1_000 + 3 * INDEX_QUIET_MS),
+        policy.due(100, false, 9, 1_000 + 3 * INDEX_QUIET_MS),
         Some(100),
         "the budget"
     );
+    assert_eq!(
+        policy.due(0, true, 10, 1_000 + 3 * INDEX_QUIET_MS),
+        Some(100),
+        "graph work (a merge) waits for nothing"
+    );
     let mut off = IndexPolicy::new(usize::MAX);
-    assert_eq!(off.due(5, 7, 0), None);
-    assert_eq!(off.due(u64::MAX, 7, u64::MAX), None);
+    assert_eq!(off.due(5, false, 7, 0), None);
+    assert_eq!(off.due(u64::MAX, false, 7, u64::MAX), None);
+    assert_eq!(off.due(0, true, 7, 0), None);
 }
 
 /// A checkpoint with nothing new since the last snapshot — no write logged, no vector indexing

@@ -15,7 +15,8 @@
 use std::path::{Path, PathBuf};
 use sutra_core::sim::{SimDisk, SimStorage};
 use sutra_core::{
-    AssociationKey, ConceptId, ConceptInput, Kind, Memory, Metadata, Op, Options, Storage,
+    AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Memory, Metadata, Op, Options,
+    Storage,
 };
 
 fn dir() -> PathBuf {
@@ -113,10 +114,16 @@ fn after_checkpoint() -> Vec<Vec<Op>> {
     ]
 }
 
+/// A memory made as the fixtures were: with the index parameters of the time (each graph
+/// records the `ef_construction` it was built with, 24 then, and that value is data, not
+/// format: the default is 40 now).
 fn new_memory(disk: &SimDisk) -> Memory<SimStorage> {
     let options = Options {
         dimension: Some(4),
-        ..Options::default()
+        hnsw: HnswParams {
+            ef_construction: 24,
+            ..HnswParams::default()
+        },
     };
     Memory::open(disk.open(), options).expect("open").0
 }

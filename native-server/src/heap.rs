@@ -1,8 +1,8 @@
 //! Giving freed memory back to the operating system.
 //!
 //! Building a vector segment allocates hundreds of megabytes of temporaries for a million
-//! vectors (instant-distance's build state, the graph's stored form while it is packed) and frees
-//! them when the segment is installed, along with the fresh tier's codes. glibc keeps memory freed
+//! vectors (the graph grown with room for every link, then packed) and frees them when the
+//! segment is installed, along with the fresh tier's codes. glibc keeps memory freed
 //! inside its heap for reuse, so those pages stay resident unless the heap's top happens to be
 //! free; after a build they are scattered below the segment's own arrays. The indexer asks for
 //! them to be returned once a round of builds is done, and the server fixes the size from which

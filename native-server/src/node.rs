@@ -265,7 +265,12 @@ fn index_forever(node: &Arc<ClusterNode>) {
             let Some(fresh_min) = policies
                 .entry(name)
                 .or_insert_with(|| IndexPolicy::new(Budgets::SERVER.index_fresh_min))
-                .due(stats.vectors.fresh, stats.last_seq, now_ms)
+                .due(
+                    stats.vectors.fresh,
+                    reader.vector_graph_work_due(),
+                    stats.last_seq,
+                    now_ms,
+                )
             else {
                 continue;
             };

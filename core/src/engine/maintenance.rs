@@ -82,10 +82,19 @@ impl IndexPolicy {
     }
 
     /// The `fresh_min` to index with at `now_ms`, if indexing is due, for a memory holding
-    /// `fresh` vectors not yet in a graph whose last applied batch is `last_seq`. The first
-    /// call counts as a change: a memory just opened waits [`INDEX_QUIET_MS`] like one just
-    /// written.
-    pub fn due(&mut self, fresh: u64, last_seq: u64, now_ms: u64) -> Option<usize> {
+    /// `fresh` vectors not yet in a graph whose last applied batch is `last_seq`, and whose
+    /// index has work on its graphs due or not (`graph_work`: see
+    /// [`Reader::vector_graph_work_due`](super::Reader::vector_graph_work_due), due at once,
+    /// e.g. a merge of segments a snapshot stored). The first call counts as a change: a
+    /// memory just opened waits [`INDEX_QUIET_MS`] to index fewer than `fresh_min` fresh
+    /// vectors, like one just written.
+    pub fn due(
+        &mut self,
+        fresh: u64,
+        graph_work: bool,
+        last_seq: u64,
+        now_ms: u64,
+    ) -> Option<usize> {
         if self.fresh_min == usize::MAX {
             return None;
         }
@@ -96,7 +105,7 @@ impl IndexPolicy {
                 now_ms
             }
         };
-        if fresh >= self.fresh_min as u64 {
+        if graph_work || fresh >= self.fresh_min as u64 {
             Some(self.fresh_min)
         } else if fresh > 0 && now_ms.saturating_sub(since) >= INDEX_QUIET_MS {
             Some(1)
@@ -153,7 +162,12 @@ impl Maintenance {
             checkpoint: now_ms >= self.retry_at_ms
                 && memory.staged() == 0
                 && memory.checkpoint_due(self.budgets.checkpoint_log_bytes),
-            index: self.index.due(stats.vectors.fresh, stats.last_seq, now_ms),
+            index: self.index.due(
+                stats.vectors.fresh,
+                memory.reader().vector_graph_work_due(),
+                stats.last_seq,
+                now_ms,
+            ),
         }
     }
 

@@ -159,6 +159,12 @@ impl Reader {
         db.vectors.freeze_next(fresh_min, &|id| db.embedding(id))
     }
 
+    /// Whether the vector index has work due that waits for no fresh vectors: its growing
+    /// graph to pack, or segments to merge (see [`IndexPolicy`](super::IndexPolicy)).
+    pub fn vector_graph_work_due(&self) -> bool {
+        self.shared.read().vectors.graph_work_due()
+    }
+
     /// One piece of background indexing on the calling thread: freezes what
     /// [`freeze_next_vectors`](Self::freeze_next_vectors) gives, builds it (no lock held) and
     /// installs it. `None` if nothing was due.

@@ -42,15 +42,17 @@ pub(crate) fn similarity(scale_a: f32, a: &[i8], scale_b: f32, b: &[i8]) -> f32 
     scale_a * scale_b * dot_i8(a, b) as f32
 }
 
-/// A code borrowed from a [`SealInput`]: the point type instant-distance builds graphs over
-/// (borrowed, so a build makes no allocation per point). It serializes as the stored layout's
-/// points do.
+/// A borrowed code: the point type instant-distance builds graphs over, in the tests that
+/// check the stored layout against instant-distance's own. It serializes as the stored
+/// layout's points do.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, Serialize)]
 pub(crate) struct CodeRef<'a> {
     pub(crate) scale: f32,
     pub(crate) q: &'a [i8],
 }
 
+#[cfg(test)]
 impl instant_distance::Point for CodeRef<'_> {
     fn distance(&self, other: &Self) -> f32 {
         1.0 - similarity(self.scale, self.q, other.scale, other.q)

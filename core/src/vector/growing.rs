@@ -1,11 +1,14 @@
 //! The growing graph: an HNSW graph that vectors are inserted into one at a time, in place,
 //! while searches run on other threads.
 //!
-//! The sealed segments are built whole (by instant-distance) and never change; building one
-//! costs about as much per vector as an insertion here, but a size-tiered index builds every
-//! vector again at each merge on its way up, and at a million vectors that is four or five
-//! builds per vector. The growing graph takes each new vector once: the background indexer
-//! moves vectors from the fresh tier into it, and a query searches it like a segment.
+//! The sealed segments never change once built; a size-tiered index builds every vector again
+//! at each merge on its way up, and at a million vectors that is four or five builds per
+//! vector. The growing graph takes each new vector once: the background indexer moves vectors
+//! from the fresh tier into it, and a query searches it like a segment. It outlives restarts
+//! (a snapshot stores it packed, [`Growing::from_graph`] takes it up again), and a segment no
+//! larger than it is absorbed into it. The graphs that are still built whole (a merge of
+//! segments, a rebuild of a mostly stale one, one graph of everything) are grown the same way
+//! in a graph of their own, then packed: one way to build a graph, and one quality.
 //!
 //! Insertion is HNSW's (Malkov & Yashunin, algorithm 1): a greedy descent from the entry point
 //! to the new node's level, then at each level down to the bottom a beam search of
@@ -76,6 +79,34 @@ struct Chunk {
 }
 
 impl Chunk {
+    /// A chunk of these nodes (what each stands for, its code, its level), none linked yet.
+    fn new(
+        ids: Vec<ConceptId>,
+        vseqs: Vec<u64>,
+        scales: Vec<f32>,
+        codes: Vec<i8>,
+        levels: Vec<u8>,
+    ) -> Chunk {
+        let mut upper_at = Vec::with_capacity(levels.len());
+        let mut upper_len = 0usize;
+        for &level in &levels {
+            upper_at.push(upper_len as u32);
+            upper_len += usize::from(level) * (M + 1);
+        }
+        Chunk {
+            ids,
+            vseqs,
+            scales,
+            codes,
+            zero: (0..levels.len() * (M0 + 1))
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            upper: (0..upper_len).map(|_| AtomicU32::new(0)).collect(),
+            levels,
+            upper_at,
+        }
+    }
+
     fn len(&self) -> usize {
         self.ids.len()
     }
@@ -194,6 +225,83 @@ impl Growing {
                 kept: Vec::new(),
             }),
         }
+    }
+
+    /// A growing graph that goes on from a packed one (the growing graph as a snapshot stored
+    /// it, packed by [`to_graph`](Self::to_graph)): the same nodes, levels and links, in full
+    /// chunks, so that insertions resume where they stopped instead of a new graph (and, for
+    /// the old one, a segment more to search) beginning at every restart. Refused if it is
+    /// empty, has more nodes than `chunks_max` chunks hold, a level above a growing graph's highest, or a
+    /// list longer than a growing graph's room (a graph built whole can have those); the
+    /// result is checked as [`check`](Self::check) checks.
+    pub(crate) fn from_graph(
+        graph: &Graph,
+        ef_construction: usize,
+        ef_search: usize,
+        chunks_max: usize,
+        seed: u64,
+    ) -> Result<Growing, String> {
+        let n = graph.len();
+        if n == 0 {
+            // (It would have no dimension: a new growing graph takes the first vector's.)
+            return Err("an empty graph".into());
+        }
+        let chunks = n.div_ceil(CHUNK);
+        if chunks > chunks_max {
+            return Err(format!(
+                "{n} nodes need {chunks} chunks, a growing graph has {chunks_max}"
+            ));
+        }
+        if graph.top() > LEVEL_MAX {
+            return Err(format!("{} layers above the bottom one", graph.top()));
+        }
+        let d = graph.dimension();
+        let growing = Growing::new(d, ef_construction, ef_search, chunks_max, seed);
+        for (c, start) in (0..n).step_by(CHUNK).enumerate() {
+            let points = start as u32..(start + CHUNK).min(n) as u32;
+            let (mut ids, mut vseqs) = (Vec::new(), Vec::new());
+            let (mut scales, mut codes, mut levels) = (Vec::new(), Vec::new(), Vec::new());
+            for pid in points.clone() {
+                let e = graph.entry(pid).ok_or_else(|| format!("no point {pid}"))?;
+                let (scale, q) = graph.point(pid);
+                ids.push(e.id);
+                vseqs.push(e.vseq);
+                scales.push(scale);
+                codes.extend_from_slice(q);
+                levels.push(graph.level(pid) as u8);
+            }
+            let chunk = Chunk::new(ids, vseqs, scales, codes, levels);
+            // A point's node id is its chunk's number and its offset, i.e. its point id: the
+            // links need no renumbering.
+            for (off, pid) in points.enumerate() {
+                for layer in 0..=graph.level(pid) {
+                    let links = graph.links(layer, pid);
+                    let (count, slots) = chunk
+                        .list(off, layer)
+                        .and_then(|l| l.split_first())
+                        .filter(|(_, slots)| links.len() <= slots.len())
+                        .ok_or_else(|| {
+                            format!(
+                                "point {pid} has {} links in layer {layer}, more than a growing graph holds",
+                                links.len()
+                            )
+                        })?;
+                    for (slot, &to) in slots.iter().zip(links) {
+                        slot.store(to, Ordering::Relaxed);
+                    }
+                    count.store(links.len() as u32, Ordering::Release);
+                }
+            }
+            let _ = growing.chunks[c].set(Box::new(chunk));
+        }
+        growing.published.store(chunks, Ordering::Release);
+        growing.nodes.store(n, Ordering::Release);
+        // Point 0 is the entry point, at the highest level.
+        growing
+            .entry
+            .store((graph.top() as u64) << 32, Ordering::Release);
+        growing.check()?;
+        Ok(growing)
     }
 
     /// Nodes in the graph.
@@ -422,24 +530,13 @@ impl Growing {
             let levels: Vec<u8> = (start..end)
                 .map(|_| self.draw_level(&mut ins.rng) as u8)
                 .collect();
-            let mut upper_at = Vec::with_capacity(levels.len());
-            let mut upper_len = 0usize;
-            for &level in &levels {
-                upper_at.push(upper_len as u32);
-                upper_len += usize::from(level) * (M + 1);
-            }
-            let chunk = Chunk {
-                ids: ids[start..end].to_vec(),
-                vseqs: vseqs[start..end].to_vec(),
-                scales: scales[start..end].to_vec(),
-                codes: codes[start * d..end * d].to_vec(),
-                zero: (0..levels.len() * (M0 + 1))
-                    .map(|_| AtomicU32::new(0))
-                    .collect(),
-                upper: (0..upper_len).map(|_| AtomicU32::new(0)).collect(),
+            let chunk = Chunk::new(
+                ids[start..end].to_vec(),
+                vseqs[start..end].to_vec(),
+                scales[start..end].to_vec(),
+                codes[start * d..end * d].to_vec(),
                 levels,
-                upper_at,
-            };
+            );
             let len = chunk.len();
             // (Only this inserter, holding the lock, sets chunks, in order.)
             let _ = self.chunks[c].set(Box::new(chunk));
@@ -702,7 +799,9 @@ mod tests {
     use super::*;
     use crate::distance::inv_norm;
     use crate::vector::code::quantize;
-    use crate::vector::params::GROW_EF_CONSTRUCTION;
+
+    /// The default candidate list size while inserting.
+    const GROW_EF_CONSTRUCTION: usize = 40;
 
     /// Clustered unit-ish vectors from a fixed generator.
     fn vectors(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -859,6 +958,54 @@ mod tests {
         let back: crate::vector::hnsw::StoredMap = postcard::from_bytes(&bytes).expect("decode");
         let back = Graph::try_from(back).expect("valid");
         assert_eq!(back.len(), 3_000);
+    }
+
+    /// Taken back from its packed form (as after a restart), it is the same graph: the same
+    /// answers, the checker passes, and insertions go on into it with recall kept. A packed
+    /// graph larger than its room, or empty, is refused.
+    #[test]
+    fn resumed_from_its_packed_form_it_searches_alike_and_grows_on() {
+        let d = 16;
+        let mut vs = vectors(4_100, d, 9);
+        let queries = vs.split_off(4_000);
+        let g = Growing::new(d, GROW_EF_CONSTRUCTION, 64, CHUNKS_MAX, 5);
+        // Uneven batches: the packed graph's nodes come from partly filled chunks.
+        for (start, end) in [(0, 10), (10, 1_300), (1_300, 2_500)] {
+            let c = coded(&vs[start..end], start);
+            g.insert(&c.ids, &c.vseqs, &c.scales, &c.codes)
+                .expect("insert");
+        }
+        let packed = g.to_graph();
+        let resumed =
+            Growing::from_graph(&packed, GROW_EF_CONSTRUCTION, 64, CHUNKS_MAX, 6).expect("resume");
+        assert_eq!(resumed.len(), 2_500);
+        // Compacted: 2,500 nodes in three full chunks (the batches had used five).
+        assert_eq!(resumed.chunks_left(), CHUNKS_MAX - 3);
+        assert_eq!(g.chunks_left(), CHUNKS_MAX - 5);
+        let ids = |v: &[(Entry, f32)]| v.iter().map(|(e, _)| e.id).collect::<Vec<_>>();
+        for q in &queries {
+            let mut qc = Vec::new();
+            let scale = quantize(q, inv_norm(q), &mut qc);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            g.search(scale, &qc, 64, &mut a);
+            resumed.search(scale, &qc, 64, &mut b);
+            assert_eq!(ids(&a), ids(&b));
+        }
+        let c = coded(&vs[2_500..], 2_500);
+        resumed
+            .insert(&c.ids, &c.vseqs, &c.scales, &c.codes)
+            .expect("insert after resuming");
+        assert_eq!(resumed.len(), 4_000);
+        assert_eq!(resumed.check(), Ok(()));
+        let r = recall(&resumed, &vs, &queries);
+        assert!(r >= 0.95, "recall@10 {r} after resuming and inserting");
+        let e = Growing::from_graph(&packed, GROW_EF_CONSTRUCTION, 64, 2, 6)
+            .err()
+            .expect("2,500 nodes into two chunks");
+        assert_eq!(e, "2500 nodes need 3 chunks, a growing graph has 2");
+        let empty = Growing::new(d, GROW_EF_CONSTRUCTION, 64, CHUNKS_MAX, 5).to_graph();
+        let e = Growing::from_graph(&empty, GROW_EF_CONSTRUCTION, 64, CHUNKS_MAX, 6).err();
+        assert_eq!(e.as_deref(), Some("an empty graph"));
     }
 
     #[test]

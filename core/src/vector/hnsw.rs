@@ -1,18 +1,16 @@
 //! A sealed segment's HNSW graph as the engine keeps it in memory.
 //!
-//! instant-distance builds the graph. What it holds afterwards is sized for building, not for
-//! keeping: every node has 64 neighbour slots in the bottom layer and 32 in each layer above
-//! (whatever it really has: about 26 at the bottom with the selection heuristic), and every
-//! point's code is an allocation of its own. Once built, the graph is packed here: the codes end
-//! to end, and each layer's neighbour lists end to end with the offset where each one ends
-//! (`docs/BENCHMARKS.md`, workload 9, has what that saves).
+//! Graphs are grown by insertions (see [`super::growing`]) and packed here: the codes end to
+//! end, and each layer's neighbour lists end to end with the offset where each one ends
+//! (`docs/BENCHMARKS.md`, workload 9, has what that saves against a layout of fixed slots).
 //!
 //! The search is HNSW's (a greedy descent through the upper layers, then a beam of `ef_search`
 //! candidates in the bottom one), step for step the one instant-distance runs on the same graph,
 //! ties broken alike, so it returns the same candidates (a test holds it to that).
 //!
 //! The stored form is instant-distance's serialized layout, unchanged (neighbour lists padded to
-//! their slots with `u32::MAX`), so snapshots read and write as before; [`MapImage`] decodes it
+//! their slots with `u32::MAX`): instant-distance built the segments of earlier versions, whose
+//! snapshots read as before, and a grown graph's lists fit its slots. [`StoredMap`] decodes it
 //! straight into the packed form, checking every neighbour id before a search can follow it.
 
 use std::fmt;
@@ -36,16 +34,11 @@ const UPPER_SLOTS: usize = 32;
 /// make the decoder allocate more than the bytes it actually reads justify.
 const RESERVE_MAX: usize = 1 << 16;
 
-/// Room to reserve for a sequence that says it has `hint` elements: all of it for a graph just
-/// built here (`TRUSTED`: so its arrays are allocated once, at their size, instead of growing
-/// and leaving the freed smaller ones behind), at most [`RESERVE_MAX`] for a stored one.
-fn reserve<const TRUSTED: bool>(hint: Option<usize>) -> usize {
-    let hint = hint.unwrap_or(0);
-    if TRUSTED {
-        hint
-    } else {
-        hint.min(RESERVE_MAX)
-    }
+/// Room to reserve for a sequence of a stored graph that says it has `hint` elements: at most
+/// [`RESERVE_MAX`], so that a forged length cannot make the decoder allocate more than the
+/// bytes it actually reads justify.
+fn reserve(hint: Option<usize>) -> usize {
+    hint.unwrap_or(0).min(RESERVE_MAX)
 }
 
 /// One layer's neighbour lists, end to end: node `i`'s are `ids[ends[i - 1]..ends[i]]`.
@@ -191,8 +184,30 @@ impl Graph {
         self.dimension
     }
 
+    /// Layers above the bottom one.
+    pub(crate) fn top(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Point `pid`'s level: the highest layer it is in (the points of each upper layer are the
+    /// first ones).
+    pub(crate) fn level(&self, pid: u32) -> usize {
+        self.layers
+            .iter()
+            .take_while(|l| (pid as usize) < l.len())
+            .count()
+    }
+
+    /// Point `pid`'s neighbours in `layer` (none where it is not in that layer).
+    pub(crate) fn links(&self, layer: usize, pid: u32) -> &[u32] {
+        match layer.checked_sub(1) {
+            None => self.zero.of(pid),
+            Some(upper) => self.layers.get(upper).map_or(&[], |l| l.of(pid)),
+        }
+    }
+
     /// What point `pid` stands for.
-    fn entry(&self, pid: u32) -> Option<Entry> {
+    pub(crate) fn entry(&self, pid: u32) -> Option<Entry> {
         let i = pid as usize;
         Some(Entry {
             id: *self.ids.get(i)?,
@@ -207,7 +222,7 @@ impl Graph {
 
     /// Point `pid`'s code: its scale and components.
     #[inline]
-    fn point(&self, pid: u32) -> (f32, &[i8]) {
+    pub(crate) fn point(&self, pid: u32) -> (f32, &[i8]) {
         let i = pid as usize;
         let d = self.dimension;
         let scale = self.scales.get(i).copied().unwrap_or(0.0);
@@ -286,34 +301,29 @@ impl Layers for Graph {
     }
 }
 
-/// instant-distance's `HnswMap` as stored, decoded into the packed form (see [`Graph`]);
-/// `TRUSTED` if it was just built here (see [`reserve`]).
+/// instant-distance's `HnswMap` as stored (a snapshot's graph), decoded into the packed form
+/// (see [`Graph`]).
 #[derive(Deserialize)]
-pub(crate) struct MapImage<const TRUSTED: bool> {
-    hnsw: HnswImage<TRUSTED>,
-    values: ValuesImage<TRUSTED>,
+pub(crate) struct StoredMap {
+    hnsw: HnswImage,
+    values: ValuesImage,
 }
 
-/// A graph from a snapshot.
-pub(crate) type StoredMap = MapImage<false>;
-/// A graph instant-distance has just built.
-pub(crate) type BuiltMap = MapImage<true>;
-
 #[derive(Deserialize)]
-struct HnswImage<const TRUSTED: bool> {
+struct HnswImage {
     ef_search: usize,
-    points: PointsImage<TRUSTED>,
-    zero: LayerImage<ZERO_SLOTS, TRUSTED>,
-    layers: Vec<LayerImage<UPPER_SLOTS, TRUSTED>>,
+    points: PointsImage,
+    zero: LayerImage<ZERO_SLOTS>,
+    layers: Vec<LayerImage<UPPER_SLOTS>>,
 }
 
-impl<const TRUSTED: bool> TryFrom<MapImage<TRUSTED>> for Graph {
+impl TryFrom<StoredMap> for Graph {
     type Error = String;
 
     /// Checks what a search relies on: as many points as values and bottom-layer nodes, every
     /// neighbour id inside its layer, each upper layer non-empty and no larger than the one
     /// below, and every scale finite and positive.
-    fn try_from(image: MapImage<TRUSTED>) -> Result<Graph, String> {
+    fn try_from(image: StoredMap) -> Result<Graph, String> {
         let HnswImage {
             ef_search,
             points,
@@ -386,26 +396,23 @@ impl<const TRUSTED: bool> TryFrom<MapImage<TRUSTED>> for Graph {
 /// The points of a stored graph, decoded end to end: each is a struct of a scale and a sequence
 /// of components, all of one dimension (the first two that differ are noted, and refused after
 /// decoding, where the refusal can say why).
-struct PointsImage<const TRUSTED: bool> {
+struct PointsImage {
     scales: Vec<f32>,
     codes: Vec<i8>,
     dimension: Option<usize>,
     mixed: Option<(usize, usize)>,
 }
 
-impl<'de, const TRUSTED: bool> Deserialize<'de> for PointsImage<TRUSTED> {
+impl<'de> Deserialize<'de> for PointsImage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Points<const TRUSTED: bool>;
-        impl<'de, const TRUSTED: bool> Visitor<'de> for Points<TRUSTED> {
-            type Value = PointsImage<TRUSTED>;
+        struct Points;
+        impl<'de> Visitor<'de> for Points {
+            type Value = PointsImage;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a sequence of quantized points")
             }
-            fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<PointsImage<TRUSTED>, A::Error> {
-                let hint = reserve::<TRUSTED>(seq.size_hint());
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PointsImage, A::Error> {
+                let hint = reserve(seq.size_hint());
                 let mut points = PointsImage {
                     scales: Vec::with_capacity(hint),
                     codes: Vec::new(),
@@ -416,21 +423,21 @@ impl<'de, const TRUSTED: bool> Deserialize<'de> for PointsImage<TRUSTED> {
                 Ok(points)
             }
         }
-        d.deserialize_seq(Points::<TRUSTED>)
+        d.deserialize_seq(Points)
     }
 }
 
 /// Decodes one point, appending it to the [`PointsImage`].
-struct PointSeed<'p, const TRUSTED: bool>(&'p mut PointsImage<TRUSTED>);
+struct PointSeed<'p>(&'p mut PointsImage);
 
-impl<'de, const TRUSTED: bool> DeserializeSeed<'de> for PointSeed<'_, TRUSTED> {
+impl<'de> DeserializeSeed<'de> for PointSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_struct("Code", &["scale", "q"], self)
     }
 }
 
-impl<'de, const TRUSTED: bool> Visitor<'de> for PointSeed<'_, TRUSTED> {
+impl<'de> Visitor<'de> for PointSeed<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a point: a scale and its components")
@@ -447,11 +454,6 @@ impl<'de, const TRUSTED: bool> Visitor<'de> for PointSeed<'_, TRUSTED> {
         match points.dimension {
             None => {
                 points.dimension = Some(dimension);
-                if TRUSTED {
-                    points
-                        .codes
-                        .reserve_exact(dimension * points.scales.capacity());
-                }
             }
             Some(d) if d != dimension => {
                 points.mixed.get_or_insert((d, dimension));
@@ -490,28 +492,25 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_> {
 /// A node's neighbours are the slots before its first empty one; a neighbour after an empty
 /// slot (`gap`) is refused after decoding (instant-distance never writes one, and would not
 /// read it).
-struct LayerImage<const N: usize, const TRUSTED: bool> {
+struct LayerImage<const N: usize> {
     links: Links,
     gap: bool,
 }
 
-impl<'de, const N: usize, const TRUSTED: bool> Deserialize<'de> for LayerImage<N, TRUSTED> {
+impl<'de, const N: usize> Deserialize<'de> for LayerImage<N> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Nodes<const N: usize, const TRUSTED: bool>;
-        impl<'de, const N: usize, const TRUSTED: bool> Visitor<'de> for Nodes<N, TRUSTED> {
-            type Value = LayerImage<N, TRUSTED>;
+        struct Nodes<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for Nodes<N> {
+            type Value = LayerImage<N>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "a sequence of nodes of {N} neighbour slots")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let hint = reserve::<TRUSTED>(seq.size_hint());
-                // Room for every slot when trusted: given back by the packing's shrink (where
-                // pages never touched were never resident).
-                let slots = if TRUSTED { hint * N } else { 0 };
+                let hint = reserve(seq.size_hint());
                 let mut layer = LayerImage {
                     links: Links {
                         ends: Vec::with_capacity(hint),
-                        ids: Vec::with_capacity(slots),
+                        ids: Vec::new(),
                     },
                     gap: false,
                 };
@@ -519,21 +518,21 @@ impl<'de, const N: usize, const TRUSTED: bool> Deserialize<'de> for LayerImage<N
                 Ok(layer)
             }
         }
-        d.deserialize_seq(Nodes::<N, TRUSTED>)
+        d.deserialize_seq(Nodes::<N>)
     }
 }
 
 /// Decodes one node's `N` slots, appending its neighbours to the layer.
-struct NodeSeed<'l, const N: usize, const TRUSTED: bool>(&'l mut LayerImage<N, TRUSTED>);
+struct NodeSeed<'l, const N: usize>(&'l mut LayerImage<N>);
 
-impl<'de, const N: usize, const TRUSTED: bool> DeserializeSeed<'de> for NodeSeed<'_, N, TRUSTED> {
+impl<'de, const N: usize> DeserializeSeed<'de> for NodeSeed<'_, N> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_tuple(N, self)
     }
 }
 
-impl<'de, const N: usize, const TRUSTED: bool> Visitor<'de> for NodeSeed<'_, N, TRUSTED> {
+impl<'de, const N: usize> Visitor<'de> for NodeSeed<'_, N> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{N} point ids")
@@ -559,21 +558,21 @@ impl<'de, const N: usize, const TRUSTED: bool> Visitor<'de> for NodeSeed<'_, N, 
 }
 
 /// The values of a stored graph (a sequence of [`Entry`]), decoded side by side.
-struct ValuesImage<const TRUSTED: bool> {
+struct ValuesImage {
     ids: Vec<ConceptId>,
     vseqs: Vec<u64>,
 }
 
-impl<'de, const TRUSTED: bool> Deserialize<'de> for ValuesImage<TRUSTED> {
+impl<'de> Deserialize<'de> for ValuesImage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Values<const TRUSTED: bool>;
-        impl<'de, const TRUSTED: bool> Visitor<'de> for Values<TRUSTED> {
-            type Value = ValuesImage<TRUSTED>;
+        struct Values;
+        impl<'de> Visitor<'de> for Values {
+            type Value = ValuesImage;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a sequence of entries")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let hint = reserve::<TRUSTED>(seq.size_hint());
+                let hint = reserve(seq.size_hint());
                 let mut values = ValuesImage {
                     ids: Vec::with_capacity(hint),
                     vseqs: Vec::with_capacity(hint),
@@ -585,7 +584,7 @@ impl<'de, const TRUSTED: bool> Deserialize<'de> for ValuesImage<TRUSTED> {
                 Ok(values)
             }
         }
-        d.deserialize_seq(Values::<TRUSTED>)
+        d.deserialize_seq(Values)
     }
 }
 
@@ -875,9 +874,9 @@ mod tests {
             },
         ];
         let bytes = postcard::to_allocvec(&points).expect("encode");
-        let decoded: PointsImage<false> = postcard::from_bytes(&bytes).expect("decodes");
+        let decoded: PointsImage = postcard::from_bytes(&bytes).expect("decodes");
         assert_eq!(decoded.mixed, Some((3, 2)));
-        assert!(postcard::from_bytes::<PointsImage<false>>(&bytes[..bytes.len() - 1]).is_err());
+        assert!(postcard::from_bytes::<PointsImage>(&bytes[..bytes.len() - 1]).is_err());
         // And the graph holding them is refused, saying why.
         let err = edited(|g| {
             g.dimension = 4;
@@ -899,8 +898,8 @@ mod tests {
             n >>= 7;
         }
         bytes.push(n as u8);
-        assert!(postcard::from_bytes::<LayerImage<ZERO_SLOTS, false>>(&bytes).is_err());
-        assert!(postcard::from_bytes::<PointsImage<false>>(&bytes).is_err());
-        assert!(postcard::from_bytes::<ValuesImage<false>>(&bytes).is_err());
+        assert!(postcard::from_bytes::<LayerImage<ZERO_SLOTS>>(&bytes).is_err());
+        assert!(postcard::from_bytes::<PointsImage>(&bytes).is_err());
+        assert!(postcard::from_bytes::<ValuesImage>(&bytes).is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! The index as a snapshot stores it, and its rebuilding from one.
 
+use std::sync::Arc;
+
+use super::growing::Growing;
 use super::index::*;
 use super::params::HnswParams;
 use super::seal::*;
@@ -46,7 +49,7 @@ impl VectorIndex {
         let growing = self.growing.iter().filter(|g| g.graph.len() > 0).map(|g| {
             SegmentOut::Packed(Box::new(Sealed {
                 graph: g.graph.to_graph(),
-                params: grown_params(self.params),
+                params: self.params,
                 replaces: Vec::new(),
             }))
         });
@@ -105,7 +108,41 @@ impl VectorIndex {
             // Stored segments replace nothing, so nothing needs looking up.
             index.install_segment(graph, &|_| None);
         }
+        index.resume_growing();
         Ok(index)
+    }
+
+    /// Takes the growing graph a snapshot stored (packed, as its last segment) back as the
+    /// growing graph, if a growing graph can hold it and has room left, in place of the empty
+    /// one the fresh tier started: the vectors indexed after a restart go on into it instead
+    /// of into a new graph, and restarts leave no more segments behind than a run without
+    /// them. Its entries keep their segment id, so nothing else changes. (If the growing
+    /// graph was empty at the snapshot, the last segment is another graph, which is as good
+    /// a graph to go on growing.)
+    fn resume_growing(&mut self) {
+        if self.growing.as_ref().is_some_and(|g| g.graph.len() > 0) {
+            return;
+        }
+        let Some(at) = self.segments.len().checked_sub(1) else {
+            return;
+        };
+        let segment = &self.segments[at];
+        let resumed = Growing::from_graph(
+            &segment.graph.graph,
+            self.params.ef_construction,
+            self.params.ef_search,
+            self.growing_chunks,
+            self.params.seed ^ u64::from(segment.id),
+        );
+        // (Refused: a graph a growing one cannot hold stays a segment, as it always could.)
+        if let Some(graph) = resumed.ok().filter(|g| g.chunks_left() > 0) {
+            let segment = self.segments.remove(at);
+            self.growing = Some(GrowingSegment {
+                id: segment.id,
+                graph: Arc::new(graph),
+                live: segment.live,
+            });
+        }
     }
 }
 

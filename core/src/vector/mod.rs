@@ -1,7 +1,9 @@
 //! Vector search: a tiered index of a growing HNSW graph that new vectors are inserted into in
-//! place (`growing.rs`), sealed HNSW segments (built whole by instant-distance, or a
-//! growing graph packed once it is full, mostly stale, or stored by a snapshot), a "fresh" tier
-//! for vectors not indexed yet, and version checks that hide stale entries.
+//! place (`growing.rs`; a snapshot stores it packed, and it is taken up again at the next
+//! open), sealed HNSW segments (a growing graph packed once it is full or mostly stale, or a
+//! graph grown whole by a merge or a rebuild, packed alike), a "fresh" tier for vectors not
+//! indexed yet, and version checks that hide stale entries. A segment no larger than the
+//! growing graph is absorbed into it (its vectors inserted there, the segment dropped).
 //!
 //! Every live vector has a version (`vseq`), bumped when its concept is re-embedded. A sealed
 //! entry is valid only while the concept's current version equals the one it was sealed with, so

@@ -6,11 +6,19 @@ use serde::{Deserialize, Serialize};
 /// Parameters of the sealed HNSW graph, chosen by measurement (see `docs/FORMAT.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HnswParams {
-    /// Candidate list size while building.
+    /// Candidate list size while inserting (every graph is grown by insertions, see
+    /// [`super::growing`]). Higher than a graph built whole by instant-distance needed (a
+    /// graph grown one insertion at a time, with its back links re-selected as they fill,
+    /// needs a wider search to stay as well connected): at 100,000 clustered 128-d vectors, 24
+    /// gave recall@10 0.90 against an exhaustive search of the same codes, 40 gave 0.97 and 64
+    /// 0.99, at 18 k, 15 k and 11 k insertions/s on one thread.
     pub ef_construction: usize,
-    /// Candidate list size while searching (fixed when the graph is built).
+    /// Candidate list size while searching, unless a search asks for its own (see [`ef_for`]
+    /// for how it grows with a graph's size).
     pub ef_search: usize,
-    /// Whether to use the neighbour-selection heuristic (better graphs, much slower builds).
+    /// Whether the neighbour-selection heuristic was used: what segments built whole by
+    /// instant-distance (in snapshots written before December 2026) record; a grown graph always
+    /// uses it.
     pub heuristic: bool,
     /// Seed for the layer assignment; fixed, so builds are deterministic.
     pub seed: u64,
@@ -19,7 +27,7 @@ pub struct HnswParams {
 impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
-            ef_construction: 24,
+            ef_construction: 40,
             ef_search: 96,
             heuristic: true,
             seed: 0x5u64 << 60 | 0x7574_7261,
@@ -46,10 +54,3 @@ pub(crate) fn ef_for(ef_search: usize, points: usize) -> usize {
     let grown = ef_search as f64 * (points as f64 / EF_BASE_POINTS as f64).powf(0.7);
     (grown as usize).clamp(ef_search, 8 * ef_search)
 }
-
-/// Candidate list size while inserting into the growing graph. Higher than instant-distance's
-/// builds use (a graph grown one insertion at a time, with its back links re-selected as they
-/// fill, needs a wider search to stay as well connected): at 100,000 clustered 128-d vectors,
-/// 24 gave recall@10 0.90 against an exhaustive search of the same codes, 40 gave 0.97 and 64
-/// 0.99, at 18 k, 15 k and 11 k insertions/s on one thread.
-pub const GROW_EF_CONSTRUCTION: usize = 40;

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
-use super::code::{Code, CodeRef, Entry};
-use super::growing::Growing;
-use super::hnsw::{BuiltMap, Graph, MapOut, StoredMap};
-use super::params::{HnswParams, GROW_EF_CONSTRUCTION};
+#[cfg(test)]
+use super::code::CodeRef;
+use super::code::{Code, Entry};
+use super::growing::{Growing, CHUNK};
+use super::hnsw::{Graph, MapOut, StoredMap};
+use super::params::HnswParams;
 use crate::error::Error;
 use crate::model::ConceptId;
 use serde::{Deserialize, Serialize};
@@ -120,6 +122,13 @@ pub(super) enum Work {
     Grow { id: u32, graph: Arc<Growing> },
     /// The growing graph (by its segment id) packed into a sealed segment.
     Retire { id: u32, graph: Arc<Growing> },
+    /// The current vectors of segment `from` inserted into the growing graph (by its segment
+    /// id), which replaces it.
+    Absorb {
+        id: u32,
+        graph: Arc<Growing>,
+        from: u32,
+    },
 }
 
 /// The result of [`SealInput::build`], for [`VectorIndex::install`].
@@ -134,6 +143,12 @@ pub(super) enum BuiltKind {
     Grown { id: u32, entries: Vec<Entry> },
     /// The growing graph with this segment id, packed.
     Retired { id: u32, sealed: Sealed },
+    /// These entries of segment `from` were inserted into the growing graph with this id.
+    Absorbed {
+        id: u32,
+        from: u32,
+        entries: Vec<Entry>,
+    },
 }
 
 /// One piece of background indexing, frozen: vectors (what each stands for, and its code,
@@ -171,10 +186,8 @@ impl SealInput {
     /// Does the work: slow (seconds for 100,000 vectors); call it on whatever thread the host
     /// chooses. Insertions go into the growing graph, which searches keep reading meanwhile;
     /// a pack copies the growing graph into the segments' layout. A segment is built by
-    /// instant-distance, deterministically (the same view gives the same graph), then packed
-    /// (see `hnsw.rs`) by way of its stored form, which is also how a snapshot loads it;
-    /// an error there means that packing refused what instant-distance built, i.e. a bug; the
-    /// vectors stay in the fresh tier, searched exactly.
+    /// inserting its vectors into a graph of its own, deterministically (the same view gives
+    /// the same graph), then packed.
     ///
     /// An insertion into the growing graph is refused only if the graph has no room (the index
     /// never asks for more than it has) or the codes are not of its dimension.
@@ -196,17 +209,21 @@ impl SealInput {
         let replaces = match work {
             Work::Build { replaces } => replaces,
             Work::Grow { id, graph } => {
-                let (ids, vseqs): (Vec<ConceptId>, Vec<u64>) =
-                    entries.iter().map(|e| (e.id, e.vseq)).unzip();
-                graph.insert(&ids, &vseqs, &scales, &codes)?;
+                insert(&graph, &entries, &scales, &codes)?;
                 return Ok(Built {
                     kind: BuiltKind::Grown { id, entries },
+                });
+            }
+            Work::Absorb { id, graph, from } => {
+                insert(&graph, &entries, &scales, &codes)?;
+                return Ok(Built {
+                    kind: BuiltKind::Absorbed { id, from, entries },
                 });
             }
             Work::Retire { id, graph } => {
                 let sealed = Sealed {
                     graph: graph.to_graph(),
-                    params: grown_params(params),
+                    params,
                     replaces: Vec::new(),
                 };
                 return Ok(Built {
@@ -214,18 +231,20 @@ impl SealInput {
                 });
             }
         };
-        let map = build_map(&scales, &codes, dimension, entries, params);
-        // Sized first, so the bytes are one allocation of their exact size.
-        let bytes = postcard::experimental::serialized_size(&map)
-            .and_then(|size| postcard::to_extend(&map, Vec::with_capacity(size)))
-            .map_err(|e| format!("vector graph does not encode: {e}"))?;
-        drop(map);
-        let image: BuiltMap = postcard::from_bytes(&bytes)
-            .map_err(|e| format!("vector graph does not decode: {e}"))?;
-        drop(bytes);
+        // Grown whole, on this thread: the same insertions as the growing graph's (so a merge
+        // makes as good a graph as one run of writes would have), into a graph just large
+        // enough, then packed. Deterministic: one inserter, levels drawn from the seed.
+        let graph = Growing::new(
+            dimension,
+            params.ef_construction,
+            params.ef_search,
+            entries.len().div_ceil(CHUNK).max(1),
+            params.seed,
+        );
+        insert(&graph, &entries, &scales, &codes)?;
         Ok(Built {
             kind: BuiltKind::Segment(Sealed {
-                graph: Graph::try_from(image)?,
+                graph: graph.to_graph(),
                 params,
                 replaces,
             }),
@@ -233,16 +252,16 @@ impl SealInput {
     }
 }
 
-/// The parameters a packed growing graph is stored with.
-pub(super) fn grown_params(params: HnswParams) -> HnswParams {
-    HnswParams {
-        ef_construction: GROW_EF_CONSTRUCTION,
-        heuristic: true,
-        ..params
-    }
+/// Inserts vectors (what each stands for, and their codes) into a growing graph.
+fn insert(graph: &Growing, entries: &[Entry], scales: &[f32], codes: &[i8]) -> Result<(), String> {
+    let (ids, vseqs): (Vec<ConceptId>, Vec<u64>) = entries.iter().map(|e| (e.id, e.vseq)).unzip();
+    graph.insert(&ids, &vseqs, scales, codes)
 }
 
-/// instant-distance's graph over the codes (`dimension` components each, end to end).
+/// instant-distance's graph over the codes (`dimension` components each, end to end): what
+/// built segments before this version, kept for the tests that check the stored layout (which
+/// is instant-distance's, so files written then still load) against instant-distance's own.
+#[cfg(test)]
 pub(crate) fn build_map<'a>(
     scales: &'a [f32],
     codes: &'a [i8],
@@ -268,18 +287,11 @@ pub(crate) fn build_map<'a>(
 }
 
 /// instant-distance inserts points in parallel with rayon, and parallel insertion order is not
-/// deterministic. Running the build in a one-thread pool keeps it deterministic (and on the
-/// budget of one core, which is what the benchmarks target).
-#[cfg(not(target_arch = "wasm32"))]
-pub(super) fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+/// deterministic. Running the build in a one-thread pool keeps it deterministic.
+#[cfg(test)]
+fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
         Ok(pool) => pool.install(f),
-        // Without a pool (thread creation refused) build on this thread through the global pool.
         Err(_) => f(),
     }
-}
-
-#[cfg(target_arch = "wasm32")]
-pub(super) fn single_threaded<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    f()
 }
