@@ -263,3 +263,47 @@ fn a_quiet_memory_indexes_its_last_vectors_and_those_it_opens_with() {
     }
     Arc::into_inner(handle).expect("one handle").close();
 }
+
+/// A memory filled over several runs of the server, each indexing its vectors and checkpointing
+/// as it closes: every run's vectors go on into the one growing graph (a snapshot stores it
+/// packed, the next open takes it up again), so four runs leave one graph, not four segments.
+#[test]
+fn runs_of_the_server_leave_one_graph_behind_not_one_each() {
+    let dir = tempfile::tempdir().expect("temp");
+    for run in 0..4u64 {
+        let (handle, _) = start(dir.path(), WriterConfig::default());
+        let first = run * 300;
+        sutra_server::http::api::write_blocking(&handle, (first..first + 300).map(learn).collect())
+            .expect("write");
+        let stats = indexed(&handle);
+        assert_eq!(
+            (
+                stats.vectors.fresh,
+                stats.vectors.sealed,
+                stats.vectors.segments
+            ),
+            (0, first + 300, 1),
+            "run {run}: {stats:?}"
+        );
+        Arc::into_inner(handle).expect("one handle").close();
+    }
+    let (handle, _) = start(dir.path(), WriterConfig::default());
+    let stats = handle.reader().stats();
+    assert_eq!(
+        (
+            stats.vectors.fresh,
+            stats.vectors.sealed,
+            stats.vectors.segments
+        ),
+        (0, 1_200, 1),
+        "{stats:?}"
+    );
+    for n in [0, 299, 300, 899, 1_199] {
+        let hits = handle
+            .reader()
+            .search_vectors(&vector(n), 1, None)
+            .expect("search");
+        assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1));
+    }
+    Arc::into_inner(handle).expect("one handle").close();
+}
