@@ -708,6 +708,14 @@ mod tests {
         (scales, q, entries)
     }
 
+    /// The parameters instant-distance built segments with (before every graph was grown).
+    const BUILT_WITH: HnswParams = HnswParams {
+        ef_construction: 24,
+        ef_search: 96,
+        heuristic: true,
+        seed: 0x5u64 << 60 | 0x7574_7261,
+    };
+
     fn packed(bytes: &[u8]) -> Result<Graph, String> {
         let image: StoredMap = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
         Graph::try_from(image)
@@ -717,7 +725,7 @@ mod tests {
     fn packing_keeps_instant_distance_layout_byte_for_byte() {
         for n in [1, 2, 5, 40, 300, 3000] {
             let (scales, q, entries) = codes(n, 16, n as u64);
-            let map = build_map(&scales, &q, 16, entries, HnswParams::default());
+            let map = build_map(&scales, &q, 16, entries, BUILT_WITH);
             let stored = postcard::to_allocvec(&map).expect("encode");
             let graph = packed(&stored).expect("instant-distance's graph passes the checks");
             assert_eq!(graph.len(), n);
@@ -738,7 +746,7 @@ mod tests {
     fn search_returns_what_instant_distance_returns_on_the_same_graph() {
         let d = 24;
         let (scales, q, entries) = codes(4000, d, 11);
-        let map = build_map(&scales, &q, d, entries, HnswParams::default());
+        let map = build_map(&scales, &q, d, entries, BUILT_WITH);
         let graph = packed(&postcard::to_allocvec(&map).expect("encode")).expect("packed");
         assert!(!graph.layers.is_empty(), "the test needs upper layers");
         let (qs, qq, _) = codes(300, d, 99);
@@ -763,7 +771,7 @@ mod tests {
         }
         assert_eq!(differ, 0, "queries answered differently");
         // An empty graph answers nothing.
-        let empty = build_map(&[], &[], d, Vec::new(), HnswParams::default());
+        let empty = build_map(&[], &[], d, Vec::new(), BUILT_WITH);
         let empty = packed(&postcard::to_allocvec(&empty).expect("encode")).expect("packed");
         ours.clear();
         empty.search(1.0, &qq[..d], empty.ef(), &mut ours);
@@ -773,7 +781,7 @@ mod tests {
     /// A graph of 300 points, changed by `edit`, stored and decoded again.
     fn edited(edit: impl FnOnce(&mut Graph)) -> Result<Graph, String> {
         let (scales, q, entries) = codes(300, 8, 5);
-        let map = build_map(&scales, &q, 8, entries, HnswParams::default());
+        let map = build_map(&scales, &q, 8, entries, BUILT_WITH);
         let mut graph = packed(&postcard::to_allocvec(&map).expect("encode"))?;
         edit(&mut graph);
         packed(&postcard::to_allocvec(&graph.image()).expect("encode"))
@@ -784,7 +792,7 @@ mod tests {
     fn the_checker_finds_a_neighbour_outside_its_layer() {
         let built = || {
             let (scales, q, entries) = codes(300, 8, 3);
-            let map = build_map(&scales, &q, 8, entries, HnswParams::default());
+            let map = build_map(&scales, &q, 8, entries, BUILT_WITH);
             packed(&postcard::to_allocvec(&map).expect("encode")).expect("packs")
         };
         assert_eq!(built().check(), Ok(()));
