@@ -160,7 +160,8 @@ impl Reader {
     }
 
     /// Whether the vector index has work due that waits for no fresh vectors: its growing
-    /// graph to pack, or segments to merge (see [`IndexPolicy`](super::IndexPolicy)).
+    /// graph to pack, a segment to absorb into it, or segments to merge (see
+    /// [`IndexPolicy`](super::IndexPolicy)).
     pub fn vector_graph_work_due(&self) -> bool {
         self.shared.read().vectors.graph_work_due()
     }

@@ -87,8 +87,10 @@ pub(super) struct GrowingSegment {
 /// The tiered vector index: a fresh tier scanned in full, the growing graph the background
 /// indexer inserts the fresh tier into (each vector once, while searches go on), and sealed
 /// segments (packed HNSW graphs: a growing graph once full or mostly stale, graphs loaded from a
-/// snapshot, graphs built whole). Segments of similar size are merged in the background
-/// (size-tiered, like an LSM tree), which keeps their number logarithmic in the index size.
+/// snapshot, graphs built whole). A snapshot's packed growing graph is taken up again at open,
+/// a segment no larger than the growing graph is absorbed into it, and segments of similar size
+/// are merged in the background (size-tiered, like an LSM tree), which keeps their number
+/// logarithmic in the index size.
 pub struct VectorIndex {
     pub(super) params: HnswParams,
     /// Version, inverse norm and segment of every concept that has a vector.
@@ -576,9 +578,10 @@ impl VectorIndex {
 
     /// The next piece of background work, if any: packing the growing graph into a sealed
     /// segment once it is full or mostly stale; inserting the fresh tier into the growing graph
-    /// once it holds `fresh_min` vectors (at most [`GROW_STEP_MAX`] at a time); or else merging
-    /// segments of similar size (or rebuilding one that is mostly stale). With
-    /// [`SEGMENTS_SOFT_MAX`] segments or more, a due merge goes before an insertion.
+    /// once it holds `fresh_min` vectors (at most [`GROW_STEP_MAX`] at a time); absorbing a
+    /// segment no larger than the growing graph into it; or else merging segments of similar
+    /// size (or rebuilding one that is mostly stale). With [`SEGMENTS_SOFT_MAX`] segments or
+    /// more, a due merge goes before an insertion.
     ///
     /// One piece at a time: the next is asked for once the last one is installed.
     pub fn freeze_next<'v>(&self, fresh_min: usize, lookup: Lookup<'_, 'v>) -> Option<SealInput> {
@@ -664,9 +667,9 @@ impl VectorIndex {
         })
     }
 
-    /// Whether work on the graphs themselves is due — packing the growing graph, or a merge —
-    /// which, unlike indexing fresh vectors, waits for nothing (e.g. segments a snapshot
-    /// stored that are due for a merge when it is opened).
+    /// Whether work on the graphs themselves is due — packing the growing graph, absorbing a
+    /// segment into it, or a merge — which, unlike indexing fresh vectors, waits for nothing
+    /// (e.g. segments a snapshot stored, due to be absorbed or merged when it is opened).
     pub fn graph_work_due(&self) -> bool {
         self.retire_due().is_some() || self.absorb_due().is_some() || self.merge_due().is_some()
     }
