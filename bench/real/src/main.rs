@@ -43,6 +43,15 @@ const HNSWLIB_EFS: [u32; 10] = [10, 12, 16, 24, 32, 48, 64, 96, 160, 256];
 /// Recall levels at which the two are compared.
 const LEVELS: [f64; 5] = [0.95, 0.97, 0.98, 0.99, 0.995];
 
+/// A positive number from the environment variable `name`, if it is set.
+pub(crate) fn env_count(name: &str) -> Option<usize> {
+    let value = std::env::var(name).ok()?;
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => fail(format!("{name}: a number above 0, not {value:?}")),
+    }
+}
+
 /// Stops the run with a message (a benchmark has no one to return an error to).
 pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
     eprintln!("workload 10: {message}");
@@ -98,13 +107,7 @@ fn cache_dir() -> PathBuf {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let cache = cache_dir();
-    let texts_max = std::env::var("SUTRA_BENCH_10_TEXTS")
-        .ok()
-        .map(|v| {
-            v.parse::<usize>()
-                .unwrap_or_else(|_| fail("SUTRA_BENCH_10_TEXTS: a number"))
-        })
-        .or(quick.then_some(QUICK_TEXTS));
+    let texts_max = env_count("SUTRA_BENCH_10_TEXTS").or(quick.then_some(QUICK_TEXTS));
     let entries = corpus::gcide(&cache);
     let (mut texts, mut queries): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for (i, entry) in entries.into_iter().enumerate() {
@@ -121,10 +124,7 @@ fn main() {
     let model = embed::Model::load(&cache);
     let mut data = embed::cached(&cache, &model, &texts, &queries);
     let mut source = format!("{}-d all-MiniLM-L6-v2", data.dim);
-    if let Ok(to) = std::env::var("SUTRA_BENCH_10_DIMENSIONS") {
-        let to: usize = to
-            .parse()
-            .unwrap_or_else(|_| fail("SUTRA_BENCH_10_DIMENSIONS: a number"));
+    if let Some(to) = env_count("SUTRA_BENCH_10_DIMENSIONS") {
         source = format!("{source} projected to {to}-d");
         data = embed::projected(&data, to);
     }

@@ -8,7 +8,7 @@ use sutra_core::sim::SimDisk;
 use sutra_core::{ConceptId, ConceptInput, Memory, Op, Options};
 
 use crate::embed::Data;
-use crate::fail;
+use crate::{env_count, fail};
 
 /// Results per query.
 const K: usize = 10;
@@ -135,10 +135,8 @@ pub(crate) fn sutra(data: &Data, truth: &[[u32; K]], efs: &[u32]) -> Curve {
         dimension: Some(data.dim as u32),
         ..Options::default()
     };
-    if let Ok(efc) = std::env::var("SUTRA_BENCH_10_EF_CONSTRUCTION") {
-        options.hnsw.ef_construction = efc
-            .parse()
-            .unwrap_or_else(|_| fail("SUTRA_BENCH_10_EF_CONSTRUCTION: a number"));
+    if let Some(efc) = env_count("SUTRA_BENCH_10_EF_CONSTRUCTION") {
+        options.hnsw.ef_construction = efc;
         eprintln!("workload 10: Sutra with {:?}", options.hnsw);
     }
     let (mut memory, _) =
