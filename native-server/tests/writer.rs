@@ -215,6 +215,17 @@ fn indexed(handle: &MemoryHandle) -> sutra_core::Stats {
     }
 }
 
+/// Each of vectors `ns` finds its own concept first.
+fn assert_found_first(handle: &MemoryHandle, ns: &[u64]) {
+    for &n in ns {
+        let hits = handle
+            .reader()
+            .search_vectors(&vector(n), 1, None)
+            .expect("search");
+        assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1), "vector {n}");
+    }
+}
+
 /// A quiet memory's last vectors are indexed with no write after them (fewer than the budget
 /// that makes indexing due while writes come), and so are vectors found at open.
 #[test]
@@ -254,13 +265,7 @@ fn a_quiet_memory_indexes_its_last_vectors_and_those_it_opens_with() {
         (0, 310),
         "{quiet:?}"
     );
-    for n in [0, 299, 305, 309] {
-        let hits = handle
-            .reader()
-            .search_vectors(&vector(n), 1, None)
-            .expect("search");
-        assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1));
-    }
+    assert_found_first(&handle, &[0, 299, 305, 309]);
     Arc::into_inner(handle).expect("one handle").close();
 }
 
@@ -298,12 +303,6 @@ fn runs_of_the_server_leave_one_graph_behind_not_one_each() {
         (0, 1_200, 1),
         "{stats:?}"
     );
-    for n in [0, 299, 300, 899, 1_199] {
-        let hits = handle
-            .reader()
-            .search_vectors(&vector(n), 1, None)
-            .expect("search");
-        assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1));
-    }
+    assert_found_first(&handle, &[0, 299, 300, 899, 1_199]);
     Arc::into_inner(handle).expect("one handle").close();
 }

@@ -1334,20 +1334,8 @@ mod tests {
                 store.put(&mut index, ConceptId(next), point(&mut rng));
             }
             index_all(&mut index, &store, 1);
-            let image = decode_image(
-                &postcard::to_allocvec(&index.image()).expect("encode"),
-                None,
-            )
-            .expect("decode");
-            let mut embeddings: Vec<(ConceptId, &[f32])> = store.vectors().collect();
-            embeddings.sort_unstable_by_key(|e| e.0);
             let before = index.counts();
-            index = VectorIndex::restore(
-                HnswParams::default(),
-                image,
-                embeddings.iter().map(|(id, v)| (*id, *v)),
-            )
-            .expect("restore");
+            index = restarted(&index, &store);
             assert_eq!(index.counts(), before, "run {run}");
             assert_eq!(index.counts().segments, 1, "run {run}: one graph");
             assert_eq!(index.check(&store.lookup()), Ok(()), "run {run}");
