@@ -140,7 +140,11 @@ fn main() {
     eprintln!("workload 10: Sutra measured in {:.0?}", started.elapsed());
     if std::env::var("SUTRA_BENCH_10_SUTRA_ONLY").is_ok() {
         // (For profiling Sutra's side alone.)
-        println!("{}", describe(&sutra));
+        println!(
+            "build {:.0} vectors/s; {}",
+            sutra.build_per_s,
+            describe(&sutra)
+        );
         return;
     }
     let peer = measure::hnswlib(&data, &HNSWLIB_EFS);
