@@ -51,6 +51,28 @@ pub(super) fn sum_lanes_f32(acc: [f32; 8]) -> f32 {
     (acc[0] + acc[4]) + (acc[1] + acc[5]) + (acc[2] + acc[6]) + (acc[3] + acc[7])
 }
 
+/// Starts loading `items` into the cache, every line of them, without waiting: a search asks
+/// for the codes of all the neighbours it is about to score, so that their cache misses overlap
+/// instead of each distance waiting for its own (on workload 10, 384-d codes, it doubled the
+/// queries per second at a high effort). A hint only: it changes nothing. Where there is no
+/// prefetch instruction it reads the first and last item instead (loads the out-of-order core
+/// overlaps, though less well).
+#[inline]
+pub(super) fn prefetch<T: Copy>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = avx2() {
+        let bytes = std::mem::size_of_val(items);
+        let start = items.as_ptr().cast::<i8>();
+        // Every 64 bytes, and the last byte (the items need not start on a line).
+        for offset in (0..bytes).step_by(64).chain(bytes.checked_sub(1)) {
+            simd.sse
+                ._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(start.wrapping_add(offset));
+        }
+        return;
+    }
+    std::hint::black_box((items.first().copied(), items.last().copied()));
+}
+
 /// Dot product of two quantized vectors, in integers (exact; `DIMENSION_MAX` · 128² fits an i32,
 /// so any order of the sums gives the same answer). Half of an insertion's time and most of a
 /// graph search's goes here.

@@ -29,8 +29,9 @@ pub(crate) trait Layers {
         pid: u32,
         buffer: &'a mut Vec<u32>,
     ) -> &'a [u32];
-    /// Point `pid`'s code (empty if it has none), touched ahead of the distances.
-    fn code(&self, pid: u32) -> &[i8];
+    /// Starts loading point `pid`'s code and scale into the cache (see
+    /// [`crate::distance::prefetch`]), ahead of its distance.
+    fn prefetch(&self, pid: u32);
     /// 1 − the approximate similarity of point `pid` to `query`; `None` if the point is not
     /// there (a growing graph's node not published yet).
     fn distance(&self, query: Point<'_>, pid: u32) -> Option<f32>;
@@ -156,17 +157,18 @@ pub(crate) fn beam(g: &impl Layers, s: &mut Scratch, layer: usize, ef: usize, qu
             }
         }
         s.links = links;
-        // Touching every code first lets their cache misses overlap instead of each distance
-        // waiting on its own.
-        std::hint::black_box(unvisited.iter().fold(0i8, |a, &pid| {
-            let q = g.code(pid);
-            a ^ q.first().copied().unwrap_or(0) ^ q.last().copied().unwrap_or(0)
-        }));
+        for &pid in &unvisited {
+            g.prefetch(pid);
+        }
         for &pid in &unvisited {
             let Some(distance) = g.distance(query, pid) else {
                 continue;
             };
             let near = Near { distance, pid };
+            if s.nearest.len() >= ef && s.nearest.last().is_some_and(|last| near >= *last) {
+                // (Most candidates: no better than the furthest kept.)
+                continue;
+            }
             match s.nearest.binary_search(&near) {
                 Err(at) if at < ef => {
                     s.nearest.insert(at, near);

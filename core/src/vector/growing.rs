@@ -39,9 +39,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::beam::{beam, descend, next_layer, start, with_scratch, Layers, Near, Point, Scratch};
-use super::code::{similarity, Entry};
+use super::code::{similarity, Entry, Found};
 use super::hnsw::{Graph, Links};
 use super::params::ef_for;
+use crate::distance::prefetch;
 use crate::model::ConceptId;
 
 /// Bits of a node id that are its offset in its chunk.
@@ -186,8 +187,12 @@ impl Layers for Growing {
     }
 
     #[inline]
-    fn code(&self, pid: u32) -> &[i8] {
-        self.point(pid).map_or(&[][..], |p| p.1)
+    fn prefetch(&self, pid: u32) {
+        if let Some((chunk, off)) = self.chunk(pid) {
+            let d = self.dimension;
+            prefetch(chunk.codes.get(off * d..(off + 1) * d).unwrap_or(&[]));
+            prefetch(chunk.scales.get(off..=off).unwrap_or(&[]));
+        }
     }
 
     #[inline]
@@ -472,7 +477,7 @@ impl Growing {
     /// Up to `ef` nodes nearest the code (`scale`, `q`) (a candidate list that long; its own
     /// is [`ef`](Self::ef)), nearest first, as (what the node stands for, approximate
     /// similarity).
-    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<(Entry, f32)>) {
+    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<Found>) {
         let word = self.entry.load(Ordering::Acquire);
         if word == EMPTY {
             return;
@@ -481,11 +486,13 @@ impl Growing {
         let query = (scale, q);
         with_scratch(|s| {
             if descend(self, s, ep, top, ef, query) {
-                out.extend(
-                    s.nearest
-                        .iter()
-                        .filter_map(|c| Some((self.entry_of(c.pid)?, 1.0 - c.distance))),
-                );
+                out.extend(s.nearest.iter().filter_map(|c| {
+                    Some(Found {
+                        entry: self.entry_of(c.pid)?,
+                        similarity: 1.0 - c.distance,
+                        scale: self.point(c.pid)?.0,
+                    })
+                }));
             }
         });
     }
@@ -865,7 +872,7 @@ mod tests {
             found += out
                 .iter()
                 .take(10)
-                .filter(|(e, _)| truth.contains(&e.id.0))
+                .filter(|f| truth.contains(&f.entry.id.0))
                 .count();
         }
         found as f64 / (queries.len() * 10) as f64
@@ -906,7 +913,7 @@ mod tests {
                 let scale = quantize(v, inv_norm(v), &mut qc);
                 let mut out = Vec::new();
                 g.search(scale, &qc, g.ef(), &mut out);
-                out.iter().any(|(e, _)| e.id.0 == i as u128)
+                out.iter().any(|f| f.entry.id.0 == i as u128)
             })
             .count();
         assert!(
@@ -950,7 +957,7 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             g.search(scale, &qc, g.ef(), &mut a);
             packed.search(scale, &qc, packed.ef(), &mut b);
-            let ids = |v: &[(Entry, f32)]| v.iter().map(|(e, _)| e.id).collect::<Vec<_>>();
+            let ids = |v: &[Found]| v.iter().map(|f| f.entry.id).collect::<Vec<_>>();
             assert_eq!(ids(&a), ids(&b));
         }
         // And it survives the stored form.
@@ -982,7 +989,7 @@ mod tests {
         // Compacted: 2,500 nodes in three full chunks (the batches had used five).
         assert_eq!(resumed.chunks_left(), CHUNKS_MAX - 3);
         assert_eq!(g.chunks_left(), CHUNKS_MAX - 5);
-        let ids = |v: &[(Entry, f32)]| v.iter().map(|(e, _)| e.id).collect::<Vec<_>>();
+        let ids = |v: &[Found]| v.iter().map(|f| f.entry.id).collect::<Vec<_>>();
         for q in &queries {
             let mut qc = Vec::new();
             let scale = quantize(q, inv_norm(q), &mut qc);
@@ -1052,10 +1059,10 @@ mod tests {
                     let mut out = Vec::new();
                     g.search(scale, &qc, g.ef(), &mut out);
                     // Every result is a node as it was inserted, never a torn one.
-                    for (e, _) in &out {
+                    for Found { entry: e, .. } in &out {
                         assert!(e.id.0 < 6_000 && u128::from(e.vseq) == e.id.0, "{e:?}");
                     }
-                    missed += usize::from(!out.iter().any(|(e, _)| e.id.0 == i as u128));
+                    missed += usize::from(!out.iter().any(|f| f.entry.id.0 == i as u128));
                 }
                 missed
             })
@@ -1108,7 +1115,7 @@ mod tests {
             let members = out
                 .iter()
                 .take(10)
-                .filter(|(e, _)| group_of[e.id.0 as usize] == Some(group))
+                .filter(|f| group_of[f.entry.id.0 as usize] == Some(group))
                 .count();
             if members == 0 {
                 missing.push(group);

@@ -20,8 +20,9 @@ use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::beam::{descend, with_scratch, Layers, Point};
-use super::code::{similarity, Entry};
+use super::code::{similarity, Entry, Found};
 use super::params::ef_for;
+use crate::distance::prefetch;
 use crate::model::ConceptId;
 
 /// An empty neighbour slot in instant-distance's layout.
@@ -233,18 +234,20 @@ impl Graph {
     /// Up to `ef` points nearest the code (`scale`, `q`) (a candidate list that long; its
     /// own is [`ef`](Self::ef)), nearest first, as (what the point stands for, approximate
     /// similarity).
-    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<(Entry, f32)>) {
+    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<Found>) {
         if self.ids.is_empty() {
             return;
         }
         with_scratch(|s| {
             // Point 0 is the entry point, in every layer.
             if descend(self, s, 0, self.layers.len(), ef, (scale, q)) {
-                out.extend(
-                    s.nearest
-                        .iter()
-                        .filter_map(|c| Some((self.entry(c.pid)?, 1.0 - c.distance))),
-                );
+                out.extend(s.nearest.iter().filter_map(|c| {
+                    Some(Found {
+                        entry: self.entry(c.pid)?,
+                        similarity: 1.0 - c.distance,
+                        scale: self.point(c.pid).0,
+                    })
+                }));
             }
         });
     }
@@ -290,8 +293,14 @@ impl Layers for Graph {
     }
 
     #[inline]
-    fn code(&self, pid: u32) -> &[i8] {
-        self.point(pid).1
+    fn prefetch(&self, pid: u32) {
+        let i = pid as usize;
+        prefetch(
+            self.codes
+                .get(i * self.dimension..(i + 1) * self.dimension)
+                .unwrap_or(&[]),
+        );
+        prefetch(self.scales.get(i..=i).unwrap_or(&[]));
     }
 
     #[inline]
@@ -765,6 +774,7 @@ mod tests {
             ours.clear();
             graph.search(scale, query.q, graph.ef(), &mut ours);
             assert_eq!(ours.len(), HnswParams::default().ef_search.min(4000));
+            let ours: Vec<(Entry, f32)> = ours.iter().map(|f| (f.entry, f.similarity)).collect();
             if ours != expected {
                 differ += 1;
             }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::code::{quantize, Code, Entry};
+use super::code::{quantize, Code, Entry, Rounding};
 use super::fresh::*;
 use super::growing::{Growing, CHUNK, CHUNKS_MAX};
 use super::params::HnswParams;
@@ -340,9 +340,9 @@ impl VectorIndex {
     /// dimension), best first; ties broken by id. `exclude` is left out (search by a concept).
     ///
     /// Candidates come from each segment's graph and from a scan of the fresh tier, both by the
-    /// quantized codes; the [`rescored`](Self::rescored) best of them by that approximate
-    /// similarity are scored exactly from the concepts' embeddings, and every score returned
-    /// is exact. The same as [`plan`](Self::plan), [`SearchPlan::run`] and
+    /// quantized codes; those that can still make the best `k` by that approximate similarity
+    /// and its bound (see [`finish`](Self::finish)) are scored exactly from the concepts'
+    /// embeddings, and every score returned is exact. The same as [`plan`](Self::plan), [`SearchPlan::run`] and
     /// [`finish`](Self::finish) in a row, for a caller that holds the state throughout (the
     /// index's own tests; the state plans, runs and finishes apart so the host picks the thread).
     #[cfg(test)]
@@ -391,12 +391,15 @@ impl VectorIndex {
                 .collect();
             (graphs, self.fresh.chunks.clone())
         };
+        let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
+        let code = Code::new(query, inv);
         SearchPlan {
             k,
             ef: ef.map(|ef| ef.max(k + 1)),
             exclude,
-            unit: query.iter().map(|x| x * inv).collect(),
-            code: Code::new(query, inv),
+            rounding: Rounding::of(&unit, &code),
+            unit,
+            code,
             graphs,
             fresh,
             dimension: self.fresh.dimension,
@@ -411,6 +414,10 @@ impl VectorIndex {
     /// found twice (moved from the fresh tier into a graph meanwhile, or in a graph and the
     /// one that replaced it) counts once. A vector acknowledged before the plan was taken is
     /// in the plan's fresh chunks or in one of its graphs.
+    ///
+    /// Candidates are scored in order of the highest exact similarity their codes allow
+    /// ([`Rounding`]), at most [`rescored`](Self::rescored) of them, and scoring stops once
+    /// none left can beat the `k`-th exact score: the answer scoring them all would give.
     pub fn finish<'v>(
         &self,
         plan: &SearchPlan,
@@ -419,18 +426,26 @@ impl VectorIndex {
     ) -> Vec<(ConceptId, f32)> {
         let k = plan.k;
         let keep = |id: &ConceptId| plan.exclude != Some(*id);
-        let current = |e: &Entry| self.current.get(&e.id).is_some_and(|l| l.vseq == e.vseq);
-        // (approximate similarity, id), and ids that are scored exactly whatever their rank.
-        let mut approx: Vec<(f32, ConceptId)> = Vec::new();
+        let current = |e: &Entry| {
+            self.current
+                .get(&e.id)
+                .filter(|l| l.vseq == e.vseq)
+                .map(|l| l.inv_norm)
+        };
+        // (the most its exact similarity can be, id, its vector's inverse norm), and ids that
+        // are scored exactly whatever their rank.
+        let mut approx: Vec<(f32, ConceptId, f32)> = Vec::new();
         let mut always: Vec<ConceptId> = Vec::new();
         for (planned, candidates) in plan.graphs.iter().zip(found.graphs) {
             let wanted = k
                 .min(planned.live)
                 .saturating_sub(usize::from(plan.exclude.is_some()));
-            let valid: Option<Vec<(f32, ConceptId)>> = candidates.map(|c| {
+            let valid: Option<Vec<(f32, ConceptId, f32)>> = candidates.map(|c| {
                 c.iter()
-                    .filter(|(e, _)| current(e))
-                    .map(|(e, sim)| (*sim, e.id))
+                    .filter_map(|f| {
+                        let most = plan.rounding.most(f.similarity, f.scale);
+                        Some((most, f.entry.id, current(&f.entry)?))
+                    })
                     .collect()
             });
             match valid {
@@ -438,41 +453,44 @@ impl VectorIndex {
                 // Too many stale entries or too large a k for the graph's candidate list:
                 // answer exactly for this graph instead of returning fewer results than exist.
                 _ => planned.graph.for_each(&mut |e| {
-                    if current(&e) && keep(&e.id) {
+                    if current(&e).is_some() && keep(&e.id) {
                         always.push(e.id);
                     }
                 }),
             }
         }
-        approx.extend(
-            found
-                .fresh
-                .into_iter()
-                .filter(|(id, _)| self.current.get(id).is_some())
-                .map(|(id, sim)| (sim, id)),
-        );
-        // One candidate per concept, its best approximate similarity.
-        approx.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)));
-        approx.dedup_by_key(|a| a.1);
-        let rescored = Self::rescored(k);
-        if approx.len() > rescored {
-            approx.select_nth_unstable_by(rescored - 1, |a, b| b.0.total_cmp(&a.0));
-            approx.truncate(rescored);
-        }
-        always.extend(approx.iter().map(|(_, id)| *id));
+        approx.extend(found.fresh.into_iter().filter_map(|(id, similarity)| {
+            let most = plan.rounding.most(similarity, found.fresh_scale);
+            Some((most, id, self.current.get(&id)?.inv_norm))
+        }));
         always.sort_unstable();
         always.dedup();
-        let mut hits: Vec<(ConceptId, f32)> = always
-            .into_iter()
-            .filter_map(|id| Some((id, self.score(&id, &plan.unit, lookup)?)))
-            .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        hits.truncate(k);
-        hits
+        // One candidate per concept (its highest bound), none of those scored anyway.
+        approx.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)));
+        approx.dedup_by_key(|a| a.1);
+        approx.retain(|a| always.binary_search(&a.1).is_err());
+        // Highest bound first, at most `rescored`.
+        approx.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        approx.truncate(Self::rescored(k));
+        let mut best = Best::new(k);
+        for id in always {
+            if let Some(score) = self.score(&id, &plan.unit, lookup) {
+                best.offer(id, score);
+            }
+        }
+        for (most, id, inv_norm) in approx {
+            if best.worst().is_some_and(|worst| most < worst) {
+                // Neither this candidate nor any after it can make the best `k`.
+                break;
+            }
+            if let Some(score) = lookup(&id).and_then(|v| cosine(dot(v, &plan.unit) * inv_norm)) {
+                best.offer(id, score);
+            }
+        }
+        best.into_sorted()
     }
 
-    /// How many of the best candidates by approximate similarity are scored exactly for a
-    /// search of `k` (see [`rescored`]).
+    /// The most candidates scored exactly for a search of `k` (see [`rescored`]).
     pub fn rescored(k: usize) -> usize {
         rescored(k)
     }
@@ -1500,6 +1518,102 @@ mod tests {
         let before = index.counts();
         assert!(!index.install(full.build().expect("build"), &store.lookup()));
         assert_eq!(index.counts(), before);
+    }
+
+    /// The bound a search scores candidates by holds for every pair of codes — of vectors
+    /// spread evenly and of vectors with one component far larger than the rest (whose codes
+    /// are coarser) — and is tight enough to leave most candidates unscored.
+    #[test]
+    fn the_rounding_bound_holds_for_every_pair_of_codes() {
+        let mut rng = crate::storage::sim::Rng::new(31);
+        for (d, outlier) in [(384, 1.0), (384, 40.0), (32, 1.0), (1536, 10.0)] {
+            let vector = |rng: &mut crate::storage::sim::Rng| -> Vec<f32> {
+                let mut v: Vec<f32> = (0..d).map(|_| rng.unit_f32() - 0.5).collect();
+                v[rng.below(d as u64) as usize] *= outlier;
+                v
+            };
+            let points: Vec<Vec<f32>> = (0..60).map(|_| vector(&mut rng)).collect();
+            let mut widest = 0f32;
+            for _ in 0..20 {
+                let query = vector(&mut rng);
+                let inv = inv_norm(&query);
+                let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
+                let code = Code::new(&query, inv);
+                let rounding = Rounding::of(&unit, &code);
+                for p in &points {
+                    let c = Code::new(p, inv_norm(p));
+                    let approx = similarity(code.scale, &code.q, c.scale, &c.q);
+                    let exact = dot(p, &unit) * inv_norm(p);
+                    let room = rounding.most(approx, c.scale) - approx;
+                    assert!(
+                        (exact - approx).abs() <= room,
+                        "{d}-d, outlier {outlier}: exact {exact}, approximate {approx}, bound {room}"
+                    );
+                    widest = widest.max(room);
+                }
+            }
+            if outlier == 1.0 && d >= 384 {
+                assert!(widest < 0.02, "{d}-d: a bound of {widest} scores too much");
+            }
+        }
+    }
+
+    /// A search scores exactly only the candidates whose bound can still reach its best `k`,
+    /// and answers as if it had scored them all.
+    #[test]
+    fn only_candidates_that_can_make_the_best_k_are_scored() {
+        let mut rng = crate::storage::sim::Rng::new(32);
+        let centres: Vec<Vec<f32>> = (0..40)
+            .map(|_| (0..32).map(|_| rng.unit_f32() * 2.0 - 1.0).collect())
+            .collect();
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        for i in 1..=3_000u128 {
+            store.put(&mut index, ConceptId(i), clustered(&mut rng, &centres));
+        }
+        index_all(&mut index, &store, 1);
+        assert_eq!(index.counts().fresh, 0);
+        let (mut scored_all, mut searches) = (0, 0);
+        for _ in 0..30 {
+            let q = clustered(&mut rng, &centres);
+            // A candidate list shorter than the most scored, so that every candidate could be.
+            let ef = VectorIndex::rescored(10) - 4;
+            let plan = index.plan(&q, 10, Some(ef), None);
+            let found = plan.run();
+            let candidates: Vec<ConceptId> = found
+                .graphs
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|f| f.entry.id)
+                .collect();
+            assert_eq!(candidates.len(), ef);
+            let mut expected: Vec<(ConceptId, f32)> = candidates
+                .iter()
+                .map(|id| {
+                    (
+                        *id,
+                        index.score(id, &plan.unit, &store.lookup()).expect("live"),
+                    )
+                })
+                .collect();
+            expected.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            expected.truncate(10);
+            let looked_up = std::cell::Cell::new(0usize);
+            let counting = |id: &ConceptId| {
+                looked_up.set(looked_up.get() + 1);
+                store.0.get(id).map(Vec::as_slice)
+            };
+            assert_eq!(index.finish(&plan, found, &counting), expected);
+            assert!(looked_up.get() >= 10);
+            scored_all += looked_up.get();
+            searches += 1;
+        }
+        // Of 100 candidates, about 13 are scored here.
+        assert!(
+            scored_all < searches * 30,
+            "{scored_all} scored in {searches} searches"
+        );
     }
 
     #[test]

@@ -19,15 +19,16 @@
 //!
 //! The index holds no copy of the vectors: each concept keeps its embedding, and the index keeps
 //! versions, inverse norms and one-byte-per-component codes (in the graphs and the fresh tier).
-//! Graph walks and the fresh scan compare codes; the best candidates are scored exactly from the
-//! embeddings, so every score returned is an exact cosine.
+//! Graph walks and the fresh scan compare codes; the candidates that can still make the best
+//! `k` (by their approximate similarity and the most the codes' rounding can have moved it) are
+//! scored exactly from the embeddings, so every score returned is an exact cosine.
 //!
-//! The files, bottom-up: `code` (one-byte codes and their similarity), `params` (HNSW tuning),
-//! `beam` (the one HNSW search, for both kinds of graph), `hnsw` (the packed graph of a sealed
-//! segment), `growing` (the graph new vectors are inserted into), `id_table` (versions by
-//! concept), `topk` (the k best), `fresh` (the fresh tier), `seal` (segments and the work that
-//! makes them), `plan` (a search's two halves), `index` (the tiers together, the merge policy),
-//! `image` (the index in a snapshot).
+//! The files, bottom-up: `code` (one-byte codes, their similarity and its error bound),
+//! `params` (HNSW tuning), `beam` (the one HNSW search, for both kinds of graph), `hnsw` (the
+//! packed graph of a sealed segment), `growing` (the graph new vectors are inserted into),
+//! `id_table` (versions by concept), `topk` (the k best), `fresh` (the fresh tier), `seal`
+//! (segments and the work that makes them), `plan` (a search's two halves), `index` (the tiers
+//! together, the merge policy), `image` (the index in a snapshot).
 
 mod beam;
 mod code;

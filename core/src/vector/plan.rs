@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::code::{similarity, Code, Entry};
+use super::code::{similarity, Code, Found, Rounding};
 use super::fresh::*;
 use super::seal::*;
 use super::topk::*;
@@ -26,6 +26,8 @@ pub struct SearchPlan {
     pub(super) exclude: Option<ConceptId>,
     pub(super) unit: Vec<f32>,
     pub(super) code: Code,
+    /// How far the code's similarities can be from the exact ones.
+    pub(super) rounding: Rounding,
     pub(super) graphs: Vec<PlannedGraph>,
     pub(super) fresh: Vec<Arc<FreshChunk>>,
     pub(super) dimension: usize,
@@ -35,9 +37,12 @@ pub struct SearchPlan {
 pub struct Candidates {
     /// Each planned graph's candidates (`None`: read the graph whole instead, as its candidate
     /// list is shorter than `k`).
-    pub(super) graphs: Vec<Option<Vec<(Entry, f32)>>>,
+    pub(super) graphs: Vec<Option<Vec<Found>>>,
     /// The fresh tier's best by approximate similarity.
     pub(super) fresh: Vec<(ConceptId, f32)>,
+    /// The largest scale of the fresh codes scanned (bounding the rounding of every fresh
+    /// candidate's similarity at once).
+    pub(super) fresh_scale: f32,
 }
 
 impl SearchPlan {
@@ -54,27 +59,31 @@ impl SearchPlan {
                 (self.k < ef).then(|| {
                     let mut found = Vec::new();
                     planned.graph.search(&self.code, ef, &mut found);
-                    found.retain(|(e, _)| keep(&e.id));
+                    found.retain(|f| keep(&f.entry.id));
                     found
                 })
             })
             .collect();
         let mut best = Best::new(rescored(self.k));
+        let mut fresh_scale = 0f32;
         for (id, scale, q) in scan_entries(&self.fresh, self.dimension) {
             if keep(&id) {
+                fresh_scale = fresh_scale.max(scale.abs());
                 best.offer(id, similarity(scale, q, self.code.scale, &self.code.q));
             }
         }
         Candidates {
             graphs,
             fresh: best.into_sorted(),
+            fresh_scale,
         }
     }
 }
 
-/// How many of the best candidates by approximate similarity are scored exactly for a search of
-/// `k`: enough that the codes' small error (about 0.005 in cosine) cannot push one of the true
-/// best `k` out.
+/// How many candidates at most are scored exactly for a search of `k`, the best by how high
+/// their exact similarity can be: enough that the codes' small error cannot push one of the
+/// true best `k` out. Fewer are scored where the bound shows the rest cannot make the best `k`
+/// (see [`VectorIndex::finish`]).
 pub(super) fn rescored(k: usize) -> usize {
     4 * k + 64
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 use super::code::CodeRef;
-use super::code::{Code, Entry};
+use super::code::{Code, Entry, Found};
 use super::growing::{Growing, CHUNK};
 use super::hnsw::{Graph, MapOut, StoredMap};
 use super::params::HnswParams;
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 /// trait so it can be replaced.
 pub(super) trait Ann {
     /// Up to `ef` entries near `query` (a candidate list that long), nearest first, with
-    /// their approximate similarity.
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>);
+    /// their approximate similarity and their codes' scale.
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>);
     /// Every entry.
     fn for_each(&self, f: &mut dyn FnMut(Entry));
     /// The graph's own candidate list: what a search that asks for no length uses.
@@ -83,7 +83,7 @@ impl Serialize for Sealed {
 }
 
 impl Ann for Sealed {
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>) {
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>) {
         self.graph.search(query.scale, &query.q, ef, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {
@@ -100,7 +100,7 @@ impl Ann for Sealed {
 }
 
 impl Ann for Growing {
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<(Entry, f32)>) {
+    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>) {
         Growing::search(self, query.scale, &query.q, ef, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {

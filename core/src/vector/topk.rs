@@ -52,6 +52,13 @@ impl Best {
         }
     }
 
+    /// The similarity a candidate must beat to be kept, once `k` are kept.
+    pub(super) fn worst(&self) -> Option<f32> {
+        (self.heap.len() >= self.k)
+            .then(|| self.heap.peek().map(|worst| worst.0))
+            .flatten()
+    }
+
     /// Best first.
     pub(super) fn into_sorted(self) -> Vec<(ConceptId, f32)> {
         self.heap
