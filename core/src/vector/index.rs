@@ -342,9 +342,10 @@ impl VectorIndex {
     /// Candidates come from each segment's graph and from a scan of the fresh tier, both by the
     /// quantized codes; those that can still make the best `k` by that approximate similarity
     /// and its bound (see [`finish`](Self::finish)) are scored exactly from the concepts'
-    /// embeddings, and every score returned is exact. The same as [`plan`](Self::plan), [`SearchPlan::run`] and
-    /// [`finish`](Self::finish) in a row, for a caller that holds the state throughout (the
-    /// index's own tests; the state plans, runs and finishes apart so the host picks the thread).
+    /// embeddings, and every score returned is exact. The same as [`plan`](Self::plan),
+    /// [`SearchPlan::run`] and [`finish`](Self::finish) in a row, for a caller that holds the
+    /// state throughout (the index's own tests; the state plans, runs and finishes apart so the
+    /// host picks the thread).
     #[cfg(test)]
     pub fn search<'v>(
         &self,
