@@ -12,8 +12,11 @@ pub struct HnswParams {
     /// needs fewer candidates per query for the same recall: 40 gave recall@10 0.966 at ef 96
     /// and reached 0.97 at 1.5 k queries/s (0.44× hnswlib's speed at that recall), building
     /// 7.4 k vectors/s; 64 gave 0.979 at ef 96; 100 gives 0.984 at ef 96 and reaches 0.97 at
-    /// 3.3 k queries/s (0.93×), building about 4.5 k vectors/s (hnswlib at its 200: 1.6 k/s);
-    /// 200 gave no better curve than 100.
+    /// 3.3 k queries/s (0.93×), building about 4.5 k vectors/s (hnswlib at its 200: 1.6 k/s).
+    /// Once each step of a query cost less (codes prefetched, fewer candidates scored
+    /// exactly), the graph's quality was what held the high end back: 150 reaches 0.995 at
+    /// `ef` 192 where 100 needed 320 (about 1.6 k against 1.0 k queries/s), building about
+    /// 3.2 k vectors/s; 200 gave the same curve, building 2.8 k/s.
     pub ef_construction: usize,
     /// Candidate list size while searching, unless a search asks for its own (see [`ef_for`]
     /// for how it grows with a graph's size).
@@ -29,7 +32,7 @@ pub struct HnswParams {
 impl Default for HnswParams {
     fn default() -> Self {
         HnswParams {
-            ef_construction: 100,
+            ef_construction: 150,
             ef_search: 96,
             heuristic: true,
             seed: 0x5u64 << 60 | 0x7574_7261,
