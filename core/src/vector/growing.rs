@@ -189,8 +189,7 @@ impl Layers for Growing {
     #[inline]
     fn prefetch(&self, pid: u32) {
         if let Some((chunk, off)) = self.chunk(pid) {
-            let d = self.dimension;
-            prefetch(chunk.codes.get(off * d..(off + 1) * d).unwrap_or(&[]));
+            prefetch(self.point(pid).map_or(&[][..], |p| p.1));
             prefetch(chunk.scales.get(off..=off).unwrap_or(&[]));
         }
     }

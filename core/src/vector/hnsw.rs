@@ -294,12 +294,8 @@ impl Layers for Graph {
 
     #[inline]
     fn prefetch(&self, pid: u32) {
+        prefetch(self.point(pid).1);
         let i = pid as usize;
-        prefetch(
-            self.codes
-                .get(i * self.dimension..(i + 1) * self.dimension)
-                .unwrap_or(&[]),
-        );
         prefetch(self.scales.get(i..=i).unwrap_or(&[]));
     }
 

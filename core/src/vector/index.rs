@@ -332,8 +332,7 @@ impl VectorIndex {
 
     /// The exact cosine similarity of concept `id`'s vector to the unit vector `unit`.
     fn score<'v>(&self, id: &ConceptId, unit: &[f32], lookup: Lookup<'_, 'v>) -> Option<f32> {
-        let live = self.current.get(id)?;
-        cosine(dot(lookup(id)?, unit) * live.inv_norm)
+        exact(lookup(id)?, unit, self.current.get(id)?.inv_norm)
     }
 
     /// The `k` most similar live vectors to `query` (already checked: finite, non-zero, right
@@ -484,7 +483,7 @@ impl VectorIndex {
                 // Neither this candidate nor any after it can make the best `k`.
                 break;
             }
-            if let Some(score) = lookup(&id).and_then(|v| cosine(dot(v, &plan.unit) * inv_norm)) {
+            if let Some(score) = lookup(&id).and_then(|v| exact(v, &plan.unit, inv_norm)) {
                 best.offer(id, score);
             }
         }
@@ -509,7 +508,7 @@ impl VectorIndex {
         let unit: Vec<f32> = query.iter().map(|x| x * inv).collect();
         let mut best = Best::new(k);
         for (id, v) in vectors {
-            if let Some(score) = cosine(dot(v, &unit) * inv_norm(v)) {
+            if let Some(score) = exact(v, &unit, inv_norm(v)) {
                 best.offer(id, score);
             }
         }
@@ -876,6 +875,12 @@ impl VectorIndex {
         });
         true
     }
+}
+
+/// The exact cosine similarity of `vector` (whose inverse norm is `inv_norm`) to the unit vector
+/// `unit`.
+fn exact(vector: &[f32], unit: &[f32], inv_norm: f32) -> Option<f32> {
+    cosine(dot(vector, unit) * inv_norm)
 }
 
 #[cfg(test)]

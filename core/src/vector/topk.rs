@@ -54,9 +54,8 @@ impl Best {
 
     /// The similarity a candidate must beat to be kept, once `k` are kept.
     pub(super) fn worst(&self) -> Option<f32> {
-        (self.heap.len() >= self.k)
-            .then(|| self.heap.peek().map(|worst| worst.0))
-            .flatten()
+        let full = self.heap.len() >= self.k;
+        self.heap.peek().filter(|_| full).map(|worst| worst.0)
     }
 
     /// Best first.
