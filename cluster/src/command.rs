@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use sutra_core::legacy::OpV1;
 use sutra_core::Op;
 
 /// An application entry of the log.
@@ -21,12 +22,14 @@ pub enum Command {
         /// Its name.
         name: String,
     },
-    /// A batch of operations on one memory, applied whole or refused whole.
-    Batch {
+    /// A batch of operations as the first versions wrote it (their operations in the core's
+    /// log format 1: metadata values strings only). Read from logs and snapshots written then,
+    /// never proposed now: [`Command::Batch`] took its place.
+    BatchV1 {
         /// The memory.
         memory: String,
         /// The operations, with their timestamps fixed.
-        ops: Vec<Op>,
+        ops: Vec<OpV1>,
     },
     /// A command sent with an idempotency key (added after the three above, so entries written
     /// before it still decode): applied once; sent again with the same key and the same
@@ -42,6 +45,37 @@ pub enum Command {
         /// The command (not itself `Idempotent`).
         command: Box<Command>,
     },
+    /// A batch of operations on one memory, applied whole or refused whole (added after the
+    /// four above, with the core's log format 2: typed metadata values).
+    Batch {
+        /// The memory.
+        memory: String,
+        /// The operations, with their timestamps fixed.
+        ops: Vec<Op>,
+    },
+}
+
+impl Command {
+    /// The command in today's shape: a [`Command::BatchV1`] as the [`Command::Batch`] it means
+    /// (inside an [`Command::Idempotent`] too); every other command as it is.
+    pub fn upgraded(self) -> Command {
+        match self {
+            Command::BatchV1 { memory, ops } => Command::Batch {
+                memory,
+                ops: ops.into_iter().map(Op::from).collect(),
+            },
+            Command::Idempotent {
+                key,
+                digest,
+                command,
+            } => Command::Idempotent {
+                key,
+                digest,
+                command: Box::new(command.upgraded()),
+            },
+            other => other,
+        }
+    }
 }
 
 /// How many idempotency keys the state keeps (the oldest is forgotten first, on every node
@@ -58,6 +92,9 @@ impl fmt::Display for Command {
             }
             Command::DropMemory { name } => write!(f, "drop memory {name:?}"),
             Command::Batch { memory, ops } => {
+                write!(f, "batch of {} operations on {memory:?}", ops.len())
+            }
+            Command::BatchV1 { memory, ops } => {
                 write!(f, "batch of {} operations on {memory:?}", ops.len())
             }
             Command::Idempotent { key, command, .. } => write!(f, "{command} (key {key:?})"),
@@ -107,5 +144,58 @@ impl Applied {
             field: e.field(),
             limit: e.limit_passed(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sutra_core::{ConceptId, ConceptInput, Value};
+
+    /// The variants' indexes are the log's format: the first versions' batches (2) read as
+    /// today's (4), inside a keyed command too.
+    #[test]
+    fn first_version_batches_read_as_todays() {
+        let old = OpV1::PutConcept {
+            id: ConceptId(9),
+            content: "rain".into(),
+            embedding: None,
+            strength: 1.0,
+            confidence: 1.0,
+            metadata: [("lang".to_string(), "en".to_string())].into(),
+            at_ms: 5,
+            created_ms: None,
+        };
+        let v1 = Command::Idempotent {
+            key: "k".into(),
+            digest: 7,
+            command: Box::new(Command::BatchV1 {
+                memory: "m".into(),
+                ops: vec![old],
+            }),
+        };
+        let bytes = postcard::to_allocvec(&v1).expect("encode");
+        let read: Command = postcard::from_bytes(&bytes).expect("decode");
+        let mut input = ConceptInput::new("rain").with_id(ConceptId(9));
+        input.metadata.insert("lang".into(), Value::from("en"));
+        let today = Command::Idempotent {
+            key: "k".into(),
+            digest: 7,
+            command: Box::new(Command::Batch {
+                memory: "m".into(),
+                ops: vec![Op::put_concept(input, 5)],
+            }),
+        };
+        assert_eq!(read.upgraded(), today);
+        let tag = |c: &Command| postcard::to_allocvec(c).expect("encode")[0];
+        let batch = Command::Batch {
+            memory: "m".into(),
+            ops: vec![],
+        };
+        let batch_v1 = Command::BatchV1 {
+            memory: "m".into(),
+            ops: vec![],
+        };
+        assert_eq!((tag(&batch_v1), tag(&v1), tag(&batch)), (2, 3, 4));
     }
 }

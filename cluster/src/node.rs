@@ -433,6 +433,8 @@ impl ClusterNode {
                 Some(_) => None,
                 None => Some(refused("memory_not_found", format!("no memory {name:?}"))),
             },
+            // Only read from the first versions' logs, never proposed: applying checks it.
+            Command::BatchV1 { .. } => None,
             Command::Batch { memory, ops } => match self.catalog.get(memory) {
                 Some(replica) => replica.check(ops).err().map(|e| Applied::refused(&e)),
                 None => Some(refused("memory_not_found", format!("no memory {memory:?}"))),

@@ -120,13 +120,17 @@ pub enum Error {
         reason: String,
     },
     /// A file was written by a format version this build does not read.
-    #[error("{file} has format version {found}, this build reads version {supported}")]
+    #[error(
+        "{file} has format version {found}, this build reads versions {oldest} to {supported}"
+    )]
     UnsupportedVersion {
         /// `log` or `snapshot`.
         file: &'static str,
         /// The version in the file.
         found: u32,
-        /// The version this build reads.
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The version this build writes (the newest it reads).
         supported: u32,
     },
 }
@@ -364,7 +368,8 @@ mod tests {
             Error::UnsupportedVersion {
                 file: "log",
                 found: 9,
-                supported: 1,
+                oldest: 1,
+                supported: 2,
             },
         ];
         let codes: Vec<&str> = one_of_each.iter().map(Error::code).collect();

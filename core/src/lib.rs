@@ -41,19 +41,19 @@ mod vector;
 pub use distance::{dot, inv_norm};
 pub use engine::{
     repair, verify, verify_deep, Budgets, CheckpointReport, Due, IndexPolicy, IndexStep,
-    Maintenance, Memory, Options, Reader, RecoveryReport, RepairReport, Replica, Stats,
+    Maintenance, Memory, Options, Reader, RecoveryReport, RepairReport, Replica, Rewritten, Stats,
     VerifyReport, CHECKPOINT_RETRY_FIRST_MS, CHECKPOINT_RETRY_MAX_MS, INDEX_QUIET_MS,
     PATH_QUERY_ATTEMPTS,
 };
 pub use error::{Error, Result};
-pub use format::{snapshot, wal};
+pub use format::{legacy, snapshot, wal};
 pub use graph::{
     Algorithm, Direction, Interrupt, Listing, Neighbourhood, Path, PathOptions, PathQuery,
     PathsResult, Step,
 };
 pub use model::{
     Association, AssociationKey, Concept, ConceptId, ConceptInput, ConceptMetadata, Kind, KindSet,
-    Metadata, Op, CONCEPT_ID_CHARS,
+    Metadata, Op, Value, CONCEPT_ID_CHARS,
 };
 pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;

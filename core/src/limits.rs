@@ -6,8 +6,11 @@ pub const CONTENT_BYTES_MAX: usize = 256 * 1024;
 pub const METADATA_ENTRIES_MAX: usize = 64;
 /// Largest metadata key, in bytes.
 pub const METADATA_KEY_BYTES_MAX: usize = 256;
-/// Largest metadata value, in bytes.
+/// Largest metadata value, in bytes (a list's strings plus one byte per item; a number 8,
+/// a flag 1).
 pub const METADATA_VALUE_BYTES_MAX: usize = 8 * 1024;
+/// Most items in a metadata value that is a list of strings.
+pub const METADATA_LIST_ITEMS_MAX: usize = 1024;
 /// Largest total of all metadata keys and values of one concept, in bytes.
 pub const METADATA_BYTES_MAX: usize = 64 * 1024;
 /// Largest embedding dimension.
@@ -45,6 +48,8 @@ pub const NEIGHBOURHOOD_NODES_MAX: u32 = 2000;
 const _: () = assert!(PATH_DEPTH_DEFAULT <= PATH_DEPTH_MAX);
 const _: () = assert!(VISITED_NODES_DEFAULT <= VISITED_NODES_MAX);
 const _: () = assert!(METADATA_KEY_BYTES_MAX + METADATA_VALUE_BYTES_MAX <= METADATA_BYTES_MAX);
+// A list at its item limit of one-byte strings fits within a value's bytes.
+const _: () = assert!(2 * METADATA_LIST_ITEMS_MAX <= METADATA_VALUE_BYTES_MAX);
 const _: () = assert!(SCAN_LIMIT_MAX as usize <= SCAN_EXAMINED_MAX);
 const _: () = assert!(NEIGHBOURHOOD_NODES_MAX <= VISITED_NODES_MAX);
 // One concept at every limit at once (content, metadata, a vector of the largest dimension)

@@ -1,48 +1,58 @@
-//! The on-disk format, frozen: `core/tests/fixtures/` holds logs and snapshots written by this
-//! version (log format 1, snapshot format 3) — every kind of operation, vectors, metadata,
-//! explicit creation times, a checkpoint with a log after it — and corrupt variants of them.
+//! The on-disk format, frozen: `core/tests/fixtures/` holds logs and snapshots written by each
+//! version — every kind of operation, vectors, metadata, explicit creation times, a checkpoint
+//! with a log after it — and corrupt variants of them:
+//! - `v1/`: log format 1, snapshot format 3 (metadata values strings only);
+//! - `v2/`: log format 2, snapshot format 4 (typed metadata values).
 //!
 //! - Each fixture opens to exactly the state that the same operations give when applied now.
-//! - Today's encoders write exactly the fixture's bytes: a change to the bytes (a reordered
-//!   field, a new one) fails here. Such a change must bump the format version, keep these files
-//!   and the code that reads them, and add fixtures of the new version beside them.
+//! - Files of an older version are rewritten in today's when they open, and open again to the
+//!   same state.
+//! - Today's encoders write exactly the newest fixture's bytes: a change to the bytes (a
+//!   reordered field, a new one) fails here. Such a change must bump the format version, keep
+//!   these files and the code that reads them, and add fixtures of the new version beside them.
 //! - Each corrupt variant is refused (or its torn tail cut) as `docs/FORMAT.md` says, at the
 //!   byte offset it names.
 //!
 //! The files are made by `SUTRA_WRITE_FIXTURES=1 cargo test -p sutra-core --test fixtures`, once
-//! per format version; never to make a failing test pass.
+//! per format version, into the newest version's folder; never to make a failing test pass.
 
 use std::path::{Path, PathBuf};
 use sutra_core::sim::{SimDisk, SimStorage};
 use sutra_core::{
     AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Memory, Metadata, Op, Options,
-    Storage,
+    Rewritten, Storage, Value,
 };
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
+/// The fixture folders, oldest first; the last is today's format.
+const VERSIONS: [&str; 2] = ["v1", "v2"];
+/// Today's format's folder.
+const NEWEST: &str = VERSIONS[VERSIONS.len() - 1];
+
+fn dir(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{version}"))
 }
 
 fn id(name: &str) -> ConceptId {
     ConceptId::from_content(name)
 }
 
-fn metadata(pairs: &[(&str, &str)]) -> Metadata {
+fn metadata(pairs: &[(&str, Value)]) -> Metadata {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
 }
 
-/// The operations of the log-only fixture, batch by batch (the dimension is the first record,
-/// written by opening with a dimension).
-fn first_batches() -> Vec<Vec<Op>> {
+/// The operations of the log-only fixture of `version`, batch by batch (the dimension is the
+/// first record, written by opening with a dimension): version 1's six batches, and from
+/// version 2 on a seventh with metadata of every type.
+fn first_batches(version: &str) -> Vec<Vec<Op>> {
     let concept = |name: &str, vector: Option<Vec<f32>>, at: u64| {
         let mut input = ConceptInput::new(name);
         input.embedding = vector;
         Op::put_concept(input, at)
     };
-    vec![
+    let mut batches = vec![
         vec![
             Op::PutConcept {
                 id: id("rain"),
@@ -50,7 +60,7 @@ fn first_batches() -> Vec<Vec<Op>> {
                 embedding: Some(vec![1.0, 0.0, 0.5, -0.25]),
                 strength: 2.5,
                 confidence: 0.75,
-                metadata: metadata(&[("source", "weather"), ("lang", "en")]),
+                metadata: metadata(&[("source", "weather".into()), ("lang", "en".into())]),
                 at_ms: 10,
                 created_ms: Some(5),
             },
@@ -90,7 +100,22 @@ fn first_batches() -> Vec<Vec<Op>> {
             // An update: created_ms kept from the first write.
             concept("rain", Some(vec![0.9, 0.1, 0.5, -0.25]), 20),
         ],
-    ]
+    ];
+    if version != "v1" {
+        let mut typed = ConceptInput::new("drizzle");
+        typed.metadata = metadata(&[
+            ("lang", "en".into()),
+            ("year", Value::Integer(-2024)),
+            ("intensity", Value::Number(0.125)),
+            ("observed", Value::Bool(true)),
+            (
+                "lemmas",
+                Value::List(vec!["drizzle".into(), "drizzled".into()]),
+            ),
+        ]);
+        batches.push(vec![Op::put_concept(typed, 21)]);
+    }
+    batches
 }
 
 /// The operations after the checkpoint of the checkpointed fixture.
@@ -134,26 +159,38 @@ fn write(memory: &mut Memory<SimStorage>, batches: Vec<Vec<Op>>) {
     }
 }
 
-/// (log, snapshot) of the log-only fixture, made by today's code.
+/// (log, snapshot) of today's log-only fixture.
 fn make_log_only() -> (Vec<u8>, Option<Vec<u8>>) {
     let disk = SimDisk::new(1);
     let mut memory = new_memory(&disk);
-    write(&mut memory, first_batches());
+    write(&mut memory, first_batches(NEWEST));
     drop(memory);
     (disk.log(), disk.snapshot())
 }
 
-/// (log, snapshot) of the checkpointed fixture: the first batches, a checkpoint (the vectors
-/// sealed into the index first, so the snapshot holds a graph), then more batches.
+/// (log, snapshot) of today's checkpointed fixture: the first batches, a checkpoint (the
+/// vectors sealed into the index first, so the snapshot holds a graph), then more batches.
 fn make_checkpointed() -> (Vec<u8>, Option<Vec<u8>>) {
     let disk = SimDisk::new(1);
     let mut memory = new_memory(&disk);
-    write(&mut memory, first_batches());
+    write(&mut memory, first_batches(NEWEST));
     memory.seal_vectors().expect("seal");
     memory.checkpoint().expect("checkpoint");
     write(&mut memory, after_checkpoint());
     drop(memory);
     (disk.log(), disk.snapshot())
+}
+
+/// The state the operations of `version`'s fixture give today (`checkpointed`: with the
+/// batches after its checkpoint).
+fn expected(version: &str, checkpointed: bool) -> Memory<SimStorage> {
+    let disk = SimDisk::new(3);
+    let mut memory = new_memory(&disk);
+    write(&mut memory, first_batches(version));
+    if checkpointed {
+        write(&mut memory, after_checkpoint());
+    }
+    memory
 }
 
 /// A record's start offsets in a log (after its header), from its length fields.
@@ -171,9 +208,9 @@ fn record_offsets(log: &[u8]) -> Vec<usize> {
     offsets
 }
 
-fn read(name: &str) -> Vec<u8> {
-    std::fs::read(dir().join(name)).unwrap_or_else(|e| {
-        panic!("fixture {name}: {e} (made by SUTRA_WRITE_FIXTURES=1, once per format version)")
+fn read(version: &str, name: &str) -> Vec<u8> {
+    std::fs::read(dir(version).join(name)).unwrap_or_else(|e| {
+        panic!("fixture {version}/{name}: {e} (made by SUTRA_WRITE_FIXTURES=1, once per format version)")
     })
 }
 
@@ -184,13 +221,24 @@ fn open_bytes(log: Vec<u8>, snapshot: Option<Vec<u8>>) -> sutra_core::Result<Mem
     Memory::open(disk.open(), Options::default()).map(|(m, _)| m)
 }
 
-/// Writes the fixture files (only when asked: `SUTRA_WRITE_FIXTURES=1`).
+/// The format versions a log's and a snapshot's headers say.
+fn versions(log: &[u8], snapshot: Option<&[u8]>) -> (u32, Option<u32>) {
+    let log = sutra_core::wal::check_header(log)
+        .expect("log header")
+        .version;
+    (
+        log,
+        snapshot.map(|s| sutra_core::snapshot::version(s).expect("snapshot header")),
+    )
+}
+
+/// Writes today's fixture files (only when asked: `SUTRA_WRITE_FIXTURES=1`).
 #[test]
 fn write_fixtures_when_asked() {
     if std::env::var_os("SUTRA_WRITE_FIXTURES").is_none() {
         return;
     }
-    let dir = dir();
+    let dir = dir(NEWEST);
     std::fs::create_dir_all(&dir).expect("fixture directory");
     let (log, _) = make_log_only();
     std::fs::write(dir.join("log-only.wal"), &log).expect("write");
@@ -217,134 +265,244 @@ fn write_fixtures_when_asked() {
     std::fs::write(dir.join("corrupt-section.snapshot"), bad_snapshot).expect("write");
 }
 
+/// Opens `log` (and `snapshot`) of `version`, checks the state is the one `expected` holds, and
+/// that files of an older version were rewritten in today's and open again to the same state.
+fn opens_to(
+    version: &str,
+    log: Vec<u8>,
+    snapshot: Option<Vec<u8>>,
+    expected: &Memory<SimStorage>,
+) -> Memory<SimStorage> {
+    let found = versions(&log, snapshot.as_deref());
+    let disk = SimDisk::new(4);
+    disk.set_log(log);
+    disk.set_snapshot(snapshot);
+    let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+    assert_eq!(memory.db().digest(), expected.db().digest(), "{version}");
+    let now = versions(&disk.log(), disk.snapshot().as_deref());
+    let today = (
+        sutra_core::wal::LOG_VERSION,
+        Some(sutra_core::snapshot::SNAPSHOT_VERSION),
+    );
+    if version == NEWEST {
+        assert_eq!(report.rewritten_from, None, "today's files are kept");
+    } else {
+        assert_eq!(
+            report.rewritten_from,
+            Some(Rewritten {
+                log_version: found.0,
+                snapshot_version: found.1
+            })
+        );
+        assert_eq!(
+            now, today,
+            "{version}'s files are rewritten in today's format"
+        );
+        assert_eq!(memory.log_bytes(), sutra_core::wal::LOG_HEADER_BYTES);
+        drop(memory);
+        let (again, report) = Memory::open(disk.open(), Options::default()).expect("reopens");
+        assert_eq!(report.rewritten_from, None);
+        assert_eq!(again.db().digest(), expected.db().digest());
+        return again;
+    }
+    memory
+}
+
 #[test]
-fn the_log_only_fixture_opens_to_the_state_its_operations_give() {
-    let log = read("log-only.wal");
-    let memory = open_bytes(log.clone(), None).expect("opens");
-    let disk = SimDisk::new(3);
-    let mut expected = new_memory(&disk);
-    write(&mut expected, first_batches());
-    assert_eq!(memory.db().digest(), expected.db().digest());
+fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
+    for version in VERSIONS {
+        let log = read(version, "log-only.wal");
+        let memory = opens_to(version, log, None, &expected(version, false));
+        let batches = first_batches(version).len() as u64;
+        assert_eq!(
+            memory.stats().last_seq,
+            1 + batches,
+            "{version}: the dimension, then each batch"
+        );
+        let rain = memory.db().concept(id("rain")).cloned().expect("rain");
+        assert_eq!(rain.created_ms, 5, "kept through the update");
+        assert_eq!(rain.updated_ms, 20);
+        assert_eq!(rain.strength, 1.0, "the update wrote every field");
+        assert_eq!(rain.embedding.as_deref(), Some(&[0.9, 0.1, 0.5, -0.25][..]));
+        assert!(memory.db().concept(id("fleeting")).is_none());
+        let causal = memory
+            .db()
+            .get_association(&AssociationKey {
+                source: id("rain"),
+                target: id("wet streets"),
+                kind: Kind::Causal,
+            })
+            .expect("association");
+        assert_eq!(
+            (
+                causal.confidence,
+                causal.weight,
+                causal.created_ms,
+                causal.updated_ms
+            ),
+            (0.8, 2.0, 11, 12)
+        );
+        assert_eq!(memory.stats().associations, 2);
+        let hits = memory
+            .db()
+            .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1, None)
+            .expect("search");
+        assert_eq!(hits[0].id, id("umbrella"));
+    }
+    // Version 1's string values read as strings; version 2 keeps every type.
+    let v1 = open_bytes(read("v1", "log-only.wal"), None).expect("v1");
+    assert!(v1.db().concept(id("drizzle")).is_none());
+    let v2 = open_bytes(read("v2", "log-only.wal"), None).expect("v2");
+    let drizzle = v2.db().concept(id("drizzle")).cloned().expect("drizzle");
+    assert_eq!(drizzle.metadata["year"], Value::Integer(-2024));
+    assert_eq!(drizzle.metadata["intensity"], Value::Number(0.125));
+    assert_eq!(drizzle.metadata["observed"], Value::Bool(true));
     assert_eq!(
-        memory.stats().last_seq,
-        7,
-        "the dimension, then six batches"
+        drizzle.metadata["lemmas"],
+        Value::List(vec!["drizzle".into(), "drizzled".into()])
     );
-    let rain = memory.db().concept(id("rain")).cloned().expect("rain");
-    assert_eq!(rain.created_ms, 5, "kept through the update");
-    assert_eq!(rain.updated_ms, 20);
-    assert_eq!(rain.strength, 1.0, "the update wrote every field");
-    assert_eq!(rain.embedding.as_deref(), Some(&[0.9, 0.1, 0.5, -0.25][..]));
-    assert!(memory.db().concept(id("fleeting")).is_none());
-    let causal = memory
-        .db()
-        .get_association(&AssociationKey {
-            source: id("rain"),
-            target: id("wet streets"),
-            kind: Kind::Causal,
-        })
-        .expect("association");
-    assert_eq!(
-        (
-            causal.confidence,
-            causal.weight,
-            causal.created_ms,
-            causal.updated_ms
-        ),
-        (0.8, 2.0, 11, 12)
-    );
-    assert_eq!(memory.stats().associations, 2);
-    let hits = memory
-        .db()
-        .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1, None)
-        .expect("search");
-    assert_eq!(hits[0].id, id("umbrella"));
-    // Today's encoder writes exactly these bytes.
+    // Today's encoder writes exactly the newest fixture's bytes.
     assert_eq!(
         make_log_only().0,
-        log,
+        read(NEWEST, "log-only.wal"),
         "the log's bytes changed: bump the log format version"
     );
 }
 
 #[test]
-fn the_checkpointed_fixture_opens_to_the_state_its_operations_give() {
-    let log = read("checkpointed.wal");
-    let snapshot = read("checkpointed.snapshot");
-    let disk = SimDisk::new(4);
-    disk.set_log(log.clone());
-    disk.set_snapshot(Some(snapshot.clone()));
-    let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
-    assert_eq!(report.snapshot_seq, Some(7));
-    assert_eq!(report.records_replayed, 2);
-    let expected_disk = SimDisk::new(5);
-    let mut expected = new_memory(&expected_disk);
-    write(&mut expected, first_batches());
-    write(&mut expected, after_checkpoint());
-    assert_eq!(memory.db().digest(), expected.db().digest());
-    assert_eq!(memory.stats().associations, 4);
-    assert_eq!(
-        memory.stats().vectors.sealed,
-        2,
-        "the snapshot's graph was loaded"
-    );
-    let hits = memory
-        .db()
-        .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1, None)
-        .expect("search");
-    assert_eq!(hits[0].id, id("rain"));
+fn every_checkpointed_fixture_opens_to_the_state_its_operations_give() {
+    for version in VERSIONS {
+        let log = read(version, "checkpointed.wal");
+        let snapshot = read(version, "checkpointed.snapshot");
+        let disk = SimDisk::new(4);
+        disk.set_log(log.clone());
+        disk.set_snapshot(Some(snapshot.clone()));
+        let (_, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+        let batches = first_batches(version).len() as u64;
+        assert_eq!(report.snapshot_seq, Some(1 + batches), "{version}");
+        assert_eq!(report.records_replayed, 2);
+        let memory = opens_to(version, log, Some(snapshot), &expected(version, true));
+        assert_eq!(memory.stats().associations, 4);
+        assert_eq!(
+            memory.stats().vectors.sealed,
+            2,
+            "the snapshot's graph was loaded"
+        );
+        let hits = memory
+            .db()
+            .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1, None)
+            .expect("search");
+        assert_eq!(hits[0].id, id("rain"));
+    }
     let (made_log, made_snapshot) = make_checkpointed();
     assert_eq!(
-        made_log, log,
+        made_log,
+        read(NEWEST, "checkpointed.wal"),
         "the log's bytes changed: bump the log format version"
     );
     assert_eq!(
-        made_snapshot.as_deref(),
-        Some(&snapshot[..]),
+        made_snapshot,
+        Some(read(NEWEST, "checkpointed.snapshot")),
         "the snapshot's bytes changed: bump the snapshot format version"
     );
 }
 
 #[test]
-fn corrupt_fixtures_are_refused_where_the_format_says() {
-    let log = read("log-only.wal");
-    let offsets = record_offsets(&log);
-    assert_eq!(
-        offsets.len(),
-        7,
-        "seven records, the first at {}",
-        offsets[0]
-    );
-    match open_bytes(read("corrupt-record.wal"), None) {
-        Err(sutra_core::Error::CorruptLog { offset, seq, .. }) => {
-            assert_eq!((offset, seq), (offsets[2] as u64, 3));
+fn corrupt_fixtures_of_every_version_are_refused_where_the_format_says() {
+    for version in VERSIONS {
+        let log = read(version, "log-only.wal");
+        let offsets = record_offsets(&log);
+        let records = 1 + first_batches(version).len();
+        assert_eq!(
+            offsets.len(),
+            records,
+            "{version}: {records} records, the first at {}",
+            offsets[0]
+        );
+        match open_bytes(read(version, "corrupt-record.wal"), None) {
+            Err(sutra_core::Error::CorruptLog { offset, seq, .. }) => {
+                assert_eq!((offset, seq), (offsets[2] as u64, 3), "{version}");
+            }
+            Err(e) => panic!("{version}: wrong error: {e}"),
+            Ok(_) => panic!("{version}: a bad record followed by valid ones opened"),
         }
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("a bad record followed by valid ones opened"),
-    }
-    let err = open_bytes(read("bad-header.wal"), None)
+        let err = open_bytes(read(version, "bad-header.wal"), None)
+            .err()
+            .expect("a bad header is refused");
+        assert_eq!(err.code(), "corrupt_log", "{version}: {err}");
+        let err = open_bytes(
+            read(version, "checkpointed.wal"),
+            Some(read(version, "corrupt-section.snapshot")),
+        )
         .err()
-        .expect("a bad header is refused");
-    assert_eq!(err.code(), "corrupt_log", "{err}");
-    let err = open_bytes(
-        read("checkpointed.wal"),
-        Some(read("corrupt-section.snapshot")),
-    )
-    .err()
-    .expect("a corrupt snapshot is refused");
-    assert_eq!(err.code(), "corrupt_snapshot", "{err}");
-    // A torn tail is cut: everything before the last record is there.
-    let disk = SimDisk::new(6);
-    disk.set_log(read("torn-tail.wal"));
-    let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
-    assert_eq!(report.last_seq, 6);
+        .expect("a corrupt snapshot is refused");
+        assert_eq!(err.code(), "corrupt_snapshot", "{version}: {err}");
+        // A torn tail is cut: everything before the last record is there.
+        let disk = SimDisk::new(6);
+        disk.set_log(read(version, "torn-tail.wal"));
+        let (memory, report) = Memory::open(disk.open(), Options::default()).expect("opens");
+        assert_eq!(report.last_seq, records as u64 - 1, "{version}");
+        assert_eq!(
+            report.torn_bytes_dropped,
+            (log.len() - 7 - offsets[records - 1]) as u64,
+            "{version}: the torn record is dropped whole"
+        );
+        if version == NEWEST {
+            let mut storage = memory.into_storage();
+            assert_eq!(storage.log_len().expect("len"), offsets[records - 1] as u64);
+        }
+    }
+}
+
+/// A crash at any step of rewriting old files (the snapshot written aside, synced, renamed; the
+/// log reset) loses nothing: the next open finds the old files or the new ones, and the same
+/// state either way.
+#[test]
+fn a_crash_while_old_files_are_rewritten_loses_nothing() {
+    use sutra_core::sim::{CrashMode, SnapshotStep};
+    let expected = expected("v1", true).db().digest();
+    for step in SnapshotStep::ALL {
+        for mode in CrashMode::ALL {
+            let disk = SimDisk::new(7);
+            disk.set_log(read("v1", "checkpointed.wal"));
+            disk.set_snapshot(Some(read("v1", "checkpointed.snapshot")));
+            disk.crash_snapshot_at(step);
+            assert!(
+                Memory::open(disk.open(), Options::default()).is_err(),
+                "{step:?}: the injected crash fails the open"
+            );
+            disk.crash(mode);
+            let (memory, _) = Memory::open(disk.open(), Options::default()).expect("reopens");
+            assert_eq!(memory.db().digest(), expected, "{step:?}/{mode:?}");
+            assert_eq!(
+                versions(&disk.log(), disk.snapshot().as_deref()),
+                (
+                    sutra_core::wal::LOG_VERSION,
+                    Some(sutra_core::snapshot::SNAPSHOT_VERSION)
+                ),
+                "{step:?}/{mode:?}: rewritten by the open after the crash"
+            );
+        }
+    }
+}
+
+/// A version this build does not read is refused by its number, never guessed at.
+#[test]
+fn a_newer_format_version_is_refused() {
+    let mut log = read(NEWEST, "log-only.wal");
+    log[8..12].copy_from_slice(&(sutra_core::wal::LOG_VERSION + 1).to_le_bytes());
+    let crc = crc32fast::hash(&log[..20]);
+    log[20..24].copy_from_slice(&crc.to_le_bytes());
+    let err = open_bytes(log, None).err().expect("refused");
+    assert_eq!(err.code(), "unsupported_version");
     assert_eq!(
-        report.torn_bytes_dropped,
-        (log.len() - 7 - offsets[6]) as u64,
-        "the torn record is dropped whole"
+        err.to_string(),
+        format!(
+            "log has format version {}, this build reads versions 1 to {}",
+            sutra_core::wal::LOG_VERSION + 1,
+            sutra_core::wal::LOG_VERSION
+        )
     );
-    let mut storage = memory.into_storage();
-    assert_eq!(storage.log_len().expect("len"), offsets[6] as u64);
 }
 
 /// The snapshot is written as it is encoded (never held whole): the bytes are still the ones
@@ -352,7 +510,7 @@ fn corrupt_fixtures_are_refused_where_the_format_says() {
 #[test]
 fn the_streamed_snapshot_is_the_fixture_byte_for_byte() {
     let (_, snapshot) = make_checkpointed();
-    let fixture = read("checkpointed.snapshot");
+    let fixture = read(NEWEST, "checkpointed.snapshot");
     assert_eq!(snapshot.as_deref(), Some(&fixture[..]));
 }
 
@@ -385,7 +543,7 @@ impl std::io::Write for Grudging {
 fn a_snapshot_written_in_small_pieces_is_whole_and_a_failed_write_is_an_error() {
     let disk = SimDisk::new(5);
     let mut memory = new_memory(&disk);
-    write(&mut memory, first_batches());
+    write(&mut memory, first_batches(NEWEST));
     memory.seal_vectors().expect("seal");
     let whole = memory.db().encode_snapshot().expect("encode");
     let mut grudging = Grudging {

@@ -732,3 +732,63 @@ pub fn a_damaged_snapshot_is_passed_over_only_while_the_log_is_whole<H: Harness>
         Ok(_) => panic!("a damaged snapshot was passed over although the log was trimmed"),
     }
 }
+
+/// A memory written by the first format version (`core/tests/fixtures/v1/`: a log of format
+/// 1 after a snapshot of format 3) opens on every storage to the state it holds, is rewritten
+/// in today's versions as it opens, and takes writes that survive a crash.
+pub fn files_of_the_first_format_open_and_are_rewritten<H: Harness>(h: &mut H) {
+    let log = include_bytes!("../../core/tests/fixtures/v1/checkpointed.wal").to_vec();
+    let snapshot = include_bytes!("../../core/tests/fixtures/v1/checkpointed.snapshot").to_vec();
+    // What the files hold, read on the simulated disk (`core/tests/fixtures.rs` proves that is
+    // the state their operations give).
+    let sim = sutra_core::sim::SimDisk::new(0);
+    sim.set_log(log.clone());
+    sim.set_snapshot(Some(snapshot.clone()));
+    let (expected, _) = Memory::open(sim.open(), Options::default()).expect("opens on sim");
+    let storage = h.create();
+    let storage = h.set_log_bytes(storage, log);
+    let storage = h.set_snapshot_bytes(storage, snapshot);
+    let (memory, report) = Memory::open(storage, Options::default()).expect("opens");
+    assert_eq!(memory.db().digest(), expected.db().digest());
+    assert_eq!(
+        report.rewritten_from,
+        Some(sutra_core::Rewritten {
+            log_version: 1,
+            snapshot_version: Some(3)
+        })
+    );
+    let mut storage = memory.into_storage();
+    let log = h.log_bytes(&mut storage);
+    let header = sutra_core::wal::check_header(&log).expect("log header");
+    assert_eq!(header.version, sutra_core::wal::LOG_VERSION);
+    let snapshot = h.snapshot_bytes(&mut storage).expect("snapshot");
+    assert_eq!(
+        sutra_core::snapshot::version(&snapshot).expect("snapshot header"),
+        sutra_core::snapshot::SNAPSHOT_VERSION
+    );
+    let (mut memory, report) = Memory::open(storage, Options::default()).expect("reopens");
+    assert_eq!(report.rewritten_from, None, "rewritten once");
+    let mut typed = sutra_core::ConceptInput::new("after the upgrade");
+    typed
+        .metadata
+        .insert("year".into(), sutra_core::Value::Integer(2026));
+    let id = typed.resolved_id();
+    memory
+        .write(vec![Op::put_concept(typed, 40)])
+        .expect("a write after the upgrade");
+    let (memory, _) = Memory::open(
+        h.crash(memory.into_storage(), CrashMode::DropPending),
+        Options::default(),
+    )
+    .expect("opens after a crash");
+    let concept = memory
+        .db()
+        .concept(id)
+        .cloned()
+        .expect("the write survived");
+    assert_eq!(concept.metadata["year"], sutra_core::Value::Integer(2026));
+    assert_eq!(
+        memory.db().counts().concepts,
+        expected.db().counts().concepts + 1
+    );
+}

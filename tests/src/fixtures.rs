@@ -1,7 +1,7 @@
 //! Data the cases write: every field filled, so a lost or altered field shows.
 
 use sutra_core::{
-    ConceptId, ConceptInput, Kind, Memory, Metadata, Op, Options, RecoveryReport, Storage,
+    ConceptId, ConceptInput, Kind, Memory, Metadata, Op, Options, RecoveryReport, Storage, Value,
 };
 
 /// Vector dimension used by the fixtures.
@@ -17,8 +17,13 @@ pub fn vector(i: u64) -> Vec<f32> {
 /// A concept with every field set, derived from `i`.
 pub fn concept(i: u64) -> Op {
     let mut metadata = Metadata::new();
-    metadata.insert("source".into(), format!("fixture-{i}"));
+    metadata.insert("source".into(), format!("fixture-{i}").into());
     metadata.insert("lang".into(), "en".into());
+    metadata.insert("rank".into(), Value::Integer(i as i64));
+    metadata.insert(
+        "tags".into(),
+        Value::List(vec!["fox".into(), format!("n{i}")]),
+    );
     let mut input = ConceptInput::new(format!("concept number {i}: the quick brown fox"));
     if !i.is_multiple_of(3) {
         input.embedding = Some(vector(i));

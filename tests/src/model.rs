@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{
     Association, AssociationKey, Concept, ConceptId, ConceptInput, Kind, Memory, Metadata, Op,
-    Options,
+    Options, Value,
 };
 
 /// What must be there.
@@ -200,7 +200,14 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
             input.confidence = rng.unit_f32();
             let mut metadata = Metadata::new();
             for _ in 0..rng.below(3) {
-                metadata.insert(format!("k{}", rng.below(5)), format!("v{}", rng.below(100)));
+                let value = match rng.below(5) {
+                    0 => Value::Integer(rng.below(1000) as i64 - 500),
+                    1 => Value::Number(rng.unit_f32() as f64),
+                    2 => Value::Bool(rng.chance(50)),
+                    3 => Value::List((0..rng.below(3)).map(|i| format!("t{i}")).collect()),
+                    _ => Value::Text(format!("v{}", rng.below(100))),
+                };
+                metadata.insert(format!("k{}", rng.below(5)), value);
             }
             input.metadata = metadata;
             let mut op = Op::put_concept(input, *clock);

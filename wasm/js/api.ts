@@ -501,7 +501,7 @@ export interface components {
             kind?: components["schemas"]["Kind"] | null;
             /** @description `put_concept`: metadata. */
             metadata?: {
-                [key: string]: string;
+                [key: string]: components["schemas"]["MetadataValue"];
             } | null;
             /** @description Which operation. */
             op: components["schemas"]["OpName"];
@@ -668,9 +668,9 @@ export interface components {
             embedding: number[] | null;
             /** @description Its id (32 hex characters). */
             id: string;
-            /** @description Metadata (string keys to string values). */
+            /** @description Metadata (string keys to a string, a number, a boolean or a list of strings). */
             metadata: {
-                [key: string]: string;
+                [key: string]: components["schemas"]["MetadataValue"];
             };
             /**
              * Format: float
@@ -699,9 +699,9 @@ export interface components {
             embedding?: number[] | null;
             /** @description The id (32 hex characters); derived from the content when absent. */
             id?: string | null;
-            /** @description Metadata. */
+            /** @description Metadata: string keys to a string, a number, a boolean or a list of strings. */
             metadata?: {
-                [key: string]: string;
+                [key: string]: components["schemas"]["MetadataValue"];
             } | null;
             /**
              * Format: float
@@ -869,6 +869,11 @@ export interface components {
             /** @description `failed`. */
             status: string;
         };
+        /**
+         * @description A metadata value: a string, a number (a whole number stays whole), a boolean or a list of
+         *     strings.
+         */
+        MetadataValue: string | number | boolean | string[];
         /** @description A concept within a neighbourhood. */
         NeighbourAnswer: {
             /**

@@ -22,6 +22,11 @@ export const ERROR_CODES: readonly ErrorCode[] = errorCodeValues;
 /** A concept, every field. */
 export type Concept = Omit<Schemas["ConceptAnswer"], "embedding"> & { embedding: Float32Array | null };
 
+/** A metadata value: a string, a number (a whole number stays whole), a boolean or a list of strings. */
+export type MetadataValue = Schemas["MetadataValue"];
+/** Metadata: string keys to values. */
+export type Metadata = Record<string, MetadataValue>;
+
 /** What to learn. Without `id` the id is derived from the content (the same text → the same concept). */
 export interface ConceptInput {
   id?: string;
@@ -29,7 +34,7 @@ export interface ConceptInput {
   embedding?: Float32Array | number[];
   strength?: number;
   confidence?: number;
-  metadata?: Record<string, string>;
+  metadata?: Metadata;
 }
 
 /** An association, every field. */
@@ -139,6 +144,8 @@ export interface RecoveryReport {
   records_skipped: number;
   torn_bytes_dropped: number;
   last_seq: number;
+  /** The format versions of files written by an older build, read and rewritten in today's as the memory opened. */
+  rewritten_from: { log_version: number; snapshot_version: number | null } | null;
 }
 
 /** What a checkpoint did. */

@@ -157,6 +157,10 @@ impl Engine {
             "records_skipped": report.records_skipped,
             "torn_bytes_dropped": report.torn_bytes_dropped,
             "last_seq": report.last_seq,
+            "rewritten_from": report.rewritten_from.map(|old| json!({
+                "log_version": old.log_version,
+                "snapshot_version": old.snapshot_version,
+            })),
         });
         Ok(Engine {
             memory,

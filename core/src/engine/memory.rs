@@ -2,10 +2,11 @@
 //! apply — with group commit and checkpoints.
 
 use super::reader::Reader;
-use super::recovery::{load_snapshot_or_whole_log, replay, reset_log, Replayed};
-use super::reports::{CheckpointReport, IndexStep, Options, RecoveryReport, Stats};
+use super::recovery::{load_snapshot_or_whole_log, replay, reset_log, Loaded, Replayed};
+use super::reports::{CheckpointReport, IndexStep, Options, RecoveryReport, Rewritten, Stats};
 use super::shared::{storage_err, Shared, Status};
 use crate::error::{Error, Result};
+use crate::format::snapshot;
 use crate::format::wal::{self, LOG_HEADER_BYTES};
 use crate::model::{Op, Rules};
 use crate::state::{Db, Overlay};
@@ -26,21 +27,27 @@ pub struct Memory<S: Storage> {
     /// Size of the snapshot last loaded or written (0: none yet).
     snapshot_bytes: u64,
     /// The vector index's installs ([`crate::vector::VectorIndex::installs`]) when the last
-    /// snapshot was loaded or written (`None`: no snapshot). With an empty log and as many
-    /// installs now, the state is the snapshot's and a checkpoint has nothing to write. (A
-    /// snapshot of an older format version, once one is read, must leave it `None`: the next
-    /// checkpoint rewrites it in the current one.)
+    /// snapshot was loaded or written (`None`: no snapshot, or one of an older format
+    /// version). With an empty log and as many installs now, the state is the snapshot's and a
+    /// checkpoint has nothing to write.
     snapshot_installs: Option<u64>,
 }
 
 impl<S: Storage> Memory<S> {
     /// Opens a memory: loads the snapshot, replays newer log records, truncates a torn tail, and
     /// refuses (with the offset and sequence number) a log with a bad record followed by valid
-    /// ones, or a snapshot that fails its checks.
+    /// ones, or a snapshot that fails its checks. Files of an older format version are read and
+    /// rewritten in the current one (a checkpoint) before the memory is handed over, so that
+    /// nothing is ever appended to a log of another version.
     pub fn open(mut storage: S, options: Options) -> Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
-        let (mut db, snapshot_seq, snapshot_bytes, discarded) =
-            load_snapshot_or_whole_log(&mut storage, options.hnsw)?;
+        let Loaded {
+            mut db,
+            seq: snapshot_seq,
+            bytes: snapshot_bytes,
+            version: snapshot_version,
+            discarded,
+        } = load_snapshot_or_whole_log(&mut storage, options.hnsw)?;
         report.snapshot_seq = snapshot_seq;
         report.discarded_snapshot = discarded;
         let covered = db.last_seq;
@@ -94,8 +101,19 @@ impl<S: Storage> Memory<S> {
             next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
             log_bytes,
             snapshot_bytes,
-            snapshot_installs: report.snapshot_seq.map(|_| 0),
+            snapshot_installs: None,
         };
+        let outdated_snapshot = snapshot_version.filter(|&v| v < snapshot::SNAPSHOT_VERSION);
+        if outdated_snapshot.is_some() || end.version < wal::LOG_VERSION {
+            let rewritten = memory.checkpoint()?;
+            debug_assert!(rewritten.written, "an outdated file is always rewritten");
+            report.rewritten_from = Some(Rewritten {
+                log_version: end.version,
+                snapshot_version,
+            });
+        } else {
+            memory.snapshot_installs = snapshot_version.map(|_| 0);
+        }
         if let Some(dimension) = options.dimension {
             match existing_dimension {
                 Some(existing) if existing != dimension => {

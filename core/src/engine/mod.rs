@@ -31,5 +31,6 @@ pub use offline::{repair, verify, verify_deep};
 pub use reader::{Reader, PATH_QUERY_ATTEMPTS};
 pub use replica::Replica;
 pub use reports::{
-    CheckpointReport, IndexStep, Options, RecoveryReport, RepairReport, Stats, VerifyReport,
+    CheckpointReport, IndexStep, Options, RecoveryReport, RepairReport, Rewritten, Stats,
+    VerifyReport,
 };

@@ -24,7 +24,8 @@ pub fn verify_deep<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Veri
 }
 
 fn verify_with<S: Storage>(storage: &mut S, hnsw: HnswParams, deep: bool) -> Result<VerifyReport> {
-    let (mut db, snapshot_seq, _, _) = load_snapshot_or_whole_log(storage, hnsw)?;
+    let loaded = load_snapshot_or_whole_log(storage, hnsw)?;
+    let (mut db, snapshot_seq) = (loaded.db, loaded.seq);
     let log_bytes = storage.log_len().map_err(storage_err("log length"))?;
     if log_bytes < LOG_HEADER_BYTES {
         if deep {

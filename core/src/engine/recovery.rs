@@ -3,6 +3,7 @@
 
 use super::shared::storage_err;
 use crate::error::{Error, Result};
+use crate::format::snapshot;
 use crate::format::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
 use crate::model::Rules;
 use crate::state::{Db, Overlay};
@@ -38,13 +39,33 @@ pub(super) fn reset_log<S: Storage>(storage: &mut S, base_seq: u64) -> Result<()
     storage.log_sync().map_err(storage_err("log sync"))
 }
 
+/// The state recovery starts from: what the snapshot holds, or an empty state.
+pub(super) struct Loaded {
+    pub(super) db: Db,
+    /// The sequence number the snapshot covers (`None`: no snapshot).
+    pub(super) seq: Option<u64>,
+    /// The snapshot's size in bytes (0: none).
+    pub(super) bytes: u64,
+    /// The snapshot's format version (`None`: no snapshot).
+    pub(super) version: Option<u32>,
+    /// Why a snapshot was passed over, if one was.
+    pub(super) discarded: Option<String>,
+}
+
+impl Loaded {
+    fn empty(hnsw: HnswParams) -> Loaded {
+        Loaded {
+            db: Db::new(hnsw),
+            seq: None,
+            bytes: 0,
+            version: None,
+            discarded: None,
+        }
+    }
+}
+
 /// Decodes the snapshot, if there is one.
-/// The state a snapshot holds (an empty one without a snapshot), the sequence number it covers
-/// and its size in bytes.
-pub(super) fn load_snapshot<S: Storage>(
-    storage: &mut S,
-    hnsw: HnswParams,
-) -> Result<(Db, Option<u64>, u64)> {
+fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded> {
     match storage
         .snapshot_read()
         .map_err(storage_err("snapshot read"))?
@@ -52,10 +73,15 @@ pub(super) fn load_snapshot<S: Storage>(
         Some(bytes) => {
             let bytes: &[u8] = (*bytes).as_ref();
             let db = Db::decode_snapshot(bytes, hnsw)?;
-            let seq = db.last_seq;
-            Ok((db, Some(seq), bytes.len() as u64))
+            Ok(Loaded {
+                seq: Some(db.last_seq),
+                db,
+                bytes: bytes.len() as u64,
+                version: Some(snapshot::version(bytes)?),
+                discarded: None,
+            })
         }
-        None => Ok((Db::new(hnsw), None, 0)),
+        None => Ok(Loaded::empty(hnsw)),
     }
 }
 
@@ -64,26 +90,28 @@ pub(super) fn load_snapshot<S: Storage>(
 /// it holds every record ever written and the snapshot is not needed. That is what a first
 /// checkpoint cut short leaves where a snapshot is replaced without an atomic rename (the
 /// browser's two slots: `docs/FORMAT.md`); on files it is a damaged snapshot whose loss costs
-/// nothing. Returns the state to start from and why the snapshot was passed over.
+/// nothing. Returns the state to start from (with why the snapshot was passed over).
 pub(super) fn load_snapshot_or_whole_log<S: Storage>(
     storage: &mut S,
     hnsw: HnswParams,
-) -> Result<(Db, Option<u64>, u64, Option<String>)> {
+) -> Result<Loaded> {
     match load_snapshot(storage, hnsw) {
-        Ok((db, seq, bytes)) => Ok((db, seq, bytes, None)),
         Err(e @ Error::CorruptSnapshot { .. }) => {
             let len = storage.log_len().map_err(storage_err("log length"))?;
             let mut header = [0u8; LOG_HEADER_BYTES as usize];
             let whole = len >= LOG_HEADER_BYTES
                 && storage.log_read(0, &mut header).is_ok()
-                && wal::check_header(&header) == Ok(0);
+                && wal::check_header(&header).is_ok_and(|h| h.base_seq == 0);
             if whole {
-                Ok((Db::new(hnsw), None, 0, Some(e.to_string())))
+                Ok(Loaded {
+                    discarded: Some(e.to_string()),
+                    ..Loaded::empty(hnsw)
+                })
             } else {
                 Err(e)
             }
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
@@ -115,7 +143,7 @@ pub(super) fn replay<S: Storage>(storage: &mut S, db: &mut Db) -> Result<Replaye
     storage
         .log_read(0, &mut header)
         .map_err(storage_err("log read"))?;
-    let base = wal::check_header(&header)?;
+    let base = wal::check_header(&header)?.base_seq;
     if base > db.last_seq {
         return Err(Error::corrupt_snapshot(format!(
             "the log continues after sequence number {base}, but the snapshot covers only up to {}: the snapshot is older than the log (it was lost, replaced or rolled back)",

@@ -30,6 +30,19 @@ pub struct RecoveryReport {
     /// Why the snapshot failed. (A snapshot whose checkpoint trimmed the log is never passed
     /// over: opening then refuses.)
     pub discarded_snapshot: Option<String>,
+    /// Files of an older format version that were read and rewritten in the current one (by a
+    /// checkpoint, before the memory was handed over).
+    pub rewritten_from: Option<Rewritten>,
+}
+
+/// The format versions of the files a memory was opened from, when they were older than this
+/// build's and were rewritten.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The log's version.
+    pub log_version: u32,
+    /// The snapshot's version (`None`: there was none).
+    pub snapshot_version: Option<u32>,
 }
 
 /// What [`crate::repair`] did.

@@ -26,10 +26,10 @@ pub struct ConceptAnswer {
     pub strength: f32,
     /// Confidence, in 0..=1.
     pub confidence: f32,
-    /// Metadata (string keys to string values).
+    /// Metadata (string keys to a string, a number, a boolean or a list of strings).
     #[cfg_attr(
         feature = "openapi",
-        schema(value_type = std::collections::BTreeMap<String, String>)
+        schema(value_type = std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>)
     )]
     pub metadata: Metadata,
     /// When it was first learned (ms since the epoch).

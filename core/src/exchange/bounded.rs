@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::METADATA_ENTRIES_MAX;
-use crate::model::Metadata;
+use crate::model::{Metadata, Value};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
@@ -89,9 +89,27 @@ impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Capped<T, 
     }
 }
 
-/// Metadata as a client sends it: string keys to string values, the first
-/// [`METADATA_ENTRIES_MAX`] kept and the rest counted. A value that is not a string is refused
-/// with its key named.
+/// A metadata value: a string, a number (a whole number stays whole), a boolean or a list of
+/// strings.
+// For the OpenAPI document only: the engine reads and writes `model::Value`.
+#[cfg(feature = "openapi")]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum MetadataValue {
+    /// A string.
+    Text(String),
+    /// A number (finite; one without a fraction that fits in 64 bits is kept as a whole number).
+    Number(f64),
+    /// A flag.
+    Bool(bool),
+    /// A list of strings (at most 1024).
+    List(Vec<String>),
+}
+
+/// Metadata as a client sends it: string keys to values (a string, a number, a boolean or a
+/// list of strings), the first [`METADATA_ENTRIES_MAX`] kept and the rest counted. A value of
+/// another type is refused with its key named.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetadataIn {
     map: Metadata,
@@ -121,28 +139,6 @@ impl From<Metadata> for MetadataIn {
     }
 }
 
-/// A metadata value: a string, or an error that names what it was instead.
-struct Value(String);
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Text;
-        impl Visitor<'_> for Text {
-            type Value = Value;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
-                Ok(Value(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Value, E> {
-                Ok(Value(v))
-            }
-        }
-        deserializer.deserialize_string(Text)
-    }
-}
-
 impl<'de> Deserialize<'de> for MetadataIn {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         struct Entries;
@@ -153,7 +149,7 @@ impl<'de> Deserialize<'de> for MetadataIn {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 write!(
                     f,
-                    "an object of string values (at most {METADATA_ENTRIES_MAX} entries)"
+                    "an object of metadata values (at most {METADATA_ENTRIES_MAX} entries)"
                 )
             }
 
@@ -167,11 +163,11 @@ impl<'de> Deserialize<'de> for MetadataIn {
                     if total < METADATA_ENTRIES_MAX {
                         let value = entries.next_value::<Value>().map_err(|e| {
                             de::Error::custom(format!(
-                                "metadata[{:?}]: {e}; metadata values are strings",
+                                "metadata[{:?}]: {e}",
                                 key.chars().take(64).collect::<String>()
                             ))
                         })?;
-                        map.insert(key, value.0);
+                        map.insert(key, value);
                     } else {
                         entries.next_value::<IgnoredAny>()?;
                     }
@@ -204,12 +200,15 @@ mod tests {
     }
 
     #[test]
-    fn metadata_names_the_key_of_a_value_that_is_not_a_string() {
-        let err =
-            serde_json::from_str::<MetadataIn>(r#"{"a": "1", "year": 2024}"#).expect_err("number");
+    fn metadata_names_the_key_of_a_value_of_another_type() {
+        let parsed: MetadataIn =
+            serde_json::from_str(r#"{"a": "1", "year": 2024, "tags": ["x"]}"#).expect("typed");
+        assert_eq!(parsed.map["year"], Value::Integer(2024));
+        let err = serde_json::from_str::<MetadataIn>(r#"{"a": "1", "owner": {"name": "x"}}"#)
+            .expect_err("object");
         let text = err.to_string();
         assert!(
-            text.starts_with("metadata[\"year\"]: invalid type: integer `2024`"),
+            text.starts_with("metadata[\"owner\"]: invalid type: map, expected a string, a number, a boolean or a list of strings"),
             "{text}"
         );
         let many: String = format!(

@@ -2,8 +2,8 @@
 //! export endpoints and the browser build's import and export. One JSON object per line:
 //!
 //! ```text
-//! {"type":"memory","format":1,"dimension":3}
-//! {"type":"concept","id":"…32 hex…","content":"rain","embedding":[0.1,0.2,0.3],"strength":1.0,"confidence":0.9,"metadata":{"src":"x"},"created_ms":1700000000000,"updated_ms":1700000000000}
+//! {"type":"memory","format":2,"dimension":3}
+//! {"type":"concept","id":"…32 hex…","content":"rain","embedding":[0.1,0.2,0.3],"strength":1.0,"confidence":0.9,"metadata":{"src":"x","year":2024,"tags":["weather"]},"created_ms":1700000000000,"updated_ms":1700000000000}
 //! {"type":"association","source":"…","target":"…","kind":"causal","confidence":0.8,"weight":1.0,"created_ms":…,"updated_ms":…}
 //! ```
 //!
@@ -17,6 +17,10 @@
 //! the import; `created_ms`: kept from the concept or association it replaces, else its
 //! `updated_ms`). A rejected line is reported with its number, and the reason names the field
 //! (and a metadata value's key).
+//!
+//! Versions: 2 (today's) allows metadata values of every type (a string, a number, a boolean, a
+//! list of strings); 1 allowed strings only. Both are imported: a version 1 file is a version 2
+//! file whose values are all strings.
 
 use super::bounded::MetadataIn;
 use super::VectorIn;
@@ -24,8 +28,10 @@ use crate::error::Error;
 use crate::{Association, Concept, ConceptId, Kind, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
-/// The format's version, in the header line.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format's version, in the header line of an export.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version an import reads.
+pub const FORMAT_VERSION_OLDEST: u32 = 1;
 /// Longest line accepted on import, in bytes.
 pub const LINE_BYTES_MAX: usize = 2 * 1024 * 1024;
 // A concept exported at every limit at once — every character of its content and metadata
@@ -101,11 +107,13 @@ pub enum LineError {
         line: &'static str,
     },
     /// A header of another format version.
-    #[error("format {found} is not supported (this build reads {supported})")]
+    #[error("format {found} is not supported (this build reads formats {oldest} to {supported})")]
     Format {
         /// The version in the line.
         found: u32,
-        /// The version this build reads.
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The newest version this build reads.
         supported: u32,
     },
     /// A value the engine's rules refuse (or a write of the line refused).
@@ -275,9 +283,10 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
         "memory" => {
             parsed.only(&["format", "dimension"])?;
             let format = required(parsed.format, "format", "memory")?;
-            if format != FORMAT_VERSION {
+            if !(FORMAT_VERSION_OLDEST..=FORMAT_VERSION).contains(&format) {
                 return Err(LineError::Format {
                     found: format,
+                    oldest: FORMAT_VERSION_OLDEST,
                     supported: FORMAT_VERSION,
                 });
             }
@@ -799,14 +808,50 @@ mod tests {
     }
 
     #[test]
+    fn both_versions_import_and_typed_metadata_comes_back_as_it_went() {
+        for format in [1, 2] {
+            let line = format!(r#"{{"type":"memory","format":{format},"dimension":2}}"#);
+            assert_eq!(parse(&line, 1), Ok(Some(Op::SetDimension { dimension: 2 })));
+        }
+        assert_eq!(
+            parse(r#"{"type":"memory","format":3}"#, 1),
+            Err("format 3 is not supported (this build reads formats 1 to 2)".into())
+        );
+        assert!(header(None).contains(r#""format":2"#));
+        let line = r#"{"type":"concept","content":"x","metadata":{"n":-3,"on":false,"tags":["a","b"],"w":0.5,"src":"s"}}"#;
+        let Some(Op::PutConcept { id, metadata, .. }) = parse(line, 7).expect("parses") else {
+            panic!("a concept");
+        };
+        let concept = Concept {
+            id,
+            content: "x".into(),
+            embedding: None,
+            strength: 1.0,
+            confidence: 1.0,
+            metadata: metadata.clone().into(),
+            created_ms: 7,
+            updated_ms: 7,
+        };
+        let out = concept_line(&concept);
+        assert!(
+            out.contains(r#""metadata":{"n":-3,"on":false,"src":"s","tags":["a","b"],"w":0.5}"#),
+            "{out}"
+        );
+        let Some(Op::PutConcept { metadata: back, .. }) = parse(&out, 9).expect("re-parses") else {
+            panic!("a concept");
+        };
+        assert_eq!(back, metadata);
+    }
+
+    #[test]
     fn errors_name_the_field_and_the_key() {
         let err = parse(
-            r#"{"type":"concept","content":"x","metadata":{"src":"a","year":2024}}"#,
+            r#"{"type":"concept","content":"x","metadata":{"src":"a","year":null}}"#,
             1,
         )
-        .expect_err("number");
+        .expect_err("null");
         assert!(
-            err.starts_with("metadata[\"year\"]: invalid type: integer `2024`, expected a string"),
+            err.starts_with("metadata[\"year\"]: invalid type: null, expected a string, a number, a boolean or a list of strings"),
             "{err}"
         );
         assert!(err.contains("(at column"), "{err}");

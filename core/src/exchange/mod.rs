@@ -165,8 +165,8 @@ pub struct ConceptBody {
     pub strength: Option<f32>,
     /// Confidence (0..=1).
     pub confidence: Option<f32>,
-    /// Metadata.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, String>>))]
+    /// Metadata: string keys to a string, a number, a boolean or a list of strings.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>>))]
     pub metadata: Option<MetadataIn>,
 }
 
@@ -268,7 +268,7 @@ pub struct BatchOp {
     /// `put_concept`, `put_association`: confidence.
     pub confidence: Option<f32>,
     /// `put_concept`: metadata.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, String>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>>))]
     pub metadata: Option<MetadataIn>,
     /// Associations: source id.
     pub source: Option<String>,

@@ -4,6 +4,8 @@
 //!
 //! - [`wal`]: the log's header and records, and the scan that recovery runs.
 //! - [`snapshot`]: the snapshot file's header, section table and sections.
+//! - [`legacy`]: the shapes of earlier versions, read and turned into today's, never written.
 
+pub mod legacy;
 pub mod snapshot;
 pub mod wal;

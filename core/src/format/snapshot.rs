@@ -10,15 +10,21 @@
 //!
 //! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
 //! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
+//!
+//! Version 3 differs only in the concepts section: metadata values were strings only
+//! ([`crate::legacy`]). It is read, and rewritten in version 4 when its memory opens.
 
 use crate::error::{Error, Result};
+use crate::format::legacy::{metadata_from_v1, MetadataV1};
 use crate::model::{Association, Concept, ConceptId, Metadata};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
-/// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 3;
+/// The snapshot format version this build writes.
+pub const SNAPSHOT_VERSION: u32 = 4;
+/// The oldest snapshot format version this build reads.
+pub const SNAPSHOT_VERSION_OLDEST: u32 = 3;
 const HEADER_BYTES: usize = 32;
 const TABLE_ENTRY_BYTES: usize = 32;
 const SECTION_ALIGN: usize = 64;
@@ -91,16 +97,33 @@ struct ConceptOut<'a> {
     updated_ms: u64,
 }
 
+/// A concept as read back, with its metadata as the file's version holds it.
 #[derive(Deserialize)]
-struct ConceptIn {
+struct ConceptIn<M> {
     id: ConceptId,
     content: Box<str>,
     has_vector: bool,
     strength: f32,
     confidence: f32,
-    metadata: Metadata,
+    metadata: M,
     created_ms: u64,
     updated_ms: u64,
+}
+
+impl ConceptIn<MetadataV1> {
+    /// A version 3 concept as today's.
+    fn upgrade(self) -> ConceptIn<Metadata> {
+        ConceptIn {
+            id: self.id,
+            content: self.content,
+            has_vector: self.has_vector,
+            strength: self.strength,
+            confidence: self.confidence,
+            metadata: metadata_from_v1(self.metadata),
+            created_ms: self.created_ms,
+            updated_ms: self.updated_ms,
+        }
+    }
 }
 
 /// Serializes an exact-size iterator as a sequence without collecting it.
@@ -412,7 +435,8 @@ pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
     }
     // Pair assertion: what is written reads back — header, table, every checksum, padding.
     debug_assert!(
-        check_header(&out).is_ok_and(|(covered, read)| covered == covered_seq
+        check_header(&out).is_ok_and(|(covered, version, read)| covered == covered_seq
+            && version == SNAPSHOT_VERSION
             && read.len() == SECTIONS.len()
             && read
                 .iter()
@@ -444,8 +468,14 @@ pub fn covered_seq(bytes: &[u8]) -> Result<u64> {
     Ok(check_header(bytes)?.0)
 }
 
-/// Checks header and table; returns (covered seq, sections in `SECTIONS` order).
-fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
+/// Reads only the format version of a snapshot, after checking its header.
+pub fn version(bytes: &[u8]) -> Result<u32> {
+    Ok(check_header(bytes)?.1)
+}
+
+/// Checks header and table; returns (covered seq, format version, sections in `SECTIONS`
+/// order).
+fn check_header(bytes: &[u8]) -> Result<(u64, u32, Vec<&[u8]>)> {
     if bytes.len() < HEADER_BYTES {
         return Err(Error::corrupt_snapshot(format!(
             "file of {} bytes is shorter than the {HEADER_BYTES}-byte header",
@@ -477,10 +507,11 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
         return Err(Error::corrupt_snapshot("header checksum does not match"));
     }
     let version = u32_at(bytes, header::VERSION);
-    if version != SNAPSHOT_VERSION {
+    if !(SNAPSHOT_VERSION_OLDEST..=SNAPSHOT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             file: "snapshot",
             found: version,
+            oldest: SNAPSHOT_VERSION_OLDEST,
             supported: SNAPSHOT_VERSION,
         });
     }
@@ -538,7 +569,7 @@ fn check_header(bytes: &[u8]) -> Result<(u64, Vec<&[u8]>)> {
             bytes.len() - covered_to
         )));
     }
-    Ok((covered, sections))
+    Ok((covered, version, sections))
 }
 
 fn decode_section<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
@@ -559,6 +590,8 @@ fn decode_section<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result
 pub struct Decoded<'a> {
     /// The sequence number of the last record the snapshot covers.
     pub covered_seq: u64,
+    /// The file's format version (older than [`SNAPSHOT_VERSION`]: to be rewritten).
+    pub version: u32,
     /// The vector dimension, if any vector was ever stored.
     pub dimension: Option<u32>,
     /// Every concept, in strictly increasing id order.
@@ -571,9 +604,14 @@ pub struct Decoded<'a> {
 
 /// Decodes and checks a snapshot's sections.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
-    let (covered, sections) = check_header(bytes)?;
+    let (covered, version, sections) = check_header(bytes)?;
     let meta: Meta = decode_section("meta", sections[0])?;
-    let concepts: Vec<ConceptIn> = decode_section("concepts", sections[1])?;
+    let concepts: Vec<ConceptIn<Metadata>> = if version == 3 {
+        let old: Vec<ConceptIn<MetadataV1>> = decode_section("concepts", sections[1])?;
+        old.into_iter().map(ConceptIn::upgrade).collect()
+    } else {
+        decode_section("concepts", sections[1])?
+    };
     let associations: Vec<Association> = decode_section("associations", sections[2])?;
     let vector_bytes = sections[3];
 
@@ -624,6 +662,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     }
     Ok(Decoded {
         covered_seq: covered,
+        version,
         dimension: meta.dimension,
         concepts: loaded,
         associations,

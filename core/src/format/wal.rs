@@ -7,16 +7,22 @@
 //! record:                 length u32 | crc32(seq ‖ payload) u32 | seq u64 | payload[length]
 //! ```
 //!
-//! The payload is one batch: a postcard-encoded `Vec<Op>`.
+//! The payload is one batch: a postcard-encoded `Vec<Op>` — in version 1, `Vec<OpV1>`
+//! ([`crate::legacy`]: metadata values were strings only), read and turned into today's
+//! operations. A log is one version throughout: opening a memory whose log is older rewrites it
+//! (a checkpoint) before anything is appended.
 
 use crate::error::{Error, Result};
+use crate::format::legacy::OpV1;
 use crate::limits::BATCH_BYTES_MAX;
 use crate::model::Op;
 
 /// The log file's magic bytes.
 pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
-/// The log format version this build writes and reads.
-pub const LOG_VERSION: u32 = 1;
+/// The log format version this build writes.
+pub const LOG_VERSION: u32 = 2;
+/// The oldest log format version this build reads.
+pub const LOG_VERSION_OLDEST: u32 = 1;
 /// Size of the file header.
 pub const LOG_HEADER_BYTES: u64 = 24;
 /// Size of a record's header (length, crc, sequence number).
@@ -66,6 +72,15 @@ fn u64_at(bytes: &[u8], at: std::ops::Range<usize>) -> u64 {
     u64::from_le_bytes(x)
 }
 
+/// What a log's file header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The sequence number the log continues after.
+    pub base_seq: u64,
+    /// Its format version (between [`LOG_VERSION_OLDEST`] and [`LOG_VERSION`]).
+    pub version: u32,
+}
+
 /// The file header of a log that continues after sequence number `base_seq` (its first record
 /// is `base_seq + 1`; a snapshot must cover at least `base_seq`).
 pub fn encode_header(base_seq: u64) -> [u8; LOG_HEADER_BYTES as usize] {
@@ -77,14 +92,17 @@ pub fn encode_header(base_seq: u64) -> [u8; LOG_HEADER_BYTES as usize] {
     out[header::CRC].copy_from_slice(&crc.to_le_bytes());
     debug_assert_eq!(
         check_header(&out).ok(),
-        Some(base_seq),
+        Some(Header {
+            base_seq,
+            version: LOG_VERSION
+        }),
         "a header reads back"
     );
     out
 }
 
-/// Checks a file header; returns its base sequence number.
-pub fn check_header(bytes: &[u8]) -> Result<u64> {
+/// Checks a file header; returns what it says.
+pub fn check_header(bytes: &[u8]) -> Result<Header> {
     let corrupt = |reason: &str| Error::CorruptLog {
         offset: 0,
         seq: 0,
@@ -100,14 +118,18 @@ pub fn check_header(bytes: &[u8]) -> Result<u64> {
         return Err(corrupt("file header checksum does not match"));
     }
     let version = u32_at(bytes, header::VERSION);
-    if version != LOG_VERSION {
+    if !(LOG_VERSION_OLDEST..=LOG_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             file: "log",
             found: version,
+            oldest: LOG_VERSION_OLDEST,
             supported: LOG_VERSION,
         });
     }
-    Ok(u64_at(bytes, header::BASE_SEQ))
+    Ok(Header {
+        base_seq: u64_at(bytes, header::BASE_SEQ),
+        version,
+    })
 }
 
 /// Encodes one batch as a complete record (header and payload).
@@ -129,7 +151,8 @@ pub fn encode_record(seq: u64, ops: &[Op]) -> Result<Vec<u8>> {
     out[record::LEN].copy_from_slice(&(payload_len as u32).to_le_bytes());
     out[record::CRC].copy_from_slice(&crc.to_le_bytes());
     debug_assert!(
-        decode_payload(&out[RECORD_HEADER_BYTES..]).is_ok_and(|decoded| decoded == ops),
+        decode_payload(LOG_VERSION, &out[RECORD_HEADER_BYTES..])
+            .is_ok_and(|decoded| decoded == ops),
         "a record's payload decodes to the batch it was encoded from"
     );
     Ok(out)
@@ -191,6 +214,8 @@ pub enum Tail {
 pub struct ScanEnd {
     /// The sequence number the log continues from (its header's base).
     pub base_seq: u64,
+    /// The log's format version.
+    pub version: u32,
     /// Bytes of the log up to the end of the last valid record (at least the header).
     pub valid_len: u64,
     /// Sequence number of the last valid record.
@@ -298,12 +323,21 @@ impl<S: LogSource> Cursor<'_, S> {
     }
 }
 
-/// Decodes a record payload.
-pub(crate) fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
-    match postcard::take_from_bytes::<Vec<Op>>(payload) {
-        Ok((ops, [])) => Ok(ops),
-        Ok((_, rest)) => Err(format!("{} trailing bytes after the batch", rest.len())),
-        Err(e) => Err(format!("payload does not decode: {e}")),
+/// Decodes a record payload of a log of `version`.
+pub(crate) fn decode_payload(version: u32, payload: &[u8]) -> std::result::Result<Vec<Op>, String> {
+    fn whole<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> std::result::Result<T, String> {
+        match postcard::take_from_bytes::<T>(payload) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, rest)) => Err(format!("{} trailing bytes after the batch", rest.len())),
+            Err(e) => Err(format!("payload does not decode: {e}")),
+        }
+    }
+    if version == 1 {
+        let ops: Vec<OpV1> = whole(payload)?;
+        Ok(ops.into_iter().map(Op::from).collect())
+    } else {
+        debug_assert_eq!(version, LOG_VERSION, "the header was checked");
+        whole(payload)
     }
 }
 
@@ -328,7 +362,7 @@ pub fn scan<S: LogSource>(
     }
     let mut header = [0u8; LOG_HEADER_BYTES as usize];
     source.read_at(0, &mut header)?;
-    let base_seq = check_header(&header)?;
+    let Header { base_seq, version } = check_header(&header)?;
     let mut cursor = Cursor {
         source,
         len,
@@ -349,7 +383,7 @@ pub fn scan<S: LogSource>(
                         during: "log read",
                         message: "record vanished while reading".into(),
                     })?;
-                match decode_payload(payload) {
+                match decode_payload(version, payload) {
                     Ok(ops) => {
                         on_record(offset, seq, ops)?;
                         last_seq = Some(seq);
@@ -386,6 +420,7 @@ pub fn scan<S: LogSource>(
         };
         return Ok(ScanEnd {
             base_seq,
+            version,
             valid_len: offset,
             last_seq,
             records,
@@ -394,6 +429,7 @@ pub fn scan<S: LogSource>(
     }
     Ok(ScanEnd {
         base_seq,
+        version,
         valid_len: offset,
         last_seq,
         records,

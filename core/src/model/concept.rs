@@ -1,12 +1,7 @@
 //! Concepts: what a memory stores, and what a caller gives to learn one.
 
-use crate::model::ConceptId;
+use crate::model::{ConceptId, ConceptMetadata, Metadata};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::fmt;
-
-/// Metadata: string keys to string values, ordered by key.
-pub type Metadata = BTreeMap<String, String>;
 
 /// A concept: a unit of knowledge.
 ///
@@ -31,42 +26,6 @@ pub struct Concept {
     pub created_ms: u64,
     /// When it was last learned, ms since the Unix epoch (from the caller).
     pub updated_ms: u64,
-}
-
-/// A concept's metadata as it is kept: one pointer, null when there is none (most concepts
-/// have none; a [`Metadata`] map is three words even when empty). Reads as a [`Metadata`].
-#[derive(Clone, Default, PartialEq)]
-pub struct ConceptMetadata(Option<Box<Metadata>>);
-
-/// What an absent [`ConceptMetadata`] reads as.
-static NO_METADATA: Metadata = Metadata::new();
-
-impl From<Metadata> for ConceptMetadata {
-    fn from(map: Metadata) -> Self {
-        ConceptMetadata((!map.is_empty()).then(|| Box::new(map)))
-    }
-}
-
-impl std::ops::Deref for ConceptMetadata {
-    type Target = Metadata;
-    fn deref(&self) -> &Metadata {
-        self.0.as_deref().unwrap_or(&NO_METADATA)
-    }
-}
-
-impl fmt::Debug for ConceptMetadata {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl Serialize for ConceptMetadata {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        (**self).serialize(serializer)
-    }
 }
 
 /// What a caller gives to learn a concept. Defaults: derived id, no embedding, strength 1,

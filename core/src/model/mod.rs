@@ -2,20 +2,22 @@
 //!
 //! - `id`: concept ids (128-bit, shown as 32 hex characters).
 //! - `kind`: the five association kinds and sets of them.
-//! - `concept`, `association`: what a memory stores.
+//! - `concept`, `association`: what a memory stores; `metadata`: their typed metadata values.
 //! - `op`: the operations a batch holds, and their validation by the rules in `rules`.
 
 mod association;
 mod concept;
 mod id;
 mod kind;
+mod metadata;
 mod op;
 mod rules;
 
 pub use association::{Association, AssociationKey};
-pub use concept::{Concept, ConceptInput, ConceptMetadata, Metadata};
+pub use concept::{Concept, ConceptInput};
 pub use id::{ConceptId, CONCEPT_ID_CHARS};
 pub use kind::{Kind, KindSet};
+pub use metadata::{ConceptMetadata, Metadata, Value};
 pub use op::Op;
 pub(crate) use rules::{check_dimension, check_embedding, Rules};
 
@@ -82,5 +84,34 @@ mod tests {
             .validate("op")
             .expect_err("entries");
         assert!(err.to_string().contains("entries"), "{err}");
+        let with = |key: &str, value: Value| {
+            let mut input = ConceptInput::new("x");
+            input.metadata.insert(key.into(), value);
+            Op::put_concept(input, 1).validate("op")
+        };
+        assert_eq!(
+            with("w", Value::Number(f64::NAN))
+                .expect_err("NaN")
+                .to_string(),
+            "invalid op.metadata[\"w\"]: NaN is not a finite number"
+        );
+        let err = with("tags", Value::List(vec![String::new(); 1025])).expect_err("items");
+        assert_eq!(
+            err.to_string(),
+            "op.metadata[\"tags\"] (items) is too large: 1025 exceeds the limit of 1024"
+        );
+        let err = with("tags", Value::List(vec!["x".repeat(99); 90])).expect_err("bytes");
+        assert_eq!(
+            err.to_string(),
+            "op.metadata[\"tags\"] (bytes) is too large: 9000 exceeds the limit of 8192"
+        );
+        for fine in [
+            Value::Integer(i64::MIN),
+            Value::Number(-0.5),
+            Value::Bool(false),
+            Value::List(vec!["a".into(); 1024]),
+        ] {
+            assert_eq!(with("k", fine), Ok(()));
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::*;
-use crate::model::Metadata;
+use crate::model::{Metadata, Value};
 
 /// Which rules an operation is checked by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,14 +148,31 @@ pub(crate) fn check_metadata(field: &str, metadata: &Metadata) -> Result<()> {
                 key.len() as u64,
             ));
         }
-        if value.len() > METADATA_VALUE_BYTES_MAX {
+        let bytes = value.bytes();
+        if bytes > METADATA_VALUE_BYTES_MAX {
             return Err(Error::limit(
                 format!("{field}[{key:?}] (bytes)"),
                 METADATA_VALUE_BYTES_MAX as u64,
-                value.len() as u64,
+                bytes as u64,
             ));
         }
-        total += key.len() + value.len();
+        match value {
+            Value::Number(x) if !x.is_finite() => {
+                return Err(Error::invalid(
+                    format!("{field}[{key:?}]"),
+                    format!("{x} is not a finite number"),
+                ));
+            }
+            Value::List(items) if items.len() > METADATA_LIST_ITEMS_MAX => {
+                return Err(Error::limit(
+                    format!("{field}[{key:?}] (items)"),
+                    METADATA_LIST_ITEMS_MAX as u64,
+                    items.len() as u64,
+                ));
+            }
+            _ => {}
+        }
+        total += key.len() + bytes;
     }
     if total > METADATA_BYTES_MAX {
         return Err(Error::limit(

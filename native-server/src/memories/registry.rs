@@ -292,6 +292,14 @@ impl Registry {
                         seconds = open.replay_seconds,
                         "memory opened"
                     );
+                    if let Some(old) = open.report.rewritten_from {
+                        tracing::info!(
+                            memory = %name,
+                            log_version = old.log_version,
+                            snapshot_version = ?old.snapshot_version,
+                            "files of an older format version rewritten in today's"
+                        );
+                    }
                     Slot::Open {
                         memory: open,
                         reopened: None,

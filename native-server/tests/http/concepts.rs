@@ -6,7 +6,7 @@ use super::*;
 async fn concepts_round_trip_every_field() {
     let app = app();
     memory(&app, "m", None).await;
-    let body = json!({"content": "rain", "embedding": [0.5, 0.25, 1.0], "strength": 2.5, "confidence": 0.75, "metadata": {"source": "notes", "lang": "en"}});
+    let body = json!({"content": "rain", "embedding": [0.5, 0.25, 1.0], "strength": 2.5, "confidence": 0.75, "metadata": {"source": "notes", "lang": "en", "year": 2024, "score": 0.5, "reviewed": false, "tags": ["weather", "water"]}});
     let id = concept(&app, "m", body).await;
     assert_eq!(
         id,
@@ -21,7 +21,7 @@ async fn concepts_round_trip_every_field() {
     assert_eq!(got.json["confidence"], 0.75);
     assert_eq!(
         got.json["metadata"],
-        json!({"lang": "en", "source": "notes"})
+        json!({"lang": "en", "reviewed": false, "score": 0.5, "source": "notes", "tags": ["weather", "water"], "year": 2024})
     );
     let created = got.json["created_ms"].as_u64().expect("created");
     // Learning it again updates the one concept and keeps its creation time.

@@ -22,7 +22,7 @@ test("writes survive a page reload, every field intact", async () => {
   const page = await testPage(context, site);
   const ids = await page.evaluate(async () => {
     const mem = await sutra.Sutra.open("persist", { dimension: 3 });
-    const a = await mem.putConcept({ content: "alpha", embedding: new Float32Array([1, 0, 0]), strength: 2, confidence: 0.5, metadata: { k: "v" } });
+    const a = await mem.putConcept({ content: "alpha", embedding: new Float32Array([1, 0, 0]), strength: 2, confidence: 0.5, metadata: { k: "v", n: -3, x: 0.25, on: true, tags: ["a", "b"] } });
     const b = await mem.putConcept({ content: "beta", embedding: [0, 1, 0] });
     await mem.putAssociation({ source: a.id, target: b.id, kind: "causal", confidence: 0.75 });
     const batch = await mem.batch([{ op: "put_concept", content: "gamma", embedding: [0, 0, 1] }]);
@@ -50,13 +50,14 @@ test("writes survive a page reload, every field intact", async () => {
     await mem.close();
     return out;
   }, ids);
-  assert.deepEqual(seen.a, { content: "alpha", embedding: [1, 0, 0], isF32: true, strength: 2, confidence: 0.5, metadata: { k: "v" } });
+  assert.deepEqual(seen.a, { content: "alpha", embedding: [1, 0, 0], isF32: true, strength: 2, confidence: 0.5, metadata: { k: "v", n: -3, on: true, tags: ["a", "b"], x: 0.25 } });
   assert.equal(seen.stats.concepts, 4);
   assert.equal(seen.stats.associations, 2);
   assert.equal(seen.stats.dimension, 3);
   assert.ok(seen.stats.storage.usage > 0, "storage estimate reported");
   assert.equal(seen.recovery.snapshot_seq, 6, "the checkpoint was loaded (the dimension is record 1)");
   assert.equal(seen.recovery.records_replayed, 1, "and the write after it replayed");
+  assert.equal(seen.recovery.rewritten_from, null, "files of today's format are kept as they are");
   assert.deepEqual(seen.out.map((x) => [x.target, x.kind, x.confidence]), [[ids.b, "causal", 0.75]]);
   assert.deepEqual(seen.path.paths[0].concepts.map((c) => c.content), ["alpha", "beta", "gamma"]);
   assert.equal(seen.path.paths[0].confidence, 0.375);

@@ -3,7 +3,7 @@ import { asBackendError, KINDS, type Association, type BackendError, type Kind }
 import { ConceptPicker } from "../components/ConceptPicker";
 import { ConfirmButton, ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { formatNumber } from "../logic/trail";
-import { vectorText } from "../logic/vector";
+import { metadataValueText, vectorText } from "../logic/vector";
 import { ConceptForm } from "./ConceptForm";
 import { useBackend } from "../data/context";
 
@@ -181,7 +181,7 @@ export function ConceptDetail({ memory, id }: { memory: string; id: string }) {
         {Object.entries(c.metadata).map(([k, v]) => (
           <div key={k} className="meta">
             <dt>{k}</dt>
-            <dd>{v}</dd>
+            <dd>{metadataValueText(v)}</dd>
           </div>
         ))}
       </dl>

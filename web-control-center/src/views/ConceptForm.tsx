@@ -77,7 +77,7 @@ export function ConceptForm({ memory, concept, onSaved }: { memory: string; conc
           <input name="confidence" value={confidence} onChange={(e) => setConfidence(e.target.value)} inputMode="decimal" />
         </Field>
       </div>
-      <Field label="Metadata (optional)" error={fieldError("metadata")} hint="one key=value per line">
+      <Field label="Metadata (optional)" error={fieldError("metadata")} hint='one key=value per line; numbers, true/false and ["lists", "of text"] keep their type, "quoted" text stays text'>
         <textarea name="metadata" value={metadata} onChange={(e) => setMetadata(e.target.value)} rows={2} />
       </Field>
       <ErrorNote error={unplaced} />

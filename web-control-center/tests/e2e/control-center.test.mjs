@@ -69,11 +69,12 @@ async function createMemory(page, name, dimension) {
   await page.locator('[data-stat="concepts"]').waitFor();
 }
 
-async function learn(page, memory, content, embedding) {
+async function learn(page, memory, content, embedding, metadata = "") {
   await page.goto(`${base}/#/m/${memory}/concepts`);
   const form = page.getByRole("form", { name: "create a concept" });
   await form.locator('textarea[name="content"]').fill(content);
   await form.locator('input[name="embedding"]').fill(embedding);
+  await form.locator('textarea[name="metadata"]').fill(metadata);
   await form.getByRole("button", { name: "Learn" }).click();
   await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: content, exact: true }).waitFor();
 }
@@ -110,7 +111,7 @@ function jsonl(count) {
 async function tour(page, mode, memory) {
   await createMemory(page, memory, 3);
   await shot(page, `${mode}-overview-empty`);
-  await learn(page, memory, "rain", "1, 0, 0");
+  await learn(page, memory, "rain", "1, 0, 0", 'year=2024\ntags=["water", "weather"]\ncode="007"');
   await learn(page, memory, "wet streets", "0.9, 0.1, 0");
   await learn(page, memory, "slippery roads", "0.7, 0.3, 0.1");
   await shot(page, `${mode}-concepts`);
@@ -123,6 +124,9 @@ async function tour(page, mode, memory) {
   await form.getByRole("alert").filter({ hasText: "outside 0..=1" }).waitFor();
 
   await associate(page, memory, "rain", "wet streets", "causal", 0.9);
+  // Typed metadata, shown as it reads back into the form.
+  assert.deepEqual(await page.locator("div.meta dt").allInnerTexts(), ["code", "tags", "year"]);
+  assert.deepEqual(await page.locator("div.meta dd").allInnerTexts(), ['"007"', '["water","weather"]', "2024"]);
   await associate(page, memory, "wet streets", "slippery roads", "causal", 0.8);
   await shot(page, `${mode}-concept-detail`);
 
@@ -187,7 +191,8 @@ async function tour(page, mode, memory) {
   const lines = text.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === "concept").length, 1203);
   assert.equal(lines.filter((l) => l.type === "association").length, 2);
-  assert.deepEqual(lines[0], { type: "memory", format: 1, dimension: 3 });
+  assert.deepEqual(lines[0], { type: "memory", format: 2, dimension: 3 });
+  assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
   await page.goto(`${base}/#/m/${memory}/overview`);
   await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();

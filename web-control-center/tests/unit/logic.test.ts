@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
 import { formatBytes, trailText } from "../../src/logic/trail";
-import { f32Text, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
+import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
 import { parseRoute, ROUTES } from "../../src/App";
 import { link } from "../../src/components/common";
 import { importInPieces, REJECTED_KEPT, type ImportSummary } from "sutra-wasm";
@@ -19,9 +19,22 @@ describe("parsing input", () => {
     expect(parseVector("1, Infinity").ok).toBe(false);
   });
 
-  it("reads metadata lines", () => {
-    expect(parseMetadata("a=1\n\n b = two=2 ")).toEqual({ ok: true, metadata: { a: "1", b: "two=2" } });
+  it("reads metadata lines with typed values", () => {
+    expect(parseMetadata("a=1\n\n b = two=2 ")).toEqual({ ok: true, metadata: { a: 1, b: "two=2" } });
+    expect(parseMetadata('year=2024\nscore=-0.5\nok=true\ntags=["run", "ran"]\ncode="007"\nname=Ada')).toEqual({
+      ok: true,
+      metadata: { year: 2024, score: -0.5, ok: true, tags: ["run", "ran"], code: "007", name: "Ada" },
+    });
     expect(parseMetadata("novalue")).toEqual({ ok: false, error: "line 1: write key=value" });
+    expect(parseMetadata("x=1\ntags=[1, 2]")).toEqual({ ok: false, error: "line 2: a list holds strings only" });
+    expect(parseMetadata("tags=[oops")).toEqual({ ok: false, error: 'line 1: [oops is not a JSON list or string; write ["a", "b"] or "text"' });
+  });
+
+  it("writes metadata back as text that reads back the same", () => {
+    const metadata = { code: "007", flag: "true", n: 7, on: false, tags: ["a b", "c"], text: "plain", spaced: " x", multi: "a\nb" };
+    const text = formatMetadata(metadata);
+    expect(text).toBe('code="007"\nflag="true"\nn=7\non=false\ntags=["a b","c"]\ntext=plain\nspaced=" x"\nmulti="a\\nb"');
+    expect(parseMetadata(text)).toEqual({ ok: true, metadata });
   });
 
   it("shows 32-bit floats in their shortest form", () => {
