@@ -19,6 +19,7 @@
 //! | `storage` | the [`Storage`] trait, the two-slot snapshot rule ([`slots`]), the simulated disk ([`sim`]) |
 //! | `graph` | the adjacency (both ways) and the searches over it: paths, neighbourhood |
 //! | `vector` | distance kernels, one-byte codes, HNSW graphs (growing and packed), the index |
+//! | `text` | the tokenizer and the BM25 inverted index over concept content |
 //! | `state` | the in-memory state ([`Db`]): applying operations, queries, snapshot images |
 //! | `engine` | a [`Memory`]: recovery, the write path, readers, checkpoints, offline check/repair |
 //! | [`exchange`] | the wire and JSON-lines shapes (feature `json`) |
@@ -36,6 +37,7 @@ pub mod limits;
 mod model;
 mod state;
 mod storage;
+mod text;
 mod vector;
 
 pub use distance::{dot, inv_norm};

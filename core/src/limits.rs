@@ -29,6 +29,12 @@ pub const PATHS_K_MAX: u32 = 10;
 pub const VISITED_NODES_DEFAULT: u32 = 100_000;
 /// Largest visited-node budget a graph search may ask for.
 pub const VISITED_NODES_MAX: u32 = 2_000_000;
+/// Longest word the text index keeps, in bytes (longer ones are not indexed or searched for).
+pub const TEXT_TERM_BYTES_MAX: usize = 64;
+/// Longest text query, in bytes.
+pub const TEXT_QUERY_BYTES_MAX: usize = 4096;
+/// Most distinct terms in one text query.
+pub const TEXT_QUERY_TERMS_MAX: usize = 64;
 /// Most results of one vector search.
 pub const VECTOR_K_MAX: u32 = 1000;
 /// Longest candidate list a vector search may ask for in each graph (its effort, `ef`).

@@ -772,21 +772,39 @@ export interface components {
             /** @description What was wrong, naming the field, the value and the limit. */
             message: string;
         };
+        /** @description Where one retriever ranked a hit. */
+        FoundBy: {
+            /**
+             * Format: int32
+             * @description The hit's rank in its results, from 1.
+             */
+            rank: number;
+            /** @description The retriever. */
+            retriever: components["schemas"]["Retriever"];
+            /**
+             * Format: float
+             * @description Its score there (cosine similarity, or BM25).
+             */
+            score: number;
+        };
         /** @description `GET /health`. */
         HealthAnswer: {
             cluster: components["schemas"]["NodeHealth"] | null;
             /** @description Always `ok` (an answer at all is the news). */
             status: string;
         };
-        /** @description One hit of a vector search. */
+        /** @description One hit of a search. */
         HitAnswer: {
             /** @description The concept's text. */
             content: string;
+            /** @description Which retrievers found it, with its rank (from 1) and score in each. */
+            found_by: components["schemas"]["FoundBy"][];
             /** @description The concept's id. */
             id: string;
             /**
              * Format: float
-             * @description Cosine similarity.
+             * @description Its score: the cosine similarity (a vector search), the BM25 score (a text search), or
+             *     the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both).
              */
             score: number;
         };
@@ -1076,7 +1094,15 @@ export interface components {
              */
             torn_bytes_dropped: number;
         };
-        /** @description A vector search: by a vector or by a concept's own embedding. */
+        /**
+         * @description A retriever that found a hit.
+         * @enum {string}
+         */
+        Retriever: "text" | "vector";
+        /**
+         * @description A search: by words (full text, BM25), by a vector or a concept's own embedding, or both at
+         *     once (the two lists fused by reciprocal rank fusion).
+         */
         SearchBody: {
             /**
              * Format: int32
@@ -1092,6 +1118,11 @@ export interface components {
              * @description Results (default 10, at most 1000).
              */
             k?: number | null;
+            /**
+             * @description Words to find in the concepts' content (Unicode words, case-insensitive; common English
+             *     words such as "the" are not indexed). At most 4096 bytes and 64 distinct words.
+             */
+            text?: string | null;
             /** @description The query vector. */
             vector?: number[] | null;
         };
@@ -2638,3 +2669,4 @@ export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];
 export const pathDirectionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathDirection"]> = ["forward", "both"];
+export const retrieverValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Retriever"]> = ["text", "vector"];

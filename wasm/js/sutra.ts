@@ -293,9 +293,10 @@ export class Sutra {
     return this.read({ q: "paths", body: defined({ ...query }) });
   }
 
-  /** Vector search (cosine), by a vector or by a concept's own embedding. */
+  /** Search by words (BM25), by a vector or a concept's own embedding (cosine), or by both (fused by rank). */
   async search(query: SearchQuery): Promise<Hit[]> {
     const body = defined({
+      text: query.text,
       vector: toArray(query.vector, "vector"),
       id: query.id,
       k: query.k,

@@ -86,7 +86,13 @@ export type Path = Schemas["PathAnswer"];
  */
 export type PathsResult = Schemas["PathsAnswer"];
 
+/**
+ * A search: by words (full text, BM25), by a vector or a concept's embedding, or by words and
+ * a vector at once (the two result lists fused by reciprocal rank fusion).
+ */
 export interface SearchQuery {
+  /** Words to find in the concepts' content (case-insensitive; common words such as "the" are not indexed). */
+  text?: string;
   vector?: Float32Array | number[];
   /** Search by this concept's own embedding (it is left out of the results). */
   id?: string;
@@ -100,7 +106,10 @@ export interface SearchQuery {
   ef?: number;
 }
 
-/** A search hit; `score` is the cosine similarity. */
+/**
+ * A search hit: `score` is the cosine similarity (by vector), the BM25 score (by words) or the
+ * fused score (both); `found_by` says where each retriever ranked it.
+ */
 export type Hit = Schemas["HitAnswer"];
 
 export interface ScanOptions {

@@ -92,6 +92,11 @@ impl Reader {
         Ok(self.shared.read().finish_search(&plan, found))
     }
 
+    /// [`Db::search_text`], under the state's read lock.
+    pub fn search_text(&self, query: &str, k: u32) -> Result<Vec<Hit>> {
+        self.shared.read().search_text(query, k)
+    }
+
     /// [`Db::similar_to`], with the lock held as [`search_vectors`](Self::search_vectors) holds it.
     pub fn similar_to(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
         let plan = self.shared.read().plan_similar(id, k, ef)?;

@@ -234,16 +234,42 @@ impl PathsAnswer {
     }
 }
 
-/// One hit of a vector search.
+/// One hit of a search.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HitAnswer {
     /// The concept's id.
     pub id: String,
-    /// Cosine similarity.
+    /// Its score: the cosine similarity (a vector search), the BM25 score (a text search), or
+    /// the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both).
     pub score: f32,
     /// The concept's text.
     pub content: String,
+    /// Which retrievers found it, with its rank (from 1) and score in each.
+    pub found_by: Vec<FoundBy>,
+}
+
+/// A retriever that found a hit.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Retriever {
+    /// The full-text index (BM25).
+    Text,
+    /// The vector index (cosine similarity).
+    Vector,
+}
+
+/// Where one retriever ranked a hit.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FoundBy {
+    /// The retriever.
+    pub retriever: Retriever,
+    /// The hit's rank in its results, from 1.
+    pub rank: u32,
+    /// Its score there (cosine similarity, or BM25).
+    pub score: f32,
 }
 
 /// The hits of a vector search, best first.

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
 use crate::{AssociationKey, ConceptId, Db, Hit, Kind, KindSet, Op, Reader};
 use answers::{
-    AssociationAnswer, AssociationsAnswer, ConceptAnswer, HitAnswer, HitsAnswer, NeighbourAnswer,
-    NeighbourhoodAnswer, PageAnswer, PathsAnswer,
+    AssociationAnswer, AssociationsAnswer, ConceptAnswer, FoundBy, HitAnswer, HitsAnswer,
+    NeighbourAnswer, NeighbourhoodAnswer, PageAnswer, PathsAnswer, Retriever,
 };
 use serde::Deserialize;
 
@@ -487,11 +487,22 @@ pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result
     ))
 }
 
-/// A vector search: by a vector or by a concept's own embedding.
+/// How far down each retriever's list a search with both text and a vector looks: each is
+/// asked for `max(k, RRF_DEPTH_MIN)` hits (at most the search limit) before they are fused.
+pub const RRF_DEPTH_MIN: u32 = 50;
+const _: () = assert!(RRF_DEPTH_MIN <= crate::limits::VECTOR_K_MAX);
+/// Reciprocal rank fusion's constant: a hit ranked `r` by a retriever adds `1 / (RRF_K + r)`.
+pub const RRF_K: f32 = 60.0;
+
+/// A search: by words (full text, BM25), by a vector or a concept's own embedding, or both at
+/// once (the two lists fused by reciprocal rank fusion).
 #[derive(Deserialize, Debug, Clone)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchBody {
+    /// Words to find in the concepts' content (Unicode words, case-insensitive; common English
+    /// words such as "the" are not indexed). At most 4096 bytes and 64 distinct words.
+    pub text: Option<String>,
     /// The query vector.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<f32>>))]
     pub vector: Option<VectorIn>,
@@ -505,44 +516,109 @@ pub struct SearchBody {
     pub ef: Option<u32>,
 }
 
-/// The hits with their contents. A concept deleted after its search began is left out.
-fn hits_answer(db: &Db, hits: &[Hit]) -> HitsAnswer {
+/// A hit found by one retriever, at its rank there (from 1).
+fn found_by(retriever: Retriever, rank: usize, hit: &Hit) -> FoundBy {
+    FoundBy {
+        retriever,
+        rank: rank as u32 + 1,
+        score: hit.score,
+    }
+}
+
+/// The hits of one retriever with their contents. A concept deleted after its search began is
+/// left out.
+fn hits_answer(db: &Db, retriever: Retriever, hits: &[Hit]) -> HitsAnswer {
+    let fused = hits
+        .iter()
+        .enumerate()
+        .map(|(rank, h)| (h.id, h.score, vec![found_by(retriever, rank, h)]));
+    fused_answer(db, fused)
+}
+
+fn fused_answer(db: &Db, hits: impl Iterator<Item = (ConceptId, f32, Vec<FoundBy>)>) -> HitsAnswer {
     HitsAnswer {
         hits: hits
-            .iter()
-            .filter_map(|h| {
-                let concept = db.concept(h.id)?;
+            .filter_map(|(id, score, found_by)| {
+                let concept = db.concept(id)?;
                 Some(HitAnswer {
-                    id: h.id.to_string(),
-                    score: h.score,
+                    id: id.to_string(),
+                    score,
                     content: concept.content.to_string(),
+                    found_by,
                 })
             })
             .collect(),
     }
 }
 
-/// Runs a vector search. It holds the memory's lock only to start and to finish (see
-/// [`Reader::search_vectors`]).
-pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
-    const ONE_OF: &str =
-        "give exactly one of vector (an array of numbers) or id (a concept to search by)";
-    let (k, ef) = (body.k.unwrap_or(SEARCH_K_DEFAULT), body.ef);
-    let hits = match (&body.vector, &body.id) {
-        (Some(vector), None) => {
-            reader.search_vectors(vector.checked("vector (dimension)")?, k, ef)?
+/// Fuses ranked lists by reciprocal rank fusion: each hit scores `Σ 1 / (RRF_K + rank)` over
+/// the lists that hold it; the best `k`, best first, ties by id.
+fn fuse(lists: &[(Retriever, &[Hit])], k: usize) -> Vec<(ConceptId, f32, Vec<FoundBy>)> {
+    let mut by_id: std::collections::BTreeMap<ConceptId, (f32, Vec<FoundBy>)> =
+        std::collections::BTreeMap::new();
+    for (retriever, hits) in lists {
+        for (rank, hit) in hits.iter().enumerate() {
+            let entry = by_id.entry(hit.id).or_insert((0.0, Vec::new()));
+            entry.0 += 1.0 / (RRF_K + (rank + 1) as f32);
+            entry.1.push(found_by(*retriever, rank, hit));
         }
-        (None, Some(id)) => reader.similar_to(parse_id("id", id)?, k, ef)?,
-        _ => return Err(Error::invalid("search", ONE_OF)),
+    }
+    let mut fused: Vec<(ConceptId, f32, Vec<FoundBy>)> = by_id
+        .into_iter()
+        .map(|(id, (score, found))| (id, score, found))
+        .collect();
+    // Stable: equal scores stay in id order.
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused.truncate(k);
+    fused
+}
+
+/// Runs a search: by text, by a vector or a concept's embedding, or by both (fused). A vector
+/// search holds the memory's lock only to start and to finish (see [`Reader::search_vectors`]).
+pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
+    const ONE_OF: &str = "give text (words to find), a vector (an array of numbers) or an id (a concept to search by): text may come with a vector or an id, a vector not with an id";
+    let (k, ef) = (body.k.unwrap_or(SEARCH_K_DEFAULT), body.ef);
+    let both = body.text.is_some() && (body.vector.is_some() || body.id.is_some());
+    // Each list of a fused search looks deeper than k, so that a hit ranked low by one
+    // retriever and high by the other can make the best k.
+    let depth = if both {
+        k.clamp(RRF_DEPTH_MIN, crate::limits::VECTOR_K_MAX)
+    } else {
+        k
     };
-    Ok(hits_answer(&reader.db(), &hits))
+    Error::check_count("k", k, crate::limits::VECTOR_K_MAX)?;
+    let vector_hits = match (&body.vector, &body.id) {
+        (Some(vector), None) => {
+            Some(reader.search_vectors(vector.checked("vector (dimension)")?, depth, ef)?)
+        }
+        (None, Some(id)) => Some(reader.similar_to(parse_id("id", id)?, depth, ef)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(Error::invalid("search", ONE_OF)),
+    };
+    let text_hits = match &body.text {
+        Some(text) => Some(reader.search_text(text, depth)?),
+        None => None,
+    };
+    let db = reader.db();
+    Ok(match (text_hits, vector_hits) {
+        (Some(text), Some(vector)) => {
+            let lists = [
+                (Retriever::Text, &text[..]),
+                (Retriever::Vector, &vector[..]),
+            ];
+            fused_answer(&db, fuse(&lists, k as usize).into_iter())
+        }
+        (Some(text), None) => hits_answer(&db, Retriever::Text, &text),
+        (None, Some(vector)) => hits_answer(&db, Retriever::Vector, &vector),
+        (None, None) => return Err(Error::invalid("search", ONE_OF)),
+    })
 }
 
 /// The concepts most similar to concept `id`, searched with effort `ef` (see
 /// [`SearchBody::ef`]).
 pub fn similar(reader: &Reader, id: &str, k: Option<u32>, ef: Option<u32>) -> Result<HitsAnswer> {
     let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT), ef)?;
-    Ok(hits_answer(&reader.db(), &hits))
+    Ok(hits_answer(&reader.db(), Retriever::Vector, &hits))
 }
 
 /// A concept by id.

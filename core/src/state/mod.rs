@@ -1,5 +1,5 @@
 //! The in-memory state of a memory: concepts, both-way association adjacency, the vector
-//! index, and the validation and application of operations.
+//! index, the text index, and the validation and application of operations.
 
 pub(crate) mod concepts;
 mod image;
@@ -12,6 +12,7 @@ use crate::limits::BATCH_OPS_MAX;
 use crate::model::ConceptId;
 use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules};
 use crate::state::concepts::Concepts;
+use crate::text::TextIndex;
 use crate::vector::{HnswParams, VectorIndex};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -22,6 +23,9 @@ pub struct Db {
     pub(crate) links: Adjacency,
     pub(crate) dimension: Option<u32>,
     pub(crate) vectors: VectorIndex,
+    /// The concepts' texts, for full-text search (built from the concepts when a snapshot is
+    /// loaded).
+    pub(crate) text: TextIndex,
     /// Sequence number of the last applied record (0: none).
     pub(crate) last_seq: u64,
 }
@@ -33,6 +37,7 @@ impl Db {
             links: Adjacency::default(),
             dimension: None,
             vectors: VectorIndex::new(params),
+            text: TextIndex::default(),
             last_seq: 0,
         }
     }
@@ -128,6 +133,15 @@ impl Db {
                     }
                     None => self.vectors.remove(&id),
                 }
+                match self.concepts.get(&id) {
+                    Some(old) if *old.content == *content => {}
+                    old => {
+                        if let Some(old) = old {
+                            self.text.remove(id, &old.content);
+                        }
+                        self.text.add(id, &content);
+                    }
+                }
                 self.concepts.insert(Concept {
                     id,
                     content: content.into_boxed_str(),
@@ -140,9 +154,10 @@ impl Db {
                 });
             }
             Op::DeleteConcept { id } => {
-                if self.concepts.remove(&id).is_none() {
+                let Some(old) = self.concepts.remove(&id) else {
                     return;
-                }
+                };
+                self.text.remove(id, &old.content);
                 self.vectors.remove(&id);
                 self.links.remove_concept(&id);
                 debug_assert!(self.links.slot(&id).is_none(), "{id} keeps associations");

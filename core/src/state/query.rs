@@ -2,7 +2,10 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
-use crate::limits::{SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, VECTOR_EF_MAX, VECTOR_K_MAX};
+use crate::limits::{
+    SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, TEXT_QUERY_BYTES_MAX, TEXT_QUERY_TERMS_MAX, VECTOR_EF_MAX,
+    VECTOR_K_MAX,
+};
 use crate::model::ConceptId;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
@@ -17,12 +20,13 @@ pub struct Page<'a> {
     pub next: Option<ConceptId>,
 }
 
-/// A vector search hit.
+/// A search hit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hit {
     /// The concept.
     pub id: ConceptId,
-    /// Cosine similarity to the query (−1..=1).
+    /// Cosine similarity to the query (−1..=1) for a vector search; the BM25 score (≥ 0) for
+    /// a text search.
     pub score: f32,
 }
 
@@ -77,6 +81,18 @@ impl Db {
         self.vectors
             .check(&|id| self.embedding(id))
             .map_err(fail("vector index"))?;
+        self.text.check().map_err(fail("text index"))?;
+        let with_terms = self
+            .concepts
+            .values()
+            .filter(|c| crate::text::tokens(&c.content).next().is_some())
+            .count();
+        if self.text.docs() != with_terms {
+            return Err(fail("text index")(format!(
+                "{} texts indexed for {with_terms} concepts with words",
+                self.text.docs()
+            )));
+        }
         if self.vectors.live() != with_vectors {
             return Err(fail("vector index")(format!(
                 "{} live vectors for {with_vectors} concepts with one",
@@ -222,6 +238,45 @@ impl Db {
         let plan = self.plan_similar(id, k, ef)?;
         let found = plan.run();
         Ok(self.finish_search(&plan, found))
+    }
+
+    /// The `k` concepts whose content best matches `query` by BM25 (see [`crate::text`]), best
+    /// first, ties by id. The query is checked: at most [`TEXT_QUERY_BYTES_MAX`] bytes and
+    /// [`TEXT_QUERY_TERMS_MAX`] distinct terms, and not empty.
+    pub fn search_text(&self, query: &str, k: u32) -> Result<Vec<Hit>> {
+        Error::check_count("k", k, VECTOR_K_MAX)?;
+        if query.len() > TEXT_QUERY_BYTES_MAX {
+            return Err(Error::limit(
+                "text (bytes)",
+                TEXT_QUERY_BYTES_MAX as u64,
+                query.len() as u64,
+            ));
+        }
+        let mut terms: Vec<String> = crate::text::tokens(query).collect();
+        if terms.is_empty() {
+            return Err(Error::invalid(
+                "text",
+                "has no words to search for (stop words such as \"the\" are not indexed)",
+            ));
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        if terms.len() > TEXT_QUERY_TERMS_MAX {
+            return Err(Error::limit(
+                "text (distinct words)",
+                TEXT_QUERY_TERMS_MAX as u64,
+                terms.len() as u64,
+            ));
+        }
+        Ok(self
+            .text
+            .search(query, k as usize)
+            .into_iter()
+            .map(|s| Hit {
+                id: s.id,
+                score: s.score,
+            })
+            .collect())
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).

@@ -18,6 +18,7 @@ mod errors;
 mod exchange;
 mod memories;
 mod operations;
+mod text;
 mod vectors;
 
 /// Memory `g` with a small graph: a → b → c (causal, 0.9 each), a → c (semantic, 0.2),

@@ -45,6 +45,8 @@ test("writes survive a page reload, every field intact", async () => {
       path: await mem.paths({ from: ids.a, to: ids.c, algorithm: "most_confident" }),
       hits: await mem.search({ vector: new Float32Array([1, 0, 0]), k: 2 }),
       effort: await mem.search({ vector: [1, 0, 0], k: 2, ef: 64 }),
+      words: await mem.search({ text: "Checkpoint" }),
+      fused: await mem.search({ text: "beta", vector: [1, 0, 0], k: 2 }),
       scan: (await mem.scan({ prefix: "after" })).concepts.map((c) => c.content),
     };
     await mem.close();
@@ -64,6 +66,12 @@ test("writes survive a page reload, every field intact", async () => {
   assert.equal(seen.hits[0].id, ids.a);
   assert.equal(seen.hits[0].score, 1);
   assert.deepEqual(seen.effort, seen.hits, "a search effort per query, the same answers on four vectors");
+  assert.deepEqual(seen.words.map((h) => [h.content, h.found_by.map((f) => [f.retriever, f.rank])]), [["after the checkpoint", [["text", 1]]]]);
+  // Words and a vector: alpha is the vector's first, beta the words' first and somewhere in
+  // the vector's list too, so beta's fused score (1/61 + 1/(60 + its vector rank)) beats
+  // alpha's (1/61).
+  assert.deepEqual(seen.fused.map((h) => [h.content, h.found_by.map((f) => f.retriever)]), [["beta", ["text", "vector"]], ["alpha", ["vector"]]]);
+  assert.ok(Math.abs(seen.fused[1].score - 1 / 61) < 1e-7, String(seen.fused[1].score));
   assert.deepEqual(seen.scan, ["after the checkpoint"]);
   assert.deepEqual(page.errors, []);
   await context.close();

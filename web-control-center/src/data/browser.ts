@@ -127,7 +127,7 @@ export class BrowserBackend implements Backend {
     return this.run(async () => (await this.memory(name)).paths(query));
   }
 
-  search(name: string, query: { vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+  search(name: string, query: { text?: string; vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
     return this.run(async () => (await this.memory(name)).search(query));
   }
 

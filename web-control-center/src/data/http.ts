@@ -171,7 +171,7 @@ export class HttpBackend implements Backend {
     return this.request("POST", `${this.m(memory)}/paths`, q);
   }
 
-  async search(memory: string, q: { vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+  async search(memory: string, q: { text?: string; vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
     return (await this.request<{ hits: Hit[] }>("POST", `${this.m(memory)}/search`, q)).hits;
   }
 

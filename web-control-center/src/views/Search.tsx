@@ -8,7 +8,8 @@ import { useBackend } from "../data/context";
 
 export function Search({ memory }: { memory: string }) {
   const backend = useBackend();
-  const [by, setBy] = useState<"vector" | "concept">("vector");
+  const [by, setBy] = useState<"vector" | "concept" | "words">("vector");
+  const [words, setWords] = useState("");
   const [vectorText, setVectorText] = useState("");
   const [concept, setConcept] = useState("");
   const [k, setK] = useState("10");
@@ -20,8 +21,14 @@ export function Search({ memory }: { memory: string }) {
     event.preventDefault();
     setError(null);
     setLocal(null);
-    let query: { vector?: number[]; id?: string; k: number } = { k: Number(k) };
-    if (by === "vector") {
+    let query: { text?: string; vector?: number[]; id?: string; k: number } = { k: Number(k) };
+    if (words.trim() !== "") query = { ...query, text: words };
+    if (by === "words") {
+      if (query.text === undefined) {
+        setLocal("enter words to search for, or search by a vector or a concept");
+        return;
+      }
+    } else if (by === "vector") {
       const parsed = parseVector(vectorText);
       if (!parsed.ok) {
         setLocal(parsed.error);
@@ -41,10 +48,16 @@ export function Search({ memory }: { memory: string }) {
 
   return (
     <section>
-      <h2>Vector search</h2>
-      <form className="card" onSubmit={run} aria-label="vector search">
+      <h2>Search</h2>
+      <form className="card" onSubmit={run} aria-label="search">
+        <Field label="Words (optional)" error={error?.field === "text" ? error.message : by === "words" ? local : null} hint="found in the concepts' text (BM25); with a vector too, both rankings are fused">
+          <input name="text" value={words} onChange={(e) => setWords(e.target.value)} />
+        </Field>
         <fieldset className="kinds">
-          <legend>Search by</legend>
+          <legend>And by</legend>
+          <label className="check">
+            <input type="radio" name="by" checked={by === "words"} onChange={() => setBy("words")} /> the words only
+          </label>
           <label className="check">
             <input type="radio" name="by" checked={by === "vector"} onChange={() => setBy("vector")} /> a pasted vector
           </label>
@@ -52,8 +65,8 @@ export function Search({ memory }: { memory: string }) {
             <input type="radio" name="by" checked={by === "concept"} onChange={() => setBy("concept")} /> a concept's embedding
           </label>
         </fieldset>
-        {by === "vector" ? (
-          <Field label="Vector" error={local ?? (error?.field === "vector" || error?.field === "embedding" ? error.message : null)} hint="numbers separated by commas">
+        {by === "words" ? null : by === "vector" ? (
+          <Field label="Vector" error={by === "vector" && local ? local : (error?.field === "vector" || error?.field === "embedding" ? error.message : null)} hint="numbers separated by commas">
             <input name="vector" value={vectorText} onChange={(e) => setVectorText(e.target.value)} />
           </Field>
         ) : (
@@ -64,16 +77,17 @@ export function Search({ memory }: { memory: string }) {
         </Field>
         <button type="submit">Search</button>
       </form>
-      {error && !["vector", "embedding", "k"].includes(error.field ?? "") ? <ErrorNote error={error} /> : null}
+      {error && !["text", "vector", "embedding", "k"].includes(error.field ?? "") ? <ErrorNote error={error} /> : null}
       {hits ? (
         hits.length === 0 ? (
-          <p>No concepts with embeddings yet.</p>
+          <p>Nothing found.</p>
         ) : (
           <table className="table" aria-label="search results">
             <thead>
               <tr>
                 <th>Score</th>
                 <th>Concept</th>
+                <th>Found by</th>
               </tr>
             </thead>
             <tbody>
@@ -83,6 +97,7 @@ export function Search({ memory }: { memory: string }) {
                   <td>
                     <a href={link(memory, "concept", h.id)}>{h.content}</a>
                   </td>
+                  <td>{h.found_by.map((f) => `${f.retriever} #${f.rank}`).join(", ")}</td>
                 </tr>
               ))}
             </tbody>

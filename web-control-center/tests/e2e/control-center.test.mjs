@@ -161,14 +161,24 @@ async function tour(page, mode, memory) {
   await page.waitForFunction(() => Number(document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-nodes")) === 2);
   await shot(page, `${mode}-graph`);
 
-  // Vector search with a pasted vector.
+  // Search with a pasted vector.
   await page.goto(`${base}/#/m/${memory}/search`);
   await page.locator('input[name="vector"]').fill("[1, 0, 0]");
   await page.getByRole("button", { name: "Search" }).click();
   const first = page.getByRole("table", { name: "search results" }).locator("tbody tr").first();
   await first.waitFor();
-  assert.match(await first.innerText(), /^1\s+rain$/);
+  assert.match(await first.innerText(), /^1\s+rain\s+vector #1$/);
   await shot(page, `${mode}-search`);
+  // Full-text search by words, and words with the vector at once (fused).
+  await page.locator('input[name="text"]').fill("slippery roads");
+  await page.getByLabel("the words only").check();
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("table", { name: "search results" }).getByText("text #1").waitFor();
+  assert.match(await first.innerText(), /slippery roads\s+text #1$/);
+  await page.getByLabel("a pasted vector").check();
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("table", { name: "search results" }).getByText("text #1, vector #").waitFor();
+  assert.match(await first.innerText(), /slippery roads\s+text #1, vector #3$/);
 
   // Import a file: the progress bar, then the summary with the rejected line.
   await page.goto(`${base}/#/m/${memory}/io`);

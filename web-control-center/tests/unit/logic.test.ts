@@ -141,7 +141,7 @@ describe("routes", () => {
       "Concepts",
       "Graph",
       "Paths",
-      "Vector search",
+      "Search",
       "Import / export",
     ]);
     for (const view of views) {

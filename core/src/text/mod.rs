@@ -1,0 +1,17 @@
+//! Full-text search over concept content: the tokenizer and a BM25 inverted index, maintained
+//! as operations are applied (like the vector index), so a search never sees a deleted or
+//! replaced text.
+//!
+//! - `tokens`: Unicode words (UAX #29, `unicode-segmentation`), lower-cased, stop words left out.
+//! - `index`: the postings (term → documents with the term's count) and BM25 scoring.
+
+mod index;
+mod tokens;
+
+pub(crate) use index::TextIndex;
+pub(crate) use tokens::tokens;
+
+/// BM25's term-frequency saturation (the usual 1.2).
+pub const BM25_K1: f32 = 1.2;
+/// BM25's length normalisation (the usual 0.75).
+pub const BM25_B: f32 = 0.75;

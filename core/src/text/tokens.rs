@@ -1,0 +1,49 @@
+//! The tokenizer: the same terms for a text natively, in the browser and on every node.
+
+use crate::limits::TEXT_TERM_BYTES_MAX;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Words too common to tell texts apart (English), left out of the index and of queries.
+pub const STOP_WORDS: [&str; 33] = [
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+/// The terms of `text`, in order: its Unicode words (UAX #29 word boundaries, so "don't" is
+/// one word and punctuation none), lower-cased, without stop words and without words longer
+/// than [`TEXT_TERM_BYTES_MAX`] bytes (no one searches for those; they would only grow the
+/// index).
+pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.unicode_words().filter_map(|word| {
+        let term = word.to_lowercase();
+        let keep = term.len() <= TEXT_TERM_BYTES_MAX && STOP_WORDS.binary_search(&&*term).is_err();
+        keep.then_some(term)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_lower_cased_unicode_words_without_stop_words() {
+        let got: Vec<String> =
+            tokens("The Rain, in Spain — falls MAINLY on the plain; don't 東京 café 3.14!")
+                .collect();
+        assert_eq!(
+            got,
+            ["rain", "spain", "falls", "mainly", "plain", "don't", "東", "京", "café", "3.14"]
+        );
+        let long = "x".repeat(TEXT_TERM_BYTES_MAX + 1);
+        assert_eq!(
+            tokens(&format!("short {long}")).collect::<Vec<_>>(),
+            ["short"]
+        );
+    }
+
+    #[test]
+    fn the_stop_words_are_sorted_for_the_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+}

@@ -1,0 +1,145 @@
+//! Full-text search (BM25) and search by text and vector at once (fused by rank).
+
+use super::*;
+
+/// The ids of a search's hits, in order.
+fn ids(answer: &Value) -> Vec<String> {
+    answer["hits"]
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .map(|h| h["id"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_search_ranks_by_bm25_and_forgets_deleted_and_replaced_texts() {
+    let app = app();
+    memory(&app, "t", Some(2)).await;
+    let streets = concept(
+        &app,
+        "t",
+        json!({"content": "Rain, rain: wet streets", "embedding": [1.0, 0.0]}),
+    )
+    .await;
+    let umbrella = concept(
+        &app,
+        "t",
+        json!({"content": "the umbrella keeps the rain off", "embedding": [0.0, 1.0]}),
+    )
+    .await;
+    let sunny = concept(
+        &app,
+        "t",
+        json!({"content": "sunny days", "embedding": [0.7, 0.7]}),
+    )
+    .await;
+    let hits = post(&app, "/v1/memories/t/search", json!({"text": "RAIN"})).await;
+    assert_eq!(hits.status, StatusCode::OK, "{}", hits.text);
+    assert_eq!(ids(&hits.json), [streets.clone(), umbrella.clone()]);
+    let first = &hits.json["hits"][0];
+    assert_eq!(first["content"], "Rain, rain: wet streets");
+    assert_eq!(
+        first["found_by"],
+        json!([{"retriever": "text", "rank": 1, "score": first["score"]}])
+    );
+    // The text with the word twice, and shorter, ranks first (the core checks the scores
+    // against BM25 computed by hand).
+    assert!(
+        first["score"].as_f64().unwrap_or(0.0)
+            > hits.json["hits"][1]["score"].as_f64().unwrap_or(1.0)
+    );
+
+    // A replaced text no longer matches its old words; a deleted concept is gone.
+    let replaced = put(
+        &app,
+        "/v1/memories/t/concepts",
+        json!({"id": umbrella, "content": "a parasol", "embedding": [0.0, 1.0]}),
+    )
+    .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
+    let hits = post(
+        &app,
+        "/v1/memories/t/search",
+        json!({"text": "rain umbrella"}),
+    )
+    .await;
+    assert_eq!(ids(&hits.json), std::slice::from_ref(&streets));
+    let gone = raw(
+        &app,
+        Method::DELETE,
+        &format!("/v1/memories/t/concepts/{streets}"),
+        None,
+        String::new(),
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
+    let hits = post(&app, "/v1/memories/t/search", json!({"text": "rain"})).await;
+    assert_eq!(hits.json["hits"], json!([]));
+
+    // Text and a vector at once: both lists fused by reciprocal rank fusion, each hit saying
+    // where each retriever ranked it.
+    let hits = post(
+        &app,
+        "/v1/memories/t/search",
+        json!({"text": "parasol sunny", "vector": [0.0, 1.0], "k": 3}),
+    )
+    .await;
+    assert_eq!(hits.status, StatusCode::OK, "{}", hits.text);
+    let fused = &hits.json["hits"];
+    assert_eq!(ids(&hits.json)[0], umbrella, "{fused}");
+    let both: Vec<&str> = fused[0]["found_by"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|x| x["retriever"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(both, ["text", "vector"], "{fused}");
+    let rrf: f64 = fused[0]["found_by"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|x| 1.0 / (60.0 + x["rank"].as_f64().unwrap_or(0.0)))
+                .sum()
+        })
+        .unwrap_or(0.0);
+    assert!(
+        (fused[0]["score"].as_f64().unwrap_or(0.0) - rrf).abs() < 1e-6,
+        "{fused}"
+    );
+    assert!(ids(&hits.json).contains(&sunny), "{fused}");
+
+    // Bad input is refused with the field named.
+    for (body, status, message) in [
+        (
+            json!({"text": "the and of"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid text: has no words to search for (stop words such as \"the\" are not indexed)",
+        ),
+        (
+            json!({"text": "x".repeat(5000)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text (bytes) is too large: 5000 exceeds the limit of 4096",
+        ),
+        (
+            json!({"text": (0..70).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text (distinct words) is too large: 70 exceeds the limit of 64",
+        ),
+        (
+            json!({"text": "rain", "k": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid k: must be at least 1",
+        ),
+    ] {
+        let refused = post(&app, "/v1/memories/t/search", body.clone()).await;
+        assert_eq!(
+            (refused.status, refused.message()),
+            (status, message),
+            "{body}"
+        );
+    }
+    let nothing = post(&app, "/v1/memories/t/search", json!({"k": 3})).await;
+    assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(nothing.json["error"]["field"], "search");
+}
