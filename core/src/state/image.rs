@@ -53,9 +53,6 @@ impl Db {
         db.dimension = decoded.dimension;
         db.last_seq = decoded.covered_seq;
         db.concepts = Concepts::from_concepts(decoded.concepts);
-        for c in db.concepts.values() {
-            db.text.add(c.id, &c.content);
-        }
         for a in decoded.associations {
             if !db.concepts.contains_key(&a.source) || !db.concepts.contains_key(&a.target) {
                 return bad(format!(

@@ -23,9 +23,10 @@ pub struct Db {
     pub(crate) links: Adjacency,
     pub(crate) dimension: Option<u32>,
     pub(crate) vectors: VectorIndex,
-    /// The concepts' texts, for full-text search (built from the concepts when a snapshot is
-    /// loaded).
-    pub(crate) text: TextIndex,
+    /// The concepts' texts, for full-text search: built from the concepts the first time the
+    /// memory is searched by words (a memory never searched so costs nothing for it, in time
+    /// to open or in memory), then kept up to date as operations apply.
+    pub(crate) text: std::sync::OnceLock<TextIndex>,
     /// Sequence number of the last applied record (0: none).
     pub(crate) last_seq: u64,
 }
@@ -37,7 +38,7 @@ impl Db {
             links: Adjacency::default(),
             dimension: None,
             vectors: VectorIndex::new(params),
-            text: TextIndex::default(),
+            text: std::sync::OnceLock::new(),
             last_seq: 0,
         }
     }
@@ -133,13 +134,15 @@ impl Db {
                     }
                     None => self.vectors.remove(&id),
                 }
-                match self.concepts.get(&id) {
-                    Some(old) if *old.content == *content => {}
-                    old => {
-                        if let Some(old) = old {
-                            self.text.remove(id, &old.content);
+                if let Some(text) = self.text.get_mut() {
+                    match self.concepts.get(&id) {
+                        Some(old) if *old.content == *content => {}
+                        old => {
+                            if let Some(old) = old {
+                                text.remove(id, &old.content);
+                            }
+                            text.add(id, &content);
                         }
-                        self.text.add(id, &content);
                     }
                 }
                 self.concepts.insert(Concept {
@@ -157,7 +160,9 @@ impl Db {
                 let Some(old) = self.concepts.remove(&id) else {
                     return;
                 };
-                self.text.remove(id, &old.content);
+                if let Some(text) = self.text.get_mut() {
+                    text.remove(id, &old.content);
+                }
                 self.vectors.remove(&id);
                 self.links.remove_concept(&id);
                 debug_assert!(self.links.slot(&id).is_none(), "{id} keeps associations");

@@ -9,6 +9,7 @@ use crate::limits::{
 use crate::model::ConceptId;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
+use crate::text::TextIndex;
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
 
 /// One page of a concept scan.
@@ -81,17 +82,19 @@ impl Db {
         self.vectors
             .check(&|id| self.embedding(id))
             .map_err(fail("vector index"))?;
-        self.text.check().map_err(fail("text index"))?;
-        let with_terms = self
-            .concepts
-            .values()
-            .filter(|c| crate::text::tokens(&c.content).next().is_some())
-            .count();
-        if self.text.docs() != with_terms {
-            return Err(fail("text index")(format!(
-                "{} texts indexed for {with_terms} concepts with words",
-                self.text.docs()
-            )));
+        if let Some(text) = self.text.get() {
+            text.check().map_err(fail("text index"))?;
+            let with_terms = self
+                .concepts
+                .values()
+                .filter(|c| crate::text::tokens(&c.content).next().is_some())
+                .count();
+            if text.docs() != with_terms {
+                return Err(fail("text index")(format!(
+                    "{} texts indexed for {with_terms} concepts with words",
+                    text.docs()
+                )));
+            }
         }
         if self.vectors.live() != with_vectors {
             return Err(fail("vector index")(format!(
@@ -269,7 +272,7 @@ impl Db {
             ));
         }
         Ok(self
-            .text
+            .text_index()
             .search(query, k as usize)
             .into_iter()
             .map(|s| Hit {
@@ -277,6 +280,17 @@ impl Db {
                 score: s.score,
             })
             .collect())
+    }
+
+    /// The text index, built from the concepts if this is the memory's first search by words.
+    fn text_index(&self) -> &TextIndex {
+        self.text.get_or_init(|| {
+            let mut index = TextIndex::default();
+            for c in self.concepts.values() {
+                index.add(c.id, &c.content);
+            }
+            index
+        })
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).
