@@ -103,8 +103,8 @@ impl<S: Storage> Memory<S> {
             snapshot_bytes,
             snapshot_installs: None,
         };
-        let outdated_snapshot = snapshot_version.filter(|&v| v < snapshot::SNAPSHOT_VERSION);
-        if outdated_snapshot.is_some() || end.version < wal::LOG_VERSION {
+        let outdated_snapshot = snapshot_version.is_some_and(|v| v < snapshot::SNAPSHOT_VERSION);
+        if outdated_snapshot || end.version < wal::LOG_VERSION {
             let rewritten = memory.checkpoint()?;
             debug_assert!(rewritten.written, "an outdated file is always rewritten");
             report.rewritten_from = Some(Rewritten {

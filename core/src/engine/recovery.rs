@@ -3,7 +3,6 @@
 
 use super::shared::storage_err;
 use crate::error::{Error, Result};
-use crate::format::snapshot;
 use crate::format::wal::{self, LogSource, Tail, LOG_HEADER_BYTES};
 use crate::model::Rules;
 use crate::state::{Db, Overlay};
@@ -72,12 +71,12 @@ fn load_snapshot<S: Storage>(storage: &mut S, hnsw: HnswParams) -> Result<Loaded
     {
         Some(bytes) => {
             let bytes: &[u8] = (*bytes).as_ref();
-            let db = Db::decode_snapshot(bytes, hnsw)?;
+            let (db, version) = Db::decode_snapshot_versioned(bytes, hnsw)?;
             Ok(Loaded {
                 seq: Some(db.last_seq),
                 db,
                 bytes: bytes.len() as u64,
-                version: Some(snapshot::version(bytes)?),
+                version: Some(version),
                 discarded: None,
             })
         }

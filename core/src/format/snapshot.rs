@@ -468,7 +468,8 @@ pub fn covered_seq(bytes: &[u8]) -> Result<u64> {
     Ok(check_header(bytes)?.0)
 }
 
-/// Reads only the format version of a snapshot, after checking its header.
+/// Reads only the format version of a snapshot, after checking the whole file (every section's
+/// checksum: for tools and tests; opening a memory takes the version from its decode).
 pub fn version(bytes: &[u8]) -> Result<u32> {
     Ok(check_header(bytes)?.1)
 }

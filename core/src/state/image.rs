@@ -45,7 +45,13 @@ impl Db {
 
     /// Decodes and checks a snapshot into a state whose vector graphs use `params`.
     pub fn decode_snapshot(bytes: &[u8], params: HnswParams) -> Result<Db> {
+        Db::decode_snapshot_versioned(bytes, params).map(|(db, _)| db)
+    }
+
+    /// [`Db::decode_snapshot`], with the file's format version.
+    pub(crate) fn decode_snapshot_versioned(bytes: &[u8], params: HnswParams) -> Result<(Db, u32)> {
         let decoded = snapshot::decode(bytes)?;
+        let version = decoded.version;
         let bad = |reason: String| Err(Error::corrupt_snapshot(reason));
         let image = decode_image(decoded.vector_index, decoded.dimension)
             .map_err(Error::corrupt_snapshot)?;
@@ -79,6 +85,6 @@ impl Db {
             .filter_map(|c| c.embedding.as_deref().map(|v| (c.id, v)));
         db.vectors =
             VectorIndex::restore(params, image, embeddings).map_err(Error::corrupt_snapshot)?;
-        Ok(db)
+        Ok((db, version))
     }
 }

@@ -9,7 +9,7 @@ use crate::limits::{
 use crate::model::ConceptId;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
 use crate::state::Db;
-use crate::text::TextIndex;
+use crate::text::{query_terms, TextIndex};
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
 
 /// One page of a concept scan.
@@ -255,15 +255,13 @@ impl Db {
                 query.len() as u64,
             ));
         }
-        let mut terms: Vec<String> = crate::text::tokens(query).collect();
+        let terms = query_terms(query);
         if terms.is_empty() {
             return Err(Error::invalid(
                 "text",
                 "has no words to search for (stop words such as \"the\" are not indexed)",
             ));
         }
-        terms.sort_unstable();
-        terms.dedup();
         if terms.len() > TEXT_QUERY_TERMS_MAX {
             return Err(Error::limit(
                 "text (distinct words)",
@@ -273,7 +271,7 @@ impl Db {
         }
         Ok(self
             .text_index()
-            .search(query, k as usize)
+            .search(&terms, k as usize)
             .into_iter()
             .map(|s| Hit {
                 id: s.id,

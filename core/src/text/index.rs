@@ -47,22 +47,24 @@ pub(crate) struct TextIndex {
     total_terms: u64,
 }
 
-/// How often each term occurs in a text, in the order the terms first occur.
-fn counts(text: &str) -> (Vec<(String, u32)>, u32) {
-    let mut order: Vec<(String, u32)> = Vec::new();
-    let mut at: FxHashMap<String, usize> = FxHashMap::default();
+/// How often each term occurs in a text, and its length in terms.
+fn counts(text: &str) -> (FxHashMap<String, u32>, u32) {
+    let mut counts: FxHashMap<String, u32> = FxHashMap::default();
     let mut length = 0u32;
     for term in tokens(text) {
         length += 1;
-        match at.get(&term) {
-            Some(&i) => order[i].1 += 1,
-            None => {
-                at.insert(term.clone(), order.len());
-                order.push((term, 1));
-            }
-        }
+        *counts.entry(term).or_insert(0) += 1;
     }
-    (order, length)
+    (counts, length)
+}
+
+/// The distinct terms of a query, in the order they first occur (a term repeated in a query
+/// counts once).
+pub(crate) fn query_terms(query: &str) -> Vec<String> {
+    let mut seen = rustc_hash::FxHashSet::default();
+    tokens(query)
+        .filter(|term| seen.insert(term.clone()))
+        .collect()
 }
 
 impl TextIndex {
@@ -155,11 +157,11 @@ impl TextIndex {
         self.free_docs.push(doc);
     }
 
-    /// The `k` concepts whose texts best match `query` by BM25 (Okapi, with Lucene's
-    /// idf `ln(1 + (N − df + 0.5) / (df + 0.5))`, never negative), best first, ties by concept
-    /// id. A term repeated in the query counts once; a query of stop words only matches nothing.
-    pub fn search(&self, query: &str, k: usize) -> Vec<Scored> {
-        let (terms, _) = counts(query);
+    /// The `k` concepts whose texts best match the query's distinct `terms` ([`query_terms`])
+    /// by BM25 (Okapi, with Lucene's idf `ln(1 + (N − df + 0.5) / (df + 0.5))`, never
+    /// negative), best first, ties by concept id. No terms (a query of stop words only) match
+    /// nothing.
+    pub fn search(&self, terms: &[String], k: usize) -> Vec<Scored> {
         let n = self.docs.len() as f64;
         if n == 0.0 || k == 0 {
             return Vec::new();
@@ -167,7 +169,7 @@ impl TextIndex {
         let average = self.total_terms as f64 / n;
         let (k1, b) = (f64::from(BM25_K1), f64::from(BM25_B));
         let mut scores: FxHashMap<u32, f64> = FxHashMap::default();
-        for (term, _) in &terms {
+        for term in terms {
             let Some(&number) = self.terms.get(term.as_str()) else {
                 continue;
             };
@@ -241,6 +243,11 @@ mod tests {
         ConceptId(n)
     }
 
+    /// The index searched for `query`'s terms, as [`crate::Db::search_text`] searches it.
+    fn find(index: &TextIndex, query: &str, k: usize) -> Vec<Scored> {
+        index.search(&query_terms(query), k)
+    }
+
     /// BM25 by hand for a corpus of three texts:
     /// d1 "rain rain streets" (3 terms), d2 "rain umbrella" (2), d3 "sunny days" (2):
     /// N = 3, average length 7/3. For "rain": df = 2, idf = ln(1 + 1.5/2.5) = ln 1.6.
@@ -255,7 +262,7 @@ mod tests {
         index.add(id(2), "the rain and an umbrella");
         index.add(id(3), "sunny days");
         index.check().expect("consistent");
-        let hits = index.search("rain", 10);
+        let hits = find(&index, "rain", 10);
         let idf = (1.0f64 + 1.5 / 2.5).ln();
         let avg = 7.0 / 3.0;
         let d1 = idf * (2.0 * 2.2) / (2.0 + 1.2 * (0.25 + 0.75 * 3.0 / avg));
@@ -272,10 +279,10 @@ mod tests {
         );
         assert!((d1 - 0.598186).abs() < 1e-5 && (d2 - 0.499175).abs() < 1e-5);
         // Two terms add up; a repeated query term counts once; stop words match nothing.
-        let both = index.search("umbrella rain rain", 10);
+        let both = find(&index, "umbrella rain rain", 10);
         assert_eq!(both[0].id, id(2));
-        assert!(index.search("the and", 10).is_empty());
-        assert_eq!(index.search("rain", 1).len(), 1);
+        assert!(find(&index, "the and", 10).is_empty());
+        assert_eq!(find(&index, "rain", 1).len(), 1);
     }
 
     #[test]
@@ -286,8 +293,7 @@ mod tests {
         index.remove(id(1), "rain");
         index.check().expect("consistent");
         assert_eq!(
-            index
-                .search("rain", 10)
+            find(&index, "rain", 10)
                 .iter()
                 .map(|h| h.id)
                 .collect::<Vec<_>>(),
@@ -298,9 +304,9 @@ mod tests {
         index.remove(id(2), "rain streets");
         index.add(id(2), "sunny streets");
         index.check().expect("consistent");
-        assert!(index.search("rain", 10).is_empty(), "no stale hit");
+        assert!(find(&index, "rain", 10).is_empty(), "no stale hit");
         assert_eq!(index.terms(), 2, "the term no text holds is gone");
-        let ids: Vec<ConceptId> = index.search("streets", 10).iter().map(|h| h.id).collect();
+        let ids: Vec<ConceptId> = find(&index, "streets", 10).iter().map(|h| h.id).collect();
         assert_eq!(ids, [id(3), id(2)], "the shorter text first");
         // A text of stop words only is no document.
         index.add(id(4), "the and of");
@@ -338,8 +344,8 @@ mod tests {
         backward.check().expect("consistent");
         for query in ["word3 shared1", "common", "word12 word5 nothing"] {
             assert_eq!(
-                forward.search(query, 15),
-                backward.search(query, 15),
+                find(&forward, query, 15),
+                find(&backward, query, 15),
                 "{query}"
             );
         }

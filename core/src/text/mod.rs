@@ -8,7 +8,7 @@
 mod index;
 mod tokens;
 
-pub(crate) use index::TextIndex;
+pub(crate) use index::{query_terms, TextIndex};
 pub(crate) use tokens::tokens;
 
 /// BM25's term-frequency saturation (the usual 1.2).
