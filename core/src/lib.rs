@@ -50,8 +50,8 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use format::{legacy, snapshot, wal};
 pub use graph::{
-    Algorithm, Direction, Interrupt, Listing, Neighbourhood, Path, PathOptions, PathQuery,
-    PathsResult, Step,
+    Algorithm, Direction, ExpandOptions, Interrupt, Listing, Neighbourhood, Path, PathOptions,
+    PathQuery, PathsResult, Reached, Step,
 };
 pub use model::{
     Association, AssociationKey, Concept, ConceptId, ConceptInput, ConceptMetadata, Kind, KindSet,

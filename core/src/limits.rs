@@ -49,6 +49,13 @@ pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
 pub const NEIGHBOURHOOD_DEPTH_MAX: u32 = 4;
 /// Most concepts a neighbourhood query returns.
 pub const NEIGHBOURHOOD_NODES_MAX: u32 = 2000;
+/// Most hops a search's expansion follows from a hit.
+pub const EXPAND_DEPTH_MAX: u32 = 3;
+/// Most associations a search's expansion follows from one concept.
+pub const EXPAND_PER_CONCEPT_MAX: u32 = 100;
+/// Most associations one search's expansion may follow in all (`k × (p + p² + … + p^depth)` for
+/// `p` associations per concept), checked before it starts.
+pub const EXPAND_HOPS_MAX: u64 = 100_000;
 
 // Relations between the limits, checked when the code is compiled.
 const _: () = assert!(PATH_DEPTH_DEFAULT <= PATH_DEPTH_MAX);

@@ -772,6 +772,27 @@ export interface components {
             /** @description What was wrong, naming the field, the value and the limit. */
             message: string;
         };
+        /**
+         * @description How a search follows associations from its hits. A concept reached scores the hit's score
+         *     times the confidences of the associations on the way (so never more than the hit), and lists
+         *     that trail.
+         */
+        ExpandBody: {
+            /**
+             * Format: int32
+             * @description Most hops from a hit (default 1, at most 3).
+             */
+            depth?: number | null;
+            direction?: components["schemas"]["PathDirection"] | null;
+            /** @description Kinds that may be followed (default all). */
+            kinds?: components["schemas"]["Kind"][] | null;
+            /**
+             * Format: int32
+             * @description Most associations followed from one concept, the most confident first (default 10, at
+             *     most 100). `k × (per_concept + per_concept² + …)` up to `depth` must stay within 100,000.
+             */
+            per_concept?: number | null;
+        };
         /** @description Where one retriever ranked a hit. */
         FoundBy: {
             /**
@@ -783,9 +804,15 @@ export interface components {
             retriever: components["schemas"]["Retriever"];
             /**
              * Format: float
-             * @description Its score there (cosine similarity, or BM25).
+             * @description Its score there (cosine similarity, BM25, or for the graph: the score it was reached
+             *     with).
              */
             score: number;
+            /**
+             * @description For the graph: the associations followed from a hit to this concept (the first hop's
+             *     `from` is the hit).
+             */
+            trail?: components["schemas"]["StepAnswer"][] | null;
         };
         /** @description `GET /health`. */
         HealthAnswer: {
@@ -804,7 +831,10 @@ export interface components {
             /**
              * Format: float
              * @description Its score: the cosine similarity (a vector search), the BM25 score (a text search), or
-             *     the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both).
+             *     the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both); for a
+             *     concept reached along the graph, the score of the hit it was reached from times the
+             *     confidences of the trail. Hits come best first, except with `mmr`: then in the order
+             *     maximal marginal relevance chose them.
              */
             score: number;
         };
@@ -892,6 +922,16 @@ export interface components {
          *     strings.
          */
         MetadataValue: string | number | boolean | string[];
+        /** @description Maximal marginal relevance: how a search trades relevance for variety among its hits. */
+        MmrBody: {
+            /**
+             * Format: float
+             * @description The weight of relevance, from 0 to 1 (default 0.5): 1 ranks by relevance alone, lower
+             *     values prefer hits unlike those already chosen (cosine similarity of the stored
+             *     embeddings; a concept without one is like none).
+             */
+            lambda?: number | null;
+        };
         /** @description A concept within a neighbourhood. */
         NeighbourAnswer: {
             /**
@@ -1098,10 +1138,11 @@ export interface components {
          * @description A retriever that found a hit.
          * @enum {string}
          */
-        Retriever: "text" | "vector";
+        Retriever: "text" | "vector" | "graph";
         /**
          * @description A search: by words (full text, BM25), by a vector or a concept's own embedding, or both at
-         *     once (the two lists fused by reciprocal rank fusion).
+         *     once (the two lists fused by reciprocal rank fusion); optionally expanded along the graph and
+         *     diversified.
          */
         SearchBody: {
             /**
@@ -1111,13 +1152,15 @@ export interface components {
              *     memory's own (96, grown with a graph's size past 100,000 vectors).
              */
             ef?: number | null;
+            expand?: components["schemas"]["ExpandBody"] | null;
             /** @description Or: the concept whose embedding is the query (itself left out). */
             id?: string | null;
             /**
              * Format: int32
-             * @description Results (default 10, at most 1000).
+             * @description Results (default 10, at most 1000; at most 250 with `mmr`).
              */
             k?: number | null;
+            mmr?: components["schemas"]["MmrBody"] | null;
             /**
              * @description Words to find in the concepts' content (Unicode words, case-insensitive; common English
              *     words such as "the" are not indexed). At most 4096 bytes and 64 distinct words.
@@ -2669,4 +2712,4 @@ export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schema
 export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];
 export const pathDirectionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathDirection"]> = ["forward", "both"];
-export const retrieverValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Retriever"]> = ["text", "vector"];
+export const retrieverValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Retriever"]> = ["text", "vector", "graph"];

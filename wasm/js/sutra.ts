@@ -293,7 +293,10 @@ export class Sutra {
     return this.read({ q: "paths", body: defined({ ...query }) });
   }
 
-  /** Search by words (BM25), by a vector or a concept's own embedding (cosine), or by both (fused by rank). */
+  /**
+   * Search by words (BM25), by a vector or a concept's own embedding (cosine), or by both (fused
+   * by rank); optionally expanded along associations from the hits and diversified (MMR).
+   */
   async search(query: SearchQuery): Promise<Hit[]> {
     const body = defined({
       text: query.text,
@@ -301,6 +304,8 @@ export class Sutra {
       id: query.id,
       k: query.k,
       ef: query.ef,
+      expand: query.expand,
+      mmr: query.mmr,
     });
     return (await this.read({ q: "search", body })).hits;
   }

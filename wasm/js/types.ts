@@ -88,7 +88,8 @@ export type PathsResult = Schemas["PathsAnswer"];
 
 /**
  * A search: by words (full text, BM25), by a vector or a concept's embedding, or by words and
- * a vector at once (the two result lists fused by reciprocal rank fusion).
+ * a vector at once (the two result lists fused by reciprocal rank fusion); optionally expanded
+ * along the graph from the best hits (`expand`) and diversified (`mmr`).
  */
 export interface SearchQuery {
   /** Words to find in the concepts' content (case-insensitive; common words such as "the" are not indexed). */
@@ -96,7 +97,7 @@ export interface SearchQuery {
   vector?: Float32Array | number[];
   /** Search by this concept's own embedding (it is left out of the results). */
   id?: string;
-  /** 1..=1000 (default 10). */
+  /** 1..=1000 (default 10; at most 250 with `mmr`). */
   k?: number;
   /**
    * Search effort: the candidate list each index graph is searched with (k + 1 ..= 4096;
@@ -104,11 +105,26 @@ export interface SearchQuery {
    * nearest, more slowly.
    */
   ef?: number;
+  /**
+   * Also find the concepts the best `k` hits' associations lead to: `depth` 1..=3 hops (default
+   * 1), `direction` `both` (default) or `forward`, `kinds` followed (default all), `per_concept`
+   * most confident associations followed from each concept (1..=100, default 10). A concept
+   * reached scores its hit's score times the trail's confidences, and its `found_by` entry
+   * (`retriever: "graph"`) holds the `trail`.
+   */
+  expand?: Schemas["ExpandBody"];
+  /**
+   * Diversify by maximal marginal relevance over the stored embeddings: `lambda` 0..=1 (default
+   * 0.5) is the weight of relevance against unlikeness to the hits already chosen.
+   */
+  mmr?: Schemas["MmrBody"];
 }
 
 /**
- * A search hit: `score` is the cosine similarity (by vector), the BM25 score (by words) or the
- * fused score (both); `found_by` says where each retriever ranked it.
+ * A search hit: `score` is the cosine similarity (by vector), the BM25 score (by words), the
+ * fused score (both), or for a concept reached along the graph its hit's score times the
+ * trail's confidences; `found_by` says where each retriever ranked it (and, for the graph, the
+ * trail that reached it).
  */
 export type Hit = Schemas["HitAnswer"];
 

@@ -4,7 +4,7 @@
 //! value that is not a number (which validation keeps out) as `null`.
 
 use crate::engine::{CheckpointReport, Stats};
-use crate::graph::PathsResult;
+use crate::graph::{PathsResult, Step};
 #[cfg(feature = "openapi")]
 use crate::model::Kind;
 use crate::model::{Association, Concept, Metadata};
@@ -163,6 +163,19 @@ pub struct StepAnswer {
     pub reversed: bool,
 }
 
+impl From<&Step> for StepAnswer {
+    fn from(s: &Step) -> Self {
+        StepAnswer {
+            from: s.from().to_string(),
+            to: s.to().to_string(),
+            kind: s.association.kind.as_str(),
+            confidence: s.association.confidence,
+            weight: s.association.weight,
+            reversed: s.reversed,
+        }
+    }
+}
+
 /// One path: its concepts, its hops, and its confidence (the product of the hops').
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -211,18 +224,7 @@ impl PathsAnswer {
                             content: db.concept(*id).map(|c| c.content.to_string()),
                         })
                         .collect(),
-                    steps: p
-                        .steps
-                        .iter()
-                        .map(|s| StepAnswer {
-                            from: s.from().to_string(),
-                            to: s.to().to_string(),
-                            kind: s.association.kind.as_str(),
-                            confidence: s.association.confidence,
-                            weight: s.association.weight,
-                            reversed: s.reversed,
-                        })
-                        .collect(),
+                    steps: p.steps.iter().map(StepAnswer::from).collect(),
                     confidence: p.confidence,
                 })
                 .collect(),
@@ -241,7 +243,10 @@ pub struct HitAnswer {
     /// The concept's id.
     pub id: String,
     /// Its score: the cosine similarity (a vector search), the BM25 score (a text search), or
-    /// the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both).
+    /// the reciprocal rank fusion of both (`Σ 1 / (60 + rank)`, a search with both); for a
+    /// concept reached along the graph, the score of the hit it was reached from times the
+    /// confidences of the trail. Hits come best first, except with `mmr`: then in the order
+    /// maximal marginal relevance chose them.
     pub score: f32,
     /// The concept's text.
     pub content: String,
@@ -258,6 +263,8 @@ pub enum Retriever {
     Text,
     /// The vector index (cosine similarity).
     Vector,
+    /// Following associations from the other retrievers' hits (`expand`).
+    Graph,
 }
 
 /// Where one retriever ranked a hit.
@@ -268,8 +275,13 @@ pub struct FoundBy {
     pub retriever: Retriever,
     /// The hit's rank in its results, from 1.
     pub rank: u32,
-    /// Its score there (cosine similarity, or BM25).
+    /// Its score there (cosine similarity, BM25, or for the graph: the score it was reached
+    /// with).
     pub score: f32,
+    /// For the graph: the associations followed from a hit to this concept (the first hop's
+    /// `from` is the hit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trail: Option<Vec<StepAnswer>>,
 }
 
 /// The hits of a vector search, best first.

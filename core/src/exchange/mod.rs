@@ -9,15 +9,21 @@
 pub mod answers;
 pub mod bounded;
 pub mod jsonl;
+mod search;
+
+pub use search::{
+    search, similar, ExpandBody, MmrBody, SearchBody, MMR_K_MAX, MMR_LAMBDA_DEFAULT,
+    MMR_POOL_PER_HIT, RRF_DEPTH_MIN, RRF_K, SEARCH_K_DEFAULT,
+};
 
 use bounded::{Capped, MetadataIn};
 
 use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
-use crate::{AssociationKey, ConceptId, Db, Hit, Kind, KindSet, Op, Reader};
+use crate::{AssociationKey, ConceptId, Db, Kind, KindSet, Op, Reader};
 use answers::{
-    AssociationAnswer, AssociationsAnswer, ConceptAnswer, FoundBy, HitAnswer, HitsAnswer,
-    NeighbourAnswer, NeighbourhoodAnswer, PageAnswer, PathsAnswer, Retriever,
+    AssociationAnswer, AssociationsAnswer, ConceptAnswer, NeighbourAnswer, NeighbourhoodAnswer,
+    PageAnswer, PathsAnswer,
 };
 use serde::Deserialize;
 
@@ -25,8 +31,6 @@ use serde::Deserialize;
 pub const SCAN_LIMIT_DEFAULT: u32 = 100;
 /// Default number of associations listed.
 pub const ASSOCIATIONS_LIMIT_DEFAULT: u32 = 100;
-/// Default vector search k.
-pub const SEARCH_K_DEFAULT: u32 = 10;
 /// Default k of a k-best-paths query.
 pub const PATHS_K_DEFAULT: u32 = 3;
 /// Default neighbourhood size limit.
@@ -485,140 +489,6 @@ pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result
         &result,
         &db,
     ))
-}
-
-/// How far down each retriever's list a search with both text and a vector looks: each is
-/// asked for `max(k, RRF_DEPTH_MIN)` hits (at most the search limit) before they are fused.
-pub const RRF_DEPTH_MIN: u32 = 50;
-const _: () = assert!(RRF_DEPTH_MIN <= crate::limits::VECTOR_K_MAX);
-/// Reciprocal rank fusion's constant: a hit ranked `r` by a retriever adds `1 / (RRF_K + r)`.
-pub const RRF_K: f32 = 60.0;
-
-/// A search: by words (full text, BM25), by a vector or a concept's own embedding, or both at
-/// once (the two lists fused by reciprocal rank fusion).
-#[derive(Deserialize, Debug, Clone)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SearchBody {
-    /// Words to find in the concepts' content (Unicode words, case-insensitive; common English
-    /// words such as "the" are not indexed). At most 4096 bytes and 64 distinct words.
-    pub text: Option<String>,
-    /// The query vector.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<f32>>))]
-    pub vector: Option<VectorIn>,
-    /// Or: the concept whose embedding is the query (itself left out).
-    pub id: Option<String>,
-    /// Results (default 10, at most 1000).
-    pub k: Option<u32>,
-    /// Search effort: the candidate list each index graph is searched with (at least k + 1;
-    /// at most 4096). Higher finds more of the true nearest at a lower speed. Default: the
-    /// memory's own (96, grown with a graph's size past 100,000 vectors).
-    pub ef: Option<u32>,
-}
-
-/// A hit found by one retriever, at its rank there (from 1).
-fn found_by(retriever: Retriever, rank: usize, hit: &Hit) -> FoundBy {
-    FoundBy {
-        retriever,
-        rank: rank as u32 + 1,
-        score: hit.score,
-    }
-}
-
-/// The hits of one retriever with their contents. A concept deleted after its search began is
-/// left out.
-fn hits_answer(db: &Db, retriever: Retriever, hits: &[Hit]) -> HitsAnswer {
-    let fused = hits
-        .iter()
-        .enumerate()
-        .map(|(rank, h)| (h.id, h.score, vec![found_by(retriever, rank, h)]));
-    fused_answer(db, fused)
-}
-
-fn fused_answer(db: &Db, hits: impl Iterator<Item = (ConceptId, f32, Vec<FoundBy>)>) -> HitsAnswer {
-    HitsAnswer {
-        hits: hits
-            .filter_map(|(id, score, found_by)| {
-                let concept = db.concept(id)?;
-                Some(HitAnswer {
-                    id: id.to_string(),
-                    score,
-                    content: concept.content.to_string(),
-                    found_by,
-                })
-            })
-            .collect(),
-    }
-}
-
-/// Fuses ranked lists by reciprocal rank fusion: each hit scores `Σ 1 / (RRF_K + rank)` over
-/// the lists that hold it; the best `k`, best first, ties by id.
-fn fuse(lists: &[(Retriever, &[Hit])], k: usize) -> Vec<(ConceptId, f32, Vec<FoundBy>)> {
-    let mut by_id: std::collections::BTreeMap<ConceptId, (f32, Vec<FoundBy>)> =
-        std::collections::BTreeMap::new();
-    for (retriever, hits) in lists {
-        for (rank, hit) in hits.iter().enumerate() {
-            let entry = by_id.entry(hit.id).or_insert((0.0, Vec::new()));
-            entry.0 += 1.0 / (RRF_K + (rank + 1) as f32);
-            entry.1.push(found_by(*retriever, rank, hit));
-        }
-    }
-    let mut fused: Vec<(ConceptId, f32, Vec<FoundBy>)> = by_id
-        .into_iter()
-        .map(|(id, (score, found))| (id, score, found))
-        .collect();
-    // Stable: equal scores stay in id order.
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
-    fused.truncate(k);
-    fused
-}
-
-/// Runs a search: by text, by a vector or a concept's embedding, or by both (fused). A vector
-/// search holds the memory's lock only to start and to finish (see [`Reader::search_vectors`]).
-pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
-    const ONE_OF: &str = "give text (words to find), a vector (an array of numbers) or an id (a concept to search by): text may come with a vector or an id, a vector not with an id";
-    let (k, ef) = (body.k.unwrap_or(SEARCH_K_DEFAULT), body.ef);
-    let both = body.text.is_some() && (body.vector.is_some() || body.id.is_some());
-    // Each list of a fused search looks deeper than k, so that a hit ranked low by one
-    // retriever and high by the other can make the best k.
-    let depth = if both {
-        k.clamp(RRF_DEPTH_MIN, crate::limits::VECTOR_K_MAX)
-    } else {
-        k
-    };
-    Error::check_count("k", k, crate::limits::VECTOR_K_MAX)?;
-    let vector_hits = match (&body.vector, &body.id) {
-        (Some(vector), None) => {
-            Some(reader.search_vectors(vector.checked("vector (dimension)")?, depth, ef)?)
-        }
-        (None, Some(id)) => Some(reader.similar_to(parse_id("id", id)?, depth, ef)?),
-        (None, None) => None,
-        (Some(_), Some(_)) => return Err(Error::invalid("search", ONE_OF)),
-    };
-    let text_hits = match &body.text {
-        Some(text) => Some(reader.search_text(text, depth)?),
-        None => None,
-    };
-    let db = reader.db();
-    Ok(match (text_hits, vector_hits) {
-        (Some(text), Some(vector)) => {
-            let lists = [
-                (Retriever::Text, &text[..]),
-                (Retriever::Vector, &vector[..]),
-            ];
-            fused_answer(&db, fuse(&lists, k as usize).into_iter())
-        }
-        (Some(text), None) => hits_answer(&db, Retriever::Text, &text),
-        (None, Some(vector)) => hits_answer(&db, Retriever::Vector, &vector),
-        (None, None) => return Err(Error::invalid("search", ONE_OF)),
-    })
-}
-
-/// The concepts most similar to concept `id`, searched with effort `ef` (see
-/// [`SearchBody::ef`]).
-pub fn similar(reader: &Reader, id: &str, k: Option<u32>, ef: Option<u32>) -> Result<HitsAnswer> {
-    let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT), ef)?;
-    Ok(hits_answer(&reader.db(), Retriever::Vector, &hits))
 }
 
 /// A concept by id.

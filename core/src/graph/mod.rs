@@ -5,6 +5,7 @@
 //!   over (concept, depth) states so the depth limit is exact).
 //! - [`k_best_paths`]: the k most confident loopless paths (Yen's algorithm).
 //! - [`neighbourhood`]: concepts within n hops.
+//! - [`expand`]: the concepts search hits lead to, each with its trail.
 //!
 //! Every search counts the concepts it expands against a budget and reports when the budget
 //! ran out instead of running unbounded, and when its depth limit cut it short. Results are
@@ -17,10 +18,12 @@
 //! host decides when to cancel.
 
 pub mod adjacency;
+mod expand;
 mod neighbourhood;
 mod paths;
 mod walk;
 
+pub use expand::{expand, ExpandOptions, Reached};
 pub use neighbourhood::{associations_of, neighbourhood, Listing, Neighbourhood};
 pub use paths::{k_best_paths, most_confident_path, shortest_path};
 pub(crate) use paths::{refresh, vanished};

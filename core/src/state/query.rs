@@ -1,7 +1,9 @@
 //! Read queries on a [`Db`]: lookups, scans, associations, paths, vector search, stats.
 
 use crate::error::{Error, Result};
-use crate::graph::{self, Direction, Listing, Neighbourhood, PathOptions, PathsResult};
+use crate::graph::{
+    self, Direction, ExpandOptions, Listing, Neighbourhood, PathOptions, PathsResult, Reached,
+};
 use crate::limits::{
     SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, TEXT_QUERY_BYTES_MAX, TEXT_QUERY_TERMS_MAX, VECTOR_EF_MAX,
     VECTOR_K_MAX,
@@ -214,6 +216,17 @@ impl Db {
         limit: u32,
     ) -> Result<Neighbourhood> {
         graph::neighbourhood(self, centre, depth, direction, kinds, limit)
+    }
+
+    /// The concepts that `hits` (with their scores, in rank order) lead to within the options'
+    /// limits, best first, each with its trail (see [`graph::expand`]).
+    pub fn expand(
+        &self,
+        hits: &[(ConceptId, f64)],
+        options: &ExpandOptions,
+    ) -> Result<Vec<Reached>> {
+        options.validate(u32::try_from(hits.len()).unwrap_or(u32::MAX))?;
+        Ok(graph::expand(self, hits, options))
     }
 
     /// Checks a search's `k` and effort `ef`.

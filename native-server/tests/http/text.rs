@@ -143,3 +143,138 @@ async fn text_search_ranks_by_bm25_and_forgets_deleted_and_replaced_texts() {
     assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(nothing.json["error"]["field"], "search");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expanded_hits_carry_their_trail_and_diverse_hits_come_in_their_own_order() {
+    let app = app();
+    memory(&app, "x", Some(2)).await;
+    let bank = concept(
+        &app,
+        "x",
+        json!({"content": "river bank", "embedding": [1.0, 0.0]}),
+    )
+    .await;
+    let delta = concept(
+        &app,
+        "x",
+        json!({"content": "river delta of the nile", "embedding": [0.95, 0.31]}),
+    )
+    .await;
+    let mouth = concept(
+        &app,
+        "x",
+        json!({"content": "estuary mouth", "embedding": [0.0, 1.0]}),
+    )
+    .await;
+    let link = put(
+        &app,
+        "/v1/memories/x/associations",
+        json!({"source": bank, "target": mouth, "kind": "compositional", "confidence": 0.99}),
+    )
+    .await;
+    assert_eq!(link.status, StatusCode::OK, "{}", link.text);
+    // Fused, the river bank first in both lists, the delta second, the mouth third by vector
+    // only (1/63). Reached from the bank it scores 0.99 × (1/61 + 1/61), above the delta's
+    // 1/62 + 1/62: it takes the second place and lists both ways it was found.
+    let hits = post(
+        &app,
+        "/v1/memories/x/search",
+        json!({"text": "river", "vector": [1.0, 0.0], "k": 2, "expand": {}}),
+    )
+    .await;
+    assert_eq!(hits.status, StatusCode::OK, "{}", hits.text);
+    assert_eq!(
+        ids(&hits.json),
+        [bank.clone(), mouth.clone()],
+        "{}",
+        hits.text
+    );
+    let reached = &hits.json["hits"][1];
+    let expected = 0.99f64 * (2.0 / 61.0);
+    assert!(
+        (reached["score"].as_f64().unwrap_or(0.0) - expected).abs() < 1e-6,
+        "{reached}"
+    );
+    assert_eq!(reached["found_by"][0]["retriever"], "vector");
+    assert_eq!(reached["found_by"][0]["rank"], 3);
+    assert!(reached["found_by"][0].get("trail").is_none(), "{reached}");
+    assert_eq!(reached["found_by"][1]["retriever"], "graph");
+    assert_eq!(reached["found_by"][1]["rank"], 1);
+    let trail = &reached["found_by"][1]["trail"];
+    assert_eq!(trail.as_array().map(Vec::len), Some(1), "{reached}");
+    assert_eq!(trail[0]["from"], bank);
+    assert_eq!(trail[0]["to"], mouth);
+    assert_eq!(trail[0]["kind"], "compositional");
+    assert_eq!(trail[0]["reversed"], false);
+    assert!((trail[0]["confidence"].as_f64().unwrap_or(0.0) - 0.99).abs() < 1e-6);
+    // Without the expansion, the delta is second.
+    let plain = post(
+        &app,
+        "/v1/memories/x/search",
+        json!({"text": "river", "vector": [1.0, 0.0], "k": 2}),
+    )
+    .await;
+    assert_eq!(
+        ids(&plain.json),
+        [bank.clone(), delta.clone()],
+        "{}",
+        plain.text
+    );
+    // Diversified (λ 0.3): after the bank, the mouth (unlike it: 0.3 × 0 − 0.7 × 0) comes
+    // before the delta (like it: 0.3 × 0.95 − 0.7 × 0.95).
+    let diverse = post(
+        &app,
+        "/v1/memories/x/search",
+        json!({"vector": [1.0, 0.0], "k": 3, "mmr": {"lambda": 0.3}}),
+    )
+    .await;
+    assert_eq!(diverse.status, StatusCode::OK, "{}", diverse.text);
+    assert_eq!(ids(&diverse.json), [bank, mouth, delta], "{}", diverse.text);
+
+    for (body, message) in [
+        (
+            json!({"text": "river", "expand": {"depth": 4}}),
+            "expand.depth is too large: 4 exceeds the limit of 3",
+        ),
+        (
+            json!({"text": "river", "expand": {"per_concept": 101}}),
+            "expand.per_concept is too large: 101 exceeds the limit of 100",
+        ),
+        (
+            json!({"text": "river", "k": 100, "expand": {"depth": 2, "per_concept": 50}}),
+            "invalid expand: 100 hits × (50 associations per concept, up to 2 hops deep) could follow 255000 associations, over the limit of 100000: lower k, expand.per_concept or expand.depth",
+        ),
+        (
+            json!({"text": "river", "expand": {"direction": "up"}}),
+            "invalid expand.direction: \"up\" is not valid: use forward or both",
+        ),
+        (
+            json!({"text": "river", "mmr": {"lambda": -0.1}}),
+            "invalid mmr.lambda: -0.1 is outside 0..=1",
+        ),
+        (
+            json!({"text": "river", "k": 300, "mmr": {}}),
+            "k (with mmr) is too large: 300 exceeds the limit of 250",
+        ),
+    ] {
+        let refused = post(&app, "/v1/memories/x/search", body.clone()).await;
+        assert_eq!(
+            (refused.status, refused.message()),
+            (StatusCode::UNPROCESSABLE_ENTITY, message),
+            "{body}"
+        );
+    }
+    let unknown = post(
+        &app,
+        "/v1/memories/x/search",
+        json!({"text": "river", "expand": {"hops": 2}}),
+    )
+    .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown.text
+    );
+    assert!(unknown.message().contains("hops"), "{}", unknown.text);
+}

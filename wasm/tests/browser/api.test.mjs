@@ -47,6 +47,8 @@ test("writes survive a page reload, every field intact", async () => {
       effort: await mem.search({ vector: [1, 0, 0], k: 2, ef: 64 }),
       words: await mem.search({ text: "Checkpoint" }),
       fused: await mem.search({ text: "beta", vector: [1, 0, 0], k: 2 }),
+      expanded: await mem.search({ text: "alpha", expand: { depth: 2, direction: "forward" } }),
+      diverse: await mem.search({ vector: [1, 0, 0], k: 2, mmr: { lambda: 1 } }),
       scan: (await mem.scan({ prefix: "after" })).concepts.map((c) => c.content),
     };
     await mem.close();
@@ -72,6 +74,18 @@ test("writes survive a page reload, every field intact", async () => {
   // alpha's (1/61).
   assert.deepEqual(seen.fused.map((h) => [h.content, h.found_by.map((f) => f.retriever)]), [["beta", ["text", "vector"]], ["alpha", ["vector"]]]);
   assert.ok(Math.abs(seen.fused[1].score - 1 / 61) < 1e-7, String(seen.fused[1].score));
+  // Expanded from alpha along its associations: beta at 0.75 of alpha's score, gamma through
+  // beta at 0.75 × 0.5, each with its trail.
+  assert.deepEqual(
+    seen.expanded.map((h) => [h.content, h.found_by.map((f) => [f.retriever, f.rank, (f.trail ?? []).map((s) => [s.from, s.to, s.kind, s.confidence])])]),
+    [
+      ["alpha", [["text", 1, []]]],
+      ["beta", [["graph", 1, [[ids.a, ids.b, "causal", 0.75]]]]],
+      ["gamma", [["graph", 2, [[ids.a, ids.b, "causal", 0.75], [ids.b, ids.c, "temporal", 0.5]]]]],
+    ],
+  );
+  assert.ok(Math.abs(seen.expanded[2].score - seen.expanded[0].score * 0.375) < 1e-6, JSON.stringify(seen.expanded));
+  assert.deepEqual(seen.diverse.map((h) => h.id), seen.hits.map((h) => h.id), "λ 1 is relevance alone");
   assert.deepEqual(seen.scan, ["after the checkpoint"]);
   assert.deepEqual(page.errors, []);
   await context.close();

@@ -42,6 +42,16 @@ export type {
 /** Every kind, from the engine's own list (through the generated API types). */
 export { KINDS };
 
+/** A search as the search page sends it (the engine's own request, both modes). */
+export interface SearchRequest {
+  text?: string;
+  vector?: number[];
+  id?: string;
+  k: number;
+  expand?: { depth: number };
+  mmr?: { lambda: number };
+}
+
 export interface MemorySummary {
   name: string;
   status: string;
@@ -81,7 +91,7 @@ export interface Backend {
   deleteAssociation(memory: string, source: string, target: string, kind: Kind): Promise<void>;
   neighbourhood(memory: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood>;
   paths(memory: string, query: PathQuery): Promise<PathsResult>;
-  search(memory: string, query: { text?: string; vector?: number[]; id?: string; k: number }): Promise<Hit[]>;
+  search(memory: string, query: SearchRequest): Promise<Hit[]>;
   exportJsonl(memory: string): Promise<string>;
   importJsonl(memory: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary>;
   /** The cluster the server is a node of (`role` "single" for a server on its own); null for

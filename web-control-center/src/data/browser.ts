@@ -1,6 +1,6 @@
 /** The data-access interface over the engine running in this browser (sutra-wasm, on OPFS). */
 import { Sutra, type ImportSummary } from "sutra-wasm";
-import { asBackendError, type Backend, type MemoryStats, type MemorySummary } from "./backend";
+import { asBackendError, type Backend, type MemoryStats, type MemorySummary, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -127,7 +127,7 @@ export class BrowserBackend implements Backend {
     return this.run(async () => (await this.memory(name)).paths(query));
   }
 
-  search(name: string, query: { text?: string; vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+  search(name: string, query: SearchRequest): Promise<Hit[]> {
     return this.run(async () => (await this.memory(name)).search(query));
   }
 

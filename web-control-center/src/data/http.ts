@@ -1,6 +1,6 @@
 /** The data-access interface over a Sutra server's HTTP API. */
 import { importInPieces } from "sutra-wasm";
-import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary } from "./backend";
+import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -171,7 +171,7 @@ export class HttpBackend implements Backend {
     return this.request("POST", `${this.m(memory)}/paths`, q);
   }
 
-  async search(memory: string, q: { text?: string; vector?: number[]; id?: string; k: number }): Promise<Hit[]> {
+  async search(memory: string, q: SearchRequest): Promise<Hit[]> {
     return (await this.request<{ hits: Hit[] }>("POST", `${this.m(memory)}/search`, q)).hits;
   }
 

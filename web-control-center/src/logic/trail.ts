@@ -27,6 +27,20 @@ export function trailText(path: Path): string {
     .join("");
 }
 
+/**
+ * The trail of a search hit reached along the graph, as one line (see {@link trailText}): the
+ * concepts named by `contentOf` where it knows them, by the start of their id otherwise.
+ */
+export function stepsText(steps: Path["steps"], contentOf: (id: string) => string | undefined): string {
+  const first = steps[0];
+  if (first === undefined) return "";
+  return trailText({
+    concepts: [first.from, ...steps.map((s) => s.to)].map((id) => ({ id, content: contentOf(id) ?? null })),
+    steps,
+    confidence: steps.reduce((c, s) => c * s.confidence, 1),
+  });
+}
+
 /** A number with at most 3 decimals, no trailing zeros. */
 export function formatNumber(x: number): string {
   return String(Math.round(x * 1000) / 1000);

@@ -1,8 +1,8 @@
 import { useState } from "react";
-import { asBackendError, type BackendError, type Hit } from "../data/backend";
+import { asBackendError, type BackendError, type Hit, type SearchRequest } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { ErrorNote, Field, link } from "../components/common";
-import { formatNumber } from "../logic/trail";
+import { formatNumber, stepsText } from "../logic/trail";
 import { parseVector } from "../logic/vector";
 import { useBackend } from "../data/context";
 
@@ -13,6 +13,9 @@ export function Search({ memory }: { memory: string }) {
   const [vectorText, setVectorText] = useState("");
   const [concept, setConcept] = useState("");
   const [k, setK] = useState("10");
+  const [hops, setHops] = useState("0");
+  const [diverse, setDiverse] = useState(false);
+  const [lambda, setLambda] = useState("0.5");
   const [hits, setHits] = useState<Hit[] | null>(null);
   const [error, setError] = useState<BackendError | null>(null);
   const [local, setLocal] = useState<string | null>(null);
@@ -21,7 +24,9 @@ export function Search({ memory }: { memory: string }) {
     event.preventDefault();
     setError(null);
     setLocal(null);
-    let query: { text?: string; vector?: number[]; id?: string; k: number } = { k: Number(k) };
+    let query: SearchRequest = { k: Number(k) };
+    if (hops !== "0") query = { ...query, expand: { depth: Number(hops) } };
+    if (diverse) query = { ...query, mmr: { lambda: Number(lambda) } };
     if (words.trim() !== "") query = { ...query, text: words };
     if (by === "words") {
       if (query.text === undefined) {
@@ -45,6 +50,8 @@ export function Search({ memory }: { memory: string }) {
       setHits(null);
     }
   }
+
+  const contents = new Map((hits ?? []).map((h) => [h.id, h.content]));
 
   return (
     <section>
@@ -75,9 +82,25 @@ export function Search({ memory }: { memory: string }) {
         <Field label="k" error={error?.field === "k" ? error.message : null}>
           <input name="k" value={k} onChange={(e) => setK(e.target.value)} size={4} />
         </Field>
+        <Field label="Follow associations from the hits" error={error?.field?.startsWith("expand") ? error.message : null} hint="concepts the best hits lead to, each with the trail that reached it; scored by its hit's score times the trail's confidences">
+          <select name="expand" value={hops} onChange={(e) => setHops(e.target.value)}>
+            <option value="0">no</option>
+            <option value="1">1 hop</option>
+            <option value="2">2 hops</option>
+            <option value="3">3 hops</option>
+          </select>
+        </Field>
+        <label className="check">
+          <input type="checkbox" name="diverse" checked={diverse} onChange={(e) => setDiverse(e.target.checked)} /> diversify the hits (maximal marginal relevance over their embeddings)
+        </label>
+        {diverse ? (
+          <Field label="λ: weight of relevance (0–1)" error={error?.field === "mmr.lambda" ? error.message : null} hint="1 ranks by relevance alone; lower prefers hits unlike those already chosen">
+            <input name="lambda" value={lambda} onChange={(e) => setLambda(e.target.value)} size={4} />
+          </Field>
+        ) : null}
         <button type="submit">Search</button>
       </form>
-      {error && !["text", "vector", "embedding", "k"].includes(error.field ?? "") ? <ErrorNote error={error} /> : null}
+      {error && !["text", "vector", "embedding", "k", "mmr.lambda"].includes(error.field ?? "") && !error.field?.startsWith("expand") ? <ErrorNote error={error} /> : null}
       {hits ? (
         hits.length === 0 ? (
           <p>Nothing found.</p>
@@ -97,7 +120,11 @@ export function Search({ memory }: { memory: string }) {
                   <td>
                     <a href={link(memory, "concept", h.id)}>{h.content}</a>
                   </td>
-                  <td>{h.found_by.map((f) => `${f.retriever} #${f.rank}`).join(", ")}</td>
+                  <td>
+                    {h.found_by
+                      .map((f) => `${f.retriever} #${f.rank}${f.trail ? ` via ${stepsText(f.trail, (id) => contents.get(id))}` : ""}`)
+                      .join(", ")}
+                  </td>
                 </tr>
               ))}
             </tbody>

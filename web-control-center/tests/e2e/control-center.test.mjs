@@ -179,6 +179,18 @@ async function tour(page, mode, memory) {
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByRole("table", { name: "search results" }).getByText("text #1, vector #").waitFor();
   assert.match(await first.innerText(), /slippery roads\s+text #1, vector #3$/);
+  // Following associations from the hits: each concept reached shows the trail that reached it.
+  await page.locator('input[name="text"]').fill("rain");
+  await page.getByLabel("the words only").check();
+  await page.locator('select[name="expand"]').selectOption("2");
+  await page.getByRole("button", { name: "Search" }).click();
+  const results = page.getByRole("table", { name: "search results" });
+  await results.getByText("graph #2").waitFor();
+  assert.deepEqual(
+    (await results.locator("tbody tr td:nth-child(3)").allInnerTexts()).map((t) => t.trim()),
+    ["text #1", "graph #1 via rain —causal 0.9→ wet streets", "graph #2 via rain —causal 0.9→ wet streets —causal 0.8→ slippery roads"],
+  );
+  await shot(page, `${mode}-search-expanded`);
 
   // Import a file: the progress bar, then the summary with the rejected line.
   await page.goto(`${base}/#/m/${memory}/io`);

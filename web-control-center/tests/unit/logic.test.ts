@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
-import { formatBytes, trailText } from "../../src/logic/trail";
+import { formatBytes, stepsText, trailText } from "../../src/logic/trail";
 import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
 import { parseRoute, ROUTES } from "../../src/App";
 import { link } from "../../src/components/common";
@@ -89,6 +89,12 @@ const path: Path = {
 describe("the reasoning trail", () => {
   it("reads concept, kind and confidence, hop by hop, direction included", () => {
     expect(trailText(path)).toBe("rain —causal 0.9→ wet streets ←semantic 0.8— cccccccc");
+  });
+
+  it("reads a search hit's trail with the contents it knows", () => {
+    const known = new Map([["a".repeat(32), "rain"], ["b".repeat(32), "wet streets"]]);
+    expect(stepsText(path.steps, (id) => known.get(id))).toBe("rain —causal 0.9→ wet streets ←semantic 0.8— cccccccc");
+    expect(stepsText([], (id) => known.get(id))).toBe("");
   });
 
   it("formats sizes", () => {
