@@ -51,6 +51,9 @@ step "benchmark workload 10, quick: real sentence embeddings, Sutra against hnsw
 cargo test --release --manifest-path bench/real/Cargo.toml
 cargo run --release --manifest-path bench/real/Cargo.toml -- --quick
 
+step "benchmark workload 11, quick: search by words against SQLite FTS5, and a hybrid query, on the same corpus"
+cargo run --release --manifest-path bench/real/Cargo.toml -- words --quick
+
 step "availability under the most expensive queries, quick (the real server in its own process; docs/BENCHMARKS.md has a full run)"
 cargo build -p sutra-server --release
 cargo run -p sutra-bench --release --bin availability -- --quick

@@ -62,4 +62,5 @@ pub use state::Db;
 #[cfg(feature = "sim")]
 pub use storage::sim;
 pub use storage::{slots, SnapshotBytes, Storage, StorageError};
+pub use text::{terms as text_terms, STOP_WORDS};
 pub use vector::{Built, HnswParams, SealInput, Sealed, VectorCounts};

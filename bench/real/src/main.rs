@@ -21,10 +21,14 @@
 //! measures the same vectors randomly projected to that many dimensions (see
 //! [`embed::projected`]): no packaged model of those sizes is at hand, and what a larger vector
 //! changes is the cost of each distance.
+//!
+//! `… -- words [--quick]` runs workload 11 instead (see [`words`]): search by words against
+//! SQLite FTS5 on the same corpus, and a hybrid query's latency.
 
 mod corpus;
 mod embed;
 mod measure;
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -123,6 +127,10 @@ fn main() {
     }
     let model = embed::Model::load(&cache);
     let mut data = embed::cached(&cache, &model, &texts, &queries);
+    if std::env::args().nth(1).as_deref() == Some("words") {
+        words::run(&texts, &queries, &data);
+        return;
+    }
     let mut source = format!("{}-d all-MiniLM-L6-v2", data.dim);
     if let Some(to) = env_count("SUTRA_BENCH_10_DIMENSIONS") {
         source = format!("{source} projected to {to}-d");

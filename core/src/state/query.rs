@@ -296,7 +296,7 @@ impl Db {
     /// The text index, built from the concepts if this is the memory's first search by words.
     fn text_index(&self) -> &TextIndex {
         self.text.get_or_init(|| {
-            let mut index = TextIndex::default();
+            let mut index = TextIndex::with_capacity(self.concepts.len());
             for c in self.concepts.values() {
                 index.add(c.id, &c.content);
             }

@@ -10,6 +10,7 @@
 use super::{tokens, BM25_B, BM25_K1};
 use crate::model::ConceptId;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
 /// A concept and its score.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,13 +48,18 @@ pub(crate) struct TextIndex {
     total_terms: u64,
 }
 
-/// How often each term occurs in a text, and its length in terms.
-fn counts(text: &str) -> (FxHashMap<String, u32>, u32) {
-    let mut counts: FxHashMap<String, u32> = FxHashMap::default();
-    let mut length = 0u32;
-    for term in tokens(text) {
-        length += 1;
-        *counts.entry(term).or_insert(0) += 1;
+/// How often each term occurs in a text (in term order), and its length in terms.
+fn counts(text: &str) -> (Vec<(Cow<'_, str>, u32)>, u32) {
+    let mut terms: Vec<Cow<'_, str>> = tokens(text).collect();
+    let length = u32::try_from(terms.len()).unwrap_or(u32::MAX);
+    // A text's terms are few: sorting them is cheaper than a map.
+    terms.sort_unstable();
+    let mut counts: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(terms.len());
+    for term in terms {
+        match counts.last_mut() {
+            Some((last, count)) if *last == term => *count += 1,
+            _ => counts.push((term, 1)),
+        }
     }
     (counts, length)
 }
@@ -63,11 +69,21 @@ fn counts(text: &str) -> (FxHashMap<String, u32>, u32) {
 pub(crate) fn query_terms(query: &str) -> Vec<String> {
     let mut seen = rustc_hash::FxHashSet::default();
     tokens(query)
+        .map(Cow::into_owned)
         .filter(|term| seen.insert(term.clone()))
         .collect()
 }
 
 impl TextIndex {
+    /// An empty index with room for `docs` documents (an index built at once grows no table).
+    pub fn with_capacity(docs: usize) -> Self {
+        let mut index = TextIndex::default();
+        index.docs.reserve(docs);
+        index.ids.reserve(docs);
+        index.lengths.reserve(docs);
+        index
+    }
+
     /// Documents indexed (concepts with at least one term).
     pub fn docs(&self) -> usize {
         self.docs.len()
@@ -101,7 +117,7 @@ impl TextIndex {
         self.docs.insert(id, doc);
         self.total_terms += u64::from(length);
         for (term, count) in counts {
-            let number = match self.terms.get(term.as_str()) {
+            let number = match self.terms.get(&*term) {
                 Some(&n) => n,
                 None => {
                     let n = match self.free_terms.pop() {
@@ -111,7 +127,7 @@ impl TextIndex {
                             (self.postings.len() - 1) as u32
                         }
                     };
-                    self.terms.insert(term.into_boxed_str(), n);
+                    self.terms.insert(term.into_owned().into_boxed_str(), n);
                     n
                 }
             };
@@ -137,7 +153,7 @@ impl TextIndex {
             "{id} is removed with the text it was indexed with"
         );
         for (term, _) in counts {
-            let Some(&number) = self.terms.get(term.as_str()) else {
+            let Some(&number) = self.terms.get(&*term) else {
                 debug_assert!(false, "{term:?} of {id} is not indexed");
                 continue;
             };
@@ -148,7 +164,7 @@ impl TextIndex {
             if list.is_empty() {
                 // Give the memory back: a term no text holds any more costs nothing.
                 *list = Vec::new();
-                self.terms.remove(term.as_str());
+                self.terms.remove(&*term);
                 self.free_terms.push(number);
             }
         }

@@ -10,6 +10,13 @@ mod tokens;
 
 pub(crate) use index::{query_terms, TextIndex};
 pub(crate) use tokens::tokens;
+pub use tokens::STOP_WORDS;
+
+/// The terms `text` is indexed under and searched by, in order (see the module's documentation):
+/// what the full-text index sees of a text.
+pub fn terms(text: &str) -> Vec<String> {
+    tokens(text).map(std::borrow::Cow::into_owned).collect()
+}
 
 /// BM25's term-frequency saturation (the usual 1.2).
 pub const BM25_K1: f32 = 1.2;

@@ -1,6 +1,7 @@
 //! The tokenizer: the same terms for a text natively, in the browser and on every node.
 
 use crate::limits::TEXT_TERM_BYTES_MAX;
+use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Words too common to tell texts apart (English), left out of the index and of queries.
@@ -13,10 +14,16 @@ pub const STOP_WORDS: [&str; 33] = [
 /// The terms of `text`, in order: its Unicode words (UAX #29 word boundaries, so "don't" is
 /// one word and punctuation none), lower-cased, without stop words and without words longer
 /// than [`TEXT_TERM_BYTES_MAX`] bytes (no one searches for those; they would only grow the
-/// index).
-pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+/// index). A word already in lower case is borrowed from the text, not copied.
+pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.unicode_words().filter_map(|word| {
-        let term = word.to_lowercase();
+        let term = if !word.is_ascii() {
+            Cow::Owned(word.to_lowercase())
+        } else if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(word.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        };
         let keep = term.len() <= TEXT_TERM_BYTES_MAX && STOP_WORDS.binary_search(&&*term).is_err();
         keep.then_some(term)
     })
@@ -28,18 +35,27 @@ mod tests {
 
     #[test]
     fn words_are_lower_cased_unicode_words_without_stop_words() {
-        let got: Vec<String> =
+        let got: Vec<Cow<str>> =
             tokens("The Rain, in Spain — falls MAINLY on the plain; don't 東京 café 3.14!")
                 .collect();
         assert_eq!(
             got,
             ["rain", "spain", "falls", "mainly", "plain", "don't", "東", "京", "café", "3.14"]
         );
+        // Lower-cased beyond ASCII too: the same terms however a text is written.
+        assert_eq!(
+            tokens("CAFÉ Ǆemal ΣΟΦΙΑ").collect::<Vec<_>>(),
+            ["café", "ǆemal", "σοφια"]
+        );
         let long = "x".repeat(TEXT_TERM_BYTES_MAX + 1);
         assert_eq!(
             tokens(&format!("short {long}")).collect::<Vec<_>>(),
             ["short"]
         );
+        assert!(matches!(
+            tokens("plain").next(),
+            Some(Cow::Borrowed("plain"))
+        ));
     }
 
     #[test]
