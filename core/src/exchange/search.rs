@@ -95,8 +95,12 @@ impl ExpandBody {
                 .map_err(|e| e.within("expand"))?,
             kinds: match &self.kinds {
                 None => defaults.kinds,
-                Some(kinds) => parse_kind_list(Some(kinds.checked("expand.kinds")?))
-                    .map_err(|e| e.within("expand.kinds"))?,
+                Some(kinds) => {
+                    parse_kind_list(Some(kinds.checked("expand.kinds")?)).map_err(|e| match e {
+                        Error::Invalid { reason, .. } => Error::invalid("expand.kinds", reason),
+                        other => other,
+                    })?
+                }
             },
             per_concept: self.per_concept.unwrap_or(defaults.per_concept),
         })
