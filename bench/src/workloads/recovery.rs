@@ -81,4 +81,24 @@ pub(crate) fn recovery(s: &Scale, rows: &mut Vec<Row>) {
         target: "—",
         met: None,
     });
+    // Then a search whose common words are in every text: two postings per concept scored.
+    let started = Instant::now();
+    let again = memory
+        .db()
+        .search_text("benchmark number 77", 10)
+        .expect("text search");
+    let took = started.elapsed();
+    assert_eq!(again, hits);
+    rows.push(Row {
+        id: "7",
+        workload: format!(
+            "then the same search by words, the index built: its words \"benchmark\" and \"number\" are in all {} texts",
+            s.replay_records
+        ),
+        sutra: format!("{:.1} ms", took.as_secs_f64() * 1e3),
+        peer: "—".into(),
+        ratio: None,
+        target: "—",
+        met: None,
+    });
 }

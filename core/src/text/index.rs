@@ -27,6 +27,10 @@ struct Posting {
     count: u32,
 }
 
+/// Scores gather in an array over every document when the query's postings number at least
+/// one per this many documents (scanning the array then costs less than a map of that many).
+const DENSE_PER_POSTING: usize = 16;
+
 /// The inverted index of a memory's concept texts.
 #[derive(Default)]
 pub(crate) struct TextIndex {
@@ -178,34 +182,61 @@ impl TextIndex {
     /// negative), best first, ties by concept id. No terms (a query of stop words only) match
     /// nothing.
     pub fn search(&self, terms: &[String], k: usize) -> Vec<Scored> {
+        let lists: Vec<&Vec<Posting>> = terms
+            .iter()
+            .filter_map(|t| self.terms.get(t.as_str()))
+            .map(|&number| &self.postings[number as usize])
+            .collect();
+        // Scores gather in an array over every document when the postings are many against
+        // the documents (a common word), in a map otherwise: the same sums either way.
+        let postings: usize = lists.iter().map(|l| l.len()).sum();
+        let dense = postings.saturating_mul(DENSE_PER_POSTING) >= self.ids.len();
+        self.search_lists(&lists, k, dense)
+    }
+
+    /// Calls `f(document, score)` for every posting of `lists`, a term's list at a time: its
+    /// BM25 score for that term (Okapi, Lucene's idf).
+    fn each_score(&self, lists: &[&Vec<Posting>], mut f: impl FnMut(u32, f64)) {
         let n = self.docs.len() as f64;
-        if n == 0.0 || k == 0 {
-            return Vec::new();
-        }
         let average = self.total_terms as f64 / n;
         let (k1, b) = (f64::from(BM25_K1), f64::from(BM25_B));
-        let mut scores: FxHashMap<u32, f64> = FxHashMap::default();
-        for term in terms {
-            let Some(&number) = self.terms.get(term.as_str()) else {
-                continue;
-            };
-            let list = &self.postings[number as usize];
+        for list in lists {
             let df = list.len() as f64;
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            for p in list {
+            for p in list.iter() {
                 let tf = f64::from(p.count);
                 let length = f64::from(self.lengths[p.doc as usize]);
                 let norm = tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * length / average));
-                *scores.entry(p.doc).or_insert(0.0) += idf * norm;
+                f(p.doc, idf * norm);
             }
         }
-        let mut hits: Vec<Scored> = scores
-            .into_iter()
-            .map(|(doc, score)| Scored {
-                id: self.ids[doc as usize],
-                score: score as f32,
-            })
-            .collect();
+    }
+
+    /// [`search`](Self::search) over the postings of the query's terms, gathering the scores
+    /// in an array over every document (`dense`) or in a map.
+    fn search_lists(&self, lists: &[&Vec<Posting>], k: usize, dense: bool) -> Vec<Scored> {
+        if self.docs.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let scored = |(doc, score): (u32, f64)| Scored {
+            id: self.ids[doc as usize],
+            score: score as f32,
+        };
+        let mut hits: Vec<Scored> = if dense {
+            // Every term scores above 0 (the idf is positive): a document with a score matched.
+            let mut scores = vec![0f64; self.ids.len()];
+            self.each_score(lists, |doc, s| scores[doc as usize] += s);
+            scores
+                .into_iter()
+                .enumerate()
+                .filter(|(_, s)| *s > 0.0)
+                .map(|(doc, s)| scored((doc as u32, s)))
+                .collect()
+        } else {
+            let mut scores: FxHashMap<u32, f64> = FxHashMap::default();
+            self.each_score(lists, |doc, s| *scores.entry(doc).or_insert(0.0) += s);
+            scores.into_iter().map(scored).collect()
+        };
         let order = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
         if hits.len() > k {
             hits.select_nth_unstable_by(k - 1, order);
@@ -364,6 +395,46 @@ mod tests {
                 find(&backward, query, 15),
                 "{query}"
             );
+        }
+    }
+
+    /// Scores gathered in an array over every document and in a map are the same, to the bit,
+    /// in the same order, for rare and common terms alike.
+    #[test]
+    fn dense_and_sparse_scoring_agree() {
+        let mut index = TextIndex::default();
+        for i in 0..500u128 {
+            index.add(
+                id(i * 31 % 997),
+                &format!("common word{} rare{} common again{}", i % 9, i, i % 4),
+            );
+        }
+        // Numbers freed and reused, so that some documents are not in use.
+        for i in (0..500u128).step_by(7) {
+            index.remove(
+                id(i * 31 % 997),
+                &format!("common word{} rare{} common again{}", i % 9, i, i % 4),
+            );
+        }
+        for query in [
+            "common",
+            "word3 again1",
+            "rare17 common",
+            "rare42",
+            "nothing here",
+        ] {
+            let terms = query_terms(query);
+            let lists: Vec<&Vec<Posting>> = terms
+                .iter()
+                .filter_map(|t| index.terms.get(t.as_str()))
+                .map(|&n| &index.postings[n as usize])
+                .collect();
+            for k in [1, 10, 1000] {
+                let dense = index.search_lists(&lists, k, true);
+                let sparse = index.search_lists(&lists, k, false);
+                assert_eq!(dense, sparse, "{query} {k}");
+                assert_eq!(index.search(&terms, k), sparse, "{query} {k}");
+            }
         }
     }
 }
