@@ -740,3 +740,66 @@ fn text_search_is_the_same_replayed_or_restored_and_never_stale() {
     assert_eq!(again, before);
     restored.db().check_integrity().expect("integrity");
 }
+
+/// The sections of a snapshot file, by its table (`docs/FORMAT.md`, "Snapshot").
+fn sections_of(file: &[u8]) -> Vec<Vec<u8>> {
+    let u64_at = |at: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&file[at..at + 8]);
+        u64::from_le_bytes(x) as usize
+    };
+    let count = u32::from_le_bytes([file[12], file[13], file[14], file[15]]) as usize;
+    (0..count)
+        .map(|i| {
+            let at = 32 + i * 32;
+            let (offset, len) = (u64_at(at + 8), u64_at(at + 16));
+            file[offset..offset + len].to_vec()
+        })
+        .collect()
+}
+
+/// A memory searched by words stores its text index in its checkpoint and loads it on open;
+/// a stored index that names a concept the snapshot does not hold is refused as corrupt.
+#[test]
+fn the_text_index_is_stored_by_a_checkpoint_and_checked_when_loaded() {
+    let disk = SimDisk::new(21);
+    let mut m = open(&disk, None);
+    m.write(vec![c("rain on the roof"), c("rain again"), c("the sun")])
+        .expect("write");
+    m.checkpoint().expect("checkpoint");
+    drop(m);
+    // Never searched by words: no index stored, none loaded.
+    let m = open(&disk, None);
+    assert!(!m.db().text_index_built());
+    let hits = m.db().search_text("rain", 5).expect("search");
+    assert_eq!(hits.len(), 2);
+    let mut m = m;
+    m.write(vec![c("rain and wind")]).expect("write");
+    m.checkpoint().expect("checkpoint");
+    let stored = disk.snapshot().expect("a snapshot");
+    drop(m);
+    let m = open(&disk, None);
+    assert!(m.db().text_index_built(), "loaded with the snapshot");
+    assert_eq!(m.db().search_text("rain", 5).expect("search").len(), 3);
+    m.db().check_integrity().expect("integrity");
+    drop(m);
+
+    // Another memory's index in this memory's snapshot: every section's checksum is right,
+    // and still the file is refused.
+    let other = SimDisk::new(22);
+    let mut o = open(&other, None);
+    o.write(vec![c("rain elsewhere")]).expect("write");
+    o.db().search_text("rain", 1).expect("search");
+    o.checkpoint().expect("checkpoint");
+    let mut sections = sections_of(&stored);
+    sections[5] = sections_of(&other.snapshot().expect("a snapshot"))[5].clone();
+    let spliced = sutra_core::snapshot::assemble(
+        sutra_core::snapshot::covered_seq(&stored).expect("seq"),
+        &sections,
+    );
+    let err = sutra_core::Db::decode_snapshot(&spliced, sutra_core::HnswParams::default())
+        .err()
+        .expect("refused");
+    assert_eq!(err.code(), "corrupt_snapshot");
+    assert!(err.to_string().contains("which is not a concept"), "{err}");
+}

@@ -2,7 +2,9 @@
 //! version — every kind of operation, vectors, metadata, explicit creation times, a checkpoint
 //! with a log after it — and corrupt variants of them:
 //! - `v1/`: log format 1, snapshot format 3 (metadata values strings only);
-//! - `v2/`: log format 2, snapshot format 4 (typed metadata values).
+//! - `v2/`: log format 2, snapshot format 4 (typed metadata values);
+//! - `v3/`: log format 2, snapshot format 5 (the text index stored: the checkpointed fixture's
+//!   memory was searched by words before its checkpoint).
 //!
 //! - Each fixture opens to exactly the state that the same operations give when applied now.
 //! - Files of an older version are rewritten in today's when they open, and open again to the
@@ -24,7 +26,7 @@ use sutra_core::{
 };
 
 /// The fixture folders, oldest first; the last is today's format.
-const VERSIONS: [&str; 2] = ["v1", "v2"];
+const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
 /// Today's format's folder.
 const NEWEST: &str = VERSIONS[VERSIONS.len() - 1];
 
@@ -175,6 +177,8 @@ fn make_checkpointed() -> (Vec<u8>, Option<Vec<u8>>) {
     let mut memory = new_memory(&disk);
     write(&mut memory, first_batches(NEWEST));
     memory.seal_vectors().expect("seal");
+    // Searched by words: the text index is built, and the snapshot stores it.
+    memory.db().search_text("rain", 1).expect("search");
     memory.checkpoint().expect("checkpoint");
     write(&mut memory, after_checkpoint());
     drop(memory);
@@ -284,8 +288,12 @@ fn opens_to(
         sutra_core::wal::LOG_VERSION,
         Some(sutra_core::snapshot::SNAPSHOT_VERSION),
     );
-    if version == NEWEST {
-        assert_eq!(report.rewritten_from, None, "today's files are kept");
+    let outdated = found.0 < today.0 || found.1.is_some_and(|s| Some(s) < today.1);
+    if !outdated {
+        assert_eq!(
+            report.rewritten_from, None,
+            "{version}: today's files are kept"
+        );
     } else {
         assert_eq!(
             report.rewritten_from,
@@ -393,6 +401,21 @@ fn every_checkpointed_fixture_opens_to_the_state_its_operations_give() {
             .search_vectors(&[1.0, 0.0, 0.5, -0.25], 1, None)
             .expect("search");
         assert_eq!(hits[0].id, id("rain"));
+        // From version 3 on the snapshot holds the text index: it is loaded, not rebuilt, and
+        // answers as the one built from the texts.
+        assert_eq!(
+            memory.db().text_index_built(),
+            version == "v3",
+            "{version}: the text index loaded"
+        );
+        let words = memory.db().search_text("rain drizzle", 5).expect("words");
+        let fresh = expected(version, true);
+        assert_eq!(
+            words,
+            fresh.db().search_text("rain drizzle", 5).expect("words")
+        );
+        assert!(!words.is_empty(), "{version}");
+        memory.db().check_integrity().expect("integrity");
     }
     let (made_log, made_snapshot) = make_checkpointed();
     assert_eq!(

@@ -792,3 +792,65 @@ pub fn files_of_the_first_format_open_and_are_rewritten<H: Harness>(h: &mut H) {
         expected.db().counts().concepts + 1
     );
 }
+
+/// The words a text index search of the stored-index case looks for, with their answers.
+fn word_answers(db: &Db) -> Vec<Vec<sutra_core::Hit>> {
+    ["fox", "number 3", "concept 11 brown", "renamed"]
+        .iter()
+        .map(|q| db.search_text(q, 20).expect("search by words"))
+        .collect()
+}
+
+/// A memory searched by words stores its text index in its checkpoints: a crash at any step of
+/// a checkpoint, in any way, reopens to an index that answers as one built from the texts, and
+/// the writes after a checkpoint (new texts, a replaced one, deletes) reach the loaded index.
+pub fn the_stored_text_index_survives_crashes<H: Harness>(h: &mut H) {
+    let first = vec![concepts(0, 8)];
+    let renamed = Op::put_concept(
+        sutra_core::ConceptInput::new("renamed text").with_id(id(2)),
+        1_700_000_200_000,
+    );
+    let second = vec![
+        concepts(8, 6),
+        vec![renamed, Op::DeleteConcept { id: id(5) }],
+    ];
+    let mut both = first.clone();
+    both.extend(second.iter().cloned());
+    let expected = word_answers(&expected_state(&both).db());
+    for step in SnapshotStep::ALL {
+        for mode in CrashMode::ALL {
+            let (mut memory, _) = open(h.create());
+            for batch in &first {
+                write(&mut memory, batch.clone());
+            }
+            memory.db().search_text("fox", 1).expect("builds the index");
+            memory.checkpoint().expect("checkpoint");
+            let (mut memory, _) = open(memory.into_storage());
+            assert!(
+                memory.db().text_index_built(),
+                "{step:?}/{mode:?}: the index is loaded with the snapshot"
+            );
+            for batch in &second {
+                write(&mut memory, batch.clone());
+            }
+            let mut storage = memory.into_storage();
+            h.crash_snapshot_at(&mut storage, step);
+            let (mut memory, _) = open(storage);
+            assert!(
+                memory.checkpoint().is_err(),
+                "{step:?}: the crash is injected"
+            );
+            let (memory, _) = open(h.crash(memory.into_storage(), mode));
+            assert_eq!(
+                word_answers(&memory.db()),
+                expected,
+                "{step:?}/{mode:?}: the answers after the crash"
+            );
+            // The index holds exactly the texts (rebuilt from them and compared).
+            memory
+                .db()
+                .check_integrity()
+                .unwrap_or_else(|e| panic!("{step:?}/{mode:?}: {e}"));
+        }
+    }
+}

@@ -26,11 +26,11 @@ pub struct Memory<S: Storage> {
     log_bytes: u64,
     /// Size of the snapshot last loaded or written (0: none yet).
     snapshot_bytes: u64,
-    /// The vector index's installs ([`crate::vector::VectorIndex::installs`]) when the last
-    /// snapshot was loaded or written (`None`: no snapshot, or one of an older format
-    /// version). With an empty log and as many installs now, the state is the snapshot's and a
-    /// checkpoint has nothing to write.
-    snapshot_installs: Option<u64>,
+    /// What the last snapshot loaded or written holds of the indexes: the vector index's
+    /// installs ([`crate::vector::VectorIndex::installs`]) and whether the text index was
+    /// built (`None`: no snapshot, or one of an older format version). With an empty log and
+    /// the same now, the state is the snapshot's and a checkpoint has nothing to write.
+    snapshot_holds: Option<(u64, bool)>,
 }
 
 impl<S: Storage> Memory<S> {
@@ -101,7 +101,7 @@ impl<S: Storage> Memory<S> {
             next_seq: end.last_seq.unwrap_or(0).max(covered) + 1,
             log_bytes,
             snapshot_bytes,
-            snapshot_installs: None,
+            snapshot_holds: None,
         };
         let outdated_snapshot = snapshot_version.is_some_and(|v| v < snapshot::SNAPSHOT_VERSION);
         if outdated_snapshot || end.version < wal::LOG_VERSION {
@@ -112,7 +112,8 @@ impl<S: Storage> Memory<S> {
                 snapshot_version,
             });
         } else {
-            memory.snapshot_installs = snapshot_version.map(|_| 0);
+            let text = memory.shared.read().text_index_built();
+            memory.snapshot_holds = snapshot_version.map(|_| (0, text));
         }
         if let Some(dimension) = options.dimension {
             match existing_dimension {
@@ -253,12 +254,13 @@ impl<S: Storage> Memory<S> {
         }
         // Encoded under a read lock (readers go on); written with no lock held. Only this
         // writer changes the data, so the state cannot move in between.
-        let (bytes, seq, installs) = {
+        let (bytes, seq, holds) = {
             let db = self.shared.read();
-            let installs = db.vectors.installs();
-            if self.log_bytes == LOG_HEADER_BYTES && self.snapshot_installs == Some(installs) {
-                // Nothing logged since the last snapshot and no indexing installed: it holds
-                // this very state, and rewriting it would only cost the time and the disk.
+            let holds = (db.vectors.installs(), db.text_index_built());
+            if self.log_bytes == LOG_HEADER_BYTES && self.snapshot_holds == Some(holds) {
+                // Nothing logged since the last snapshot, no indexing installed and no text
+                // index built: it holds this very state, and rewriting it would only cost the
+                // time and the disk.
                 return Ok(CheckpointReport {
                     seq: db.last_seq,
                     snapshot_bytes: self.snapshot_bytes,
@@ -266,7 +268,7 @@ impl<S: Storage> Memory<S> {
                     written: false,
                 });
             }
-            (db.encode_snapshot()?, db.last_seq, installs)
+            (db.encode_snapshot()?, db.last_seq, holds)
         };
         // A failed replacement leaves the old snapshot and the whole log: nothing is lost, so
         // the memory stays writable.
@@ -279,7 +281,7 @@ impl<S: Storage> Memory<S> {
         }
         self.set_log_bytes(LOG_HEADER_BYTES);
         self.snapshot_bytes = bytes.len() as u64;
-        self.snapshot_installs = Some(installs);
+        self.snapshot_holds = Some(holds);
         self.shared.status().checkpoint_seq = Some(seq);
         Ok(CheckpointReport {
             seq,

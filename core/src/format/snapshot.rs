@@ -9,10 +9,12 @@
 //! ```
 //!
 //! Sections: meta, concepts, associations, vectors (contiguous little-endian f32, 64-byte aligned
-//! so a memory-mapped file can be read in place), vector index. See `docs/FORMAT.md`.
+//! so a memory-mapped file can be read in place), vector index, text index (empty when the
+//! memory's text index was not built). See `docs/FORMAT.md`.
 //!
-//! Version 3 differs only in the concepts section: metadata values were strings only
-//! ([`crate::legacy`]). It is read, and rewritten in version 4 when its memory opens.
+//! Older versions are read, and rewritten in today's when their memory opens: version 4 has no
+//! text index section (the index is built on the first search by words); version 3 neither,
+//! and its metadata values were strings only ([`crate::legacy`]).
 
 use crate::error::{Error, Result};
 use crate::format::legacy::{metadata_from_v1, MetadataV1};
@@ -22,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
 /// The snapshot format version this build writes.
-pub const SNAPSHOT_VERSION: u32 = 4;
+pub const SNAPSHOT_VERSION: u32 = 5;
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_VERSION_OLDEST: u32 = 3;
 const HEADER_BYTES: usize = 32;
@@ -66,15 +68,31 @@ enum Section {
     Associations = 3,
     Vectors = 4,
     VectorIndex = 5,
+    TextIndex = 6,
 }
 
-const SECTIONS: [Section; 5] = [
+/// Today's sections, in order.
+const SECTIONS: [Section; 6] = [
     Section::Meta,
     Section::Concepts,
     Section::Associations,
     Section::Vectors,
     Section::VectorIndex,
+    Section::TextIndex,
 ];
+
+/// Most sections a header may list (more is a corrupt file, not a table to read).
+const SECTIONS_MAX: usize = 16;
+const _: () = assert!(SECTIONS.len() <= SECTIONS_MAX);
+
+/// The sections a file of `version` holds, in order.
+fn sections_of(version: u32) -> &'static [Section] {
+    if version >= 5 {
+        &SECTIONS
+    } else {
+        &SECTIONS[..5]
+    }
+}
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct Meta {
@@ -162,6 +180,8 @@ pub struct Contents<'a, C> {
     pub associations: &'a [Association],
     /// The vector index's image.
     pub vector_index: &'a [u8],
+    /// The text index's image (empty: the index was not built).
+    pub text_index: &'a [u8],
 }
 
 /// Encodes a snapshot of `contents`.
@@ -332,6 +352,9 @@ where
             Section::VectorIndex => out
                 .write_all(contents.vector_index)
                 .map_err(|e| write_err("vector index", &e)),
+            Section::TextIndex => out
+                .write_all(contents.text_index)
+                .map_err(|e| write_err("text index", &e)),
         }
     };
     let mut measured = Vec::with_capacity(SECTIONS.len());
@@ -419,8 +442,8 @@ fn head(covered_seq: u64, sections: &[(u64, u32)]) -> Vec<u8> {
     out
 }
 
-/// Frames the five sections (meta, concepts, associations, vectors, vector index, in that
-/// order) into a snapshot file covering `covered_seq`: header, section table with checksums,
+/// Frames the six sections (meta, concepts, associations, vectors, vector index, text index, in
+/// that order) into a snapshot file covering `covered_seq`: header, section table with checksums,
 /// 64-byte aligned sections. Public so that fuzzing can reach the section decoders.
 pub fn assemble(covered_seq: u64, sections: &[Vec<u8>]) -> Vec<u8> {
     let empty = Vec::new();
@@ -474,7 +497,7 @@ pub fn version(bytes: &[u8]) -> Result<u32> {
     Ok(check_header(bytes)?.1)
 }
 
-/// Checks header and table; returns (covered seq, format version, sections in `SECTIONS`
+/// Checks header and table; returns (covered seq, format version, sections in the version's
 /// order).
 fn check_header(bytes: &[u8]) -> Result<(u64, u32, Vec<&[u8]>)> {
     if bytes.len() < HEADER_BYTES {
@@ -489,10 +512,9 @@ fn check_header(bytes: &[u8]) -> Result<(u64, u32, Vec<&[u8]>)> {
         ));
     }
     let count = u32_at(bytes, header::SECTION_COUNT) as usize;
-    if count != SECTIONS.len() {
+    if count > SECTIONS_MAX {
         return Err(Error::corrupt_snapshot(format!(
-            "header lists {count} sections, expected {}",
-            SECTIONS.len()
+            "header lists {count} sections, more than {SECTIONS_MAX}"
         )));
     }
     let table_end = HEADER_BYTES + TABLE_ENTRY_BYTES * count;
@@ -516,12 +538,19 @@ fn check_header(bytes: &[u8]) -> Result<(u64, u32, Vec<&[u8]>)> {
             supported: SNAPSHOT_VERSION,
         });
     }
+    let expected_sections = sections_of(version);
+    if count != expected_sections.len() {
+        return Err(Error::corrupt_snapshot(format!(
+            "header lists {count} sections, expected {} in version {version}",
+            expected_sections.len()
+        )));
+    }
     let covered = u64_at(bytes, header::COVERED_SEQ);
     let mut sections = Vec::with_capacity(count);
     // Every byte of the file is checked: sections by their checksums, the rest must be zero
     // padding, so no flipped bit anywhere can go unnoticed.
     let mut covered_to = table_end;
-    for (i, expected) in SECTIONS.iter().enumerate() {
+    for (i, expected) in expected_sections.iter().enumerate() {
         let at = HEADER_BYTES + i * TABLE_ENTRY_BYTES;
         let kind = u32_at(bytes, at + entry::KIND);
         if kind != *expected as u32 {
@@ -601,6 +630,9 @@ pub struct Decoded<'a> {
     pub associations: Vec<Association>,
     /// The vector index's image, for the index to decode.
     pub vector_index: &'a [u8],
+    /// The text index's image, for the index to decode (empty: not built, or a file older than
+    /// version 5).
+    pub text_index: &'a [u8],
 }
 
 /// Decodes and checks a snapshot's sections.
@@ -668,5 +700,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
         concepts: loaded,
         associations,
         vector_index: sections[4],
+        text_index: sections.get(5).copied().unwrap_or_default(),
     })
 }

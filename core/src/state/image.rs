@@ -8,6 +8,7 @@ use crate::graph::adjacency::EdgeData;
 use crate::model::Association;
 use crate::state::concepts::Concepts;
 use crate::state::Db;
+use crate::text::{TextImage, TextIndex};
 use crate::vector::{decode_image, HnswParams, VectorIndex};
 
 impl Db {
@@ -26,11 +27,19 @@ impl Db {
         let mut associations: Vec<Association> = Vec::with_capacity(self.links.len() as usize);
         associations.extend(self.links.iter());
         associations.sort_unstable_by_key(|a| a.key());
-        let vector_index =
-            postcard::to_allocvec(&self.vectors.image()).map_err(|e| Error::Storage {
-                during: "snapshot encode",
-                message: format!("vector index: {e}"),
-            })?;
+        let encode_err = |what: &str, e: postcard::Error| Error::Storage {
+            during: "snapshot encode",
+            message: format!("{what}: {e}"),
+        };
+        let vector_index = postcard::to_allocvec(&self.vectors.image())
+            .map_err(|e| encode_err("vector index", e))?;
+        // A text index is stored once built (a memory never searched by words stores none).
+        let text_index = match self.text.get() {
+            Some(text) => {
+                postcard::to_allocvec(&text.image()).map_err(|e| encode_err("text index", e))?
+            }
+            None => Vec::new(),
+        };
         snapshot::write(
             Contents {
                 covered_seq: self.last_seq,
@@ -38,6 +47,7 @@ impl Db {
                 concepts: self.concepts.values(),
                 associations: &associations,
                 vector_index: &vector_index,
+                text_index: &text_index,
             },
             out,
         )
@@ -55,6 +65,21 @@ impl Db {
         let bad = |reason: String| Err(Error::corrupt_snapshot(reason));
         let image = decode_image(decoded.vector_index, decoded.dimension)
             .map_err(Error::corrupt_snapshot)?;
+        let text = match decoded.text_index {
+            [] => None,
+            bytes => {
+                let text = decode_text_index(bytes)?;
+                // Every document is a concept: both lists in id order, walked together.
+                let mut concepts = decoded.concepts.iter().map(|c| c.id).peekable();
+                for id in text.ids() {
+                    while concepts.next_if(|c| *c < id).is_some() {}
+                    if concepts.next_if(|c| *c == id).is_none() {
+                        return bad(format!("text index holds {id}, which is not a concept"));
+                    }
+                }
+                Some(text)
+            }
+        };
         let mut db = Db::new(params);
         db.dimension = decoded.dimension;
         db.last_seq = decoded.covered_seq;
@@ -85,6 +110,30 @@ impl Db {
             .filter_map(|c| c.embedding.as_deref().map(|v| (c.id, v)));
         db.vectors =
             VectorIndex::restore(params, image, embeddings).map_err(Error::corrupt_snapshot)?;
+        if let Some(text) = text {
+            // The state is new: nothing else has set it.
+            let _ = db.text.set(text);
+        }
         Ok((db, version))
     }
+}
+
+/// A snapshot's text index section, decoded and checked (see [`TextIndex::from_image`]); its
+/// documents in increasing id order.
+fn decode_text_index(bytes: &[u8]) -> Result<TextIndex> {
+    let image: TextImage = match postcard::take_from_bytes(bytes) {
+        Ok((image, [])) => image,
+        Ok((_, rest)) => {
+            return Err(Error::corrupt_snapshot(format!(
+                "text index section has {} trailing bytes",
+                rest.len()
+            )))
+        }
+        Err(e) => {
+            return Err(Error::corrupt_snapshot(format!(
+                "text index section does not decode: {e}"
+            )))
+        }
+    };
+    TextIndex::from_image(image).map_err(|e| Error::corrupt_snapshot(format!("text index: {e}")))
 }

@@ -86,15 +86,13 @@ impl Db {
             .map_err(fail("vector index"))?;
         if let Some(text) = self.text.get() {
             text.check().map_err(fail("text index"))?;
-            let with_terms = self
-                .concepts
-                .values()
-                .filter(|c| crate::text::tokens(&c.content).next().is_some())
-                .count();
-            if text.docs() != with_terms {
+            // The index holds exactly the concepts' texts: the one built from them now.
+            let fresh = TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content)));
+            if text.image() != fresh.image() {
                 return Err(fail("text index")(format!(
-                    "{} texts indexed for {with_terms} concepts with words",
-                    text.docs()
+                    "differs from the concepts' texts ({} documents indexed, {} concepts with words)",
+                    text.docs(),
+                    fresh.docs()
                 )));
             }
         }
@@ -293,15 +291,21 @@ impl Db {
             .collect())
     }
 
+    /// Whether the text index is built (by a search by words, or loaded with a snapshot that
+    /// holds it).
+    pub fn text_index_built(&self) -> bool {
+        self.text.get().is_some()
+    }
+
+    /// About how many bytes the text index holds in memory (0 if it is not built).
+    pub fn text_index_bytes(&self) -> usize {
+        self.text.get().map_or(0, TextIndex::heap_bytes)
+    }
+
     /// The text index, built from the concepts if this is the memory's first search by words.
     fn text_index(&self) -> &TextIndex {
-        self.text.get_or_init(|| {
-            let mut index = TextIndex::with_capacity(self.concepts.len());
-            for c in self.concepts.values() {
-                index.add(c.id, &c.content);
-            }
-            index
-        })
+        self.text
+            .get_or_init(|| TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content))))
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).

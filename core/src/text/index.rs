@@ -6,10 +6,17 @@
 //! concept whose text is all stop words can match nothing and is not counted. Answers never
 //! depend on the numbering (ties are broken by concept id), so a memory rebuilt from its log and
 //! one restored from a snapshot answer alike.
+//!
+//! A snapshot stores the index ([`TextImage`]: a few large arrays); read back, its terms,
+//! postings and documents stay in those arrays ([`super::store`]) and only what writes change
+//! afterwards is kept on the side, so a large index loads in a few allocations.
 
+use super::store::{Docs, Posting, Store, Vocabulary};
 use super::{tokens, BM25_B, BM25_K1};
+use crate::limits::TEXT_TERM_BYTES_MAX;
 use crate::model::ConceptId;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// A concept and its score.
@@ -19,14 +26,25 @@ pub(crate) struct Scored {
     pub score: f32,
 }
 
-/// One document holding a term.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Posting {
-    doc: u32,
-    /// How often the term occurs in it.
-    count: u32,
+/// A text index as a snapshot stores it (see [`TextIndex::image`]): a few large arrays, so
+/// that it is read without a table per term.
+#[derive(Serialize, Deserialize, PartialEq, Debug, Default)]
+pub struct TextImage {
+    /// Each document's concept, in strictly increasing order (document `i` is `ids[i]`).
+    ids: Vec<ConceptId>,
+    /// Each document's length in terms.
+    lengths: Vec<u32>,
+    /// The terms, one after another, in strictly increasing byte order.
+    terms: String,
+    /// Where each term ends in `terms`.
+    ends: Vec<u32>,
+    /// How many documents hold each term.
+    sizes: Vec<u32>,
+    /// Every term's documents, term after term: the first's number, then the gap to each next.
+    gaps: Vec<u32>,
+    /// The term's count in each of those documents.
+    counts: Vec<u32>,
 }
-
 /// Scores gather in an array over every document when the query's postings number at least
 /// one per this many documents (scanning the array then costs less than a map of that many).
 const DENSE_PER_POSTING: usize = 16;
@@ -35,13 +53,11 @@ const DENSE_PER_POSTING: usize = 16;
 #[derive(Default)]
 pub(crate) struct TextIndex {
     /// Each term's number.
-    terms: FxHashMap<Box<str>, u32>,
-    /// Each term's postings, in document order (empty for a number not in use).
-    postings: Vec<Vec<Posting>>,
-    /// Term numbers not in use.
-    free_terms: Vec<u32>,
+    terms: Vocabulary,
+    /// Each term's postings, in document order.
+    postings: Store,
     /// Each document's number.
-    docs: FxHashMap<ConceptId, u32>,
+    docs: Docs,
     /// Each document's concept.
     ids: Vec<ConceptId>,
     /// Each document's length in terms (0: a number not in use).
@@ -88,20 +104,50 @@ impl TextIndex {
         index
     }
 
+    /// The index of `texts` (each concept once).
+    pub fn build<'a>(texts: impl ExactSizeIterator<Item = (ConceptId, &'a str)>) -> Self {
+        let mut index = TextIndex::with_capacity(texts.len());
+        for (id, text) in texts {
+            index.add(id, text);
+        }
+        index
+    }
+
     /// Documents indexed (concepts with at least one term).
     pub fn docs(&self) -> usize {
         self.docs.len()
     }
 
+    /// About how many bytes of memory the index holds (its tables' capacities and its terms'
+    /// bytes; the allocator's own overhead is not counted).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.terms.heap_bytes()
+            + self.postings.heap_bytes()
+            + self.docs.heap_bytes()
+            + self.ids.capacity() * size_of::<ConceptId>()
+            + self.lengths.capacity() * size_of::<u32>()
+            + self.free_docs.capacity() * size_of::<u32>()
+    }
+
+    /// The concepts indexed, in no order.
+    pub fn ids(&self) -> impl Iterator<Item = ConceptId> + '_ {
+        self.docs.iter().map(|(id, _)| id)
+    }
+
     /// Distinct terms indexed.
     #[cfg(test)]
     pub fn terms(&self) -> usize {
-        self.terms.len()
+        self.terms
+            .iter()
+            .filter(|(_, n)| !self.postings.list(*n).is_empty())
+            .count()
     }
 
     /// Indexes concept `id`'s text (the concept must not be indexed already).
     pub fn add(&mut self, id: ConceptId, text: &str) {
-        debug_assert!(!self.docs.contains_key(&id), "{id} is indexed twice");
+        debug_assert!(self.docs.get(&id).is_none(), "{id} is indexed twice");
+        self.terms.prepare_writes();
         let (counts, length) = counts(text);
         if length == 0 {
             return;
@@ -121,21 +167,11 @@ impl TextIndex {
         self.docs.insert(id, doc);
         self.total_terms += u64::from(length);
         for (term, count) in counts {
-            let number = match self.terms.get(&*term) {
-                Some(&n) => n,
-                None => {
-                    let n = match self.free_terms.pop() {
-                        Some(n) => n,
-                        None => {
-                            self.postings.push(Vec::new());
-                            (self.postings.len() - 1) as u32
-                        }
-                    };
-                    self.terms.insert(term.into_owned().into_boxed_str(), n);
-                    n
-                }
+            let number = match self.terms.number(&term) {
+                Some(n) => n,
+                None => self.terms.insert(&term),
             };
-            let list = &mut self.postings[number as usize];
+            let list = self.postings.list_mut(number);
             // Appending is the common case: a new document takes the highest number.
             let at = match list.last() {
                 Some(last) if last.doc > doc => list.partition_point(|p| p.doc < doc),
@@ -151,25 +187,29 @@ impl TextIndex {
         let Some(doc) = self.docs.remove(&id) else {
             return;
         };
+        self.terms.prepare_writes();
         let (counts, length) = counts(text);
         debug_assert_eq!(
             length, self.lengths[doc as usize],
             "{id} is removed with the text it was indexed with"
         );
         for (term, _) in counts {
-            let Some(&number) = self.terms.get(&*term) else {
+            let Some(number) = self.terms.number(&term) else {
                 debug_assert!(false, "{term:?} of {id} is not indexed");
                 continue;
             };
-            let list = &mut self.postings[number as usize];
+            let list = self.postings.list_mut(number);
             if let Ok(at) = list.binary_search_by_key(&doc, |p| p.doc) {
                 list.remove(at);
             }
             if list.is_empty() {
-                // Give the memory back: a term no text holds any more costs nothing.
+                // Give the memory back: a term no text holds any more costs nothing (a frozen
+                // term keeps its number, with an empty list).
                 *list = Vec::new();
-                self.terms.remove(&*term);
-                self.free_terms.push(number);
+                if !self.terms.is_frozen(number) {
+                    self.terms.remove_added(&term, number);
+                    self.postings.forget(number);
+                }
             }
         }
         self.total_terms -= u64::from(self.lengths[doc as usize]);
@@ -182,10 +222,11 @@ impl TextIndex {
     /// negative), best first, ties by concept id. No terms (a query of stop words only) match
     /// nothing.
     pub fn search(&self, terms: &[String], k: usize) -> Vec<Scored> {
-        let lists: Vec<&Vec<Posting>> = terms
+        let lists: Vec<&[Posting]> = terms
             .iter()
-            .filter_map(|t| self.terms.get(t.as_str()))
-            .map(|&number| &self.postings[number as usize])
+            .filter_map(|t| self.terms.number(t))
+            .map(|number| self.postings.list(number))
+            .filter(|list| !list.is_empty())
             .collect();
         // Scores gather in an array over every document when the postings are many against
         // the documents (a common word), in a map otherwise: the same sums either way.
@@ -196,7 +237,7 @@ impl TextIndex {
 
     /// Calls `f(document, score)` for every posting of `lists`, a term's list at a time: its
     /// BM25 score for that term (Okapi, Lucene's idf).
-    fn each_score(&self, lists: &[&Vec<Posting>], mut f: impl FnMut(u32, f64)) {
+    fn each_score(&self, lists: &[&[Posting]], mut f: impl FnMut(u32, f64)) {
         let n = self.docs.len() as f64;
         let average = self.total_terms as f64 / n;
         let (k1, b) = (f64::from(BM25_K1), f64::from(BM25_B));
@@ -214,7 +255,7 @@ impl TextIndex {
 
     /// [`search`](Self::search) over the postings of the query's terms, gathering the scores
     /// in an array over every document (`dense`) or in a map.
-    fn search_lists(&self, lists: &[&Vec<Posting>], k: usize, dense: bool) -> Vec<Scored> {
+    fn search_lists(&self, lists: &[&[Posting]], k: usize, dense: bool) -> Vec<Scored> {
         if self.docs.is_empty() || k == 0 {
             return Vec::new();
         }
@@ -246,13 +287,169 @@ impl TextIndex {
         hits
     }
 
+    /// The index as a snapshot stores it ([`TextImage`]): documents renumbered in concept id
+    /// order and terms in byte order, so that the image depends only on the texts indexed (not
+    /// on the order they arrived in, nor on numbers reused).
+    pub fn image(&self) -> TextImage {
+        let mut by_id: Vec<(ConceptId, u32)> = self.docs.iter().collect();
+        by_id.sort_unstable();
+        let mut renumbered = vec![u32::MAX; self.ids.len()];
+        for (new, (_, old)) in by_id.iter().enumerate() {
+            renumbered[*old as usize] = new as u32;
+        }
+        let mut terms: Vec<(&str, u32)> = self
+            .terms
+            .iter()
+            .filter(|(_, n)| !self.postings.list(*n).is_empty())
+            .collect();
+        terms.sort_unstable();
+        let mut image = TextImage {
+            ids: by_id.iter().map(|(id, _)| *id).collect(),
+            lengths: by_id
+                .iter()
+                .map(|(_, d)| self.lengths[*d as usize])
+                .collect(),
+            ..TextImage::default()
+        };
+        let mut postings: Vec<(u32, u32)> = Vec::new();
+        for (term, number) in terms {
+            image.terms.push_str(term);
+            image.ends.push(image.terms.len() as u32);
+            postings.clear();
+            postings.extend(
+                self.postings
+                    .list(number)
+                    .iter()
+                    .map(|p| (renumbered[p.doc as usize], p.count)),
+            );
+            postings.sort_unstable();
+            image.sizes.push(postings.len() as u32);
+            let mut previous = None;
+            for &(doc, count) in &postings {
+                image.gaps.push(previous.map_or(doc, |p| doc - p));
+                image.counts.push(count);
+                previous = Some(doc);
+            }
+        }
+        image
+    }
+
+    /// The index an image holds, checked: documents in strictly increasing id order with a
+    /// length, terms in strictly increasing byte order and not over the term limit, postings
+    /// in document order naming documents that exist, counts that add up to each document's
+    /// length. (That the documents are the memory's concepts with words, the state checks.)
+    /// Its terms and postings stay in the image's arrays (see [`super::store`]).
+    pub fn from_image(image: TextImage) -> Result<TextIndex, String> {
+        let TextImage {
+            ids,
+            lengths,
+            terms,
+            ends,
+            sizes,
+            gaps,
+            counts,
+        } = image;
+        if ids.len() != lengths.len() {
+            return Err(format!(
+                "{} documents with {} lengths",
+                ids.len(),
+                lengths.len()
+            ));
+        }
+        if !ids.windows(2).all(|w| w[0] < w[1]) {
+            return Err("documents are not in strictly increasing id order".into());
+        }
+        if lengths.contains(&0) {
+            return Err("a document has no terms".into());
+        }
+        let docs_count = u32::try_from(ids.len()).map_err(|_| "too many documents")?;
+        // The terms: each non-empty, within the limit, after the one before, on character
+        // boundaries, the last ending where the text does.
+        if ends.len() != sizes.len() || ends.last().map_or(0, |&e| e as usize) != terms.len() {
+            return Err("the terms' ends do not match the terms".into());
+        }
+        let mut start = 0usize;
+        let mut previous: Option<&str> = None;
+        for &end in &ends {
+            let end = end as usize;
+            if end <= start
+                || end - start > TEXT_TERM_BYTES_MAX
+                || end > terms.len()
+                || !terms.is_char_boundary(end)
+            {
+                return Err(format!("term {} is empty, too long or cut", start));
+            }
+            let term = &terms[start..end];
+            if previous.is_some_and(|p| p >= term) {
+                return Err(format!("term {term:?} is out of order"));
+            }
+            previous = Some(term);
+            start = end;
+        }
+        // The postings: as many as the sizes say, each term's in document order.
+        let total: u64 = sizes.iter().map(|&s| u64::from(s)).sum();
+        if sizes.contains(&0) || total != gaps.len() as u64 || gaps.len() != counts.len() {
+            return Err("the postings do not match their sizes".into());
+        }
+        let mut flat = Vec::with_capacity(gaps.len());
+        let mut starts = Vec::with_capacity(sizes.len() + 1);
+        let mut sums = vec![0u64; ids.len()];
+        let mut at = 0usize;
+        starts.push(0u32);
+        for (t, &size) in sizes.iter().enumerate() {
+            let mut doc: Option<u32> = None;
+            for (&gap, &count) in gaps[at..at + size as usize]
+                .iter()
+                .zip(&counts[at..at + size as usize])
+            {
+                let next = match doc {
+                    None => Some(gap),
+                    Some(d) if gap > 0 => d.checked_add(gap),
+                    Some(_) => None,
+                };
+                let Some(next) = next.filter(|&d| d < docs_count) else {
+                    return Err(format!(
+                        "term {t} names a document out of order or past the last"
+                    ));
+                };
+                if count == 0 {
+                    return Err(format!("term {t} counts 0 in a document"));
+                }
+                sums[next as usize] += u64::from(count);
+                flat.push(Posting { doc: next, count });
+                doc = Some(next);
+            }
+            at += size as usize;
+            starts.push(u32::try_from(at).map_err(|_| "too many postings")?);
+        }
+        if sums
+            .iter()
+            .zip(&lengths)
+            .any(|(&sum, &length)| sum != u64::from(length))
+        {
+            return Err("a document's length differs from its terms' counts".into());
+        }
+        let mut index = TextIndex {
+            terms: Vocabulary::frozen(terms, ends),
+            postings: Store::frozen(flat, starts),
+            total_terms: lengths.iter().map(|&l| u64::from(l)).sum(),
+            ..TextIndex::default()
+        };
+        index.docs = Docs::frozen(ids.clone());
+        index.ids = ids;
+        index.lengths = lengths;
+        debug_assert_eq!(index.check(), Ok(()));
+        Ok(index)
+    }
+
     /// Checks that the index agrees with itself: every posting names a document in use, in
     /// order, each document's length is the sum of its counts, and the totals add up.
     pub fn check(&self) -> Result<(), String> {
+        self.terms.check()?;
         let mut lengths = vec![0u32; self.lengths.len()];
-        for (term, &number) in &self.terms {
-            let list = &self.postings[number as usize];
-            if list.is_empty() {
+        for (term, number) in self.terms.iter() {
+            let list = self.postings.list(number);
+            if list.is_empty() && !self.terms.is_frozen(number) {
                 return Err(format!("term {term:?} has no postings"));
             }
             if !list.windows(2).all(|w| w[0].doc < w[1].doc) {
@@ -273,8 +470,8 @@ impl TextIndex {
         if total != self.total_terms || in_use != self.docs.len() {
             return Err("the totals differ from the documents".into());
         }
-        for (id, &doc) in &self.docs {
-            if self.ids.get(doc as usize) != Some(id) {
+        for (id, doc) in self.docs.iter() {
+            if self.ids.get(doc as usize) != Some(&id) {
                 return Err(format!("{id} is document {doc}, which names another"));
             }
         }
@@ -398,6 +595,158 @@ mod tests {
         }
     }
 
+    /// The image depends on the texts alone: two indexes of the same texts, built in other
+    /// orders and with numbers reused, store the same image, which reads back to an index that
+    /// answers as they do.
+    #[test]
+    fn the_image_depends_on_the_texts_alone_and_reads_back() {
+        let texts: Vec<(u128, String)> = (1..=40)
+            .map(|i| {
+                (
+                    i * 7919 % 1000,
+                    format!("word{} common shared{} word{}", i % 5, i % 3, i % 5),
+                )
+            })
+            .collect();
+        let forward = TextIndex::build(texts.iter().map(|(i, t)| (id(*i), t.as_str())));
+        let mut churned = TextIndex::default();
+        for (i, t) in texts.iter().rev() {
+            churned.add(id(*i), t);
+        }
+        for (i, t) in texts.iter().step_by(4) {
+            churned.remove(id(*i), t);
+            churned.add(id(*i), t);
+        }
+        assert_eq!(forward.image(), churned.image());
+        let read = TextIndex::from_image(forward.image()).expect("reads back");
+        read.check().expect("consistent");
+        assert_eq!(read.image(), forward.image());
+        for query in ["word3 shared1", "common", "word4 nothing"] {
+            assert_eq!(find(&read, query, 10), find(&forward, query, 10), "{query}");
+        }
+        let empty = TextIndex::from_image(TextImage::default()).expect("an empty index");
+        assert_eq!(empty.docs(), 0);
+    }
+
+    /// A stored image that does not hold together is refused, each way naming what is wrong.
+    #[test]
+    fn a_bad_image_is_refused() {
+        // Terms in order: "again" (doc 1), "falls" (0), "rain" (0, 1), "snow" (2).
+        let good = || {
+            TextIndex::build(
+                [
+                    (id(1), "rain falls"),
+                    (id(2), "rain again rain"),
+                    (id(3), "snow"),
+                ]
+                .into_iter(),
+            )
+            .image()
+        };
+        assert_eq!(good().terms, "againfallsrainsnow");
+        assert_eq!(good().sizes, [1, 1, 2, 1]);
+        let refused = |image: TextImage, expected: &str| {
+            let e = TextIndex::from_image(image).err().expect("refused");
+            assert!(e.contains(expected), "{e:?} should say {expected:?}");
+        };
+        let mut ids = good();
+        ids.ids.swap(0, 1);
+        refused(ids, "increasing id order");
+        let mut lengths = good();
+        lengths.lengths[2] = 0;
+        refused(lengths, "no terms");
+        let mut fewer = good();
+        fewer.lengths.pop();
+        refused(fewer, "3 documents with 2 lengths");
+        let mut order = good();
+        order.terms = "fallsagainrainsnow".into();
+        refused(order, "out of order");
+        let mut long = good();
+        long.terms = format!("{}fallsrainsnow", "x".repeat(TEXT_TERM_BYTES_MAX + 1));
+        long.ends = vec![65, 70, 74, 78];
+        refused(long, "too long");
+        let mut cut = good();
+        cut.terms = "agaiñfallsrainsnow".into();
+        cut.ends = vec![5, 11, 15, 19];
+        refused(cut, "cut");
+        let mut ends = good();
+        ends.ends.pop();
+        refused(ends, "ends do not match");
+        let mut past = good();
+        past.gaps[0] = 3;
+        refused(past, "past the last");
+        let mut repeated = good();
+        repeated.gaps[3] = 0;
+        refused(repeated, "out of order or past the last");
+        let mut zero = good();
+        zero.counts[0] = 0;
+        refused(zero, "counts 0");
+        let mut sums = good();
+        sums.lengths[0] += 1;
+        refused(sums, "length differs");
+        let mut uneven = good();
+        uneven.counts.push(1);
+        refused(uneven, "do not match their sizes");
+        let mut empty = good();
+        empty.sizes[0] = 0;
+        refused(empty, "do not match their sizes");
+    }
+
+    /// An index read from an image takes writes as one built from the texts does: new terms,
+    /// new documents, documents removed and replaced, a term's last document removed and then
+    /// one added again — the same answers and, after each, the same image.
+    #[test]
+    fn an_index_read_from_an_image_changes_as_a_built_one() {
+        let text = |i: u128| format!("word{} common rare{} shared{}", i % 6, i, i % 4);
+        let mut texts: Vec<(u128, String)> = (0..60).map(|i| (i * 13 % 211, text(i))).collect();
+        let build = |texts: &[(u128, String)]| {
+            TextIndex::build(texts.iter().map(|(i, t)| (id(*i), t.as_str())))
+        };
+        let mut read = TextIndex::from_image(build(&texts).image()).expect("reads");
+        let same = |read: &TextIndex, texts: &[(u128, String)], step: &str| {
+            read.check().expect(step);
+            let built = build(texts);
+            assert_eq!(read.image(), built.image(), "{step}");
+            for q in [
+                "common",
+                "word2 shared3",
+                "rare7 brand",
+                "brand new",
+                "rare59",
+            ] {
+                assert_eq!(find(read, q, 8), find(&built, q, 8), "{step}: {q}");
+            }
+        };
+        same(&read, &texts, "as read");
+        // New documents, one with new terms.
+        for i in 300..305u128 {
+            let t = format!("brand new{i} common");
+            read.add(id(i), &t);
+            texts.push((i, t));
+        }
+        same(&read, &texts, "added");
+        // Removed: every document holding rare7 and rare59 (their terms' lists emptied).
+        for gone in [7u128, 59] {
+            let at = texts
+                .iter()
+                .position(|(_, t)| *t == text(gone))
+                .expect("there");
+            let (i, t) = texts.remove(at);
+            read.remove(id(i), &t);
+        }
+        same(&read, &texts, "removed");
+        // Replaced, and a removed frozen term used again.
+        let (i, old) = texts[3].clone();
+        read.remove(id(i), &old);
+        let replaced = "rare7 is back common".to_string();
+        read.add(id(i), &replaced);
+        texts[3] = (i, replaced);
+        same(&read, &texts, "replaced");
+        // And the image of all that reads back once more.
+        let again = TextIndex::from_image(read.image()).expect("reads again");
+        same(&again, &texts, "read again");
+    }
+
     /// Scores gathered in an array over every document and in a map are the same, to the bit,
     /// in the same order, for rare and common terms alike.
     #[test]
@@ -424,10 +773,10 @@ mod tests {
             "nothing here",
         ] {
             let terms = query_terms(query);
-            let lists: Vec<&Vec<Posting>> = terms
+            let lists: Vec<&[Posting]> = terms
                 .iter()
-                .filter_map(|t| index.terms.get(t.as_str()))
-                .map(|&n| &index.postings[n as usize])
+                .filter_map(|t| index.terms.number(t))
+                .map(|n| index.postings.list(n))
                 .collect();
             for k in [1, 10, 1000] {
                 let dense = index.search_lists(&lists, k, true);

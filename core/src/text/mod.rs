@@ -3,12 +3,16 @@
 //! replaced text.
 //!
 //! - `tokens`: Unicode words (UAX #29, `unicode-segmentation`), lower-cased, stop words left out.
-//! - `index`: the postings (term → documents with the term's count) and BM25 scoring.
+//! - `index`: the postings (term → documents with the term's count) and BM25 scoring, and the
+//!   image a snapshot stores.
+//! - `store`: where the terms, postings and documents live: as read from a snapshot, and what
+//!   changed since.
 
 mod index;
+mod store;
 mod tokens;
 
-pub(crate) use index::{query_terms, TextIndex};
+pub(crate) use index::{query_terms, TextImage, TextIndex};
 pub(crate) use tokens::tokens;
 pub use tokens::STOP_WORDS;
 
