@@ -380,6 +380,24 @@ pub fn bit_flips_in_snapshot_are_detected<H: Harness>(h: &mut H) {
 }
 
 /// A crash at each step of a checkpoint leaves the old or the new state, never a mix.
+/// Crashes `memory`'s next checkpoint at `step` (the checkpoint must fail), then the storage in
+/// `mode`, and reopens it.
+fn crash_a_checkpoint<H: Harness>(
+    h: &mut H,
+    memory: Memory<H::Storage>,
+    step: SnapshotStep,
+    mode: CrashMode,
+) -> Memory<H::Storage> {
+    let mut storage = memory.into_storage();
+    h.crash_snapshot_at(&mut storage, step);
+    let (mut memory, _) = open(storage);
+    assert!(
+        memory.checkpoint().is_err(),
+        "{step:?}: injected crash did not fail the checkpoint"
+    );
+    open(h.crash(memory.into_storage(), mode)).0
+}
+
 pub fn checkpoint_crash_at_every_step<H: Harness>(h: &mut H) {
     let first = vec![concepts(0, 3), vec![link(0, 1, Kind::Causal)]];
     let second = vec![vec![Op::DeleteConcept { id: id(1) }], concepts(3, 2)];
@@ -394,15 +412,7 @@ pub fn checkpoint_crash_at_every_step<H: Harness>(h: &mut H) {
             for batch in &first {
                 write(&mut memory, batch.clone());
             }
-            let mut storage = memory.into_storage();
-            h.crash_snapshot_at(&mut storage, step);
-            let (mut memory, _) = open(storage);
-            assert!(
-                memory.checkpoint().is_err(),
-                "{step:?}: injected crash did not fail the checkpoint"
-            );
-            let storage = h.crash(memory.into_storage(), mode);
-            let (mut memory, _) = open(storage);
+            let mut memory = crash_a_checkpoint(h, memory, step, mode);
             assert_eq!(
                 memory.db().digest(),
                 a,
@@ -413,12 +423,7 @@ pub fn checkpoint_crash_at_every_step<H: Harness>(h: &mut H) {
             for batch in &second {
                 write(&mut memory, batch.clone());
             }
-            let mut storage = memory.into_storage();
-            h.crash_snapshot_at(&mut storage, step);
-            let (mut memory, _) = open(storage);
-            assert!(memory.checkpoint().is_err());
-            let storage = h.crash(memory.into_storage(), mode);
-            let (memory, _) = open(storage);
+            let memory = crash_a_checkpoint(h, memory, step, mode);
             assert_eq!(
                 memory.db().digest(),
                 ab,
@@ -833,14 +838,7 @@ pub fn the_stored_text_index_survives_crashes<H: Harness>(h: &mut H) {
             for batch in &second {
                 write(&mut memory, batch.clone());
             }
-            let mut storage = memory.into_storage();
-            h.crash_snapshot_at(&mut storage, step);
-            let (mut memory, _) = open(storage);
-            assert!(
-                memory.checkpoint().is_err(),
-                "{step:?}: the crash is injected"
-            );
-            let (memory, _) = open(h.crash(memory.into_storage(), mode));
+            let memory = crash_a_checkpoint(h, memory, step, mode);
             assert_eq!(
                 word_answers(&memory.db()),
                 expected,

@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Opens the memory at `path`, timed.
+fn reopen(path: &std::path::Path) -> (Memory<FileStorage>, sutra_core::RecoveryReport, Duration) {
+    let started = Instant::now();
+    let (memory, report) = Memory::open(
+        FileStorage::open(path).expect("storage"),
+        Options::default(),
+    )
+    .expect("reopen");
+    (memory, report, started.elapsed())
+}
+
 /// 7: open after a crash with a long log, and after a checkpoint.
 pub(crate) fn recovery(s: &Scale, rows: &mut Vec<Row>) {
     let dir = tempfile::tempdir().expect("temp");
@@ -20,13 +31,8 @@ pub(crate) fn recovery(s: &Scale, rows: &mut Vec<Row>) {
         }
         // Dropped without a checkpoint: the next open replays every record.
     }
-    let started = Instant::now();
-    let (mut memory, report) = Memory::open(
-        FileStorage::open(&path).expect("storage"),
-        Options::default(),
-    )
-    .expect("reopen");
-    let replay = rate(report.records_replayed as usize, started.elapsed());
+    let (mut memory, report, took) = reopen(&path);
+    let replay = rate(report.records_replayed as usize, took);
     assert_eq!(report.records_replayed as usize, s.replay_records);
     rows.push(Row {
         id: "7",
@@ -39,13 +45,7 @@ pub(crate) fn recovery(s: &Scale, rows: &mut Vec<Row>) {
     });
     memory.checkpoint().expect("checkpoint");
     drop(memory);
-    let started = Instant::now();
-    let (memory, report) = Memory::open(
-        FileStorage::open(&path).expect("storage"),
-        Options::default(),
-    )
-    .expect("reopen");
-    let took = started.elapsed();
+    let (memory, report, took) = reopen(&path);
     assert_eq!(memory.stats().concepts as usize, s.replay_records);
     assert_eq!(report.records_replayed, 0);
     rows.push(Row {
@@ -107,13 +107,7 @@ pub(crate) fn recovery(s: &Scale, rows: &mut Vec<Row>) {
     let mut memory = memory;
     memory.checkpoint().expect("checkpoint");
     drop(memory);
-    let started = Instant::now();
-    let (memory, _) = Memory::open(
-        FileStorage::open(&path).expect("storage"),
-        Options::default(),
-    )
-    .expect("reopen");
-    let took = started.elapsed();
+    let (memory, _, took) = reopen(&path);
     assert!(memory.db().text_index_built(), "loaded with the snapshot");
     let started = Instant::now();
     let loaded = memory

@@ -87,7 +87,7 @@ impl Db {
         if let Some(text) = self.text.get() {
             text.check().map_err(fail("text index"))?;
             // The index holds exactly the concepts' texts: the one built from them now.
-            let fresh = TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content)));
+            let fresh = self.build_text_index();
             if text.image() != fresh.image() {
                 return Err(fail("text index")(format!(
                     "differs from the concepts' texts ({} documents indexed, {} concepts with words)",
@@ -302,10 +302,14 @@ impl Db {
         self.text.get().map_or(0, TextIndex::heap_bytes)
     }
 
+    /// A text index of every concept's text, built now.
+    fn build_text_index(&self) -> TextIndex {
+        TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content)))
+    }
+
     /// The text index, built from the concepts if this is the memory's first search by words.
     fn text_index(&self) -> &TextIndex {
-        self.text
-            .get_or_init(|| TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content))))
+        self.text.get_or_init(|| self.build_text_index())
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).

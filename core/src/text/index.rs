@@ -205,10 +205,9 @@ impl TextIndex {
             if list.is_empty() {
                 // Give the memory back: a term no text holds any more costs nothing (a frozen
                 // term keeps its number, with an empty list).
-                *list = Vec::new();
+                self.postings.forget(number);
                 if !self.terms.is_frozen(number) {
                     self.terms.remove_added(&term, number);
-                    self.postings.forget(number);
                 }
             }
         }

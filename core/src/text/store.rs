@@ -233,13 +233,16 @@ impl Store {
         })
     }
 
-    /// Forgets the list of an added term no longer in use.
+    /// Gives back the memory of term `n`'s list, which no document holds any more (a frozen
+    /// term's stays an empty list of its own, not the frozen one).
     pub fn forget(&mut self, n: u32) {
         let frozen = self.frozen_count();
-        if let Some(list) = n
-            .checked_sub(frozen)
-            .and_then(|at| self.added.get_mut(at as usize))
-        {
+        let list = match n.checked_sub(frozen) {
+            Some(at) => self.added.get_mut(at as usize),
+            None => self.changed.get_mut(&n),
+        };
+        if let Some(list) = list {
+            debug_assert!(list.is_empty(), "term {n} is forgotten with postings");
             *list = Vec::new();
         }
     }
