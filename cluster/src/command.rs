@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use sutra_core::legacy::OpV1;
+use sutra_core::legacy::{OpV1, OpV2};
 use sutra_core::Op;
 
 /// An application entry of the log.
@@ -45,8 +45,18 @@ pub enum Command {
         /// The command (not itself `Idempotent`).
         command: Box<Command>,
     },
+    /// A batch of operations as the versions with the core's log format 2 wrote it (typed
+    /// metadata values; associations without label, metadata or validity). Read from logs and
+    /// snapshots written then, never proposed now: [`Command::Batch`] took its place.
+    BatchV2 {
+        /// The memory.
+        memory: String,
+        /// The operations, with their timestamps fixed.
+        ops: Vec<OpV2>,
+    },
     /// A batch of operations on one memory, applied whole or refused whole (added after the
-    /// four above, with the core's log format 2: typed metadata values).
+    /// five above, with the core's log format 3: labelled, attributed, time-valid
+    /// associations).
     Batch {
         /// The memory.
         memory: String,
@@ -56,11 +66,16 @@ pub enum Command {
 }
 
 impl Command {
-    /// The command in today's shape: a [`Command::BatchV1`] as the [`Command::Batch`] it means
-    /// (inside an [`Command::Idempotent`] too); every other command as it is.
+    /// The command in today's shape: a [`Command::BatchV1`] or [`Command::BatchV2`] as the
+    /// [`Command::Batch`] it means (inside an [`Command::Idempotent`] too); every other command
+    /// as it is.
     pub fn upgraded(self) -> Command {
         match self {
             Command::BatchV1 { memory, ops } => Command::Batch {
+                memory,
+                ops: ops.into_iter().map(Op::from).collect(),
+            },
+            Command::BatchV2 { memory, ops } => Command::Batch {
                 memory,
                 ops: ops.into_iter().map(Op::from).collect(),
             },
@@ -95,6 +110,9 @@ impl fmt::Display for Command {
                 write!(f, "batch of {} operations on {memory:?}", ops.len())
             }
             Command::BatchV1 { memory, ops } => {
+                write!(f, "batch of {} operations on {memory:?}", ops.len())
+            }
+            Command::BatchV2 { memory, ops } => {
                 write!(f, "batch of {} operations on {memory:?}", ops.len())
             }
             Command::Idempotent { key, command, .. } => write!(f, "{command} (key {key:?})"),
@@ -152,8 +170,42 @@ mod tests {
     use super::*;
     use sutra_core::{ConceptId, ConceptInput, Value};
 
+    /// A batch of log format 2 (5's predecessor at index 4) reads as today's: its associations
+    /// with no label, metadata or validity.
+    #[test]
+    fn version_2_batches_read_as_todays() {
+        let old = Command::BatchV2 {
+            memory: "m".into(),
+            ops: vec![OpV2::PutAssociation {
+                source: ConceptId(1),
+                target: ConceptId(2),
+                kind: sutra_core::Kind::Causal,
+                confidence: 0.5,
+                weight: 1.0,
+                at_ms: 7,
+                created_ms: None,
+            }],
+        };
+        let bytes = postcard::to_allocvec(&old).expect("encode");
+        let read: Command = postcard::from_bytes(&bytes).expect("decode");
+        assert_eq!(
+            read.upgraded(),
+            Command::Batch {
+                memory: "m".into(),
+                ops: vec![Op::put_association(
+                    ConceptId(1),
+                    ConceptId(2),
+                    sutra_core::Kind::Causal,
+                    0.5,
+                    1.0,
+                    7
+                )],
+            }
+        );
+    }
+
     /// The variants' indexes are the log's format: the first versions' batches (2) read as
-    /// today's (4), inside a keyed command too.
+    /// today's (5), inside a keyed command too.
     #[test]
     fn first_version_batches_read_as_todays() {
         let old = OpV1::PutConcept {
@@ -196,6 +248,13 @@ mod tests {
             memory: "m".into(),
             ops: vec![],
         };
-        assert_eq!((tag(&batch_v1), tag(&v1), tag(&batch)), (2, 3, 4));
+        let batch_v2 = Command::BatchV2 {
+            memory: "m".into(),
+            ops: vec![],
+        };
+        assert_eq!(
+            (tag(&batch_v1), tag(&v1), tag(&batch_v2), tag(&batch)),
+            (2, 3, 4, 5)
+        );
     }
 }

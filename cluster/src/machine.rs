@@ -756,7 +756,9 @@ impl StateMachine {
                 Some(_) => Applied::Done { seq },
                 None => refused("memory_not_found", format!("no memory {name:?}")),
             },
-            command @ Command::BatchV1 { .. } => self.apply_command(seq, command.upgraded()),
+            command @ (Command::BatchV1 { .. } | Command::BatchV2 { .. }) => {
+                self.apply_command(seq, command.upgraded())
+            }
             Command::Batch { memory, ops } => match self.state.memories.get(&memory) {
                 Some(replica) => match replica.apply_checked(seq, ops) {
                     Ok(()) => Applied::Done { seq },

@@ -434,7 +434,7 @@ impl ClusterNode {
                 None => Some(refused("memory_not_found", format!("no memory {name:?}"))),
             },
             // Only read from the first versions' logs, never proposed: applying checks it.
-            Command::BatchV1 { .. } => None,
+            Command::BatchV1 { .. } | Command::BatchV2 { .. } => None,
             Command::Batch { memory, ops } => match self.catalog.get(memory) {
                 Some(replica) => replica.check(ops).err().map(|e| Applied::refused(&e)),
                 None => Some(refused("memory_not_found", format!("no memory {memory:?}"))),

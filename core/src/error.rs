@@ -50,14 +50,10 @@ pub enum Error {
         id: String,
     },
     /// An association the operation needs does not exist.
-    #[error("association {source_id} -[{kind}]-> {target} not found")]
+    #[error("association {key} not found")]
     AssociationNotFound {
-        /// Source concept.
-        source_id: String,
-        /// Target concept.
-        target: String,
-        /// Association kind (its name on the wire).
-        kind: &'static str,
+        /// Its key as text: `source -[kind "label"]-> target`.
+        key: Box<str>,
     },
     /// The operation conflicts with the memory's state (e.g. a staged group is pending).
     #[error("conflict: {reason}")]
@@ -339,11 +335,7 @@ mod tests {
                 actual: 2,
             },
             Error::ConceptNotFound { id: s() },
-            Error::AssociationNotFound {
-                source_id: s(),
-                target: s(),
-                kind: "causal",
-            },
+            Error::AssociationNotFound { key: s().into() },
             Error::Conflict { reason: s() },
             Error::Poisoned { cause: s() },
             Error::Interrupted,

@@ -54,8 +54,8 @@ pub use graph::{
     PathQuery, PathsResult, Reached, Step,
 };
 pub use model::{
-    Association, AssociationKey, Concept, ConceptId, ConceptInput, ConceptMetadata, Kind, KindSet,
-    Metadata, Op, Value, CONCEPT_ID_CHARS,
+    Association, AssociationKey, Concept, ConceptId, ConceptInput, KeptMetadata, Kind, KindSet,
+    Label, Metadata, Op, ValidAt, Validity, Value, CONCEPT_ID_CHARS,
 };
 pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;

@@ -1,7 +1,9 @@
 //! The engine's write path and reads: group commit, validation, upserts, scans, listings.
 
 use sutra_core::sim::{SimDisk, SimStorage};
-use sutra_core::{ConceptId, ConceptInput, Kind, KindSet, Listing, Memory, Op, Options};
+use sutra_core::{
+    ConceptId, ConceptInput, Kind, KindSet, Label, Listing, Memory, Op, Options, ValidAt,
+};
 
 fn open(disk: &SimDisk, dimension: Option<u32>) -> Memory<SimStorage> {
     Memory::open(
@@ -209,18 +211,18 @@ fn association_listing_filters() {
     .expect("links");
     let db = m.db();
     assert_eq!(
-        db.associations(id("a"), Listing::Out, KindSet::ALL, 0.0, 100)
+        db.associations(id("a"), Listing::Out, KindSet::ALL, ValidAt::Any, 0.0, 100)
             .expect("out")
             .len(),
         2
     );
     let incoming = db
-        .associations(id("a"), Listing::In, KindSet::ALL, 0.0, 100)
+        .associations(id("a"), Listing::In, KindSet::ALL, ValidAt::Any, 0.0, 100)
         .expect("in");
     assert_eq!(incoming.len(), 1);
     assert_eq!(incoming[0].source, id("d"));
     assert_eq!(
-        db.associations(id("a"), Listing::Both, KindSet::ALL, 0.5, 100)
+        db.associations(id("a"), Listing::Both, KindSet::ALL, ValidAt::Any, 0.5, 100)
             .expect("both")
             .len(),
         2
@@ -230,6 +232,7 @@ fn association_listing_filters() {
             id("a"),
             Listing::Both,
             KindSet::of(&[Kind::Causal]),
+            ValidAt::Any,
             0.0,
             100,
         )
@@ -237,13 +240,13 @@ fn association_listing_filters() {
     assert_eq!(causal.len(), 1);
     assert_eq!(causal[0].confidence, 0.9);
     assert_eq!(
-        db.associations(id("a"), Listing::Both, KindSet::ALL, 0.0, 1)
+        db.associations(id("a"), Listing::Both, KindSet::ALL, ValidAt::Any, 0.0, 1)
             .expect("limit")
             .len(),
         1
     );
     assert_eq!(
-        db.associations(id("zz"), Listing::Out, KindSet::ALL, 0.0, 1)
+        db.associations(id("zz"), Listing::Out, KindSet::ALL, ValidAt::Any, 0.0, 1)
             .expect_err("missing")
             .code(),
         "concept_not_found"
@@ -255,6 +258,7 @@ fn association_listing_filters() {
                 source: id("b"),
                 target: id("a"),
                 kind: Kind::Causal,
+                label: Label::EMPTY,
             },
         }])
         .expect_err("no such association");
@@ -521,6 +525,7 @@ fn a_replicas_apply_gives_every_node_the_same_verdict_and_the_same_state() {
                     source: id("b"),
                     target: id("a"),
                     kind: Kind::Semantic,
+                    label: Label::EMPTY,
                 },
             }],
         ),

@@ -4,7 +4,9 @@
 //! - `v1/`: log format 1, snapshot format 3 (metadata values strings only);
 //! - `v2/`: log format 2, snapshot format 4 (typed metadata values);
 //! - `v3/`: log format 2, snapshot format 5 (the text index stored: the checkpointed fixture's
-//!   memory was searched by words before its checkpoint).
+//!   memory was searched by words before its checkpoint);
+//! - `v4/`: log format 3, snapshot format 6 (associations with a label, metadata and validity,
+//!   and their invalidation).
 //!
 //! - Each fixture opens to exactly the state that the same operations give when applied now.
 //! - Files of an older version are rewritten in today's when they open, and open again to the
@@ -21,12 +23,12 @@
 use std::path::{Path, PathBuf};
 use sutra_core::sim::{SimDisk, SimStorage};
 use sutra_core::{
-    AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Memory, Metadata, Op, Options,
-    Rewritten, Storage, Value,
+    AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Label, Memory, Metadata, Op,
+    Options, Rewritten, Storage, Validity, Value,
 };
 
 /// The fixture folders, oldest first; the last is today's format.
-const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
+const VERSIONS: [&str; 4] = ["v1", "v2", "v3", "v4"];
 /// Today's format's folder.
 const NEWEST: &str = VERSIONS[VERSIONS.len() - 1];
 
@@ -46,8 +48,9 @@ fn metadata(pairs: &[(&str, Value)]) -> Metadata {
 }
 
 /// The operations of the log-only fixture of `version`, batch by batch (the dimension is the
-/// first record, written by opening with a dimension): version 1's six batches, and from
-/// version 2 on a seventh with metadata of every type.
+/// first record, written by opening with a dimension): version 1's six batches, from version 2
+/// on a seventh with metadata of every type, and from version 4 on two more with labelled,
+/// attributed, time-bound associations and an invalidation.
 fn first_batches(version: &str) -> Vec<Vec<Op>> {
     let concept = |name: &str, vector: Option<Vec<f32>>, at: u64| {
         let mut input = ConceptInput::new(name);
@@ -74,8 +77,11 @@ fn first_batches(version: &str) -> Vec<Vec<Op>> {
                 source: id("rain"),
                 target: id("wet streets"),
                 kind: Kind::Causal,
+                label: Label::EMPTY,
                 confidence: 0.8,
                 weight: 2.0,
+                metadata: Metadata::new(),
+                validity: Validity::ALWAYS,
                 at_ms: 12,
                 created_ms: Some(11),
             },
@@ -94,6 +100,7 @@ fn first_batches(version: &str) -> Vec<Vec<Op>> {
                 source: id("wet streets"),
                 target: id("umbrella"),
                 kind: Kind::Temporal,
+                label: Label::EMPTY,
             },
         }],
         vec![concept("fleeting", Some(vec![0.5, 0.5, 0.5, 0.5]), 13)],
@@ -117,7 +124,66 @@ fn first_batches(version: &str) -> Vec<Vec<Op>> {
         ]);
         batches.push(vec![Op::put_concept(typed, 21)]);
     }
+    if labelled(version) > 0 {
+        batches.push(vec![
+            // Beside the unlabelled causal association of the same ends: another fact.
+            Op::PutAssociation {
+                source: id("rain"),
+                target: id("wet streets"),
+                kind: Kind::Causal,
+                label: Label::from("floods"),
+                confidence: 0.5,
+                weight: 1.5,
+                metadata: metadata(&[("doc", "almanac".into()), ("page", Value::Integer(7))]),
+                validity: Validity {
+                    from_ms: Some(15),
+                    until_ms: None,
+                },
+                at_ms: 22,
+                created_ms: None,
+            },
+            Op::PutAssociation {
+                source: id("drizzle"),
+                target: id("rain"),
+                kind: Kind::Semantic,
+                label: Label::from("lighter than"),
+                confidence: 0.9,
+                weight: 1.0,
+                metadata: Metadata::new(),
+                validity: Validity {
+                    from_ms: None,
+                    until_ms: Some(100),
+                },
+                at_ms: 22,
+                created_ms: None,
+            },
+        ]);
+        batches.push(vec![Op::InvalidateAssociation {
+            key: floods(),
+            until_ms: 40,
+            at_ms: 23,
+        }]);
+    }
     batches
+}
+
+/// How many labelled associations the fixtures of `version` hold (none before version 4).
+fn labelled(version: &str) -> u64 {
+    if matches!(version, "v1" | "v2" | "v3") {
+        0
+    } else {
+        2
+    }
+}
+
+/// The key of the labelled association the version 4 fixtures invalidate.
+fn floods() -> AssociationKey {
+    AssociationKey {
+        source: id("rain"),
+        target: id("wet streets"),
+        kind: Kind::Causal,
+        label: Label::from("floods"),
+    }
 }
 
 /// The operations after the checkpoint of the checkpointed fixture.
@@ -339,6 +405,7 @@ fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
                 source: id("rain"),
                 target: id("wet streets"),
                 kind: Kind::Causal,
+                label: Label::EMPTY,
             })
             .expect("association");
         assert_eq!(
@@ -350,7 +417,22 @@ fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
             ),
             (0.8, 2.0, 11, 12)
         );
-        assert_eq!(memory.stats().associations, 2);
+        assert_eq!(memory.stats().associations, 2 + labelled(version));
+        if labelled(version) > 0 {
+            let floods = memory.db().get_association(&floods()).expect("floods");
+            assert_eq!(
+                (floods.label.as_str(), floods.validity, floods.updated_ms),
+                (
+                    "floods",
+                    Validity {
+                        from_ms: Some(15),
+                        until_ms: Some(40)
+                    },
+                    23
+                )
+            );
+            assert_eq!(floods.metadata["page"], Value::Integer(7));
+        }
         let hits = memory
             .db()
             .search_vectors(&[0.0, 1.0, 0.0, 0.0], 1, None)
@@ -390,7 +472,7 @@ fn every_checkpointed_fixture_opens_to_the_state_its_operations_give() {
         assert_eq!(report.snapshot_seq, Some(1 + batches), "{version}");
         assert_eq!(report.records_replayed, 2);
         let memory = opens_to(version, log, Some(snapshot), &expected(version, true));
-        assert_eq!(memory.stats().associations, 4);
+        assert_eq!(memory.stats().associations, 4 + labelled(version));
         assert_eq!(
             memory.stats().vectors.sealed,
             2,
@@ -405,7 +487,7 @@ fn every_checkpointed_fixture_opens_to_the_state_its_operations_give() {
         // answers as the one built from the texts.
         assert_eq!(
             memory.db().text_index_built(),
-            version == "v3",
+            !matches!(version, "v1" | "v2"),
             "{version}: the text index loaded"
         );
         let words = memory.db().search_text("rain drizzle", 5).expect("words");

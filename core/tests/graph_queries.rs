@@ -2,7 +2,7 @@
 
 use sutra_core::sim::{Rng, SimDisk, SimStorage};
 use sutra_core::{
-    ConceptId, ConceptInput, Direction, Kind, KindSet, Memory, Op, Options, PathOptions,
+    ConceptId, ConceptInput, Direction, Kind, KindSet, Memory, Op, Options, PathOptions, ValidAt,
 };
 
 fn memory() -> Memory<SimStorage> {
@@ -247,6 +247,7 @@ fn searches_stop_at_their_budget_and_say_so() {
         visited_max: 5,
         direction: Direction::Forward,
         kinds: KindSet::ALL,
+        valid_at: ValidAt::Any,
     };
     let r = m
         .db()
@@ -391,7 +392,14 @@ fn neighbourhood_is_bounded() {
     let m = sample();
     let n = m
         .db()
-        .neighbourhood(cid("A"), 1, Direction::Forward, KindSet::ALL, 100)
+        .neighbourhood(
+            cid("A"),
+            1,
+            Direction::Forward,
+            KindSet::ALL,
+            ValidAt::Any,
+            100,
+        )
         .expect("query");
     let mut ids: Vec<ConceptId> = n.concepts.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
@@ -402,13 +410,13 @@ fn neighbourhood_is_bounded() {
     assert_eq!(n.associations.len(), 4, "A→B twice, A→E, A→F");
     let cut = m
         .db()
-        .neighbourhood(cid("A"), 3, Direction::Both, KindSet::ALL, 3)
+        .neighbourhood(cid("A"), 3, Direction::Both, KindSet::ALL, ValidAt::Any, 3)
         .expect("query");
     assert_eq!(cut.concepts.len(), 3);
     assert!(cut.truncated);
     assert_eq!(
         m.db()
-            .neighbourhood(cid("A"), 5, Direction::Both, KindSet::ALL, 3)
+            .neighbourhood(cid("A"), 5, Direction::Both, KindSet::ALL, ValidAt::Any, 3)
             .expect_err("deep")
             .code(),
         "limit_exceeded"
@@ -452,6 +460,7 @@ fn neighbourhood_matches_a_plain_search_on_random_graphs() {
                         source: id(s),
                         target: id(t),
                         kind,
+                        label: sutra_core::Label::EMPTY,
                     },
                 },
                 _ => Op::put_association(id(s), id(t), kind, rng.unit_f32(), 1.0, 1),
@@ -470,7 +479,7 @@ fn neighbourhood_matches_a_plain_search_on_random_graphs() {
                     KindSet::of(&[Kind::Semantic, Kind::Temporal])
                 };
                 let got = db
-                    .neighbourhood(id(centre), depth, direction, allowed, 1000)
+                    .neighbourhood(id(centre), depth, direction, allowed, ValidAt::Any, 1000)
                     .expect("query");
                 // Plain: expand out-associations in (target, kind) order, then (when both ways)
                 // in-associations in (source, kind) order.
@@ -584,7 +593,8 @@ fn a_search_cut_by_its_depth_limit_says_so() {
     }))
     .expect("body");
     let answer = serde_json::to_value(
-        sutra_core::exchange::paths(&m.reader(), &body, &sutra_core::Interrupt::new()).expect("q"),
+        sutra_core::exchange::paths(&m.reader(), &body, 0, &sutra_core::Interrupt::new())
+            .expect("q"),
     )
     .expect("serializes");
     assert_eq!(answer["paths"], serde_json::json!([]));
@@ -635,6 +645,7 @@ fn expensive(k: u32) -> sutra_core::PathQuery {
             visited_max: 2_000_000,
             direction: Direction::Both,
             kinds: KindSet::ALL,
+            valid_at: ValidAt::Any,
         },
     }
 }
@@ -705,7 +716,7 @@ fn paths_returned_while_writes_go_on_are_as_of_the_state_they_name() {
                 let history = history.lock().expect("history");
                 for p in &result.paths {
                     for s in &p.steps {
-                        let a = s.association;
+                        let a = &s.association;
                         let changes = history.get(&(a.source, a.target, a.kind));
                         let then = changes
                             .and_then(|c| c.iter().rev().find(|(seq, _)| *seq <= result.seq))
@@ -738,7 +749,14 @@ fn paths_returned_while_writes_go_on_are_as_of_the_state_they_name() {
         for i in 0..300 {
             let id = cid(&format!("r{i}"));
             let listed = db
-                .associations(id, sutra_core::Listing::Out, KindSet::ALL, 0.0, 100)
+                .associations(
+                    id,
+                    sutra_core::Listing::Out,
+                    KindSet::ALL,
+                    ValidAt::Any,
+                    0.0,
+                    100,
+                )
                 .expect("list");
             near.extend(listed.iter().map(|a| (a.source, a.target, a.kind)));
         }
@@ -758,6 +776,7 @@ fn paths_returned_while_writes_go_on_are_as_of_the_state_they_name() {
                 source: a,
                 target: b,
                 kind,
+                label: sutra_core::Label::EMPTY,
             };
             (Op::DeleteAssociation { key }, None)
         } else {

@@ -56,8 +56,11 @@ fn people() -> Memory<SimStorage> {
 }
 
 fn search(m: &Memory<SimStorage>, body: SearchBody) -> Result<HitsAnswer, Error> {
-    exchange::search(&m.reader(), &body)
+    exchange::search(&m.reader(), &body, NOW)
 }
+
+/// The time the searches run at.
+const NOW: u64 = 1_800_000_000_000;
 
 fn words(text: &str, expand: ExpandBody) -> SearchBody {
     SearchBody {
@@ -76,6 +79,7 @@ fn step(from: &str, to: &str, kind: &'static str, confidence: f32, reversed: boo
         from: id(from).to_string(),
         to: id(to).to_string(),
         kind,
+        label: String::new(),
         confidence,
         weight: 1.0,
         reversed,

@@ -254,8 +254,8 @@ async fn every_documented_operation_answers_a_documented_status_and_body() {
             }
         }
     }
-    assert_eq!(checked, 30, "operations checked");
-    assert_eq!(errors_checked, 20, "error answers checked");
+    assert_eq!(checked, 31, "operations checked");
+    assert_eq!(errors_checked, 21, "error answers checked");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -308,7 +308,10 @@ async fn the_enums_of_the_document_are_the_ones_the_server_reads() {
             "put_concept" => json!({"op": op, "content": "y"}),
             "delete_concept" => json!({"op": op, "id": z}),
             "put_association" | "delete_association" => {
-                json!({"op": op, "source": a, "target": b, "kind": "semantic"})
+                json!({"op": op, "source": a, "target": b, "kind": "semantic", "label": "l"})
+            }
+            "invalidate_association" => {
+                json!({"op": op, "source": a, "target": b, "kind": "causal", "valid_until_ms": 5})
             }
             other => panic!("an operation the test does not know: {other}"),
         };

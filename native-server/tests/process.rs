@@ -338,7 +338,7 @@ fn import_export_check_and_repair_offline() {
     let content = |id: &str| if id == a { "alpha" } else { "beta" };
     let file = format!(
         "{}\n{}\n{}\n{}\n",
-        r#"{"type":"memory","format":2,"dimension":2}"#,
+        r#"{"type":"memory","format":3,"dimension":2}"#,
         format_args!(
             r#"{{"type":"concept","id":"{first}","content":"{}","embedding":[1.0,0.5],"strength":1.0,"confidence":0.5,"metadata":{{"k":"v","n":-7,"on":true,"tags":["a","b"],"w":0.25}},"created_ms":10,"updated_ms":20}}"#,
             content(first)
@@ -348,7 +348,7 @@ fn import_export_check_and_repair_offline() {
             content(second)
         ),
         format_args!(
-            r#"{{"type":"association","source":"{a}","target":"{b}","kind":"causal","confidence":0.75,"weight":3.0,"created_ms":40,"updated_ms":50}}"#
+            r#"{{"type":"association","source":"{a}","target":"{b}","kind":"causal","label":"feeds","confidence":0.75,"weight":3.0,"metadata":{{"doc":"d"}},"valid_from_ms":35,"valid_until_ms":null,"created_ms":40,"updated_ms":50}}"#
         ),
     );
     let path = root.path().join("in.jsonl");

@@ -1,9 +1,11 @@
 //! The replay cases. Each takes a [`Harness`] and panics with a message on failure.
 
-use crate::fixtures::{concept, concepts, id, link, open, write};
+use crate::fixtures::{concept, concepts, fact, id, link, open, write};
 use crate::Harness;
 use sutra_core::sim::{CrashMode, SnapshotStep};
-use sutra_core::{AssociationKey, Concept, Db, Error, Kind, KindSet, Listing, Memory, Op, Options};
+use sutra_core::{
+    AssociationKey, Concept, Db, Error, Kind, KindSet, Label, Listing, Memory, Op, Options, ValidAt,
+};
 
 /// A named case.
 pub type Case<H> = (&'static str, fn(&mut H));
@@ -88,6 +90,7 @@ fn rich_batches() -> Vec<Vec<Op>> {
                 source: id(2),
                 target: id(3),
                 kind: Kind::Temporal,
+                label: Label::EMPTY,
             },
         }],
         vec![Op::DeleteConcept { id: id(4) }],
@@ -135,7 +138,7 @@ pub fn every_operation_survives_reopen<H: Harness>(h: &mut H) {
         "7 put, 1 deleted, 2 cascaded with concept 4"
     );
     let a01 = e
-        .associations(id(0), Listing::Out, KindSet::ALL, 0.0, 100)
+        .associations(id(0), Listing::Out, KindSet::ALL, ValidAt::Any, 0.0, 100)
         .expect("list");
     assert_eq!(a01.len(), 2);
 
@@ -529,6 +532,7 @@ pub fn deletes_replay<H: Harness>(h: &mut H) {
                 source: id(2),
                 target: id(3),
                 kind: Kind::Causal,
+                label: Label::EMPTY,
             },
         }],
     );
@@ -547,7 +551,7 @@ pub fn deletes_replay<H: Harness>(h: &mut H) {
     );
     for i in [0, 2, 3] {
         assert!(db
-            .associations(id(i), Listing::Both, KindSet::ALL, 0.0, 100)
+            .associations(id(i), Listing::Both, KindSet::ALL, ValidAt::Any, 0.0, 100)
             .expect("list")
             .is_empty());
     }
@@ -738,12 +742,32 @@ pub fn a_damaged_snapshot_is_passed_over_only_while_the_log_is_whole<H: Harness>
     }
 }
 
-/// A memory written by the first format version (`core/tests/fixtures/v1/`: a log of format
-/// 1 after a snapshot of format 3) opens on every storage to the state it holds, is rewritten
-/// in today's versions as it opens, and takes writes that survive a crash.
-pub fn files_of_the_first_format_open_and_are_rewritten<H: Harness>(h: &mut H) {
-    let log = include_bytes!("../../core/tests/fixtures/v1/checkpointed.wal").to_vec();
-    let snapshot = include_bytes!("../../core/tests/fixtures/v1/checkpointed.snapshot").to_vec();
+/// Memories written by older format versions — the first (`core/tests/fixtures/v1/`: a log of
+/// format 1 after a snapshot of format 3) and the last before labelled associations (`v3/`: log
+/// 2, snapshot 5) — open on every storage to the state they hold, are rewritten in today's
+/// versions as they open, and take writes that survive a crash.
+pub fn files_of_older_formats_open_and_are_rewritten<H: Harness>(h: &mut H) {
+    let v1 = (
+        include_bytes!("../../core/tests/fixtures/v1/checkpointed.wal").to_vec(),
+        include_bytes!("../../core/tests/fixtures/v1/checkpointed.snapshot").to_vec(),
+        (1, 3),
+    );
+    let v3 = (
+        include_bytes!("../../core/tests/fixtures/v3/checkpointed.wal").to_vec(),
+        include_bytes!("../../core/tests/fixtures/v3/checkpointed.snapshot").to_vec(),
+        (2, 5),
+    );
+    for (log, snapshot, versions) in [v1, v3] {
+        old_files_open_and_are_rewritten(h, log, snapshot, versions);
+    }
+}
+
+fn old_files_open_and_are_rewritten<H: Harness>(
+    h: &mut H,
+    log: Vec<u8>,
+    snapshot: Vec<u8>,
+    (log_version, snapshot_version): (u32, u32),
+) {
     // What the files hold, read on the simulated disk (`core/tests/fixtures.rs` proves that is
     // the state their operations give).
     let sim = sutra_core::sim::SimDisk::new(0);
@@ -758,8 +782,8 @@ pub fn files_of_the_first_format_open_and_are_rewritten<H: Harness>(h: &mut H) {
     assert_eq!(
         report.rewritten_from,
         Some(sutra_core::Rewritten {
-            log_version: 1,
-            snapshot_version: Some(3)
+            log_version,
+            snapshot_version: Some(snapshot_version)
         })
     );
     let mut storage = memory.into_storage();
@@ -849,6 +873,80 @@ pub fn the_stored_text_index_survives_crashes<H: Harness>(h: &mut H) {
                 .db()
                 .check_integrity()
                 .unwrap_or_else(|e| panic!("{step:?}/{mode:?}: {e}"));
+        }
+    }
+}
+
+/// Labelled facts (several between the same concepts, with metadata and validity), their
+/// invalidation and deletion survive a crash at every checkpoint step in every mode: the state
+/// is the one the operations give, reads of now hide what was invalidated, and reads of
+/// everything still see it.
+pub fn labelled_facts_and_invalidations_survive_crashes<H: Harness>(h: &mut H) {
+    let key = |a, b, kind, label: &str| AssociationKey {
+        source: id(a),
+        target: id(b),
+        kind,
+        label: Label::from(label),
+    };
+    let first = vec![
+        concepts(0, 4),
+        vec![
+            fact(0, 1, Kind::Semantic, "works_at", 1_000),
+            fact(0, 1, Kind::Semantic, "founded", 0),
+            link(0, 1, Kind::Semantic),
+            fact(1, 2, Kind::Causal, "supplies", 0),
+        ],
+    ];
+    let second = vec![
+        vec![Op::InvalidateAssociation {
+            key: key(0, 1, Kind::Semantic, "works_at"),
+            until_ms: 2_000,
+            at_ms: 1_700_000_400_000,
+        }],
+        vec![
+            Op::DeleteAssociation {
+                key: key(0, 1, Kind::Semantic, "founded"),
+            },
+            fact(2, 3, Kind::Temporal, "before", 0),
+        ],
+    ];
+    let mut both = first.clone();
+    both.extend(second.iter().cloned());
+    let expected = expected_state(&both);
+    let now = ValidAt::Time(1_800_000_000_000);
+    let seen = |db: &Db, at| {
+        db.associations(id(0), Listing::Out, KindSet::ALL, at, 0.0, 100)
+            .expect("list")
+            .iter()
+            .map(|a| a.label.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen(&expected.db(), now), [""]);
+    assert_eq!(seen(&expected.db(), ValidAt::Any), ["", "works_at"]);
+    for step in SnapshotStep::ALL {
+        for mode in CrashMode::ALL {
+            let (mut memory, _) = open(h.create());
+            for batch in &first {
+                write(&mut memory, batch.clone());
+            }
+            memory.checkpoint().expect("checkpoint");
+            for batch in &second {
+                write(&mut memory, batch.clone());
+            }
+            let memory = crash_a_checkpoint(h, memory, step, mode);
+            let context = format!("{step:?}/{mode:?}");
+            assert_same(&memory.db(), &expected.db(), &context);
+            assert_eq!(seen(&memory.db(), now), [""], "{context}");
+            assert_eq!(
+                seen(&memory.db(), ValidAt::Time(1_500)),
+                ["", "works_at"],
+                "{context}"
+            );
+            assert_eq!(
+                memory.stats().labels,
+                3,
+                "{context}: supplies, works_at, before"
+            );
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Data the cases write: every field filled, so a lost or altered field shows.
 
 use sutra_core::{
-    ConceptId, ConceptInput, Kind, Memory, Metadata, Op, Options, RecoveryReport, Storage, Value,
+    ConceptId, ConceptInput, Kind, Label, Memory, Metadata, Op, Options, RecoveryReport, Storage,
+    Validity, Value,
 };
 
 /// Vector dimension used by the fixtures.
@@ -49,6 +50,29 @@ pub fn link(a: u64, b: u64, kind: Kind) -> Op {
         (a * 10 + b) as f32,
         1_700_000_100_000 + a * 100 + b,
     )
+}
+
+/// A labelled fact between fixture concepts, with metadata and a validity starting at `from_ms`
+/// (none for 0).
+pub fn fact(a: u64, b: u64, kind: Kind, label: &str, from_ms: u64) -> Op {
+    let mut metadata = Metadata::new();
+    metadata.insert("doc".into(), format!("doc-{a}-{b}").into());
+    metadata.insert("page".into(), Value::Integer((a * 7 + b) as i64));
+    Op::PutAssociation {
+        source: id(a),
+        target: id(b),
+        kind,
+        label: Label::from(label),
+        confidence: 0.5 + ((a + b) % 4) as f32 / 8.0,
+        weight: (a + b) as f32,
+        metadata,
+        validity: Validity {
+            from_ms: (from_ms > 0).then_some(from_ms),
+            until_ms: None,
+        },
+        at_ms: 1_700_000_300_000 + a * 100 + b,
+        created_ms: None,
+    }
 }
 
 /// Opens or panics with the error.

@@ -31,8 +31,9 @@ macro_rules! for_each_case {
             sequence_numbers_survive_checkpoints,
             a_snapshot_older_than_the_log_is_refused,
             a_damaged_snapshot_is_passed_over_only_while_the_log_is_whole,
-            files_of_the_first_format_open_and_are_rewritten,
-            the_stored_text_index_survives_crashes
+            files_of_older_formats_open_and_are_rewritten,
+            the_stored_text_index_survives_crashes,
+            labelled_facts_and_invalidations_survive_crashes
         }
     };
 }

@@ -8,8 +8,8 @@ use crate::Harness;
 use std::collections::BTreeMap;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{
-    Association, AssociationKey, Concept, ConceptId, ConceptInput, Kind, Memory, Metadata, Op,
-    Options, Value,
+    Association, AssociationKey, Concept, ConceptId, ConceptInput, Kind, Label, Memory, Metadata,
+    Op, Options, Validity, Value,
 };
 
 /// What must be there.
@@ -84,13 +84,21 @@ impl Model {
                 source,
                 target,
                 kind,
+                label,
                 confidence,
                 weight,
+                metadata,
+                validity,
                 at_ms,
                 created_ms,
             } => {
                 if created_ms.is_some_and(|c| c > *at_ms) {
                     return false;
+                }
+                if let (Some(from), Some(until)) = (validity.from_ms, validity.until_ms) {
+                    if until < from {
+                        return false;
+                    }
                 }
                 if !self.concepts.contains_key(source) || !self.concepts.contains_key(target) {
                     return false;
@@ -99,6 +107,7 @@ impl Model {
                     source: *source,
                     target: *target,
                     kind: *kind,
+                    label: label.clone(),
                 };
                 let created_ms = created_ms.unwrap_or_else(|| {
                     self.associations.get(&key).map_or(*at_ms, |a| a.created_ms)
@@ -109,15 +118,34 @@ impl Model {
                         source: *source,
                         target: *target,
                         kind: *kind,
+                        label: label.clone(),
                         confidence: *confidence,
                         weight: *weight,
                         created_ms,
                         updated_ms: *at_ms,
+                        validity: *validity,
+                        metadata: metadata.clone().into(),
                     },
                 );
                 true
             }
             Op::DeleteAssociation { key } => self.associations.remove(key).is_some(),
+            Op::InvalidateAssociation {
+                key,
+                until_ms,
+                at_ms,
+            } => {
+                let Some(a) = self.associations.get_mut(key) else {
+                    return false;
+                };
+                if a.validity.from_ms.is_some_and(|from| *until_ms < from) {
+                    return false;
+                }
+                let until = a.validity.until_ms.map_or(*until_ms, |u| u.min(*until_ms));
+                a.validity.until_ms = Some(until);
+                a.updated_ms = *at_ms;
+                true
+            }
             Op::SetDimension { dimension } => match self.dimension {
                 Some(d) => d == *dimension,
                 None => {
@@ -220,29 +248,70 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
             }
             op
         }
-        45..=74 => Op::put_association(
-            id(rng),
-            id(rng),
-            Kind::ALL[rng.below(5) as usize],
-            rng.unit_f32(),
-            rng.below(50) as f32,
-            *clock,
-        ),
-        75..=87 => Op::DeleteConcept { id: id(rng) },
+        45..=74 => {
+            let mut op = Op::put_association(
+                id(rng),
+                id(rng),
+                Kind::ALL[rng.below(5) as usize],
+                rng.unit_f32(),
+                rng.below(50) as f32,
+                *clock,
+            );
+            if let Op::PutAssociation {
+                label,
+                metadata,
+                validity,
+                ..
+            } = &mut op
+            {
+                *label = random_label(rng);
+                if rng.chance(30) {
+                    metadata.insert("doc".into(), Value::Text(format!("d{}", rng.below(9))));
+                }
+                if rng.chance(30) {
+                    // Now and then one that ends before it starts: refused.
+                    let from = clock.saturating_sub(rng.below(2000));
+                    *validity = Validity {
+                        from_ms: rng.chance(70).then_some(from),
+                        until_ms: rng.chance(50).then(|| from + rng.below(3000)),
+                    };
+                    if rng.chance(5) {
+                        validity.until_ms = Some(from.saturating_sub(1 + rng.below(10)));
+                    }
+                }
+            }
+            op
+        }
+        75..=84 => Op::DeleteConcept { id: id(rng) },
         _ => {
             let key = if !model.associations.is_empty() && rng.chance(90) {
                 let keys: Vec<&AssociationKey> = model.associations.keys().collect();
-                *keys[rng.below(keys.len() as u64) as usize]
+                keys[rng.below(keys.len() as u64) as usize].clone()
             } else {
                 AssociationKey {
                     source: id(rng),
                     target: id(rng),
                     kind: Kind::ALL[rng.below(5) as usize],
+                    label: random_label(rng),
                 }
             };
-            Op::DeleteAssociation { key }
+            if rng.chance(40) {
+                Op::InvalidateAssociation {
+                    key,
+                    until_ms: clock.saturating_sub(rng.below(3000)),
+                    at_ms: *clock,
+                }
+            } else {
+                Op::DeleteAssociation { key }
+            }
         }
     }
+}
+
+/// A label from a few (most often none), so that labels share keys and collide.
+fn random_label(rng: &mut Rng) -> Label {
+    const LABELS: [&str; 4] = ["", "works_at", "founded", "près de"];
+    Label::from(LABELS[rng.below(4) as usize])
 }
 
 fn random_batch(rng: &mut Rng, clock: &mut u64, model: &Model) -> Vec<Op> {

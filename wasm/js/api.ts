@@ -167,9 +167,9 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Learn an association (upsert by source, target, kind). POST is the same as PUT. */
+        /** Learn an association (upsert by source, target, kind and label). POST is the same as PUT. */
         put: operations["put_association"];
-        /** Learn an association (upsert by source, target, kind). POST is the same as PUT. */
+        /** Learn an association (upsert by source, target, kind and label). POST is the same as PUT. */
         post: operations["put_association_by_post"];
         delete?: never;
         options?: never;
@@ -187,8 +187,25 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete an association. */
+        /** Delete an association (the one with ?label=, or the one without a label). To keep the fact's history, invalidate it instead. */
         delete: operations["delete_association"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memories/{name}/associations/{source}/{target}/{kind}/invalidate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Invalidate an association: it stops holding at valid_until_ms (default now) but is kept; reads see only what holds now unless they ask for as_of or include_invalid. */
+        post: operations["invalidate_association"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -436,6 +453,12 @@ export interface components {
             created_ms: number;
             /** @description Its kind. */
             kind: components["schemas"]["Kind"];
+            /** @description Its label, the predicate of the fact (empty: none). */
+            label: string;
+            /** @description Metadata (string keys to a string, a number, a boolean or a list of strings). */
+            metadata: {
+                [key: string]: components["schemas"]["MetadataValue"];
+            };
             /** @description Where it starts. */
             source: string;
             /** @description Where it ends. */
@@ -446,12 +469,26 @@ export interface components {
              */
             updated_ms: number;
             /**
+             * Format: int64
+             * @description Since when it holds (ms since the epoch; null: always did).
+             */
+            valid_from_ms: number | null;
+            /**
+             * Format: int64
+             * @description The first moment it no longer holds (null: it still does).
+             */
+            valid_until_ms: number | null;
+            /**
              * Format: float
              * @description Weight.
              */
             weight: number;
         };
-        /** @description An association as a client sends it. Defaults: confidence 1, weight 1. */
+        /**
+         * @description An association as a client sends it. Defaults: no label, confidence 1, weight 1, no
+         *     metadata, always valid. The key is (source, target, kind, label): learning it again
+         *     replaces every other field.
+         */
         AssociationBody: {
             /**
              * Format: float
@@ -460,10 +497,27 @@ export interface components {
             confidence?: number | null;
             /** @description Kind. */
             kind: components["schemas"]["Kind"];
+            /** @description Label: the predicate (`works_at`), at most 256 bytes, one line (default: none). */
+            label?: string | null;
+            /** @description Metadata: string keys to a string, a number, a boolean or a list of strings. */
+            metadata?: {
+                [key: string]: components["schemas"]["MetadataValue"];
+            } | null;
             /** @description Source id. */
             source: string;
             /** @description Target id. */
             target: string;
+            /**
+             * Format: int64
+             * @description Since when it holds (ms since the epoch; default: always did).
+             */
+            valid_from_ms?: number | null;
+            /**
+             * Format: int64
+             * @description The first moment it no longer holds (default: it still does); not before
+             *     `valid_from_ms`.
+             */
+            valid_until_ms?: number | null;
             /**
              * Format: float
              * @description Weight (finite, ≥ 0).
@@ -499,7 +553,9 @@ export interface components {
             /** @description The concept's id (`put_concept`: optional; `delete_concept`: required). */
             id?: string | null;
             kind?: components["schemas"]["Kind"] | null;
-            /** @description `put_concept`: metadata. */
+            /** @description Associations: label (default none). */
+            label?: string | null;
+            /** @description `put_concept`, `put_association`: metadata. */
             metadata?: {
                 [key: string]: components["schemas"]["MetadataValue"];
             } | null;
@@ -514,6 +570,17 @@ export interface components {
             strength?: number | null;
             /** @description Associations: target id. */
             target?: string | null;
+            /**
+             * Format: int64
+             * @description `put_association`: since when it holds.
+             */
+            valid_from_ms?: number | null;
+            /**
+             * Format: int64
+             * @description `put_association`: until when it holds; `invalidate_association`: when it stopped
+             *     (default: now).
+             */
+            valid_until_ms?: number | null;
             /**
              * Format: float
              * @description `put_association`: weight.
@@ -779,13 +846,25 @@ export interface components {
          */
         ExpandBody: {
             /**
+             * Format: int64
+             * @description Follow the associations valid at this time (ms since the epoch; default: now).
+             */
+            as_of?: number | null;
+            /**
              * Format: int32
              * @description Most hops from a hit (default 1, at most 3).
              */
             depth?: number | null;
             direction?: components["schemas"]["PathDirection"] | null;
+            /** @description Follow invalidated associations too (default false). */
+            include_invalid?: boolean | null;
             /** @description Kinds that may be followed (default all). */
             kinds?: components["schemas"]["Kind"][] | null;
+            /**
+             * @description Labels that may be followed (default all; `""` names the associations without one), at
+             *     most 64.
+             */
+            labels?: string[] | null;
             /**
              * Format: int32
              * @description Most associations followed from one concept, the most confident first (default 10, at
@@ -1013,7 +1092,7 @@ export interface components {
          *     parser is [`BatchOp`]'s, and a test holds the two together).
          * @enum {string}
          */
-        OpName: "put_concept" | "delete_concept" | "put_association" | "delete_association";
+        OpName: "put_concept" | "delete_concept" | "put_association" | "delete_association" | "invalidate_association";
         /** @description A page of concepts in id order. */
         PageAnswer: {
             /** @description The concepts of the page. */
@@ -1076,9 +1155,16 @@ export interface components {
         /** @description A path query. */
         PathsBody: {
             algorithm?: components["schemas"]["PathAlgorithm"] | null;
+            /**
+             * Format: int64
+             * @description Follow the associations valid at this time (ms since the epoch; default: now).
+             */
+            as_of?: number | null;
             direction?: components["schemas"]["PathDirection"] | null;
             /** @description Start concept. */
             from: string;
+            /** @description Follow invalidated associations too (default false). */
+            include_invalid?: boolean | null;
             /**
              * Format: int32
              * @description Paths for `k_best` (default 3, at most 10).
@@ -1193,6 +1279,11 @@ export interface components {
             dimension: number | null;
             /**
              * Format: int64
+             * @description Number of distinct association labels in use.
+             */
+            labels: number;
+            /**
+             * Format: int64
              * @description Sequence number of the last acknowledged record.
              */
             last_seq: number;
@@ -1217,6 +1308,8 @@ export interface components {
             from: string;
             /** @description The association's kind. */
             kind: components["schemas"]["Kind"];
+            /** @description The association's label (empty: none). */
+            label: string;
             /** @description Whether the hop goes against the association's direction. */
             reversed: boolean;
             /** @description The concept it reaches. */
@@ -1799,9 +1892,14 @@ export interface operations {
                 /**
                  * @example {
                  *       "confidence": 0.8,
-                 *       "kind": "causal",
+                 *       "kind": "semantic",
+                 *       "label": "works_at",
+                 *       "metadata": {
+                 *         "source": "hr.pdf"
+                 *       },
                  *       "source": "{id}",
                  *       "target": "{id2}",
+                 *       "valid_from_ms": 1700000000000,
                  *       "weight": 1
                  *     }
                  */
@@ -1853,9 +1951,14 @@ export interface operations {
                 /**
                  * @example {
                  *       "confidence": 0.8,
-                 *       "kind": "causal",
+                 *       "kind": "semantic",
+                 *       "label": "works_at",
+                 *       "metadata": {
+                 *         "source": "hr.pdf"
+                 *       },
                  *       "source": "{id}",
                  *       "target": "{id2}",
+                 *       "valid_from_ms": 1700000000000,
                  *       "weight": 1
                  *     }
                  */
@@ -1889,6 +1992,62 @@ export interface operations {
     delete_association: {
         parameters: {
             query?: {
+                /** @description The association's label (default: none). */
+                label?: string;
+                /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
+                redirect?: "0" | "1" | "false" | "true";
+            };
+            header?: {
+                /** @description On a cluster's node: the write applies once however many times it is sent with this key (1-255 visible ASCII characters); sent again, it answers what it answered the first time; the same key with another request is refused (422 idempotency_key_reused). The cluster keeps the last 100,000 keys. A single server refuses the header (422): it keeps no keys. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Memory name: 1-64 of a-z, 0-9, _ and -. */
+                name: string;
+                /** @description Source concept id. */
+                source: string;
+                /** @description Target concept id. */
+                target: string;
+                /** @description The association's kind. */
+                kind: components["schemas"]["Kind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Durable. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WriteAnswer"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Invalid"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["Bug"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    invalidate_association: {
+        parameters: {
+            query?: {
+                /** @description The association's label (default: none). */
+                label?: string;
+                /**
+                 * @description The first moment it no longer holds (ms since the epoch; default: now). An earlier end
+                 *     it already has stays; it may not be before the association's `valid_from_ms`.
+                 */
+                valid_until_ms?: number;
                 /** @description On a cluster's node that does not lead: 1 answers 307 to the leader's API instead of forwarding the write (0, the default, forwards it). */
                 redirect?: "0" | "1" | "false" | "true";
             };
@@ -2289,6 +2448,10 @@ export interface operations {
                 min_confidence?: number;
                 /** @description At most this many (default 100). */
                 limit?: number;
+                /** @description Those valid at this time (ms since the epoch; default: now). */
+                as_of?: number;
+                /** @description Invalidated ones too (default false). */
+                include_invalid?: boolean;
                 /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
                 consistency?: "linearizable" | "stale";
                 /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
@@ -2337,6 +2500,10 @@ export interface operations {
                 kinds?: string;
                 /** @description At most this many concepts (default 200, at most 2000). */
                 limit?: number;
+                /** @description Follow the associations valid at this time (ms since the epoch; default: now). */
+                as_of?: number;
+                /** @description Follow invalidated associations too (default false). */
+                include_invalid?: boolean;
                 /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
                 consistency?: "linearizable" | "stale";
                 /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */
@@ -2692,6 +2859,7 @@ export const pathsV1MemoriesNameDeleteParametersQueryRedirectValues: ReadonlyArr
 export const pathsV1MemoriesNameAssociationsPutParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations"]["put"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameAssociationsPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameAssociationsSourceTargetKindDeleteParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations/{source}/{target}/{kind}"]["delete"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
+export const pathsV1MemoriesNameAssociationsSourceTargetKindInvalidatePostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/associations/{source}/{target}/{kind}/invalidate"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameBatchPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/batch"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameCheckpointPostParametersQueryRedirectValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/checkpoint"]["post"]["parameters"]["query"]["redirect"]> = ["0", "1", "false", "true"];
 export const pathsV1MemoriesNameConceptsGetParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/concepts"]["get"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
@@ -2709,7 +2877,7 @@ export const pathsV1MemoriesNameReopenPostParametersQueryRedirectValues: Readonl
 export const pathsV1MemoriesNameSearchPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/search"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "idempotency_key_reused", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "membership_refused", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "not_a_cluster", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
 export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Kind"]> = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
-export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association"];
+export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association", "invalidate_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];
 export const pathDirectionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathDirection"]> = ["forward", "both"];
 export const retrieverValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Retriever"]> = ["text", "vector", "graph"];

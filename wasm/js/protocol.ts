@@ -6,6 +6,7 @@
  */
 import type {
   Association,
+  AssociationKey,
   CheckpointReport,
   Concept,
   Hit,
@@ -29,7 +30,8 @@ export interface Writes {
   put_concept: { request: { body: Body }; answer: WriteResult & { id: string } };
   delete_concept: { request: { id: string }; answer: WriteResult };
   put_association: { request: { body: Body }; answer: WriteResult };
-  delete_association: { request: { source: string; target: string; kind: Kind }; answer: WriteResult };
+  delete_association: { request: AssociationKey; answer: WriteResult };
+  invalidate_association: { request: AssociationKey & { valid_until_ms?: number }; answer: WriteResult };
   batch: { request: { body: { ops: Body[] } }; answer: WriteResult & { ids: string[] } };
 }
 

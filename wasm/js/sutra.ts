@@ -15,6 +15,7 @@ import {
   SutraError,
   type Association,
   type AssociationInput,
+  type AssociationKey,
   type AssociationOptions,
   type BatchOp,
   type CheckpointReport,
@@ -77,10 +78,17 @@ function conceptBody(c: ConceptInput): Record<string, unknown> {
 }
 
 function associationBody(a: AssociationInput): Record<string, unknown> {
-  const body: Record<string, unknown> = { source: a.source, target: a.target, kind: a.kind };
-  if (a.confidence !== undefined) body.confidence = a.confidence;
-  if (a.weight !== undefined) body.weight = a.weight;
-  return body;
+  return defined({
+    source: a.source,
+    target: a.target,
+    kind: a.kind,
+    label: a.label,
+    confidence: a.confidence,
+    weight: a.weight,
+    metadata: a.metadata,
+    valid_from_ms: a.valid_from_ms,
+    valid_until_ms: a.valid_until_ms,
+  });
 }
 
 function kindsParam(kinds: Kind[] | undefined): string | undefined {
@@ -237,14 +245,27 @@ export class Sutra {
     return this.write({ op: "delete_concept", id });
   }
 
-  /** Learns an association (upsert by source, target, kind). */
+  /** Learns an association (upsert by source, target, kind and label). */
   putAssociation(association: AssociationInput): Promise<WriteResult> {
     return this.write({ op: "put_association", body: associationBody(association) });
   }
 
-  /** Deletes an association. */
-  deleteAssociation(source: string, target: string, kind: Kind): Promise<WriteResult> {
-    return this.write({ op: "delete_association", source, target, kind });
+  /** Deletes an association (the one with `label`, or the one without). */
+  deleteAssociation(source: string, target: string, kind: Kind, label?: string): Promise<WriteResult> {
+    const key: AssociationKey = { source, target, kind };
+    if (label !== undefined) key.label = label;
+    return this.write({ op: "delete_association", ...key });
+  }
+
+  /**
+   * Invalidates an association without deleting it: it stops holding at `validUntilMs` (default
+   * now; an earlier end it has stays). Reads of now stop seeing it; `as_of` and
+   * `include_invalid` still do.
+   */
+  invalidateAssociation(key: AssociationKey, validUntilMs?: number): Promise<WriteResult> {
+    const request: AssociationKey & { valid_until_ms?: number } = { ...key };
+    if (validUntilMs !== undefined) request.valid_until_ms = validUntilMs;
+    return this.write({ op: "invalidate_association", ...request });
   }
 
   /** Applies operations atomically (all or none, also across crashes). */

@@ -40,21 +40,48 @@ export interface ConceptInput {
 /** An association, every field. */
 export type Association = Schemas["AssociationAnswer"];
 
-/** What to learn. Key: (source, target, kind); learning it again updates it. */
+/**
+ * What to learn. Key: (source, target, kind, label); learning it again updates it. `label` is
+ * the fact's predicate ("works_at"; at most 256 bytes, one line; default none); the validity
+ * interval is `valid_from_ms` (inclusive) to `valid_until_ms` (exclusive), ms since the epoch,
+ * open-ended where left out.
+ */
 export interface AssociationInput {
   source: string;
   target: string;
   kind: Kind;
+  label?: string;
   confidence?: number;
   weight?: number;
+  metadata?: Metadata;
+  valid_from_ms?: number;
+  valid_until_ms?: number;
 }
+
+/** Names one association: its source, target, kind and label (default none). */
+export type AssociationKey = {
+  source: string;
+  target: string;
+  kind: Kind;
+  label?: string;
+};
 
 /** One operation of an atomic batch. */
 export type BatchOp =
   | ({ op: "put_concept" } & ConceptInput)
   | { op: "delete_concept"; id: string }
   | ({ op: "put_association" } & AssociationInput)
-  | { op: "delete_association"; source: string; target: string; kind: Kind };
+  | ({ op: "delete_association" } & AssociationKey)
+  | ({ op: "invalidate_association"; valid_until_ms?: number } & AssociationKey);
+
+/**
+ * Which associations a read follows: by default those valid now; `as_of` (ms since the epoch)
+ * those valid then; `include_invalid` all of them, invalidated ones too (not with `as_of`).
+ */
+export interface Validity {
+  as_of?: number;
+  include_invalid?: boolean;
+}
 
 /** The answer to a write: its sequence number, once durable. */
 export type WriteResult = Schemas["WriteAnswer"];
@@ -71,6 +98,10 @@ export interface PathQuery {
   max_depth?: number;
   /** Concepts the search may expand (default 100,000). */
   visited_max?: number;
+  /** Follow the associations valid at this time (default now). */
+  as_of?: number;
+  /** Follow invalidated associations too. */
+  include_invalid?: boolean;
 }
 
 /** One hop of a path; `reversed` when the association was followed from its target to its source. */
@@ -107,8 +138,9 @@ export interface SearchQuery {
   ef?: number;
   /**
    * Also find the concepts the best `k` hits' associations lead to: `depth` 1..=3 hops (default
-   * 1), `direction` `both` (default) or `forward`, `kinds` followed (default all), `per_concept`
-   * most confident associations followed from each concept (1..=100, default 10). A concept
+   * 1), `direction` `both` (default) or `forward`, `kinds` and `labels` followed (default all),
+   * `per_concept` most confident associations followed from each concept (1..=100, default
+   * 10), the associations valid now (or `as_of` a time, or all with `include_invalid`). A concept
    * reached scores its hit's score times the trail's confidences, and its `found_by` entry
    * (`retriever: "graph"`) holds the `trail`.
    */
@@ -138,14 +170,14 @@ export interface ScanOptions {
 /** A page of concepts; pass `next` as `after` for the next page (null at the end). */
 export type Page = Omit<Schemas["PageAnswer"], "concepts"> & { concepts: Concept[] };
 
-export interface AssociationOptions {
+export interface AssociationOptions extends Validity {
   direction?: "out" | "in" | "both";
   kinds?: Kind[];
   min_confidence?: number;
   limit?: number;
 }
 
-export interface NeighbourhoodOptions {
+export interface NeighbourhoodOptions extends Validity {
   /** 0..=4 hops (default 1). */
   depth?: number;
   direction?: Schemas["PathDirection"];

@@ -193,7 +193,7 @@ async function handle(call: Call): Answer<Method> {
       return undefined; // answered by drain()
     }
     case "read":
-      return JSON.parse(requireEngine().read(call.args[0])) as unknown;
+      return JSON.parse(requireEngine().read(call.args[0], Date.now())) as unknown;
     case "checkpoint":
       return JSON.parse(requireEngine().checkpoint());
     case "export": {

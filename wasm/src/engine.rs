@@ -81,6 +81,14 @@ enum WriteRequest {
         source: String,
         target: String,
         kind: String,
+        label: Option<String>,
+    },
+    InvalidateAssociation {
+        source: String,
+        target: String,
+        kind: String,
+        label: Option<String>,
+        valid_until_ms: Option<u64>,
     },
     Batch {
         body: exchange::BatchBody,
@@ -203,9 +211,25 @@ impl Engine {
                 source,
                 target,
                 kind,
+                label,
             } => {
-                let key = exchange::association_key(&source, &target, &kind).map_err(to_js)?;
-                (vec![Op::DeleteAssociation { key }], Written::Plain)
+                let key = exchange::association_key(&source, &target, &kind, label.as_deref())
+                    .map_err(to_js)?;
+                let op = Op::DeleteAssociation { key };
+                op.validate("").map_err(to_js)?;
+                (vec![op], Written::Plain)
+            }
+            WriteRequest::InvalidateAssociation {
+                source,
+                target,
+                kind,
+                label,
+                valid_until_ms,
+            } => {
+                let key = exchange::association_key(&source, &target, &kind, label.as_deref())
+                    .map_err(to_js)?;
+                let op = exchange::invalidate_op(key, valid_until_ms, at_ms).map_err(to_js)?;
+                (vec![op], Written::Plain)
             }
             WriteRequest::Batch { body } => {
                 let (ops, ids) = body.into_ops(at_ms).map_err(to_js)?;
@@ -230,26 +254,34 @@ impl Engine {
         self.memory.commit().map(|_| ()).map_err(to_js)
     }
 
-    /// Answers a read request (JSON in, JSON out).
-    pub fn read(&self, request: &str) -> Result<String, JsValue> {
+    /// Answers a read request (JSON in, JSON out); `now_ms` is the time reads of associations
+    /// see what holds at, unless the request names another.
+    pub fn read(&self, request: &str, now_ms: f64) -> Result<String, JsValue> {
+        let now_ms = now_ms.max(0.0) as u64;
         let request: ReadRequest = parse("read request", request)?;
         let reader = self.memory.reader();
         let answer = match request {
             // Vector searches take the lock themselves (to start and to finish).
             ReadRequest::Similar { id, k, ef } => json_of(exchange::similar(&reader, &id, k, ef)),
-            ReadRequest::Search { body } => json_of(exchange::search(&reader, &body)),
+            ReadRequest::Search { body } => json_of(exchange::search(&reader, &body, now_ms)),
             ReadRequest::Stats => json_of(Ok(StatsAnswer::from(&self.memory.stats()))),
             ReadRequest::Get { id } => json_of(exchange::concept(&self.memory.db(), &id)),
             ReadRequest::Scan { query } => json_of(exchange::scan(&self.memory.db(), &query)),
-            ReadRequest::Associations { id, query } => {
-                json_of(exchange::associations(&self.memory.db(), &id, &query))
-            }
-            ReadRequest::Neighbourhood { id, query } => {
-                json_of(exchange::neighbourhood(&self.memory.db(), &id, &query))
-            }
+            ReadRequest::Associations { id, query } => json_of(exchange::associations(
+                &self.memory.db(),
+                &id,
+                &query,
+                now_ms,
+            )),
+            ReadRequest::Neighbourhood { id, query } => json_of(exchange::neighbourhood(
+                &self.memory.db(),
+                &id,
+                &query,
+                now_ms,
+            )),
             ReadRequest::Paths { body } => {
                 // One thread: no writer can wait meanwhile, and nothing interrupts it.
-                json_of(exchange::paths(&reader, &body, &Interrupt::new()))
+                json_of(exchange::paths(&reader, &body, now_ms, &Interrupt::new()))
             }
         };
         answer

@@ -17,6 +17,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// The time searches run at ("now": what their expansions follow holds then).
+const NOW_MS: u64 = 1_800_000_000_000;
+
 use rusqlite::Connection;
 use sutra_core::exchange::{self, ExpandBody, SearchBody};
 use sutra_core::sim::SimDisk;
@@ -280,8 +283,8 @@ pub(crate) fn run(texts: &[String], query_texts: &[String], data: &Data) {
                 expand: expand.then(ExpandBody::default),
                 ..SearchBody::default()
             };
-            let answer =
-                exchange::search(&reader, &body).unwrap_or_else(|e| fail(format!("hybrid: {e}")));
+            let answer = exchange::search(&reader, &body, NOW_MS)
+                .unwrap_or_else(|e| fail(format!("hybrid: {e}")));
             expanded += answer
                 .hits
                 .iter()

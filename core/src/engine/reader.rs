@@ -141,6 +141,7 @@ impl Reader {
         Stats {
             concepts: counts.concepts,
             associations: counts.associations,
+            labels: counts.labels,
             dimension: counts.dimension,
             vectors: counts.vectors,
             last_seq: counts.last_seq,

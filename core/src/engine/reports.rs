@@ -89,6 +89,8 @@ pub struct Stats {
     pub concepts: u64,
     /// Number of associations.
     pub associations: u64,
+    /// Number of distinct association labels in use.
+    pub labels: u64,
     /// The vector dimension, once fixed.
     pub dimension: Option<u32>,
     /// Vectors served by the sealed index, by the fresh tier, and stale sealed entries.

@@ -64,10 +64,22 @@ pub struct AssociationAnswer {
     /// Its kind.
     #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: &'static str,
+    /// Its label, the predicate of the fact (empty: none).
+    pub label: String,
     /// Confidence, in 0..=1.
     pub confidence: f32,
     /// Weight.
     pub weight: f32,
+    /// Metadata (string keys to a string, a number, a boolean or a list of strings).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>)
+    )]
+    pub metadata: Metadata,
+    /// Since when it holds (ms since the epoch; null: always did).
+    pub valid_from_ms: Option<u64>,
+    /// The first moment it no longer holds (null: it still does).
+    pub valid_until_ms: Option<u64>,
     /// When it was first learned.
     pub created_ms: u64,
     /// When it was last changed.
@@ -80,8 +92,12 @@ impl From<&Association> for AssociationAnswer {
             source: a.source.to_string(),
             target: a.target.to_string(),
             kind: a.kind.as_str(),
+            label: a.label.to_string(),
             confidence: a.confidence,
             weight: a.weight,
+            metadata: (*a.metadata).clone(),
+            valid_from_ms: a.validity.from_ms,
+            valid_until_ms: a.validity.until_ms,
             created_ms: a.created_ms,
             updated_ms: a.updated_ms,
         }
@@ -155,6 +171,8 @@ pub struct StepAnswer {
     /// The association's kind.
     #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: &'static str,
+    /// The association's label (empty: none).
+    pub label: String,
     /// The association's confidence.
     pub confidence: f32,
     /// The association's weight.
@@ -169,6 +187,7 @@ impl From<&Step> for StepAnswer {
             from: s.from().to_string(),
             to: s.to().to_string(),
             kind: s.association.kind.as_str(),
+            label: s.association.label.to_string(),
             confidence: s.association.confidence,
             weight: s.association.weight,
             reversed: s.reversed,
@@ -300,6 +319,8 @@ pub struct StatsAnswer {
     pub concepts: u64,
     /// Number of associations.
     pub associations: u64,
+    /// Number of distinct association labels in use.
+    pub labels: u64,
     /// The vector dimension, once fixed.
     pub dimension: Option<u32>,
     /// Vectors by tier.
@@ -319,6 +340,7 @@ impl From<&Stats> for StatsAnswer {
         StatsAnswer {
             concepts: s.concepts,
             associations: s.associations,
+            labels: s.labels,
             dimension: s.dimension,
             vectors: s.vectors,
             last_seq: s.last_seq,

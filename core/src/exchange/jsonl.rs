@@ -2,9 +2,9 @@
 //! export endpoints and the browser build's import and export. One JSON object per line:
 //!
 //! ```text
-//! {"type":"memory","format":2,"dimension":3}
+//! {"type":"memory","format":3,"dimension":3}
 //! {"type":"concept","id":"…32 hex…","content":"rain","embedding":[0.1,0.2,0.3],"strength":1.0,"confidence":0.9,"metadata":{"src":"x","year":2024,"tags":["weather"]},"created_ms":1700000000000,"updated_ms":1700000000000}
-//! {"type":"association","source":"…","target":"…","kind":"causal","confidence":0.8,"weight":1.0,"created_ms":…,"updated_ms":…}
+//! {"type":"association","source":"…","target":"…","kind":"causal","label":"causes","confidence":0.8,"weight":1.0,"metadata":{"doc":"a.txt"},"valid_from_ms":null,"valid_until_ms":null,"created_ms":…,"updated_ms":…}
 //! ```
 //!
 //! The header line is optional on import (it fixes the dimension). Concepts come before the
@@ -13,23 +13,26 @@
 //!
 //! On import a line may leave out what the HTTP API has defaults for: a concept's `id` (derived
 //! from its content), `embedding`, `strength` and `confidence` (1), `metadata`, and a concept's
-//! or an association's `confidence` and `weight` (1) and timestamps (`updated_ms`: the time of
+//! or an association's `confidence` and `weight` (1), an association's `label` (none),
+//! `metadata` and validity (always valid), and timestamps (`updated_ms`: the time of
 //! the import; `created_ms`: kept from the concept or association it replaces, else its
 //! `updated_ms`). A rejected line is reported with its number, and the reason names the field
 //! (and a metadata value's key).
 //!
-//! Versions: 2 (today's) allows metadata values of every type (a string, a number, a boolean, a
-//! list of strings); 1 allowed strings only. Both are imported: a version 1 file is a version 2
-//! file whose values are all strings.
+//! Versions: 3 (today's) gives associations a label, metadata and validity; 2 allowed metadata
+//! values of every type (a string, a number, a boolean, a list of strings); 1 allowed strings
+//! only. All are imported: an older file is a version 3 file whose associations have no label,
+//! metadata or validity (and, for version 1, whose metadata values are all strings).
 
 use super::bounded::MetadataIn;
 use super::VectorIn;
 use crate::error::Error;
-use crate::{Association, Concept, ConceptId, Kind, Metadata, Op};
+use crate::model::Validity;
+use crate::{Association, Concept, ConceptId, Kind, Label, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
 /// The format's version, in the header line of an export.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest version an import reads.
 pub const FORMAT_VERSION_OLDEST: u32 = 1;
 /// Longest line accepted on import, in bytes.
@@ -146,8 +149,12 @@ enum LineOut<'a> {
         source: String,
         target: String,
         kind: &'static str,
+        label: &'a str,
         confidence: f32,
         weight: f32,
+        metadata: &'a Metadata,
+        valid_from_ms: Option<u64>,
+        valid_until_ms: Option<u64>,
         created_ms: u64,
         updated_ms: u64,
     },
@@ -172,7 +179,10 @@ struct LineIn {
     source: Option<String>,
     target: Option<String>,
     kind: Option<String>,
+    label: Option<String>,
     weight: Option<f32>,
+    valid_from_ms: Option<u64>,
+    valid_until_ms: Option<u64>,
     created_ms: Option<u64>,
     updated_ms: Option<u64>,
 }
@@ -192,7 +202,10 @@ impl LineIn {
             ("source", self.source.is_some()),
             ("target", self.target.is_some()),
             ("kind", self.kind.is_some()),
+            ("label", self.label.is_some()),
             ("weight", self.weight.is_some()),
+            ("valid_from_ms", self.valid_from_ms.is_some()),
+            ("valid_until_ms", self.valid_until_ms.is_some()),
             ("created_ms", self.created_ms.is_some()),
             ("updated_ms", self.updated_ms.is_some()),
         ];
@@ -239,8 +252,12 @@ pub fn association_line(a: &Association) -> String {
         source: a.source.to_string(),
         target: a.target.to_string(),
         kind: a.kind.as_str(),
+        label: a.label.as_str(),
         confidence: a.confidence,
         weight: a.weight,
+        metadata: &a.metadata,
+        valid_from_ms: a.validity.from_ms,
+        valid_until_ms: a.validity.until_ms,
         created_ms: a.created_ms,
         updated_ms: a.updated_ms,
     })
@@ -336,17 +353,32 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
                 "source",
                 "target",
                 "kind",
+                "label",
                 "confidence",
                 "weight",
+                "metadata",
+                "valid_from_ms",
+                "valid_until_ms",
                 "created_ms",
                 "updated_ms",
             ])?;
+            let metadata = parsed
+                .metadata
+                .map(|m| m.check("metadata"))
+                .transpose()?
+                .unwrap_or_default();
             Op::PutAssociation {
                 source: id("source", &required(parsed.source, "source", "association")?)?,
                 target: id("target", &required(parsed.target, "target", "association")?)?,
                 kind: Kind::parse(&required(parsed.kind, "kind", "association")?)?,
+                label: Label::from(parsed.label.unwrap_or_default()),
                 confidence: parsed.confidence.unwrap_or(1.0),
                 weight: parsed.weight.unwrap_or(1.0),
+                metadata,
+                validity: Validity {
+                    from_ms: parsed.valid_from_ms,
+                    until_ms: parsed.valid_until_ms,
+                },
                 at_ms: parsed.updated_ms.unwrap_or(now_ms),
                 created_ms: parsed.created_ms,
             }
@@ -601,7 +633,7 @@ enum Phase {
     /// the rest of the list of `within.0`, after `within.1`, cut at the end of the last chunk.
     Associations {
         after: Option<ConceptId>,
-        within: Option<(ConceptId, (ConceptId, Kind))>,
+        within: Option<(ConceptId, (ConceptId, Kind, Label))>,
     },
     Done,
 }
@@ -625,7 +657,7 @@ impl ExportChunks {
 fn associations_chunk(
     db: &crate::Db,
     mut after: Option<ConceptId>,
-    within: Option<(ConceptId, (ConceptId, Kind))>,
+    within: Option<(ConceptId, (ConceptId, Kind, Label))>,
 ) -> (String, Phase) {
     let mut text = String::new();
     let mut lines = 0usize;
@@ -653,18 +685,18 @@ fn associations_chunk(
                 }
             }
         };
-        let mut last = cursor;
-        for (target, kind, data) in db.links.outgoing_after(&source, cursor) {
+        let mut last = None;
+        for (target, kind, label, data) in db.links.outgoing_after(&source, cursor.as_ref()) {
             if lines == EXPORT_ASSOCIATIONS_PER_CHUNK {
-                // `last` is set: this list had at least one line in this chunk.
-                let within = last.map(|cut| (source, cut));
+                // The list is cut after the last line written (in this chunk, or before it).
+                let within = last.or(cursor).map(|cut| (source, cut));
                 return (text, Phase::Associations { after, within });
             }
             text.push_str(&association_line(&crate::graph::adjacency::assoc(
-                source, target, kind, data,
+                source, target, kind, label, data,
             )));
             lines += 1;
-            last = Some((target, kind));
+            last = Some((target, kind, label.clone()));
         }
         after = Some(source);
     }
@@ -675,7 +707,7 @@ impl Iterator for ExportChunks {
 
     fn next(&mut self) -> Option<String> {
         let db = self.reader.db();
-        let (chunk, next) = match self.phase {
+        let (chunk, next) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Done => return None,
             Phase::Header => (header(db.counts().dimension), Phase::Concepts(None)),
             Phase::Concepts(after) => match db.scan(after, EXPORT_PAGE) {
@@ -808,16 +840,16 @@ mod tests {
     }
 
     #[test]
-    fn both_versions_import_and_typed_metadata_comes_back_as_it_went() {
-        for format in [1, 2] {
+    fn every_version_imports_and_typed_metadata_comes_back_as_it_went() {
+        for format in [1, 2, 3] {
             let line = format!(r#"{{"type":"memory","format":{format},"dimension":2}}"#);
             assert_eq!(parse(&line, 1), Ok(Some(Op::SetDimension { dimension: 2 })));
         }
         assert_eq!(
-            parse(r#"{"type":"memory","format":3}"#, 1),
-            Err("format 3 is not supported (this build reads formats 1 to 2)".into())
+            parse(r#"{"type":"memory","format":4}"#, 1),
+            Err("format 4 is not supported (this build reads formats 1 to 3)".into())
         );
-        assert!(header(None).contains(r#""format":2"#));
+        assert!(header(None).contains(r#""format":3"#));
         let line = r#"{"type":"concept","content":"x","metadata":{"n":-3,"on":false,"tags":["a","b"],"w":0.5,"src":"s"}}"#;
         let Some(Op::PutConcept { id, metadata, .. }) = parse(line, 7).expect("parses") else {
             panic!("a concept");
@@ -841,6 +873,74 @@ mod tests {
             panic!("a concept");
         };
         assert_eq!(back, metadata);
+    }
+
+    /// An association's label, metadata and validity go out and come back; an older line
+    /// without them reads as none.
+    #[test]
+    fn association_lines_carry_label_metadata_and_validity() {
+        let (a, b) = (ConceptId::from_content("a"), ConceptId::from_content("b"));
+        let association = Association {
+            source: a,
+            target: b,
+            kind: Kind::Semantic,
+            label: Label::from("works_at"),
+            confidence: 0.5,
+            weight: 2.0,
+            created_ms: 3,
+            updated_ms: 4,
+            validity: Validity {
+                from_ms: Some(1),
+                until_ms: Some(9),
+            },
+            metadata: Metadata::from([("doc".to_string(), crate::Value::from("hr.pdf"))]).into(),
+        };
+        let out = association_line(&association);
+        assert_eq!(
+            out,
+            format!(
+                "{{\"type\":\"association\",\"source\":\"{a}\",\"target\":\"{b}\",\"kind\":\"semantic\",\"label\":\"works_at\",\"confidence\":0.5,\"weight\":2.0,\"metadata\":{{\"doc\":\"hr.pdf\"}},\"valid_from_ms\":1,\"valid_until_ms\":9,\"created_ms\":3,\"updated_ms\":4}}\n"
+            )
+        );
+        let Some(Op::PutAssociation {
+            label,
+            metadata,
+            validity,
+            ..
+        }) = parse(&out, 5).expect("parses")
+        else {
+            panic!("an association");
+        };
+        assert_eq!(
+            (label, &metadata, validity),
+            (
+                association.label,
+                &*association.metadata,
+                association.validity
+            )
+        );
+        let old =
+            format!(r#"{{"type":"association","source":"{a}","target":"{b}","kind":"semantic"}}"#);
+        let Some(Op::PutAssociation {
+            label,
+            metadata,
+            validity,
+            ..
+        }) = parse(&old, 5).expect("parses")
+        else {
+            panic!("an association");
+        };
+        assert_eq!(
+            (label, metadata, validity),
+            (Label::EMPTY, Metadata::new(), Validity::ALWAYS)
+        );
+        let backwards = format!(
+            r#"{{"type":"association","source":"{a}","target":"{b}","kind":"semantic","valid_from_ms":5,"valid_until_ms":4}}"#
+        );
+        assert_eq!(
+            parse(&backwards, 5).expect_err("refused").to_string(),
+            "invalid valid_until_ms: 4 is before valid_from_ms 5"
+        );
     }
 
     #[test]

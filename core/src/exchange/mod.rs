@@ -20,7 +20,8 @@ use bounded::{Capped, MetadataIn};
 
 use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
-use crate::{AssociationKey, ConceptId, Db, Kind, KindSet, Op, Reader};
+use crate::model::Validity;
+use crate::{AssociationKey, ConceptId, Db, Kind, KindSet, Label, Op, Reader, ValidAt};
 use answers::{
     AssociationAnswer, AssociationsAnswer, ConceptAnswer, NeighbourAnswer, NeighbourhoodAnswer,
     PageAnswer, PathsAnswer,
@@ -42,6 +43,8 @@ pub type VectorIn = Capped<f32, { crate::limits::DIMENSION_MAX as usize }>;
 
 /// Most kinds a filter may list.
 pub const KINDS_LISTED_MAX: usize = 16;
+/// Most labels a filter may list.
+pub const LABELS_LISTED_MAX: usize = 64;
 
 /// The names of the operations of a batch, as the wire spells them (for the schema; the
 /// parser is [`BatchOp`]'s, and a test holds the two together).
@@ -57,6 +60,8 @@ pub enum OpName {
     PutAssociation,
     /// Delete an association.
     DeleteAssociation,
+    /// Close an association's validity without deleting it.
+    InvalidateAssociation,
 }
 
 /// The path algorithms, as the wire spells them (for the schema; the parser is
@@ -140,6 +145,19 @@ fn parse_kind_list(kinds: Option<&[String]>) -> Result<KindSet> {
     }
 }
 
+/// Which associations a read sees: with `include_invalid`, all of them; otherwise those valid
+/// at `as_of`, by default `now_ms` (the host's clock: the core has none).
+pub fn valid_at(as_of: Option<u64>, include_invalid: Option<bool>, now_ms: u64) -> Result<ValidAt> {
+    match (include_invalid.unwrap_or(false), as_of) {
+        (true, Some(_)) => Err(Error::invalid(
+            "include_invalid",
+            "give as_of (what held at a time) or include_invalid (everything), not both",
+        )),
+        (true, None) => Ok(ValidAt::Any),
+        (false, at) => Ok(ValidAt::Time(at.unwrap_or(now_ms))),
+    }
+}
+
 fn parse_direction(text: Option<&str>, default: Direction) -> Result<Direction> {
     match text {
         None => Ok(default),
@@ -206,7 +224,9 @@ impl ConceptBody {
     }
 }
 
-/// An association as a client sends it. Defaults: confidence 1, weight 1.
+/// An association as a client sends it. Defaults: no label, confidence 1, weight 1, no
+/// metadata, always valid. The key is (source, target, kind, label): learning it again
+/// replaces every other field.
 #[derive(Deserialize, Debug, Clone)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -218,35 +238,96 @@ pub struct AssociationBody {
     /// Kind.
     #[cfg_attr(feature = "openapi", schema(value_type = Kind))]
     pub kind: String,
+    /// Label: the predicate (`works_at`), at most 256 bytes, one line (default: none).
+    pub label: Option<String>,
     /// Confidence (0..=1).
     pub confidence: Option<f32>,
     /// Weight (finite, ≥ 0).
     pub weight: Option<f32>,
+    /// Metadata: string keys to a string, a number, a boolean or a list of strings.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>>))]
+    pub metadata: Option<MetadataIn>,
+    /// Since when it holds (ms since the epoch; default: always did).
+    pub valid_from_ms: Option<u64>,
+    /// The first moment it no longer holds (default: it still does); not before
+    /// `valid_from_ms`.
+    pub valid_until_ms: Option<u64>,
 }
 
 impl AssociationBody {
     /// The operation that learns it at `at_ms`.
     pub fn into_op(self, at_ms: u64) -> Result<Op> {
-        let op = Op::put_association(
-            parse_id("source", &self.source)?,
-            parse_id("target", &self.target)?,
-            Kind::parse(&self.kind)?,
-            self.confidence.unwrap_or(1.0),
-            self.weight.unwrap_or(1.0),
+        let metadata = self
+            .metadata
+            .map(|m| m.check("metadata"))
+            .transpose()?
+            .unwrap_or_default();
+        let op = Op::PutAssociation {
+            source: parse_id("source", &self.source)?,
+            target: parse_id("target", &self.target)?,
+            kind: Kind::parse(&self.kind)?,
+            label: Label::from(self.label.unwrap_or_default()),
+            confidence: self.confidence.unwrap_or(1.0),
+            weight: self.weight.unwrap_or(1.0),
+            metadata,
+            validity: Validity {
+                from_ms: self.valid_from_ms,
+                until_ms: self.valid_until_ms,
+            },
             at_ms,
-        );
+            created_ms: None,
+        };
         op.validate("")?;
         Ok(op)
     }
 }
 
-/// The key of an association as a client names it.
-pub fn association_key(source: &str, target: &str, kind: &str) -> Result<AssociationKey> {
+/// The key of an association as a client names it (no label: the empty one).
+pub fn association_key(
+    source: &str,
+    target: &str,
+    kind: &str,
+    label: Option<&str>,
+) -> Result<AssociationKey> {
     Ok(AssociationKey {
         source: parse_id("source", source)?,
         target: parse_id("target", target)?,
         kind: Kind::parse(kind)?,
+        label: Label::from(label.unwrap_or_default()),
     })
+}
+
+/// The label of the association a path names (its source, target and kind).
+#[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct LabelQuery {
+    /// The association's label (default: none).
+    pub label: Option<String>,
+}
+
+/// Which association to invalidate (by its label, with source, target and kind in the path)
+/// and when it stopped holding.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct InvalidateQuery {
+    /// The association's label (default: none).
+    pub label: Option<String>,
+    /// The first moment it no longer holds (ms since the epoch; default: now). An earlier end
+    /// it already has stays; it may not be before the association's `valid_from_ms`.
+    pub valid_until_ms: Option<u64>,
+}
+
+/// The operation that invalidates `key` at `until_ms` (default `at_ms`), checked.
+pub fn invalidate_op(key: AssociationKey, until_ms: Option<u64>, at_ms: u64) -> Result<Op> {
+    let op = Op::InvalidateAssociation {
+        key,
+        until_ms: until_ms.unwrap_or(at_ms),
+        at_ms,
+    };
+    op.validate("")?;
+    Ok(op)
 }
 
 /// One operation of a batch: `op` names it (`put_concept`, `delete_concept`,
@@ -271,7 +352,7 @@ pub struct BatchOp {
     pub strength: Option<f32>,
     /// `put_concept`, `put_association`: confidence.
     pub confidence: Option<f32>,
-    /// `put_concept`: metadata.
+    /// `put_concept`, `put_association`: metadata.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, crate::exchange::bounded::MetadataValue>>))]
     pub metadata: Option<MetadataIn>,
     /// Associations: source id.
@@ -281,8 +362,15 @@ pub struct BatchOp {
     /// Associations: kind.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Kind>))]
     pub kind: Option<String>,
+    /// Associations: label (default none).
+    pub label: Option<String>,
     /// `put_association`: weight.
     pub weight: Option<f32>,
+    /// `put_association`: since when it holds.
+    pub valid_from_ms: Option<u64>,
+    /// `put_association`: until when it holds; `invalidate_association`: when it stopped
+    /// (default: now).
+    pub valid_until_ms: Option<u64>,
 }
 
 /// The first field given (`present`: name, given) that is not `allowed`: what a flat object
@@ -312,7 +400,10 @@ impl BatchOp {
             ("source", self.source.is_some()),
             ("target", self.target.is_some()),
             ("kind", self.kind.is_some()),
+            ("label", self.label.is_some()),
             ("weight", self.weight.is_some()),
+            ("valid_from_ms", self.valid_from_ms.is_some()),
+            ("valid_until_ms", self.valid_until_ms.is_some()),
         ];
         match stray_field(&present, allowed) {
             Some(name) => Err(Error::invalid(
@@ -321,6 +412,16 @@ impl BatchOp {
             )),
             None => Ok(()),
         }
+    }
+
+    /// The key of the association it names.
+    fn key(self, op: &str) -> Result<AssociationKey> {
+        association_key(
+            &required(self.source, "source", op)?,
+            &required(self.target, "target", op)?,
+            &required(self.kind, "kind", op)?,
+            self.label.as_deref(),
+        )
     }
 
     /// The operation at `at_ms`, and the id of the concept it learns, if it learns one.
@@ -349,30 +450,50 @@ impl BatchOp {
             "put_association" => {
                 self.only(
                     "put_association",
-                    &["source", "target", "kind", "confidence", "weight"],
+                    &[
+                        "source",
+                        "target",
+                        "kind",
+                        "label",
+                        "confidence",
+                        "weight",
+                        "metadata",
+                        "valid_from_ms",
+                        "valid_until_ms",
+                    ],
                 )?;
                 let body = AssociationBody {
                     source: required(self.source, "source", "put_association")?,
                     target: required(self.target, "target", "put_association")?,
                     kind: required(self.kind, "kind", "put_association")?,
+                    label: self.label,
                     confidence: self.confidence,
                     weight: self.weight,
+                    metadata: self.metadata,
+                    valid_from_ms: self.valid_from_ms,
+                    valid_until_ms: self.valid_until_ms,
                 };
                 Ok((body.into_op(at_ms)?, None))
             }
             "delete_association" => {
-                self.only("delete_association", &["source", "target", "kind"])?;
-                let key = association_key(
-                    &required(self.source, "source", "delete_association")?,
-                    &required(self.target, "target", "delete_association")?,
-                    &required(self.kind, "kind", "delete_association")?,
+                self.only("delete_association", &["source", "target", "kind", "label"])?;
+                let key = self.key("delete_association")?;
+                let op = Op::DeleteAssociation { key };
+                op.validate("")?;
+                Ok((op, None))
+            }
+            "invalidate_association" => {
+                self.only(
+                    "invalidate_association",
+                    &["source", "target", "kind", "label", "valid_until_ms"],
                 )?;
-                Ok((Op::DeleteAssociation { key }, None))
+                let until = self.valid_until_ms;
+                Ok((invalidate_op(self.key("invalidate_association")?, until, at_ms)?, None))
             }
             other => Err(Error::invalid(
                 "op",
                 format!(
-                    "{:?} is not an operation: use put_concept, delete_concept, put_association or delete_association",
+                    "{:?} is not an operation: use put_concept, delete_concept, put_association, delete_association or invalidate_association",
                     other.chars().take(64).collect::<String>()
                 ),
             )),
@@ -431,11 +552,15 @@ pub struct PathsBody {
     pub max_depth: Option<u32>,
     /// Visited-concept budget (default 100,000).
     pub visited_max: Option<u32>,
+    /// Follow the associations valid at this time (ms since the epoch; default: now).
+    pub as_of: Option<u64>,
+    /// Follow invalidated associations too (default false).
+    pub include_invalid: Option<bool>,
 }
 
 impl PathsBody {
-    /// The query it asks for.
-    pub fn query(&self) -> Result<PathQuery> {
+    /// The query it asks for, at `now_ms` unless it asks for another time.
+    pub fn query(&self, now_ms: u64) -> Result<PathQuery> {
         let from = parse_id("from", &self.from)?;
         let to = parse_id("to", &self.to)?;
         let defaults = PathOptions::default();
@@ -447,6 +572,7 @@ impl PathsBody {
             },
             max_depth: self.max_depth.unwrap_or(defaults.max_depth),
             visited_max: self.visited_max.unwrap_or(defaults.visited_max),
+            valid_at: valid_at(self.as_of, self.include_invalid, now_ms)?,
         };
         let algorithm = match self.algorithm.as_deref().unwrap_or("shortest") {
             "shortest" => Algorithm::Shortest,
@@ -480,8 +606,13 @@ fn algorithm_name(a: Algorithm) -> &'static str {
 /// Runs a path query (see [`Reader::paths`]: writers are let in while it runs, and `interrupt`
 /// stops it): the paths with each concept's content, each hop's association, and the path's
 /// confidence.
-pub fn paths(reader: &Reader, body: &PathsBody, interrupt: &Interrupt) -> Result<PathsAnswer> {
-    let query = body.query()?;
+pub fn paths(
+    reader: &Reader,
+    body: &PathsBody,
+    now_ms: u64,
+    interrupt: &Interrupt,
+) -> Result<PathsAnswer> {
+    let query = body.query(now_ms)?;
     let result = reader.paths(&query, interrupt)?;
     let db = reader.db();
     Ok(PathsAnswer::new(
@@ -547,10 +678,19 @@ pub struct AssociationsQuery {
     pub min_confidence: Option<f32>,
     /// At most this many (default 100).
     pub limit: Option<u32>,
+    /// Those valid at this time (ms since the epoch; default: now).
+    pub as_of: Option<u64>,
+    /// Invalidated ones too (default false).
+    pub include_invalid: Option<bool>,
 }
 
-/// A concept's associations.
-pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<AssociationsAnswer> {
+/// A concept's associations, as of `now_ms` unless the query asks for another time.
+pub fn associations(
+    db: &Db,
+    id: &str,
+    q: &AssociationsQuery,
+    now_ms: u64,
+) -> Result<AssociationsAnswer> {
     let id = parse_id("id", id)?;
     let listing = match q.direction.as_deref() {
         None | Some("both") => Listing::Both,
@@ -568,6 +708,7 @@ pub fn associations(db: &Db, id: &str, q: &AssociationsQuery) -> Result<Associat
         id,
         listing,
         kinds,
+        valid_at(q.as_of, q.include_invalid, now_ms)?,
         q.min_confidence.unwrap_or(0.0),
         q.limit.unwrap_or(ASSOCIATIONS_LIMIT_DEFAULT),
     )?;
@@ -589,10 +730,20 @@ pub struct NeighbourhoodQuery {
     pub kinds: Option<String>,
     /// At most this many concepts (default 200, at most 2000).
     pub limit: Option<u32>,
+    /// Follow the associations valid at this time (ms since the epoch; default: now).
+    pub as_of: Option<u64>,
+    /// Follow invalidated associations too (default false).
+    pub include_invalid: Option<bool>,
 }
 
-/// Concepts within some hops of `id`, and the associations among them.
-pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<NeighbourhoodAnswer> {
+/// Concepts within some hops of `id`, and the associations among them, as of `now_ms` unless
+/// the query asks for another time.
+pub fn neighbourhood(
+    db: &Db,
+    id: &str,
+    q: &NeighbourhoodQuery,
+    now_ms: u64,
+) -> Result<NeighbourhoodAnswer> {
     let id = parse_id("id", id)?;
     let direction = parse_direction(q.direction.as_deref(), Direction::Both)?;
     let kinds = parse_kinds(q.kinds.as_deref())?;
@@ -601,6 +752,7 @@ pub fn neighbourhood(db: &Db, id: &str, q: &NeighbourhoodQuery) -> Result<Neighb
         q.depth.unwrap_or(1),
         direction,
         kinds,
+        valid_at(q.as_of, q.include_invalid, now_ms)?,
         q.limit.unwrap_or(NEIGHBOURHOOD_LIMIT_DEFAULT),
     )?;
     Ok(NeighbourhoodAnswer {

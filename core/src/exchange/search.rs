@@ -14,7 +14,9 @@
 
 use super::answers::{FoundBy, HitAnswer, HitsAnswer, Retriever, StepAnswer};
 use super::bounded::Capped;
-use super::{parse_direction, parse_id, parse_kind_list, VectorIn, KINDS_LISTED_MAX};
+use super::{
+    parse_direction, parse_id, parse_kind_list, VectorIn, KINDS_LISTED_MAX, LABELS_LISTED_MAX,
+};
 use crate::distance::{dot, inv_norm};
 use crate::error::{Error, Result};
 use crate::graph::{Direction, ExpandOptions, Reached};
@@ -81,15 +83,25 @@ pub struct ExpandBody {
     /// Kinds that may be followed (default all).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crate::Kind>>))]
     pub kinds: Option<Capped<String, KINDS_LISTED_MAX>>,
+    /// Labels that may be followed (default all; `""` names the associations without one), at
+    /// most 64.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, max_items = 64))]
+    pub labels: Option<Capped<String, LABELS_LISTED_MAX>>,
     /// Most associations followed from one concept, the most confident first (default 10, at
     /// most 100). `k × (per_concept + per_concept² + …)` up to `depth` must stay within 100,000.
     pub per_concept: Option<u32>,
+    /// Follow the associations valid at this time (ms since the epoch; default: now).
+    pub as_of: Option<u64>,
+    /// Follow invalidated associations too (default false).
+    pub include_invalid: Option<bool>,
 }
 
 impl ExpandBody {
-    fn options(&self) -> Result<ExpandOptions> {
+    fn options(&self, now_ms: u64) -> Result<ExpandOptions> {
         let defaults = ExpandOptions::default();
         Ok(ExpandOptions {
+            valid_at: super::valid_at(self.as_of, self.include_invalid, now_ms)
+                .map_err(|e| e.within("expand"))?,
             depth: self.depth.unwrap_or(defaults.depth),
             direction: parse_direction(self.direction.as_deref(), Direction::Both)
                 .map_err(|e| e.within("expand"))?,
@@ -101,6 +113,16 @@ impl ExpandBody {
                         other => other,
                     })?
                 }
+            },
+            labels: match &self.labels {
+                None => None,
+                Some(labels) => Some(
+                    labels
+                        .checked("expand.labels")?
+                        .iter()
+                        .map(|l| crate::Label::from(l.as_str()))
+                        .collect(),
+                ),
             },
             per_concept: self.per_concept.unwrap_or(defaults.per_concept),
         })
@@ -303,13 +325,13 @@ fn answer(db: &Db, hits: Vec<Ranked>) -> HitsAnswer {
 
 /// Runs a search (see the module's documentation). A vector search holds the memory's lock only
 /// to start and to finish (see [`Reader::search_vectors`]).
-pub fn search(reader: &Reader, body: &SearchBody) -> Result<HitsAnswer> {
+pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAnswer> {
     const ONE_OF: &str = "give text (words to find), a vector (an array of numbers) or an id (a concept to search by): text may come with a vector or an id, a vector not with an id";
     let (k, ef) = (body.k.unwrap_or(SEARCH_K_DEFAULT), body.ef);
     Error::check_count("k", k, VECTOR_K_MAX)?;
     let expand = match &body.expand {
         Some(expand) => {
-            let options = expand.options()?;
+            let options = expand.options(now_ms)?;
             options.validate(k)?;
             Some(options)
         }

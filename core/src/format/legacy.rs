@@ -4,8 +4,13 @@
 //! `core/tests/fixtures/` holds files of each version that prove it.
 //!
 //! - Log version 1 and snapshot version 3: metadata values were strings only.
+//! - Log versions 1 and 2, snapshot versions 3 to 5: associations had no label, metadata or
+//!   validity (they read as label "", no metadata, always valid).
 
-use crate::model::{AssociationKey, ConceptId, Kind, Metadata, Op, Value};
+use crate::model::{
+    Association, AssociationKey, ConceptId, KeptMetadata, Kind, Label, Metadata, Op, Validity,
+    Value,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -65,10 +70,59 @@ pub enum OpV1 {
     SetDimension { dimension: u32 },
 }
 
-impl From<OpV1> for Op {
-    fn from(op: OpV1) -> Op {
+impl From<KeyV1> for AssociationKey {
+    fn from(key: KeyV1) -> AssociationKey {
+        AssociationKey {
+            source: key.source,
+            target: key.target,
+            kind: key.kind,
+            label: Label::EMPTY,
+        }
+    }
+}
+
+/// An operation as log version 2 (and the cluster's `Batch` entries before labels) held it:
+/// typed metadata on concepts, associations without label, metadata or validity.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub enum OpV2 {
+    /// See [`Op::PutConcept`].
+    #[allow(missing_docs)]
+    PutConcept {
+        id: ConceptId,
+        content: String,
+        embedding: Option<Vec<f32>>,
+        strength: f32,
+        confidence: f32,
+        metadata: Metadata,
+        at_ms: u64,
+        created_ms: Option<u64>,
+    },
+    /// See [`Op::DeleteConcept`].
+    #[allow(missing_docs)]
+    DeleteConcept { id: ConceptId },
+    /// See [`Op::PutAssociation`].
+    #[allow(missing_docs)]
+    PutAssociation {
+        source: ConceptId,
+        target: ConceptId,
+        kind: Kind,
+        confidence: f32,
+        weight: f32,
+        at_ms: u64,
+        created_ms: Option<u64>,
+    },
+    /// See [`Op::DeleteAssociation`].
+    #[allow(missing_docs)]
+    DeleteAssociation { key: KeyV1 },
+    /// See [`Op::SetDimension`].
+    #[allow(missing_docs)]
+    SetDimension { dimension: u32 },
+}
+
+impl From<OpV2> for Op {
+    fn from(op: OpV2) -> Op {
         match op {
-            OpV1::PutConcept {
+            OpV2::PutConcept {
                 id,
                 content,
                 embedding,
@@ -83,12 +137,12 @@ impl From<OpV1> for Op {
                 embedding,
                 strength,
                 confidence,
-                metadata: metadata_from_v1(metadata),
+                metadata,
                 at_ms,
                 created_ms,
             },
-            OpV1::DeleteConcept { id } => Op::DeleteConcept { id },
-            OpV1::PutAssociation {
+            OpV2::DeleteConcept { id } => Op::DeleteConcept { id },
+            OpV2::PutAssociation {
                 source,
                 target,
                 kind,
@@ -100,19 +154,99 @@ impl From<OpV1> for Op {
                 source,
                 target,
                 kind,
+                label: Label::EMPTY,
+                confidence,
+                weight,
+                metadata: Metadata::new(),
+                validity: Validity::ALWAYS,
+                at_ms,
+                created_ms,
+            },
+            OpV2::DeleteAssociation { key } => Op::DeleteAssociation { key: key.into() },
+            OpV2::SetDimension { dimension } => Op::SetDimension { dimension },
+        }
+    }
+}
+
+impl From<OpV1> for Op {
+    fn from(op: OpV1) -> Op {
+        let v2 = match op {
+            OpV1::PutConcept {
+                id,
+                content,
+                embedding,
+                strength,
+                confidence,
+                metadata,
+                at_ms,
+                created_ms,
+            } => OpV2::PutConcept {
+                id,
+                content,
+                embedding,
+                strength,
+                confidence,
+                metadata: metadata_from_v1(metadata),
+                at_ms,
+                created_ms,
+            },
+            OpV1::DeleteConcept { id } => OpV2::DeleteConcept { id },
+            OpV1::PutAssociation {
+                source,
+                target,
+                kind,
+                confidence,
+                weight,
+                at_ms,
+                created_ms,
+            } => OpV2::PutAssociation {
+                source,
+                target,
+                kind,
                 confidence,
                 weight,
                 at_ms,
                 created_ms,
             },
-            OpV1::DeleteAssociation { key } => Op::DeleteAssociation {
-                key: AssociationKey {
-                    source: key.source,
-                    target: key.target,
-                    kind: key.kind,
-                },
-            },
-            OpV1::SetDimension { dimension } => Op::SetDimension { dimension },
+            OpV1::DeleteAssociation { key } => OpV2::DeleteAssociation { key },
+            OpV1::SetDimension { dimension } => OpV2::SetDimension { dimension },
+        };
+        Op::from(v2)
+    }
+}
+
+/// An association as snapshot versions 3 to 5 held it.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+pub struct AssociationV1 {
+    /// Where it starts.
+    pub source: ConceptId,
+    /// Where it ends.
+    pub target: ConceptId,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its confidence.
+    pub confidence: f32,
+    /// Its weight.
+    pub weight: f32,
+    /// When it was first learned.
+    pub created_ms: u64,
+    /// When it was last learned.
+    pub updated_ms: u64,
+}
+
+impl From<AssociationV1> for Association {
+    fn from(a: AssociationV1) -> Association {
+        Association {
+            source: a.source,
+            target: a.target,
+            kind: a.kind,
+            label: Label::EMPTY,
+            confidence: a.confidence,
+            weight: a.weight,
+            created_ms: a.created_ms,
+            updated_ms: a.updated_ms,
+            validity: Validity::ALWAYS,
+            metadata: KeptMetadata::default(),
         }
     }
 }
@@ -155,7 +289,8 @@ mod tests {
                 key: AssociationKey {
                     source: ConceptId(1),
                     target: ConceptId(2),
-                    kind: Kind::Causal
+                    kind: Kind::Causal,
+                    label: Label::EMPTY,
                 }
             }
         );

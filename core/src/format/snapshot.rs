@@ -12,19 +12,21 @@
 //! so a memory-mapped file can be read in place), vector index, text index (empty when the
 //! memory's text index was not built). See `docs/FORMAT.md`.
 //!
-//! Older versions are read, and rewritten in today's when their memory opens: version 4 has no
+//! Older versions are read, and rewritten in today's when their memory opens: in versions 3 to
+//! 5 associations have no label, metadata or validity (they read as label "", none, always
+//! valid); version 4 has no
 //! text index section (the index is built on the first search by words); version 3 neither,
 //! and its metadata values were strings only ([`crate::legacy`]).
 
 use crate::error::{Error, Result};
-use crate::format::legacy::{metadata_from_v1, MetadataV1};
+use crate::format::legacy::{metadata_from_v1, AssociationV1, MetadataV1};
 use crate::model::{Association, Concept, ConceptId, Metadata};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
 /// The snapshot format version this build writes.
-pub const SNAPSHOT_VERSION: u32 = 5;
+pub const SNAPSHOT_VERSION: u32 = 6;
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_VERSION_OLDEST: u32 = 3;
 const HEADER_BYTES: usize = 32;
@@ -645,7 +647,12 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     } else {
         decode_section("concepts", sections[1])?
     };
-    let associations: Vec<Association> = decode_section("associations", sections[2])?;
+    let associations: Vec<Association> = if version <= 5 {
+        let old: Vec<AssociationV1> = decode_section("associations", sections[2])?;
+        old.into_iter().map(Association::from).collect()
+    } else {
+        decode_section("associations", sections[2])?
+    };
     let vector_bytes = sections[3];
 
     let bad = |reason: String| Err(Error::corrupt_snapshot(reason));

@@ -8,19 +8,20 @@
 //! ```
 //!
 //! The payload is one batch: a postcard-encoded `Vec<Op>` — in version 1, `Vec<OpV1>`
-//! ([`crate::legacy`]: metadata values were strings only), read and turned into today's
+//! ([`crate::legacy`]: metadata values were strings only), in version 2 `Vec<OpV2>`
+//! (associations without label, metadata or validity), read and turned into today's
 //! operations. A log is one version throughout: opening a memory whose log is older rewrites it
 //! (a checkpoint) before anything is appended.
 
 use crate::error::{Error, Result};
-use crate::format::legacy::OpV1;
+use crate::format::legacy::{OpV1, OpV2};
 use crate::limits::BATCH_BYTES_MAX;
 use crate::model::Op;
 
 /// The log file's magic bytes.
 pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
 /// The log format version this build writes.
-pub const LOG_VERSION: u32 = 2;
+pub const LOG_VERSION: u32 = 3;
 /// The oldest log format version this build reads.
 pub const LOG_VERSION_OLDEST: u32 = 1;
 /// Size of the file header.
@@ -334,6 +335,9 @@ pub(crate) fn decode_payload(version: u32, payload: &[u8]) -> std::result::Resul
     }
     if version == 1 {
         let ops: Vec<OpV1> = whole(payload)?;
+        Ok(ops.into_iter().map(Op::from).collect())
+    } else if version == 2 {
+        let ops: Vec<OpV2> = whole(payload)?;
         Ok(ops.into_iter().map(Op::from).collect())
     } else {
         debug_assert_eq!(version, LOG_VERSION, "the header was checked");

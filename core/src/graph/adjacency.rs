@@ -2,57 +2,181 @@
 //!
 //! Every concept that has at least one association gets a *slot*: a small number that indexes
 //! plain arrays. A concept's outgoing associations are a compact list of [`Link`]s (the other
-//! end's slot and the kind, 8 bytes each) with the associations' data in a list beside it, and
-//! its incoming associations are a list of links to their sources. A walk therefore reads one or
-//! two cache lines per concept and needs no hash lookup per hop; only the entry point (a concept
-//! id) is looked up in a hash map.
+//! end's slot, the kind and the label's number, 12 bytes each) with the associations' data in a
+//! list beside it, and its incoming associations are a list of links to their sources. A walk
+//! therefore reads one or two cache lines per concept and needs no hash lookup per hop; only
+//! the entry point (a concept id) is looked up in a hash map.
+//!
+//! Labels are numbered by a table of their own ([`Labels`]): a link holds a label's number,
+//! and the table its text and how many associations use it (a label no association uses any
+//! more gives its number back).
 //!
 //! A hub's lists (more than a thousand associations) are ordered trees instead, so that adding
 //! or removing one of its associations stays logarithmic; a hub that shrinks under half that
 //! gets flat lists back.
 //!
-//! Each list is kept in the order of the other end's concept id, then kind — the order in which
-//! callers see associations — so answers never depend on slot numbers, which differ between a
-//! replayed and a restored memory. Slots of concepts that lose their last association are reused.
+//! Each list is kept in the order of the other end's concept id, then kind, then label text —
+//! the order in which callers see associations — so answers never depend on slot or label
+//! numbers, which differ between a replayed and a restored memory. Slots of concepts that lose
+//! their last association are reused.
 
-use crate::model::ConceptId;
-use crate::model::{Association, Kind};
+use crate::model::{Association, Kind, Label, ValidAt, Validity};
+use crate::model::{ConceptId, KeptMetadata};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 /// The stored part of an association (its key is where it is stored).
-#[derive(Clone, Copy, PartialEq, Debug)]
+#[derive(Clone, PartialEq, Debug)]
 pub(crate) struct EdgeData {
     pub confidence: f32,
     pub weight: f32,
     pub created_ms: u64,
     pub updated_ms: u64,
+    pub metadata: KeptMetadata,
+    /// When it holds, unless always (most associations: one pointer, null).
+    pub validity: Option<Box<Validity>>,
 }
 
-/// The association `source → target` of `kind` with its stored data.
+impl EdgeData {
+    /// When it holds.
+    #[inline]
+    pub fn validity(&self) -> Validity {
+        self.validity.as_deref().copied().unwrap_or_default()
+    }
+
+    /// Whether a read at `at` sees it.
+    #[inline]
+    pub fn seen_at(&self, at: ValidAt) -> bool {
+        self.validity.as_deref().is_none_or(|v| at.admits(v))
+    }
+
+    /// The validity as kept: nothing when always valid.
+    pub fn keep_validity(validity: Validity) -> Option<Box<Validity>> {
+        (validity != Validity::ALWAYS).then(|| Box::new(validity))
+    }
+}
+
+/// The association `source → target` of `kind` and `label` with its stored data.
 pub(crate) fn assoc(
     source: ConceptId,
     target: ConceptId,
     kind: Kind,
+    label: &Label,
     data: &EdgeData,
 ) -> Association {
     Association {
         source,
         target,
         kind,
+        label: label.clone(),
         confidence: data.confidence,
         weight: data.weight,
         created_ms: data.created_ms,
         updated_ms: data.updated_ms,
+        validity: data.validity(),
+        metadata: data.metadata.clone(),
     }
 }
 
-/// One end of an association as seen from the other: the slot of the concept and the kind.
+/// One end of an association as seen from the other: the slot of the concept, the kind and the
+/// label's number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Link {
     pub slot: u32,
     pub kind: Kind,
+    pub label: u32,
+}
+
+/// The labels in use, numbered: number 0 is the empty label, always.
+pub(crate) struct Labels {
+    texts: Vec<Label>,
+    /// How many associations use each label (not counted for the empty one).
+    uses: Vec<u64>,
+    numbers: FxHashMap<Label, u32>,
+    free: Vec<u32>,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            texts: vec![Label::EMPTY],
+            uses: vec![0],
+            numbers: FxHashMap::default(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl Labels {
+    /// The label numbered `n`.
+    #[inline]
+    pub fn text(&self, n: u32) -> &Label {
+        &self.texts[n as usize]
+    }
+
+    /// The number of `label`, if any association uses it.
+    pub fn number(&self, label: &Label) -> Option<u32> {
+        if label.is_empty() {
+            Some(0)
+        } else {
+            self.numbers.get(label).copied()
+        }
+    }
+
+    /// The number of `label` for one more association that uses it.
+    fn take(&mut self, label: &Label) -> u32 {
+        if label.is_empty() {
+            return 0;
+        }
+        let n = match self.numbers.get(label) {
+            Some(&n) => n,
+            None => {
+                let n = match self.free.pop() {
+                    Some(n) => {
+                        self.texts[n as usize] = label.clone();
+                        n
+                    }
+                    None => {
+                        self.texts.push(label.clone());
+                        self.uses.push(0);
+                        (self.texts.len() - 1) as u32
+                    }
+                };
+                self.numbers.insert(label.clone(), n);
+                n
+            }
+        };
+        self.uses[n as usize] += 1;
+        n
+    }
+
+    /// One association fewer uses label `n`.
+    fn give_back(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let uses = &mut self.uses[n as usize];
+        debug_assert!(*uses > 0, "label {n} given back more often than taken");
+        *uses -= 1;
+        if *uses == 0 {
+            let text = std::mem::take(&mut self.texts[n as usize]);
+            self.numbers.remove(&text);
+            self.free.push(n);
+        }
+    }
+
+    /// How many distinct labels are in use (the empty one not counted).
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+}
+
+/// Counts `data` in or out of a count of associations with a validity.
+fn count_timed(timed: &mut u64, data: &EdgeData, delta: i64) {
+    if data.validity.is_some() {
+        *timed = timed.wrapping_add_signed(delta);
+    }
 }
 
 /// Lists at most this long are searched by scanning their slots (a cache line or two) instead
@@ -67,52 +191,98 @@ const TREE_MIN: usize = 1024;
 /// whose length goes back and forth around it does not change form at every step).
 const FLAT_MAX: usize = TREE_MIN / 2;
 
-fn key(ids: &[ConceptId], link: &Link) -> (ConceptId, Kind) {
-    (ids[link.slot as usize], link.kind)
+/// The key of a hub's tree: the other end's id, the kind, the label.
+type TreeKey = (ConceptId, Kind, Label);
+
+/// What lists are searched with: the slots' ids and the labels' texts.
+#[derive(Clone, Copy)]
+struct Names<'a> {
+    ids: &'a [ConceptId],
+    labels: &'a Labels,
 }
 
-/// Where `(id, kind)` is (`Ok`) or would go (`Err`) in a flat list kept in key order (checking
-/// the end first: a snapshot is loaded in key order).
-fn flat_search(
-    ids: &[ConceptId],
-    list: &[Link],
+impl Names<'_> {
+    /// How `link` compares with the key `(id, kind, label)`.
+    #[inline]
+    fn cmp(&self, link: &Link, id: ConceptId, kind: Kind, label: &Label) -> Ordering {
+        (self.ids[link.slot as usize], link.kind)
+            .cmp(&(id, kind))
+            .then_with(|| {
+                if link.label == 0 && label.is_empty() {
+                    Ordering::Equal
+                } else {
+                    self.labels.text(link.label).cmp(label)
+                }
+            })
+    }
+
+    fn tree_key(&self, link: &Link) -> TreeKey {
+        (
+            self.ids[link.slot as usize],
+            link.kind,
+            self.labels.text(link.label).clone(),
+        )
+    }
+}
+
+/// What a list is searched for: the other end (slot and id), the kind, the label (number and
+/// text).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    slot: u32,
     id: ConceptId,
     kind: Kind,
-) -> Result<usize, usize> {
+    label: u32,
+    text: &'a Label,
+}
+
+impl Target<'_> {
+    fn link(&self) -> Link {
+        Link {
+            slot: self.slot,
+            kind: self.kind,
+            label: self.label,
+        }
+    }
+
+    fn tree_key(&self) -> TreeKey {
+        (self.id, self.kind, self.text.clone())
+    }
+}
+
+/// Where `at` is (`Ok`) or would go (`Err`) in a flat list kept in key order (checking the end
+/// first: a snapshot is loaded in key order).
+fn flat_search(names: Names<'_>, list: &[Link], at: &Target<'_>) -> Result<usize, usize> {
+    let cmp = |l: &Link| names.cmp(l, at.id, at.kind, at.text);
     match list.last() {
         None => Err(0),
-        Some(last) => match key(ids, last).cmp(&(id, kind)) {
+        Some(last) => match cmp(last) {
             Ordering::Less => Err(list.len()),
             Ordering::Equal => Ok(list.len() - 1),
-            Ordering::Greater => list.binary_search_by(|l| key(ids, l).cmp(&(id, kind))),
+            Ordering::Greater => list.binary_search_by(cmp),
         },
     }
 }
 
-/// The position of the link to `slot` (whose id is `id`) with `kind` in a flat list.
-fn flat_find(
-    ids: &[ConceptId],
-    list: &[Link],
-    slot: u32,
-    id: ConceptId,
-    kind: Kind,
-) -> Option<usize> {
+/// The position of the link to `at` in a flat list.
+fn flat_find(names: Names<'_>, list: &[Link], at: &Target<'_>) -> Option<usize> {
     if list.len() <= SCAN_MAX {
-        list.iter().position(|l| l.slot == slot && l.kind == kind)
+        let want = at.link();
+        list.iter().position(|l| *l == want)
     } else {
-        flat_search(ids, list, id, kind).ok()
+        flat_search(names, list, at).ok()
     }
 }
 
-/// A concept's outgoing associations, in (target id, kind) order.
+/// A concept's outgoing associations, in (target id, kind, label) order.
 pub(crate) enum OutList {
     /// Links with the data beside them (`data[i]` belongs to `links[i]`).
     Flat {
         links: Vec<Link>,
         data: Vec<EdgeData>,
     },
-    /// A hub's list.
-    Tree(BTreeMap<(ConceptId, Kind), (u32, EdgeData)>),
+    /// A hub's list: the key, then the target's slot, the label's number and the data.
+    Tree(BTreeMap<TreeKey, (u32, u32, EdgeData)>),
 }
 
 impl Default for OutList {
@@ -140,25 +310,22 @@ impl OutList {
         }
     }
 
-    /// The links with their data that come after `(id, kind)` in the list's order (all of them
-    /// for `None`): a seek, not a scan, so that paging through a hub's list costs each page
-    /// only its own length.
+    /// The links with their data that come after `(id, kind, label)` in the list's order (all
+    /// of them for `None`): a seek, not a scan, so that paging through a hub's list costs each
+    /// page only its own length.
     // Used by the export (feature `json`).
     #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    pub fn iter_after(&self, ids: &[ConceptId], after: Option<(ConceptId, Kind)>) -> OutIter<'_> {
-        let Some((id, kind)) = after else {
+    fn iter_after(&self, names: Names<'_>, after: Option<&TreeKey>) -> OutIter<'_> {
+        let Some((id, kind, label)) = after else {
             return self.iter();
         };
         match self {
             OutList::Flat { links, data } => {
-                let start = match flat_search(ids, links, id, kind) {
-                    Ok(i) => i + 1,
-                    Err(i) => i,
-                };
+                let start = links.partition_point(|l| names.cmp(l, *id, *kind, label).is_le());
                 OutIter::Flat(links[start..].iter().zip(data[start..].iter()))
             }
             OutList::Tree(tree) => OutIter::TreeRange(tree.range((
-                std::ops::Bound::Excluded((id, kind)),
+                std::ops::Bound::Excluded((*id, *kind, label.clone())),
                 std::ops::Bound::Unbounded,
             ))),
         }
@@ -173,14 +340,9 @@ impl OutList {
     pub fn each(&self, mut f: impl FnMut(Link, &EdgeData) -> bool) -> bool {
         match self {
             OutList::Flat { links, data } => links.iter().zip(data).all(|(l, d)| f(*l, d)),
-            OutList::Tree(tree) => tree.iter().all(|((_, kind), (slot, d))| {
-                f(
-                    Link {
-                        slot: *slot,
-                        kind: *kind,
-                    },
-                    d,
-                )
+            OutList::Tree(tree) => tree.iter().all(|(key, value)| {
+                let (link, d) = tree_entry((key, value));
+                f(link, d)
             }),
         }
     }
@@ -193,68 +355,59 @@ impl OutList {
         }
     }
 
-    fn get(&self, ids: &[ConceptId], slot: u32, kind: Kind) -> Option<&EdgeData> {
-        let id = ids[slot as usize];
+    fn get(&self, names: Names<'_>, at: &Target<'_>) -> Option<&EdgeData> {
         match self {
-            OutList::Flat { links, data } => data.get(flat_find(ids, links, slot, id, kind)?),
-            OutList::Tree(tree) => tree.get(&(id, kind)).map(|(_, d)| d),
+            OutList::Flat { links, data } => data.get(flat_find(names, links, at)?),
+            OutList::Tree(tree) => tree.get(&at.tree_key()).map(|(_, _, d)| d),
         }
     }
 
-    fn insert(
-        &mut self,
-        ids: &[ConceptId],
-        slot: u32,
-        kind: Kind,
-        value: EdgeData,
-    ) -> Option<EdgeData> {
-        let id = ids[slot as usize];
+    fn get_mut(&mut self, names: Names<'_>, at: &Target<'_>) -> Option<&mut EdgeData> {
+        match self {
+            OutList::Flat { links, data } => data.get_mut(flat_find(names, links, at)?),
+            OutList::Tree(tree) => tree.get_mut(&at.tree_key()).map(|(_, _, d)| d),
+        }
+    }
+
+    fn insert(&mut self, names: Names<'_>, at: &Target<'_>, value: EdgeData) -> Option<EdgeData> {
         let grow = match self {
-            OutList::Flat { links, data } => match flat_search(ids, links, id, kind) {
+            OutList::Flat { links, data } => match flat_search(names, links, at) {
                 Ok(i) => return Some(std::mem::replace(&mut data[i], value)),
                 Err(i) => {
-                    links.insert(i, Link { slot, kind });
+                    links.insert(i, at.link());
                     data.insert(i, value);
                     links.len() > TREE_MIN
                 }
             },
-            OutList::Tree(tree) => return tree.insert((id, kind), (slot, value)).map(|(_, d)| d),
+            OutList::Tree(tree) => {
+                return tree
+                    .insert(at.tree_key(), (at.slot, at.label, value))
+                    .map(|(_, _, d)| d)
+            }
         };
         if grow {
             let tree = self
                 .iter()
-                .map(|(l, d)| (key(ids, &l), (l.slot, *d)))
+                .map(|(l, d)| (names.tree_key(&l), (l.slot, l.label, d.clone())))
                 .collect();
             *self = OutList::Tree(tree);
         }
         None
     }
 
-    fn remove(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) -> bool {
-        let id = ids[slot as usize];
+    fn remove(&mut self, names: Names<'_>, at: &Target<'_>) -> Option<EdgeData> {
         match self {
-            OutList::Flat { links, data } => match flat_find(ids, links, slot, id, kind) {
-                Some(i) => {
-                    links.remove(i);
-                    data.remove(i);
-                    true
-                }
-                None => false,
-            },
+            OutList::Flat { links, data } => {
+                let i = flat_find(names, links, at)?;
+                links.remove(i);
+                Some(data.remove(i))
+            }
             OutList::Tree(tree) => {
-                let removed = tree.remove(&(id, kind)).is_some();
+                let removed = tree.remove(&at.tree_key()).map(|(_, _, d)| d);
                 if tree.len() < FLAT_MAX {
-                    let (links, data) = tree
-                        .iter()
-                        .map(|((_, kind), (slot, d))| {
-                            (
-                                Link {
-                                    slot: *slot,
-                                    kind: *kind,
-                                },
-                                *d,
-                            )
-                        })
+                    let (links, data) = std::mem::take(tree)
+                        .into_iter()
+                        .map(|((_, kind, _), (slot, label, d))| (Link { slot, kind, label }, d))
                         .unzip();
                     *self = OutList::Flat { links, data };
                 }
@@ -267,9 +420,9 @@ impl OutList {
 /// Iterator over an [`OutList`].
 pub(crate) enum OutIter<'a> {
     Flat(std::iter::Zip<std::slice::Iter<'a, Link>, std::slice::Iter<'a, EdgeData>>),
-    Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), (u32, EdgeData)>),
+    Tree(std::collections::btree_map::Iter<'a, TreeKey, (u32, u32, EdgeData)>),
     #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    TreeRange(std::collections::btree_map::Range<'a, (ConceptId, Kind), (u32, EdgeData)>),
+    TreeRange(std::collections::btree_map::Range<'a, TreeKey, (u32, u32, EdgeData)>),
 }
 
 impl<'a> Iterator for OutIter<'a> {
@@ -287,22 +440,24 @@ impl<'a> Iterator for OutIter<'a> {
 
 #[inline]
 fn tree_entry<'a>(
-    ((_, kind), (slot, d)): (&'a (ConceptId, Kind), &'a (u32, EdgeData)),
+    ((_, kind, _), (slot, label, d)): (&'a TreeKey, &'a (u32, u32, EdgeData)),
 ) -> (Link, &'a EdgeData) {
     (
         Link {
             slot: *slot,
             kind: *kind,
+            label: *label,
         },
         d,
     )
 }
 
-/// A concept's incoming associations (links to their sources), in (source id, kind) order.
+/// A concept's incoming associations (links to their sources), in (source id, kind, label)
+/// order.
 pub(crate) enum IncList {
     Flat(Vec<Link>),
-    /// A hub's list.
-    Tree(BTreeMap<(ConceptId, Kind), u32>),
+    /// A hub's list: the key, then the source's slot and the label's number.
+    Tree(BTreeMap<TreeKey, (u32, u32)>),
 }
 
 impl Default for IncList {
@@ -327,44 +482,42 @@ impl IncList {
         }
     }
 
-    fn insert(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) {
-        let id = ids[slot as usize];
+    fn insert(&mut self, names: Names<'_>, at: &Target<'_>) {
         let grow = match self {
-            IncList::Flat(links) => match flat_search(ids, links, id, kind) {
+            IncList::Flat(links) => match flat_search(names, links, at) {
                 Ok(_) => false,
                 Err(i) => {
-                    links.insert(i, Link { slot, kind });
+                    links.insert(i, at.link());
                     links.len() > TREE_MIN
                 }
             },
             IncList::Tree(tree) => {
-                tree.insert((id, kind), slot);
+                tree.insert(at.tree_key(), (at.slot, at.label));
                 false
             }
         };
         if grow {
-            let tree = self.iter().map(|l| (key(ids, &l), l.slot)).collect();
+            let tree = self
+                .iter()
+                .map(|l| (names.tree_key(&l), (l.slot, l.label)))
+                .collect();
             *self = IncList::Tree(tree);
         }
     }
 
-    fn remove(&mut self, ids: &[ConceptId], slot: u32, kind: Kind) {
-        let id = ids[slot as usize];
+    fn remove(&mut self, names: Names<'_>, at: &Target<'_>) {
         match self {
             IncList::Flat(links) => {
-                if let Some(i) = flat_find(ids, links, slot, id, kind) {
+                if let Some(i) = flat_find(names, links, at) {
                     links.remove(i);
                 }
             }
             IncList::Tree(tree) => {
-                tree.remove(&(id, kind));
+                tree.remove(&at.tree_key());
                 if tree.len() < FLAT_MAX {
-                    let links = tree
-                        .iter()
-                        .map(|((_, kind), slot)| Link {
-                            slot: *slot,
-                            kind: *kind,
-                        })
+                    let links = std::mem::take(tree)
+                        .into_iter()
+                        .map(|((_, kind, _), (slot, label))| Link { slot, kind, label })
                         .collect();
                     *self = IncList::Flat(links);
                 }
@@ -376,7 +529,7 @@ impl IncList {
 /// Iterator over an [`IncList`].
 pub(crate) enum IncIter<'a> {
     Flat(std::slice::Iter<'a, Link>),
-    Tree(std::collections::btree_map::Iter<'a, (ConceptId, Kind), u32>),
+    Tree(std::collections::btree_map::Iter<'a, TreeKey, (u32, u32)>),
 }
 
 impl Iterator for IncIter<'_> {
@@ -386,9 +539,10 @@ impl Iterator for IncIter<'_> {
     fn next(&mut self) -> Option<Link> {
         match self {
             IncIter::Flat(it) => it.next().copied(),
-            IncIter::Tree(it) => it.next().map(|((_, kind), slot)| Link {
+            IncIter::Tree(it) => it.next().map(|((_, kind, _), (slot, label))| Link {
                 slot: *slot,
                 kind: *kind,
+                label: *label,
             }),
         }
     }
@@ -411,8 +565,13 @@ pub(crate) struct Adjacency {
     ids: Vec<ConceptId>,
     nodes: Vec<Node>,
     free: Vec<u32>,
+    /// The labels, numbered.
+    labels: Labels,
     /// Number of associations.
     len: u64,
+    /// Number of associations with a validity (not always valid): while there is none, a walk
+    /// that asks what holds at a time needs no association's data.
+    timed: u64,
 }
 
 impl Adjacency {
@@ -421,12 +580,31 @@ impl Adjacency {
         self.len
     }
 
+    /// Number of associations with a validity.
+    #[inline]
+    pub fn timed(&self) -> u64 {
+        self.timed
+    }
+
+    /// The labels in use.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    fn names(&self) -> Names<'_> {
+        Names {
+            ids: &self.ids,
+            labels: &self.labels,
+        }
+    }
+
     /// Checks that the adjacency agrees with itself (the integrity checker's part for it): the
     /// slot map and the slots' ids name each other; a free slot is empty and unmapped, a used
     /// one holds a list; every outgoing link has its incoming link at the other end and every
-    /// incoming link its outgoing one; each list is in (other end's id, kind) order with no
-    /// repeat, flat lists no longer than a tree's threshold and trees no shorter than a flat
-    /// list's; and the count is the number of outgoing links.
+    /// incoming link its outgoing one; each list is in (other end's id, kind, label) order with
+    /// no repeat, flat lists no longer than a tree's threshold and trees no shorter than a flat
+    /// list's; each label's count is the number of associations that use it; and the count is
+    /// the number of outgoing links.
     pub fn check(&self) -> Result<(), String> {
         if self.ids.len() != self.nodes.len() {
             return Err(format!(
@@ -452,7 +630,9 @@ impl Adjacency {
                 self.nodes.len()
             ));
         }
+        let mut label_uses = vec![0u64; self.labels.texts.len()];
         let mut links = 0u64;
+        let mut timed = 0u64;
         for (slot, node) in self.nodes.iter().enumerate() {
             let slot = slot as u32;
             let id = self.ids[slot as usize];
@@ -465,9 +645,10 @@ impl Adjacency {
             if node.out.len() + node.inc.len() == 0 {
                 return Err(format!("{id} holds a slot with no link"));
             }
-            let in_order = |keys: &[(ConceptId, Kind)]| keys.windows(2).all(|w| w[0] < w[1]);
+            let in_order = |keys: &[TreeKey]| keys.windows(2).all(|w| w[0] < w[1]);
             let mut out_keys = Vec::with_capacity(node.out.len());
-            for (link, _) in node.out.iter() {
+            for (link, data) in node.out.iter() {
+                timed += u64::from(data.validity.is_some());
                 let Some(&other) = self.ids.get(link.slot as usize) else {
                     return Err(format!(
                         "{id} links to slot {}, which does not exist",
@@ -477,10 +658,18 @@ impl Adjacency {
                 if free.contains(&link.slot) {
                     return Err(format!("{id} links to free slot {}", link.slot));
                 }
+                let Some(uses) = label_uses.get_mut(link.label as usize) else {
+                    return Err(format!(
+                        "{id} links with label {}, which does not exist",
+                        link.label
+                    ));
+                };
+                *uses += 1;
                 if !self.nodes[link.slot as usize].inc.iter().any(|l| {
                     l == Link {
                         slot,
                         kind: link.kind,
+                        label: link.label,
                     }
                 }) {
                     return Err(format!(
@@ -488,7 +677,7 @@ impl Adjacency {
                         link.kind
                     ));
                 }
-                out_keys.push((other, link.kind));
+                out_keys.push(self.names().tree_key(&link));
             }
             let mut inc_keys = Vec::with_capacity(node.inc.len());
             for link in node.inc.iter() {
@@ -498,13 +687,17 @@ impl Adjacency {
                         link.slot
                     ));
                 };
-                if self.get_by_slot(link.slot, slot, link.kind).is_none() {
+                if link.label as usize >= label_uses.len()
+                    || self
+                        .get_by_slot(link.slot, slot, link.kind, link.label)
+                        .is_none()
+                {
                     return Err(format!(
                         "{other} -[{}]-> {id} is missing at {other}",
                         link.kind
                     ));
                 }
-                inc_keys.push((other, link.kind));
+                inc_keys.push(self.names().tree_key(&link));
             }
             if !in_order(&out_keys) || !in_order(&inc_keys) {
                 return Err(format!("{id}'s lists are out of order"));
@@ -535,6 +728,22 @@ impl Adjacency {
         if links != self.len {
             return Err(format!("{links} links counted as {}", self.len));
         }
+        if timed != self.timed {
+            return Err(format!("{timed} timed links counted as {}", self.timed));
+        }
+        let labels = &self.labels;
+        for (n, (&uses, &counted)) in labels.uses.iter().zip(&label_uses).enumerate().skip(1) {
+            let text = &labels.texts[n];
+            let numbered = !text.is_empty() && labels.numbers.get(text) == Some(&(n as u32));
+            if uses != counted || (uses > 0) != numbered {
+                return Err(format!(
+                    "label {n} ({text:?}) is counted {uses} times, used {counted}"
+                ));
+            }
+        }
+        if labels.numbers.len() + labels.free.len() + 1 != labels.texts.len() {
+            return Err("the label table's free and used numbers do not add up".into());
+        }
         Ok(())
     }
 
@@ -548,6 +757,12 @@ impl Adjacency {
     #[inline]
     pub fn id(&self, slot: u32) -> ConceptId {
         self.ids[slot as usize]
+    }
+
+    /// The label numbered `n`.
+    #[inline]
+    pub fn label(&self, n: u32) -> &Label {
+        self.labels.text(n)
     }
 
     /// The associations of a slot.
@@ -586,16 +801,87 @@ impl Adjacency {
         }
     }
 
-    /// The data of the association `source → target` of `kind`.
-    pub fn get(&self, source: &ConceptId, target: &ConceptId, kind: Kind) -> Option<&EdgeData> {
-        let s = self.slot(source)?;
-        let t = self.slot(target)?;
-        self.get_by_slot(s, t, kind)
+    /// The slots of `source` and `target` and the number of `label`, when all three exist (as
+    /// they do for any association between them with that label).
+    fn locate(
+        &self,
+        source: &ConceptId,
+        target: &ConceptId,
+        label: &Label,
+    ) -> Option<(u32, u32, u32)> {
+        Some((
+            self.slot(source)?,
+            self.slot(target)?,
+            self.labels.number(label)?,
+        ))
     }
 
-    /// The data of the association from slot `source` to slot `target` of `kind`.
-    pub fn get_by_slot(&self, source: u32, target: u32, kind: Kind) -> Option<&EdgeData> {
-        self.nodes[source as usize].out.get(&self.ids, target, kind)
+    /// The data of the association `source → target` of `kind` and `label`.
+    pub fn get(
+        &self,
+        source: &ConceptId,
+        target: &ConceptId,
+        kind: Kind,
+        label: &Label,
+    ) -> Option<&EdgeData> {
+        let (s, t, n) = self.locate(source, target, label)?;
+        self.get_by_slot(s, t, kind, n)
+    }
+
+    /// The data of the association from slot `source` to slot `target` of `kind` and label
+    /// number `label`.
+    pub fn get_by_slot(
+        &self,
+        source: u32,
+        target: u32,
+        kind: Kind,
+        label: u32,
+    ) -> Option<&EdgeData> {
+        let at = Target {
+            slot: target,
+            id: self.ids[target as usize],
+            kind,
+            label,
+            text: self.labels.text(label),
+        };
+        self.nodes[source as usize].out.get(self.names(), &at)
+    }
+
+    /// Closes an association's validity at `until_ms` (or keeps the earlier end it has) and
+    /// marks it updated at `at_ms`; false if it does not exist.
+    pub fn invalidate(
+        &mut self,
+        source: &ConceptId,
+        target: &ConceptId,
+        kind: Kind,
+        label: &Label,
+        until_ms: u64,
+        at_ms: u64,
+    ) -> bool {
+        let Some((s, t, n)) = self.locate(source, target, label) else {
+            return false;
+        };
+        let names = Names {
+            ids: &self.ids,
+            labels: &self.labels,
+        };
+        let at = Target {
+            slot: t,
+            id: *target,
+            kind,
+            label: n,
+            text: label,
+        };
+        let Some(data) = self.nodes[s as usize].out.get_mut(names, &at) else {
+            return false;
+        };
+        let newly_timed = data.validity.is_none();
+        let mut validity = data.validity();
+        validity.until_ms = Some(validity.until_ms.map_or(until_ms, |u| u.min(until_ms)));
+        data.validity = Some(Box::new(validity));
+        data.updated_ms = at_ms;
+        self.timed += u64::from(newly_timed);
+        true
     }
 
     /// Inserts or replaces an association; returns the data it replaced.
@@ -604,16 +890,43 @@ impl Adjacency {
         source: ConceptId,
         target: ConceptId,
         kind: Kind,
+        label: &Label,
         data: EdgeData,
     ) -> Option<EdgeData> {
         let s = self.slot_or_new(source);
         let t = self.slot_or_new(target);
-        let replaced = self.nodes[s as usize].out.insert(&self.ids, t, kind, data);
-        if replaced.is_none() {
-            self.nodes[t as usize].inc.insert(&self.ids, s, kind);
-            self.len += 1;
+        let n = self.labels.take(label);
+        let names = Names {
+            ids: &self.ids,
+            labels: &self.labels,
+        };
+        let to = Target {
+            slot: t,
+            id: target,
+            kind,
+            label: n,
+            text: label,
+        };
+        count_timed(&mut self.timed, &data, 1);
+        let replaced = self.nodes[s as usize].out.insert(names, &to, data);
+        if let Some(old) = &replaced {
+            count_timed(&mut self.timed, old, -1);
         }
-        debug_assert_eq!(self.get(&source, &target, kind), Some(&data));
+        if replaced.is_none() {
+            let from = Target {
+                slot: s,
+                id: source,
+                kind,
+                label: n,
+                text: label,
+            };
+            self.nodes[t as usize].inc.insert(names, &from);
+            self.len += 1;
+        } else {
+            // The association already held its use of the label.
+            self.labels.give_back(n);
+        }
+        debug_assert!(self.get(&source, &target, kind, label).is_some());
         debug_assert!(
             self.nodes[s as usize].out.len() <= TREE_MIN
                 || !matches!(self.nodes[s as usize].out, OutList::Flat { .. }),
@@ -623,20 +936,46 @@ impl Adjacency {
     }
 
     /// Removes an association; returns whether it existed.
-    pub fn remove(&mut self, source: &ConceptId, target: &ConceptId, kind: Kind) -> bool {
-        let (Some(s), Some(t)) = (self.slot(source), self.slot(target)) else {
+    pub fn remove(
+        &mut self,
+        source: &ConceptId,
+        target: &ConceptId,
+        kind: Kind,
+        label: &Label,
+    ) -> bool {
+        let Some((s, t, n)) = self.locate(source, target, label) else {
             return false;
         };
-        if !self.nodes[s as usize].out.remove(&self.ids, t, kind) {
+        let names = Names {
+            ids: &self.ids,
+            labels: &self.labels,
+        };
+        let to = Target {
+            slot: t,
+            id: *target,
+            kind,
+            label: n,
+            text: label,
+        };
+        let Some(data) = self.nodes[s as usize].out.remove(names, &to) else {
             return false;
-        }
-        self.nodes[t as usize].inc.remove(&self.ids, s, kind);
+        };
+        count_timed(&mut self.timed, &data, -1);
+        let from = Target {
+            slot: s,
+            id: *source,
+            kind,
+            label: n,
+            text: label,
+        };
+        self.nodes[t as usize].inc.remove(names, &from);
         self.len -= 1;
+        self.labels.give_back(n);
         self.release_if_bare(s);
         if t != s {
             self.release_if_bare(t);
         }
-        debug_assert!(self.get(source, target, kind).is_none());
+        debug_assert!(self.get(source, target, kind, label).is_none());
         true
     }
 
@@ -649,64 +988,93 @@ impl Adjacency {
         // Loops (an association from the concept to itself) appear in both lists; they go with
         // the taken lists and are counted once, as outgoing.
         self.len -= node.out.len() as u64;
-        for (link, _) in node.out.iter() {
+        fn here<'a>(slot: u32, id: ConceptId, link: &Link, labels: &'a Labels) -> Target<'a> {
+            Target {
+                slot,
+                id,
+                kind: link.kind,
+                label: link.label,
+                text: labels.text(link.label),
+            }
+        }
+        let mut released = Vec::with_capacity(node.out.len() + node.inc.len());
+        for (link, data) in node.out.iter() {
+            released.push(link.label);
+            count_timed(&mut self.timed, data, -1);
             if link.slot != slot {
+                let names = Names {
+                    ids: &self.ids,
+                    labels: &self.labels,
+                };
                 self.nodes[link.slot as usize]
                     .inc
-                    .remove(&self.ids, slot, link.kind);
+                    .remove(names, &here(slot, *id, &link, &self.labels));
                 self.release_if_bare(link.slot);
             }
         }
         for link in node.inc.iter() {
             if link.slot != slot {
-                if self.nodes[link.slot as usize]
+                let names = Names {
+                    ids: &self.ids,
+                    labels: &self.labels,
+                };
+                if let Some(data) = self.nodes[link.slot as usize]
                     .out
-                    .remove(&self.ids, slot, link.kind)
+                    .remove(names, &here(slot, *id, &link, &self.labels))
                 {
                     self.len -= 1;
+                    count_timed(&mut self.timed, &data, -1);
+                    released.push(link.label);
                 }
                 self.release_if_bare(link.slot);
             }
         }
+        for n in released {
+            self.labels.give_back(n);
+        }
         self.release_if_bare(slot);
     }
 
-    /// The outgoing associations of `id`: (target, kind, data) in (target, kind) order.
+    /// The outgoing associations of `id`: (target, kind, label, data) in (target, kind, label)
+    /// order.
     pub fn outgoing(
         &self,
         id: &ConceptId,
-    ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
-        let node = self.slot(id).map(|s| &self.nodes[s as usize]);
-        node.into_iter()
-            .flat_map(move |n| n.out.iter().map(|(l, d)| (self.id(l.slot), l.kind, d)))
-    }
-
-    /// The outgoing associations of `id` after `(target, kind)` (all for `None`), in (target,
-    /// kind) order: where a page of them left off.
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
-    pub fn outgoing_after(
-        &self,
-        id: &ConceptId,
-        after: Option<(ConceptId, Kind)>,
-    ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
+    ) -> impl Iterator<Item = (ConceptId, Kind, &Label, &EdgeData)> + '_ {
         let node = self.slot(id).map(|s| &self.nodes[s as usize]);
         node.into_iter().flat_map(move |n| {
             n.out
-                .iter_after(&self.ids, after)
-                .map(|(l, d)| (self.id(l.slot), l.kind, d))
+                .iter()
+                .map(|(l, d)| (self.id(l.slot), l.kind, self.label(l.label), d))
         })
     }
 
-    /// The incoming associations of `id`: (source, kind, data) in (source, kind) order.
+    /// The outgoing associations of `id` after `(target, kind, label)` (all for `None`), in
+    /// (target, kind, label) order: where a page of them left off.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
+    pub fn outgoing_after<'a>(
+        &'a self,
+        id: &ConceptId,
+        after: Option<&(ConceptId, Kind, Label)>,
+    ) -> impl Iterator<Item = (ConceptId, Kind, &'a Label, &'a EdgeData)> + 'a {
+        let node = self.slot(id).map(|s| &self.nodes[s as usize]);
+        let start = node.map(|n| n.out.iter_after(self.names(), after));
+        start
+            .into_iter()
+            .flat_map(move |it| it.map(|(l, d)| (self.id(l.slot), l.kind, self.label(l.label), d)))
+    }
+
+    /// The incoming associations of `id`: (source, kind, label, data) in (source, kind, label)
+    /// order.
     pub fn incoming(
         &self,
         id: &ConceptId,
-    ) -> impl Iterator<Item = (ConceptId, Kind, &EdgeData)> + '_ {
+    ) -> impl Iterator<Item = (ConceptId, Kind, &Label, &EdgeData)> + '_ {
         let node = self.slot(id).map(|s| (s, &self.nodes[s as usize]));
         node.into_iter().flat_map(move |(s, n)| {
             n.inc.iter().filter_map(move |l| {
-                let data = self.get_by_slot(l.slot, s, l.kind)?;
-                Some((self.id(l.slot), l.kind, data))
+                let data = self.get_by_slot(l.slot, s, l.kind, l.label)?;
+                Some((self.id(l.slot), l.kind, self.label(l.label), data))
             })
         })
     }
@@ -717,7 +1085,7 @@ impl Adjacency {
             let source = self.ids[s];
             n.out
                 .iter()
-                .map(move |(l, d)| assoc(source, self.id(l.slot), l.kind, d))
+                .map(move |(l, d)| assoc(source, self.id(l.slot), l.kind, self.label(l.label), d))
         })
     }
 }
@@ -733,17 +1101,27 @@ mod tests {
             weight: 1.0,
             created_ms: x,
             updated_ms: x,
+            metadata: KeptMetadata::default(),
+            validity: None,
         }
     }
 
     const KINDS: [Kind; 3] = [Kind::Semantic, Kind::Causal, Kind::Temporal];
+    const LABELS: [&str; 3] = ["", "founded", "works_at"];
+
+    fn label(i: u64) -> Label {
+        Label::from(LABELS[i as usize])
+    }
+
+    type Key = (ConceptId, ConceptId, Kind, Label);
 
     /// Runs random inserts, removals and concept deletions over `concepts` concepts (a share
     /// `hub_percent` of the ends being concept 0) against an ordered map of (source, target,
-    /// kind), checking every list, lookups and counts every `check_every` steps.
+    /// kind, label), checking every list, lookups, counts and the label table every
+    /// `check_every` steps.
     fn random_walk(concepts: u64, hub_percent: u64, steps: u64, check_every: u64) {
         let mut adj = Adjacency::default();
-        let mut truth: BTreeMap<(ConceptId, ConceptId, Kind), EdgeData> = BTreeMap::new();
+        let mut truth: BTreeMap<Key, EdgeData> = BTreeMap::new();
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move |n: u64| {
             x ^= x << 13;
@@ -760,22 +1138,23 @@ mod tests {
             };
             let (a, b) = (pick(), pick());
             let kind = KINDS[next(3) as usize];
+            let lab = label(next(3));
             match next(20) {
                 0..=12 => {
-                    let replaced = adj.insert(a, b, kind, data(step));
-                    assert_eq!(replaced, truth.insert((a, b, kind), data(step)));
+                    let replaced = adj.insert(a, b, kind, &lab, data(step));
+                    assert_eq!(replaced, truth.insert((a, b, kind, lab), data(step)));
                 }
                 13..=18 => {
                     assert_eq!(
-                        adj.remove(&a, &b, kind),
-                        truth.remove(&(a, b, kind)).is_some()
+                        adj.remove(&a, &b, kind, &lab),
+                        truth.remove(&(a, b, kind, lab)).is_some()
                     );
                 }
                 _ => {
                     // The hub survives these (it goes at the end), so that its lists grow long.
                     if hub_percent == 0 || a != ConceptId(0) {
                         adj.remove_concept(&a);
-                        truth.retain(|(s, t, _), _| *s != a && *t != a);
+                        truth.retain(|(s, t, _, _), _| *s != a && *t != a);
                     }
                 }
             }
@@ -786,11 +1165,14 @@ mod tests {
             assert_eq!(adj.check(), Ok(()), "step {step}");
             for c in 0..concepts as u128 {
                 let id = ConceptId(c);
-                let out: Vec<_> = adj.outgoing(&id).map(|(t, k, d)| (t, k, *d)).collect();
+                let out: Vec<_> = adj
+                    .outgoing(&id)
+                    .map(|(t, k, l, d)| (t, k, l.clone(), d.clone()))
+                    .collect();
                 let want: Vec<_> = truth
-                    .range((id, ConceptId(0), Kind::Semantic)..)
-                    .take_while(|((s, _, _), _)| *s == id)
-                    .map(|((_, t, k), d)| (*t, *k, *d))
+                    .range((id, ConceptId(0), Kind::Semantic, Label::EMPTY)..)
+                    .take_while(|((s, _, _, _), _)| *s == id)
+                    .map(|((_, t, k, l), d)| (*t, *k, l.clone(), d.clone()))
                     .collect();
                 assert_eq!(out, want, "outgoing of {c}");
                 // Pages that each start where the last one ended cover the list exactly.
@@ -798,23 +1180,26 @@ mod tests {
                 let mut after = None;
                 loop {
                     let page: Vec<_> = adj
-                        .outgoing_after(&id, after)
+                        .outgoing_after(&id, after.as_ref())
                         .take(7)
-                        .map(|(t, k, d)| (t, k, *d))
+                        .map(|(t, k, l, d)| (t, k, l.clone(), d.clone()))
                         .collect();
                     let Some(last) = page.last() else { break };
-                    after = Some((last.0, last.1));
+                    after = Some((last.0, last.1, last.2.clone()));
                     paged.extend(page);
                 }
                 assert_eq!(paged, want, "outgoing of {c}, paged");
                 largest = largest.max(out.len());
-                let inc: Vec<_> = adj.incoming(&id).map(|(s, k, d)| (s, k, *d)).collect();
+                let inc: Vec<_> = adj
+                    .incoming(&id)
+                    .map(|(s, k, l, d)| (s, k, l.clone(), d.clone()))
+                    .collect();
                 let mut want: Vec<_> = truth
                     .iter()
-                    .filter(|((_, t, _), _)| *t == id)
-                    .map(|((s, _, k), d)| (*s, *k, *d))
+                    .filter(|((_, t, _, _), _)| *t == id)
+                    .map(|((s, _, k, l), d)| (*s, *k, l.clone(), d.clone()))
                     .collect();
-                want.sort_by_key(|(s, k, _)| (*s, *k));
+                want.sort_by(|x, y| (x.0, x.1, &x.2).cmp(&(y.0, y.1, &y.2)));
                 assert_eq!(inc, want, "incoming of {c}");
             }
             for _ in 0..2000 {
@@ -824,22 +1209,32 @@ mod tests {
                 );
                 for key in [(s, t), (ConceptId(0), t), (s, ConceptId(0))] {
                     for kind in KINDS {
+                        let lab = label(next(3));
                         assert_eq!(
-                            adj.get(&key.0, &key.1, kind),
-                            truth.get(&(key.0, key.1, kind)),
-                            "{key:?} {kind:?}"
+                            adj.get(&key.0, &key.1, kind, &lab),
+                            truth.get(&(key.0, key.1, kind, lab.clone())),
+                            "{key:?} {kind:?} {lab:?}"
                         );
                     }
                 }
             }
-            let mut all: Vec<_> = adj.iter().map(|a| (a.source, a.target, a.kind)).collect();
+            let mut all: Vec<_> = adj
+                .iter()
+                .map(|a| (a.source, a.target, a.kind, a.label))
+                .collect();
             all.sort();
-            let want: Vec<_> = truth.keys().copied().collect();
+            let want: Vec<_> = truth.keys().cloned().collect();
             assert_eq!(all, want);
+            let labels_used = truth
+                .keys()
+                .filter(|k| !k.3.is_empty())
+                .map(|k| &k.3)
+                .collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(adj.labels().len(), labels_used.len());
             // A concept without associations holds no slot.
             let holding = truth
                 .keys()
-                .flat_map(|(s, t, _)| [*s, *t])
+                .flat_map(|(s, t, _, _)| [*s, *t])
                 .collect::<std::collections::BTreeSet<_>>();
             assert_eq!(adj.slots.len(), holding.len());
         }
@@ -851,10 +1246,14 @@ mod tests {
             );
             let hub = ConceptId(0);
             adj.remove_concept(&hub);
-            truth.retain(|(s, t, _), _| *s != hub && *t != hub);
-            let mut all: Vec<_> = adj.iter().map(|a| (a.source, a.target, a.kind)).collect();
+            truth.retain(|(s, t, _, _), _| *s != hub && *t != hub);
+            let mut all: Vec<_> = adj
+                .iter()
+                .map(|a| (a.source, a.target, a.kind, a.label))
+                .collect();
             all.sort();
-            assert_eq!(all, truth.keys().copied().collect::<Vec<_>>());
+            assert_eq!(all, truth.keys().cloned().collect::<Vec<_>>());
+            assert_eq!(adj.check(), Ok(()));
             assert_eq!(adj.len(), truth.len() as u64);
             assert_eq!(adj.slot(&hub), None);
         }
@@ -867,7 +1266,13 @@ mod tests {
         let build = || {
             let mut adj = Adjacency::default();
             for (a, b) in [(1u128, 2u128), (1, 3), (2, 3), (3, 1)] {
-                adj.insert(ConceptId(a), ConceptId(b), Kind::Causal, data(a as u64));
+                adj.insert(
+                    ConceptId(a),
+                    ConceptId(b),
+                    Kind::Causal,
+                    &Label::EMPTY,
+                    data(a as u64),
+                );
             }
             assert_eq!(adj.check(), Ok(()));
             adj
@@ -914,8 +1319,8 @@ mod tests {
             .map(|i| ConceptId(u128::from(1 + (i * 7919) % n)))
             .collect();
         for (i, other) in others.iter().enumerate() {
-            adj.insert(hub, *other, Kind::Semantic, data(i as u64));
-            adj.insert(*other, hub, Kind::Causal, data(i as u64));
+            adj.insert(hub, *other, Kind::Semantic, &Label::EMPTY, data(i as u64));
+            adj.insert(*other, hub, Kind::Causal, &Label::from("x"), data(i as u64));
         }
         let forms = |adj: &Adjacency| {
             let node = adj.node(adj.slot(&hub).expect("the hub has a slot"));
@@ -926,8 +1331,8 @@ mod tests {
         };
         assert_eq!(forms(&adj), (true, true));
         for (removed, other) in others.iter().enumerate() {
-            assert!(adj.remove(&hub, other, Kind::Semantic));
-            assert!(adj.remove(other, &hub, Kind::Causal));
+            assert!(adj.remove(&hub, other, Kind::Semantic, &Label::EMPTY));
+            assert!(adj.remove(other, &hub, Kind::Causal, &Label::from("x")));
             let left = others.len() - removed - 1;
             if left == 0 {
                 break;
@@ -941,13 +1346,20 @@ mod tests {
                     .map(|(j, o)| (*o, data((removed + 1 + j) as u64)))
                     .collect();
                 want.sort_by_key(|(o, _)| *o);
-                let out: Vec<(ConceptId, EdgeData)> =
-                    adj.outgoing(&hub).map(|(t, _, d)| (t, *d)).collect();
+                let out: Vec<(ConceptId, EdgeData)> = adj
+                    .outgoing(&hub)
+                    .map(|(t, _, _, d)| (t, d.clone()))
+                    .collect();
                 assert_eq!(out, want, "{left} left");
-                let inc: Vec<(ConceptId, EdgeData)> =
-                    adj.incoming(&hub).map(|(s, _, d)| (s, *d)).collect();
+                let inc: Vec<(ConceptId, EdgeData)> = adj
+                    .incoming(&hub)
+                    .map(|(s, _, _, d)| (s, d.clone()))
+                    .collect();
                 assert_eq!(inc, want, "{left} left");
-                assert_eq!(adj.get(&hub, &want[0].0, Kind::Semantic), Some(&want[0].1));
+                assert_eq!(
+                    adj.get(&hub, &want[0].0, Kind::Semantic, &Label::EMPTY),
+                    Some(&want[0].1)
+                );
             }
         }
         assert_eq!((adj.len(), adj.slot(&hub)), (0, None));
@@ -965,10 +1377,10 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let other = ConceptId(u128::from(1 + (x >> 33) % (4 * n)));
-            adj.insert(ConceptId(0), other, Kind::Semantic, data(i));
-            adj.insert(other, ConceptId(0), Kind::Causal, data(i));
+            adj.insert(ConceptId(0), other, Kind::Semantic, &Label::EMPTY, data(i));
+            adj.insert(other, ConceptId(0), Kind::Causal, &Label::EMPTY, data(i));
         }
-        let out: Vec<ConceptId> = adj.outgoing(&ConceptId(0)).map(|(t, _, _)| t).collect();
+        let out: Vec<ConceptId> = adj.outgoing(&ConceptId(0)).map(|(t, _, _, _)| t).collect();
         assert!(out.windows(2).all(|w| w[0] < w[1]), "out of order");
         assert_eq!(out.len() as u64 * 2, adj.len());
         adj.remove_concept(&ConceptId(0));

@@ -13,12 +13,12 @@ use crate::error::{Error, Result};
 use crate::graph::walk::for_each_hop;
 use crate::graph::{Direction, Graph, Step};
 use crate::limits::{EXPAND_DEPTH_MAX, EXPAND_HOPS_MAX, EXPAND_PER_CONCEPT_MAX};
-use crate::model::{ConceptId, KindSet};
+use crate::model::{ConceptId, KindSet, Label, ValidAt};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Ordering;
 
 /// How hits are expanded.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ExpandOptions {
     /// Most hops from a hit (1..=[`EXPAND_DEPTH_MAX`]).
     pub depth: u32,
@@ -26,9 +26,13 @@ pub struct ExpandOptions {
     pub direction: Direction,
     /// Which kinds are followed.
     pub kinds: KindSet,
+    /// Which labels are followed (`None`: every label, none included).
+    pub labels: Option<Vec<Label>>,
     /// Most associations followed from one concept, the most confident first
     /// (1..=[`EXPAND_PER_CONCEPT_MAX`]).
     pub per_concept: u32,
+    /// Which associations are followed: those valid at a time, or all.
+    pub valid_at: ValidAt,
 }
 
 impl Default for ExpandOptions {
@@ -37,7 +41,9 @@ impl Default for ExpandOptions {
             depth: 1,
             direction: Direction::Both,
             kinds: KindSet::ALL,
+            labels: None,
             per_concept: 10,
+            valid_at: ValidAt::Any,
         }
     }
 }
@@ -112,8 +118,14 @@ pub fn expand(db: &dyn Graph, hits: &[(ConceptId, f64)], options: &ExpandOptions
                 *node,
                 options.direction,
                 options.kinds,
+                options.valid_at,
                 false,
-                |next, step| hops.push((next, step)),
+                |next, step| {
+                    let label = &step.association.label;
+                    if options.labels.as_ref().is_none_or(|l| l.contains(label)) {
+                        hops.push((next, step));
+                    }
+                },
             );
             most_confident_first(&mut hops, options.per_concept as usize);
             for (next, step) in &hops {
@@ -126,7 +138,7 @@ pub fn expand(db: &dyn Graph, hits: &[(ConceptId, f64)], options: &ExpandOptions
                     continue;
                 }
                 let mut longer = trail.clone();
-                longer.push(*step);
+                longer.push(step.clone());
                 best.insert(
                     *next,
                     Reached {

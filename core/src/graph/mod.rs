@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::graph::adjacency::Adjacency;
 use crate::limits::*;
 use crate::model::ConceptId;
-use crate::model::{Association, Kind, KindSet};
+use crate::model::{Association, Kind, KindSet, Label, ValidAt};
 
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
@@ -57,6 +57,9 @@ pub struct PathOptions {
     pub max_depth: u32,
     /// Most concepts the search may expand (default 100,000).
     pub visited_max: u32,
+    /// Which associations may be followed: those valid at a time (what a host asks by
+    /// default, at its "now": the core has no clock), or all of them.
+    pub valid_at: ValidAt,
 }
 
 impl Default for PathOptions {
@@ -66,6 +69,7 @@ impl Default for PathOptions {
             kinds: KindSet::ALL,
             max_depth: PATH_DEPTH_DEFAULT,
             visited_max: VISITED_NODES_DEFAULT,
+            valid_at: ValidAt::Any,
         }
     }
 }
@@ -78,7 +82,7 @@ impl PathOptions {
 }
 
 /// One hop of a path: the association taken, and whether it was followed against its direction.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// The association (as stored: its own source and target).
     pub association: Association,
@@ -110,12 +114,13 @@ impl Step {
             self.association.source,
             self.association.target,
             self.association.kind,
+            self.association.label.clone(),
             self.reversed,
         )
     }
 }
 
-type StepKey = (ConceptId, ConceptId, Kind, bool);
+type StepKey = (ConceptId, ConceptId, Kind, Label, bool);
 
 /// A path: its concepts in order, the associations taken, and its confidence (the product of
 /// the associations' confidences; 1 for a path of no hops).

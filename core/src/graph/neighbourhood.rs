@@ -5,7 +5,7 @@ use crate::graph::adjacency::{assoc, EdgeData};
 use crate::graph::walk::*;
 use crate::graph::{Direction, Graph};
 use crate::limits::*;
-use crate::model::{Association, ConceptId, Kind, KindSet};
+use crate::model::{Association, ConceptId, Kind, KindSet, ValidAt};
 
 /// Room reserved up front for a neighbourhood's concepts (it grows past this when needed).
 const NEIGHBOURHOOD_PRESIZE: usize = 256;
@@ -21,13 +21,15 @@ pub struct Neighbourhood {
     pub truncated: bool,
 }
 
-/// Concepts within `depth` hops of `centre` (at most `limit`), and the associations among them.
+/// Concepts within `depth` hops of `centre` (at most `limit`), and the associations among them,
+/// following the associations of `kinds` seen at `valid_at`.
 pub fn neighbourhood(
     db: &dyn Graph,
     centre: ConceptId,
     depth: u32,
     direction: Direction,
     kinds: KindSet,
+    valid_at: ValidAt,
     limit: u32,
 ) -> Result<Neighbourhood> {
     if depth > NEIGHBOURHOOD_DEPTH_MAX {
@@ -61,6 +63,8 @@ pub fn neighbourhood(
     let mut found = Found::with_capacity(expected);
     found.insert(centre_slot, 0);
     let both = direction == Direction::Both;
+    // Only a memory that holds associations with a validity needs their data to walk.
+    let timed = links.timed() > 0 && valid_at != ValidAt::Any;
     // Breadth first: `slots` doubles as the queue.
     let mut next_index = 0;
     'bfs: while let Some(&slot) = slots.get(next_index) {
@@ -70,11 +74,18 @@ pub fn neighbourhood(
             continue;
         }
         let node = links.node(slot);
-        let outgoing = node.out.iter().map(|(link, _)| link);
+        let outgoing = node.out.iter().map(|(link, data)| (link, Some(data)));
         let incoming = node.inc.iter().take(if both { usize::MAX } else { 0 });
-        for link in outgoing.chain(incoming) {
+        for (link, data) in outgoing.chain(incoming.map(|link| (link, None))) {
             if !kinds.contains(link.kind) || found.get(link.slot).is_some() {
                 continue;
+            }
+            if timed {
+                let data =
+                    data.or_else(|| links.get_by_slot(link.slot, slot, link.kind, link.label));
+                if !data.is_some_and(|d| d.seen_at(valid_at)) {
+                    continue;
+                }
             }
             if order.len() >= limit as usize {
                 truncated = true;
@@ -98,13 +109,23 @@ pub fn neighbourhood(
             if !kinds.contains(link.kind) {
                 return true;
             }
+            // Most links lead outside: the association's data is read only for those inside.
             let Some(at) = found.get(link.slot) else {
                 return true;
             };
+            if timed && !data.seen_at(valid_at) {
+                return true;
+            }
             if associations.len() >= ASSOCIATIONS_LIMIT_MAX as usize {
                 return false;
             }
-            associations.push(assoc(source, order[at as usize].0, link.kind, data));
+            associations.push(assoc(
+                source,
+                order[at as usize].0,
+                link.kind,
+                links.label(link.label),
+                data,
+            ));
             true
         });
         if !complete {
@@ -131,13 +152,14 @@ pub enum Listing {
     Both,
 }
 
-/// The associations of `id` (outgoing first, each side in (other end, kind) order) that pass the
-/// filters, at most `limit`.
+/// The associations of `id` (outgoing first, each side in (other end, kind, label) order) that
+/// pass the filters and are seen at `valid_at`, at most `limit`.
 pub fn associations_of(
     db: &dyn Graph,
     id: ConceptId,
     listing: Listing,
     kinds: KindSet,
+    valid_at: ValidAt,
     min_confidence: f32,
     limit: u32,
 ) -> Result<Vec<Association>> {
@@ -155,26 +177,27 @@ pub fn associations_of(
         ));
     }
     require(db, id)?;
-    let keep =
-        |kind: Kind, data: &EdgeData| kinds.contains(kind) && data.confidence >= min_confidence;
+    let keep = |kind: Kind, data: &EdgeData| {
+        kinds.contains(kind) && data.confidence >= min_confidence && data.seen_at(valid_at)
+    };
     let mut out = Vec::new();
     if matches!(listing, Listing::Out | Listing::Both) {
-        for (target, kind, data) in db.links().outgoing(&id) {
+        for (target, kind, label, data) in db.links().outgoing(&id) {
             if out.len() >= limit as usize {
                 return Ok(out);
             }
             if keep(kind, data) {
-                out.push(assoc(id, target, kind, data));
+                out.push(assoc(id, target, kind, label, data));
             }
         }
     }
     if matches!(listing, Listing::In | Listing::Both) {
-        for (source, kind, data) in db.links().incoming(&id) {
+        for (source, kind, label, data) in db.links().incoming(&id) {
             if out.len() >= limit as usize {
                 return Ok(out);
             }
             if keep(kind, data) {
-                out.push(assoc(source, id, kind, data));
+                out.push(assoc(source, id, kind, label, data));
             }
         }
     }

@@ -66,6 +66,7 @@ pub fn shortest_path(
                 node,
                 opts.direction,
                 opts.kinds,
+                opts.valid_at,
                 !forward,
                 |next, _| {
                     if seen.contains_key(&next) {
@@ -208,9 +209,9 @@ fn dijkstra(
         if node == to {
             let mut steps = Vec::with_capacity(depth as usize);
             let mut at = state;
-            while let Some((parent, step)) = states[at].parent {
-                steps.push(step);
-                at = parent;
+            while let Some((parent, step)) = &states[at].parent {
+                steps.push(step.clone());
+                at = *parent;
             }
             steps.reverse();
             return Ok(Some(Path::from_steps(from, steps)));
@@ -230,6 +231,7 @@ fn dijkstra(
             node,
             opts.direction,
             opts.kinds,
+            opts.valid_at,
             false,
             |next, step| {
                 let confidence = step.association.confidence;
@@ -390,8 +392,8 @@ pub(crate) fn refresh(db: &dyn Graph, result: &mut PathsResult, shortest: bool) 
     for path in &mut result.paths {
         for step in &mut path.steps {
             let a = &step.association;
-            match db.links().get(&a.source, &a.target, a.kind) {
-                Some(data) => step.association = assoc(a.source, a.target, a.kind, data),
+            match db.links().get(&a.source, &a.target, a.kind, &a.label) {
+                Some(data) => step.association = assoc(a.source, a.target, a.kind, &a.label, data),
                 None => return false,
             }
         }

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::graph::adjacency::assoc;
 use crate::graph::{Direction, Graph, PathOptions, Step};
-use crate::model::{ConceptId, KindSet};
+use crate::model::{ConceptId, KindSet, ValidAt};
 use rustc_hash::FxHashMap;
 
 pub(super) struct Budget {
@@ -42,6 +42,7 @@ pub(super) fn for_each_hop(
     node: ConceptId,
     direction: Direction,
     kinds: KindSet,
+    valid_at: ValidAt,
     reverse: bool,
     mut f: impl FnMut(ConceptId, Step),
 ) {
@@ -56,12 +57,12 @@ pub(super) fn for_each_hop(
     let edges = links.node(slot);
     if follow_out {
         for (link, data) in edges.out.iter() {
-            if kinds.contains(link.kind) {
+            if kinds.contains(link.kind) && data.seen_at(valid_at) {
                 let target = links.id(link.slot);
                 f(
                     target,
                     Step {
-                        association: assoc(node, target, link.kind, data),
+                        association: assoc(node, target, link.kind, links.label(link.label), data),
                         reversed: false,
                     },
                 );
@@ -73,12 +74,15 @@ pub(super) fn for_each_hop(
             if !kinds.contains(link.kind) {
                 continue;
             }
-            if let Some(data) = links.get_by_slot(link.slot, slot, link.kind) {
+            let Some(data) = links.get_by_slot(link.slot, slot, link.kind, link.label) else {
+                continue;
+            };
+            if data.seen_at(valid_at) {
                 let source = links.id(link.slot);
                 f(
                     source,
                     Step {
-                        association: assoc(source, node, link.kind, data),
+                        association: assoc(source, node, link.kind, links.label(link.label), data),
                         reversed: true,
                     },
                 );
@@ -103,12 +107,23 @@ pub(super) fn best_hop(
     opts: &PathOptions,
 ) -> Option<Step> {
     let mut best: Option<Step> = None;
-    for_each_hop(db, a, opts.direction, opts.kinds, false, |next, step| {
-        if next == b && best.is_none_or(|s| step.association.confidence > s.association.confidence)
-        {
-            best = Some(step);
-        }
-    });
+    for_each_hop(
+        db,
+        a,
+        opts.direction,
+        opts.kinds,
+        opts.valid_at,
+        false,
+        |next, step| {
+            if next == b
+                && best
+                    .as_ref()
+                    .is_none_or(|s| step.association.confidence > s.association.confidence)
+            {
+                best = Some(step);
+            }
+        },
+    );
     best
 }
 
@@ -116,9 +131,15 @@ pub(super) fn best_hop(
 /// does not make the answer depth-limited).
 pub(super) fn leads_on(db: &dyn Graph, node: ConceptId, opts: &PathOptions, reverse: bool) -> bool {
     let mut any = false;
-    for_each_hop(db, node, opts.direction, opts.kinds, reverse, |_, _| {
-        any = true
-    });
+    for_each_hop(
+        db,
+        node,
+        opts.direction,
+        opts.kinds,
+        opts.valid_at,
+        reverse,
+        |_, _| any = true,
+    );
     any
 }
 

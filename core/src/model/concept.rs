@@ -1,13 +1,13 @@
 //! Concepts: what a memory stores, and what a caller gives to learn one.
 
-use crate::model::{ConceptId, ConceptMetadata, Metadata};
+use crate::model::{ConceptId, KeptMetadata, Metadata};
 use serde::Serialize;
 
 /// A concept: a unit of knowledge.
 ///
 /// Laid out for a memory that holds millions of them (80 bytes besides its text, embedding and
 /// metadata): the text and the embedding are boxed slices (no spare capacity to track) and the
-/// metadata a [`ConceptMetadata`] (one pointer, none when empty).
+/// metadata a [`KeptMetadata`] (one pointer, none when empty).
 #[derive(Clone, PartialEq, Debug, Serialize)]
 pub struct Concept {
     /// Its id.
@@ -21,7 +21,7 @@ pub struct Concept {
     /// How sure we are of it (0..=1).
     pub confidence: f32,
     /// Free-form metadata.
-    pub metadata: ConceptMetadata,
+    pub metadata: KeptMetadata,
     /// When it was first learned, ms since the Unix epoch (from the caller).
     pub created_ms: u64,
     /// When it was last learned, ms since the Unix epoch (from the caller).

@@ -209,34 +209,41 @@ impl<'de> Deserialize<'de> for ListItem {
     }
 }
 
-/// A concept's metadata as it is kept: one pointer, null when there is none (most concepts
-/// have none; a [`Metadata`] map is three words even when empty). Reads as a [`Metadata`].
+/// Metadata as a concept or an association keeps it: one pointer, null when there is none
+/// (most have none; a [`Metadata`] map is three words even when empty), shared by its copies
+/// (an association copied into every path step that takes it). Reads as a [`Metadata`].
 #[derive(Clone, Default, PartialEq)]
-pub struct ConceptMetadata(Option<Box<Metadata>>);
+pub struct KeptMetadata(Option<std::sync::Arc<Metadata>>);
 
-/// What an absent [`ConceptMetadata`] reads as.
+/// What an absent [`KeptMetadata`] reads as.
 static NO_METADATA: Metadata = Metadata::new();
 
-impl From<Metadata> for ConceptMetadata {
+impl From<Metadata> for KeptMetadata {
     fn from(map: Metadata) -> Self {
-        ConceptMetadata((!map.is_empty()).then(|| Box::new(map)))
+        KeptMetadata((!map.is_empty()).then(|| std::sync::Arc::new(map)))
     }
 }
 
-impl std::ops::Deref for ConceptMetadata {
+impl std::ops::Deref for KeptMetadata {
     type Target = Metadata;
     fn deref(&self) -> &Metadata {
         self.0.as_deref().unwrap_or(&NO_METADATA)
     }
 }
 
-impl fmt::Debug for ConceptMetadata {
+impl fmt::Debug for KeptMetadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
 
-impl Serialize for ConceptMetadata {
+impl<'de> Deserialize<'de> for KeptMetadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Metadata::deserialize(deserializer).map(KeptMetadata::from)
+    }
+}
+
+impl Serialize for KeptMetadata {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         (**self).serialize(serializer)
     }

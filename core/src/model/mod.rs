@@ -13,11 +13,11 @@ mod metadata;
 mod op;
 mod rules;
 
-pub use association::{Association, AssociationKey};
+pub use association::{Association, AssociationKey, Label, ValidAt, Validity};
 pub use concept::{Concept, ConceptInput};
 pub use id::{ConceptId, CONCEPT_ID_CHARS};
 pub use kind::{Kind, KindSet};
-pub use metadata::{ConceptMetadata, Metadata, Value};
+pub use metadata::{KeptMetadata, Metadata, Value};
 pub use op::Op;
 pub(crate) use rules::{check_dimension, check_embedding, Rules};
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::limits::*;
 use crate::model::rules::*;
-use crate::model::{AssociationKey, ConceptId, ConceptInput, Kind, Metadata};
+use crate::model::{AssociationKey, ConceptId, ConceptInput, Kind, Label, Metadata, Validity};
 use serde::{Deserialize, Serialize};
 
 /// One change to a memory. A batch of these is one log record and is atomic.
@@ -44,10 +44,16 @@ pub enum Op {
         target: ConceptId,
         /// Kind.
         kind: Kind,
+        /// Label (part of the key).
+        label: Label,
         /// Confidence (0..=1).
         confidence: f32,
         /// Weight (finite, ≥ 0).
         weight: f32,
+        /// Metadata.
+        metadata: Metadata,
+        /// When it holds.
+        validity: Validity,
         /// When (ms): its `updated_ms`, and its `created_ms` when it is new.
         at_ms: u64,
         /// An explicit creation time (import); `None` keeps the existing one or uses `at_ms`.
@@ -62,6 +68,16 @@ pub enum Op {
     SetDimension {
         /// The dimension.
         dimension: u32,
+    },
+    /// Close an association's validity without deleting it: it holds until `until_ms` (or
+    /// until an earlier end it already had), and reads that ask what holds now stop seeing it.
+    InvalidateAssociation {
+        /// Its key.
+        key: AssociationKey,
+        /// The first moment it no longer holds (ms).
+        until_ms: u64,
+        /// When (ms): its `updated_ms`.
+        at_ms: u64,
     },
 }
 
@@ -81,7 +97,8 @@ impl Op {
         }
     }
 
-    /// The operation that learns an association at `at_ms`.
+    /// The operation that learns an association at `at_ms` (no label, no metadata, always
+    /// valid).
     pub fn put_association(
         source: ConceptId,
         target: ConceptId,
@@ -94,8 +111,11 @@ impl Op {
             source,
             target,
             kind,
+            label: Label::EMPTY,
             confidence,
             weight,
+            metadata: Metadata::new(),
+            validity: Validity::ALWAYS,
             at_ms,
             created_ms: None,
         }
@@ -146,18 +166,27 @@ impl Op {
                 Ok(())
             }
             Op::PutAssociation {
+                label,
                 confidence,
                 weight,
+                metadata,
+                validity,
                 at_ms,
                 created_ms,
                 ..
             } => {
                 check_created(field, *created_ms, *at_ms)?;
+                check_label(&sub(field, "label"), label)?;
                 check_unit(&sub(field, "confidence"), *confidence)?;
-                check_strength(&sub(field, "weight"), *weight)
+                check_strength(&sub(field, "weight"), *weight)?;
+                check_metadata(&sub(field, "metadata"), metadata)?;
+                check_validity(field, validity)
             }
             Op::SetDimension { dimension } => check_dimension(&sub(field, "dimension"), *dimension),
-            Op::DeleteConcept { .. } | Op::DeleteAssociation { .. } => Ok(()),
+            Op::DeleteAssociation { key } | Op::InvalidateAssociation { key, .. } => {
+                check_label(&sub(field, "label"), &key.label)
+            }
+            Op::DeleteConcept { .. } => Ok(()),
         }
     }
 }

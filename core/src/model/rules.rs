@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::*;
-use crate::model::{Metadata, Value};
+use crate::model::{Label, Metadata, Validity, Value};
 
 /// Which rules an operation is checked by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,4 +182,35 @@ pub(crate) fn check_metadata(field: &str, metadata: &Metadata) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A label: at most [`LABEL_BYTES_MAX`] bytes, no control characters (a label is one line).
+pub(crate) fn check_label(field: &str, label: &Label) -> Result<()> {
+    let text = label.as_str();
+    if text.len() > LABEL_BYTES_MAX {
+        return Err(Error::limit(
+            format!("{field} (bytes)"),
+            LABEL_BYTES_MAX as u64,
+            text.len() as u64,
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!("labels are one line of text: {c:?} is a control character"),
+        ));
+    }
+    Ok(())
+}
+
+/// A validity interval: it may not end before it starts. (`field` names the association;
+/// the error names `valid_until_ms`.)
+pub(crate) fn check_validity(field: &str, validity: &Validity) -> Result<()> {
+    match (validity.from_ms, validity.until_ms) {
+        (Some(from), Some(until)) if until < from => Err(Error::invalid(
+            sub(field, "valid_until_ms"),
+            format!("{until} is before valid_from_ms {from}"),
+        )),
+        _ => Ok(()),
+    }
 }

@@ -26,7 +26,9 @@ impl Db {
     pub fn write_snapshot(&self, out: &mut dyn std::io::Write) -> Result<u64> {
         let mut associations: Vec<Association> = Vec::with_capacity(self.links.len() as usize);
         associations.extend(self.links.iter());
-        associations.sort_unstable_by_key(|a| a.key());
+        associations.sort_unstable_by(|a, b| {
+            (a.source, a.target, a.kind, &a.label).cmp(&(b.source, b.target, b.kind, &b.label))
+        });
         let encode_err = |what: &str, e: postcard::Error| Error::Storage {
             during: "snapshot encode",
             message: format!("{what}: {e}"),
@@ -91,16 +93,25 @@ impl Db {
                     a.source, a.target
                 ));
             }
+            if a.validity.until_ms < a.validity.from_ms && a.validity.until_ms.is_some() {
+                return bad(format!("association {} ends before it starts", a.key()));
+            }
             let data = EdgeData {
                 confidence: a.confidence,
                 weight: a.weight,
                 created_ms: a.created_ms,
                 updated_ms: a.updated_ms,
+                metadata: a.metadata,
+                validity: EdgeData::keep_validity(a.validity),
             };
-            if db.links.insert(a.source, a.target, a.kind, data).is_some() {
+            if db
+                .links
+                .insert(a.source, a.target, a.kind, &a.label, data)
+                .is_some()
+            {
                 return bad(format!(
-                    "association {} -> {} appears twice",
-                    a.source, a.target
+                    "association {} -[{} {:?}]-> {} appears twice",
+                    a.source, a.kind, a.label, a.target
                 ));
             }
         }

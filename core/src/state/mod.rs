@@ -10,7 +10,7 @@ use crate::graph::adjacency::{assoc, Adjacency, EdgeData};
 use crate::graph::{Graph, View};
 use crate::limits::BATCH_OPS_MAX;
 use crate::model::ConceptId;
-use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules};
+use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules, Validity};
 use crate::state::concepts::Concepts;
 use crate::text::TextIndex;
 use crate::vector::{HnswParams, VectorIndex};
@@ -80,13 +80,19 @@ impl Db {
         self.concepts.get(id)?.embedding.as_deref()
     }
 
-    pub(crate) fn has_association(&self, key: &AssociationKey) -> bool {
-        self.links.get(&key.source, &key.target, key.kind).is_some()
+    /// The validity of the association `key`, if it exists.
+    pub(crate) fn association_validity(&self, key: &AssociationKey) -> Option<Validity> {
+        let data = self
+            .links
+            .get(&key.source, &key.target, key.kind, &key.label)?;
+        Some(data.validity())
     }
 
     pub(crate) fn association(&self, key: &AssociationKey) -> Option<Association> {
-        let data = self.links.get(&key.source, &key.target, key.kind)?;
-        Some(assoc(key.source, key.target, key.kind, data))
+        let data = self
+            .links
+            .get(&key.source, &key.target, key.kind, &key.label)?;
+        Some(assoc(key.source, key.target, key.kind, &key.label, data))
     }
 
     /// Applies one validated batch. Validation guarantees it cannot fail; replay re-checks and
@@ -171,8 +177,11 @@ impl Db {
                 source,
                 target,
                 kind,
+                label,
                 confidence,
                 weight,
+                metadata,
+                validity,
                 at_ms,
                 created_ms,
             } => {
@@ -182,23 +191,42 @@ impl Db {
                 );
                 let created_ms = created_ms.unwrap_or_else(|| {
                     self.links
-                        .get(&source, &target, kind)
+                        .get(&source, &target, kind, &label)
                         .map_or(at_ms, |e| e.created_ms)
                 });
                 self.links.insert(
                     source,
                     target,
                     kind,
+                    &label,
                     EdgeData {
                         confidence,
                         weight,
                         created_ms,
                         updated_ms: at_ms,
+                        metadata: metadata.into(),
+                        validity: EdgeData::keep_validity(validity),
                     },
                 );
             }
             Op::DeleteAssociation { key } => {
-                self.links.remove(&key.source, &key.target, key.kind);
+                self.links
+                    .remove(&key.source, &key.target, key.kind, &key.label);
+            }
+            Op::InvalidateAssociation {
+                key,
+                until_ms,
+                at_ms,
+            } => {
+                let done = self.links.invalidate(
+                    &key.source,
+                    &key.target,
+                    key.kind,
+                    &key.label,
+                    until_ms,
+                    at_ms,
+                );
+                debug_assert!(done, "validation checks that {key} exists");
             }
             Op::SetDimension { dimension } => {
                 self.dimension = Some(dimension);
@@ -238,7 +266,8 @@ pub(crate) struct Overlay {
     concepts: FxHashMap<ConceptId, bool>,
     /// Concepts deleted by a staged op: their committed associations are gone.
     deleted: FxHashSet<ConceptId>,
-    associations: FxHashMap<AssociationKey, bool>,
+    /// Associations staged: `Some(validity)` when put (or invalidated), `None` when deleted.
+    associations: FxHashMap<AssociationKey, Option<Validity>>,
     dimension: Option<u32>,
 }
 
@@ -254,13 +283,15 @@ impl Overlay {
             .unwrap_or_else(|| db.concepts.contains_key(id))
     }
 
-    fn association_exists(&self, db: &Db, key: &AssociationKey) -> bool {
-        if let Some(&exists) = self.associations.get(key) {
-            return exists;
+    /// The validity of the association `key` if it exists.
+    fn association(&self, db: &Db, key: &AssociationKey) -> Option<Validity> {
+        if let Some(&staged) = self.associations.get(key) {
+            return staged;
         }
-        !self.deleted.contains(&key.source)
-            && !self.deleted.contains(&key.target)
-            && db.has_association(key)
+        if self.deleted.contains(&key.source) || self.deleted.contains(&key.target) {
+            return None;
+        }
+        db.association_validity(key)
     }
 
     fn dimension(&self, db: &Db) -> Option<u32> {
@@ -322,14 +353,21 @@ impl Layered<'_> {
         }
     }
 
-    fn association_exists(&self, db: &Db, key: &AssociationKey) -> bool {
-        if let Some(&exists) = self.top.associations.get(key) {
-            return exists;
+    /// The validity of the association `key` if it exists.
+    fn association(&self, db: &Db, key: &AssociationKey) -> Option<Validity> {
+        if let Some(&staged) = self.top.associations.get(key) {
+            return staged;
         }
         if self.top.deleted.contains(&key.source) || self.top.deleted.contains(&key.target) {
-            return false;
+            return None;
         }
-        self.base.association_exists(db, key)
+        self.base.association(db, key)
+    }
+
+    fn missing(key: &AssociationKey) -> Error {
+        Error::AssociationNotFound {
+            key: key.to_string().into(),
+        }
     }
 
     fn check(self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
@@ -365,6 +403,8 @@ impl Layered<'_> {
                     source,
                     target,
                     kind,
+                    label,
+                    validity,
                     ..
                 } => {
                     for end in [source, target] {
@@ -378,18 +418,29 @@ impl Layered<'_> {
                         source: *source,
                         target: *target,
                         kind: *kind,
+                        label: label.clone(),
                     };
-                    self.top.associations.insert(key, true);
+                    self.top.associations.insert(key, Some(*validity));
                 }
                 Op::DeleteAssociation { key } => {
-                    if !self.association_exists(db, key) {
-                        return Err(Error::AssociationNotFound {
-                            source_id: key.source.to_string(),
-                            target: key.target.to_string(),
-                            kind: key.kind.as_str(),
-                        });
+                    if self.association(db, key).is_none() {
+                        return Err(Self::missing(key));
                     }
-                    self.top.associations.insert(*key, false);
+                    self.top.associations.insert(key.clone(), None);
+                }
+                Op::InvalidateAssociation { key, until_ms, .. } => {
+                    let Some(mut validity) = self.association(db, key) else {
+                        return Err(Self::missing(key));
+                    };
+                    if let Some(from) = validity.from_ms.filter(|from| until_ms < from) {
+                        return Err(Error::invalid(
+                            format!("{field}.valid_until_ms"),
+                            format!("{until_ms} is before the association's valid_from_ms {from}"),
+                        ));
+                    }
+                    validity.until_ms =
+                        Some(validity.until_ms.map_or(*until_ms, |u| u.min(*until_ms)));
+                    self.top.associations.insert(key.clone(), Some(validity));
                 }
                 Op::SetDimension { dimension } => {
                     check_dimension(&format!("{field}.dimension"), *dimension)?;

@@ -9,7 +9,7 @@ use crate::limits::{
     VECTOR_K_MAX,
 };
 use crate::model::ConceptId;
-use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet};
+use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet, ValidAt};
 use crate::state::Db;
 use crate::text::{query_terms, TextIndex};
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
@@ -40,6 +40,8 @@ pub struct StateCounts {
     pub concepts: u64,
     /// Number of associations.
     pub associations: u64,
+    /// Number of distinct association labels in use.
+    pub labels: u64,
     /// The memory's vector dimension, once fixed.
     pub dimension: Option<u32>,
     /// Vector index tiers.
@@ -161,16 +163,18 @@ impl Db {
         })
     }
 
-    /// Associations of a concept, filtered by direction, kinds and minimum confidence.
+    /// Associations of a concept, filtered by direction, kinds, validity and minimum
+    /// confidence.
     pub fn associations(
         &self,
         id: ConceptId,
         listing: Listing,
         kinds: KindSet,
+        valid_at: ValidAt,
         min_confidence: f32,
         limit: u32,
     ) -> Result<Vec<Association>> {
-        graph::associations_of(self, id, listing, kinds, min_confidence, limit)
+        graph::associations_of(self, id, listing, kinds, valid_at, min_confidence, limit)
     }
 
     /// Fewest-hops path.
@@ -211,9 +215,10 @@ impl Db {
         depth: u32,
         direction: Direction,
         kinds: KindSet,
+        valid_at: ValidAt,
         limit: u32,
     ) -> Result<Neighbourhood> {
-        graph::neighbourhood(self, centre, depth, direction, kinds, limit)
+        graph::neighbourhood(self, centre, depth, direction, kinds, valid_at, limit)
     }
 
     /// The concepts that `hits` (with their scores, in rank order) lead to within the options'
@@ -378,6 +383,7 @@ impl Db {
         StateCounts {
             concepts: self.concepts.len() as u64,
             associations: self.links.len(),
+            labels: self.links.labels().len() as u64,
             dimension: self.dimension,
             vectors: self.vectors.counts(),
             last_seq: self.last_seq,

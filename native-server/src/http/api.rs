@@ -584,7 +584,7 @@ async fn list_associations(
     let handle = state.home.target(&name)?;
     let answer = state
         .queries
-        .run(move |_| exchange::associations(&handle.reader().db(), &id, &q))
+        .run(move |_| exchange::associations(&handle.reader().db(), &id, &q, now_ms()))
         .await??;
     Ok(Json(answer))
 }
@@ -592,9 +592,9 @@ async fn list_associations(
 #[utoipa::path(
     method(put, post),
     path = "/v1/memories/{name}/associations",
-    summary = "Learn an association (upsert by source, target, kind). POST is the same as PUT.",
+    summary = "Learn an association (upsert by source, target, kind and label). POST is the same as PUT.",
     params(MemoryPath),
-    request_body(content = exchange::AssociationBody, example = json!({"source": "{id}", "target": "{id2}", "kind": "causal", "confidence": 0.8, "weight": 1.0})),
+    request_body(content = exchange::AssociationBody, example = json!({"source": "{id}", "target": "{id2}", "kind": "semantic", "label": "works_at", "confidence": 0.8, "weight": 1.0, "metadata": {"source": "hr.pdf"}, "valid_from_ms": 1700000000000_u64})),
     responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
 )]
 async fn put_association(
@@ -611,23 +611,39 @@ async fn put_association(
 #[utoipa::path(
     delete,
     path = "/v1/memories/{name}/associations/{source}/{target}/{kind}",
-    summary = "Delete an association.",
-    params(AssociationPath),
+    summary = "Delete an association (the one with ?label=, or the one without a label). To keep the fact's history, invalidate it instead.",
+    params(AssociationPath, exchange::LabelQuery),
     responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
 )]
 async fn delete_association(
     State(state): State<AppState>,
     Keyed(idempotency): Keyed,
     PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
+    QueryParams(q): QueryParams<exchange::LabelQuery>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
-    let key = exchange::association_key(&source, &target, &kind)?;
-    let seq = submit(
-        &state,
-        &name,
-        vec![Op::DeleteAssociation { key }],
-        idempotency,
-    )
-    .await?;
+    let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
+    let op = Op::DeleteAssociation { key };
+    op.validate("")?;
+    let seq = submit(&state, &name, vec![op], idempotency).await?;
+    Ok(Json(WriteAnswer { seq }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/memories/{name}/associations/{source}/{target}/{kind}/invalidate",
+    summary = "Invalidate an association: it stops holding at valid_until_ms (default now) but is kept; reads see only what holds now unless they ask for as_of or include_invalid.",
+    params(AssociationPath, exchange::InvalidateQuery),
+    responses((status = 200, description = "Durable.", body = WriteAnswer), WriteErrors)
+)]
+async fn invalidate_association(
+    State(state): State<AppState>,
+    Keyed(idempotency): Keyed,
+    PathParams((name, source, target, kind)): PathParams<(String, String, String, String)>,
+    QueryParams(q): QueryParams<exchange::InvalidateQuery>,
+) -> Result<Json<WriteAnswer>, ApiError> {
+    let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
+    let op = exchange::invalidate_op(key, q.valid_until_ms, now_ms())?;
+    let seq = submit(&state, &name, vec![op], idempotency).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -667,7 +683,7 @@ async fn paths(
     let handle = state.home.target(&name)?;
     let answer = state
         .queries
-        .run(move |interrupt| exchange::paths(handle.reader(), &body, interrupt))
+        .run(move |interrupt| exchange::paths(handle.reader(), &body, now_ms(), interrupt))
         .await??;
     Ok(Json(answer))
 }
@@ -688,7 +704,7 @@ async fn search(
     let handle = state.home.target(&name)?;
     let answer = state
         .queries
-        .run(move |_| exchange::search(handle.reader(), &body))
+        .run(move |_| exchange::search(handle.reader(), &body, now_ms()))
         .await??;
     Ok(Json(answer))
 }
@@ -740,7 +756,7 @@ async fn neighbourhood(
     let handle = state.home.target(&name)?;
     let answer = state
         .queries
-        .run(move |_| exchange::neighbourhood(&handle.reader().db(), &id, &q))
+        .run(move |_| exchange::neighbourhood(&handle.reader().db(), &id, &q, now_ms()))
         .await??;
     Ok(Json(answer))
 }
@@ -1124,6 +1140,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{memory}/associations/{{source}}/{{target}}/{{kind}}"),
             axum::routing::delete(delete_association),
+        )
+        .route(
+            &format!("{memory}/associations/{{source}}/{{target}}/{{kind}}/invalidate"),
+            post(invalidate_association),
         )
         .route(&format!("{memory}/batch"), post(batch))
         .route(&format!("{memory}/paths"), post(paths))

@@ -331,6 +331,7 @@ fn require_every_field(schema: &mut Schema) {
         api::similar,
         api::put_association,
         api::delete_association,
+        api::invalidate_association,
         api::batch,
         api::paths,
         api::search,

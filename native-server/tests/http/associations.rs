@@ -170,3 +170,171 @@ async fn paths_give_the_reasoning_trail() {
     .await;
     assert_eq!(too_deep.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Knowledge model v2 over HTTP: facts with labels (part of the key), metadata and validity;
+/// invalidation keeps a fact but hides it from reads of now; `as_of` and `include_invalid` see
+/// it; paths show labels; every bad new field is refused by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn labelled_facts_are_invalidated_not_deleted() {
+    let app = app();
+    memory(&app, "kg", None).await;
+    let alice = concept(&app, "kg", json!({"content": "alice"})).await;
+    let acme = concept(&app, "kg", json!({"content": "acme"})).await;
+    for (label, from) in [("works_at", 1_000), ("founded", 500)] {
+        let r = put(
+            &app,
+            "/v1/memories/kg/associations",
+            json!({"source": alice, "target": acme, "kind": "semantic", "label": label,
+                   "metadata": {"doc": "hr.pdf", "page": 3}, "valid_from_ms": from}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let listed = |query: &'static str| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let r = get(
+                app,
+                &format!("/v1/memories/kg/concepts/{alice}/associations{query}"),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json["associations"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|a| a["label"].as_str().expect("label").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("").await, ["founded", "works_at"]);
+    let invalidate = post(
+        &app,
+        &format!(
+            "/v1/memories/kg/associations/{alice}/{acme}/semantic/invalidate?label=works_at&valid_until_ms=2000"
+        ),
+        json!(null),
+    )
+    .await;
+    assert_eq!(invalidate.status, StatusCode::OK, "{}", invalidate.text);
+    assert_eq!(listed("").await, ["founded"], "hidden now");
+    assert_eq!(listed("?as_of=1500").await, ["founded", "works_at"]);
+    assert_eq!(listed("?as_of=700").await, ["founded"], "not yet valid");
+    let all = get(
+        &app,
+        &format!("/v1/memories/kg/concepts/{alice}/associations?include_invalid=true"),
+    )
+    .await;
+    let works = &all.json["associations"][1];
+    assert_eq!(
+        (
+            &works["label"],
+            &works["valid_from_ms"],
+            &works["valid_until_ms"],
+            &works["metadata"]
+        ),
+        (
+            &json!("works_at"),
+            &json!(1000),
+            &json!(2000),
+            &json!({"doc": "hr.pdf", "page": 3})
+        )
+    );
+    let path = post(
+        &app,
+        "/v1/memories/kg/paths",
+        json!({"from": alice, "to": acme, "algorithm": "k_best", "k": 3, "include_invalid": true}),
+    )
+    .await;
+    assert_eq!(path.status, StatusCode::OK, "{}", path.text);
+    let trail: Vec<&str> = path.json["paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .map(|p| p["steps"][0]["label"].as_str().expect("label"))
+        .collect();
+    assert_eq!(trail, ["founded", "works_at"]);
+    // Deleting names the label; the unlabelled one does not exist.
+    let none = delete(
+        &app,
+        &format!("/v1/memories/kg/associations/{alice}/{acme}/semantic"),
+    )
+    .await;
+    assert_eq!(
+        (none.status, none.code()),
+        (StatusCode::NOT_FOUND, "association_not_found")
+    );
+    let gone = delete(
+        &app,
+        &format!("/v1/memories/kg/associations/{alice}/{acme}/semantic?label=founded"),
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
+    assert_eq!(listed("?include_invalid=true").await, ["works_at"]);
+
+    // Bad input, each refused by name with a 422 (or a 404 for what does not exist).
+    let cases = [
+        (
+            json!({"source": alice, "target": acme, "kind": "causal", "label": "x".repeat(257)}),
+            "label (bytes) is too large: 257 exceeds the limit of 256",
+        ),
+        (
+            json!({"source": alice, "target": acme, "kind": "causal", "label": "a\tb"}),
+            "invalid label: labels are one line of text: '\\t' is a control character",
+        ),
+        (
+            json!({"source": alice, "target": acme, "kind": "causal", "valid_from_ms": 10, "valid_until_ms": 9}),
+            "invalid valid_until_ms: 9 is before valid_from_ms 10",
+        ),
+        (
+            json!({"source": alice, "target": acme, "kind": "causal", "metadata": {"": 1}}),
+            "invalid metadata: metadata keys must not be empty",
+        ),
+    ];
+    for (body, message) in cases {
+        let r = put(&app, "/v1/memories/kg/associations", body).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert_eq!(r.message(), message);
+    }
+    let before = post(
+        &app,
+        &format!(
+            "/v1/memories/kg/associations/{alice}/{acme}/semantic/invalidate?label=works_at&valid_until_ms=999"
+        ),
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        before.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        before.text
+    );
+    assert_eq!(
+        before.message(),
+        "invalid ops[0].valid_until_ms: 999 is before the association's valid_from_ms 1000"
+    );
+    let missing = post(
+        &app,
+        &format!("/v1/memories/kg/associations/{alice}/{acme}/causal/invalidate"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::NOT_FOUND, "association_not_found")
+    );
+    let both = get(
+        &app,
+        &format!("/v1/memories/kg/concepts/{alice}/associations?as_of=1&include_invalid=true"),
+    )
+    .await;
+    assert_eq!(
+        both.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        both.text
+    );
+    assert_eq!(both.json["error"]["field"], "include_invalid");
+}

@@ -91,6 +91,55 @@ test("writes survive a page reload, every field intact", async () => {
   await context.close();
 });
 
+test("labelled facts are distinct, invalidated not deleted, and survive a reload", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const ids = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("facts");
+    const alice = await mem.putConcept({ content: "alice" });
+    const acme = await mem.putConcept({ content: "acme" });
+    await mem.putAssociation({ source: alice.id, target: acme.id, kind: "semantic", label: "works_at", metadata: { doc: "hr.pdf" }, valid_from_ms: 1000 });
+    await mem.batch([
+      { op: "put_association", source: alice.id, target: acme.id, kind: "semantic", label: "founded" },
+      { op: "invalidate_association", source: alice.id, target: acme.id, kind: "semantic", label: "works_at", valid_until_ms: 2000 },
+    ]);
+    return { alice: alice.id, acme: acme.id };
+  });
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const seen = await page.evaluate(async (ids) => {
+    const mem = await sutra.Sutra.open("facts");
+    const labels = async (options) => (await mem.associations(ids.alice, options)).map((a) => [a.label, a.valid_from_ms, a.valid_until_ms, a.metadata]);
+    const out = {
+      now: await labels({}),
+      then: await labels({ as_of: 1500 }),
+      all: await labels({ include_invalid: true }),
+      trail: (await mem.paths({ from: ids.alice, to: ids.acme, algorithm: "k_best", k: 3, include_invalid: true })).paths.map((p) => p.steps[0].label),
+      stats: await mem.stats(),
+    };
+    await mem.invalidateAssociation({ source: ids.alice, target: ids.acme, kind: "semantic", label: "founded" }, 1);
+    out.afterInvalidate = await labels({});
+    await mem.deleteAssociation(ids.alice, ids.acme, "semantic", "works_at");
+    out.afterDelete = await labels({ include_invalid: true });
+    try {
+      await mem.putAssociation({ source: ids.alice, target: ids.acme, kind: "causal", valid_from_ms: 10, valid_until_ms: 9 });
+    } catch (e) {
+      out.error = [e.code, e.field, e.message];
+    }
+    await mem.close();
+    return out;
+  }, ids);
+  assert.deepEqual(seen.now, [["founded", null, null, {}]]);
+  assert.deepEqual(seen.then, [["founded", null, null, {}], ["works_at", 1000, 2000, { doc: "hr.pdf" }]]);
+  assert.deepEqual(seen.all, seen.then);
+  assert.deepEqual(seen.trail, ["founded", "works_at"]);
+  assert.equal(seen.stats.labels, 2);
+  assert.deepEqual(seen.afterInvalidate, []);
+  assert.deepEqual(seen.afterDelete, [["founded", null, 1, {}]]);
+  assert.deepEqual(seen.error, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 9 is before valid_from_ms 10"]);
+  await context.close();
+});
+
 test("a second tab gets a clear memory_locked error, and can open once the first closes", async () => {
   const context = await browser.newContext();
   const first = await testPage(context, site);

@@ -2,7 +2,7 @@ import cytoscape, { type Core } from "cytoscape";
 import { useEffect, useRef } from "react";
 import { toCytoscape, type Elements } from "../logic/graph";
 
-/** A Cytoscape graph: kinds as colours, confidence as edge width; click a node to act on it. */
+/** A Cytoscape graph: kinds as colours, labels as captions, confidence as edge width; click a node to act on it. */
 export function GraphView({ elements, onNodeClick, label }: { elements: Elements; onNodeClick?: (id: string) => void; label: string }) {
   const box = useRef<HTMLDivElement>(null);
   const cy = useRef<Core | null>(null);
@@ -36,7 +36,7 @@ export function GraphView({ elements, onNodeClick, label }: { elements: Elements
             "target-arrow-color": "data(colour)",
             "target-arrow-shape": "triangle",
             "curve-style": "bezier",
-            label: "data(kind)",
+            label: "data(caption)",
             "font-size": 9,
             color: "#495057",
           },

@@ -8,6 +8,7 @@ import type {
   components,
   Association,
   AssociationInput,
+  AssociationKey,
   CheckpointReport,
   Concept,
   ConceptInput,
@@ -20,11 +21,14 @@ import type {
   PathQuery,
   PathsResult,
   ScanOptions,
+  Validity,
 } from "sutra-wasm";
 
 export type {
   Association,
   AssociationInput,
+  AssociationKey,
+  Validity,
   CheckpointReport,
   Concept,
   ConceptInput,
@@ -86,9 +90,13 @@ export interface Backend {
   getConcept(memory: string, id: string): Promise<Concept>;
   putConcept(memory: string, concept: ConceptInput): Promise<{ id: string; seq: number }>;
   deleteConcept(memory: string, id: string): Promise<void>;
-  associations(memory: string, id: string, direction: "out" | "in"): Promise<Association[]>;
+  /** A concept's associations one way: those valid now, unless `validity` asks for a time
+   * (`as_of`) or for everything (`include_invalid`). */
+  associations(memory: string, id: string, direction: "out" | "in", validity?: Validity): Promise<Association[]>;
   putAssociation(memory: string, association: AssociationInput): Promise<void>;
-  deleteAssociation(memory: string, source: string, target: string, kind: Kind): Promise<void>;
+  deleteAssociation(memory: string, key: AssociationKey): Promise<void>;
+  /** Closes an association's validity at `untilMs` (default now) without deleting it. */
+  invalidateAssociation(memory: string, key: AssociationKey, untilMs?: number): Promise<void>;
   neighbourhood(memory: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood>;
   paths(memory: string, query: PathQuery): Promise<PathsResult>;
   search(memory: string, query: SearchRequest): Promise<Hit[]>;

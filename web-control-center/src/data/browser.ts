@@ -4,6 +4,8 @@ import { asBackendError, type Backend, type MemoryStats, type MemorySummary, typ
 import type {
   Association,
   AssociationInput,
+  AssociationKey,
+  Validity,
   CheckpointReport,
   Concept,
   ConceptInput,
@@ -103,8 +105,8 @@ export class BrowserBackend implements Backend {
     });
   }
 
-  associations(name: string, id: string, direction: "out" | "in"): Promise<Association[]> {
-    return this.run(async () => (await this.memory(name)).associations(id, { direction, limit: 1000 }));
+  associations(name: string, id: string, direction: "out" | "in", validity: Validity = {}): Promise<Association[]> {
+    return this.run(async () => (await this.memory(name)).associations(id, { ...validity, direction, limit: 1000 }));
   }
 
   putAssociation(name: string, association: AssociationInput): Promise<void> {
@@ -113,9 +115,15 @@ export class BrowserBackend implements Backend {
     });
   }
 
-  deleteAssociation(name: string, source: string, target: string, kind: Kind): Promise<void> {
+  deleteAssociation(name: string, key: AssociationKey): Promise<void> {
     return this.run(async () => {
-      await (await this.memory(name)).deleteAssociation(source, target, kind);
+      await (await this.memory(name)).deleteAssociation(key.source, key.target, key.kind, key.label);
+    });
+  }
+
+  invalidateAssociation(name: string, key: AssociationKey, untilMs?: number): Promise<void> {
+    return this.run(async () => {
+      await (await this.memory(name)).invalidateAssociation(key, untilMs);
     });
   }
 

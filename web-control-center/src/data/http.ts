@@ -4,6 +4,8 @@ import { asBackendError, BackendError, type Backend, type ClusterStatus, type Me
 import type {
   Association,
   AssociationInput,
+  AssociationKey,
+  Validity,
   CheckpointReport,
   Concept,
   ConceptInput,
@@ -139,10 +141,15 @@ export class HttpBackend implements Backend {
     await this.request("DELETE", `${this.m(memory)}/concepts/${encodeURIComponent(id)}`);
   }
 
-  async associations(memory: string, id: string, direction: "out" | "in"): Promise<Association[]> {
+  async associations(memory: string, id: string, direction: "out" | "in", validity: Validity = {}): Promise<Association[]> {
     const answer = await this.request<{ associations: Association[] }>(
       "GET",
-      `${this.m(memory)}/concepts/${encodeURIComponent(id)}/associations${query({ direction, limit: 1000 })}`,
+      `${this.m(memory)}/concepts/${encodeURIComponent(id)}/associations${query({
+        direction,
+        limit: 1000,
+        as_of: validity.as_of,
+        include_invalid: validity.include_invalid === undefined ? undefined : String(validity.include_invalid),
+      })}`,
     );
     return answer.associations;
   }
@@ -151,8 +158,16 @@ export class HttpBackend implements Backend {
     await this.request("PUT", `${this.m(memory)}/associations`, association);
   }
 
-  async deleteAssociation(memory: string, source: string, target: string, kind: Kind): Promise<void> {
-    await this.request("DELETE", `${this.m(memory)}/associations/${source}/${target}/${kind}`);
+  async deleteAssociation(memory: string, key: AssociationKey): Promise<void> {
+    await this.request("DELETE", `${this.associationPath(memory, key)}${query({ label: key.label })}`);
+  }
+
+  async invalidateAssociation(memory: string, key: AssociationKey, untilMs?: number): Promise<void> {
+    await this.request("POST", `${this.associationPath(memory, key)}/invalidate${query({ label: key.label, valid_until_ms: untilMs })}`);
+  }
+
+  private associationPath(memory: string, key: AssociationKey): string {
+    return `${this.m(memory)}/associations/${encodeURIComponent(key.source)}/${encodeURIComponent(key.target)}/${key.kind}`;
   }
 
   neighbourhood(memory: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood> {
@@ -163,6 +178,8 @@ export class HttpBackend implements Backend {
         direction: options.direction,
         kinds: options.kinds?.join(","),
         limit: options.limit,
+        as_of: options.as_of,
+        include_invalid: options.include_invalid === undefined ? undefined : String(options.include_invalid),
       })}`,
     );
   }

@@ -1,6 +1,6 @@
 /** Builds Cytoscape elements from neighbourhoods and paths: kinds as colours, confidence as width. */
 import type { Association, Neighbourhood, Path } from "sutra-wasm";
-import { label } from "./trail";
+import { label, relation } from "./trail";
 
 export const KIND_COLOURS: Record<string, string> = {
   semantic: "#2f6fde",
@@ -25,6 +25,8 @@ export interface EdgeData {
   source: string;
   target: string;
   kind: string;
+  /** What the edge shows: its kind, and its label when it has one. */
+  caption: string;
   confidence: number;
   colour: string;
   width: number;
@@ -39,12 +41,13 @@ export function emptyElements(): Elements {
   return { nodes: new Map(), edges: new Map() };
 }
 
-function edge(a: Pick<Association, "source" | "target" | "kind" | "confidence">): EdgeData {
+function edge(a: Pick<Association, "source" | "target" | "kind" | "label" | "confidence">): EdgeData {
   return {
-    id: `${a.source}-${a.kind}-${a.target}`,
+    id: `${a.source}-${a.kind}-${a.target}-${a.label}`,
     source: a.source,
     target: a.target,
     kind: a.kind,
+    caption: relation(a.kind, a.label),
     confidence: a.confidence,
     colour: KIND_COLOURS[a.kind] ?? "#888",
     width: edgeWidth(a.confidence),
@@ -79,7 +82,7 @@ export function pathElements(paths: Path[]): Elements {
     for (const s of p.steps) {
       const source = s.reversed ? s.to : s.from;
       const target = s.reversed ? s.from : s.to;
-      const e = edge({ source, target, kind: s.kind as Association["kind"], confidence: s.confidence });
+      const e = edge({ source, target, kind: s.kind as Association["kind"], label: s.label, confidence: s.confidence });
       elements.edges.set(e.id, e);
     }
   }

@@ -4,7 +4,7 @@ import type { Path } from "sutra-wasm";
 export interface TrailPart {
   concept: { id: string; label: string };
   /** The hop leading to the next concept (absent on the last). */
-  hop?: { kind: string; confidence: number; reversed: boolean };
+  hop?: { kind: string; label: string; confidence: number; reversed: boolean };
 }
 
 export function label(content: string | null | undefined, id: string): string {
@@ -15,15 +15,24 @@ export function trail(path: Path): TrailPart[] {
   return path.concepts.map((c, i) => {
     const step = path.steps[i];
     const part: TrailPart = { concept: { id: c.id, label: label(c.content, c.id) } };
-    if (step) part.hop = { kind: step.kind, confidence: step.confidence, reversed: step.reversed };
+    if (step) part.hop = { kind: step.kind, label: step.label, confidence: step.confidence, reversed: step.reversed };
     return part;
   });
 }
 
-/** One line of text: "rain —causal 0.9→ wet streets —causal 0.8→ slippery roads". */
+/** A hop's kind, and its label when it has one: "causal", "semantic:works_at". */
+export function relation(kind: string, label: string): string {
+  return label.length > 0 ? `${kind}:${label}` : kind;
+}
+
+/** One line of text: "rain —causal 0.9→ wet streets —causal:floods 0.8→ slippery roads". */
 export function trailText(path: Path): string {
   return trail(path)
-    .map((p) => (p.hop ? `${p.concept.label} ${p.hop.reversed ? "←" : "—"}${p.hop.kind} ${formatNumber(p.hop.confidence)}${p.hop.reversed ? "—" : "→"} ` : p.concept.label))
+    .map((p) =>
+      p.hop
+        ? `${p.concept.label} ${p.hop.reversed ? "←" : "—"}${relation(p.hop.kind, p.hop.label)} ${formatNumber(p.hop.confidence)}${p.hop.reversed ? "—" : "→"} `
+        : p.concept.label,
+    )
     .join("");
 }
 

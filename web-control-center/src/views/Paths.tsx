@@ -4,7 +4,8 @@ import { ConceptPicker } from "../components/ConceptPicker";
 import { GraphView } from "../components/GraphView";
 import { ErrorNote, Field, link } from "../components/common";
 import { pathElements } from "../logic/graph";
-import { formatNumber, trail } from "../logic/trail";
+import { formatNumber, relation, trail } from "../logic/trail";
+import { useValidAt } from "../components/ValidAt";
 import { useBackend } from "../data/context";
 
 type Results = { shortest: PathsResult; confident: PathsResult; best: PathsResult };
@@ -28,7 +29,7 @@ function Trail({ memory, result, title }: { memory: string; result: PathsResult;
                 <span className={`hop kind-${part.hop.kind}`}>
                   {" "}
                   {part.hop.reversed ? "←" : "—"}
-                  {part.hop.kind} {formatNumber(part.hop.confidence)}
+                  {relation(part.hop.kind, part.hop.label)} {formatNumber(part.hop.confidence)}
                   {part.hop.reversed ? "—" : "→"}{" "}
                 </span>
               ) : null}
@@ -53,13 +54,14 @@ export function Paths({ memory }: { memory: string }) {
   const [results, setResults] = useState<Results | null>(null);
   const [error, setError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
+  const facts = useValidAt("paths");
 
   async function find(event: React.FormEvent) {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const common = { from, to, direction: both ? ("both" as const) : ("forward" as const), kinds, max_depth: Number(depth) };
+      const common = { from, to, direction: both ? ("both" as const) : ("forward" as const), kinds, max_depth: Number(depth), ...facts.validity };
       const [shortest, confident, best] = await Promise.all([
         backend.paths(memory, { ...common, algorithm: "shortest" }),
         backend.paths(memory, { ...common, algorithm: "most_confident" }),
@@ -101,6 +103,7 @@ export function Paths({ memory }: { memory: string }) {
             </label>
           ))}
         </fieldset>
+        {facts.control}
         <button type="submit" disabled={busy || from === "" || to === ""}>
           Find paths
         </button>

@@ -161,6 +161,40 @@ async function tour(page, mode, memory) {
   await page.waitForFunction(() => Number(document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-nodes")) === 2);
   await shot(page, `${mode}-graph`);
 
+  // A fact with a label, metadata and a validity; invalidated, it is kept but reads of now no
+  // longer show it (nor the search's expansion below).
+  await page.goto(`${base}/#/m/${memory}/concepts`);
+  await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "rain", exact: true }).click();
+  await page.getByRole("heading", { name: "rain" }).waitFor();
+  const add = page.getByRole("form", { name: "add an association" });
+  await pick(add, "target", "slippery roads");
+  await add.locator('input[name="label"]').fill("makes risky");
+  await add.locator('input[name="valid-from"]').fill("2020-01-01T00:00");
+  await add.locator('textarea[name="assoc-metadata"]').fill("doc=road report");
+  await add.getByRole("button", { name: "Add association" }).click();
+  const fact = page.locator('tr[data-label="makes risky"]');
+  await fact.waitFor();
+  assert.match(await fact.innerText(), /semantic\s+makes risky\s+since 2020-01-01 00:00\s+doc=road report/);
+  // A validity that ends before it starts: the engine's message next to its field.
+  await add.locator('input[name="valid-until"]').fill("2019-01-01T00:00");
+  await add.getByRole("button", { name: "Add association" }).click();
+  await add.getByRole("alert").filter({ hasText: "is before valid_from_ms" }).waitFor();
+  await fact.getByRole("button", { name: "Invalidate…" }).click();
+  await page.getByRole("group", { name: /^Mark this semantic:makes risky association as no longer true/ }).getByRole("button", { name: "Invalidate" }).click();
+  await fact.waitFor({ state: "detached" });
+  await page.locator('input[name="show-invalid"]').check();
+  await fact.waitFor();
+  assert.match(await fact.innerText(), /since 2020-01-01 00:00|2020-01-01 00:00 – /);
+  assert.match(await fact.innerText(), /no longer valid/);
+  await shot(page, `${mode}-invalidated-fact`);
+  // The graph explorer follows what holds now, or every fact (the label on the edge).
+  await page.goto(`${base}/#/m/${memory}/graph`);
+  await pick(page, "centre", "rain");
+  await page.waitForFunction(() => Number(document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-nodes")) === 2);
+  await page.locator('select[name="graph-valid"]').selectOption("all");
+  await page.waitForFunction(() => Number(document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-nodes")) === 3);
+  await shot(page, `${mode}-graph-all-facts`);
+
   // Search with a pasted vector.
   await page.goto(`${base}/#/m/${memory}/search`);
   await page.locator('input[name="vector"]').fill("[1, 0, 0]");
@@ -212,8 +246,10 @@ async function tour(page, mode, memory) {
   const text = readFileSync(await (await download).path(), "utf8");
   const lines = text.trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.filter((l) => l.type === "concept").length, 1203);
-  assert.equal(lines.filter((l) => l.type === "association").length, 2);
-  assert.deepEqual(lines[0], { type: "memory", format: 2, dimension: 3 });
+  assert.equal(lines.filter((l) => l.type === "association").length, 3);
+  const risky = lines.find((l) => l.label === "makes risky");
+  assert.deepEqual([risky.metadata, risky.valid_from_ms, typeof risky.valid_until_ms], [{ doc: "road report" }, new Date("2020-01-01T00:00").getTime(), "number"]);
+  assert.deepEqual(lines[0], { type: "memory", format: 3, dimension: 3 });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
   await page.goto(`${base}/#/m/${memory}/overview`);
@@ -231,7 +267,7 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   // The data really is on the server.
   const stats = await (await fetch(`${base}/v1/memories/e2e-server`)).json();
   assert.equal(stats.concepts, 1203);
-  assert.equal(stats.associations, 2);
+  assert.equal(stats.associations, 3);
   await page.goto(`${base}/#/`);
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
   await shot(page, "server-memories");

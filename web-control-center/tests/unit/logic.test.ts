@@ -5,6 +5,7 @@ import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
 import { formatBytes, stepsText, trailText } from "../../src/logic/trail";
 import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
+import { holdsAt, parseTime, validityText } from "../../src/logic/validity";
 import { parseRoute, ROUTES } from "../../src/App";
 import { link } from "../../src/components/common";
 import { importInPieces, REJECTED_KEPT, type ImportSummary } from "sutra-wasm";
@@ -80,20 +81,20 @@ const path: Path = {
     { id: "c".repeat(32), content: null },
   ],
   steps: [
-    { from: "a".repeat(32), to: "b".repeat(32), kind: "causal", confidence: 0.9, weight: 1, reversed: false },
-    { from: "b".repeat(32), to: "c".repeat(32), kind: "semantic", confidence: 0.8000000119, weight: 1, reversed: true },
+    { from: "a".repeat(32), to: "b".repeat(32), kind: "causal", label: "", confidence: 0.9, weight: 1, reversed: false },
+    { from: "b".repeat(32), to: "c".repeat(32), kind: "semantic", label: "soaks", confidence: 0.8000000119, weight: 1, reversed: true },
   ],
   confidence: 0.72,
 };
 
 describe("the reasoning trail", () => {
   it("reads concept, kind and confidence, hop by hop, direction included", () => {
-    expect(trailText(path)).toBe("rain —causal 0.9→ wet streets ←semantic 0.8— cccccccc");
+    expect(trailText(path)).toBe("rain —causal 0.9→ wet streets ←semantic:soaks 0.8— cccccccc");
   });
 
   it("reads a search hit's trail with the contents it knows", () => {
     const known = new Map([["a".repeat(32), "rain"], ["b".repeat(32), "wet streets"]]);
-    expect(stepsText(path.steps, (id) => known.get(id))).toBe("rain —causal 0.9→ wet streets ←semantic 0.8— cccccccc");
+    expect(stepsText(path.steps, (id) => known.get(id))).toBe("rain —causal 0.9→ wet streets ←semantic:soaks 0.8— cccccccc");
     expect(stepsText([], (id) => known.get(id))).toBe("");
   });
 
@@ -109,7 +110,7 @@ describe("graph elements", () => {
     const elements = pathElements([path]);
     expect(elements.nodes.size).toBe(3);
     const reversed = [...elements.edges.values()].find((e) => e.kind === "semantic");
-    expect(reversed).toMatchObject({ source: "c".repeat(32), target: "b".repeat(32), colour: KIND_COLOURS.semantic });
+    expect(reversed).toMatchObject({ source: "c".repeat(32), target: "b".repeat(32), colour: KIND_COLOURS.semantic, caption: "semantic:soaks" });
     expect(edgeWidth(0)).toBe(1);
     expect(edgeWidth(1)).toBe(8);
     expect(edgeWidth(0.9)).toBeGreaterThan(edgeWidth(0.2));
@@ -122,13 +123,16 @@ describe("graph elements", () => {
         { id: "a", hops: 0, content: "rain", strength: 1, confidence: 1 },
         { id: "b", hops: 1, content: "wet", strength: 1, confidence: 1 },
       ],
-      associations: [{ source: "a", target: "b", kind: "causal" as const, confidence: 0.5, weight: 1, created_ms: 0, updated_ms: 0 }],
+      associations: [
+        { source: "a", target: "b", kind: "causal" as const, label: "", confidence: 0.5, weight: 1, metadata: {}, valid_from_ms: null, valid_until_ms: null, created_ms: 0, updated_ms: 0 },
+        { source: "a", target: "b", kind: "causal" as const, label: "wets", confidence: 0.5, weight: 1, metadata: {}, valid_from_ms: null, valid_until_ms: null, created_ms: 0, updated_ms: 0 },
+      ],
       truncated: false,
     };
     expect(merge(elements, hood, "a")).toBe(2);
     expect(merge(elements, hood)).toBe(0);
     expect(elements.nodes.get("a")?.centre).toBe(true);
-    expect(elements.edges.size).toBe(1);
+    expect([...elements.edges.values()].map((e) => e.caption)).toEqual(["causal", "causal:wets"]);
   });
 });
 
@@ -215,5 +219,26 @@ describe("the one chunked import", () => {
     expect(total.rejected.at(-1)).toEqual({ line: REJECTED_KEPT, reason: "bad" });
     await expect(importInPieces("x", 0, async () => summary(0))).rejects.toThrow(RangeError);
     await expect(importInPieces("", 10, async () => summary(1))).resolves.toEqual(summary(0));
+  });
+});
+
+describe("validity", () => {
+  const at = (text: string) => new Date(text).getTime();
+  it("reads datetime inputs as local time and refuses what is not one", () => {
+    expect(parseTime("")).toEqual({ ok: true, ms: undefined });
+    expect(parseTime("2024-05-01T09:30")).toEqual({ ok: true, ms: at("2024-05-01T09:30") });
+    expect(parseTime("yesterday")).toEqual({ ok: false, error: "yesterday is not a date and time (2024-05-01T09:30)" });
+  });
+
+  it("says an interval in words, and whether it holds now (the end excluded)", () => {
+    const from = at("2020-01-01T00:00");
+    const until = at("2021-01-01T00:00");
+    expect(validityText({ valid_from_ms: null, valid_until_ms: null }, 0)).toBe("always");
+    expect(validityText({ valid_from_ms: from, valid_until_ms: null }, until)).toBe("since 2020-01-01 00:00");
+    expect(validityText({ valid_from_ms: from, valid_until_ms: until }, until)).toBe("2020-01-01 00:00 – 2021-01-01 00:00 (no longer valid)");
+    expect(validityText({ valid_from_ms: from, valid_until_ms: null }, from - 1)).toBe("since 2020-01-01 00:00 (not yet valid)");
+    expect(validityText({ valid_from_ms: null, valid_until_ms: until }, from)).toBe("until 2021-01-01 00:00");
+    expect(holdsAt({ valid_from_ms: from, valid_until_ms: until }, from)).toBe(true);
+    expect(holdsAt({ valid_from_ms: from, valid_until_ms: until }, until)).toBe(false);
   });
 });
