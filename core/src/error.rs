@@ -235,6 +235,35 @@ impl Error {
         }
     }
 
+    /// The error of a write of one operation, checked as the first of a batch: its field named
+    /// as the request named it (`valid_until_ms`, not `ops[0].valid_until_ms`).
+    pub fn outside_batch(self) -> Error {
+        let strip = |field: String| match field.strip_prefix("ops[0].") {
+            Some(rest) => rest.to_string(),
+            None => field,
+        };
+        match self {
+            Error::InvalidId { field, text } => Error::InvalidId {
+                field: strip(field),
+                text,
+            },
+            Error::Invalid { field, reason } => Error::Invalid {
+                field: strip(field),
+                reason,
+            },
+            Error::LimitExceeded {
+                field,
+                limit,
+                actual,
+            } => Error::LimitExceeded {
+                field: strip(field),
+                limit,
+                actual,
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {
             field: field.into(),

@@ -239,7 +239,11 @@ impl Engine {
                 )
             }
         };
-        let seq = self.memory.stage(ops).map_err(to_js)?;
+        let single = !matches!(written, Written::Batch(_));
+        let seq = self
+            .memory
+            .stage(ops)
+            .map_err(|e| to_js(if single { e.outside_batch() } else { e }))?;
         let answer = match written {
             Written::Concept(id) => serde_json::to_string(&ConceptWritten { id, seq }),
             Written::Plain => serde_json::to_string(&WriteAnswer { seq }),

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The kind of an association. Part of its key: `(source, target, kind)`.
+/// The kind of an association. Part of its key: `(source, target, kind, label)`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 // On the wire a kind is its lowercase name (`as_str`); serde's own names are the log's and
 // never reach JSON.

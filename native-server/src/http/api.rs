@@ -200,6 +200,24 @@ async fn submit(
         .await
 }
 
+/// [`submit`] for an endpoint that writes one operation: an error the state gives it (checked as
+/// the first operation of a batch, `ops[0]`) names its fields as the request did.
+async fn submit_one(
+    state: &AppState,
+    name: &str,
+    op: Op,
+    key: Option<IdempotencyKey>,
+) -> Result<u64, ApiError> {
+    submit(state, name, vec![op], key).await.map_err(|mut e| {
+        const FIRST: &str = "ops[0].";
+        if let Some(field) = e.field.as_deref().and_then(|f| f.strip_prefix(FIRST)) {
+            e.field = Some(field.to_string());
+            e.message = e.message.replacen(FIRST, "", 1);
+        }
+        e
+    })
+}
+
 /// The idempotency key the steering middleware took off a write (`None` without one).
 pub struct Keyed(pub Option<IdempotencyKey>);
 
@@ -508,7 +526,7 @@ async fn put_concept(
     JsonBody(body): JsonBody<exchange::ConceptBody>,
 ) -> Result<Json<ConceptWritten>, ApiError> {
     let (id, op) = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, vec![op], key).await?;
+    let seq = submit_one(&state, &name, op, key).await?;
     Ok(Json(ConceptWritten {
         id: id.to_string(),
         seq,
@@ -604,7 +622,7 @@ async fn put_association(
     JsonBody(body): JsonBody<exchange::AssociationBody>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let op = body.into_op(now_ms())?;
-    let seq = submit(&state, &name, vec![op], key).await?;
+    let seq = submit_one(&state, &name, op, key).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -624,7 +642,7 @@ async fn delete_association(
     let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
     let op = Op::DeleteAssociation { key };
     op.validate("")?;
-    let seq = submit(&state, &name, vec![op], idempotency).await?;
+    let seq = submit_one(&state, &name, op, idempotency).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -643,7 +661,7 @@ async fn invalidate_association(
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
     let op = exchange::invalidate_op(key, q.valid_until_ms, now_ms())?;
-    let seq = submit(&state, &name, vec![op], idempotency).await?;
+    let seq = submit_one(&state, &name, op, idempotency).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 

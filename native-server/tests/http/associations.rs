@@ -313,7 +313,7 @@ async fn labelled_facts_are_invalidated_not_deleted() {
     );
     assert_eq!(
         before.message(),
-        "invalid ops[0].valid_until_ms: 999 is before the association's valid_from_ms 1000"
+        "invalid valid_until_ms: 999 is before the association's valid_from_ms 1000"
     );
     let missing = post(
         &app,

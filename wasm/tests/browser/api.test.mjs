@@ -119,6 +119,10 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
     };
     await mem.invalidateAssociation({ source: ids.alice, target: ids.acme, kind: "semantic", label: "founded" }, 1);
     out.afterInvalidate = await labels({});
+    out.beforeStart = await mem.invalidateAssociation({ source: ids.alice, target: ids.acme, kind: "semantic", label: "works_at" }, 999).then(
+      () => "no error",
+      (e) => [e.code, e.field, e.message],
+    );
     await mem.deleteAssociation(ids.alice, ids.acme, "semantic", "works_at");
     out.afterDelete = await labels({ include_invalid: true });
     try {
@@ -135,6 +139,7 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
   assert.deepEqual(seen.trail, ["founded", "works_at"]);
   assert.equal(seen.stats.labels, 2);
   assert.deepEqual(seen.afterInvalidate, []);
+  assert.deepEqual(seen.beforeStart, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 999 is before the association's valid_from_ms 1000"]);
   assert.deepEqual(seen.afterDelete, [["founded", null, 1, {}]]);
   assert.deepEqual(seen.error, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 9 is before valid_from_ms 10"]);
   await context.close();
