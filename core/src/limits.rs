@@ -15,6 +15,9 @@ pub const METADATA_LIST_ITEMS_MAX: usize = 1024;
 pub const METADATA_BYTES_MAX: usize = 64 * 1024;
 /// Longest association label, in bytes of UTF-8.
 pub const LABEL_BYTES_MAX: usize = 256;
+/// Most distinct association labels in one memory (a link packs a label's number, 1 and up, in
+/// 29 bits).
+pub const LABELS_MAX: u32 = (1 << 29) - 1;
 /// Largest embedding dimension.
 pub const DIMENSION_MAX: u32 = 4096;
 /// Most operations in one batch (one log record).

@@ -20,6 +20,7 @@
 //! numbers, which differ between a replayed and a restored memory. Slots of concepts that lose
 //! their last association are reused.
 
+use crate::limits::LABELS_MAX;
 use crate::model::{Association, Kind, Label, ValidAt, Validity};
 use crate::model::{ConceptId, KeptMetadata};
 use rustc_hash::FxHashMap;
@@ -79,13 +80,35 @@ pub(crate) fn assoc(
     }
 }
 
-/// One end of an association as seen from the other: the slot of the concept, the kind and the
-/// label's number.
+/// One end of an association as seen from the other: the slot of the concept, and the kind
+/// and the label's number packed in one word (`label << 3 | kind`), so that a link is 8 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Link {
     pub slot: u32,
-    pub kind: Kind,
-    pub label: u32,
+    rel: u32,
+}
+
+impl Link {
+    #[inline]
+    pub fn new(slot: u32, kind: Kind, label: u32) -> Link {
+        debug_assert!(label <= LABELS_MAX, "label number {label} out of range");
+        Link {
+            slot,
+            rel: label << 3 | kind as u32,
+        }
+    }
+
+    /// The association's kind.
+    #[inline]
+    pub fn kind(self) -> Kind {
+        Kind::ALL[(self.rel & 7) as usize]
+    }
+
+    /// The number of the association's label.
+    #[inline]
+    pub fn label(self) -> u32 {
+        self.rel >> 3
+    }
 }
 
 /// The labels in use, numbered: number 0 is the empty label, always.
@@ -205,13 +228,13 @@ impl Names<'_> {
     /// How `link` compares with the key `(id, kind, label)`.
     #[inline]
     fn cmp(&self, link: &Link, id: ConceptId, kind: Kind, label: &Label) -> Ordering {
-        (self.ids[link.slot as usize], link.kind)
+        (self.ids[link.slot as usize], link.kind())
             .cmp(&(id, kind))
             .then_with(|| {
-                if link.label == 0 && label.is_empty() {
+                if link.label() == 0 && label.is_empty() {
                     Ordering::Equal
                 } else {
-                    self.labels.text(link.label).cmp(label)
+                    self.labels.text(link.label()).cmp(label)
                 }
             })
     }
@@ -219,8 +242,8 @@ impl Names<'_> {
     fn tree_key(&self, link: &Link) -> TreeKey {
         (
             self.ids[link.slot as usize],
-            link.kind,
-            self.labels.text(link.label).clone(),
+            link.kind(),
+            self.labels.text(link.label()).clone(),
         )
     }
 }
@@ -238,11 +261,7 @@ struct Target<'a> {
 
 impl Target<'_> {
     fn link(&self) -> Link {
-        Link {
-            slot: self.slot,
-            kind: self.kind,
-            label: self.label,
-        }
+        Link::new(self.slot, self.kind, self.label)
     }
 
     fn tree_key(&self) -> TreeKey {
@@ -388,7 +407,7 @@ impl OutList {
         if grow {
             let tree = self
                 .iter()
-                .map(|(l, d)| (names.tree_key(&l), (l.slot, l.label, d.clone())))
+                .map(|(l, d)| (names.tree_key(&l), (l.slot, l.label(), d.clone())))
                 .collect();
             *self = OutList::Tree(tree);
         }
@@ -407,7 +426,7 @@ impl OutList {
                 if tree.len() < FLAT_MAX {
                     let (links, data) = std::mem::take(tree)
                         .into_iter()
-                        .map(|((_, kind, _), (slot, label, d))| (Link { slot, kind, label }, d))
+                        .map(|((_, kind, _), (slot, label, d))| (Link::new(slot, kind, label), d))
                         .unzip();
                     *self = OutList::Flat { links, data };
                 }
@@ -442,14 +461,7 @@ impl<'a> Iterator for OutIter<'a> {
 fn tree_entry<'a>(
     ((_, kind, _), (slot, label, d)): (&'a TreeKey, &'a (u32, u32, EdgeData)),
 ) -> (Link, &'a EdgeData) {
-    (
-        Link {
-            slot: *slot,
-            kind: *kind,
-            label: *label,
-        },
-        d,
-    )
+    (Link::new(*slot, *kind, *label), d)
 }
 
 /// A concept's incoming associations (links to their sources), in (source id, kind, label)
@@ -499,7 +511,7 @@ impl IncList {
         if grow {
             let tree = self
                 .iter()
-                .map(|l| (names.tree_key(&l), (l.slot, l.label)))
+                .map(|l| (names.tree_key(&l), (l.slot, l.label())))
                 .collect();
             *self = IncList::Tree(tree);
         }
@@ -517,7 +529,7 @@ impl IncList {
                 if tree.len() < FLAT_MAX {
                     let links = std::mem::take(tree)
                         .into_iter()
-                        .map(|((_, kind, _), (slot, label))| Link { slot, kind, label })
+                        .map(|((_, kind, _), (slot, label))| Link::new(slot, kind, label))
                         .collect();
                     *self = IncList::Flat(links);
                 }
@@ -539,11 +551,9 @@ impl Iterator for IncIter<'_> {
     fn next(&mut self) -> Option<Link> {
         match self {
             IncIter::Flat(it) => it.next().copied(),
-            IncIter::Tree(it) => it.next().map(|((_, kind, _), (slot, label))| Link {
-                slot: *slot,
-                kind: *kind,
-                label: *label,
-            }),
+            IncIter::Tree(it) => it
+                .next()
+                .map(|((_, kind, _), (slot, label))| Link::new(*slot, *kind, *label)),
         }
     }
 }
@@ -658,23 +668,21 @@ impl Adjacency {
                 if free.contains(&link.slot) {
                     return Err(format!("{id} links to free slot {}", link.slot));
                 }
-                let Some(uses) = label_uses.get_mut(link.label as usize) else {
+                let Some(uses) = label_uses.get_mut(link.label() as usize) else {
                     return Err(format!(
                         "{id} links with label {}, which does not exist",
-                        link.label
+                        link.label()
                     ));
                 };
                 *uses += 1;
-                if !self.nodes[link.slot as usize].inc.iter().any(|l| {
-                    l == Link {
-                        slot,
-                        kind: link.kind,
-                        label: link.label,
-                    }
-                }) {
+                if !self.nodes[link.slot as usize]
+                    .inc
+                    .iter()
+                    .any(|l| l == Link::new(slot, link.kind(), link.label()))
+                {
                     return Err(format!(
                         "{id} -[{}]-> {other} is missing at {other}",
-                        link.kind
+                        link.kind()
                     ));
                 }
                 out_keys.push(self.names().tree_key(&link));
@@ -687,14 +695,14 @@ impl Adjacency {
                         link.slot
                     ));
                 };
-                if link.label as usize >= label_uses.len()
+                if link.label() as usize >= label_uses.len()
                     || self
-                        .get_by_slot(link.slot, slot, link.kind, link.label)
+                        .get_by_slot(link.slot, slot, link.kind(), link.label())
                         .is_none()
                 {
                     return Err(format!(
                         "{other} -[{}]-> {id} is missing at {other}",
-                        link.kind
+                        link.kind()
                     ));
                 }
                 inc_keys.push(self.names().tree_key(&link));
@@ -992,14 +1000,14 @@ impl Adjacency {
             Target {
                 slot,
                 id,
-                kind: link.kind,
-                label: link.label,
-                text: labels.text(link.label),
+                kind: link.kind(),
+                label: link.label(),
+                text: labels.text(link.label()),
             }
         }
         let mut released = Vec::with_capacity(node.out.len() + node.inc.len());
         for (link, data) in node.out.iter() {
-            released.push(link.label);
+            released.push(link.label());
             count_timed(&mut self.timed, data, -1);
             if link.slot != slot {
                 let names = Names {
@@ -1024,7 +1032,7 @@ impl Adjacency {
                 {
                     self.len -= 1;
                     count_timed(&mut self.timed, &data, -1);
-                    released.push(link.label);
+                    released.push(link.label());
                 }
                 self.release_if_bare(link.slot);
             }
@@ -1045,7 +1053,7 @@ impl Adjacency {
         node.into_iter().flat_map(move |n| {
             n.out
                 .iter()
-                .map(|(l, d)| (self.id(l.slot), l.kind, self.label(l.label), d))
+                .map(|(l, d)| (self.id(l.slot), l.kind(), self.label(l.label()), d))
         })
     }
 
@@ -1059,9 +1067,9 @@ impl Adjacency {
     ) -> impl Iterator<Item = (ConceptId, Kind, &'a Label, &'a EdgeData)> + 'a {
         let node = self.slot(id).map(|s| &self.nodes[s as usize]);
         let start = node.map(|n| n.out.iter_after(self.names(), after));
-        start
-            .into_iter()
-            .flat_map(move |it| it.map(|(l, d)| (self.id(l.slot), l.kind, self.label(l.label), d)))
+        start.into_iter().flat_map(move |it| {
+            it.map(|(l, d)| (self.id(l.slot), l.kind(), self.label(l.label()), d))
+        })
     }
 
     /// The incoming associations of `id`: (source, kind, label, data) in (source, kind, label)
@@ -1073,8 +1081,8 @@ impl Adjacency {
         let node = self.slot(id).map(|s| (s, &self.nodes[s as usize]));
         node.into_iter().flat_map(move |(s, n)| {
             n.inc.iter().filter_map(move |l| {
-                let data = self.get_by_slot(l.slot, s, l.kind, l.label)?;
-                Some((self.id(l.slot), l.kind, self.label(l.label), data))
+                let data = self.get_by_slot(l.slot, s, l.kind(), l.label())?;
+                Some((self.id(l.slot), l.kind(), self.label(l.label()), data))
             })
         })
     }
@@ -1083,9 +1091,9 @@ impl Adjacency {
     pub fn iter(&self) -> impl Iterator<Item = Association> + '_ {
         self.nodes.iter().enumerate().flat_map(move |(s, n)| {
             let source = self.ids[s];
-            n.out
-                .iter()
-                .map(move |(l, d)| assoc(source, self.id(l.slot), l.kind, self.label(l.label), d))
+            n.out.iter().map(move |(l, d)| {
+                assoc(source, self.id(l.slot), l.kind(), self.label(l.label()), d)
+            })
         })
     }
 }

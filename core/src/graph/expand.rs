@@ -120,7 +120,8 @@ pub fn expand(db: &dyn Graph, hits: &[(ConceptId, f64)], options: &ExpandOptions
                 options.kinds,
                 options.valid_at,
                 false,
-                |next, step| {
+                |next, hop| {
+                    let step = hop.step();
                     let label = &step.association.label;
                     if options.labels.as_ref().is_none_or(|l| l.contains(label)) {
                         hops.push((next, step));

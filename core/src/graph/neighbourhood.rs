@@ -77,12 +77,12 @@ pub fn neighbourhood(
         let outgoing = node.out.iter().map(|(link, data)| (link, Some(data)));
         let incoming = node.inc.iter().take(if both { usize::MAX } else { 0 });
         for (link, data) in outgoing.chain(incoming.map(|link| (link, None))) {
-            if !kinds.contains(link.kind) || found.get(link.slot).is_some() {
+            if !kinds.contains(link.kind()) || found.get(link.slot).is_some() {
                 continue;
             }
             if timed {
                 let data =
-                    data.or_else(|| links.get_by_slot(link.slot, slot, link.kind, link.label));
+                    data.or_else(|| links.get_by_slot(link.slot, slot, link.kind(), link.label()));
                 if !data.is_some_and(|d| d.seen_at(valid_at)) {
                     continue;
                 }
@@ -106,7 +106,7 @@ pub fn neighbourhood(
     );
     for (&slot, &(source, _)) in slots.iter().zip(&order) {
         let complete = links.node(slot).out.each(|link, data| {
-            if !kinds.contains(link.kind) {
+            if !kinds.contains(link.kind()) {
                 return true;
             }
             // Most links lead outside: the association's data is read only for those inside.
@@ -122,8 +122,8 @@ pub fn neighbourhood(
             associations.push(assoc(
                 source,
                 order[at as usize].0,
-                link.kind,
-                links.label(link.label),
+                link.kind(),
+                links.label(link.label()),
                 data,
             ));
             true

@@ -233,15 +233,16 @@ fn dijkstra(
             opts.kinds,
             opts.valid_at,
             false,
-            |next, step| {
-                let confidence = step.association.confidence;
-                if confidence <= 0.0
-                    || bans.nodes.contains(&next)
-                    || bans.steps.contains(&step.key())
-                {
+            |next, hop| {
+                let confidence = hop.confidence();
+                if confidence <= 0.0 || bans.nodes.contains(&next) {
                     return;
                 }
                 if settled.get(&next).is_some_and(|&d| d <= depth + 1) {
+                    return;
+                }
+                let step = hop.step();
+                if !bans.steps.is_empty() && bans.steps.contains(&step.key()) {
                     return;
                 }
                 states.push(State {

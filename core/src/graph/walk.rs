@@ -2,7 +2,7 @@
 //! hops in a deterministic order.
 
 use crate::error::{Error, Result};
-use crate::graph::adjacency::assoc;
+use crate::graph::adjacency::{assoc, Adjacency, EdgeData, Link};
 use crate::graph::{Direction, Graph, PathOptions, Step};
 use crate::model::{ConceptId, KindSet, ValidAt};
 use rustc_hash::FxHashMap;
@@ -36,7 +36,41 @@ impl Budget {
     }
 }
 
-/// Calls `f(next, step)` for every hop allowed from `node`, in a deterministic order.
+/// One hop a walk may take: where it leads, and the association it follows, made into a
+/// [`Step`] only when the walk keeps it (most hops a search looks at it does not).
+pub(super) struct Hop<'a> {
+    links: &'a Adjacency,
+    /// Where the hop starts and where it leads.
+    from: ConceptId,
+    to: ConceptId,
+    link: Link,
+    data: &'a EdgeData,
+    reversed: bool,
+}
+
+impl Hop<'_> {
+    /// The association's confidence.
+    #[inline]
+    pub(super) fn confidence(&self) -> f32 {
+        self.data.confidence
+    }
+
+    /// The hop as a step of a path.
+    pub(super) fn step(&self) -> Step {
+        let (source, target) = if self.reversed {
+            (self.to, self.from)
+        } else {
+            (self.from, self.to)
+        };
+        let label = self.links.label(self.link.label());
+        Step {
+            association: assoc(source, target, self.link.kind(), label, self.data),
+            reversed: self.reversed,
+        }
+    }
+}
+
+/// Calls `f(next, hop)` for every hop allowed from `node`, in a deterministic order.
 pub(super) fn for_each_hop(
     db: &dyn Graph,
     node: ConceptId,
@@ -44,7 +78,7 @@ pub(super) fn for_each_hop(
     kinds: KindSet,
     valid_at: ValidAt,
     reverse: bool,
-    mut f: impl FnMut(ConceptId, Step),
+    mut f: impl FnMut(ConceptId, Hop<'_>),
 ) {
     // `reverse` walks hops backwards (used by the backward half of the bidirectional search):
     // in Forward mode a backward hop from `node` follows an association that ends at `node`.
@@ -57,12 +91,16 @@ pub(super) fn for_each_hop(
     let edges = links.node(slot);
     if follow_out {
         for (link, data) in edges.out.iter() {
-            if kinds.contains(link.kind) && data.seen_at(valid_at) {
+            if kinds.contains(link.kind()) && data.seen_at(valid_at) {
                 let target = links.id(link.slot);
                 f(
                     target,
-                    Step {
-                        association: assoc(node, target, link.kind, links.label(link.label), data),
+                    Hop {
+                        links,
+                        from: node,
+                        to: target,
+                        link,
+                        data,
                         reversed: false,
                     },
                 );
@@ -71,18 +109,22 @@ pub(super) fn for_each_hop(
     }
     if follow_in {
         for link in edges.inc.iter() {
-            if !kinds.contains(link.kind) {
+            if !kinds.contains(link.kind()) {
                 continue;
             }
-            let Some(data) = links.get_by_slot(link.slot, slot, link.kind, link.label) else {
+            let Some(data) = links.get_by_slot(link.slot, slot, link.kind(), link.label()) else {
                 continue;
             };
             if data.seen_at(valid_at) {
                 let source = links.id(link.slot);
                 f(
                     source,
-                    Step {
-                        association: assoc(source, node, link.kind, links.label(link.label), data),
+                    Hop {
+                        links,
+                        from: node,
+                        to: source,
+                        link,
+                        data,
                         reversed: true,
                     },
                 );
@@ -114,13 +156,13 @@ pub(super) fn best_hop(
         opts.kinds,
         opts.valid_at,
         false,
-        |next, step| {
+        |next, hop| {
             if next == b
                 && best
                     .as_ref()
-                    .is_none_or(|s| step.association.confidence > s.association.confidence)
+                    .is_none_or(|s| hop.confidence() > s.association.confidence)
             {
-                best = Some(step);
+                best = Some(hop.step());
             }
         },
     );

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::format::snapshot::{self, Contents};
 use crate::graph::adjacency::EdgeData;
+use crate::limits::LABELS_MAX;
 use crate::model::Association;
 use crate::state::concepts::Concepts;
 use crate::state::Db;
@@ -92,6 +93,10 @@ impl Db {
                     "association {} -> {} has a missing endpoint",
                     a.source, a.target
                 ));
+            }
+            let labels = db.links.labels();
+            if labels.number(&a.label).is_none() && labels.len() as u64 >= u64::from(LABELS_MAX) {
+                return bad(format!("more than {LABELS_MAX} distinct labels"));
             }
             if a.validity.until_ms < a.validity.from_ms && a.validity.until_ms.is_some() {
                 return bad(format!("association {} ends before it starts", a.key()));

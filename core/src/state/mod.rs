@@ -8,9 +8,11 @@ pub mod query;
 use crate::error::{Error, Result};
 use crate::graph::adjacency::{assoc, Adjacency, EdgeData};
 use crate::graph::{Graph, View};
-use crate::limits::BATCH_OPS_MAX;
+use crate::limits::{BATCH_OPS_MAX, LABELS_MAX};
 use crate::model::ConceptId;
-use crate::model::{check_dimension, Association, AssociationKey, Concept, Op, Rules, Validity};
+use crate::model::{
+    check_dimension, Association, AssociationKey, Concept, Label, Op, Rules, Validity,
+};
 use crate::state::concepts::Concepts;
 use crate::text::TextIndex;
 use crate::vector::{HnswParams, VectorIndex};
@@ -268,6 +270,8 @@ pub(crate) struct Overlay {
     deleted: FxHashSet<ConceptId>,
     /// Associations staged: `Some(validity)` when put (or invalidated), `None` when deleted.
     associations: FxHashMap<AssociationKey, Option<Validity>>,
+    /// Labels staged that the state does not have yet (counted against [`LABELS_MAX`]).
+    labels: FxHashSet<Label>,
     dimension: Option<u32>,
 }
 
@@ -319,6 +323,7 @@ impl Overlay {
             concepts: FxHashMap::default(),
             deleted: FxHashSet::default(),
             associations: FxHashMap::default(),
+            labels: FxHashSet::default(),
             dimension: self.dimension,
         };
         let view = Layered {
@@ -334,6 +339,7 @@ impl Overlay {
         }
         self.deleted.extend(scratch.deleted);
         self.associations.extend(scratch.associations);
+        self.labels.extend(scratch.labels);
         self.dimension = scratch.dimension;
         Ok(())
     }
@@ -364,13 +370,34 @@ impl Layered<'_> {
         self.base.association(db, key)
     }
 
+    /// Takes note of `label` for an association staged, refusing it when it would be one
+    /// distinct label more than a memory holds.
+    fn take_label(&mut self, db: &Db, label: &Label) -> Result<()> {
+        let known = db.links.labels().number(label).is_some()
+            || self.base.labels.contains(label)
+            || self.top.labels.contains(label);
+        if known {
+            return Ok(());
+        }
+        let in_use = db.links.labels().len() + self.base.labels.len() + self.top.labels.len();
+        if in_use as u64 >= u64::from(LABELS_MAX) {
+            return Err(Error::limit(
+                "label (distinct labels in a memory)",
+                u64::from(LABELS_MAX),
+                in_use as u64 + 1,
+            ));
+        }
+        self.top.labels.insert(label.clone());
+        Ok(())
+    }
+
     fn missing(key: &AssociationKey) -> Error {
         Error::AssociationNotFound {
             key: key.to_string().into(),
         }
     }
 
-    fn check(self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
+    fn check(mut self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
         for (i, op) in ops.iter().enumerate() {
             let field = format!("ops[{i}]");
             op.validate_under(&field, rules)?;
@@ -414,6 +441,7 @@ impl Layered<'_> {
                             });
                         }
                     }
+                    self.take_label(db, label)?;
                     let key = AssociationKey {
                         source: *source,
                         target: *target,
