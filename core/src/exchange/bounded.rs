@@ -117,6 +117,14 @@ pub struct MetadataIn {
 }
 
 impl MetadataIn {
+    /// The metadata given (none when absent), or the limit error naming `metadata`.
+    pub fn or_none(given: Option<MetadataIn>) -> Result<Metadata> {
+        Ok(given
+            .map(|m| m.check("metadata"))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
     /// The metadata, or the limit error naming `field` when it had too many entries.
     pub fn check(self, field: &str) -> Result<Metadata> {
         if self.total > METADATA_ENTRIES_MAX {

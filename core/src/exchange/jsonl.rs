@@ -332,11 +332,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
                 .embedding
                 .map(|e| e.check("embedding (dimension)"))
                 .transpose()?;
-            let metadata = parsed
-                .metadata
-                .map(|m| m.check("metadata"))
-                .transpose()?
-                .unwrap_or_default();
+            let metadata = MetadataIn::or_none(parsed.metadata)?;
             Op::PutConcept {
                 id,
                 content,
@@ -362,11 +358,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
                 "created_ms",
                 "updated_ms",
             ])?;
-            let metadata = parsed
-                .metadata
-                .map(|m| m.check("metadata"))
-                .transpose()?
-                .unwrap_or_default();
+            let metadata = MetadataIn::or_none(parsed.metadata)?;
             Op::PutAssociation {
                 source: id("source", &required(parsed.source, "source", "association")?)?,
                 target: id("target", &required(parsed.target, "target", "association")?)?,

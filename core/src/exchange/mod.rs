@@ -203,11 +203,7 @@ impl ConceptBody {
             .embedding
             .map(|e| e.check("embedding (dimension)"))
             .transpose()?;
-        let metadata = self
-            .metadata
-            .map(|m| m.check("metadata"))
-            .transpose()?
-            .unwrap_or_default();
+        let metadata = MetadataIn::or_none(self.metadata)?;
         let op = Op::PutConcept {
             id,
             content: self.content,
@@ -257,11 +253,7 @@ pub struct AssociationBody {
 impl AssociationBody {
     /// The operation that learns it at `at_ms`.
     pub fn into_op(self, at_ms: u64) -> Result<Op> {
-        let metadata = self
-            .metadata
-            .map(|m| m.check("metadata"))
-            .transpose()?
-            .unwrap_or_default();
+        let metadata = MetadataIn::or_none(self.metadata)?;
         let op = Op::PutAssociation {
             source: parse_id("source", &self.source)?,
             target: parse_id("target", &self.target)?,

@@ -809,19 +809,24 @@ impl Adjacency {
         }
     }
 
-    /// The slots of `source` and `target` and the number of `label`, when all three exist (as
-    /// they do for any association between them with that label).
-    fn locate(
+    /// Where the association `source → target` of `kind` and `label` is looked for: its
+    /// source's slot, and what that slot's outgoing list holds of it (none when the concepts or
+    /// the label have no association at all).
+    fn find<'a>(
         &self,
         source: &ConceptId,
         target: &ConceptId,
-        label: &Label,
-    ) -> Option<(u32, u32, u32)> {
-        Some((
-            self.slot(source)?,
-            self.slot(target)?,
-            self.labels.number(label)?,
-        ))
+        kind: Kind,
+        label: &'a Label,
+    ) -> Option<(u32, Target<'a>)> {
+        let at = Target {
+            slot: self.slot(target)?,
+            id: *target,
+            kind,
+            label: self.labels.number(label)?,
+            text: label,
+        };
+        Some((self.slot(source)?, at))
     }
 
     /// The data of the association `source → target` of `kind` and `label`.
@@ -832,8 +837,8 @@ impl Adjacency {
         kind: Kind,
         label: &Label,
     ) -> Option<&EdgeData> {
-        let (s, t, n) = self.locate(source, target, label)?;
-        self.get_by_slot(s, t, kind, n)
+        let (s, at) = self.find(source, target, kind, label)?;
+        self.nodes[s as usize].out.get(self.names(), &at)
     }
 
     /// The data of the association from slot `source` to slot `target` of `kind` and label
@@ -866,19 +871,12 @@ impl Adjacency {
         until_ms: u64,
         at_ms: u64,
     ) -> bool {
-        let Some((s, t, n)) = self.locate(source, target, label) else {
+        let Some((s, at)) = self.find(source, target, kind, label) else {
             return false;
         };
         let names = Names {
             ids: &self.ids,
             labels: &self.labels,
-        };
-        let at = Target {
-            slot: t,
-            id: *target,
-            kind,
-            label: n,
-            text: label,
         };
         let Some(data) = self.nodes[s as usize].out.get_mut(names, &at) else {
             return false;
@@ -951,19 +949,13 @@ impl Adjacency {
         kind: Kind,
         label: &Label,
     ) -> bool {
-        let Some((s, t, n)) = self.locate(source, target, label) else {
+        let Some((s, to)) = self.find(source, target, kind, label) else {
             return false;
         };
+        let (t, n) = (to.slot, to.label);
         let names = Names {
             ids: &self.ids,
             labels: &self.labels,
-        };
-        let to = Target {
-            slot: t,
-            id: *target,
-            kind,
-            label: n,
-            text: label,
         };
         let Some(data) = self.nodes[s as usize].out.remove(names, &to) else {
             return false;
