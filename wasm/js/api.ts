@@ -943,7 +943,7 @@ export interface components {
             rejected_count: number;
         };
         /**
-         * @description The kind of an association. Part of its key: `(source, target, kind)`.
+         * @description The kind of an association. Part of its key: `(source, target, kind, label)`.
          * @enum {string}
          */
         Kind: "semantic" | "causal" | "temporal" | "hierarchical" | "compositional";
