@@ -215,9 +215,7 @@ impl Engine {
             } => {
                 let key = exchange::association_key(&source, &target, &kind, label.as_deref())
                     .map_err(to_js)?;
-                let op = Op::DeleteAssociation { key };
-                op.validate("").map_err(to_js)?;
-                (vec![op], Written::Plain)
+                (vec![Op::DeleteAssociation { key }], Written::Plain)
             }
             WriteRequest::InvalidateAssociation {
                 source,
@@ -228,7 +226,7 @@ impl Engine {
             } => {
                 let key = exchange::association_key(&source, &target, &kind, label.as_deref())
                     .map_err(to_js)?;
-                let op = exchange::invalidate_op(key, valid_until_ms, at_ms).map_err(to_js)?;
+                let op = exchange::invalidate_op(key, valid_until_ms, at_ms);
                 (vec![op], Written::Plain)
             }
             WriteRequest::Batch { body } => {

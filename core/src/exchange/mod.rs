@@ -274,19 +274,21 @@ impl AssociationBody {
     }
 }
 
-/// The key of an association as a client names it (no label: the empty one).
+/// The key of an association as a client names it (no label: the empty one), checked.
 pub fn association_key(
     source: &str,
     target: &str,
     kind: &str,
     label: Option<&str>,
 ) -> Result<AssociationKey> {
-    Ok(AssociationKey {
+    let key = AssociationKey {
         source: parse_id("source", source)?,
         target: parse_id("target", target)?,
         kind: Kind::parse(kind)?,
         label: Label::from(label.unwrap_or_default()),
-    })
+    };
+    crate::model::check_label("label", &key.label)?;
+    Ok(key)
 }
 
 /// The label of the association a path names (its source, target and kind).
@@ -311,15 +313,14 @@ pub struct InvalidateQuery {
     pub valid_until_ms: Option<u64>,
 }
 
-/// The operation that invalidates `key` at `until_ms` (default `at_ms`), checked.
-pub fn invalidate_op(key: AssociationKey, until_ms: Option<u64>, at_ms: u64) -> Result<Op> {
-    let op = Op::InvalidateAssociation {
+/// The operation that invalidates `key` (checked by [`association_key`]) at `until_ms`
+/// (default `at_ms`).
+pub fn invalidate_op(key: AssociationKey, until_ms: Option<u64>, at_ms: u64) -> Op {
+    Op::InvalidateAssociation {
         key,
         until_ms: until_ms.unwrap_or(at_ms),
         at_ms,
-    };
-    op.validate("")?;
-    Ok(op)
+    }
 }
 
 /// One operation of a batch: `op` names it (`put_concept`, `delete_concept`,
@@ -470,9 +471,7 @@ impl BatchOp {
             "delete_association" => {
                 self.only("delete_association", &["source", "target", "kind", "label"])?;
                 let key = self.key("delete_association")?;
-                let op = Op::DeleteAssociation { key };
-                op.validate("")?;
-                Ok((op, None))
+                Ok((Op::DeleteAssociation { key }, None))
             }
             "invalidate_association" => {
                 self.only(
@@ -480,7 +479,7 @@ impl BatchOp {
                     &["source", "target", "kind", "label", "valid_until_ms"],
                 )?;
                 let until = self.valid_until_ms;
-                Ok((invalidate_op(self.key("invalidate_association")?, until, at_ms)?, None))
+                Ok((invalidate_op(self.key("invalidate_association")?, until, at_ms), None))
             }
             other => Err(Error::invalid(
                 "op",

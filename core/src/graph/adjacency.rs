@@ -882,9 +882,7 @@ impl Adjacency {
             return false;
         };
         let newly_timed = data.validity.is_none();
-        let mut validity = data.validity();
-        validity.until_ms = Some(validity.until_ms.map_or(until_ms, |u| u.min(until_ms)));
-        data.validity = Some(Box::new(validity));
+        data.validity = Some(Box::new(data.validity().ended_at(until_ms)));
         data.updated_ms = at_ms;
         self.timed += u64::from(newly_timed);
         true

@@ -121,10 +121,12 @@ pub fn expand(db: &dyn Graph, hits: &[(ConceptId, f64)], options: &ExpandOptions
                 options.valid_at,
                 false,
                 |next, hop| {
-                    let step = hop.step();
-                    let label = &step.association.label;
-                    if options.labels.as_ref().is_none_or(|l| l.contains(label)) {
-                        hops.push((next, step));
+                    if options
+                        .labels
+                        .as_ref()
+                        .is_none_or(|l| l.contains(hop.label()))
+                    {
+                        hops.push((next, hop.step()));
                     }
                 },
             );

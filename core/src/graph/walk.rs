@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::graph::adjacency::{assoc, Adjacency, EdgeData, Link};
 use crate::graph::{Direction, Graph, PathOptions, Step};
-use crate::model::{ConceptId, KindSet, ValidAt};
+use crate::model::{ConceptId, KindSet, Label, ValidAt};
 use rustc_hash::FxHashMap;
 
 pub(super) struct Budget {
@@ -55,6 +55,12 @@ impl Hop<'_> {
         self.data.confidence
     }
 
+    /// The association's label.
+    #[inline]
+    pub(super) fn label(&self) -> &Label {
+        self.links.label(self.link.label())
+    }
+
     /// The hop as a step of a path.
     pub(super) fn step(&self) -> Step {
         let (source, target) = if self.reversed {
@@ -62,9 +68,8 @@ impl Hop<'_> {
         } else {
             (self.from, self.to)
         };
-        let label = self.links.label(self.link.label());
         Step {
-            association: assoc(source, target, self.link.kind(), label, self.data),
+            association: assoc(source, target, self.link.kind(), self.label(), self.data),
             reversed: self.reversed,
         }
     }

@@ -81,6 +81,19 @@ impl Validity {
         until_ms: None,
     };
 
+    /// Whether it ends before it starts (which no write may say).
+    pub fn is_backwards(&self) -> bool {
+        matches!((self.from_ms, self.until_ms), (Some(from), Some(until)) if until < from)
+    }
+
+    /// It, ended at `until_ms` (or at the earlier end it has): what an invalidation makes of it.
+    pub fn ended_at(self, until_ms: u64) -> Validity {
+        Validity {
+            until_ms: Some(self.until_ms.map_or(until_ms, |u| u.min(until_ms))),
+            ..self
+        }
+    }
+
     /// Whether it holds at `t_ms`.
     #[inline]
     pub fn holds_at(&self, t_ms: u64) -> bool {

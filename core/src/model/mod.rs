@@ -19,7 +19,7 @@ pub use id::{ConceptId, CONCEPT_ID_CHARS};
 pub use kind::{Kind, KindSet};
 pub use metadata::{KeptMetadata, Metadata, Value};
 pub use op::Op;
-pub(crate) use rules::{check_dimension, check_embedding, Rules};
+pub(crate) use rules::{check_dimension, check_embedding, check_label, Rules};
 
 #[cfg(test)]
 mod tests {

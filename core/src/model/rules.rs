@@ -207,7 +207,7 @@ pub(crate) fn check_label(field: &str, label: &Label) -> Result<()> {
 /// the error names `valid_until_ms`.)
 pub(crate) fn check_validity(field: &str, validity: &Validity) -> Result<()> {
     match (validity.from_ms, validity.until_ms) {
-        (Some(from), Some(until)) if until < from => Err(Error::invalid(
+        (Some(from), Some(until)) if validity.is_backwards() => Err(Error::invalid(
             sub(field, "valid_until_ms"),
             format!("{until} is before valid_from_ms {from}"),
         )),

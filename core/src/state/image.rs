@@ -98,7 +98,7 @@ impl Db {
             if labels.number(&a.label).is_none() && labels.len() as u64 >= u64::from(LABELS_MAX) {
                 return bad(format!("more than {LABELS_MAX} distinct labels"));
             }
-            if a.validity.until_ms < a.validity.from_ms && a.validity.until_ms.is_some() {
+            if a.validity.is_backwards() {
                 return bad(format!("association {} ends before it starts", a.key()));
             }
             let data = EdgeData {

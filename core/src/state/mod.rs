@@ -457,7 +457,7 @@ impl Layered<'_> {
                     self.top.associations.insert(key.clone(), None);
                 }
                 Op::InvalidateAssociation { key, until_ms, .. } => {
-                    let Some(mut validity) = self.association(db, key) else {
+                    let Some(validity) = self.association(db, key) else {
                         return Err(Self::missing(key));
                     };
                     if let Some(from) = validity.from_ms.filter(|from| until_ms < from) {
@@ -466,9 +466,8 @@ impl Layered<'_> {
                             format!("{until_ms} is before the association's valid_from_ms {from}"),
                         ));
                     }
-                    validity.until_ms =
-                        Some(validity.until_ms.map_or(*until_ms, |u| u.min(*until_ms)));
-                    self.top.associations.insert(key.clone(), Some(validity));
+                    let ended = validity.ended_at(*until_ms);
+                    self.top.associations.insert(key.clone(), Some(ended));
                 }
                 Op::SetDimension { dimension } => {
                     check_dimension(&format!("{field}.dimension"), *dimension)?;

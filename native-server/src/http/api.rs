@@ -640,9 +640,7 @@ async fn delete_association(
     QueryParams(q): QueryParams<exchange::LabelQuery>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
-    let op = Op::DeleteAssociation { key };
-    op.validate("")?;
-    let seq = submit_one(&state, &name, op, idempotency).await?;
+    let seq = submit_one(&state, &name, Op::DeleteAssociation { key }, idempotency).await?;
     Ok(Json(WriteAnswer { seq }))
 }
 
@@ -660,7 +658,7 @@ async fn invalidate_association(
     QueryParams(q): QueryParams<exchange::InvalidateQuery>,
 ) -> Result<Json<WriteAnswer>, ApiError> {
     let key = exchange::association_key(&source, &target, &kind, q.label.as_deref())?;
-    let op = exchange::invalidate_op(key, q.valid_until_ms, now_ms())?;
+    let op = exchange::invalidate_op(key, q.valid_until_ms, now_ms());
     let seq = submit_one(&state, &name, op, idempotency).await?;
     Ok(Json(WriteAnswer { seq }))
 }

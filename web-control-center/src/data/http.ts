@@ -29,8 +29,8 @@ function toConcept(raw: RawConcept): Concept {
   return { ...raw, embedding: raw.embedding ? Float32Array.from(raw.embedding) : null };
 }
 
-function query(params: Record<string, string | number | undefined>): string {
-  const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string | number][];
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string | number | boolean][];
   if (entries.length === 0) return "";
   return "?" + entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&");
 }
@@ -148,7 +148,7 @@ export class HttpBackend implements Backend {
         direction,
         limit: 1000,
         as_of: validity.as_of,
-        include_invalid: validity.include_invalid === undefined ? undefined : String(validity.include_invalid),
+        include_invalid: validity.include_invalid,
       })}`,
     );
     return answer.associations;
@@ -179,7 +179,7 @@ export class HttpBackend implements Backend {
         kinds: options.kinds?.join(","),
         limit: options.limit,
         as_of: options.as_of,
-        include_invalid: options.include_invalid === undefined ? undefined : String(options.include_invalid),
+        include_invalid: options.include_invalid,
       })}`,
     );
   }
