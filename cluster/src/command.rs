@@ -5,12 +5,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use sutra_core::legacy::{OpV1, OpV2};
-use sutra_core::Op;
+use sutra_core::{Language, Op};
 
 /// An application entry of the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Make a memory (a namespace of the cluster's state), optionally fixing its dimension.
+    /// Make a memory, optionally fixing its dimension, as the first versions wrote it (no
+    /// language). Read from logs and snapshots written then, never proposed now:
+    /// [`Command::Create`] took its place.
     CreateMemory {
         /// Its name (checked by the proposer with the core's name rule).
         name: String,
@@ -63,14 +65,30 @@ pub enum Command {
         /// The operations, with their timestamps fixed.
         ops: Vec<Op>,
     },
+    /// Make a memory (a namespace of the cluster's state), optionally fixing its dimension and
+    /// the language its texts are stemmed in (added after the six above, with the core's log
+    /// format 4).
+    Create {
+        /// Its name (checked by the proposer with the core's name rule).
+        name: String,
+        /// Its vector dimension.
+        dimension: Option<u32>,
+        /// Its stemming language.
+        language: Option<Language>,
+    },
 }
 
 impl Command {
     /// The command in today's shape: a [`Command::BatchV1`] or [`Command::BatchV2`] as the
-    /// [`Command::Batch`] it means (inside an [`Command::Idempotent`] too); every other command
-    /// as it is.
+    /// [`Command::Batch`] it means, a [`Command::CreateMemory`] as the [`Command::Create`] it
+    /// means (inside an [`Command::Idempotent`] too); every other command as it is.
     pub fn upgraded(self) -> Command {
         match self {
+            Command::CreateMemory { name, dimension } => Command::Create {
+                name,
+                dimension,
+                language: None,
+            },
             Command::BatchV1 { memory, ops } => Command::Batch {
                 memory,
                 ops: ops.into_iter().map(Op::from).collect(),
@@ -105,6 +123,15 @@ impl fmt::Display for Command {
             Command::CreateMemory { name, dimension } => {
                 write!(f, "create memory {name:?} (dimension {dimension:?})")
             }
+            Command::Create {
+                name,
+                dimension,
+                language,
+            } => write!(
+                f,
+                "create memory {name:?} (dimension {dimension:?}, language {:?})",
+                language.map(Language::as_str)
+            ),
             Command::DropMemory { name } => write!(f, "drop memory {name:?}"),
             Command::Batch { memory, ops } => {
                 write!(f, "batch of {} operations on {memory:?}", ops.len())

@@ -738,14 +738,20 @@ impl StateMachine {
                     .insert(key, digest, answer.clone());
                 answer
             }
-            Command::CreateMemory { name, dimension } => {
+            Command::Create {
+                name,
+                dimension,
+                language,
+            } => {
                 if self.state.memories.get(&name).is_some() {
                     return refused("memory_exists", format!("memory {name:?} already exists"));
                 }
                 let replica = Replica::new(self.params);
-                if let Some(dimension) = dimension {
-                    if let Err(e) = replica.apply_checked(seq, vec![Op::SetDimension { dimension }])
-                    {
+                let dimension = dimension.map(|dimension| Op::SetDimension { dimension });
+                let language = language.map(|language| Op::SetLanguage { language });
+                let ops: Vec<Op> = dimension.into_iter().chain(language).collect();
+                if !ops.is_empty() {
+                    if let Err(e) = replica.apply_checked(seq, ops) {
                         return Applied::refused(&e);
                     }
                 }
@@ -756,9 +762,9 @@ impl StateMachine {
                 Some(_) => Applied::Done { seq },
                 None => refused("memory_not_found", format!("no memory {name:?}")),
             },
-            command @ (Command::BatchV1 { .. } | Command::BatchV2 { .. }) => {
-                self.apply_command(seq, command.upgraded())
-            }
+            command @ (Command::BatchV1 { .. }
+            | Command::BatchV2 { .. }
+            | Command::CreateMemory { .. }) => self.apply_command(seq, command.upgraded()),
             Command::Batch { memory, ops } => match self.state.memories.get(&memory) {
                 Some(replica) => match replica.apply_checked(seq, ops) {
                     Ok(()) => Applied::Done { seq },

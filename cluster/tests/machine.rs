@@ -7,7 +7,7 @@ use openraft::testing::log_id;
 use sutra_cluster::command::{Applied, Command};
 use sutra_cluster::machine::{SnapshotFile, StateMachine};
 use sutra_cluster::raft::{Entry, Payload, TypeConfig};
-use sutra_core::{ConceptId, ConceptInput, Kind, Op};
+use sutra_core::{ConceptId, ConceptInput, Kind, Language, Op};
 
 fn entry(index: u64, command: Command) -> Entry {
     Entry {
@@ -28,9 +28,10 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
     let log = vec![
         entry(
             1,
-            Command::CreateMemory {
+            Command::Create {
                 name: "notes".into(),
                 dimension: Some(2),
+                language: Some(Language::English),
             },
         ),
         entry(2, put("notes", "rain", 10)),
@@ -59,6 +60,7 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         entry(6, put("notes", "wet streets", 12)),
         entry(
             7,
+            // As the first versions wrote it (no language): still applied.
             Command::CreateMemory {
                 name: "scratch".into(),
                 dimension: None,
@@ -106,8 +108,13 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         let notes = notes.db();
         let counts = notes.counts();
         assert_eq!(
-            (counts.concepts, counts.associations, counts.dimension),
-            (2, 0, Some(2))
+            (
+                counts.concepts,
+                counts.associations,
+                counts.dimension,
+                counts.language
+            ),
+            (2, 0, Some(2), Some(Language::English))
         );
         assert_eq!(counts.last_seq, 6, "the last batch applied is entry 6");
         assert!(notes.concept(ConceptId::from_content("rain")).is_some());
@@ -134,6 +141,17 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         notes_of(&follower),
         notes_image,
         "the follower's memory is the leader's, byte for byte"
+    );
+    // The language came with it: stemmed in English, "street" finds "wet streets".
+    let found = follower
+        .memory("notes")
+        .expect("notes")
+        .db()
+        .search_text("street", 5)
+        .expect("words");
+    assert_eq!(
+        found.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [ConceptId::from_content("wet streets")]
     );
     // A damaged snapshot file is refused (by the checksum of the whole file a transfer checks,
     // and by loading, which checks every image and the manifest), at every 64th of its

@@ -55,7 +55,7 @@ pub use graph::{
 };
 pub use model::{
     Association, AssociationKey, Concept, ConceptId, ConceptInput, KeptMetadata, Kind, KindSet,
-    Label, Metadata, Op, ValidAt, Validity, Value, CONCEPT_ID_CHARS,
+    Label, Language, Metadata, Op, ValidAt, Validity, Value, CONCEPT_ID_CHARS,
 };
 pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;

@@ -6,7 +6,9 @@
 //! - `v3/`: log format 2, snapshot format 5 (the text index stored: the checkpointed fixture's
 //!   memory was searched by words before its checkpoint);
 //! - `v4/`: log format 3, snapshot format 6 (associations with a label, metadata and validity,
-//!   and their invalidation).
+//!   and their invalidation);
+//! - `v5/`: log format 4, snapshot format 7 (a stemming language set after the first batches:
+//!   the checkpointed fixture's text index holds English stems).
 //!
 //! - Each fixture opens to exactly the state that the same operations give when applied now.
 //! - Files of an older version are rewritten in today's when they open, and open again to the
@@ -23,12 +25,12 @@
 use std::path::{Path, PathBuf};
 use sutra_core::sim::{SimDisk, SimStorage};
 use sutra_core::{
-    AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Label, Memory, Metadata, Op,
-    Options, Rewritten, Storage, Validity, Value,
+    AssociationKey, ConceptId, ConceptInput, HnswParams, Kind, Label, Language, Memory, Metadata,
+    Op, Options, Rewritten, Storage, Validity, Value,
 };
 
 /// The fixture folders, oldest first; the last is today's format.
-const VERSIONS: [&str; 4] = ["v1", "v2", "v3", "v4"];
+const VERSIONS: [&str; 5] = ["v1", "v2", "v3", "v4", "v5"];
 /// Today's format's folder.
 const NEWEST: &str = VERSIONS[VERSIONS.len() - 1];
 
@@ -50,7 +52,8 @@ fn metadata(pairs: &[(&str, Value)]) -> Metadata {
 /// The operations of the log-only fixture of `version`, batch by batch (the dimension is the
 /// first record, written by opening with a dimension): version 1's six batches, from version 2
 /// on a seventh with metadata of every type, and from version 4 on two more with labelled,
-/// attributed, time-bound associations and an invalidation.
+/// attributed, time-bound associations and an invalidation, and from version 5 on one that
+/// sets the memory's stemming language.
 fn first_batches(version: &str) -> Vec<Vec<Op>> {
     let concept = |name: &str, vector: Option<Vec<f32>>, at: u64| {
         let mut input = ConceptInput::new(name);
@@ -164,7 +167,15 @@ fn first_batches(version: &str) -> Vec<Vec<Op>> {
             at_ms: 23,
         }]);
     }
+    if let Some(language) = stemmed(version) {
+        batches.push(vec![Op::SetLanguage { language }]);
+    }
     batches
+}
+
+/// The language the fixtures of `version` stem in (none before version 5).
+fn stemmed(version: &str) -> Option<Language> {
+    (!matches!(version, "v1" | "v2" | "v3" | "v4")).then_some(Language::English)
 }
 
 /// How many labelled associations the fixtures of `version` hold (none before version 4).
@@ -213,6 +224,7 @@ fn after_checkpoint() -> Vec<Vec<Op>> {
 fn new_memory(disk: &SimDisk) -> Memory<SimStorage> {
     let options = Options {
         dimension: Some(4),
+        language: None,
         hnsw: HnswParams {
             ef_construction: 24,
             ..HnswParams::default()
@@ -418,6 +430,14 @@ fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
             (0.8, 2.0, 11, 12)
         );
         assert_eq!(memory.stats().associations, 2 + labelled(version));
+        assert_eq!(memory.stats().language, stemmed(version), "{version}");
+        // Stemmed in English, "street" finds "wet streets"; unstemmed it does not.
+        let found = memory.db().search_text("street", 5).expect("search");
+        assert_eq!(
+            found.iter().map(|h| h.id).collect::<Vec<_>>(),
+            stemmed(version).map_or(vec![], |_| vec![id("wet streets")]),
+            "{version}"
+        );
         if labelled(version) > 0 {
             let floods = memory.db().get_association(&floods()).expect("floods");
             assert_eq!(
@@ -498,6 +518,13 @@ fn every_checkpointed_fixture_opens_to_the_state_its_operations_give() {
         );
         assert!(!words.is_empty(), "{version}");
         memory.db().check_integrity().expect("integrity");
+        // Version 5's stored index holds English stems: "street" finds "wet streets".
+        let streets = memory.db().search_text("street", 5).expect("words");
+        assert_eq!(
+            streets.iter().map(|h| h.id).collect::<Vec<_>>(),
+            stemmed(version).map_or(vec![], |_| vec![id("wet streets")]),
+            "{version}"
+        );
     }
     let (made_log, made_snapshot) = make_checkpointed();
     assert_eq!(

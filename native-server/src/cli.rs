@@ -737,7 +737,7 @@ fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
     let handle = match registry.get(memory) {
         Ok(handle) => handle,
         Err(e) if e.code == "memory_not_found" => {
-            registry.create(memory, None).map_err(|e| e.message)?
+            registry.create(memory, None, None).map_err(|e| e.message)?
         }
         Err(e) => return Err(e.message),
     };

@@ -18,7 +18,7 @@ fn more_memories_than_the_limit_at_start_are_reported() {
         let registry =
             Registry::open(root.path(), WriterConfig::default(), Arc::default()).expect("registry");
         for name in ["a", "b", "c", "d", "e"] {
-            registry.create(name, None).expect("create");
+            registry.create(name, None, None).expect("create");
         }
         registry.shutdown();
     }
@@ -54,7 +54,7 @@ fn more_memories_than_the_limit_at_start_are_reported() {
         "{}",
         refused.message
     );
-    let Err(refused) = registry.create("f", None) else {
+    let Err(refused) = registry.create("f", None, None) else {
         panic!("over the limit");
     };
     assert_eq!(refused.code, "limit_exceeded");

@@ -4,7 +4,8 @@ use crate::fixtures::{concept, concepts, fact, id, link, open, write};
 use crate::Harness;
 use sutra_core::sim::{CrashMode, SnapshotStep};
 use sutra_core::{
-    AssociationKey, Concept, Db, Error, Kind, KindSet, Label, Listing, Memory, Op, Options, ValidAt,
+    AssociationKey, Concept, Db, Error, Kind, KindSet, Label, Language, Listing, Memory, Op,
+    Options, ValidAt,
 };
 
 /// A named case.
@@ -909,6 +910,11 @@ pub fn labelled_facts_and_invalidations_survive_crashes<H: Harness>(h: &mut H) {
             },
             fact(2, 3, Kind::Temporal, "before", 0),
         ],
+        // The memory's texts stemmed from now on (its text index, stored unstemmed by the
+        // checkpoint, is built again).
+        vec![Op::SetLanguage {
+            language: Language::English,
+        }],
     ];
     let mut both = first.clone();
     both.extend(second.iter().cloned());
@@ -929,6 +935,14 @@ pub fn labelled_facts_and_invalidations_survive_crashes<H: Harness>(h: &mut H) {
             for batch in &first {
                 write(&mut memory, batch.clone());
             }
+            assert!(
+                memory
+                    .db()
+                    .search_text("foxes", 10)
+                    .expect("words")
+                    .is_empty(),
+                "not stemmed yet"
+            );
             memory.checkpoint().expect("checkpoint");
             for batch in &second {
                 write(&mut memory, batch.clone());
@@ -946,6 +960,13 @@ pub fn labelled_facts_and_invalidations_survive_crashes<H: Harness>(h: &mut H) {
                 memory.stats().labels,
                 3,
                 "{context}: supplies, works_at, before"
+            );
+            assert_eq!(memory.stats().language, Some(Language::English));
+            let foxes = memory.db().search_text("foxes", 10).expect("words");
+            assert_eq!(
+                foxes.len(),
+                4,
+                "{context}: stemmed, \"foxes\" finds every fox"
             );
         }
     }

@@ -8,8 +8,8 @@ use crate::Harness;
 use std::collections::BTreeMap;
 use sutra_core::sim::{CrashMode, Rng, SnapshotStep};
 use sutra_core::{
-    Association, AssociationKey, Concept, ConceptId, ConceptInput, Kind, Label, Memory, Metadata,
-    Op, Options, Validity, Value,
+    Association, AssociationKey, Concept, ConceptId, ConceptInput, Kind, Label, Language, Memory,
+    Metadata, Op, Options, Validity, Value,
 };
 
 /// What must be there.
@@ -18,6 +18,7 @@ pub struct Model {
     concepts: BTreeMap<ConceptId, Concept>,
     associations: BTreeMap<AssociationKey, Association>,
     dimension: Option<u32>,
+    language: Option<Language>,
 }
 
 impl Model {
@@ -153,6 +154,13 @@ impl Model {
                     true
                 }
             },
+            Op::SetLanguage { language } => match self.language {
+                Some(l) => l == *language,
+                None => {
+                    self.language = Some(*language);
+                    true
+                }
+            },
         }
     }
 
@@ -180,6 +188,38 @@ impl Model {
         }
         if db.counts().associations != self.associations.len() as u64 {
             return Err("association count is off".into());
+        }
+        if db.counts().language != self.language {
+            return Err(format!(
+                "language differs: engine has {:?}, model {:?}",
+                db.counts().language,
+                self.language
+            ));
+        }
+        // Searched by words (which builds the text index, then kept up to date by every later
+        // write, and dropped by a language set later): a word of the model's texts, stemmed in
+        // its language, finds exactly the concepts whose texts have it.
+        if !self.concepts.is_empty() {
+            let (word, words): (&str, &[&str]) = match self.language {
+                None => ("running", &["running"]),
+                Some(Language::English) => ("run", &["running", "runs"]),
+                Some(_) => ("rain", &["rain"]),
+            };
+            let found: std::collections::BTreeSet<ConceptId> = db
+                .search_text(word, UNIVERSE as u32)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            let want: std::collections::BTreeSet<ConceptId> = self
+                .concepts
+                .values()
+                .filter(|c| c.content.split(' ').any(|w| words.contains(&w)))
+                .map(|c| c.id)
+                .collect();
+            if found != want {
+                return Err(format!("searching {word:?} found {found:?}, not {want:?}"));
+            }
         }
         Ok(())
     }
@@ -218,7 +258,11 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
     };
     match rng.below(100) {
         0..=44 => {
-            let mut input = ConceptInput::new(format!("text {}", rng.below(1000))).with_id(id(rng));
+            // Words whose stems meet in English ("running", "runs": "run") and one that is a
+            // stop word without a language.
+            const WORDS: [&str; 4] = ["running", "runs", "the", "rain"];
+            let content = format!("{} {}", WORDS[rng.below(4) as usize], rng.below(1000));
+            let mut input = ConceptInput::new(content).with_id(id(rng));
             if rng.chance(70) {
                 // A wrong dimension now and then: the engine must refuse the whole batch.
                 let dim = if rng.chance(3) { DIM + 1 } else { DIM };
@@ -282,7 +326,15 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
             }
             op
         }
-        75..=84 => Op::DeleteConcept { id: id(rng) },
+        75..=83 => Op::DeleteConcept { id: id(rng) },
+        // A language now and then: the first one set is kept, another is refused.
+        84 => Op::SetLanguage {
+            language: if rng.chance(80) {
+                Language::English
+            } else {
+                Language::French
+            },
+        },
         _ => {
             let key = if !model.associations.is_empty() && rng.chance(90) {
                 let keys: Vec<&AssociationKey> = model.associations.keys().collect();

@@ -133,7 +133,7 @@ export interface paths {
         /** List memories with their status and counts. */
         get: operations["list_memories"];
         put?: never;
-        /** Create a memory, optionally fixing its vector dimension. */
+        /** Create a memory, optionally fixing its vector dimension and its stemming language. */
         post: operations["create_memory"];
         delete?: never;
         options?: never;
@@ -793,6 +793,7 @@ export interface components {
              * @description Its vector dimension (1-4096); fixed by the first embedding when absent.
              */
             dimension?: number | null;
+            language?: components["schemas"]["Language"] | null;
             /** @description Its name: 1-64 of a-z, 0-9, _ and -, starting with a letter or digit. */
             name: string;
         };
@@ -803,6 +804,7 @@ export interface components {
              * @description Its vector dimension, if one was given.
              */
             dimension: number | null;
+            language: components["schemas"]["Language"] | null;
             /** @description Its name. */
             name: string;
         };
@@ -947,6 +949,13 @@ export interface components {
          * @enum {string}
          */
         Kind: "semantic" | "causal" | "temporal" | "hierarchical" | "compositional";
+        /**
+         * @description A language a memory's texts are stemmed in for full-text search (Snowball). Its name on
+         *     the wire is lower case (`"english"`); in the log and snapshots it is its position in this
+         *     list, so new languages go last.
+         * @enum {string}
+         */
+        Language: "arabic" | "danish" | "dutch" | "english" | "finnish" | "french" | "german" | "greek" | "hungarian" | "italian" | "norwegian" | "portuguese" | "romanian" | "russian" | "spanish" | "swedish" | "tamil" | "turkish";
         /** @description `GET /v1/memories`. */
         MemoriesAnswer: {
             /** @description Every memory, in name order. */
@@ -984,6 +993,7 @@ export interface components {
              * @description The vector dimension.
              */
             dimension: number | null;
+            language: components["schemas"]["Language"] | null;
             /** @description Its name. */
             name: string;
             /** @description `open` or `poisoned`. */
@@ -1282,6 +1292,7 @@ export interface components {
              * @description Number of distinct association labels in use.
              */
             labels: number;
+            language: components["schemas"]["Language"] | null;
             /**
              * Format: int64
              * @description Sequence number of the last acknowledged record.
@@ -1768,6 +1779,7 @@ export interface operations {
                 /**
                  * @example {
                  *       "dimension": 3,
+                 *       "language": "english",
                  *       "name": "notes"
                  *     }
                  */
@@ -2877,6 +2889,7 @@ export const pathsV1MemoriesNameReopenPostParametersQueryRedirectValues: Readonl
 export const pathsV1MemoriesNameSearchPostParametersQueryConsistencyValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/memories/{name}/search"]["post"]["parameters"]["query"]["consistency"]> = ["linearizable", "stale"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "idempotency_key_reused", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "membership_refused", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "not_a_cluster", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
 export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Kind"]> = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
+export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hungarian", "italian", "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish", "tamil", "turkish"];
 export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association", "invalidate_association"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];
 export const pathDirectionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathDirection"]> = ["forward", "both"];

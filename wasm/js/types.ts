@@ -5,12 +5,18 @@
  * get their JavaScript names, and embeddings are `Float32Array`s.
  */
 import type { components } from "./api.js";
-import { errorCodeValues, kindValues } from "./api.js";
+import { errorCodeValues, kindValues, languageValues } from "./api.js";
 
 type Schemas = components["schemas"];
 
 /** The kinds of association. */
 export type Kind = Schemas["Kind"];
+
+/** A language a memory's texts are stemmed in (`"english"`, `"french"`, …). */
+export type Language = Schemas["Language"];
+
+/** Every stemming language, in the engine's order. */
+export const LANGUAGES: readonly Language[] = languageValues;
 /** Every kind, in the engine's order. */
 export const KINDS: readonly Kind[] = kindValues;
 
@@ -228,6 +234,11 @@ export const INPUTS_FIT_THE_WIRE: [
 export interface OpenOptions {
   /** Fix a new memory's vector dimension. */
   dimension?: number;
+  /**
+   * Stem a new memory's texts (and every text search) in this language, so that "runs" finds
+   * "running"; a memory's language is chosen once (opening with another is refused).
+   */
+  language?: Language;
   /** Where the worker script is (default: next to this module). */
   workerUrl?: string | URL;
   /**

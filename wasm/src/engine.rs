@@ -12,7 +12,7 @@ use sutra_core::exchange::answers::{
     BatchWritten, CheckpointAnswer, ConceptWritten, StatsAnswer, WriteAnswer,
 };
 use sutra_core::exchange::{self, jsonl};
-use sutra_core::{Budgets, Error, Interrupt, Maintenance, Memory, Op, Options};
+use sutra_core::{Budgets, Error, Interrupt, Language, Maintenance, Memory, Op, Options};
 use wasm_bindgen::prelude::*;
 
 /// A JavaScript `Error` with a `code` property (the core's error codes).
@@ -140,9 +140,18 @@ pub struct Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Opens (creating) memory `name` from OPFS. `dimension` fixes a new memory's vector
-    /// dimension (0: leave it to the first embedding).
-    pub async fn open(name: String, dimension: u32) -> Result<Engine, JsValue> {
+    /// dimension (0: leave it to the first embedding); `language` the language its texts are
+    /// stemmed in (by name, e.g. `"english"`; chosen once).
+    pub async fn open(
+        name: String,
+        dimension: u32,
+        language: Option<String>,
+    ) -> Result<Engine, JsValue> {
         check_name(&name)?;
+        let language = match language {
+            Some(text) => Some(Language::parse("language", &text).map_err(to_js)?),
+            None => None,
+        };
         let storage = OpfsStorage::open(&name).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("NoModificationAllowedError") || text.contains("InvalidStateError") {
@@ -156,6 +165,7 @@ impl Engine {
         })?;
         let options = Options {
             dimension: (dimension > 0).then_some(dimension),
+            language,
             ..Options::default()
         };
         let (memory, report) = Memory::open(storage, options).map_err(to_js)?;

@@ -81,6 +81,7 @@ impl<S: Storage> Memory<S> {
         report.records_skipped = skipped;
         report.last_seq = db.last_seq;
         let existing_dimension = db.dimension;
+        let existing_language = db.language;
         let shared = Arc::new(Shared {
             db: RwLock::new(db),
             status: Mutex::new(Status {
@@ -114,6 +115,10 @@ impl<S: Storage> Memory<S> {
         } else {
             let text = memory.shared.read().text_index_built();
             memory.snapshot_holds = snapshot_version.map(|_| (0, text));
+        }
+        if let Some(language) = options.language.filter(|l| existing_language != Some(*l)) {
+            // Refused, by name, if the memory stems in another language.
+            memory.write(vec![Op::SetLanguage { language }])?;
         }
         if let Some(dimension) = options.dimension {
             match existing_dimension {

@@ -143,6 +143,7 @@ impl Reader {
             associations: counts.associations,
             labels: counts.labels,
             dimension: counts.dimension,
+            language: counts.language,
             vectors: counts.vectors,
             last_seq: counts.last_seq,
             log_bytes: status.log_bytes,

@@ -1,6 +1,7 @@
 //! What opening, checkpoints, indexing, checks and repairs report, and the options of opening.
 
 use crate::error::Error;
+use crate::model::Language;
 use crate::vector::{HnswParams, VectorCounts};
 
 /// Options for [`crate::Memory::open`].
@@ -8,6 +9,9 @@ use crate::vector::{HnswParams, VectorCounts};
 pub struct Options {
     /// The vector dimension to fix for a new memory (checked against an existing one).
     pub dimension: Option<u32>,
+    /// The language to stem texts in for a new memory, or one that has none yet (checked
+    /// against an existing one's: a memory's language is chosen once).
+    pub language: Option<Language>,
     /// Parameters of the sealed vector index.
     pub hnsw: HnswParams,
 }
@@ -93,6 +97,8 @@ pub struct Stats {
     pub labels: u64,
     /// The vector dimension, once fixed.
     pub dimension: Option<u32>,
+    /// The language texts are stemmed in (none: not stemmed).
+    pub language: Option<Language>,
     /// Vectors served by the sealed index, by the fresh tier, and stale sealed entries.
     pub vectors: VectorCounts,
     /// Sequence number of the last acknowledged record.

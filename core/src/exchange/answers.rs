@@ -7,6 +7,7 @@ use crate::engine::{CheckpointReport, Stats};
 use crate::graph::{PathsResult, Step};
 #[cfg(feature = "openapi")]
 use crate::model::Kind;
+use crate::model::Language;
 use crate::model::{Association, Concept, Metadata};
 use crate::state::Db;
 use crate::vector::VectorCounts;
@@ -323,6 +324,8 @@ pub struct StatsAnswer {
     pub labels: u64,
     /// The vector dimension, once fixed.
     pub dimension: Option<u32>,
+    /// The language texts are stemmed in for full-text search (none: not stemmed).
+    pub language: Option<Language>,
     /// Vectors by tier.
     pub vectors: VectorCounts,
     /// Sequence number of the last acknowledged record.
@@ -342,6 +345,7 @@ impl From<&Stats> for StatsAnswer {
             associations: s.associations,
             labels: s.labels,
             dimension: s.dimension,
+            language: s.language,
             vectors: s.vectors,
             last_seq: s.last_seq,
             log_bytes: s.log_bytes,

@@ -2,12 +2,13 @@
 //! export endpoints and the browser build's import and export. One JSON object per line:
 //!
 //! ```text
-//! {"type":"memory","format":3,"dimension":3}
+//! {"type":"memory","format":4,"dimension":3,"language":"english"}
 //! {"type":"concept","id":"…32 hex…","content":"rain","embedding":[0.1,0.2,0.3],"strength":1.0,"confidence":0.9,"metadata":{"src":"x","year":2024,"tags":["weather"]},"created_ms":1700000000000,"updated_ms":1700000000000}
 //! {"type":"association","source":"…","target":"…","kind":"causal","label":"causes","confidence":0.8,"weight":1.0,"metadata":{"doc":"a.txt"},"valid_from_ms":null,"valid_until_ms":null,"created_ms":…,"updated_ms":…}
 //! ```
 //!
-//! The header line is optional on import (it fixes the dimension). Concepts come before the
+//! The header line is optional on import (it fixes the dimension, and the language texts are
+//! stemmed in for full-text search). Concepts come before the
 //! associations that use them. Export writes concepts in id order, then associations by source,
 //! every field. Timestamps are kept exactly, so export then import reproduces a memory.
 //!
@@ -19,20 +20,21 @@
 //! `updated_ms`). A rejected line is reported with its number, and the reason names the field
 //! (and a metadata value's key).
 //!
-//! Versions: 3 (today's) gives associations a label, metadata and validity; 2 allowed metadata
+//! Versions: 4 (today's) gives the header the memory's stemming language; 3 gives associations a label, metadata and validity; 2 allowed metadata
 //! values of every type (a string, a number, a boolean, a list of strings); 1 allowed strings
-//! only. All are imported: an older file is a version 3 file whose associations have no label,
+//! only. All are imported: an older file is a version 4 file without a language, whose associations have no label,
 //! metadata or validity (and, for version 1, whose metadata values are all strings).
 
 use super::bounded::MetadataIn;
 use super::VectorIn;
 use crate::error::Error;
+use crate::model::Language;
 use crate::model::Validity;
 use crate::{Association, Concept, ConceptId, Kind, Label, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
 /// The format's version, in the header line of an export.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest version an import reads.
 pub const FORMAT_VERSION_OLDEST: u32 = 1;
 /// Longest line accepted on import, in bytes.
@@ -134,6 +136,7 @@ enum LineOut<'a> {
     Memory {
         format: u32,
         dimension: Option<u32>,
+        language: Option<&'static str>,
     },
     Concept {
         id: String,
@@ -170,6 +173,7 @@ struct LineIn {
     kind_of_line: String,
     format: Option<u32>,
     dimension: Option<u32>,
+    language: Option<String>,
     id: Option<String>,
     content: Option<String>,
     embedding: Option<VectorIn>,
@@ -193,6 +197,7 @@ impl LineIn {
         let present = [
             ("format", self.format.is_some()),
             ("dimension", self.dimension.is_some()),
+            ("language", self.language.is_some()),
             ("id", self.id.is_some()),
             ("content", self.content.is_some()),
             ("embedding", self.embedding.is_some()),
@@ -225,10 +230,11 @@ fn required<T>(value: Option<T>, field: &'static str, line: &'static str) -> Res
 }
 
 /// The header line for a memory.
-pub fn header(dimension: Option<u32>) -> String {
+pub fn header(dimension: Option<u32>, language: Option<Language>) -> String {
     line(&LineOut::Memory {
         format: FORMAT_VERSION,
         dimension,
+        language: language.map(Language::as_str),
     })
 }
 
@@ -281,12 +287,13 @@ fn json_reason(e: &serde_json::Error) -> LineError {
     LineError::Json { message }
 }
 
-/// Parses one line into the operation that reproduces it (`None` for blank lines and a header
-/// without a dimension). `now_ms` stands for timestamps the line leaves out.
-pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
+/// Parses one line into the operations that reproduce it: one for a concept or an association,
+/// none for a blank line, those a header sets (its dimension, its language). `now_ms` stands
+/// for timestamps the line leaves out.
+pub fn parse(text: &str, now_ms: u64) -> Result<Vec<Op>, LineError> {
     let text = text.trim();
     if text.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     if text.len() > LINE_BYTES_MAX {
         return Err(LineError::TooLong {
@@ -298,7 +305,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
     let id = |field: &str, text: &str| ConceptId::parse_field(field, text);
     let op = match parsed.kind_of_line.as_str() {
         "memory" => {
-            parsed.only(&["format", "dimension"])?;
+            parsed.only(&["format", "dimension", "language"])?;
             let format = required(parsed.format, "format", "memory")?;
             if !(FORMAT_VERSION_OLDEST..=FORMAT_VERSION).contains(&format) {
                 return Err(LineError::Format {
@@ -307,10 +314,15 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
                     supported: FORMAT_VERSION,
                 });
             }
-            match parsed.dimension {
-                Some(dimension) => Op::SetDimension { dimension },
-                None => return Ok(None),
-            }
+            let language = match &parsed.language {
+                Some(name) => Some(Language::parse("language", name)?),
+                None => None,
+            };
+            let dimension = parsed
+                .dimension
+                .map(|dimension| Op::SetDimension { dimension });
+            let language = language.map(|language| Op::SetLanguage { language });
+            return Ok(dimension.into_iter().chain(language).collect());
         }
         "concept" => {
             parsed.only(&[
@@ -383,7 +395,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Option<Op>, LineError> {
     };
     // The values' own rules, checked here so that a bad line is rejected alone and named.
     op.validate("")?;
-    Ok(Some(op))
+    Ok(vec![op])
 }
 
 /// A rejected line.
@@ -504,8 +516,8 @@ where
             parse(&t, now_ms)
         });
         match parsed {
-            Ok(Some(op)) => {
-                batch.push((no, op));
+            Ok(ops) => {
+                batch.extend(ops.into_iter().map(|op| (no, op)));
                 if batch.len() >= IMPORT_BATCH_OPS || batch_bytes >= IMPORT_BATCH_BYTES {
                     if let Err(reason) = flush(&mut batch, &mut summary) {
                         return Err(ImportStopped { summary, reason });
@@ -513,7 +525,6 @@ where
                     batch_bytes = 0;
                 }
             }
-            Ok(None) => {}
             Err(why) => summary.reject(no, &why),
         }
     }
@@ -701,7 +712,13 @@ impl Iterator for ExportChunks {
         let db = self.reader.db();
         let (chunk, next) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Done => return None,
-            Phase::Header => (header(db.counts().dimension), Phase::Concepts(None)),
+            Phase::Header => {
+                let counts = db.counts();
+                (
+                    header(counts.dimension, counts.language),
+                    Phase::Concepts(None),
+                )
+            }
             Phase::Concepts(after) => match db.scan(after, EXPORT_PAGE) {
                 Ok(page) => (
                     page.concepts.iter().map(|c| concept_line(c)).collect(),
@@ -732,9 +749,12 @@ mod tests {
         line.map_err(|e| e.to_string())
     }
 
-    /// [`super::parse`] with its error as the rejection's reason.
+    /// [`super::parse`] of a line of at most one operation, with its error as the rejection's
+    /// reason.
     fn parse(line: &str, now_ms: u64) -> Result<Option<Op>, String> {
-        super::parse(line, now_ms).map_err(|e| e.to_string())
+        let mut ops = super::parse(line, now_ms).map_err(|e| e.to_string())?;
+        assert!(ops.len() <= 1, "{line} is one operation");
+        Ok(ops.pop())
     }
 
     fn split(pieces: &[&[u8]]) -> Vec<(u64, Result<String, String>)> {
@@ -833,15 +853,33 @@ mod tests {
 
     #[test]
     fn every_version_imports_and_typed_metadata_comes_back_as_it_went() {
-        for format in [1, 2, 3] {
+        for format in [1, 2, 3, 4] {
             let line = format!(r#"{{"type":"memory","format":{format},"dimension":2}}"#);
             assert_eq!(parse(&line, 1), Ok(Some(Op::SetDimension { dimension: 2 })));
         }
         assert_eq!(
-            parse(r#"{"type":"memory","format":4}"#, 1),
-            Err("format 4 is not supported (this build reads formats 1 to 3)".into())
+            parse(r#"{"type":"memory","format":5}"#, 1),
+            Err("format 5 is not supported (this build reads formats 1 to 4)".into())
         );
-        assert!(header(None).contains(r#""format":3"#));
+        let out = header(Some(2), Some(Language::German));
+        assert_eq!(
+            out.trim_end(),
+            r#"{"type":"memory","format":4,"dimension":2,"language":"german"}"#
+        );
+        assert_eq!(
+            super::parse(&out, 1).map_err(|e| e.to_string()),
+            Ok(vec![
+                Op::SetDimension { dimension: 2 },
+                Op::SetLanguage {
+                    language: Language::German
+                }
+            ])
+        );
+        assert!(
+            parse(r#"{"type":"memory","format":4,"language":"klingon"}"#, 1)
+                .expect_err("unknown")
+                .contains("\"klingon\" is not a stemming language: use one of arabic")
+        );
         let line = r#"{"type":"concept","content":"x","metadata":{"n":-3,"on":false,"tags":["a","b"],"w":0.5,"src":"s"}}"#;
         let Some(Op::PutConcept { id, metadata, .. }) = parse(line, 7).expect("parses") else {
             panic!("a concept");

@@ -287,7 +287,7 @@ pub fn association_key(
         kind: Kind::parse(kind)?,
         label: Label::from(label.unwrap_or_default()),
     };
-    crate::model::check_label("label", &key.label)?;
+    crate::model::rules::check_label("label", &key.label)?;
     Ok(key)
 }
 

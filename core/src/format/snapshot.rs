@@ -16,17 +16,19 @@
 //! 5 associations have no label, metadata or validity (they read as label "", none, always
 //! valid); version 4 has no
 //! text index section (the index is built on the first search by words); version 3 neither,
-//! and its metadata values were strings only ([`crate::legacy`]).
+//! and its metadata values were strings only ([`crate::legacy`]). Versions 3 to 6 have no
+//! stemming language in their meta section (they read as none).
 
 use crate::error::{Error, Result};
 use crate::format::legacy::{metadata_from_v1, AssociationV1, MetadataV1};
+use crate::model::Language;
 use crate::model::{Association, Concept, ConceptId, Metadata};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
 /// The snapshot format version this build writes.
-pub const SNAPSHOT_VERSION: u32 = 6;
+pub const SNAPSHOT_VERSION: u32 = 7;
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_VERSION_OLDEST: u32 = 3;
 const HEADER_BYTES: usize = 32;
@@ -102,6 +104,29 @@ struct Meta {
     concepts: u64,
     associations: u64,
     vectors: u64,
+    /// Added in version 7.
+    language: Option<Language>,
+}
+
+/// The meta section of versions 3 to 6 (frozen).
+#[derive(Deserialize)]
+struct MetaV6 {
+    dimension: Option<u32>,
+    concepts: u64,
+    associations: u64,
+    vectors: u64,
+}
+
+impl From<MetaV6> for Meta {
+    fn from(old: MetaV6) -> Meta {
+        Meta {
+            dimension: old.dimension,
+            concepts: old.concepts,
+            associations: old.associations,
+            vectors: old.vectors,
+            language: None,
+        }
+    }
 }
 
 /// A concept without its embedding (that lives in the vectors section, in concept order).
@@ -176,6 +201,8 @@ pub struct Contents<'a, C> {
     pub covered_seq: u64,
     /// The vector dimension, once the first vector fixed it.
     pub dimension: Option<u32>,
+    /// The language texts are stemmed in.
+    pub language: Option<Language>,
     /// Every concept, in strictly increasing id order (walked three times, hence `Clone`).
     pub concepts: C,
     /// Every association, in key order.
@@ -311,6 +338,7 @@ where
         concepts: contents.concepts.len() as u64,
         associations: contents.associations.len() as u64,
         vectors: vectors_count,
+        language: contents.language,
     };
     let dimension = contents.dimension.unwrap_or(0) as usize;
     let section = |i: usize, out: &mut dyn std::io::Write| -> Result<()> {
@@ -626,6 +654,8 @@ pub struct Decoded<'a> {
     pub version: u32,
     /// The vector dimension, if any vector was ever stored.
     pub dimension: Option<u32>,
+    /// The language texts are stemmed in (and the text index holds stems of).
+    pub language: Option<Language>,
     /// Every concept, in strictly increasing id order.
     pub concepts: Vec<Concept>,
     /// Every association, as stored (the state checks their endpoints and their uniqueness).
@@ -640,7 +670,11 @@ pub struct Decoded<'a> {
 /// Decodes and checks a snapshot's sections.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     let (covered, version, sections) = check_header(bytes)?;
-    let meta: Meta = decode_section("meta", sections[0])?;
+    let meta: Meta = if version <= 6 {
+        decode_section::<MetaV6>("meta", sections[0])?.into()
+    } else {
+        decode_section("meta", sections[0])?
+    };
     let concepts: Vec<ConceptIn<Metadata>> = if version == 3 {
         let old: Vec<ConceptIn<MetadataV1>> = decode_section("concepts", sections[1])?;
         old.into_iter().map(ConceptIn::upgrade).collect()
@@ -704,6 +738,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
         covered_seq: covered,
         version,
         dimension: meta.dimension,
+        language: meta.language,
         concepts: loaded,
         associations,
         vector_index: sections[4],

@@ -10,7 +10,7 @@
 //! The payload is one batch: a postcard-encoded `Vec<Op>` — in version 1, `Vec<OpV1>`
 //! ([`crate::legacy`]: metadata values were strings only), in version 2 `Vec<OpV2>`
 //! (associations without label, metadata or validity), read and turned into today's
-//! operations. A log is one version throughout: opening a memory whose log is older rewrites it
+//! operations; version 3 is version 4 without [`Op::SetLanguage`]. A log is one version throughout: opening a memory whose log is older rewrites it
 //! (a checkpoint) before anything is appended.
 
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ use crate::model::Op;
 /// The log file's magic bytes.
 pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
 /// The log format version this build writes.
-pub const LOG_VERSION: u32 = 3;
+pub const LOG_VERSION: u32 = 4;
 /// The oldest log format version this build reads.
 pub const LOG_VERSION_OLDEST: u32 = 1;
 /// Size of the file header.
@@ -339,6 +339,13 @@ pub(crate) fn decode_payload(version: u32, payload: &[u8]) -> std::result::Resul
     } else if version == 2 {
         let ops: Vec<OpV2> = whole(payload)?;
         Ok(ops.into_iter().map(Op::from).collect())
+    } else if version == 3 {
+        // Version 4 only added an operation: a version 3 record is today's without it.
+        let ops: Vec<Op> = whole(payload)?;
+        if ops.iter().any(|op| matches!(op, Op::SetLanguage { .. })) {
+            return Err("a language operation in a log of version 3, which has none".into());
+        }
+        Ok(ops)
     } else {
         debug_assert_eq!(version, LOG_VERSION, "the header was checked");
         whole(payload)

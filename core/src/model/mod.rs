@@ -9,17 +9,19 @@ mod association;
 mod concept;
 mod id;
 mod kind;
+mod language;
 mod metadata;
 mod op;
-mod rules;
+pub(crate) mod rules;
 
 pub use association::{Association, AssociationKey, Label, ValidAt, Validity};
 pub use concept::{Concept, ConceptInput};
 pub use id::{ConceptId, CONCEPT_ID_CHARS};
 pub use kind::{Kind, KindSet};
+pub use language::Language;
 pub use metadata::{KeptMetadata, Metadata, Value};
 pub use op::Op;
-pub(crate) use rules::{check_dimension, check_embedding, check_label, Rules};
+pub(crate) use rules::{check_dimension, check_embedding, Rules};
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,9 @@
 use crate::error::{Error, Result};
 use crate::limits::*;
 use crate::model::rules::*;
-use crate::model::{AssociationKey, ConceptId, ConceptInput, Kind, Label, Metadata, Validity};
+use crate::model::{
+    AssociationKey, ConceptId, ConceptInput, Kind, Label, Language, Metadata, Validity,
+};
 use serde::{Deserialize, Serialize};
 
 /// One change to a memory. A batch of these is one log record and is atomic.
@@ -78,6 +80,13 @@ pub enum Op {
         until_ms: u64,
         /// When (ms): its `updated_ms`.
         at_ms: u64,
+    },
+    /// Stem the memory's texts in `language` for full-text search (added in log format 4).
+    /// Chosen once: a memory that stems in another language refuses it; the texts learnt
+    /// before it are indexed again, stemmed, at the next search by words.
+    SetLanguage {
+        /// The language.
+        language: Language,
     },
 }
 
@@ -186,7 +195,7 @@ impl Op {
             Op::DeleteAssociation { key } | Op::InvalidateAssociation { key, .. } => {
                 check_label(&sub(field, "label"), &key.label)
             }
-            Op::DeleteConcept { .. } => Ok(()),
+            Op::DeleteConcept { .. } | Op::SetLanguage { .. } => Ok(()),
         }
     }
 }

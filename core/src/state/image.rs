@@ -7,6 +7,7 @@ use crate::format::snapshot::{self, Contents};
 use crate::graph::adjacency::EdgeData;
 use crate::limits::LABELS_MAX;
 use crate::model::Association;
+use crate::model::Language;
 use crate::state::concepts::Concepts;
 use crate::state::Db;
 use crate::text::{TextImage, TextIndex};
@@ -47,6 +48,7 @@ impl Db {
             Contents {
                 covered_seq: self.last_seq,
                 dimension: self.dimension,
+                language: self.language,
                 concepts: self.concepts.values(),
                 associations: &associations,
                 vector_index: &vector_index,
@@ -71,7 +73,7 @@ impl Db {
         let text = match decoded.text_index {
             [] => None,
             bytes => {
-                let text = decode_text_index(bytes)?;
+                let text = decode_text_index(bytes, decoded.language)?;
                 // Every document is a concept: both lists in id order, walked together.
                 let mut concepts = decoded.concepts.iter().map(|c| c.id).peekable();
                 for id in text.ids() {
@@ -85,6 +87,7 @@ impl Db {
         };
         let mut db = Db::new(params);
         db.dimension = decoded.dimension;
+        db.language = decoded.language;
         db.last_seq = decoded.covered_seq;
         db.concepts = Concepts::from_concepts(decoded.concepts);
         for a in decoded.associations {
@@ -136,7 +139,7 @@ impl Db {
 
 /// A snapshot's text index section, decoded and checked (see [`TextIndex::from_image`]); its
 /// documents in increasing id order.
-fn decode_text_index(bytes: &[u8]) -> Result<TextIndex> {
+fn decode_text_index(bytes: &[u8], language: Option<Language>) -> Result<TextIndex> {
     let image: TextImage = match postcard::take_from_bytes(bytes) {
         Ok((image, [])) => image,
         Ok((_, rest)) => {
@@ -151,5 +154,6 @@ fn decode_text_index(bytes: &[u8]) -> Result<TextIndex> {
             )))
         }
     };
-    TextIndex::from_image(image).map_err(|e| Error::corrupt_snapshot(format!("text index: {e}")))
+    TextIndex::from_image(language, image)
+        .map_err(|e| Error::corrupt_snapshot(format!("text index: {e}")))
 }

@@ -10,6 +10,7 @@ use crate::graph::adjacency::{assoc, Adjacency, EdgeData};
 use crate::graph::{Graph, View};
 use crate::limits::{BATCH_OPS_MAX, LABELS_MAX};
 use crate::model::ConceptId;
+use crate::model::Language;
 use crate::model::{
     check_dimension, Association, AssociationKey, Concept, Label, Op, Rules, Validity,
 };
@@ -24,6 +25,8 @@ pub struct Db {
     /// The associations, both ways.
     pub(crate) links: Adjacency,
     pub(crate) dimension: Option<u32>,
+    /// The language texts are stemmed in for full-text search (none: not stemmed).
+    pub(crate) language: Option<Language>,
     pub(crate) vectors: VectorIndex,
     /// The concepts' texts, for full-text search: built from the concepts the first time the
     /// memory is searched by words (a memory never searched so costs nothing for it, in time
@@ -39,6 +42,7 @@ impl Db {
             concepts: Concepts::default(),
             links: Adjacency::default(),
             dimension: None,
+            language: None,
             vectors: VectorIndex::new(params),
             text: std::sync::OnceLock::new(),
             last_seq: 0,
@@ -233,6 +237,18 @@ impl Db {
             Op::SetDimension { dimension } => {
                 self.dimension = Some(dimension);
             }
+            Op::SetLanguage { language } => {
+                debug_assert!(
+                    self.language.is_none_or(|l| l == language),
+                    "validation refuses another language"
+                );
+                if self.language != Some(language) {
+                    self.language = Some(language);
+                    // Its terms were not stemmed: the next search by words indexes the texts
+                    // again.
+                    self.text = std::sync::OnceLock::new();
+                }
+            }
         }
     }
 }
@@ -273,6 +289,7 @@ pub(crate) struct Overlay {
     /// Labels staged that the state does not have yet (counted against [`LABELS_MAX`]).
     labels: FxHashSet<Label>,
     dimension: Option<u32>,
+    language: Option<Language>,
 }
 
 impl Overlay {
@@ -302,6 +319,10 @@ impl Overlay {
         self.dimension.or(db.dimension)
     }
 
+    fn language(&self, db: &Db) -> Option<Language> {
+        self.language.or(db.language)
+    }
+
     /// Validates a batch against `db` as changed by this overlay and, when it is valid, records
     /// its effects. On error the overlay is unchanged.
     pub(crate) fn stage(&mut self, db: &Db, ops: &[Op], rules: Rules) -> Result<()> {
@@ -325,6 +346,7 @@ impl Overlay {
             associations: FxHashMap::default(),
             labels: FxHashSet::default(),
             dimension: self.dimension,
+            language: self.language,
         };
         let view = Layered {
             base: self,
@@ -341,6 +363,7 @@ impl Overlay {
         self.associations.extend(scratch.associations);
         self.labels.extend(scratch.labels);
         self.dimension = scratch.dimension;
+        self.language = scratch.language;
         Ok(())
     }
 }
@@ -479,6 +502,21 @@ impl Layered<'_> {
                             });
                         }
                         _ => self.top.dimension = Some(*dimension),
+                    }
+                }
+                Op::SetLanguage { language } => {
+                    match self.top.language.or(self.base.language(db)) {
+                        Some(existing) if existing != *language => {
+                            return Err(Error::Conflict {
+                                reason: format!(
+                                    "this memory stems its texts in {}, not {}: a memory's \
+                                     language is chosen once",
+                                    existing.as_str(),
+                                    language.as_str()
+                                ),
+                            });
+                        }
+                        _ => self.top.language = Some(*language),
                     }
                 }
             }

@@ -9,6 +9,7 @@ use crate::limits::{
     VECTOR_K_MAX,
 };
 use crate::model::ConceptId;
+use crate::model::Language;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet, ValidAt};
 use crate::state::Db;
 use crate::text::{query_terms, TextIndex};
@@ -44,6 +45,8 @@ pub struct StateCounts {
     pub labels: u64,
     /// The memory's vector dimension, once fixed.
     pub dimension: Option<u32>,
+    /// The language its texts are stemmed in.
+    pub language: Option<Language>,
     /// Vector index tiers.
     pub vectors: VectorCounts,
     /// Sequence number of the last applied record.
@@ -88,6 +91,13 @@ impl Db {
             .map_err(fail("vector index"))?;
         if let Some(text) = self.text.get() {
             text.check().map_err(fail("text index"))?;
+            if text.language() != self.language {
+                return Err(fail("text index")(format!(
+                    "stems in {:?}, the memory in {:?}",
+                    text.language(),
+                    self.language
+                )));
+            }
             // The index holds exactly the concepts' texts: the one built from them now.
             let fresh = self.build_text_index();
             if text.image() != fresh.image() {
@@ -271,7 +281,7 @@ impl Db {
                 query.len() as u64,
             ));
         }
-        let terms = query_terms(query);
+        let terms = query_terms(self.language, query);
         if terms.is_empty() {
             return Err(Error::invalid(
                 "text",
@@ -309,12 +319,21 @@ impl Db {
 
     /// A text index of every concept's text, built now.
     fn build_text_index(&self) -> TextIndex {
-        TextIndex::build(self.concepts.values().map(|c| (c.id, &*c.content)))
+        TextIndex::build(
+            self.language,
+            self.concepts.values().map(|c| (c.id, &*c.content)),
+        )
     }
 
     /// The text index, built from the concepts if this is the memory's first search by words.
     fn text_index(&self) -> &TextIndex {
-        self.text.get_or_init(|| self.build_text_index())
+        let index = self.text.get_or_init(|| self.build_text_index());
+        debug_assert_eq!(
+            index.language(),
+            self.language,
+            "the index stems as the memory"
+        );
+        index
     }
 
     /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).
@@ -385,12 +404,13 @@ impl Db {
             associations: self.links.len(),
             labels: self.links.labels().len() as u64,
             dimension: self.dimension,
+            language: self.language,
             vectors: self.vectors.counts(),
             last_seq: self.last_seq,
         }
     }
 
-    /// A digest of the logical state (concepts, associations, dimension): equal digests mean
+    /// A digest of the logical state (concepts, associations, dimension, language): equal digests mean
     /// equal data. Independent of how the state was reached (log, snapshot, index tiers).
     pub fn digest(&self) -> u128 {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -399,6 +419,7 @@ impl Db {
             .dimension
             .map_or(0u64, |d| u64::from(d) + 1)
             .to_le_bytes());
+        put(&[self.language.map_or(0, |l| l as u8 + 1)]);
         for c in self.concepts.values() {
             if let Ok(bytes) = postcard::to_allocvec(c) {
                 put(&(bytes.len() as u64).to_le_bytes());

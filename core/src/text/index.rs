@@ -12,9 +12,10 @@
 //! afterwards is kept on the side, so a large index loads in a few allocations.
 
 use super::store::{Docs, Posting, Store, Vocabulary};
-use super::{tokens, BM25_B, BM25_K1};
+use super::{analyze, BM25_B, BM25_K1};
 use crate::limits::TEXT_TERM_BYTES_MAX;
 use crate::model::ConceptId;
+use crate::model::Language;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -52,6 +53,8 @@ const DENSE_PER_POSTING: usize = 16;
 /// The inverted index of a memory's concept texts.
 #[derive(Default)]
 pub(crate) struct TextIndex {
+    /// The language its texts and queries are stemmed in (none: not stemmed).
+    language: Option<Language>,
     /// Each term's number.
     terms: Vocabulary,
     /// Each term's postings, in document order.
@@ -69,8 +72,8 @@ pub(crate) struct TextIndex {
 }
 
 /// How often each term occurs in a text (in term order), and its length in terms.
-fn counts(text: &str) -> (Vec<(Cow<'_, str>, u32)>, u32) {
-    let mut terms: Vec<Cow<'_, str>> = tokens(text).collect();
+fn counts(language: Option<Language>, text: &str) -> (Vec<(Cow<'_, str>, u32)>, u32) {
+    let mut terms: Vec<Cow<'_, str>> = analyze(language, text).collect();
     let length = u32::try_from(terms.len()).unwrap_or(u32::MAX);
     // A text's terms are few: sorting them is cheaper than a map.
     terms.sort_unstable();
@@ -84,33 +87,45 @@ fn counts(text: &str) -> (Vec<(Cow<'_, str>, u32)>, u32) {
     (counts, length)
 }
 
-/// The distinct terms of a query, in the order they first occur (a term repeated in a query
-/// counts once).
-pub(crate) fn query_terms(query: &str) -> Vec<String> {
+/// The distinct terms of a query in a memory of `language`, in the order they first occur (a
+/// term repeated in a query counts once).
+pub(crate) fn query_terms(language: Option<Language>, query: &str) -> Vec<String> {
     let mut seen = rustc_hash::FxHashSet::default();
-    tokens(query)
+    analyze(language, query)
         .map(Cow::into_owned)
         .filter(|term| seen.insert(term.clone()))
         .collect()
 }
 
 impl TextIndex {
-    /// An empty index with room for `docs` documents (an index built at once grows no table).
-    pub fn with_capacity(docs: usize) -> Self {
-        let mut index = TextIndex::default();
+    /// An empty index of texts in `language`, with room for `docs` documents (an index built
+    /// at once grows no table).
+    pub fn with_capacity(language: Option<Language>, docs: usize) -> Self {
+        let mut index = TextIndex {
+            language,
+            ..TextIndex::default()
+        };
         index.docs.reserve(docs);
         index.ids.reserve(docs);
         index.lengths.reserve(docs);
         index
     }
 
-    /// The index of `texts` (each concept once).
-    pub fn build<'a>(texts: impl ExactSizeIterator<Item = (ConceptId, &'a str)>) -> Self {
-        let mut index = TextIndex::with_capacity(texts.len());
+    /// The index of `texts` (each concept once) in `language`.
+    pub fn build<'a>(
+        language: Option<Language>,
+        texts: impl ExactSizeIterator<Item = (ConceptId, &'a str)>,
+    ) -> Self {
+        let mut index = TextIndex::with_capacity(language, texts.len());
         for (id, text) in texts {
             index.add(id, text);
         }
         index
+    }
+
+    /// The language its texts and queries are stemmed in.
+    pub fn language(&self) -> Option<Language> {
+        self.language
     }
 
     /// Documents indexed (concepts with at least one term).
@@ -148,7 +163,7 @@ impl TextIndex {
     pub fn add(&mut self, id: ConceptId, text: &str) {
         debug_assert!(self.docs.get(&id).is_none(), "{id} is indexed twice");
         self.terms.prepare_writes();
-        let (counts, length) = counts(text);
+        let (counts, length) = counts(self.language, text);
         if length == 0 {
             return;
         }
@@ -188,7 +203,7 @@ impl TextIndex {
             return;
         };
         self.terms.prepare_writes();
-        let (counts, length) = counts(text);
+        let (counts, length) = counts(self.language, text);
         debug_assert_eq!(
             length, self.lengths[doc as usize],
             "{id} is removed with the text it was indexed with"
@@ -338,7 +353,8 @@ impl TextIndex {
     /// in document order naming documents that exist, counts that add up to each document's
     /// length. (That the documents are the memory's concepts with words, the state checks.)
     /// Its terms and postings stay in the image's arrays (see [`super::store`]).
-    pub fn from_image(image: TextImage) -> Result<TextIndex, String> {
+    /// The image is of texts in `language` (the memory's, which the snapshot holds with it).
+    pub fn from_image(language: Option<Language>, image: TextImage) -> Result<TextIndex, String> {
         let TextImage {
             ids,
             lengths,
@@ -432,6 +448,7 @@ impl TextIndex {
             terms: Vocabulary::frozen(terms, ends),
             postings: Store::frozen(flat, starts),
             total_terms: lengths.iter().map(|&l| u64::from(l)).sum(),
+            language,
             ..TextIndex::default()
         };
         index.docs = Docs::frozen(ids.clone());
@@ -488,7 +505,7 @@ mod tests {
 
     /// The index searched for `query`'s terms, as [`crate::Db::search_text`] searches it.
     fn find(index: &TextIndex, query: &str, k: usize) -> Vec<Scored> {
-        index.search(&query_terms(query), k)
+        index.search(&query_terms(index.language, query), k)
     }
 
     /// BM25 by hand for a corpus of three texts:
@@ -607,7 +624,7 @@ mod tests {
                 )
             })
             .collect();
-        let forward = TextIndex::build(texts.iter().map(|(i, t)| (id(*i), t.as_str())));
+        let forward = TextIndex::build(None, texts.iter().map(|(i, t)| (id(*i), t.as_str())));
         let mut churned = TextIndex::default();
         for (i, t) in texts.iter().rev() {
             churned.add(id(*i), t);
@@ -617,13 +634,13 @@ mod tests {
             churned.add(id(*i), t);
         }
         assert_eq!(forward.image(), churned.image());
-        let read = TextIndex::from_image(forward.image()).expect("reads back");
+        let read = TextIndex::from_image(None, forward.image()).expect("reads back");
         read.check().expect("consistent");
         assert_eq!(read.image(), forward.image());
         for query in ["word3 shared1", "common", "word4 nothing"] {
             assert_eq!(find(&read, query, 10), find(&forward, query, 10), "{query}");
         }
-        let empty = TextIndex::from_image(TextImage::default()).expect("an empty index");
+        let empty = TextIndex::from_image(None, TextImage::default()).expect("an empty index");
         assert_eq!(empty.docs(), 0);
     }
 
@@ -633,6 +650,7 @@ mod tests {
         // Terms in order: "again" (doc 1), "falls" (0), "rain" (0, 1), "snow" (2).
         let good = || {
             TextIndex::build(
+                None,
                 [
                     (id(1), "rain falls"),
                     (id(2), "rain again rain"),
@@ -645,7 +663,7 @@ mod tests {
         assert_eq!(good().terms, "againfallsrainsnow");
         assert_eq!(good().sizes, [1, 1, 2, 1]);
         let refused = |image: TextImage, expected: &str| {
-            let e = TextIndex::from_image(image).err().expect("refused");
+            let e = TextIndex::from_image(None, image).err().expect("refused");
             assert!(e.contains(expected), "{e:?} should say {expected:?}");
         };
         let mut ids = good();
@@ -699,9 +717,9 @@ mod tests {
         let text = |i: u128| format!("word{} common rare{} shared{}", i % 6, i, i % 4);
         let mut texts: Vec<(u128, String)> = (0..60).map(|i| (i * 13 % 211, text(i))).collect();
         let build = |texts: &[(u128, String)]| {
-            TextIndex::build(texts.iter().map(|(i, t)| (id(*i), t.as_str())))
+            TextIndex::build(None, texts.iter().map(|(i, t)| (id(*i), t.as_str())))
         };
-        let mut read = TextIndex::from_image(build(&texts).image()).expect("reads");
+        let mut read = TextIndex::from_image(None, build(&texts).image()).expect("reads");
         let same = |read: &TextIndex, texts: &[(u128, String)], step: &str| {
             read.check().expect(step);
             let built = build(texts);
@@ -742,7 +760,7 @@ mod tests {
         texts[3] = (i, replaced);
         same(&read, &texts, "replaced");
         // And the image of all that reads back once more.
-        let again = TextIndex::from_image(read.image()).expect("reads again");
+        let again = TextIndex::from_image(None, read.image()).expect("reads again");
         same(&again, &texts, "read again");
     }
 
@@ -771,7 +789,7 @@ mod tests {
             "rare42",
             "nothing here",
         ] {
-            let terms = query_terms(query);
+            let terms = query_terms(None, query);
             let lists: Vec<&[Posting]> = terms
                 .iter()
                 .filter_map(|t| index.terms.number(t))

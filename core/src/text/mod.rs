@@ -5,21 +5,28 @@
 //! - `tokens`: Unicode words (UAX #29, `unicode-segmentation`), lower-cased, stop words left out.
 //! - `index`: the postings (term → documents with the term's count) and BM25 scoring, and the
 //!   image a snapshot stores.
+//! - `language`: the stemming languages (Snowball, `rust-stemmers`): a memory's texts and
+//!   queries become terms in its language.
 //! - `store`: where the terms, postings and documents live: as read from a snapshot, and what
 //!   changed since.
 
 mod index;
+mod language;
 mod store;
 mod tokens;
 
+use crate::model::Language;
 pub(crate) use index::{query_terms, TextImage, TextIndex};
-pub(crate) use tokens::tokens;
+pub(crate) use language::analyze;
 pub use tokens::STOP_WORDS;
 
-/// The terms `text` is indexed under and searched by, in order (see the module's documentation):
-/// what the full-text index sees of a text.
-pub fn terms(text: &str) -> Vec<String> {
-    tokens(text).map(std::borrow::Cow::into_owned).collect()
+/// The terms `text` is indexed under and searched by in a memory of `language` (none: no
+/// stemming), in order (see the module's documentation): what the full-text index sees of a
+/// text.
+pub fn terms(language: Option<Language>, text: &str) -> Vec<String> {
+    analyze(language, text)
+        .map(std::borrow::Cow::into_owned)
+        .collect()
 }
 
 /// BM25's term-frequency saturation (the usual 1.2).

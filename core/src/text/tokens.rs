@@ -11,11 +11,16 @@ pub const STOP_WORDS: [&str; 33] = [
     "they", "this", "to", "was", "will", "with",
 ];
 
-/// The terms of `text`, in order: its Unicode words (UAX #29 word boundaries, so "don't" is
-/// one word and punctuation none), lower-cased, without stop words and without words longer
-/// than [`TEXT_TERM_BYTES_MAX`] bytes (no one searches for those; they would only grow the
-/// index). A word already in lower case is borrowed from the text, not copied.
-pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+/// Whether `word` (lower case) is one of the [`STOP_WORDS`].
+pub(crate) fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// The words of `text`, in order: its Unicode words (UAX #29 word boundaries, so "don't" is
+/// one word and punctuation none), lower-cased, without words longer than
+/// [`TEXT_TERM_BYTES_MAX`] bytes (no one searches for those; they would only grow the index).
+/// A word already in lower case is borrowed from the text, not copied.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.unicode_words().filter_map(|word| {
         let term = if !word.is_ascii() {
             Cow::Owned(word.to_lowercase())
@@ -24,14 +29,18 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
         } else {
             Cow::Borrowed(word)
         };
-        let keep = term.len() <= TEXT_TERM_BYTES_MAX && STOP_WORDS.binary_search(&&*term).is_err();
-        keep.then_some(term)
+        (term.len() <= TEXT_TERM_BYTES_MAX).then_some(term)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The terms of a memory without a language.
+    fn tokens(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+        crate::text::analyze(None, text)
+    }
 
     #[test]
     fn words_are_lower_cased_unicode_words_without_stop_words() {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use sutra_core::exchange::answers::StatsAnswer;
+use sutra_core::Language;
 
 /// `GET /health`.
 #[derive(Serialize, Debug, utoipa::ToSchema)]
@@ -100,6 +101,8 @@ pub enum MemorySummary {
         associations: u64,
         /// The vector dimension.
         dimension: Option<u32>,
+        /// The language texts are stemmed in (`null`: not stemmed).
+        language: Option<Language>,
     },
     /// A memory that could not be opened (`status`: `failed`), and why.
     Failed {
@@ -126,6 +129,8 @@ pub struct CreatedAnswer {
     pub name: String,
     /// Its vector dimension, if one was given.
     pub dimension: Option<u32>,
+    /// The language its texts are stemmed in, if one was given.
+    pub language: Option<Language>,
 }
 
 /// `DELETE /v1/memories/{name}`.

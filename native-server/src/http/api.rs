@@ -43,7 +43,7 @@ use sutra_core::exchange::answers::{
     NeighbourhoodAnswer, PageAnswer, PathsAnswer, StatsAnswer, WriteAnswer,
 };
 use sutra_core::exchange::{self, jsonl};
-use sutra_core::Op;
+use sutra_core::{Language, Op};
 use tokio::sync::Semaphore;
 
 /// Largest request body, in bytes (except imports).
@@ -277,6 +277,7 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
                         concepts: s.concepts,
                         associations: s.associations,
                         dimension: s.dimension,
+                        language: s.language,
                     }
                 })
                 .collect();
@@ -299,6 +300,7 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
                     concepts: s.concepts,
                     associations: s.associations,
                     dimension: s.dimension,
+                    language: s.language,
                 }
             }
             Err(error) => MemorySummary::Failed {
@@ -319,13 +321,17 @@ pub(crate) struct CreateMemory {
     name: String,
     /// Its vector dimension (1-4096); fixed by the first embedding when absent.
     dimension: Option<u32>,
+    /// The language its texts are stemmed in for full-text search (so that "runs" finds
+    /// "running"); chosen once. Absent: words are matched as written, English stop words left
+    /// out.
+    language: Option<Language>,
 }
 
 #[utoipa::path(
     post,
     path = "/v1/memories",
-    summary = "Create a memory, optionally fixing its vector dimension.",
-    request_body(content = CreateMemory, example = json!({"name": "notes", "dimension": 3})),
+    summary = "Create a memory, optionally fixing its vector dimension and its stemming language.",
+    request_body(content = CreateMemory, example = json!({"name": "notes", "dimension": 3, "language": "english"})),
     responses((status = 201, description = "Created.", body = CreatedAnswer), CreateErrors)
 )]
 async fn create_memory(
@@ -340,9 +346,10 @@ async fn create_memory(
             let written = node
                 .write(home::keyed(
                     key,
-                    Command::CreateMemory {
+                    Command::Create {
                         name: body.name.clone(),
                         dimension: body.dimension,
+                        language: body.language,
                     },
                 ))
                 .await
@@ -353,6 +360,7 @@ async fn create_memory(
                 Json(CreatedAnswer {
                     name: body.name,
                     dimension: body.dimension,
+                    language: body.language,
                 }),
             )
                 .into_response());
@@ -360,7 +368,7 @@ async fn create_memory(
     };
     let handle = tokio::task::spawn_blocking(move || {
         registry
-            .create(&body.name, body.dimension)
+            .create(&body.name, body.dimension, body.language)
             .map(|h| (body.name, h))
     })
     .await
@@ -371,6 +379,7 @@ async fn create_memory(
         Json(CreatedAnswer {
             name: handle.0,
             dimension: stats.dimension,
+            language: stats.language,
         }),
     )
         .into_response())

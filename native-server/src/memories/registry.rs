@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
-use sutra_core::{Memory, Options, RecoveryReport};
+use sutra_core::{Language, Memory, Options, RecoveryReport};
 
 /// Default most memories in one data directory.
 pub const MEMORIES_MAX: usize = 256;
@@ -454,13 +454,15 @@ impl Registry {
         }
     }
 
-    /// Creates a memory (with an optional vector dimension). It is made in a hidden directory
+    /// Creates a memory (with an optional vector dimension and stemming language). It is made
+    /// in a hidden directory
     /// and renamed into place whole: a create that fails, or a crash during one, leaves
     /// nothing behind.
     pub fn create(
         &self,
         name: &str,
         dimension: Option<u32>,
+        language: Option<Language>,
     ) -> Result<Arc<MemoryHandle>, ApiError> {
         check_name(name)?;
         if let Some(d) = dimension {
@@ -519,7 +521,7 @@ impl Registry {
             }
             slots.insert(name.to_string(), Slot::Busy("created"));
         }
-        let made = self.make(name, dimension).and_then(|()| {
+        let made = self.make(name, dimension, language).and_then(|()| {
             open_memory(&dir, name, None, self.config, &self.metrics).map_err(|e| {
                 // Renamed into place but not openable: take it out again.
                 if let Err(left) = self.discard(&dir) {
@@ -549,13 +551,19 @@ impl Registry {
     }
 
     /// Makes a memory's files in a hidden directory and renames it to `name`, durably.
-    fn make(&self, name: &str, dimension: Option<u32>) -> Result<(), ApiError> {
+    fn make(
+        &self,
+        name: &str,
+        dimension: Option<u32>,
+        language: Option<Language>,
+    ) -> Result<(), ApiError> {
         let hidden_dir = self.root.join(hidden(CREATING_PREFIX, name));
         let made = FileStorage::open(&hidden_dir)
             .map_err(|e| e.to_string())
             .and_then(|storage| {
                 let options = Options {
                     dimension,
+                    language,
                     ..Options::default()
                 };
                 Memory::open(storage, options)

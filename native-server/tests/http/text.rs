@@ -278,3 +278,108 @@ async fn expanded_hits_carry_their_trail_and_diverse_hits_come_in_their_own_orde
     );
     assert!(unknown.message().contains("hops"), "{}", unknown.text);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_created_with_a_language_stems_its_texts_and_queries() {
+    let app = app();
+    let created = post(
+        &app,
+        "/v1/memories",
+        json!({"name": "en", "language": "english"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(
+        created.json,
+        json!({"name": "en", "dimension": null, "language": "english"})
+    );
+    memory(&app, "plain", None).await;
+    for name in ["en", "plain"] {
+        concept(&app, name, json!({"content": "She was running home"})).await;
+        concept(&app, name, json!({"content": "he runs daily"})).await;
+        concept(&app, name, json!({"content": "a runner's shoes"})).await;
+    }
+    let found = |name: &'static str, text: &'static str| {
+        let app = &app;
+        async move {
+            let answer = post(
+                app,
+                &format!("/v1/memories/{name}/search"),
+                json!({"text": text}),
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            let mut contents: Vec<String> = answer.json["hits"]
+                .as_array()
+                .map(|hits| {
+                    hits.iter()
+                        .map(|h| h["content"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            contents.sort();
+            contents
+        }
+    };
+    // Stemmed: "run" meets "running" and "runs" (not "runner's", another stem).
+    assert_eq!(
+        found("en", "run").await,
+        ["She was running home", "he runs daily"]
+    );
+    assert_eq!(found("en", "RUNNING").await.len(), 2);
+    // Without a language words match as written.
+    assert!(found("plain", "run").await.is_empty());
+    assert_eq!(found("plain", "running").await, ["She was running home"]);
+    // The stats, the list and the export say the language.
+    assert_eq!(
+        get(&app, "/v1/memories/en").await.json["language"],
+        "english"
+    );
+    assert_eq!(
+        get(&app, "/v1/memories/plain").await.json["language"],
+        Value::Null
+    );
+    let list = get(&app, "/v1/memories").await;
+    assert_eq!(list.json["memories"][0]["language"], "english");
+    let export = get(&app, "/v1/memories/en/export").await;
+    assert!(
+        export
+            .text
+            .starts_with(r#"{"type":"memory","format":4,"dimension":null,"language":"english"}"#),
+        "{}",
+        export.text
+    );
+    // An unknown language is refused by name, listing the choices.
+    let bad = post(
+        &app,
+        "/v1/memories",
+        json!({"name": "k", "language": "klingon"}),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(
+        bad.message().contains("klingon") && bad.message().contains("english"),
+        "{}",
+        bad.message()
+    );
+    assert_eq!(
+        get(&app, "/v1/memories/k").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The language travels with an import: a memory made from the export stems too.
+    memory(&app, "copy", None).await;
+    let imported = raw(
+        &app,
+        Method::POST,
+        "/v1/memories/copy/import",
+        Some("application/x-ndjson"),
+        export.text.clone(),
+    )
+    .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    assert_eq!(
+        get(&app, "/v1/memories/copy").await.json["language"],
+        "english"
+    );
+    assert_eq!(found("copy", "run").await.len(), 2);
+}

@@ -145,6 +145,47 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
   await context.close();
 });
 
+test("a memory opened with a language stems its texts and queries, and keeps it", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const first = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("stemmed", { language: "english" });
+    await mem.putConcept({ content: "She was running home" });
+    await mem.putConcept({ content: "he runs daily" });
+    await mem.putConcept({ content: "a runner's shoes" });
+    const words = async (text) => (await mem.search({ text })).map((h) => h.content).sort();
+    const out = { run: await words("run"), stats: (await mem.stats()).language };
+    await mem.close();
+    return out;
+  });
+  assert.deepEqual(first.run, ["She was running home", "he runs daily"]);
+  assert.equal(first.stats, "english");
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const again = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("stemmed");
+    const out = {
+      run: (await mem.search({ text: "RUNNING" })).length,
+      language: (await mem.stats()).language,
+    };
+    await mem.close();
+    const other = await sutra.Sutra.open("stemmed", { language: "french" }).then(
+      () => "opened",
+      (e) => [e.code, e.message],
+    );
+    const unknown = await sutra.Sutra.open("klingon", { language: "klingon" }).then(
+      () => "opened",
+      (e) => [e.code, e.field, e.message.slice(0, 60)],
+    );
+    return { ...out, other, unknown };
+  });
+  assert.equal(again.run, 2, "the language is kept: a reopen stems without being told");
+  assert.equal(again.language, "english");
+  assert.deepEqual(again.other, ["conflict", "conflict: this memory stems its texts in english, not french: a memory's language is chosen once"]);
+  assert.deepEqual(again.unknown, ["invalid_argument", "language", "invalid language: \"klingon\" is not a stemming language: use "]);
+  await context.close();
+});
+
 test("a second tab gets a clear memory_locked error, and can open once the first closes", async () => {
   const context = await browser.newContext();
   const first = await testPage(context, site);

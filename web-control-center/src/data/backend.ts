@@ -3,7 +3,7 @@
  * (data/http.ts) and the engine running in this browser on OPFS (data/browser.ts). No view knows
  * which one it talks to.
  */
-import { KINDS } from "sutra-wasm";
+import { KINDS, LANGUAGES } from "sutra-wasm";
 import type {
   components,
   Association,
@@ -15,6 +15,7 @@ import type {
   Hit,
   ImportSummary,
   Kind,
+  Language,
   Neighbourhood,
   NeighbourhoodOptions,
   Page,
@@ -35,6 +36,7 @@ export type {
   Hit,
   ImportSummary,
   Kind,
+  Language,
   Neighbourhood,
   NeighbourhoodOptions,
   Page,
@@ -43,8 +45,9 @@ export type {
   ScanOptions,
 };
 
-/** Every kind, from the engine's own list (through the generated API types). */
-export { KINDS };
+/** Every kind and every stemming language, from the engine's own lists (through the generated
+ * API types). */
+export { KINDS, LANGUAGES };
 
 /** A search as the search page sends it (the engine's own request, both modes). */
 export interface SearchRequest {
@@ -62,7 +65,17 @@ export interface MemorySummary {
   concepts: number | null;
   associations: number | null;
   dimension: number | null;
+  /** The language its texts are stemmed in (null: none, or not known without opening it). */
+  language: Language | null;
   error?: string;
+}
+
+/** What a new memory fixes when it is made. */
+export interface NewMemory {
+  /** Its vector dimension (null: fixed by the first embedding). */
+  dimension: number | null;
+  /** The language its texts are stemmed in (null: none). */
+  language: Language | null;
 }
 
 /** A memory's stats as the views show them: the engine's (the server's answer's shape, in both modes). */
@@ -82,7 +95,7 @@ export interface Backend {
   /** Where the data lives, for people. */
   readonly description: string;
   listMemories(): Promise<MemorySummary[]>;
-  createMemory(name: string, dimension: number | null): Promise<void>;
+  createMemory(name: string, options: NewMemory): Promise<void>;
   dropMemory(name: string): Promise<void>;
   stats(memory: string): Promise<MemoryStats>;
   checkpoint(memory: string): Promise<CheckpointReport>;

@@ -1,6 +1,6 @@
 /** The data-access interface over the engine running in this browser (sutra-wasm, on OPFS). */
 import { Sutra, type ImportSummary } from "sutra-wasm";
-import { asBackendError, type Backend, type MemoryStats, type MemorySummary, type SearchRequest } from "./backend";
+import { asBackendError, type Backend, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -29,10 +29,14 @@ export class BrowserBackend implements Backend {
   readonly description = "this browser (OPFS)";
   private readonly open = new Map<string, Promise<Sutra>>();
 
-  private memory(name: string, dimension?: number | null): Promise<Sutra> {
+  private memory(name: string, options?: NewMemory): Promise<Sutra> {
     let memory = this.open.get(name);
     if (!memory) {
-      memory = Sutra.open(name, { worker: startWorker, ...(dimension ? { dimension } : {}) });
+      memory = Sutra.open(name, {
+        worker: startWorker,
+        ...(options?.dimension ? { dimension: options.dimension } : {}),
+        ...(options?.language ? { language: options.language } : {}),
+      });
       this.open.set(name, memory);
       memory.catch(() => this.open.delete(name));
     }
@@ -50,15 +54,15 @@ export class BrowserBackend implements Backend {
   listMemories(): Promise<MemorySummary[]> {
     return this.run(async () => {
       const names = await Sutra.list({ worker: startWorker });
-      return names.map((name) => ({ name, status: this.open.has(name) ? "open" : "stored", concepts: null, associations: null, dimension: null }));
+      return names.map((name) => ({ name, status: this.open.has(name) ? "open" : "stored", concepts: null, associations: null, dimension: null, language: null }));
     });
   }
 
-  createMemory(name: string, dimension: number | null): Promise<void> {
+  createMemory(name: string, options: NewMemory): Promise<void> {
     return this.run(async () => {
       const existing = await Sutra.list({ worker: startWorker });
       if (existing.includes(name)) throw { code: "memory_exists", message: `memory "${name}" already exists` };
-      await this.memory(name, dimension);
+      await this.memory(name, options);
     });
   }
 

@@ -1,6 +1,6 @@
 /** The data-access interface over a Sutra server's HTTP API. */
 import { importInPieces } from "sutra-wasm";
-import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary, type SearchRequest } from "./backend";
+import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -95,12 +95,17 @@ export class HttpBackend implements Backend {
       concepts: m.concepts ?? null,
       associations: m.associations ?? null,
       dimension: m.dimension ?? null,
+      language: m.language ?? null,
       ...(m.error ? { error: m.error } : {}),
     }));
   }
 
-  async createMemory(name: string, dimension: number | null): Promise<void> {
-    await this.request("POST", "/v1/memories", dimension === null ? { name } : { name, dimension });
+  async createMemory(name: string, options: NewMemory): Promise<void> {
+    await this.request("POST", "/v1/memories", {
+      name,
+      ...(options.dimension === null ? {} : { dimension: options.dimension }),
+      ...(options.language === null ? {} : { language: options.language }),
+    });
   }
 
   async dropMemory(name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { asBackendError, type BackendError } from "../data/backend";
+import { asBackendError, LANGUAGES, type BackendError, type Language } from "../data/backend";
 import { ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { useBackend } from "../data/context";
 
@@ -8,6 +8,7 @@ export function Memories() {
   const { data, error, loading, reload } = useLoad(() => backend.listMemories(), [backend]);
   const [name, setName] = useState("");
   const [dimension, setDimension] = useState("");
+  const [language, setLanguage] = useState<Language | "">("");
   const [createError, setCreateError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
   const [dropping, setDropping] = useState<string | null>(null);
@@ -20,7 +21,7 @@ export function Memories() {
     setCreateError(null);
     try {
       const dim = dimension.trim() === "" ? null : Number(dimension);
-      await backend.createMemory(name.trim(), dim);
+      await backend.createMemory(name.trim(), { dimension: dim, language: language === "" ? null : language });
       window.location.hash = link(name.trim(), "overview");
     } catch (e) {
       setCreateError(asBackendError(e));
@@ -57,6 +58,7 @@ export function Memories() {
               <th>Concepts</th>
               <th>Associations</th>
               <th>Dimension</th>
+              <th>Language</th>
               <th />
             </tr>
           </thead>
@@ -70,6 +72,7 @@ export function Memories() {
                 <td>{m.concepts ?? "—"}</td>
                 <td>{m.associations ?? "—"}</td>
                 <td>{m.dimension ?? "—"}</td>
+                <td>{m.language ?? "—"}</td>
                 <td>
                   {dropping === m.name ? (
                     <span className="confirm">
@@ -104,7 +107,17 @@ export function Memories() {
         <Field label="Vector dimension (optional)" error={createError?.field === "dimension" ? createError.message : null} hint="fixed by the first embedding if left empty">
           <input name="dimension" inputMode="numeric" value={dimension} onChange={(e) => setDimension(e.target.value)} />
         </Field>
-        {createError && createError.field !== "name" && createError.field !== "dimension" ? <ErrorNote error={createError} /> : null}
+        <Field label="Stemming language (optional)" error={createError?.field === "language" ? createError.message : null} hint={'text search matches words by their stem ("runs" finds "running"); chosen once'}>
+          <select name="language" value={language} onChange={(e) => setLanguage(e.target.value as Language | "")}>
+            <option value="">none: words as written</option>
+            {LANGUAGES.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </Field>
+        {createError && !["name", "dimension", "language"].includes(createError.field ?? "") ? <ErrorNote error={createError} /> : null}
         <button type="submit" disabled={busy || name.trim() === ""}>
           Create
         </button>

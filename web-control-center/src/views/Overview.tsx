@@ -42,6 +42,8 @@ export function Overview({ memory }: { memory: string }) {
           <dd data-stat="associations">{data.associations}</dd>
           <dt>Vector dimension</dt>
           <dd>{data.dimension ?? "not fixed yet"}</dd>
+          <dt>Text search</dt>
+          <dd data-stat="language">{data.language ? `stemmed in ${data.language}` : "words as written (no stemming)"}</dd>
           <dt>Vectors sealed / fresh</dt>
           <dd>
             {data.vectors.sealed} / {data.vectors.fresh}

@@ -60,10 +60,11 @@ async function useMode(page, mode) {
   await page.getByRole("heading", { name: "Memories" }).waitFor();
 }
 
-async function createMemory(page, name, dimension) {
+async function createMemory(page, name, dimension, language = "") {
   await page.goto(`${base}/#/`);
   await page.locator('input[name="name"]').fill(name);
   await page.locator('input[name="dimension"]').fill(String(dimension));
+  await page.locator('select[name="language"]').selectOption(language);
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   await page.locator('[data-stat="concepts"]').waitFor();
@@ -109,7 +110,8 @@ function jsonl(count) {
 
 /** The whole tour of one mode; returns the page. */
 async function tour(page, mode, memory) {
-  await createMemory(page, memory, 3);
+  await createMemory(page, memory, 3, "english");
+  await page.locator('[data-stat="language"]').filter({ hasText: "stemmed in english" }).waitFor();
   await shot(page, `${mode}-overview-empty`);
   await learn(page, memory, "rain", "1, 0, 0", 'year=2024\ntags=["water", "weather"]\ncode="007"');
   await learn(page, memory, "wet streets", "0.9, 0.1, 0");
@@ -203,8 +205,9 @@ async function tour(page, mode, memory) {
   await first.waitFor();
   assert.match(await first.innerText(), /^1\s+rain\s+vector #1$/);
   await shot(page, `${mode}-search`);
-  // Full-text search by words, and words with the vector at once (fused).
-  await page.locator('input[name="text"]').fill("slippery roads");
+  // Full-text search by words (stemmed: "road" finds "roads"), and words with the vector at
+  // once (fused).
+  await page.locator('input[name="text"]').fill("slippery road");
   await page.getByLabel("the words only").check();
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByRole("table", { name: "search results" }).getByText("text #1").waitFor();
@@ -249,7 +252,7 @@ async function tour(page, mode, memory) {
   assert.equal(lines.filter((l) => l.type === "association").length, 3);
   const risky = lines.find((l) => l.label === "makes risky");
   assert.deepEqual([risky.metadata, risky.valid_from_ms, typeof risky.valid_until_ms], [{ doc: "road report" }, new Date("2020-01-01T00:00").getTime(), "number"]);
-  assert.deepEqual(lines[0], { type: "memory", format: 3, dimension: 3 });
+  assert.deepEqual(lines[0], { type: "memory", format: 4, dimension: 3, language: "english" });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
   await page.goto(`${base}/#/m/${memory}/overview`);
