@@ -11,6 +11,7 @@
 //! postings and documents stay in those arrays ([`super::store`]) and only what writes change
 //! afterwards is kept on the side, so a large index loads in a few allocations.
 
+use super::language::{analyze_into, KnownStems, Term};
 use super::store::{Docs, Posting, Store, Vocabulary};
 use super::{analyze, BM25_B, BM25_K1};
 use crate::limits::TEXT_TERM_BYTES_MAX;
@@ -55,6 +56,8 @@ const DENSE_PER_POSTING: usize = 16;
 pub(crate) struct TextIndex {
     /// The language its texts and queries are stemmed in (none: not stemmed).
     language: Option<Language>,
+    /// Stems of words indexed before.
+    known: KnownStems,
     /// Each term's number.
     terms: Vocabulary,
     /// Each term's postings, in document order.
@@ -71,16 +74,23 @@ pub(crate) struct TextIndex {
     total_terms: u64,
 }
 
-/// How often each term occurs in a text (in term order), and its length in terms.
-fn counts(language: Option<Language>, text: &str) -> (Vec<(Cow<'_, str>, u32)>, u32) {
-    let mut terms: Vec<Cow<'_, str>> = analyze(language, text).collect();
+/// How often each term occurs in a text of `language` (in term order), and its length in
+/// terms (each term's text from `known`, see [`Term::text`]).
+fn counts<'a>(
+    language: Option<Language>,
+    text: &'a str,
+    known: &mut KnownStems,
+) -> (Vec<(Term<'a>, u32)>, u32) {
+    let mut terms: Vec<Term<'a>> = Vec::new();
+    analyze_into(language, text, known, &mut terms);
     let length = u32::try_from(terms.len()).unwrap_or(u32::MAX);
     // A text's terms are few: sorting them is cheaper than a map.
-    terms.sort_unstable();
-    let mut counts: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(terms.len());
+    let known = &*known;
+    terms.sort_unstable_by(|a, b| a.text(known).cmp(b.text(known)));
+    let mut counts: Vec<(Term<'a>, u32)> = Vec::with_capacity(terms.len());
     for term in terms {
         match counts.last_mut() {
-            Some((last, count)) if *last == term => *count += 1,
+            Some((last, count)) if last.text(known) == term.text(known) => *count += 1,
             _ => counts.push((term, 1)),
         }
     }
@@ -143,6 +153,7 @@ impl TextIndex {
             + self.ids.capacity() * size_of::<ConceptId>()
             + self.lengths.capacity() * size_of::<u32>()
             + self.free_docs.capacity() * size_of::<u32>()
+            + self.known.heap_bytes()
     }
 
     /// The concepts indexed, in no order.
@@ -163,7 +174,7 @@ impl TextIndex {
     pub fn add(&mut self, id: ConceptId, text: &str) {
         debug_assert!(self.docs.get(&id).is_none(), "{id} is indexed twice");
         self.terms.prepare_writes();
-        let (counts, length) = counts(self.language, text);
+        let (counts, length) = counts(self.language, text, &mut self.known);
         if length == 0 {
             return;
         }
@@ -182,9 +193,10 @@ impl TextIndex {
         self.docs.insert(id, doc);
         self.total_terms += u64::from(length);
         for (term, count) in counts {
-            let number = match self.terms.number(&term) {
+            let term = term.text(&self.known);
+            let number = match self.terms.number(term) {
                 Some(n) => n,
-                None => self.terms.insert(&term),
+                None => self.terms.insert(term),
             };
             let list = self.postings.list_mut(number);
             // Appending is the common case: a new document takes the highest number.
@@ -203,13 +215,14 @@ impl TextIndex {
             return;
         };
         self.terms.prepare_writes();
-        let (counts, length) = counts(self.language, text);
+        let (counts, length) = counts(self.language, text, &mut self.known);
         debug_assert_eq!(
             length, self.lengths[doc as usize],
             "{id} is removed with the text it was indexed with"
         );
         for (term, _) in counts {
-            let Some(number) = self.terms.number(&term) else {
+            let term = term.text(&self.known);
+            let Some(number) = self.terms.number(term) else {
                 debug_assert!(false, "{term:?} of {id} is not indexed");
                 continue;
             };
@@ -222,7 +235,7 @@ impl TextIndex {
                 // term keeps its number, with an empty list).
                 self.postings.forget(number);
                 if !self.terms.is_frozen(number) {
-                    self.terms.remove_added(&term, number);
+                    self.terms.remove_added(term, number);
                 }
             }
         }
