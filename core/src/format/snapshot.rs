@@ -21,8 +21,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::legacy::{metadata_from_v1, AssociationV1, MetadataV1};
-use crate::model::Language;
-use crate::model::{Association, Concept, ConceptId, Metadata};
+use crate::model::{Association, Concept, ConceptId, Language, Metadata};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot file's magic bytes.

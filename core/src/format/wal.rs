@@ -10,8 +10,9 @@
 //! The payload is one batch: a postcard-encoded `Vec<Op>` — in version 1, `Vec<OpV1>`
 //! ([`crate::legacy`]: metadata values were strings only), in version 2 `Vec<OpV2>`
 //! (associations without label, metadata or validity), read and turned into today's
-//! operations; version 3 is version 4 without [`Op::SetLanguage`]. A log is one version throughout: opening a memory whose log is older rewrites it
-//! (a checkpoint) before anything is appended.
+//! operations; version 3 is version 4 without [`Op::SetLanguage`]. A log is one version
+//! throughout: opening a memory whose log is older rewrites it (a checkpoint) before anything is
+//! appended.
 
 use crate::error::{Error, Result};
 use crate::format::legacy::{OpV1, OpV2};
@@ -618,6 +619,26 @@ mod tests {
         let (seen, end) = collect(&log).expect("scan");
         assert_eq!(seen.len(), 1);
         assert!(matches!(end.tail, Tail::Torn { .. }), "{:?}", end.tail);
+    }
+
+    #[test]
+    fn a_version_3_log_reads_as_today_and_refuses_the_operation_it_did_not_have() {
+        let language = vec![Op::SetLanguage {
+            language: crate::model::Language::English,
+        }];
+        let mut log = log_of(&[batch(1), language]);
+        assert_eq!(collect(&log).expect("today's").0.len(), 2);
+        log[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32fast::hash(&log[..20]);
+        log[20..24].copy_from_slice(&crc.to_le_bytes());
+        let (seen, end) = collect(&log).expect("version 3 scans");
+        assert_eq!(seen.len(), 1, "the record before it reads");
+        assert_eq!(end.version, 3);
+        assert!(
+            !matches!(end.tail, Tail::Clean),
+            "the language record is not a version 3 record: {:?}",
+            end.tail
+        );
     }
 
     #[test]

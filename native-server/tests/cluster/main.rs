@@ -316,10 +316,11 @@ fn any_node_answers_any_request() {
         &agent,
         "POST",
         &f1.url("/v1/memories"),
-        Some(&json!({"name": "notes", "dimension": 2})),
+        Some(&json!({"name": "notes", "dimension": 2, "language": "english"})),
     )
     .expect("answer");
     assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(made.body["language"], "english", "{made:?}");
     assert_eq!(
         (made.node, made.leader),
         (Some(f1.id), Some(leader)),
@@ -356,6 +357,18 @@ fn any_node_answers_any_request() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["content"], "rain makes streets wet");
     assert!(read.applied.is_some_and(|a| a >= seq), "{read:?}");
+    // The memory's language reached every node: stemmed, "street" finds "streets" there.
+    for node in &cluster.nodes {
+        let words = send(
+            &agent,
+            "POST",
+            &node.url(&format!("/v1/memories/notes/search?min_seq={seq}")),
+            Some(&json!({"text": "street"})),
+        )
+        .expect("answer");
+        assert_eq!(words.status, 200, "node {}: {words:?}", node.id);
+        assert_eq!(words.body["hits"][0]["id"], id.as_str(), "node {}", node.id);
+    }
 
     // min_seq on every node; stale reads answer at once with what the node applied.
     for node in &cluster.nodes {
