@@ -127,9 +127,11 @@ impl TextIndex {
         texts: impl ExactSizeIterator<Item = (ConceptId, &'a str)>,
     ) -> Self {
         let mut index = TextIndex::with_capacity(language, texts.len());
+        index.known = KnownStems::for_build(texts.len());
         for (id, text) in texts {
             index.add(id, text);
         }
+        index.known.forget();
         index
     }
 

@@ -35,7 +35,7 @@ pub(crate) fn analyze_into<'a>(
         return;
     };
     let stemmer = rust_stemmers::Stemmer::create(algorithm(language));
-    if known.stems.len() >= KNOWN_STEMS_MAX || known.language != Some(language) {
+    if known.stems.len() >= known.max() || known.language != Some(language) {
         // Forgotten only here, between texts: no term handed out before names a stem that is
         // gone.
         known.index.clear();
@@ -80,10 +80,12 @@ impl Term<'_> {
 }
 
 /// Words stemmed before in a language, each with its stem, at most [`KNOWN_STEMS_MAX`] (then
-/// forgotten all at once).
+/// forgotten all at once), or more while an index is built at once.
 #[derive(Default)]
 pub(crate) struct KnownStems {
     language: Option<Language>,
+    /// How many it keeps, when not [`KNOWN_STEMS_MAX`].
+    max: Option<usize>,
     /// Each word's stem's number.
     index: rustc_hash::FxHashMap<Box<str>, u32>,
     /// The stems, by number.
@@ -94,6 +96,25 @@ pub(crate) struct KnownStems {
 const KNOWN_STEMS_MAX: usize = 1 << 16;
 
 impl KnownStems {
+    /// Stems kept for the indexing of `texts` texts at once: a corpus's vocabulary grows with
+    /// it (a dictionary of 117,000 entries has more than 65,536 distinct words), and the stems
+    /// are given back when the build ends ([`Self::forget`]).
+    pub fn for_build(texts: usize) -> KnownStems {
+        KnownStems {
+            max: Some(texts.clamp(KNOWN_STEMS_MAX, 1 << 20)),
+            ..KnownStems::default()
+        }
+    }
+
+    /// Forgets every stem, and keeps at most [`KNOWN_STEMS_MAX`] from now on.
+    pub fn forget(&mut self) {
+        *self = KnownStems::default();
+    }
+
+    fn max(&self) -> usize {
+        self.max.unwrap_or(KNOWN_STEMS_MAX)
+    }
+
     /// About how many bytes it holds (its tables and its words).
     pub fn heap_bytes(&self) -> usize {
         self.index.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
