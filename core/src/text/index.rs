@@ -74,8 +74,9 @@ pub(crate) struct TextIndex {
     total_terms: u64,
 }
 
-/// How often each term occurs in a text of `language` (in term order), and its length in
-/// terms (each term's text from `known`, see [`Term::text`]).
+/// How often each term occurs in a text of `language` (equal terms counted together, in no
+/// order that matters), and its length in terms (each term's text from `known`, see
+/// [`Term::text`]).
 fn counts<'a>(
     language: Option<Language>,
     text: &'a str,
@@ -86,11 +87,11 @@ fn counts<'a>(
     let length = u32::try_from(terms.len()).unwrap_or(u32::MAX);
     // A text's terms are few: sorting them is cheaper than a map.
     let known = &*known;
-    terms.sort_unstable_by(|a, b| a.text(known).cmp(b.text(known)));
+    terms.sort_unstable_by(|a, b| a.order(b, known));
     let mut counts: Vec<(Term<'a>, u32)> = Vec::with_capacity(terms.len());
     for term in terms {
         match counts.last_mut() {
-            Some((last, count)) if last.text(known) == term.text(known) => *count += 1,
+            Some((last, count)) if last.order(&term, known).is_eq() => *count += 1,
             _ => counts.push((term, 1)),
         }
     }
@@ -195,11 +196,13 @@ impl TextIndex {
         self.docs.insert(id, doc);
         self.total_terms += u64::from(length);
         for (term, count) in counts {
-            let term = term.text(&self.known);
-            let number = match self.terms.number(term) {
-                Some(n) => n,
-                None => self.terms.insert(term),
-            };
+            let number = self.term_number(&term).unwrap_or_else(|| {
+                let n = self.terms.insert(term.text(&self.known));
+                if let Term::Known(stem) = term {
+                    self.known.record_in_index(stem, n);
+                }
+                n
+            });
             let list = self.postings.list_mut(number);
             // Appending is the common case: a new document takes the highest number.
             let at = match list.last() {
@@ -223,8 +226,7 @@ impl TextIndex {
             "{id} is removed with the text it was indexed with"
         );
         for (term, _) in counts {
-            let term = term.text(&self.known);
-            let Some(number) = self.terms.number(term) else {
+            let Some(number) = self.term_number(&term) else {
                 debug_assert!(false, "{term:?} of {id} is not indexed");
                 continue;
             };
@@ -237,13 +239,37 @@ impl TextIndex {
                 // term keeps its number, with an empty list).
                 self.postings.forget(number);
                 if !self.terms.is_frozen(number) {
-                    self.terms.remove_added(term, number);
+                    self.terms.remove_added(term.text(&self.known), number);
+                    // The number may go to another term.
+                    self.known.forget_in_index();
                 }
             }
         }
         self.total_terms -= u64::from(self.lengths[doc as usize]);
         self.lengths[doc as usize] = 0;
         self.free_docs.push(doc);
+    }
+
+    /// The number of `term` (of a text analysed with `self.known`) in the vocabulary, if it is
+    /// there: for a known stem, the number recorded with it, when it was.
+    fn term_number(&mut self, term: &Term<'_>) -> Option<u32> {
+        let recorded = match term {
+            Term::Known(stem) => self.known.in_index(*stem),
+            Term::Word(_) => None,
+        };
+        if let Some(number) = recorded {
+            debug_assert_eq!(
+                self.terms.number(term.text(&self.known)),
+                Some(number),
+                "a stem's recorded number is its number"
+            );
+            return Some(number);
+        }
+        let number = self.terms.number(term.text(&self.known))?;
+        if let Term::Known(stem) = term {
+            self.known.record_in_index(*stem, number);
+        }
+        Some(number)
     }
 
     /// The `k` concepts whose texts best match the query's distinct `terms` ([`query_terms`])

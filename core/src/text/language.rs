@@ -40,23 +40,89 @@ pub(crate) fn analyze_into<'a>(
         // gone.
         known.index.clear();
         known.stems.clear();
+        known.numbers.clear();
+        known.in_index.clear();
+        known.recent.clear();
         known.language = Some(language);
     }
+    if known.recent.is_empty() {
+        known.recent.resize(RECENT_SLOTS, Recent::default());
+    }
     for word in unstemmed(Some(language), text) {
+        let slot = Recent::slot(&word);
+        if let Some(number) = slot.and_then(|at| known.recent[at].holds(&word)) {
+            out.push(Term::Known(number));
+            continue;
+        }
         let number = match known.index.get(&*word) {
             Some(&number) => number,
             None => {
-                let number = known.stems.len() as u32;
-                known
-                    .stems
-                    .push(stem(&stemmer, Cow::Borrowed(&*word)).into());
-                known
-                    .index
-                    .insert(word.into_owned().into_boxed_str(), number);
+                let stemmed = stem(&stemmer, Cow::Borrowed(&*word));
+                // Words with one stem share its number.
+                let number = match known.numbers.get(&*stemmed) {
+                    Some(&number) => number,
+                    None => {
+                        let number = known.stems.len() as u32;
+                        known.numbers.insert(stemmed.as_ref().into(), number);
+                        known.stems.push(stemmed.into());
+                        known.in_index.push(NOT_IN_INDEX);
+                        number
+                    }
+                };
+                known.index.insert(word.as_ref().into(), number);
                 number
             }
         };
+        if let Some(at) = slot {
+            known.recent[at] = Recent::of(&word, number);
+        }
         out.push(Term::Known(number));
+    }
+}
+
+/// Slots of the cache of recent short words in front of [`KnownStems`]'s table (a power of
+/// two): 4096 of 20 bytes, small enough to stay in the processor's cache, where a probe of the
+/// table of every word seen is a miss or two. Most of a text's words are common short ones.
+const RECENT_SLOTS: usize = 4096;
+/// Longest word the cache of recent words holds (in bytes, kept in its slot).
+const RECENT_BYTES: usize = 15;
+
+/// A slot of the cache of recent words: a word of at most [`RECENT_BYTES`] bytes and its
+/// stem's number (length 0: empty).
+#[derive(Clone, Copy, Default)]
+struct Recent {
+    len: u8,
+    bytes: [u8; RECENT_BYTES],
+    stem: u32,
+}
+
+impl Recent {
+    /// The slot `word` goes in, if it is short enough for one.
+    fn slot(word: &str) -> Option<usize> {
+        use std::hash::{Hash, Hasher};
+        if word.is_empty() || word.len() > RECENT_BYTES {
+            return None;
+        }
+        let mut hasher = rustc_hash::FxHasher::default();
+        word.hash(&mut hasher);
+        Some(hasher.finish() as usize & (RECENT_SLOTS - 1))
+    }
+
+    /// The slot holding `word` (short enough) with its stem's number.
+    fn of(word: &str, stem: u32) -> Recent {
+        let mut bytes = [0u8; RECENT_BYTES];
+        bytes[..word.len()].copy_from_slice(word.as_bytes());
+        Recent {
+            len: word.len() as u8,
+            bytes,
+            stem,
+        }
+    }
+
+    /// `word`'s stem's number, if this slot holds `word`.
+    fn holds(&self, word: &str) -> Option<u32> {
+        (usize::from(self.len) == word.len() && &self.bytes[..word.len()] == word.as_bytes())
+            .then_some(self.stem)
     }
 }
 
@@ -77,6 +143,15 @@ impl Term<'_> {
             Term::Known(number) => &known.stems[*number as usize],
         }
     }
+
+    /// An order of terms in which equal terms are together: known stems by number (a stem has
+    /// one), words by text.
+    pub fn order(&self, other: &Term<'_>, known: &KnownStems) -> std::cmp::Ordering {
+        match (self, other) {
+            (Term::Known(a), Term::Known(b)) => a.cmp(b),
+            _ => self.text(known).cmp(other.text(known)),
+        }
+    }
 }
 
 /// Words stemmed before in a language, each with its stem, at most [`KNOWN_STEMS_MAX`] (then
@@ -90,7 +165,16 @@ pub(crate) struct KnownStems {
     index: rustc_hash::FxHashMap<Box<str>, u32>,
     /// The stems, by number.
     stems: Vec<Box<str>>,
+    /// Each stem's number.
+    numbers: rustc_hash::FxHashMap<Box<str>, u32>,
+    /// Each stem's number in the index's vocabulary, once looked up ([`NOT_IN_INDEX`] before).
+    in_index: Vec<u32>,
+    /// The last short words seen, by their hash ([`RECENT_SLOTS`] once a text was stemmed).
+    recent: Vec<Recent>,
 }
+
+/// A stem whose number in the index's vocabulary is not recorded.
+const NOT_IN_INDEX: u32 = u32::MAX;
 
 /// How many stems [`KnownStems`] keeps: enough for a language's common words, a few MiB.
 const KNOWN_STEMS_MAX: usize = 1 << 16;
@@ -115,12 +199,36 @@ impl KnownStems {
         self.max.unwrap_or(KNOWN_STEMS_MAX)
     }
 
+    /// The number in the index's vocabulary of stem `number`, if it was recorded.
+    pub fn in_index(&self, number: u32) -> Option<u32> {
+        self.in_index
+            .get(number as usize)
+            .copied()
+            .filter(|&n| n != NOT_IN_INDEX)
+    }
+
+    /// Records that stem `number` is number `term` in the index's vocabulary.
+    pub fn record_in_index(&mut self, number: u32, term: u32) {
+        if let Some(slot) = self.in_index.get_mut(number as usize) {
+            *slot = term;
+        }
+    }
+
+    /// Forgets every stem's number in the index's vocabulary (the vocabulary forgot a term:
+    /// its number may be given to another).
+    pub fn forget_in_index(&mut self) {
+        self.in_index.fill(NOT_IN_INDEX);
+    }
+
     /// About how many bytes it holds (its tables and its words).
     pub fn heap_bytes(&self) -> usize {
         self.index.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
             + self.stems.capacity() * std::mem::size_of::<Box<str>>()
+            + self.in_index.capacity() * std::mem::size_of::<u32>()
+            + self.recent.capacity() * std::mem::size_of::<Recent>()
+            + self.numbers.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
             + self.index.keys().map(|k| k.len()).sum::<usize>()
-            + self.stems.iter().map(|s| s.len()).sum::<usize>()
+            + 2 * self.stems.iter().map(|s| s.len()).sum::<usize>()
     }
 }
 
@@ -188,9 +296,21 @@ mod tests {
             }
         }
         assert_eq!(
-            known.stems.len(),
+            known.index.len(),
             7,
             "German (no stop words): each distinct word stemmed once"
+        );
+        // English: "connected" and "connections" share the stem "connect", and its number.
+        let mut out = Vec::new();
+        analyze_into(
+            Some(Language::English),
+            "connected connections",
+            &mut known,
+            &mut out,
+        );
+        assert!(
+            matches!(out[..], [Term::Known(a), Term::Known(b)] if a == b),
+            "{out:?}"
         );
         assert!(known.heap_bytes() > 0);
     }
