@@ -35,49 +35,10 @@ pub(crate) fn analyze_into<'a>(
         return;
     };
     let stemmer = rust_stemmers::Stemmer::create(algorithm(language));
-    if known.stems.len() >= known.max() || known.language != Some(language) {
-        // Forgotten only here, between texts: no term handed out before names a stem that is
-        // gone.
-        known.index.clear();
-        known.stems.clear();
-        known.numbers.clear();
-        known.in_index.clear();
-        known.recent.clear();
-        known.language = Some(language);
-    }
-    if known.recent.is_empty() {
-        known.recent.resize(RECENT_SLOTS, Recent::default());
-    }
-    for word in unstemmed(Some(language), text) {
-        let slot = Recent::slot(&word);
-        if let Some(number) = slot.and_then(|at| known.recent[at].holds(&word)) {
-            out.push(Term::Known(number));
-            continue;
-        }
-        let number = match known.index.get(&*word) {
-            Some(&number) => number,
-            None => {
-                let stemmed = stem(&stemmer, Cow::Borrowed(&*word));
-                // Words with one stem share its number.
-                let number = match known.numbers.get(&*stemmed) {
-                    Some(&number) => number,
-                    None => {
-                        let number = known.stems.len() as u32;
-                        known.numbers.insert(stemmed.as_ref().into(), number);
-                        known.stems.push(stemmed.into());
-                        known.in_index.push(NOT_IN_INDEX);
-                        number
-                    }
-                };
-                known.index.insert(word.as_ref().into(), number);
-                number
-            }
-        };
-        if let Some(at) = slot {
-            known.recent[at] = Recent::of(&word, number);
-        }
-        out.push(Term::Known(number));
-    }
+    known.start(language);
+    out.extend(
+        unstemmed(Some(language), text).map(|word| Term::Known(known.stem_number(&stemmer, &word))),
+    );
 }
 
 /// Slots of the cache of recent short words in front of [`KnownStems`]'s table (a power of
@@ -197,6 +158,54 @@ impl KnownStems {
 
     fn max(&self) -> usize {
         self.max.unwrap_or(KNOWN_STEMS_MAX)
+    }
+
+    /// Readies it for a text in `language`: forgets every stem if they are of another language
+    /// or too many. (Only here, between texts: no term handed out for a text names a stem that
+    /// is gone before the text is indexed.)
+    fn start(&mut self, language: Language) {
+        if self.stems.len() >= self.max() || self.language != Some(language) {
+            self.index.clear();
+            self.stems.clear();
+            self.numbers.clear();
+            self.in_index.clear();
+            self.recent.clear();
+            self.language = Some(language);
+        }
+        if self.recent.is_empty() {
+            self.recent.resize(RECENT_SLOTS, Recent::default());
+        }
+    }
+
+    /// The number of `word`'s stem, stemmed by `stemmer` if the word was not seen before.
+    fn stem_number(&mut self, stemmer: &rust_stemmers::Stemmer, word: &str) -> u32 {
+        let slot = Recent::slot(word);
+        if let Some(number) = slot.and_then(|at| self.recent[at].holds(word)) {
+            return number;
+        }
+        let number = match self.index.get(word) {
+            Some(&number) => number,
+            None => {
+                let stemmed = stemmer.stem(word);
+                // Words with one stem share its number.
+                let number = match self.numbers.get(&*stemmed) {
+                    Some(&number) => number,
+                    None => {
+                        let number = self.stems.len() as u32;
+                        self.numbers.insert(stemmed.as_ref().into(), number);
+                        self.stems.push(stemmed.into());
+                        self.in_index.push(NOT_IN_INDEX);
+                        number
+                    }
+                };
+                self.index.insert(word.into(), number);
+                number
+            }
+        };
+        if let Some(at) = slot {
+            self.recent[at] = Recent::of(word, number);
+        }
+        number
     }
 
     /// The number in the index's vocabulary of stem `number`, if it was recorded.
