@@ -247,7 +247,11 @@ fn compare(texts: &[String], queries: &[Vec<String>], language: Option<Language>
                 .collect()
         })
     };
-    let tokenizer = if language.is_some() { PORTER } else { UNICODE61 };
+    let tokenizer = if language.is_some() {
+        PORTER
+    } else {
+        UNICODE61
+    };
     let (fts_build, fts_found, fts_per_s) = fts5(texts, queries, tokenizer);
     // FTS5 again, given each text and query as the terms Sutra indexes and searches (lower
     // case, stop words out, stemmed in the language; the characters inside a word that FTS5
