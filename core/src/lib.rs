@@ -54,8 +54,9 @@ pub use graph::{
     PathQuery, PathsResult, Reached, Step,
 };
 pub use model::{
-    Association, AssociationKey, Concept, ConceptId, ConceptInput, KeptMetadata, Kind, KindSet,
-    Label, Language, Metadata, Op, ValidAt, Validity, Value, CONCEPT_ID_CHARS,
+    Association, AssociationKey, Clause, Concept, ConceptId, ConceptInput, Filter, KeptMetadata,
+    Kind, KindSet, Label, Language, Metadata, Op, Scalar, ValidAt, Validity, Value,
+    CONCEPT_ID_CHARS, FILTER_CLAUSES_MAX, FILTER_VALUES_MAX,
 };
 pub use state::query::{Hit, Page, StateCounts};
 pub use state::Db;

@@ -13,6 +13,8 @@ pub const METADATA_VALUE_BYTES_MAX: usize = 8 * 1024;
 pub const METADATA_LIST_ITEMS_MAX: usize = 1024;
 /// Largest total of all metadata keys and values of one concept, in bytes.
 pub const METADATA_BYTES_MAX: usize = 64 * 1024;
+/// Most metadata keys a memory indexes for filters.
+pub const INDEXED_KEYS_MAX: usize = 16;
 /// Longest association label, in bytes of UTF-8.
 pub const LABEL_BYTES_MAX: usize = 256;
 /// Most distinct association labels in one memory (a link packs a label's number, 1 and up, in

@@ -8,7 +8,8 @@
 //! - `v4/`: log format 3, snapshot format 6 (associations with a label, metadata and validity,
 //!   and their invalidation);
 //! - `v5/`: log format 4, snapshot format 7 (a stemming language set after the first batches:
-//!   the checkpointed fixture's text index holds English stems).
+//!   the checkpointed fixture's text index holds English stems);
+//! - `v6/`: log format 5, snapshot format 8 (metadata keys indexed for filters).
 //!
 //! - Each fixture opens to exactly the state that the same operations give when applied now.
 //! - Files of an older version are rewritten in today's when they open, and open again to the
@@ -30,7 +31,7 @@ use sutra_core::{
 };
 
 /// The fixture folders, oldest first; the last is today's format.
-const VERSIONS: [&str; 5] = ["v1", "v2", "v3", "v4", "v5"];
+const VERSIONS: [&str; 6] = ["v1", "v2", "v3", "v4", "v5", "v6"];
 /// Today's format's folder.
 const NEWEST: &str = VERSIONS[VERSIONS.len() - 1];
 
@@ -170,7 +171,21 @@ fn first_batches(version: &str) -> Vec<Vec<Op>> {
     if let Some(language) = stemmed(version) {
         batches.push(vec![Op::SetLanguage { language }]);
     }
+    if !indexed(version).is_empty() {
+        batches.push(vec![Op::index_metadata(
+            indexed(version).iter().map(|k| k.to_string()).collect(),
+        )]);
+    }
     batches
+}
+
+/// The metadata keys the fixtures of `version` index for filters (none before version 6).
+fn indexed(version: &str) -> &'static [&'static str] {
+    if matches!(version, "v1" | "v2" | "v3" | "v4" | "v5") {
+        &[]
+    } else {
+        &["lang", "source"]
+    }
 }
 
 /// The language the fixtures of `version` stem in (none before version 5).
@@ -431,6 +446,27 @@ fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
         );
         assert_eq!(memory.stats().associations, 2 + labelled(version));
         assert_eq!(memory.stats().language, stemmed(version), "{version}");
+        assert_eq!(
+            memory.db().indexed_keys().collect::<Vec<_>>(),
+            indexed(version),
+            "{version}"
+        );
+        // From version 6 on "lang" is indexed: a filter on it finds drizzle (rain's update
+        // wrote it without metadata).
+        let filter = sutra_core::Filter::new(
+            "filter",
+            vec![sutra_core::Clause {
+                key: "lang".into(),
+                any_of: vec![sutra_core::Scalar::Text("en".into())],
+            }],
+        )
+        .expect("filter");
+        match memory.db().filtered("filter", &filter) {
+            Ok(found) => {
+                assert_eq!(found, [id("drizzle")], "{version}");
+            }
+            Err(e) => assert!(indexed(version).is_empty(), "{version}: {e}"),
+        }
         // Stemmed in English, "street" finds "wet streets"; unstemmed it does not.
         let found = memory.db().search_text("street", 5).expect("search");
         assert_eq!(

@@ -313,6 +313,7 @@ async fn the_enums_of_the_document_are_the_ones_the_server_reads() {
             "invalidate_association" => {
                 json!({"op": op, "source": a, "target": b, "kind": "causal", "valid_until_ms": 5})
             }
+            "index_metadata" => json!({"op": op, "keys": ["source"]}),
             other => panic!("an operation the test does not know: {other}"),
         };
         let answer = post(&app, "/v1/memories/api/batch", json!({"ops": [body]})).await;

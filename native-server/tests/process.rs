@@ -338,7 +338,7 @@ fn import_export_check_and_repair_offline() {
     let content = |id: &str| if id == a { "alpha" } else { "beta" };
     let file = format!(
         "{}\n{}\n{}\n{}\n",
-        r#"{"type":"memory","format":4,"dimension":2,"language":"english"}"#,
+        r#"{"type":"memory","format":5,"dimension":2,"language":"english","indexed_keys":["k"]}"#,
         format_args!(
             r#"{{"type":"concept","id":"{first}","content":"{}","embedding":[1.0,0.5],"strength":1.0,"confidence":0.5,"metadata":{{"k":"v","n":-7,"on":true,"tags":["a","b"],"w":0.25}},"created_ms":10,"updated_ms":20}}"#,
             content(first)

@@ -19,6 +19,7 @@ pub struct Model {
     associations: BTreeMap<AssociationKey, Association>,
     dimension: Option<u32>,
     language: Option<Language>,
+    indexed: Vec<String>,
 }
 
 impl Model {
@@ -154,6 +155,10 @@ impl Model {
                     true
                 }
             },
+            Op::IndexMetadata { keys } => {
+                self.indexed = keys.clone();
+                true
+            }
             Op::SetLanguage { language } => match self.language {
                 Some(l) => l == *language,
                 None => {
@@ -219,6 +224,59 @@ impl Model {
                 .collect();
             if found != want {
                 return Err(format!("searching {word:?} found {found:?}, not {want:?}"));
+            }
+        }
+        self.filters_match(db)?;
+        Ok(())
+    }
+
+    /// Filtered by each indexed key (the index built by the first filtered read, then kept up to
+    /// date by every later write, and dropped by keys declared later), the engine keeps exactly
+    /// the concepts whose metadata the model's filter keeps; a key not indexed is refused.
+    fn filters_match(&self, db: &sutra_core::Db) -> Result<(), String> {
+        let indexed: Vec<&str> = db.indexed_keys().collect();
+        if indexed != self.indexed {
+            return Err(format!(
+                "indexed keys {indexed:?}, model {:?}",
+                self.indexed
+            ));
+        }
+        for key in ["k0", "k3"] {
+            // A value some concept has (or one none has).
+            let value = self
+                .concepts
+                .values()
+                .find_map(|c| c.metadata.get(key).cloned())
+                .unwrap_or(Value::Text("none".into()));
+            let Ok(scalar) = sutra_core::Scalar::wanted("filter", &value) else {
+                continue;
+            };
+            let filter = sutra_core::Filter::new(
+                "filter",
+                vec![sutra_core::Clause {
+                    key: key.into(),
+                    any_of: vec![scalar],
+                }],
+            )
+            .map_err(|e| e.to_string())?;
+            let found = db.filtered("filter", &filter);
+            if !self.indexed.iter().any(|k| k == key) {
+                if found.is_ok() {
+                    return Err(format!("a filter on {key}, not indexed, was taken"));
+                }
+                continue;
+            }
+            let found = found.map_err(|e| e.to_string())?;
+            let want: Vec<ConceptId> = self
+                .concepts
+                .values()
+                .filter(|c| filter.matches(&c.metadata))
+                .map(|c| c.id)
+                .collect();
+            if found != want {
+                return Err(format!(
+                    "filter {key} = {value:?} found {found:?}, not {want:?}"
+                ));
             }
         }
         Ok(())
@@ -326,7 +384,15 @@ fn random_op(rng: &mut Rng, clock: &mut u64, model: &Model) -> Op {
             }
             op
         }
-        75..=83 => Op::DeleteConcept { id: id(rng) },
+        75..=82 => Op::DeleteConcept { id: id(rng) },
+        // Keys indexed for filters now and then (any set, replacing the last).
+        83 => Op::index_metadata(
+            ["k0", "k3", "k4"]
+                .into_iter()
+                .filter(|_| rng.chance(60))
+                .map(String::from)
+                .collect(),
+        ),
         // A language now and then: the first one set is kept, another is refused.
         84 => Op::SetLanguage {
             language: if rng.chance(80) {

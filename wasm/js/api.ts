@@ -552,6 +552,11 @@ export interface components {
             embedding?: number[] | null;
             /** @description The concept's id (`put_concept`: optional; `delete_concept`: required). */
             id?: string | null;
+            /**
+             * @description `index_metadata`: the metadata keys filters may name (at most 16; they replace the
+             *     keys indexed before; `[]` indexes none).
+             */
+            keys?: string[] | null;
             kind?: components["schemas"]["Kind"] | null;
             /** @description Associations: label (default none). */
             label?: string | null;
@@ -874,6 +879,15 @@ export interface components {
              */
             per_concept?: number | null;
         };
+        /** @description Several values a key may have (at most 64). */
+        FilterOneOf: {
+            /** @description The values. */
+            in: components["schemas"]["FilterScalar"][];
+        };
+        /** @description A value a filter compares with. */
+        FilterScalar: string | number | boolean;
+        /** @description What a filter allows for one metadata key (for the schema; the parser is [`parse_filter`]). */
+        FilterValue: components["schemas"]["FilterScalar"] | components["schemas"]["FilterOneOf"];
         /** @description Where one retriever ranked a hit. */
         FoundBy: {
             /**
@@ -1102,7 +1116,7 @@ export interface components {
          *     parser is [`BatchOp`]'s, and a test holds the two together).
          * @enum {string}
          */
-        OpName: "put_concept" | "delete_concept" | "put_association" | "delete_association" | "invalidate_association";
+        OpName: "put_concept" | "delete_concept" | "put_association" | "delete_association" | "invalidate_association" | "index_metadata";
         /** @description A page of concepts in id order. */
         PageAnswer: {
             /** @description The concepts of the page. */
@@ -1249,6 +1263,18 @@ export interface components {
              */
             ef?: number | null;
             expand?: components["schemas"]["ExpandBody"] | null;
+            /**
+             * @description Keep only the concepts whose metadata match: `{"user": "alice", "year": {"in": [2023,
+             *     2024]}}` (every key must match; a key's value is a string, a number or a flag, or `{"in":
+             *     [...]}` for one of up to 64; a list of strings matches when it holds the string). Only
+             *     the keys the memory indexes (`index_metadata`), at most 16. Applied inside each
+             *     retriever (the best hits among those kept, never fewer than there are) and to the
+             *     concepts an expansion reaches; a vector is then compared with every concept kept,
+             *     exactly (`ef` has no effect).
+             */
+            filter?: {
+                [key: string]: components["schemas"]["FilterValue"];
+            } | null;
             /** @description Or: the concept whose embedding is the query (itself left out). */
             id?: string | null;
             /**
@@ -1287,6 +1313,8 @@ export interface components {
              * @description The vector dimension, once fixed.
              */
             dimension: number | null;
+            /** @description The metadata keys indexed for filters, in order. */
+            indexed_keys: string[];
             /**
              * Format: int64
              * @description Number of distinct association labels in use.
@@ -2890,7 +2918,7 @@ export const pathsV1MemoriesNameSearchPostParametersQueryConsistencyValues: Read
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["association_not_found", "bad_request", "behind", "body_read_error", "body_timeout", "busy", "closing", "cluster_member", "concept_not_found", "conflict", "corrupt_log", "corrupt_snapshot", "dimension_mismatch", "headers_too_large", "host_not_allowed", "idempotency_key_reused", "index_build", "integrity", "internal", "interrupted", "invalid_argument", "invalid_id", "invalid_json", "invalid_name", "invalid_path", "invalid_query", "limit_exceeded", "malformed_json", "membership_refused", "memory_busy", "memory_exists", "memory_not_found", "memory_unavailable", "method_not_allowed", "no_leader", "no_route", "not_a_cluster", "origin_not_allowed", "outcome_unknown", "payload_too_large", "poisoned", "query_timeout", "storage_error", "unauthorized", "unsupported_media_type", "unsupported_version", "uri_too_long"];
 export const kindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Kind"]> = ["semantic", "causal", "temporal", "hierarchical", "compositional"];
 export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["arabic", "danish", "dutch", "english", "finnish", "french", "german", "greek", "hungarian", "italian", "norwegian", "portuguese", "romanian", "russian", "spanish", "swedish", "tamil", "turkish"];
-export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association", "invalidate_association"];
+export const opNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpName"]> = ["put_concept", "delete_concept", "put_association", "delete_association", "invalidate_association", "index_metadata"];
 export const pathAlgorithmValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathAlgorithm"]> = ["shortest", "most_confident", "k_best"];
 export const pathDirectionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PathDirection"]> = ["forward", "both"];
 export const retrieverValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Retriever"]> = ["text", "vector", "graph"];

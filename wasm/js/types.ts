@@ -78,7 +78,14 @@ export type BatchOp =
   | { op: "delete_concept"; id: string }
   | ({ op: "put_association" } & AssociationInput)
   | ({ op: "delete_association" } & AssociationKey)
-  | ({ op: "invalidate_association"; valid_until_ms?: number } & AssociationKey);
+  | ({ op: "invalidate_association"; valid_until_ms?: number } & AssociationKey)
+  | { op: "index_metadata"; keys: string[] };
+
+/**
+ * What a filter allows for one metadata key: a value (a string, a number or a flag; a list of
+ * strings matches when it holds the string), or `{ in: [...] }` for one of several.
+ */
+export type FilterValue = Schemas["FilterValue"];
 
 /**
  * Which associations a read follows: by default those valid now; `as_of` (ms since the epoch)
@@ -156,6 +163,12 @@ export interface SearchQuery {
    * 0.5) is the weight of relevance against unlikeness to the hits already chosen.
    */
   mmr?: Schemas["MmrBody"];
+  /**
+   * Keep only the concepts whose metadata match, every key (only keys the memory indexes, see
+   * the batch operation `index_metadata`): applied inside each retriever, so the hits are the
+   * best of those kept.
+   */
+  filter?: Record<string, FilterValue>;
 }
 
 /**

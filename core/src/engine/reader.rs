@@ -136,7 +136,10 @@ impl Reader {
 
     /// Counts for monitoring.
     pub fn stats(&self) -> Stats {
-        let counts = self.shared.read().counts();
+        let (counts, indexed_keys) = {
+            let db = self.shared.read();
+            (db.counts(), db.indexed_keys().map(String::from).collect())
+        };
         let status = self.shared.status().clone();
         Stats {
             concepts: counts.concepts,
@@ -144,6 +147,7 @@ impl Reader {
             labels: counts.labels,
             dimension: counts.dimension,
             language: counts.language,
+            indexed_keys,
             vectors: counts.vectors,
             last_seq: counts.last_seq,
             log_bytes: status.log_bytes,

@@ -99,6 +99,8 @@ pub struct Stats {
     pub dimension: Option<u32>,
     /// The language texts are stemmed in (none: not stemmed).
     pub language: Option<Language>,
+    /// The metadata keys indexed for filters, in order.
+    pub indexed_keys: Vec<String>,
     /// Vectors served by the sealed index, by the fresh tier, and stale sealed entries.
     pub vectors: VectorCounts,
     /// Sequence number of the last acknowledged record.

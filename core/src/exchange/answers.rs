@@ -326,6 +326,8 @@ pub struct StatsAnswer {
     pub dimension: Option<u32>,
     /// The language texts are stemmed in for full-text search (none: not stemmed).
     pub language: Option<Language>,
+    /// The metadata keys indexed for filters, in order.
+    pub indexed_keys: Vec<String>,
     /// Vectors by tier.
     pub vectors: VectorCounts,
     /// Sequence number of the last acknowledged record.
@@ -346,6 +348,7 @@ impl From<&Stats> for StatsAnswer {
             labels: s.labels,
             dimension: s.dimension,
             language: s.language,
+            indexed_keys: s.indexed_keys.clone(),
             vectors: s.vectors,
             last_seq: s.last_seq,
             log_bytes: s.log_bytes,

@@ -2,13 +2,13 @@
 //! export endpoints and the browser build's import and export. One JSON object per line:
 //!
 //! ```text
-//! {"type":"memory","format":4,"dimension":3,"language":"english"}
+//! {"type":"memory","format":5,"dimension":3,"language":"english","indexed_keys":["user"]}
 //! {"type":"concept","id":"…32 hex…","content":"rain","embedding":[0.1,0.2,0.3],"strength":1.0,"confidence":0.9,"metadata":{"src":"x","year":2024,"tags":["weather"]},"created_ms":1700000000000,"updated_ms":1700000000000}
 //! {"type":"association","source":"…","target":"…","kind":"causal","label":"causes","confidence":0.8,"weight":1.0,"metadata":{"doc":"a.txt"},"valid_from_ms":null,"valid_until_ms":null,"created_ms":…,"updated_ms":…}
 //! ```
 //!
-//! The header line is optional on import (it fixes the dimension, and the language texts are
-//! stemmed in for full-text search). Concepts come before the
+//! The header line is optional on import (it fixes the dimension, the language texts are
+//! stemmed in for full-text search, and the metadata keys indexed for filters). Concepts come before the
 //! associations that use them. Export writes concepts in id order, then associations by source,
 //! every field. Timestamps are kept exactly, so export then import reproduces a memory.
 //!
@@ -20,12 +20,14 @@
 //! `updated_ms`). A rejected line is reported with its number, and the reason names the field
 //! (and a metadata value's key).
 //!
-//! Versions: 4 (today's) gives the header the memory's stemming language; 3 gives associations a label, metadata and validity; 2 allowed metadata
-//! values of every type (a string, a number, a boolean, a list of strings); 1 allowed strings
-//! only. All are imported: an older file is a version 4 file without a language, whose associations have no label,
-//! metadata or validity (and, for version 1, whose metadata values are all strings).
+//! Versions: 5 (today's) gives the header the keys indexed for filters; 4 the memory's stemming
+//! language; 3 gives associations a label, metadata and validity; 2 allowed metadata values of
+//! every type (a string, a number, a boolean, a list of strings); 1 allowed strings only. All
+//! are imported: an older file is a version 5 file without indexed keys (before 4, without a
+//! language; before 3, whose associations have no label, metadata or validity; 1, whose
+//! metadata values are all strings).
 
-use super::bounded::MetadataIn;
+use super::bounded::{Capped, MetadataIn};
 use super::VectorIn;
 use crate::error::Error;
 use crate::model::Language;
@@ -34,7 +36,7 @@ use crate::{Association, Concept, ConceptId, Kind, Label, Metadata, Op};
 use serde::{Deserialize, Serialize};
 
 /// The format's version, in the header line of an export.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest version an import reads.
 pub const FORMAT_VERSION_OLDEST: u32 = 1;
 /// Longest line accepted on import, in bytes.
@@ -137,6 +139,7 @@ enum LineOut<'a> {
         format: u32,
         dimension: Option<u32>,
         language: Option<&'static str>,
+        indexed_keys: Vec<&'a str>,
     },
     Concept {
         id: String,
@@ -174,6 +177,7 @@ struct LineIn {
     format: Option<u32>,
     dimension: Option<u32>,
     language: Option<String>,
+    indexed_keys: Option<Capped<String, { crate::limits::INDEXED_KEYS_MAX }>>,
     id: Option<String>,
     content: Option<String>,
     embedding: Option<VectorIn>,
@@ -198,6 +202,7 @@ impl LineIn {
             ("format", self.format.is_some()),
             ("dimension", self.dimension.is_some()),
             ("language", self.language.is_some()),
+            ("indexed_keys", self.indexed_keys.is_some()),
             ("id", self.id.is_some()),
             ("content", self.content.is_some()),
             ("embedding", self.embedding.is_some()),
@@ -230,11 +235,12 @@ fn required<T>(value: Option<T>, field: &'static str, line: &'static str) -> Res
 }
 
 /// The header line for a memory.
-pub fn header(dimension: Option<u32>, language: Option<Language>) -> String {
+pub fn header(dimension: Option<u32>, language: Option<Language>, indexed_keys: &[&str]) -> String {
     line(&LineOut::Memory {
         format: FORMAT_VERSION,
         dimension,
         language: language.map(Language::as_str),
+        indexed_keys: indexed_keys.to_vec(),
     })
 }
 
@@ -305,7 +311,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Vec<Op>, LineError> {
     let id = |field: &str, text: &str| ConceptId::parse_field(field, text);
     let op = match parsed.kind_of_line.as_str() {
         "memory" => {
-            parsed.only(&["format", "dimension", "language"])?;
+            parsed.only(&["format", "dimension", "language", "indexed_keys"])?;
             let format = required(parsed.format, "format", "memory")?;
             if !(FORMAT_VERSION_OLDEST..=FORMAT_VERSION).contains(&format) {
                 return Err(LineError::Format {
@@ -322,7 +328,21 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Vec<Op>, LineError> {
                 .dimension
                 .map(|dimension| Op::SetDimension { dimension });
             let language = language.map(|language| Op::SetLanguage { language });
-            return Ok(dimension.into_iter().chain(language).collect());
+            // No keys is what a new memory has: nothing to write.
+            let indexed = match parsed.indexed_keys {
+                Some(keys) => {
+                    let keys = keys.check("indexed_keys")?;
+                    let op = Op::index_metadata(keys);
+                    op.validate("")?;
+                    (!matches!(&op, Op::IndexMetadata { keys } if keys.is_empty())).then_some(op)
+                }
+                None => None,
+            };
+            return Ok(dimension
+                .into_iter()
+                .chain(language)
+                .chain(indexed)
+                .collect());
         }
         "concept" => {
             parsed.only(&[
@@ -714,8 +734,9 @@ impl Iterator for ExportChunks {
             Phase::Done => return None,
             Phase::Header => {
                 let counts = db.counts();
+                let keys: Vec<&str> = db.indexed_keys().collect();
                 (
-                    header(counts.dimension, counts.language),
+                    header(counts.dimension, counts.language, &keys),
                     Phase::Concepts(None),
                 )
             }
@@ -853,18 +874,18 @@ mod tests {
 
     #[test]
     fn every_version_imports_and_typed_metadata_comes_back_as_it_went() {
-        for format in [1, 2, 3, 4] {
+        for format in [1, 2, 3, 4, 5] {
             let line = format!(r#"{{"type":"memory","format":{format},"dimension":2}}"#);
             assert_eq!(parse(&line, 1), Ok(Some(Op::SetDimension { dimension: 2 })));
         }
         assert_eq!(
-            parse(r#"{"type":"memory","format":5}"#, 1),
-            Err("format 5 is not supported (this build reads formats 1 to 4)".into())
+            parse(r#"{"type":"memory","format":6}"#, 1),
+            Err("format 6 is not supported (this build reads formats 1 to 5)".into())
         );
-        let out = header(Some(2), Some(Language::German));
+        let out = header(Some(2), Some(Language::German), &["user", "year"]);
         assert_eq!(
             out.trim_end(),
-            r#"{"type":"memory","format":4,"dimension":2,"language":"german"}"#
+            r#"{"type":"memory","format":5,"dimension":2,"language":"german","indexed_keys":["user","year"]}"#
         );
         assert_eq!(
             super::parse(&out, 1).map_err(|e| e.to_string()),
@@ -872,6 +893,9 @@ mod tests {
                 Op::SetDimension { dimension: 2 },
                 Op::SetLanguage {
                     language: Language::German
+                },
+                Op::IndexMetadata {
+                    keys: vec!["user".into(), "year".into()]
                 }
             ])
         );

@@ -12,9 +12,11 @@ pub mod jsonl;
 mod search;
 
 pub use search::{
-    search, similar, ExpandBody, MmrBody, SearchBody, MMR_K_MAX, MMR_LAMBDA_DEFAULT,
+    parse_filter, search, similar, ExpandBody, MmrBody, SearchBody, MMR_K_MAX, MMR_LAMBDA_DEFAULT,
     MMR_POOL_PER_HIT, RRF_DEPTH_MIN, RRF_K, SEARCH_K_DEFAULT,
 };
+#[cfg(feature = "openapi")]
+pub use search::{FilterOneOf, FilterScalar, FilterValue};
 
 use bounded::{Capped, MetadataIn};
 
@@ -62,6 +64,8 @@ pub enum OpName {
     DeleteAssociation,
     /// Close an association's validity without deleting it.
     InvalidateAssociation,
+    /// Index these metadata keys (and no others) for filters.
+    IndexMetadata,
 }
 
 /// The path algorithms, as the wire spells them (for the schema; the parser is
@@ -364,6 +368,10 @@ pub struct BatchOp {
     /// `put_association`: until when it holds; `invalidate_association`: when it stopped
     /// (default: now).
     pub valid_until_ms: Option<u64>,
+    /// `index_metadata`: the metadata keys filters may name (at most 16; they replace the
+    /// keys indexed before; `[]` indexes none).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, max_items = 16))]
+    pub keys: Option<Capped<String, { crate::limits::INDEXED_KEYS_MAX }>>,
 }
 
 /// The first field given (`present`: name, given) that is not `allowed`: what a flat object
@@ -397,6 +405,7 @@ impl BatchOp {
             ("weight", self.weight.is_some()),
             ("valid_from_ms", self.valid_from_ms.is_some()),
             ("valid_until_ms", self.valid_until_ms.is_some()),
+            ("keys", self.keys.is_some()),
         ];
         match stray_field(&present, allowed) {
             Some(name) => Err(Error::invalid(
@@ -481,10 +490,17 @@ impl BatchOp {
                 let until = self.valid_until_ms;
                 Ok((invalidate_op(self.key("invalidate_association")?, until, at_ms), None))
             }
+            "index_metadata" => {
+                self.only("index_metadata", &["keys"])?;
+                let keys = required(self.keys, "keys", "index_metadata")?;
+                let op = Op::index_metadata(keys.check("keys")?);
+                op.validate("")?;
+                Ok((op, None))
+            }
             other => Err(Error::invalid(
                 "op",
                 format!(
-                    "{:?} is not an operation: use put_concept, delete_concept, put_association, delete_association or invalidate_association",
+                    "{:?} is not an operation: use put_concept, delete_concept, put_association, delete_association, invalidate_association or index_metadata",
                     other.chars().take(64).collect::<String>()
                 ),
             )),

@@ -21,7 +21,10 @@ use crate::distance::{dot, inv_norm};
 use crate::error::{Error, Result};
 use crate::graph::{Direction, ExpandOptions, Reached};
 use crate::limits::VECTOR_K_MAX;
-use crate::{ConceptId, Db, Hit, Reader};
+use crate::{
+    Clause, ConceptId, Db, Filter, Hit, Reader, Scalar, Value, FILTER_CLAUSES_MAX,
+    FILTER_VALUES_MAX,
+};
 use serde::Deserialize;
 
 /// Default number of hits.
@@ -66,6 +69,114 @@ pub struct SearchBody {
     pub expand: Option<ExpandBody>,
     /// Diversify the hits by maximal marginal relevance over their stored embeddings.
     pub mmr: Option<MmrBody>,
+    /// Keep only the concepts whose metadata match: `{"user": "alice", "year": {"in": [2023,
+    /// 2024]}}` (every key must match; a key's value is a string, a number or a flag, or `{"in":
+    /// [...]}` for one of up to 64; a list of strings matches when it holds the string). Only
+    /// the keys the memory indexes (`index_metadata`), at most 16. Applied inside each
+    /// retriever (the best hits among those kept, never fewer than there are) and to the
+    /// concepts an expansion reaches; a vector is then compared with every concept kept,
+    /// exactly (`ef` has no effect).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, FilterValue>>))]
+    pub filter: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What a filter allows for one metadata key (for the schema; the parser is [`parse_filter`]).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema, serde::Serialize)]
+#[serde(untagged)]
+pub enum FilterValue {
+    /// Equal to this (a list of strings: holds it).
+    One(FilterScalar),
+    /// One of these.
+    OneOf(FilterOneOf),
+}
+
+/// A value a filter compares with.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema, serde::Serialize)]
+#[serde(untagged)]
+pub enum FilterScalar {
+    /// A string.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// A flag.
+    Flag(bool),
+}
+
+/// Several values a key may have (at most 64).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct FilterOneOf {
+    /// The values.
+    #[schema(max_items = 64)]
+    pub r#in: Vec<FilterScalar>,
+}
+
+/// The filter a search body gives, checked (`field` names it in errors).
+pub fn parse_filter(
+    field: &str,
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Filter> {
+    use serde_json::Value as Json;
+    let scalar = |at: &str, value: &Json| -> Result<Scalar> {
+        let value = match value {
+            Json::String(s) => Value::Text(s.clone()),
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Value::Integer(i),
+                (None, Some(x)) => Value::Number(x),
+                (None, None) => return Err(Error::invalid(at, format!("{n} is not a number"))),
+            },
+            _ => {
+                return Err(Error::invalid(
+                    at,
+                    "a filter's value is a string, a number or a flag; to allow several, give them as {\"in\": [...]}",
+                ))
+            }
+        };
+        Scalar::wanted(at, &value)
+    };
+    let mut clauses = Vec::with_capacity(body.len());
+    if body.len() > FILTER_CLAUSES_MAX {
+        return Err(Error::limit(
+            format!("{field} (keys)"),
+            FILTER_CLAUSES_MAX as u64,
+            body.len() as u64,
+        ));
+    }
+    for (key, value) in body {
+        let at = format!("{field}[{key:?}]");
+        let any_of = match value {
+            Json::Object(set) => match (set.len(), set.get("in")) {
+                (1, Some(Json::Array(values))) => {
+                    if values.len() > FILTER_VALUES_MAX {
+                        return Err(Error::limit(
+                            format!("{at} (values)"),
+                            FILTER_VALUES_MAX as u64,
+                            values.len() as u64,
+                        ));
+                    }
+                    values
+                        .iter()
+                        .map(|v| scalar(&at, v))
+                        .collect::<Result<Vec<Scalar>>>()?
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        at,
+                        "an object in a filter is {\"in\": [values]}",
+                    ))
+                }
+            },
+            single => vec![scalar(&at, single)?],
+        };
+        clauses.push(Clause {
+            key: key.clone(),
+            any_of,
+        });
+    }
+    Filter::new(field, clauses)
 }
 
 /// How a search follows associations from its hits. A concept reached scores the hit's score
@@ -357,16 +468,45 @@ pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAns
     } else {
         k
     };
-    let vector_hits = match (&body.vector, &body.id) {
-        (Some(vector), None) => {
+    let among = match &body.filter {
+        Some(filter) => Some(
+            reader
+                .db()
+                .filtered("filter", &parse_filter("filter", filter)?)?,
+        ),
+        None => None,
+    };
+    let vector_hits = match (&body.vector, &body.id, &among) {
+        (Some(vector), None, None) => {
             Some(reader.search_vectors(vector.checked("vector (dimension)")?, depth, ef)?)
         }
-        (None, Some(id)) => Some(reader.similar_to(parse_id("id", id)?, depth, ef)?),
-        (None, None) => None,
-        (Some(_), Some(_)) => return Err(Error::invalid("search", ONE_OF)),
+        (Some(vector), None, Some(among)) => Some(reader.db().search_vectors_among(
+            vector.checked("vector (dimension)")?,
+            depth,
+            among,
+        )?),
+        (None, Some(id), None) => Some(reader.similar_to(parse_id("id", id)?, depth, ef)?),
+        (None, Some(id), Some(among)) => {
+            let id = parse_id("id", id)?;
+            let db = reader.db();
+            let Some(embedding) = db.embedding(&id) else {
+                return Err(match db.concept(id) {
+                    None => Error::ConceptNotFound { id: id.to_string() },
+                    Some(_) => Error::invalid("id", format!("concept {id} has no embedding")),
+                });
+            };
+            let others: Vec<ConceptId> = among.iter().copied().filter(|c| *c != id).collect();
+            Some(db.search_vectors_among(embedding, depth, &others)?)
+        }
+        (None, None, _) => None,
+        (Some(_), Some(_), _) => return Err(Error::invalid("search", ONE_OF)),
     };
     let text_hits = match &body.text {
-        Some(text) => Some(reader.search_text(text, depth)?),
+        Some(text) => Some(
+            reader
+                .db()
+                .search_text_among(text, depth, among.as_deref())?,
+        ),
         None => None,
     };
     let db = reader.db();
@@ -386,6 +526,10 @@ pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAns
             .map(|c| (c.id, f64::from(c.score)))
             .collect();
         merge_reached(&mut candidates, db.expand(&hits, options)?);
+        if let Some(among) = &among {
+            // A concept reached is a hit too: the filter keeps it or not.
+            candidates.retain(|c| among.binary_search(&c.id).is_ok());
+        }
     }
     let chosen = match lambda {
         Some(lambda) => {

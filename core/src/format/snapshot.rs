@@ -17,7 +17,8 @@
 //! valid); version 4 has no
 //! text index section (the index is built on the first search by words); version 3 neither,
 //! and its metadata values were strings only ([`crate::legacy`]). Versions 3 to 6 have no
-//! stemming language in their meta section (they read as none).
+//! stemming language in their meta section (they read as none), versions 3 to 7 no keys
+//! indexed for filters (none).
 
 use crate::error::{Error, Result};
 use crate::format::legacy::{metadata_from_v1, AssociationV1, MetadataV1};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The snapshot file's magic bytes.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"SUTRASNP";
 /// The snapshot format version this build writes.
-pub const SNAPSHOT_VERSION: u32 = 7;
+pub const SNAPSHOT_VERSION: u32 = 8;
 /// The oldest snapshot format version this build reads.
 pub const SNAPSHOT_VERSION_OLDEST: u32 = 3;
 const HEADER_BYTES: usize = 32;
@@ -105,6 +106,31 @@ struct Meta {
     vectors: u64,
     /// Added in version 7.
     language: Option<Language>,
+    /// Added in version 8: the metadata keys indexed for filters.
+    indexed: Vec<String>,
+}
+
+/// The meta section of version 7 (frozen).
+#[derive(Deserialize)]
+struct MetaV7 {
+    dimension: Option<u32>,
+    concepts: u64,
+    associations: u64,
+    vectors: u64,
+    language: Option<Language>,
+}
+
+impl From<MetaV7> for Meta {
+    fn from(old: MetaV7) -> Meta {
+        Meta {
+            dimension: old.dimension,
+            concepts: old.concepts,
+            associations: old.associations,
+            vectors: old.vectors,
+            language: old.language,
+            indexed: Vec::new(),
+        }
+    }
 }
 
 /// The meta section of versions 3 to 6 (frozen).
@@ -124,6 +150,7 @@ impl From<MetaV6> for Meta {
             associations: old.associations,
             vectors: old.vectors,
             language: None,
+            indexed: Vec::new(),
         }
     }
 }
@@ -202,6 +229,8 @@ pub struct Contents<'a, C> {
     pub dimension: Option<u32>,
     /// The language texts are stemmed in.
     pub language: Option<Language>,
+    /// The metadata keys indexed for filters, in order.
+    pub indexed: &'a [Box<str>],
     /// Every concept, in strictly increasing id order (walked three times, hence `Clone`).
     pub concepts: C,
     /// Every association, in key order.
@@ -338,6 +367,7 @@ where
         associations: contents.associations.len() as u64,
         vectors: vectors_count,
         language: contents.language,
+        indexed: contents.indexed.iter().map(|k| k.to_string()).collect(),
     };
     let dimension = contents.dimension.unwrap_or(0) as usize;
     let section = |i: usize, out: &mut dyn std::io::Write| -> Result<()> {
@@ -655,6 +685,8 @@ pub struct Decoded<'a> {
     pub dimension: Option<u32>,
     /// The language texts are stemmed in (and the text index holds stems of).
     pub language: Option<Language>,
+    /// The metadata keys indexed for filters (checked by the state).
+    pub indexed: Vec<String>,
     /// Every concept, in strictly increasing id order.
     pub concepts: Vec<Concept>,
     /// Every association, as stored (the state checks their endpoints and their uniqueness).
@@ -669,10 +701,10 @@ pub struct Decoded<'a> {
 /// Decodes and checks a snapshot's sections.
 pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     let (covered, version, sections) = check_header(bytes)?;
-    let meta: Meta = if version <= 6 {
-        decode_section::<MetaV6>("meta", sections[0])?.into()
-    } else {
-        decode_section("meta", sections[0])?
+    let meta: Meta = match version {
+        ..=6 => decode_section::<MetaV6>("meta", sections[0])?.into(),
+        7 => decode_section::<MetaV7>("meta", sections[0])?.into(),
+        _ => decode_section("meta", sections[0])?,
     };
     let concepts: Vec<ConceptIn<Metadata>> = if version == 3 {
         let old: Vec<ConceptIn<MetadataV1>> = decode_section("concepts", sections[1])?;
@@ -738,6 +770,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
         version,
         dimension: meta.dimension,
         language: meta.language,
+        indexed: meta.indexed,
         concepts: loaded,
         associations,
         vector_index: sections[4],

@@ -10,7 +10,8 @@
 //! The payload is one batch: a postcard-encoded `Vec<Op>` — in version 1, `Vec<OpV1>`
 //! ([`crate::legacy`]: metadata values were strings only), in version 2 `Vec<OpV2>`
 //! (associations without label, metadata or validity), read and turned into today's
-//! operations; version 3 is version 4 without [`Op::SetLanguage`]. A log is one version
+//! operations; version 3 is version 5 without [`Op::SetLanguage`] and [`Op::IndexMetadata`],
+//! version 4 without the latter. A log is one version
 //! throughout: opening a memory whose log is older rewrites it (a checkpoint) before anything is
 //! appended.
 
@@ -22,7 +23,7 @@ use crate::model::Op;
 /// The log file's magic bytes.
 pub const LOG_MAGIC: [u8; 8] = *b"SUTRAWAL";
 /// The log format version this build writes.
-pub const LOG_VERSION: u32 = 4;
+pub const LOG_VERSION: u32 = 5;
 /// The oldest log format version this build reads.
 pub const LOG_VERSION_OLDEST: u32 = 1;
 /// Size of the file header.
@@ -340,11 +341,19 @@ pub(crate) fn decode_payload(version: u32, payload: &[u8]) -> std::result::Resul
     } else if version == 2 {
         let ops: Vec<OpV2> = whole(payload)?;
         Ok(ops.into_iter().map(Op::from).collect())
-    } else if version == 3 {
-        // Version 4 only added an operation: a version 3 record is today's without it.
+    } else if version < LOG_VERSION {
+        // Versions 4 and 5 only added operations: an older record is today's without them.
         let ops: Vec<Op> = whole(payload)?;
-        if ops.iter().any(|op| matches!(op, Op::SetLanguage { .. })) {
-            return Err("a language operation in a log of version 3, which has none".into());
+        let added = |op: &Op| match op {
+            Op::SetLanguage { .. } => 4,
+            Op::IndexMetadata { .. } => 5,
+            _ => 3,
+        };
+        if let Some(op) = ops.iter().find(|op| added(op) > version) {
+            return Err(format!(
+                "an operation of log version {} in a log of version {version}",
+                added(op)
+            ));
         }
         Ok(ops)
     } else {

@@ -88,6 +88,13 @@ pub enum Op {
         /// The language.
         language: Language,
     },
+    /// Index these metadata keys, and no others, for filters (added in log format 5): the
+    /// keys a filter may name. The concepts written before are indexed at once (at the next
+    /// filtered read).
+    IndexMetadata {
+        /// The keys, in strictly increasing order (see [`Op::index_metadata`]).
+        keys: Vec<String>,
+    },
 }
 
 impl Op {
@@ -104,6 +111,13 @@ impl Op {
             at_ms,
             created_ms: None,
         }
+    }
+
+    /// The operation that indexes `keys` for filters (sorted, each once).
+    pub fn index_metadata(mut keys: Vec<String>) -> Op {
+        keys.sort_unstable();
+        keys.dedup();
+        Op::IndexMetadata { keys }
     }
 
     /// The operation that learns an association at `at_ms` (no label, no metadata, always
@@ -195,6 +209,7 @@ impl Op {
             Op::DeleteAssociation { key } | Op::InvalidateAssociation { key, .. } => {
                 check_label(&sub(field, "label"), &key.label)
             }
+            Op::IndexMetadata { keys } => check_indexed_keys(&sub(field, "keys"), keys),
             Op::DeleteConcept { .. } | Op::SetLanguage { .. } => Ok(()),
         }
     }

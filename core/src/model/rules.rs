@@ -128,6 +128,33 @@ pub(crate) fn check_logged_embedding(field: &str, vector: &[f32]) -> Result<()> 
     Ok(())
 }
 
+/// The keys a memory indexes for filters: at most [`INDEXED_KEYS_MAX`], each a metadata key
+/// (1 to [`METADATA_KEY_BYTES_MAX`] bytes), in strictly increasing order.
+pub(crate) fn check_indexed_keys(field: &str, keys: &[String]) -> Result<()> {
+    if keys.len() > INDEXED_KEYS_MAX {
+        return Err(Error::limit(
+            format!("{field} (keys)"),
+            INDEXED_KEYS_MAX as u64,
+            keys.len() as u64,
+        ));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        if key.is_empty() || key.len() > METADATA_KEY_BYTES_MAX {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                format!("a metadata key is 1 to {METADATA_KEY_BYTES_MAX} bytes"),
+            ));
+        }
+        if i > 0 && keys[i - 1] >= *key {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                "keys are listed in increasing order, each once",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn check_metadata(field: &str, metadata: &Metadata) -> Result<()> {
     if metadata.len() > METADATA_ENTRIES_MAX {
         return Err(Error::limit(

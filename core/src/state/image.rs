@@ -48,6 +48,7 @@ impl Db {
                 covered_seq: self.last_seq,
                 dimension: self.dimension,
                 language: self.language,
+                indexed: &self.indexed,
                 concepts: self.concepts.values(),
                 associations: &associations,
                 vector_index: &vector_index,
@@ -87,6 +88,14 @@ impl Db {
         let mut db = Db::new(params);
         db.dimension = decoded.dimension;
         db.language = decoded.language;
+        if let Err(e) = crate::model::rules::check_indexed_keys("indexed keys", &decoded.indexed) {
+            return bad(format!("meta section: {e}"));
+        }
+        db.indexed = decoded
+            .indexed
+            .into_iter()
+            .map(String::into_boxed_str)
+            .collect();
         db.last_seq = decoded.covered_seq;
         db.concepts = Concepts::from_concepts(decoded.concepts);
         for a in decoded.associations {

@@ -2,6 +2,7 @@
 //! index, the text index, and the validation and application of operations.
 
 pub(crate) mod concepts;
+pub(crate) mod filters;
 mod image;
 pub mod query;
 
@@ -27,6 +28,11 @@ pub struct Db {
     pub(crate) dimension: Option<u32>,
     /// The language texts are stemmed in for full-text search (none: not stemmed).
     pub(crate) language: Option<Language>,
+    /// The metadata keys indexed for filters, in order.
+    pub(crate) indexed: Vec<Box<str>>,
+    /// The index of those keys: built from the concepts at the first filtered read (as the
+    /// text index is at the first search by words), then kept up to date as operations apply.
+    pub(crate) filters: std::sync::OnceLock<filters::MetadataIndex>,
     pub(crate) vectors: VectorIndex,
     /// The concepts' texts, for full-text search: built from the concepts the first time the
     /// memory is searched by words (a memory never searched so costs nothing for it, in time
@@ -43,6 +49,8 @@ impl Db {
             links: Adjacency::default(),
             dimension: None,
             language: None,
+            indexed: Vec::new(),
+            filters: std::sync::OnceLock::new(),
             vectors: VectorIndex::new(params),
             text: std::sync::OnceLock::new(),
             last_seq: 0,
@@ -146,6 +154,12 @@ impl Db {
                     }
                     None => self.vectors.remove(&id),
                 }
+                if let Some(index) = self.filters.get_mut() {
+                    if let Some(old) = self.concepts.get(&id) {
+                        index.remove(id, &old.metadata);
+                    }
+                    index.add(id, &metadata);
+                }
                 if let Some(text) = self.text.get_mut() {
                     match self.concepts.get(&id) {
                         Some(old) if *old.content == *content => {}
@@ -174,6 +188,9 @@ impl Db {
                 };
                 if let Some(text) = self.text.get_mut() {
                     text.remove(id, &old.content);
+                }
+                if let Some(index) = self.filters.get_mut() {
+                    index.remove(id, &old.metadata);
                 }
                 self.vectors.remove(&id);
                 self.links.remove_concept(&id);
@@ -236,6 +253,11 @@ impl Db {
             }
             Op::SetDimension { dimension } => {
                 self.dimension = Some(dimension);
+            }
+            Op::IndexMetadata { keys } => {
+                self.indexed = keys.into_iter().map(String::into_boxed_str).collect();
+                // Built again, of these keys, at the next filtered read.
+                self.filters = std::sync::OnceLock::new();
             }
             Op::SetLanguage { language } => {
                 debug_assert!(
@@ -504,6 +526,8 @@ impl Layered<'_> {
                         _ => self.top.dimension = Some(*dimension),
                     }
                 }
+                // Any keys may be indexed at any time (validated on their own).
+                Op::IndexMetadata { .. } => {}
                 Op::SetLanguage { language } => {
                     match self.top.language.or(self.base.language(db)) {
                         Some(existing) if existing != *language => {

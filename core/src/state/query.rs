@@ -8,9 +8,10 @@ use crate::limits::{
     SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, TEXT_QUERY_BYTES_MAX, TEXT_QUERY_TERMS_MAX, VECTOR_EF_MAX,
     VECTOR_K_MAX,
 };
-use crate::model::ConceptId;
 use crate::model::Language;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet, ValidAt};
+use crate::model::{ConceptId, Filter};
+use crate::state::filters::MetadataIndex;
 use crate::state::Db;
 use crate::text::{query_terms, TextIndex};
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
@@ -91,6 +92,15 @@ impl Db {
             .map_err(fail("vector index"))?;
         if let Some(text) = self.text.get() {
             text.check().map_err(fail("text index"))?;
+        }
+        if let Some(index) = self.filters.get() {
+            if *index != self.build_metadata_index() {
+                return Err(fail("metadata index")(
+                    "differs from the concepts' metadata".to_string(),
+                ));
+            }
+        }
+        if let Some(text) = self.text.get() {
             if text.language() != self.language {
                 return Err(fail("text index")(format!(
                     "stems in {:?}, the memory in {:?}",
@@ -273,6 +283,17 @@ impl Db {
     /// first, ties by id. The query is checked: at most [`TEXT_QUERY_BYTES_MAX`] bytes and
     /// [`TEXT_QUERY_TERMS_MAX`] distinct terms, and not empty.
     pub fn search_text(&self, query: &str, k: u32) -> Result<Vec<Hit>> {
+        self.search_text_among(query, k, None)
+    }
+
+    /// [`search_text`](Self::search_text) among the concepts `among` only (in increasing id
+    /// order: what [`Db::filtered`] gives).
+    pub fn search_text_among(
+        &self,
+        query: &str,
+        k: u32,
+        among: Option<&[ConceptId]>,
+    ) -> Result<Vec<Hit>> {
         Error::check_count("k", k, VECTOR_K_MAX)?;
         if query.len() > TEXT_QUERY_BYTES_MAX {
             return Err(Error::limit(
@@ -297,13 +318,38 @@ impl Db {
         }
         Ok(self
             .text_index()
-            .search(&terms, k as usize)
+            .search_among(&terms, k as usize, among)
             .into_iter()
             .map(|s| Hit {
                 id: s.id,
                 score: s.score,
             })
             .collect())
+    }
+
+    /// The concepts `filter` keeps, in id order (`field` names the filter in errors: a key the
+    /// memory does not index is refused, naming those it does). The index of the memory's
+    /// keys is built from the concepts by the first filtered read.
+    pub fn filtered(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
+        self.metadata_index().matching(field, filter)
+    }
+
+    /// The metadata keys the memory indexes for filters, in order.
+    pub fn indexed_keys(&self) -> impl Iterator<Item = &str> {
+        self.indexed.iter().map(|k| &**k)
+    }
+
+    /// The index of the memory's metadata keys, of its concepts now.
+    fn build_metadata_index(&self) -> MetadataIndex {
+        MetadataIndex::build(
+            &self.indexed,
+            self.concepts.values().map(|c| (c.id, &*c.metadata)),
+        )
+    }
+
+    /// The index of the memory's metadata keys, built if this is its first filtered read.
+    fn metadata_index(&self) -> &MetadataIndex {
+        self.filters.get_or_init(|| self.build_metadata_index())
     }
 
     /// Whether the text index is built (by a search by words, or loaded with a snapshot that
@@ -385,6 +431,34 @@ impl Db {
             .collect()
     }
 
+    /// The `k` concepts among `among` (ids, in any order) whose embeddings are most similar to
+    /// `query`, exactly (every one scored): a vector search inside a filter's concepts. The
+    /// query is checked as [`Db::plan_search`] checks it.
+    pub fn search_vectors_among(
+        &self,
+        query: &[f32],
+        k: u32,
+        among: &[ConceptId],
+    ) -> Result<Vec<Hit>> {
+        Self::check_search(k, None)?;
+        check_embedding("vector", query)?;
+        if let Some(expected) = self.dimension {
+            if query.len() as u32 != expected {
+                return Err(Error::DimensionMismatch {
+                    expected,
+                    actual: query.len() as u32,
+                });
+            }
+        }
+        let vectors = among
+            .iter()
+            .filter_map(|id| Some((*id, self.concepts.get(id)?.embedding.as_deref()?)));
+        Ok(VectorIndex::search_exact(query, k as usize, vectors)
+            .into_iter()
+            .map(|(id, score)| Hit { id, score })
+            .collect())
+    }
+
     /// Exact vector search (no index), for measuring recall.
     pub fn search_vectors_exact(&self, query: &[f32], k: u32) -> Vec<Hit> {
         let vectors = self
@@ -420,6 +494,11 @@ impl Db {
             .map_or(0u64, |d| u64::from(d) + 1)
             .to_le_bytes());
         put(&[self.language.map_or(0, |l| l as u8 + 1)]);
+        put(&(self.indexed.len() as u64).to_le_bytes());
+        for key in &self.indexed {
+            put(&(key.len() as u64).to_le_bytes());
+            put(key.as_bytes());
+        }
         for c in self.concepts.values() {
             if let Ok(bytes) = postcard::to_allocvec(c) {
                 put(&(bytes.len() as u64).to_le_bytes());

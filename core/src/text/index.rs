@@ -276,7 +276,20 @@ impl TextIndex {
     /// by BM25 (Okapi, with Lucene's idf `ln(1 + (N − df + 0.5) / (df + 0.5))`, never
     /// negative), best first, ties by concept id. No terms (a query of stop words only) match
     /// nothing.
+    #[cfg(test)]
     pub fn search(&self, terms: &[String], k: usize) -> Vec<Scored> {
+        self.search_among(terms, k, None)
+    }
+
+    /// [`search`](Self::search) among the concepts `among` (in increasing id order) only: the
+    /// best `k` of those, not the best `k` then those (a filter inside the search, so that it
+    /// never returns fewer hits than it could).
+    pub fn search_among(
+        &self,
+        terms: &[String],
+        k: usize,
+        among: Option<&[ConceptId]>,
+    ) -> Vec<Scored> {
         let lists: Vec<&[Posting]> = terms
             .iter()
             .filter_map(|t| self.terms.number(t))
@@ -287,7 +300,7 @@ impl TextIndex {
         // the documents (a common word), in a map otherwise: the same sums either way.
         let postings: usize = lists.iter().map(|l| l.len()).sum();
         let dense = postings.saturating_mul(DENSE_PER_POSTING) >= self.ids.len();
-        self.search_lists(&lists, k, dense)
+        self.search_lists(&lists, k, dense, among)
     }
 
     /// Calls `f(document, score)` for every posting of `lists`, a term's list at a time: its
@@ -310,7 +323,13 @@ impl TextIndex {
 
     /// [`search`](Self::search) over the postings of the query's terms, gathering the scores
     /// in an array over every document (`dense`) or in a map.
-    fn search_lists(&self, lists: &[&[Posting]], k: usize, dense: bool) -> Vec<Scored> {
+    fn search_lists(
+        &self,
+        lists: &[&[Posting]],
+        k: usize,
+        dense: bool,
+        among: Option<&[ConceptId]>,
+    ) -> Vec<Scored> {
         if self.docs.is_empty() || k == 0 {
             return Vec::new();
         }
@@ -333,6 +352,9 @@ impl TextIndex {
             self.each_score(lists, |doc, s| *scores.entry(doc).or_insert(0.0) += s);
             scores.into_iter().map(scored).collect()
         };
+        if let Some(among) = among {
+            hits.retain(|h| among.binary_search(&h.id).is_ok());
+        }
         let order = |a: &Scored, b: &Scored| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
         if hits.len() > k {
             hits.select_nth_unstable_by(k - 1, order);
@@ -837,8 +859,8 @@ mod tests {
                 .map(|n| index.postings.list(n))
                 .collect();
             for k in [1, 10, 1000] {
-                let dense = index.search_lists(&lists, k, true);
-                let sparse = index.search_lists(&lists, k, false);
+                let dense = index.search_lists(&lists, k, true, None);
+                let sparse = index.search_lists(&lists, k, false, None);
                 assert_eq!(dense, sparse, "{query} {k}");
                 assert_eq!(index.search(&terms, k), sparse, "{query} {k}");
             }

@@ -345,7 +345,7 @@ async fn a_memory_created_with_a_language_stems_its_texts_and_queries() {
     assert!(
         export
             .text
-            .starts_with(r#"{"type":"memory","format":4,"dimension":null,"language":"english"}"#),
+            .starts_with(r#"{"type":"memory","format":5,"dimension":null,"language":"english","indexed_keys":[]}"#),
         "{}",
         export.text
     );
@@ -382,4 +382,119 @@ async fn a_memory_created_with_a_language_stems_its_texts_and_queries() {
         "english"
     );
     assert_eq!(found("copy", "run").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_keep_only_what_a_filter_on_indexed_keys_keeps() {
+    let app = app();
+    memory(&app, "f", Some(2)).await;
+    // Bob's texts say "rain" three times and point along the query; alice's once, across it.
+    let mut ops = Vec::new();
+    for i in 0..60 {
+        let alice = i % 6 == 0;
+        ops.push(json!({
+            "op": "put_concept",
+            "content": if alice { format!("rain once, note {i}") } else { format!("rain rain rain {i}") },
+            "embedding": if alice { [0.0, 1.0] } else { [1.0, 0.1] },
+            "metadata": {"user": if alice { "alice" } else { "bob" }, "year": 2020 + (i / 6) % 2},
+        }));
+    }
+    let written = post(&app, "/v1/memories/f/batch", json!({ "ops": ops })).await;
+    assert_eq!(written.status, StatusCode::OK, "{}", written.text);
+    // A key not indexed is refused by name.
+    let refused = post(
+        &app,
+        "/v1/memories/f/search",
+        json!({"text": "rain", "filter": {"user": "alice"}}),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        refused.json["error"]["field"], "filter[\"user\"]",
+        "{}",
+        refused.text
+    );
+    let declared = post(
+        &app,
+        "/v1/memories/f/batch",
+        json!({"ops": [{"op": "index_metadata", "keys": ["year", "user"]}]}),
+    )
+    .await;
+    assert_eq!(declared.status, StatusCode::OK, "{}", declared.text);
+    assert_eq!(
+        get(&app, "/v1/memories/f").await.json["indexed_keys"],
+        json!(["user", "year"])
+    );
+    // Whose each hit is, by its text ("rain once, note i" is alice's).
+    let users = |answer: &Value| -> Vec<String> {
+        answer["hits"]
+            .as_array()
+            .map(|hits| {
+                hits.iter()
+                    .map(|h| {
+                        let alice = h["content"].as_str().unwrap_or("").starts_with("rain once");
+                        if alice { "alice" } else { "bob" }.to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for body in [
+        json!({"text": "rain", "k": 5, "filter": {"user": "alice"}}),
+        json!({"vector": [1.0, 0.0], "k": 5, "filter": {"user": "alice"}}),
+        json!({"text": "rain", "vector": [1.0, 0.0], "k": 5, "filter": {"user": "alice"}}),
+        json!({"text": "rain", "k": 5, "filter": {"user": {"in": ["alice", "carol"]}}}),
+    ] {
+        let found = post(&app, "/v1/memories/f/search", body.clone()).await;
+        assert_eq!(found.status, StatusCode::OK, "{body}: {}", found.text);
+        assert_eq!(users(&found.json), ["alice"; 5], "{body}");
+    }
+    // Two keys: alice's of 2020 (i = 0, 12, 24, 36, 48).
+    let both = post(
+        &app,
+        "/v1/memories/f/search",
+        json!({"vector": [0.0, 1.0], "k": 50, "filter": {"user": "alice", "year": 2020}}),
+    )
+    .await;
+    assert_eq!(both.status, StatusCode::OK, "{}", both.text);
+    let mut notes: Vec<String> = both.json["hits"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|h| h["content"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    notes.sort();
+    assert_eq!(
+        notes,
+        [0, 12, 24, 36, 48].map(|i| format!("rain once, note {i}")),
+        "{}",
+        both.text
+    );
+    // Bad filters get clear errors.
+    for (filter, field) in [
+        (json!({"user": ["alice"]}), "filter[\"user\"]"),
+        (json!({"user": {"any": ["alice"]}}), "filter[\"user\"]"),
+        (json!({"user": {"in": []}}), "filter[\"user\"]"),
+    ] {
+        let bad = post(
+            &app,
+            "/v1/memories/f/search",
+            json!({"text": "rain", "filter": filter}),
+        )
+        .await;
+        assert_eq!(
+            bad.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{filter}: {}",
+            bad.text
+        );
+        assert_eq!(bad.json["error"]["field"], field, "{filter}: {}", bad.text);
+    }
 }

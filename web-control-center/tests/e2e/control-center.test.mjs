@@ -252,7 +252,7 @@ async function tour(page, mode, memory) {
   assert.equal(lines.filter((l) => l.type === "association").length, 3);
   const risky = lines.find((l) => l.label === "makes risky");
   assert.deepEqual([risky.metadata, risky.valid_from_ms, typeof risky.valid_until_ms], [{ doc: "road report" }, new Date("2020-01-01T00:00").getTime(), "number"]);
-  assert.deepEqual(lines[0], { type: "memory", format: 4, dimension: 3, language: "english" });
+  assert.deepEqual(lines[0], { type: "memory", format: 5, dimension: 3, language: "english", indexed_keys: [] });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
   await page.goto(`${base}/#/m/${memory}/overview`);

@@ -93,7 +93,7 @@ describe("HttpBackend", () => {
   });
 
   it("imports in pieces with progress, renumbering rejected lines, and exports the same", async () => {
-    const lines = [JSON.stringify({ type: "memory", format: 4, dimension: 3, language: null })];
+    const lines = [JSON.stringify({ type: "memory", format: 5, dimension: 3, language: null, indexed_keys: ["n"] })];
     for (let i = 0; i < IMPORT_LINES_PER_REQUEST + 20; i++) {
       lines.push(JSON.stringify({ type: "concept", id: (i + 1).toString(16).padStart(32, "0"), content: `line ${i}`, embedding: null, strength: 1, confidence: 1, metadata: i % 2 ? {} : { n: i, tags: ["a"] }, created_ms: 5, updated_ms: 6 }));
     }

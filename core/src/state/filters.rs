@@ -1,0 +1,218 @@
+//! The index of the metadata keys a memory declares: for each key and value, the concepts that
+//! have it, so that a filter finds the concepts it keeps without reading every concept.
+//! Maintained as operations apply, like the text index; answers never depend on the order
+//! concepts were written in.
+
+use crate::error::{Error, Result};
+use crate::model::{ConceptId, Filter, Metadata, Scalar};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The concepts of each value of each indexed key.
+#[derive(Default, Debug, PartialEq)]
+pub(crate) struct MetadataIndex {
+    /// Each indexed key's values, each with its concepts (a value no concept has is not kept).
+    keys: BTreeMap<Box<str>, BTreeMap<Scalar, BTreeSet<ConceptId>>>,
+}
+
+impl MetadataIndex {
+    /// An index of `keys`, of `concepts`.
+    pub fn build<'a>(
+        keys: &[Box<str>],
+        concepts: impl Iterator<Item = (ConceptId, &'a Metadata)>,
+    ) -> MetadataIndex {
+        let mut index = MetadataIndex {
+            keys: keys.iter().map(|k| (k.clone(), BTreeMap::new())).collect(),
+        };
+        for (id, metadata) in concepts {
+            index.add(id, metadata);
+        }
+        index
+    }
+
+    /// The keys indexed, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(|k| &**k)
+    }
+
+    /// Indexes concept `id`'s `metadata` (the concept must not be indexed already).
+    pub fn add(&mut self, id: ConceptId, metadata: &Metadata) {
+        for (key, values) in &mut self.keys {
+            if let Some(value) = metadata.get(&**key) {
+                for scalar in Scalar::of(value) {
+                    values.entry(scalar).or_default().insert(id);
+                }
+            }
+        }
+    }
+
+    /// Removes concept `id`, whose indexed metadata is `metadata`.
+    pub fn remove(&mut self, id: ConceptId, metadata: &Metadata) {
+        for (key, values) in &mut self.keys {
+            if let Some(value) = metadata.get(&**key) {
+                for scalar in Scalar::of(value) {
+                    if let Some(ids) = values.get_mut(&scalar) {
+                        ids.remove(&id);
+                        if ids.is_empty() {
+                            values.remove(&scalar);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The concepts `filter` keeps, in id order; refused, naming `field` and the key, when it
+    /// names a key this memory does not index.
+    pub fn matching(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
+        let mut each: Vec<Vec<ConceptId>> = Vec::with_capacity(filter.clauses().len());
+        for clause in filter.clauses() {
+            let Some(values) = self.keys.get(clause.key.as_str()) else {
+                let indexed: Vec<&str> = self.keys().collect();
+                return Err(Error::invalid(
+                    format!("{field}[{:?}]", clause.key),
+                    if indexed.is_empty() {
+                        "is not an indexed metadata key: this memory indexes none (declare the keys filters may name)".to_string()
+                    } else {
+                        format!(
+                            "is not an indexed metadata key: this memory indexes {}",
+                            indexed.join(", ")
+                        )
+                    },
+                ));
+            };
+            let mut ids: Vec<ConceptId> = clause
+                .any_of
+                .iter()
+                .filter_map(|scalar| values.get(scalar))
+                .flatten()
+                .copied()
+                .collect();
+            if clause.any_of.len() > 1 {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            each.push(ids);
+        }
+        // Intersect, smallest first: each next list is searched for the survivors.
+        each.sort_by_key(Vec::len);
+        let mut lists = each.into_iter();
+        let Some(mut kept) = lists.next() else {
+            return Ok(Vec::new());
+        };
+        for list in lists {
+            kept.retain(|id| list.binary_search(id).is_ok());
+        }
+        Ok(kept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Clause, Value};
+
+    fn id(n: u128) -> ConceptId {
+        ConceptId(n)
+    }
+
+    fn metadata(pairs: &[(&str, Value)]) -> Metadata {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    fn filter(clauses: &[(&str, &[Value])]) -> Filter {
+        Filter::new(
+            "filter",
+            clauses
+                .iter()
+                .map(|(key, values)| Clause {
+                    key: key.to_string(),
+                    any_of: values
+                        .iter()
+                        .map(|v| Scalar::wanted("filter", v).expect("scalar"))
+                        .collect(),
+                })
+                .collect(),
+        )
+        .expect("valid")
+    }
+
+    /// The concepts a filter keeps, read from every concept: what the index must answer.
+    fn by_reading(concepts: &[(ConceptId, Metadata)], f: &Filter) -> Vec<ConceptId> {
+        let mut ids: Vec<ConceptId> = concepts
+            .iter()
+            .filter(|(_, m)| f.matches(m))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn the_index_keeps_what_reading_every_concept_keeps() {
+        let users = ["alice", "bob", "carol"];
+        let mut concepts: Vec<(ConceptId, Metadata)> = (0..300u128)
+            .map(|i| {
+                (
+                    id(i * 7919 % 1009),
+                    metadata(&[
+                        ("user", users[(i % 3) as usize].into()),
+                        ("year", Value::Integer(2020 + (i % 5) as i64)),
+                        (
+                            "tags",
+                            Value::List((0..i % 4).map(|t| format!("t{t}")).collect()),
+                        ),
+                        ("unindexed", "x".into()),
+                    ]),
+                )
+            })
+            .collect();
+        let keys: Vec<Box<str>> = vec!["tags".into(), "user".into(), "year".into()];
+        let mut index = MetadataIndex::build(&keys, concepts.iter().map(|(i, m)| (*i, m)));
+        // Some removed and written again with other values.
+        for (i, m) in concepts.iter_mut().step_by(11) {
+            index.remove(*i, m);
+            m.insert("user".into(), "dave".into());
+            index.add(*i, m);
+        }
+        let filters = [
+            filter(&[("user", &["alice".into()])]),
+            filter(&[("user", &["dave".into(), "bob".into()])]),
+            filter(&[("year", &[Value::Integer(2022)]), ("tags", &["t1".into()])]),
+            filter(&[
+                ("user", &["carol".into()]),
+                ("year", &[Value::Number(2021.0), Value::Integer(2024)]),
+                ("tags", &["t2".into()]),
+            ]),
+            filter(&[("user", &["nobody".into()])]),
+        ];
+        for f in &filters {
+            let want = by_reading(&concepts, f);
+            assert_eq!(index.matching("filter", f).expect("indexed"), want, "{f:?}");
+        }
+        assert!(
+            !by_reading(&concepts, &filters[2]).is_empty(),
+            "a test of something"
+        );
+        // Every concept removed: nothing is left, not even empty value sets.
+        for (i, m) in &concepts {
+            index.remove(*i, m);
+        }
+        assert_eq!(index, MetadataIndex::build(&keys, std::iter::empty()));
+    }
+
+    #[test]
+    fn a_key_not_indexed_is_refused_by_name() {
+        let index = MetadataIndex::build(&["user".into()], std::iter::empty());
+        let err = index
+            .matching("filter", &filter(&[("year", &[Value::Integer(1)])]))
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "invalid filter[\"year\"]: is not an indexed metadata key: this memory indexes user"
+        );
+        assert_eq!(err.field().as_deref(), Some("filter[\"year\"]"));
+    }
+}
