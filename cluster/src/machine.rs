@@ -657,8 +657,7 @@ impl StateMachine {
             keys: image.keys,
         };
         self.replace(manifest, memories)?;
-        let mut builder = self.builder();
-        builder.finish()?;
+        self.builder().finish()?;
         Ok(())
     }
 
@@ -779,37 +778,109 @@ impl StateMachine {
     /// one after another as the core encodes them; applying waits meanwhile, readers do not),
     /// made durable and put in place by [`SnapshotBuilder::build_snapshot`].
     fn builder(&self) -> SnapshotBuilder {
-        let started = std::time::Instant::now();
-        let meta = SnapshotMeta {
-            last_log_id: self.state.last_applied,
-            last_membership: self.state.membership.clone(),
-        };
-        let aside = self.dir.join(format!(
-            "{ASIDE_PREFIX}building-{}",
-            ASIDE.fetch_add(1, Relaxed)
-        ));
-        let written = write_file(
-            &aside,
-            &meta,
-            &self.state.memories.all(),
-            self.state.memories.keys().image(),
-        );
-        SnapshotBuilder {
-            meta,
-            written: written.map(|len| (aside, len)).map_err(|e| e.to_string()),
+        let (mut builder, memories, keys) = self.to_write();
+        builder.write(&memories, keys);
+        builder
+    }
+
+    /// [`builder`](Self::builder) on a thread made for blocking (a snapshot is hundreds of
+    /// megabytes on a big memory): applying waits for it, but the async workers go on
+    /// answering reads, heartbeats and the network meanwhile.
+    async fn builder_off_the_workers(&self) -> SnapshotBuilder {
+        let (mut builder, memories, keys) = self.to_write();
+        let mut failed = builder.clone();
+        let writing = tokio::task::spawn_blocking(move || {
+            builder.write(&memories, keys);
+            builder
+        });
+        match writing.await {
+            Ok(builder) => builder,
+            Err(e) => {
+                failed.written = Err(format!("the thread writing it stopped: {e}"));
+                failed
+            }
+        }
+    }
+
+    /// A builder of a snapshot of the state as it is now, not written yet, and what it writes.
+    #[allow(clippy::type_complexity)]
+    fn to_write(
+        &self,
+    ) -> (
+        SnapshotBuilder,
+        Vec<(String, Replica)>,
+        Vec<(String, u64, Applied)>,
+    ) {
+        let builder = SnapshotBuilder {
+            meta: SnapshotMeta {
+                last_log_id: self.state.last_applied,
+                last_membership: self.state.membership.clone(),
+            },
+            aside: self.dir.join(format!(
+                "{ASIDE_PREFIX}building-{}",
+                ASIDE.fetch_add(1, Relaxed)
+            )),
+            written: Err("not written yet".into()),
             current: self.current.clone(),
             dir: self.dir.clone(),
             times: self.times.clone(),
-            started,
-        }
+            started: std::time::Instant::now(),
+        };
+        (
+            builder,
+            self.state.memories.all(),
+            self.state.memories.keys().image(),
+        )
     }
 }
 
+/// Loads a snapshot received as `meta` (checked whole) and, when it loads and is what `meta`
+/// says, puts it in place in `dir`: a file received into the node's directory is renamed;
+/// another (the leader's own, in tests of nodes in one process) is copied first.
+fn keep_received(
+    current: &Mutex<Option<SnapshotMeta>>,
+    dir: &Path,
+    params: HnswParams,
+    meta: &SnapshotMeta,
+    snapshot: &SnapshotFile,
+) -> io::Result<(Manifest, BTreeMap<String, Replica>)> {
+    let (manifest, memories) = snapshot.load(params)?;
+    if manifest.meta != *meta {
+        return Err(invalid(format!(
+            "the snapshot file covers {:?}, not the {:?} it was sent as",
+            manifest.meta.last_log_id, meta.last_log_id
+        )));
+    }
+    let received_here = snapshot
+        .path()
+        .parent()
+        .is_some_and(|p| p == dir.join(INCOMING_DIR));
+    let from = if received_here {
+        File::open(snapshot.path())?.sync_all()?;
+        snapshot.path().to_path_buf()
+    } else {
+        let aside = dir.join(format!(
+            "{ASIDE_PREFIX}installing-{}",
+            ASIDE.fetch_add(1, Relaxed)
+        ));
+        snapshot.copy_to(&aside)?;
+        aside
+    };
+    put_in_place(current, dir, &from, meta)?;
+    if received_here {
+        sync_dir(&dir.join(INCOMING_DIR))?;
+    }
+    Ok((manifest, memories))
+}
+
 /// Builds a snapshot from a file written aside when it was asked for.
+#[derive(Clone)]
 pub struct SnapshotBuilder {
     meta: SnapshotMeta,
-    /// The file written aside and its length, or why it could not be written.
-    written: Result<(PathBuf, u64), String>,
+    /// Where it is written aside.
+    aside: PathBuf,
+    /// The length of the file written aside, or why it could not be written.
+    written: Result<u64, String>,
     current: Arc<Mutex<Option<SnapshotMeta>>>,
     dir: PathBuf,
     times: Arc<SnapshotTimes>,
@@ -818,14 +889,20 @@ pub struct SnapshotBuilder {
 }
 
 impl SnapshotBuilder {
+    /// Writes `memories` and `keys` (the state when it was asked for) aside.
+    fn write(&mut self, memories: &[(String, Replica)], keys: Vec<(String, u64, Applied)>) {
+        self.written =
+            write_file(&self.aside, &self.meta, memories, keys).map_err(|e| e.to_string());
+    }
+
     /// Syncs the file written aside and puts it in place; returns it, open.
-    fn finish(&mut self) -> io::Result<SnapshotFile> {
-        let (aside, len) = self
+    fn finish(&self) -> io::Result<SnapshotFile> {
+        let len = self
             .written
             .clone()
             .map_err(|why| io::Error::other(format!("the snapshot was not written: {why}")))?;
-        File::open(&aside)?.sync_all()?;
-        let file = put_in_place(&self.current, &self.dir, &aside, &self.meta)?;
+        File::open(&self.aside)?.sync_all()?;
+        let file = put_in_place(&self.current, &self.dir, &self.aside, &self.meta)?;
         debug_assert_eq!(file.len(), len, "the file in place is the one written");
         SnapshotTimes::record(&self.times.built, &self.times.build_micros, self.started);
         Ok(file)
@@ -836,7 +913,11 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotFile;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
-        let file = self.finish()?;
+        // Synced on a thread made for blocking, as it was written.
+        let builder = self.clone();
+        let file = tokio::task::spawn_blocking(move || builder.finish())
+            .await
+            .map_err(io::Error::other)??;
         Ok(Snapshot {
             meta: self.meta.clone(),
             snapshot: file,
@@ -876,7 +957,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.builder()
+        self.builder_off_the_workers().await
     }
 
     async fn install_snapshot(
@@ -885,36 +966,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: SnapshotFile,
     ) -> Result<(), io::Error> {
         // Loaded (checked whole) first, kept only when it loads and is the snapshot `meta`
-        // describes: a damaged snapshot is neither kept nor applied.
+        // describes: a damaged snapshot is neither kept nor applied. Both on a thread made for
+        // blocking, as a snapshot is built.
         let started = std::time::Instant::now();
-        let (manifest, memories) = snapshot.load(self.params)?;
-        if manifest.meta != *meta {
-            return Err(invalid(format!(
-                "the snapshot file covers {:?}, not the {:?} it was sent as",
-                manifest.meta.last_log_id, meta.last_log_id
-            )));
-        }
-        // Put in place: a file received into this node's directory is renamed; another (the
-        // leader's own, in tests of nodes in one process) is copied first.
-        let received_here = snapshot
-            .path()
-            .parent()
-            .is_some_and(|p| p == self.dir.join(INCOMING_DIR));
-        let from = if received_here {
-            File::open(snapshot.path())?.sync_all()?;
-            snapshot.path().to_path_buf()
-        } else {
-            let aside = self.dir.join(format!(
-                "{ASIDE_PREFIX}installing-{}",
-                ASIDE.fetch_add(1, Relaxed)
-            ));
-            snapshot.copy_to(&aside)?;
-            aside
-        };
-        put_in_place(&self.current, &self.dir, &from, meta)?;
-        if received_here {
-            sync_dir(&self.dir.join(INCOMING_DIR))?;
-        }
+        let (current, dir, params, meta) = (
+            self.current.clone(),
+            self.dir.clone(),
+            self.params,
+            meta.clone(),
+        );
+        let (manifest, memories) = tokio::task::spawn_blocking(move || {
+            keep_received(&current, &dir, params, &meta, &snapshot)
+        })
+        .await
+        .map_err(io::Error::other)??;
         self.replace(manifest, memories)?;
         SnapshotTimes::record(&self.times.installed, &self.times.install_micros, started);
         Ok(())

@@ -399,7 +399,7 @@ impl ClusterNode {
         let proposed = tokio::time::timeout(COMMIT_WAIT, self.raft.client_write(command)).await;
         let Ok(proposed) = proposed else {
             return Err(Detour::Unknown(format!(
-                "node {} proposed the write and did not see it committed within {COMMIT_WAIT:?} (cut off from a quorum?)",
+                "node {} proposed the write and did not see it committed within {COMMIT_WAIT:?} (cut off from a quorum, or its disks slow?)",
                 self.id
             )));
         };
