@@ -306,7 +306,7 @@ fn extreme_vectors_are_refused_scores_stay_in_range_and_nan_is_never_ranked() {
     );
     let reader = m.reader();
     let hits = reader
-        .search_vectors(&[0.0, 1.0, 0.0], 5, None)
+        .search_vectors(&[0.0, 1.0, 0.0], 5, None, None)
         .expect("search");
     assert!(hits.iter().all(|h| h.id != ConceptId(7)), "{hits:?}");
 }

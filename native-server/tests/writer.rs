@@ -112,7 +112,7 @@ fn writes_wait_for_the_indexer_once_the_fresh_tier_is_over_its_bound() {
     for n in (0..total).step_by(397) {
         let hits = handle
             .reader()
-            .search_vectors(&vector(n), 1, None)
+            .search_vectors(&vector(n), 1, None, None)
             .expect("search");
         assert!((hits[0].score - 1.0).abs() < 1e-5, "vector {n}: {hits:?}");
     }
@@ -164,7 +164,7 @@ fn searches_during_writes_and_indexing_find_every_acknowledged_vector() {
                 let query = vector(n);
                 let hits = handle
                     .reader()
-                    .search_vectors(&query, 3, None)
+                    .search_vectors(&query, 3, None, None)
                     .expect("search");
                 assert!(
                     hits.first().is_some_and(|h| (h.score - 1.0).abs() < 1e-5),
@@ -220,7 +220,7 @@ fn assert_found_first(handle: &MemoryHandle, ns: &[u64]) {
     for &n in ns {
         let hits = handle
             .reader()
-            .search_vectors(&vector(n), 1, None)
+            .search_vectors(&vector(n), 1, None, None)
             .expect("search");
         assert_eq!(hits[0].id, ConceptId(u128::from(n) + 1), "vector {n}");
     }

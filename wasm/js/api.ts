@@ -1269,8 +1269,9 @@ export interface components {
              *     [...]}` for one of up to 64; a list of strings matches when it holds the string). Only
              *     the keys the memory indexes (`index_metadata`), at most 16. Applied inside each
              *     retriever (the best hits among those kept, never fewer than there are) and to the
-             *     concepts an expansion reaches; a vector is then compared with every concept kept,
-             *     exactly (`ef` has no effect).
+             *     concepts an expansion reaches. A vector search walks the graphs keeping only the
+             *     concepts kept (with the effort `ef`); a filter keeping few (at most 4,096, or one
+             *     vector in 32) has each of them scored exactly.
              */
             filter?: {
                 [key: string]: components["schemas"]["FilterValue"];

@@ -86,8 +86,15 @@ impl Reader {
     /// [`Db::search_vectors`], holding the state's lock only to start (checks, and sharing the
     /// graphs and fresh codes it reads) and to finish (checking and scoring what it found): the
     /// graph walks and the fresh scan run with no lock, so a long search holds no write back.
-    pub fn search_vectors(&self, query: &[f32], k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
-        let plan = self.shared.read().plan_search(query, k, ef)?;
+    /// Among `among` only, if given (in increasing id order: what [`Db::filtered`] gives).
+    pub fn search_vectors(
+        &self,
+        query: &[f32],
+        k: u32,
+        ef: Option<u32>,
+        among: Option<Arc<[ConceptId]>>,
+    ) -> Result<Vec<Hit>> {
+        let plan = self.shared.read().plan_search(query, k, ef, among)?;
         let found = plan.run();
         Ok(self.shared.read().finish_search(&plan, found))
     }
@@ -98,8 +105,14 @@ impl Reader {
     }
 
     /// [`Db::similar_to`], with the lock held as [`search_vectors`](Self::search_vectors) holds it.
-    pub fn similar_to(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
-        let plan = self.shared.read().plan_similar(id, k, ef)?;
+    pub fn similar_to(
+        &self,
+        id: ConceptId,
+        k: u32,
+        ef: Option<u32>,
+        among: Option<Arc<[ConceptId]>>,
+    ) -> Result<Vec<Hit>> {
+        let plan = self.shared.read().plan_similar(id, k, ef, among)?;
         let found = plan.run();
         Ok(self.shared.read().finish_search(&plan, found))
     }

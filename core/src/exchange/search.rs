@@ -26,6 +26,7 @@ use crate::{
     FILTER_VALUES_MAX,
 };
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Default number of hits.
 pub const SEARCH_K_DEFAULT: u32 = 10;
@@ -74,8 +75,9 @@ pub struct SearchBody {
     /// [...]}` for one of up to 64; a list of strings matches when it holds the string). Only
     /// the keys the memory indexes (`index_metadata`), at most 16. Applied inside each
     /// retriever (the best hits among those kept, never fewer than there are) and to the
-    /// concepts an expansion reaches; a vector is then compared with every concept kept,
-    /// exactly (`ef` has no effect).
+    /// concepts an expansion reaches. A vector search walks the graphs keeping only the
+    /// concepts kept (with the effort `ef`); a filter keeping few (at most 4,096, or one
+    /// vector in 32) has each of them scored exactly.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<std::collections::BTreeMap<String, FilterValue>>))]
     pub filter: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -468,38 +470,27 @@ pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAns
     } else {
         k
     };
-    let among = match &body.filter {
+    let among: Option<Arc<[ConceptId]>> = match &body.filter {
         Some(filter) => Some(
             reader
                 .db()
-                .filtered("filter", &parse_filter("filter", filter)?)?,
+                .filtered("filter", &parse_filter("filter", filter)?)?
+                .into(),
         ),
         None => None,
     };
-    let vector_hits = match (&body.vector, &body.id, &among) {
-        (Some(vector), None, None) => {
-            Some(reader.search_vectors(vector.checked("vector (dimension)")?, depth, ef)?)
-        }
-        (Some(vector), None, Some(among)) => Some(reader.db().search_vectors_among(
+    let vector_hits = match (&body.vector, &body.id) {
+        (Some(vector), None) => Some(reader.search_vectors(
             vector.checked("vector (dimension)")?,
             depth,
-            among,
+            ef,
+            among.clone(),
         )?),
-        (None, Some(id), None) => Some(reader.similar_to(parse_id("id", id)?, depth, ef)?),
-        (None, Some(id), Some(among)) => {
-            let id = parse_id("id", id)?;
-            let db = reader.db();
-            let Some(embedding) = db.embedding(&id) else {
-                return Err(match db.concept(id) {
-                    None => Error::ConceptNotFound { id: id.to_string() },
-                    Some(_) => Error::invalid("id", format!("concept {id} has no embedding")),
-                });
-            };
-            let others: Vec<ConceptId> = among.iter().copied().filter(|c| *c != id).collect();
-            Some(db.search_vectors_among(embedding, depth, &others)?)
+        (None, Some(id)) => {
+            Some(reader.similar_to(parse_id("id", id)?, depth, ef, among.clone())?)
         }
-        (None, None, _) => None,
-        (Some(_), Some(_), _) => return Err(Error::invalid("search", ONE_OF)),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err(Error::invalid("search", ONE_OF)),
     };
     let text_hits = match &body.text {
         Some(text) => Some(
@@ -547,6 +538,6 @@ pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAns
 /// The concepts most similar to concept `id`, searched with effort `ef` (see
 /// [`SearchBody::ef`]).
 pub fn similar(reader: &Reader, id: &str, k: Option<u32>, ef: Option<u32>) -> Result<HitsAnswer> {
-    let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT), ef)?;
+    let hits = reader.similar_to(parse_id("id", id)?, k.unwrap_or(SEARCH_K_DEFAULT), ef, None)?;
     Ok(answer(&reader.db(), ranked(Retriever::Vector, &hits)))
 }

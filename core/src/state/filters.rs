@@ -80,15 +80,18 @@ impl MetadataIndex {
                     },
                 ));
             };
-            let mut ids: Vec<ConceptId> = clause
+            let sets: Vec<_> = clause
                 .any_of
                 .iter()
                 .filter_map(|scalar| values.get(scalar))
-                .flatten()
-                .copied()
                 .collect();
-            if clause.any_of.len() > 1 {
-                ids.sort_unstable();
+            let mut ids = Vec::with_capacity(sets.iter().map(|s| s.len()).sum());
+            for set in &sets {
+                ids.extend(set.iter().copied());
+            }
+            if sets.len() > 1 {
+                // Runs in order, one per value: the stable sort merges runs it finds.
+                ids.sort();
                 ids.dedup();
             }
             each.push(ids);

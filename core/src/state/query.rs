@@ -15,6 +15,7 @@ use crate::state::filters::MetadataIndex;
 use crate::state::Db;
 use crate::text::{query_terms, TextIndex};
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
+use std::sync::Arc;
 
 /// One page of a concept scan.
 #[derive(Clone, Debug, PartialEq)]
@@ -266,7 +267,21 @@ impl Db {
     /// [`VectorIndex::plan`]). (A [`Reader`](crate::Reader)'s own `search_vectors` answers
     /// the same while holding the state's lock only to start and to finish.)
     pub fn search_vectors(&self, query: &[f32], k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
-        let plan = self.plan_search(query, k, ef)?;
+        let plan = self.plan_search(query, k, ef, None)?;
+        let found = plan.run();
+        Ok(self.finish_search(&plan, found))
+    }
+
+    /// [`search_vectors`](Self::search_vectors) among the concepts `among` only (in
+    /// increasing id order: what [`Db::filtered`] gives).
+    pub fn search_vectors_among(
+        &self,
+        query: &[f32],
+        k: u32,
+        ef: Option<u32>,
+        among: Arc<[ConceptId]>,
+    ) -> Result<Vec<Hit>> {
+        let plan = self.plan_search(query, k, ef, Some(among))?;
         let found = plan.run();
         Ok(self.finish_search(&plan, found))
     }
@@ -274,7 +289,7 @@ impl Db {
     /// The `k` concepts most similar to concept `id` (itself excluded), best first, with the
     /// effort `ef` ([`search_vectors`](Self::search_vectors)).
     pub fn similar_to(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<Vec<Hit>> {
-        let plan = self.plan_similar(id, k, ef)?;
+        let plan = self.plan_similar(id, k, ef, None)?;
         let found = plan.run();
         Ok(self.finish_search(&plan, found))
     }
@@ -382,8 +397,15 @@ impl Db {
         index
     }
 
-    /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]).
-    pub fn plan_search(&self, query: &[f32], k: u32, ef: Option<u32>) -> Result<SearchPlan> {
+    /// Checks a vector search and takes what it will read (see [`VectorIndex::plan`]): the
+    /// `k` concepts nearest `query`, among `among` only if given (in increasing id order).
+    pub fn plan_search(
+        &self,
+        query: &[f32],
+        k: u32,
+        ef: Option<u32>,
+        among: Option<Arc<[ConceptId]>>,
+    ) -> Result<SearchPlan> {
         Self::check_search(k, ef)?;
         check_embedding("vector", query)?;
         let Some(expected) = self.dimension else {
@@ -400,11 +422,18 @@ impl Db {
         }
         Ok(self
             .vectors
-            .plan(query, k as usize, ef.map(|ef| ef as usize), None))
+            .plan(query, k as usize, ef.map(|ef| ef as usize), None, among))
     }
 
-    /// Checks a search by concept `id`'s embedding (itself excluded) and takes what it will read.
-    pub fn plan_similar(&self, id: ConceptId, k: u32, ef: Option<u32>) -> Result<SearchPlan> {
+    /// Checks a search by concept `id`'s embedding (itself excluded) and takes what it will
+    /// read, as [`plan_search`](Self::plan_search).
+    pub fn plan_similar(
+        &self,
+        id: ConceptId,
+        k: u32,
+        ef: Option<u32>,
+        among: Option<Arc<[ConceptId]>>,
+    ) -> Result<SearchPlan> {
         Self::check_search(k, ef)?;
         let concept = self
             .concepts
@@ -418,7 +447,7 @@ impl Db {
         };
         Ok(self
             .vectors
-            .plan(query, k as usize, ef.map(|ef| ef as usize), Some(id)))
+            .plan(query, k as usize, ef.map(|ef| ef as usize), Some(id), among))
     }
 
     /// Checks what a search found against the state as it is now and scores the best exactly
@@ -429,34 +458,6 @@ impl Db {
             .into_iter()
             .map(|(id, score)| Hit { id, score })
             .collect()
-    }
-
-    /// The `k` concepts among `among` (ids, in any order) whose embeddings are most similar to
-    /// `query`, exactly (every one scored): a vector search inside a filter's concepts. The
-    /// query is checked as [`Db::plan_search`] checks it.
-    pub fn search_vectors_among(
-        &self,
-        query: &[f32],
-        k: u32,
-        among: &[ConceptId],
-    ) -> Result<Vec<Hit>> {
-        Self::check_search(k, None)?;
-        check_embedding("vector", query)?;
-        if let Some(expected) = self.dimension {
-            if query.len() as u32 != expected {
-                return Err(Error::DimensionMismatch {
-                    expected,
-                    actual: query.len() as u32,
-                });
-            }
-        }
-        let vectors = among
-            .iter()
-            .filter_map(|id| Some((*id, self.concepts.get(id)?.embedding.as_deref()?)));
-        Ok(VectorIndex::search_exact(query, k as usize, vectors)
-            .into_iter()
-            .map(|(id, score)| Hit { id, score })
-            .collect())
     }
 
     /// Exact vector search (no index), for measuring recall.

@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use crate::model::ConceptId;
+
 /// A query's code: its scale and components.
 pub(crate) type Point<'a> = (f32, &'a [i8]);
 
@@ -133,18 +135,41 @@ pub(crate) fn start(g: &impl Layers, s: &mut Scratch, ep: u32, query: Point<'_>)
     true
 }
 
+/// Which points a search may return (by point id); `None`: every one.
+pub(crate) type Admit<'a> = Option<&'a dyn Fn(u32) -> bool>;
+
+/// Which concepts a search may return; `None`: every one.
+pub(crate) type AdmitId<'a> = Option<&'a dyn Fn(&ConceptId) -> bool>;
+
 /// The search of one layer (the paper's algorithm 2): widens from the candidates through their
 /// neighbours, keeping the `ef` nearest points seen in `s.nearest`, nearest first.
+///
+/// With `admit`, only points it admits are kept, but the beam widens through every point
+/// near enough (closer than the furthest kept, or any while fewer than `ef` are kept): a
+/// filter's points are reached through the graph's other points, and the walk stops only when
+/// `ef` points are kept and no candidate left is nearer than the furthest of them.
 #[inline]
-pub(crate) fn beam(g: &impl Layers, s: &mut Scratch, layer: usize, ef: usize, query: Point<'_>) {
+pub(crate) fn beam(
+    g: &impl Layers,
+    s: &mut Scratch,
+    layer: usize,
+    ef: usize,
+    query: Point<'_>,
+    admit: Admit<'_>,
+) {
     debug_assert!(ef > 0, "a beam keeps at least one point");
     let Some(layer) = g.layer(layer) else {
         return;
     };
+    if let Some(admit) = admit {
+        s.nearest.retain(|n| admit(n.pid));
+    }
+    let full = |s: &Scratch| admit.is_none() || s.nearest.len() >= ef;
     while let Some(Reverse(candidate)) = s.candidates.pop() {
-        if s.nearest
-            .last()
-            .is_some_and(|furthest| candidate.distance > furthest.distance)
+        if full(s)
+            && s.nearest
+                .last()
+                .is_some_and(|furthest| candidate.distance > furthest.distance)
         {
             break;
         }
@@ -167,6 +192,11 @@ pub(crate) fn beam(g: &impl Layers, s: &mut Scratch, layer: usize, ef: usize, qu
             let near = Near { distance, pid };
             if s.nearest.len() >= ef && s.nearest.last().is_some_and(|last| near >= *last) {
                 // (Most candidates: no better than the furthest kept.)
+                continue;
+            }
+            if admit.is_some_and(|admit| !admit(pid)) {
+                // Not kept, but widened from.
+                s.candidates.push(Reverse(near));
                 continue;
             }
             match s.nearest.binary_search(&near) {
@@ -195,7 +225,8 @@ pub(crate) fn next_layer(g: &impl Layers, s: &mut Scratch) {
 }
 
 /// The whole search from entry point `ep` at layer `top`: one nearest point per upper layer,
-/// then `ef` at the bottom, left in `s.nearest`. False if the graph does not have `ep`.
+/// then `ef` at the bottom (of those `admit` admits), left in `s.nearest`. False if the graph
+/// does not have `ep`.
 pub(crate) fn descend(
     g: &impl Layers,
     s: &mut Scratch,
@@ -203,14 +234,15 @@ pub(crate) fn descend(
     top: usize,
     ef: usize,
     query: Point<'_>,
+    admit: Admit<'_>,
 ) -> bool {
     if !start(g, s, ep, query) {
         return false;
     }
     for layer in (1..=top).rev() {
-        beam(g, s, layer, 1, query);
+        beam(g, s, layer, 1, query, None);
         next_layer(g, s);
     }
-    beam(g, s, 0, ef, query);
+    beam(g, s, 0, ef, query, admit);
     true
 }

@@ -38,7 +38,9 @@ use std::cmp::Reverse;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use super::beam::{beam, descend, next_layer, start, with_scratch, Layers, Near, Point, Scratch};
+use super::beam::{
+    beam, descend, next_layer, start, with_scratch, Admit, AdmitId, Layers, Near, Point, Scratch,
+};
 use super::code::{similarity, Entry, Found};
 use super::hnsw::{Graph, Links};
 use super::params::ef_for;
@@ -476,15 +478,27 @@ impl Growing {
     /// Up to `ef` nodes nearest the code (`scale`, `q`) (a candidate list that long; its own
     /// is [`ef`](Self::ef)), nearest first, as (what the node stands for, approximate
     /// similarity).
-    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<Found>) {
+    pub(crate) fn search(
+        &self,
+        scale: f32,
+        q: &[i8],
+        ef: usize,
+        admit: AdmitId<'_>,
+        out: &mut Vec<Found>,
+    ) {
         let word = self.entry.load(Ordering::Acquire);
         if word == EMPTY {
             return;
         }
         let (top, ep) = ((word >> 32) as usize, word as u32);
         let query = (scale, q);
+        let by_point = |pid: u32| {
+            self.entry_of(pid)
+                .is_some_and(|e| admit.is_none_or(|a| a(&e.id)))
+        };
+        let admit_point: Admit<'_> = admit.map(|_| &by_point as &dyn Fn(u32) -> bool);
         with_scratch(|s| {
-            if descend(self, s, ep, top, ef, query) {
+            if descend(self, s, ep, top, ef, query, admit_point) {
                 out.extend(s.nearest.iter().filter_map(|c| {
                     Some(Found {
                         entry: self.entry_of(c.pid)?,
@@ -591,11 +605,11 @@ impl Growing {
             return;
         }
         for layer in (level + 1..=top).rev() {
-            beam(self, s, layer, 1, query);
+            beam(self, s, layer, 1, query, None);
             next_layer(self, s);
         }
         for layer in (0..=level.min(top)).rev() {
-            beam(self, s, layer, self.ef_construction, query);
+            beam(self, s, layer, self.ef_construction, query, None);
             s.nearest.retain(|c| c.pid != node);
             self.select(query, &s.nearest, M, true, selected, pruned);
             self.set_list(node, layer, selected);
@@ -859,7 +873,7 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(q, inv_norm(q), &mut qc);
             let mut out = Vec::new();
-            g.search(scale, &qc, g.ef(), &mut out);
+            g.search(scale, &qc, g.ef(), None, &mut out);
             let mut scored: Vec<(f32, u128)> = (0..vs.len())
                 .map(|i| {
                     let code = &all.codes[i * d..(i + 1) * d];
@@ -911,7 +925,7 @@ mod tests {
                 let mut qc = Vec::new();
                 let scale = quantize(v, inv_norm(v), &mut qc);
                 let mut out = Vec::new();
-                g.search(scale, &qc, g.ef(), &mut out);
+                g.search(scale, &qc, g.ef(), None, &mut out);
                 out.iter().any(|f| f.entry.id.0 == i as u128)
             })
             .count();
@@ -954,8 +968,8 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(&q, inv_norm(&q), &mut qc);
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            g.search(scale, &qc, g.ef(), &mut a);
-            packed.search(scale, &qc, packed.ef(), &mut b);
+            g.search(scale, &qc, g.ef(), None, &mut a);
+            packed.search(scale, &qc, packed.ef(), None, &mut b);
             let ids = |v: &[Found]| v.iter().map(|f| f.entry.id).collect::<Vec<_>>();
             assert_eq!(ids(&a), ids(&b));
         }
@@ -993,8 +1007,8 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(q, inv_norm(q), &mut qc);
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            g.search(scale, &qc, 64, &mut a);
-            resumed.search(scale, &qc, 64, &mut b);
+            g.search(scale, &qc, 64, None, &mut a);
+            resumed.search(scale, &qc, 64, None, &mut b);
             assert_eq!(ids(&a), ids(&b));
         }
         let c = coded(&vs[2_500..], 2_500);
@@ -1056,7 +1070,7 @@ mod tests {
                     let mut qc = Vec::new();
                     let scale = quantize(v, inv_norm(v), &mut qc);
                     let mut out = Vec::new();
-                    g.search(scale, &qc, g.ef(), &mut out);
+                    g.search(scale, &qc, g.ef(), None, &mut out);
                     // Every result is a node as it was inserted, never a torn one.
                     for Found { entry: e, .. } in &out {
                         assert!(e.id.0 < 6_000 && u128::from(e.vseq) == e.id.0, "{e:?}");
@@ -1110,7 +1124,7 @@ mod tests {
             let mut qc = Vec::new();
             let scale = quantize(head, inv_norm(head), &mut qc);
             let mut out = Vec::new();
-            g.search(scale, &qc, g.ef(), &mut out);
+            g.search(scale, &qc, g.ef(), None, &mut out);
             let members = out
                 .iter()
                 .take(10)

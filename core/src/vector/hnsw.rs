@@ -19,7 +19,7 @@ use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::beam::{descend, with_scratch, Layers, Point};
+use super::beam::{descend, with_scratch, Admit, AdmitId, Layers, Point};
 use super::code::{similarity, Entry, Found};
 use super::params::ef_for;
 use crate::distance::prefetch;
@@ -234,13 +234,26 @@ impl Graph {
     /// Up to `ef` points nearest the code (`scale`, `q`) (a candidate list that long; its
     /// own is [`ef`](Self::ef)), nearest first, as (what the point stands for, approximate
     /// similarity).
-    pub(crate) fn search(&self, scale: f32, q: &[i8], ef: usize, out: &mut Vec<Found>) {
+    pub(crate) fn search(
+        &self,
+        scale: f32,
+        q: &[i8],
+        ef: usize,
+        admit: AdmitId<'_>,
+        out: &mut Vec<Found>,
+    ) {
         if self.ids.is_empty() {
             return;
         }
+        let by_point = |pid: u32| {
+            self.ids
+                .get(pid as usize)
+                .is_some_and(|id| admit.is_none_or(|a| a(id)))
+        };
+        let admit_point: Admit<'_> = admit.map(|_| &by_point as &dyn Fn(u32) -> bool);
         with_scratch(|s| {
             // Point 0 is the entry point, in every layer.
-            if descend(self, s, 0, self.layers.len(), ef, (scale, q)) {
+            if descend(self, s, 0, self.layers.len(), ef, (scale, q), admit_point) {
                 out.extend(s.nearest.iter().filter_map(|c| {
                     Some(Found {
                         entry: self.entry(c.pid)?,
@@ -768,7 +781,7 @@ mod tests {
                 .map(|item| (*item.value, 1.0 - item.distance))
                 .collect();
             ours.clear();
-            graph.search(scale, query.q, graph.ef(), &mut ours);
+            graph.search(scale, query.q, graph.ef(), None, &mut ours);
             assert_eq!(ours.len(), HnswParams::default().ef_search.min(4000));
             let ours: Vec<(Entry, f32)> = ours.iter().map(|f| (f.entry, f.similarity)).collect();
             if ours != expected {
@@ -780,7 +793,7 @@ mod tests {
         let empty = build_map(&[], &[], d, Vec::new(), BUILT_WITH);
         let empty = packed(&postcard::to_allocvec(&empty).expect("encode")).expect("packed");
         ours.clear();
-        empty.search(1.0, &qq[..d], empty.ef(), &mut ours);
+        empty.search(1.0, &qq[..d], empty.ef(), None, &mut ours);
         assert!(ours.is_empty());
     }
 

@@ -353,7 +353,7 @@ impl VectorIndex {
         exclude: Option<ConceptId>,
         lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
-        let plan = self.plan(query, k, None, exclude);
+        let plan = self.plan(query, k, None, exclude, None);
         let found = plan.run();
         self.finish(&plan, found, lookup)
     }
@@ -365,16 +365,28 @@ impl VectorIndex {
     /// `ef` is the search effort: how long each graph's candidate list is (at least `k + 1`,
     /// so that a graph can answer `k` without being read whole). `None` gives each graph its
     /// own: the `ef_search` it was built with, grown with its size ([`ef_for`](super::params::ef_for)).
+    ///
+    /// `among` (concept ids in increasing order: a filter's) limits what the search returns:
+    /// the graphs are walked keeping only those points (widening through the others); a
+    /// filter keeping at most [`exact_among_max`] concepts is answered exactly instead, each
+    /// of its concepts scored by [`finish`](Self::finish) (under the state's lock: as fast as
+    /// copying their vectors out of it would be).
     pub fn plan(
         &self,
         query: &[f32],
         k: usize,
         ef: Option<usize>,
         exclude: Option<ConceptId>,
+        among: Option<Arc<[ConceptId]>>,
     ) -> SearchPlan {
         let inv = inv_norm(query);
+        // A filter that keeps few concepts is answered by scoring each of them (in
+        // `finish`), not by walking graphs mostly made of others.
+        let exact = among
+            .as_ref()
+            .is_some_and(|among| among.len() <= exact_among_max(self.live()));
         // A search for nothing reads nothing (and so finds nothing).
-        let (graphs, fresh) = if k == 0 {
+        let (graphs, fresh) = if k == 0 || exact {
             (Vec::new(), Vec::new())
         } else {
             let growing = self
@@ -397,6 +409,8 @@ impl VectorIndex {
             k,
             ef: ef.map(|ef| ef.max(k + 1)),
             exclude,
+            among,
+            exact,
             rounding: Rounding::of(&unit, &code),
             unit,
             code,
@@ -425,7 +439,7 @@ impl VectorIndex {
         lookup: Lookup<'_, 'v>,
     ) -> Vec<(ConceptId, f32)> {
         let k = plan.k;
-        let keep = |id: &ConceptId| plan.exclude != Some(*id);
+        let keep = |id: &ConceptId| plan.keeps(id);
         let current = |e: &Entry| {
             self.current
                 .get(&e.id)
@@ -435,11 +449,16 @@ impl VectorIndex {
         // (the most its exact similarity can be, id, its vector's inverse norm), and ids that
         // are scored exactly whatever their rank.
         let mut approx: Vec<(f32, ConceptId, f32)> = Vec::new();
-        let mut always: Vec<ConceptId> = Vec::new();
+        let mut always: Vec<ConceptId> = match (&plan.among, plan.exact) {
+            (Some(among), true) if k > 0 => among
+                .iter()
+                .filter(|id| keep(id) && self.current.get(id).is_some())
+                .copied()
+                .collect(),
+            _ => Vec::new(),
+        };
         for (planned, candidates) in plan.graphs.iter().zip(found.graphs) {
-            let wanted = k
-                .min(planned.live)
-                .saturating_sub(usize::from(plan.exclude.is_some()));
+            let wanted = plan.wanted(planned.live);
             let valid: Option<Vec<(f32, ConceptId, f32)>> = candidates.map(|c| {
                 c.iter()
                     .filter_map(|f| {
@@ -1129,7 +1148,7 @@ mod tests {
             // A query equal to one vector in the fresh tier (the last ones written are there).
             let target = ConceptId(next - round * 7);
             let query = store.0[&target].clone();
-            let plan = index.plan(&query, 10, None, None);
+            let plan = index.plan(&query, 10, None, None, None);
             let found = plan.run();
             let best_before: Vec<ConceptId> = index
                 .search(&query, 10, None, &store.lookup())
@@ -1584,7 +1603,7 @@ mod tests {
             let q = clustered(&mut rng, &centres);
             // A candidate list shorter than the most scored, so that every candidate could be.
             let ef = VectorIndex::rescored(10) - 4;
-            let plan = index.plan(&q, 10, Some(ef), None);
+            let plan = index.plan(&q, 10, Some(ef), None, None);
             let found = plan.run();
             let candidates: Vec<ConceptId> = found
                 .graphs
@@ -1647,6 +1666,74 @@ mod tests {
         );
     }
 
+    /// A filtered search returns only the filter's concepts, and the best of them: walking the
+    /// graphs for a large filter (keeping the filter's points, widening through the others),
+    /// scoring each of its concepts for a small one.
+    #[test]
+    fn filtered_searches_return_the_best_of_what_the_filter_keeps() {
+        let mut rng = crate::storage::sim::Rng::new(34);
+        let centres: Vec<Vec<f32>> = (0..40)
+            .map(|_| (0..32).map(|_| rng.unit_f32() * 2.0 - 1.0).collect())
+            .collect();
+        let mut index = VectorIndex::new(HnswParams::default());
+        let mut store = Store::default();
+        let n = 15_000u128;
+        for i in 1..=n {
+            store.put(&mut index, ConceptId(i), clustered(&mut rng, &centres));
+        }
+        index_all(&mut index, &store, 1);
+        assert_eq!(index.counts().fresh, 0);
+        let queries: Vec<Vec<f32>> = (0..40).map(|_| clustered(&mut rng, &centres)).collect();
+        // (one concept in `share` kept, whether the graphs are walked)
+        for (share, walked) in [(2, true), (3, true), (50, false)] {
+            let among: Arc<[ConceptId]> =
+                (1..=n).filter(|i| i % share == 0).map(ConceptId).collect();
+            let (mut matched, mut wanted) = (0, 0);
+            for q in &queries {
+                let plan = index.plan(q, 10, None, None, Some(among.clone()));
+                assert_eq!(plan.exact, !walked, "one in {share}");
+                assert_eq!(plan.graphs.is_empty(), !walked, "one in {share}");
+                let found = plan.run();
+                if walked {
+                    // Each graph's beam is full of the filter's points, as long as unfiltered.
+                    let unfiltered = index.plan(q, 10, None, None, None).run();
+                    for (kept, all) in found.graphs.iter().zip(&unfiltered.graphs) {
+                        let (kept, all) = (
+                            kept.as_ref().expect("walked"),
+                            all.as_ref().expect("walked"),
+                        );
+                        assert_eq!(kept.len(), all.len(), "one in {share}");
+                        assert!(kept.iter().all(|f| f.entry.id.0 % share == 0));
+                    }
+                }
+                let got = index.finish(&plan, found, &store.lookup());
+                assert_eq!(got.len(), 10, "one in {share}");
+                for (id, _) in &got {
+                    assert_eq!(id.0 % share, 0, "{id} is not one in {share}");
+                }
+                let truth = VectorIndex::search_exact(
+                    q,
+                    10,
+                    among.iter().map(|id| (*id, store.0[id].as_slice())),
+                );
+                if !walked {
+                    assert_eq!(got, truth, "one in {share}: scored exactly");
+                }
+                matched += got.iter().filter(|g| truth.contains(g)).count();
+                wanted += truth.len();
+            }
+            let recall = matched as f64 / wanted as f64;
+            assert!(recall >= 0.95, "one in {share}: recall {recall}");
+        }
+        // Searching by a concept leaves it out of the filter's best too.
+        let among: Arc<[ConceptId]> = (1..=n).filter(|i| i % 2 == 0).map(ConceptId).collect();
+        let own = store.0[&ConceptId(10)].clone();
+        let plan = index.plan(&own, 5, None, Some(ConceptId(10)), Some(among));
+        let got = index.finish(&plan, plan.run(), &store.lookup());
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|(id, _)| id.0 % 2 == 0 && id.0 != 10));
+    }
+
     /// Clustered 32-d points (40 centres, overlapping), so that a search of few candidates
     /// misses some of the best ten and recall says something.
     fn clustered(rng: &mut crate::storage::sim::Rng, centres: &[Vec<f32>]) -> Vec<f32> {
@@ -1660,7 +1747,7 @@ mod tests {
         let mut found = 0;
         for q in queries {
             let truth = VectorIndex::search_exact(q, 10, store.vectors());
-            let plan = index.plan(q, 10, Some(ef), None);
+            let plan = index.plan(q, 10, Some(ef), None, None);
             let got = index.finish(&plan, plan.run(), &store.lookup());
             found += got
                 .iter()

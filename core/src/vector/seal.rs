@@ -2,6 +2,7 @@
 //! the fresh tier into the growing graph, packing it, building a graph whole, merging segments
 //! — frozen under the host's lock (`SealInput`) and done anywhere (`SealInput::build`).
 
+use super::beam::AdmitId;
 use std::sync::Arc;
 
 #[cfg(test)]
@@ -18,8 +19,8 @@ use serde::{Deserialize, Serialize};
 /// trait so it can be replaced.
 pub(super) trait Ann {
     /// Up to `ef` entries near `query` (a candidate list that long), nearest first, with
-    /// their approximate similarity and their codes' scale.
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>);
+    /// their approximate similarity and their codes' scale; only those `admit` admits.
+    fn search(&self, query: &Code, ef: usize, admit: AdmitId<'_>, out: &mut Vec<Found>);
     /// Every entry.
     fn for_each(&self, f: &mut dyn FnMut(Entry));
     /// The graph's own candidate list: what a search that asks for no length uses.
@@ -83,8 +84,8 @@ impl Serialize for Sealed {
 }
 
 impl Ann for Sealed {
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>) {
-        self.graph.search(query.scale, &query.q, ef, out);
+    fn search(&self, query: &Code, ef: usize, admit: AdmitId<'_>, out: &mut Vec<Found>) {
+        self.graph.search(query.scale, &query.q, ef, admit, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {
         for entry in self.graph.entries() {
@@ -100,8 +101,8 @@ impl Ann for Sealed {
 }
 
 impl Ann for Growing {
-    fn search(&self, query: &Code, ef: usize, out: &mut Vec<Found>) {
-        Growing::search(self, query.scale, &query.q, ef, out);
+    fn search(&self, query: &Code, ef: usize, admit: AdmitId<'_>, out: &mut Vec<Found>) {
+        Growing::search(self, query.scale, &query.q, ef, admit, out);
     }
     fn for_each(&self, f: &mut dyn FnMut(Entry)) {
         Growing::for_each(self, f);
