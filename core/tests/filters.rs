@@ -73,11 +73,11 @@ fn searches_inside_a_filter_return_the_best_of_what_it_keeps() {
     assert_eq!(db.search_text("rain", 10).expect("words").len(), 10);
     // A vector: hers, exactly, all scored.
     let near = db
-        .search_vectors_among(&[1.0, 0.0], 25, None, hers.clone().into())
+        .search_vectors_among(&[1.0, 0.0], 25, None, hers.clone())
         .expect("vector");
     assert_eq!(near.len(), 20, "every one of hers, no other");
     assert!(near.iter().all(|h| hers.binary_search(&h.id).is_ok()));
     assert!(db
-        .search_vectors_among(&[1.0, 0.0, 0.0], 5, None, hers.clone().into())
+        .search_vectors_among(&[1.0, 0.0, 0.0], 5, None, hers.clone())
         .is_err());
 }

@@ -463,7 +463,7 @@ fn every_log_only_fixture_opens_to_the_state_its_operations_give() {
         .expect("filter");
         match memory.db().filtered("filter", &filter) {
             Ok(found) => {
-                assert_eq!(found, [id("drizzle")], "{version}");
+                assert_eq!(*found, [id("drizzle")], "{version}");
             }
             Err(e) => assert!(indexed(version).is_empty(), "{version}: {e}"),
         }

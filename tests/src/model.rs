@@ -273,7 +273,7 @@ impl Model {
                 .filter(|c| filter.matches(&c.metadata))
                 .map(|c| c.id)
                 .collect();
-            if found != want {
+            if *found != *want {
                 return Err(format!(
                     "filter {key} = {value:?} found {found:?}, not {want:?}"
                 ));

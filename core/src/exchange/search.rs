@@ -26,7 +26,6 @@ use crate::{
     FILTER_VALUES_MAX,
 };
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// Default number of hits.
 pub const SEARCH_K_DEFAULT: u32 = 10;
@@ -470,12 +469,11 @@ pub fn search(reader: &Reader, body: &SearchBody, now_ms: u64) -> Result<HitsAns
     } else {
         k
     };
-    let among: Option<Arc<[ConceptId]>> = match &body.filter {
+    let among = match &body.filter {
         Some(filter) => Some(
             reader
                 .db()
-                .filtered("filter", &parse_filter("filter", filter)?)?
-                .into(),
+                .filtered("filter", &parse_filter("filter", filter)?)?,
         ),
         None => None,
     };

@@ -5,13 +5,66 @@
 
 use crate::error::{Error, Result};
 use crate::model::{ConceptId, Filter, Metadata, Scalar};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The concepts of each value of each indexed key.
-#[derive(Default, Debug, PartialEq)]
+#[derive(Default, Debug)]
 pub(crate) struct MetadataIndex {
     /// Each indexed key's values, each with its concepts (a value no concept has is not kept).
     keys: BTreeMap<Box<str>, BTreeMap<Scalar, BTreeSet<ConceptId>>>,
+    /// What the filters asked for lately kept: a memory's readers ask the same few (one
+    /// user's, one agent's) again and again. Forgotten whenever the index changes.
+    recent: Mutex<Recent>,
+}
+
+/// The same index: the same concepts under the same values (what the filters asked for lately
+/// is no part of it).
+impl PartialEq for MetadataIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+/// Filters and the concepts they kept, the latest last; at most [`RECENT_FILTERS`] of them
+/// and [`RECENT_IDS_MAX`] ids in all.
+#[derive(Default, Debug)]
+struct Recent {
+    kept: VecDeque<(Filter, Arc<[ConceptId]>)>,
+    ids: usize,
+}
+
+/// How many filters' answers are kept.
+const RECENT_FILTERS: usize = 8;
+
+/// How many ids the answers kept hold at most, in all (16 MiB).
+const RECENT_IDS_MAX: usize = 1 << 20;
+
+impl Recent {
+    fn get(&self, filter: &Filter) -> Option<Arc<[ConceptId]>> {
+        self.kept
+            .iter()
+            .find(|(f, _)| f == filter)
+            .map(|(_, ids)| ids.clone())
+    }
+
+    fn keep(&mut self, filter: &Filter, ids: Arc<[ConceptId]>) {
+        if ids.len() > RECENT_IDS_MAX {
+            return;
+        }
+        self.ids += ids.len();
+        self.kept.push_back((filter.clone(), ids));
+        while self.kept.len() > RECENT_FILTERS || self.ids > RECENT_IDS_MAX {
+            if let Some((_, oldest)) = self.kept.pop_front() {
+                self.ids -= oldest.len();
+            }
+        }
+    }
+
+    fn forget(&mut self) {
+        self.kept.clear();
+        self.ids = 0;
+    }
 }
 
 impl MetadataIndex {
@@ -22,6 +75,7 @@ impl MetadataIndex {
     ) -> MetadataIndex {
         let mut index = MetadataIndex {
             keys: keys.iter().map(|k| (k.clone(), BTreeMap::new())).collect(),
+            recent: Mutex::default(),
         };
         for (id, metadata) in concepts {
             index.add(id, metadata);
@@ -38,6 +92,7 @@ impl MetadataIndex {
     pub fn add(&mut self, id: ConceptId, metadata: &Metadata) {
         for (key, values) in &mut self.keys {
             if let Some(value) = metadata.get(&**key) {
+                Self::recent_mut(&mut self.recent).forget();
                 for scalar in Scalar::of(value) {
                     values.entry(scalar).or_default().insert(id);
                 }
@@ -49,6 +104,7 @@ impl MetadataIndex {
     pub fn remove(&mut self, id: ConceptId, metadata: &Metadata) {
         for (key, values) in &mut self.keys {
             if let Some(value) = metadata.get(&**key) {
+                Self::recent_mut(&mut self.recent).forget();
                 for scalar in Scalar::of(value) {
                     if let Some(ids) = values.get_mut(&scalar) {
                         ids.remove(&id);
@@ -63,7 +119,27 @@ impl MetadataIndex {
 
     /// The concepts `filter` keeps, in id order; refused, naming `field` and the key, when it
     /// names a key this memory does not index.
-    pub fn matching(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
+    pub fn matching(&self, field: &str, filter: &Filter) -> Result<Arc<[ConceptId]>> {
+        let recent = || self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ids) = recent().get(filter) {
+            debug_assert!(
+                *ids == *self.evaluate(field, filter)?,
+                "a filter's ids kept are its ids now"
+            );
+            return Ok(ids);
+        }
+        let ids: Arc<[ConceptId]> = self.evaluate(field, filter)?.into();
+        recent().keep(filter, ids.clone());
+        Ok(ids)
+    }
+
+    /// What the filters asked for lately kept, to change.
+    fn recent_mut(recent: &mut Mutex<Recent>) -> &mut Recent {
+        recent.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`matching`](Self::matching), from the index.
+    fn evaluate(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
         let mut each: Vec<Vec<ConceptId>> = Vec::with_capacity(filter.clauses().len());
         for clause in filter.clauses() {
             let Some(values) = self.keys.get(clause.key.as_str()) else {
@@ -193,7 +269,11 @@ mod tests {
         ];
         for f in &filters {
             let want = by_reading(&concepts, f);
-            assert_eq!(index.matching("filter", f).expect("indexed"), want, "{f:?}");
+            assert_eq!(
+                *index.matching("filter", f).expect("indexed"),
+                *want,
+                "{f:?}"
+            );
         }
         assert!(
             !by_reading(&concepts, &filters[2]).is_empty(),

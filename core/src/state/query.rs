@@ -345,7 +345,7 @@ impl Db {
     /// The concepts `filter` keeps, in id order (`field` names the filter in errors: a key the
     /// memory does not index is refused, naming those it does). The index of the memory's
     /// keys is built from the concepts by the first filtered read.
-    pub fn filtered(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
+    pub fn filtered(&self, field: &str, filter: &Filter) -> Result<Arc<[ConceptId]>> {
         self.metadata_index().matching(field, filter)
     }
 
