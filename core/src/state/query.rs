@@ -91,9 +91,6 @@ impl Db {
         self.vectors
             .check(&|id| self.embedding(id))
             .map_err(fail("vector index"))?;
-        if let Some(text) = self.text.get() {
-            text.check().map_err(fail("text index"))?;
-        }
         if let Some(index) = self.filters.get() {
             if *index != self.build_metadata_index() {
                 return Err(fail("metadata index")(
@@ -102,6 +99,7 @@ impl Db {
             }
         }
         if let Some(text) = self.text.get() {
+            text.check().map_err(fail("text index"))?;
             if text.language() != self.language {
                 return Err(fail("text index")(format!(
                     "stems in {:?}, the memory in {:?}",
