@@ -147,7 +147,7 @@ sutra_replay::for_each_case!(replay_cases);
 
 #[test]
 fn every_case_is_listed_here() {
-    assert_eq!(cases::all::<FileHarness>().len(), 18);
+    assert_eq!(cases::all::<FileHarness>().len(), 19);
 }
 
 /// The model-based crash test on files (fewer cycles than on the simulated disk: every cycle

@@ -4,8 +4,8 @@ use crate::fixtures::{concept, concepts, fact, id, link, open, write};
 use crate::Harness;
 use sutra_core::sim::{CrashMode, SnapshotStep};
 use sutra_core::{
-    AssociationKey, Concept, Db, Error, Kind, KindSet, Label, Language, Listing, Memory, Op,
-    Options, ValidAt,
+    AssociationKey, Clause, Concept, ConceptId, Db, Error, Filter, Kind, KindSet, Label, Language,
+    Listing, Memory, Op, Options, Scalar, ValidAt, Value,
 };
 
 /// A named case.
@@ -968,6 +968,101 @@ pub fn labelled_facts_and_invalidations_survive_crashes<H: Harness>(h: &mut H) {
                 4,
                 "{context}: stemmed, \"foxes\" finds every fox"
             );
+        }
+    }
+}
+
+/// The filters of the declared-keys case: (key, values) clauses, all of which must match.
+const FILTERS: [&[(&str, &[i64])]; 4] = [
+    &[("rank", &[3, 4, 5, 13])],
+    &[("rank", &[1, 2, 4, 7, 8, 13, 14, 16])],
+    &[("rank", &[0, 1, 2, 3, 4, 5, 6]), ("tags", &[])],
+    &[("rank", &[99])],
+];
+
+/// What the declared-keys case reads: the keys, what each filter keeps, and a vector search
+/// inside each.
+fn filter_answers(db: &Db) -> (Vec<String>, Vec<Vec<ConceptId>>, Vec<Vec<sutra_core::Hit>>) {
+    let keys = db.indexed_keys().map(str::to_string).collect();
+    let (mut kept, mut near) = (Vec::new(), Vec::new());
+    for clauses in FILTERS {
+        let clauses = clauses
+            .iter()
+            .map(|(key, ranks)| Clause {
+                key: key.to_string(),
+                any_of: if ranks.is_empty() {
+                    // (tags: the element every fixture's list holds)
+                    vec![Scalar::wanted("filter", &Value::from("fox")).expect("a string")]
+                } else {
+                    ranks
+                        .iter()
+                        .map(|r| Scalar::wanted("filter", &Value::Integer(*r)).expect("a number"))
+                        .collect()
+                },
+            })
+            .collect();
+        let filter = Filter::new("filter", clauses).expect("a filter");
+        let among = db.filtered("filter", &filter).expect("declared keys");
+        near.push(
+            db.search_vectors_among(&crate::fixtures::vector(4), 3, None, among.clone())
+                .expect("search"),
+        );
+        kept.push(among.to_vec());
+    }
+    (keys, kept, near)
+}
+
+/// The keys a memory declares for filters survive a crash at every checkpoint step in every
+/// mode, and filters answer after it what the operations give: the concepts written, replaced
+/// and deleted after the checkpoint included, with keys declared again in between.
+pub fn declared_keys_and_filters_survive_crashes<H: Harness>(h: &mut H) {
+    let first = vec![
+        concepts(0, 12),
+        vec![Op::index_metadata(vec!["rank".into()])],
+    ];
+    let second = vec![
+        concepts(12, 6),
+        vec![concept_updated(4), Op::DeleteConcept { id: id(5) }],
+        vec![Op::index_metadata(vec!["tags".into(), "rank".into()])],
+    ];
+    let mut both = first.clone();
+    both.extend(second.iter().cloned());
+    let expected = filter_answers(&expected_state(&both).db());
+    assert_eq!(expected.0, ["rank", "tags"]);
+    let mut three = vec![id(3), id(4), id(13)];
+    three.sort();
+    assert_eq!(expected.1[0], three, "5 deleted");
+    assert!(expected.1[3].is_empty());
+    for step in SnapshotStep::ALL {
+        for mode in CrashMode::ALL {
+            let (mut memory, _) = open(h.create());
+            for batch in &first {
+                write(&mut memory, batch.clone());
+            }
+            // The index built (of the key declared then) before the checkpoint.
+            let db = memory.db();
+            assert_eq!(db.indexed_keys().collect::<Vec<_>>(), ["rank"]);
+            let rank_3 = Filter::new(
+                "filter",
+                vec![Clause {
+                    key: "rank".into(),
+                    any_of: vec![Scalar::wanted("filter", &Value::Integer(3)).expect("a number")],
+                }],
+            )
+            .expect("a filter");
+            assert_eq!(*db.filtered("filter", &rank_3).expect("rank"), [id(3)]);
+            drop(db);
+            memory.checkpoint().expect("checkpoint");
+            for batch in &second {
+                write(&mut memory, batch.clone());
+            }
+            let memory = crash_a_checkpoint(h, memory, step, mode);
+            let context = format!("{step:?}/{mode:?}");
+            assert_eq!(filter_answers(&memory.db()), expected, "{context}");
+            memory
+                .db()
+                .check_integrity()
+                .unwrap_or_else(|e| panic!("{context}: {e}"));
         }
     }
 }

@@ -33,7 +33,8 @@ macro_rules! for_each_case {
             a_damaged_snapshot_is_passed_over_only_while_the_log_is_whole,
             files_of_older_formats_open_and_are_rewritten,
             the_stored_text_index_survives_crashes,
-            labelled_facts_and_invalidations_survive_crashes
+            labelled_facts_and_invalidations_survive_crashes,
+            declared_keys_and_filters_survive_crashes
         }
     };
 }

@@ -21,7 +21,7 @@ sutra_replay::for_each_case!(replay_cases);
 #[test]
 fn every_case_is_listed_here() {
     // The macro above names each case; this catches a case added to the suite but not run.
-    assert_eq!(cases::all::<SimHarness>().len(), 18);
+    assert_eq!(cases::all::<SimHarness>().len(), 19);
 }
 
 /// Seeded model-based crash test. `SUTRA_SEED=n` replays one seed; `SUTRA_MODEL_CYCLES` sets the

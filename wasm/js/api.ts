@@ -2240,6 +2240,11 @@ export interface operations {
                 limit?: number;
                 /** @description Only concepts whose content starts with this. */
                 prefix?: string;
+                /**
+                 * @description Only concepts a filter keeps: a JSON object as a search's `filter`, e.g.
+                 *     `{"user":"alice"}` (URL-encoded), on the keys the memory indexes.
+                 */
+                filter?: string;
                 /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
                 consistency?: "linearizable" | "stale";
                 /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */

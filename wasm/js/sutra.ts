@@ -293,7 +293,8 @@ export class Sutra {
 
   /** A page of concepts in id order. */
   async scan(options: ScanOptions = {}): Promise<Page> {
-    const page = await this.read({ q: "scan", query: defined({ ...options }) });
+    const filter = options.filter === undefined ? undefined : JSON.stringify(options.filter);
+    const page = await this.read({ q: "scan", query: defined({ ...options, filter }) });
     return { concepts: page.concepts.map(toConcept), next: page.next };
   }
 
@@ -327,6 +328,7 @@ export class Sutra {
       ef: query.ef,
       expand: query.expand,
       mmr: query.mmr,
+      filter: query.filter,
     });
     return (await this.read({ q: "search", body })).hits;
   }

@@ -184,6 +184,8 @@ export interface ScanOptions {
   /** 1..=1000 (default 100). */
   limit?: number;
   prefix?: string;
+  /** Only the concepts a filter keeps, as a search's `filter` (on the keys the memory indexes). */
+  filter?: Record<string, FilterValue>;
 }
 
 /** A page of concepts; pass `next` as `after` for the next page (null at the end). */

@@ -161,7 +161,7 @@ sutra_replay::for_each_case!(replay_cases);
 
 #[wasm_bindgen_test]
 fn every_case_is_listed_here() {
-    assert_eq!(cases::all::<OpfsHarness>().len(), 18);
+    assert_eq!(cases::all::<OpfsHarness>().len(), 19);
 }
 
 /// The model-based crash test on OPFS, with fewer cycles than natively (every cycle flushes).

@@ -648,6 +648,9 @@ pub struct ScanQuery {
     pub limit: Option<u32>,
     /// Only concepts whose content starts with this.
     pub prefix: Option<String>,
+    /// Only concepts a filter keeps: a JSON object as a search's `filter`, e.g.
+    /// `{"user":"alice"}` (URL-encoded), on the keys the memory indexes.
+    pub filter: Option<String>,
 }
 
 /// A page of concepts.
@@ -658,10 +661,20 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
         .map(|a| parse_id("after", a))
         .transpose()?;
     let limit = q.limit.unwrap_or(SCAN_LIMIT_DEFAULT);
-    let page = match q.prefix.as_deref() {
-        Some(prefix) => db.scan_prefix(prefix, after, limit)?,
-        None => db.scan(after, limit)?,
+    let among = match q.filter.as_deref() {
+        Some(text) => {
+            let body: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+                .map_err(|e| {
+                    Error::invalid(
+                        "filter",
+                        format!("is not a JSON object of metadata keys and values: {e}"),
+                    )
+                })?;
+            Some(db.filtered("filter", &search::parse_filter("filter", &body)?)?)
+        }
+        None => None,
     };
+    let page = db.scan_where(q.prefix.as_deref(), among.as_deref(), after, limit)?;
     Ok(PageAnswer {
         concepts: page
             .concepts

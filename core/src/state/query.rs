@@ -138,15 +138,7 @@ impl Db {
 
     /// Concepts in id order, starting after `after`, at most `limit` (1..=1000).
     pub fn scan(&self, after: Option<ConceptId>, limit: u32) -> Result<Page<'_>> {
-        Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
-        let mut iter = self.concepts.after(after);
-        let concepts: Vec<&Concept> = iter.by_ref().take(limit as usize).collect();
-        let next = if iter.next().is_some() {
-            concepts.last().map(|c| c.id)
-        } else {
-            None
-        };
-        Ok(Page { concepts, next })
+        self.scan_where(None, None, after, limit)
     }
 
     /// Concepts whose content starts with `prefix`, in id order, after `after`, at most `limit`.
@@ -159,13 +151,33 @@ impl Db {
         after: Option<ConceptId>,
         limit: u32,
     ) -> Result<Page<'_>> {
+        self.scan_where(Some(prefix), None, after, limit)
+    }
+
+    /// Concepts in id order after `after`, at most `limit`: those whose content starts with
+    /// `prefix` (if given; as [`scan_prefix`](Self::scan_prefix) examines them) among `among`
+    /// (if given, in increasing id order: what [`Db::filtered`] gives).
+    pub fn scan_where(
+        &self,
+        prefix: Option<&str>,
+        among: Option<&[ConceptId]>,
+        after: Option<ConceptId>,
+        limit: u32,
+    ) -> Result<Page<'_>> {
         Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
+        let candidates: Box<dyn Iterator<Item = &Concept>> = match among {
+            Some(ids) => {
+                let from = after.map_or(0, |after| ids.partition_point(|id| *id <= after));
+                Box::new(ids[from..].iter().filter_map(|id| self.concepts.get(id)))
+            }
+            None => Box::new(self.concepts.after(after)),
+        };
         let mut concepts = Vec::new();
         let mut examined = 0usize;
-        let mut iter = self.concepts.after(after).peekable();
+        let mut iter = candidates.peekable();
         while let Some(c) = iter.next() {
             examined += 1;
-            if c.content.starts_with(prefix) {
+            if prefix.is_none_or(|p| c.content.starts_with(p)) {
                 concepts.push(c);
             }
             let more = iter.peek().is_some();

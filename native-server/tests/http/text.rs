@@ -497,4 +497,48 @@ async fn searches_keep_only_what_a_filter_on_indexed_keys_keeps() {
         );
         assert_eq!(bad.json["error"]["field"], field, "{filter}: {}", bad.text);
     }
+    // A scan keeps to the filter's concepts too, page by page in id order (alice's 10, 4 a
+    // page), with a prefix if asked.
+    let (mut seen, mut after) = (Vec::new(), String::new());
+    loop {
+        let page = get(
+            &app,
+            &format!(
+                "/v1/memories/f/concepts?limit=4&filter=%7B%22user%22%3A%22alice%22%7D{after}"
+            ),
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        for c in page.json["concepts"].as_array().expect("concepts") {
+            assert_eq!(c["metadata"]["user"], "alice", "{}", page.text);
+            seen.push(c["id"].as_str().expect("id").to_string());
+        }
+        match page.json["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 10);
+    assert!(seen.is_sorted(), "in id order");
+    let prefixed = get(
+        &app,
+        "/v1/memories/f/concepts?prefix=rain%20once%2C%20note%201&filter=%7B%22user%22%3A%22alice%22%7D",
+    )
+    .await;
+    let mut notes: Vec<&str> = prefixed.json["concepts"]
+        .as_array()
+        .expect("concepts")
+        .iter()
+        .filter_map(|c| c["content"].as_str())
+        .collect();
+    notes.sort();
+    assert_eq!(
+        notes,
+        ["rain once, note 12", "rain once, note 18"],
+        "{}",
+        prefixed.text
+    );
+    let bad = get(&app, "/v1/memories/f/concepts?filter=alice").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert_eq!(bad.json["error"]["field"], "filter", "{}", bad.text);
 }

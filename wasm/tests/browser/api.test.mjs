@@ -186,6 +186,64 @@ test("a memory opened with a language stems its texts and queries, and keeps it"
   await context.close();
 });
 
+test("filters on declared keys keep searches and scans to one user's concepts, after a reload too", async () => {
+  const context = await browser.newContext();
+  const page = await testPage(context, site);
+  const first = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("filtered", { dimension: 2 });
+    const refused = await mem.search({ vector: [1, 0], filter: { user: "alice" } }).then(
+      () => "answered",
+      (e) => [e.code, e.field],
+    );
+    const ops = [{ op: "index_metadata", keys: ["user", "year"] }];
+    for (let i = 0; i < 30; i++) {
+      const alice = i % 3 === 0;
+      ops.push({
+        op: "put_concept",
+        content: `note ${i} about rain`,
+        embedding: alice ? [0, 1] : [1, 0.01 * i],
+        metadata: { user: alice ? "alice" : "bob", year: 2020 + (i % 5) },
+      });
+    }
+    await mem.batch(ops);
+    const out = {
+      refused,
+      keys: (await mem.stats()).indexed_keys,
+      near: (await mem.search({ vector: [1, 0], k: 5, filter: { user: "alice" } })).map((h) => Number(h.content.split(" ")[1]) % 3),
+      words: (await mem.search({ text: "rain", k: 50, filter: { user: "alice", year: { in: [2020, 2023] } } })).map((h) => h.content).sort(),
+      scan: (await mem.scan({ filter: { user: "alice" }, limit: 4 })),
+    };
+    await mem.close();
+    return out;
+  });
+  assert.deepEqual(first.refused, ["invalid_argument", "filter[\"user\"]"]);
+  assert.deepEqual(first.keys, ["user", "year"]);
+  assert.deepEqual(first.near, [0, 0, 0, 0, 0], "alice's notes are those of a multiple of 3");
+  // alice's are 0, 3, ..., 27: years 2020 + (i % 5) in {2020, 2023} for i = 0, 3, 15, 18.
+  assert.deepEqual(first.words, ["note 0 about rain", "note 15 about rain", "note 18 about rain", "note 3 about rain"]);
+  assert.equal(first.scan.concepts.length, 4);
+  assert.ok(first.scan.concepts.every((c) => c.metadata.user === "alice"));
+  assert.notEqual(first.scan.next, null, "ten of alice's, four a page");
+  await page.reload();
+  await page.waitForFunction(() => window.ready === true);
+  const again = await page.evaluate(async () => {
+    const mem = await sutra.Sutra.open("filtered");
+    let after;
+    const seen = [];
+    do {
+      const page = await mem.scan({ filter: { user: "alice" }, limit: 4, after });
+      seen.push(...page.concepts.map((c) => c.metadata.user));
+      after = page.next ?? undefined;
+    } while (after !== undefined);
+    const out = { seen, keys: (await mem.stats()).indexed_keys };
+    await mem.close();
+    return out;
+  });
+  assert.deepEqual(again.keys, ["user", "year"]);
+  assert.deepEqual(again.seen, Array(10).fill("alice"));
+  await context.close();
+});
+
 test("a second tab gets a clear memory_locked error, and can open once the first closes", async () => {
   const context = await browser.newContext();
   const first = await testPage(context, site);
