@@ -12,6 +12,7 @@ import type {
   CheckpointReport,
   Concept,
   ConceptInput,
+  FilterValue,
   Hit,
   ImportSummary,
   Kind,
@@ -57,6 +58,8 @@ export interface SearchRequest {
   k: number;
   expand?: { depth: number };
   mmr?: { lambda: number };
+  /** Only the concepts whose metadata match (on the keys the memory indexes). */
+  filter?: Record<string, FilterValue>;
 }
 
 export interface MemorySummary {
@@ -113,6 +116,8 @@ export interface Backend {
   neighbourhood(memory: string, id: string, options: NeighbourhoodOptions): Promise<Neighbourhood>;
   paths(memory: string, query: PathQuery): Promise<PathsResult>;
   search(memory: string, query: SearchRequest): Promise<Hit[]>;
+  /** Declares the metadata keys filters may name (replacing those declared before). */
+  indexMetadata(memory: string, keys: string[]): Promise<void>;
   exportJsonl(memory: string): Promise<string>;
   importJsonl(memory: string, text: string, onProgress: (done: number, total: number) => void): Promise<ImportSummary>;
   /** The cluster the server is a node of (`role` "single" for a server on its own); null for

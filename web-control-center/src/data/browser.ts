@@ -143,6 +143,12 @@ export class BrowserBackend implements Backend {
     return this.run(async () => (await this.memory(name)).search(query));
   }
 
+  indexMetadata(name: string, keys: string[]): Promise<void> {
+    return this.run(async () => {
+      await (await this.memory(name)).batch([{ op: "index_metadata", keys }]);
+    });
+  }
+
   exportJsonl(name: string): Promise<string> {
     return this.run(async () => (await this.memory(name)).exportJsonl());
   }

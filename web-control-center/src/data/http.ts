@@ -128,7 +128,12 @@ export class HttpBackend implements Backend {
   async scan(memory: string, options: ScanOptions): Promise<Page> {
     const page = await this.request<{ concepts: RawConcept[]; next: string | null }>(
       "GET",
-      `${this.m(memory)}/concepts${query({ after: options.after, limit: options.limit, prefix: options.prefix })}`,
+      `${this.m(memory)}/concepts${query({
+        after: options.after,
+        limit: options.limit,
+        prefix: options.prefix,
+        filter: options.filter === undefined ? undefined : JSON.stringify(options.filter),
+      })}`,
     );
     return { concepts: page.concepts.map(toConcept), next: page.next };
   }
@@ -195,6 +200,10 @@ export class HttpBackend implements Backend {
 
   async search(memory: string, q: SearchRequest): Promise<Hit[]> {
     return (await this.request<{ hits: Hit[] }>("POST", `${this.m(memory)}/search`, q)).hits;
+  }
+
+  async indexMetadata(memory: string, keys: string[]): Promise<void> {
+    await this.request("POST", `${this.m(memory)}/batch`, { ops: [{ op: "index_metadata", keys }] });
   }
 
   exportJsonl(memory: string): Promise<string> {

@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { Concept } from "../data/backend";
 import { ErrorNote, link, Loading, useLoad } from "../components/common";
 import { isConceptId } from "../logic/vector";
+import { parseFilter } from "../logic/filter";
 import { ConceptForm } from "./ConceptForm";
 import { useBackend } from "../data/context";
 
@@ -10,6 +11,8 @@ const PAGE = 25;
 export function Concepts({ memory }: { memory: string }) {
   const backend = useBackend();
   const [search, setSearch] = useState("");
+  const [filterText, setFilterText] = useState("");
+  const filter = parseFilter(filterText);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const after = cursors[cursors.length - 1];
   const { data, error, loading, reload } = useLoad(async (): Promise<{ concepts: Concept[]; next: string | null }> => {
@@ -22,8 +25,9 @@ export function Concepts({ memory }: { memory: string }) {
         throw e;
       }
     }
-    return backend.scan(memory, { ...(after ? { after } : {}), limit: PAGE, ...(term ? { prefix: term } : {}) });
-  }, [backend, memory, search, after]);
+    const only = filter.ok && filter.filter ? { filter: filter.filter } : {};
+    return backend.scan(memory, { ...(after ? { after } : {}), limit: PAGE, ...(term ? { prefix: term } : {}), ...only });
+  }, [backend, memory, search, after, filter.ok ? JSON.stringify(filter.filter) : filterText]);
 
   return (
     <section>
@@ -39,6 +43,19 @@ export function Concepts({ memory }: { memory: string }) {
             setCursors([undefined]);
           }}
         />
+      </label>
+      <label className="field">
+        <span className="field-label">Only those whose metadata match (key = value; key = a | b)</span>
+        <input
+          name="filter"
+          value={filterText}
+          placeholder="user = alice"
+          onChange={(e) => {
+            setFilterText(e.target.value);
+            setCursors([undefined]);
+          }}
+        />
+        {filter.ok ? null : <span className="error">{filter.error}</span>}
       </label>
       {loading && !data ? <Loading what="concepts" /> : null}
       <ErrorNote error={error} />

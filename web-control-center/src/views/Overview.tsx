@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { asBackendError, type BackendError } from "../data/backend";
-import { ErrorNote, Loading, useLoad } from "../components/common";
+import { ErrorNote, Field, Loading, useLoad } from "../components/common";
+import { parseKeys } from "../logic/filter";
 import { formatBytes } from "../logic/trail";
 import { useBackend } from "../data/context";
 
@@ -10,6 +11,24 @@ export function Overview({ memory }: { memory: string }) {
   const [note, setNote] = useState<string | null>(null);
   const [cpError, setCpError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [keysText, setKeysText] = useState<string | null>(null);
+  const [keysError, setKeysError] = useState<BackendError | null>(null);
+  const [keysNote, setKeysNote] = useState<string | null>(null);
+
+  async function declareKeys(event: React.FormEvent) {
+    event.preventDefault();
+    setKeysError(null);
+    setKeysNote(null);
+    const keys = parseKeys(keysText ?? "");
+    try {
+      await backend.indexMetadata(memory, keys);
+      setKeysNote(keys.length === 0 ? "No keys declared: filters name none." : `Filters may name ${keys.join(", ")}.`);
+      setKeysText(null);
+      reload();
+    } catch (e) {
+      setKeysError(asBackendError(e));
+    }
+  }
 
   async function checkpoint() {
     setBusy(true);
@@ -44,6 +63,8 @@ export function Overview({ memory }: { memory: string }) {
           <dd>{data.dimension ?? "not fixed yet"}</dd>
           <dt>Text search</dt>
           <dd data-stat="language">{data.language ? `stemmed in ${data.language}` : "words as written (no stemming)"}</dd>
+          <dt>Keys for filters</dt>
+          <dd data-stat="indexed-keys">{data.indexed_keys.length === 0 ? "none declared" : data.indexed_keys.join(", ")}</dd>
           <dt>Vectors sealed / fresh</dt>
           <dd>
             {data.vectors.sealed} / {data.vectors.fresh}
@@ -70,6 +91,20 @@ export function Overview({ memory }: { memory: string }) {
       </button>
       {note ? <p role="status">{note}</p> : null}
       <ErrorNote error={cpError} />
+      {data ? (
+        <form className="card" onSubmit={declareKeys} aria-label="keys for filters">
+          <Field
+            label="Metadata keys searches and pages may filter on"
+            error={keysError?.field === "keys" ? keysError.message : null}
+            hint="separated by commas, at most 16; replaces the keys declared before"
+          >
+            <input name="keys" value={keysText ?? data.indexed_keys.join(", ")} onChange={(e) => setKeysText(e.target.value)} />
+          </Field>
+          <button type="submit">Declare keys</button>
+          {keysNote ? <p role="status">{keysNote}</p> : null}
+        </form>
+      ) : null}
+      {keysError && keysError.field !== "keys" ? <ErrorNote error={keysError} /> : null}
     </section>
   );
 }

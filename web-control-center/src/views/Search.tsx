@@ -1,9 +1,10 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { asBackendError, type BackendError, type Hit, type SearchRequest } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
 import { ErrorNote, Field, link } from "../components/common";
 import { formatNumber, stepsText } from "../logic/trail";
 import { parseVector } from "../logic/vector";
+import { parseFilter } from "../logic/filter";
 import { useBackend } from "../data/context";
 
 export function Search({ memory }: { memory: string }) {
@@ -16,6 +17,21 @@ export function Search({ memory }: { memory: string }) {
   const [hops, setHops] = useState("0");
   const [diverse, setDiverse] = useState(false);
   const [lambda, setLambda] = useState("0.5");
+  const [filterText, setFilterText] = useState("");
+  const [filterError, setFilterError] = useState<string | null>(null);
+  // The keys filters may name (null: not read yet, or unreadable: the search's answer says why).
+  const [keys, setKeys] = useState<string[] | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    backend.stats(memory).then(
+      (stats) => live && setKeys(stats.indexed_keys),
+      () => live && setKeys(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [backend, memory]);
   const [hits, setHits] = useState<Hit[] | null>(null);
   const [error, setError] = useState<BackendError | null>(null);
   const [local, setLocal] = useState<string | null>(null);
@@ -24,7 +40,14 @@ export function Search({ memory }: { memory: string }) {
     event.preventDefault();
     setError(null);
     setLocal(null);
+    setFilterError(null);
     let query: SearchRequest = { k: Number(k) };
+    const filter = parseFilter(filterText);
+    if (!filter.ok) {
+      setFilterError(filter.error);
+      return;
+    }
+    if (filter.filter) query = { ...query, filter: filter.filter };
     if (hops !== "0") query = { ...query, expand: { depth: Number(hops) } };
     if (diverse) query = { ...query, mmr: { lambda: Number(lambda) } };
     if (words.trim() !== "") query = { ...query, text: words };
@@ -79,6 +102,19 @@ export function Search({ memory }: { memory: string }) {
         ) : (
           <ConceptPicker memory={memory} label="Concept" name="by-concept" value={concept} onChange={setConcept} />
         )}
+        <Field
+          label="Only concepts whose metadata match (optional)"
+          error={filterError ?? (error?.field?.startsWith("filter") ? error.message : null)}
+          hint={
+            keys === null
+              ? "key = value; key = a | b"
+              : keys.length === 0
+                ? "this memory declares no keys for filters yet: declare them on its overview"
+                : `key = value; key = a | b — on the keys this memory declares: ${keys.join(", ")}`
+          }
+        >
+          <input name="filter" value={filterText} onChange={(e) => setFilterText(e.target.value)} placeholder="user = alice; year = 2023 | 2024" />
+        </Field>
         <Field label="k" error={error?.field === "k" ? error.message : null}>
           <input name="k" value={k} onChange={(e) => setK(e.target.value)} size={4} />
         </Field>
@@ -100,7 +136,7 @@ export function Search({ memory }: { memory: string }) {
         ) : null}
         <button type="submit">Search</button>
       </form>
-      {error && !["text", "vector", "embedding", "k", "mmr.lambda"].includes(error.field ?? "") && !error.field?.startsWith("expand") ? <ErrorNote error={error} /> : null}
+      {error && !["text", "vector", "embedding", "k", "mmr.lambda"].includes(error.field ?? "") && !error.field?.startsWith("expand") && !error.field?.startsWith("filter") ? <ErrorNote error={error} /> : null}
       {hits ? (
         hits.length === 0 ? (
           <p>Nothing found.</p>

@@ -228,6 +228,30 @@ async function tour(page, mode, memory) {
     ["text #1", "graph #1 via rain —causal 0.9→ wet streets", "graph #2 via rain —causal 0.9→ wet streets —causal 0.8→ slippery roads"],
   );
   await shot(page, `${mode}-search-expanded`);
+  // Keys declared on the overview; then a search kept to the concepts whose metadata match.
+  await page.goto(`${base}/#/m/${memory}`);
+  await page.locator('[data-stat="indexed-keys"]').filter({ hasText: "none declared" }).waitFor();
+  const keys = page.getByRole("form", { name: "keys for filters" });
+  await keys.locator('input[name="keys"]').fill("year");
+  await keys.getByRole("button", { name: "Declare keys" }).click();
+  await page.locator('[data-stat="indexed-keys"]').filter({ hasText: "year" }).waitFor();
+  await page.goto(`${base}/#/m/${memory}/search`);
+  await page.getByText("on the keys this memory declares: year").waitFor();
+  await page.locator('input[name="text"]').fill("");
+  await page.getByLabel("a pasted vector").check();
+  await page.locator('input[name="vector"]').fill("0.7, 0.3, 0.1");
+  await page.locator('input[name="filter"]').fill("year = 2023 | 2024");
+  await page.getByRole("button", { name: "Search" }).click();
+  await results.locator("tbody tr").first().filter({ hasText: "rain" }).waitFor();
+  assert.deepEqual(
+    (await results.locator("tbody tr td:nth-child(2)").allInnerTexts()).map((t) => t.trim()),
+    ["rain"],
+    "only rain has a year",
+  );
+  await page.locator('input[name="filter"]').fill("colour = red");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByText("is not an indexed metadata key: this memory indexes year").waitFor();
+  await shot(page, `${mode}-search-filtered`);
 
   // Import a file: the progress bar, then the summary with the rejected line.
   await page.goto(`${base}/#/m/${memory}/io`);
@@ -252,7 +276,7 @@ async function tour(page, mode, memory) {
   assert.equal(lines.filter((l) => l.type === "association").length, 3);
   const risky = lines.find((l) => l.label === "makes risky");
   assert.deepEqual([risky.metadata, risky.valid_from_ms, typeof risky.valid_until_ms], [{ doc: "road report" }, new Date("2020-01-01T00:00").getTime(), "number"]);
-  assert.deepEqual(lines[0], { type: "memory", format: 5, dimension: 3, language: "english", indexed_keys: [] });
+  assert.deepEqual(lines[0], { type: "memory", format: 5, dimension: 3, language: "english", indexed_keys: ["year"] });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
   await page.goto(`${base}/#/m/${memory}/overview`);

@@ -52,6 +52,22 @@ describe("HttpBackend", () => {
     expect(first.next).not.toBeNull();
   });
 
+  it("declares keys for filters, and searches and scans inside a filter", async () => {
+    const refused = await backend()
+      .search(memory, { vector: [1, 0, 0], k: 2, filter: { src: "sky" } })
+      .then(() => null, (e: unknown) => e as BackendError);
+    expect([refused?.code, refused?.path, refused?.field]).toEqual(["invalid_argument", 'filter["src"]', "filter"]);
+    await backend().indexMetadata(memory, ["src"]);
+    expect((await backend().stats(memory)).indexed_keys).toEqual(["src"]);
+    const hits = await backend().search(memory, { vector: [0, 1, 0], k: 2, filter: { src: { in: ["sky", "sea"] } } });
+    expect(hits.map((h) => h.content)).toEqual(["rain"]);
+    const page = await backend().scan(memory, { filter: { src: "sky" } });
+    expect(page.concepts.map((c) => c.content)).toEqual(["rain"]);
+    expect((await backend().scan(memory, { filter: { src: "sea" } })).concepts).toEqual([]);
+    await backend().indexMetadata(memory, []);
+    expect((await backend().stats(memory)).indexed_keys).toEqual([]);
+  });
+
   it("lists associations both ways and finds paths and neighbours", async () => {
     expect((await backend().associations(memory, rain, "out")).map((a) => [a.target, a.kind, a.confidence])).toEqual([[wet, "causal", 0.8]]);
     expect((await backend().associations(memory, wet, "in")).map((a) => a.source)).toEqual([rain]);

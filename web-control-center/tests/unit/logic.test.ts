@@ -6,6 +6,7 @@ import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../
 import { formatBytes, stepsText, trailText } from "../../src/logic/trail";
 import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
 import { holdsAt, parseTime, validityText } from "../../src/logic/validity";
+import { parseFilter, parseKeys } from "../../src/logic/filter";
 import { parseRoute, ROUTES } from "../../src/App";
 import { link } from "../../src/components/common";
 import { importInPieces, REJECTED_KEPT, type ImportSummary } from "sutra-wasm";
@@ -18,6 +19,19 @@ describe("parsing input", () => {
     expect(parseVector("1, two")).toEqual({ ok: false, error: 'value 2 ("two") is not a finite number' });
     expect(parseVector("  ").ok).toBe(false);
     expect(parseVector("1, Infinity").ok).toBe(false);
+  });
+
+  it("reads filters: clauses by ; or lines, values typed, a | b for any of them", () => {
+    expect(parseFilter("  ")).toEqual({ ok: true, filter: null });
+    expect(parseFilter("user = alice; year = 2023 | 2024\nok=true\ncode = \"007\"")).toEqual({
+      ok: true,
+      filter: { user: "alice", year: { in: [2023, 2024] }, ok: true, code: "007" },
+    });
+    expect(parseFilter("alice")).toEqual({ ok: false, error: "clause 1: write key = value (or key = a | b)" });
+    expect(parseFilter("a = 1; a = 2")).toEqual({ ok: false, error: "clause 2: a is named twice; give its values as a | b" });
+    expect(parseFilter('tags = ["x"]')).toEqual({ ok: false, error: "clause 1: a value is a string, a number or true/false" });
+    expect(parseFilter("user =")).toEqual({ ok: false, error: "clause 1: a value is a string, a number or true/false" });
+    expect(parseKeys(" user, year  user\tlang,")).toEqual(["user", "year", "lang"]);
   });
 
   it("reads metadata lines with typed values", () => {
