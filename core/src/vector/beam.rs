@@ -37,6 +37,8 @@ pub(crate) trait Layers {
     /// 1 − the approximate similarity of point `pid` to `query`; `None` if the point is not
     /// there (a growing graph's node not published yet).
     fn distance(&self, query: Point<'_>, pid: u32) -> Option<f32>;
+    /// The concept point `pid` stands for, if the point is there.
+    fn concept(&self, pid: u32) -> Option<ConceptId>;
 }
 
 /// One candidate of a search: its distance and point id, ordered by both (as instant-distance
@@ -135,9 +137,6 @@ pub(crate) fn start(g: &impl Layers, s: &mut Scratch, ep: u32, query: Point<'_>)
     true
 }
 
-/// Which points a search may return (by point id); `None`: every one.
-pub(crate) type Admit<'a> = Option<&'a dyn Fn(u32) -> bool>;
-
 /// Which concepts a search may return; `None`: every one.
 pub(crate) type AdmitId<'a> = Option<&'a dyn Fn(&ConceptId) -> bool>;
 
@@ -155,14 +154,18 @@ pub(crate) fn beam(
     layer: usize,
     ef: usize,
     query: Point<'_>,
-    admit: Admit<'_>,
+    admit: AdmitId<'_>,
 ) {
     debug_assert!(ef > 0, "a beam keeps at least one point");
     let Some(layer) = g.layer(layer) else {
         return;
     };
-    if let Some(admit) = admit {
-        s.nearest.retain(|n| admit(n.pid));
+    let admits = |pid: u32| {
+        g.concept(pid)
+            .is_some_and(|id| admit.is_none_or(|a| a(&id)))
+    };
+    if admit.is_some() {
+        s.nearest.retain(|n| admits(n.pid));
     }
     let full = |s: &Scratch| admit.is_none() || s.nearest.len() >= ef;
     while let Some(Reverse(candidate)) = s.candidates.pop() {
@@ -194,7 +197,7 @@ pub(crate) fn beam(
                 // (Most candidates: no better than the furthest kept.)
                 continue;
             }
-            if admit.is_some_and(|admit| !admit(pid)) {
+            if admit.is_some() && !admits(pid) {
                 // Not kept, but widened from.
                 s.candidates.push(Reverse(near));
                 continue;
@@ -234,7 +237,7 @@ pub(crate) fn descend(
     top: usize,
     ef: usize,
     query: Point<'_>,
-    admit: Admit<'_>,
+    admit: AdmitId<'_>,
 ) -> bool {
     if !start(g, s, ep, query) {
         return false;

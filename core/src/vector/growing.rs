@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::beam::{
-    beam, descend, next_layer, start, with_scratch, Admit, AdmitId, Layers, Near, Point, Scratch,
+    beam, descend, next_layer, start, with_scratch, AdmitId, Layers, Near, Point, Scratch,
 };
 use super::code::{similarity, Entry, Found};
 use super::hnsw::{Graph, Links};
@@ -199,6 +199,10 @@ impl Layers for Growing {
     #[inline]
     fn distance(&self, query: Point<'_>, pid: u32) -> Option<f32> {
         Growing::distance(self, query, pid)
+    }
+
+    fn concept(&self, pid: u32) -> Option<ConceptId> {
+        Some(self.entry_of(pid)?.id)
     }
 }
 
@@ -492,13 +496,8 @@ impl Growing {
         }
         let (top, ep) = ((word >> 32) as usize, word as u32);
         let query = (scale, q);
-        let by_point = |pid: u32| {
-            self.entry_of(pid)
-                .is_some_and(|e| admit.is_none_or(|a| a(&e.id)))
-        };
-        let admit_point: Admit<'_> = admit.map(|_| &by_point as &dyn Fn(u32) -> bool);
         with_scratch(|s| {
-            if descend(self, s, ep, top, ef, query, admit_point) {
+            if descend(self, s, ep, top, ef, query, admit) {
                 out.extend(s.nearest.iter().filter_map(|c| {
                     Some(Found {
                         entry: self.entry_of(c.pid)?,

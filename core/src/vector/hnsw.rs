@@ -19,7 +19,7 @@ use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, SerializeTuple};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::beam::{descend, with_scratch, Admit, AdmitId, Layers, Point};
+use super::beam::{descend, with_scratch, AdmitId, Layers, Point};
 use super::code::{similarity, Entry, Found};
 use super::params::ef_for;
 use crate::distance::prefetch;
@@ -245,15 +245,9 @@ impl Graph {
         if self.ids.is_empty() {
             return;
         }
-        let by_point = |pid: u32| {
-            self.ids
-                .get(pid as usize)
-                .is_some_and(|id| admit.is_none_or(|a| a(id)))
-        };
-        let admit_point: Admit<'_> = admit.map(|_| &by_point as &dyn Fn(u32) -> bool);
         with_scratch(|s| {
             // Point 0 is the entry point, in every layer.
-            if descend(self, s, 0, self.layers.len(), ef, (scale, q), admit_point) {
+            if descend(self, s, 0, self.layers.len(), ef, (scale, q), admit) {
                 out.extend(s.nearest.iter().filter_map(|c| {
                     Some(Found {
                         entry: self.entry(c.pid)?,
@@ -316,6 +310,10 @@ impl Layers for Graph {
     fn distance(&self, (scale, q): Point<'_>, pid: u32) -> Option<f32> {
         let (p_scale, p) = self.point(pid);
         Some(1.0 - similarity(scale, q, p_scale, p))
+    }
+
+    fn concept(&self, pid: u32) -> Option<ConceptId> {
+        self.ids.get(pid as usize).copied()
     }
 }
 
