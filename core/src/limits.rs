@@ -52,6 +52,9 @@ pub const SCAN_LIMIT_MAX: u32 = 1000;
 pub const SCAN_EXAMINED_MAX: usize = 100_000;
 /// Most associations one listing returns.
 pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
+
+/// How many labels a listing of associations may keep to (any of them).
+pub const LISTING_LABELS_MAX: usize = 64;
 /// Most hops of a neighbourhood query.
 pub const NEIGHBOURHOOD_DEPTH_MAX: u32 = 4;
 /// Most concepts a neighbourhood query returns.

@@ -474,3 +474,103 @@ fn bad_values_are_refused_by_name_and_good_ones_survive_a_reopen() {
     assert_eq!(Metadata::new(), *after[0].metadata);
     m.db().check_integrity().expect("integrity");
 }
+
+/// A listing keeps to the labels asked for (any of them; "" is the unlabelled one), with the
+/// kinds and validity it keeps anyway; a label list that is not JSON, or too long, is refused.
+#[test]
+fn listings_keep_to_the_labels_asked_for() {
+    let mut m = memory(&["alice", "acme", "bob"]);
+    let always = Validity::ALWAYS;
+    m.write(vec![
+        fact(
+            "alice",
+            "acme",
+            Kind::Semantic,
+            "works_at",
+            0.9,
+            always,
+            &[],
+            10,
+        ),
+        fact(
+            "alice",
+            "acme",
+            Kind::Semantic,
+            "founded",
+            0.8,
+            always,
+            &[],
+            10,
+        ),
+        fact(
+            "alice",
+            "bob",
+            Kind::Semantic,
+            "knows",
+            0.7,
+            always,
+            &[],
+            10,
+        ),
+        fact("alice", "bob", Kind::Causal, "", 0.6, always, &[], 10),
+        fact(
+            "bob",
+            "alice",
+            Kind::Semantic,
+            "knows",
+            0.7,
+            always,
+            &[],
+            10,
+        ),
+    ])
+    .expect("facts");
+    let listed = |labels: &str, kinds: Option<&str>| {
+        let q = AssociationsQuery {
+            labels: Some(labels.to_string()),
+            kinds: kinds.map(str::to_string),
+            ..AssociationsQuery::default()
+        };
+        exchange::associations(&m.db(), &id("alice").to_string(), &q, 100).map(|a| {
+            a.associations
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} {}",
+                        a.kind,
+                        a.label,
+                        a.target == id("alice").to_string()
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut knows = listed(r#"["knows"]"#, None).expect("knows");
+    knows.sort();
+    assert_eq!(
+        knows,
+        ["semantic knows false", "semantic knows true"],
+        "out and in"
+    );
+    let mut two = listed(r#"["works_at", "founded", "married_to"]"#, None).expect("two");
+    two.sort();
+    assert_eq!(two, ["semantic founded false", "semantic works_at false"]);
+    assert_eq!(
+        listed(r#"[""]"#, None).expect("unlabelled"),
+        ["causal  false"]
+    );
+    assert_eq!(
+        listed(r#"["knows", ""]"#, Some("causal")).expect("kinds too"),
+        ["causal  false"]
+    );
+    assert_eq!(listed("[]", None).expect("none"), Vec::<String>::new());
+    assert_eq!(
+        listed("knows", None).expect_err("not JSON").to_string(),
+        "invalid labels: is not a JSON array of strings: expected value at line 1 column 1"
+    );
+    let many = serde_json::to_string(&vec!["x"; 65]).expect("json");
+    assert_eq!(
+        listed(&many, None).expect_err("too many").to_string(),
+        "labels is too large: 65 exceeds the limit of 64"
+    );
+}

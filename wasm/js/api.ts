@@ -2498,6 +2498,11 @@ export interface operations {
                 as_of?: number;
                 /** @description Invalidated ones too (default false). */
                 include_invalid?: boolean;
+                /**
+                 * @description Only those with one of these labels: a JSON array of strings (URL-encoded), e.g.
+                 *     `["works_at","founded"]` (at most 64; `""` is the label of an unlabelled one).
+                 */
+                labels?: string;
                 /** @description On a cluster's node: linearizable (the default) sees every write acknowledged before the read, on any node; stale answers at once with this node's state (the Sutra-Applied header says how far it is). A single server always answers linearizably. */
                 consistency?: "linearizable" | "stale";
                 /** @description On a cluster's node: answer once this node applied the write with this seq (read-your-writes on any node, without asking the leader); 503 behind if it does not within 5 s. */

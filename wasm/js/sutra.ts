@@ -300,7 +300,8 @@ export class Sutra {
 
   /** A concept's associations. */
   async associations(id: string, options: AssociationOptions = {}): Promise<Association[]> {
-    const query = defined({ ...options, kinds: kindsParam(options.kinds) });
+    const labels = options.labels === undefined ? undefined : JSON.stringify(options.labels);
+    const query = defined({ ...options, kinds: kindsParam(options.kinds), labels });
     return (await this.read({ q: "associations", id, query })).associations;
   }
 

@@ -194,6 +194,8 @@ export type Page = Omit<Schemas["PageAnswer"], "concepts"> & { concepts: Concept
 export interface AssociationOptions extends Validity {
   direction?: "out" | "in" | "both";
   kinds?: Kind[];
+  /** Only those with one of these labels ("" is an unlabelled association's). */
+  labels?: string[];
   min_confidence?: number;
   limit?: number;
 }

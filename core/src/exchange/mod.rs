@@ -702,6 +702,9 @@ pub struct AssociationsQuery {
     pub as_of: Option<u64>,
     /// Invalidated ones too (default false).
     pub include_invalid: Option<bool>,
+    /// Only those with one of these labels: a JSON array of strings (URL-encoded), e.g.
+    /// `["works_at","founded"]` (at most 64; `""` is the label of an unlabelled one).
+    pub labels: Option<String>,
 }
 
 /// A concept's associations, as of `now_ms` unless the query asks for another time.
@@ -723,13 +726,28 @@ pub fn associations(
             ))
         }
     };
-    let kinds = parse_kinds(q.kinds.as_deref())?;
-    let list = db.associations(
+    let labels: Option<Vec<Label>> = match q.labels.as_deref() {
+        Some(text) => Some(
+            serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| {
+                    Error::invalid("labels", format!("is not a JSON array of strings: {e}"))
+                })?
+                .into_iter()
+                .map(Label::from)
+                .collect(),
+        ),
+        None => None,
+    };
+    let which = crate::graph::Which {
+        kinds: parse_kinds(q.kinds.as_deref())?,
+        labels: labels.as_deref(),
+        valid_at: valid_at(q.as_of, q.include_invalid, now_ms)?,
+        min_confidence: q.min_confidence.unwrap_or(0.0),
+    };
+    let list = db.associations_which(
         id,
         listing,
-        kinds,
-        valid_at(q.as_of, q.include_invalid, now_ms)?,
-        q.min_confidence.unwrap_or(0.0),
+        &which,
         q.limit.unwrap_or(ASSOCIATIONS_LIMIT_DEFAULT),
     )?;
     Ok(AssociationsAnswer {

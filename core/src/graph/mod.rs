@@ -24,7 +24,7 @@ mod paths;
 mod walk;
 
 pub use expand::{expand, ExpandOptions, Reached};
-pub use neighbourhood::{associations_of, neighbourhood, Listing, Neighbourhood};
+pub use neighbourhood::{associations_of, neighbourhood, Listing, Neighbourhood, Which};
 pub use paths::{k_best_paths, most_confident_path, shortest_path};
 pub(crate) use paths::{refresh, vanished};
 

@@ -5,7 +5,7 @@ use crate::graph::adjacency::{assoc, EdgeData};
 use crate::graph::walk::*;
 use crate::graph::{Direction, Graph};
 use crate::limits::*;
-use crate::model::{Association, ConceptId, Kind, KindSet, ValidAt};
+use crate::model::{Association, ConceptId, Kind, KindSet, Label, ValidAt};
 
 /// Room reserved up front for a neighbourhood's concepts (it grows past this when needed).
 const NEIGHBOURHOOD_PRESIZE: usize = 256;
@@ -152,17 +152,34 @@ pub enum Listing {
     Both,
 }
 
+/// Which of a concept's associations a listing keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct Which<'a> {
+    /// Of these kinds.
+    pub kinds: KindSet,
+    /// With one of these labels (`None`: any).
+    pub labels: Option<&'a [Label]>,
+    /// Seen at this time (or all).
+    pub valid_at: ValidAt,
+    /// With at least this confidence (0..=1).
+    pub min_confidence: f32,
+}
+
 /// The associations of `id` (outgoing first, each side in (other end, kind, label) order) that
-/// pass the filters and are seen at `valid_at`, at most `limit`.
+/// `which` keeps, at most `limit`.
 pub fn associations_of(
     db: &dyn Graph,
     id: ConceptId,
     listing: Listing,
-    kinds: KindSet,
-    valid_at: ValidAt,
-    min_confidence: f32,
+    which: &Which<'_>,
     limit: u32,
 ) -> Result<Vec<Association>> {
+    let Which {
+        kinds,
+        labels,
+        valid_at,
+        min_confidence,
+    } = *which;
     if limit > ASSOCIATIONS_LIMIT_MAX {
         return Err(Error::limit(
             "limit",
@@ -177,8 +194,20 @@ pub fn associations_of(
         ));
     }
     require(db, id)?;
-    let keep = |kind: Kind, data: &EdgeData| {
-        kinds.contains(kind) && data.confidence >= min_confidence && data.seen_at(valid_at)
+    if let Some(labels) = labels {
+        if labels.len() > LISTING_LABELS_MAX {
+            return Err(Error::limit(
+                "labels",
+                LISTING_LABELS_MAX as u64,
+                labels.len() as u64,
+            ));
+        }
+    }
+    let keep = |kind: Kind, label: &Label, data: &EdgeData| {
+        kinds.contains(kind)
+            && labels.is_none_or(|l| l.contains(label))
+            && data.confidence >= min_confidence
+            && data.seen_at(valid_at)
     };
     let mut out = Vec::new();
     if matches!(listing, Listing::Out | Listing::Both) {
@@ -186,7 +215,7 @@ pub fn associations_of(
             if out.len() >= limit as usize {
                 return Ok(out);
             }
-            if keep(kind, data) {
+            if keep(kind, label, data) {
                 out.push(assoc(id, target, kind, label, data));
             }
         }
@@ -196,7 +225,7 @@ pub fn associations_of(
             if out.len() >= limit as usize {
                 return Ok(out);
             }
-            if keep(kind, data) {
+            if keep(kind, label, data) {
                 out.push(assoc(source, id, kind, label, data));
             }
         }

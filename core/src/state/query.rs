@@ -205,7 +205,24 @@ impl Db {
         min_confidence: f32,
         limit: u32,
     ) -> Result<Vec<Association>> {
-        graph::associations_of(self, id, listing, kinds, valid_at, min_confidence, limit)
+        let which = graph::Which {
+            kinds,
+            labels: None,
+            valid_at,
+            min_confidence,
+        };
+        graph::associations_of(self, id, listing, &which, limit)
+    }
+
+    /// Associations of a concept that `which` keeps (labels too), at most `limit`.
+    pub fn associations_which(
+        &self,
+        id: ConceptId,
+        listing: Listing,
+        which: &graph::Which<'_>,
+        limit: u32,
+    ) -> Result<Vec<Association>> {
+        graph::associations_of(self, id, listing, which, limit)
     }
 
     /// Fewest-hops path.

@@ -272,6 +272,14 @@ async fn labelled_facts_are_invalidated_not_deleted() {
     .await;
     assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
     assert_eq!(listed("?include_invalid=true").await, ["works_at"]);
+    // Only some labels (a JSON array, URL-encoded).
+    assert_eq!(
+        listed("?include_invalid=true&labels=%5B%22works_at%22%5D").await,
+        ["works_at"]
+    );
+    assert!(listed("?include_invalid=true&labels=%5B%22founded%22%5D")
+        .await
+        .is_empty());
 
     // Bad input, each refused by name with a 422 (or a 404 for what does not exist).
     let cases = [

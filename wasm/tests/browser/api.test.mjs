@@ -114,6 +114,7 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
       now: await labels({}),
       then: await labels({ as_of: 1500 }),
       all: await labels({ include_invalid: true }),
+      onlyWorksAt: await labels({ include_invalid: true, labels: ["works_at", "married_to"] }),
       trail: (await mem.paths({ from: ids.alice, to: ids.acme, algorithm: "k_best", k: 3, include_invalid: true })).paths.map((p) => p.steps[0].label),
       stats: await mem.stats(),
     };
@@ -136,6 +137,7 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
   assert.deepEqual(seen.now, [["founded", null, null, {}]]);
   assert.deepEqual(seen.then, [["founded", null, null, {}], ["works_at", 1000, 2000, { doc: "hr.pdf" }]]);
   assert.deepEqual(seen.all, seen.then);
+  assert.deepEqual(seen.onlyWorksAt, [["works_at", 1000, 2000, { doc: "hr.pdf" }]]);
   assert.deepEqual(seen.trail, ["founded", "works_at"]);
   assert.equal(seen.stats.labels, 2);
   assert.deepEqual(seen.afterInvalidate, []);
