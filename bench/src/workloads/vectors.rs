@@ -108,23 +108,7 @@ pub(crate) fn vectors(s: &Scale, rows: &mut Vec<Row>) {
     let started = Instant::now();
     let exact: Vec<Vec<ConceptId>> = queries
         .iter()
-        .map(|q| {
-            let q = unit(q);
-            let mut scored: Vec<(f32, usize)> = flat
-                .chunks_exact(DIM)
-                .enumerate()
-                .map(|(i, v)| (v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>(), i))
-                .collect();
-            let by_score =
-                |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-            scored.select_nth_unstable_by(9, by_score);
-            scored.truncate(10);
-            scored.sort_unstable_by(by_score);
-            scored
-                .iter()
-                .map(|&(_, i)| ConceptId(i as u128 + 1))
-                .collect()
-        })
+        .map(|q| exact_best(flat.as_slice(), q, 0..flat.len() / DIM))
         .collect();
     let peer = rate(queries.len(), started.elapsed());
     let recall_of = |approx: &[Vec<ConceptId>]| {
@@ -270,28 +254,7 @@ fn filtered(memory: &Memory<FileStorage>, queries: &[Vec<f32>], flat: &[f32], ro
             let exact: Vec<Vec<ConceptId>> = queries
                 .iter()
                 .enumerate()
-                .map(|(i, q)| {
-                    let q = unit(q);
-                    let mut best: Vec<(f32, usize)> = kept[i % turns]
-                        .iter()
-                        .map(|&i| {
-                            let v = &flat[i * DIM..(i + 1) * DIM];
-                            (v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>(), i)
-                        })
-                        .collect();
-                    let by_score = |a: &(f32, usize), b: &(f32, usize)| {
-                        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
-                    };
-                    let top = 10.min(best.len());
-                    if top > 0 {
-                        best.select_nth_unstable_by(top - 1, by_score);
-                    }
-                    best.truncate(top);
-                    best.sort_unstable_by(by_score);
-                    best.iter()
-                        .map(|&(_, i)| ConceptId(i as u128 + 1))
-                        .collect()
-                })
+                .map(|(i, q)| exact_best(flat, q, kept[i % turns].iter().copied()))
                 .collect();
             let peer = rate(queries.len(), started.elapsed());
             let found: usize = approx
@@ -329,6 +292,28 @@ fn filtered(memory: &Memory<FileStorage>, queries: &[Vec<f32>], flat: &[f32], ro
             met: (turns == 1).then_some(worst_recall >= 0.95 && slowest >= 1000.0),
         });
     }
+}
+
+/// The peer of workload 6: the best 10 (fewer if there are fewer) of the unit vectors `flat`
+/// at `indices` for query `q`, by exact dot product, ties by index.
+fn exact_best(flat: &[f32], q: &[f32], indices: impl Iterator<Item = usize>) -> Vec<ConceptId> {
+    let q = unit(q);
+    let mut best: Vec<(f32, usize)> = indices
+        .map(|i| {
+            let v = &flat[i * DIM..(i + 1) * DIM];
+            (v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>(), i)
+        })
+        .collect();
+    let by_score = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let top = 10.min(best.len());
+    if top > 0 {
+        best.select_nth_unstable_by(top - 1, by_score);
+    }
+    best.truncate(top);
+    best.sort_unstable_by(by_score);
+    best.iter()
+        .map(|&(_, i)| ConceptId(i as u128 + 1))
+        .collect()
 }
 
 /// A query of workload 6b kept to measure recall: when it was sent and what it answered.

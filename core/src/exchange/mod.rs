@@ -663,13 +663,7 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
     let limit = q.limit.unwrap_or(SCAN_LIMIT_DEFAULT);
     let among = match q.filter.as_deref() {
         Some(text) => {
-            let body: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
-                .map_err(|e| {
-                    Error::invalid(
-                        "filter",
-                        format!("is not a JSON object of metadata keys and values: {e}"),
-                    )
-                })?;
+            let body = json_param("filter", text, "a JSON object of metadata keys and values")?;
             Some(db.filtered("filter", &search::parse_filter("filter", &body)?)?)
         }
         None => None,
@@ -683,6 +677,11 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
             .collect(),
         next: page.next.map(|n| n.to_string()),
     })
+}
+
+/// A query parameter holding JSON (`field` names it, `what` says what it must be).
+fn json_param<T: serde::de::DeserializeOwned>(field: &str, text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not {what}: {e}")))
 }
 
 /// Options of an association listing.
@@ -728,10 +727,7 @@ pub fn associations(
     };
     let labels: Option<Vec<Label>> = match q.labels.as_deref() {
         Some(text) => Some(
-            serde_json::from_str::<Vec<String>>(text)
-                .map_err(|e| {
-                    Error::invalid("labels", format!("is not a JSON array of strings: {e}"))
-                })?
+            json_param::<Vec<String>>("labels", text, "a JSON array of strings")?
                 .into_iter()
                 .map(Label::from)
                 .collect(),

@@ -27,7 +27,7 @@ export function Concepts({ memory }: { memory: string }) {
     }
     const only = filter.ok && filter.filter ? { filter: filter.filter } : {};
     return backend.scan(memory, { ...(after ? { after } : {}), limit: PAGE, ...(term ? { prefix: term } : {}), ...only });
-  }, [backend, memory, search, after, filter.ok ? JSON.stringify(filter.filter) : filterText]);
+  }, [backend, memory, search, after, filterText]);
 
   return (
     <section>
