@@ -65,9 +65,20 @@ pub enum Command {
         /// The operations, with their timestamps fixed.
         ops: Vec<Op>,
     },
+    /// Make a memory, optionally fixing its dimension and the language its texts are stemmed
+    /// in, as the versions with the core's log format 4 wrote it (no declared keys). Read from
+    /// logs and snapshots written then, never proposed now: [`Command::Create`] took its place.
+    CreateV4 {
+        /// Its name.
+        name: String,
+        /// Its vector dimension.
+        dimension: Option<u32>,
+        /// Its stemming language.
+        language: Option<Language>,
+    },
     /// Make a memory (a namespace of the cluster's state), optionally fixing its dimension and
-    /// the language its texts are stemmed in (added after the six above, with the core's log
-    /// format 4).
+    /// the language its texts are stemmed in, and declaring the metadata keys filters may name
+    /// (added after the seven above, with the core's log format 5).
     Create {
         /// Its name (checked by the proposer with the core's name rule).
         name: String,
@@ -75,19 +86,34 @@ pub enum Command {
         dimension: Option<u32>,
         /// Its stemming language.
         language: Option<Language>,
+        /// The metadata keys it indexes for filters (as [`sutra_core::indexed_keys`] keeps
+        /// them; checked again when applied).
+        indexed_keys: Vec<String>,
     },
 }
 
 impl Command {
     /// The command in today's shape: a [`Command::BatchV1`] or [`Command::BatchV2`] as the
-    /// [`Command::Batch`] it means, a [`Command::CreateMemory`] as the [`Command::Create`] it
-    /// means (inside an [`Command::Idempotent`] too); every other command as it is.
+    /// [`Command::Batch`] it means, a [`Command::CreateMemory`] or [`Command::CreateV4`] as the
+    /// [`Command::Create`] it means (inside an [`Command::Idempotent`] too); every other
+    /// command as it is.
     pub fn upgraded(self) -> Command {
         match self {
             Command::CreateMemory { name, dimension } => Command::Create {
                 name,
                 dimension,
                 language: None,
+                indexed_keys: Vec::new(),
+            },
+            Command::CreateV4 {
+                name,
+                dimension,
+                language,
+            } => Command::Create {
+                name,
+                dimension,
+                language,
+                indexed_keys: Vec::new(),
             },
             Command::BatchV1 { memory, ops } => Command::Batch {
                 memory,
@@ -123,13 +149,23 @@ impl fmt::Display for Command {
             Command::CreateMemory { name, dimension } => {
                 write!(f, "create memory {name:?} (dimension {dimension:?})")
             }
-            Command::Create {
+            Command::CreateV4 {
                 name,
                 dimension,
                 language,
             } => write!(
                 f,
                 "create memory {name:?} (dimension {dimension:?}, language {:?})",
+                language.map(Language::as_str)
+            ),
+            Command::Create {
+                name,
+                dimension,
+                language,
+                indexed_keys,
+            } => write!(
+                f,
+                "create memory {name:?} (dimension {dimension:?}, language {:?}, keys {indexed_keys:?})",
                 language.map(Language::as_str)
             ),
             Command::DropMemory { name } => write!(f, "drop memory {name:?}"),

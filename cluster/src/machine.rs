@@ -741,6 +741,7 @@ impl StateMachine {
                 name,
                 dimension,
                 language,
+                indexed_keys,
             } => {
                 if self.state.memories.get(&name).is_some() {
                     return refused("memory_exists", format!("memory {name:?} already exists"));
@@ -748,7 +749,8 @@ impl StateMachine {
                 let replica = Replica::new(self.params);
                 let dimension = dimension.map(|dimension| Op::SetDimension { dimension });
                 let language = language.map(|language| Op::SetLanguage { language });
-                let ops: Vec<Op> = dimension.into_iter().chain(language).collect();
+                let keys = (!indexed_keys.is_empty()).then(|| Op::index_metadata(indexed_keys));
+                let ops: Vec<Op> = dimension.into_iter().chain(language).chain(keys).collect();
                 if !ops.is_empty() {
                     if let Err(e) = replica.apply_checked(seq, ops) {
                         return Applied::refused(&e);
@@ -763,7 +765,8 @@ impl StateMachine {
             },
             command @ (Command::BatchV1 { .. }
             | Command::BatchV2 { .. }
-            | Command::CreateMemory { .. }) => self.apply_command(seq, command.upgraded()),
+            | Command::CreateMemory { .. }
+            | Command::CreateV4 { .. }) => self.apply_command(seq, command.upgraded()),
             Command::Batch { memory, ops } => match self.state.memories.get(&memory) {
                 Some(replica) => match replica.apply_checked(seq, ops) {
                     Ok(()) => Applied::Done { seq },

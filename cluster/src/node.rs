@@ -425,7 +425,9 @@ impl ClusterNode {
                     self.precheck(command)
                 }
             }
-            Command::CreateMemory { name, .. } | Command::Create { name, .. } => self
+            Command::CreateMemory { name, .. }
+            | Command::CreateV4 { name, .. }
+            | Command::Create { name, .. } => self
                 .catalog
                 .get(name)
                 .map(|_| refused("memory_exists", format!("memory {name:?} already exists"))),

@@ -32,6 +32,7 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
                 name: "notes".into(),
                 dimension: Some(2),
                 language: Some(Language::English),
+                indexed_keys: vec!["source".into(), "user".into()],
             },
         ),
         entry(2, put("notes", "rain", 10)),
@@ -118,6 +119,7 @@ async fn commands_apply_in_log_order_and_a_snapshot_carries_the_state_whole() {
         );
         assert_eq!(counts.last_seq, 6, "the last batch applied is entry 6");
         assert!(notes.concept(ConceptId::from_content("rain")).is_some());
+        assert_eq!(notes.indexed_keys().collect::<Vec<_>>(), ["source", "user"]);
     }
 
     let mut builder = machine.get_snapshot_builder().await;
@@ -497,4 +499,44 @@ async fn a_crash_at_any_step_of_a_snapshot_leaves_the_old_one_or_the_new() {
     let (applied, _) = reopened.applied_state().await.expect("state");
     assert_eq!(applied.map(|l| l.index), Some(3));
     assert_eq!(image(&reopened), new_image);
+}
+
+/// A memory's creation as the versions with the core's log format 4 wrote it into the Raft log
+/// (variant 6: name, dimension, language; no declared keys) still decodes, as the `Create` it
+/// means; today's creation is variant 7, so nothing written before changes meaning.
+#[test]
+fn a_creation_written_before_declared_keys_still_decodes() {
+    // postcard: variant 6, "notes", Some(3), Some(Language::English: the fourth language).
+    let written = [6u8, 5, b'n', b'o', b't', b'e', b's', 1, 3, 1, 3];
+    let command: Command = postcard::from_bytes(&written).expect("decodes");
+    assert_eq!(
+        command,
+        Command::CreateV4 {
+            name: "notes".into(),
+            dimension: Some(3),
+            language: Some(Language::English),
+        }
+    );
+    let today = Command::Create {
+        name: "notes".into(),
+        dimension: Some(3),
+        language: Some(Language::English),
+        indexed_keys: Vec::new(),
+    };
+    assert_eq!(command.upgraded(), today);
+    let encoded = postcard::to_allocvec(&Command::Create {
+        name: "notes".into(),
+        dimension: Some(3),
+        language: Some(Language::English),
+        indexed_keys: vec!["user".into()],
+    })
+    .expect("encode");
+    assert_eq!(
+        encoded,
+        [
+            &[7u8, 5, b'n', b'o', b't', b'e', b's', 1, 3, 1, 3, 1, 4][..],
+            b"user"
+        ]
+        .concat()
+    );
 }

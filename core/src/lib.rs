@@ -54,8 +54,8 @@ pub use graph::{
     PathQuery, PathsResult, Reached, Step,
 };
 pub use model::{
-    Association, AssociationKey, Clause, Concept, ConceptId, ConceptInput, Filter, KeptMetadata,
-    Kind, KindSet, Label, Language, Metadata, Op, Scalar, ValidAt, Validity, Value,
+    indexed_keys, Association, AssociationKey, Clause, Concept, ConceptId, ConceptInput, Filter,
+    KeptMetadata, Kind, KindSet, Label, Language, Metadata, Op, Scalar, ValidAt, Validity, Value,
     CONCEPT_ID_CHARS, FILTER_CLAUSES_MAX, FILTER_VALUES_MAX,
 };
 pub use state::query::{Hit, Page, StateCounts};

@@ -81,3 +81,58 @@ fn searches_inside_a_filter_return_the_best_of_what_it_keeps() {
         .search_vectors_among(&[1.0, 0.0, 0.0], 5, None, hers.clone())
         .is_err());
 }
+
+#[test]
+fn keys_given_when_opening_are_added_to_those_declared_and_durable() {
+    let disk = SimDisk::new(7);
+    let open = |keys: &[&str]| {
+        Memory::open(
+            disk.open(),
+            Options {
+                indexed_keys: keys.iter().map(|k| k.to_string()).collect(),
+                ..Options::default()
+            },
+        )
+    };
+    let keys = |memory: &Memory<_>| -> Vec<String> {
+        memory.db().indexed_keys().map(String::from).collect()
+    };
+    let (memory, _) = open(&["user", "source", "user"]).expect("a new memory with keys");
+    assert_eq!(keys(&memory), ["source", "user"]);
+    drop(memory);
+
+    // Reopened with some of them: nothing written. With another: added, none taken away.
+    let (memory, report) = open(&["user"]).expect("reopen");
+    assert_eq!(report.last_seq, 1, "declared in one write");
+    drop(memory);
+    let (memory, report) = open(&["year"]).expect("reopen with another key");
+    assert_eq!(report.last_seq, 1, "no write when nothing was new");
+    assert_eq!(keys(&memory), ["source", "user", "year"]);
+    drop(memory);
+    let (memory, _) = open(&[]).expect("reopen without keys");
+    assert_eq!(keys(&memory), ["source", "user", "year"], "durable");
+    drop(memory);
+
+    // Bad keys are refused by field, and the memory keeps what it had.
+    let too_many: Vec<String> = (0..17).map(|i| format!("k{i:02}")).collect();
+    let refused = Memory::open(
+        disk.open(),
+        Options {
+            indexed_keys: too_many,
+            ..Options::default()
+        },
+    )
+    .err()
+    .expect("too many keys");
+    assert_eq!(
+        refused.to_string(),
+        "indexed_keys (keys) is too large: 20 exceeds the limit of 16"
+    );
+    let refused = open(&[""]).err().expect("an empty key");
+    assert_eq!(
+        refused.to_string(),
+        "invalid indexed_keys[0]: a metadata key is 1 to 256 bytes"
+    );
+    let (memory, _) = open(&[]).expect("reopen");
+    assert_eq!(keys(&memory), ["source", "user", "year"]);
+}

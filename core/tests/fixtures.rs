@@ -240,6 +240,7 @@ fn new_memory(disk: &SimDisk) -> Memory<SimStorage> {
     let options = Options {
         dimension: Some(4),
         language: None,
+        indexed_keys: Vec::new(),
         hnsw: HnswParams {
             ef_construction: 24,
             ..HnswParams::default()

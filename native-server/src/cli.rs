@@ -736,9 +736,9 @@ fn import(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
     let registry = offline_registry(data)?;
     let handle = match registry.get(memory) {
         Ok(handle) => handle,
-        Err(e) if e.code == "memory_not_found" => {
-            registry.create(memory, None, None).map_err(|e| e.message)?
-        }
+        Err(e) if e.code == "memory_not_found" => registry
+            .create(memory, None, None, Vec::new())
+            .map_err(|e| e.message)?,
         Err(e) => return Err(e.message),
     };
     let bar = indicatif::ProgressBar::new(size);

@@ -18,7 +18,9 @@ fn more_memories_than_the_limit_at_start_are_reported() {
         let registry =
             Registry::open(root.path(), WriterConfig::default(), Arc::default()).expect("registry");
         for name in ["a", "b", "c", "d", "e"] {
-            registry.create(name, None, None).expect("create");
+            registry
+                .create(name, None, None, Vec::new())
+                .expect("create");
         }
         registry.shutdown();
     }
@@ -54,7 +56,7 @@ fn more_memories_than_the_limit_at_start_are_reported() {
         "{}",
         refused.message
     );
-    let Err(refused) = registry.create("f", None, None) else {
+    let Err(refused) = registry.create("f", None, None, Vec::new()) else {
         panic!("over the limit");
     };
     assert_eq!(refused.code, "limit_exceeded");

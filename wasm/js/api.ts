@@ -133,7 +133,7 @@ export interface paths {
         /** List memories with their status and counts. */
         get: operations["list_memories"];
         put?: never;
-        /** Create a memory, optionally fixing its vector dimension and its stemming language. */
+        /** Create a memory, optionally fixing its vector dimension and its stemming language, and declaring the metadata keys filters may name. */
         post: operations["create_memory"];
         delete?: never;
         options?: never;
@@ -798,6 +798,11 @@ export interface components {
              * @description Its vector dimension (1-4096); fixed by the first embedding when absent.
              */
             dimension?: number | null;
+            /**
+             * @description Metadata keys to index for filters from the start (at most 16; more can be declared
+             *     later with `index_metadata`).
+             */
+            indexed_keys?: string[];
             language?: components["schemas"]["Language"] | null;
             /** @description Its name: 1-64 of a-z, 0-9, _ and -, starting with a letter or digit. */
             name: string;
@@ -809,6 +814,8 @@ export interface components {
              * @description Its vector dimension, if one was given.
              */
             dimension: number | null;
+            /** @description The metadata keys it indexes for filters, in increasing order. */
+            indexed_keys: string[];
             language: components["schemas"]["Language"] | null;
             /** @description Its name. */
             name: string;
@@ -1808,6 +1815,9 @@ export interface operations {
                 /**
                  * @example {
                  *       "dimension": 3,
+                 *       "indexed_keys": [
+                 *         "user"
+                 *       ],
                  *       "language": "english",
                  *       "name": "notes"
                  *     }

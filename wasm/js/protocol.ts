@@ -57,7 +57,7 @@ export type ReadRequest<Q extends ReadQ = ReadQ> = { [K in Q]: { q: K } & Reads[
 
 /** Every call the worker answers: its arguments, and what it answers. */
 export interface Methods {
-  open: { args: [name: string, dimension: number, language: Language | undefined]; answer: RecoveryReport };
+  open: { args: [name: string, dimension: number, language: Language | undefined, indexedKeys: string[]]; answer: RecoveryReport };
   /** A JSON-encoded {@link WriteRequest}; answered once its group is durable. */
   write: { args: [request: string]; answer: unknown };
   /** A JSON-encoded {@link ReadRequest}. */

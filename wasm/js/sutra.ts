@@ -194,7 +194,7 @@ export class Sutra {
       persisted = null;
     }
     try {
-      const recovery = await channel.call("open", name, options.dimension ?? 0, options.language);
+      const recovery = await channel.call("open", name, options.dimension ?? 0, options.language, options.indexedKeys ?? []);
       return new Sutra(name, channel, recovery, persisted);
     } catch (e) {
       channel.terminate();

@@ -256,6 +256,11 @@ export interface OpenOptions {
    * "running"; a memory's language is chosen once (opening with another is refused).
    */
   language?: Language;
+  /**
+   * Metadata keys to index for filters (at most 16 in all), besides those the memory indexes
+   * already: a new memory is made with them; none is ever taken away by opening.
+   */
+  indexedKeys?: string[];
   /** Where the worker script is (default: next to this module). */
   workerUrl?: string | URL;
   /**

@@ -167,13 +167,13 @@ type Answer<M extends Method> = Promise<Methods[M]["answer"] | undefined>;
 async function handle(call: Call): Answer<Method> {
   switch (call.method) {
     case "open": {
-      const [name, dimension, language] = call.args;
+      const [name, dimension, language, indexedKeys] = call.args;
       const got = await takeLock(name);
       if (!got) {
         throw { code: "memory_locked", message: `memory "${name}" is open in another tab or worker` };
       }
       try {
-        engine = await Engine.open(name, dimension, language);
+        engine = await Engine.open(name, dimension, language, indexedKeys);
       } catch (e) {
         releaseLock?.();
         releaseLock = null;

@@ -141,17 +141,21 @@ pub struct Engine {
 impl Engine {
     /// Opens (creating) memory `name` from OPFS. `dimension` fixes a new memory's vector
     /// dimension (0: leave it to the first embedding); `language` the language its texts are
-    /// stemmed in (by name, e.g. `"english"`; chosen once).
+    /// stemmed in (by name, e.g. `"english"`; chosen once); `indexed_keys` metadata keys to
+    /// index for filters, besides those it indexes already.
     pub async fn open(
         name: String,
         dimension: u32,
         language: Option<String>,
+        indexed_keys: Vec<String>,
     ) -> Result<Engine, JsValue> {
         check_name(&name)?;
         let language = match language {
             Some(text) => Some(Language::parse("language", &text).map_err(to_js)?),
             None => None,
         };
+        // Checked before any file is made (again with those already declared, once open).
+        let indexed_keys = sutra_core::indexed_keys("indexed_keys", indexed_keys).map_err(to_js)?;
         let storage = OpfsStorage::open(&name).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("NoModificationAllowedError") || text.contains("InvalidStateError") {
@@ -166,6 +170,7 @@ impl Engine {
         let options = Options {
             dimension: (dimension > 0).then_some(dimension),
             language,
+            indexed_keys,
             ..Options::default()
         };
         let (memory, report) = Memory::open(storage, options).map_err(to_js)?;

@@ -47,7 +47,7 @@ pub(crate) fn vectors(s: &Scale, rows: &mut Vec<Row>) {
         hnsw: hnsw_override(),
         ..Options::default()
     };
-    let (mut memory, _) = Memory::open(storage, options).expect("memory");
+    let (mut memory, _) = Memory::open(storage, options.clone()).expect("memory");
     memory
         .write(vec![Op::index_metadata(vec!["bucket".into()])])
         .expect("the key the filtered searches name");

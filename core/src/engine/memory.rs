@@ -82,6 +82,16 @@ impl<S: Storage> Memory<S> {
         report.last_seq = db.last_seq;
         let existing_dimension = db.dimension;
         let existing_language = db.language;
+        let more_keys = if options.indexed_keys.is_empty() {
+            None
+        } else {
+            let had: Vec<String> = db.indexed_keys().map(String::from).collect();
+            let mut keys = had.clone();
+            keys.extend(options.indexed_keys.iter().cloned());
+            // Refused, by field, if there would be too many keys or one is not a key.
+            let keys = crate::model::indexed_keys("indexed_keys", keys)?;
+            (keys != had).then_some(keys)
+        };
         let shared = Arc::new(Shared {
             db: RwLock::new(db),
             status: Mutex::new(Status {
@@ -133,6 +143,9 @@ impl<S: Storage> Memory<S> {
                     memory.write(vec![Op::SetDimension { dimension }])?;
                 }
             }
+        }
+        if let Some(keys) = more_keys {
+            memory.write(vec![Op::IndexMetadata { keys }])?;
         }
         Ok((memory, report))
     }

@@ -5,13 +5,17 @@ use crate::model::Language;
 use crate::vector::{HnswParams, VectorCounts};
 
 /// Options for [`crate::Memory::open`].
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Options {
     /// The vector dimension to fix for a new memory (checked against an existing one).
     pub dimension: Option<u32>,
     /// The language to stem texts in for a new memory, or one that has none yet (checked
     /// against an existing one's: a memory's language is chosen once).
     pub language: Option<Language>,
+    /// Metadata keys to index for filters, besides those the memory indexes already (none
+    /// taken away): a new memory's keys are declared with it, in the same durable write as the
+    /// rest of its creation.
+    pub indexed_keys: Vec<String>,
     /// Parameters of the sealed vector index.
     pub hnsw: HnswParams,
 }

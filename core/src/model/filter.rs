@@ -15,6 +15,18 @@ pub const FILTER_CLAUSES_MAX: usize = 16;
 /// Most values a clause may allow.
 pub const FILTER_VALUES_MAX: usize = 64;
 
+/// Metadata keys to index for filters as a memory keeps them: in increasing order, each once;
+/// refused, naming `field`, when there are more than [`INDEXED_KEYS_MAX`] or one is not a
+/// metadata key.
+///
+/// [`INDEXED_KEYS_MAX`]: crate::limits::INDEXED_KEYS_MAX
+pub fn indexed_keys(field: &str, mut keys: Vec<String>) -> Result<Vec<String>> {
+    keys.sort_unstable();
+    keys.dedup();
+    crate::model::rules::check_indexed_keys(field, &keys)?;
+    Ok(keys)
+}
+
 /// One value as filters and the index of metadata compare it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scalar {

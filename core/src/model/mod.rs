@@ -17,7 +17,7 @@ pub(crate) mod rules;
 
 pub use association::{Association, AssociationKey, Label, ValidAt, Validity};
 pub use concept::{Concept, ConceptInput};
-pub use filter::{Clause, Filter, Scalar, FILTER_CLAUSES_MAX, FILTER_VALUES_MAX};
+pub use filter::{indexed_keys, Clause, Filter, Scalar, FILTER_CLAUSES_MAX, FILTER_VALUES_MAX};
 pub use id::{ConceptId, CONCEPT_ID_CHARS};
 pub use kind::{Kind, KindSet};
 pub use language::Language;

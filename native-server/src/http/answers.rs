@@ -131,6 +131,8 @@ pub struct CreatedAnswer {
     pub dimension: Option<u32>,
     /// The language its texts are stemmed in, if one was given.
     pub language: Option<Language>,
+    /// The metadata keys it indexes for filters, in increasing order.
+    pub indexed_keys: Vec<String>,
 }
 
 /// `DELETE /v1/memories/{name}`.

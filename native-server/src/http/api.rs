@@ -325,13 +325,18 @@ pub(crate) struct CreateMemory {
     /// "running"); chosen once. Absent: words are matched as written, English stop words left
     /// out.
     language: Option<Language>,
+    /// Metadata keys to index for filters from the start (at most 16; more can be declared
+    /// later with `index_metadata`).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    indexed_keys: Vec<String>,
 }
 
 #[utoipa::path(
     post,
     path = "/v1/memories",
-    summary = "Create a memory, optionally fixing its vector dimension and its stemming language.",
-    request_body(content = CreateMemory, example = json!({"name": "notes", "dimension": 3, "language": "english"})),
+    summary = "Create a memory, optionally fixing its vector dimension and its stemming language, and declaring the metadata keys filters may name.",
+    request_body(content = CreateMemory, example = json!({"name": "notes", "dimension": 3, "language": "english", "indexed_keys": ["user"]})),
     responses((status = 201, description = "Created.", body = CreatedAnswer), CreateErrors)
 )]
 async fn create_memory(
@@ -343,6 +348,7 @@ async fn create_memory(
         Home::Local(registry) => registry.clone(),
         Home::Cluster(node) => {
             registry::check_name(&body.name)?;
+            let indexed_keys = sutra_core::indexed_keys("indexed_keys", body.indexed_keys)?;
             let written = node
                 .write(home::keyed(
                     key,
@@ -350,6 +356,7 @@ async fn create_memory(
                         name: body.name.clone(),
                         dimension: body.dimension,
                         language: body.language,
+                        indexed_keys: indexed_keys.clone(),
                     },
                 ))
                 .await
@@ -361,6 +368,7 @@ async fn create_memory(
                     name: body.name,
                     dimension: body.dimension,
                     language: body.language,
+                    indexed_keys,
                 }),
             )
                 .into_response());
@@ -368,7 +376,7 @@ async fn create_memory(
     };
     let handle = tokio::task::spawn_blocking(move || {
         registry
-            .create(&body.name, body.dimension, body.language)
+            .create(&body.name, body.dimension, body.language, body.indexed_keys)
             .map(|h| (body.name, h))
     })
     .await
@@ -380,6 +388,7 @@ async fn create_memory(
             name: handle.0,
             dimension: stats.dimension,
             language: stats.language,
+            indexed_keys: stats.indexed_keys,
         }),
     )
         .into_response())

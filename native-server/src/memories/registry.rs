@@ -454,15 +454,15 @@ impl Registry {
         }
     }
 
-    /// Creates a memory (with an optional vector dimension and stemming language). It is made
-    /// in a hidden directory
-    /// and renamed into place whole: a create that fails, or a crash during one, leaves
-    /// nothing behind.
+    /// Creates a memory (with an optional vector dimension, stemming language and metadata
+    /// keys indexed for filters). It is made in a hidden directory and renamed into place
+    /// whole: a create that fails, or a crash during one, leaves nothing behind.
     pub fn create(
         &self,
         name: &str,
         dimension: Option<u32>,
         language: Option<Language>,
+        indexed_keys: Vec<String>,
     ) -> Result<Arc<MemoryHandle>, ApiError> {
         check_name(name)?;
         if let Some(d) = dimension {
@@ -480,6 +480,7 @@ impl Registry {
                 });
             }
         }
+        let indexed_keys = sutra_core::indexed_keys("indexed_keys", indexed_keys)?;
         let dir = self.root.join(name);
         {
             let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
@@ -521,7 +522,13 @@ impl Registry {
             }
             slots.insert(name.to_string(), Slot::Busy("created"));
         }
-        let made = self.make(name, dimension, language).and_then(|()| {
+        let options = Options {
+            dimension,
+            language,
+            indexed_keys,
+            ..Options::default()
+        };
+        let made = self.make(name, options).and_then(|()| {
             open_memory(&dir, name, None, self.config, &self.metrics).map_err(|e| {
                 // Renamed into place but not openable: take it out again.
                 if let Err(left) = self.discard(&dir) {
@@ -551,21 +558,11 @@ impl Registry {
     }
 
     /// Makes a memory's files in a hidden directory and renames it to `name`, durably.
-    fn make(
-        &self,
-        name: &str,
-        dimension: Option<u32>,
-        language: Option<Language>,
-    ) -> Result<(), ApiError> {
+    fn make(&self, name: &str, options: Options) -> Result<(), ApiError> {
         let hidden_dir = self.root.join(hidden(CREATING_PREFIX, name));
         let made = FileStorage::open(&hidden_dir)
             .map_err(|e| e.to_string())
             .and_then(|storage| {
-                let options = Options {
-                    dimension,
-                    language,
-                    ..Options::default()
-                };
                 Memory::open(storage, options)
                     .map(drop)
                     .map_err(|e| e.to_string())

@@ -316,11 +316,12 @@ fn any_node_answers_any_request() {
         &agent,
         "POST",
         &f1.url("/v1/memories"),
-        Some(&json!({"name": "notes", "dimension": 2, "language": "english"})),
+        Some(&json!({"name": "notes", "dimension": 2, "language": "english", "indexed_keys": ["user"]})),
     )
     .expect("answer");
     assert_eq!(made.status, 201, "{made:?}");
     assert_eq!(made.body["language"], "english", "{made:?}");
+    assert_eq!(made.body["indexed_keys"], json!(["user"]), "{made:?}");
     assert_eq!(
         (made.node, made.leader),
         (Some(f1.id), Some(leader)),
@@ -334,6 +335,18 @@ fn any_node_answers_any_request() {
     )
     .expect("answer");
     assert_eq!((again.status, again.code()), (409, "memory_exists"));
+    let bad_keys = send(
+        &agent,
+        "POST",
+        &f2.url("/v1/memories"),
+        Some(&json!({"name": "other", "indexed_keys": [""]})),
+    )
+    .expect("answer");
+    assert_eq!(
+        (bad_keys.status, bad_keys.code()),
+        (422, "invalid_argument")
+    );
+    assert_eq!(bad_keys.body["error"]["field"], "indexed_keys[0]");
 
     // A write through the other follower, then a read on the first: linearizable by default,
     // so the write is there at once.
@@ -341,7 +354,7 @@ fn any_node_answers_any_request() {
         &agent,
         "PUT",
         &f2.url("/v1/memories/notes/concepts"),
-        Some(&json!({"content": "rain makes streets wet", "embedding": [1.0, 0.0]})),
+        Some(&json!({"content": "rain makes streets wet", "embedding": [1.0, 0.0], "metadata": {"user": "alice"}})),
     )
     .expect("answer");
     assert_eq!(written.status, 200, "{written:?}");
@@ -357,13 +370,14 @@ fn any_node_answers_any_request() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body["content"], "rain makes streets wet");
     assert!(read.applied.is_some_and(|a| a >= seq), "{read:?}");
-    // The memory's language reached every node: stemmed, "street" finds "streets" there.
+    // The memory's language and keys reached every node: stemmed, "street" finds "streets"
+    // there, inside a filter on the declared key.
     for node in &cluster.nodes {
         let words = send(
             &agent,
             "POST",
             &node.url(&format!("/v1/memories/notes/search?min_seq={seq}")),
-            Some(&json!({"text": "street"})),
+            Some(&json!({"text": "street", "filter": {"user": "alice"}})),
         )
         .expect("answer");
         assert_eq!(words.status, 200, "node {}: {words:?}", node.id);

@@ -105,3 +105,83 @@ async fn a_single_server_takes_the_read_options_and_refuses_cluster_only_ones() 
     let health = get(&app, "/v1/health").await;
     assert_eq!(health.json, json!({"status": "ok", "cluster": null}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_is_created_with_the_keys_filters_may_name() {
+    let app = app();
+    let made = post(
+        &app,
+        "/v1/memories",
+        json!({"name": "shared", "indexed_keys": ["user", "agent", "user"]}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    assert_eq!(made.json["indexed_keys"], json!(["agent", "user"]));
+    let stats = get(&app, "/v1/memories/shared").await;
+    assert_eq!(stats.json["indexed_keys"], json!(["agent", "user"]));
+    assert_eq!(
+        stats.json["last_seq"], 1,
+        "declared in the creation's one write"
+    );
+    // Filters on them work from the first write on.
+    for (content, user) in [("rain for alice", "alice"), ("rain for bob", "bob")] {
+        concept(
+            &app,
+            "shared",
+            json!({"content": content, "metadata": {"user": user}}),
+        )
+        .await;
+    }
+    let found = post(
+        &app,
+        "/v1/memories/shared/search",
+        json!({"text": "rain", "filter": {"user": "bob"}}),
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    let hits = found.json["hits"].as_array().expect("hits");
+    assert_eq!(hits.len(), 1, "{}", found.text);
+    assert_eq!(hits[0]["content"], "rain for bob");
+
+    // Bad keys are refused by field, and nothing is created.
+    let seventeen: Vec<String> = (0..17).map(|i| format!("k{i}")).collect();
+    for (keys, field, code) in [
+        (json!(seventeen), "indexed_keys", "limit_exceeded"),
+        (json!(["user", ""]), "indexed_keys[0]", "invalid_argument"),
+        (
+            json!(["x".repeat(257)]),
+            "indexed_keys[0]",
+            "invalid_argument",
+        ),
+    ] {
+        let bad = post(
+            &app,
+            "/v1/memories",
+            json!({"name": "bad", "indexed_keys": keys}),
+        )
+        .await;
+        assert_eq!(
+            (bad.status, bad.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code),
+            "{}",
+            bad.text
+        );
+        assert_eq!(bad.json["error"]["field"], field, "{}", bad.text);
+        assert_eq!(
+            get(&app, "/v1/memories/bad").await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let not_strings = post(
+        &app,
+        "/v1/memories",
+        json!({"name": "bad", "indexed_keys": [1]}),
+    )
+    .await;
+    assert_eq!(
+        not_strings.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_strings.text
+    );
+}

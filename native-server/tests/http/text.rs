@@ -291,7 +291,7 @@ async fn a_memory_created_with_a_language_stems_its_texts_and_queries() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     assert_eq!(
         created.json,
-        json!({"name": "en", "dimension": null, "language": "english"})
+        json!({"name": "en", "dimension": null, "language": "english", "indexed_keys": []})
     );
     memory(&app, "plain", None).await;
     for name in ["en", "plain"] {

@@ -229,7 +229,8 @@ test("filters on declared keys keep searches and scans to one user's concepts, a
   await page.reload();
   await page.waitForFunction(() => window.ready === true);
   const again = await page.evaluate(async () => {
-    const mem = await sutra.Sutra.open("filtered");
+    // Opened with another key: added to those declared, none taken away.
+    const mem = await sutra.Sutra.open("filtered", { indexedKeys: ["agent"] });
     let after;
     const seen = [];
     do {
@@ -239,10 +240,21 @@ test("filters on declared keys keep searches and scans to one user's concepts, a
     } while (after !== undefined);
     const out = { seen, keys: (await mem.stats()).indexed_keys };
     await mem.close();
-    return out;
+    // A new memory made with its keys; bad keys refused by field.
+    const made = await sutra.Sutra.open("keyed", { indexedKeys: ["user", "user"] });
+    const madeKeys = (await made.stats()).indexed_keys;
+    await made.close();
+    const bad = await sutra.Sutra.open("badkeys", { indexedKeys: [""] }).then(
+      () => "opened",
+      (e) => [e.code, e.field],
+    );
+    return { ...out, madeKeys, bad, listed: await sutra.Sutra.list() };
   });
-  assert.deepEqual(again.keys, ["user", "year"]);
+  assert.deepEqual(again.keys, ["agent", "user", "year"]);
   assert.deepEqual(again.seen, Array(10).fill("alice"));
+  assert.deepEqual(again.madeKeys, ["user"]);
+  assert.deepEqual(again.bad, ["invalid_argument", "indexed_keys[0]"]);
+  assert.ok(again.listed.includes("keyed") && !again.listed.includes("badkeys"), "nothing made for bad keys");
   await context.close();
 });
 

@@ -79,6 +79,8 @@ export interface NewMemory {
   dimension: number | null;
   /** The language its texts are stemmed in (null: none). */
   language: Language | null;
+  /** The metadata keys it indexes for filters (none: declared later, if ever). */
+  indexedKeys: string[];
 }
 
 /** A memory's stats as the views show them: the engine's (the server's answer's shape, in both modes). */

@@ -36,6 +36,7 @@ export class BrowserBackend implements Backend {
         worker: startWorker,
         ...(options?.dimension ? { dimension: options.dimension } : {}),
         ...(options?.language ? { language: options.language } : {}),
+        ...(options?.indexedKeys.length ? { indexedKeys: options.indexedKeys } : {}),
       });
       this.open.set(name, memory);
       memory.catch(() => this.open.delete(name));

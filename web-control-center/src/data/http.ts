@@ -105,6 +105,7 @@ export class HttpBackend implements Backend {
       name,
       ...(options.dimension === null ? {} : { dimension: options.dimension }),
       ...(options.language === null ? {} : { language: options.language }),
+      ...(options.indexedKeys.length === 0 ? {} : { indexed_keys: options.indexedKeys }),
     });
   }
 

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { asBackendError, LANGUAGES, type BackendError, type Language } from "../data/backend";
 import { ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { useBackend } from "../data/context";
+import { parseKeys } from "../logic/filter";
 
 export function Memories() {
   const backend = useBackend();
@@ -9,11 +10,14 @@ export function Memories() {
   const [name, setName] = useState("");
   const [dimension, setDimension] = useState("");
   const [language, setLanguage] = useState<Language | "">("");
+  const [keys, setKeys] = useState("");
   const [createError, setCreateError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
   const [dropping, setDropping] = useState<string | null>(null);
   const [confirmText, setConfirmText] = useState("");
   const [dropError, setDropError] = useState<BackendError | null>(null);
+
+  const keysError = createError?.field?.startsWith("indexed_keys") ?? false;
 
   async function create(event: React.FormEvent) {
     event.preventDefault();
@@ -21,7 +25,7 @@ export function Memories() {
     setCreateError(null);
     try {
       const dim = dimension.trim() === "" ? null : Number(dimension);
-      await backend.createMemory(name.trim(), { dimension: dim, language: language === "" ? null : language });
+      await backend.createMemory(name.trim(), { dimension: dim, language: language === "" ? null : language, indexedKeys: parseKeys(keys) });
       window.location.hash = link(name.trim(), "overview");
     } catch (e) {
       setCreateError(asBackendError(e));
@@ -117,7 +121,10 @@ export function Memories() {
             ))}
           </select>
         </Field>
-        {createError && !["name", "dimension", "language"].includes(createError.field ?? "") ? <ErrorNote error={createError} /> : null}
+        <Field label="Keys for filters (optional)" error={keysError ? createError?.message : null} hint="metadata keys searches and pages can filter on, e.g. user, agent (more can be declared later)">
+          <input name="indexed_keys" value={keys} onChange={(e) => setKeys(e.target.value)} />
+        </Field>
+        {createError && !keysError && !["name", "dimension", "language"].includes(createError.field ?? "") ? <ErrorNote error={createError} /> : null}
         <button type="submit" disabled={busy || name.trim() === ""}>
           Create
         </button>

@@ -60,11 +60,12 @@ async function useMode(page, mode) {
   await page.getByRole("heading", { name: "Memories" }).waitFor();
 }
 
-async function createMemory(page, name, dimension, language = "") {
+async function createMemory(page, name, dimension, language = "", keys = "") {
   await page.goto(`${base}/#/`);
   await page.locator('input[name="name"]').fill(name);
   await page.locator('input[name="dimension"]').fill(String(dimension));
   await page.locator('select[name="language"]').selectOption(language);
+  await page.locator('input[name="indexed_keys"]').fill(keys);
   await page.getByRole("button", { name: "Create" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   await page.locator('[data-stat="concepts"]').waitFor();
@@ -110,6 +111,9 @@ function jsonl(count) {
 
 /** The whole tour of one mode; returns the page. */
 async function tour(page, mode, memory) {
+  // A memory made with the keys filters may name shows them at once.
+  await createMemory(page, `keys-${mode}`, 2, "", "user, agent user");
+  await page.locator('[data-stat="indexed-keys"]').filter({ hasText: "agent, user" }).waitFor();
   await createMemory(page, memory, 3, "english");
   await page.locator('[data-stat="language"]').filter({ hasText: "stemmed in english" }).waitFor();
   await shot(page, `${mode}-overview-empty`);
@@ -340,10 +344,13 @@ test("browser mode: the same tour on OPFS, and everything is still there after a
   await page.goto(`${base}/#/`);
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-browser" }).waitFor();
   await shot(page, "browser-memories-after-reload");
-  // Drop it, with the typed confirmation.
-  await page.getByRole("button", { name: "Drop…" }).click();
-  await page.getByLabel("confirm dropping e2e-browser").fill("e2e-browser");
-  await page.getByRole("button", { name: "Drop", exact: true }).click();
+  // Drop both, with the typed confirmation.
+  for (const name of ["keys-browser", "e2e-browser"]) {
+    await page.getByRole("row").filter({ hasText: name }).getByRole("button", { name: "Drop…" }).click();
+    await page.getByLabel(`confirm dropping ${name}`).fill(name);
+    await page.getByRole("button", { name: "Drop", exact: true }).click();
+    await page.getByRole("table", { name: "memories" }).getByRole("link", { name: name }).waitFor({ state: "detached" });
+  }
   await page.getByText("No memories yet").waitFor();
   assert.deepEqual(page.errors, []);
   await context.close();

@@ -107,7 +107,7 @@ describe("the cluster view's data", () => {
     // A write the stopped member cannot have: it is behind by it, in entries and in time.
     const backend = new HttpBackend(`http://${apis[leader - 1]}`, null);
     const written = Date.now();
-    await backend.createMemory("lagging", { dimension: null, language: null });
+    await backend.createMemory("lagging", { dimension: null, language: null, indexedKeys: [] });
     await new Promise((r) => setTimeout(r, 300));
     const after = memberRows(await backend.cluster()).find((r) => r.member.id === stopped);
     const since = Date.now() - written;

@@ -11,7 +11,7 @@ describe("HttpBackend", () => {
   let wet = "";
 
   beforeAll(async () => {
-    await backend().createMemory(memory, { dimension: 3, language: null });
+    await backend().createMemory(memory, { dimension: 3, language: null, indexedKeys: [] });
     rain = (await backend().putConcept(memory, { content: "rain", embedding: [1, 0, 0], confidence: 0.9, metadata: { src: "sky" } })).id;
     wet = (await backend().putConcept(memory, { content: "wet streets", embedding: new Float32Array([0.9, 0.1, 0]) })).id;
     await backend().putAssociation(memory, { source: rain, target: wet, kind: "causal", confidence: 0.8 });
@@ -24,11 +24,12 @@ describe("HttpBackend", () => {
   });
 
   it("creates a memory that stems its texts in a language, and shows it", async () => {
-    await backend().createMemory("unit-stemmed", { dimension: null, language: "english" });
+    await backend().createMemory("unit-stemmed", { dimension: null, language: "english", indexedKeys: ["user", "year"] });
     await backend().putConcept("unit-stemmed", { content: "wet streets" });
     const listed = (await backend().listMemories()).find((m) => m.name === "unit-stemmed");
     expect(listed).toMatchObject({ language: "english", dimension: null });
     expect((await backend().stats("unit-stemmed")).language).toBe("english");
+    expect((await backend().stats("unit-stemmed")).indexed_keys).toEqual(["user", "year"]);
     const hits = await backend().search("unit-stemmed", { text: "street", k: 10 });
     expect(hits.map((h) => h.content)).toEqual(["wet streets"]);
     // The plain memory matches words as written.
@@ -114,7 +115,7 @@ describe("HttpBackend", () => {
       lines.push(JSON.stringify({ type: "concept", id: (i + 1).toString(16).padStart(32, "0"), content: `line ${i}`, embedding: null, strength: 1, confidence: 1, metadata: i % 2 ? {} : { n: i, tags: ["a"] }, created_ms: 5, updated_ms: 6 }));
     }
     lines.push("garbage");
-    await backend().createMemory("unit-import", { dimension: null, language: null });
+    await backend().createMemory("unit-import", { dimension: null, language: null, indexedKeys: [] });
     const progress: [number, number][] = [];
     const summary = await backend().importJsonl("unit-import", lines.join("\n") + "\n", (d, t) => progress.push([d, t]));
     expect(summary.concepts).toBe(IMPORT_LINES_PER_REQUEST + 20);
