@@ -9,6 +9,7 @@ import type {
   Association,
   AssociationInput,
   AssociationKey,
+  BatchOp,
   CheckpointReport,
   Concept,
   ConceptInput,
@@ -112,6 +113,11 @@ export interface Backend {
    * (`as_of`) or for everything (`include_invalid`). */
   associations(memory: string, id: string, direction: "out" | "in", validity?: Validity): Promise<Association[]>;
   putAssociation(memory: string, association: AssociationInput): Promise<void>;
+  /**
+   * Learns `association` in place of the one `old` names, in one atomic write: the same key
+   * replaces it; another (a new label) deletes the old one in the same batch.
+   */
+  replaceAssociation(memory: string, old: AssociationKey, association: AssociationInput): Promise<void>;
   deleteAssociation(memory: string, key: AssociationKey): Promise<void>;
   /** Closes an association's validity at `untilMs` (default now) without deleting it. */
   invalidateAssociation(memory: string, key: AssociationKey, untilMs?: number): Promise<void>;
@@ -157,6 +163,19 @@ export function formField(path: string | null): string | null {
   if (!path) return null;
   const bare = path.replace(/^ops\[\d+\]\./, "");
   return /^[a-z_]+/.exec(bare)?.[0] ?? null;
+}
+
+/** Whether `association` has the key `key` names (no label is the label ""). */
+export function sameAssociation(key: AssociationKey, association: AssociationInput): boolean {
+  return key.source === association.source && key.target === association.target && key.kind === association.kind && (key.label ?? "") === (association.label ?? "");
+}
+
+/** The batch that learns `association` in place of the one `old` names. */
+export function replacing(old: AssociationKey, association: AssociationInput): BatchOp[] {
+  return [
+    { op: "delete_association", ...old },
+    { op: "put_association", ...association },
+  ];
 }
 
 /** Turns anything thrown into a BackendError. */

@@ -1,6 +1,6 @@
 /** The data-access interface over the engine running in this browser (sutra-wasm, on OPFS). */
 import { Sutra, type ImportSummary } from "sutra-wasm";
-import { asBackendError, type Backend, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
+import { asBackendError, replacing, sameAssociation, type Backend, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -117,6 +117,13 @@ export class BrowserBackend implements Backend {
   putAssociation(name: string, association: AssociationInput): Promise<void> {
     return this.run(async () => {
       await (await this.memory(name)).putAssociation(association);
+    });
+  }
+
+  replaceAssociation(name: string, old: AssociationKey, association: AssociationInput): Promise<void> {
+    if (sameAssociation(old, association)) return this.putAssociation(name, association);
+    return this.run(async () => {
+      await (await this.memory(name)).batch(replacing(old, association));
     });
   }
 

@@ -1,6 +1,6 @@
 /** The data-access interface over a Sutra server's HTTP API. */
 import { importInPieces } from "sutra-wasm";
-import { asBackendError, BackendError, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
+import { asBackendError, BackendError, replacing, sameAssociation, type Backend, type ClusterStatus, type MemoryStats, type MemorySummary, type NewMemory, type SearchRequest } from "./backend";
 import type {
   Association,
   AssociationInput,
@@ -167,6 +167,11 @@ export class HttpBackend implements Backend {
 
   async putAssociation(memory: string, association: AssociationInput): Promise<void> {
     await this.request("PUT", `${this.m(memory)}/associations`, association);
+  }
+
+  async replaceAssociation(memory: string, old: AssociationKey, association: AssociationInput): Promise<void> {
+    if (sameAssociation(old, association)) return this.putAssociation(memory, association);
+    await this.request("POST", `${this.m(memory)}/batch`, { ops: replacing(old, association) });
   }
 
   async deleteAssociation(memory: string, key: AssociationKey): Promise<void> {

@@ -8,6 +8,11 @@ export function timeText(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** A time as a `datetime-local` input holds it: local time, to the minute ("2024-05-01T09:30"). */
+export function timeInputText(ms: number): string {
+  return timeText(ms).replace(" ", "T");
+}
+
 /**
  * The value of a `datetime-local` input (local time, "2024-05-01T09:30") as ms since the
  * epoch; empty is none. What the input cannot hold is an error, never a guess.

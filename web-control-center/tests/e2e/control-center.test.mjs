@@ -185,6 +185,23 @@ async function tour(page, mode, memory) {
   await add.locator('input[name="valid-until"]').fill("2019-01-01T00:00");
   await add.getByRole("button", { name: "Add association" }).click();
   await add.getByRole("alert").filter({ hasText: "is before valid_from_ms" }).waitFor();
+  // Edited: a new label and more metadata, the validity kept; the old label's fact is gone
+  // (replaced in one write). Then back to its label.
+  await fact.getByRole("button", { name: "Edit" }).click();
+  const edit = page.getByRole("form", { name: "edit this association" });
+  await edit.locator('input[name="label"]').fill("makes riskier");
+  await edit.locator('textarea[name="assoc-metadata"]').fill("doc=road report\nchecked=true");
+  await edit.getByRole("button", { name: "Save" }).click();
+  const edited = page.locator('tr[data-label="makes riskier"]');
+  await edited.waitFor();
+  await fact.waitFor({ state: "detached" });
+  assert.match(await edited.innerText(), /semantic\s+makes riskier\s+since 2020-01-01 00:00\s+checked=true, doc=road report/);
+  await edited.getByRole("button", { name: "Edit" }).click();
+  await edit.locator('input[name="label"]').fill("makes risky");
+  await edit.locator('textarea[name="assoc-metadata"]').fill("doc=road report");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await fact.waitFor();
+  await edited.waitFor({ state: "detached" });
   await fact.getByRole("button", { name: "Invalidate…" }).click();
   await page.getByRole("group", { name: /^Mark this semantic:makes risky association as no longer true/ }).getByRole("button", { name: "Invalidate" }).click();
   await fact.waitFor({ state: "detached" });

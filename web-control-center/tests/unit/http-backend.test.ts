@@ -78,6 +78,28 @@ describe("HttpBackend", () => {
     expect(n.concepts.map((c) => c.content).sort()).toEqual(["rain", "wet streets"]);
   });
 
+  it("replaces an association in place, or under a new label in one write", async () => {
+    const m = "unit-edit";
+    await backend().createMemory(m, { dimension: null, language: null, indexedKeys: [] });
+    const alice = (await backend().putConcept(m, { content: "alice" })).id;
+    const acme = (await backend().putConcept(m, { content: "acme" })).id;
+    const key = { source: alice, target: acme, kind: "semantic" as const, label: "works_at" };
+    await backend().putAssociation(m, { ...key, confidence: 0.5, valid_from_ms: 1000 });
+    // The same key: replaced in place.
+    await backend().replaceAssociation(m, key, { ...key, confidence: 0.7, metadata: { doc: "hr" }, valid_from_ms: 1000 });
+    const listed = async () => (await backend().associations(m, alice, "out", { include_invalid: true })).map((a) => [a.label, a.confidence, a.metadata, a.valid_from_ms]);
+    expect(await listed()).toEqual([["works_at", 0.7, { doc: "hr" }, 1000]]);
+    // A new label: the old fact goes in the same batch.
+    await backend().replaceAssociation(m, key, { ...key, label: "founded", confidence: 0.9, valid_from_ms: 1000 });
+    expect(await listed()).toEqual([["founded", 0.9, {}, 1000]]);
+    // Refused whole: the old one stays when the new one is bad.
+    const refused = await backend()
+      .replaceAssociation(m, { ...key, label: "founded" }, { ...key, label: "led", confidence: 2 })
+      .then(() => null, (e: unknown) => e as BackendError);
+    expect([refused?.code, refused?.field]).toEqual(["invalid_argument", "confidence"]);
+    expect(await listed()).toEqual([["founded", 0.9, {}, 1000]]);
+  });
+
   it("searches by vector and by concept", async () => {
     const hits = await backend().search(memory, { vector: [1, 0, 0], k: 2 });
     expect(hits.map((h) => h.content)).toEqual(["rain", "wet streets"]);

@@ -5,7 +5,7 @@ import { BackendError, formField } from "../../src/data/backend";
 import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
 import { formatBytes, stepsText, trailText } from "../../src/logic/trail";
 import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
-import { holdsAt, parseTime, validityText } from "../../src/logic/validity";
+import { holdsAt, parseTime, timeInputText, validityText } from "../../src/logic/validity";
 import { parseFilter, parseKeys } from "../../src/logic/filter";
 import { parseRoute, ROUTES } from "../../src/App";
 import { link } from "../../src/components/common";
@@ -242,6 +242,12 @@ describe("validity", () => {
     expect(parseTime("")).toEqual({ ok: true, ms: undefined });
     expect(parseTime("2024-05-01T09:30")).toEqual({ ok: true, ms: at("2024-05-01T09:30") });
     expect(parseTime("yesterday")).toEqual({ ok: false, error: "yesterday is not a date and time (2024-05-01T09:30)" });
+  });
+
+  it("writes a time back as the datetime input holds it, to the minute", () => {
+    expect(timeInputText(at("2024-05-01T09:30"))).toBe("2024-05-01T09:30");
+    expect(timeInputText(at("2024-05-01T09:30:59.999"))).toBe("2024-05-01T09:30");
+    expect(parseTime(timeInputText(at("1999-12-31T23:59")))).toEqual({ ok: true, ms: at("1999-12-31T23:59") });
   });
 
   it("says an interval in words, and whether it holds now (the end excluded)", () => {
