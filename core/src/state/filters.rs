@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 #[derive(Default, Debug)]
 pub(crate) struct MetadataIndex {
     /// Each indexed key's values, each with its concepts (a value no concept has is not kept).
-    keys: BTreeMap<Box<str>, BTreeMap<Scalar, BTreeSet<ConceptId>>>,
+    keys: BTreeMap<Box<str>, BTreeMap<Scalar, Postings>>,
     /// What the filters asked for lately kept: a memory's readers ask the same few (one
     /// user's, one agent's) again and again. Forgotten whenever the index changes.
     recent: Mutex<Recent>,
@@ -23,6 +23,91 @@ pub(crate) struct MetadataIndex {
 impl PartialEq for MetadataIndex {
     fn eq(&self, other: &Self) -> bool {
         self.keys == other.keys
+    }
+}
+
+/// One value's concepts: an array in id order, shared with the filters' answers made from it
+/// (a filter on one value is answered without copying a thing), and the changes made since,
+/// folded into a new array once they pass an eighth of it (so that each change costs about
+/// eight ids copied, however large the value's share).
+#[derive(Default, Debug)]
+struct Postings {
+    sorted: Arc<[ConceptId]>,
+    /// Added since `sorted` was made: none of them in it.
+    added: BTreeSet<ConceptId>,
+    /// Removed since: each of them in it.
+    removed: BTreeSet<ConceptId>,
+}
+
+/// Changes a value's array takes before they are folded in, however small it is.
+const FOLD_AFTER_MIN: usize = 32;
+
+impl Postings {
+    fn from_sorted(sorted: Vec<ConceptId>) -> Postings {
+        debug_assert!(
+            sorted.windows(2).all(|w| w[0] < w[1]),
+            "in id order, each once"
+        );
+        Postings {
+            sorted: sorted.into(),
+            ..Postings::default()
+        }
+    }
+
+    fn insert(&mut self, id: ConceptId) {
+        if !self.removed.remove(&id) && self.sorted.binary_search(&id).is_err() {
+            self.added.insert(id);
+        }
+        self.fold_if_due();
+    }
+
+    fn remove(&mut self, id: ConceptId) {
+        if !self.added.remove(&id) && self.sorted.binary_search(&id).is_ok() {
+            self.removed.insert(id);
+        }
+        self.fold_if_due();
+    }
+
+    fn len(&self) -> usize {
+        self.sorted.len() + self.added.len() - self.removed.len()
+    }
+
+    fn fold_if_due(&mut self) {
+        if self.added.len() + self.removed.len() > FOLD_AFTER_MIN.max(self.sorted.len() / 8) {
+            *self = Postings::from_sorted(self.ids().collect());
+        }
+    }
+
+    /// The concepts, in id order.
+    fn ids(&self) -> impl Iterator<Item = ConceptId> + '_ {
+        let mut kept = self
+            .sorted
+            .iter()
+            .copied()
+            .filter(|id| !self.removed.contains(id))
+            .peekable();
+        let mut added = self.added.iter().copied().peekable();
+        std::iter::from_fn(move || match (kept.peek(), added.peek()) {
+            (Some(k), Some(a)) if a < k => added.next(),
+            (Some(_), _) => kept.next(),
+            (None, _) => added.next(),
+        })
+    }
+
+    /// The concepts in id order, as one array (the one kept, when nothing changed since).
+    fn whole(&self) -> Arc<[ConceptId]> {
+        if self.added.is_empty() && self.removed.is_empty() {
+            self.sorted.clone()
+        } else {
+            self.ids().collect()
+        }
+    }
+}
+
+/// The same concepts, however they are kept.
+impl PartialEq for Postings {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.ids().eq(other.ids())
     }
 }
 
@@ -73,14 +158,35 @@ impl MetadataIndex {
         keys: &[Box<str>],
         concepts: impl Iterator<Item = (ConceptId, &'a Metadata)>,
     ) -> MetadataIndex {
-        let mut index = MetadataIndex {
-            keys: keys.iter().map(|k| (k.clone(), BTreeMap::new())).collect(),
-            recent: Mutex::default(),
-        };
+        let mut lists: BTreeMap<&str, BTreeMap<Scalar, Vec<ConceptId>>> =
+            keys.iter().map(|k| (&**k, BTreeMap::new())).collect();
         for (id, metadata) in concepts {
-            index.add(id, metadata);
+            for (key, values) in &mut lists {
+                if let Some(value) = metadata.get(*key) {
+                    for scalar in Scalar::of(value) {
+                        values.entry(scalar).or_default().push(id);
+                    }
+                }
+            }
         }
-        index
+        let keys = lists
+            .into_iter()
+            .map(|(key, values)| {
+                let values = values
+                    .into_iter()
+                    .map(|(scalar, mut ids)| {
+                        ids.sort_unstable();
+                        ids.dedup();
+                        (scalar, Postings::from_sorted(ids))
+                    })
+                    .collect();
+                (Box::from(key), values)
+            })
+            .collect();
+        MetadataIndex {
+            keys,
+            recent: Mutex::default(),
+        }
     }
 
     /// The keys indexed, in order.
@@ -107,8 +213,8 @@ impl MetadataIndex {
                 Self::recent_mut(&mut self.recent).forget();
                 for scalar in Scalar::of(value) {
                     if let Some(ids) = values.get_mut(&scalar) {
-                        ids.remove(&id);
-                        if ids.is_empty() {
+                        ids.remove(id);
+                        if ids.len() == 0 {
                             values.remove(&scalar);
                         }
                     }
@@ -128,7 +234,7 @@ impl MetadataIndex {
             );
             return Ok(ids);
         }
-        let ids: Arc<[ConceptId]> = self.evaluate(field, filter)?.into();
+        let ids = self.evaluate(field, filter)?;
         recent().keep(filter, ids.clone());
         Ok(ids)
     }
@@ -139,8 +245,8 @@ impl MetadataIndex {
     }
 
     /// [`matching`](Self::matching), from the index.
-    fn evaluate(&self, field: &str, filter: &Filter) -> Result<Vec<ConceptId>> {
-        let mut each: Vec<Vec<ConceptId>> = Vec::with_capacity(filter.clauses().len());
+    fn evaluate(&self, field: &str, filter: &Filter) -> Result<Arc<[ConceptId]>> {
+        let mut each: Vec<Arc<[ConceptId]>> = Vec::with_capacity(filter.clauses().len());
         for clause in filter.clauses() {
             let Some(values) = self.keys.get(clause.key.as_str()) else {
                 let indexed: Vec<&str> = self.keys().collect();
@@ -156,32 +262,41 @@ impl MetadataIndex {
                     },
                 ));
             };
-            let sets: Vec<_> = clause
+            let lists: Vec<&Postings> = clause
                 .any_of
                 .iter()
                 .filter_map(|scalar| values.get(scalar))
                 .collect();
-            let mut ids = Vec::with_capacity(sets.iter().map(|s| s.len()).sum());
-            for set in &sets {
-                ids.extend(set.iter().copied());
-            }
-            if sets.len() > 1 {
-                // Runs in order, one per value: the stable sort merges runs it finds.
-                ids.sort();
-                ids.dedup();
-            }
-            each.push(ids);
+            each.push(match lists[..] {
+                [] => Arc::from([]),
+                [one] => one.whole(),
+                _ => {
+                    let mut ids = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+                    for list in &lists {
+                        ids.extend(list.ids());
+                    }
+                    // Runs in order, one per value: the stable sort merges runs it finds.
+                    ids.sort();
+                    ids.dedup();
+                    ids.into()
+                }
+            });
         }
         // Intersect, smallest first: each next list is searched for the survivors.
-        each.sort_by_key(Vec::len);
+        each.sort_by_key(|ids| ids.len());
         let mut lists = each.into_iter();
-        let Some(mut kept) = lists.next() else {
-            return Ok(Vec::new());
+        let Some(first) = lists.next() else {
+            return Ok(Arc::from([]));
         };
+        let mut lists = lists.peekable();
+        if lists.peek().is_none() {
+            return Ok(first);
+        }
+        let mut kept = first.to_vec();
         for list in lists {
             kept.retain(|id| list.binary_search(id).is_ok());
         }
-        Ok(kept)
+        Ok(kept.into())
     }
 }
 
@@ -284,6 +399,45 @@ mod tests {
             index.remove(*i, m);
         }
         assert_eq!(index, MetadataIndex::build(&keys, std::iter::empty()));
+    }
+
+    #[test]
+    fn a_values_array_and_its_changes_hold_what_a_set_would() {
+        // Inserts and removals in a scrambled order, folded many times over: after each, the
+        // ids read back are the model's, and an unchanged array is shared, not copied.
+        let mut postings = Postings::from_sorted((0..200u128).map(|i| id(i * 3)).collect());
+        let mut model: BTreeSet<ConceptId> = (0..200u128).map(|i| id(i * 3)).collect();
+        let mut folds = 0;
+        for step in 0..5_000u128 {
+            let n = id(step * 7919 % 997);
+            let before = postings.sorted.clone();
+            if step % 3 == 0 {
+                postings.remove(n);
+                model.remove(&n);
+            } else {
+                postings.insert(n);
+                model.insert(n);
+            }
+            if !Arc::ptr_eq(&postings.sorted, &before) {
+                folds += 1;
+                assert!(postings.added.is_empty() && postings.removed.is_empty());
+                let whole = postings.whole();
+                assert!(
+                    Arc::ptr_eq(&whole, &postings.sorted),
+                    "shared when unchanged"
+                );
+            }
+            assert_eq!(postings.len(), model.len());
+            if step % 97 == 0 {
+                assert!(postings.ids().eq(model.iter().copied()), "step {step}");
+                assert_eq!(
+                    *postings.whole(),
+                    *model.iter().copied().collect::<Vec<_>>()
+                );
+            }
+        }
+        assert!(folds > 20, "folded {folds} times");
+        assert!(postings.ids().eq(model.iter().copied()));
     }
 
     #[test]
