@@ -217,7 +217,7 @@ fn an_invalidated_fact_is_hidden_now_and_seen_as_of_when_it_held() {
         .expect_err("before the start");
     assert_eq!(
         err.to_string(),
-        "invalid ops[0].valid_until_ms: 99 is before the association's valid_from_ms 100"
+        "invalid ops[0].valid_until_ms: 99 (1970-01-01T00:00:00.099Z) is before the association's valid_from_ms 100 (1970-01-01T00:00:00.100Z)"
     );
     m.write(vec![Op::InvalidateAssociation {
         key: works.clone(),
@@ -416,7 +416,7 @@ fn bad_values_are_refused_by_name_and_good_ones_survive_a_reopen() {
     };
     assert_eq!(
         refused(fact("a", "b", Kind::Causal, "x", 1.0, backwards, &[], 2)),
-        "invalid op.valid_until_ms: 9 is before valid_from_ms 10"
+        "invalid op.valid_until_ms: 9 (1970-01-01T00:00:00.009Z) is before valid_from_ms 10 (1970-01-01T00:00:00.010Z)"
     );
     assert_eq!(
         refused(fact(

@@ -302,7 +302,7 @@ fn explicit_creation_times_are_kept_and_checked() {
     let err = m.write(vec![late]).expect_err("created after updated");
     assert_eq!(
         err.to_string(),
-        "invalid ops[0].created_ms: 11 is after the update time 10"
+        "invalid ops[0].created_ms: 11 (1970-01-01T00:00:00.011Z) is after the update time 10 (1970-01-01T00:00:00.010Z)"
     );
 }
 

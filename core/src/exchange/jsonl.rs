@@ -993,7 +993,7 @@ mod tests {
         );
         assert_eq!(
             parse(&backwards, 5).expect_err("refused").to_string(),
-            "invalid valid_until_ms: 4 is before valid_from_ms 5"
+            "invalid valid_until_ms: 4 (1970-01-01T00:00:00.004Z) is before valid_from_ms 5 (1970-01-01T00:00:00.005Z)"
         );
     }
 

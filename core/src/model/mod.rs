@@ -35,6 +35,56 @@ mod tests {
     }
 
     #[test]
+    fn times_in_errors_read_as_utc_dates() {
+        use rules::time_text;
+        for (ms, text) in [
+            (0, "0 (1970-01-01T00:00:00Z)"),
+            (999, "999 (1970-01-01T00:00:00.999Z)"),
+            (951_782_400_000, "951782400000 (2000-02-29T00:00:00Z)"),
+            (
+                1_709_210_096_789,
+                "1709210096789 (2024-02-29T12:34:56.789Z)",
+            ),
+            (4_102_444_800_000, "4102444800000 (2100-01-01T00:00:00Z)"),
+            (
+                253_402_300_799_999,
+                "253402300799999 (9999-12-31T23:59:59.999Z)",
+            ),
+        ] {
+            assert_eq!(time_text(ms), text);
+        }
+        // Day after day for 3,000 years, each date follows the one before.
+        let date = |day: u64| -> (u64, u64, u64) {
+            let text = time_text(day * 86_400_000);
+            let inner = &text[text.find('(').map_or(0, |i| i + 1)..text.find('T').unwrap_or(0)];
+            let parts: Vec<u64> = inner.split('-').filter_map(|p| p.parse().ok()).collect();
+            (parts[0], parts[1], parts[2])
+        };
+        let mut before = date(0);
+        for day in 1..3_000 * 366 {
+            let now = date(day);
+            let (y, m, d) = before;
+            let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+            let last = match m {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            let next = if d < last {
+                (y, m, d + 1)
+            } else if m < 12 {
+                (y, m + 1, 1)
+            } else {
+                (y + 1, 1, 1)
+            };
+            assert_eq!(now, next, "day {day}");
+            before = now;
+        }
+        assert!(time_text(u64::MAX).starts_with("18446744073709551615 ("));
+    }
+
+    #[test]
     fn kinds_round_trip_and_bad_kind_lists_choices() {
         for kind in Kind::ALL {
             assert_eq!(Kind::parse(kind.as_str()), Ok(kind));

@@ -23,11 +23,46 @@ pub(crate) fn sub(field: &str, name: &str) -> String {
     }
 }
 
+/// A time in ms since the epoch as errors show it: the number as it was sent, and the time it
+/// stands for in UTC (`1000 (1970-01-01T00:00:01Z)`; milliseconds shown when there are any).
+pub(crate) fn time_text(ms: u64) -> String {
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar), by eras of 400
+    // years (146,097 days) that start on March 1st, so that a leap day ends its year.
+    let days = ms / 86_400_000;
+    let of_day = ms % 86_400_000;
+    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let (hours, minutes) = (of_day / 3_600_000, of_day / 60_000 % 60);
+    let (seconds, millis) = (of_day / 1_000 % 60, of_day % 1_000);
+    let fraction = if millis == 0 {
+        String::new()
+    } else {
+        format!(".{millis:03}")
+    };
+    format!("{ms} ({year:04}-{month:02}-{day:02}T{hours:02}:{minutes:02}:{seconds:02}{fraction}Z)")
+}
+
 pub(crate) fn check_created(field: &str, created_ms: Option<u64>, at_ms: u64) -> Result<()> {
     match created_ms {
         Some(created) if created > at_ms => Err(Error::invalid(
             sub(field, "created_ms"),
-            format!("{created} is after the update time {at_ms}"),
+            format!(
+                "{} is after the update time {}",
+                time_text(created),
+                time_text(at_ms)
+            ),
         )),
         _ => Ok(()),
     }
@@ -236,7 +271,11 @@ pub(crate) fn check_validity(field: &str, validity: &Validity) -> Result<()> {
     match (validity.from_ms, validity.until_ms) {
         (Some(from), Some(until)) if validity.is_backwards() => Err(Error::invalid(
             sub(field, "valid_until_ms"),
-            format!("{until} is before valid_from_ms {from}"),
+            format!(
+                "{} is before valid_from_ms {}",
+                time_text(until),
+                time_text(from)
+            ),
         )),
         _ => Ok(()),
     }

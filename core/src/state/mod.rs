@@ -508,7 +508,11 @@ impl Layered<'_> {
                     if let Some(from) = validity.from_ms.filter(|from| until_ms < from) {
                         return Err(Error::invalid(
                             format!("{field}.valid_until_ms"),
-                            format!("{until_ms} is before the association's valid_from_ms {from}"),
+                            format!(
+                                "{} is before the association's valid_from_ms {}",
+                                crate::model::rules::time_text(*until_ms),
+                                crate::model::rules::time_text(from)
+                            ),
                         ));
                     }
                     let ended = validity.ended_at(*until_ms);

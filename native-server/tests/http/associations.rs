@@ -293,7 +293,7 @@ async fn labelled_facts_are_invalidated_not_deleted() {
         ),
         (
             json!({"source": alice, "target": acme, "kind": "causal", "valid_from_ms": 10, "valid_until_ms": 9}),
-            "invalid valid_until_ms: 9 is before valid_from_ms 10",
+            "invalid valid_until_ms: 9 (1970-01-01T00:00:00.009Z) is before valid_from_ms 10 (1970-01-01T00:00:00.010Z)",
         ),
         (
             json!({"source": alice, "target": acme, "kind": "causal", "metadata": {"": 1}}),
@@ -321,7 +321,7 @@ async fn labelled_facts_are_invalidated_not_deleted() {
     );
     assert_eq!(
         before.message(),
-        "invalid valid_until_ms: 999 is before the association's valid_from_ms 1000"
+        "invalid valid_until_ms: 999 (1970-01-01T00:00:00.999Z) is before the association's valid_from_ms 1000 (1970-01-01T00:00:01Z)"
     );
     let missing = post(
         &app,

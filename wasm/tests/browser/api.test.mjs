@@ -141,9 +141,9 @@ test("labelled facts are distinct, invalidated not deleted, and survive a reload
   assert.deepEqual(seen.trail, ["founded", "works_at"]);
   assert.equal(seen.stats.labels, 2);
   assert.deepEqual(seen.afterInvalidate, []);
-  assert.deepEqual(seen.beforeStart, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 999 is before the association's valid_from_ms 1000"]);
+  assert.deepEqual(seen.beforeStart, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 999 (1970-01-01T00:00:00.999Z) is before the association's valid_from_ms 1000 (1970-01-01T00:00:01Z)"]);
   assert.deepEqual(seen.afterDelete, [["founded", null, 1, {}]]);
-  assert.deepEqual(seen.error, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 9 is before valid_from_ms 10"]);
+  assert.deepEqual(seen.error, ["invalid_argument", "valid_until_ms", "invalid valid_until_ms: 9 (1970-01-01T00:00:00.009Z) is before valid_from_ms 10 (1970-01-01T00:00:00.010Z)"]);
   await context.close();
 });
 
