@@ -535,8 +535,10 @@ impl Db {
         }
         let mut associations: Vec<Association> = self.links.iter().collect();
         associations.sort_unstable_by_key(|a| a.key());
+        put(&(associations.len() as u64).to_le_bytes());
         for a in &associations {
             if let Ok(bytes) = postcard::to_allocvec(a) {
+                put(&(bytes.len() as u64).to_le_bytes());
                 put(&bytes);
             }
         }
