@@ -83,3 +83,8 @@ step "control center: strict TypeScript and build, unit tests, end-to-end tests 
 npm run build -w web-control-center
 npm test -w web-control-center
 npm run e2e -w web-control-center
+
+step "Python client: installed from its directory, mypy --strict, tests against a real server"
+python3 -m pip install --quiet --root-user-action=ignore ./clients/python
+(cd clients/python && python3 -m mypy src tests)
+python3 -m pytest -q -p no:cacheprovider clients/python/tests

@@ -1,0 +1,62 @@
+"""Sutra's Python client: a durable knowledge-graph and vector memory, over its HTTP API.
+
+    from sutra_memory import Sutra
+
+    with Sutra("http://127.0.0.1:7878") as sutra:
+        notes = sutra.create_memory("notes", dimension=3)
+        rain = notes.learn("rain", embedding=[1, 0, 0])
+"""
+
+from .client import DEFAULT_URL, Memory, Sutra
+from .errors import (
+    Conflict,
+    InvalidRequest,
+    LimitExceeded,
+    NotFound,
+    OutcomeUnknown,
+    SutraError,
+    Unauthorized,
+    Unavailable,
+)
+from .models import (
+    Association,
+    BatchWritten,
+    Concept,
+    FoundBy,
+    Hit,
+    Neighbour,
+    Neighbourhood,
+    Page,
+    Path,
+    PathConcept,
+    Paths,
+    Stats,
+    Step,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "Association",
+    "BatchWritten",
+    "Concept",
+    "Conflict",
+    "FoundBy",
+    "Hit",
+    "InvalidRequest",
+    "LimitExceeded",
+    "Memory",
+    "Neighbour",
+    "Neighbourhood",
+    "NotFound",
+    "OutcomeUnknown",
+    "Page",
+    "Path",
+    "PathConcept",
+    "Paths",
+    "Stats",
+    "Step",
+    "Sutra",
+    "SutraError",
+    "Unauthorized",
+    "Unavailable",
+]

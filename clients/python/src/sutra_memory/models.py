@@ -1,0 +1,193 @@
+"""What the server answers, as typed models: one per schema of `/v1/openapi.json` (the test
+`test_models.py` checks each against the document the server serves: the same fields, the
+same required ones)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["semantic", "causal", "temporal", "hierarchical", "compositional"]
+"""The five association kinds."""
+
+Retriever = Literal["text", "vector", "graph"]
+"""What found a search hit."""
+
+MetadataValue = Union[str, int, float, bool, list[str]]
+"""A metadata value: a string, a number (a whole number stays whole), a flag or a list of strings."""
+
+Metadata = dict[str, MetadataValue]
+
+
+class Answer(BaseModel):
+    """An answer of the server: read as it is, never changed; fields it adds later are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+
+class Concept(Answer):
+    """`ConceptAnswer`: a concept with every field."""
+
+    id: str
+    content: str
+    embedding: Optional[list[float]]
+    strength: float
+    confidence: float
+    metadata: Metadata
+    created_ms: int
+    updated_ms: int
+
+
+class Association(Answer):
+    """`AssociationAnswer`: a typed, labelled, weighted link, valid from/until a time."""
+
+    source: str
+    target: str
+    kind: Kind
+    label: str
+    confidence: float
+    weight: float
+    metadata: Metadata
+    valid_from_ms: Optional[int]
+    valid_until_ms: Optional[int]
+    created_ms: int
+    updated_ms: int
+
+
+class Step(Answer):
+    """`StepAnswer`: one association followed (`reversed`: walked from its target)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    kind: Kind
+    label: str
+    confidence: float
+    weight: float
+    reversed: bool
+
+
+class FoundBy(Answer):
+    """`FoundBy`: a retriever that found a hit, its rank and score there, and for the graph the trail."""
+
+    retriever: Retriever
+    rank: int
+    score: float
+    trail: Optional[list[Step]] = None
+
+
+class Hit(Answer):
+    """`HitAnswer`: a search hit and what found it."""
+
+    id: str
+    content: str
+    score: float
+    found_by: list[FoundBy]
+
+
+class PathConcept(Answer):
+    """`PathConceptAnswer`: a concept on a path (`content` null when it was deleted meanwhile)."""
+
+    id: str
+    content: Optional[str]
+
+
+class Path(Answer):
+    """`PathAnswer`: the concepts of a path, the steps between them and its confidence."""
+
+    concepts: list[PathConcept]
+    steps: list[Step]
+    confidence: float
+
+
+class Paths(Answer):
+    """`PathsAnswer`: the paths found and what the search did."""
+
+    algorithm: Literal["shortest", "most_confident", "k_best"]
+    paths: list[Path]
+    visited: int
+    depth_limited: bool
+    budget_exhausted: bool
+    seq: int
+
+
+class Neighbour(Answer):
+    """`NeighbourAnswer`: a concept of a neighbourhood, `hops` from its centre."""
+
+    id: str
+    content: Optional[str]
+    strength: Optional[float]
+    confidence: Optional[float]
+    hops: int
+
+
+class Neighbourhood(Answer):
+    """`NeighbourhoodAnswer`: the concepts around a centre and the associations among them."""
+
+    concepts: list[Neighbour]
+    associations: list[Association]
+    truncated: bool
+
+
+class VectorCounts(Answer):
+    """`VectorCounts`: vectors indexed (sealed), waiting for the index (fresh), hidden (stale)."""
+
+    sealed: int
+    fresh: int
+    stale: int
+    segments: int
+
+
+class Stats(Answer):
+    """`StatsAnswer` with the server's part (`MemoryStatsAnswer`)."""
+
+    name: str
+    concepts: int
+    associations: int
+    labels: int
+    dimension: Optional[int]
+    language: Optional[str]
+    indexed_keys: list[str]
+    vectors: VectorCounts
+    last_seq: int
+    checkpoint_seq: Optional[int]
+    log_bytes: int
+    poisoned: Optional[str]
+    queue_depth: int
+    storage_bytes: int
+
+
+class Created(Answer):
+    """`CreatedAnswer`: the memory made."""
+
+    name: str
+    dimension: Optional[int]
+    language: Optional[str]
+    indexed_keys: list[str]
+
+
+class Page(Answer):
+    """`PageAnswer`: concepts in id order, and where the next page starts (`None`: the last)."""
+
+    concepts: list[Concept]
+    next: Optional[str]
+
+
+class Written(Answer):
+    """`WriteAnswer`: the sequence number of a durable write."""
+
+    seq: int
+
+
+class Learned(Answer):
+    """`ConceptWritten`: the concept's id and the write's sequence number."""
+
+    id: str
+    seq: int
+
+
+class BatchWritten(Answer):
+    """`BatchWritten`: the ids of the concepts a batch learned, and its sequence number."""
+
+    ids: list[str]
+    seq: int
