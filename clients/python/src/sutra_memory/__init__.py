@@ -7,7 +7,7 @@
         rain = notes.learn("rain", embedding=[1, 0, 0])
 """
 
-from .client import DEFAULT_URL, Memory, Sutra
+from .client import DEFAULT_URL, AsyncMemory, AsyncSutra, Memory, Sutra
 from .errors import (
     Conflict,
     InvalidRequest,
@@ -36,6 +36,8 @@ from .models import (
 
 __all__ = [
     "DEFAULT_URL",
+    "AsyncMemory",
+    "AsyncSutra",
     "Association",
     "BatchWritten",
     "Concept",
