@@ -29,6 +29,8 @@ SCHEMAS: dict[type[BaseModel], str] = {
     models.Written: "WriteAnswer",
     models.Learned: "ConceptWritten",
     models.BatchWritten: "BatchWritten",
+    models.Rejection: "Rejection",
+    models.ImportSummary: "ImportSummary",
 }
 
 

@@ -8,6 +8,7 @@
 """
 
 from .client import DEFAULT_URL, AsyncMemory, AsyncSutra, Memory, Sutra
+from .frames import to_networkx, to_pandas
 from .errors import (
     Conflict,
     InvalidRequest,
@@ -24,6 +25,7 @@ from .models import (
     Concept,
     FoundBy,
     Hit,
+    ImportSummary,
     Neighbour,
     Neighbourhood,
     Page,
@@ -44,6 +46,7 @@ __all__ = [
     "Conflict",
     "FoundBy",
     "Hit",
+    "ImportSummary",
     "InvalidRequest",
     "LimitExceeded",
     "Memory",
@@ -61,4 +64,6 @@ __all__ = [
     "SutraError",
     "Unauthorized",
     "Unavailable",
+    "to_networkx",
+    "to_pandas",
 ]

@@ -16,6 +16,7 @@ from .models import (
     Concept,
     Created,
     Hit,
+    ImportSummary,
     Kind,
     Learned,
     Metadata,
@@ -57,6 +58,10 @@ class Call(Generic[T]):
     body: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
     write: bool = False
+    #: A body sent as it is (with its media type), instead of `body` as JSON.
+    content: Optional[tuple[bytes, str]] = None
+    #: The answer read as text, not JSON.
+    text: bool = False
 
 
 def as_vector(v: Vector) -> list[float]:
@@ -379,6 +384,23 @@ def search(
         lambda a: [Hit.model_validate(h) for h in a["hits"]],
         body=body,
     )
+
+
+def import_lines(memory: str, lines: str) -> Call[ImportSummary]:
+    """Imports JSON Lines (the export format; the lines numbered from 1 in the answer): what
+    is valid is written, what is not is rejected by line number with the reason."""
+    return Call(
+        "POST",
+        f"{memory}/import",
+        ImportSummary.model_validate,
+        content=(lines.encode("utf-8"), "application/x-ndjson"),
+        write=True,
+    )
+
+
+def export(memory: str) -> Call[str]:
+    """The memory as JSON Lines: a header, its concepts, then its associations."""
+    return Call("GET", f"{memory}/export", str, text=True)
 
 
 def _seq(answer: Any) -> int:

@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable, Concatenate, Optional, ParamSpec, TypeVar, Union
 
 import httpx
 
-from . import calls
+from . import bulk, calls
+from .bulk import Progress, Source
 from .calls import Call, Filter
 from .errors import OutcomeUnknown, SutraError, Unavailable, error_for
-from .models import Concept
+from .models import Concept, ImportSummary
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -29,6 +30,14 @@ RETRY_AFTER_MAX_S = 5.0
 def _client_options(token: Optional[str], url: str, timeout: float) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return {"base_url": url.rstrip("/"), "headers": headers, "timeout": timeout}
+
+
+def _body(call: Call[Any]) -> dict[str, Any]:
+    """The request's body: JSON, or bytes with their media type."""
+    if call.content is not None:
+        data, media_type = call.content
+        return {"content": data, "headers": {"Content-Type": media_type}}
+    return {"json": call.body}
 
 
 def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
@@ -45,7 +54,7 @@ def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
 def _answer(call: Call[T], answer: httpx.Response) -> Union[T, SutraError]:
     """The call's result, or the error the server answered."""
     if answer.is_success:
-        return call.read(answer.json())
+        return call.read(answer.text if call.text else answer.json())
     try:
         detail = answer.json()["error"]
         return error_for(
@@ -106,7 +115,7 @@ class Sutra:
         query = calls.present(call.params)
         while True:
             try:
-                answer = self._http.request(call.method, call.path, json=call.body, params=query)
+                answer = self._http.request(call.method, call.path, params=query, **_body(call))
             except httpx.HTTPError as e:
                 raise _failed(call, e) from e
             result = _answer(call, answer)
@@ -177,7 +186,7 @@ class AsyncSutra:
         query = calls.present(call.params)
         while True:
             try:
-                answer = await self._http.request(call.method, call.path, json=call.body, params=query)
+                answer = await self._http.request(call.method, call.path, params=query, **_body(call))
             except httpx.HTTPError as e:
                 raise _failed(call, e) from e
             result = _answer(call, answer)
@@ -274,6 +283,20 @@ class Memory:
     paths = _blocking(calls.paths)
     neighbourhood = _blocking(calls.neighbourhood)
     search = _blocking(calls.search)
+    export = _blocking(calls.export)
+
+    def import_jsonl(self, source: Source, *, lines_per_request: int = bulk.PIECE, progress: Progress = False) -> ImportSummary:
+        """Imports JSON Lines (a file's path, or the lines) in requests of `lines_per_request`
+        lines, each answered before the next is sent; answers what was written and the lines
+        rejected (numbered in the whole source) with why."""
+        return bulk.run(bulk.import_steps(self.path, source, lines_per_request, progress), self.client.run)
+
+    def learn_many(
+        self, concepts: Iterable[Union[str, Mapping[str, Any]]], *, batch_size: int = bulk.PIECE, progress: Progress = False
+    ) -> list[str]:
+        """Learns concepts (texts, or their fields as `learn` takes them) in atomic batches of
+        `batch_size`, each answered before the next is sent; answers their ids in order."""
+        return bulk.run(bulk.learn_steps(self.path, concepts, batch_size, progress), self.client.run)
 
     def concepts(
         self, *, prefix: Optional[str] = None, filter: Optional[Filter] = None, page_size: int = 500
@@ -313,6 +336,17 @@ class AsyncMemory:
     paths = _awaited(calls.paths)
     neighbourhood = _awaited(calls.neighbourhood)
     search = _awaited(calls.search)
+    export = _awaited(calls.export)
+
+    async def import_jsonl(self, source: Source, *, lines_per_request: int = bulk.PIECE, progress: Progress = False) -> ImportSummary:
+        """Imports JSON Lines as `Memory.import_jsonl` does."""
+        return await bulk.run_async(bulk.import_steps(self.path, source, lines_per_request, progress), self.client.run)
+
+    async def learn_many(
+        self, concepts: Iterable[Union[str, Mapping[str, Any]]], *, batch_size: int = bulk.PIECE, progress: Progress = False
+    ) -> list[str]:
+        """Learns concepts in atomic batches as `Memory.learn_many` does."""
+        return await bulk.run_async(bulk.learn_steps(self.path, concepts, batch_size, progress), self.client.run)
 
     async def concepts(
         self, *, prefix: Optional[str] = None, filter: Optional[Filter] = None, page_size: int = 500

@@ -186,6 +186,22 @@ class Learned(Answer):
     seq: int
 
 
+class Rejection(Answer):
+    """`Rejection`: a line of an import that was not taken, by its number (from 1), and why."""
+
+    line: int
+    reason: str
+
+
+class ImportSummary(Answer):
+    """`ImportSummary`: what an import wrote, and the first lines it rejected (with their count)."""
+
+    concepts: int
+    associations: int
+    rejected_count: int
+    rejected: list[Rejection]
+
+
 class BatchWritten(Answer):
     """`BatchWritten`: the ids of the concepts a batch learned, and its sequence number."""
 
