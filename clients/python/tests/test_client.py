@@ -130,3 +130,20 @@ def test_errors_are_classes_with_code_field_and_limit(sutra: Sutra) -> None:
     assert notes.stats().concepts == 0
     sutra.drop_memory(name)
     assert name not in [m["name"] for m in sutra.memories()]
+
+
+def test_similar_checkpoint_reopen_and_the_cluster_view(sutra: Sutra) -> None:
+    vectors = sutra.create_memory(next(_names), dimension=2)
+    east = vectors.learn("east", embedding=[1, 0])
+    vectors.learn("east by north", embedding=[0.9, 0.1])
+    vectors.learn("north", embedding=[0, 1])
+    assert [h.content for h in vectors.similar(east, k=1)] == ["east by north"]
+    done = vectors.checkpoint()
+    assert done.written and done.seq == vectors.stats().last_seq
+    assert vectors.stats().checkpoint_seq == done.seq
+    assert not vectors.checkpoint().written, "nothing changed since"
+    reopened = vectors.reopen()
+    assert (reopened.reopened, reopened.last_seq) == (vectors.name, done.seq)
+    assert vectors.get(east).content == "east"
+    single = sutra.cluster()
+    assert (single.role, single.members) == ("single", [])

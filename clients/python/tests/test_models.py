@@ -31,6 +31,10 @@ SCHEMAS: dict[type[BaseModel], str] = {
     models.BatchWritten: "BatchWritten",
     models.Rejection: "Rejection",
     models.ImportSummary: "ImportSummary",
+    models.Checkpoint: "CheckpointAnswer",
+    models.Reopened: "ReopenedAnswer",
+    models.ClusterMember: "ClusterMember",
+    models.Cluster: "ClusterAnswer",
 }
 
 

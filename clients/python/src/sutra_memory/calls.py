@@ -13,6 +13,8 @@ from urllib.parse import quote
 from .models import (
     Association,
     BatchWritten,
+    Checkpoint,
+    Cluster,
     Concept,
     Created,
     Hit,
@@ -24,6 +26,7 @@ from .models import (
     Neighbourhood,
     Page,
     Paths,
+    Reopened,
     Stats,
     Written,
 )
@@ -121,6 +124,11 @@ def create_memory(
         }
     )
     return Call("POST", "/v1/memories", Created.model_validate, body=body, write=True)
+
+
+def cluster() -> Call[Cluster]:
+    """The cluster as the node that answers sees it: its role, term, leader and members."""
+    return Call("GET", "/v1/cluster", Cluster.model_validate)
 
 
 def drop_memory(name: str) -> Call[None]:
@@ -384,6 +392,28 @@ def search(
         lambda a: [Hit.model_validate(h) for h in a["hits"]],
         body=body,
     )
+
+
+def similar(memory: str, id: str, *, k: Optional[int] = None, ef: Optional[int] = None) -> Call[list[Hit]]:
+    """The concepts whose embeddings are most like this concept's."""
+    return Call(
+        "GET",
+        f"{memory}/concepts/{segment(id)}/similar",
+        lambda a: [Hit.model_validate(h) for h in a["hits"]],
+        params={"k": k, "ef": ef},
+    )
+
+
+def checkpoint(memory: str) -> Call[Checkpoint]:
+    """Writes a snapshot now and trims the log (nothing when nothing changed since the last)."""
+    return Call("POST", f"{memory}/checkpoint", Checkpoint.model_validate, write=True)
+
+
+def reopen(memory: str) -> Call[Reopened]:
+    """Closes the memory and opens it again from its files, recovering from its log (how a
+    memory that refuses writes after a storage failure takes them again once the cause is
+    gone)."""
+    return Call("POST", f"{memory}/reopen", Reopened.model_validate, write=True)
 
 
 def import_lines(memory: str, lines: str) -> Call[ImportSummary]:

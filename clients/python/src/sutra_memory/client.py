@@ -16,7 +16,7 @@ from . import bulk, calls
 from .bulk import Progress, Source
 from .calls import Call, Filter
 from .errors import OutcomeUnknown, SutraError, Unavailable, error_for
-from .models import Concept, ImportSummary
+from .models import Cluster, Concept, ImportSummary
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -134,6 +134,10 @@ class Sutra:
         """Every memory of the server, in name order (`status`, counts, dimension, language)."""
         return self.run(calls.memories())
 
+    def cluster(self) -> Cluster:
+        """The cluster as this node sees it: its role, term, leader and members."""
+        return self.run(calls.cluster())
+
     def create_memory(
         self,
         name: str,
@@ -204,6 +208,10 @@ class AsyncSutra:
     async def memories(self) -> list[dict[str, Any]]:
         """Every memory of the server, in name order (`status`, counts, dimension, language)."""
         return await self.run(calls.memories())
+
+    async def cluster(self) -> Cluster:
+        """The cluster as this node sees it: its role, term, leader and members."""
+        return await self.run(calls.cluster())
 
     async def create_memory(
         self,
@@ -283,7 +291,10 @@ class Memory:
     paths = _blocking(calls.paths)
     neighbourhood = _blocking(calls.neighbourhood)
     search = _blocking(calls.search)
+    similar = _blocking(calls.similar)
     export = _blocking(calls.export)
+    checkpoint = _blocking(calls.checkpoint)
+    reopen = _blocking(calls.reopen)
 
     def import_jsonl(self, source: Source, *, lines_per_request: int = bulk.PIECE, progress: Progress = False) -> ImportSummary:
         """Imports JSON Lines (a file's path, or the lines) in requests of `lines_per_request`
@@ -336,7 +347,10 @@ class AsyncMemory:
     paths = _awaited(calls.paths)
     neighbourhood = _awaited(calls.neighbourhood)
     search = _awaited(calls.search)
+    similar = _awaited(calls.similar)
     export = _awaited(calls.export)
+    checkpoint = _awaited(calls.checkpoint)
+    reopen = _awaited(calls.reopen)
 
     async def import_jsonl(self, source: Source, *, lines_per_request: int = bulk.PIECE, progress: Progress = False) -> ImportSummary:
         """Imports JSON Lines as `Memory.import_jsonl` does."""

@@ -186,6 +186,56 @@ class Learned(Answer):
     seq: int
 
 
+class Checkpoint(Answer):
+    """`CheckpointAnswer`: whether a snapshot was written, up to which write, its size, and the
+    log bytes it let go."""
+
+    written: bool
+    seq: int
+    snapshot_bytes: int
+    log_bytes_dropped: int
+
+
+class Reopened(Answer):
+    """`ReopenedAnswer`: what recovery found when a memory was opened again from its files."""
+
+    reopened: str
+    last_seq: int
+    records_replayed: int
+    torn_bytes_dropped: int
+    seconds: float
+
+
+class ClusterMember(Answer):
+    """`ClusterMember`: a node of the cluster, and on the leader how far behind it is."""
+
+    id: int
+    kind: str
+    api: str
+    raft: str
+    matched: Optional[int]
+    lag_entries: Optional[int]
+    lag_ms: Optional[int]
+    last_ack_ms: Optional[int]
+
+
+class Cluster(Answer):
+    """`ClusterAnswer`: the cluster as the node that answered sees it (`role` "single" and no
+    members on a server that is not a cluster's node)."""
+
+    role: str
+    node: Optional[int]
+    leader: Optional[int]
+    term: Optional[int]
+    applied: Optional[int]
+    committed: Optional[int]
+    last_log_index: Optional[int]
+    snapshot: Optional[int]
+    elections: Optional[int]
+    leader_changes: Optional[int]
+    members: list[ClusterMember]
+
+
 class Rejection(Answer):
     """`Rejection`: a line of an import that was not taken, by its number (from 1), and why."""
 
