@@ -43,20 +43,16 @@ def faulty_proxy(server_url: str, fault: Fault, times: int) -> Iterator[tuple[st
                 self.end_headers()
                 self.wfile.write(payload)
                 return
-            answer = upstream.request(
-                self.command,
-                self.path,
-                content=body,
-                headers={"Content-Type": self.headers.get("Content-Type", "application/json")},
-            )
+            passed = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            answer = upstream.request(self.command, self.path, content=body, headers=passed)
             if faulty and fault == "lose_answer":
                 self.close_connection = True
                 self.connection.close()
                 return
             self.send_response(answer.status_code)
-            for name in ("Content-Type", "Retry-After"):
-                if name in answer.headers:
-                    self.send_header(name, answer.headers[name])
+            for name, value in answer.headers.items():
+                if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(answer.content)))
             self.end_headers()
             self.wfile.write(answer.content)

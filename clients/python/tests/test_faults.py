@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sutra_memory import OutcomeUnknown, Sutra, Unavailable
+from sutra_memory import InvalidRequest, OutcomeUnknown, Sutra, Unavailable
 
 from .faults import faulty_proxy
 
@@ -41,10 +41,43 @@ def test_a_write_whose_answer_is_lost_is_not_sent_again(sutra: Sutra, server_url
     assert [c.content for c in sutra.memory("lost-answer").concepts()] == ["applied, unanswered"]
 
 
-def test_a_read_whose_answer_is_lost_is_unavailable(sutra: Sutra, server_url: str) -> None:
-    with faulty_proxy(server_url, "lose_answer", times=1) as (url, _):
+def test_a_read_whose_answer_is_lost_is_asked_again(sutra: Sutra, server_url: str) -> None:
+    sutra.create_memory("read-again")
+    with faulty_proxy(server_url, "lose_answer", times=1) as (url, seen):
         with Sutra(url) as through:
+            assert through.memory("read-again").stats().concepts == 0
+    assert seen == ["GET /v1/memories/read-again"] * 2, "lost, then answered"
+    with faulty_proxy(server_url, "lose_answer", times=1) as (url, _):
+        with Sutra(url, retry_budget=0) as through:
             with pytest.raises(Unavailable) as lost:
-                through.memories()
-            assert not isinstance(lost.value, OutcomeUnknown)
-            assert isinstance(through.memories(), list), "the next one is answered"
+                through.memory("read-again").stats()
+    assert not isinstance(lost.value, OutcomeUnknown) and lost.value.code == "no_answer"
+
+
+def test_a_keyed_write_whose_answer_is_lost_applies_once_on_a_cluster(cluster_url: str) -> None:
+    with Sutra(cluster_url, idempotent_writes=True) as sutra:
+        memory = sutra.create_memory("keyed")
+        assert (sutra.hints.node, sutra.hints.leader) == (1, 1)
+        with faulty_proxy(cluster_url, "lose_answer", times=1) as (url, seen):
+            with Sutra(url, idempotent_writes=True) as through:
+                id = through.memory("keyed").learn("once", metadata={"n": 1})
+        assert seen == ["PUT /v1/memories/keyed/concepts"] * 2, "lost, then sent again with its key"
+        # Applied once: sent again, the key answered what the first try did and changed
+        # nothing (a second application would have updated the concept later than it was made).
+        [once] = list(memory.concepts())
+        assert once.id == id and once.updated_ms == once.created_ms
+        assert sutra.hints.applied is not None and sutra.hints.applied >= memory.stats().last_seq
+        # Unkeyed, the same loss is an unknown outcome the client leaves to its caller.
+        with faulty_proxy(cluster_url, "lose_answer", times=1) as (url, seen):
+            with Sutra(url) as through:
+                with pytest.raises(OutcomeUnknown):
+                    through.memory("keyed").learn("unknown")
+        assert len(seen) == 1
+
+
+def test_a_single_server_refuses_keyed_writes_by_name(server_url: str) -> None:
+    with Sutra(server_url, idempotent_writes=True) as keyed:
+        with pytest.raises(InvalidRequest) as refused:
+            keyed.create_memory("never-keyed")
+    assert refused.value.status == 422
+    assert "idempotency keys" in refused.value.message

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import uuid
+from dataclasses import dataclass, field
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Callable, Concatenate, Optional, ParamSpec, TypeVar, Union
+from typing import Any, Callable, Concatenate, Generic, Optional, ParamSpec, TypeVar, Union
 
 import httpx
 
@@ -32,12 +34,65 @@ def _client_options(token: Optional[str], url: str, timeout: float) -> dict[str,
     return {"base_url": url.rstrip("/"), "headers": headers, "timeout": timeout}
 
 
-def _body(call: Call[Any]) -> dict[str, Any]:
-    """The request's body: JSON, or bytes with their media type."""
-    if call.content is not None:
-        data, media_type = call.content
-        return {"content": data, "headers": {"Content-Type": media_type}}
-    return {"json": call.body}
+@dataclass
+class Hints:
+    """What the last answer said about the cluster (all `None` from a single server): the node
+    that answered, the leader it knew, and the last log entry it had applied."""
+
+    node: Optional[int] = None
+    leader: Optional[int] = None
+    applied: Optional[int] = None
+
+
+def _number(answer: httpx.Response, header: str) -> Optional[int]:
+    value = answer.headers.get(header)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+@dataclass
+class _Attempts(Generic[T]):
+    """One call's tries: what each request carries, and after each what to do — the result, a
+    wait before the next try, or the error raised."""
+
+    call: Call[T]
+    deadline: float
+    keyed: bool
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def request(self) -> dict[str, Any]:
+        """The request's options for httpx: its query, its body (JSON, or bytes with their
+        media type) and, for a keyed write, the same idempotency key on every try."""
+        options: dict[str, Any] = {"params": calls.present(self.call.params)}
+        headers = {"Idempotency-Key": self.key} if self.keyed else {}
+        if self.call.content is not None:
+            data, media_type = self.call.content
+            options["content"] = data
+            headers["Content-Type"] = media_type
+        else:
+            options["json"] = self.call.body
+        options["headers"] = headers
+        return options
+
+    def after(self, got: Union[httpx.Response, httpx.HTTPError], hints: Hints) -> Union[tuple[T], float]:
+        """`(result,)`, or how long to wait before trying again; raises the error otherwise."""
+        if isinstance(got, httpx.Response):
+            hints.node, hints.leader, hints.applied = (
+                _number(got, "Sutra-Node"),
+                _number(got, "Sutra-Leader"),
+                _number(got, "Sutra-Applied"),
+            )
+            result = _answer(self.call, got)
+            if not isinstance(result, SutraError):
+                return (result,)
+            error, wait = result, _retry_after(got)
+        else:
+            error, wait = _failed(self.call, got), 0.2
+        # Sent again: what the server could not do now (nothing happened), and a write of unknown
+        # outcome only when keyed (a keyed write applies once however often it is sent).
+        again = isinstance(error, Unavailable) and (self.keyed or not isinstance(error, OutcomeUnknown))
+        if again and time.monotonic() + wait < self.deadline:
+            return wait
+        raise error
 
 
 def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
@@ -68,24 +123,24 @@ def _answer(call: Call[T], answer: httpx.Response) -> Union[T, SutraError]:
         return error_for(answer.status_code, "http_error", answer.text[:500], None, None)
 
 
-def _retry_after(error: SutraError, answer: httpx.Response, deadline: float) -> Optional[float]:
-    """How long to wait before sending again, or `None` not to: only an unavailable server,
-    never a write of unknown outcome, and only within the retry budget."""
-    if not isinstance(error, Unavailable) or isinstance(error, OutcomeUnknown):
-        return None
+def _retry_after(answer: httpx.Response) -> float:
+    """The answer's `Retry-After` in seconds (1 when it has none), at most `RETRY_AFTER_MAX_S`."""
     try:
-        wait = min(max(float(answer.headers.get("Retry-After", "1")), 0.0), RETRY_AFTER_MAX_S)
+        return min(max(float(answer.headers.get("Retry-After", "1")), 0.0), RETRY_AFTER_MAX_S)
     except ValueError:
-        wait = 1.0
-    return wait if time.monotonic() + wait < deadline else None
+        return 1.0
 
 
 class Sutra:
     """A Sutra server, blocking.
 
-    `timeout` bounds each request (seconds); a `503` answer (busy, no leader, storage failing)
-    is sent again after its `Retry-After` while `retry_budget` seconds last, except a write
-    whose outcome is unknown (`OutcomeUnknown`), which is never sent again by itself.
+    `timeout` bounds each request (seconds); a `503` answer (busy, no leader, storage failing),
+    a refused connection or a read whose answer was lost is sent again (after the answer's
+    `Retry-After`) while `retry_budget` seconds last. A write whose outcome is unknown
+    (`OutcomeUnknown`: its answer lost, or `503 outcome_unknown`) is never sent again by
+    itself, unless `idempotent_writes`: then every write carries an `Idempotency-Key`, the same
+    on each try, and a cluster applies it once however often it is sent (a single server
+    refuses the header). `hints` says which node answered last, its leader and what it applied.
     """
 
     def __init__(
@@ -95,9 +150,12 @@ class Sutra:
         *,
         timeout: float = 30.0,
         retry_budget: float = 10.0,
+        idempotent_writes: bool = False,
     ) -> None:
         self._http = httpx.Client(**_client_options(token, url, timeout))
         self.retry_budget = retry_budget
+        self.idempotent_writes = idempotent_writes
+        self.hints = Hints()
 
     def close(self) -> None:
         """Closes the connections."""
@@ -111,20 +169,17 @@ class Sutra:
 
     def run(self, call: Call[T]) -> T:
         """Sends a call and returns its result, or raises the `SutraError` for it."""
-        deadline = time.monotonic() + self.retry_budget
-        query = calls.present(call.params)
+        tries = _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write)
         while True:
+            got: Union[httpx.Response, httpx.HTTPError]
             try:
-                answer = self._http.request(call.method, call.path, params=query, **_body(call))
+                got = self._http.request(call.method, call.path, **tries.request())
             except httpx.HTTPError as e:
-                raise _failed(call, e) from e
-            result = _answer(call, answer)
-            if not isinstance(result, SutraError):
-                return result
-            wait = _retry_after(result, answer, deadline)
-            if wait is None:
-                raise result
-            time.sleep(wait)
+                got = e
+            outcome = tries.after(got, self.hints)
+            if isinstance(outcome, tuple):
+                return outcome[0]
+            time.sleep(outcome)
 
     def health(self) -> dict[str, Any]:
         """The server's health answer."""
@@ -170,9 +225,12 @@ class AsyncSutra:
         *,
         timeout: float = 30.0,
         retry_budget: float = 10.0,
+        idempotent_writes: bool = False,
     ) -> None:
         self._http = httpx.AsyncClient(**_client_options(token, url, timeout))
         self.retry_budget = retry_budget
+        self.idempotent_writes = idempotent_writes
+        self.hints = Hints()
 
     async def aclose(self) -> None:
         """Closes the connections."""
@@ -186,20 +244,17 @@ class AsyncSutra:
 
     async def run(self, call: Call[T]) -> T:
         """Sends a call and returns its result, or raises the `SutraError` for it."""
-        deadline = time.monotonic() + self.retry_budget
-        query = calls.present(call.params)
+        tries = _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write)
         while True:
+            got: Union[httpx.Response, httpx.HTTPError]
             try:
-                answer = await self._http.request(call.method, call.path, params=query, **_body(call))
+                got = await self._http.request(call.method, call.path, **tries.request())
             except httpx.HTTPError as e:
-                raise _failed(call, e) from e
-            result = _answer(call, answer)
-            if not isinstance(result, SutraError):
-                return result
-            wait = _retry_after(result, answer, deadline)
-            if wait is None:
-                raise result
-            await asyncio.sleep(wait)
+                got = e
+            outcome = tries.after(got, self.hints)
+            if isinstance(outcome, tuple):
+                return outcome[0]
+            await asyncio.sleep(outcome)
 
     async def health(self) -> dict[str, Any]:
         """The server's health answer."""
