@@ -130,3 +130,13 @@ def test_bad_namespaces_are_refused_by_the_store(server_url: str) -> None:
     with pytest.raises(ValueError):
         store.put(tuple(f"l{i}" for i in range(NAMESPACE_DEPTH_MAX + 1)), "k", {"x": 1})
     store.close()
+
+
+def test_a_memory_made_before_gets_the_stores_keys_and_keeps_its_own(sutra: Sutra, server_url: str) -> None:
+    sutra.create_memory("lg-pre", indexed_keys=["user"])
+    store = SutraStore(server_url, memory="lg-pre")
+    store.put(("team", "x"), "k", {"v": 1})
+    assert [i.key for i in store.search(("team",))] == ["k"]
+    keys = sutra.memory("lg-pre").stats().indexed_keys
+    assert "user" in keys and "lg_ns0" in keys and "lg_depth" in keys
+    store.close()

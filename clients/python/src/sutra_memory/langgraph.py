@@ -36,7 +36,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from .client import Memory, Sutra
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .models import Concept, Hit, Metadata
 
 #: Deepest namespace kept (its levels are metadata keys the memory indexes).
@@ -168,13 +168,16 @@ class SutraStore(BaseStore):
         memory = self._client.memory(self.memory_name)
         if not self._ready:
             try:
-                stats = memory.stats()
-                missing = set(KEYS) - set(stats.indexed_keys)
-                if missing:
-                    memory.index_metadata(sorted(set(stats.indexed_keys) | set(KEYS)))
-            except NotFound:
                 dims = self.index_config.get("dims") if self.index_config else None
                 self._client.create_memory(self.memory_name, dimension=dims, indexed_keys=KEYS)
+            except Conflict as e:
+                if e.code != "memory_exists":
+                    raise
+                # Made before (by this store, or another one at the same time): its keys are
+                # declared if it lacks some (keeping those it has).
+                declared = set(memory.stats().indexed_keys)
+                if not set(KEYS) <= declared:
+                    memory.index_metadata(sorted(declared | set(KEYS)))
             self._ready = True
         return memory
 
