@@ -84,7 +84,9 @@ npm run build -w web-control-center
 npm test -w web-control-center
 npm run e2e -w web-control-center
 
-step "Python client: installed from its directory, mypy --strict, tests against a real server"
+step "Python client and Streamlit client: installed from its directory, mypy --strict, tests against a real server (the Streamlit app through Streamlit's AppTest)"
 python3 -m pip install --quiet --root-user-action=ignore ./clients/python
 (cd clients/python && python3 -m mypy src tests)
+python3 -m mypy --strict clients/streamlit
 python3 -m pytest -q -p no:cacheprovider clients/python/tests
+python3 -m pytest -q -p no:cacheprovider clients/streamlit/tests
