@@ -85,7 +85,7 @@ npm test -w web-control-center
 npm run e2e -w web-control-center
 
 step "Python client and Streamlit client: installed from its directory, mypy --strict, tests against a real server (the Streamlit app through Streamlit's AppTest)"
-python3 -m pip install --quiet --root-user-action=ignore ./clients/python
+python3 -m pip install --quiet --root-user-action=ignore "./clients/python[langgraph,llamaindex,pandas,networkx,progress]"
 (cd clients/python && python3 -m mypy src tests)
 python3 -m mypy --strict clients/streamlit
 python3 -m pytest -q -p no:cacheprovider clients/python/tests

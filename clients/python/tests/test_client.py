@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from sutra_memory import Conflict, InvalidRequest, LimitExceeded, NotFound, Sutra
+from sutra_memory import ConceptNotFound, Conflict, DimensionMismatch, InvalidRequest, LimitExceeded, MemoryExists, MemoryNotFound, NotFound, Sutra
 
 _names = (f"py{i}" for i in itertools.count())
 
@@ -28,9 +28,9 @@ def test_concepts_are_learned_read_paged_and_forgotten(sutra: Sutra) -> None:
     stats = notes.stats()
     assert (stats.concepts, stats.dimension, stats.name) == (8, 3, notes.name)
     notes.forget(rain)
-    with pytest.raises(NotFound) as missing:
+    with pytest.raises(ConceptNotFound) as missing:
         notes.get(rain)
-    assert missing.value.code == "concept_not_found"
+    assert missing.value.code == "concept_not_found" and isinstance(missing.value, NotFound)
     assert missing.value.status == 404
 
 
@@ -109,19 +109,19 @@ def test_search_by_words_inside_a_filter_and_expanded(sutra: Sutra) -> None:
 def test_errors_are_classes_with_code_field_and_limit(sutra: Sutra) -> None:
     name = next(_names)
     notes = sutra.create_memory(name, dimension=2)
-    with pytest.raises(Conflict) as exists:
+    with pytest.raises(MemoryExists) as exists:
         sutra.create_memory(name)
-    assert exists.value.code == "memory_exists"
+    assert exists.value.code == "memory_exists" and isinstance(exists.value, Conflict)
     with pytest.raises(InvalidRequest) as bad:
         notes.learn("too sure", confidence=1.5)
     assert (bad.value.code, bad.value.field, bad.value.status) == ("invalid_argument", "confidence", 422)
     with pytest.raises(LimitExceeded) as big:
         sutra.create_memory(next(_names), indexed_keys=[f"k{i}" for i in range(17)])
     assert (big.value.code, big.value.field, big.value.limit) == ("limit_exceeded", "indexed_keys", 16)
-    with pytest.raises(Conflict) as wrong:
+    with pytest.raises(DimensionMismatch) as wrong:
         notes.learn("three", embedding=[1, 2, 3])
     assert wrong.value.code == "dimension_mismatch"
-    with pytest.raises(NotFound) as nowhere:
+    with pytest.raises(MemoryNotFound) as nowhere:
         sutra.memory("nothing-here").stats()
     assert nowhere.value.code == "memory_not_found"
     # A refused batch writes nothing.

@@ -59,23 +59,62 @@ class OutcomeUnknown(Unavailable):
     idempotency key to a cluster to be sure."""
 
 
+class MemoryNotFound(NotFound):
+    """`memory_not_found`: no memory of that name."""
+
+
+class ConceptNotFound(NotFound):
+    """`concept_not_found`: no concept with that id."""
+
+
+class AssociationNotFound(NotFound):
+    """`association_not_found`: no association with that source, target, kind and label."""
+
+
+class MemoryExists(Conflict):
+    """`memory_exists`: a memory of that name exists already."""
+
+
+class DimensionMismatch(Conflict):
+    """`dimension_mismatch`: a vector of another dimension than the memory's."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """`idempotency_key_reused`: the key was sent before with another request."""
+
+
+class MemoryBusy(Unavailable):
+    """`memory_busy`: the memory is being created, dropped or reopened."""
+
+
+class NoLeader(Unavailable):
+    """`no_leader`: the cluster has no leader now (nothing was written)."""
+
+
+class Poisoned(SutraError):
+    """`poisoned`: the memory refuses writes after a storage failure until it is reopened."""
+
+
 _BY_CODE: dict[str, type[SutraError]] = {
     "limit_exceeded": LimitExceeded,
     "payload_too_large": LimitExceeded,
     "uri_too_long": LimitExceeded,
     "headers_too_large": LimitExceeded,
-    "memory_not_found": NotFound,
-    "concept_not_found": NotFound,
-    "association_not_found": NotFound,
+    "memory_not_found": MemoryNotFound,
+    "concept_not_found": ConceptNotFound,
+    "association_not_found": AssociationNotFound,
     "no_route": NotFound,
-    "memory_exists": Conflict,
+    "memory_exists": MemoryExists,
     "conflict": Conflict,
-    "dimension_mismatch": Conflict,
-    "idempotency_key_reused": Conflict,
+    "dimension_mismatch": DimensionMismatch,
+    "idempotency_key_reused": IdempotencyKeyReused,
     "unauthorized": Unauthorized,
     "origin_not_allowed": Unauthorized,
     "host_not_allowed": Unauthorized,
     "outcome_unknown": OutcomeUnknown,
+    "memory_busy": MemoryBusy,
+    "no_leader": NoLeader,
+    "poisoned": Poisoned,
 }
 
 
