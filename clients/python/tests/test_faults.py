@@ -81,3 +81,19 @@ def test_a_single_server_refuses_keyed_writes_by_name(server_url: str) -> None:
             keyed.create_memory("never-keyed")
     assert refused.value.status == 422
     assert "idempotency keys" in refused.value.message
+
+
+def test_reads_carry_the_read_options_and_wait_for_this_clients_writes(cluster_url: str) -> None:
+    with Sutra(cluster_url) as sutra:
+        sutra.create_memory("read-options")
+    with faulty_proxy(cluster_url, "busy", times=0) as (url, seen):
+        with Sutra(url, consistency="stale", read_your_writes=True) as reader:
+            memory = reader.memory("read-options")
+            id = memory.learn("written, then read at once")
+            written = reader.hints.written
+            assert written is not None and written > 0
+            assert memory.get(id).content == "written, then read at once"
+            assert [h.id for h in memory.search("written")] == [id]
+    assert seen[-2] == f"GET /v1/memories/read-options/concepts/{id}?consistency=stale&min_seq={written}"
+    assert seen[-1] == f"POST /v1/memories/read-options/search?consistency=stale&min_seq={written}"
+    assert seen[0] == "PUT /v1/memories/read-options/concepts", "writes carry no read options"

@@ -65,6 +65,8 @@ class Call(Generic[T]):
     content: Optional[tuple[bytes, str]] = None
     #: The answer read as text, not JSON.
     text: bool = False
+    #: A read of the memories' state: it takes the read options (`consistency`, `min_seq`).
+    reads: bool = False
 
 
 def as_vector(v: Vector) -> list[float]:
@@ -103,7 +105,7 @@ def health() -> Call[dict[str, Any]]:
 
 def memories() -> Call[list[dict[str, Any]]]:
     """Every memory of the server, in name order (`status`, counts, dimension, language)."""
-    return Call("GET", "/v1/memories", lambda a: list(a["memories"]))
+    return Call("GET", "/v1/memories", lambda a: list(a["memories"]), reads=True)
 
 
 def create_memory(
@@ -141,7 +143,7 @@ def drop_memory(name: str) -> Call[None]:
 
 def stats(memory: str) -> Call[Stats]:
     """Its counts, dimension, language, keys, vectors, log and storage."""
-    return Call("GET", memory, Stats.model_validate)
+    return Call("GET", memory, Stats.model_validate, reads=True)
 
 
 def learn(
@@ -173,7 +175,7 @@ def learn(
 
 def get(memory: str, id: str) -> Call[Concept]:
     """The concept with this id (`NotFound` if there is none)."""
-    return Call("GET", f"{memory}/concepts/{segment(id)}", Concept.model_validate)
+    return Call("GET", f"{memory}/concepts/{segment(id)}", Concept.model_validate, reads=True)
 
 
 def forget(memory: str, id: str) -> Call[int]:
@@ -197,7 +199,7 @@ def page(
         "prefix": prefix,
         "filter": json.dumps(filter) if filter is not None else None,
     }
-    return Call("GET", f"{memory}/concepts", Page.model_validate, params=params)
+    return Call("GET", f"{memory}/concepts", Page.model_validate, params=params, reads=True)
 
 
 def associate(
@@ -283,6 +285,7 @@ def associations(
         f"{memory}/concepts/{segment(id)}/associations",
         lambda a: [Association.model_validate(x) for x in a["associations"]],
         params=params,
+        reads=True,
     )
 
 
@@ -334,7 +337,7 @@ def paths(
             "include_invalid": include_invalid,
         }
     )
-    return Call("POST", f"{memory}/paths", Paths.model_validate, body=body)
+    return Call("POST", f"{memory}/paths", Paths.model_validate, body=body, reads=True)
 
 
 def neighbourhood(
@@ -356,7 +359,7 @@ def neighbourhood(
         "include_invalid": flag(include_invalid),
     }
     path = f"{memory}/concepts/{segment(id)}/neighbourhood"
-    return Call("GET", path, Neighbourhood.model_validate, params=params)
+    return Call("GET", path, Neighbourhood.model_validate, params=params, reads=True)
 
 
 def search(
@@ -391,6 +394,7 @@ def search(
         f"{memory}/search",
         lambda a: [Hit.model_validate(h) for h in a["hits"]],
         body=body,
+        reads=True,
     )
 
 
@@ -401,6 +405,7 @@ def similar(memory: str, id: str, *, k: Optional[int] = None, ef: Optional[int] 
         f"{memory}/concepts/{segment(id)}/similar",
         lambda a: [Hit.model_validate(h) for h in a["hits"]],
         params={"k": k, "ef": ef},
+        reads=True,
     )
 
 
@@ -430,7 +435,7 @@ def import_lines(memory: str, lines: str) -> Call[ImportSummary]:
 
 def export(memory: str) -> Call[str]:
     """The memory as JSON Lines: a header, its concepts, then its associations."""
-    return Call("GET", f"{memory}/export", str, text=True)
+    return Call("GET", f"{memory}/export", str, text=True, reads=True)
 
 
 def _seq(answer: Any) -> int:

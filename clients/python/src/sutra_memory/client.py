@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Callable, Concatenate, Generic, Optional, ParamSpec, TypeVar, Union
+from typing import Any, Callable, Concatenate, Generic, Literal, Optional, ParamSpec, TypeVar, Union
 
 import httpx
 
@@ -36,12 +36,15 @@ def _client_options(token: Optional[str], url: str, timeout: float) -> dict[str,
 
 @dataclass
 class Hints:
-    """What the last answer said about the cluster (all `None` from a single server): the node
-    that answered, the leader it knew, and the last log entry it had applied."""
+    """What the last answer said about the cluster (`None` from a single server): the node that
+    answered, the leader it knew, and the last log entry it had applied; and the last write
+    this client made."""
 
     node: Optional[int] = None
     leader: Optional[int] = None
     applied: Optional[int] = None
+    #: The highest `seq` of the writes this client made (what `read_your_writes` waits for).
+    written: Optional[int] = None
 
 
 def _number(answer: httpx.Response, header: str) -> Optional[int]:
@@ -57,12 +60,15 @@ class _Attempts(Generic[T]):
     call: Call[T]
     deadline: float
     keyed: bool
+    #: The read options a read of the memories' state carries.
+    read_options: dict[str, Any] = field(default_factory=dict)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def request(self) -> dict[str, Any]:
         """The request's options for httpx: its query, its body (JSON, or bytes with their
         media type) and, for a keyed write, the same idempotency key on every try."""
-        options: dict[str, Any] = {"params": calls.present(self.call.params)}
+        params = {**self.call.params, **(self.read_options if self.call.reads else {})}
+        options: dict[str, Any] = {"params": calls.present(params)}
         headers = {"Idempotency-Key": self.key} if self.keyed else {}
         if self.call.content is not None:
             data, media_type = self.call.content
@@ -83,6 +89,11 @@ class _Attempts(Generic[T]):
             )
             result = _answer(self.call, got)
             if not isinstance(result, SutraError):
+                if self.call.write and got.headers.get("Content-Type", "").startswith("application/json"):
+                    answered = got.json()
+                    seq = answered.get("seq") if isinstance(answered, dict) else None
+                    if isinstance(seq, int):
+                        hints.written = max(hints.written or 0, seq)
                 return (result,)
             error, wait = result, _retry_after(got)
         else:
@@ -141,6 +152,10 @@ class Sutra:
     itself, unless `idempotent_writes`: then every write carries an `Idempotency-Key`, the same
     on each try, and a cluster applies it once however often it is sent (a single server
     refuses the header). `hints` says which node answered last, its leader and what it applied.
+
+    Reads on a cluster: `consistency="stale"` answers from the node asked at once (the default,
+    linearizable, sees every write acknowledged before it); `read_your_writes` makes every read
+    wait until the node applied this client's last write (`min_seq`).
     """
 
     def __init__(
@@ -151,11 +166,21 @@ class Sutra:
         timeout: float = 30.0,
         retry_budget: float = 10.0,
         idempotent_writes: bool = False,
+        consistency: Optional[Literal["linearizable", "stale"]] = None,
+        read_your_writes: bool = False,
     ) -> None:
         self._http = httpx.Client(**_client_options(token, url, timeout))
         self.retry_budget = retry_budget
         self.idempotent_writes = idempotent_writes
+        self.consistency = consistency
+        self.read_your_writes = read_your_writes
         self.hints = Hints()
+
+    def _attempts(self, call: Call[T]) -> _Attempts[T]:
+        reading: dict[str, Any] = {"consistency": self.consistency}
+        if self.read_your_writes and self.hints.written:
+            reading["min_seq"] = self.hints.written
+        return _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write, reading)
 
     def close(self) -> None:
         """Closes the connections."""
@@ -169,7 +194,7 @@ class Sutra:
 
     def run(self, call: Call[T]) -> T:
         """Sends a call and returns its result, or raises the `SutraError` for it."""
-        tries = _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write)
+        tries = self._attempts(call)
         while True:
             got: Union[httpx.Response, httpx.HTTPError]
             try:
@@ -226,11 +251,21 @@ class AsyncSutra:
         timeout: float = 30.0,
         retry_budget: float = 10.0,
         idempotent_writes: bool = False,
+        consistency: Optional[Literal["linearizable", "stale"]] = None,
+        read_your_writes: bool = False,
     ) -> None:
         self._http = httpx.AsyncClient(**_client_options(token, url, timeout))
         self.retry_budget = retry_budget
         self.idempotent_writes = idempotent_writes
+        self.consistency = consistency
+        self.read_your_writes = read_your_writes
         self.hints = Hints()
+
+    def _attempts(self, call: Call[T]) -> _Attempts[T]:
+        reading: dict[str, Any] = {"consistency": self.consistency}
+        if self.read_your_writes and self.hints.written:
+            reading["min_seq"] = self.hints.written
+        return _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write, reading)
 
     async def aclose(self) -> None:
         """Closes the connections."""
@@ -244,7 +279,7 @@ class AsyncSutra:
 
     async def run(self, call: Call[T]) -> T:
         """Sends a call and returns its result, or raises the `SutraError` for it."""
-        tries = _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write)
+        tries = self._attempts(call)
         while True:
             got: Union[httpx.Response, httpx.HTTPError]
             try:
