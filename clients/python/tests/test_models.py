@@ -35,6 +35,14 @@ SCHEMAS: dict[type[BaseModel], str] = {
     models.Reopened: "ReopenedAnswer",
     models.ClusterMember: "ClusterMember",
     models.Cluster: "ClusterAnswer",
+    models.CreateMemory: "CreateMemory",
+    models.ConceptBody: "ConceptBody",
+    models.AssociationBody: "AssociationBody",
+    models.ExpandBody: "ExpandBody",
+    models.MmrBody: "MmrBody",
+    models.SearchBody: "SearchBody",
+    models.PathsBody: "PathsBody",
+    models.BatchBody: "BatchBody",
 }
 
 
@@ -89,7 +97,7 @@ def every_call() -> list[calls.Call[Any]]:
         calls.associations(m, "a", direction="out", kinds=["causal"], labels=["l"], min_confidence=0.5, limit=5, as_of=1, include_invalid=True),
         calls.batch(m, [{"op": "put_concept", "content": "x"}]),
         calls.index_metadata(m, ["user"]),
-        calls.paths(m, "a", "b", algorithm="k_best", k=2, max_depth=3, kinds=["causal"], direction="both", as_of=1, include_invalid=True),
+        calls.paths(m, "a", "b", algorithm="k_best", k=2, max_depth=3, kinds=["causal"], direction="both", as_of=1, include_invalid=True, visited_max=100),
         calls.neighbourhood(m, "a", depth=2, kinds=["causal"], limit=10, as_of=1, include_invalid=True),
         calls.search(m, "words", vector=[1.0], like="0" * 32, k=3, filter={"k": "v"}, expand={"depth": 1}, mmr={"lambda": 0.5}, ef=64),
         calls.similar(m, "a", k=3, ef=64),

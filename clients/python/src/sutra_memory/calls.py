@@ -12,21 +12,29 @@ from urllib.parse import quote
 
 from .models import (
     Association,
+    AssociationBody,
+    BatchBody,
     BatchWritten,
     Checkpoint,
     Cluster,
     Concept,
+    ConceptBody,
+    CreateMemory,
     Created,
+    ExpandBody,
     Hit,
     ImportSummary,
     Kind,
     Learned,
     Metadata,
     MetadataValue,
+    MmrBody,
     Neighbourhood,
     Page,
     Paths,
+    PathsBody,
     Reopened,
+    SearchBody,
     Stats,
     Written,
 )
@@ -117,15 +125,13 @@ def create_memory(
 ) -> Call[Created]:
     """Makes a memory: its vector dimension, stemming language and the metadata keys filters
     may name, optionally."""
-    body = present(
-        {
-            "name": name,
-            "dimension": dimension,
-            "language": language,
-            "indexed_keys": list(indexed_keys) if indexed_keys is not None else None,
-        }
+    body = CreateMemory(
+        name=name,
+        dimension=dimension,
+        language=language,
+        indexed_keys=list(indexed_keys) if indexed_keys is not None else None,
     )
-    return Call("POST", "/v1/memories", Created.model_validate, body=body, write=True)
+    return Call("POST", "/v1/memories", Created.model_validate, body=body.wire(), write=True)
 
 
 def cluster() -> Call[Cluster]:
@@ -158,18 +164,16 @@ def learn(
 ) -> Call[str]:
     """Learns a concept (or replaces the one with its id; without one, the id is derived from
     the content); answers its id once the write is durable."""
-    body = present(
-        {
-            "content": content,
-            "embedding": as_vector(embedding) if embedding is not None else None,
-            "id": id,
-            "strength": strength,
-            "confidence": confidence,
-            "metadata": metadata,
-        }
+    body = ConceptBody(
+        content=content,
+        embedding=as_vector(embedding) if embedding is not None else None,
+        id=id,
+        strength=strength,
+        confidence=confidence,
+        metadata=metadata,
     )
     return Call(
-        "PUT", f"{memory}/concepts", lambda a: Learned.model_validate(a).id, body=body, write=True
+        "PUT", f"{memory}/concepts", lambda a: Learned.model_validate(a).id, body=body.wire(), write=True
     )
 
 
@@ -217,20 +221,18 @@ def associate(
 ) -> Call[int]:
     """Learns an association (replacing the one with the same source, target, kind and label);
     answers the write's sequence number."""
-    body = present(
-        {
-            "source": source,
-            "target": target,
-            "kind": kind,
-            "label": label,
-            "confidence": confidence,
-            "weight": weight,
-            "metadata": metadata,
-            "valid_from_ms": valid_from_ms,
-            "valid_until_ms": valid_until_ms,
-        }
+    body = AssociationBody(
+        source=source,
+        target=target,
+        kind=kind,
+        label=label,
+        confidence=confidence,
+        weight=weight,
+        metadata=metadata,
+        valid_from_ms=valid_from_ms,
+        valid_until_ms=valid_until_ms,
     )
-    return Call("PUT", f"{memory}/associations", _seq, body=body, write=True)
+    return Call("PUT", f"{memory}/associations", _seq, body=body.wire(), write=True)
 
 
 def _association(memory: str, source: str, target: str, kind: Kind) -> str:
@@ -293,21 +295,19 @@ def batch(memory: str, ops: Sequence[Mapping[str, Any]]) -> Call[BatchWritten]:
     """Applies operations (`{"op": "put_concept", …}`, `put_association`, `delete_concept`,
     `delete_association`, `invalidate_association`, `index_metadata`) all or none, in one
     durable write."""
-    body = {
-        "ops": [
-            {**op, "embedding": as_vector(op["embedding"])}
-            if op.get("embedding") is not None
-            else dict(op)
+    body = BatchBody(
+        ops=[
+            {**op, "embedding": as_vector(op["embedding"])} if op.get("embedding") is not None else dict(op)
             for op in ops
         ]
-    }
-    return Call("POST", f"{memory}/batch", BatchWritten.model_validate, body=body, write=True)
+    )
+    return Call("POST", f"{memory}/batch", BatchWritten.model_validate, body=body.wire(), write=True)
 
 
 def index_metadata(memory: str, keys: Sequence[str]) -> Call[int]:
     """Declares the metadata keys filters may name (replacing those declared before)."""
-    body = {"ops": [{"op": "index_metadata", "keys": list(keys)}]}
-    return Call("POST", f"{memory}/batch", _seq, body=body, write=True)
+    body = BatchBody(ops=[{"op": "index_metadata", "keys": list(keys)}])
+    return Call("POST", f"{memory}/batch", _seq, body=body.wire(), write=True)
 
 
 def paths(
@@ -322,22 +322,22 @@ def paths(
     direction: Optional[Literal["forward", "both"]] = None,
     as_of: Optional[int] = None,
     include_invalid: Optional[bool] = None,
+    visited_max: Optional[int] = None,
 ) -> Call[Paths]:
     """Paths from one concept to another: the explainable trail of associations."""
-    body = present(
-        {
-            "from": source,
-            "to": target,
-            "algorithm": algorithm,
-            "k": k,
-            "max_depth": max_depth,
-            "kinds": list(kinds) if kinds is not None else None,
-            "direction": direction,
-            "as_of": as_of,
-            "include_invalid": include_invalid,
-        }
+    body = PathsBody(
+        from_=source,
+        to=target,
+        algorithm=algorithm,
+        k=k,
+        max_depth=max_depth,
+        kinds=list(kinds) if kinds is not None else None,
+        direction=direction,
+        as_of=as_of,
+        include_invalid=include_invalid,
+        visited_max=visited_max,
     )
-    return Call("POST", f"{memory}/paths", Paths.model_validate, body=body, reads=True)
+    return Call("POST", f"{memory}/paths", Paths.model_validate, body=body.wire(), reads=True)
 
 
 def neighbourhood(
@@ -370,30 +370,28 @@ def search(
     like: Optional[str] = None,
     k: Optional[int] = None,
     filter: Optional[Filter] = None,
-    expand: Optional[Mapping[str, Any]] = None,
-    mmr: Optional[Mapping[str, Any]] = None,
+    expand: Optional[Union[ExpandBody, Mapping[str, Any]]] = None,
+    mmr: Optional[Union[MmrBody, Mapping[str, Any]]] = None,
     ef: Optional[int] = None,
 ) -> Call[list[Hit]]:
     """The best concepts for words, a vector or a concept's own vector (`like`), or words and
     a vector fused; inside a filter, followed along associations (`expand`), each hit saying
     what found it."""
-    body = present(
-        {
-            "text": text,
-            "vector": as_vector(vector) if vector is not None else None,
-            "id": like,
-            "k": k,
-            "filter": filter,
-            "expand": expand,
-            "mmr": mmr,
-            "ef": ef,
-        }
+    body = SearchBody(
+        text=text,
+        vector=as_vector(vector) if vector is not None else None,
+        id=like,
+        k=k,
+        filter=dict(filter) if filter is not None else None,
+        expand=ExpandBody.model_validate(expand) if isinstance(expand, Mapping) else expand,
+        mmr=MmrBody.model_validate(mmr) if isinstance(mmr, Mapping) else mmr,
+        ef=ef,
     )
     return Call(
         "POST",
         f"{memory}/search",
         lambda a: [Hit.model_validate(h) for h in a["hits"]],
-        body=body,
+        body=body.wire(),
         reads=True,
     )
 

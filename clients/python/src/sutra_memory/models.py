@@ -4,7 +4,7 @@ same required ones)."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -257,3 +257,103 @@ class BatchWritten(Answer):
 
     ids: list[str]
     seq: int
+
+
+# Requests: what the client sends, checked as it is built (field names and required ones are
+# the document's, like the answers').
+
+
+class Body(BaseModel):
+    """A request's body: the fields given (the server's defaults for the others)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        """The body as JSON takes it."""
+        return self.model_dump(exclude_none=True, by_alias=True)
+
+
+class CreateMemory(Body):
+    """`CreateMemory`: a memory to make."""
+
+    name: str
+    dimension: Optional[int] = None
+    language: Optional[str] = None
+    indexed_keys: Optional[list[str]] = None
+
+
+class ConceptBody(Body):
+    """`ConceptBody`: a concept to learn."""
+
+    content: str
+    embedding: Optional[list[float]] = None
+    id: Optional[str] = None
+    strength: Optional[float] = None
+    confidence: Optional[float] = None
+    metadata: Optional[Metadata] = None
+
+
+class AssociationBody(Body):
+    """`AssociationBody`: an association to learn."""
+
+    source: str
+    target: str
+    kind: Kind
+    label: Optional[str] = None
+    confidence: Optional[float] = None
+    weight: Optional[float] = None
+    metadata: Optional[Metadata] = None
+    valid_from_ms: Optional[int] = None
+    valid_until_ms: Optional[int] = None
+
+
+class ExpandBody(Body):
+    """`ExpandBody`: how a search's hits are followed along associations."""
+
+    depth: Optional[int] = None
+    kinds: Optional[list[Kind]] = None
+    labels: Optional[list[str]] = None
+    direction: Optional[Literal["forward", "both"]] = None
+    per_concept: Optional[int] = None
+    as_of: Optional[int] = None
+    include_invalid: Optional[bool] = None
+
+
+class MmrBody(Body):
+    """`MmrBody`: maximal marginal relevance over the hits' embeddings."""
+
+    lambda_: Optional[float] = Field(default=None, alias="lambda")
+
+
+class SearchBody(Body):
+    """`SearchBody`: a search by words, a vector or a concept's own vector, fused."""
+
+    text: Optional[str] = None
+    vector: Optional[list[float]] = None
+    id: Optional[str] = None
+    k: Optional[int] = None
+    filter: Optional[dict[str, Any]] = None
+    expand: Optional[ExpandBody] = None
+    mmr: Optional[MmrBody] = None
+    ef: Optional[int] = None
+
+
+class PathsBody(Body):
+    """`PathsBody`: paths from one concept to another."""
+
+    from_: str = Field(alias="from")
+    to: str
+    algorithm: Optional[Literal["shortest", "most_confident", "k_best"]] = None
+    k: Optional[int] = None
+    max_depth: Optional[int] = None
+    kinds: Optional[list[Kind]] = None
+    direction: Optional[Literal["forward", "both"]] = None
+    as_of: Optional[int] = None
+    include_invalid: Optional[bool] = None
+    visited_max: Optional[int] = None
+
+
+class BatchBody(Body):
+    """`BatchBody`: operations applied all or none (each as the API's `BatchOp` reads it)."""
+
+    ops: list[dict[str, Any]]
