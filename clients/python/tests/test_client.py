@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy
 import pytest
 
 from sutra_memory import ConceptNotFound, Conflict, DimensionMismatch, InvalidRequest, LimitExceeded, MemoryExists, MemoryNotFound, NotFound, Sutra
@@ -34,20 +35,11 @@ def test_concepts_are_learned_read_paged_and_forgotten(sutra: Sutra) -> None:
     assert missing.value.status == 404
 
 
-def test_numpy_like_vectors_are_taken(sutra: Sutra) -> None:
-    class Array:
-        """What numpy's arrays offer the client: `tolist()`."""
-
-        def __init__(self, values: list[float]) -> None:
-            self.values = values
-
-        def tolist(self) -> list[float]:
-            return self.values
-
+def test_numpy_vectors_are_taken(sutra: Sutra) -> None:
     notes = sutra.create_memory(next(_names), dimension=2)
-    notes.learn("east", embedding=Array([1.0, 0.0]))
-    notes.learn("north", embedding=Array([0.0, 1.0]))
-    hits = notes.search(vector=Array([0.9, 0.1]), k=1)
+    notes.learn("east", embedding=numpy.array([1.0, 0.0], dtype=numpy.float32))
+    notes.learn("north", embedding=numpy.array([0, 1]))
+    hits = notes.search(vector=numpy.array([0.9, 0.1]), k=1)
     assert [h.content for h in hits] == ["east"]
     assert hits[0].found_by[0].retriever == "vector"
 

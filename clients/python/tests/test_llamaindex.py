@@ -5,11 +5,26 @@ their own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from llama_index.core import Document, PropertyGraphIndex
+from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.graph_stores.simple_labelled import SimplePropertyGraphStore
-from llama_index.core.graph_stores.types import ChunkNode, EntityNode, LabelledNode, PropertyGraphStore, Relation, Triplet
+from llama_index.core.graph_stores.types import (
+    KG_NODES_KEY,
+    KG_RELATIONS_KEY,
+    ChunkNode,
+    EntityNode,
+    LabelledNode,
+    PropertyGraphStore,
+    Relation,
+    Triplet,
+)
+from llama_index.core.indices.property_graph import VectorContextRetriever
+from llama_index.core.llms import MockLLM
+from llama_index.core.schema import BaseNode, TransformComponent
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from sutra_memory import Sutra
@@ -109,4 +124,40 @@ def test_large_properties_are_kept_whole_and_too_large_refused(server_url: str) 
         store.upsert_nodes([EntityNode(name="Huge", properties={"notes": "x" * 60_000})])
     with Sutra(server_url) as sutra:
         assert sutra.memory("li-large").stats().concepts == 1
+    store.close()
+
+
+class Founded(TransformComponent):
+    """A path extractor of LlamaIndex's kind without an LLM: "X founded Y." and "Y makes Z."
+    sentences become entities and relations (what an LLM extractor would put there)."""
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        for node in nodes:
+            entities: dict[str, EntityNode] = {}
+            relations: list[Relation] = []
+            for sentence in node.get_content().split("."):
+                words = sentence.split()
+                if len(words) == 3 and words[1] in ("founded", "makes"):
+                    source, target = (entities.setdefault(w, EntityNode(name=w, label="THING")) for w in (words[0], words[2]))
+                    relations.append(Relation(label=words[1].upper(), source_id=source.id, target_id=target.id))
+            node.metadata[KG_NODES_KEY] = list(entities.values())
+            node.metadata[KG_RELATIONS_KEY] = relations
+        return nodes
+
+
+def test_a_property_graph_index_runs_on_the_store(server_url: str) -> None:
+    store = SutraPropertyGraphStore(server_url, memory="li-index", dimension=8)
+    documents = [Document(text="Alice founded Acme. Acme makes rockets."), Document(text="Bob founded Bolt.")]
+    index = PropertyGraphIndex.from_documents(
+        documents, property_graph_store=store, kg_extractors=[Founded()], embed_model=MockEmbedding(embed_dim=8), llm=MockLLM()
+    )
+    assert {n.id for n in store.get() if n.label == "THING"} == {"Alice", "Acme", "rockets", "Bob", "Bolt"}
+    founded = store.get_triplets(relation_names=["FOUNDED"])
+    assert {(s.id, r.label, t.id) for s, r, t in founded} == {("Alice", "FOUNDED", "Acme"), ("Bob", "FOUNDED", "Bolt")}
+    assert all("triplet_source_id" in r.properties for _, r, _ in founded), "the chunk each came from"
+    retriever = index.as_retriever(
+        sub_retrievers=[VectorContextRetriever(store, embed_model=MockEmbedding(embed_dim=8), include_text=False, similarity_top_k=10)]
+    )
+    found = {n.node.get_content() for n in retriever.retrieve("who founded what?")}
+    assert {"Alice -> FOUNDED -> Acme", "Acme -> MAKES -> rockets", "Bob -> FOUNDED -> Bolt"} <= found, found
     store.close()
