@@ -142,12 +142,12 @@ impl Engine {
     /// Opens (creating) memory `name` from OPFS. `dimension` fixes a new memory's vector
     /// dimension (0: leave it to the first embedding); `language` the language its texts are
     /// stemmed in (by name, e.g. `"english"`; chosen once); `indexed_keys` metadata keys to
-    /// index for filters, besides those it indexes already.
+    /// index for filters, besides those it indexes already (none when left out).
     pub async fn open(
         name: String,
         dimension: u32,
         language: Option<String>,
-        indexed_keys: Vec<String>,
+        indexed_keys: Option<Vec<String>>,
     ) -> Result<Engine, JsValue> {
         check_name(&name)?;
         let language = match language {
@@ -155,7 +155,9 @@ impl Engine {
             None => None,
         };
         // Checked before any file is made (again with those already declared, once open).
-        let indexed_keys = sutra_core::indexed_keys("indexed_keys", indexed_keys).map_err(to_js)?;
+        let indexed_keys =
+            sutra_core::indexed_keys("indexed_keys", indexed_keys.unwrap_or_default())
+                .map_err(to_js)?;
         let storage = OpfsStorage::open(&name).await.map_err(|e| {
             let text = e.to_string();
             if text.contains("NoModificationAllowedError") || text.contains("InvalidStateError") {
