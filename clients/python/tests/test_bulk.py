@@ -17,14 +17,16 @@ def test_json_lines_are_imported_in_pieces_with_rejected_lines_numbered_in_the_w
     lines.insert(5, "this line is not JSON")
     lines.insert(9, json.dumps({"type": "concept", "content": "too confident", "confidence": 3}))
     file = tmp_path / "memory.jsonl"
-    file.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    lines.insert(3, "")  # a blank line: no data, but a line the numbers count
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     told: list[tuple[int, Optional[int]]] = []
     memory = sutra.create_memory("imported")
     summary = memory.import_jsonl(file, lines_per_request=3, progress=lambda done, total: told.append((done, total)))
     assert (summary.concepts, summary.rejected_count) == (9, 2)
-    assert [r.line for r in summary.rejected] == [6, 10], summary.rejected
+    assert [r.line for r in summary.rejected] == [7, 11], summary.rejected
+    assert [lines[r.line - 1] for r in summary.rejected] == ["this line is not JSON", lines[10]]
     assert [r.reason for r in summary.rejected] == ["expected ident (at column 2)", "invalid confidence: 3 is outside 0..=1"]
-    assert told == [(0, 12), (3, 12), (6, 12), (9, 12), (12, 12)]
+    assert told == [(0, 13), (3, 13), (6, 13), (9, 13), (12, 13), (13, 13)]
     assert memory.stats().concepts == 9
 
     # Exported and imported again elsewhere: the same concepts.

@@ -40,24 +40,25 @@ def check_piece(size: int) -> None:
 
 
 def lines(source: Source) -> tuple[Iterator[str], Optional[int]]:
-    """The lines of `source` (read as they are needed) and how many there are, when known (a
-    file is counted first, in one pass that keeps nothing)."""
+    """The lines of `source` (read as they are needed; blank ones kept, so that the server's
+    line numbers are the file's) and how many there are, when known (a file is counted first,
+    in one pass that keeps nothing)."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         with open(path, encoding="utf-8") as file:
-            total = sum(1 for line in file if line.strip())
+            total = sum(1 for _ in file)
 
         def read() -> Iterator[str]:
             with open(path, encoding="utf-8") as file:
                 yield from file
 
-        return _without_blanks(read()), total
+        return _bare(read()), total
     known = len(source) if isinstance(source, (list, tuple)) else None
-    return _without_blanks(iter(source)), known
+    return _bare(iter(source)), known
 
 
-def _without_blanks(lines: Iterator[str]) -> Iterator[str]:
-    return (line.rstrip("\n") for line in lines if line.strip())
+def _bare(lines: Iterator[str]) -> Iterator[str]:
+    return (line.rstrip("\r\n") for line in lines)
 
 
 def pieces(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
