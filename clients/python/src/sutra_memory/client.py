@@ -109,7 +109,8 @@ class _Attempts(Generic[T]):
 def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
     """What a request that got no answer means: never sent (nothing happened), or cut off after
     it was sent (a write's outcome is then unknown)."""
-    if isinstance(e, httpx.ConnectError):
+    if isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout)):
+        # No connection: nothing was sent.
         return Unavailable("unreachable", f"cannot connect: {e}")
     what = "no answer within the timeout" if isinstance(e, httpx.TimeoutException) else f"the answer was lost: {e}"
     if call.write:
@@ -120,7 +121,10 @@ def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
 def _answer(call: Call[T], answer: httpx.Response) -> Union[T, SutraError]:
     """The call's result, or the error the server answered."""
     if answer.is_success:
-        return call.read(answer.text if call.text else answer.json())
+        try:
+            return call.read(answer.text if call.text else answer.json())
+        except (ValueError, KeyError, TypeError) as e:
+            return SutraError("bad_answer", f"the server's answer could not be read: {e}", status=answer.status_code)
     try:
         detail = answer.json()["error"]
         return error_for(
