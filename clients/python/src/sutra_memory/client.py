@@ -17,7 +17,7 @@ import httpx
 from . import bulk, calls
 from .bulk import Progress, Source
 from .calls import Call, Filter
-from .errors import OutcomeUnknown, SutraError, Unavailable, error_for
+from .errors import MemoryExists, OutcomeUnknown, SutraError, Unavailable, error_for
 from .models import Cluster, Concept, ImportSummary
 
 T = TypeVar("T")
@@ -87,13 +87,8 @@ class _Attempts(Generic[T]):
                 _number(got, "Sutra-Leader"),
                 _number(got, "Sutra-Applied"),
             )
-            result = _answer(self.call, got)
+            result = _answer(self.call, got, hints)
             if not isinstance(result, SutraError):
-                if self.call.write and got.headers.get("Content-Type", "").startswith("application/json"):
-                    answered = got.json()
-                    seq = answered.get("seq") if isinstance(answered, dict) else None
-                    if isinstance(seq, int):
-                        hints.written = max(hints.written or 0, seq)
                 return (result,)
             error, wait = result, _retry_after(got)
         else:
@@ -118,11 +113,14 @@ def _failed(call: Call[Any], e: httpx.HTTPError) -> SutraError:
     return Unavailable("no_answer", what)
 
 
-def _answer(call: Call[T], answer: httpx.Response) -> Union[T, SutraError]:
-    """The call's result, or the error the server answered."""
+def _answer(call: Call[T], answer: httpx.Response, hints: Hints) -> Union[T, SutraError]:
+    """The call's result (a write's `seq` noted in `hints`), or the error the server answered."""
     if answer.is_success:
         try:
-            return call.read(answer.text if call.text else answer.json())
+            raw = answer.text if call.text else answer.json()
+            if call.write and isinstance(raw, dict) and isinstance(raw.get("seq"), int):
+                hints.written = max(hints.written or 0, raw["seq"])
+            return call.read(raw)
         except (ValueError, KeyError, TypeError) as e:
             return SutraError("bad_answer", f"the server's answer could not be read: {e}", status=answer.status_code)
     try:
@@ -146,7 +144,31 @@ def _retry_after(answer: httpx.Response) -> float:
         return 1.0
 
 
-class Sutra:
+class _Policy:
+    """What both clients keep besides their connections: how they try again, what their reads
+    ask for, and what the answers said."""
+
+    def __init__(
+        self,
+        retry_budget: float,
+        idempotent_writes: bool,
+        consistency: Optional[Literal["linearizable", "stale"]],
+        read_your_writes: bool,
+    ) -> None:
+        self.retry_budget = retry_budget
+        self.idempotent_writes = idempotent_writes
+        self.consistency = consistency
+        self.read_your_writes = read_your_writes
+        self.hints = Hints()
+
+    def _attempts(self, call: Call[T]) -> _Attempts[T]:
+        reading: dict[str, Any] = {"consistency": self.consistency}
+        if self.read_your_writes and self.hints.written:
+            reading["min_seq"] = self.hints.written
+        return _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write, reading)
+
+
+class Sutra(_Policy):
     """A Sutra server, blocking.
 
     `timeout` bounds each request (seconds); a `503` answer (busy, no leader, storage failing),
@@ -174,17 +196,7 @@ class Sutra:
         read_your_writes: bool = False,
     ) -> None:
         self._http = httpx.Client(**_client_options(token, url, timeout))
-        self.retry_budget = retry_budget
-        self.idempotent_writes = idempotent_writes
-        self.consistency = consistency
-        self.read_your_writes = read_your_writes
-        self.hints = Hints()
-
-    def _attempts(self, call: Call[T]) -> _Attempts[T]:
-        reading: dict[str, Any] = {"consistency": self.consistency}
-        if self.read_your_writes and self.hints.written:
-            reading["min_seq"] = self.hints.written
-        return _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write, reading)
+        super().__init__(retry_budget, idempotent_writes, consistency, read_your_writes)
 
     def close(self) -> None:
         """Closes the connections."""
@@ -235,6 +247,19 @@ class Sutra:
         self.run(calls.create_memory(name, dimension=dimension, language=language, indexed_keys=indexed_keys))
         return self.memory(name)
 
+    def open_memory(self, name: str, *, dimension: Optional[int] = None, indexed_keys: Sequence[str] = ()) -> Memory:
+        """The memory `name`, made if there is none (with `dimension` and `indexed_keys`); one
+        made before (by hand, or by another client at the same time) gets the keys it lacks of
+        `indexed_keys`, beside its own."""
+        try:
+            return self.create_memory(name, dimension=dimension, indexed_keys=indexed_keys)
+        except MemoryExists:
+            memory = self.memory(name)
+            declared = set(memory.stats().indexed_keys)
+            if not set(indexed_keys) <= declared:
+                memory.index_metadata(sorted(declared | set(indexed_keys)))
+            return memory
+
     def drop_memory(self, name: str) -> None:
         """Drops a memory and deletes its files."""
         self.run(calls.drop_memory(name))
@@ -244,7 +269,7 @@ class Sutra:
         return Memory(self, name)
 
 
-class AsyncSutra:
+class AsyncSutra(_Policy):
     """A Sutra server, for asyncio: the same as `Sutra`, each method awaited."""
 
     def __init__(
@@ -259,17 +284,7 @@ class AsyncSutra:
         read_your_writes: bool = False,
     ) -> None:
         self._http = httpx.AsyncClient(**_client_options(token, url, timeout))
-        self.retry_budget = retry_budget
-        self.idempotent_writes = idempotent_writes
-        self.consistency = consistency
-        self.read_your_writes = read_your_writes
-        self.hints = Hints()
-
-    def _attempts(self, call: Call[T]) -> _Attempts[T]:
-        reading: dict[str, Any] = {"consistency": self.consistency}
-        if self.read_your_writes and self.hints.written:
-            reading["min_seq"] = self.hints.written
-        return _Attempts(call, time.monotonic() + self.retry_budget, self.idempotent_writes and call.write, reading)
+        super().__init__(retry_budget, idempotent_writes, consistency, read_your_writes)
 
     async def aclose(self) -> None:
         """Closes the connections."""

@@ -14,6 +14,7 @@ indexes: a namespace prefix is a filter inside the search. Namespaces are at mos
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -36,7 +37,7 @@ from langgraph.store.base import (
 from langgraph.store.base.embed import ensure_embeddings, get_text_at_path, tokenize_path
 
 from .client import Memory, Sutra
-from .errors import Conflict, NotFound
+from .errors import NotFound
 from .models import Concept, Hit, Metadata
 
 #: Deepest namespace kept (its levels are metadata keys the memory indexes).
@@ -156,7 +157,7 @@ class SutraStore(BaseStore):
         fields = (index or {}).get("fields") or ["$"]
         self._fields = [(f, tokenize_path(f)) for f in fields]
         self._client = Sutra(url, token)
-        self._ready = False
+        self._opened: Optional[Memory] = None
 
     def close(self) -> None:
         """Closes the connections."""
@@ -165,21 +166,10 @@ class SutraStore(BaseStore):
     # The memory.
 
     def _memory(self) -> Memory:
-        memory = self._client.memory(self.memory_name)
-        if not self._ready:
-            try:
-                dims = self.index_config.get("dims") if self.index_config else None
-                self._client.create_memory(self.memory_name, dimension=dims, indexed_keys=KEYS)
-            except Conflict as e:
-                if e.code != "memory_exists":
-                    raise
-                # Made before (by this store, or another one at the same time): its keys are
-                # declared if it lacks some (keeping those it has).
-                declared = set(memory.stats().indexed_keys)
-                if not set(KEYS) <= declared:
-                    memory.index_metadata(sorted(declared | set(KEYS)))
-            self._ready = True
-        return memory
+        if self._opened is None:
+            dims = self.index_config.get("dims") if self.index_config else None
+            self._opened = self._client.open_memory(self.memory_name, dimension=dims, indexed_keys=KEYS)
+        return self._opened
 
     # What puts write.
 
@@ -226,8 +216,6 @@ class SutraStore(BaseStore):
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """`batch`, on a thread of its own so that the event loop goes on meanwhile."""
-        import asyncio
-
         listed = list(ops)
         return await asyncio.to_thread(self.batch, listed)
 

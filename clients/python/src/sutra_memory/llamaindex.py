@@ -31,7 +31,7 @@ from llama_index.core.graph_stores.types import (
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from .client import Memory, Sutra
-from .errors import Conflict, NotFound
+from .errors import NotFound
 from .models import Association, Concept, Metadata
 
 #: Bytes of properties' JSON a metadata value holds.
@@ -104,7 +104,7 @@ class SutraPropertyGraphStore(PropertyGraphStore):
         self._client = Sutra(url, token)
         self.memory_name = memory
         self._dimension = dimension
-        self._ready = False
+        self._opened: Optional[Memory] = None
 
     @property
     def client(self) -> Sutra:
@@ -116,18 +116,9 @@ class SutraPropertyGraphStore(PropertyGraphStore):
         self._client.close()
 
     def _memory(self) -> Memory:
-        memory = self._client.memory(self.memory_name)
-        if not self._ready:
-            try:
-                self._client.create_memory(self.memory_name, dimension=self._dimension, indexed_keys=KEYS)
-            except Conflict as e:
-                if e.code != "memory_exists":
-                    raise
-                declared = set(memory.stats().indexed_keys)
-                if not set(KEYS) <= declared:
-                    memory.index_metadata(sorted(declared | set(KEYS)))
-            self._ready = True
-        return memory
+        if self._opened is None:
+            self._opened = self._client.open_memory(self.memory_name, dimension=self._dimension, indexed_keys=KEYS)
+        return self._opened
 
     # Reading.
 
@@ -231,15 +222,11 @@ class SutraPropertyGraphStore(PropertyGraphStore):
 
     def upsert_nodes(self, nodes: Sequence[LabelledNode]) -> None:
         """Stores nodes (a node stored before is replaced whole)."""
-        memory = self._memory()
-        ops = [self._concept_op(n) for n in nodes]
-        for start in range(0, len(ops), WRITE_PIECE):
-            memory.batch(ops[start : start + WRITE_PIECE])
+        self._write([self._concept_op(n) for n in nodes])
 
     def upsert_relations(self, relations: list[Relation]) -> None:
         """Stores relations (one with the same ends and label is replaced), and an entity named
         by its id for each end not stored yet."""
-        memory = self._memory()
         ends = {r.source_id for r in relations} | {r.target_id for r in relations}
         stored = self._fetch(sorted(ends))
         missing = [EntityNode(name=end) for end in sorted(ends) if end not in stored]
@@ -255,6 +242,11 @@ class SutraPropertyGraphStore(PropertyGraphStore):
                     "metadata": _properties_metadata(r.properties),
                 }
             )
+        self._write(ops)
+
+    def _write(self, ops: list[dict[str, Any]]) -> None:
+        """Writes operations in atomic batches of `WRITE_PIECE`."""
+        memory = self._memory()
         for start in range(0, len(ops), WRITE_PIECE):
             memory.batch(ops[start : start + WRITE_PIECE])
 
