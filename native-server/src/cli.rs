@@ -34,6 +34,15 @@ struct Cli {
     command: Command,
 }
 
+/// The files `sutra import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ImportFormat {
+    /// Sutra's JSON Lines (`sutra export`, `GET …/export`).
+    Sutra,
+    /// The reference MCP memory server's `memory.jsonl`.
+    McpMemory,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API under /v1 and the control center at /.
@@ -99,6 +108,24 @@ enum Command {
         #[command(flatten)]
         cluster: Box<ClusterArgs>,
     },
+    /// Serve the MCP tools on stdin/stdout, for an agent's client that starts its servers
+    /// itself: a bridge to a running server (--url), or, with none running, the owner of a
+    /// data directory (--data; a second process is answered `memory_locked`).
+    Mcp {
+        /// The running server to send every tool call to (many agents share it).
+        #[arg(long, env = "SUTRA_URL", conflicts_with = "data")]
+        url: Option<String>,
+        /// Its token, if it has one.
+        #[arg(long, env = "SUTRA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With no server: the data directory to open (an absolute path: clients start this
+        /// in a directory of their own choosing).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The memory the tools use (made on first use).
+        #[arg(long, default_value = crate::mcp::tools::DEFAULT_MEMORY)]
+        memory: String,
+    },
     /// Import a JSON Lines file into a memory (created if missing). The server must be stopped.
     Import {
         /// The file.
@@ -106,6 +133,11 @@ enum Command {
         /// The memory.
         #[arg(long)]
         memory: String,
+        /// What the file is: Sutra's own export, or the `memory.jsonl` of the reference MCP
+        /// memory server (entities, their observations, relations: kept as the MCP tools keep
+        /// them).
+        #[arg(long, value_enum, default_value_t = ImportFormat::Sutra)]
+        from: ImportFormat,
         /// Data directory.
         #[arg(long, default_value = DATA_DEFAULT)]
         data: PathBuf,
@@ -333,7 +365,24 @@ pub fn main() -> i32 {
                 })
             })
         }
-        Command::Import { file, memory, data } => import(&file, &memory, &data),
+        Command::Mcp {
+            url,
+            token,
+            data,
+            memory,
+        } => mcp(url, token, data, &memory),
+        Command::Import {
+            file,
+            memory,
+            from: ImportFormat::Sutra,
+            data,
+        } => import(&file, &memory, &data),
+        Command::Import {
+            file,
+            memory,
+            from: ImportFormat::McpMemory,
+            data,
+        } => import_mcp_memory(&file, &memory, &data),
         Command::Export {
             memory,
             data,
@@ -368,6 +417,42 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// `sutra mcp`: the MCP tools on stdio until the client closes it.
+fn mcp(
+    url: Option<String>,
+    token: Option<String>,
+    data: Option<PathBuf>,
+    memory: &str,
+) -> Result<i32, String> {
+    // stdout carries the protocol: logs go to stderr, warnings only unless RUST_LOG says.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    registry::check_name(memory).map_err(|e| format!("--memory: {}", e.message))?;
+    let api = match (url, data) {
+        (Some(url), None) => crate::mcp::api::Api::remote(&url, access::check_token(token)?),
+        (None, Some(data)) => crate::mcp::api::Api::owned(data),
+        _ => {
+            return Err(
+                "give --url (a running `sutra serve`, shared by every agent) or --data (a data directory this process opens itself)"
+                    .into(),
+            )
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(crate::mcp::run_stdio(api, memory))?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(0)
 }
 
 /// `sutra cluster ...`: one request to a node's API, the cluster printed from its answer.
@@ -701,6 +786,40 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// Refuses `what` (an offline command) on a cluster node's data directory, saying what to do
 /// instead: a node's memories live in the cluster's log, which the node's own recovery and
 /// the other nodes keep whole.
+/// `sutra import --from mcp-memory`.
+fn import_mcp_memory(file: &Path, memory: &str, data: &Path) -> Result<i32, String> {
+    not_on_a_cluster_node(data, "import")?;
+    registry::check_name(memory).map_err(|e| e.message)?;
+    let input =
+        std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let owned = crate::mcp::api::Api::owned(data.to_path_buf());
+    let tools =
+        crate::mcp::tools::SutraMcp::new(crate::mcp::tools::Shared::new(owned.clone(), memory));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let result = runtime.block_on(crate::mcp::import::import(
+        &tools,
+        memory,
+        std::io::BufReader::new(input),
+    ));
+    owned.close();
+    let done = result.map_err(|e| format!("import stopped: {e}"))?;
+    println!(
+        "imported {} entities ({} observations) and {} relations into {memory:?}; {} already there; {} lines rejected",
+        done.entities, done.observations, done.relations, done.present, done.rejected_count
+    );
+    for (line, why) in &done.rejected {
+        println!("  line {line}: {why}");
+    }
+    if done.rejected_count > done.rejected.len() {
+        println!("  … and {} more", done.rejected_count - done.rejected.len());
+    }
+    Ok(if done.rejected_count == 0 { 0 } else { 2 })
+}
+
 fn not_on_a_cluster_node(data: &Path, what: &str) -> Result<(), String> {
     if !data.join(crate::node::CLUSTER_DIR).is_dir() {
         return Ok(());

@@ -19,5 +19,6 @@ pub mod cli;
 pub mod files;
 pub mod heap;
 pub mod http;
+pub mod mcp;
 pub mod memories;
 pub mod node;

@@ -11,7 +11,8 @@
 //!   trigger a checkpoint, even with a request the browser sends without asking first (a
 //!   form post, a `text/plain` body). Requests without `Origin` (curl, scripts, clients) are
 //!   not browsers' cross-origin requests and pass.
-//! - **Token**: with `--token`, every request but `/v1/health` needs `Authorization: Bearer`.
+//! - **Token**: with `--token`, every request to `/v1`, `/metrics` and `/mcp` but `/v1/health`
+//!   needs `Authorization: Bearer`.
 //! - **Size of the request head**: the target (URI) and the headers have limits of their own,
 //!   answered in the API's error format (414, 431).
 //!
@@ -130,7 +131,11 @@ impl Access {
         let Some(token) = &self.token else {
             return true;
         };
-        let open = path == "/v1/health" || !(path.starts_with("/v1/") || path == "/metrics");
+        let guarded = path.starts_with("/v1/")
+            || path == "/metrics"
+            || path == "/mcp"
+            || path.starts_with("/mcp/");
+        let open = path == "/v1/health" || !guarded;
         if open {
             return true;
         }

@@ -17,6 +17,7 @@ use crate::http::openapi::{
     AssociationPath, ConceptPath, CreateErrors, ImportErrors, MemoryErrors, MemoryPath,
     QueryErrors, ReadErrors, ReopenErrors, WriteErrors,
 };
+use crate::mcp::api::InProcess;
 use crate::memories::home::{self, Home, Target};
 use crate::memories::metrics::Metrics;
 use crate::memories::queries::QueryPool;
@@ -1092,6 +1093,11 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
 /// the handler; the status is counted and logged (method, path and status: never content).
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
+    if request.extensions().get::<InProcess>().is_some() {
+        // A request of this process's MCP tools: the agent's request that caused it passed
+        // these rules at /mcp (or there are none: `sutra mcp --data`).
+        return next.run(request).await;
+    }
     if let Err(refused) = state
         .access
         .check(request.method(), request.uri(), request.headers())
@@ -1187,7 +1193,22 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX));
-    let mut app = api;
+    // The MCP tools' requests go to the same API, with its rules and its steering to a
+    // cluster's leader, without a socket.
+    let own = api
+        .clone()
+        .fallback(no_route)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::cluster::steer,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state.clone());
+    let mcp = crate::mcp::tools::Shared::new(
+        crate::mcp::api::Api::Router(own),
+        crate::mcp::tools::DEFAULT_MEMORY,
+    );
+    let mut app = api.nest_service("/mcp", crate::mcp::http_service(mcp));
     app = match state
         .ui_dir
         .as_ref()
