@@ -45,8 +45,9 @@ ensure_npm_packages() {
 # httpx, pydantic, pytest, pytest-asyncio, and the optional pandas, networkx, tqdm, langgraph and
 # llama-index-core, and streamlit: the Python client (clients/python), its framework stores,
 # the Streamlit client (clients/streamlit) and their tests; pydantic pinned
-# where other packages a machine may carry accept it.
-PYTHON_PACKAGES="numpy==2.4.6 hnswlib==0.8.0 mypy==1.19.1 httpx==0.28.1 pydantic==2.13.3 pytest==9.2.0 pytest-asyncio==1.5.0 pandas==3.1.1 networkx==3.6.1 tqdm==4.70.1 langgraph==1.2.24 llama-index-core==0.14.25 streamlit==1.67.0"
+# where other packages a machine may carry accept it. mcp: the official MCP SDK, whose client
+# tests the MCP server (tests/mcp).
+PYTHON_PACKAGES="numpy==2.4.6 hnswlib==0.8.0 mypy==1.19.1 httpx==0.28.1 pydantic==2.13.3 pytest==9.2.0 pytest-asyncio==1.5.0 pandas==3.1.1 networkx==3.6.1 tqdm==4.70.1 langgraph==1.2.24 llama-index-core==0.14.25 streamlit==1.67.0 mcp==2.3.0"
 
 ensure_python_packages() {
   # (pip checks the pins itself: seconds when they are all there.)

@@ -90,3 +90,6 @@ python3 -m pip install --quiet --root-user-action=ignore "./clients/python[langg
 python3 -m mypy --strict clients/streamlit
 python3 -m pytest -q -p no:cacheprovider clients/python/tests
 python3 -m pytest -q -p no:cacheprovider clients/streamlit/tests
+
+step "MCP server: the official Python SDK's client against the real binary over Streamable HTTP and stdio (every tool, 16 clients at once, SIGKILL under writers, import of the reference server's file), mypy --strict"
+(cd tests/mcp && python3 -m mypy --strict . && python3 -m pytest -q -p no:cacheprovider .)
