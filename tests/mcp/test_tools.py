@@ -108,6 +108,10 @@ async def scenario(target: Target, url: str, memory: str) -> None:
         assert set(alice["observations"]) == {"likes green tea", "works remotely", "plays chess"}
         assert len(graph["relations"]) == 3 and graph["next_cursor"] is None
         assert graph["summary"]["concepts"] == 3 + 4
+        assert graph["summary"]["entities"] == 3 and graph["summary"]["observations"] == 4
+        assert graph["summary"]["entity_types"] == {"person": 1, "company": 1, "city": 1}
+        assert graph["summary"]["counted_all"] is True
+        assert graph["summary"]["associations"] == 3 + 4
 
         found = await call(client, "search_nodes", {"query": "chess"})
         assert [e["name"] for e in found["entities"]] == ["Alice"]
@@ -310,3 +314,25 @@ async def test_the_tools_work_on_a_cluster_node() -> None:
 
     with serve_cluster_of_one() as url:
         await scenario(url + "/mcp", url, "memory")
+
+
+async def test_similar_and_search_by_vector_on_concepts_with_embeddings(server: Server) -> None:
+    with Sutra(server.url) as sutra:
+        kg = sutra.create_memory("vectors", dimension=3)
+        for name, vector in [("Tea", [1.0, 0.0, 0.0]), ("Green tea", [0.9, 0.1, 0.0]),
+                             ("Coffee", [0.0, 1.0, 0.0]), ("Granite", [0.0, 0.0, 1.0])]:
+            kg.learn(name, embedding=vector, metadata={"entity_type": "thing"})
+    async with connect(server.url + "/mcp?memory=vectors") as client:
+        near = await call(client, "similar", {"name": "Tea", "k": 1})
+        assert [h["name"] for h in near["hits"]] == ["Green tea"]
+        by_vector = await call(client, "search", {"query": "", "vector": [0.0, 0.1, 0.9], "k": 1})
+        assert [h["content"] for h in by_vector["hits"]] == ["Granite"]
+        assert by_vector["hits"][0]["found_by"][0]["retriever"] == "vector"
+        both = await call(client, "search", {"query": "coffee", "vector": [0.0, 1.0, 0.0], "k": 1})
+        assert [h["content"] for h in both["hits"]] == ["Coffee"]
+        assert {f["retriever"] for f in both["hits"][0]["found_by"]} == {"text", "vector"}
+        error = await refused(client, "search", {"query": "", "vector": [1.0, 0.0]})
+        assert error.startswith("dimension_mismatch"), error
+        # The concepts learned through /v1 are entities to the reference tools too.
+        graph = await call(client, "read_graph")
+        assert graph["summary"]["entity_types"] == {"thing": 4}

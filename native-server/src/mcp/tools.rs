@@ -59,6 +59,8 @@ pub const FOUND_MAX: u32 = 100;
 const ENSURE_TRIES: u32 = 100;
 /// …this long apart.
 const ENSURE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// Concepts counted for `read_graph`'s summary (on its first page) at most.
+pub const SUMMARY_EXAMINED_MAX: usize = 200_000;
 /// Concepts looked at per `read_graph` page (observations are skipped over).
 const READ_GRAPH_EXAMINED_MAX: usize = 20_000;
 
@@ -253,8 +255,11 @@ pub struct SimilarArgs {
 /// Arguments of `search`.
 #[derive(Deserialize, schemars::JsonSchema, Debug)]
 pub struct SearchArgs {
-    /// Words to find (ranked by BM25).
+    /// Words to find (ranked by BM25); may be empty when a vector is given.
     pub query: String,
+    /// An embedding to search by as well, of the memory's dimension (for agents that embed
+    /// their queries: words and vector fused by rank).
+    pub vector: Option<Vec<f32>>,
     /// Results (default 10, at most 1000).
     pub k: Option<u32>,
     /// Keep only concepts whose metadata match, e.g. {"entity_type": "person"} (keys the memory
@@ -747,6 +752,41 @@ impl SutraMcp {
             .any(|a| a["target"] == target.as_str()))
     }
 
+    /// The first page's summary: entities by type, and observations, counted over at most
+    /// [`SUMMARY_EXAMINED_MAX`] concepts (`counted_all` says whether that was all of them).
+    async fn count_entities(&self, memory: &str) -> Result<Map<String, Value>, Failure> {
+        let mut types: BTreeMap<String, u64> = BTreeMap::new();
+        let (mut entities, mut observations, mut examined) = (0u64, 0u64, 0usize);
+        let mut after: Option<String> = None;
+        let counted_all = loop {
+            let mut path = format!("/v1/memories/{memory}/concepts?limit=1000");
+            if let Some(a) = &after {
+                path.push_str(&format!("&after={a}"));
+            }
+            let page = self.call(memory, Method::GET, &path, None).await?;
+            for c in page["concepts"].as_array().into_iter().flatten() {
+                examined += 1;
+                if let Some(t) = c["metadata"][ENTITY_TYPE_KEY].as_str() {
+                    entities += 1;
+                    *types.entry(t.to_string()).or_default() += 1;
+                } else if c["metadata"][OBSERVATION_OF_KEY].is_string() {
+                    observations += 1;
+                }
+            }
+            match page["next"].as_str() {
+                None => break true,
+                Some(_) if examined >= SUMMARY_EXAMINED_MAX => break false,
+                Some(next) => after = Some(next.to_string()),
+            }
+        };
+        let mut counted = Map::new();
+        counted.insert("entities".into(), json!(entities));
+        counted.insert("observations".into(), json!(observations));
+        counted.insert("entity_types".into(), json!(types));
+        counted.insert("counted_all".into(), json!(counted_all));
+        Ok(counted)
+    }
+
     /// The id of a concept named by its text, which must exist.
     async fn named(&self, memory: &str, name: &str) -> Result<ConceptId, String> {
         let id = entity_id(name);
@@ -932,7 +972,7 @@ impl SutraMcp {
     }
 
     #[tool(
-        description = "Read the knowledge graph a page at a time: the memory's counts, then entities (with their observations) and the relations from them. While next_cursor is not null, pass it back as cursor for the next page (a page may hold fewer entities than the limit)."
+        description = "Read the knowledge graph a page at a time: the memory's counts (on the first page: entities by type, observations), then entities (with their observations) and the relations from them. While next_cursor is not null, pass it back as cursor for the next page (a page may hold fewer entities than the limit)."
     )]
     async fn read_graph(
         &self,
@@ -961,6 +1001,15 @@ impl SutraMcp {
             })?),
             None => None,
         };
+        let mut summary = json!({"concepts": stats["concepts"],
+                                 "associations": stats["associations"],
+                                 "labels": stats["labels"]});
+        if after.is_none() {
+            let counted = self.count_entities(&memory).await.map_err(failed)?;
+            if let Some(fields) = summary.as_object_mut() {
+                fields.extend(counted);
+            }
+        }
         let mut entities = Vec::new();
         let mut relations = Vec::new();
         let mut examined = 0;
@@ -1026,8 +1075,7 @@ impl SutraMcp {
         };
         answer(&json!({
             "memory": memory,
-            "summary": {"concepts": stats["concepts"], "associations": stats["associations"],
-                        "labels": stats["labels"]},
+            "summary": summary,
             "entities": entities,
             "relations": relations,
             "next_cursor": next.map(|n| n.to_string()),
@@ -1277,7 +1325,13 @@ impl SutraMcp {
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
         let memory = self.open(&context).await?;
-        let mut body = json!({ "text": args.query });
+        let mut body = json!({});
+        if !args.query.trim().is_empty() || args.vector.is_none() {
+            body["text"] = json!(args.query);
+        }
+        if let Some(v) = args.vector {
+            body["vector"] = json!(v);
+        }
         if let Some(k) = args.k {
             body["k"] = json!(k);
         }
