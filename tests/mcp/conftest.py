@@ -63,6 +63,15 @@ def start(data: Path, arguments: Sequence[str] = ()) -> Server:
     raise RuntimeError(f"the server stopped before it said where it listens (exit {process.returncode})")
 
 
+def check_deep(data: Path) -> str:
+    """`sutra check --deep` on a stopped server's data: every checksum, the log replayed, the
+    rebuilt state's integrity; its report (it fails the test on any problem)."""
+    done = subprocess.run([BIN, "check", "--deep", "--data", str(data)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(integrity checked)" in done.stdout, done.stdout
+    return done.stdout
+
+
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[Server]:
     running = start(tmp_path / "data")
