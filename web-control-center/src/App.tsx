@@ -4,6 +4,7 @@ import { BrowserBackend } from "./data/browser";
 import { BackendProvider } from "./data/context";
 import { HttpBackend } from "./data/http";
 import { link } from "./components/common";
+import { MemoryGate } from "./components/MemoryGate";
 import { Cluster } from "./views/Cluster";
 import { ConceptDetail } from "./views/ConceptDetail";
 import { Concepts } from "./views/Concepts";
@@ -164,7 +165,15 @@ export function App() {
           </nav>
         ) : null}
         <main>
-          <BackendProvider backend={backend}>{body(route)}</BackendProvider>
+          <BackendProvider backend={backend}>
+            {memory ? (
+              <MemoryGate key={memory} memory={memory}>
+                {body(route)}
+              </MemoryGate>
+            ) : (
+              body(route)
+            )}
+          </BackendProvider>
         </main>
       </div>
     </div>

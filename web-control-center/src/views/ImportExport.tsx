@@ -45,7 +45,9 @@ export function ImportExport({ memory }: { memory: string }) {
       <h2>Import and export</h2>
       <div className="card">
         <h3>Import JSON Lines</h3>
-        <p className="muted">The format `sutra export` and every Sutra memory write: a header line, concepts, then associations.</p>
+        <p className="muted">
+          The format <code>sutra export</code> and every Sutra memory write: a header line, concepts, then associations.
+        </p>
         <input
           type="file"
           name="import-file"

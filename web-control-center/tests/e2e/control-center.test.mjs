@@ -372,3 +372,26 @@ test("browser mode: the same tour on OPFS, and everything is still there after a
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test("browser mode: a memory another tab holds is explained, tried again, and opened once that tab closes", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const first = await open(context);
+  await useMode(first, "browser");
+  await createMemory(first, "held", 0);
+  // The second tab shares the first's settings (this browser) and storage.
+  const second = await open(context);
+  await second.goto(`${base}/#/m/held/overview`);
+  await second.getByRole("heading", { name: "“held” is open in another tab" }).waitFor();
+  // None of the memory's views, so no action that could only fail.
+  assert.equal(await second.getByRole("heading", { name: "Overview" }).count(), 0);
+  assert.equal(await second.getByText("memory_locked").count(), 0);
+  await second.getByRole("button", { name: "Try again now" }).click();
+  await second.getByText(/Tried ([2-9]|\d\d+) times; still held/).waitFor();
+  await shot(second, "browser-memory-held-by-another-tab");
+  // The first tab closes: the second opens the memory by itself.
+  await first.close();
+  await second.getByRole("heading", { name: "Overview" }).waitFor({ timeout: 20_000 });
+  await second.locator('[data-stat="concepts"]').waitFor();
+  assert.deepEqual(second.errors, []);
+  await context.close();
+});
