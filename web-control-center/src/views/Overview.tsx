@@ -1,13 +1,24 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { asBackendError, type BackendError } from "../data/backend";
 import { ErrorNote, Field, Loading, useLoad } from "../components/common";
 import { parseKeys } from "../logic/filter";
 import { formatBytes } from "../logic/trail";
 import { useBackend } from "../data/context";
 
+/** How often the overview reads the memory's stats again, in ms. */
+export const REFRESH_MS = 2000;
+
 export function Overview({ memory }: { memory: string }) {
   const backend = useBackend();
   const { data, error, loading, reload } = useLoad(() => backend.stats(memory), [backend, memory]);
+  // The counts move while the page is open (other clients' writes, an import, indexing):
+  // read them again every few seconds while the page is visible.
+  useEffect(() => {
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === "visible") reload();
+    }, REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [reload]);
   const [note, setNote] = useState<string | null>(null);
   const [cpError, setCpError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -65,10 +76,27 @@ export function Overview({ memory }: { memory: string }) {
           <dd data-stat="language">{data.language ? `stemmed in ${data.language}` : "words as written (no stemming)"}</dd>
           <dt>Keys for filters</dt>
           <dd data-stat="indexed-keys">{data.indexed_keys.length === 0 ? "none declared" : data.indexed_keys.join(", ")}</dd>
-          <dt>Vectors sealed / fresh</dt>
+          <dt>Vectors</dt>
           <dd>
-            {data.vectors.sealed} / {data.vectors.fresh}
-            {data.vectors.stale > 0 ? ` (${data.vectors.stale} stale hidden)` : ""}
+            <span data-stat="vectors">
+              {data.vectors.fresh === 0
+                ? `${data.vectors.sealed} indexed`
+                : `${data.vectors.sealed} indexed, ${data.vectors.fresh} waiting`}
+            </span>
+            {data.vectors.stale > 0 ? ` (${data.vectors.stale} replaced or deleted, hidden until the index is rebuilt)` : ""}
+            {data.vectors.fresh > 0 ? (
+              <>
+                <progress
+                  aria-label="vector indexing"
+                  value={data.vectors.sealed}
+                  max={data.vectors.sealed + data.vectors.fresh}
+                />
+                <span className="muted" data-stat="indexing">
+                  Vectors waiting are already found by searches (each is compared with the query one by one); they are
+                  indexed in batches while many arrive, and all of them once writes pause for a few seconds.
+                </span>
+              </>
+            ) : null}
           </dd>
           <dt>Log size</dt>
           <dd>{formatBytes(data.log_bytes)}</dd>

@@ -304,6 +304,8 @@ async function tour(page, mode, memory) {
   await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
   await page.getByRole("button", { name: "Checkpoint now" }).click();
   await page.locator('[data-stat="checkpoint"]').filter({ hasText: "at sequence" }).waitFor();
+  // Once writes pause, every vector is indexed, and the page says so without being reloaded.
+  await page.locator('[data-stat="vectors"]').filter({ hasText: /^\d+ indexed$/ }).waitFor({ timeout: 30_000 });
   await shot(page, `${mode}-overview`);
   return page;
 }
@@ -340,6 +342,35 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   await page.goto(`${base}/#/m/e2e-server/concepts`);
   await page.getByRole("table", { name: "concepts" }).waitFor();
   await shot(page, "server-concepts-narrow");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("server mode: the overview follows writes made elsewhere and explains vectors waiting to be indexed", async () => {
+  const post = (path, body) => fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  assert.equal((await post("/v1/memories", { name: "live", dimension: 2 })).status, 201);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await open(context);
+  await page.goto(`${base}/#/m/live/overview`);
+  await page.locator('[data-stat="concepts"]').filter({ hasText: /^0$/ }).waitFor();
+  // Another client writes a concept with a vector every 400 ms: the memory never pauses long
+  // enough for its last vectors to be indexed, and the page, never reloaded, follows it.
+  let written = 0;
+  const writer = (async () => {
+    for (; written < 15; written++) {
+      const answer = await post("/v1/memories/live/concepts", { content: `fact ${written}`, embedding: [Math.cos(written), Math.sin(written)] });
+      assert.equal(answer.status, 200);
+      await new Promise((ok) => setTimeout(ok, 400));
+    }
+  })();
+  await page.locator('[data-stat="vectors"]').filter({ hasText: /waiting$/ }).waitFor({ timeout: 15_000 });
+  await page.locator('[data-stat="indexing"]').filter({ hasText: "indexed in batches" }).waitFor();
+  await page.getByRole("progressbar", { name: "vector indexing" }).waitFor();
+  await shot(page, "server-overview-indexing");
+  await writer;
+  await page.locator('[data-stat="concepts"]').filter({ hasText: /^15$/ }).waitFor({ timeout: 10_000 });
+  await page.locator('[data-stat="vectors"]').filter({ hasText: /^15 indexed$/ }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.getByRole("progressbar", { name: "vector indexing" }).count(), 0);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
