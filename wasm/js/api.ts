@@ -1019,6 +1019,12 @@ export interface components {
             name: string;
             /** @description `open` or `poisoned`. */
             status: string;
+            /**
+             * Format: int64
+             * @description Bytes its files take on disk (`null` on a cluster node, whose memories share one
+             *     log and snapshot).
+             */
+            storage_bytes: number | null;
         } | {
             /** @description Why it could not be opened. */
             error: string;

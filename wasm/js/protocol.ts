@@ -67,6 +67,8 @@ export interface Methods {
   /** JSON Lines text, and the number of its first line in the whole import. */
   import: { args: [text: string, firstLine: number]; answer: ImportSummary };
   estimate: { args: []; answer: { usage: number | null; quota: number | null } };
+  /** Bytes the open memory's own files take. */
+  bytes: { args: []; answer: number };
   close: { args: []; answer: undefined };
   list: { args: []; answer: string[] };
   drop: { args: [name: string]; answer: undefined };

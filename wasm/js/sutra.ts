@@ -338,7 +338,8 @@ export class Sutra {
   async stats(): Promise<Stats> {
     const stats = await this.read({ q: "stats" });
     const estimate = await this.channel.call("estimate");
-    return { ...stats, storage: { ...estimate, persisted: this.persisted } };
+    const bytes = await this.channel.call("bytes");
+    return { ...stats, storage_bytes: bytes, storage: { ...estimate, persisted: this.persisted } };
   }
 
   /** Writes a snapshot now and trims the log. */

@@ -212,9 +212,12 @@ export interface NeighbourhoodOptions extends Validity {
 /** Concepts within some hops of a centre, and the associations among them. */
 export type Neighbourhood = Schemas["NeighbourhoodAnswer"];
 
-/** A memory's counts, log, checkpoint and vector tiers, and this origin's storage. */
+/** A memory's counts, log, checkpoint and vector tiers, its files' size, and this origin's
+ * storage. */
 export type Stats = Schemas["StatsAnswer"] & {
-  /** This origin's storage, from navigator.storage. */
+  /** Bytes this memory's own files take in OPFS (its log and snapshot slots). */
+  storage_bytes: number;
+  /** This origin's storage, from navigator.storage (every memory and whatever else the site keeps). */
   storage: { usage: number | null; quota: number | null; persisted: boolean | null };
 };
 

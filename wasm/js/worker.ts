@@ -211,6 +211,8 @@ async function handle(call: Call): Answer<Method> {
     }
     case "estimate":
       return JSON.parse(await storageEstimate());
+    case "bytes":
+      return requireEngine().storage_bytes();
     case "close": {
       drain();
       if (ticker !== null) clearInterval(ticker);

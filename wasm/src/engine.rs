@@ -306,6 +306,18 @@ impl Engine {
         answer
     }
 
+    /// Bytes this memory's own OPFS files take (its log and snapshot slots; not the origin's
+    /// whole usage).
+    pub fn storage_bytes(&mut self) -> Result<f64, JsValue> {
+        let bytes = self
+            .memory
+            .storage_mut()
+            .files()
+            .bytes()
+            .map_err(|e| js_error("storage_error", &e.to_string()))?;
+        Ok(bytes as f64)
+    }
+
     /// Writes a checkpoint now (JSON report).
     pub fn checkpoint(&mut self) -> Result<String, JsValue> {
         let report = self.memory.checkpoint().map_err(to_js)?;

@@ -126,6 +126,15 @@ pub struct OpfsFiles {
 }
 
 impl OpfsFiles {
+    /// Bytes the memory's files take: the log and both snapshot slots.
+    pub fn bytes(&self) -> Result<u64, StorageError> {
+        let mut total = self.log.get_size().map_err(js_err("getSize"))?;
+        for slot in &self.slots {
+            total += slot.get_size().map_err(js_err("getSize"))?;
+        }
+        Ok(total as u64)
+    }
+
     /// Opens (creating) the files in `dir`.
     pub async fn open(dir: &FileSystemDirectoryHandle) -> Result<OpfsFiles, JsValue> {
         let log = sync_handle(dir, LOG_FILE).await?;

@@ -103,6 +103,9 @@ pub enum MemorySummary {
         dimension: Option<u32>,
         /// The language texts are stemmed in (`null`: not stemmed).
         language: Option<Language>,
+        /// Bytes its files take on disk (`null` on a cluster node, whose memories share one
+        /// log and snapshot).
+        storage_bytes: Option<u64>,
     },
     /// A memory that could not be opened (`status`: `failed`), and why.
     Failed {

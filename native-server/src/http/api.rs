@@ -279,6 +279,7 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
                         associations: s.associations,
                         dimension: s.dimension,
                         language: s.language,
+                        storage_bytes: None,
                     }
                 })
                 .collect();
@@ -292,7 +293,6 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
             Ok(handle) => {
                 let s = handle.reader().stats();
                 MemorySummary::Open {
-                    name: m.name,
                     status: if s.poisoned.is_some() {
                         "poisoned"
                     } else {
@@ -302,6 +302,8 @@ async fn list_memories(State(state): State<AppState>) -> Json<MemoriesAnswer> {
                     associations: s.associations,
                     dimension: s.dimension,
                     language: s.language,
+                    storage_bytes: Some(dir_bytes(&registry.root().join(&m.name))),
+                    name: m.name,
                 }
             }
             Err(error) => MemorySummary::Failed {

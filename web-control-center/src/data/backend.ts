@@ -71,6 +71,8 @@ export interface MemorySummary {
   dimension: number | null;
   /** The language its texts are stemmed in (null: none, or not known without opening it). */
   language: Language | null;
+  /** Bytes its files take (null: not known without opening it, or shared on a cluster node). */
+  storage_bytes: number | null;
   error?: string;
 }
 
@@ -86,8 +88,10 @@ export interface NewMemory {
 
 /** A memory's stats as the views show them: the engine's (the server's answer's shape, in both modes). */
 export type MemoryStats = components["schemas"]["StatsAnswer"] & {
-  /** Bytes on disk (server: the memory's files; browser: this origin's OPFS usage). */
+  /** Bytes the memory's own files take (server: on disk; browser: in OPFS). */
   storage_bytes: number | null;
+  /** Browser mode: what this browser keeps for the whole site (every memory and the app). */
+  site_bytes?: number | null;
 };
 
 /** The cluster as the server that answers sees it (the server's answer, `GET /v1/cluster`). */

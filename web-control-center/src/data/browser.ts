@@ -55,7 +55,18 @@ export class BrowserBackend implements Backend {
   listMemories(): Promise<MemorySummary[]> {
     return this.run(async () => {
       const names = await Sutra.list({ worker: startWorker });
-      return names.map((name) => ({ name, status: this.open.has(name) ? "open" : "stored", concepts: null, associations: null, dimension: null, language: null }));
+      // Counts and sizes of the memories this tab holds; the others are only read by opening
+      // them, which would take them from any other tab.
+      return Promise.all(
+        names.map(async (name): Promise<MemorySummary> => {
+          const held = this.open.get(name);
+          if (held) {
+            const s = await (await held).stats();
+            return { name, status: "open", concepts: s.concepts, associations: s.associations, dimension: s.dimension ?? null, language: s.language ?? null, storage_bytes: s.storage_bytes };
+          }
+          return { name, status: "stored", concepts: null, associations: null, dimension: null, language: null, storage_bytes: null };
+        }),
+      );
     });
   }
 
@@ -79,7 +90,7 @@ export class BrowserBackend implements Backend {
   stats(name: string): Promise<MemoryStats> {
     return this.run(async () => {
       const s = await (await this.memory(name)).stats();
-      return { ...s, storage_bytes: s.storage.usage };
+      return { ...s, storage_bytes: s.storage_bytes, site_bytes: s.storage.usage };
     });
   }
 

@@ -96,6 +96,7 @@ export class HttpBackend implements Backend {
       associations: m.associations ?? null,
       dimension: m.dimension ?? null,
       language: m.language ?? null,
+      storage_bytes: m.storage_bytes ?? null,
       ...(m.error ? { error: m.error } : {}),
     }));
   }

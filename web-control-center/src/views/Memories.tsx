@@ -3,6 +3,7 @@ import { asBackendError, LANGUAGES, type BackendError, type Language } from "../
 import { ErrorNote, Field, link, Loading, useLoad } from "../components/common";
 import { useBackend } from "../data/context";
 import { parseKeys } from "../logic/filter";
+import { formatBytes } from "../logic/trail";
 
 export function Memories() {
   const backend = useBackend();
@@ -63,6 +64,7 @@ export function Memories() {
               <th>Associations</th>
               <th>Dimension</th>
               <th>Language</th>
+              <th>Size</th>
               <th />
             </tr>
           </thead>
@@ -77,6 +79,7 @@ export function Memories() {
                 <td>{m.associations ?? "—"}</td>
                 <td>{m.dimension ?? "—"}</td>
                 <td>{m.language ?? "—"}</td>
+                <td data-size={m.storage_bytes ?? undefined}>{formatBytes(m.storage_bytes)}</td>
                 <td>
                   {dropping === m.name ? (
                     <span className="confirm">
@@ -101,6 +104,11 @@ export function Memories() {
             ))}
           </tbody>
         </table>
+      ) : null}
+      {data?.some((m) => m.status === "stored") ? (
+        <p className="muted">
+          The counts and size of a memory kept in this browser show once this tab has opened it (opening one takes it from any other tab).
+        </p>
       ) : null}
       <ErrorNote error={dropError} />
       <form className="card" onSubmit={create} aria-label="create a memory">

@@ -104,8 +104,16 @@ export function Overview({ memory }: { memory: string }) {
           <dd>{data.last_seq}</dd>
           <dt>Last checkpoint</dt>
           <dd data-stat="checkpoint">{data.checkpoint_seq === null ? "none yet" : `at sequence ${data.checkpoint_seq}`}</dd>
-          <dt>Storage used</dt>
-          <dd>{formatBytes(data.storage_bytes)}</dd>
+          <dt>Size of its files</dt>
+          <dd data-stat="storage" data-bytes={data.storage_bytes ?? undefined}>
+            {formatBytes(data.storage_bytes)}
+            {data.site_bytes != null ? (
+              <span className="muted" data-site-bytes={data.site_bytes}>
+                {" "}
+                (this browser keeps {formatBytes(data.site_bytes)} for this site in all: every memory and the app)
+              </span>
+            ) : null}
+          </dd>
           {data.poisoned ? (
             <>
               <dt>Writes refused</dt>

@@ -353,6 +353,9 @@ test("server mode: the overview follows writes made elsewhere and explains vecto
   const page = await open(context);
   await page.goto(`${base}/#/m/live/overview`);
   await page.locator('[data-stat="concepts"]').filter({ hasText: /^0$/ }).waitFor();
+  // The server's list and overview give the memory's own size on disk.
+  assert.ok(Number(await page.locator('[data-stat="storage"]').getAttribute("data-bytes")) > 0);
+  assert.equal(await page.locator("[data-site-bytes]").count(), 0);
   // Another client writes a concept with a vector every 400 ms: the memory never pauses long
   // enough for its last vectors to be indexed, and the page, never reloaded, follows it.
   let written = 0;
@@ -371,6 +374,12 @@ test("server mode: the overview follows writes made elsewhere and explains vecto
   await page.locator('[data-stat="concepts"]').filter({ hasText: /^15$/ }).waitFor({ timeout: 10_000 });
   await page.locator('[data-stat="vectors"]').filter({ hasText: /^15 indexed$/ }).waitFor({ timeout: 20_000 });
   assert.equal(await page.getByRole("progressbar", { name: "vector indexing" }).count(), 0);
+  const listed = (await (await fetch(`${base}/v1/memories`)).json()).memories.find((m) => m.name === "live");
+  await page.goto(`${base}/#/`);
+  const row = page.getByRole("row").filter({ hasText: "live" });
+  await row.getByRole("cell", { name: "15", exact: true }).first().waitFor();
+  assert.ok(listed.storage_bytes > 0);
+  assert.ok(Number(await row.locator("[data-size]").getAttribute("data-size")) > 0);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
@@ -389,8 +398,17 @@ test("browser mode: the same tour on OPFS, and everything is still there after a
   await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "slippery roads" }).waitFor();
   await page.goto(`${base}/#/m/e2e-browser/overview`);
   await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
+  // The size is the memory's own files, not the site's whole storage.
+  const storage = page.locator('[data-stat="storage"]');
+  const own = Number(await storage.getAttribute("data-bytes"));
+  const site = Number(await storage.locator("[data-site-bytes]").getAttribute("data-site-bytes"));
+  assert.ok(own > 100_000 && own < site, `memory ${own} B, site ${site} B`);
   await page.goto(`${base}/#/`);
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-browser" }).waitFor();
+  // Held by this tab: its counts and size in the list.
+  const row = page.getByRole("row").filter({ hasText: "e2e-browser" });
+  await row.getByRole("cell", { name: "1203", exact: true }).waitFor();
+  assert.equal(Number(await row.locator("[data-size]").getAttribute("data-size")), own);
   await shot(page, "browser-memories-after-reload");
   // Drop both, with the typed confirmation.
   for (const name of ["keys-browser", "e2e-browser"]) {
