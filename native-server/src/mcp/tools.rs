@@ -49,6 +49,9 @@ pub const PAGE_DEFAULT: u32 = 50;
 pub const PAGE_MAX: u32 = 200;
 /// Observations shown per entity (the rest counted).
 pub const OBSERVATIONS_SHOWN_MAX: u32 = 100;
+/// Observations of one entity read to show its first ones (an entity with more shows the
+/// oldest of these, and counts this many).
+pub const OBSERVATIONS_READ_MAX: usize = 10_000;
 /// Relations shown per entity by `open_nodes` (each way).
 pub const RELATIONS_SHOWN_MAX: u32 = 200;
 /// Entities `search_nodes` returns unless asked otherwise, and at most.
@@ -507,7 +510,8 @@ impl SutraMcp {
         }
     }
 
-    /// The observations of entity `name`, oldest first, up to `max` (and how many in all).
+    /// The observations of entity `name`, oldest first, up to `max` (and how many in all, up
+    /// to [`OBSERVATIONS_READ_MAX`]: the oldest are chosen among those).
     async fn observations(
         &self,
         memory: &str,
@@ -515,7 +519,11 @@ impl SutraMcp {
         max: usize,
     ) -> Result<(Vec<Value>, usize), Failure> {
         let (mut all, _) = self
-            .filtered(memory, &json!({ OBSERVATION_OF_KEY: name }), usize::MAX)
+            .filtered(
+                memory,
+                &json!({ OBSERVATION_OF_KEY: name }),
+                OBSERVATIONS_READ_MAX,
+            )
             .await?;
         all.sort_by(|a, b| {
             (a["created_ms"].as_u64(), a["content"].as_str())
