@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Concept } from "../data/backend";
 import { ErrorNote, link, Loading, useLoad } from "../components/common";
 import { isConceptId } from "../logic/vector";
@@ -7,6 +7,8 @@ import { ConceptForm } from "./ConceptForm";
 import { useBackend } from "../data/context";
 
 const PAGE = 25;
+/** Concepts learned on this page kept on top of it. */
+const LEARNED_SHOWN = 5;
 
 export function Concepts({ memory }: { memory: string }) {
   const backend = useBackend();
@@ -15,6 +17,22 @@ export function Concepts({ memory }: { memory: string }) {
   const filter = parseFilter(filterText);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const after = cursors[cursors.length - 1];
+  // Pages are in id order, so a concept just learned is rarely on the page shown: the last ones
+  // learned here are shown, marked, above the table.
+  const [learned, setLearned] = useState<Concept[]>([]);
+  const learnedTable = useRef<HTMLTableElement>(null);
+  useEffect(() => {
+    learnedTable.current?.scrollIntoView({ block: "nearest" });
+  }, [learned]);
+  async function showLearned(id: string) {
+    reload();
+    try {
+      const concept = await backend.getConcept(memory, id);
+      setLearned((shown) => [concept, ...shown.filter((c) => c.id !== id)].slice(0, LEARNED_SHOWN));
+    } catch {
+      // Deleted in the meantime: nothing to show.
+    }
+  }
   const { data, error, loading, reload } = useLoad(async (): Promise<{ concepts: Concept[]; next: string | null }> => {
     const term = search.trim();
     if (isConceptId(term)) {
@@ -57,6 +75,26 @@ export function Concepts({ memory }: { memory: string }) {
         />
         {filter.ok ? null : <span className="error">{filter.error}</span>}
       </label>
+      {learned.length > 0 ? (
+        <table className="table learned" aria-label="just learned" ref={learnedTable}>
+          <caption>Just learned</caption>
+          <tbody>
+            {learned.map((c) => (
+              <tr key={c.id} className="new">
+                <td>
+                  <a href={link(memory, "concept", c.id)}>{c.content}</a>
+                </td>
+                <td>{c.strength}</td>
+                <td>{c.confidence}</td>
+                <td>{c.embedding ? `${c.embedding.length}-d` : "—"}</td>
+                <td>
+                  <code>{c.id}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
       {loading && !data ? <Loading what="concepts" /> : null}
       <ErrorNote error={error} />
       {data ? (
@@ -98,7 +136,7 @@ export function Concepts({ memory }: { memory: string }) {
           </div>
         </>
       ) : null}
-      <ConceptForm memory={memory} onSaved={() => reload()} />
+      <ConceptForm memory={memory} onSaved={(id) => void showLearned(id)} />
     </section>
   );
 }

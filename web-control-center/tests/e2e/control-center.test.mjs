@@ -300,8 +300,17 @@ async function tour(page, mode, memory) {
   assert.deepEqual(lines[0], { type: "memory", format: 5, dimension: 3, language: "english", indexed_keys: ["year"] });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
+  // Among 1203 concepts in id order, one just learned is shown on top, marked.
+  await page.goto(`${base}/#/m/${memory}/concepts`);
+  const create = page.getByRole("form", { name: "create a concept" });
+  await create.locator('textarea[name="content"]').fill("a fact learned last");
+  await create.getByRole("button", { name: "Learn" }).click();
+  const learned = page.getByRole("table", { name: "just learned" });
+  await learned.locator("tr.new").getByRole("link", { name: "a fact learned last", exact: true }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "a fact learned last" }).count(), 0);
+  await shot(page, `${mode}-concepts-learned`);
   await page.goto(`${base}/#/m/${memory}/overview`);
-  await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
+  await page.locator('[data-stat="concepts"]').filter({ hasText: "1204" }).waitFor();
   await page.getByRole("button", { name: "Checkpoint now" }).click();
   await page.locator('[data-stat="checkpoint"]').filter({ hasText: "at sequence" }).waitFor();
   // Once writes pause, every vector is indexed, and the page says so without being reloaded.
@@ -316,7 +325,7 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   await tour(page, "server", "e2e-server");
   // The data really is on the server.
   const stats = await (await fetch(`${base}/v1/memories/e2e-server`)).json();
-  assert.equal(stats.concepts, 1203);
+  assert.equal(stats.concepts, 1204);
   assert.equal(stats.associations, 3);
   await page.goto(`${base}/#/`);
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-server" }).waitFor();
@@ -397,7 +406,7 @@ test("browser mode: the same tour on OPFS, and everything is still there after a
   await page.locator('input[name="search"]').fill("slippery");
   await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "slippery roads" }).waitFor();
   await page.goto(`${base}/#/m/e2e-browser/overview`);
-  await page.locator('[data-stat="concepts"]').filter({ hasText: "1203" }).waitFor();
+  await page.locator('[data-stat="concepts"]').filter({ hasText: "1204" }).waitFor();
   // The size is the memory's own files, not the site's whole storage.
   const storage = page.locator('[data-stat="storage"]');
   const own = Number(await storage.getAttribute("data-bytes"));
@@ -407,7 +416,7 @@ test("browser mode: the same tour on OPFS, and everything is still there after a
   await page.getByRole("table", { name: "memories" }).getByRole("link", { name: "e2e-browser" }).waitFor();
   // Held by this tab: its counts and size in the list.
   const row = page.getByRole("row").filter({ hasText: "e2e-browser" });
-  await row.getByRole("cell", { name: "1203", exact: true }).waitFor();
+  await row.getByRole("cell", { name: "1204", exact: true }).waitFor();
   assert.equal(Number(await row.locator("[data-size]").getAttribute("data-size")), own);
   await shot(page, "browser-memories-after-reload");
   // Drop both, with the typed confirmation.
