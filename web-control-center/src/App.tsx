@@ -63,7 +63,7 @@ export const ROUTES: View[] = [
   { view: "concepts", label: "Concepts", render: (memory) => <Concepts memory={memory} /> },
   { view: "concept", render: (memory, id) => (id ? <ConceptDetail memory={memory} id={id} /> : null) },
   { view: "graph", label: "Graph", render: (memory, id) => <Graph memory={memory} {...(id ? { start: id } : {})} /> },
-  { view: "paths", label: "Paths", render: (memory) => <Paths memory={memory} /> },
+  { view: "paths", label: "Paths", render: (memory, id) => <Paths memory={memory} {...(id ? { start: id } : {})} /> },
   { view: "search", label: "Search", render: (memory) => <Search memory={memory} /> },
   { view: "io", label: "Import / export", render: (memory) => <ImportExport memory={memory} /> },
 ];

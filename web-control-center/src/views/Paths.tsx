@@ -1,16 +1,18 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { asBackendError, KINDS, type BackendError, type Kind, type PathsResult } from "../data/backend";
 import { ConceptPicker } from "../components/ConceptPicker";
-import { GraphView } from "../components/GraphView";
+import { GraphPicture } from "../components/GraphPicture";
 import { ErrorNote, Field, link } from "../components/common";
-import { pathElements } from "../logic/graph";
+import { pathElements, trailColour } from "../logic/graph";
 import { formatNumber, relation, trail } from "../logic/trail";
 import { useValidAt } from "../components/ValidAt";
 import { useBackend } from "../data/context";
 
 type Results = { shortest: PathsResult; confident: PathsResult; best: PathsResult };
 
-function Trail({ memory, result, title }: { memory: string; result: PathsResult; title: string }) {
+/** A search's trails as text; with `onHover`, each in its colour on the graph, and hovering (or
+ * focusing) one brings it forward there. */
+function Trail({ memory, result, title, onHover }: { memory: string; result: PathsResult; title: string; onHover?: (trail: number | null) => void }) {
   return (
     <div className="card" aria-label={title}>
       <h3>{title}</h3>
@@ -21,7 +23,21 @@ function Trail({ memory, result, title }: { memory: string; result: PathsResult;
         </p>
       ) : null}
       {result.paths.map((p, i) => (
-        <p key={i} className="trail" data-trail>
+        <p
+          key={i}
+          className={onHover ? "trail coloured" : "trail"}
+          data-trail
+          {...(onHover
+            ? {
+                style: { borderColor: trailColour(i) },
+                tabIndex: 0,
+                onMouseEnter: () => onHover(i),
+                onMouseLeave: () => onHover(null),
+                onFocus: () => onHover(i),
+                onBlur: () => onHover(null),
+              }
+            : {})}
+        >
           {trail(p).map((part, j) => (
             <span key={j}>
               <a href={link(memory, "concept", part.concept.id)}>{part.concept.label}</a>
@@ -43,9 +59,9 @@ function Trail({ memory, result, title }: { memory: string; result: PathsResult;
   );
 }
 
-export function Paths({ memory }: { memory: string }) {
+export function Paths({ memory, start }: { memory: string; start?: string }) {
   const backend = useBackend();
-  const [from, setFrom] = useState("");
+  const [from, setFrom] = useState(start ?? "");
   const [to, setTo] = useState("");
   const [k, setK] = useState("3");
   const [depth, setDepth] = useState("6");
@@ -54,7 +70,14 @@ export function Paths({ memory }: { memory: string }) {
   const [results, setResults] = useState<Results | null>(null);
   const [error, setError] = useState<BackendError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [hovered, setHovered] = useState<number | null>(null);
   const facts = useValidAt("paths");
+
+  const elements = useMemo(() => pathElements(results?.best.paths ?? []), [results]);
+  const emphasis = useMemo(
+    () => (hovered === null ? null : new Set([...elements.edges.values()].filter((e) => e.trails?.includes(hovered)).map((e) => e.id))),
+    [elements, hovered],
+  );
 
   async function find(event: React.FormEvent) {
     event.preventDefault();
@@ -113,8 +136,12 @@ export function Paths({ memory }: { memory: string }) {
         <>
           <Trail memory={memory} result={results.shortest} title="Shortest (fewest hops)" />
           <Trail memory={memory} result={results.confident} title="Most confident" />
-          <Trail memory={memory} result={results.best} title={`${k} best`} />
-          <GraphView elements={pathElements(results.best.paths)} label="paths graph" />
+          <Trail memory={memory} result={results.best} title={`${k} best`} onHover={setHovered} />
+          <p className="muted">
+            The {k} best trails on the graph, each in its colour (as its line above): <span className="from-mark">from</span> and <span className="to-mark">to</span>{" "}
+            are marked; hover a trail to bring it forward.
+          </p>
+          <GraphPicture elements={elements} label="paths graph" emphasis={emphasis} name={`${memory}-paths`} />
         </>
       ) : null}
     </section>

@@ -159,6 +159,14 @@ async function tour(page, mode, memory) {
   await trail.waitFor();
   assert.match(await trail.innerText(), /rain\s*—causal 0\.9→\s*wet streets\s*—causal 0\.8→\s*slippery roads\s*\(confidence 0\.72\)/);
   await page.waitForFunction(() => Number(document.querySelector('[aria-label="paths graph"]')?.getAttribute("data-nodes")) === 3);
+  // On the graph, the trail's start and end are marked, its hops in its colour; hovering it
+  // brings its 2 hops forward.
+  const colours = await page.locator('[aria-label="paths graph"]').evaluate((el) => el.graphology.nodes().map((n) => [el.graphology.getNodeAttribute(n, "label"), el.graphology.getNodeAttribute(n, "color")]));
+  assert.deepEqual(Object.fromEntries(colours), { rain: "#2b8a3e", "wet streets": "#495057", "slippery roads": "#c92a2a" });
+  const best = page.getByLabel("3 best").locator("[data-trail]").first();
+  assert.equal(await page.locator('[aria-label="paths graph"]').getAttribute("data-highlighted"), "0");
+  await best.hover();
+  await page.waitForFunction(() => document.querySelector('[aria-label="paths graph"]')?.getAttribute("data-highlighted") === "2");
   await shot(page, `${mode}-paths`);
 
   // Graph explorer around rain: expand by clicking.
@@ -353,6 +361,162 @@ test("server mode: concepts, associations, paths, search, import with progress, 
   await shot(page, "server-concepts-narrow");
   assert.deepEqual(page.errors, []);
   await context.close();
+});
+
+const SPOKES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo", "lima"];
+
+/** A hub with 12 spokes (odd ones causal, even ones semantic labelled "has"; confidence 0.35 to
+ * 0.9), each spoke with 3 hierarchical leaves (0.9). */
+function starJsonl() {
+  const id = (n) => n.toString(16).padStart(32, "0");
+  const lines = [JSON.stringify({ type: "concept", id: id(1), content: "hub" })];
+  SPOKES.forEach((w, i) => {
+    lines.push(JSON.stringify({ type: "concept", id: id(100 + i), content: `${w} spoke` }));
+    ["one", "two", "three"].forEach((n, j) => lines.push(JSON.stringify({ type: "concept", id: id(1000 + 10 * i + j), content: `${w} leaf ${n}` })));
+  });
+  SPOKES.forEach((w, i) => {
+    const odd = (i + 1) % 2 === 1;
+    lines.push(JSON.stringify({ type: "association", source: id(1), target: id(100 + i), kind: odd ? "causal" : "semantic", label: odd ? "" : "has", confidence: 0.3 + 0.05 * (i + 1) }));
+    for (let j = 0; j < 3; j++) lines.push(JSON.stringify({ type: "association", source: id(100 + i), target: id(1000 + 10 * i + j), kind: "hierarchical", confidence: 0.9 }));
+  });
+  return lines.join("\n") + "\n";
+}
+
+/** The graph explorer on a star: start from a search, expand (the concepts drawn keep their
+ * places), filter, select by click and by search, collapse, the camera by keys, export. */
+async function explore(mode) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await open(context);
+  if (mode === "browser") await useMode(page, "browser");
+  const memory = `star-${mode}`;
+  await createMemory(page, memory, 2);
+  await page.goto(`${base}/#/m/${memory}/io`);
+  const file = join(mkdtempSync(join(tmpdir(), "sutra-star-")), "star.jsonl");
+  writeFileSync(file, starJsonl());
+  await page.getByLabel("JSON Lines file to import").setInputFiles(file);
+  await page.getByRole("status", { name: "import summary" }).filter({ hasText: "Imported 49 concepts and 48 associations" }).waitFor({ timeout: 30_000 });
+
+  await page.goto(`${base}/#/m/${memory}/graph`);
+  await page.getByText("Start from a concept").waitFor();
+  const picture = page.locator('[aria-label="neighbourhood graph"]');
+  const attr = (name) => picture.getAttribute(name);
+  const settled = async (nodes) => {
+    await page.waitForFunction((n) => {
+      const el = document.querySelector('[aria-label="neighbourhood graph"]');
+      return el?.getAttribute("data-nodes") === String(n) && el.getAttribute("data-layout") === "settled";
+    }, nodes, { timeout: 20_000 });
+  };
+  const positions = () => picture.evaluate((el) => Object.fromEntries(el.graphology.mapNodes((n, a) => [a.label, [a.x, a.y]])));
+  const find = async (words, hit) => {
+    await page.locator('input[name="graph-words"]').fill(words);
+    await page.getByRole("form", { name: "find concepts in the graph" }).getByRole("button", { name: "Find" }).click();
+    await page.getByRole("list", { name: "concepts found" }).getByRole("button", { name: hit, exact: true }).click();
+  };
+  const panel = page.getByRole("complementary", { name: "selection" });
+
+  // Start from a search: the hub and its 12 spokes, the hub selected.
+  await find("hub", "hub");
+  await settled(13);
+  assert.equal(await attr("data-edges"), "12");
+  assert.equal(await attr("data-renderer"), "webgl");
+  await panel.getByRole("heading", { name: "hub" }).waitFor();
+  const before = await positions();
+  await shot(page, `${mode}-explorer-star`);
+
+  // Select a spoke by clicking it where it is drawn, and expand it from the panel: 3 leaves
+  // join, and the 13 concepts drawn before have not moved.
+  const at = await picture.evaluate((el) => {
+    const node = el.graphology.findNode((n, a) => a.label === "golf spoke");
+    const a = el.graphology.getNodeAttributes(node);
+    return el.sigma.graphToViewport({ x: a.x, y: a.y });
+  });
+  const box = await picture.boundingBox();
+  await page.mouse.click(box.x + at.x, box.y + at.y);
+  await panel.getByRole("heading", { name: "golf spoke" }).waitFor();
+  await panel.getByRole("button", { name: "Expand" }).click();
+  await settled(16);
+  const after = await positions();
+  for (const [label, xy] of Object.entries(before)) assert.deepEqual(after[label], xy, `${label} stayed where it was`);
+  assert.ok(after["golf leaf one"], "the leaves joined");
+
+  // Filters: without causal (6 spokes), only the 9 other associations are drawn; without the
+  // label "has" too, 3; confidence ≥ 0.8 keeps the leaves' and the spokes' from 0.8 up.
+  assert.equal(await attr("data-shown-edges"), "15");
+  await page.locator('input[name="graph-kind-causal"]').uncheck();
+  await page.waitForFunction(() => document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-shown-edges") === "9");
+  await page.locator('input[name="graph-label-has"]').uncheck();
+  await page.waitForFunction(() => document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-shown-edges") === "3");
+  await shot(page, `${mode}-explorer-filtered`);
+  await page.locator('input[name="graph-kind-causal"]').check();
+  await page.locator('input[name="graph-label-has"]').check();
+  await page.locator('input[name="graph-min-confidence"]').fill("0.85");
+  // 0.3 + 0.05 × (i + 1) ≥ 0.85 for the last 2 spokes (kilo's, lima's 0.9), and golf's 3 leaves.
+  await page.waitForFunction(() => document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-shown-edges") === "5");
+  await page.locator('input[name="graph-min-confidence"]').fill("0");
+  await page.waitForFunction(() => document.querySelector('[aria-label="neighbourhood graph"]')?.getAttribute("data-shown-edges") === "15");
+
+  // Search to focus a concept already drawn: selected, no concept added. Then the keyboard: Delete
+  // collapses golf (selected again by search), Enter expands it back.
+  await find("charlie spoke", "charlie spoke");
+  await panel.getByRole("heading", { name: "charlie spoke" }).waitFor();
+  assert.equal(await attr("data-nodes"), "16");
+  await find("golf spoke", "golf spoke");
+  await panel.getByRole("heading", { name: "golf spoke" }).waitFor();
+  await picture.focus();
+  await page.keyboard.press("Delete");
+  await settled(13);
+  await page.keyboard.press("Enter");
+  await settled(16);
+  // The camera: + zooms in, 0 fits again.
+  const ratio = () => picture.evaluate((el) => el.sigma.getCamera().ratio);
+  await page.keyboard.press("+");
+  await page.waitForFunction(() => document.querySelector('[aria-label="neighbourhood graph"]').sigma.getCamera().ratio < 0.9);
+  await page.keyboard.press("0");
+  await page.waitForFunction(() => Math.abs(document.querySelector('[aria-label="neighbourhood graph"]').sigma.getCamera().ratio - 1) < 1e-6);
+  assert.equal(await ratio(), 1);
+
+  // Export: the PNG has the picture in it (not a blank canvas), the SVG every concept drawn.
+  const tools = page.getByRole("toolbar", { name: "neighbourhood graph tools" });
+  let download = page.waitForEvent("download");
+  await tools.getByRole("button", { name: "PNG" }).click();
+  const png = readFileSync(await (await download).path());
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const inked = await page.evaluate(async (b64) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${b64}`;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const c = canvas.getContext("2d");
+    c.drawImage(image, 0, 0);
+    const data = c.getImageData(0, 0, image.width, image.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200) n++;
+    return n;
+  }, png.toString("base64"));
+  assert.ok(inked > 500, `the PNG has ${inked} dark pixels`);
+  download = page.waitForEvent("download");
+  await tools.getByRole("button", { name: "SVG" }).click();
+  const svg = readFileSync(await (await download).path(), "utf8");
+  assert.equal((svg.match(/<circle /g) ?? []).length, 16);
+  assert.equal((svg.match(/<line /g) ?? []).length, 15);
+  assert.match(svg, />golf leaf two<\/text>/);
+
+  // From the panel to the paths view, from the selected concept.
+  await panel.getByRole("link", { name: "Find paths from here" }).click();
+  await page.getByRole("heading", { name: "Paths" }).waitFor();
+  await page.getByText(`chosen: ${(106).toString(16).padStart(32, "0")}`).waitFor();
+  assert.deepEqual(page.errors, []);
+  await context.close();
+}
+
+test("server mode: the graph explorer — start from a search, expand in place, filter, select, collapse, keys, export", async () => {
+  await explore("server");
+});
+
+test("browser mode: the graph explorer — start from a search, expand in place, filter, select, collapse, keys, export", async () => {
+  await explore("browser");
 });
 
 test("server mode: the overview follows writes made elsewhere and explains vectors waiting to be indexed", async () => {

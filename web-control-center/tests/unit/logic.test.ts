@@ -2,7 +2,7 @@
 // about, the reasoning trail, and the graph elements.
 import { describe, expect, it } from "vitest";
 import { BackendError, formField } from "../../src/data/backend";
-import { edgeWidth, emptyElements, KIND_COLOURS, merge, pathElements } from "../../src/logic/graph";
+import { collapse, edgeShown, edgeWidth, emptyElements, labelsOf, merge, neighbours, pathElements, startingPoint, trailColour, without, TRAIL_COLOURS } from "../../src/logic/graph";
 import { formatBytes, stepsText, trailText } from "../../src/logic/trail";
 import { f32Text, formatMetadata, isConceptId, parseMetadata, parseVector, vectorText } from "../../src/logic/vector";
 import { holdsAt, parseTime, timeInputText, validityText } from "../../src/logic/validity";
@@ -120,11 +120,25 @@ describe("the reasoning trail", () => {
 });
 
 describe("graph elements", () => {
-  it("colours kinds and widens confident edges", () => {
-    const elements = pathElements([path]);
-    expect(elements.nodes.size).toBe(3);
+  it("colours each trail, marks from and to, and widens confident edges", () => {
+    const other: Path = {
+      concepts: [path.concepts[0]!, { id: "d".repeat(32), content: "flood" }, path.concepts[2]!],
+      steps: [
+        { from: "a".repeat(32), to: "d".repeat(32), kind: "causal", label: "", confidence: 0.5, weight: 1, reversed: false },
+        { from: "d".repeat(32), to: "c".repeat(32), kind: "causal", label: "", confidence: 0.5, weight: 1, reversed: false },
+      ],
+      confidence: 0.25,
+    };
+    const elements = pathElements([path, other, { ...path, confidence: 0.7 }]);
+    expect(elements.nodes.size).toBe(4);
     const reversed = [...elements.edges.values()].find((e) => e.kind === "semantic");
-    expect(reversed).toMatchObject({ source: "c".repeat(32), target: "b".repeat(32), colour: KIND_COLOURS.semantic, caption: "semantic:soaks" });
+    expect(reversed).toMatchObject({ source: "c".repeat(32), target: "b".repeat(32), colour: trailColour(0), caption: "semantic:soaks", trails: [0, 2] });
+    expect([...elements.edges.values()].filter((e) => e.trails?.includes(1)).map((e) => e.colour)).toEqual([trailColour(1), trailColour(1)]);
+    expect(trailColour(0)).not.toBe(trailColour(1));
+    expect(trailColour(TRAIL_COLOURS.length)).toBe(trailColour(0));
+    expect(elements.nodes.get("a".repeat(32))?.role).toBe("from");
+    expect(elements.nodes.get("c".repeat(32))?.role).toBe("to");
+    expect(elements.nodes.get("d".repeat(32))?.role).toBeUndefined();
     expect(edgeWidth(0)).toBe(1);
     expect(edgeWidth(1)).toBe(8);
     expect(edgeWidth(0.9)).toBeGreaterThan(edgeWidth(0.2));
@@ -147,6 +161,46 @@ describe("graph elements", () => {
     expect(merge(elements, hood)).toBe(0);
     expect(elements.nodes.get("a")?.centre).toBe(true);
     expect([...elements.edges.values()].map((e) => e.caption)).toEqual(["causal", "causal:wets"]);
+    expect(labelsOf(elements)).toEqual(["", "wets"]);
+  });
+
+  it("collapses the concepts hanging from one, never the centre or one linked elsewhere", () => {
+    const association = (source: string, target: string) => ({ source, target, kind: "causal" as const, label: "", confidence: 0.5, weight: 1, metadata: {}, valid_from_ms: null, valid_until_ms: null, created_ms: 0, updated_ms: 0 });
+    const concept = (id: string) => ({ id, hops: 1, content: id, strength: 1, confidence: 1 });
+    const elements = emptyElements();
+    // c is the centre; b hangs from a only; d is linked to a and c; e hangs from b.
+    merge(elements, { concepts: ["a", "b", "c", "d", "e"].map(concept), associations: [association("a", "b"), association("c", "a"), association("a", "d"), association("d", "c"), association("b", "e")], truncated: false }, "c");
+    expect(collapse(elements, "a")).toEqual({ nodes: [], edges: [] });
+    const fromB = collapse(elements, "b");
+    expect(fromB.nodes).toEqual(["e"]);
+    const smaller = without(elements, fromB);
+    expect([...smaller.nodes.keys()]).toEqual(["a", "b", "c", "d"]);
+    expect(elements.nodes.size).toBe(5);
+    expect(collapse(smaller, "a")).toEqual({ nodes: ["b"], edges: [[...smaller.edges.values()].find((e) => e.target === "b")!.id] });
+    expect(collapse(smaller, "d").nodes).toEqual([]);
+  });
+
+  it("starts a new concept next to the placed ones it is linked to, the same spot every time", () => {
+    const linked = neighbours(pathElements([path]));
+    expect(linked.get("b".repeat(32))).toEqual(["a".repeat(32), "c".repeat(32)]);
+    const placed = new Map([["a".repeat(32), { x: 100, y: 100 }]]);
+    const near = startingPoint("b".repeat(32), linked.get("b".repeat(32))!, placed, 10);
+    expect(Math.hypot(near.x - 100, near.y - 100)).toBeLessThanOrEqual(5);
+    expect(startingPoint("b".repeat(32), linked.get("b".repeat(32))!, placed, 10)).toEqual(near);
+    const far = startingPoint("c".repeat(32), linked.get("c".repeat(32))!, placed, 10);
+    expect(Math.hypot(far.x, far.y)).toBeGreaterThanOrEqual(5);
+    expect(Math.hypot(far.x, far.y)).toBeLessThanOrEqual(15);
+  });
+
+  it("filters associations by kind, label and confidence", () => {
+    const [causal, semantic] = [...pathElements([path]).edges.values()];
+    const all = { kinds: new Set(["causal", "semantic"]), labels: null, minConfidence: 0 };
+    expect(edgeShown(causal!, all)).toBe(true);
+    expect(edgeShown(causal!, { ...all, kinds: new Set(["semantic"]) })).toBe(false);
+    expect(edgeShown(semantic!, { ...all, labels: new Set([""]) })).toBe(false);
+    expect(edgeShown(causal!, { ...all, labels: new Set([""]) })).toBe(true);
+    expect(edgeShown(causal!, { ...all, minConfidence: 0.85 })).toBe(true);
+    expect(edgeShown(semantic!, { ...all, minConfidence: 0.85 })).toBe(false);
   });
 });
 
