@@ -282,7 +282,10 @@ impl Error {
     /// Checks a count that must be in `1..=max` (a page size, k, a depth…), naming `field`.
     pub(crate) fn check_count(field: &str, value: u32, max: u32) -> Result<()> {
         if value == 0 {
-            return Err(Error::invalid(field, "must be at least 1"));
+            return Err(Error::invalid(
+                field,
+                format!("must be from 1 to {max}, not 0"),
+            ));
         }
         if value > max {
             return Err(Error::limit(field, u64::from(max), u64::from(value)));

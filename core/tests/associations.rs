@@ -566,7 +566,7 @@ fn listings_keep_to_the_labels_asked_for() {
     assert_eq!(listed("[]", None).expect("none"), Vec::<String>::new());
     assert_eq!(
         listed("knows", None).expect_err("not JSON").to_string(),
-        "invalid labels: is not a JSON array of strings: expected value at line 1 column 1"
+        "invalid labels: is not a JSON array of strings: a value was expected here (at column 1)"
     );
     let many = serde_json::to_string(&vec!["x"; 65]).expect("json");
     assert_eq!(

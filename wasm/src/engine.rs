@@ -59,7 +59,7 @@ fn parse<T: for<'de> Deserialize<'de>>(what: &str, text: &str) -> Result<T, JsVa
         let path = e.path().to_string();
         let path = path.strip_prefix("body.").unwrap_or(&path).to_string();
         let field = (path != "." && path != "body").then_some(path);
-        let message = format!("{what}: {}", e.inner());
+        let message = exchange::wording::json_error_message(field.as_deref(), what, e.inner());
         js_error_about("invalid_json", &message, field.as_deref(), None)
     })
 }

@@ -25,7 +25,10 @@ def test_json_lines_are_imported_in_pieces_with_rejected_lines_numbered_in_the_w
     assert (summary.concepts, summary.rejected_count) == (9, 2)
     assert [r.line for r in summary.rejected] == [7, 11], summary.rejected
     assert [lines[r.line - 1] for r in summary.rejected] == ["this line is not JSON", lines[10]]
-    assert [r.reason for r in summary.rejected] == ["expected ident (at column 2)", "invalid confidence: 3 is outside 0..=1"]
+    assert [r.reason for r in summary.rejected] == [
+        "not valid JSON: a bare word (text goes in double quotes; the words JSON knows are true, false and null) (at column 2)",
+        "invalid confidence: must be from 0 to 1, not 3",
+    ]
     assert told == [(0, 13), (3, 13), (6, 13), (9, 13), (12, 13), (13, 13)]
     assert memory.stats().concepts == 9
 

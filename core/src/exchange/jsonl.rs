@@ -106,7 +106,7 @@ pub enum LineError {
         allowed: String,
     },
     /// A field this type of line needs.
-    #[error("missing field `{field}` (a {line} line needs it)")]
+    #[error("{field} is missing (a {line} line needs it)")]
     Missing {
         /// The field.
         field: &'static str,
@@ -282,15 +282,12 @@ fn line(l: &LineOut) -> String {
     s
 }
 
-/// A JSON error without the position serde_json appends to its messages ("at line 1 column
-/// 40": every line is parsed on its own, so the line is always 1), the column kept.
+/// A JSON error in the API's words (every line is parsed on its own, so a syntax error's
+/// position is its column).
 fn json_reason(e: &serde_json::Error) -> LineError {
-    let text = e.to_string();
-    let message = match text.rsplit_once(" at line ") {
-        Some((reason, _)) if e.column() > 0 => format!("{reason} (at column {})", e.column()),
-        _ => text,
-    };
-    LineError::Json { message }
+    LineError::Json {
+        message: super::wording::json_problem(e),
+    }
 }
 
 /// Parses one line into the operations that reproduce it: one for a concept or an association,
@@ -1004,16 +1001,20 @@ mod tests {
             1,
         )
         .expect_err("null");
-        assert!(
-            err.starts_with("metadata[\"year\"]: invalid type: null, expected a string, a number, a boolean or a list of strings"),
-            "{err}"
+        assert_eq!(
+            err,
+            "metadata[\"year\"]: expected a string, a number, a boolean or a list of strings, got null"
         );
-        assert!(err.contains("(at column"), "{err}");
+        let err = parse(r#"{"type":"concept","content":x}"#, 1).expect_err("syntax");
+        assert_eq!(
+            err,
+            "not valid JSON: a value was expected here (at column 29)"
+        );
         let err =
             parse(r#"{"type":"concept","content":"x","confidence":1.5}"#, 1).expect_err("range");
-        assert_eq!(err, "invalid confidence: 1.5 is outside 0..=1");
+        assert_eq!(err, "invalid confidence: must be from 0 to 1, not 1.5");
         let err = parse(r#"{"type":"concept"}"#, 1).expect_err("no content");
-        assert!(err.contains("missing field `content`"), "{err}");
+        assert_eq!(err, "content is missing (a concept line needs it)");
         let err = parse(r#"{"type":"association","content":"x"}"#, 1).expect_err("wrong field");
         assert!(err.contains("has no field content"), "{err}");
         let err = parse(r#"{"type":"thing"}"#, 1).expect_err("type");

@@ -10,6 +10,7 @@ pub mod answers;
 pub mod bounded;
 pub mod jsonl;
 mod search;
+pub mod wording;
 
 pub use search::{
     parse_filter, search, similar, ExpandBody, MmrBody, SearchBody, MMR_K_MAX, MMR_LAMBDA_DEFAULT,
@@ -681,7 +682,11 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
 
 /// A query parameter holding JSON (`field` names it, `what` says what it must be).
 fn json_param<T: serde::de::DeserializeOwned>(field: &str, text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not {what}: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        let problem = wording::json_problem(&e);
+        let problem = problem.strip_prefix("not valid JSON: ").unwrap_or(&problem);
+        Error::invalid(field, format!("is not {what}: {problem}"))
+    })
 }
 
 /// Options of an association listing.

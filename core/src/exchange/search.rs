@@ -255,12 +255,7 @@ pub struct MmrBody {
 impl MmrBody {
     fn lambda(&self) -> Result<f32> {
         let lambda = self.lambda.unwrap_or(MMR_LAMBDA_DEFAULT);
-        if !(0.0..=1.0).contains(&lambda) {
-            return Err(Error::invalid(
-                "mmr.lambda",
-                format!("{lambda} is outside 0..=1"),
-            ));
-        }
+        crate::model::rules::check_unit("mmr.lambda", lambda)?;
         Ok(lambda)
     }
 }

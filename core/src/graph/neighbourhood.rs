@@ -187,12 +187,7 @@ pub fn associations_of(
             u64::from(limit),
         ));
     }
-    if !(0.0..=1.0).contains(&min_confidence) {
-        return Err(Error::invalid(
-            "min_confidence",
-            format!("{min_confidence} is outside 0..=1"),
-        ));
-    }
+    crate::model::rules::check_unit("min_confidence", min_confidence)?;
     require(db, id)?;
     if let Some(labels) = labels {
         if labels.len() > LISTING_LABELS_MAX {

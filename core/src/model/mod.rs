@@ -102,7 +102,7 @@ mod tests {
         let err = op.validate("ops[2]").expect_err("confidence 1.5");
         assert_eq!(
             err.to_string(),
-            "invalid ops[2].confidence: 1.5 is outside 0..=1"
+            "invalid ops[2].confidence: must be from 0 to 1, not 1.5"
         );
 
         let op = Op::put_concept(

@@ -68,11 +68,15 @@ pub(crate) fn check_created(field: &str, created_ms: Option<u64>, at_ms: u64) ->
     }
 }
 
+/// Checks a value that must be in 0..=1 (a confidence, a least confidence, a balance).
 pub(crate) fn check_unit(field: &str, value: f32) -> Result<()> {
     if value.is_finite() && (0.0..=1.0).contains(&value) {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("{value} is outside 0..=1")))
+        Err(Error::invalid(
+            field,
+            format!("must be from 0 to 1, not {value}"),
+        ))
     }
 }
 
@@ -82,7 +86,7 @@ pub(crate) fn check_strength(field: &str, value: f32) -> Result<()> {
     } else {
         Err(Error::invalid(
             field,
-            format!("{value} must be a finite number ≥ 0"),
+            format!("must be 0 or more, not {value}"),
         ))
     }
 }

@@ -43,7 +43,7 @@ use sutra_core::exchange::answers::{
     AssociationsAnswer, BatchWritten, CheckpointAnswer, ConceptAnswer, ConceptWritten, HitsAnswer,
     NeighbourhoodAnswer, PageAnswer, PathsAnswer, StatsAnswer, WriteAnswer,
 };
-use sutra_core::exchange::{self, jsonl};
+use sutra_core::exchange::{self, jsonl, wording};
 use sutra_core::{Language, Op};
 use tokio::sync::Semaphore;
 
@@ -113,15 +113,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Where in the body a JSON value could not be read (`ops[2].confidence`), from the path
-/// axum's JSON extractor tracks (`serde_path_to_error`); `None` for the body as a whole.
-fn rejected_field(rejection: &JsonRejection) -> Option<String> {
+/// What in the body could not be read: where (`ops[2].confidence`, from the path axum's JSON
+/// extractor tracks with `serde_path_to_error`; `None` for the body as a whole) and why, in the
+/// API's words (the core's [`wording`]); `None` when the rejection carries no JSON error.
+fn rejected(rejection: &JsonRejection) -> Option<(Option<String>, String)> {
     use std::error::Error as _;
     let mut source = rejection.source();
     while let Some(e) = source {
         if let Some(tracked) = e.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
             let path = tracked.path().to_string();
-            return (path != ".").then_some(path);
+            let field = (path != ".").then_some(path);
+            let message =
+                wording::json_error_message(field.as_deref(), "request body", tracked.inner());
+            return Some((field, message));
+        }
+        if let Some(plain) = e.downcast_ref::<serde_json::Error>() {
+            return Some((
+                None,
+                wording::json_error_message(None, "request body", plain),
+            ));
         }
         source = e.source();
     }
@@ -130,8 +140,7 @@ fn rejected_field(rejection: &JsonRejection) -> Option<String> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
-    let text = rejection.body_text();
-    let field = rejected_field(&rejection);
+    let (field, text) = rejected(&rejection).unwrap_or_else(|| (None, rejection.body_text()));
     match rejection {
         JsonRejection::JsonDataError(_) => ApiError {
             field,

@@ -990,7 +990,7 @@ impl SutraMcp {
         let limit = args.limit.unwrap_or(PAGE_DEFAULT);
         if !(1..=PAGE_MAX).contains(&limit) {
             return Err(format!(
-                "invalid_argument: limit {limit} is outside 1..={PAGE_MAX}"
+                "invalid_argument: invalid limit: must be from 1 to {PAGE_MAX}, not {limit}"
             ));
         }
         let memory = self.open(&context).await?;
@@ -1101,7 +1101,7 @@ impl SutraMcp {
         let limit = args.limit.unwrap_or(FOUND_DEFAULT);
         if !(1..=FOUND_MAX).contains(&limit) {
             return Err(format!(
-                "invalid_argument: limit {limit} is outside 1..={FOUND_MAX}"
+                "invalid_argument: invalid limit: must be from 1 to {FOUND_MAX}, not {limit}"
             ));
         }
         let memory = self.open(&context).await?;

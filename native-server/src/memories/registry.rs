@@ -472,7 +472,7 @@ impl Registry {
                     ..ApiError::invalid(
                         "limit_exceeded",
                         format!(
-                            "dimension {d} is outside 1..={}",
+                            "invalid dimension: must be from 1 to {}, not {d}",
                             sutra_core::limits::DIMENSION_MAX
                         ),
                     )

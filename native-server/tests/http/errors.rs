@@ -18,15 +18,30 @@ async fn malformed_requests_get_clear_errors_and_the_server_keeps_serving() {
         (broken.status, broken.code()),
         (StatusCode::BAD_REQUEST, "malformed_json")
     );
+    // Worded for people, the same as the browser build and an import say it: what was
+    // expected, what was given, where — no Rust type names, no serde phrasing.
+    assert_eq!(
+        broken.message(),
+        "invalid request body: not valid JSON: it ends before the value is complete (at column 12)"
+    );
     let wrong_type = put(&app, "/v1/memories/m/concepts", json!({"content": 42})).await;
     assert_eq!(
         (wrong_type.status, wrong_type.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_json")
     );
-    assert!(
-        wrong_type.message().contains("content"),
-        "{}",
-        wrong_type.message()
+    assert_eq!(
+        wrong_type.message(),
+        "invalid content: expected a string, got 42"
+    );
+    let wrong_number = put(
+        &app,
+        "/v1/memories/m/concepts",
+        json!({"content": "x", "confidence": "high"}),
+    )
+    .await;
+    assert_eq!(
+        wrong_number.message(),
+        "invalid confidence: expected a number, got the text \"high\""
     );
     let unknown_field = put(
         &app,
@@ -35,7 +50,9 @@ async fn malformed_requests_get_clear_errors_and_the_server_keeps_serving() {
     )
     .await;
     assert!(
-        unknown_field.message().contains("colour"),
+        unknown_field
+            .message()
+            .starts_with("invalid request body: colour is not a field here (its fields: "),
         "{}",
         unknown_field.message()
     );
@@ -85,7 +102,7 @@ async fn malformed_requests_get_clear_errors_and_the_server_keeps_serving() {
         (bad_confidence.status, bad_confidence.message()),
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid confidence: 1.5 is outside 0..=1"
+            "invalid confidence: must be from 0 to 1, not 1.5"
         )
     );
     let bad_vector = put(
@@ -122,7 +139,7 @@ async fn malformed_requests_get_clear_errors_and_the_server_keeps_serving() {
     .await;
     assert_eq!(
         in_batch.message(),
-        "invalid ops[1].confidence: 1.5 is outside 0..=1"
+        "invalid ops[1].confidence: must be from 0 to 1, not 1.5"
     );
     let meta: serde_json::Map<String, Value> =
         (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();

@@ -129,7 +129,7 @@ async fn text_search_ranks_by_bm25_and_forgets_deleted_and_replaced_texts() {
         (
             json!({"text": "rain", "k": 0}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid k: must be at least 1",
+            "invalid k: must be from 1 to 1000, not 0",
         ),
     ] {
         let refused = post(&app, "/v1/memories/t/search", body.clone()).await;
@@ -250,7 +250,7 @@ async fn expanded_hits_carry_their_trail_and_diverse_hits_come_in_their_own_orde
         ),
         (
             json!({"text": "river", "mmr": {"lambda": -0.1}}),
-            "invalid mmr.lambda: -0.1 is outside 0..=1",
+            "invalid mmr.lambda: must be from 0 to 1, not -0.1",
         ),
         (
             json!({"text": "river", "k": 300, "mmr": {}}),

@@ -127,7 +127,7 @@ async function tour(page, mode, memory) {
   await form.locator('textarea[name="content"]').fill("too confident");
   await form.locator('input[name="confidence"]').fill("1.5");
   await form.getByRole("button", { name: "Learn" }).click();
-  await form.getByRole("alert").filter({ hasText: "outside 0..=1" }).waitFor();
+  await form.getByRole("alert").filter({ hasText: /^invalid confidence: must be from 0 to 1, not 1\.5$/ }).waitFor();
 
   await associate(page, memory, "rain", "wet streets", "causal", 0.9);
   // Typed metadata, shown as it reads back into the form.

@@ -82,9 +82,9 @@ describe("which form input an engine error is about", () => {
     expect(formField(path)).toBe(field);
   });
   it("takes the field the engine sent, not the message's words", () => {
-    const error = new BackendError("invalid_argument", "invalid confidence: 1.5 is outside 0..=1", "confidence");
+    const error = new BackendError("invalid_argument", "invalid confidence: must be from 0 to 1, not 1.5", "confidence");
     expect(error.field).toBe("confidence");
-    expect(new BackendError("invalid_argument", "invalid confidence: 1.5 is outside 0..=1").field).toBeNull();
+    expect(new BackendError("invalid_argument", "invalid confidence: must be from 0 to 1, not 1.5").field).toBeNull();
   });
 });
 
