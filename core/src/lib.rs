@@ -58,7 +58,7 @@ pub use model::{
     KeptMetadata, Kind, KindSet, Label, Language, Metadata, Op, Scalar, ValidAt, Validity, Value,
     CONCEPT_ID_CHARS, FILTER_CLAUSES_MAX, FILTER_VALUES_MAX,
 };
-pub use state::query::{Hit, Page, StateCounts};
+pub use state::query::{Hit, Page, SortCursor, SortedBy, SortedPage, StateCounts};
 pub use state::Db;
 #[cfg(feature = "sim")]
 pub use storage::sim;

@@ -50,6 +50,9 @@ pub const VECTOR_EF_MAX: u32 = 4096;
 pub const SCAN_LIMIT_MAX: u32 = 1000;
 /// Most concepts one prefix scan examines (there is no index on content).
 pub const SCAN_EXAMINED_MAX: usize = 100_000;
+/// Most concepts a listing in another order than the ids' sorts (it reads them all: the
+/// orders have no index, so that they cost no memory until asked for).
+pub const SORTED_SCAN_MAX: usize = 2_000_000;
 /// Most associations one listing returns.
 pub const ASSOCIATIONS_LIMIT_MAX: u32 = 10_000;
 

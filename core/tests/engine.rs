@@ -808,3 +808,136 @@ fn the_text_index_is_stored_by_a_checkpoint_and_checked_when_loaded() {
     assert_eq!(err.code(), "corrupt_snapshot");
     assert!(err.to_string().contains("which is not a concept"), "{err}");
 }
+
+/// Every page of a listing through the exchange layer (as the API and the browser call it).
+fn pages(
+    m: &Memory<SimStorage>,
+    order: &str,
+    prefix: Option<&str>,
+    limit: u32,
+) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = sutra_core::exchange::scan(
+            &m.db(),
+            &sutra_core::exchange::ScanQuery {
+                order: Some(order.into()),
+                after: after.take(),
+                limit: Some(limit),
+                prefix: prefix.map(String::from),
+                filter: None,
+            },
+        )
+        .expect("scan");
+        assert!(page.concepts.len() <= limit as usize);
+        out.push(page.concepts.into_iter().map(|c| c.content).collect());
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn sorted_scans_page_by_last_update_and_by_content() {
+    let disk = SimDisk::new(1);
+    let mut m = open(&disk, None);
+    // Learned at times 100, 101, …: "w0" oldest. Two at the same time: ties go by id.
+    let words = ["pear", "apple", "fig", "apricot", "kiwi", "plum", "date"];
+    for (i, w) in words.iter().enumerate() {
+        m.write(vec![Op::put_concept(ConceptInput::new(*w), 100 + i as u64)])
+            .expect("write");
+    }
+    m.write(vec![
+        Op::put_concept(ConceptInput::new("lime"), 200),
+        Op::put_concept(ConceptInput::new("lemon"), 200),
+    ])
+    .expect("write");
+    let mut tie = [("lime", id("lime")), ("lemon", id("lemon"))];
+    tie.sort_by_key(|(_, i)| *i);
+    let newest: Vec<String> = tie
+        .iter()
+        .map(|(w, _)| w.to_string())
+        .chain(words.iter().rev().map(|w| w.to_string()))
+        .collect();
+    let by_update = pages(&m, "updated", None, 3);
+    assert_eq!(by_update.len(), 3);
+    assert_eq!(by_update.concat(), newest);
+    assert_eq!(
+        pages(&m, "content", None, 4).concat(),
+        ["apple", "apricot", "date", "fig", "kiwi", "lemon", "lime", "pear", "plum"]
+    );
+    assert_eq!(
+        pages(&m, "content", Some("ap"), 1).concat(),
+        ["apple", "apricot"]
+    );
+    assert_eq!(pages(&m, "updated", Some("p"), 10), [vec!["plum", "pear"]]);
+    assert_eq!(pages(&m, "id", None, 100)[0].len(), 9);
+
+    // A concept updated between two pages moves to the front: the pages after the cursor never
+    // list it again, nor skip another.
+    let first = sutra_core::exchange::scan(
+        &m.db(),
+        &sutra_core::exchange::ScanQuery {
+            order: Some("updated".into()),
+            limit: Some(3),
+            ..Default::default()
+        },
+    )
+    .expect("first page");
+    m.write(vec![Op::put_concept(ConceptInput::new("apple"), 300)])
+        .expect("touch apple");
+    let rest = sutra_core::exchange::scan(
+        &m.db(),
+        &sutra_core::exchange::ScanQuery {
+            order: Some("updated".into()),
+            after: first.next.clone(),
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .expect("the rest");
+    let rest: Vec<String> = rest.concepts.into_iter().map(|c| c.content).collect();
+    assert_eq!(rest, ["plum", "kiwi", "apricot", "fig", "pear"]);
+    assert_eq!(pages(&m, "updated", None, 1)[0], ["apple"]);
+
+    // Refusals: an unknown order, a cursor of another order, a content cursor whose concept is gone.
+    let scan = |m: &Memory<SimStorage>, order: &str, after: Option<&str>| {
+        sutra_core::exchange::scan(
+            &m.db(),
+            &sutra_core::exchange::ScanQuery {
+                order: Some(order.into()),
+                after: after.map(String::from),
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(
+        scan(&m, "newest", None).expect_err("order").to_string(),
+        "invalid order: \"newest\" is not an order: use id, updated or content"
+    );
+    assert_eq!(
+        scan(&m, "updated", Some(&id("fig").to_string()))
+            .expect_err("an id is not a sorted cursor")
+            .field()
+            .as_deref(),
+        Some("after")
+    );
+    let cursor = format!("102-{}", id("fig"));
+    m.write(vec![Op::DeleteConcept { id: id("fig") }])
+        .expect("delete");
+    assert_eq!(
+        scan(&m, "content", Some(&cursor)).expect_err("gone").to_string(),
+        "invalid after: the concept the last page ended on was deleted since: start again from the first page"
+    );
+    assert_eq!(
+        scan(&m, "updated", Some(&cursor))
+            .expect("a time needs no concept")
+            .concepts
+            .into_iter()
+            .map(|c| c.content)
+            .collect::<Vec<_>>(),
+        ["pear"]
+    );
+}

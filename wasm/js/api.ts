@@ -2250,7 +2250,12 @@ export interface operations {
     scan_concepts: {
         parameters: {
             query?: {
-                /** @description Continue after this id. */
+                /**
+                 * @description The order: `id` (default), `updated` (the last updated first) or `content`. The other
+                 *     orders than the ids' read every concept listed (at most 2,000,000) to sort them.
+                 */
+                order?: string;
+                /** @description Continue after this: the previous page's `next`, in the same order. */
                 after?: string;
                 /** @description Page size (default 100, at most 1000). */
                 limit?: number;

@@ -291,7 +291,7 @@ export class Sutra {
     return this.write({ op: "batch", body: { ops: body } });
   }
 
-  /** A page of concepts in id order. */
+  /** A page of concepts, in id order or another (`options.order`). */
   async scan(options: ScanOptions = {}): Promise<Page> {
     const filter = options.filter === undefined ? undefined : JSON.stringify(options.filter);
     const page = await this.read({ q: "scan", query: defined({ ...options, filter }) });

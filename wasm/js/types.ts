@@ -180,6 +180,10 @@ export interface SearchQuery {
 export type Hit = Schemas["HitAnswer"];
 
 export interface ScanOptions {
+  /** `id` (default), `updated` (the last updated first) or `content`; the other orders than
+   * the ids' read every concept listed (at most 2,000,000) to sort them. */
+  order?: "id" | "updated" | "content";
+  /** The previous page's `next`, in the same order. */
   after?: string;
   /** 1..=1000 (default 100). */
   limit?: number;

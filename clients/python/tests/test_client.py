@@ -4,6 +4,7 @@ field checked."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy
 import pytest
@@ -26,6 +27,14 @@ def test_concepts_are_learned_read_paged_and_forgotten(sutra: Sutra) -> None:
     assert sorted(c.content for c in notes.concepts(prefix="note", page_size=3)) == [f"note {i}" for i in range(7)]
     page = notes.page(limit=5)
     assert len(page.concepts) == 5 and page.next is not None
+    # Other orders, paged: by content, and the last updated first.
+    assert [c.content for c in notes.concepts(order="content", page_size=3)] == [f"note {i}" for i in range(7)] + ["rain"]
+    time.sleep(0.01)
+    notes.learn("note 3", metadata={"edited": True})
+    newest = notes.page(order="updated", limit=2)
+    assert newest.concepts[0].content == "note 3" and newest.next is not None
+    after = notes.page(order="updated", after=newest.next, limit=10)
+    assert "note 3" not in [c.content for c in after.concepts] and len(after.concepts) == 6
     stats = notes.stats()
     assert (stats.concepts, stats.dimension, stats.name) == (8, 3, notes.name)
     notes.forget(rain)

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Algorithm, Direction, Interrupt, Listing, PathOptions, PathQuery};
 use crate::model::Validity;
 use crate::{AssociationKey, ConceptId, Db, Kind, KindSet, Label, Op, Reader, ValidAt};
+use crate::{SortCursor, SortedBy};
 use answers::{
     AssociationAnswer, AssociationsAnswer, ConceptAnswer, NeighbourAnswer, NeighbourhoodAnswer,
     PageAnswer, PathsAnswer,
@@ -643,7 +644,10 @@ pub fn concept(db: &Db, id: &str) -> Result<ConceptAnswer> {
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ScanQuery {
-    /// Continue after this id.
+    /// The order: `id` (default), `updated` (the last updated first) or `content`. The other
+    /// orders than the ids' read every concept listed (at most 2,000,000) to sort them.
+    pub order: Option<String>,
+    /// Continue after this: the previous page's `next`, in the same order.
     pub after: Option<String>,
     /// Page size (default 100, at most 1000).
     pub limit: Option<u32>,
@@ -656,11 +660,17 @@ pub struct ScanQuery {
 
 /// A page of concepts.
 pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
-    let after = q
-        .after
-        .as_deref()
-        .map(|a| parse_id("after", a))
-        .transpose()?;
+    let sorted = match q.order.as_deref() {
+        None | Some("id") => None,
+        Some("updated") => Some(SortedBy::Updated),
+        Some("content") => Some(SortedBy::Content),
+        Some(other) => {
+            return Err(Error::invalid(
+                "order",
+                format!("{other:?} is not an order: use id, updated or content"),
+            ))
+        }
+    };
     let limit = q.limit.unwrap_or(SCAN_LIMIT_DEFAULT);
     let among = match q.filter.as_deref() {
         Some(text) => {
@@ -669,14 +679,46 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
         }
         None => None,
     };
-    let page = db.scan_where(q.prefix.as_deref(), among.as_deref(), after, limit)?;
+    let Some(by) = sorted else {
+        let after = q
+            .after
+            .as_deref()
+            .map(|a| parse_id("after", a))
+            .transpose()?;
+        let page = db.scan_where(q.prefix.as_deref(), among.as_deref(), after, limit)?;
+        return Ok(PageAnswer {
+            concepts: page
+                .concepts
+                .iter()
+                .map(|c| ConceptAnswer::from(*c))
+                .collect(),
+            next: page.next.map(|n| n.to_string()),
+        });
+    };
+    let after = q.after.as_deref().map(parse_sort_cursor).transpose()?;
+    let page = db.scan_sorted(by, q.prefix.as_deref(), among.as_deref(), after, limit)?;
     Ok(PageAnswer {
         concepts: page
             .concepts
             .iter()
             .map(|c| ConceptAnswer::from(*c))
             .collect(),
-        next: page.next.map(|n| n.to_string()),
+        next: page.next.map(|n| format!("{}-{}", n.updated_ms, n.id)),
+    })
+}
+
+/// A sorted page's `next` (`<updated_ms>-<id>`), read back.
+fn parse_sort_cursor(text: &str) -> Result<SortCursor> {
+    let wrong = || {
+        Error::invalid(
+            "after",
+            "is not the next of a page in this order: pass the previous page's next as it was",
+        )
+    };
+    let (ms, id) = text.split_once('-').ok_or_else(wrong)?;
+    Ok(SortCursor {
+        updated_ms: ms.parse().map_err(|_| wrong())?,
+        id: parse_id("after", id)?,
     })
 }
 

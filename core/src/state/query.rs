@@ -5,8 +5,8 @@ use crate::graph::{
     self, Direction, ExpandOptions, Listing, Neighbourhood, PathOptions, PathsResult, Reached,
 };
 use crate::limits::{
-    SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, TEXT_QUERY_BYTES_MAX, TEXT_QUERY_TERMS_MAX, VECTOR_EF_MAX,
-    VECTOR_K_MAX,
+    SCAN_EXAMINED_MAX, SCAN_LIMIT_MAX, SORTED_SCAN_MAX, TEXT_QUERY_BYTES_MAX, TEXT_QUERY_TERMS_MAX,
+    VECTOR_EF_MAX, VECTOR_K_MAX,
 };
 use crate::model::Language;
 use crate::model::{check_embedding, Association, AssociationKey, Concept, KindSet, ValidAt};
@@ -16,6 +16,56 @@ use crate::state::Db;
 use crate::text::{query_terms, TextIndex};
 use crate::vector::{Candidates, SearchPlan, VectorCounts, VectorIndex};
 use std::sync::Arc;
+
+/// The order of a concept listing other than the ids'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortedBy {
+    /// The last updated first (ties: by id).
+    Updated,
+    /// By content, byte-wise (ties: by id).
+    Content,
+}
+
+/// Where a sorted listing goes on: after this concept, as it was when the page ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortCursor {
+    /// The concept the previous page ended on.
+    pub id: ConceptId,
+    /// Its update time then (the updated order; a concept updated since moves, so the cursor
+    /// keeps the time it had).
+    pub updated_ms: u64,
+}
+
+/// One page of a sorted listing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortedPage<'a> {
+    /// Concepts in the order asked for.
+    pub concepts: Vec<&'a Concept>,
+    /// Pass as `after` to get the next page; `None` at the end.
+    pub next: Option<SortCursor>,
+}
+
+/// A concept's place in a sorted listing (smaller comes first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey<'a> {
+    Updated(std::cmp::Reverse<u64>, ConceptId),
+    Content(&'a [u8], ConceptId),
+}
+
+impl<'a> SortKey<'a> {
+    fn of(by: SortedBy, c: &'a Concept) -> Self {
+        match by {
+            SortedBy::Updated => SortKey::Updated(std::cmp::Reverse(c.updated_ms), c.id),
+            SortedBy::Content => SortKey::Content(c.content.as_bytes(), c.id),
+        }
+    }
+
+    fn id(&self) -> ConceptId {
+        match self {
+            SortKey::Updated(_, id) | SortKey::Content(_, id) => *id,
+        }
+    }
+}
 
 /// One page of a concept scan.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,6 +241,85 @@ impl Db {
         Ok(Page {
             concepts,
             next: None,
+        })
+    }
+
+    /// A page of concepts in another order than the ids' (see [`SortedBy`]), with the same
+    /// prefix and filter as [`Db::scan_where`]. It reads every concept it may list (there is no
+    /// index on these orders: none costs memory until asked for), at most
+    /// [`SORTED_SCAN_MAX`]; a page keeps `limit` of them in a bounded heap.
+    pub fn scan_sorted(
+        &self,
+        by: SortedBy,
+        prefix: Option<&str>,
+        among: Option<&[ConceptId]>,
+        after: Option<SortCursor>,
+        limit: u32,
+    ) -> Result<SortedPage<'_>> {
+        Error::check_count("limit", limit, SCAN_LIMIT_MAX)?;
+        let total = among.map_or(self.concepts.len(), <[ConceptId]>::len);
+        if total > SORTED_SCAN_MAX {
+            return Err(Error::limit(
+                "concepts to sort",
+                SORTED_SCAN_MAX as u64,
+                total as u64,
+            ));
+        }
+        let start = match (after, by) {
+            (None, _) => None,
+            (Some(cursor), SortedBy::Updated) => Some(SortKey::Updated(
+                std::cmp::Reverse(cursor.updated_ms),
+                cursor.id,
+            )),
+            (Some(cursor), SortedBy::Content) => match self.concepts.get(&cursor.id) {
+                Some(c) => Some(SortKey::of(by, c)),
+                None => {
+                    return Err(Error::invalid(
+                        "after",
+                        "the concept the last page ended on was deleted since: start again from the first page",
+                    ))
+                }
+            },
+        };
+        let candidates: Box<dyn Iterator<Item = &Concept>> = match among {
+            Some(ids) => Box::new(ids.iter().filter_map(|id| self.concepts.get(id))),
+            None => Box::new(self.concepts.after(None)),
+        };
+        // The `limit + 1` smallest keys after the cursor (one more tells whether a page follows).
+        let keep = limit as usize + 1;
+        let mut heap = std::collections::BinaryHeap::with_capacity(keep + 1);
+        for c in candidates {
+            if !prefix.is_none_or(|p| c.content.starts_with(p)) {
+                continue;
+            }
+            let k = SortKey::of(by, c);
+            if start.is_some_and(|s| k <= s) {
+                continue;
+            }
+            if heap.len() < keep {
+                heap.push(k);
+            } else if heap.peek().is_some_and(|top| k < *top) {
+                heap.pop();
+                heap.push(k);
+            }
+        }
+        let mut sorted: Vec<&Concept> = heap
+            .into_sorted_vec()
+            .into_iter()
+            .filter_map(|k| self.concepts.get(&k.id()))
+            .collect();
+        let more = sorted.len() > limit as usize;
+        sorted.truncate(limit as usize);
+        let next = match sorted.last() {
+            Some(last) if more => Some(SortCursor {
+                id: last.id,
+                updated_ms: last.updated_ms,
+            }),
+            _ => None,
+        };
+        Ok(SortedPage {
+            concepts: sorted,
+            next,
         })
     }
 

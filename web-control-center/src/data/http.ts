@@ -131,6 +131,7 @@ export class HttpBackend implements Backend {
     const page = await this.request<{ concepts: RawConcept[]; next: string | null }>(
       "GET",
       `${this.m(memory)}/concepts${query({
+        order: options.order,
         after: options.after,
         limit: options.limit,
         prefix: options.prefix,

@@ -308,15 +308,41 @@ async function tour(page, mode, memory) {
   assert.deepEqual(lines[0], { type: "memory", format: 5, dimension: 3, language: "english", indexed_keys: ["year"] });
   assert.deepEqual(lines.find((l) => l.content === "rain").metadata, { code: "007", tags: ["water", "weather"], year: 2024 });
 
-  // Among 1203 concepts in id order, one just learned is shown on top, marked.
+  // Among 1203 concepts, the last updated come first: one just learned is on top, marked. In id
+  // order it is rarely on the page shown, so it is shown, marked, above it; in content order
+  // ("a…" before "imported…") it is first again.
   await page.goto(`${base}/#/m/${memory}/concepts`);
   const create = page.getByRole("form", { name: "create a concept" });
   await create.locator('textarea[name="content"]').fill("a fact learned last");
   await create.getByRole("button", { name: "Learn" }).click();
+  const table = page.getByRole("table", { name: "concepts" });
+  const firstRow = table.locator("tbody tr").first();
+  await firstRow.filter({ hasText: "a fact learned last" }).waitFor();
+  assert.equal(await firstRow.getAttribute("class"), "new");
+  assert.equal(await page.getByRole("table", { name: "just learned" }).count(), 0);
+  // Then the tour's three, learned today; then the imported facts, updated in 2023 in order
+  // (updated_ms 1_700_000_000_000 + i), the newest first.
+  const contents = (await table.locator("tbody tr td:first-child").allInnerTexts()).slice(1, 6);
+  assert.deepEqual([...contents.slice(0, 3)].sort(), ["rain", "slippery roads", "wet streets"]);
+  assert.deepEqual(contents.slice(3), ["imported fact 1199", "imported fact 1198"]);
+  await page.locator('select[name="order"]').selectOption("id");
   const learned = page.getByRole("table", { name: "just learned" });
   await learned.locator("tr.new").getByRole("link", { name: "a fact learned last", exact: true }).waitFor();
-  assert.equal(await page.getByRole("table", { name: "concepts" }).getByRole("link", { name: "a fact learned last" }).count(), 0);
+  assert.equal(await table.getByRole("link", { name: "a fact learned last" }).count(), 0);
   await shot(page, `${mode}-concepts-learned`);
+  await page.locator('select[name="order"]').selectOption("content");
+  await firstRow.filter({ hasText: "a fact learned last" }).waitFor();
+  assert.match(await table.locator("tbody tr").nth(1).innerText(), /^imported fact 0\t/);
+  assert.match(await table.locator("tbody tr").nth(2).innerText(), /^imported fact 1\t/);
+  assert.match(await table.locator("tbody tr").nth(3).innerText(), /^imported fact 10\t/);
+  // A metadata column, chosen from the keys on the page, kept for the next visit.
+  await page.locator('input[name="column-batch"]').check();
+  await table.getByRole("columnheader", { name: "batch" }).waitFor();
+  assert.deepEqual((await table.locator("tbody tr td:nth-child(6)").allInnerTexts()).slice(0, 3), ["—", "e2e", "e2e"]);
+  await page.locator('select[name="order"]').selectOption("updated");
+  await page.reload();
+  await table.getByRole("columnheader", { name: "batch" }).waitFor();
+  await shot(page, `${mode}-concepts-columns`);
   await page.goto(`${base}/#/m/${memory}/overview`);
   await page.locator('[data-stat="concepts"]').filter({ hasText: "1204" }).waitFor();
   await page.getByRole("button", { name: "Checkpoint now" }).click();

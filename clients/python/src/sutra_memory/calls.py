@@ -26,6 +26,7 @@ from .models import (
     ImportSummary,
     Kind,
     Learned,
+    Order,
     Metadata,
     MetadataValue,
     MmrBody,
@@ -194,10 +195,13 @@ def page(
     limit: Optional[int] = None,
     prefix: Optional[str] = None,
     filter: Optional[Filter] = None,
+    order: Optional[Order] = None,
 ) -> Call[Page]:
-    """One page of concepts in id order (those whose content starts with `prefix`, or whose
-    metadata the filter keeps); `next` says where the next one starts."""
+    """One page of concepts (those whose content starts with `prefix`, or whose metadata the
+    filter keeps) in id order, or `order="updated"` (the last updated first) or `"content"`;
+    `next` says where the next one starts (pass it as `after` with the same order)."""
     params = {
+        "order": order,
         "after": after,
         "limit": limit,
         "prefix": prefix,

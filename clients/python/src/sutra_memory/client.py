@@ -18,7 +18,7 @@ from . import bulk, calls
 from .bulk import Progress, Source
 from .calls import Call, Filter
 from .errors import MemoryExists, OutcomeUnknown, SutraError, Unavailable, error_for
-from .models import Cluster, Concept, ImportSummary
+from .models import Cluster, Concept, ImportSummary, Order
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -419,12 +419,18 @@ class Memory:
         return bulk.run(bulk.learn_steps(self.path, concepts, batch_size, progress), self.client.run)
 
     def concepts(
-        self, *, prefix: Optional[str] = None, filter: Optional[Filter] = None, page_size: int = 500
+        self,
+        *,
+        prefix: Optional[str] = None,
+        filter: Optional[Filter] = None,
+        page_size: int = 500,
+        order: Optional[Order] = None,
     ) -> Iterator[Concept]:
-        """Every concept (or those of a prefix or filter), page after page, in id order."""
+        """Every concept (or those of a prefix or filter), page after page, in id order or
+        `order` (see `page`)."""
         after: Optional[str] = None
         while True:
-            page = self.page(after=after, limit=page_size, prefix=prefix, filter=filter)
+            page = self.page(after=after, limit=page_size, prefix=prefix, filter=filter, order=order)
             yield from page.concepts
             if page.next is None:
                 return
@@ -472,12 +478,18 @@ class AsyncMemory:
         return await bulk.run_async(bulk.learn_steps(self.path, concepts, batch_size, progress), self.client.run)
 
     async def concepts(
-        self, *, prefix: Optional[str] = None, filter: Optional[Filter] = None, page_size: int = 500
+        self,
+        *,
+        prefix: Optional[str] = None,
+        filter: Optional[Filter] = None,
+        page_size: int = 500,
+        order: Optional[Order] = None,
     ) -> AsyncIterator[Concept]:
-        """Every concept (or those of a prefix or filter), page after page, in id order."""
+        """Every concept (or those of a prefix or filter), page after page, in id order or
+        `order` (see `page`)."""
         after: Optional[str] = None
         while True:
-            page = await self.page(after=after, limit=page_size, prefix=prefix, filter=filter)
+            page = await self.page(after=after, limit=page_size, prefix=prefix, filter=filter, order=order)
             for concept in page.concepts:
                 yield concept
             if page.next is None:

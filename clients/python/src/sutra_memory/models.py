@@ -9,6 +9,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["semantic", "causal", "temporal", "hierarchical", "compositional"]
+#: The order of a listing of concepts: by id, the last updated first, or by content.
+Order = Literal["id", "updated", "content"]
 """The five association kinds."""
 
 Retriever = Literal["text", "vector", "graph"]
