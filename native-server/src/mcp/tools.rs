@@ -287,17 +287,14 @@ pub fn observation_id(entity: &str, text: &str) -> ConceptId {
     ConceptId(xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
-/// `text` as a URL query value.
+/// `text` as a URL query value: every byte but the unreserved ones (RFC 3986) escaped.
 fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    const VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, VALUE).to_string()
 }
 
 /// A tool's error text.
