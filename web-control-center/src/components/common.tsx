@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { asBackendError, type BackendError } from "../data/backend";
+import type { MetadataValue } from "sutra-wasm";
+import { metadataValueText } from "../logic/vector";
 
 /** Runs `load` when its dependencies change; exposes data, loading and error states. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
@@ -101,5 +103,19 @@ export function ConfirmButton({ label, question, confirm, onConfirm }: { label: 
         Cancel
       </button>
     </span>
+  );
+}
+
+/** Metadata as entries of a description list (`<dl>`), one `div.meta` per key. */
+export function MetadataEntries({ metadata }: { metadata: Record<string, MetadataValue> }) {
+  return (
+    <>
+      {Object.entries(metadata).map(([k, v]) => (
+        <div key={k} className="meta">
+          <dt>{k}</dt>
+          <dd>{metadataValueText(v)}</dd>
+        </div>
+      ))}
+    </>
   );
 }

@@ -1,8 +1,8 @@
 import { useState } from "react";
 import { asBackendError, type BackendError } from "../data/backend";
-import { ConfirmButton, ErrorNote, link, Loading, useLoad } from "../components/common";
+import { ConfirmButton, ErrorNote, link, Loading, MetadataEntries, useLoad } from "../components/common";
 import { formatNumber } from "../logic/trail";
-import { metadataValueText, vectorText } from "../logic/vector";
+import { vectorText } from "../logic/vector";
 import { AddAssociation, AssociationRow } from "./Associations";
 import { ConceptForm } from "./ConceptForm";
 import { useBackend } from "../data/context";
@@ -69,12 +69,7 @@ export function ConceptDetail({ memory, id }: { memory: string; id: string }) {
         <dd>{new Date(c.created_ms).toISOString()}</dd>
         <dt>Updated</dt>
         <dd>{new Date(c.updated_ms).toISOString()}</dd>
-        {Object.entries(c.metadata).map(([k, v]) => (
-          <div key={k} className="meta">
-            <dt>{k}</dt>
-            <dd>{metadataValueText(v)}</dd>
-          </div>
-        ))}
+        <MetadataEntries metadata={c.metadata} />
       </dl>
       <p>
         <a href={link(memory, "graph", c.id)}>Explore its neighbourhood</a> ·{" "}

@@ -3,11 +3,10 @@ import { asBackendError, KINDS, type BackendError, type Concept, type Hit } from
 import { ConceptPicker } from "../components/ConceptPicker";
 import type { Selection } from "../components/GraphCanvas";
 import { GraphPicture } from "../components/GraphPicture";
-import { ErrorNote, link } from "../components/common";
+import { ErrorNote, link, MetadataEntries } from "../components/common";
 import { useValidAt } from "../components/ValidAt";
 import { collapse, edgeShown, emptyElements, KIND_COLOURS, labelsOf, merge, without, type EdgeData, type Elements } from "../logic/graph";
 import { formatNumber, relation } from "../logic/trail";
-import { metadataValueText } from "../logic/vector";
 import { useBackend } from "../data/context";
 
 /** The most concepts one expansion adds (the engine's neighbourhood limit). */
@@ -57,12 +56,7 @@ function ConceptPanel({
             <dd>{formatNumber(concept.confidence)}</dd>
             <dt>Embedding</dt>
             <dd>{concept.embedding ? `${concept.embedding.length} dimensions` : "none"}</dd>
-            {Object.entries(concept.metadata).map(([k, v]) => (
-              <span key={k} className="meta">
-                <dt>{k}</dt>
-                <dd>{metadataValueText(v)}</dd>
-              </span>
-            ))}
+            <MetadataEntries metadata={concept.metadata} />
           </>
         ) : null}
       </dl>
@@ -103,12 +97,7 @@ function AssociationPanel({ memory, edge, name }: { memory: string; edge: EdgeDa
               {a.valid_from_ms === null ? "always" : `from ${new Date(a.valid_from_ms).toISOString()}`}
               {a.valid_until_ms === null ? "" : ` until ${new Date(a.valid_until_ms).toISOString()}`}
             </dd>
-            {Object.entries(a.metadata).map(([k, v]) => (
-              <span key={k} className="meta">
-                <dt>{k}</dt>
-                <dd>{metadataValueText(v)}</dd>
-              </span>
-            ))}
+            <MetadataEntries metadata={a.metadata} />
           </>
         ) : null}
       </dl>

@@ -3,35 +3,20 @@
 // "this browser". Screenshots of the main views go to a folder this test prints.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { launch, REPO, serve } from "./harness.mjs";
 
-const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 const SHOTS = process.env.SUTRA_SCREENSHOTS ?? join(REPO, "target", "e2e-screenshots");
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
 
 let server;
 let browser;
 let base;
 
 before(async () => {
-  const bin = process.env.SUTRA_BIN ?? join(REPO, "target/debug/sutra");
-  if (!existsSync(bin)) throw new Error(`no sutra binary at ${bin}: cargo build -p sutra-server, or set SUTRA_BIN`);
-  const ui = join(REPO, "web-control-center/dist");
-  if (!existsSync(join(ui, "index.html"))) throw new Error("the control center is not built: npm run build -w web-control-center");
-  const data = mkdtempSync(join(tmpdir(), "sutra-e2e-"));
-  server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--ui", ui, "--data", data], { env: { ...process.env, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((ok, fail) => {
-    createInterface({ input: server.stdout }).once("line", ok);
-    server.once("exit", (code) => fail(new Error(`sutra serve exited with ${code}`)));
-  });
-  base = line.split(/\s+/).find((w) => w.startsWith("http://"));
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: ARGS });
+  ({ server, base } = await serve(mkdtempSync(join(tmpdir(), "sutra-e2e-"))));
+  browser = await launch();
   mkdirSync(SHOTS, { recursive: true });
   console.log(`screenshots of the main views: ${SHOTS}`);
 });

@@ -7,16 +7,11 @@
 // numbers are a floor, and docs/BENCHMARKS.md says so.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const REPO = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"];
+import { join } from "node:path";
+import { launch, REPO, serve, sutraBin } from "./harness.mjs";
 const CONCEPTS = Number(process.env.SUTRA_E2E_PERF_CONCEPTS ?? 100_000);
 const PER_CONCEPT = 5;
 const NODES = Number(process.env.SUTRA_E2E_PERF_NODES ?? 10_000);
@@ -58,24 +53,15 @@ async function generate(file) {
 }
 
 before(async () => {
-  const bin = process.env.SUTRA_BIN ?? join(REPO, "target/debug/sutra");
-  if (!existsSync(bin)) throw new Error(`no sutra binary at ${bin}: cargo build -p sutra-server, or set SUTRA_BIN`);
-  const ui = join(REPO, "web-control-center/dist");
-  if (!existsSync(join(ui, "index.html"))) throw new Error("the control center is not built: npm run build -w web-control-center");
   const scratch = mkdtempSync(join(tmpdir(), "sutra-e2e-perf-"));
   const file = join(scratch, "big.jsonl");
   const associations = await generate(file);
   const data = join(scratch, "data");
-  const imported = spawnSync(bin, ["import", "--data", data, "--memory", "big", file], { encoding: "utf8" });
+  const imported = spawnSync(sutraBin(), ["import", "--data", data, "--memory", "big", file], { encoding: "utf8" });
   assert.equal(imported.status, 0, imported.stderr);
   assert.match(imported.stdout + imported.stderr, new RegExp(`imported ${CONCEPTS} concepts and ${associations} associations`));
-  server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--ui", ui, "--data", data], { env: { ...process.env, RUST_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((ok, fail) => {
-    createInterface({ input: server.stdout }).once("line", ok);
-    server.once("exit", (code) => fail(new Error(`sutra serve exited with ${code}`)));
-  });
-  base = line.split(/\s+/).find((w) => w.startsWith("http://"));
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: ARGS });
+  ({ server, base } = await serve(data));
+  browser = await launch();
 });
 
 after(async () => {
