@@ -679,31 +679,24 @@ pub fn scan(db: &Db, q: &ScanQuery) -> Result<PageAnswer> {
         }
         None => None,
     };
-    let Some(by) = sorted else {
-        let after = q
-            .after
-            .as_deref()
-            .map(|a| parse_id("after", a))
-            .transpose()?;
-        let page = db.scan_where(q.prefix.as_deref(), among.as_deref(), after, limit)?;
-        return Ok(PageAnswer {
-            concepts: page
-                .concepts
-                .iter()
-                .map(|c| ConceptAnswer::from(*c))
-                .collect(),
-            next: page.next.map(|n| n.to_string()),
-        });
+    let prefix = q.prefix.as_deref();
+    let after = q.after.as_deref();
+    let (concepts, next) = match sorted {
+        None => {
+            let after = after.map(|a| parse_id("after", a)).transpose()?;
+            let page = db.scan_where(prefix, among.as_deref(), after, limit)?;
+            (page.concepts, page.next.map(|n| n.to_string()))
+        }
+        Some(by) => {
+            let after = after.map(parse_sort_cursor).transpose()?;
+            let page = db.scan_sorted(by, prefix, among.as_deref(), after, limit)?;
+            let next = page.next.map(|n| format!("{}-{}", n.updated_ms, n.id));
+            (page.concepts, next)
+        }
     };
-    let after = q.after.as_deref().map(parse_sort_cursor).transpose()?;
-    let page = db.scan_sorted(by, q.prefix.as_deref(), among.as_deref(), after, limit)?;
     Ok(PageAnswer {
-        concepts: page
-            .concepts
-            .iter()
-            .map(|c| ConceptAnswer::from(*c))
-            .collect(),
-        next: page.next.map(|n| format!("{}-{}", n.updated_ms, n.id)),
+        concepts: concepts.into_iter().map(ConceptAnswer::from).collect(),
+        next,
     })
 }
 

@@ -36,14 +36,8 @@ pub struct SortCursor {
     pub updated_ms: u64,
 }
 
-/// One page of a sorted listing.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SortedPage<'a> {
-    /// Concepts in the order asked for.
-    pub concepts: Vec<&'a Concept>,
-    /// Pass as `after` to get the next page; `None` at the end.
-    pub next: Option<SortCursor>,
-}
+/// One page of a sorted listing: where it goes on is a [`SortCursor`].
+pub type SortedPage<'a> = Page<'a, SortCursor>;
 
 /// A concept's place in a sorted listing (smaller comes first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,13 +61,13 @@ impl<'a> SortKey<'a> {
     }
 }
 
-/// One page of a concept scan.
+/// One page of a concept scan (`Next`: where the next page starts — an id in id order).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Page<'a> {
-    /// Concepts in id order.
+pub struct Page<'a, Next = ConceptId> {
+    /// Concepts in the listing's order.
     pub concepts: Vec<&'a Concept>,
     /// Pass as `after` to get the next page; `None` at the end.
-    pub next: Option<ConceptId>,
+    pub next: Option<Next>,
 }
 
 /// A search hit.

@@ -297,6 +297,18 @@ fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, VALUE).to_string()
 }
 
+/// A tool's `limit` argument (`default` when absent), refused outside `1..=max`.
+fn limit_of(limit: Option<u32>, default: u32, max: u32) -> Result<u32, String> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(format!(
+            "invalid_argument: invalid limit: must be from 1 to {max}, not {limit}"
+        ))
+    }
+}
+
 /// A tool's error text.
 fn failed(f: Failure) -> String {
     f.to_string()
@@ -984,12 +996,7 @@ impl SutraMcp {
         Parameters(args): Parameters<ReadGraph>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
-        let limit = args.limit.unwrap_or(PAGE_DEFAULT);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            return Err(format!(
-                "invalid_argument: invalid limit: must be from 1 to {PAGE_MAX}, not {limit}"
-            ));
-        }
+        let limit = limit_of(args.limit, PAGE_DEFAULT, PAGE_MAX)?;
         let memory = self.open(&context).await?;
         let stats = self
             .call(
@@ -1095,12 +1102,7 @@ impl SutraMcp {
         Parameters(args): Parameters<SearchNodes>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
-        let limit = args.limit.unwrap_or(FOUND_DEFAULT);
-        if !(1..=FOUND_MAX).contains(&limit) {
-            return Err(format!(
-                "invalid_argument: invalid limit: must be from 1 to {FOUND_MAX}, not {limit}"
-            ));
-        }
+        let limit = limit_of(args.limit, FOUND_DEFAULT, FOUND_MAX)?;
         let memory = self.open(&context).await?;
         let mut names: Vec<String> = Vec::new();
         let (typed, _) = self

@@ -130,9 +130,7 @@ export function GraphCanvas({
     Object.defineProperty(box.current, "graphology", { value: graph.current, configurable: true });
     Object.defineProperty(box.current, "sigma", { value: instance, configurable: true });
     return () => {
-      layout.current?.supervisor.kill();
-      if (layout.current) clearTimeout(layout.current.timer);
-      layout.current = null;
+      stopLayout();
       instance.kill();
       sigma.current = null;
     };
@@ -172,17 +170,21 @@ export function GraphCanvas({
     if (fresh.length > 0) lay(fresh);
   }, [elements]);
 
+  /** Stops the layout running, if one is. */
+  function stopLayout() {
+    const running = layout.current;
+    if (!running) return;
+    clearTimeout(running.timer);
+    running.supervisor.kill();
+    layout.current = null;
+  }
+
   function lay(fresh: string[]) {
     const g = graph.current;
-    const previous = layout.current;
-    if (previous) {
-      clearTimeout(previous.timer);
-      previous.supervisor.kill();
-    }
+    stopLayout();
     const free = new Set(fresh);
     g.forEachNode((n) => g.setNodeAttribute(n, "fixed", !free.has(n)));
     if (g.order < 2) {
-      layout.current = null;
       setRunning(false);
       return;
     }
@@ -204,10 +206,13 @@ export function GraphCanvas({
     const v = view.current;
     const hidden = new Set<string>();
     const emphasised = new Set<string>();
+    let hiddenEdges = 0;
     if (v.shown) {
       const keep = v.shown;
       g.forEachEdge((e, a) => {
-        if (!keep(a.data)) hidden.add(e);
+        if (keep(a.data)) return;
+        hidden.add(e);
+        hiddenEdges++;
       });
       g.forEachNode((n) => {
         if (g.degree(n) > 0 && g.edges(n).every((e) => hidden.has(e))) hidden.add(n);
@@ -222,8 +227,8 @@ export function GraphCanvas({
     }
     v.hidden = hidden;
     v.emphasised = emphasised;
-    sigma.current?.refresh({ skipIndexation: false });
-    box.current?.setAttribute("data-shown-edges", String(g.size - [...hidden].filter((h) => g.hasEdge(h)).length));
+    sigma.current?.refresh();
+    box.current?.setAttribute("data-shown-edges", String(g.size - hiddenEdges));
   }
 
   useEffect(() => {

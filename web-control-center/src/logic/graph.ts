@@ -95,9 +95,9 @@ export function pathElements(paths: Path[]): Elements {
   const elements = emptyElements();
   paths.forEach((p, trail) => {
     p.concepts.forEach((c, i) => {
-      const role = i === 0 ? "from" : i === p.concepts.length - 1 ? "to" : undefined;
-      const known = elements.nodes.get(c.id);
-      elements.nodes.set(c.id, { id: c.id, label: label(c.content, c.id), ...(known?.role ? { role: known.role } : role ? { role } : {}) });
+      // A concept keeps the role it first had (a trail's end may be another's middle).
+      const role = elements.nodes.get(c.id)?.role ?? (i === 0 ? "from" : i === p.concepts.length - 1 ? "to" : undefined);
+      elements.nodes.set(c.id, { id: c.id, label: label(c.content, c.id), ...(role ? { role } : {}) });
     });
     for (const s of p.steps) {
       const source = s.reversed ? s.to : s.from;
@@ -114,15 +114,11 @@ export function pathElements(paths: Path[]): Elements {
 /** The concepts and associations a collapse of `id` takes away: the concepts whose only
  * associations shown are with `id` (the centre stays), and those associations. */
 export function collapse(elements: Elements, id: string): { nodes: string[]; edges: string[] } {
-  const others = new Map<string, Set<string>>();
-  for (const e of elements.edges.values()) {
-    if (e.source === e.target) continue;
-    others.set(e.source, (others.get(e.source) ?? new Set()).add(e.target));
-    others.set(e.target, (others.get(e.target) ?? new Set()).add(e.source));
-  }
-  const nodes = [...(others.get(id) ?? [])].filter((n) => {
-    const linked = others.get(n);
-    return !elements.nodes.get(n)?.centre && linked !== undefined && linked.size === 1 && linked.has(id);
+  const linked = neighbours(elements);
+  const others = (n: string) => new Set((linked.get(n) ?? []).filter((m) => m !== n));
+  const nodes = [...others(id)].filter((n) => {
+    const theirs = others(n);
+    return !elements.nodes.get(n)?.centre && theirs.size === 1 && theirs.has(id);
   });
   const gone = new Set(nodes);
   const edges = [...elements.edges.values()].filter((e) => gone.has(e.source) || gone.has(e.target)).map((e) => e.id);

@@ -9,9 +9,10 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal["semantic", "causal", "temporal", "hierarchical", "compositional"]
-#: The order of a listing of concepts: by id, the last updated first, or by content.
-Order = Literal["id", "updated", "content"]
 """The five association kinds."""
+
+Order = Literal["id", "updated", "content"]
+"""The order of a listing of concepts: by id, the last updated first, or by content."""
 
 Retriever = Literal["text", "vector", "graph"]
 """What found a search hit."""
